@@ -1,0 +1,151 @@
+using System.Runtime.InteropServices;
+using QuantShell.Core.Errors;
+
+namespace QuantShell.Core.IO;
+
+/// <summary>
+/// A whole .npy array in memory, in C order. <see cref="Data"/> is <c>Half[]</c>, <c>float[]</c> or <c>double[]</c>
+/// for float16, float32 and float64 files; integer and bool files are read as float32.
+/// </summary>
+public sealed class NpyArray
+{
+    public NpyArray(long[] shape, Array data, NpyDType? sourceDType = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(data);
+        DType = data switch
+        {
+            Half[] => NpyDType.Float16,
+            float[] => NpyDType.Float32,
+            double[] => NpyDType.Float64,
+            _ => throw new ArgumentException($"Data must be Half[], float[] or double[], not {data.GetType().Name}.", nameof(data)),
+        };
+        long count = shape.Aggregate(1L, (a, b) => checked(a * b));
+        if (count != data.Length) throw new ArgumentException($"Shape {NpyHeader.FormatShape(shape)} needs {count} elements but data has {data.Length}.", nameof(data));
+        Shape = shape;
+        Data = data;
+        SourceDType = sourceDType ?? DType;
+    }
+
+    public long[] Shape { get; }
+    public Array Data { get; }
+
+    /// <summary>The in-memory float dtype (little-endian).</summary>
+    public NpyDType DType { get; }
+
+    /// <summary>The dtype the file had, e.g. <c>&gt;i2</c> for a big-endian int16 file read as float32.</summary>
+    public NpyDType SourceDType { get; }
+
+    public long ElementCount => Data.LongLength;
+
+    /// <summary>Reads a whole file (any supported version, dtype and order) into C order.</summary>
+    public static NpyArray Read(string path)
+    {
+        using var stream = NpyFiles.OpenRead(path);
+        return Read(stream, path);
+    }
+
+    public static NpyArray Read(Stream stream, string name)
+    {
+        var header = NpyHeader.Read(stream, name);
+        var dtype = header.DType;
+        long count = header.ElementCount;
+        if (count > Array.MaxLength) throw new NpyFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", "NpyArrayTooLarge");
+        Array data;
+        if (dtype.Kind == NpyKind.Float && dtype.ItemSize == 8) data = ReadElements<double>(stream, header, name);
+        else
+        {
+            var floats = ReadElements<float>(stream, header, name);
+            data = dtype.Kind == NpyKind.Float && dtype.ItemSize == 2 ? floats.Select(f => (Half)f).ToArray() : floats;
+        }
+        return new NpyArray(header.Shape, data, dtype);
+    }
+
+    internal static T[] ReadElements<T>(Stream stream, NpyHeader header, string name) where T : unmanaged
+    {
+        var values = new T[header.ElementCount];
+        int itemSize = header.DType.ItemSize;
+        var buffer = new byte[Math.Min(NpyFiles.ChunkBytes, Math.Max(itemSize, header.DataBytes))];
+        int perChunk = buffer.Length / itemSize;
+        for (long start = 0; start < values.LongLength; start += perChunk)
+        {
+            int n = (int)Math.Min(perChunk, values.LongLength - start);
+            NpyFiles.ReadExactly(stream, buffer.AsSpan(0, n * itemSize), name, header);
+            NpyElementConverter.Decode(buffer.AsSpan(0, n * itemSize), header.DType, values.AsSpan((int)start, n));
+        }
+        NpyFiles.ExpectEnd(stream, name, header);
+        return header.FortranOrder ? FortranToC(values, header.Shape) : values;
+    }
+
+    /// <summary>Reorders elements stored in Fortran (column-major) order into C (row-major) order.</summary>
+    internal static T[] FortranToC<T>(T[] fortran, long[] shape)
+    {
+        if (shape.Length < 2 || fortran.Length == 0) return fortran;
+        var c = new T[fortran.Length];
+        int rank = shape.Length;
+        var fortranStride = new long[rank];
+        fortranStride[0] = 1;
+        for (int d = 1; d < rank; d++) fortranStride[d] = fortranStride[d - 1] * shape[d - 1];
+        var index = new long[rank];
+        long offset = 0;
+        for (long i = 0; i < c.LongLength; i++)
+        {
+            c[i] = fortran[offset];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++index[d] < shape[d]) { offset += fortranStride[d]; break; }
+                offset -= (index[d] - 1) * fortranStride[d];
+                index[d] = 0;
+            }
+        }
+        return c;
+    }
+
+    /// <summary>Writes the array as a little-endian, C-order .npy file, atomically; refuses to replace a file unless <paramref name="force"/>.</summary>
+    public void Write(string path, bool force = false) =>
+        AtomicFile.Write(path, force, stream => WriteTo(stream));
+
+    public void WriteTo(Stream stream)
+    {
+        NpyHeader.Write(stream, DType, Shape);
+        switch (Data)
+        {
+            case Half[] h: stream.Write(MemoryMarshal.AsBytes(h.AsSpan())); break;
+            case float[] f: stream.Write(MemoryMarshal.AsBytes(f.AsSpan())); break;
+            case double[] d: stream.Write(MemoryMarshal.AsBytes(d.AsSpan())); break;
+        }
+    }
+}
+
+/// <summary>Shared file plumbing for .npy reading.</summary>
+internal static class NpyFiles
+{
+    public const int ChunkBytes = 1 << 20;
+
+    public static FileStream OpenRead(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }
+        catch (DirectoryNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }
+        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "InputFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+        catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "InputFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+    }
+
+    public static void ReadExactly(Stream stream, Span<byte> buffer, string name, NpyHeader header)
+    {
+        if (NpyHeader.ReadUpTo(stream, buffer) < buffer.Length)
+            throw new NpyFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", "NpyDataTruncated");
+    }
+
+    /// <summary>For streams whose length is unknown up front (stdin), checks that nothing follows the data.</summary>
+    public static void ExpectEnd(Stream stream, string name, NpyHeader header)
+    {
+        if (stream.CanSeek) return; // checked against the length when the header was read
+        Span<byte> probe = stackalloc byte[1];
+        if (stream.Read(probe) != 0)
+            throw new NpyFormatException(name, $"trailing data after the array of shape {header.ShapeText} ({header.DataBytes} bytes).", "NpyTrailingData");
+    }
+}

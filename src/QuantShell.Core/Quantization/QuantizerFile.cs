@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
+
+namespace QuantShell.Core.Quantization;
+
+/// <summary>
+/// The JSON quantizer file of SEMANTICS.md: camelCase fields (MCT's snake_case names accepted too), written camelCase.
+/// Unknown fields, wrong types and invalid values are errors that name the file and the field.
+/// </summary>
+public static class QuantizerFile
+{
+    private const long MaxFileBytes = 16 << 20;
+
+    private static readonly Dictionary<string, string> FieldNames = new(StringComparer.Ordinal)
+    {
+        ["target"] = "target",
+        ["method"] = "method",
+        ["numBits"] = "numBits", ["num_bits"] = "numBits",
+        ["threshold"] = "threshold",
+        ["minRange"] = "minRange", ["min_range"] = "minRange",
+        ["maxRange"] = "maxRange", ["max_range"] = "maxRange",
+        ["signed"] = "signed",
+        ["perChannel"] = "perChannel", ["per_channel"] = "perChannel",
+        ["channelAxis"] = "channelAxis", ["channel_axis"] = "channelAxis",
+    };
+
+    /// <summary>Reads and validates a quantizer file.</summary>
+    public static QuantizerSpec Read(string path)
+    {
+        string text;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) throw new QuantShellException($"{path}: quantizer file not found.", "QuantizerFileNotFound", QuantShellErrorKind.InputOutput, path);
+            if (info.Length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {info.Length} bytes; the limit is {MaxFileBytes}.", "QuantizerFileInvalid", QuantShellErrorKind.InvalidData, path);
+            text = File.ReadAllText(path, new UTF8Encoding(false, true));
+        }
+        catch (DecoderFallbackException) { throw new QuantShellException($"{path}: quantizer file is not valid UTF-8.", "QuantizerFileInvalid", QuantShellErrorKind.InvalidData, path); }
+        catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "QuantizerFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "QuantizerFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses and validates quantizer JSON; <paramref name="sourceName"/> names it in errors.</summary>
+    public static QuantizerSpec Parse(string json, string sourceName = "quantizer")
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 });
+        }
+        catch (JsonException ex)
+        {
+            throw Invalid(sourceName, $"is not valid JSON ({ex.Message})", "QuantizerFileInvalid");
+        }
+        using (document)
+            return FromElement(document.RootElement, sourceName);
+    }
+
+    /// <summary>Builds a spec from a parsed JSON object (also used for each element of a list of cases).</summary>
+    public static QuantizerSpec FromElement(JsonElement root, string sourceName)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw Invalid(sourceName, $"must hold a JSON object but holds {Describe(root.ValueKind)}", "QuantizerFileInvalid");
+        var seen = new Dictionary<string, JsonElement>();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!FieldNames.TryGetValue(property.Name, out var canonical))
+                throw Invalid(sourceName, $"unknown field '{property.Name}' (allowed: target, method, numBits, threshold, minRange, maxRange, signed, perChannel, channelAxis)", "QuantizerFieldUnknown");
+            if (!seen.TryAdd(canonical, property.Value))
+                throw Invalid(sourceName, $"field '{canonical}' is given twice", "QuantizerFieldDuplicate");
+        }
+        var spec = new QuantizerSpec
+        {
+            Target = ParseEnum<QuantizationTarget>(Required(seen, "target", sourceName), "target", sourceName),
+            Method = ParseEnum<QuantizationMethod>(Required(seen, "method", sourceName), "method", sourceName),
+            NumBits = ParseInt(Required(seen, "numBits", sourceName), "numBits", sourceName),
+            Threshold = OptionalNumbers(seen, "threshold", sourceName),
+            MinRange = OptionalNumbers(seen, "minRange", sourceName),
+            MaxRange = OptionalNumbers(seen, "maxRange", sourceName),
+            Signed = seen.TryGetValue("signed", out var signed) ? ParseBool(signed, "signed", sourceName) : null,
+            PerChannel = seen.TryGetValue("perChannel", out var perChannel) && ParseBool(perChannel, "perChannel", sourceName),
+            ChannelAxis = seen.TryGetValue("channelAxis", out var axis) && axis.ValueKind != JsonValueKind.Null ? ParseInt(axis, "channelAxis", sourceName) : null,
+        };
+        try
+        {
+            spec.Validate();
+        }
+        catch (QuantizerValidationException ex)
+        {
+            throw new QuantShellException($"{sourceName}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, sourceName, ex);
+        }
+        return spec;
+    }
+
+    /// <summary>The JSON text of a spec (camelCase, indented).</summary>
+    public static string ToJson(QuantizerSpec spec)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            WriteTo(writer, spec);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    public static void WriteTo(Utf8JsonWriter writer, QuantizerSpec spec)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("target", spec.Target == QuantizationTarget.Weights ? "weights" : "activation");
+        writer.WriteString("method", spec.Method.ToString().ToLowerInvariant());
+        writer.WriteNumber("numBits", spec.NumBits);
+        if (spec.Method == QuantizationMethod.Uniform)
+        {
+            WriteNumbers(writer, "minRange", spec.MinRange!);
+            WriteNumbers(writer, "maxRange", spec.MaxRange!);
+        }
+        else
+        {
+            WriteNumbers(writer, "threshold", spec.Threshold!);
+            writer.WriteBoolean("signed", spec.IsSigned);
+        }
+        if (spec.Target == QuantizationTarget.Weights)
+        {
+            writer.WriteBoolean("perChannel", spec.PerChannel);
+            if (spec.PerChannel) writer.WriteNumber("channelAxis", spec.EffectiveChannelAxis);
+        }
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Writes a quantizer file atomically; an existing file is replaced only with <paramref name="force"/>.</summary>
+    public static void Write(string path, QuantizerSpec spec, bool force)
+    {
+        spec.Validate();
+        byte[] bytes = Encoding.UTF8.GetBytes(ToJson(spec) + "\n");
+        AtomicFile.Write(path, force, stream => stream.Write(bytes));
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter writer, string name, IReadOnlyList<double> values)
+    {
+        writer.WriteStartArray(name);
+        foreach (double v in values) writer.WriteNumberValue(v);
+        writer.WriteEndArray();
+    }
+
+    private static JsonElement Required(Dictionary<string, JsonElement> seen, string name, string source) =>
+        seen.TryGetValue(name, out var value) ? value : throw Invalid(source, $"the field '{name}' is missing", "QuantizerFieldMissing");
+
+    private static T ParseEnum<T>(JsonElement element, string name, string source) where T : struct, Enum
+    {
+        if (element.ValueKind == JsonValueKind.String && Enum.TryParse<T>(element.GetString(), ignoreCase: true, out var value)
+            && !int.TryParse(element.GetString(), out _))
+            return value;
+        string allowed = string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()));
+        throw Invalid(source, $"field '{name}' must be one of {allowed} but is {element.GetRawText()}", "QuantizerFieldInvalid");
+    }
+
+    private static int ParseInt(JsonElement element, string name, string source)
+    {
+        if (element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out double d) && d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue)
+            return (int)d;
+        throw Invalid(source, $"field '{name}' must be an integer but is {element.GetRawText()}", "QuantizerFieldInvalid");
+    }
+
+    private static bool ParseBool(JsonElement element, string name, string source) => element.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw Invalid(source, $"field '{name}' must be true or false but is {element.GetRawText()}", "QuantizerFieldInvalid"),
+    };
+
+    private static double[]? OptionalNumbers(Dictionary<string, JsonElement> seen, string name, string source)
+    {
+        if (!seen.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null) return null;
+        if (element.ValueKind == JsonValueKind.Number) return new[] { Number(element, name, source) };
+        if (element.ValueKind != JsonValueKind.Array)
+            throw Invalid(source, $"field '{name}' must be a number or a list of numbers but is {element.GetRawText()}", "QuantizerFieldInvalid");
+        return element.EnumerateArray().Select(e => Number(e, name, source)).ToArray();
+    }
+
+    private static double Number(JsonElement element, string name, string source)
+    {
+        if (element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out double value) && double.IsFinite(value)) return value;
+        throw Invalid(source, $"field '{name}' must hold finite numbers but holds {element.GetRawText()}", "QuantizerFieldInvalid");
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "a list",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        _ => kind.ToString().ToLower(CultureInfo.InvariantCulture),
+    };
+
+    private static QuantShellException Invalid(string source, string problem, string errorId) =>
+        new($"{source}: {problem}.", errorId, errorId == "QuantizerFileInvalid" ? QuantShellErrorKind.InvalidData : QuantShellErrorKind.InvalidArgument, source);
+}
