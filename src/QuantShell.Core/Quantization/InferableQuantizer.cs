@@ -132,7 +132,7 @@ public abstract class InferableQuantizer : IInferableQuantizer
     }
 
     /// <summary>The same arithmetic with TorchSharp ops, for tensors that are not on the CPU (no saturation check there).</summary>
-    private Tensor QuantizeComposed(Tensor input, QuantizationPlan plan)
+    internal Tensor QuantizeComposed(Tensor input, QuantizationPlan plan)
     {
         var work = input.dtype is ScalarType.Float32 or ScalarType.Float64 ? input : input.to_type(ScalarType.Float32);
         var broadcast = Enumerable.Repeat(1L, input.shape.Length).ToArray();
