@@ -49,8 +49,6 @@ public sealed class NpyArray
     {
         var header = NpyHeader.Read(stream, name);
         var dtype = header.DType;
-        long count = header.ElementCount;
-        if (count > Array.MaxLength) throw new NpyFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", "NpyArrayTooLarge");
         Array data;
         if (dtype.Kind == NpyKind.Float && dtype.ItemSize == 8) data = ReadElements<double>(stream, header, name);
         else
@@ -63,14 +61,20 @@ public sealed class NpyArray
 
     internal static T[] ReadElements<T>(Stream stream, NpyHeader header, string name) where T : unmanaged
     {
-        var values = new T[header.ElementCount];
+        long count = header.ElementCount;
+        if (count > Array.MaxLength)
+            throw new NpyFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", "NpyArrayTooLarge");
         int itemSize = header.DType.ItemSize;
         var buffer = new byte[Math.Min(NpyFiles.ChunkBytes, Math.Max(itemSize, header.DataBytes))];
         int perChunk = buffer.Length / itemSize;
-        for (long start = 0; start < values.LongLength; start += perChunk)
+        // A seekable file's size was checked against the header before we got here, so the whole array can be
+        // allocated up front. A pipe's header is only a claim: grow with the data that really arrives instead.
+        var values = new T[stream.CanSeek ? count : Math.Min(count, perChunk)];
+        for (long start = 0; start < count; start += perChunk)
         {
-            int n = (int)Math.Min(perChunk, values.LongLength - start);
+            int n = (int)Math.Min(perChunk, count - start);
             NpyFiles.ReadExactly(stream, buffer.AsSpan(0, n * itemSize), name, header);
+            if (start + n > values.LongLength) Array.Resize(ref values, (int)Math.Min(count, Math.Max(start + n, values.LongLength * 2)));
             NpyElementConverter.Decode(buffer.AsSpan(0, n * itemSize), header.DType, values.AsSpan((int)start, n));
         }
         NpyFiles.ExpectEnd(stream, name, header);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: the xunit suites (core, CLI) and the Pester suite (cmdlets), after doing all the set-up a fresh
+# clone needs (local dotnet tools incl. PowerShell, NuGet restore incl. Pester, the module build).
+# Prints a closing line "N passed, N failed" covering both, and exits non-zero if anything failed or nothing ran.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+set -e
+dotnet tool restore >/dev/null
+bash build/build-module.sh
+dotnet build QuantShell.sln -c Release --nologo -v quiet
+set +e
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+dotnet test QuantShell.sln -c Release --no-build --nologo 2>&1 | tee "$log"
+xunit_status=${PIPESTATUS[0]}
+# "Passed!  - Failed:     0, Passed:   324, Skipped:     0, Total:   324, ..." one line per test assembly
+xunit_passed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Passed: *([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')
+xunit_failed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+),.*/\1/' | awk '{s+=$1} END {print s+0}')
+if [ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ]; then xunit_failed=1; fi
+
+dotnet pwsh -NoProfile -NonInteractive -File tests/pester/run-pester.ps1 2>&1 | tee "$log"
+pester_status=${PIPESTATUS[0]}
+pester_passed=$(grep -E '^Pester: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/^Pester: ([0-9]+) passed.*/\1/')
+pester_failed=$(grep -E '^Pester: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/.* ([0-9]+) failed.*/\1/')
+pester_passed=${pester_passed:-0}
+pester_failed=${pester_failed:-0}
+if [ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ]; then pester_failed=1; fi
+
+passed=$((xunit_passed + pester_passed))
+failed=$((xunit_failed + pester_failed))
+echo "xunit: ${xunit_passed} passed, ${xunit_failed} failed; Pester: ${pester_passed} passed, ${pester_failed} failed"
+echo "${passed} passed, ${failed} failed"
+if [ "$failed" -ne 0 ] || [ "$xunit_passed" -eq 0 ] || [ "$pester_passed" -eq 0 ]; then exit 1; fi

@@ -1,0 +1,10 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- --filter '*'        (BenchmarkDotNet)
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
+if (args.Length > 0 && args[0] == "quick")
+{
+    QuantShell.Benchmarks.QuickKernelReport.Run();
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
