@@ -1,0 +1,156 @@
+using QuantShell.Core.IO;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Tests;
+
+public sealed class ParameterSelectionTests
+{
+    private static float[] Gaussian(int n, int seed, double sigma = 1, int outliers = 0, double outlier = 20)
+    {
+        var random = new Random(seed);
+        var values = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
+            values[i] = (float)(sigma * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        for (int i = 0; i < outliers; i++) values[random.Next(n)] = (float)(i % 2 == 0 ? outlier : -outlier * 0.8);
+        return values;
+    }
+
+    private static NpyArray Array1D(float[] values) => new(new long[] { values.Length }, values);
+
+    private static QuantizerSpec Request(QuantizationMethod method, int bits, QuantizationTarget target = QuantizationTarget.Weights, bool? signed = null) =>
+        new() { Target = target, Method = method, NumBits = bits, Signed = signed };
+
+    // Brute-force error of a spec on data, through the same quantizer the user gets.
+    private static double Error(QuantizerSpec spec, float[] values, ErrorMethod method, double p = 2)
+    {
+        var quantizer = InferableQuantizer.Create(spec);
+        var output = new float[values.Length];
+        var stats = new KernelStats();
+        quantizer.CreatePlan(new long[] { values.Length }).Apply<float>(values, output, 0, ref stats);
+        return values.Zip(output, (x, y) => Math.Abs((double)x - y)).Select(e => method switch
+        {
+            ErrorMethod.Mae => e,
+            ErrorMethod.Lp => Math.Pow(e, p),
+            _ => e * e,
+        }).Average();
+    }
+
+    [Theory]
+    [InlineData(ErrorMethod.Mse, 8, true)]
+    [InlineData(ErrorMethod.Mse, 4, true)]
+    [InlineData(ErrorMethod.Mae, 3, true)]
+    [InlineData(ErrorMethod.Lp, 6, false)]
+    public void Pot_ChoosesTheTrueOptimumAmongPowersOfTwo(ErrorMethod method, int bits, bool signed)
+    {
+        var values = Gaussian(5000, bits, sigma: 0.37, outliers: 8, outlier: 5);
+        if (!signed) values = values.Select(MathF.Abs).ToArray();
+        var request = Request(QuantizationMethod.Pot, bits, signed: signed);
+        var options = new SelectionOptions { ErrorMethod = method, P = 3 };
+        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, options);
+        // Every power of two from 2^-40 to 2^40; ties go to the larger threshold.
+        var errors = Enumerable.Range(-40, 81).Select(k => (T: Math.ScaleB(1.0, k), E: Error(request with { Threshold = new[] { Math.ScaleB(1.0, k) } }, values, method, 3))).ToList();
+        double best = errors.Min(x => x.E);
+        double expected = errors.Where(x => x.E == best).Max(x => x.T);
+        Assert.Equal(expected, chosen.Threshold![0]);
+    }
+
+    [Theory]
+    [InlineData(ErrorMethod.Mse, 8)]
+    [InlineData(ErrorMethod.Mse, 3)]
+    [InlineData(ErrorMethod.Mae, 5)]
+    [InlineData(ErrorMethod.Lp, 4)]
+    public void Symmetric_IsWithinOnePercentOfExhaustiveGrid(ErrorMethod method, int bits)
+    {
+        var values = Gaussian(3000, 10 + bits, sigma: 1.3, outliers: 5, outlier: 12);
+        var request = Request(QuantizationMethod.Symmetric, bits);
+        var options = new SelectionOptions { ErrorMethod = method, P = 1.5 };
+        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, options);
+        double maxAbs = values.Max(MathF.Abs);
+        double best = Enumerable.Range(1, 4000).Select(k => Error(request with { Threshold = new[] { maxAbs * 1.05 * k / 4000 } }, values, method, 1.5)).Min();
+        double reached = Error(chosen, values, method, 1.5);
+        Assert.True(reached <= best * 1.01, $"reached {reached}, grid best {best}");
+    }
+
+    [Theory]
+    [InlineData(ErrorMethod.Mse, 8, QuantizationTarget.Weights)]
+    [InlineData(ErrorMethod.Mse, 4, QuantizationTarget.Activation)]
+    [InlineData(ErrorMethod.Mae, 3, QuantizationTarget.Activation)]
+    public void Uniform_IsWithinOnePercentOfExhaustiveGrid(ErrorMethod method, int bits, QuantizationTarget target)
+    {
+        var values = Gaussian(2000, 20 + bits, sigma: 0.8, outliers: 4, outlier: 6).Select(v => v + 0.5f).ToArray();
+        var request = Request(QuantizationMethod.Uniform, bits, target);
+        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = method });
+        double lo = values.Min(), hi = values.Max();
+        double best = double.PositiveInfinity;
+        for (int i = 1; i <= 100; i++)
+            for (int j = 1; j <= 100; j++)
+                best = Math.Min(best, Error(request with { MinRange = new[] { lo * i / 100 }, MaxRange = new[] { hi * j / 100 } }, values, method));
+        double reached = Error(chosen, values, method);
+        Assert.True(reached <= best * 1.01, $"reached {reached}, grid best {best}");
+    }
+
+    [Fact]
+    public void GaussianWithOutliers_MseClips_NoClippingCovers()
+    {
+        var values = Gaussian(20000, 3, sigma: 1, outliers: 10, outlier: 40);
+        var data = new[] { Array1D(values) };
+        // At 4 bits covering the outliers makes the grid so coarse that clipping 10 of 20000 values costs less.
+        var request = Request(QuantizationMethod.Symmetric, 4);
+        var mse = ParameterSelector.Select(request, data, new SelectionOptions { ErrorMethod = ErrorMethod.Mse });
+        var cover = ParameterSelector.Select(request, data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        Assert.Equal(40.0, cover.Threshold![0]);
+        Assert.True(mse.Threshold![0] < 20, $"MSE threshold {mse.Threshold[0]} does not clip the outliers");
+        Assert.True(Error(mse, values, ErrorMethod.Mse) < Error(cover, values, ErrorMethod.Mse));
+        var pot = ParameterSelector.Select(Request(QuantizationMethod.Pot, 8), data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        Assert.Equal(64.0, pot.Threshold![0]);
+        var uniform = ParameterSelector.Select(Request(QuantizationMethod.Uniform, 8), data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        Assert.Equal((double)values.Min(), uniform.MinRange![0]);
+        Assert.Equal((double)values.Max(), uniform.MaxRange![0]);
+    }
+
+    [Fact]
+    public void PerChannel_EachChannelIsChosenOnItsOwnValues()
+    {
+        // shape (4, 500): channel c on axis 0 has spread 0.5 * (c + 1)
+        var channels = Enumerable.Range(0, 4).Select(c => Gaussian(500, 40 + c, sigma: 0.5 * (c + 1))).ToArray();
+        var array = new NpyArray(new long[] { 4, 500 }, channels.SelectMany(c => c).ToArray());
+        var request = Request(QuantizationMethod.Pot, 6) with { PerChannel = true, ChannelAxis = 0 };
+        var chosen = ParameterSelector.Select(request, new[] { array }, new SelectionOptions());
+        for (int c = 0; c < 4; c++)
+        {
+            var alone = ParameterSelector.Select(Request(QuantizationMethod.Pot, 6), new[] { Array1D(channels[c]) }, new SelectionOptions());
+            Assert.Equal(alone.Threshold![0], chosen.Threshold![c]);
+        }
+        Assert.Equal(4, chosen.Threshold!.Count);
+    }
+
+    [Fact]
+    public void Activation_SignednessFollowsTheData()
+    {
+        var positive = new[] { Array1D(new[] { 0.1f, 2f, 0.5f, 3f }) };
+        var mixed = new[] { Array1D(new[] { 0.1f, -2f, 0.5f, 3f }) };
+        var request = Request(QuantizationMethod.Symmetric, 8, QuantizationTarget.Activation);
+        Assert.False(ParameterSelector.Select(request, positive).IsSigned);
+        Assert.True(ParameterSelector.Select(request, mixed).IsSigned);
+        Assert.True(ParameterSelector.Select(request with { Signed = true }, positive).IsSigned);
+    }
+
+    [Fact]
+    public void Calibration_PoolsArraysBeforeChoosing()
+    {
+        var a = Gaussian(1000, 50, sigma: 0.2);
+        var b = Gaussian(1000, 51, sigma: 2.0);
+        var request = Request(QuantizationMethod.Uniform, 5, QuantizationTarget.Activation);
+        var pooled = ParameterSelector.Select(request, new[] { Array1D(a), Array1D(b) });
+        var concatenated = ParameterSelector.Select(request, new[] { Array1D(a.Concat(b).ToArray()) });
+        Assert.Equal(concatenated.MinRange, pooled.MinRange);
+        Assert.Equal(concatenated.MaxRange, pooled.MaxRange);
+        var onlyA = ParameterSelector.Select(request, new[] { Array1D(a) });
+        Assert.NotEqual(onlyA.MaxRange, pooled.MaxRange);
+    }
+}
