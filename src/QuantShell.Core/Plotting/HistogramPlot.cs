@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Numerics;
+using QuantShell.Core.IO;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Plotting;
+
+/// <summary>
+/// Draws the histogram of a tensor's values with the quantizer's grid (one line per level, where there are few enough
+/// to see) and clipping range over it, as a PNG. For per-channel quantizers every channel's range is drawn.
+/// </summary>
+public static class HistogramPlot
+{
+    private const int Width = 1000, Height = 480, Left = 70, Right = 20, Top = 56, Bottom = 60, Bins = 240;
+    private const uint BarColour = 0x4C72B0, GridColour = 0xB0C4DE, ClipColour = 0xD62728, AxisColour = 0x222222, TextColour = 0x222222;
+
+    public static void Write(string path, NpyArray array, IInferableQuantizer quantizer, MeasurementReport report, bool force)
+    {
+        var canvas = Draw(array, quantizer, report);
+        AtomicFile.Write(path, force, canvas.Save);
+    }
+
+    internal static PngCanvas Draw(NpyArray array, IInferableQuantizer quantizer, MeasurementReport report)
+    {
+        var values = Finite(array);
+        var parameters = quantizer.Parameters;
+        var ranges = Enumerable.Range(0, parameters.Count)
+            .Select(g => ((parameters.QuantMin - parameters.ZeroPoints[g]) * (double)parameters.Scales[g], (parameters.QuantMax - parameters.ZeroPoints[g]) * (double)parameters.Scales[g]))
+            .ToArray();
+        double lo = Math.Min(values.Length == 0 ? 0 : values.Min(), ranges.Min(r => r.Item1));
+        double hi = Math.Max(values.Length == 0 ? 0 : values.Max(), ranges.Max(r => r.Item2));
+        double pad = (hi - lo) * 0.04 + 1e-12;
+        lo -= pad;
+        hi += pad;
+
+        var canvas = new PngCanvas(Width, Height);
+        int plotWidth = Width - Left - Right, plotHeight = Height - Top - Bottom, baseline = Height - Bottom;
+        int X(double v) => Left + (int)Math.Round((v - lo) / (hi - lo) * (plotWidth - 1));
+
+        // Grid levels under everything else, when they are at least 3 pixels apart.
+        if (parameters.Count == 1)
+        {
+            double scale = parameters.Scales[0];
+            int levels = parameters.QuantMax - parameters.QuantMin + 1;
+            if (scale / (hi - lo) * plotWidth >= 3 && levels <= 4096)
+                for (int q = parameters.QuantMin; q <= parameters.QuantMax; q++)
+                    canvas.VerticalLine(X((q - parameters.ZeroPoints[0]) * scale), Top, baseline, GridColour);
+        }
+
+        var counts = new long[Bins];
+        foreach (double v in values)
+            counts[Math.Clamp((int)((v - lo) / (hi - lo) * Bins), 0, Bins - 1)]++;
+        long peak = Math.Max(1, counts.Max());
+        for (int b = 0; b < Bins; b++)
+        {
+            if (counts[b] == 0) continue;
+            int x0 = Left + b * plotWidth / Bins, x1 = Left + (b + 1) * plotWidth / Bins;
+            int height = Math.Max(1, (int)Math.Round((double)counts[b] / peak * (plotHeight - 10)));
+            canvas.FillRect(x0, baseline - height, Math.Max(1, x1 - x0 - 1), height, BarColour);
+        }
+
+        foreach (var (min, max) in ranges)
+        {
+            canvas.VerticalLine(X(min), Top, baseline, ClipColour, 2);
+            canvas.VerticalLine(X(max), Top, baseline, ClipColour, 2);
+        }
+        canvas.HorizontalLine(Left, Left + plotWidth, baseline, AxisColour);
+        canvas.VerticalLine(Left, Top, baseline, AxisColour);
+
+        foreach (double tick in new[] { lo + pad, 0.0, hi - pad }.Distinct())
+        {
+            if (tick < lo || tick > hi) continue;
+            string label = Number(tick);
+            int x = X(tick);
+            canvas.VerticalLine(x, baseline, baseline + 5, AxisColour);
+            canvas.Text(Math.Clamp(x - PngCanvas.TextWidth(label) / 2, 0, Width - PngCanvas.TextWidth(label)), baseline + 10, label, TextColour);
+        }
+        canvas.Text(2, Top - 2, Number(peak), TextColour, 1);
+
+        var spec = quantizer.Spec;
+        string title = $"{spec.Target} {spec.Method} {spec.NumBits} BIT{(spec.PerChannel ? " PER CHANNEL" : "")}  MSE {Number(report.Overall.Mse)}  SQNR {Number(report.Overall.SqnrDb)} DB  CLIPPED {Number(100 * report.Overall.ClippedFraction)}%";
+        canvas.Text(Left, 10, title, TextColour);
+        canvas.FillRect(Left, 34, 14, 8, BarColour);
+        canvas.Text(Left + 20, 32, "VALUES", TextColour, 1);
+        canvas.FillRect(Left + 80, 34, 14, 8, ClipColour);
+        canvas.Text(Left + 100, 32, "CLIPPING RANGE", TextColour, 1);
+        canvas.FillRect(Left + 200, 34, 14, 8, GridColour);
+        canvas.Text(Left + 220, 32, "GRID LEVELS", TextColour, 1);
+        return canvas;
+    }
+
+    private static double[] Finite(NpyArray array) => array.Data switch
+    {
+        double[] d => d.Where(double.IsFinite).ToArray(),
+        float[] f => f.Where(float.IsFinite).Select(v => (double)v).ToArray(),
+        Half[] h => h.Where(Half.IsFinite).Select(v => (double)v).ToArray(),
+        _ => Array.Empty<double>(),
+    };
+
+    private static string Number(double value) =>
+        double.IsPositiveInfinity(value) ? "INF" : double.IsNaN(value) ? "NAN" : value.ToString("G4", CultureInfo.InvariantCulture);
+}
