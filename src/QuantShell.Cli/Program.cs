@@ -1,1 +1,3 @@
-return 0;
+using QuantShell.Cli;
+
+return Cli.RunConsole(args);

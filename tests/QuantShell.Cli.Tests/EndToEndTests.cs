@@ -1,0 +1,116 @@
+using System.IO.Compression;
+
+namespace QuantShell.Cli.Tests;
+
+/// <summary>The real executable as a child process: <c>dotnet dotnet-quant.dll ...</c>, one process per case.</summary>
+public sealed class EndToEndTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static CliRun RunTool(params string[] args) =>
+        CliRunner.RunProcess("dotnet", [TestPaths.ToolAssembly, .. args], Timeout);
+
+    [Theory]
+    [InlineData("e_seed_example")]
+    [InlineData("02_weights_uniform_8b_pc")]
+    [InlineData("05_activation_uniform_16b")]
+    [InlineData("e_fortran_order")]
+    public void Process_QuantizeConformanceCase_MatchesExpected(string name)
+    {
+        var testCase = ConformanceTests.LoadCases()[name];
+        string quantizer = _temp.File("q.json");
+        File.WriteAllText(quantizer, testCase.QuantizerJson);
+        string output = _temp.File("out.npy");
+        var run = RunTool("quantize", TestPaths.ConformanceFile(testCase.Input), "--quantizer", quantizer, "--output", output);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        NpyAssert.BitIdentical(TestPaths.ConformanceFile(testCase.Expected), output);
+    }
+
+    [Fact]
+    public void Process_BadThreshold_ExitsTwoWithOneErrorLine()
+    {
+        var run = RunTool("quantize", TestPaths.ConformanceFile("e_seed_example.input.npy"), "--target", "weights", "--method", "pot",
+                          "--bits", "8", "--threshold", "3", "-o", _temp.File("o.npy"));
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal("dotnet-quant: error: --threshold: Threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]",
+                     Assert.Single(run.StderrLines));
+        Assert.Equal("", run.Stdout);
+    }
+
+    [Fact]
+    public void Process_MissingFile_ExitsFour()
+    {
+        var run = RunTool("quantize", _temp.File("missing.npy"), "--target", "weights", "--method", "pot", "--bits", "8", "--threshold", "2");
+        Assert.Equal(4, run.ExitCode);
+        Assert.EndsWith("[InputFileNotFound]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Process_Help_ExitsZero()
+    {
+        var run = RunTool("--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Usage:", run.Stdout);
+        Assert.Contains("dotnet-quant", run.Stdout);
+    }
+
+    [Fact]
+    public void Process_DoesNotShipOrLoadLibTorch()
+    {
+        // Checked on the tool's own build output: the CLI project excludes TorchSharp's native assets.
+        var toolOutput = Path.GetDirectoryName(TestPaths.ToolAssembly)!;
+        var cliBuildOutput = Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "bin");
+        string depsJson = File.ReadAllText(Path.Combine(toolOutput, "dotnet-quant.deps.json"));
+        Assert.DoesNotContain("LibTorchSharp", depsJson);
+        if (Directory.Exists(cliBuildOutput))
+            Assert.Empty(Directory.GetFiles(cliBuildOutput, "*LibTorchSharp*", SearchOption.AllDirectories));
+    }
+}
+
+/// <summary>Packs the tool, installs it into a temporary tool path and runs it, as build/pack-tool.sh and the README do.</summary>
+public sealed class PackTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(8);
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    [Trait("Category", "Pack")]
+    public void Pack_InstallAsTool_RunsHelp()
+    {
+        string packages = _temp.File("packages");
+        string tools = _temp.File("tools");
+        string project = Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "QuantShell.Cli.csproj");
+
+        var pack = CliRunner.RunProcess("dotnet", ["pack", project, "-c", "Release", "-o", packages, "--nologo"], Timeout);
+        Assert.True(pack.ExitCode == 0, pack.ToString());
+        string package = Path.Combine(packages, "QuantShell.Cli.0.1.0.nupkg");
+        Assert.True(File.Exists(package), pack.ToString());
+        using (var archive = ZipFile.OpenRead(package))
+        {
+            var entries = archive.Entries.Select(e => e.FullName).ToArray();
+            Assert.Contains("tools/net10.0/any/dotnet-quant.dll", entries);
+            Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
+        }
+
+        var install = CliRunner.RunProcess("dotnet",
+            ["tool", "install", "--tool-path", tools, "--add-source", packages, "QuantShell.Cli", "--version", "0.1.0"], Timeout, _temp.Path);
+        Assert.True(install.ExitCode == 0, install.ToString());
+
+        var help = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"), ["--help"], TimeSpan.FromMinutes(1));
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("Usage:", help.Stdout);
+        Assert.Contains("dotnet-quant [command] [options]", help.Stdout);
+
+        string output = _temp.File("seed.npy");
+        var quantize = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
+            ["quantize", TestPaths.ConformanceFile("e_seed_example.input.npy"), "--target", "weights", "--method", "symmetric",
+             "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
+        Assert.True(quantize.ExitCode == 0, quantize.ToString());
+        NpyAssert.BitIdentical(TestPaths.ConformanceFile("e_seed_example.expected.npy"), output);
+    }
+}

@@ -1,0 +1,322 @@
+using System.Text.Json;
+
+namespace QuantShell.Cli.Tests;
+
+public sealed class QuantizeCommandTests : IDisposable
+{
+    private static readonly string SeedInput = TestPaths.ConformanceFile("e_seed_example.input.npy");
+    private static readonly string SeedExpected = TestPaths.ConformanceFile("e_seed_example.expected.npy");
+    private static readonly string[] SeedQuantizer =
+        ["--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel"];
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string CopyOfSeed(string name)
+    {
+        string path = _temp.File(name);
+        File.Copy(SeedInput, path);
+        return path;
+    }
+
+    [Fact]
+    public void Quantize_SeedExampleFromOptions_MatchesExpected()
+    {
+        string output = _temp.File("seed.q.npy");
+        var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "--output", output]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        NpyAssert.BitIdentical(SeedExpected, output);
+        string line = Assert.Single(run.StdoutLines);
+        Assert.Contains("->", line);
+        Assert.Contains("weights symmetric 8-bit per-channel", line);
+        Assert.Equal("", run.Stderr);
+    }
+
+    [Fact]
+    public void Quantize_CaseInsensitiveEnumsAndDefaultOutput_WritesBesideInput()
+    {
+        string input = CopyOfSeed("x.npy");
+        var run = CliRunner.Run("quantize", input, "--target", "WEIGHTS", "--method", "Symmetric", "-b", "8", "--threshold", "2, 4, 1", "--per-channel");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        NpyAssert.BitIdentical(SeedExpected, _temp.File("x.q.npy"));
+    }
+
+    [Fact]
+    public void Quantize_UniformWithNegativeMin_ParsesNegativeNumbers()
+    {
+        string output = _temp.File("u.npy");
+        var run = CliRunner.Run("quantize", SeedInput, "--target", "activation", "--method", "uniform", "--bits", "8",
+                                "--min", "-1.5", "--max", "2.5", "--output", output, "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(-1.5, json.RootElement.GetProperty("quantizer").GetProperty("minRange")[0].GetDouble());
+        Assert.Equal(0, json.RootElement.GetProperty("quantMin").GetInt32());
+        Assert.Equal(255, json.RootElement.GetProperty("quantMax").GetInt32());
+    }
+
+    [Fact]
+    public void Quantize_Json_PrintsOneObjectWithAllFields()
+    {
+        string output = _temp.File("j.npy");
+        var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "--output", output, "--json"]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        string line = Assert.Single(run.StdoutLines);
+        using var json = JsonDocument.Parse(line);
+        var root = json.RootElement;
+        foreach (string field in new[] { "input", "output", "shape", "dtype", "outputDtype", "target", "method", "numBits", "perChannel",
+                                         "channelAxis", "scale", "zeroPoint", "quantMin", "quantMax", "elementCount", "nonFiniteCount",
+                                         "mse", "sqnrDb", "quantizer" })
+            Assert.True(root.TryGetProperty(field, out _), $"missing field {field} in {line}");
+        Assert.Equal(Path.GetFullPath(SeedInput), root.GetProperty("input").GetString());
+        Assert.Equal(Path.GetFullPath(output), root.GetProperty("output").GetString());
+        Assert.Equal([1L, 3, 3, 3], root.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
+        Assert.Equal("float32", root.GetProperty("dtype").GetString());
+        Assert.Equal("weights", root.GetProperty("target").GetString());
+        Assert.Equal("symmetric", root.GetProperty("method").GetString());
+        Assert.Equal(8, root.GetProperty("numBits").GetInt32());
+        Assert.True(root.GetProperty("perChannel").GetBoolean());
+        Assert.Equal(3, root.GetProperty("channelAxis").GetInt32());
+        Assert.Equal([0.015625f, 0.03125f, 0.0078125f], root.GetProperty("scale").EnumerateArray().Select(e => e.GetSingle()).ToArray());
+        Assert.Equal([0, 0, 0], root.GetProperty("zeroPoint").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.Equal(-128, root.GetProperty("quantMin").GetInt32());
+        Assert.Equal(127, root.GetProperty("quantMax").GetInt32());
+        Assert.Equal(27, root.GetProperty("elementCount").GetInt64());
+        Assert.Equal(0, root.GetProperty("nonFiniteCount").GetInt64());
+        Assert.Equal([2.0, 4.0, 1.0], root.GetProperty("quantizer").GetProperty("threshold").EnumerateArray().Select(e => e.GetDouble()).ToArray());
+        Assert.Equal("", run.Stderr);
+    }
+
+    [Fact]
+    public void Quantize_LosslessInput_JsonWritesInfinityAsString()
+    {
+        // Quantizing an already quantized tensor with the same grid is lossless: SQNR is +infinity.
+        string output = _temp.File("again.npy");
+        var run = CliRunner.Run(["quantize", SeedExpected, .. SeedQuantizer, "--output", output, "--json"]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal("Infinity", json.RootElement.GetProperty("sqnrDb").GetString());
+        Assert.Equal(0.0, json.RootElement.GetProperty("mse").GetDouble());
+    }
+
+    [Fact]
+    public void Quantize_StdinToStdout_WritesOnlyNpyBytes()
+    {
+        var run = CliRunner.RunWith(File.ReadAllBytes(SeedInput), default, ["quantize", "-", .. SeedQuantizer, "--output", "-"]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Equal("", run.Stdout);
+        Assert.Equal("", run.Stderr);
+        string written = _temp.File("stdout.npy");
+        File.WriteAllBytes(written, run.StdoutBytes);
+        NpyAssert.BitIdentical(SeedExpected, written);
+    }
+
+    [Fact]
+    public void Quantize_StdinToFile_WritesFile()
+    {
+        string output = _temp.File("from-stdin.npy");
+        var run = CliRunner.RunWith(File.ReadAllBytes(SeedInput), default, ["quantize", "-", .. SeedQuantizer, "-o", output, "--json"]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        NpyAssert.BitIdentical(SeedExpected, output);
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal("-", json.RootElement.GetProperty("input").GetString());
+        Assert.Equal(Path.GetFullPath(output), json.RootElement.GetProperty("output").GetString());
+    }
+
+    [Fact]
+    public void Quantize_FileToStdout_WritesNpyBytes()
+    {
+        var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "-o", "-"]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Equal(File.ReadAllBytes(SeedExpected), run.StdoutBytes);
+    }
+
+    [Fact]
+    public void Quantize_StdinWithoutOutput_IsInvalidArguments()
+    {
+        var run = CliRunner.RunWith(File.ReadAllBytes(SeedInput), default, ["quantize", "-", .. SeedQuantizer]);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Contains("[StdinNeedsOutput]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_JsonWithStdoutOutput_IsInvalidArguments()
+    {
+        var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "-o", "-", "--json"]);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Empty(run.StdoutBytes);
+        Assert.Contains("[OptionConflict]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_BitsZero_IsInvalidArgumentsNamingTheOption()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--target", "weights", "--method", "symmetric", "--bits", "0", "--threshold", "1", "-o", _temp.File("o.npy"));
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Equal("dotnet-quant: error: --bits: NumBits must be between 1 and 16 but is 0. [NumBitsOutOfRange]", Assert.Single(run.StderrLines));
+        Assert.Equal("", run.Stdout);
+        Assert.False(File.Exists(_temp.File("o.npy")));
+    }
+
+    [Fact]
+    public void Quantize_PotWithNonPowerOfTwoThreshold_IsInvalidArguments()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--target", "weights", "--method", "pot", "--bits", "8", "--threshold", "3", "-o", _temp.File("o.npy"));
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Equal("dotnet-quant: error: --threshold: Threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_OutputWithTwoInputs_IsInvalidArguments()
+    {
+        string a = CopyOfSeed("a.npy"), b = CopyOfSeed("b.npy");
+        var run = CliRunner.Run(["quantize", a, b, .. SeedQuantizer, "--output", _temp.File("o.npy")]);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Contains("[OutputWithSeveralInputs]", Assert.Single(run.StderrLines));
+        Assert.False(File.Exists(_temp.File("o.npy")));
+    }
+
+    [Fact]
+    public void Quantize_MissingFile_IsIOErrorNamingTheFile()
+    {
+        string missing = _temp.File("missing.npy");
+        var run = CliRunner.Run(["quantize", missing, .. SeedQuantizer]);
+        Assert.Equal(ExitCode.IOError, run.Code);
+        Assert.Equal($"dotnet-quant: error: {missing}: file not found. [InputFileNotFound]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_MalformedNpy_IsInvalidInput()
+    {
+        string bad = _temp.File("bad.npy");
+        File.WriteAllText(bad, "this is not numpy");
+        var run = CliRunner.Run(["quantize", bad, .. SeedQuantizer]);
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        string line = Assert.Single(run.StderrLines);
+        Assert.StartsWith($"dotnet-quant: error: {bad}: not an .npy file", line);
+        Assert.EndsWith("[NpyMagicInvalid]", line);
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.False(File.Exists(_temp.File("bad.q.npy")));
+    }
+
+    [Fact]
+    public void Quantize_ExistingOutputWithoutForce_LeavesItByteIdentical()
+    {
+        string output = _temp.File("existing.npy");
+        byte[] original = [1, 2, 3, 4, 5];
+        File.WriteAllBytes(output, original);
+        var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "--output", output]);
+        Assert.Equal(ExitCode.IOError, run.Code);
+        Assert.Contains("[OutputExists]", Assert.Single(run.StderrLines));
+        Assert.Equal(original, File.ReadAllBytes(output));
+
+        var forced = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "--output", output, "--force"]);
+        Assert.True(forced.Code == ExitCode.Success, forced.ToString());
+        NpyAssert.BitIdentical(SeedExpected, output);
+    }
+
+    [Fact]
+    public void Quantize_QuantizerFileWithBuildingOptions_IsInvalidArguments()
+    {
+        string quantizer = _temp.File("q.json");
+        File.WriteAllText(quantizer, """{"target": "weights", "method": "pot", "numBits": 8, "threshold": [2]}""");
+        var run = CliRunner.Run("quantize", SeedInput, "--quantizer", quantizer, "--bits", "4");
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Contains("[OptionConflict]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_NoQuantizer_IsInvalidArguments()
+    {
+        var run = CliRunner.Run("quantize", SeedInput);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Contains("[QuantizerOptionMissing]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Quantize_UnknownEnumName_IsParseError()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--target", "1", "--method", "pot", "--bits", "8", "--threshold", "2");
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Contains("--target must be one of weights, activation but is '1'.", run.Stderr);
+    }
+
+    [Fact]
+    public void Quantize_UnknownOption_IsInvalidArguments()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--no-such-option");
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.StartsWith("dotnet-quant: error: ", run.StderrLines[0]);
+    }
+
+    [Fact]
+    public void Quantize_ChannelCountMismatch_NamesFileAndShape()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--target", "weights", "--method", "pot", "--bits", "8", "--threshold", "2,4", "--per-channel", "-o", _temp.File("o.npy"));
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        string line = Assert.Single(run.StderrLines);
+        Assert.Contains(SeedInput, line);
+        Assert.Contains("(1, 3, 3, 3)", line);
+        Assert.False(File.Exists(_temp.File("o.npy")));
+    }
+
+    [Fact]
+    public void Quantize_SeveralInputsOneBad_ReportsItAndQuantizesTheRest()
+    {
+        string a = CopyOfSeed("a.npy"), b = CopyOfSeed("b.npy");
+        string bad = _temp.File("bad.npy");
+        File.WriteAllText(bad, "garbage");
+        string outputDirectory = _temp.File("out/nested");
+        var run = CliRunner.Run(["quantize", a, bad, b, .. SeedQuantizer, "--output-dir", outputDirectory, "--json"]);
+        Assert.Equal(ExitCode.Failure, run.Code);
+        Assert.Contains("[NpyMagicInvalid]", Assert.Single(run.StderrLines));
+        Assert.Equal(2, run.StdoutLines.Length);
+        foreach (string line in run.StdoutLines) JsonDocument.Parse(line).Dispose();
+        NpyAssert.BitIdentical(SeedExpected, Path.Combine(outputDirectory, "a.npy"));
+        NpyAssert.BitIdentical(SeedExpected, Path.Combine(outputDirectory, "b.npy"));
+        Assert.False(File.Exists(Path.Combine(outputDirectory, "bad.npy")));
+    }
+
+    [Fact]
+    public void Quantize_SeveralInputsDefaultOutputs_WritesEachBesideItsInput()
+    {
+        string a = CopyOfSeed("a.npy"), b = CopyOfSeed("b.npy");
+        var run = CliRunner.Run(["quantize", a, b, .. SeedQuantizer]);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Equal(2, run.StdoutLines.Length);
+        NpyAssert.BitIdentical(SeedExpected, _temp.File("a.q.npy"));
+        NpyAssert.BitIdentical(SeedExpected, _temp.File("b.q.npy"));
+    }
+
+    [Fact]
+    public void Quantize_NonFiniteInput_FailsUnlessAllowed()
+    {
+        string input = _temp.File("nan.npy");
+        new QuantShell.Core.IO.NpyArray([4], new float[] { 1f, float.NaN, float.PositiveInfinity, -0.5f }).Write(input);
+        var run = CliRunner.Run("quantize", input, "--target", "activation", "--method", "symmetric", "--bits", "8", "--threshold", "1");
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        Assert.Contains("[NonFiniteInput]", Assert.Single(run.StderrLines));
+        Assert.False(File.Exists(_temp.File("nan.q.npy")));
+
+        var allowed = CliRunner.Run("quantize", input, "--target", "activation", "--method", "symmetric", "--bits", "8", "--threshold", "1", "--allow-non-finite", "--json");
+        Assert.True(allowed.Code == ExitCode.Success, allowed.ToString());
+        using var json = JsonDocument.Parse(allowed.Stdout);
+        Assert.Equal(2, json.RootElement.GetProperty("nonFiniteCount").GetInt64());
+        var output = QuantShell.Core.IO.NpyArray.Read(_temp.File("nan.q.npy"));
+        var values = (float[])output.Data;
+        Assert.True(float.IsNaN(values[1]));
+        Assert.Equal(127f / 128f, values[2]);
+    }
+
+    [Fact]
+    public void Quantize_Canceled_ExitsWith130AndLeavesNoFile()
+    {
+        string output = _temp.File("canceled.npy");
+        using var canceled = new CancellationTokenSource();
+        canceled.Cancel();
+        var run = CliRunner.RunWith(null, canceled.Token, ["quantize", SeedInput, .. SeedQuantizer, "--output", output]);
+        Assert.Equal(ExitCode.Canceled, run.Code);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(_temp.Path));
+    }
+}
