@@ -154,3 +154,35 @@ public sealed class ParameterSelectionTests
         Assert.NotEqual(onlyA.MaxRange, pooled.MaxRange);
     }
 }
+
+public sealed class QuantizerResolverTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("quantshell-resolve-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void Resolve_CompleteSpec_IsReturnedUnchanged()
+    {
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8, Threshold = new[] { 2.0 } };
+        Assert.Same(spec, QuantizerResolver.Resolve(spec, Array.Empty<string>()));
+    }
+
+    [Fact]
+    public void Resolve_WithoutThreshold_ChoosesFromTheFile()
+    {
+        string path = Path.Combine(_temp, "x.npy");
+        new NpyArray(new long[] { 4 }, new float[] { 0.1f, -0.3f, 2.5f, 1f }).Write(path);
+        var request = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8 };
+        var spec = QuantizerResolver.Resolve(request, new[] { path }, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        Assert.Equal(new[] { 4.0 }, spec.Threshold);
+    }
+
+    [Fact]
+    public void ValidateRequest_BadBits_FailsBeforeReadingData()
+    {
+        var request = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 40 };
+        var ex = Assert.Throws<QuantShell.Core.Errors.QuantizerValidationException>(() => QuantizerResolver.Resolve(request, new[] { "/nonexistent.npy" }));
+        Assert.Equal("NumBitsOutOfRange", ex.ErrorId);
+    }
+}
