@@ -1,0 +1,67 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+
+namespace QuantShell.PowerShell;
+
+/// <summary>Resolves -Path (wildcards) and -LiteralPath arguments to file-system paths, refusing other providers.</summary>
+internal static class PathResolver
+{
+    private const string FileSystemProviderName = "FileSystem";
+
+    /// <summary>Expands a -Path argument; a wildcard matching nothing or a missing path is an error record.</summary>
+    public static IReadOnlyList<string> ResolveWildcard(PSCmdlet cmdlet, string path, out ErrorRecord? error)
+    {
+        error = null;
+        Collection<string> resolved;
+        ProviderInfo provider;
+        try
+        {
+            resolved = cmdlet.GetResolvedProviderPathFromPSPath(path, out provider);
+        }
+        catch (ItemNotFoundException ex)
+        {
+            error = new ErrorRecord(ex, "PathNotFound", ErrorCategory.ObjectNotFound, path);
+            return [];
+        }
+        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSArgumentException or NotSupportedException)
+        {
+            error = new ErrorRecord(ex, "PathInvalid", ErrorCategory.InvalidArgument, path);
+            return [];
+        }
+        if (provider.Name != FileSystemProviderName)
+        {
+            error = NotFileSystem(path, provider);
+            return [];
+        }
+        if (resolved.Count == 0)
+        {
+            error = ErrorRecords.Create($"{path}: no file matches this path.", "PathNotFound", ErrorCategory.ObjectNotFound, path);
+            return [];
+        }
+        return resolved;
+    }
+
+    /// <summary>Resolves a literal (or output) path without wildcard expansion; the file need not exist.</summary>
+    public static string? ResolveLiteral(PSCmdlet cmdlet, string path, out ErrorRecord? error)
+    {
+        error = null;
+        try
+        {
+            string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            if (provider.Name != FileSystemProviderName)
+            {
+                error = NotFileSystem(path, provider);
+                return null;
+            }
+            return resolved;
+        }
+        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSArgumentException or NotSupportedException or ItemNotFoundException)
+        {
+            error = new ErrorRecord(ex, "PathInvalid", ErrorCategory.InvalidArgument, path);
+            return null;
+        }
+    }
+
+    private static ErrorRecord NotFileSystem(string path, ProviderInfo provider) =>
+        ErrorRecords.Create($"{path}: is a {provider.Name} path; QuantShell reads and writes files only.", "PathNotFileSystem", ErrorCategory.InvalidArgument, path);
+}

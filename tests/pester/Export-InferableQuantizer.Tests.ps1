@@ -1,0 +1,72 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
+    Import-Module $ManifestPath
+}
+
+Describe 'Export-InferableQuantizer' {
+    BeforeEach {
+        $q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed -ChannelAxis 1
+    }
+
+    It 'writes the JSON quantizer-file format' {
+        $path = Join-Path $TestDrive 'seed.json'
+        Export-InferableQuantizer -Quantizer $q -Path $path
+        $json = Get-Content -Raw -LiteralPath $path | ConvertFrom-Json
+        $json.target | Should -Be 'weights'
+        $json.method | Should -Be 'symmetric'
+        $json.numBits | Should -Be 8
+        @($json.threshold) | Should -Be @(2, 4, 1)
+        $json.signed | Should -BeTrue
+        $json.perChannel | Should -BeTrue
+        $json.channelAxis | Should -Be 1
+    }
+
+    It 'accepts the quantizer from the pipeline' {
+        $path = Join-Path $TestDrive 'piped.json'
+        New-InferableQuantizer -Target Activation -Method Uniform -NumBits 8 -MinRange -1.5 -MaxRange 2.5 | Export-InferableQuantizer -Path $path
+        $json = Get-Content -Raw -LiteralPath $path | ConvertFrom-Json
+        $json.target | Should -Be 'activation'
+        @($json.minRange) | Should -Be @(-1.5)
+        @($json.maxRange) | Should -Be @(2.5)
+    }
+
+    It 'round-trips through Import-InferableQuantizer' {
+        $path = Join-Path $TestDrive 'roundtrip.json'
+        $q | Export-InferableQuantizer -Path $path
+        $back = Import-InferableQuantizer -Path $path
+        $back.GetType() | Should -Be $q.GetType()
+        $back.Spec.NumBits | Should -Be $q.Spec.NumBits
+        @($back.Spec.Threshold) | Should -Be @($q.Spec.Threshold)
+        $back.Spec.IsSigned | Should -Be $q.Spec.IsSigned
+        $back.Spec.EffectiveChannelAxis | Should -Be 1
+        @($back.Parameters.Scales) | Should -Be @($q.Parameters.Scales)
+        @($back.Parameters.ZeroPoints) | Should -Be @($q.Parameters.ZeroPoints)
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $path = Join-Path $TestDrive 'whatif.json'
+        Export-InferableQuantizer -Quantizer $q -Path $path -WhatIf
+        Test-Path -LiteralPath $path | Should -BeFalse
+    }
+
+    It 'leaves an existing file untouched without -Force and replaces it with -Force' {
+        $path = Join-Path $TestDrive 'existing.json'
+        Set-Content -LiteralPath $path -Value 'keep me'
+        { Export-InferableQuantizer -Quantizer $q -Path $path } | Should -Throw -ErrorId 'OutputExists,*'
+        Get-Content -Raw -LiteralPath $path | Should -Be "keep me$([Environment]::NewLine)"
+
+        Export-InferableQuantizer -Quantizer $q -Path $path -Force
+        (Get-Content -Raw -LiteralPath $path | ConvertFrom-Json).method | Should -Be 'symmetric'
+    }
+
+    It 'returns the file with -PassThru' {
+        $path = Join-Path $TestDrive 'passthru.json'
+        $file = Export-InferableQuantizer -Quantizer $q -Path $path -PassThru
+        $file | Should -BeOfType ([System.IO.FileInfo])
+        $file.FullName | Should -Be $path
+    }
+
+    It 'has help with examples' {
+        @((Get-Help Export-InferableQuantizer -Examples).examples.example).Count | Should -BeGreaterOrEqual 2
+    }
+}

@@ -1,0 +1,31 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
+    Import-Module $ManifestPath
+}
+
+Describe 'QuantShell module' {
+    It 'exports exactly the four cmdlets' {
+        (Get-Command -Module QuantShell).Name | Sort-Object |
+            Should -Be @('Export-InferableQuantizer', 'Import-InferableQuantizer', 'Invoke-Quantize', 'New-InferableQuantizer')
+    }
+
+    It 'declares version 0.1.0 for PowerShell 7.4 Core' {
+        $manifest = Import-PowerShellDataFile -LiteralPath $ManifestPath
+        $manifest.ModuleVersion | Should -Be '0.1.0'
+        $manifest.PowerShellVersion | Should -Be '7.4'
+        $manifest.CompatiblePSEditions | Should -Be @('Core')
+    }
+
+    It 'has help with examples for every exported cmdlet' {
+        foreach ($command in Get-Command -Module QuantShell) {
+            $examples = @((Get-Help $command.Name -Examples).examples.example)
+            $examples.Count | Should -BeGreaterThan 0 -Because "$($command.Name) needs examples"
+            $examples[0].code | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'finds the help file beside the DLL' {
+        $dll = (Get-Command Invoke-Quantize).DLL
+        Test-Path -LiteralPath (Join-Path (Split-Path $dll) 'en-US/QuantShell.PowerShell.dll-Help.xml') | Should -BeTrue
+    }
+}

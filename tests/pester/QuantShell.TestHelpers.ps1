@@ -1,0 +1,57 @@
+# Shared helpers for the QuantShell Pester tests; dot-sourced in BeforeDiscovery/BeforeAll blocks.
+
+$script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+$script:ConformanceDir = [System.IO.Path]::GetFullPath((Join-Path $script:RepoRoot '../shared/conformance'))
+$script:ManifestPath = Join-Path $script:RepoRoot 'QuantShell.psd1'
+
+function Get-ConformanceCase {
+    $cases = Get-Content -Raw -LiteralPath (Join-Path $script:ConformanceDir 'cases.json') | ConvertFrom-Json
+    foreach ($case in $cases) {
+        @{
+            Name      = $case.name
+            Quantizer = $case.quantizer
+            InputFile = Join-Path $script:ConformanceDir $case.input
+            Expected  = Join-Path $script:ConformanceDir $case.expected
+            # Our output is always little-endian C order; these expected files are not, so compare values there.
+            ByValue   = $case.name -in @('e_big_endian', 'e_fortran_order')
+        }
+    }
+}
+
+# The data bytes of an .npy file (everything after the header) as hex, for byte-for-byte comparison.
+function Get-NpyDataHex([string] $Path) {
+    $bytes = [System.IO.File]::ReadAllBytes($Path)
+    $major = $bytes[6]
+    $headerEnd = if ($major -eq 1) { 10 + [System.BitConverter]::ToUInt16($bytes, 8) } else { 12 + [System.BitConverter]::ToUInt32($bytes, 8) }
+    [System.Convert]::ToHexString($bytes, $headerEnd, $bytes.Length - $headerEnd)
+}
+
+# The values of an .npy file as exact bit patterns (C order, byte order normalised), so NaN and -0.0 compare exactly.
+function Get-NpyValueBits([string] $Path) {
+    $array = [QuantShell.Core.IO.NpyArray]::Read($Path)
+    $bits = foreach ($value in $array.Data) {
+        switch ($value.GetType().Name) {
+            'Single' { [System.BitConverter]::SingleToInt32Bits($value) }
+            'Double' { [System.BitConverter]::DoubleToInt64Bits($value) }
+            'Half' { [System.BitConverter]::HalfToInt16Bits($value) }
+        }
+    }
+    [pscustomobject]@{ Shape = ($array.Shape -join ','); DType = $array.DType.Name; Bits = @($bits) -join ',' }
+}
+
+function New-TestNpy([string] $Path, [long[]] $Shape, [float[]] $Values) {
+    [QuantShell.Core.IO.NpyArray]::new($Shape, $Values).Write($Path)
+    $Path
+}
+
+# New-InferableQuantizer parameters equivalent to a quantizer object in the JSON quantizer-file format.
+function ConvertTo-QuantizerParameter($Quantizer) {
+    $parameters = @{ Target = $Quantizer.target; Method = $Quantizer.method; NumBits = [int]$Quantizer.numBits }
+    if ($null -ne $Quantizer.threshold) { $parameters.Threshold = [double[]]$Quantizer.threshold }
+    if ($null -ne $Quantizer.minRange) { $parameters.MinRange = [double[]]$Quantizer.minRange }
+    if ($null -ne $Quantizer.maxRange) { $parameters.MaxRange = [double[]]$Quantizer.maxRange }
+    if ($null -ne $Quantizer.signed) { $parameters.Signed = [switch][bool]$Quantizer.signed }
+    if ($Quantizer.perChannel) { $parameters.PerChannel = [switch]$true }
+    if ($null -ne $Quantizer.channelAxis) { $parameters.ChannelAxis = [int]$Quantizer.channelAxis }
+    $parameters
+}
