@@ -40,4 +40,14 @@ public sealed record QuantizationResult
     public required TimeSpan Elapsed { get; init; }
 
     public string ShapeText => IO.NpyHeader.FormatShape(Shape);
+
+    /// <summary>The thresholds applied (POT, symmetric), given or chosen from the data; null for uniform.</summary>
+    public IReadOnlyList<double>? Threshold => Quantizer.Threshold;
+
+    /// <summary>The ranges applied (uniform), given or chosen from the data; null otherwise.</summary>
+    public IReadOnlyList<double>? MinRange => Quantizer.MinRange;
+    public IReadOnlyList<double>? MaxRange => Quantizer.MaxRange;
+
+    /// <summary>Signed integer range (POT, symmetric); null for uniform.</summary>
+    public bool? Signed => Method == QuantizationMethod.Uniform ? null : Quantizer.IsSigned;
 }

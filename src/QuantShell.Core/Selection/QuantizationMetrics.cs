@@ -33,10 +33,28 @@ public sealed record ChannelMetrics
 }
 
 /// <summary>Metrics of a quantizer on a tensor, per tensor and per channel.</summary>
-public sealed record MeasurementReport(ChannelMetrics Overall, IReadOnlyList<ChannelMetrics> Channels, QuantizerSpec Quantizer, long[] Shape);
+public sealed record MeasurementReport(ChannelMetrics Overall, IReadOnlyList<ChannelMetrics> Channels, QuantizerSpec Quantizer, long[] Shape)
+{
+    /// <summary>The measured file, when the report comes from <see cref="QuantizationMetrics.MeasureFile"/>.</summary>
+    public string? InputPath { get; init; }
+}
 
 public static class QuantizationMetrics
 {
+    /// <summary>Reads a whole .npy file and measures <paramref name="quantizer"/> on it; errors name the file.</summary>
+    public static MeasurementReport MeasureFile(string path, IInferableQuantizer quantizer)
+    {
+        var array = NpyArray.Read(path);
+        try
+        {
+            return Measure(array, quantizer) with { InputPath = Path.GetFullPath(path) };
+        }
+        catch (QuantShell.Core.Errors.QuantizerValidationException ex)
+        {
+            throw new QuantShell.Core.Errors.QuantShellException($"{path}: {ex.Message}", ex.ErrorId, QuantShell.Core.Errors.QuantShellErrorKind.InvalidArgument, path, ex);
+        }
+    }
+
     /// <summary>Measures <paramref name="quantizer"/> on <paramref name="array"/> (non-finite values are skipped).</summary>
     public static MeasurementReport Measure(NpyArray array, IInferableQuantizer quantizer)
     {
