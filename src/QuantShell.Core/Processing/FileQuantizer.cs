@@ -129,14 +129,16 @@ public static class FileQuantizer
         }
         int itemSize = header.DType.ItemSize;
         int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, count)));
+        int outChunkBytes = perChunk * outputType.ItemSize;
         var raw = new byte[perChunk * itemSize];
-        var outBytes = new byte[perChunk * outputType.ItemSize];
         // float32 and float64 little-endian data is used in place; other types are decoded into a work buffer.
         bool direct = header.DType == NpyDType.Float32 && typeof(T) == typeof(float)
                       || header.DType == NpyDType.Float64 && typeof(T) == typeof(double);
         bool directOut = outputType.ItemSize == Marshal.SizeOf<T>();
         var work = direct ? null : new T[perChunk];
         var quantizedWork = directOut ? null : new T[perChunk];
+        // Overlap writing with reading and quantizing once there are a few chunks; small files stay on one thread.
+        using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
         for (long start = 0; start < count; start += perChunk)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -149,6 +151,7 @@ public static class FileQuantizer
                 NpyElementConverter.Decode(raw.AsSpan(0, n * itemSize), header.DType, work.AsSpan(0, n));
                 source = work.AsSpan(0, n);
             }
+            byte[] outBytes = writer.Rent();
             Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
             long before = stats.NonFinite;
             plan.Apply(source, destination, start, ref stats);
@@ -158,8 +161,9 @@ public static class FileQuantizer
                 if (!options.AllowNonFinite) return firstNonFinite; // fails anyway; don't read the rest
             }
             if (!directOut) NpyElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
-            output.Write(outBytes, 0, n * outputType.ItemSize);
+            writer.Submit(outBytes, n * outputType.ItemSize);
         }
+        writer.Complete();
         NpyFiles.ExpectEnd(input, inputName, header);
         return firstNonFinite;
     }

@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using QuantShell.Core.Processing;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Benchmarks;
+
+/// <summary>Times the file path (FileQuantizer) on an existing .npy for several chunk sizes (best of 3 runs each).</summary>
+public static class FileReport
+{
+    public static void Run(string input)
+    {
+        var quantizer = new WeightsSymmetricInferableQuantizer(numBits: 8, threshold: new[] { 2.0 });
+        string output = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(input))!, "filereport.out.npy");
+        long bytes = new FileInfo(input).Length;
+        foreach (int chunk in new[] { 256 << 10, 1 << 20, 4 << 20, 16 << 20 })
+        {
+            double best = double.MaxValue;
+            for (int i = 0; i < 3; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                FileQuantizer.QuantizeFile(input, output, quantizer, new FileQuantizeOptions { Force = true, ChunkBytes = chunk });
+                best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            }
+            Console.WriteLine($"chunk {chunk >> 10,6} KiB: {best:F3} s  {bytes / best / 1e9:F2} GB/s");
+        }
+        File.Delete(output);
+    }
+}
