@@ -26,3 +26,23 @@ public static class FileReport
         File.Delete(output);
     }
 }
+
+/// <summary>Writes a float32 .npy of gaussian values with the given shape (for benchmarks on machines without numpy).</summary>
+public static class Generator
+{
+    public static void Run(string path, long[] shape)
+    {
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        var random = new Random(1);
+        using var stream = File.Create(path);
+        QuantShell.Core.IO.NpyHeader.Write(stream, QuantShell.Core.IO.NpyDType.Float32, shape);
+        var buffer = new float[1 << 18];
+        for (long done = 0; done < count; done += buffer.Length)
+        {
+            int n = (int)Math.Min(buffer.Length, count - done);
+            for (int i = 0; i < n; i++)
+                buffer[i] = (float)(0.5 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(0, n)));
+        }
+    }
+}

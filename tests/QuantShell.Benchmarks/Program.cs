@@ -2,6 +2,11 @@ using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- --filter '*'        (BenchmarkDotNet)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
+if (args.Length > 2 && args[0] == "generate")
+{
+    QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
+    return;
+}
 if (args.Length > 1 && args[0] == "file")
 {
     QuantShell.Benchmarks.FileReport.Run(args[1]);
