@@ -112,6 +112,7 @@ public static class Cli
             QuantizeCommand.Command,
             NewCommand.Command,
             InspectCommand.Command,
+            MeasureCommand.Command,
         };
         foreach (var option in root.Options)
         {

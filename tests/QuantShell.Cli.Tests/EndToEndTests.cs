@@ -41,6 +41,24 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public void Process_QuantizePotWithNothingElse_ChoosesThresholdAndWritesOutput()
+    {
+        string input = _temp.File("x.npy");
+        new QuantShell.Core.IO.NpyArray([4], new float[] { 0.5f, -2.7f, 1f, 0.01f }).Write(input);
+        var run = RunTool("quantize", input, "--method", "pot", "--error-method", "noclipping");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noclipping)", Assert.Single(run.StdoutLines));
+        Assert.Equal("", run.Stderr);
+        Assert.Equal(new[] { 0.5f, -2.6875f, 1f, 0f }, (float[])QuantShell.Core.IO.NpyArray.Read(_temp.File("x.q.npy")).Data);
+
+        var defaults = RunTool("quantize", input, "--method", "pot", "--json", "--force");
+        Assert.True(defaults.ExitCode == 0, defaults.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(defaults.Stdout);
+        Assert.True(json.RootElement.GetProperty("threshold")[0].GetDouble() > 0);
+        Assert.Equal("mse", json.RootElement.GetProperty("selection").GetProperty("errorMethod").GetString());
+    }
+
+    [Fact]
     public void Process_MissingFile_ExitsFour()
     {
         var run = RunTool("quantize", _temp.File("missing.npy"), "--target", "weights", "--method", "pot", "--bits", "8", "--threshold", "2");

@@ -50,6 +50,13 @@ internal sealed class QuantizeCommand
         Description = "Keep NaN and saturate +/-infinity instead of failing on them.",
     };
 
+    public static readonly Option<string?> SaveQuantizer = new("--save-quantizer")
+    {
+        Description = "Also write the quantizer applied (with its given or chosen values) as a JSON file for --quantizer. " +
+                      "With several inputs whose values are chosen from the data, needs --calibrate.",
+        HelpName = "FILE",
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per file (JSON Lines) instead of a line of text.",
@@ -70,12 +77,16 @@ internal sealed class QuantizeCommand
 
     private static Command CreateCommand()
     {
-        var command = new Command("quantize", "Fake-quantize .npy files: y = dequantize(quantize(x)), same shape and float dtype.")
+        var command = new Command("quantize",
+            "Fake-quantize .npy files: y = dequantize(quantize(x)), same shape and float dtype. Without --threshold (pot, " +
+            "symmetric) or --min/--max (uniform), they are chosen from the data, as MCT does: 'quantize x.npy --method pot' " +
+            "is enough (weights, 8 bits, least-MSE threshold).")
         {
             Inputs, QuantizerFileOption,
         };
         foreach (var option in QuantizerOptions.All) command.Options.Add(option);
-        foreach (var option in new Option[] { Output, OutputDirectory, Force, AllowNonFinite, Json }) command.Options.Add(option);
+        foreach (var option in QuantizerChoice.All) command.Options.Add(option);
+        foreach (var option in new Option[] { Output, OutputDirectory, SaveQuantizer, Force, AllowNonFinite, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) =>
             Task.FromResult((int)new QuantizeCommand(CliInvocation.From(parseResult)).Execute(parseResult, cancellationToken)));
         return command;
@@ -87,14 +98,24 @@ internal sealed class QuantizeCommand
         string? output = parseResult.GetValue(Output);
         string? outputDirectory = parseResult.GetValue(OutputDirectory);
         bool json = parseResult.GetValue(Json);
+        string? saveQuantizer = parseResult.GetValue(SaveQuantizer);
+        bool force = parseResult.GetValue(Force);
         CheckOptionCombinations(inputs, output, outputDirectory, json);
 
-        var spec = QuantizerOptions.Resolve(parseResult, parseResult.GetValue(QuantizerFileOption));
-        var quantizer = InferableQuantizer.Create(spec);
-        var options = new FileQuantizeOptions { Force = parseResult.GetValue(Force), AllowNonFinite = parseResult.GetValue(AllowNonFinite) };
+        var choice = QuantizerChoice.FromCommandLine(parseResult, parseResult.GetValue(QuantizerFileOption));
+        if (saveQuantizer is not null)
+        {
+            if (inputs.Length > 1 && choice.ChoosesFromData && !choice.IsCalibrated)
+                throw CliErrors.Usage($"--save-quantizer writes one quantizer, but each of the {inputs.Length} inputs gets its own chosen values; add --calibrate to choose one from all inputs, or give the threshold/range.", "SaveQuantizerNeedsOneQuantizer");
+            AtomicFile.CheckWritable(saveQuantizer, force);
+        }
+        var options = new FileQuantizeOptions { Force = force, AllowNonFinite = parseResult.GetValue(AllowNonFinite) };
+        var shared = choice.Shared(inputs);
+        var sharedQuantizer = shared is null ? null : InferableQuantizer.Create(shared);
         if (outputDirectory is not null) CreateDirectory(outputDirectory);
 
         int failures = 0;
+        QuantizerSpec? applied = null;
         var outputsSoFar = new HashSet<string>(StringComparer.Ordinal);
         foreach (string input in inputs)
         {
@@ -106,9 +127,10 @@ internal sealed class QuantizeCommand
             {
                 if (target != StandardStream && !outputsSoFar.Add(Path.GetFullPath(target)))
                     throw new QuantShellException($"{input}: its output {target} is also the output of an earlier input; give inputs with distinct file names.", "OutputCollision", QuantShellErrorKind.InvalidArgument, target);
-                var result = QuantizeOne(input, target, quantizer, options, cancellationToken);
-                if (json) _stdout.WriteLine(ResultJson.Serialize(result));
-                else if (target != StandardStream) _stdout.WriteLine(Describe(input, target, result));
+                var result = QuantizeOne(input, target, sharedQuantizer, choice, options, cancellationToken);
+                applied = result.Quantizer;
+                if (json) _stdout.WriteLine(ResultJson.Serialize(result, choice));
+                else if (target != StandardStream) _stdout.WriteLine(Describe(input, target, result, choice.Describe(inputs.Length)));
             }
             catch (QuantShellException ex) when (inputs.Length > 1)
             {
@@ -117,6 +139,9 @@ internal sealed class QuantizeCommand
                 failures++;
             }
         }
+        // The quantizer that was applied (one for all inputs, see above), once at least one input was quantized with it.
+        if (saveQuantizer is not null && applied is not null)
+            QuantizerFile.Write(saveQuantizer, applied, force);
         return failures == 0 ? ExitCode.Success : ExitCode.Failure;
     }
 
@@ -137,12 +162,26 @@ internal sealed class QuantizeCommand
             throw CliErrors.Usage("--json cannot be used with --output - (stdout carries the .npy data).", "OptionConflict");
     }
 
-    private QuantizationResult QuantizeOne(string input, string output, IInferableQuantizer quantizer, FileQuantizeOptions options,
-                                           CancellationToken cancellationToken)
+    /// <summary>Quantizes one input with <paramref name="shared"/>, or when null with values chosen from that input's data.</summary>
+    private QuantizationResult QuantizeOne(string input, string output, IInferableQuantizer? shared, QuantizerChoice choice,
+                                           FileQuantizeOptions options, CancellationToken cancellationToken)
     {
         if (input == StandardStream)
         {
             var stdin = _invocation.OpenStandardInput();
+            IInferableQuantizer quantizer;
+            if (shared is not null) quantizer = shared;
+            else
+            {
+                // Choosing needs the values before quantizing them: stdin is read into memory once and used twice.
+                var buffer = new MemoryStream();
+                stdin.CopyTo(buffer);
+                buffer.Position = 0;
+                var array = NpyArray.Read(buffer, StandardInputName);
+                buffer.Position = 0;
+                quantizer = InferableQuantizer.Create(choice.ForArray(array, StandardInputName));
+                stdin = buffer;
+            }
             if (output == StandardStream)
                 return WriteToStandardOutput(stdout => FileQuantizer.QuantizeStream(stdin, StandardInputName, stdout, quantizer, options, cancellationToken))
                        with { InputPath = StandardStream, OutputPath = StandardStream };
@@ -150,6 +189,15 @@ internal sealed class QuantizeCommand
                 stream => FileQuantizer.QuantizeStream(stdin, StandardInputName, stream, quantizer, options, cancellationToken));
             return result with { InputPath = StandardStream, OutputPath = Path.GetFullPath(output) };
         }
+        // Choosing reads the whole input: check first that the output may be written.
+        if (shared is null && output != StandardStream) FileQuantizer.CheckPaths(input, output, options.Force);
+        var fileQuantizer = shared ?? InferableQuantizer.Create(choice.ForInput(input));
+        return QuantizeFile(input, output, fileQuantizer, options, cancellationToken);
+    }
+
+    private QuantizationResult QuantizeFile(string input, string output, IInferableQuantizer quantizer, FileQuantizeOptions options,
+                                            CancellationToken cancellationToken)
+    {
         if (output == StandardStream)
         {
             using var file = OpenInput(input);
@@ -197,7 +245,7 @@ internal sealed class QuantizeCommand
         }
     }
 
-    private static string Describe(string input, string output, QuantizationResult result)
+    private static string Describe(string input, string output, QuantizationResult result, string? howChosen)
     {
         var spec = result.Quantizer;
         string channels = spec.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
@@ -207,13 +255,34 @@ internal sealed class QuantizeCommand
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
         return string.Create(CultureInfo.InvariantCulture,
             $"{(input == StandardStream ? StandardInputName : input)} -> {output}: {result.OutputDType} {result.ShapeText}, " +
-            $"{ResultJson.Name(spec.Target)} {ResultJson.Name(spec.Method)} {spec.NumBits}-bit{channels}, scale {scale}, " +
+            $"{ResultJson.Name(spec.Target)} {ResultJson.Name(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}" +
+            $"{(howChosen is null ? "" : $" ({howChosen})")}, scale {scale}, " +
             $"MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb)}{nonFinite}");
     }
 
-    private static string Number(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+    /// <summary>"threshold 4, signed", "threshold [2, 4, 1], unsigned" or "range [-1.5, 2.5]" / "range [[-1, 1], ...]".</summary>
+    internal static string AppliedValues(QuantizerSpec spec)
+    {
+        if (spec.Method != QuantizationMethod.Uniform)
+            return $"threshold {List(spec.Threshold!)}, {(spec.IsSigned ? "signed" : "unsigned")}";
+        var ranges = spec.MinRange!.Zip(spec.MaxRange!, (min, max) => $"[{Number(min)}, {Number(max)}]").ToArray();
+        return ranges.Length == 1 ? $"range {ranges[0]}" : $"ranges {ListOf(ranges)}";
+    }
 
-    private static string Decibels(double value) => double.IsFinite(value)
+    private static string List(IReadOnlyList<double> values) =>
+        values.Count == 1 ? Number(values[0]) : ListOf(values.Select(Number).ToArray());
+
+    private static string ListOf(IReadOnlyList<string> items) =>
+        $"[{string.Join(", ", items.Take(4))}{(items.Count > 4 ? $", ... {items.Count} values" : "")}]";
+
+    // Chosen thresholds and ranges are float32 values: print them as float32 prints (0.57178533, not 0.5717853307723999).
+    internal static string Number(double value) => (double)(float)value == value
+        ? ((float)value).ToString("R", CultureInfo.InvariantCulture)
+        : value.ToString("R", CultureInfo.InvariantCulture);
+
+    internal static string Number(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    internal static string Decibels(double value) => double.IsFinite(value)
         ? value.ToString("F2", CultureInfo.InvariantCulture) + " dB"
         : double.IsPositiveInfinity(value) ? "inf dB (lossless)" : value.ToString(CultureInfo.InvariantCulture);
 }

@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Cli.Commands;
 
@@ -14,27 +15,27 @@ internal static class QuantizerOptions
 {
     public static readonly Option<QuantizationTarget?> Target = new("--target")
     {
-        Description = "What the quantizer is for: weights (per-tensor or per-channel) or activation (per-tensor).",
+        Description = "What the quantizer is for: weights (per-tensor or per-channel) or activation (per-tensor). Default: weights.",
         HelpName = "weights|activation",
         CustomParser = ParseEnum<QuantizationTarget>,
     };
 
     public static readonly Option<QuantizationMethod?> Method = new("--method")
     {
-        Description = "Quantization method: pot (power-of-two thresholds), symmetric or uniform (min/max range).",
+        Description = "Quantization method: pot (power-of-two thresholds), symmetric or uniform (min/max range). Required unless --quantizer FILE is given.",
         HelpName = "pot|symmetric|uniform",
         CustomParser = ParseEnum<QuantizationMethod>,
     };
 
     public static readonly Option<int?> Bits = new("--bits", "-b")
     {
-        Description = $"Number of bits ({QuantizerSpec.MinBits}..{QuantizerSpec.MaxBits}; 2..8 and 16 are the usual ones).",
+        Description = $"Number of bits ({QuantizerSpec.MinBits}..{QuantizerSpec.MaxBits}; 2..8 and 16 are the usual ones). Default: {DefaultBits}.",
         HelpName = "N",
     };
 
     public static readonly Option<double[]?> Threshold = new("--threshold")
     {
-        Description = "Threshold(s) for pot/symmetric, comma-separated: one value, or one per channel with --per-channel.",
+        Description = "Threshold(s) for pot/symmetric, comma-separated: one value, or one per channel with --per-channel. quantize and measure choose it from the data when omitted (see --error-method).",
         HelpName = "T[,T...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -42,7 +43,7 @@ internal static class QuantizerOptions
 
     public static readonly Option<double[]?> Min = new("--min")
     {
-        Description = "Range minimum(s) for uniform, comma-separated (one, or one per channel).",
+        Description = "Range minimum(s) for uniform, comma-separated (one, or one per channel). quantize and measure choose --min and --max from the data when both are omitted.",
         HelpName = "MIN[,MIN...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -58,7 +59,7 @@ internal static class QuantizerOptions
 
     public static readonly Option<bool> Signed = new("--signed")
     {
-        Description = "Signed integer range for pot/symmetric (the default).",
+        Description = "Signed integer range for pot/symmetric (the default for weights; for activations whose threshold is chosen from the data, the default is signed iff the data has negative values).",
     };
 
     public static readonly Option<bool> Unsigned = new("--unsigned")
@@ -77,20 +78,30 @@ internal static class QuantizerOptions
         HelpName = "N",
     };
 
+    /// <summary>The number of bits when --bits is not given.</summary>
+    public const int DefaultBits = 8;
+
+    /// <summary>The target when --target is not given.</summary>
+    public const QuantizationTarget DefaultTarget = QuantizationTarget.Weights;
+
     public static IEnumerable<Option> All => [Target, Method, Bits, Threshold, Min, Max, Signed, Unsigned, PerChannel, Axis];
 
     /// <summary>True when any quantizer-building option appears on the command line.</summary>
     public static bool AnyGiven(ParseResult parseResult) => All.Any(option => IsGiven(parseResult, option));
 
     // Options with defaults get an implicit result even when absent from the command line.
-    private static bool IsGiven(ParseResult parseResult, Option option) => parseResult.GetResult(option) is { Implicit: false };
+    internal static bool IsGiven(ParseResult parseResult, Option option) => parseResult.GetResult(option) is { Implicit: false };
 
-    /// <summary>Builds and validates a spec from the options; errors name the option that is wrong.</summary>
-    public static QuantizerSpec BuildSpec(ParseResult parseResult)
+    /// <summary>
+    /// Builds and validates a spec from the options; errors name the option that is wrong. With
+    /// <paramref name="allowIncomplete"/> the threshold (or range) may be left out, to be chosen from the data
+    /// (every other rule is still checked, see <see cref="QuantizerResolver.ValidateRequest"/>).
+    /// </summary>
+    public static QuantizerSpec BuildSpec(ParseResult parseResult, bool allowIncomplete = false)
     {
-        var target = parseResult.GetValue(Target) ?? throw Missing("--target", "weights or activation");
+        var target = parseResult.GetValue(Target) ?? DefaultTarget;
         var method = parseResult.GetValue(Method) ?? throw Missing("--method", "pot, symmetric or uniform");
-        int bits = parseResult.GetValue(Bits) ?? throw Missing("--bits", "the number of bits");
+        int bits = parseResult.GetValue(Bits) ?? DefaultBits;
         bool signed = parseResult.GetValue(Signed), unsigned = parseResult.GetValue(Unsigned);
         if (signed && unsigned)
             throw CliErrors.Usage("--signed and --unsigned cannot be used together.", "OptionConflict");
@@ -115,7 +126,8 @@ internal static class QuantizerOptions
         };
         try
         {
-            spec.Validate();
+            if (allowIncomplete) QuantizerResolver.ValidateRequest(spec);
+            else spec.Validate();
         }
         catch (QuantizerValidationException ex)
         {
@@ -124,10 +136,13 @@ internal static class QuantizerOptions
         return spec;
     }
 
-    /// <summary>The quantizer of a command: from <paramref name="quantizerFile"/> or from the building options, never both.</summary>
+    /// <summary>
+    /// The quantizer of a command: from <paramref name="quantizerFile"/> (always complete) or from the building options,
+    /// never both. From the options, the threshold or range may be missing: the result is then a request to complete from data.
+    /// </summary>
     public static QuantizerSpec Resolve(ParseResult parseResult, string? quantizerFile)
     {
-        if (quantizerFile is null) return BuildSpec(parseResult);
+        if (quantizerFile is null) return BuildSpec(parseResult, allowIncomplete: true);
         if (AnyGiven(parseResult))
         {
             var given = All.Where(option => IsGiven(parseResult, option)).Select(option => option.Name);
@@ -157,7 +172,7 @@ internal static class QuantizerOptions
     private static QuantShellException Missing(string option, string what) =>
         CliErrors.Usage($"{option} is required ({what}) unless --quantizer FILE is given.", "QuantizerOptionMissing");
 
-    private static T? ParseEnum<T>(ArgumentResult result) where T : struct, Enum
+    internal static T? ParseEnum<T>(ArgumentResult result) where T : struct, Enum
     {
         if (result.Tokens.Count == 0) return null;
         string text = result.Tokens[0].Value;

@@ -14,7 +14,7 @@ internal static class ResultJson
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static string Serialize(QuantizationResult result) => Write(writer =>
+    public static string Serialize(QuantizationResult result, QuantizerChoice? choice = null) => Write(writer =>
     {
         writer.WriteStartObject();
         writer.WriteString("input", result.InputPath);
@@ -37,6 +37,7 @@ internal static class ResultJson
         writer.WriteStartArray("zeroPoint");
         foreach (int zeroPoint in result.ZeroPoint) writer.WriteNumberValue(zeroPoint);
         writer.WriteEndArray();
+        WriteAppliedValues(writer, result.Quantizer);
         writer.WriteNumber("quantMin", result.QuantMin);
         writer.WriteNumber("quantMax", result.QuantMax);
         writer.WriteNumber("elementCount", result.ElementCount);
@@ -46,8 +47,34 @@ internal static class ResultJson
         WriteNumber(writer, "elapsedMs", result.Elapsed.TotalMilliseconds);
         writer.WritePropertyName("quantizer");
         QuantizerFile.WriteTo(writer, result.Quantizer);
+        choice?.WriteJson(writer);
         writer.WriteEndObject();
     });
+
+    /// <summary>
+    /// The threshold (pot, symmetric) or range (uniform) applied, given or chosen from the data, and the signedness;
+    /// the members that do not apply to the method are null.
+    /// </summary>
+    public static void WriteAppliedValues(Utf8JsonWriter writer, QuantizerSpec spec)
+    {
+        WriteOptionalNumbers(writer, "threshold", spec.Method == QuantizationMethod.Uniform ? null : spec.Threshold);
+        WriteOptionalNumbers(writer, "minRange", spec.Method == QuantizationMethod.Uniform ? spec.MinRange : null);
+        WriteOptionalNumbers(writer, "maxRange", spec.Method == QuantizationMethod.Uniform ? spec.MaxRange : null);
+        if (spec.Method == QuantizationMethod.Uniform) writer.WriteNull("signed");
+        else writer.WriteBoolean("signed", spec.IsSigned);
+    }
+
+    private static void WriteOptionalNumbers(Utf8JsonWriter writer, string name, IReadOnlyList<double>? values)
+    {
+        if (values is null)
+        {
+            writer.WriteNull(name);
+            return;
+        }
+        writer.WriteStartArray(name);
+        foreach (double value in values) WriteNumberValue(writer, value);
+        writer.WriteEndArray();
+    }
 
     public static string Write(Action<Utf8JsonWriter> write)
     {
