@@ -12,6 +12,11 @@ if (args.Length > 1 && args[0] == "file")
     QuantShell.Benchmarks.FileReport.Run(args[1]);
     return;
 }
+if (args.Length > 0 && args[0] == "tensor")
+{
+    QuantShell.Benchmarks.TensorReport.Run();
+    return;
+}
 if (args.Length > 0 && args[0] == "quick")
 {
     QuantShell.Benchmarks.QuickKernelReport.Run();
