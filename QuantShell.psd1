@@ -19,6 +19,7 @@
         'Import-InferableQuantizer'
         'Export-InferableQuantizer'
         'Invoke-Quantize'
+        'Measure-Quantization'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

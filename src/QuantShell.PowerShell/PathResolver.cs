@@ -62,6 +62,32 @@ internal static class PathResolver
         }
     }
 
+    /// <summary>
+    /// Resolves -Path (wildcards) or -LiteralPath arguments to files, writing a non-terminating error for each argument
+    /// that resolves to nothing. A wildcard that also matches folders yields only the files among its matches.
+    /// </summary>
+    public static IEnumerable<string> ResolveInputs(PSCmdlet cmdlet, IEnumerable<string> paths, bool literal)
+    {
+        foreach (string path in paths)
+        {
+            if (literal)
+            {
+                string? file = ResolveLiteral(cmdlet, path, out var error);
+                if (error is not null) { cmdlet.WriteError(error); continue; }
+                yield return file!;
+                continue;
+            }
+            var files = ResolveWildcard(cmdlet, path, out var wildcardError);
+            if (wildcardError is not null) { cmdlet.WriteError(wildcardError); continue; }
+            bool expanded = WildcardPattern.ContainsWildcardCharacters(path);
+            foreach (string file in files)
+            {
+                if (expanded && Directory.Exists(file)) continue;
+                yield return file;
+            }
+        }
+    }
+
     private static ErrorRecord NotFileSystem(string path, ProviderInfo provider) =>
         ErrorRecords.Create($"{path}: is a {provider.Name} path; QuantShell reads and writes files only.", "PathNotFileSystem", ErrorCategory.InvalidArgument, path);
 }

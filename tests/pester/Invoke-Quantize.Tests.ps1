@@ -148,8 +148,8 @@ Describe 'Invoke-Quantize' {
 
         It 'shows the result table view' {
             $text = Invoke-Quantize -Path $a -Quantizer $q | Out-String -Width 200
-            $text | Should -Match 'Input\s+Shape\s+DType\s+Method\s+NumBits\s+Scale\s+MSE\s+SQNR dB\s+Output'
-            $text | Should -Match 'a\.npy\s+\(2, 3\)\s+float32\s+Symmetric\s+8\s+0\.03125'
+            $text | Should -Match 'Input\s+Shape\s+DType\s+Method\s+NumBits\s+Threshold / Range\s+Scale\s+MSE\s+SQNR dB\s+Output'
+            $text | Should -Match 'a\.npy\s+\(2, 3\)\s+float32\s+Symmetric\s+8\s+4\s+0\.03125'
             $text | Should -Match 'a\.q\.npy'
         }
     }
@@ -250,11 +250,217 @@ Describe 'Invoke-Quantize' {
         }
     }
 
+    Context 'quantizer built from parameters, values chosen from the data' {
+        BeforeAll {
+            # Mostly small values and one outlier, so that the MSE-optimal POT threshold clips (it is not max|x|).
+            $values = [float[]]@(0..199 | ForEach-Object { [float]([Math]::Sin($_ * 0.37) * 0.8 + [Math]::Cos($_ * 1.3) * 0.3) }) + [float]6.5
+            $selDir = Join-Path $TestDrive 'selection'
+            $null = New-Item -ItemType Directory -Path $selDir
+            $x = New-TestNpy (Join-Path $selDir 'x.npy') @(201) $values
+
+            # Mean squared error of quantizing $Path with a given quantizer, computed here from the output file.
+            function Get-OutputMse([string] $Path, $Quantizer) {
+                $out = Join-Path $TestDrive ('mse-' + [guid]::NewGuid().ToString('N') + '.npy')
+                $null = Invoke-Quantize -LiteralPath $Path -Quantizer $Quantizer -OutputPath $out -ErrorAction Stop
+                $xs = [QuantShell.Core.IO.NpyArray]::Read($Path).Data
+                $ys = [QuantShell.Core.IO.NpyArray]::Read($out).Data
+                $sum = 0.0
+                for ($i = 0; $i -lt $xs.Length; $i++) { $d = [double]$xs[$i] - [double]$ys[$i]; $sum += $d * $d }
+                Remove-Item -LiteralPath $out
+                $sum / $xs.Length
+            }
+        }
+
+        It 'works with -Method Pot alone and reports the threshold it chose' {
+            $result = Invoke-Quantize -Path $x -Method Pot
+            $result | Should -BeOfType ([QuantShell.Core.Processing.QuantizationResult])
+            $result.Method | Should -Be 'Pot'
+            $result.Target | Should -Be 'Weights'
+            $result.NumBits | Should -Be 8
+            $result.Signed | Should -BeTrue
+            @($result.Threshold).Count | Should -Be 1
+            [double]::IsPow2($result.Threshold[0]) | Should -BeTrue
+            @($result.Scale) | Should -Be @([float]($result.Threshold[0] / 128))
+            Test-Path -LiteralPath (Join-Path $selDir 'x.q.npy') | Should -BeTrue
+            ($result | Out-String -Width 200) | Should -Match ('Pot\s+8\s+' + [regex]::Escape($result.Threshold[0].ToString('G7', [cultureinfo]::InvariantCulture)) + '\s')
+        }
+
+        It 'chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
+            @{ Bits = 8; Clips = $false }
+            @{ Bits = 3; Clips = $true }
+        ) {
+            $best = [double]::PositiveInfinity
+            $bestThreshold = $null
+            foreach ($k in -30..30) {
+                $t = [Math]::Pow(2, $k)
+                $mse = Get-OutputMse $x (New-InferableQuantizer -Target Weights -Method Pot -NumBits $Bits -Threshold $t)
+                if ($mse -le $best) { $best = $mse; $bestThreshold = $t }
+            }
+            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
+            $result.Threshold[0] | Should -Be $bestThreshold
+            # At 3 bits the optimum clips the outlier 6.5 (threshold below 8); at 8 bits it covers it.
+            ($bestThreshold -lt 8) | Should -Be $Clips
+            [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual 1e-12
+        }
+
+        It 'with -ErrorMethod NoClipping chooses the smallest power of two >= max|x|' {
+            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
+            $result.Threshold[0] | Should -Be 8
+            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 1, 0.5)
+            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
+        }
+
+        It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
+            $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
+            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
+            $result.PerChannel | Should -BeTrue
+            $result.ChannelAxis | Should -Be 0
+            @($result.Threshold) | Should -Be @([double][float]0.3, [double][float]3)
+            $act = Invoke-Quantize -Path $m -Target Activation -Method Uniform -ErrorMethod NoClipping -Force
+            $act.Target | Should -Be 'Activation'
+            $act.Threshold | Should -BeNullOrEmpty
+            $act.MinRange[0] | Should -BeLessOrEqual -2.5
+            $act.MaxRange[0] | Should -BeGreaterOrEqual (3 - 6 / 255)
+        }
+
+        It 'uses a complete quantizer built from -Threshold as given' {
+            $result = Invoke-Quantize -Path $x -Method Pot -Threshold 2 -OutputPath (Join-Path $TestDrive 'given.npy') -Force
+            $result.Threshold[0] | Should -Be 2
+        }
+
+        It 'takes files from Get-ChildItem through the pipeline, each with its own threshold' {
+            $dir = Join-Path $TestDrive 'perfile'
+            $null = New-Item -ItemType Directory -Path $dir
+            $null = New-TestNpy (Join-Path $dir 'small.npy') @(4) @(0.1, -0.2, 0.25, 0.3)
+            $null = New-TestNpy (Join-Path $dir 'large.npy') @(4) @(10, -20, 25, 30)
+            $results = Get-ChildItem -LiteralPath $dir -Filter *.npy | Invoke-Quantize -Method Pot -ErrorMethod NoClipping
+            @($results).Count | Should -Be 2
+            $byName = @{}
+            foreach ($r in $results) { $byName[(Split-Path -Leaf $r.InputPath)] = $r.Threshold[0] }
+            $byName['small.npy'] | Should -Be 0.5
+            $byName['large.npy'] | Should -Be 32
+        }
+
+        It '-Calibrate chooses one quantizer equal to the one chosen on the concatenated data' {
+            $dir = Join-Path $TestDrive 'calibrate'
+            $null = New-Item -ItemType Directory -Path $dir
+            $first = [float[]]@(0..39 | ForEach-Object { [float]([Math]::Sin($_) * 1.5) })
+            $second = [float[]]@(0..59 | ForEach-Object { [float]([Math]::Cos($_ * 0.7) * 3.2) })
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(10, 4) $first
+            $b = New-TestNpy (Join-Path $dir 'b.npy') @(15, 4) $second
+            $both = New-TestNpy (Join-Path $TestDrive 'both.npy') @(25, 4) ($first + $second)
+            foreach ($method in 'Pot', 'Symmetric', 'Uniform') {
+                $results = Invoke-Quantize -Path $a, $b -Method $method -Calibrate -Force
+                @($results).Count | Should -Be 2
+                $expected = New-InferableQuantizer -Method $method -FromPath $both
+                foreach ($r in $results) {
+                    if ($method -eq 'Uniform') {
+                        @($r.MinRange) | Should -Be @($expected.Spec.MinRange)
+                        @($r.MaxRange) | Should -Be @($expected.Spec.MaxRange)
+                    }
+                    else {
+                        @($r.Threshold) | Should -Be @($expected.Spec.Threshold)
+                    }
+                }
+                # Without -Calibrate the two files get different values.
+                $separate = Invoke-Quantize -Path $a, $b -Method $method -Force
+                ($separate[0].Scale[0]) | Should -Not -Be $separate[1].Scale[0]
+            }
+        }
+
+        It '-Calibrate reports a bad file and chooses from the others' {
+            $dir = Join-Path $TestDrive 'calibrate-bad'
+            $null = New-Item -ItemType Directory -Path $dir
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(3) @(0.5, -1, 0.25)
+            $b = New-TestNpy (Join-Path $dir 'b.npy') @(2) @(2.5, 1)
+            $bad = Join-Path $dir 'bad.npy'
+            Set-Content -LiteralPath $bad -Value 'not an array'
+            $results = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Method Pot -ErrorMethod NoClipping -Calibrate -ErrorVariable errors -ErrorAction SilentlyContinue
+            @($results).Count | Should -Be 2
+            @($results.Threshold | Select-Object -Unique) | Should -Be @(4)
+            @($errors).Count | Should -Be 1
+            $errors[0].TargetObject | Should -Be $bad
+            $errors[0].FullyQualifiedErrorId | Should -BeLike "Npy*,$CommandFqid"
+            Test-Path -LiteralPath (Join-Path $dir 'bad.q.npy') | Should -BeFalse
+        }
+
+        It '-ExportQuantizer writes the applied quantizer; Import + Invoke reproduces the output bytes' {
+            $dir = Join-Path $TestDrive 'export'
+            $null = New-Item -ItemType Directory -Path $dir
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(2, 3) @(0.1, -0.7, 0.35, 1.2, -2.9, 0.05)
+            $b = New-TestNpy (Join-Path $dir 'b.npy') @(2, 3) @(0.6, -0.1, 0.9, -1.1, 2.2, 0.4)
+            $json = Join-Path $dir 'q.json'
+            $results = Invoke-Quantize -Path $a, $b -Method Symmetric -NumBits 6 -Calibrate -ExportQuantizer $json
+            Test-Path -LiteralPath $json | Should -BeTrue
+            $q = Import-InferableQuantizer -LiteralPath $json
+            @($q.Spec.Threshold) | Should -Be @($results[0].Threshold)
+            $q.NumBits | Should -Be 6
+            foreach ($r in $results) {
+                $again = Join-Path $dir ('again-' + (Split-Path -Leaf $r.InputPath))
+                $null = Invoke-Quantize -LiteralPath $r.InputPath -Quantizer $q -OutputPath $again
+                [System.IO.File]::ReadAllBytes($again) | Should -Be ([System.IO.File]::ReadAllBytes($r.OutputPath))
+            }
+        }
+
+        It '-ExportQuantizer with one input exports its chosen quantizer; honours -Force and -WhatIf' {
+            $dir = Join-Path $TestDrive 'export-one'
+            $null = New-Item -ItemType Directory -Path $dir
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(3) @(0.1, -0.7, 0.35)
+            $json = Join-Path $dir 'q.json'
+            Invoke-Quantize -Path $a -Method Pot -ExportQuantizer $json -WhatIf
+            Test-Path -LiteralPath $json | Should -BeFalse
+            $result = Invoke-Quantize -Path $a -Method Pot -ExportQuantizer $json
+            (Import-InferableQuantizer -LiteralPath $json).Spec.Threshold[0] | Should -Be $result.Threshold[0]
+            { Invoke-Quantize -Path $a -Method Pot -ExportQuantizer $json -OutputPath (Join-Path $dir 'other.npy') } |
+                Should -Throw -ErrorId "OutputExists,$CommandFqid"
+            Test-Path -LiteralPath (Join-Path $dir 'other.npy') | Should -BeFalse
+            $null = Invoke-Quantize -Path $a -Method Pot -ExportQuantizer $json -Force
+        }
+
+        It '-ExportQuantizer with two inputs without -Calibrate is a terminating error and writes nothing' {
+            $dir = Join-Path $TestDrive 'export-two'
+            $null = New-Item -ItemType Directory -Path $dir
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(2) @(0.5, -1)
+            $b = New-TestNpy (Join-Path $dir 'b.npy') @(2) @(2, 1)
+            { Invoke-Quantize -Path $a, $b -Method Pot -ExportQuantizer (Join-Path $dir 'q.json') } |
+                Should -Throw -ErrorId "ExportQuantizerRequiresOneQuantizer,$CommandFqid"
+            @(Get-ChildItem -LiteralPath $dir).Name | Sort-Object | Should -Be @('a.npy', 'b.npy')
+            # A complete quantizer is one quantizer for all inputs.
+            $null = Invoke-Quantize -Path $a, $b -Method Pot -Threshold 2 -ExportQuantizer (Join-Path $dir 'q.json')
+            Test-Path -LiteralPath (Join-Path $dir 'q.json') | Should -BeTrue
+        }
+
+        It '-P with -ErrorMethod Mse is a terminating error' {
+            { Invoke-Quantize -Path $x -Method Pot -P 3 } | Should -Throw -ErrorId "ErrorExponentNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Method Pot -ErrorMethod Lp -P 0 } | Should -Throw -ErrorId "ErrorExponentInvalid,$CommandFqid"
+        }
+
+        It '-ErrorMethod Lp -P 3 chooses a threshold' {
+            $result = Invoke-Quantize -Path $x -Method Symmetric -ErrorMethod Lp -P 3 -OutputPath (Join-Path $TestDrive 'lp.npy') -Force
+            $result.Threshold[0] | Should -BeGreaterThan 0
+        }
+
+        It 'selection parameters with a complete quantizer are a terminating error' {
+            $q = New-InferableQuantizer -Target Weights -Method Pot -NumBits 8 -Threshold 4
+            { Invoke-Quantize -Path $x -Quantizer $q -Calibrate } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Quantizer $q -ErrorMethod Mae } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Method Pot -Threshold 4 -ErrorMethod Mse } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
+        }
+
+        It 'bad building parameters are a terminating error before any file is read' {
+            { Invoke-Quantize -Path $x -Method Pot -NumBits 17 } | Should -Throw -ErrorId "NumBitsOutOfRange,$CommandFqid"
+            { Invoke-Quantize -Path $x -Target Activation -Method Pot -PerChannel } | Should -Throw -ErrorId "PerChannelActivationNotSupported,$CommandFqid"
+            { Invoke-Quantize -Path $x -Method Pot -Threshold 3 } | Should -Throw -ErrorId "ThresholdNotPowerOfTwo,$CommandFqid"
+        }
+    }
+
     Context 'help' {
         It 'has help with examples' {
             $help = Get-Help Invoke-Quantize -Examples
             @($help.examples.example).Count | Should -BeGreaterOrEqual 3
             ($help.examples.example.code -join "`n") | Should -Match 'Get-ChildItem .* \| Invoke-Quantize'
+            ($help.examples.example.code -join "`n") | Should -Match 'Invoke-Quantize -Path \S+ -Method Pot'
+            (Get-Help Invoke-Quantize -Parameter Calibrate).name | Should -Be 'Calibrate'
         }
     }
 }

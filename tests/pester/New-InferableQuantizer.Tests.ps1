@@ -107,6 +107,66 @@ Describe 'New-InferableQuantizer' {
         }
     }
 
+    Context 'from data (-FromPath, -FromLiteralPath)' {
+        BeforeAll {
+            $fqid = 'QuantShell.PowerShell.Commands.NewInferableQuantizerCommand'
+            $dir = Join-Path $TestDrive 'from-data'
+            $null = New-Item -ItemType Directory -Path $dir
+            $a = New-TestNpy (Join-Path $dir 'a.npy') @(2, 3) @(0.1, -0.7, 0.35, 1.2, -2.9, 0.05)
+            $b = New-TestNpy (Join-Path $dir 'b.npy') @(3) @(0.6, -3.5, 0.9)
+        }
+
+        It 'chooses a POT threshold with the defaults Weights and 8 bits, without quantizing' {
+            $q = New-InferableQuantizer -Method Pot -FromPath $a
+            $q.GetType().Name | Should -Be 'WeightsPOTInferableQuantizer'
+            $q.NumBits | Should -Be 8
+            [double]::IsPow2($q.Spec.Threshold[0]) | Should -BeTrue
+            Test-Path -LiteralPath (Join-Path $dir 'a.q.npy') | Should -BeFalse
+        }
+
+        It 'chooses what Invoke-Quantize chooses for the same file' {
+            $q = New-InferableQuantizer -Method Symmetric -NumBits 5 -FromPath $a
+            $result = Invoke-Quantize -Path $a -Method Symmetric -NumBits 5 -OutputPath (Join-Path $TestDrive 'same.npy')
+            @($q.Spec.Threshold) | Should -Be @($result.Threshold)
+        }
+
+        It 'honours -ErrorMethod NoClipping and pools several files' {
+            (New-InferableQuantizer -Method Pot -FromPath $a -ErrorMethod NoClipping).Spec.Threshold[0] | Should -Be 4
+            (New-InferableQuantizer -Method Pot -FromPath (Join-Path $dir '*.npy') -ErrorMethod NoClipping).Spec.Threshold[0] | Should -Be 4
+            $uniform = New-InferableQuantizer -Target Activation -Method Uniform -FromPath $a, $b -ErrorMethod NoClipping
+            $uniform.Spec.MinRange[0] | Should -BeLessOrEqual -3.5
+        }
+
+        It 'takes -FromLiteralPath from the pipeline' {
+            $q = Get-ChildItem -LiteralPath $dir -Filter *.npy | New-InferableQuantizer -Method Symmetric -ErrorMethod NoClipping
+            @($q).Count | Should -Be 1
+            $q.Spec.Threshold[0] | Should -Be ([double][float]3.5)
+        }
+
+        It 'chooses per channel' {
+            $q = New-InferableQuantizer -Method Symmetric -PerChannel -ChannelAxis 0 -FromPath $a -ErrorMethod NoClipping
+            @($q.Spec.Threshold) | Should -Be @([double][float]0.7, [double][float]2.9)
+        }
+
+        It 'rejects a threshold or range given together with -FromPath' {
+            { New-InferableQuantizer -Method Pot -Threshold 4 -FromPath $a } | Should -Throw -ErrorId "SelectionNotApplicable,$fqid"
+            { New-InferableQuantizer -Method Uniform -MinRange -1 -MaxRange 1 -FromPath $a } | Should -Throw -ErrorId "SelectionNotApplicable,$fqid"
+        }
+
+        It 'rejects -P without -ErrorMethod Lp' {
+            { New-InferableQuantizer -Method Pot -FromPath $a -P 3 } | Should -Throw -ErrorId "ErrorExponentNotApplicable,$fqid"
+        }
+
+        It 'reports an unreadable file and chooses from the others' {
+            $bad = Join-Path $TestDrive 'bad.npy'
+            Set-Content -LiteralPath $bad -Value 'not an array'
+            $q = New-InferableQuantizer -Method Pot -FromPath $a, $bad -ErrorMethod NoClipping -ErrorVariable errors -ErrorAction SilentlyContinue
+            $q.Spec.Threshold[0] | Should -Be 4
+            @($errors).Count | Should -Be 1
+            $errors[0].TargetObject | Should -Be $bad
+        }
+    }
+
     Context 'tab completion and help' {
         It 'completes -Method values' {
             $line = 'New-InferableQuantizer -Method '

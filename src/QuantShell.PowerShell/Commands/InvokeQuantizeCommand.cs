@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
@@ -7,35 +8,20 @@ namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
 /// Invoke-Quantize: fake-quantizes .npy files with an inferable quantizer, writing one .npy per input and emitting one
-/// QuantizationResult per file. A bad file is a non-terminating error; the other files are still processed.
+/// QuantizationResult per file. The quantizer is given (-Quantizer) or built from parameters (-Method ...); a threshold or
+/// range not given is chosen from the data, per file or, with -Calibrate, once for all files. A bad file is a
+/// non-terminating error; the other files are still processed.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Quantize", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(QuantizationResult))]
-public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
+public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
     private const int ProgressActivityId = 1;
 
     private readonly CancellationTokenSource _cancellation = new();
-    private readonly List<string> _inputs = [];
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private string? _outputPath;
     private string? _outputDirectory;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
-
-    [Parameter(Mandatory = true)]
-    [ValidateNotNull]
-    public InferableQuantizer? Quantizer { get; set; }
+    private string? _exportPath;
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
@@ -53,6 +39,11 @@ public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
     [Parameter]
     public SwitchParameter AllowNonFinite { get; set; }
 
+    /// <summary>Writes the applied quantizer (given or chosen) as a JSON quantizer file; needs one quantizer for all inputs.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ExportQuantizer { get; set; }
+
     protected override void BeginProcessing()
     {
         if (OutputPath is not null && OutputDirectory is not null)
@@ -69,60 +60,65 @@ public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
             ThrowTerminatingError(ErrorRecords.Create($"{OutputDirectory}: is a file, not a directory.",
                 "OutputDirectoryIsFile", ErrorCategory.InvalidArgument, OutputDirectory));
         }
+        if (ExportQuantizer is not null)
+            _exportPath = ResolveOrThrow(ExportQuantizer);
+        PrepareQuantizer();
     }
 
     // Inputs are collected first so that -OutputPath can be checked against the number of inputs before any
     // file is written, and so that progress can show "n of N".
-    protected override void ProcessRecord()
-    {
-        if (ParameterSetName == PathSet)
-        {
-            foreach (string path in Path)
-            {
-                var files = PathResolver.ResolveWildcard(this, path, out var error);
-                if (error is not null) { WriteError(error); continue; }
-                bool expanded = WildcardPattern.ContainsWildcardCharacters(path);
-                foreach (string file in files)
-                {
-                    // A wildcard that also matches folders quantizes the files among its matches.
-                    if (expanded && Directory.Exists(file)) continue;
-                    Add(file);
-                }
-            }
-        }
-        else
-        {
-            foreach (string path in LiteralPath)
-            {
-                string? file = PathResolver.ResolveLiteral(this, path, out var error);
-                if (error is not null) { WriteError(error); continue; }
-                Add(file!);
-            }
-        }
-    }
+    protected override void ProcessRecord() => CollectInputs();
 
     protected override void EndProcessing()
     {
-        if (_outputPath is not null && _inputs.Count > 1)
+        if (_outputPath is not null && Inputs.Count > 1)
         {
             ThrowTerminatingError(ErrorRecords.Create(
-                $"-OutputPath names one file but {_inputs.Count} inputs were given; use -OutputDirectory for several inputs.",
+                $"-OutputPath names one file but {Inputs.Count} inputs were given; use -OutputDirectory for several inputs.",
                 "OutputPathRequiresSingleInput", ErrorCategory.InvalidArgument, OutputPath));
         }
+        if (_exportPath is not null)
+        {
+            if (Inputs.Count > 1 && CompleteQuantizer is null && !Calibrate)
+            {
+                ThrowTerminatingError(ErrorRecords.Create(
+                    $"-ExportQuantizer writes one quantizer but each of the {Inputs.Count} inputs would get its own chosen values; " +
+                    "add -Calibrate to choose one quantizer from all inputs, or give the threshold or range.",
+                    "ExportQuantizerRequiresOneQuantizer", ErrorCategory.InvalidArgument, ExportQuantizer));
+            }
+            try
+            {
+                AtomicFile.CheckWritable(_exportPath, Force.IsPresent);
+            }
+            catch (QuantShellException ex)
+            {
+                ThrowTerminatingError(ErrorRecords.From(ex, _exportPath));
+            }
+        }
+
+        IReadOnlyList<string> inputs = Inputs;
+        var shared = CompleteQuantizer;
+        if (shared is null && Calibrate)
+        {
+            (shared, inputs) = CalibrateShared();
+            if (shared is null) return;
+        }
+        if (shared is not null && inputs.Count > 0) WriteQuantizerFile(shared);
+
         var options = new FileQuantizeOptions { Force = Force.IsPresent, AllowNonFinite = AllowNonFinite.IsPresent };
         var progress = new ProgressRecord(ProgressActivityId, "Invoke-Quantize", "Starting");
-        bool showProgress = _inputs.Count > 1;
-        for (int i = 0; i < _inputs.Count; i++)
+        bool showProgress = inputs.Count > 1;
+        for (int i = 0; i < inputs.Count; i++)
         {
             if (_cancellation.IsCancellationRequested) break;
-            string input = _inputs[i];
+            string input = inputs[i];
             if (showProgress)
             {
-                progress.StatusDescription = $"{i + 1} of {_inputs.Count}: {System.IO.Path.GetFileName(input)}";
-                progress.PercentComplete = (int)(100L * i / _inputs.Count);
+                progress.StatusDescription = $"{i + 1} of {inputs.Count}: {System.IO.Path.GetFileName(input)}";
+                progress.PercentComplete = (int)(100L * i / inputs.Count);
                 WriteProgress(progress);
             }
-            QuantizeOne(input, options);
+            QuantizeOne(input, options, shared);
         }
         if (showProgress)
         {
@@ -136,7 +132,7 @@ public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
 
     public void Dispose() => _cancellation.Dispose();
 
-    private void QuantizeOne(string input, FileQuantizeOptions options)
+    private void QuantizeOne(string input, FileQuantizeOptions options, InferableQuantizer? shared)
     {
         string output = _outputPath
                         ?? (_outputDirectory is not null
@@ -157,7 +153,10 @@ public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
                 FileQuantizer.CheckPaths(input, output, options.Force);
                 if (!ShouldProcess(input, $"Quantize into '{output}'")) return;
             }
-            WriteObject(FileQuantizer.QuantizeFile(input, output, Quantizer!, options, _cancellation.Token));
+            // Chosen after ShouldProcess, so -WhatIf does not read the data.
+            var quantizer = QuantizerFor(input, shared);
+            WriteObject(FileQuantizer.QuantizeFile(input, output, quantizer, options, _cancellation.Token));
+            if (shared is null) WriteQuantizerFile(quantizer);
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
@@ -173,9 +172,18 @@ public sealed class InvokeQuantizeCommand : PSCmdlet, IDisposable
         }
     }
 
-    private void Add(string file)
+    // A quantizer file that cannot be written stops the pipeline, as in Export-InferableQuantizer.
+    private void WriteQuantizerFile(InferableQuantizer quantizer)
     {
-        if (_seen.Add(file)) _inputs.Add(file);
+        if (_exportPath is null || !ShouldProcess(_exportPath, "Write quantizer file")) return;
+        try
+        {
+            QuantizerFile.Write(_exportPath, quantizer.Spec, Force.IsPresent);
+        }
+        catch (QuantShellException ex)
+        {
+            ThrowTerminatingError(ErrorRecords.From(ex, _exportPath));
+        }
     }
 
     private string ResolveOrThrow(string path)
