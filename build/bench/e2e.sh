@@ -33,7 +33,8 @@ calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 measure() {
   local out
   if [ -x /usr/bin/time ]; then
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -o "$work/time.txt" -f "%e %M" "$@" >/dev/null 2>&1
+    out=$(tail -1 "$work/time.txt")
   else
     local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
     out="$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}') 0"
