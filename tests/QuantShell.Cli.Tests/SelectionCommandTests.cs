@@ -62,7 +62,8 @@ public sealed class SelectionCommandTests : IDisposable
 
         var (bestThreshold, best) = BestPowerOfTwo(NpyArray.Read(input), 8);
         Assert.Equal(bestThreshold, chosen);
-        Assert.Equal(best, root.GetProperty("mse").GetDouble(), 12);
+        // The reported MSE comes from the kernel's short float32 partial sums: equal to 1e-6 relative.
+        Assert.Equal(best, root.GetProperty("mse").GetDouble(), best * 1e-6);
     }
 
     [Fact]

@@ -300,7 +300,8 @@ Describe 'Invoke-Quantize' {
             $result.Threshold[0] | Should -Be $bestThreshold
             # At 3 bits the optimum clips the outlier 6.5 (threshold below 8); at 8 bits it covers it.
             ($bestThreshold -lt 8) | Should -Be $Clips
-            [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual 1e-12
+            # The reported MSE comes from the kernel's short float32 partial sums: equal to 1e-6 relative.
+            [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual (1e-6 * $best)
         }
 
         It 'with -ErrorMethod NoClipping chooses the smallest power of two >= max|x|' {

@@ -85,7 +85,8 @@ Describe 'Measure-Quantization' {
         $m = Measure-Quantization -Path $x -Method Pot
         $result = Invoke-Quantize -Path $x -Method Pot -OutputPath (Join-Path $TestDrive 'x.q.npy')
         @($m.Threshold) | Should -Be @($result.Threshold)
-        [Math]::Abs(($m.Mse) - ($result.Mse)) | Should -BeLessOrEqual 1e-12
+        # Invoke-Quantize reports the kernel's MSE (short float32 partial sums); Measure sums in float64.
+        [Math]::Abs(($m.Mse) - ($result.Mse)) | Should -BeLessOrEqual (1e-6 * $m.Mse)
     }
 
     It 'reads naturally as a table over 4..8 bits, with decreasing MSE' {

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantShell.Core.Kernels;
 
@@ -31,45 +32,77 @@ public readonly struct Grid<T> where T : unmanaged, IFloatingPointIeee754<T>, IM
 /// </summary>
 public static class FakeQuantizeKernel
 {
-    /// <summary>Quantizes <paramref name="source"/> into <paramref name="destination"/> (same length; they may be the same memory) on one grid.</summary>
-    public static void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, in Grid<T> grid, ref KernelStats stats)
+    // Outputs at least this large bypass the cache with non-temporal stores: the destination is not read for
+    // ownership first, so the pass moves as many bytes as a memcpy. Smaller ones (file chunks, read back at once
+    // by the write call) stay in cache.
+    private const int NonTemporalBytes = 4 << 20;
+
+    /// <summary>Quantizes <paramref name="source"/> into <paramref name="destination"/> (same length, not overlapping) on one grid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, in Grid<T> grid, ref KernelStats stats)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (destination.Length < source.Length) throw new ArgumentException("Destination is shorter than source.", nameof(destination));
         int length = source.Length;
-        ref T src = ref MemoryMarshal.GetReference(source);
-        ref T dst = ref MemoryMarshal.GetReference(destination);
         var acc = new Accumulator();
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count)
+        fixed (T* src = source)
+        fixed (T* dst = destination)
         {
-            var scale = Vector256.Create(grid.Scale);
-            var inverse = Vector256.Create(grid.Inverse);
-            var zero = Vector256.Create(grid.ZeroPoint);
-            var qmin = Vector256.Create(grid.QuantMin);
-            var qmax = Vector256.Create(grid.QuantMax);
-            for (; i <= length - Vector256<T>.Count; i += Vector256<T>.Count)
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count)
             {
-                var x = Vector256.LoadUnsafe(ref src, (nuint)i);
-                var y = Quantize(x, scale, inverse, zero, qmin, qmax);
-                acc.Add(x, y);
-                y.StoreUnsafe(ref dst, (nuint)i);
+                int peel = NonTemporalPeel(dst, length);
+                for (; i < peel; i++)
+                    acc.Add(src[i], dst[i] = Quantize(src[i], grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax));
+                var scale = Vector256.Create(grid.Scale);
+                var inverse = Vector256.Create(grid.Inverse);
+                var zero = Vector256.Create(grid.ZeroPoint);
+                var qmin = Vector256.Create(grid.QuantMin);
+                var qmax = Vector256.Create(grid.QuantMax);
+                bool nonTemporal = peel >= 0;
+                var maxFinite = Vector256.Create(T.MaxValue);
+                // Error sums stay in locals (registers): a short block in the element type, then added into float64.
+                var error = Vector256<double>.Zero;
+                var signal = Vector256<double>.Zero;
+                while (i <= length - Vector256<T>.Count)
+                {
+                    int blockEnd = Math.Min(length - Vector256<T>.Count, i + (BlockVectors - 1) * Vector256<T>.Count);
+                    int blockStart = i;
+                    var blockError = Vector256<T>.Zero;
+                    var blockSignal = Vector256<T>.Zero;
+                    var allFinite = Vector256<T>.AllBitsSet;
+                    for (; i <= blockEnd; i += Vector256<T>.Count)
+                    {
+                        var x = Vector256.Load(src + i);
+                        var y = Quantize(x, scale, inverse, zero, qmin, qmax);
+                        if (nonTemporal) Vector256.StoreAlignedNonTemporal(y, dst + i);
+                        else Vector256.Store(y, dst + i);
+                        allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
+                        var d = x - y;
+                        blockError = MultiplyAdd(d, d, blockError);
+                        blockSignal = MultiplyAdd(x, x, blockSignal);
+                    }
+                    if (allFinite.AsInt32() == Vector256<int>.AllBitsSet) // compared as integers: the all-ones float pattern is a NaN
+                    {
+                        error += Widened(blockError);
+                        signal += Widened(blockSignal);
+                    }
+                    else
+                    {
+                        // Rare: NaN or ±inf in this block. Count them and sum the finite elements one by one.
+                        for (int k = blockStart; k < i; k++) acc.Add(src[k], dst[k]);
+                    }
+                }
+                if (nonTemporal && Sse.IsSupported) Sse.StoreFence();
+                acc.AddVectorSums(error, signal);
             }
-        }
-        for (; i < length; i++)
-        {
-            T x = Unsafe.Add(ref src, i);
-            T y = Quantize(x, grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax);
-            acc.Add(x, y);
-            Unsafe.Add(ref dst, i) = y;
-        }
-        if (acc.NonFinite > 0)
-        {
-            // The vector clamp does not keep NaN; redo the non-finite elements with the scalar formula.
-            for (int k = 0; k < length; k++)
+            for (; i < length; i++)
+                acc.Add(src[i], dst[i] = Quantize(src[i], grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax));
+            if (acc.NonFinite > 0)
             {
-                T x = Unsafe.Add(ref src, k);
-                if (!T.IsFinite(x)) Unsafe.Add(ref dst, k) = Quantize(x, grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax);
+                // The vector clamp does not keep NaN; redo the non-finite elements with the scalar formula.
+                for (int k = 0; k < length; k++)
+                    if (!T.IsFinite(src[k])) dst[k] = Quantize(src[k], grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax);
             }
         }
         acc.MergeInto(ref stats, length);
@@ -81,56 +114,99 @@ public static class FakeQuantizeKernel
     /// first element. Each table holds the period's values followed by a copy of the first
     /// <c>Vector256&lt;T&gt;.Count</c> ones, so a vector load at any phase stays inside it.
     /// </summary>
-    public static void ApplyPeriodic<T>(ReadOnlySpan<T> source, Span<T> destination, PeriodicGrids<T> table, int phase, ref KernelStats stats)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void ApplyPeriodic<T>(ReadOnlySpan<T> source, Span<T> destination, PeriodicGrids<T> table, int phase, ref KernelStats stats)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (destination.Length < source.Length) throw new ArgumentException("Destination is shorter than source.", nameof(destination));
         int length = source.Length;
         int period = table.Period;
-        ref T src = ref MemoryMarshal.GetReference(source);
-        ref T dst = ref MemoryMarshal.GetReference(destination);
-        ref T scales = ref MemoryMarshal.GetArrayDataReference(table.Scales);
-        ref T inverses = ref MemoryMarshal.GetArrayDataReference(table.Inverses);
-        ref T zeros = ref MemoryMarshal.GetArrayDataReference(table.ZeroPoints);
         T qminScalar = table.QuantMin, qmaxScalar = table.QuantMax;
         var acc = new Accumulator();
-        int i = 0;
-        int at = phase;
-        if (Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count)
+        fixed (T* src = source)
+        fixed (T* dst = destination)
+        fixed (T* scales = table.Scales)
+        fixed (T* inverses = table.Inverses)
+        fixed (T* zeros = table.ZeroPoints)
         {
-            var qmin = Vector256.Create(qminScalar);
-            var qmax = Vector256.Create(qmaxScalar);
-            for (; i <= length - Vector256<T>.Count; i += Vector256<T>.Count)
+            int i = 0;
+            int at = phase;
+            if (Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count)
             {
-                var x = Vector256.LoadUnsafe(ref src, (nuint)i);
-                var y = Quantize(x, Vector256.LoadUnsafe(ref scales, (nuint)at), Vector256.LoadUnsafe(ref inverses, (nuint)at),
-                                 Vector256.LoadUnsafe(ref zeros, (nuint)at), qmin, qmax);
-                acc.Add(x, y);
-                y.StoreUnsafe(ref dst, (nuint)i);
-                at += Vector256<T>.Count;
-                while (at >= period) at -= period;
+                int peel = NonTemporalPeel(dst, length);
+                for (; i < peel; i++)
+                {
+                    acc.Add(src[i], dst[i] = Quantize(src[i], scales[at], inverses[at], zeros[at], qminScalar, qmaxScalar));
+                    if (++at == period) at = 0;
+                }
+                var qmin = Vector256.Create(qminScalar);
+                var qmax = Vector256.Create(qmaxScalar);
+                bool nonTemporal = peel >= 0;
+                var maxFinite = Vector256.Create(T.MaxValue);
+                var error = Vector256<double>.Zero;
+                var signal = Vector256<double>.Zero;
+                while (i <= length - Vector256<T>.Count)
+                {
+                    int blockEnd = Math.Min(length - Vector256<T>.Count, i + (BlockVectors - 1) * Vector256<T>.Count);
+                    int blockStart = i;
+                    var blockError = Vector256<T>.Zero;
+                    var blockSignal = Vector256<T>.Zero;
+                    var allFinite = Vector256<T>.AllBitsSet;
+                    for (; i <= blockEnd; i += Vector256<T>.Count)
+                    {
+                        var x = Vector256.Load(src + i);
+                        var y = Quantize(x, Vector256.Load(scales + at), Vector256.Load(inverses + at), Vector256.Load(zeros + at), qmin, qmax);
+                        if (nonTemporal) Vector256.StoreAlignedNonTemporal(y, dst + i);
+                        else Vector256.Store(y, dst + i);
+                        at += Vector256<T>.Count;
+                        if (at >= period) at -= period; // the table's period is at least one vector long
+                        allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
+                        var d = x - y;
+                        blockError = MultiplyAdd(d, d, blockError);
+                        blockSignal = MultiplyAdd(x, x, blockSignal);
+                    }
+                    if (allFinite.AsInt32() == Vector256<int>.AllBitsSet) // compared as integers: the all-ones float pattern is a NaN
+                    {
+                        error += Widened(blockError);
+                        signal += Widened(blockSignal);
+                    }
+                    else
+                    {
+                        // Rare: NaN or ±inf in this block. Count them and sum the finite elements one by one.
+                        for (int k = blockStart; k < i; k++) acc.Add(src[k], dst[k]);
+                    }
+                }
+                if (nonTemporal && Sse.IsSupported) Sse.StoreFence();
+                acc.AddVectorSums(error, signal);
             }
-        }
-        for (; i < length; i++)
-        {
-            T x = Unsafe.Add(ref src, i);
-            T y = Quantize(x, Unsafe.Add(ref scales, at), Unsafe.Add(ref inverses, at), Unsafe.Add(ref zeros, at), qminScalar, qmaxScalar);
-            acc.Add(x, y);
-            Unsafe.Add(ref dst, i) = y;
-            if (++at == period) at = 0;
-        }
-        if (acc.NonFinite > 0)
-        {
-            at = phase;
-            for (int k = 0; k < length; k++)
+            for (; i < length; i++)
             {
-                T x = Unsafe.Add(ref src, k);
-                if (!T.IsFinite(x))
-                    Unsafe.Add(ref dst, k) = Quantize(x, Unsafe.Add(ref scales, at), Unsafe.Add(ref inverses, at), Unsafe.Add(ref zeros, at), qminScalar, qmaxScalar);
+                acc.Add(src[i], dst[i] = Quantize(src[i], scales[at], inverses[at], zeros[at], qminScalar, qmaxScalar));
                 if (++at == period) at = 0;
+            }
+            if (acc.NonFinite > 0)
+            {
+                at = phase;
+                for (int k = 0; k < length; k++)
+                {
+                    if (!T.IsFinite(src[k])) dst[k] = Quantize(src[k], scales[at], inverses[at], zeros[at], qminScalar, qmaxScalar);
+                    if (++at == period) at = 0;
+                }
             }
         }
         acc.MergeInto(ref stats, length);
+    }
+
+    /// <summary>
+    /// For outputs large enough to stream past the cache: how many leading elements to do one by one so the rest of
+    /// <paramref name="destination"/> is 32-byte aligned for non-temporal stores; -1 for ordinary stores.
+    /// </summary>
+    private static unsafe int NonTemporalPeel<T>(T* destination, int length) where T : unmanaged
+    {
+        if ((long)length * sizeof(T) < NonTemporalBytes || !Avx.IsSupported) return -1;
+        nuint address = (nuint)destination;
+        if (address % (nuint)sizeof(T) != 0) return -1;
+        return (int)((32 - address % 32) % 32 / (nuint)sizeof(T));
     }
 
     /// <summary>The scalar formula; NaN stays NaN and ±infinity saturates to the ends of the range.</summary>
@@ -162,39 +238,34 @@ public static class FakeQuantizeKernel
         throw new NotSupportedException(typeof(T).Name);
     }
 
-    /// <summary>Error sums in float64 over finite lanes, kept in registers for the length of one call.</summary>
+    // Vectors whose squared errors are summed in the element type before being added into float64: short enough
+    // that a float32 partial sum loses nothing that matters for a reported MSE or SQNR.
+    private const int BlockVectors = 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> addend) where T : unmanaged
+    {
+        if (Fma.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) return Fma.MultiplyAdd(a.AsSingle(), b.AsSingle(), addend.AsSingle()).As<float, T>();
+            if (typeof(T) == typeof(double)) return Fma.MultiplyAdd(a.AsDouble(), b.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+        return a * b + addend;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Widened<T>(Vector256<T> block) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) return block.AsDouble();
+        var (low, high) = Vector256.Widen(block.AsSingle());
+        return low + high;
+    }
+
+    /// <summary>Error sums of the scalar head and tail plus the vector loop's totals.</summary>
     private struct Accumulator
     {
-        private Vector256<double> _error0, _error1, _signal0, _signal1;
-        private double _scalarError, _scalarSignal;
+        private double _error, _signal;
         public long NonFinite;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Add<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
-        {
-            var finite = Vector256.LessThanOrEqual(Vector256.Abs(x), Vector256.Create(T.MaxValue));
-            NonFinite += Vector256<T>.Count - BitOperations.PopCount(finite.ExtractMostSignificantBits());
-            x &= finite;
-            y &= finite;
-            if (typeof(T) == typeof(float))
-            {
-                var (xLow, xHigh) = Vector256.Widen(x.AsSingle());
-                var (yLow, yHigh) = Vector256.Widen(y.AsSingle());
-                var dLow = xLow - yLow;
-                var dHigh = xHigh - yHigh;
-                _error0 += dLow * dLow;
-                _error1 += dHigh * dHigh;
-                _signal0 += xLow * xLow;
-                _signal1 += xHigh * xHigh;
-            }
-            else
-            {
-                var xd = x.AsDouble();
-                var d = xd - y.AsDouble();
-                _error0 += d * d;
-                _signal0 += xd * xd;
-            }
-        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Add<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>
@@ -202,16 +273,22 @@ public static class FakeQuantizeKernel
             if (!T.IsFinite(x)) { NonFinite++; return; }
             double xd = double.CreateTruncating(x);
             double d = xd - double.CreateTruncating(y);
-            _scalarError += d * d;
-            _scalarSignal += xd * xd;
+            _error += d * d;
+            _signal += xd * xd;
+        }
+
+        public void AddVectorSums(Vector256<double> error, Vector256<double> signal)
+        {
+            _error += Vector256.Sum(error);
+            _signal += Vector256.Sum(signal);
         }
 
         public readonly void MergeInto(ref KernelStats stats, int length)
         {
             stats.NonFinite += NonFinite;
             stats.Finite += length - NonFinite;
-            stats.SumSquaredError += Vector256.Sum(_error0 + _error1) + _scalarError;
-            stats.SumSquaredSignal += Vector256.Sum(_signal0 + _signal1) + _scalarSignal;
+            stats.SumSquaredError += _error;
+            stats.SumSquaredSignal += _signal;
         }
     }
 }
@@ -221,14 +298,17 @@ public sealed class PeriodicGrids<T> where T : unmanaged, IFloatingPointIeee754<
 {
     public PeriodicGrids(IReadOnlyList<Grid<T>> pattern)
     {
-        Period = pattern.Count;
+        // A pattern shorter than a vector is repeated until it is at least one vector long, so the kernel's table
+        // index wraps with a single subtraction.
+        int repeat = pattern.Count >= Vector256<T>.Count ? 1 : (Vector256<T>.Count + pattern.Count - 1) / pattern.Count;
+        Period = pattern.Count * repeat;
         int padded = Period + Vector256<T>.Count;
         Scales = new T[padded];
         Inverses = new T[padded];
         ZeroPoints = new T[padded];
         for (int i = 0; i < padded; i++)
         {
-            var grid = pattern[i % Period];
+            var grid = pattern[i % pattern.Count];
             Scales[i] = grid.Scale;
             Inverses[i] = grid.Inverse;
             ZeroPoints[i] = grid.ZeroPoint;
