@@ -5,7 +5,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 count="${1:-1000}"
-work="$(mktemp -d /tmp/quantshell-small.XXXXXX)"
+# On tmpfs when there is one, so that the figures compare per-file CPU work, not the disk's writeback state.
+base=/tmp; [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+work="$(mktemp -d "$base/quantshell-small.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 python=/usr/bin/python3
 if ! "$python" -c "import numpy, torch" 2>/dev/null; then echo "small-files.sh: needs python3-torch and python3-numpy; skipped"; exit 0; fi

@@ -46,3 +46,23 @@ public static class Generator
         }
     }
 }
+
+/// <summary>Times FileQuantizer over every .npy in a folder (the per-file overhead that small files expose).</summary>
+public static class SmallFilesReport
+{
+    public static void Run(string directory)
+    {
+        var quantizer = new WeightsSymmetricInferableQuantizer(numBits: 8, threshold: new[] { 2.0 });
+        var files = Directory.GetFiles(directory, "*.npy");
+        string output = Path.Combine(Path.GetTempPath(), "quantshell-smallfiles-out");
+        Directory.CreateDirectory(output);
+        for (int round = 0; round < 3; round++)
+        {
+            int gcBefore = GC.CollectionCount(2);
+            var clock = Stopwatch.StartNew();
+            foreach (var file in files)
+                FileQuantizer.QuantizeFile(file, Path.Combine(output, Path.GetFileName(file)), quantizer, new FileQuantizeOptions { Force = true });
+            Console.WriteLine($"{files.Length} files: {clock.Elapsed.TotalSeconds:F3} s ({clock.Elapsed.TotalMilliseconds / files.Length:F3} ms per file), gen2 GCs {GC.CollectionCount(2) - gcBefore}");
+        }
+    }
+}

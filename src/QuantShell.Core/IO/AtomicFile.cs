@@ -31,7 +31,8 @@ public static class AtomicFile
         try
         {
             T result;
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            // No FileStream buffer: callers write whole chunks (the .npy header is the only small write).
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
             {
                 result = write(stream);
                 stream.Flush(flushToDisk: false);

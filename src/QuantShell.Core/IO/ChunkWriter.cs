@@ -25,11 +25,16 @@ internal abstract class ChunkWriter : IDisposable
 
     private sealed class Inline(Stream output, int bufferBytes) : ChunkWriter
     {
-        private readonly byte[] _buffer = new byte[bufferBytes];
-        public override byte[] Rent() => _buffer;
+        private byte[]? _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes);
+        public override byte[] Rent() => _buffer ?? throw new ObjectDisposedException(nameof(ChunkWriter));
         public override void Submit(byte[] buffer, int length) => output.Write(buffer, 0, length);
         public override void Complete() { }
-        public override void Dispose() { }
+
+        public override void Dispose()
+        {
+            if (_buffer is not null) System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
     }
 
     private sealed class Background : ChunkWriter

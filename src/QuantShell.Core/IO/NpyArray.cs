@@ -130,7 +130,7 @@ internal static class NpyFiles
     {
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.SequentialScan);
         }
         catch (FileNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }
         catch (DirectoryNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -115,7 +116,6 @@ public static class FileQuantizer
                                QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        long firstNonFinite = -1;
         long count = header.ElementCount;
         if (header.FortranOrder)
         {
@@ -123,20 +123,42 @@ public static class FileQuantizer
             var values = NpyArray.ReadElements<T>(input, header, inputName);
             var quantized = new T[values.Length];
             plan.Apply<T>(values, quantized, 0, ref stats);
-            if (stats.NonFinite > 0) firstNonFinite = IndexOfNonFinite<T>(values);
             WriteEncoded<T>(output, quantized, outputType, options.ChunkBytes);
-            return firstNonFinite;
+            return stats.NonFinite > 0 ? IndexOfNonFinite<T>(values) : -1;
         }
         int itemSize = header.DType.ItemSize;
         int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, count)));
-        int outChunkBytes = perChunk * outputType.ItemSize;
-        var raw = new byte[perChunk * itemSize];
+        // Buffers come from the shared pool: a pipeline over thousands of small files allocates almost nothing.
+        byte[] raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
         // float32 and float64 little-endian data is used in place; other types are decoded into a work buffer.
         bool direct = header.DType == NpyDType.Float32 && typeof(T) == typeof(float)
                       || header.DType == NpyDType.Float64 && typeof(T) == typeof(double);
         bool directOut = outputType.ItemSize == Marshal.SizeOf<T>();
-        var work = direct ? null : new T[perChunk];
-        var quantizedWork = directOut ? null : new T[perChunk];
+        T[]? work = direct ? null : ArrayPool<T>.Shared.Rent(perChunk);
+        T[]? quantizedWork = directOut ? null : ArrayPool<T>.Shared.Rent(perChunk);
+        try
+        {
+            return StreamChunks<T>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken,
+                             perChunk, raw, work, quantizedWork);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            if (work is not null) ArrayPool<T>.Shared.Return(work);
+            if (quantizedWork is not null) ArrayPool<T>.Shared.Return(quantizedWork);
+        }
+    }
+
+    private static long StreamChunks<T>(Stream input, string inputName, Stream output, NpyHeader header, NpyDType outputType,
+                                  QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken,
+                                  int perChunk, byte[] raw, T[]? work, T[]? quantizedWork)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        long firstNonFinite = -1;
+        long count = header.ElementCount;
+        int itemSize = header.DType.ItemSize;
+        int outChunkBytes = perChunk * outputType.ItemSize;
+        bool direct = work is null, directOut = quantizedWork is null;
         // Overlap writing with reading and quantizing once there are a few chunks; small files stay on one thread.
         using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
         for (long start = 0; start < count; start += perChunk)

@@ -72,11 +72,14 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand
 
         var progress = new ProgressRecord(ProgressActivityId, "Measure-Quantization", "Starting");
         bool showProgress = inputs.Count > 1;
+        var progressClock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < inputs.Count && !_stopping; i++)
         {
             string input = inputs[i];
-            if (showProgress)
+            // Progress is drawn by the host and costs far more than a small file: refresh it at most 4 times a second.
+            if (showProgress && (i == 0 || progressClock.ElapsedMilliseconds >= 250))
             {
+                progressClock.Restart();
                 progress.StatusDescription = $"{i + 1} of {inputs.Count}: {System.IO.Path.GetFileName(input)}";
                 progress.PercentComplete = (int)(100L * i / inputs.Count);
                 WriteProgress(progress);
