@@ -22,11 +22,16 @@ for i in range(int(sys.argv[2])):
     np.save(os.path.join(sys.argv[1], "t%04d.npy" % i), rng.standard_normal(16384, dtype=np.float32))
 PY
 for round in 1 2 3; do
-  ps=$(dotnet pwsh -NoProfile -NonInteractive -Command "
+  read -r gci_pipe wildcard items gci_only < <(dotnet pwsh -NoProfile -NonInteractive -Command "
     Import-Module ./QuantShell.psd1
     \$q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -Threshold 2
     Get-ChildItem '$work/in/t0000.npy' | Invoke-Quantize -Quantizer \$q -OutputDirectory '$work/warm' -Force | Out-Null
-    (Measure-Command { Get-ChildItem '$work/in/*.npy' | Invoke-Quantize -Quantizer \$q -OutputDirectory '$work/ps' -Force | Out-Null }).TotalSeconds")
+    \$a = (Measure-Command { Get-ChildItem '$work/in/*.npy' | Invoke-Quantize -Quantizer \$q -OutputDirectory '$work/ps' -Force | Out-Null }).TotalSeconds
+    \$b = (Measure-Command { Invoke-Quantize -Path '$work/in/*.npy' -Quantizer \$q -OutputDirectory '$work/ps' -Force | Out-Null }).TotalSeconds
+    \$items = Get-ChildItem '$work/in/*.npy'
+    \$c = (Measure-Command { \$items | Invoke-Quantize -Quantizer \$q -OutputDirectory '$work/ps' -Force | Out-Null }).TotalSeconds
+    \$d = (Measure-Command { Get-ChildItem '$work/in/*.npy' | Out-Null }).TotalSeconds
+    '{0} {1} {2} {3}' -f \$a, \$b, \$c, \$d")
   py=$("$python" - "$work/in" "$work/py" <<'PY'
 import os, sys, time, numpy as np, torch
 src, dst = sys.argv[1], sys.argv[2]
@@ -40,6 +45,7 @@ for name in files:
 print(time.perf_counter() - start)
 PY
 )
-  printf 'round %d: Invoke-Quantize %.3f s, Python loop %.3f s, ratio %.2f (target <= 1)\n' "$round" "$ps" "$py" "$(awk "BEGIN{print $ps/$py}")"
+  printf 'round %d: Python loop %.3f s | Get-ChildItem | Invoke-Quantize %.3f s (ratio %.2f; Get-ChildItem alone %.3f s) | Invoke-Quantize -Path *.npy %.3f s (ratio %.2f) | pre-listed items | Invoke-Quantize %.3f s (ratio %.2f)\n' \
+    "$round" "$py" "$gci_pipe" "$(awk "BEGIN{print $gci_pipe/$py}")" "$gci_only" "$wildcard" "$(awk "BEGIN{print $wildcard/$py}")" "$items" "$(awk "BEGIN{print $items/$py}")"
 done
 cmp -s "$work/ps/t0007.npy" "$work/py/t0007.npy" && echo "outputs identical (t0007.npy)" || { echo "outputs differ" >&2; exit 1; }

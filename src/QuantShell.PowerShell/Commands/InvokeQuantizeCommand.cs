@@ -65,12 +65,87 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
         PrepareQuantizer();
     }
 
-    // Inputs are collected first so that -OutputPath can be checked against the number of inputs before any
-    // file is written, and so that progress can show "n of N".
-    protected override void ProcessRecord() => CollectInputs();
+    // With -OutputPath, -Calibrate or an -ExportQuantizer whose values come from the data, inputs are collected first:
+    // -OutputPath is checked against the number of inputs before any file is written, and calibration needs them all.
+    // Otherwise each file is handed to a worker as soon as it arrives, so quantizing overlaps the upstream command
+    // (Get-ChildItem) and uses both cores; results and errors are still written in input order, on this thread.
+    private bool Streaming => _outputPath is null && !Calibrate && (_exportPath is null || CompleteQuantizer is not null);
+
+    private readonly Queue<(string Input, Task<QuantizationResult>? Work)> _pending = new();
+    private readonly System.Diagnostics.Stopwatch _progressClock = new();
+    private int _submitted, _reported;
+    private bool _quantizerFileWritten;
+
+    protected override void ProcessRecord()
+    {
+        int before = Inputs.Count;
+        CollectInputs();
+        if (!Streaming) return;
+        for (int i = before; i < Inputs.Count; i++) Submit(Inputs[i]);
+        ReportFinished(wait: false);
+    }
+
+    private void Submit(string input)
+    {
+        if (_cancellation.IsCancellationRequested) return;
+        if (!_quantizerFileWritten && _exportPath is not null)
+        {
+            _quantizerFileWritten = true;
+            CheckQuantizerFileWritable();
+            WriteQuantizerFile(CompleteQuantizer!);
+        }
+        string? output = Prepare(input, Force.IsPresent);
+        if (output is null) return;
+        var options = new FileQuantizeOptions { Force = Force.IsPresent, AllowNonFinite = AllowNonFinite.IsPresent };
+        var shared = CompleteQuantizer;
+        // Bounded: at most two files in flight per core.
+        while (_pending.Count >= 2 * Environment.ProcessorCount) ReportOne(wait: true);
+        _pending.Enqueue((input, Task.Run(() => FileQuantizer.QuantizeFile(input, output, QuantizerFor(input, shared), options, _cancellation.Token))));
+        _submitted++;
+    }
+
+    /// <summary>Writes the results and errors of finished files, in input order; with <paramref name="wait"/>, of all.</summary>
+    private void ReportFinished(bool wait)
+    {
+        while (_pending.Count > 0 && (wait || _pending.Peek().Work!.IsCompleted)) ReportOne(wait);
+        if (_submitted > 1 && (_progressClock.ElapsedMilliseconds >= 250 || !_progressClock.IsRunning))
+        {
+            _progressClock.Restart();
+            WriteProgress(new ProgressRecord(ProgressActivityId, "Invoke-Quantize", $"{_reported} of {_submitted} files quantized"));
+        }
+    }
+
+    private void ReportOne(bool wait)
+    {
+        var (input, work) = _pending.Dequeue();
+        try
+        {
+            WriteObject(work!.GetAwaiter().GetResult());
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            // StopProcessing: the core left no partial output; the pipeline is being stopped.
+        }
+        catch (QuantShellException ex)
+        {
+            WriteError(ErrorRecords.From(ex, input));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            WriteError(new ErrorRecord(ex, "OutputWriteFailed", ErrorCategory.WriteError, input));
+        }
+        _reported++;
+    }
 
     protected override void EndProcessing()
     {
+        if (Streaming)
+        {
+            ReportFinished(wait: true);
+            if (_submitted > 1)
+                WriteProgress(new ProgressRecord(ProgressActivityId, "Invoke-Quantize", "Done") { RecordType = ProgressRecordType.Completed });
+            return;
+        }
         if (_outputPath is not null && Inputs.Count > 1)
         {
             ThrowTerminatingError(ErrorRecords.Create(
@@ -86,14 +161,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
                     "add -Calibrate to choose one quantizer from all inputs, or give the threshold or range.",
                     "ExportQuantizerRequiresOneQuantizer", ErrorCategory.InvalidArgument, ExportQuantizer));
             }
-            try
-            {
-                AtomicFile.CheckWritable(_exportPath, Force.IsPresent);
-            }
-            catch (QuantShellException ex)
-            {
-                ThrowTerminatingError(ErrorRecords.From(ex, _exportPath));
-            }
+            CheckQuantizerFileWritable();
         }
 
         IReadOnlyList<string> inputs = Inputs;
@@ -131,11 +199,54 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
         }
     }
 
+    private void CheckQuantizerFileWritable()
+    {
+        try
+        {
+            AtomicFile.CheckWritable(_exportPath!, Force.IsPresent);
+        }
+        catch (QuantShellException ex)
+        {
+            ThrowTerminatingError(ErrorRecords.From(ex, _exportPath));
+        }
+    }
+
     protected override void StopProcessing() => _cancellation.Cancel();
 
-    public void Dispose() => _cancellation.Dispose();
+    public void Dispose()
+    {
+        // A stopped pipeline may leave files in flight: let them finish or cancel (the core removes partial files).
+        _cancellation.Cancel();
+        foreach (var (_, work) in _pending)
+        {
+            try { work?.Wait(); } catch (AggregateException) { }
+        }
+        _cancellation.Dispose();
+    }
 
     private void QuantizeOne(string input, FileQuantizeOptions options, InferableQuantizer? shared)
+    {
+        string? output = Prepare(input, options.Force);
+        if (output is null) return;
+        InferableQuantizer? quantizer = null;
+        Task<QuantizationResult> work;
+        try
+        {
+            // Chosen after ShouldProcess, so -WhatIf does not read the data.
+            quantizer = QuantizerFor(input, shared);
+            work = Task.FromResult(FileQuantizer.QuantizeFile(input, output, quantizer, options, _cancellation.Token));
+        }
+        catch (Exception ex) when (ex is QuantShellException or OperationCanceledException or IOException or UnauthorizedAccessException)
+        {
+            work = Task.FromException<QuantizationResult>(ex);
+        }
+        _pending.Enqueue((input, work));
+        ReportOne(wait: true);
+        if (shared is null && work.IsCompletedSuccessfully) WriteQuantizerFile(quantizer!);
+    }
+
+    /// <summary>Checks one input and asks ShouldProcess; returns its output path, or null when skipped or refused (reported).</summary>
+    private string? Prepare(string input, bool force)
     {
         string output = _outputPath
                         ?? (_outputDirectory is not null
@@ -148,22 +259,15 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
                 // The folder does not exist yet: only the input can be checked now; it is created right before writing.
                 if (!File.Exists(input))
                     throw new QuantShellException($"{input}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, input);
-                if (!ShouldProcess(input, $"Quantize into '{output}'")) return;
+                if (!ShouldProcess(input, $"Quantize into '{output}'")) return null;
                 Directory.CreateDirectory(_outputDirectory);
             }
             else
             {
-                FileQuantizer.CheckPaths(input, output, options.Force);
-                if (!ShouldProcess(input, $"Quantize into '{output}'")) return;
+                FileQuantizer.CheckPaths(input, output, force);
+                if (!ShouldProcess(input, $"Quantize into '{output}'")) return null;
             }
-            // Chosen after ShouldProcess, so -WhatIf does not read the data.
-            var quantizer = QuantizerFor(input, shared);
-            WriteObject(FileQuantizer.QuantizeFile(input, output, quantizer, options, _cancellation.Token));
-            if (shared is null) WriteQuantizerFile(quantizer);
-        }
-        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
-        {
-            // StopProcessing: the core left no partial output; the pipeline is being stopped.
+            return output;
         }
         catch (QuantShellException ex)
         {
@@ -173,6 +277,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
         {
             WriteError(new ErrorRecord(ex, "OutputWriteFailed", ErrorCategory.WriteError, input));
         }
+        return null;
     }
 
     // A quantizer file that cannot be written stops the pipeline, as in Export-InferableQuantizer.
