@@ -13,6 +13,28 @@ namespace QuantShell.PowerShell;
 /// </summary>
 internal static class QuantizerSelection
 {
+    /// <summary>
+    /// The spec the quantizer-building parameters describe. Signed and ChannelAxis are null when not bound (the core's
+    /// defaults then apply); Threshold or MinRange/MaxRange may be null, meaning "choose from the data".
+    /// </summary>
+    public static QuantizerSpec SpecFromParameters(PSCmdlet cmdlet, QuantizationTarget target, QuantizationMethod method, int numBits,
+        double[]? threshold, double[]? minRange, double[]? maxRange, SwitchParameter signed, SwitchParameter perChannel, int channelAxis)
+    {
+        var bound = cmdlet.MyInvocation.BoundParameters;
+        return new QuantizerSpec
+        {
+            Target = target,
+            Method = method,
+            NumBits = numBits,
+            Threshold = threshold,
+            MinRange = minRange,
+            MaxRange = maxRange,
+            Signed = bound.ContainsKey("Signed") ? signed.IsPresent : null,
+            PerChannel = perChannel.IsPresent,
+            ChannelAxis = bound.ContainsKey("ChannelAxis") ? channelAxis : null,
+        };
+    }
+
     /// <summary>A quantizer validation error as a terminating-error record whose target is the offending parameter's value.</summary>
     public static ErrorRecord FromValidation(PSCmdlet cmdlet, QuantizerValidationException exception)
     {

@@ -77,21 +77,9 @@ public static class FakeQuantizeKernel
                         var y = Quantize(x, scale, inverse, zero, qmin, qmax);
                         if (nonTemporal) Vector256.StoreAlignedNonTemporal(y, dst + i);
                         else Vector256.Store(y, dst + i);
-                        allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
-                        var d = x - y;
-                        blockError = MultiplyAdd(d, d, blockError);
-                        blockSignal = MultiplyAdd(x, x, blockSignal);
+                        Accumulate(x, y, maxFinite, ref blockError, ref blockSignal, ref allFinite);
                     }
-                    if (allFinite.AsInt32() == Vector256<int>.AllBitsSet) // compared as integers: the all-ones float pattern is a NaN
-                    {
-                        error += Widened(blockError);
-                        signal += Widened(blockSignal);
-                    }
-                    else
-                    {
-                        // Rare: NaN or ±inf in this block. Count them and sum the finite elements one by one.
-                        for (int k = blockStart; k < i; k++) acc.Add(src[k], dst[k]);
-                    }
+                    EndBlock(blockError, blockSignal, allFinite, ref error, ref signal, ref acc, src, dst, blockStart, i);
                 }
                 if (nonTemporal && Sse.IsSupported) Sse.StoreFence();
                 acc.AddVectorSums(error, signal);
@@ -160,21 +148,9 @@ public static class FakeQuantizeKernel
                         else Vector256.Store(y, dst + i);
                         at += Vector256<T>.Count;
                         if (at >= period) at -= period; // the table's period is at least one vector long
-                        allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
-                        var d = x - y;
-                        blockError = MultiplyAdd(d, d, blockError);
-                        blockSignal = MultiplyAdd(x, x, blockSignal);
+                        Accumulate(x, y, maxFinite, ref blockError, ref blockSignal, ref allFinite);
                     }
-                    if (allFinite.AsInt32() == Vector256<int>.AllBitsSet) // compared as integers: the all-ones float pattern is a NaN
-                    {
-                        error += Widened(blockError);
-                        signal += Widened(blockSignal);
-                    }
-                    else
-                    {
-                        // Rare: NaN or ±inf in this block. Count them and sum the finite elements one by one.
-                        for (int k = blockStart; k < i; k++) acc.Add(src[k], dst[k]);
-                    }
+                    EndBlock(blockError, blockSignal, allFinite, ref error, ref signal, ref acc, src, dst, blockStart, i);
                 }
                 if (nonTemporal && Sse.IsSupported) Sse.StoreFence();
                 acc.AddVectorSums(error, signal);
@@ -241,6 +217,39 @@ public static class FakeQuantizeKernel
     // Vectors whose squared errors are summed in the element type before being added into float64: short enough
     // that a float32 partial sum loses nothing that matters for a reported MSE or SQNR.
     private const int BlockVectors = 16;
+
+    /// <summary>Adds one vector's squared error and squared signal to the block sums and notes any non-finite lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<T>(Vector256<T> x, Vector256<T> y, Vector256<T> maxFinite,
+                                      ref Vector256<T> blockError, ref Vector256<T> blockSignal, ref Vector256<T> allFinite)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
+        var d = x - y;
+        blockError = MultiplyAdd(d, d, blockError);
+        blockSignal = MultiplyAdd(x, x, blockSignal);
+    }
+
+    /// <summary>
+    /// Adds a block's sums into float64, or, when the block held NaN or ±inf (rare), counts them and sums its finite
+    /// elements one by one instead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void EndBlock<T>(Vector256<T> blockError, Vector256<T> blockSignal, Vector256<T> allFinite,
+                                           ref Vector256<double> error, ref Vector256<double> signal, ref Accumulator acc,
+                                           T* src, T* dst, int blockStart, int blockEnd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (allFinite.AsInt32() == Vector256<int>.AllBitsSet) // compared as integers: the all-ones float pattern is a NaN
+        {
+            error += Widened(blockError);
+            signal += Widened(blockSignal);
+        }
+        else
+        {
+            for (int k = blockStart; k < blockEnd; k++) acc.Add(src[k], dst[k]);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> addend) where T : unmanaged

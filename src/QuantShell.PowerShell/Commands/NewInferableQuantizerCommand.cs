@@ -78,18 +78,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     protected override void BeginProcessing()
     {
         var bound = MyInvocation.BoundParameters;
-        _request = new QuantizerSpec
-        {
-            Target = Target,
-            Method = Method,
-            NumBits = NumBits,
-            Threshold = Threshold,
-            MinRange = MinRange,
-            MaxRange = MaxRange,
-            Signed = bound.ContainsKey(nameof(Signed)) ? Signed.IsPresent : null,
-            PerChannel = PerChannel.IsPresent,
-            ChannelAxis = bound.ContainsKey(nameof(ChannelAxis)) ? ChannelAxis : null,
-        };
+        _request = QuantizerSelection.SpecFromParameters(this, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, PerChannel, ChannelAxis);
         if (!bound.ContainsKey(nameof(FromPath)) && !bound.ContainsKey(nameof(FromLiteralPath))) return;
         var given = new[] { nameof(Threshold), nameof(MinRange), nameof(MaxRange) }.Where(bound.ContainsKey).ToArray();
         if (given.Length > 0)

@@ -114,18 +114,7 @@ public abstract class QuantizerInputCommand : PSCmdlet
         }
         else
         {
-            var spec = new QuantizerSpec
-            {
-                Target = Target,
-                Method = Method,
-                NumBits = NumBits,
-                Threshold = Threshold,
-                MinRange = MinRange,
-                MaxRange = MaxRange,
-                Signed = bound.ContainsKey(nameof(Signed)) ? Signed.IsPresent : null,
-                PerChannel = PerChannel.IsPresent,
-                ChannelAxis = bound.ContainsKey(nameof(ChannelAxis)) ? ChannelAxis : null,
-            };
+            var spec = QuantizerSelection.SpecFromParameters(this, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, PerChannel, ChannelAxis);
             try
             {
                 QuantizerResolver.ValidateRequest(spec);
