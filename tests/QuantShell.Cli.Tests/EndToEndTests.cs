@@ -115,9 +115,18 @@ public sealed class PackTests : IDisposable
             Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
         }
 
+        // A private NuGet cache: the machine's cache may hold an older QuantShell.Cli 0.1.0 that would be installed instead.
         var install = CliRunner.RunProcess("dotnet",
-            ["tool", "install", "--tool-path", tools, "--add-source", packages, "QuantShell.Cli", "--version", "0.1.0"], Timeout, _temp.Path);
+            ["tool", "install", "--tool-path", tools, "--add-source", packages, "QuantShell.Cli", "--version", "0.1.0"], Timeout, _temp.Path,
+            new Dictionary<string, string> { ["NUGET_PACKAGES"] = _temp.File("nuget-cache") });
         Assert.True(install.ExitCode == 0, install.ToString());
+
+        // `dotnet quant` runs the dotnet-quant found on PATH, as after a --global install.
+        string path = tools + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+        var dotnetQuant = CliRunner.RunProcess("dotnet", ["quant", "--help"], TimeSpan.FromMinutes(1), _temp.Path,
+            new Dictionary<string, string> { ["PATH"] = path });
+        Assert.True(dotnetQuant.ExitCode == 0, dotnetQuant.ToString());
+        Assert.Contains("dotnet-quant [command] [options]", dotnetQuant.Stdout);
 
         var help = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"), ["--help"], TimeSpan.FromMinutes(1));
         Assert.True(help.ExitCode == 0, help.ToString());

@@ -72,7 +72,8 @@ internal static class CliRunner
     }
 
     /// <summary>Runs a program as a child process and waits for it.</summary>
-    public static CliRun RunProcess(string fileName, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null)
+    public static CliRun RunProcess(string fileName, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null,
+                                    IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -87,6 +88,7 @@ internal static class CliRunner
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
