@@ -44,3 +44,15 @@ public sealed class QuantizerFileTests
         Assert.StartsWith("q.json: ", ex.Message);
     }
 }
+
+public sealed class QuantizerSpecTextTests
+{
+    [Fact]
+    public void ToString_IsTheQuantizerFileOnOneLine()
+    {
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8, Threshold = new[] { 2.0, 4 }, PerChannel = true };
+        Assert.Equal("{\"target\":\"weights\",\"method\":\"pot\",\"numBits\":8,\"threshold\":[2,4],\"signed\":true,\"perChannel\":true,\"channelAxis\":-1}", spec.ToString());
+        var request = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 4 };
+        Assert.Equal("{\"target\":\"activation\",\"method\":\"uniform\",\"numBits\":4}", request.ToString());
+    }
+}

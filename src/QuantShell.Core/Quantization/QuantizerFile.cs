@@ -96,11 +96,11 @@ public static class QuantizerFile
         return spec;
     }
 
-    /// <summary>The JSON text of a spec (camelCase, indented).</summary>
-    public static string ToJson(QuantizerSpec spec)
+    /// <summary>The JSON text of a spec (camelCase; indented, or on one line).</summary>
+    public static string ToJson(QuantizerSpec spec, bool indented = true)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
             WriteTo(writer, spec);
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
@@ -113,12 +113,13 @@ public static class QuantizerFile
         writer.WriteNumber("numBits", spec.NumBits);
         if (spec.Method == QuantizationMethod.Uniform)
         {
-            WriteNumbers(writer, "minRange", spec.MinRange!);
-            WriteNumbers(writer, "maxRange", spec.MaxRange!);
+            // A request whose values are still to be chosen from data has none to write.
+            if (spec.MinRange is not null) WriteNumbers(writer, "minRange", spec.MinRange);
+            if (spec.MaxRange is not null) WriteNumbers(writer, "maxRange", spec.MaxRange);
         }
         else
         {
-            WriteNumbers(writer, "threshold", spec.Threshold!);
+            if (spec.Threshold is not null) WriteNumbers(writer, "threshold", spec.Threshold);
             writer.WriteBoolean("signed", spec.IsSigned);
         }
         if (spec.Target == QuantizationTarget.Weights)

@@ -140,6 +140,9 @@ public sealed record QuantizerSpec
         return resolved;
     }
 
+    /// <summary>The quantizer-file JSON on one line (values chosen from data are not known yet and are left out).</summary>
+    public override string ToString() => QuantizerFile.ToJson(this, indented: false);
+
     internal static QuantizerValidationException Invalid(string parameter, string message, string errorId) =>
         new(message, parameter, errorId);
 
