@@ -24,7 +24,7 @@ if (args.Length > 0 && args[0] == "tensor")
 }
 if (args.Length > 0 && args[0] == "quick")
 {
-    QuantShell.Benchmarks.QuickKernelReport.Run();
+    QuantShell.Benchmarks.QuickKernelReport.Run(args.Length > 1 ? args[1] : null);
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -6,7 +6,7 @@ namespace QuantShell.Benchmarks;
 /// <summary>A quick table of kernel bandwidth vs memcpy for every quantizer, dtype and layout (best of 5 runs).</summary>
 public static class QuickKernelReport
 {
-    public static void Run()
+    public static void Run(string? layoutFilter = null)
     {
         const int bytes = 256 << 20;
         var f32 = Data.Floats(bytes / 4);
@@ -20,6 +20,7 @@ public static class QuickKernelReport
         foreach (var kind in new[] { "WeightsPot", "WeightsSymmetric", "WeightsUniform", "ActivationPot", "ActivationSymmetric", "ActivationUniform" })
         foreach (var layout in kind.StartsWith("Weights") ? new[] { "tensor", "axis0", "axisLast" } : new[] { "tensor" })
         {
+            if (layoutFilter is not null && layout != layoutFilter) continue;
             var plan32 = Data.Plan(kind, layout, new long[] { 64, f32.Length / 64 / 16, 16 }, out _);
             var plan64 = Data.Plan(kind, layout, new long[] { 64, f64.Length / 64 / 16, 16 }, out _);
             // memcpy is timed alternately with each kernel so that both see the same machine state.
