@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace QuantShell.Cli.Tests;
@@ -171,22 +170,7 @@ public sealed class HostileInputTests : IDisposable
         }
     }
 
-    private static CliRun RunWithHeapLimit(string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(TestPaths.ToolAssembly);
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        start.Environment["DOTNET_GCHeapHardLimit"] = "0x40000000";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException(string.Join(' ', args) + " hung");
-        }
-        process.WaitForExit();
-        return new CliRun(process.ExitCode, stdout.Result, stderr.Result, Encoding.UTF8.GetBytes(stdout.Result));
-    }
+    private static CliRun RunWithHeapLimit(string[] args) =>
+        CliRunner.RunProcess("dotnet", [TestPaths.ToolAssembly, .. args], TimeSpan.FromSeconds(60), null,
+                             new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x40000000" });
 }
