@@ -246,6 +246,8 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     }
 
     /// <summary>Checks one input and asks ShouldProcess; returns its output path, or null when skipped or refused (reported).</summary>
+    private bool _outputDirectoryExists;
+
     private string? Prepare(string input, bool force)
     {
         string output = _outputPath
@@ -254,17 +256,20 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
                             : FileQuantizer.DefaultOutputPath(input));
         try
         {
-            if (_outputDirectory is not null && !Directory.Exists(_outputDirectory))
+            if (_outputDirectory is not null && !_outputDirectoryExists && !(_outputDirectoryExists = Directory.Exists(_outputDirectory)))
             {
                 // The folder does not exist yet: only the input can be checked now; it is created right before writing.
                 if (!File.Exists(input))
                     throw new QuantShellException($"{input}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, input);
                 if (!ShouldProcess(input, $"Quantize into '{output}'")) return null;
                 Directory.CreateDirectory(_outputDirectory);
+                _outputDirectoryExists = true;
             }
             else
             {
-                FileQuantizer.CheckPaths(input, output, force);
+                // Streaming: the worker's QuantizeFile checks the paths itself, off this (pipeline) thread; an error
+                // then arrives as that file's error record, in order, as it would from here.
+                if (!Streaming) FileQuantizer.CheckPaths(input, output, force);
                 if (!ShouldProcess(input, $"Quantize into '{output}'")) return null;
             }
             return output;
