@@ -91,7 +91,7 @@ internal sealed class MeasureCommand
             {
                 var (array, quantizer, report) = MeasureOne(input, sharedQuantizer, choice);
                 if (plot is not null)
-                    HistogramPlot.Write(plot, array ?? NpyArray.Read(input), quantizer, report, force);
+                    HistogramPlot.Write(plot, array, quantizer, report, force);
                 string? plotPath = plot is null ? null : Path.GetFullPath(plot);
                 if (json) _stdout.WriteLine(ToJson(report, choice, plotPath));
                 else WriteText(_stdout, input, report, choice.Describe(inputs.Length), plotPath);
@@ -105,26 +105,26 @@ internal sealed class MeasureCommand
         return failures == 0 ? ExitCode.Success : ExitCode.Failure;
     }
 
-    /// <summary>Measures one input; the array is returned when it was read here (stdin), else read again for a plot.</summary>
-    private (NpyArray? Array, IInferableQuantizer Quantizer, MeasurementReport Report) MeasureOne(string input, IInferableQuantizer? shared, QuantizerChoice choice)
+    /// <summary>Measures one input, read once: the same array serves choosing, measuring and plotting.</summary>
+    private (NpyArray Array, IInferableQuantizer Quantizer, MeasurementReport Report) MeasureOne(string input, IInferableQuantizer? shared, QuantizerChoice choice)
     {
+        NpyArray array;
+        string name;
         if (input == QuantizeCommand.StandardStream)
         {
-            var array = NpyArray.Read(_invocation.OpenStandardInput(), QuantizeCommand.StandardInputName);
-            var quantizer = shared ?? InferableQuantizer.Create(choice.ForArray(array, QuantizeCommand.StandardInputName));
-            try
-            {
-                return (array, quantizer, QuantizationMetrics.Measure(array, quantizer) with { InputPath = QuantizeCommand.StandardStream });
-            }
-            catch (QuantizerValidationException ex)
-            {
-                throw new QuantShellException($"{QuantizeCommand.StandardInputName}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, QuantizeCommand.StandardInputName, ex);
-            }
+            array = NpyArray.Read(_invocation.OpenStandardInput(), QuantizeCommand.StandardInputName);
+            name = QuantizeCommand.StandardInputName;
         }
-        // The same checks and messages as quantize for a missing or unreadable file.
-        QuantizeCommand.OpenInput(input).Dispose();
-        var fileQuantizer = shared ?? InferableQuantizer.Create(choice.ForInput(input));
-        return (null, fileQuantizer, QuantizationMetrics.MeasureFile(input, fileQuantizer));
+        else
+        {
+            // The same checks and messages as quantize for a missing or unreadable file.
+            QuantizeCommand.OpenInput(input).Dispose();
+            array = NpyArray.Read(input);
+            name = input;
+        }
+        var quantizer = shared ?? InferableQuantizer.Create(choice.ForArray(array, name));
+        var report = QuantizationMetrics.Measure(array, quantizer, name);
+        return (array, quantizer, report with { InputPath = input == QuantizeCommand.StandardStream ? QuantizeCommand.StandardStream : Path.GetFullPath(input) });
     }
 
     private static void WriteText(TextWriter output, string input, MeasurementReport report, string? howChosen, string? plotPath)

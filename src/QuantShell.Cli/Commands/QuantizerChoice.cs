@@ -107,20 +107,9 @@ internal sealed class QuantizerChoice
         return QuantizerResolver.Resolve(Spec, [path], Selection);
     }
 
-    /// <summary>The quantizer chosen from an array already in memory (stdin); <paramref name="name"/> names it in errors.</summary>
-    public QuantizerSpec ForArray(NpyArray array, string name)
-    {
-        if (!ChoosesFromData) return Spec;
-        try
-        {
-            QuantizerResolver.ValidateRequest(Spec);
-            return ParameterSelector.Select(Spec, [array], Selection);
-        }
-        catch (QuantizerValidationException ex)
-        {
-            throw new QuantShellException($"{name}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, name, ex);
-        }
-    }
+    /// <summary>The quantizer chosen from an array already in memory; <paramref name="name"/> names it in errors.</summary>
+    public QuantizerSpec ForArray(NpyArray array, string name) =>
+        ChoosesFromData ? QuantizerResolver.Resolve(Spec, [array], name, Selection) : Spec;
 
     /// <summary>How the values were chosen, for the text output: "chosen from the data, mse", "calibrated over 2 inputs, lp p=3".</summary>
     public string? Describe(int inputCount)

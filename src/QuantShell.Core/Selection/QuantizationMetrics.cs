@@ -42,16 +42,19 @@ public sealed record MeasurementReport(ChannelMetrics Overall, IReadOnlyList<Cha
 public static class QuantizationMetrics
 {
     /// <summary>Reads a whole .npy file and measures <paramref name="quantizer"/> on it; errors name the file.</summary>
-    public static MeasurementReport MeasureFile(string path, IInferableQuantizer quantizer)
+    public static MeasurementReport MeasureFile(string path, IInferableQuantizer quantizer) =>
+        Measure(NpyArray.Read(path), quantizer, Path.GetFullPath(path));
+
+    /// <summary>Measures an array read from <paramref name="sourceName"/>, which names it in errors and in the report.</summary>
+    public static MeasurementReport Measure(NpyArray array, IInferableQuantizer quantizer, string sourceName)
     {
-        var array = NpyArray.Read(path);
         try
         {
-            return Measure(array, quantizer) with { InputPath = Path.GetFullPath(path) };
+            return Measure(array, quantizer) with { InputPath = sourceName };
         }
         catch (QuantShell.Core.Errors.QuantizerValidationException ex)
         {
-            throw new QuantShell.Core.Errors.QuantShellException($"{path}: {ex.Message}", ex.ErrorId, QuantShell.Core.Errors.QuantShellErrorKind.InvalidArgument, path, ex);
+            throw new QuantShell.Core.Errors.QuantShellException($"{sourceName}: {ex.Message}", ex.ErrorId, QuantShell.Core.Errors.QuantShellErrorKind.InvalidArgument, sourceName, ex);
         }
     }
 

@@ -37,15 +37,24 @@ public static class QuantizerResolver
     {
         ValidateRequest(request);
         if (IsComplete(request)) return request;
-        var arrays = paths.Select(NpyArray.Read).ToList();
+        return Resolve(request, paths.Select(NpyArray.Read).ToList(), string.Join(", ", paths), options);
+    }
+
+    /// <summary>
+    /// The same from arrays already in memory (read once, then also measured or plotted); <paramref name="sourceName"/>
+    /// names them in errors.
+    /// </summary>
+    public static QuantizerSpec Resolve(QuantizerSpec request, IReadOnlyList<NpyArray> arrays, string sourceName, SelectionOptions? options = null)
+    {
+        ValidateRequest(request);
+        if (IsComplete(request)) return request;
         try
         {
             return ParameterSelector.Select(request, arrays, options);
         }
-        catch (QuantizerValidationException ex) when (paths.Count > 0)
+        catch (QuantizerValidationException ex)
         {
-            string names = string.Join(", ", paths);
-            throw new QuantShellException($"{names}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, paths[0], ex);
+            throw new QuantShellException($"{sourceName}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, sourceName, ex);
         }
     }
 }

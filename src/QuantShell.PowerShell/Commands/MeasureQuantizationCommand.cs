@@ -100,12 +100,14 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand
     {
         try
         {
-            var quantizer = QuantizerFor(input, shared);
-            var report = QuantizationMetrics.MeasureFile(input, quantizer);
+            // Read once: the same array serves choosing, measuring and plotting.
+            var array = NpyArray.Read(input);
+            var quantizer = shared ?? InferableQuantizer.Create(QuantizerResolver.Resolve(Request!, [array], input, Selection));
+            var report = QuantizationMetrics.Measure(array, quantizer, input);
             string? plotted = null;
             if (_plotPath is not null && ShouldProcess(_plotPath, "Write histogram plot"))
             {
-                HistogramPlot.Write(_plotPath, NpyArray.Read(input), quantizer, report, Force.IsPresent);
+                HistogramPlot.Write(_plotPath, array, quantizer, report, Force.IsPresent);
                 plotted = _plotPath;
             }
             WriteObject(new QuantizationMeasurement(report, plotted));
