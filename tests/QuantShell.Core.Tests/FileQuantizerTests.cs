@@ -116,3 +116,24 @@ public sealed class FileQuantizerTests : IDisposable
         Assert.Equal(new[] { 1f, -1f, 3f }, (float[])NpyArray.Read(output).Data);
     }
 }
+
+public sealed class NonFiniteCountTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("quantshell-nonfinite-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Fact]
+    public void NonFiniteInManyChunks_ErrorCountsThemAll()
+    {
+        var values = Enumerable.Range(0, 10_000).Select(i => i * 1e-4f).ToArray();
+        foreach (int at in new[] { 5, 3000, 9999 }) values[at] = float.NaN;
+        string input = Path.Combine(_temp, "x.npy");
+        new NpyArray(new long[] { 100, 100 }, values).Write(input);
+        var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(input, Path.Combine(_temp, "y.npy"),
+            new ActivationSymmetricInferableQuantizer(numBits: 8, threshold: 1.0), new FileQuantizeOptions { ChunkBytes = 400 }));
+        Assert.Contains("3 non-finite values", ex.Message);
+        Assert.Contains("[0, 5]", ex.Message);
+        Assert.Equal(new[] { "x.npy" }, Directory.GetFiles(_temp).Select(Path.GetFileName));
+    }
+}

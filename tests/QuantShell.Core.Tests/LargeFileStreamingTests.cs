@@ -100,3 +100,77 @@ public sealed class LargeFileStreamingTests : IDisposable
         Assert.True(InMemory(quantizer, _values).AsSpan().SequenceEqual((float[])result.Data));
     }
 }
+
+/// <summary>The tiled Fortran-order path against the in-memory result, over shapes, tile budgets, axes and dtypes.</summary>
+public sealed class FortranTilingTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("quantshell-fortran-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    private static float[] FortranOf(float[] c, long[] shape)
+    {
+        var f = new float[c.Length];
+        var index = new long[shape.Length];
+        for (long i = 0; i < c.LongLength; i++)
+        {
+            long offset = 0, stride = 1;
+            for (int d = 0; d < shape.Length; d++) { offset += index[d] * stride; stride *= shape[d]; }
+            f[offset] = c[i];
+            for (int d = shape.Length - 1; d >= 0; d--) { if (++index[d] < shape[d]) break; index[d] = 0; }
+        }
+        return f;
+    }
+
+    public static TheoryData<long[], int, int> Cases() => new()
+    {
+        { new long[] { 7, 5 }, 0, 64 }, { new long[] { 7, 5 }, 1, 1 << 20 }, { new long[] { 3, 1000 }, 1, 200 },
+        { new long[] { 1000, 3 }, 0, 200 }, { new long[] { 4, 3, 5, 6 }, 2, 64 }, { new long[] { 4, 3, 5, 6 }, 3, 400 },
+        { new long[] { 2, 1, 9, 1, 5 }, 2, 48 }, { new long[] { 33, 17, 9 }, 1, 4096 }, { new long[] { 5, 40, 7 }, 1, 64 },
+        { new long[] { 30, 4, 50 }, 2, 64 }, { new long[] { 6, 1, 1 }, 0, 64 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TiledFortran_EqualsInMemory(long[] shape, int axis, int chunkBytes)
+    {
+        int count = (int)shape.Aggregate(1L, (a, b) => a * b);
+        var random = new Random(count + axis);
+        var c = Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 6 - 3)).ToArray();
+        string input = NpyBuilder.WriteTemp(_temp, "f.npy", NpyBuilder.Build(NpyBuilder.Dict("<f4", NpyHeader.FormatShape(shape), fortran: true),
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(FortranOf(c, shape).AsSpan()).ToArray()));
+        var q = new WeightsSymmetricInferableQuantizer(numBits: 5, threshold: Enumerable.Range(0, (int)shape[axis]).Select(k => 1.0 + 0.2 * k).ToArray(), perChannel: true, channelAxis: axis);
+        string output = Path.Combine(_temp, "out.npy");
+        var result = FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = chunkBytes, Force = true });
+        var expected = new float[count];
+        var stats = new KernelStats();
+        q.CreatePlan(shape).Apply<float>(c, expected, 0, ref stats);
+        var actual = NpyArray.Read(output);
+        Assert.Equal(shape, actual.Shape);
+        Assert.Equal(expected, (float[])actual.Data);
+        Assert.Equal(stats.SumSquaredError / count, result.Mse, stats.SumSquaredError / count * 1e-5);
+    }
+
+    [Fact]
+    public void TiledFortran_NonFinite_ReportsTheFirstInCOrder()
+    {
+        long[] shape = { 6, 4, 5 };
+        var c = Enumerable.Range(0, 120).Select(i => i * 0.01f).ToArray();
+        c[77] = float.NaN;  // C index 77 = (3, 3, 2)
+        c[19] = float.PositiveInfinity; // C index 19 = (0, 3, 4): first in C order, late in Fortran order
+        string input = NpyBuilder.WriteTemp(_temp, "nan.npy", NpyBuilder.Build(NpyBuilder.Dict("<f4", "(6, 4, 5)", fortran: true),
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(FortranOf(c, shape).AsSpan()).ToArray()));
+        var q = new ActivationSymmetricInferableQuantizer(numBits: 8, threshold: 2.0);
+        string output = Path.Combine(_temp, "nan.out.npy");
+        var ex = Assert.Throws<QuantShell.Core.Errors.QuantShellException>(() => FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64 }));
+        Assert.Equal("NonFiniteInput", ex.ErrorId);
+        Assert.Contains("2 non-finite values", ex.Message);
+        Assert.Contains("[0, 3, 4]", ex.Message);
+        Assert.False(File.Exists(output));
+        var kept = FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64, AllowNonFinite = true });
+        Assert.Equal(2, kept.NonFiniteCount);
+        var y = (float[])NpyArray.Read(output).Data;
+        Assert.True(float.IsNaN(y[77]));
+        Assert.Equal(127f / 64, y[19]);
+    }
+}

@@ -117,9 +117,13 @@ public static class FileQuantizer
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         long count = header.ElementCount;
-        if (header.FortranOrder)
+        // With at most one axis longer than 1, Fortran and C order are the same sequence: stream it as C order.
+        bool reorder = header.FortranOrder && header.Shape.Count(d => d > 1) > 1;
+        if (reorder && FortranStreaming.Applies(input, output, header))
+            return FortranStreaming.Run<T>((FileStream)input, (FileStream)output, header, outputType, plan, options, ref stats, cancellationToken);
+        if (reorder)
         {
-            // Fortran order must be reordered to C order before quantizing; that needs the whole array.
+            // A pipe in or out: Fortran order is reordered to C order in memory.
             var values = NpyArray.ReadElements<T>(input, header, inputName);
             var quantized = new T[values.Length];
             plan.Apply<T>(values, quantized, 0, ref stats);
@@ -177,11 +181,8 @@ public static class FileQuantizer
             Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
             long before = stats.NonFinite;
             plan.Apply(source, destination, start, ref stats);
-            if (stats.NonFinite > before && firstNonFinite < 0)
-            {
-                firstNonFinite = start + IndexOfNonFinite(source);
-                if (!options.AllowNonFinite) return firstNonFinite; // fails anyway; don't read the rest
-            }
+            // Without -AllowNonFinite the file fails, but reading on gives the error its true count.
+            if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + IndexOfNonFinite(source);
             if (!directOut) NpyElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
             writer.Submit(outBytes, n * outputType.ItemSize);
         }
