@@ -3,8 +3,9 @@
     # QuantShell.PowerShell.dll-Help.xml in module/bin/en-US beside the DLL: for a RootModule, PowerShell searches
     # only the manifest folder (the repository root).
     NestedModules        = @('module/bin/QuantShell.PowerShell.dll')
-    # Loaded at import so that [TorchSharp.torch] resolves in scripts that pass tensors to $quantizer.Quantize().
-    RequiredAssemblies   = @('module/bin/TorchSharp.dll', 'module/bin/QuantShell.Core.dll')
+    # Checks that the module is built (a clear message if not), then loads TorchSharp.dll and QuantShell.Core.dll so
+    # that [TorchSharp.torch] resolves in scripts that pass tensors to $quantizer.Quantize().
+    ScriptsToProcess     = @('module/QuantShell.Init.ps1')
     ModuleVersion        = '0.1.0'
     GUID                 = '5b7c2f0e-8d1a-4c36-9a55-2f4e6b1d7c90'
     Author               = 'QuantShell'
