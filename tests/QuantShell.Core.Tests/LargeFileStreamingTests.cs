@@ -174,3 +174,44 @@ public sealed class FortranTilingTests : IDisposable
         Assert.Equal(127f / 64, y[19]);
     }
 }
+
+public sealed class FortranDTypeTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("quantshell-fortran-dtype-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    [Theory]
+    [InlineData("<f8")]
+    [InlineData(">f8")]
+    [InlineData("<f2")]
+    [InlineData(">i2")]
+    [InlineData("|u1")]
+    public void TiledFortran_OtherDTypes_EqualTheCOrderFile(string descr)
+    {
+        // The same values written in C order and in Fortran order must quantize to identical outputs.
+        long[] shape = { 6, 7, 5 };
+        int size = descr[2] - '0';
+        var random = new Random(descr.GetHashCode());
+        var values = Enumerable.Range(0, 210).Select(_ => random.Next(0, 200) - (descr == "|u1" ? 0 : 100)).ToArray();
+        byte[] Encode(IEnumerable<int> order) => order.SelectMany(v => descr[1] switch
+        {
+            'f' when size == 8 => Endian(BitConverter.GetBytes(v * 0.01), descr[0] == '>'),
+            'f' => Endian(BitConverter.GetBytes((Half)(v * 0.01)), descr[0] == '>'),
+            'i' => Endian(BitConverter.GetBytes((short)v), descr[0] == '>'),
+            _ => new[] { (byte)v },
+        }).ToArray();
+        var fortranOrder = new List<int>();
+        for (int k = 0; k < 5; k++) for (int j = 0; j < 7; j++) for (int i = 0; i < 6; i++) fortranOrder.Add(values[(i * 7 + j) * 5 + k]);
+        string c = NpyBuilder.WriteTemp(_temp, "c.npy", NpyBuilder.Build(NpyBuilder.Dict(descr, "(6, 7, 5)"), Encode(values)));
+        string f = NpyBuilder.WriteTemp(_temp, "f.npy", NpyBuilder.Build(NpyBuilder.Dict(descr, "(6, 7, 5)", fortran: true), Encode(fortranOrder)));
+        var q = new WeightsUniformInferableQuantizer(numBits: 6, minRange: new[] { -1.0, -0.5, -2, -1, -0.3 }, maxRange: new[] { 1.0, 2, 0.5, 1.5, 0.7 }, perChannel: true, channelAxis: -1);
+        var options = new FileQuantizeOptions { ChunkBytes = 32 };
+        FileQuantizer.QuantizeFile(c, Path.Combine(_temp, "c.out.npy"), q, options);
+        FileQuantizer.QuantizeFile(f, Path.Combine(_temp, "f.out.npy"), q, options);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "c.out.npy")), File.ReadAllBytes(Path.Combine(_temp, "f.out.npy")));
+        Assert.Equal(shape, NpyArray.Read(Path.Combine(_temp, "f.out.npy")).Shape);
+    }
+
+    private static byte[] Endian(byte[] bytes, bool big) => big ? bytes.Reverse().ToArray() : bytes;
+}
