@@ -75,21 +75,23 @@ internal static class QuantizerSelection
     /// The calibration inputs that can be read as arrays; each one that cannot is reported as a non-terminating error
     /// (with the core's error id, the path as target) and left out, so that it does not stop the others being pooled.
     /// </summary>
-    public static List<string> ReadableInputs(PSCmdlet cmdlet, IReadOnlyList<string> inputs)
+    public static (List<string> Paths, List<NpyArray> Arrays) ReadableInputs(PSCmdlet cmdlet, IReadOnlyList<string> inputs)
     {
-        var readable = new List<string>(inputs.Count);
+        // The arrays are kept: the caller chooses the quantizer from them rather than reading the files again.
+        var paths = new List<string>(inputs.Count);
+        var arrays = new List<NpyArray>(inputs.Count);
         foreach (string input in inputs)
         {
             try
             {
-                _ = NpyArray.Read(input);
-                readable.Add(input);
+                arrays.Add(NpyArray.Read(input));
+                paths.Add(input);
             }
             catch (QuantShellException ex)
             {
                 cmdlet.WriteError(ErrorRecords.From(ex, input));
             }
         }
-        return readable;
+        return (paths, arrays);
     }
 }

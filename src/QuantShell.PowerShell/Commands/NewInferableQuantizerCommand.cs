@@ -115,7 +115,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
         if (ParameterSetName != ParametersSet)
         {
             // Files that cannot be read are reported and left out; the quantizer is chosen from the rest.
-            var readable = QuantizerSelection.ReadableInputs(this, _inputs);
+            var (readable, arrays) = QuantizerSelection.ReadableInputs(this, _inputs);
             if (readable.Count == 0)
             {
                 ThrowTerminatingError(ErrorRecords.Create("No readable .npy input is left to choose the quantizer from.",
@@ -123,7 +123,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
             }
             try
             {
-                spec = QuantizerResolver.Resolve(spec, readable, new SelectionOptions { ErrorMethod = ErrorMethod, P = P });
+                spec = QuantizerResolver.Resolve(spec, arrays, string.Join(", ", readable), new SelectionOptions { ErrorMethod = ErrorMethod, P = P });
             }
             catch (QuantizerValidationException ex)
             {

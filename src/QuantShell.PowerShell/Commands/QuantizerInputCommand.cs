@@ -153,11 +153,11 @@ public abstract class QuantizerInputCommand : PSCmdlet
     /// </summary>
     protected (InferableQuantizer? Quantizer, IReadOnlyList<string> Inputs) CalibrateShared()
     {
-        var readable = QuantizerSelection.ReadableInputs(this, _inputs);
+        var (readable, arrays) = QuantizerSelection.ReadableInputs(this, _inputs);
         if (readable.Count == 0) return (null, readable);
         try
         {
-            return (InferableQuantizer.Create(QuantizerResolver.Resolve(Request!, readable, Selection)), readable);
+            return (InferableQuantizer.Create(QuantizerResolver.Resolve(Request!, arrays, string.Join(", ", readable), Selection)), readable);
         }
         catch (QuantShellException ex)
         {
