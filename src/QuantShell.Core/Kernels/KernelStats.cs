@@ -15,14 +15,6 @@ public struct KernelStats
     /// <summary>Sum over finite elements of x^2, in float64.</summary>
     public double SumSquaredSignal;
 
-    public void Add(in KernelStats other)
-    {
-        NonFinite += other.NonFinite;
-        Finite += other.Finite;
-        SumSquaredError += other.SumSquaredError;
-        SumSquaredSignal += other.SumSquaredSignal;
-    }
-
     public readonly double MeanSquaredError => Finite == 0 ? 0 : SumSquaredError / Finite;
 
     /// <summary>Signal-to-quantization-noise ratio in dB; +∞ when the quantization is lossless, NaN for an all-zero or empty input.</summary>

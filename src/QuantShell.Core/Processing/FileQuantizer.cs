@@ -203,7 +203,8 @@ public static class FileQuantizer
         }
     }
 
-    private static int IndexOfNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Index of the first NaN or ±infinity, or -1.</summary>
+    internal static int IndexOfNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < values.Length; i++)
             if (!T.IsFinite(values[i])) return i;

@@ -117,7 +117,7 @@ internal static class FortranStreaming
                                 plan.Apply<T>(source, quantized.AsSpan(0, length), cIndex, ref stats);
                                 if (stats.NonFinite > before)
                                 {
-                                    long at = cIndex + IndexOfNonFinite<T>(source);
+                                    long at = cIndex + FileQuantizer.IndexOfNonFinite<T>(source);
                                     if (firstNonFinite < 0 || at < firstNonFinite) firstNonFinite = at;
                                 }
                                 NpyElementConverter.Encode<T>(quantized.AsSpan(0, length), outputType, rawOut.AsSpan(0, length * outSize));
@@ -178,12 +178,5 @@ internal static class FortranStreaming
             if (n == 0) throw new EndOfStreamException();
             done += n;
         }
-    }
-
-    private static int IndexOfNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < values.Length; i++)
-            if (!T.IsFinite(values[i])) return i;
-        return -1;
     }
 }
