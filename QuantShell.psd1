@@ -11,16 +11,18 @@
     Author               = 'QuantShell'
     CompanyName          = 'QuantShell'
     Copyright            = '(c) QuantShell. All rights reserved.'
-    Description          = 'MCT-compatible inferable quantizers (POT, symmetric, uniform) for .npy files and TorchSharp tensors.'
+    Description          = 'MCT-compatible inferable quantizers (POT, symmetric, uniform; weights and activations) for .npy files and TorchSharp tensors.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/QuantShell.Format.ps1xml')
+    TypesToProcess       = @('module/QuantShell.Types.ps1xml')
     CmdletsToExport      = @(
         'New-InferableQuantizer'
         'Import-InferableQuantizer'
         'Export-InferableQuantizer'
         'Invoke-Quantize'
         'Measure-Quantization'
+        'Get-QuantTensor'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

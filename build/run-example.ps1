@@ -20,7 +20,7 @@ Get-ChildItem ./examples/weights/*.npy | Invoke-Quantize -Quantizer $pot -Output
 Get-ChildItem ./examples/weights/*.npy | Measure-Quantization -Method Pot -NumBits 8 | Format-Table -AutoSize | Out-String -Width 200
 
 # The result the seed asserts: every value within [-4, 4).
-$y = [QuantShell.Core.IO.NpyArray]::Read((Join-Path $out 'x.q.npy')).Data
+$y = [QuantShell.Core.Formats.NpyArray]::Read((Join-Path $out 'x.q.npy')).Data
 $max = ($y | Measure-Object -Maximum).Maximum
 $min = ($y | Measure-Object -Minimum).Minimum
 "x.q.npy: min $min, max $max (expected max < 4 and min >= -4)"

@@ -1,6 +1,6 @@
 # Runs when QuantShell.psd1 is imported, before the binary module loads: a clear message instead of an assembly-load
 # error when the module has not been built yet, then the assemblies whose types scripts use directly
-# ([TorchSharp.torch] for $quantizer.Quantize($tensor), [QuantShell.Core.IO.NpyArray]).
+# ([TorchSharp.torch] for $quantizer.Quantize($tensor), [QuantShell.Core.Formats.NpyArray]).
 # In a script block so that nothing leaks into the importing scope.
 & {
     $bin = Join-Path $PSScriptRoot 'bin'
@@ -8,5 +8,5 @@
         $root = Split-Path -Parent $PSScriptRoot
         throw "QuantShell is not built yet: run '$root/build/build-module.sh' (or '$root/build/run-example.sh') first, then import '$root/QuantShell.psd1' again."
     }
-    Add-Type -LiteralPath (Join-Path $bin 'TorchSharp.dll'), (Join-Path $bin 'QuantShell.Core.dll')
+    Add-Type -LiteralPath (Join-Path $bin 'TorchSharp.dll'), (Join-Path $bin 'QuantShell.Core.dll'), (Join-Path $bin 'QuantShell.Torch.dll')
 }

@@ -1,22 +1,28 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli;
 
 /// <summary>
-/// The dotnet-quant command line: the command tree (built once) and the in-process entry point used by
-/// <c>Program</c> and the tests.
+/// The dotnet-quant command line: the command tree (built once), the in-process entry point used by <c>Program</c> and
+/// the tests, and how expected failures print: one line, <c>dotnet-quant: error: message [ErrorId]</c>.
 /// </summary>
-public static class Cli
+public static partial class Cli
 {
     public const string Name = "dotnet-quant";
 
     private static readonly RootCommand Root = CreateRootCommand();
+
+    /// <summary>PascalCase parameter names (as the core's messages spell them) and the options that carry them here.</summary>
+    private static readonly Dictionary<string, string> OptionNames = CollectOptionNames(Root);
 
     /// <summary>
     /// Runs one command line in-process. Text goes to <paramref name="stdout"/> and <paramref name="stderr"/>;
@@ -71,19 +77,24 @@ public static class Cli
         try
         {
             var parseResult = Root.Parse(args);
+            if (parseResult.Action is not HelpAction and not VersionAction and not HelpWithExitCodesAction && UnknownOption(parseResult) is { } unknown)
+            {
+                stderr.WriteLine($"{Name}: error: {unknown} [{ErrorIds.UnknownOption}]");
+                stderr.WriteLine($"Run '{CommandName(parseResult)} --help' for usage.");
+                return (int)ExitCode.InvalidArguments;
+            }
             if (parseResult.Errors.Count > 0 && parseResult.Action is ParseErrorAction)
             {
                 foreach (var error in parseResult.Errors)
-                    stderr.WriteLine($"{Name}: error: {CliErrors.OneLine(error.Message)}");
-                string command = parseResult.CommandResult.Command is RootCommand ? Name : $"{Name} {parseResult.CommandResult.Command.Name}";
-                stderr.WriteLine($"Run '{command} --help' for usage.");
+                    stderr.WriteLine($"{Name}: error: {OneLine(error.Message)}");
+                stderr.WriteLine($"Run '{CommandName(parseResult)} --help' for usage.");
                 return (int)ExitCode.InvalidArguments;
             }
             return parseResult.InvokeAsync(invocation, cancellationToken).GetAwaiter().GetResult();
         }
         catch (QuantShellException ex)
         {
-            CliErrors.Report(stderr, ex);
+            Report(stderr, ex);
             return (int)ExitCodes.For(ex);
         }
         catch (OperationCanceledException)
@@ -103,16 +114,101 @@ public static class Cli
         }
     }
 
+    /// <summary>The one line an expected failure prints, with the core's parameter names spelled as this command line's options.</summary>
+    internal static void Report(TextWriter stderr, QuantShellException exception) =>
+        stderr.WriteLine($"{Name}: error: {OneLine(AsOptions(exception.Message))} [{exception.ErrorId}]");
+
+    internal static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    /// <summary>"OutputPath names one file" → "--output-path names one file" (words already written as options stay).</summary>
+    private static string AsOptions(string message) =>
+        ParameterWord().Replace(message, match => OptionNames.TryGetValue(match.Value, out var option) ? option : match.Value);
+
+    [GeneratedRegex(@"(?<![-\w])[A-Z][A-Za-z]*(?![\w(])")]
+    private static partial Regex ParameterWord();
+
+    private static Dictionary<string, string> CollectOptionNames(Command root)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var command in root.Subcommands)
+        {
+            foreach (var option in command.Options)
+            {
+                if (!option.Name.StartsWith("--", StringComparison.Ordinal)) continue;
+                string pascal = string.Concat(option.Name[2..].Split('-').Select(part => char.ToUpperInvariant(part[0]) + part[1..]));
+                names.TryAdd(pascal, option.Name);
+            }
+        }
+        names.Remove("Quantizer");
+        names["QuantizerPath"] = "--quantizer";
+        names["FromPath"] = "--from-path";
+        return names;
+    }
+
+    /// <summary>
+    /// An option the command does not have, named with a suggestion where one is close. System.CommandLine would take an
+    /// unknown <c>--channel-axes</c> as an input file name; only tokens after <c>--</c> may start with a dash.
+    /// </summary>
+    private static string? UnknownOption(ParseResult parseResult)
+    {
+        var command = parseResult.CommandResult.Command;
+        // Tokens after "--" are arguments whatever they look like.
+        var tokens = parseResult.Tokens.ToList();
+        int doubleDash = tokens.FindIndex(token => token.Type == TokenType.DoubleDash);
+        var afterDoubleDash = doubleDash < 0 ? [] : tokens.Skip(doubleDash + 1).ToHashSet(ReferenceEqualityComparer.Instance);
+        foreach (var argument in parseResult.CommandResult.Children.OfType<ArgumentResult>())
+        {
+            foreach (var token in argument.Tokens)
+            {
+                if (!token.Value.StartsWith('-') || token.Value == CliInvocation.StandardStream || afterDoubleDash.Contains(token)) continue;
+                if (double.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out _)) continue;
+                return Describe(token.Value, command);
+            }
+        }
+        foreach (string token in parseResult.UnmatchedTokens)
+        {
+            if (token.StartsWith('-') && token != CliInvocation.StandardStream) return Describe(token, command);
+        }
+        return null;
+    }
+
+    private static string Describe(string token, Command command)
+    {
+        string name = token.Split('=', 2)[0];
+        var known = command.Options.Concat(Root.Options).SelectMany(option => option.Aliases.Prepend(option.Name)).Distinct().ToArray();
+        string? closest = known.Select(option => (option, distance: Distance(name, option)))
+            .Where(candidate => candidate.distance <= Math.Max(2, name.Length / 3))
+            .OrderBy(candidate => candidate.distance).Select(candidate => candidate.option).FirstOrDefault();
+        return closest is null ? $"unrecognized option '{name}'" : $"unrecognized option '{name}' (did you mean '{closest}'?)";
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            previous = current;
+        }
+        return previous[b.Length];
+    }
+
+    private static string CommandName(ParseResult parseResult) =>
+        parseResult.CommandResult.Command is RootCommand ? Name : $"{Name} {parseResult.CommandResult.Command.Name}";
+
     private static RootCommand CreateRootCommand()
     {
         var root = new RootCommand(
             "Fake-quantize .npy tensors with Sony MCT's inferable quantizers (POT, symmetric, uniform; weights and " +
-            "activations), bit for bit as PyTorch's CPU kernels do.")
+            "activations), bit for bit as MCT on PyTorch.")
         {
-            QuantizeCommand.Command,
-            NewCommand.Command,
-            InspectCommand.Command,
-            MeasureCommand.Command,
+            QuantizeCommand.Create(),
+            NewCommand.Create(),
+            InspectCommand.Create(),
+            MeasureCommand.Create(),
         };
         foreach (var option in root.Options)
         {

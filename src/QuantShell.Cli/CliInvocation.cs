@@ -1,4 +1,5 @@
 using System.CommandLine;
+using QuantShell.Core.Jobs;
 
 namespace QuantShell.Cli;
 
@@ -9,6 +10,9 @@ namespace QuantShell.Cli;
 /// </summary>
 internal sealed class CliInvocation : InvocationConfiguration
 {
+    /// <summary>The name that stands for stdin or stdout on the command line.</summary>
+    public const string StandardStream = "-";
+
     private readonly Func<Stream> _openInput;
     private readonly Func<Stream> _openOutput;
 
@@ -21,6 +25,11 @@ internal sealed class CliInvocation : InvocationConfiguration
     public Stream OpenStandardInput() => _openInput();
 
     public Stream OpenStandardOutput() => _openOutput();
+
+    /// <summary>A command-line input: a file, or stdin for "-".</summary>
+    public JobInput Input(string argument) => argument == StandardStream ? JobInput.StandardInput(_openInput) : JobInput.File(argument);
+
+    public IEnumerable<JobInput> Inputs(IEnumerable<string> arguments) => arguments.Select(Input);
 
     public static CliInvocation From(ParseResult parseResult) =>
         parseResult.InvocationConfiguration as CliInvocation

@@ -31,6 +31,7 @@ public enum ExitCode
 
 internal static class ExitCodes
 {
+    /// <summary>The exit code of an expected failure, by its kind.</summary>
     public static ExitCode For(QuantShellException exception) => exception.Kind switch
     {
         QuantShellErrorKind.InvalidArgument => ExitCode.InvalidArguments,

@@ -10,21 +10,21 @@ internal static class ErrorRecords
     {
         QuantShellErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
         QuantShellErrorKind.InvalidData => ErrorCategory.InvalidData,
-        _ => exception.ErrorId switch
-        {
-            "InputFileNotFound" or "QuantizerFileNotFound" => ErrorCategory.ObjectNotFound,
-            "OutputExists" => ErrorCategory.ResourceExists,
-            "OutputIsInput" or "OutputIsDirectory" => ErrorCategory.InvalidArgument,
-            "OutputDirectoryNotFound" => ErrorCategory.ObjectNotFound,
-            "OutputWriteFailed" => ErrorCategory.WriteError,
-            "InputFileUnreadable" or "QuantizerFileUnreadable" => ErrorCategory.ReadError,
-            _ => ErrorCategory.ResourceUnavailable,
-        },
+        QuantShellErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        QuantShellErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
+        QuantShellErrorKind.ReadFailed => ErrorCategory.ReadError,
+        QuantShellErrorKind.WriteFailed => ErrorCategory.WriteError,
+        _ => ErrorCategory.NotSpecified,
     };
 
+    /// <summary>An error record whose target is <paramref name="targetObject"/> (an input path, a parameter's value).</summary>
     public static ErrorRecord From(QuantShellException exception, object? targetObject) =>
         new(exception, exception.ErrorId, CategoryOf(exception), targetObject);
 
-    public static ErrorRecord Create(string message, string errorId, ErrorCategory category, object? targetObject, Exception? inner = null) =>
-        new(new QuantShellException(message, errorId, QuantShellErrorKind.InvalidArgument, targetObject?.ToString(), inner), errorId, category, targetObject);
+    /// <summary>An error of a parameter: the target is the value bound to it, when it was given.</summary>
+    public static ErrorRecord ForParameter(PSCmdlet cmdlet, QuantShellException exception)
+    {
+        object? value = exception.Target is string name && cmdlet.MyInvocation.BoundParameters.TryGetValue(name, out var given) ? given : exception.Target;
+        return From(exception, value);
+    }
 }

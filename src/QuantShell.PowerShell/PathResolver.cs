@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Management.Automation;
+using QuantShell.Core.Errors;
 
 namespace QuantShell.PowerShell;
 
@@ -18,14 +19,14 @@ internal static class PathResolver
         {
             resolved = cmdlet.GetResolvedProviderPathFromPSPath(path, out provider);
         }
-        catch (ItemNotFoundException ex)
+        catch (ItemNotFoundException)
         {
-            error = new ErrorRecord(ex, "PathNotFound", ErrorCategory.ObjectNotFound, path);
+            error = NotFound(path);
             return [];
         }
         catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSArgumentException or NotSupportedException)
         {
-            error = new ErrorRecord(ex, "PathInvalid", ErrorCategory.InvalidArgument, path);
+            error = Invalid(path, ex);
             return [];
         }
         if (provider.Name != FileSystemProviderName)
@@ -35,7 +36,7 @@ internal static class PathResolver
         }
         if (resolved.Count == 0)
         {
-            error = ErrorRecords.Create($"{path}: no file matches this path.", "PathNotFound", ErrorCategory.ObjectNotFound, path);
+            error = NotFound(path);
             return [];
         }
         return resolved;
@@ -57,7 +58,7 @@ internal static class PathResolver
         }
         catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSArgumentException or NotSupportedException or ItemNotFoundException)
         {
-            error = new ErrorRecord(ex, "PathInvalid", ErrorCategory.InvalidArgument, path);
+            error = Invalid(path, ex);
             return null;
         }
     }
@@ -88,6 +89,13 @@ internal static class PathResolver
         }
     }
 
+    // A path that matches no file is the same error as a missing input file on the command line.
+    private static ErrorRecord NotFound(string path) =>
+        ErrorRecords.From(new QuantShellException($"{path}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, path), path);
+
+    private static ErrorRecord Invalid(string path, Exception ex) =>
+        ErrorRecords.From(new QuantShellException($"{path}: not a valid path ({ex.Message}).", ErrorIds.PathInvalid, QuantShellErrorKind.InvalidArgument, path, ex), path);
+
     private static ErrorRecord NotFileSystem(string path, ProviderInfo provider) =>
-        ErrorRecords.Create($"{path}: is a {provider.Name} path; QuantShell reads and writes files only.", "PathNotFileSystem", ErrorCategory.InvalidArgument, path);
+        ErrorRecords.From(new QuantShellException($"{path}: is a {provider.Name} path; QuantShell reads and writes files only.", ErrorIds.PathNotFileSystem, QuantShellErrorKind.InvalidArgument, path), path);
 }

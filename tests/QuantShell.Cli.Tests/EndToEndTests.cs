@@ -11,7 +11,7 @@ public sealed class EndToEndTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private static CliRun RunTool(params string[] args) =>
-        CliRunner.RunProcess("dotnet", [TestPaths.ToolAssembly, .. args], Timeout);
+        CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, .. args], Timeout);
 
     [Theory]
     [InlineData("e_seed_example")]
@@ -20,22 +20,22 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("e_fortran_order")]
     public void Process_QuantizeConformanceCase_MatchesExpected(string name)
     {
-        var testCase = ConformanceTests.LoadCases()[name];
+        var testCase = Conformance.PyTorch.Get(name);
         string quantizer = _temp.File("q.json");
         File.WriteAllText(quantizer, testCase.QuantizerJson);
         string output = _temp.File("out.npy");
-        var run = RunTool("quantize", TestPaths.ConformanceFile(testCase.Input), "--quantizer", quantizer, "--output", output);
+        var run = RunTool("quantize", testCase.InputPath, "--quantizer", quantizer, "--output", output);
         Assert.True(run.ExitCode == 0, run.ToString());
-        NpyAssert.BitIdentical(TestPaths.ConformanceFile(testCase.Expected), output);
+        NpyAssert.BitIdentical(testCase.ExpectedPath, output);
     }
 
     [Fact]
     public void Process_BadThreshold_ExitsTwoWithOneErrorLine()
     {
-        var run = RunTool("quantize", TestPaths.ConformanceFile("e_seed_example.input.npy"), "--target", "weights", "--method", "pot",
+        var run = RunTool("quantize", Conformance.PyTorch.File("e_seed_example.input.npy"), "--target", "weights", "--method", "pot",
                           "--bits", "8", "--threshold", "3", "-o", _temp.File("o.npy"));
         Assert.Equal(2, run.ExitCode);
-        Assert.Equal("dotnet-quant: error: --threshold: Threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]",
+        Assert.Equal("dotnet-quant: error: --threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]",
                      Assert.Single(run.StderrLines));
         Assert.Equal("", run.Stdout);
     }
@@ -44,12 +44,12 @@ public sealed class EndToEndTests : IDisposable
     public void Process_QuantizePotWithNothingElse_ChoosesThresholdAndWritesOutput()
     {
         string input = _temp.File("x.npy");
-        new QuantShell.Core.IO.NpyArray([4], new float[] { 0.5f, -2.7f, 1f, 0.01f }).Write(input);
+        new QuantShell.Core.Formats.NpyArray([4], new float[] { 0.5f, -2.7f, 1f, 0.01f }).Write(input);
         var run = RunTool("quantize", input, "--method", "pot", "--error-method", "noclipping");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noclipping)", Assert.Single(run.StdoutLines));
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping)", Assert.Single(run.StdoutLines));
         Assert.Equal("", run.Stderr);
-        Assert.Equal(new[] { 0.5f, -2.6875f, 1f, 0f }, (float[])QuantShell.Core.IO.NpyArray.Read(_temp.File("x.q.npy")).Data);
+        Assert.Equal(new[] { 0.5f, -2.6875f, 1f, 0f }, (float[])QuantShell.Core.Formats.NpyArray.Read(_temp.File("x.q.npy")).Data);
 
         var defaults = RunTool("quantize", input, "--method", "pot", "--json", "--force");
         Assert.True(defaults.ExitCode == 0, defaults.ToString());
@@ -79,7 +79,7 @@ public sealed class EndToEndTests : IDisposable
     public void Process_DoesNotShipOrLoadLibTorch()
     {
         // Checked on the tool's own build output: the CLI project excludes TorchSharp's native assets.
-        var toolOutput = Path.GetDirectoryName(TestPaths.ToolAssembly)!;
+        var toolOutput = Path.GetDirectoryName(ToolPaths.ToolAssembly)!;
         var cliBuildOutput = Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "bin");
         string depsJson = File.ReadAllText(Path.Combine(toolOutput, "dotnet-quant.deps.json"));
         Assert.DoesNotContain("LibTorchSharp", depsJson);
@@ -135,9 +135,9 @@ public sealed class PackTests : IDisposable
 
         string output = _temp.File("seed.npy");
         var quantize = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
-            ["quantize", TestPaths.ConformanceFile("e_seed_example.input.npy"), "--target", "weights", "--method", "symmetric",
+            ["quantize", Conformance.PyTorch.File("e_seed_example.input.npy"), "--target", "weights", "--method", "symmetric",
              "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
         Assert.True(quantize.ExitCode == 0, quantize.ToString());
-        NpyAssert.BitIdentical(TestPaths.ConformanceFile("e_seed_example.expected.npy"), output);
+        NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), output);
     }
 }

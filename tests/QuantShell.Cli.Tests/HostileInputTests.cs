@@ -100,7 +100,7 @@ public sealed class HostileInputTests : IDisposable
     [MemberData(nameof(InvalidQuantizerFiles))]
     public void InvalidQuantizerFile_IsRefusedCleanly(string name, string json, string errorId)
     {
-        string input = TestPaths.ConformanceFile("e_seed_example.input.npy"); // shape (1, 3, 3, 3)
+        string input = Conformance.PyTorch.File("e_seed_example.input.npy"); // shape (1, 3, 3, 3)
         string quantizer = _temp.File(name + ".json");
         File.WriteAllText(quantizer, json);
         string output = _temp.File(name + ".out.npy");
@@ -112,14 +112,14 @@ public sealed class HostileInputTests : IDisposable
 
     public static TheoryData<string[], string, string> InvalidParameters() => new()
     {
-        { new[] { "--method", "pot", "--bits", "0", "--threshold", "2" }, "NumBitsOutOfRange", "--bits" },
-        { new[] { "--method", "pot", "--bits", "17", "--threshold", "2" }, "NumBitsOutOfRange", "--bits" },
+        { new[] { "--method", "pot", "--bits", "0", "--threshold", "2" }, "NumBitsOutOfRange", "--num-bits" },
+        { new[] { "--method", "pot", "--bits", "17", "--threshold", "2" }, "NumBitsOutOfRange", "--num-bits" },
         { new[] { "--method", "symmetric", "--threshold", "0" }, "ThresholdNotPositive", "--threshold" },
         { new[] { "--method", "symmetric", "--threshold", "-1.5" }, "ThresholdNotPositive", "--threshold" },
         { new[] { "--method", "symmetric", "--threshold", "NaN" }, "ThresholdNotFinite", "--threshold" },
         { new[] { "--method", "symmetric", "--threshold", "Infinity" }, "ThresholdNotFinite", "--threshold" },
         { new[] { "--method", "pot", "--threshold", "3" }, "ThresholdNotPowerOfTwo", "--threshold" },
-        { new[] { "--method", "uniform", "--min", "2", "--max", "1" }, "RangeMinNotBelowMax", "--min" },
+        { new[] { "--method", "uniform", "--min", "2", "--max", "1" }, "RangeMinNotBelowMax", "--min-range" },
         { new[] { "--method", "pot", "--threshold", "2,4", "--per-channel", "--axis", "1" }, "ChannelCountMismatch", "e_seed_example" },
         { new[] { "--method", "pot", "--threshold", "2,4,1", "--per-channel", "--axis", "-5" }, "ChannelAxisOutOfRange", "e_seed_example" },
         { new[] { "--target", "activation", "--method", "pot", "--threshold", "2,4,1", "--per-channel" }, "PerChannelActivationNotSupported", "--per-channel" },
@@ -129,7 +129,7 @@ public sealed class HostileInputTests : IDisposable
     [MemberData(nameof(InvalidParameters))]
     public void InvalidParameter_IsRefusedCleanly(string[] options, string errorId, string named)
     {
-        string input = TestPaths.ConformanceFile("e_seed_example.input.npy");
+        string input = Conformance.PyTorch.File("e_seed_example.input.npy");
         string output = _temp.File("p.out.npy");
         var run = CliRunner.Run(["quantize", input, .. options, "--output", output]);
         AssertRefused(run, errorId, named, output, null);
@@ -140,8 +140,8 @@ public sealed class HostileInputTests : IDisposable
     public void GoodAndBadFiles_GoodOnesAreWritten_ExitSaysSomethingFailed()
     {
         string good1 = _temp.File("a.npy"), good2 = _temp.File("c.npy"), bad = _temp.File("b.npy");
-        new QuantShell.Core.IO.NpyArray([2], new float[] { 0.5f, -1f }).Write(good1);
-        new QuantShell.Core.IO.NpyArray([2], new float[] { 1.5f, -0.25f }).Write(good2);
+        new QuantShell.Core.Formats.NpyArray([2], new float[] { 0.5f, -1f }).Write(good1);
+        new QuantShell.Core.Formats.NpyArray([2], new float[] { 1.5f, -0.25f }).Write(good2);
         File.WriteAllText(bad, "not an npy file");
         string outDir = _temp.File("out");
         var run = CliRunner.Run(["quantize", good1, bad, good2, .. Quantizer, "--output-dir", outDir]);
@@ -171,6 +171,6 @@ public sealed class HostileInputTests : IDisposable
     }
 
     private static CliRun RunWithHeapLimit(string[] args) =>
-        CliRunner.RunProcess("dotnet", [TestPaths.ToolAssembly, .. args], TimeSpan.FromSeconds(60), null,
+        CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, .. args], TimeSpan.FromSeconds(60), null,
                              new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x40000000" });
 }

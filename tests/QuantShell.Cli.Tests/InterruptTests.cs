@@ -28,7 +28,7 @@ public sealed class InterruptTests : IDisposable
         File.WriteAllBytes(_temp.File("chunk.bin"), new byte[1 << 20]);
         using var writer = Process.Start(new ProcessStartInfo("sh", ["-c", $"{{ cat '{_temp.File("header.bin")}'; while true; do cat '{_temp.File("chunk.bin")}' || exit 0; sleep 0.05; done; }} > '{fifo}' 2>/dev/null"]))!;
         string output = _temp.File("out.npy");
-        var start = new ProcessStartInfo("dotnet", [TestPaths.ToolAssembly, "quantize", fifo, "--method", "pot", "--threshold", "1", "--output", output])
+        var start = new ProcessStartInfo("dotnet", [ToolPaths.ToolAssembly, "quantize", fifo, "--method", "pot", "--threshold", "1", "--output", output])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 
 namespace QuantShell.Cli.Tests;
@@ -26,7 +27,7 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         using var json = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var root = json.RootElement;
-        var overall = root.GetProperty("overall");
+        var overall = root; // the tensor's metrics are the result's own fields
 
         // Signed 4-bit, t = 1: s = 1/8, q = clamp(round_half_even(x * 8), -8, 7), y = q * s.
         const float scale = 0.125f, inverse = 1 / scale;
@@ -62,7 +63,7 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.Equal(1.0, root.GetProperty("quantizer").GetProperty("threshold")[0].GetDouble());
         Assert.Equal(1.0, root.GetProperty("threshold")[0].GetDouble());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("selection").ValueKind);
-        Assert.Equal(Path.GetFullPath(input), root.GetProperty("input").GetString());
+        Assert.Equal(Path.GetFullPath(input), root.GetProperty("inputPath").GetString());
 
         // Nothing but the report: no .npy written.
         Assert.Equal(new[] { input }, Directory.GetFiles(_temp.Path));
@@ -91,8 +92,8 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.Equal([0, 1], channels.Select(c => c.GetProperty("channel").GetInt32()));
         Assert.Equal(3, channels[0].GetProperty("count").GetInt64());
         Assert.Equal(0.015625f, channels[1].GetProperty("scale").GetSingle());
-        Assert.Equal(JsonValueKind.Null, document.RootElement.GetProperty("overall").GetProperty("scale").ValueKind);
-        Assert.Equal(6, document.RootElement.GetProperty("overall").GetProperty("count").GetInt64());
+        Assert.Equal(JsonValueKind.Null, document.RootElement.GetProperty("scale").ValueKind);
+        Assert.Equal(6, document.RootElement.GetProperty("count").GetInt64());
         Assert.Equal(0, document.RootElement.GetProperty("channelAxis").GetInt32());
     }
 
@@ -109,7 +110,7 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.Equal(q.RootElement.GetProperty("minRange")[0].GetDouble(), m.RootElement.GetProperty("minRange")[0].GetDouble());
         Assert.Equal(q.RootElement.GetProperty("maxRange")[0].GetDouble(), m.RootElement.GetProperty("maxRange")[0].GetDouble());
         // quantize reports the kernel's MSE (short float32 partial sums), measure sums in float64: equal to 1e-6 relative.
-        double measuredMse = m.RootElement.GetProperty("overall").GetProperty("mse").GetDouble();
+        double measuredMse = m.RootElement.GetProperty("mse").GetDouble();
         Assert.Equal(measuredMse, q.RootElement.GetProperty("mse").GetDouble(), measuredMse * 1e-6);
         Assert.Equal("mse", m.RootElement.GetProperty("selection").GetProperty("errorMethod").GetString());
     }
@@ -122,7 +123,7 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         var roots = run.StdoutLines.Select(line => JsonDocument.Parse(line).RootElement).ToArray();
         Assert.Equal(2, roots.Length);
-        Assert.Equal([2L, 3L], roots.Select(r => r.GetProperty("overall").GetProperty("count").GetInt64()));
+        Assert.Equal([2L, 3L], roots.Select(r => r.GetProperty("count").GetInt64()));
 
         var calibrated = CliRunner.Run("measure", first, second, "--method", "pot", "--error-method", "noclipping", "--calibrate", "--json");
         var thresholds = calibrated.StdoutLines.Select(line => JsonDocument.Parse(line).RootElement.GetProperty("threshold")[0].GetDouble()).ToArray();
@@ -161,7 +162,7 @@ public sealed class MeasureCommandTests : IDisposable
         string first = Write("a.npy", [0.5f]), second = Write("b.npy", [1f]);
         var run = CliRunner.Run("measure", first, second, "--method", "pot", "--plot", _temp.File("h.png"));
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.EndsWith("[PlotWithSeveralInputs]", Assert.Single(run.StderrLines));
+        Assert.EndsWith("[PlotPathWithSeveralInputs]", Assert.Single(run.StderrLines));
         Assert.False(File.Exists(_temp.File("h.png")));
     }
 
@@ -191,11 +192,16 @@ public sealed class MeasureCommandTests : IDisposable
     }
 
     [Fact]
-    public void Measure_NoMethod_IsInvalidArguments()
+    public void Measure_NoQuantizerOptions_MeasuresTheDefaultQuantizer()
     {
-        string input = Write("x.npy", [0.5f]);
-        var run = CliRunner.Run("measure", input);
-        Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.EndsWith("[QuantizerOptionMissing]", Assert.Single(run.StderrLines));
+        // Weights, symmetric, 8 bits, threshold chosen by MSE: the defaults of quantize too.
+        string input = Write("x.npy", [0.5f, -1.25f, 2f]);
+        var run = CliRunner.Run("measure", input, "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var json = JsonDocument.Parse(Assert.Single(run.StdoutLines));
+        Assert.Equal("weights", json.RootElement.GetProperty("target").GetString());
+        Assert.Equal("symmetric", json.RootElement.GetProperty("method").GetString());
+        Assert.Equal(8, json.RootElement.GetProperty("numBits").GetInt32());
+        Assert.Equal("mse", json.RootElement.GetProperty("selection").GetProperty("errorMethod").GetString());
     }
 }

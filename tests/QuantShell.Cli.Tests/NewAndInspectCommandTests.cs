@@ -1,4 +1,5 @@
 using System.Text.Json;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
@@ -6,8 +7,8 @@ namespace QuantShell.Cli.Tests;
 
 public sealed class NewAndInspectCommandTests : IDisposable
 {
-    private static readonly string SeedInput = TestPaths.ConformanceFile("e_seed_example.input.npy");
-    private static readonly string SeedExpected = TestPaths.ConformanceFile("e_seed_example.expected.npy");
+    private static readonly string SeedInput = Conformance.PyTorch.File("e_seed_example.input.npy");
+    private static readonly string SeedExpected = Conformance.PyTorch.File("e_seed_example.expected.npy");
 
     private readonly TempDirectory _temp = new();
 
@@ -126,10 +127,10 @@ public sealed class NewAndInspectCommandTests : IDisposable
     [Fact]
     public void Inspect_FortranOrderFromStdin_ReportsFortran()
     {
-        var run = CliRunner.RunWith(File.ReadAllBytes(TestPaths.ConformanceFile("e_fortran_order.input.npy")), default, "inspect", "-", "--json");
+        var run = CliRunner.RunWith(File.ReadAllBytes(Conformance.PyTorch.File("e_fortran_order.input.npy")), default, "inspect", "-", "--json");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         using var json = JsonDocument.Parse(run.Stdout);
-        Assert.Equal("-", json.RootElement.GetProperty("path").GetString());
+        Assert.Equal("<stdin>", json.RootElement.GetProperty("path").GetString());
         Assert.Equal("Fortran", json.RootElement.GetProperty("order").GetString());
     }
 

@@ -1,3 +1,4 @@
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 
 namespace QuantShell.Cli.Tests;

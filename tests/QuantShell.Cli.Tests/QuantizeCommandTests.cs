@@ -4,8 +4,8 @@ namespace QuantShell.Cli.Tests;
 
 public sealed class QuantizeCommandTests : IDisposable
 {
-    private static readonly string SeedInput = TestPaths.ConformanceFile("e_seed_example.input.npy");
-    private static readonly string SeedExpected = TestPaths.ConformanceFile("e_seed_example.expected.npy");
+    private static readonly string SeedInput = Conformance.PyTorch.File("e_seed_example.input.npy");
+    private static readonly string SeedExpected = Conformance.PyTorch.File("e_seed_example.expected.npy");
     private static readonly string[] SeedQuantizer =
         ["--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel"];
 
@@ -64,12 +64,12 @@ public sealed class QuantizeCommandTests : IDisposable
         string line = Assert.Single(run.StdoutLines);
         using var json = JsonDocument.Parse(line);
         var root = json.RootElement;
-        foreach (string field in new[] { "input", "output", "shape", "dtype", "outputDtype", "target", "method", "numBits", "perChannel",
+        foreach (string field in new[] { "inputPath", "outputPath", "tensorName", "shape", "dtype", "outputDtype", "target", "method", "numBits", "perChannel",
                                          "channelAxis", "scale", "zeroPoint", "quantMin", "quantMax", "elementCount", "nonFiniteCount",
                                          "mse", "sqnrDb", "quantizer" })
             Assert.True(root.TryGetProperty(field, out _), $"missing field {field} in {line}");
-        Assert.Equal(Path.GetFullPath(SeedInput), root.GetProperty("input").GetString());
-        Assert.Equal(Path.GetFullPath(output), root.GetProperty("output").GetString());
+        Assert.Equal(Path.GetFullPath(SeedInput), root.GetProperty("inputPath").GetString());
+        Assert.Equal(Path.GetFullPath(output), root.GetProperty("outputPath").GetString());
         Assert.Equal([1L, 3, 3, 3], root.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
         Assert.Equal("float32", root.GetProperty("dtype").GetString());
         Assert.Equal("weights", root.GetProperty("target").GetString());
@@ -104,8 +104,9 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var run = CliRunner.RunWith(File.ReadAllBytes(SeedInput), default, ["quantize", "-", .. SeedQuantizer, "--output", "-"]);
         Assert.True(run.Code == ExitCode.Success, run.ToString());
+        // stdout carries the .npy bytes only; the result line goes to stderr.
         Assert.Equal("", run.Stdout);
-        Assert.Equal("", run.Stderr);
+        Assert.StartsWith("<stdin> -> <stdout>: float32 (1, 3, 3, 3)", Assert.Single(run.StderrLines));
         string written = _temp.File("stdout.npy");
         File.WriteAllBytes(written, run.StdoutBytes);
         NpyAssert.BitIdentical(SeedExpected, written);
@@ -119,8 +120,8 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         NpyAssert.BitIdentical(SeedExpected, output);
         using var json = JsonDocument.Parse(run.Stdout);
-        Assert.Equal("-", json.RootElement.GetProperty("input").GetString());
-        Assert.Equal(Path.GetFullPath(output), json.RootElement.GetProperty("output").GetString());
+        Assert.Equal("<stdin>", json.RootElement.GetProperty("inputPath").GetString());
+        Assert.Equal(Path.GetFullPath(output), json.RootElement.GetProperty("outputPath").GetString());
     }
 
     [Fact]
@@ -140,12 +141,15 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
-    public void Quantize_JsonWithStdoutOutput_IsInvalidArguments()
+    public void Quantize_JsonWithStdoutOutput_WritesTheResultToStderr()
     {
         var run = CliRunner.Run(["quantize", SeedInput, .. SeedQuantizer, "-o", "-", "--json"]);
-        Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Empty(run.StdoutBytes);
-        Assert.Contains("[OptionConflict]", Assert.Single(run.StderrLines));
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var json = JsonDocument.Parse(Assert.Single(run.StderrLines));
+        Assert.Equal("<stdout>", json.RootElement.GetProperty("outputPath").GetString());
+        string written = _temp.File("stdout.npy");
+        File.WriteAllBytes(written, run.StdoutBytes);
+        NpyAssert.BitIdentical(SeedExpected, written);
     }
 
     [Fact]
@@ -153,7 +157,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var run = CliRunner.Run("quantize", SeedInput, "--target", "weights", "--method", "symmetric", "--bits", "0", "--threshold", "1", "-o", _temp.File("o.npy"));
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Equal("dotnet-quant: error: --bits: NumBits must be between 1 and 16 but is 0. [NumBitsOutOfRange]", Assert.Single(run.StderrLines));
+        Assert.Equal("dotnet-quant: error: --num-bits must be between 1 and 16 but is 0. [NumBitsOutOfRange]", Assert.Single(run.StderrLines));
         Assert.Equal("", run.Stdout);
         Assert.False(File.Exists(_temp.File("o.npy")));
     }
@@ -163,7 +167,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var run = CliRunner.Run("quantize", SeedInput, "--target", "weights", "--method", "pot", "--bits", "8", "--threshold", "3", "-o", _temp.File("o.npy"));
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Equal("dotnet-quant: error: --threshold: Threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]", Assert.Single(run.StderrLines));
+        Assert.Equal("dotnet-quant: error: --threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]", Assert.Single(run.StderrLines));
     }
 
     [Fact]
@@ -172,7 +176,7 @@ public sealed class QuantizeCommandTests : IDisposable
         string a = CopyOfSeed("a.npy"), b = CopyOfSeed("b.npy");
         var run = CliRunner.Run(["quantize", a, b, .. SeedQuantizer, "--output", _temp.File("o.npy")]);
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Contains("[OutputWithSeveralInputs]", Assert.Single(run.StderrLines));
+        Assert.Contains("[OutputPathWithSeveralInputs]", Assert.Single(run.StderrLines));
         Assert.False(File.Exists(_temp.File("o.npy")));
     }
 
@@ -226,11 +230,19 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
-    public void Quantize_NoQuantizer_IsInvalidArguments()
+    public void Quantize_NoQuantizerOptions_AppliesTheDefaults()
     {
-        var run = CliRunner.Run("quantize", SeedInput);
-        Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Contains("[QuantizerOptionMissing]", Assert.Single(run.StderrLines));
+        // Weights, symmetric, 8 bits, per tensor, threshold chosen by MSE.
+        string output = _temp.File("defaults.npy");
+        var run = CliRunner.Run("quantize", SeedInput, "-o", output, "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var json = JsonDocument.Parse(Assert.Single(run.StdoutLines));
+        var quantizer = json.RootElement.GetProperty("quantizer");
+        Assert.Equal("weights", quantizer.GetProperty("target").GetString());
+        Assert.Equal("symmetric", quantizer.GetProperty("method").GetString());
+        Assert.Equal(8, quantizer.GetProperty("numBits").GetInt32());
+        Assert.False(quantizer.GetProperty("perChannel").GetBoolean());
+        Assert.True(File.Exists(output));
     }
 
     [Fact]
@@ -292,7 +304,7 @@ public sealed class QuantizeCommandTests : IDisposable
     public void Quantize_NonFiniteInput_FailsUnlessAllowed()
     {
         string input = _temp.File("nan.npy");
-        new QuantShell.Core.IO.NpyArray([4], new float[] { 1f, float.NaN, float.PositiveInfinity, -0.5f }).Write(input);
+        new QuantShell.Core.Formats.NpyArray([4], new float[] { 1f, float.NaN, float.PositiveInfinity, -0.5f }).Write(input);
         var run = CliRunner.Run("quantize", input, "--target", "activation", "--method", "symmetric", "--bits", "8", "--threshold", "1");
         Assert.Equal(ExitCode.InvalidInput, run.Code);
         Assert.Contains("[NonFiniteInput]", Assert.Single(run.StderrLines));
@@ -302,7 +314,7 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.True(allowed.Code == ExitCode.Success, allowed.ToString());
         using var json = JsonDocument.Parse(allowed.Stdout);
         Assert.Equal(2, json.RootElement.GetProperty("nonFiniteCount").GetInt64());
-        var output = QuantShell.Core.IO.NpyArray.Read(_temp.File("nan.q.npy"));
+        var output = QuantShell.Core.Formats.NpyArray.Read(_temp.File("nan.q.npy"));
         var values = (float[])output.Data;
         Assert.True(float.IsNaN(values[1]));
         Assert.Equal(127f / 128f, values[2]);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
@@ -44,7 +45,7 @@ public sealed class SelectionCommandTests : IDisposable
 
     /// <summary>The MSE of a quantizer on an array, through the core.</summary>
     private static double CoreMse(NpyArray array, QuantizerSpec spec) =>
-        QuantizationMetrics.Measure(array, InferableQuantizer.Create(spec)).Overall.Mse;
+        QuantizationMetrics.Measure(array, InferableQuantizer.Create(spec), "x.npy").Mse;
 
     [Fact]
     public void Quantize_PotWithNothingElse_ChoosesTheMseOptimalPowerOfTwo()
@@ -97,9 +98,9 @@ public sealed class SelectionCommandTests : IDisposable
     public void Quantize_PotNoClipping_ChoosesSmallestPowerOfTwoAtLeastMaxAbs(float[] values, double expected)
     {
         string input = Write("x.npy", values);
-        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noclipping", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noClipping", "--json"));
         Assert.Equal(expected, Assert.Single(Numbers(root.GetProperty("threshold"))));
-        Assert.Equal("noclipping", root.GetProperty("selection").GetProperty("errorMethod").GetString());
+        Assert.Equal("noClipping", root.GetProperty("selection").GetProperty("errorMethod").GetString());
     }
 
     [Fact]
@@ -224,16 +225,16 @@ public sealed class SelectionCommandTests : IDisposable
     public void Quantize_TextLine_ReportsTheChosenThreshold()
     {
         string input = Write("x.npy", [0.5f, -2.7f, 1f]);
-        var run = CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noclipping");
+        var run = CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noClipping");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
-        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noclipping)", Assert.Single(run.StdoutLines));
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping)", Assert.Single(run.StdoutLines));
     }
 
     [Fact]
     public void Quantize_StdinWithChosenThreshold_Works()
     {
         string input = Write("x.npy", [0.5f, -2.7f, 1f]);
-        var run = CliRunner.RunWith(File.ReadAllBytes(input), default, "quantize", "-", "--method", "pot", "--error-method", "noclipping", "-o", "-");
+        var run = CliRunner.RunWith(File.ReadAllBytes(input), default, "quantize", "-", "--method", "pot", "--error-method", "noClipping", "-o", "-");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         string written = _temp.File("out.npy");
         File.WriteAllBytes(written, run.StdoutBytes);
@@ -278,7 +279,7 @@ public sealed class SelectionCommandTests : IDisposable
     {
         string input = Write("x.npy", [0.5f]);
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--p", "3");
-        Assert.Equal("dotnet-quant: error: --p applies to --error-method lp only, but the error method is mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
+        Assert.Equal("dotnet-quant: error: --p is the exponent of --error-method Lp; it does not apply to --error-method Mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
     }
 
     [Fact]
@@ -288,7 +289,7 @@ public sealed class SelectionCommandTests : IDisposable
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "l2");
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
         // The error is one line; parse errors are followed by the usual "--help" hint, as for every option.
-        Assert.Equal("dotnet-quant: error: --error-method must be one of noclipping, mse, mae, lp but is 'l2'.", run.StderrLines[0]);
+        Assert.Equal("dotnet-quant: error: --error-method must be one of no-clipping, mse, mae, lp but is 'l2'.", run.StderrLines[0]);
         Assert.Equal("Run 'dotnet-quant quantize --help' for usage.", run.StderrLines[1]);
     }
 
@@ -299,9 +300,9 @@ public sealed class SelectionCommandTests : IDisposable
         var run = CliRunner.Run("quantize", first, second, "--method", "pot", "--save-quantizer", _temp.File("q.json"));
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
         string line = Assert.Single(run.StderrLines);
-        Assert.Contains("--save-quantizer", line);
+        Assert.Contains("--export-quantizer", line); // --save-quantizer is its alias
         Assert.Contains("--calibrate", line);
-        Assert.EndsWith("[SaveQuantizerNeedsOneQuantizer]", line);
+        Assert.EndsWith("[ExportQuantizerNeedsOneQuantizer]", line);
         Assert.False(File.Exists(_temp.File("q.json")));
         Assert.False(File.Exists(_temp.File("a.q.npy")));
 

@@ -3,45 +3,11 @@ using System.Text;
 
 namespace QuantShell.Cli.Tests;
 
-/// <summary>Where the repository and the shared conformance cases are.</summary>
-internal static class TestPaths
+/// <summary>Where the tool is.</summary>
+internal static class ToolPaths
 {
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    public static string Conformance => Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "conformance"));
-
-    public static string ConformanceFile(string name) => Path.Combine(Conformance, name);
-
     /// <summary>The dotnet-quant.dll copied next to the tests by the project reference.</summary>
     public static string ToolAssembly => Path.Combine(AppContext.BaseDirectory, "dotnet-quant.dll");
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "QuantShell.sln"))) return directory.FullName;
-        }
-        throw new InvalidOperationException($"No QuantShell.sln above {AppContext.BaseDirectory}.");
-    }
-}
-
-/// <summary>A temporary directory per test, removed afterwards.</summary>
-public sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "quantshell-cli-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
 }
 
 /// <summary>What one in-process or child-process run of dotnet-quant produced.</summary>

@@ -1,47 +1,57 @@
-using QuantShell.Core.IO;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Tests;
 
+/// <summary>Every shared case through the file path (whole chunks and tiny ones) and through a quantize job.</summary>
 public sealed class ConformanceTests : IDisposable
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("quantshell-conformance-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
+    public void Dispose() => _temp.Dispose();
+
+    public static TheoryData<string> PyTorchCases() => Conformance.PyTorch.Names();
+
+    public static TheoryData<string> MctCases() => Conformance.Mct.Names(c => !c.Quantizer.IsLut);
 
     [Fact]
-    public void Conformance_AllCasesAreLoaded() => Assert.True(Conformance.Cases.Count >= 62, $"only {Conformance.Cases.Count} cases");
-
-    [Theory]
-    [MemberData(nameof(Conformance.CaseNames), MemberType = typeof(Conformance))]
-    public void FilePath_MatchesPyTorch(string name)
+    public void Suites_HoldEveryCase()
     {
-        var c = Conformance.Get(name);
-        string output = Path.Combine(_temp, name + ".npy");
-        FileQuantizer.QuantizeFile(c.InputPath, output, InferableQuantizer.Create(c.Quantizer));
-        Conformance.AssertIdentical(NpyArray.Read(c.ExpectedPath), NpyArray.Read(output), name);
+        Assert.True(PyTorchCases().Count >= Conformance.PyTorch.MinimumCases, $"{PyTorchCases().Count} PyTorch cases");
+        Assert.Equal(60, MctCases().Count);
     }
 
     [Theory]
-    [MemberData(nameof(Conformance.CaseNames), MemberType = typeof(Conformance))]
-    public void FilePath_SmallChunks_MatchesPyTorch(string name)
-    {
-        // 24-byte chunks cross channel boundaries and vector widths at every offset.
-        var c = Conformance.Get(name);
-        string output = Path.Combine(_temp, name + ".chunked.npy");
-        FileQuantizer.QuantizeFile(c.InputPath, output, InferableQuantizer.Create(c.Quantizer), new FileQuantizeOptions { ChunkBytes = 24 });
-        Conformance.AssertIdentical(NpyArray.Read(c.ExpectedPath), NpyArray.Read(output), name);
-    }
+    [MemberData(nameof(PyTorchCases))]
+    public void PyTorchCase_FilePath_IsBitIdentical(string name) => CheckFile(Conformance.PyTorch.Get(name), chunkBytes: 1 << 20);
 
     [Theory]
-    [MemberData(nameof(Conformance.CaseNames), MemberType = typeof(Conformance))]
-    public void TensorPath_MatchesPyTorch(string name)
+    [MemberData(nameof(PyTorchCases))]
+    public void PyTorchCase_FilePathInTinyChunks_IsBitIdentical(string name) => CheckFile(Conformance.PyTorch.Get(name), chunkBytes: 24);
+
+    [Theory]
+    [MemberData(nameof(MctCases))]
+    public void MctCase_FilePath_IsBitIdentical(string name) => CheckFile(Conformance.Mct.Get(name), chunkBytes: 1 << 20);
+
+    [Theory]
+    [MemberData(nameof(MctCases))]
+    public void MctCase_InMemoryPath_IsBitIdentical(string name)
     {
-        var c = Conformance.Get(name);
-        var input = NpyArray.Read(c.InputPath);
-        using var tensor = TensorConversion.ToTensor(input);
-        using var quantized = InferableQuantizer.Create(c.Quantizer).Quantize(tensor);
-        Conformance.AssertIdentical(NpyArray.Read(c.ExpectedPath), TensorConversion.ToNpyArray(quantized), name);
+        // The path of values chosen from data: the array read once, then quantized from memory.
+        var c = Conformance.Mct.Get(name);
+        string output = _temp.File(name + ".memory.npy");
+        using (var stream = File.Create(output))
+            FileQuantizer.QuantizeArray(NpyArray.Read(c.InputPath), c.InputPath, stream, output, InferableQuantizer.Create(c.Quantizer));
+        Conformance.AssertIdentical(c.ExpectedPath, output);
+    }
+
+    // 24-byte chunks cross channel boundaries and vector widths at every offset.
+    private void CheckFile(Conformance.Case c, int chunkBytes)
+    {
+        string output = _temp.File($"{c.Name}.{chunkBytes}.npy");
+        FileQuantizer.QuantizeFile(c.InputPath, output, InferableQuantizer.Create(c.Quantizer), new FileQuantizeOptions { ChunkBytes = chunkBytes });
+        Conformance.AssertIdentical(c.ExpectedPath, output);
     }
 }

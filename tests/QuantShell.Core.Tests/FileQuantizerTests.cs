@@ -1,4 +1,5 @@
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -80,7 +81,7 @@ public sealed class FileQuantizerTests : IDisposable
     public void MalformedInput_FailsWithoutLeavingAnyFile()
     {
         string input = NpyBuilder.WriteTemp(_temp, "bad.npy", NpyBuilder.Build(NpyBuilder.Dict("<f4", "(10,)"), new byte[12]));
-        var ex = Assert.Throws<NpyFormatException>(() => FileQuantizer.QuantizeFile(input, Path.Combine(_temp, "y.npy"), _quantizer));
+        var ex = Assert.Throws<TensorFormatException>(() => FileQuantizer.QuantizeFile(input, Path.Combine(_temp, "y.npy"), _quantizer));
         Assert.Equal("NpyDataTruncated", ex.ErrorId);
         Assert.Equal(new[] { "bad.npy" }, Directory.GetFiles(_temp).Select(Path.GetFileName));
     }

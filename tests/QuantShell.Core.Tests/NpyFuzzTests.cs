@@ -1,5 +1,6 @@
 using System.Text;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -25,7 +26,7 @@ public sealed class NpyFuzzTests
 
     private static List<byte[]> Seeds()
     {
-        var seeds = Conformance.Cases.Take(20).Select(c => File.ReadAllBytes(c.InputPath)).ToList();
+        var seeds = Conformance.PyTorch.Cases.Take(20).Select(c => File.ReadAllBytes(c.InputPath)).ToList();
         seeds.Add(NpyBuilder.Build(NpyBuilder.Dict("<f4", "(2, 3)", fortran: true), new byte[24]));
         seeds.Add(NpyBuilder.Build(NpyBuilder.Dict(">i2", "(5,)"), new byte[10], major: 2));
         seeds.Add(NpyBuilder.Build(NpyBuilder.Dict("|b1", "()"), new byte[1], major: 3));
@@ -107,7 +108,7 @@ public sealed class NpyFuzzTests
                     using Stream input = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
                     NpyArray.Read(input, "fuzz.npy");
                     using Stream again = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
-                    FileQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
+                    FileQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, "out.npy", quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
                     accepted++;
                 }
                 catch (QuantShellException ex)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 
 namespace QuantShell.Core.Tests;
@@ -174,7 +175,7 @@ public sealed class NpyTests : IDisposable
             ? System.Text.Encoding.ASCII.GetBytes("NOTNPY at all, just text")
             : NpyBuilder.Build(header, new byte[8]);
         string path = NpyBuilder.WriteTemp(_temp, "bad.npy", bytes);
-        var ex = Assert.Throws<NpyFormatException>(() => NpyArray.Read(path));
+        var ex = Assert.Throws<TensorFormatException>(() => NpyArray.Read(path));
         Assert.Equal(errorId, ex.ErrorId);
         Assert.StartsWith(path + ":", ex.Message);
     }
@@ -184,7 +185,7 @@ public sealed class NpyTests : IDisposable
     {
         var bytes = NpyBuilder.Build(NpyBuilder.Dict("<f4", "(1,)"), new byte[4]);
         bytes[6] = 9;
-        var ex = Assert.Throws<NpyFormatException>(() => ReadBytes(bytes));
+        var ex = Assert.Throws<TensorFormatException>(() => ReadBytes(bytes));
         Assert.Equal("NpyVersionNotSupported", ex.ErrorId);
     }
 
@@ -194,7 +195,7 @@ public sealed class NpyTests : IDisposable
         var bytes = NpyBuilder.Build(NpyBuilder.Dict("<f4", "(1,)"), new byte[4]);
         bytes[8] = 0xff;
         bytes[9] = 0xff;
-        var ex = Assert.Throws<NpyFormatException>(() => ReadBytes(bytes));
+        var ex = Assert.Throws<TensorFormatException>(() => ReadBytes(bytes));
         Assert.Equal("NpyHeaderTruncated", ex.ErrorId);
     }
 }

@@ -1,3 +1,5 @@
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
@@ -162,27 +164,29 @@ public sealed class QuantizerResolverTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Fact]
-    public void Resolve_CompleteSpec_IsReturnedUnchanged()
+    public void Request_CompleteSpec_IsUsedAsGiven()
     {
         var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8, Threshold = new[] { 2.0 } };
-        Assert.Same(spec, QuantizerResolver.Resolve(spec, Array.Empty<string>()));
+        var request = QuantizerRequest.For(spec);
+        Assert.False(request.ChoosesFromData);
+        Assert.Same(spec, request.ResolveFor([], "none").Spec);
     }
 
     [Fact]
-    public void Resolve_WithoutThreshold_ChoosesFromTheFile()
+    public void Request_WithoutThreshold_ChoosesFromTheArray()
     {
-        string path = Path.Combine(_temp, "x.npy");
-        new NpyArray(new long[] { 4 }, new float[] { 0.1f, -0.3f, 2.5f, 1f }).Write(path);
-        var request = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8 };
-        var spec = QuantizerResolver.Resolve(request, new[] { path }, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
-        Assert.Equal(new[] { 4.0 }, spec.Threshold);
+        var array = new NpyArray(new long[] { 4 }, new float[] { 0.1f, -0.3f, 2.5f, 1f });
+        var request = QuantizerRequest.For(new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8 },
+            new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        Assert.Equal(new[] { 4.0 }, request.ResolveFor([array], "x.npy").Spec.Threshold);
     }
 
     [Fact]
-    public void ValidateRequest_BadBits_FailsBeforeReadingData()
+    public void Options_BadBits_FailBeforeAnyDataIsRead()
     {
-        var request = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 40 };
-        var ex = Assert.Throws<QuantShell.Core.Errors.QuantizerValidationException>(() => QuantizerResolver.Resolve(request, new[] { "/nonexistent.npy" }));
+        var options = new QuantizerOptions { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 40 };
+        var ex = Assert.Throws<QuantShell.Core.Errors.QuantizerValidationException>(() => options.ToRequest());
         Assert.Equal("NumBitsOutOfRange", ex.ErrorId);
+        Assert.Equal("NumBits", ex.ParameterName);
     }
 }

@@ -53,7 +53,7 @@ Describe 'Invoke-Quantize on hostile input' {
         $null = New-Item -ItemType Directory -Path $dir
         $bad = Join-Path $dir 'a-bad.npy'
         [System.IO.File]::WriteAllBytes($bad, $Bytes)
-        $good = [QuantShell.Core.IO.NpyArray]::new([long[]]@(2), [float[]]@(0.5, -1))
+        $good = [QuantShell.Core.Formats.NpyArray]::new([long[]]@(2), [float[]]@(0.5, -1))
         $good.Write((Join-Path $dir 'b-good.npy'))
         $out = Join-Path $TestDrive "$Name-out"
         $results = Get-ChildItem -LiteralPath $dir -Filter *.npy |

@@ -56,7 +56,7 @@ Describe 'Invoke-Quantize' {
             $result.DType | Should -Be 'float32'
             $result.ChannelAxis | Should -Be 3
             @($result.Scale) | Should -Be @(0.015625, 0.03125, 0.0078125)
-            $data = [QuantShell.Core.IO.NpyArray]::Read($result.OutputPath).Data
+            $data = [QuantShell.Core.Formats.NpyArray]::Read($result.OutputPath).Data
             ($data | Measure-Object -Maximum).Maximum | Should -BeLessThan 4
             ($data | Measure-Object -Minimum).Minimum | Should -BeGreaterOrEqual -4
         }
@@ -67,7 +67,7 @@ Describe 'Invoke-Quantize' {
             $values = [float[]]$x.data[float]().ToArray()
             $inputFile = New-TestNpy (Join-Path $TestDrive 'seed-tensor.npy') @(1, 3, 3, 3) $values
             $result = Invoke-Quantize -LiteralPath $inputFile -Quantizer $q
-            $fromFile = [float[]][QuantShell.Core.IO.NpyArray]::Read($result.OutputPath).Data
+            $fromFile = [float[]][QuantShell.Core.Formats.NpyArray]::Read($result.OutputPath).Data
             $fromTensor = [float[]]$q.Quantize($x).data[float]().ToArray()
             ($fromFile -join ',') | Should -Be ($fromTensor -join ',')
         }
@@ -190,7 +190,7 @@ Describe 'Invoke-Quantize' {
             Set-Content -LiteralPath $out -Value 'precious'
             $result = Invoke-Quantize -Path $a -Quantizer $q -Force
             $result.OutputPath | Should -Be $out
-            [QuantShell.Core.IO.NpyArray]::Read($out).Data | Should -Be @([float]0, [float]0.75, [float]-2, [float]1.75)
+            [QuantShell.Core.Formats.NpyArray]::Read($out).Data | Should -Be @([float]0, [float]0.75, [float]-2, [float]1.75)
         }
     }
 
@@ -245,7 +245,7 @@ Describe 'Invoke-Quantize' {
             $out = Join-Path $TestDrive 'nan.q.npy'
             $result = Invoke-Quantize -LiteralPath $nonFinite -Quantizer $q -OutputPath $out -AllowNonFinite
             $result.NonFiniteCount | Should -Be 1
-            $data = [QuantShell.Core.IO.NpyArray]::Read($out).Data
+            $data = [QuantShell.Core.Formats.NpyArray]::Read($out).Data
             [float]::IsNaN($data[1]) | Should -BeTrue
         }
     }
@@ -262,8 +262,8 @@ Describe 'Invoke-Quantize' {
             function Get-OutputMse([string] $Path, $Quantizer) {
                 $out = Join-Path $TestDrive ('mse-' + [guid]::NewGuid().ToString('N') + '.npy')
                 $null = Invoke-Quantize -LiteralPath $Path -Quantizer $Quantizer -OutputPath $out -ErrorAction Stop
-                $xs = [QuantShell.Core.IO.NpyArray]::Read($Path).Data
-                $ys = [QuantShell.Core.IO.NpyArray]::Read($out).Data
+                $xs = [QuantShell.Core.Formats.NpyArray]::Read($Path).Data
+                $ys = [QuantShell.Core.Formats.NpyArray]::Read($out).Data
                 $sum = 0.0
                 for ($i = 0; $i -lt $xs.Length; $i++) { $d = [double]$xs[$i] - [double]$ys[$i]; $sum += $d * $d }
                 Remove-Item -LiteralPath $out

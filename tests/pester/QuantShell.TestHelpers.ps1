@@ -28,7 +28,7 @@ function Get-NpyDataHex([string] $Path) {
 
 # The values of an .npy file as exact bit patterns (C order, byte order normalised), so NaN and -0.0 compare exactly.
 function Get-NpyValueBits([string] $Path) {
-    $array = [QuantShell.Core.IO.NpyArray]::Read($Path)
+    $array = [QuantShell.Core.Formats.NpyArray]::Read($Path)
     $bits = foreach ($value in $array.Data) {
         switch ($value.GetType().Name) {
             'Single' { [System.BitConverter]::SingleToInt32Bits($value) }
@@ -40,7 +40,7 @@ function Get-NpyValueBits([string] $Path) {
 }
 
 function New-TestNpy([string] $Path, [long[]] $Shape, [float[]] $Values) {
-    [QuantShell.Core.IO.NpyArray]::new($Shape, $Values).Write($Path)
+    [QuantShell.Core.Formats.NpyArray]::new($Shape, $Values).Write($Path)
     $Path
 }
 

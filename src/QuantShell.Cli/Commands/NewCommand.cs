@@ -1,15 +1,24 @@
 using System.CommandLine;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;
 
-/// <summary><c>dotnet-quant new</c>: writes a quantizer file (JSON) for <c>quantize --quantizer</c> and New-InferableQuantizer.</summary>
-internal sealed class NewCommand
+/// <summary><c>dotnet-quant new</c>: writes a quantizer file from its options, or with values chosen from data files.</summary>
+internal static class NewCommand
 {
-    public static readonly Option<string?> Output = new("--output", "-o")
+    public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "The quantizer file to write; '-' or no --output prints the JSON to stdout.",
+        Description = "The quantizer file to write; '-' or no --output-path prints the JSON to stdout.",
         HelpName = "FILE",
+    };
+
+    public static readonly Option<string[]> FromPath = new("--from-path", "--from")
+    {
+        Description = "Choose the values not given (threshold, range) from these .npy files, pooled as calibration batches.",
+        HelpName = "FILE",
+        AllowMultipleArgumentsPerToken = true,
     };
 
     public static readonly Option<bool> Force = new("--force", "-f")
@@ -17,32 +26,30 @@ internal sealed class NewCommand
         Description = "Replace an existing quantizer file.",
     };
 
-    public static readonly Command Command = CreateCommand();
-
-    private readonly TextWriter _stdout;
-
-    private NewCommand(CliInvocation invocation) => _stdout = invocation.Output;
-
-    private static Command CreateCommand()
+    public static Command Create()
     {
-        var command = new Command("new", "Create a quantizer file (JSON) from --target, --method, --bits and its values.");
-        foreach (var option in QuantizerOptions.All) command.Options.Add(option);
-        command.Options.Add(Output);
-        command.Options.Add(Force);
-        command.SetAction(parseResult => (int)new NewCommand(CliInvocation.From(parseResult)).Execute(parseResult));
+        var command = new Command("new", "Create a quantizer file (JSON) from --target, --method, --num-bits and its values, or with values chosen from --from-path files.");
+        foreach (var option in QuantizerOptionSet.Building) command.Options.Add(option);
+        command.Options.Add(QuantizerOptionSet.ErrorMethod);
+        command.Options.Add(QuantizerOptionSet.P);
+        foreach (var option in new Option[] { FromPath, OutputPath, Force }) command.Options.Add(option);
+        command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
 
-    private ExitCode Execute(ParseResult parseResult)
+    private static ExitCode Run(ParseResult parseResult, CancellationToken cancellationToken)
     {
-        var spec = QuantizerOptions.BuildSpec(parseResult);
-        // Creating the quantizer also checks what Validate cannot, e.g. that the grid can be computed.
-        InferableQuantizer.Create(spec);
-        string? output = parseResult.GetValue(Output);
-        if (output is null or QuantizeCommand.StandardStream)
-            _stdout.WriteLine(QuantizerFile.ToJson(spec));
-        else
-            QuantizerFile.Write(output, spec, parseResult.GetValue(Force));
+        var cli = CliInvocation.From(parseResult);
+        var request = new NewQuantizerRequest
+        {
+            Quantizer = QuantizerOptionSet.Read(parseResult),
+            OutputPath = parseResult.GetValue(OutputPath) is { } path && path != CliInvocation.StandardStream ? path : null,
+            Force = parseResult.GetValue(Force),
+        };
+        // Without a file to write, the quantizer file's JSON is the output.
+        var host = new ConsoleHost<InferableQuantizer>(cli.Output, cli.Error, json: false, jsonType: null,
+            (output, quantizer) => { if (request.OutputPath is null) output.WriteLine(QuantizerFile.ToJson(quantizer.Spec)); });
+        NewQuantizerJob.Run(request, cli.Inputs(parseResult.GetValue(FromPath) ?? []), host, cancellationToken);
         return ExitCode.Success;
     }
 }

@@ -9,23 +9,25 @@ namespace QuantShell.Core.IO;
 public static class AtomicFile
 {
     /// <summary>Checks that <paramref name="path"/> may be written (directory exists, not a directory, no overwrite without force).</summary>
-    public static void CheckWritable(string path, bool force)
+    public static void CheckWritable(string path, bool force, string? name = null)
     {
         string full = Path.GetFullPath(path);
+        path = name ?? path;
         if (Directory.Exists(full))
-            throw new QuantShellException($"{path}: is a directory; give a file name for the output.", "OutputIsDirectory", QuantShellErrorKind.InputOutput, path);
+            throw new QuantShellException($"{path}: is a directory; give a file name for the output.", ErrorIds.OutputIsDirectory, QuantShellErrorKind.InvalidArgument, path);
         string? directory = Path.GetDirectoryName(full);
         if (directory is null || !Directory.Exists(directory))
-            throw new QuantShellException($"{path}: the output directory '{directory}' does not exist.", "OutputDirectoryNotFound", QuantShellErrorKind.InputOutput, path);
+            throw new QuantShellException($"{path}: the output directory '{directory}' does not exist.", ErrorIds.OutputDirectoryNotFound, QuantShellErrorKind.NotFound, path);
         if (!force && File.Exists(full))
-            throw new QuantShellException($"{path}: the output file already exists; use -Force (--force) to replace it.", "OutputExists", QuantShellErrorKind.InputOutput, path);
+            throw new QuantShellException($"{path}: the output file already exists; use -Force (--force) to replace it.", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, path);
     }
 
     /// <summary>Runs <paramref name="write"/> against a temporary file, then renames it to <paramref name="path"/>.</summary>
-    public static T Write<T>(string path, bool force, Func<Stream, T> write)
+    public static T Write<T>(string path, bool force, Func<Stream, T> write, string? name = null)
     {
-        CheckWritable(path, force);
+        CheckWritable(path, force, name);
         string full = Path.GetFullPath(path);
+        path = name ?? path;
         string directory = Path.GetDirectoryName(full)!;
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
@@ -43,14 +45,14 @@ public static class AtomicFile
             }
             catch (IOException) when (!force && File.Exists(full))
             {
-                throw new QuantShellException($"{path}: the output file already exists; use -Force (--force) to replace it.", "OutputExists", QuantShellErrorKind.InputOutput, path);
+                throw new QuantShellException($"{path}: the output file already exists; use -Force (--force) to replace it.", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, path);
             }
             return result;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException && ex is not QuantShellException)
         {
             TryDelete(temp);
-            throw new QuantShellException($"{path}: cannot be written ({ex.Message}).", "OutputWriteFailed", QuantShellErrorKind.InputOutput, path, ex);
+            throw new QuantShellException($"{path}: cannot be written ({ex.Message}).", ErrorIds.OutputWriteFailed, QuantShellErrorKind.WriteFailed, path, ex);
         }
         catch
         {
@@ -59,8 +61,8 @@ public static class AtomicFile
         }
     }
 
-    public static void Write(string path, bool force, Action<Stream> write) =>
-        Write<object?>(path, force, stream => { write(stream); return null; });
+    public static void Write(string path, bool force, Action<Stream> write, string? name = null) =>
+        Write<object?>(path, force, stream => { write(stream); return null; }, name);
 
     private static void TryDelete(string path)
     {

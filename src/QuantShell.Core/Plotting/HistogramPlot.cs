@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Numerics;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
@@ -15,19 +17,18 @@ public static class HistogramPlot
     private const int Width = 1000, Height = 480, Left = 70, Right = 20, Top = 56, Bottom = 60, Bins = 240;
     private const uint BarColour = 0x4C72B0, GridColour = 0xB0C4DE, ClipColour = 0xD62728, AxisColour = 0x222222, TextColour = 0x222222;
 
-    public static void Write(string path, NpyArray array, IInferableQuantizer quantizer, MeasurementReport report, bool force)
+    public static void Write(string path, NpyArray array, InferableQuantizer quantizer, MeasurementResult report, bool force, string? name = null)
     {
         var canvas = Draw(array, quantizer, report);
-        AtomicFile.Write(path, force, canvas.Save);
+        AtomicFile.Write(path, force, canvas.Save, name);
     }
 
-    internal static PngCanvas Draw(NpyArray array, IInferableQuantizer quantizer, MeasurementReport report)
+    internal static PngCanvas Draw(NpyArray array, InferableQuantizer quantizer, MeasurementResult report)
     {
         var values = Finite(array);
-        var parameters = quantizer.Parameters;
-        var ranges = Enumerable.Range(0, parameters.Count)
-            .Select(g => ((parameters.QuantMin - parameters.ZeroPoints[g]) * (double)parameters.Scales[g], (parameters.QuantMax - parameters.ZeroPoints[g]) * (double)parameters.Scales[g]))
-            .ToArray();
+        var plan = quantizer.CreatePlan(array.Shape);
+        int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
+        var ranges = Enumerable.Range(0, channels).Select(plan.RangeOf).ToArray();
         double lo = Math.Min(values.Length == 0 ? 0 : values.Min(), ranges.Min(r => r.Item1));
         double hi = Math.Max(values.Length == 0 ? 0 : values.Max(), ranges.Max(r => r.Item2));
         double pad = (hi - lo) * 0.04 + 1e-12;
@@ -39,13 +40,12 @@ public static class HistogramPlot
         int X(double v) => Left + (int)Math.Round((v - lo) / (hi - lo) * (plotWidth - 1));
 
         // Grid levels under everything else, when they are at least 3 pixels apart.
-        if (parameters.Count == 1)
+        if (channels == 1)
         {
-            double scale = parameters.Scales[0];
-            int levels = parameters.QuantMax - parameters.QuantMin + 1;
-            if (scale / (hi - lo) * plotWidth >= 3 && levels <= 4096)
-                for (int q = parameters.QuantMin; q <= parameters.QuantMax; q++)
-                    canvas.VerticalLine(X((q - parameters.ZeroPoints[0]) * scale), Top, baseline, GridColour);
+            double scale = plan.ScaleOf(0);
+            if (scale / (hi - lo) * plotWidth >= 3 && plan.LevelCount <= 4096)
+                foreach (double level in plan.LevelValues(0))
+                    canvas.VerticalLine(X(level), Top, baseline, GridColour);
         }
 
         var counts = new long[Bins];
@@ -79,7 +79,7 @@ public static class HistogramPlot
         canvas.Text(2, Top - 2, Number(peak), TextColour, 1);
 
         var spec = quantizer.Spec;
-        string title = $"{spec.Target} {spec.Method} {spec.NumBits} BIT{(spec.PerChannel ? " PER CHANNEL" : "")}  MSE {Number(report.Overall.Mse)}  SQNR {Number(report.Overall.SqnrDb)} DB  CLIPPED {Number(100 * report.Overall.ClippedFraction)}%";
+        string title = $"{spec.Target} {spec.Method} {spec.NumBits} BIT{(spec.PerChannel ? " PER CHANNEL" : "")}  MSE {Number(report.Mse)}  SQNR {Number(report.SqnrDb)} DB  CLIPPED {Number(100 * report.ClippedFraction)}%";
         canvas.Text(Left, 10, title, TextColour);
         canvas.FillRect(Left, 34, 14, 8, BarColour);
         canvas.Text(Left + 20, 32, "VALUES", TextColour, 1);

@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Processing;
@@ -20,6 +22,9 @@ public sealed record FileQuantizeOptions
 
     /// <summary>Bytes of input read per step when streaming.</summary>
     public int ChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary>How the quantizer's values were chosen, reported in the result; null when they were given.</summary>
+    public SelectionInfo? Selection { get; init; }
 }
 
 /// <summary>
@@ -36,83 +41,130 @@ public static class FileQuantizer
         return Path.Combine(directory, name + ".q.npy");
     }
 
-    /// <summary>Checks the paths before any work: input exists, output is not the input, may be written.</summary>
-    public static void CheckPaths(string inputPath, string outputPath, bool force)
+    /// <summary>Checks the paths before any work: input exists and is a file, output is not the input, may be written.</summary>
+    public static void CheckPaths(string inputPath, string outputPath, bool force, string? inputName = null, string? outputName = null)
     {
         string input = Path.GetFullPath(inputPath);
         string output = Path.GetFullPath(outputPath);
+        inputPath = inputName ?? inputPath;
+        outputPath = outputName ?? outputPath;
+        if (Directory.Exists(input))
+            throw new QuantShellException($"{inputPath}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, inputPath);
         if (!File.Exists(input))
-            throw new QuantShellException($"{inputPath}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, inputPath);
+            throw new QuantShellException($"{inputPath}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, inputPath);
         if (SameFile(input, output))
-            throw new QuantShellException($"{outputPath}: the output would replace the input file; choose another output path.", "OutputIsInput", QuantShellErrorKind.InputOutput, outputPath);
-        AtomicFile.CheckWritable(outputPath, force);
+            throw new QuantShellException($"{outputPath}: the output would replace the input file; choose another output path.", ErrorIds.OutputIsInput, QuantShellErrorKind.InvalidArgument, outputPath);
+        AtomicFile.CheckWritable(output, force, outputPath);
     }
 
-    /// <summary>Quantizes one file into another, atomically.</summary>
-    public static QuantizationResult QuantizeFile(string inputPath, string outputPath, IInferableQuantizer quantizer,
+    /// <summary>Quantizes one file into another, atomically, streaming it through the kernel.</summary>
+    public static QuantizationResult QuantizeFile(string inputPath, string outputPath, InferableQuantizer quantizer,
                                                   FileQuantizeOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FileQuantizeOptions();
         CheckPaths(inputPath, outputPath, options.Force);
         using var input = NpyFiles.OpenRead(inputPath);
-        var result = AtomicFile.Write(outputPath, options.Force,
-            output => QuantizeStream(input, inputPath, output, quantizer, options, cancellationToken));
-        return result with { InputPath = Path.GetFullPath(inputPath), OutputPath = Path.GetFullPath(outputPath) };
+        return AtomicFile.Write(outputPath, options.Force,
+            output => QuantizeStream(input, inputPath, output, Path.GetFullPath(outputPath), quantizer, options, cancellationToken));
     }
 
-    /// <summary>Quantizes an .npy stream into another stream (stdin/stdout, memory). <paramref name="inputName"/> names the input in errors.</summary>
-    public static QuantizationResult QuantizeStream(Stream input, string inputName, Stream output, IInferableQuantizer quantizer,
+    /// <summary>
+    /// Quantizes an .npy stream into another stream (stdin/stdout, memory). <paramref name="inputName"/> and
+    /// <paramref name="outputName"/> name them in errors and in the result.
+    /// </summary>
+    public static QuantizationResult QuantizeStream(Stream input, string inputName, Stream output, string outputName, InferableQuantizer quantizer,
                                                     FileQuantizeOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FileQuantizeOptions();
         var clock = Stopwatch.StartNew();
         var header = NpyHeader.Read(input, inputName);
-        QuantizationPlan plan;
-        try
-        {
-            plan = quantizer.CreatePlan(header.Shape);
-        }
-        catch (QuantizerValidationException ex)
-        {
-            throw new QuantShellException($"{inputName}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, inputName, ex);
-        }
+        var plan = PlanFor(quantizer, header.Shape, inputName);
         var outputType = header.DType.QuantizedOutput;
         NpyHeader.Write(output, outputType, header.Shape);
         var stats = new KernelStats();
-        long firstNonFinite = header.DType.Kind == NpyKind.Float && header.DType.ItemSize == 8
+        long firstNonFinite = header.DType.Kind == DTypeKind.Float && header.DType.ItemSize == 8
             ? Run<double>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken)
             : Run<float>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken);
         if (stats.NonFinite > 0 && !options.AllowNonFinite)
             throw NonFiniteInput.Create(inputName, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, header.Shape));
-        var spec = quantizer.Spec;
-        return new QuantizationResult
+        var layout = new TensorLayout(header.Shape, header.DType, outputType, header.FortranOrder);
+        return QuantizationResult.Create(ResultPath(inputName), outputName, null, layout, quantizer, plan, stats, options.Selection, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Quantizes an array already in memory (read once, to choose its quantizer) and writes it as .npy to
+    /// <paramref name="output"/>: the input's float dtype (float32 for integer inputs), little-endian, C order.
+    /// </summary>
+    public static QuantizationResult QuantizeArray(NpyArray array, string inputName, Stream output, string outputName, InferableQuantizer quantizer,
+                                                   FileQuantizeOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new FileQuantizeOptions();
+        var clock = Stopwatch.StartNew();
+        var plan = PlanFor(quantizer, array.Shape, inputName);
+        var outputType = array.SourceDType.QuantizedOutput;
+        NpyHeader.Write(output, outputType, array.Shape);
+        var stats = new KernelStats();
+        long firstNonFinite = array.Data switch
         {
-            InputPath = inputName,
-            OutputPath = output is FileStream fs ? fs.Name : "-",
-            Shape = header.Shape,
-            DType = header.DType.Name,
-            OutputDType = outputType.Name,
-            FortranOrder = header.FortranOrder,
-            Target = spec.Target,
-            Method = spec.Method,
-            NumBits = spec.NumBits,
-            PerChannel = spec.PerChannel,
-            ChannelAxis = plan.ChannelAxis,
-            Scale = quantizer.Parameters.Scales.ToArray(),
-            ZeroPoint = quantizer.Parameters.ZeroPoints.ToArray(),
-            QuantMin = quantizer.Parameters.QuantMin,
-            QuantMax = quantizer.Parameters.QuantMax,
-            ElementCount = header.ElementCount,
-            NonFiniteCount = stats.NonFinite,
-            Mse = stats.MeanSquaredError,
-            SqnrDb = stats.SqnrDecibels,
-            Quantizer = spec,
-            Elapsed = clock.Elapsed,
+            double[] d => WriteQuantized<double>(d, output, outputType, plan, options, ref stats, cancellationToken),
+            float[] f => WriteQuantized<float>(f, output, outputType, plan, options, ref stats, cancellationToken),
+            Half[] h => WriteQuantized<float>(Array.ConvertAll(h, v => (float)v), output, outputType, plan, options, ref stats, cancellationToken),
+            _ => throw new ArgumentException(array.Data.GetType().Name, nameof(array)),
         };
+        if (stats.NonFinite > 0 && !options.AllowNonFinite)
+            throw NonFiniteInput.Create(inputName, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, array.Shape));
+        var layout = new TensorLayout(array.Shape, array.SourceDType, outputType, false);
+        return QuantizationResult.Create(ResultPath(inputName), outputName, null, layout, quantizer, plan, stats, options.Selection, clock.Elapsed);
+    }
+
+    private static long WriteQuantized<T>(T[] values, Stream output, DType outputType, QuantizationPlan plan, FileQuantizeOptions options,
+                                          ref KernelStats stats, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        long firstNonFinite = -1;
+        int perChunk = Math.Max(1, options.ChunkBytes / outputType.ItemSize);
+        var quantized = ArrayPool<T>.Shared.Rent(Math.Min(perChunk, Math.Max(1, values.Length)));
+        var bytes = ArrayPool<byte>.Shared.Rent(Math.Min(perChunk, Math.Max(1, values.Length)) * outputType.ItemSize);
+        try
+        {
+            for (int start = 0; start < values.Length; start += perChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Math.Min(perChunk, values.Length - start);
+                var source = values.AsSpan(start, n);
+                long before = stats.NonFinite;
+                plan.Apply<T>(source, quantized.AsSpan(0, n), start, ref stats);
+                if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + IndexOfNonFinite<T>(source);
+                ElementConverter.Encode<T>(quantized.AsSpan(0, n), outputType, bytes.AsSpan(0, n * outputType.ItemSize));
+                output.Write(bytes, 0, n * outputType.ItemSize);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(quantized);
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+        return firstNonFinite;
+    }
+
+    /// <summary>How a result names its input: a file by its full path, a stream by its name.</summary>
+    private static string ResultPath(string inputName) => inputName == JobInput.StandardInputName ? inputName : Path.GetFullPath(inputName);
+
+    /// <summary>Binds the quantizer to a tensor's shape; a mismatch names the input.</summary>
+    internal static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, string inputName)
+    {
+        try
+        {
+            return quantizer.CreatePlan(shape);
+        }
+        catch (QuantizerValidationException ex)
+        {
+            throw ex.WithSource(inputName);
+        }
     }
 
     // Returns the C-order flat index of the first non-finite element, or -1.
-    private static long Run<T>(Stream input, string inputName, Stream output, NpyHeader header, NpyDType outputType,
+    private static long Run<T>(Stream input, string inputName, Stream output, NpyHeader header, DType outputType,
                                QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
@@ -124,19 +176,15 @@ public static class FileQuantizer
         if (reorder)
         {
             // A pipe in or out: Fortran order is reordered to C order in memory.
-            var values = NpyArray.ReadElements<T>(input, header, inputName);
-            var quantized = new T[values.Length];
-            plan.Apply<T>(values, quantized, 0, ref stats);
-            WriteEncoded<T>(output, quantized, outputType, options.ChunkBytes);
-            return stats.NonFinite > 0 ? IndexOfNonFinite<T>(values) : -1;
+            return WriteQuantized<T>(NpyArray.ReadElements<T>(input, header, inputName), output, outputType, plan, options, ref stats, cancellationToken);
         }
         int itemSize = header.DType.ItemSize;
         int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, count)));
         // Buffers come from the shared pool: a pipeline over thousands of small files allocates almost nothing.
         byte[] raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
         // float32 and float64 little-endian data is used in place; other types are decoded into a work buffer.
-        bool direct = header.DType == NpyDType.Float32 && typeof(T) == typeof(float)
-                      || header.DType == NpyDType.Float64 && typeof(T) == typeof(double);
+        bool direct = header.DType == DType.Float32 && typeof(T) == typeof(float)
+                      || header.DType == DType.Float64 && typeof(T) == typeof(double);
         bool directOut = outputType.ItemSize == Marshal.SizeOf<T>();
         T[]? work = direct ? null : ArrayPool<T>.Shared.Rent(perChunk);
         T[]? quantizedWork = directOut ? null : ArrayPool<T>.Shared.Rent(perChunk);
@@ -153,7 +201,7 @@ public static class FileQuantizer
         }
     }
 
-    private static long StreamChunks<T>(Stream input, string inputName, Stream output, NpyHeader header, NpyDType outputType,
+    private static long StreamChunks<T>(Stream input, string inputName, Stream output, NpyHeader header, DType outputType,
                                   QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken,
                                   int perChunk, byte[] raw, T[]? work, T[]? quantizedWork)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
@@ -174,7 +222,7 @@ public static class FileQuantizer
             if (direct) source = MemoryMarshal.Cast<byte, T>(raw.AsSpan(0, n * itemSize));
             else
             {
-                NpyElementConverter.Decode(raw.AsSpan(0, n * itemSize), header.DType, work.AsSpan(0, n));
+                ElementConverter.Decode(raw.AsSpan(0, n * itemSize), header.DType, work.AsSpan(0, n));
                 source = work.AsSpan(0, n);
             }
             byte[] outBytes = writer.Rent();
@@ -183,24 +231,12 @@ public static class FileQuantizer
             plan.Apply(source, destination, start, ref stats);
             // Without -AllowNonFinite the file fails, but reading on gives the error its true count.
             if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + IndexOfNonFinite(source);
-            if (!directOut) NpyElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
+            if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
             writer.Submit(outBytes, n * outputType.ItemSize);
         }
         writer.Complete();
         NpyFiles.ExpectEnd(input, inputName, header);
         return firstNonFinite;
-    }
-
-    private static void WriteEncoded<T>(Stream output, ReadOnlySpan<T> values, NpyDType outputType, int chunkBytes) where T : unmanaged
-    {
-        int perChunk = Math.Max(1, chunkBytes / outputType.ItemSize);
-        var buffer = new byte[Math.Min(perChunk, Math.Max(1, values.Length)) * outputType.ItemSize];
-        for (int start = 0; start < values.Length; start += perChunk)
-        {
-            int n = Math.Min(perChunk, values.Length - start);
-            NpyElementConverter.Encode(values.Slice(start, n), outputType, buffer);
-            output.Write(buffer, 0, n * outputType.ItemSize);
-        }
     }
 
     /// <summary>Index of the first NaN or ±infinity, or -1.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 
@@ -19,7 +20,7 @@ internal static class FortranStreaming
         && header.Shape.Count(d => d > 1) > 1 && header.ElementCount > 0;
 
     /// <summary>Quantizes into <paramref name="output"/> after its header; returns the C-order index of the first non-finite value, or -1.</summary>
-    public static long Run<T>(FileStream input, FileStream output, NpyHeader header, NpyDType outputType,
+    public static long Run<T>(FileStream input, FileStream output, NpyHeader header, DType outputType,
                               QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
@@ -91,7 +92,7 @@ internal static class FortranStreaming
                                 {
                                     long offset = inBase + (a + first * (middleF + mm + middle * (b + z0 + g))) * inSize;
                                     ReadExactly(input, rawRun.AsSpan(0, runLength * inSize), offset);
-                                    NpyElementConverter.Decode(rawRun.AsSpan(0, runLength * inSize), header.DType, run.AsSpan(g * runLength, runLength));
+                                    ElementConverter.Decode(rawRun.AsSpan(0, runLength * inSize), header.DType, run.AsSpan(g * runLength, runLength));
                                 }
                                 // The runs list first fastest, then middle.
                                 int k = 0;
@@ -120,7 +121,7 @@ internal static class FortranStreaming
                                     long at = cIndex + FileQuantizer.IndexOfNonFinite<T>(source);
                                     if (firstNonFinite < 0 || at < firstNonFinite) firstNonFinite = at;
                                 }
-                                NpyElementConverter.Encode<T>(quantized.AsSpan(0, length), outputType, rawOut.AsSpan(0, length * outSize));
+                                ElementConverter.Encode<T>(quantized.AsSpan(0, length), outputType, rawOut.AsSpan(0, length * outSize));
                                 RandomAccess.Write(output.SafeFileHandle, rawOut.AsSpan(0, length * outSize), outBase + cIndex * outSize);
                             }
                         }

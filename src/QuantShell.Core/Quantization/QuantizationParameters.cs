@@ -14,54 +14,32 @@ public sealed class QuantizationParameters
         QuantMax = quantMax;
     }
 
+    /// <summary>The grid of a POT, symmetric or uniform spec (SEMANTICS.md), one entry per value given.</summary>
+    internal static QuantizationParameters For(QuantizerSpec spec)
+    {
+        int count = spec.ValueCount;
+        var scales = new float[count];
+        var zeroPoints = new int[count];
+        if (spec.Method == QuantizationMethod.Uniform)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                var (min, max) = RangeMath.AdjustUniformRange((float)spec.MinRange![c], (float)spec.MaxRange![c], spec.NumBits);
+                (scales[c], zeroPoints[c]) = spec.Target == QuantizationTarget.Weights
+                    ? RangeMath.UniformWeightsGrid(min, max, spec.NumBits)
+                    : RangeMath.UniformActivationGrid(min, max, spec.NumBits);
+            }
+            return new QuantizationParameters(scales, zeroPoints, 0, (1 << spec.NumBits) - 1);
+        }
+        for (int c = 0; c < count; c++)
+            scales[c] = RangeMath.SymmetricScale(spec.Threshold![c], spec.NumBits, spec.IsSigned);
+        var (qmin, qmax) = RangeMath.SymmetricRange(spec.NumBits, spec.IsSigned);
+        return new QuantizationParameters(scales, zeroPoints, qmin, qmax);
+    }
+
     public IReadOnlyList<float> Scales { get; }
     public IReadOnlyList<int> ZeroPoints { get; }
     public int QuantMin { get; }
     public int QuantMax { get; }
     public int Count => Scales.Count;
-}
-
-/// <summary>The parameter arithmetic of SEMANTICS.md, kept in one place for all six quantizers.</summary>
-public static class RangeMath
-{
-    /// <summary>Integer range of a symmetric/POT quantizer: signed [-2^(n-1), 2^(n-1)-1], unsigned [0, 2^n-1].</summary>
-    public static (int QuantMin, int QuantMax) SymmetricRange(int numBits, bool signed) =>
-        signed ? (-(1 << (numBits - 1)), (1 << (numBits - 1)) - 1) : (0, (1 << numBits) - 1);
-
-    /// <summary>s = t / 2^(n-1) (signed) or t / 2^n (unsigned), in float64, stored as float32.</summary>
-    public static float SymmetricScale(double threshold, int numBits, bool signed) =>
-        (float)(threshold / (signed ? Math.Pow(2, numBits - 1) : Math.Pow(2, numBits)));
-
-    /// <summary>
-    /// Moves a range so that 0.0 lies exactly on its grid, in float32 arithmetic: [0, max] when min &gt; 0,
-    /// [min, 0] when max &lt; 0, else min' = d * round(min / d) and max' = max - min + min' with d = (max - min) / (2^n - 1).
-    /// </summary>
-    public static (float Min, float Max) AdjustUniformRange(float min, float max, int numBits)
-    {
-        if (min > 0f) return (0f, max);
-        if (max < 0f) return (min, 0f);
-        float levels = (1 << numBits) - 1;
-        float step = (max - min) / levels;
-        float adjustedMin = step * MathF.Round(min / step, MidpointRounding.ToEven);
-        float adjustedMax = max - min + adjustedMin;
-        return (adjustedMin, adjustedMax);
-    }
-
-    /// <summary>Weights: s = (max' - min') / (2^n - 1) in float32; z = -trunc(min' / s) in float32.</summary>
-    public static (float Scale, int ZeroPoint) UniformWeightsGrid(float adjustedMin, float adjustedMax, int numBits)
-    {
-        float levels = (1 << numBits) - 1;
-        float scale = (adjustedMax - adjustedMin) / levels;
-        int zeroPoint = (int)-MathF.Truncate(adjustedMin / scale);
-        return (scale, zeroPoint);
-    }
-
-    /// <summary>Activations: the adjusted range widened to float64; s and z = -round(min' / s) in float64; s used as float32.</summary>
-    public static (float Scale, int ZeroPoint) UniformActivationGrid(float adjustedMin, float adjustedMax, int numBits)
-    {
-        double levels = (1 << numBits) - 1;
-        double scale = ((double)adjustedMax - adjustedMin) / levels;
-        int zeroPoint = (int)-Math.Round(adjustedMin / scale, MidpointRounding.ToEven);
-        return ((float)scale, zeroPoint);
-    }
 }

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
+using QuantShell.Core.Serialization;
 
 namespace QuantShell.Core.Quantization;
 
@@ -25,26 +27,32 @@ public static class QuantizerFile
         ["signed"] = "signed",
         ["perChannel"] = "perChannel", ["per_channel"] = "perChannel",
         ["channelAxis"] = "channelAxis", ["channel_axis"] = "channelAxis",
+        ["lutValues"] = "lutValues", ["lut_values"] = "lutValues",
+        ["lutValuesBitwidth"] = "lutValuesBitwidth", ["lut_values_bitwidth"] = "lutValuesBitwidth",
+        ["eps"] = "eps",
+        ["inputRank"] = "inputRank", ["input_rank"] = "inputRank",
     };
 
-    /// <summary>Reads and validates a quantizer file.</summary>
+    private static string AllowedFields => string.Join(", ", FieldNames.Values.Distinct());
+
+    /// <summary>Reads and validates a quantizer file; its values must all be given.</summary>
     public static QuantizerSpec Read(string path)
     {
         string text;
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) throw new QuantShellException($"{path}: quantizer file not found.", "QuantizerFileNotFound", QuantShellErrorKind.InputOutput, path);
-            if (info.Length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {info.Length} bytes; the limit is {MaxFileBytes}.", "QuantizerFileInvalid", QuantShellErrorKind.InvalidData, path);
+            if (!info.Exists) throw new QuantShellException($"{path}: quantizer file not found.", ErrorIds.QuantizerFileNotFound, QuantShellErrorKind.NotFound, path);
+            if (info.Length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {info.Length} bytes; the limit is {MaxFileBytes}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
             text = File.ReadAllText(path, new UTF8Encoding(false, true));
         }
-        catch (DecoderFallbackException) { throw new QuantShellException($"{path}: quantizer file is not valid UTF-8.", "QuantizerFileInvalid", QuantShellErrorKind.InvalidData, path); }
-        catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "QuantizerFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
-        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "QuantizerFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+        catch (DecoderFallbackException) { throw new QuantShellException($"{path}: quantizer file is not valid UTF-8.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path); }
+        catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", ErrorIds.QuantizerFileUnreadable, QuantShellErrorKind.ReadFailed, path, ex); }
+        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", ErrorIds.QuantizerFileUnreadable, QuantShellErrorKind.ReadFailed, path, ex); }
         return Parse(text, path);
     }
 
-    /// <summary>Parses and validates quantizer JSON; <paramref name="sourceName"/> names it in errors.</summary>
+    /// <summary>Parses and validates complete quantizer JSON; <paramref name="sourceName"/> names it in errors.</summary>
     public static QuantizerSpec Parse(string json, string sourceName = "quantizer")
     {
         JsonDocument document;
@@ -54,24 +62,27 @@ public static class QuantizerFile
         }
         catch (JsonException ex)
         {
-            throw Invalid(sourceName, $"is not valid JSON ({ex.Message})", "QuantizerFileInvalid");
+            throw Invalid(sourceName, $"is not valid JSON ({ex.Message})", ErrorIds.QuantizerFileInvalid);
         }
         using (document)
-            return FromElement(document.RootElement, sourceName);
+            return FromElement(document.RootElement, sourceName, requireValues: true);
     }
 
-    /// <summary>Builds a spec from a parsed JSON object (also used for each element of a list of cases).</summary>
-    public static QuantizerSpec FromElement(JsonElement root, string sourceName)
+    /// <summary>
+    /// Builds a spec from a parsed JSON object (a quantizer file, a case of a list, a rule's quantizer). With
+    /// <paramref name="requireValues"/> the threshold, range or table must be given; without, missing ones are chosen from data.
+    /// </summary>
+    public static QuantizerSpec FromElement(JsonElement root, string sourceName, bool requireValues = true)
     {
         if (root.ValueKind != JsonValueKind.Object)
-            throw Invalid(sourceName, $"must hold a JSON object but holds {Describe(root.ValueKind)}", "QuantizerFileInvalid");
+            throw Invalid(sourceName, $"must hold a JSON object but holds {Describe(root.ValueKind)}", ErrorIds.QuantizerFileInvalid);
         var seen = new Dictionary<string, JsonElement>();
         foreach (var property in root.EnumerateObject())
         {
             if (!FieldNames.TryGetValue(property.Name, out var canonical))
-                throw Invalid(sourceName, $"unknown field '{property.Name}' (allowed: target, method, numBits, threshold, minRange, maxRange, signed, perChannel, channelAxis)", "QuantizerFieldUnknown");
+                throw Invalid(sourceName, $"unknown field '{property.Name}' (allowed: {AllowedFields})", ErrorIds.QuantizerFieldUnknown);
             if (!seen.TryAdd(canonical, property.Value))
-                throw Invalid(sourceName, $"field '{canonical}' is given twice", "QuantizerFieldDuplicate");
+                throw Invalid(sourceName, $"field '{canonical}' is given twice", ErrorIds.QuantizerFieldDuplicate);
         }
         var spec = new QuantizerSpec
         {
@@ -83,11 +94,16 @@ public static class QuantizerFile
             MaxRange = OptionalNumbers(seen, "maxRange", sourceName),
             Signed = seen.TryGetValue("signed", out var signed) ? ParseBool(signed, "signed", sourceName) : null,
             PerChannel = seen.TryGetValue("perChannel", out var perChannel) && ParseBool(perChannel, "perChannel", sourceName),
-            ChannelAxis = seen.TryGetValue("channelAxis", out var axis) && axis.ValueKind != JsonValueKind.Null ? ParseInt(axis, "channelAxis", sourceName) : null,
+            ChannelAxis = OptionalInt(seen, "channelAxis", sourceName),
+            LutValues = OptionalNumbers(seen, "lutValues", sourceName),
+            LutValuesBitwidth = OptionalInt(seen, "lutValuesBitwidth", sourceName),
+            Eps = seen.TryGetValue("eps", out var eps) && eps.ValueKind != JsonValueKind.Null ? Number(eps, "eps", sourceName) : null,
+            InputRank = OptionalInt(seen, "inputRank", sourceName),
         };
         try
         {
-            spec.Validate();
+            if (requireValues) spec.ValidateComplete();
+            else spec.Validate();
         }
         catch (QuantizerValidationException ex)
         {
@@ -97,78 +113,43 @@ public static class QuantizerFile
     }
 
     /// <summary>The JSON text of a spec (camelCase; indented, or on one line).</summary>
-    public static string ToJson(QuantizerSpec spec, bool indented = true)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
-            WriteTo(writer, spec);
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    public static void WriteTo(Utf8JsonWriter writer, QuantizerSpec spec)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("target", spec.Target == QuantizationTarget.Weights ? "weights" : "activation");
-        writer.WriteString("method", spec.Method.ToString().ToLowerInvariant());
-        writer.WriteNumber("numBits", spec.NumBits);
-        if (spec.Method == QuantizationMethod.Uniform)
-        {
-            // A request whose values are still to be chosen from data has none to write.
-            if (spec.MinRange is not null) WriteNumbers(writer, "minRange", spec.MinRange);
-            if (spec.MaxRange is not null) WriteNumbers(writer, "maxRange", spec.MaxRange);
-        }
-        else
-        {
-            if (spec.Threshold is not null) WriteNumbers(writer, "threshold", spec.Threshold);
-            writer.WriteBoolean("signed", spec.IsSigned);
-        }
-        if (spec.Target == QuantizationTarget.Weights)
-        {
-            writer.WriteBoolean("perChannel", spec.PerChannel);
-            if (spec.PerChannel) writer.WriteNumber("channelAxis", spec.EffectiveChannelAxis);
-        }
-        writer.WriteEndObject();
-    }
+    public static string ToJson(QuantizerSpec spec, bool indented = true) =>
+        JsonSerializer.Serialize(QuantizerFileJson.From(spec), indented ? QuantShellJson.Indented.QuantizerFileJson : QuantShellJson.Compact.QuantizerFileJson);
 
     /// <summary>Writes a quantizer file atomically; an existing file is replaced only with <paramref name="force"/>.</summary>
-    public static void Write(string path, QuantizerSpec spec, bool force)
+    public static void Write(string path, QuantizerSpec spec, bool force, string? name = null)
     {
-        spec.Validate();
+        spec.ValidateComplete();
         byte[] bytes = Encoding.UTF8.GetBytes(ToJson(spec) + "\n");
-        AtomicFile.Write(path, force, stream => stream.Write(bytes));
-    }
-
-    private static void WriteNumbers(Utf8JsonWriter writer, string name, IReadOnlyList<double> values)
-    {
-        writer.WriteStartArray(name);
-        foreach (double v in values) writer.WriteNumberValue(v);
-        writer.WriteEndArray();
+        AtomicFile.Write(path, force, stream => stream.Write(bytes), name);
     }
 
     private static JsonElement Required(Dictionary<string, JsonElement> seen, string name, string source) =>
-        seen.TryGetValue(name, out var value) ? value : throw Invalid(source, $"the field '{name}' is missing", "QuantizerFieldMissing");
+        seen.TryGetValue(name, out var value) ? value : throw Invalid(source, $"the field '{name}' is missing", ErrorIds.QuantizerFieldMissing);
+
+    private static int? OptionalInt(Dictionary<string, JsonElement> seen, string name, string source) =>
+        seen.TryGetValue(name, out var element) && element.ValueKind != JsonValueKind.Null ? ParseInt(element, name, source) : null;
 
     private static T ParseEnum<T>(JsonElement element, string name, string source) where T : struct, Enum
     {
-        if (element.ValueKind == JsonValueKind.String && Enum.TryParse<T>(element.GetString(), ignoreCase: true, out var value)
-            && !int.TryParse(element.GetString(), out _))
+        if (element.ValueKind == JsonValueKind.String && EnumNames.TryParse<T>(element.GetString()) is T value)
             return value;
-        string allowed = string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()));
-        throw Invalid(source, $"field '{name}' must be one of {allowed} but is {element.GetRawText()}", "QuantizerFieldInvalid");
+        string allowed = string.Join(", ", EnumNames.All<T>(EnumNames.Json));
+        throw Invalid(source, $"field '{name}' must be one of {allowed} but is {element.GetRawText()}", ErrorIds.QuantizerFieldInvalid);
     }
 
     private static int ParseInt(JsonElement element, string name, string source)
     {
         if (element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out double d) && d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue)
             return (int)d;
-        throw Invalid(source, $"field '{name}' must be an integer but is {element.GetRawText()}", "QuantizerFieldInvalid");
+        throw Invalid(source, $"field '{name}' must be an integer but is {element.GetRawText()}", ErrorIds.QuantizerFieldInvalid);
     }
 
     private static bool ParseBool(JsonElement element, string name, string source) => element.ValueKind switch
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        _ => throw Invalid(source, $"field '{name}' must be true or false but is {element.GetRawText()}", "QuantizerFieldInvalid"),
+        _ => throw Invalid(source, $"field '{name}' must be true or false but is {element.GetRawText()}", ErrorIds.QuantizerFieldInvalid),
     };
 
     private static double[]? OptionalNumbers(Dictionary<string, JsonElement> seen, string name, string source)
@@ -176,14 +157,14 @@ public static class QuantizerFile
         if (!seen.TryGetValue(name, out var element) || element.ValueKind == JsonValueKind.Null) return null;
         if (element.ValueKind == JsonValueKind.Number) return new[] { Number(element, name, source) };
         if (element.ValueKind != JsonValueKind.Array)
-            throw Invalid(source, $"field '{name}' must be a number or a list of numbers but is {element.GetRawText()}", "QuantizerFieldInvalid");
+            throw Invalid(source, $"field '{name}' must be a number or a list of numbers but is {element.GetRawText()}", ErrorIds.QuantizerFieldInvalid);
         return element.EnumerateArray().Select(e => Number(e, name, source)).ToArray();
     }
 
     private static double Number(JsonElement element, string name, string source)
     {
         if (element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out double value) && double.IsFinite(value)) return value;
-        throw Invalid(source, $"field '{name}' must hold finite numbers but holds {element.GetRawText()}", "QuantizerFieldInvalid");
+        throw Invalid(source, $"field '{name}' must hold finite numbers but holds {element.GetRawText()}", ErrorIds.QuantizerFieldInvalid);
     }
 
     private static string Describe(JsonValueKind kind) => kind switch
@@ -195,5 +176,5 @@ public static class QuantizerFile
     };
 
     private static QuantShellException Invalid(string source, string problem, string errorId) =>
-        new($"{source}: {problem}.", errorId, errorId == "QuantizerFileInvalid" ? QuantShellErrorKind.InvalidData : QuantShellErrorKind.InvalidArgument, source);
+        new($"{source}: {problem}.", errorId, errorId == ErrorIds.QuantizerFileInvalid ? QuantShellErrorKind.InvalidData : QuantShellErrorKind.InvalidArgument, source);
 }

@@ -1,27 +1,15 @@
+using System.Globalization;
 using QuantShell.Core.Errors;
 
 namespace QuantShell.Core.Quantization;
 
-/// <summary>What a quantizer is applied to: MCT has weights quantizers (per-tensor or per-channel) and activation quantizers (per-tensor only).</summary>
-public enum QuantizationTarget
-{
-    Weights,
-    Activation,
-}
-
-/// <summary>The three MCT quantization methods.</summary>
-public enum QuantizationMethod
-{
-    /// <summary>Power-of-two: symmetric with a threshold that is an exact power of two.</summary>
-    Pot,
-    Symmetric,
-    Uniform,
-}
-
 /// <summary>
-/// Everything that defines an inferable quantizer, as in the JSON quantizer file. Immutable; <see cref="Validate"/>
-/// checks every rule that does not depend on the tensor (the channel count is checked against the tensor's shape).
+/// Everything that defines an inferable quantizer, as in the JSON quantizer file. Immutable. A spec may leave its
+/// values out (threshold, range, LUT table): it is then a request whose values are chosen from data
+/// (<see cref="IsComplete"/> is false). <see cref="Validate"/> checks every rule that does not depend on the tensor; the
+/// channel count and input rank are checked against a tensor's shape by <see cref="ResolveChannels"/>.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(Serialization.QuantizerSpecJsonConverter))]
 public sealed record QuantizerSpec
 {
     /// <summary>The axis used for per-channel quantization when none is given: the last one (as for the seed's example).</summary>
@@ -30,11 +18,17 @@ public sealed record QuantizerSpec
     public const int MinBits = 1;
     public const int MaxBits = 16;
 
+    /// <summary>MCT's default for <see cref="LutValuesBitwidth"/>.</summary>
+    public const int DefaultLutValuesBitwidth = 8;
+
+    /// <summary>MCT's default for <see cref="Eps"/>.</summary>
+    public const double DefaultEps = 1e-8;
+
     public required QuantizationTarget Target { get; init; }
     public required QuantizationMethod Method { get; init; }
     public required int NumBits { get; init; }
 
-    /// <summary>Thresholds for POT and symmetric quantizers: one per tensor, or one per channel.</summary>
+    /// <summary>Thresholds for POT, symmetric and LUT quantizers: one per tensor, or one per channel.</summary>
     public IReadOnlyList<double>? Threshold { get; init; }
 
     /// <summary>Range minimums for uniform quantizers: one per tensor, or one per channel.</summary>
@@ -43,7 +37,7 @@ public sealed record QuantizerSpec
     /// <summary>Range maximums for uniform quantizers, paired with <see cref="MinRange"/>.</summary>
     public IReadOnlyList<double>? MaxRange { get; init; }
 
-    /// <summary>Signed integer range for POT and symmetric quantizers; null means signed. Ignored by uniform quantizers.</summary>
+    /// <summary>Signed integer range (POT, symmetric, activation LUT); null means signed. Uniform quantizers take none; weights LUT ones are always signed.</summary>
     public bool? Signed { get; init; }
 
     public bool PerChannel { get; init; }
@@ -51,80 +45,190 @@ public sealed record QuantizerSpec
     /// <summary>Channel axis for per-channel quantization (negative counts from the end); null means <see cref="DefaultChannelAxis"/>.</summary>
     public int? ChannelAxis { get; init; }
 
-    public bool IsSigned => Method != QuantizationMethod.Uniform && (Signed ?? true);
+    /// <summary>The table of a LUT quantizer: integer values in the LUT's range, at most 2^NumBits distinct, any order.</summary>
+    public IReadOnlyList<double>? LutValues { get; init; }
+
+    /// <summary>The bit width B of the LUT's integer range; null means <see cref="DefaultLutValuesBitwidth"/>.</summary>
+    public int? LutValuesBitwidth { get; init; }
+
+    /// <summary>Added to the threshold before dividing (LUT quantizers); null means <see cref="DefaultEps"/>.</summary>
+    public double? Eps { get; init; }
+
+    /// <summary>When given (LUT weights), the rank every input must have.</summary>
+    public int? InputRank { get; init; }
+
+    public bool IsLut => Method is QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot;
+
+    /// <summary>Whether the integer range (or the LUT's) is signed: uniform never, weights LUT always, else <see cref="Signed"/> (default true).</summary>
+    public bool IsSigned => Method switch
+    {
+        QuantizationMethod.Uniform => false,
+        QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot when Target == QuantizationTarget.Weights => true,
+        _ => Signed ?? true,
+    };
 
     public int EffectiveChannelAxis => ChannelAxis ?? DefaultChannelAxis;
 
-    /// <summary>Number of (scale, zero point) pairs this quantizer holds.</summary>
+    /// <summary>The method as prose names it: POT, symmetric, uniform, LUT symmetric, LUT POT.</summary>
+    internal string MethodName => Method switch
+    {
+        QuantizationMethod.Pot => "POT",
+        QuantizationMethod.LutSymmetric => "LUT symmetric",
+        QuantizationMethod.LutPot => "LUT POT",
+        _ => Method.ToString().ToLowerInvariant(),
+    };
+
+    public int EffectiveLutValuesBitwidth => LutValuesBitwidth ?? DefaultLutValuesBitwidth;
+
+    public double EffectiveEps => Eps ?? DefaultEps;
+
+    /// <summary>Number of per-tensor or per-channel values (thresholds or ranges) this spec holds.</summary>
     public int ValueCount => (Method == QuantizationMethod.Uniform ? MinRange?.Count : Threshold?.Count) ?? 0;
 
-    /// <summary>Throws <see cref="QuantizerValidationException"/> naming the parameter and value of the first rule broken.</summary>
+    /// <summary>True when every value is given: threshold (and table for LUT) or range. Otherwise they are chosen from data.</summary>
+    public bool IsComplete => Method switch
+    {
+        QuantizationMethod.Uniform => MinRange is not null || MaxRange is not null,
+        QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot => Threshold is not null && LutValues is not null,
+        _ => Threshold is not null,
+    };
+
+    /// <summary>
+    /// Throws <see cref="QuantizerValidationException"/> naming the parameter and value of the first rule broken. A spec
+    /// that is not <see cref="IsComplete"/> is checked as a request: every rule but the missing values.
+    /// </summary>
     public void Validate()
     {
         if (!Enum.IsDefined(Target))
-            throw Invalid("Target", $"Target must be Weights or Activation but is {(int)Target}.", "TargetInvalid");
+            throw Invalid("Target", $"Target must be Weights or Activation but is {(int)Target}.", ErrorIds.TargetInvalid);
         if (!Enum.IsDefined(Method))
-            throw Invalid("Method", $"Method must be Pot, Symmetric or Uniform but is {(int)Method}.", "MethodInvalid");
+            throw Invalid("Method", $"Method must be Pot, Symmetric, Uniform, LutSymmetric or LutPot but is {(int)Method}.", ErrorIds.MethodInvalid);
         if (NumBits < MinBits || NumBits > MaxBits)
-            throw Invalid("NumBits", $"NumBits must be between {MinBits} and {MaxBits} but is {NumBits}.", "NumBitsOutOfRange");
+            throw Invalid("NumBits", $"NumBits must be between {MinBits} and {MaxBits} but is {NumBits}.", ErrorIds.NumBitsOutOfRange);
         if (Target == QuantizationTarget.Activation && PerChannel)
-            throw Invalid("PerChannel", "PerChannel is not supported for activation quantizers (MCT quantizes activations per tensor).", "PerChannelActivationNotSupported");
+            throw Invalid("PerChannel", "PerChannel is not supported for activation quantizers (MCT quantizes activations per tensor).", ErrorIds.PerChannelActivationNotSupported);
+        if (ChannelAxis is int axis && !PerChannel)
+            throw Invalid("ChannelAxis", $"ChannelAxis {axis} applies to per-channel quantizers only; add PerChannel or leave ChannelAxis out.", ErrorIds.ParameterNotApplicable);
+        if (Method == QuantizationMethod.LutSymmetric && Target == QuantizationTarget.Activation)
+            throw Invalid("Method", "LutSymmetric is a weights quantizer in MCT; activations take LutPot.", ErrorIds.MethodInvalid);
 
         if (Method == QuantizationMethod.Uniform)
+        {
+            if (Signed is not null)
+                throw Invalid("Signed", "Signed applies to POT, symmetric and LUT quantizers; a uniform quantizer's range is given by MinRange and MaxRange.", ErrorIds.ParameterNotApplicable);
             ValidateRanges();
+        }
         else
+        {
+            if (IsLut && Target == QuantizationTarget.Weights && Signed == false)
+                throw Invalid("Signed", $"Signed cannot be false for {Method} weights: MCT's weights LUT quantizers are always signed.", ErrorIds.ParameterNotApplicable);
             ValidateThresholds();
+        }
+        if (IsLut) ValidateLut();
+        else
+        {
+            string? lutParameter = LutValues is not null ? "LutValues" : LutValuesBitwidth is not null ? "LutValuesBitwidth" : Eps is not null ? "Eps" : InputRank is not null ? "InputRank" : null;
+            if (lutParameter is not null)
+                throw Invalid(lutParameter, $"{lutParameter} applies to LUT quantizers (LutSymmetric, LutPot) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
+        }
 
         int count = ValueCount;
-        if (!PerChannel && count != 1)
+        if (!PerChannel && count > 1)
         {
             string name = Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold";
-            throw Invalid(name, $"A per-tensor quantizer takes exactly one {name} value but {count} were given ({Format(Method == QuantizationMethod.Uniform ? MinRange! : Threshold!)}); use PerChannel for one value per channel.", "ValueCountMismatch");
+            throw Invalid(name, $"A per-tensor quantizer takes exactly one {name} value but {count} were given ({Format(Method == QuantizationMethod.Uniform ? MinRange! : Threshold!)}); use PerChannel for one value per channel.", ErrorIds.ValueCountMismatch);
         }
+    }
+
+    /// <summary>Validates, and requires every value (threshold, range, table) to be given.</summary>
+    public void ValidateComplete()
+    {
+        Validate();
+        if (IsComplete) return;
+        throw Method switch
+        {
+            QuantizationMethod.Uniform => Invalid("MinRange", "A uniform quantizer needs MinRange and MaxRange (one pair, or one per channel).", ErrorIds.RangeMissing),
+            _ when Threshold is null => Invalid("Threshold", $"A {MethodName} quantizer needs Threshold (one value, or one per channel).", ErrorIds.ThresholdMissing),
+            _ => Invalid("LutValues", $"A {MethodName} quantizer needs LutValues (its table of integers).", ErrorIds.LutValuesMissing),
+        };
     }
 
     private void ValidateThresholds()
     {
         if (MinRange is not null || MaxRange is not null)
-            throw Invalid(MinRange is not null ? "MinRange" : "MaxRange", $"MinRange and MaxRange apply to uniform quantizers only; a {Method} quantizer takes Threshold.", "ParameterNotApplicable");
-        if (Threshold is null || Threshold.Count == 0)
-            throw Invalid("Threshold", $"A {Method} quantizer needs Threshold (one value, or one per channel).", "ThresholdMissing");
+            throw Invalid(MinRange is not null ? "MinRange" : "MaxRange", $"MinRange and MaxRange apply to uniform quantizers only; a {MethodName} quantizer takes Threshold.", ErrorIds.ParameterNotApplicable);
+        if (Threshold is null) return; // chosen from data
+        if (Threshold.Count == 0)
+            throw Invalid("Threshold", $"A {MethodName} quantizer needs Threshold (one value, or one per channel).", ErrorIds.ThresholdMissing);
+        bool powerOfTwo = Method is QuantizationMethod.Pot or QuantizationMethod.LutPot;
         for (int i = 0; i < Threshold.Count; i++)
         {
             double t = Threshold[i];
             string where = Threshold.Count > 1 ? $"Threshold[{i}]" : "Threshold";
             if (!double.IsFinite(t))
-                throw Invalid("Threshold", $"{where} must be a finite number but is {FormatValue(t)}.", "ThresholdNotFinite");
+                throw Invalid("Threshold", $"{where} must be a finite number but is {FormatValue(t)}.", ErrorIds.ThresholdNotFinite);
             if (t <= 0 || (float)t <= 0f)
-                throw Invalid("Threshold", $"{where} must be greater than 0 but is {FormatValue(t)}.", "ThresholdNotPositive");
+                throw Invalid("Threshold", $"{where} must be greater than 0 but is {FormatValue(t)}.", ErrorIds.ThresholdNotPositive);
             if (float.IsInfinity((float)t))
-                throw Invalid("Threshold", $"{where} must fit in float32 but is {FormatValue(t)}.", "ThresholdNotFinite");
-            if (Method == QuantizationMethod.Pot && !double.IsPow2(t))
-                throw Invalid("Threshold", $"{where} must be a power of two for a POT quantizer but is {FormatValue(t)}.", "ThresholdNotPowerOfTwo");
+                throw Invalid("Threshold", $"{where} must fit in float32 but is {FormatValue(t)}.", ErrorIds.ThresholdNotFinite);
+            if (powerOfTwo && !double.IsPow2(t))
+                throw Invalid("Threshold", $"{where} must be a power of two for a {MethodName} quantizer but is {FormatValue(t)}.", ErrorIds.ThresholdNotPowerOfTwo);
         }
     }
 
     private void ValidateRanges()
     {
         if (Threshold is not null)
-            throw Invalid("Threshold", "Threshold applies to POT and symmetric quantizers only; a Uniform quantizer takes MinRange and MaxRange.", "ParameterNotApplicable");
+            throw Invalid("Threshold", "Threshold applies to POT, symmetric and LUT quantizers only; a uniform quantizer takes MinRange and MaxRange.", ErrorIds.ParameterNotApplicable);
+        if (MinRange is null && MaxRange is null) return; // chosen from data
         if (MinRange is null || MinRange.Count == 0)
-            throw Invalid("MinRange", "A Uniform quantizer needs MinRange (one value, or one per channel).", "RangeMissing");
+            throw Invalid("MinRange", "A uniform quantizer needs MinRange (one value, or one per channel) with its MaxRange.", ErrorIds.RangeMissing);
         if (MaxRange is null || MaxRange.Count == 0)
-            throw Invalid("MaxRange", "A Uniform quantizer needs MaxRange (one value, or one per channel).", "RangeMissing");
+            throw Invalid("MaxRange", "A uniform quantizer needs MaxRange (one value, or one per channel) with its MinRange.", ErrorIds.RangeMissing);
         if (MinRange.Count != MaxRange.Count)
-            throw Invalid("MaxRange", $"MinRange has {MinRange.Count} values but MaxRange has {MaxRange.Count}; they must pair up.", "RangeCountMismatch");
+            throw Invalid("MaxRange", $"MinRange has {MinRange.Count} values but MaxRange has {MaxRange.Count}; they must pair up.", ErrorIds.RangeCountMismatch);
         for (int i = 0; i < MinRange.Count; i++)
         {
             string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             double min = MinRange[i], max = MaxRange[i];
             if (!double.IsFinite(min) || float.IsInfinity((float)min))
-                throw Invalid("MinRange", $"MinRange{suffix} must be a finite float32 number but is {FormatValue(min)}.", "RangeNotFinite");
+                throw Invalid("MinRange", $"MinRange{suffix} must be a finite float32 number but is {FormatValue(min)}.", ErrorIds.RangeNotFinite);
             if (!double.IsFinite(max) || float.IsInfinity((float)max))
-                throw Invalid("MaxRange", $"MaxRange{suffix} must be a finite float32 number but is {FormatValue(max)}.", "RangeNotFinite");
+                throw Invalid("MaxRange", $"MaxRange{suffix} must be a finite float32 number but is {FormatValue(max)}.", ErrorIds.RangeNotFinite);
             if (!((float)min < (float)max))
-                throw Invalid("MinRange", $"MinRange{suffix} must be less than MaxRange{suffix} (in float32) but they are {FormatValue(min)} and {FormatValue(max)}.", "RangeMinNotBelowMax");
+                throw Invalid("MinRange", $"MinRange{suffix} must be less than MaxRange{suffix} (in float32) but they are {FormatValue(min)} and {FormatValue(max)}.", ErrorIds.RangeMinNotBelowMax);
         }
+    }
+
+    // MCT's checks at creation (SEMANTICS.md, "Look-up-table quantizers").
+    private void ValidateLut()
+    {
+        int bitwidth = EffectiveLutValuesBitwidth;
+        if (bitwidth < MinBits || bitwidth > MaxBits)
+            throw Invalid("LutValuesBitwidth", $"LutValuesBitwidth must be between {MinBits} and {MaxBits} but is {bitwidth}.", ErrorIds.LutValuesBitwidthInvalid);
+        if (NumBits > bitwidth)
+            throw Invalid("NumBits", $"NumBits ({NumBits}) must not exceed LutValuesBitwidth ({bitwidth}).", ErrorIds.LutValuesBitwidthInvalid);
+        double eps = EffectiveEps;
+        if (!double.IsFinite(eps) || eps < 0)
+            throw Invalid("Eps", $"Eps must be a finite number of at least 0 but is {FormatValue(eps)}.", ErrorIds.EpsInvalid);
+        if (InputRank is int rank && rank < 1)
+            throw Invalid("InputRank", $"InputRank must be at least 1 but is {rank}.", ErrorIds.ParameterNotApplicable);
+        if (LutValues is null) return; // chosen from data
+        if (LutValues.Count == 0)
+            throw Invalid("LutValues", $"A {MethodName} quantizer needs LutValues (at least one integer).", ErrorIds.LutValuesMissing);
+        bool signed = IsSigned;
+        double low = signed ? -Math.Pow(2, bitwidth - 1) : 0, high = signed ? Math.Pow(2, bitwidth - 1) - 1 : Math.Pow(2, bitwidth);
+        for (int i = 0; i < LutValues.Count; i++)
+        {
+            double v = LutValues[i];
+            if (!double.IsFinite(v) || v != Math.Floor(v))
+                throw Invalid("LutValues", $"LutValues[{i}] must be an integer but is {FormatValue(v)}.", ErrorIds.LutValuesInvalid);
+            if (v < low || v > high)
+                throw Invalid("LutValues", $"LutValues[{i}] is {FormatValue(v)} but {(signed ? "signed" : "unsigned")} values of a {bitwidth}-bit LUT lie in [{FormatValue(low)}, {FormatValue(high)}].", ErrorIds.LutValuesInvalid);
+        }
+        int distinct = LutValues.Distinct().Count();
+        if (distinct > 1 << NumBits)
+            throw Invalid("LutValues", $"LutValues has {distinct} distinct values but a {NumBits}-bit LUT holds at most {1 << NumBits}.", ErrorIds.LutValuesInvalid);
     }
 
     /// <summary>Resolves the channel axis against a tensor rank, with a clear error when it is out of range.</summary>
@@ -135,9 +239,30 @@ public sealed record QuantizerSpec
         if (rank == 0 || resolved < 0 || resolved >= rank)
         {
             string allowed = rank == 0 ? "a 0-d tensor has no axes" : $"allowed: {-rank}..{rank - 1}";
-            throw Invalid("ChannelAxis", $"ChannelAxis {axis} is out of range for a tensor of rank {rank} ({allowed}).", "ChannelAxisOutOfRange");
+            throw Invalid("ChannelAxis", $"ChannelAxis {axis} is out of range for a tensor of rank {rank} ({allowed}).", ErrorIds.ChannelAxisOutOfRange);
         }
         return resolved;
+    }
+
+    /// <summary>
+    /// Checks a complete spec against a tensor shape: the input rank (when the spec names one) and, per channel, that
+    /// <paramref name="valueCount"/> values fit the channel axis. Returns the resolved axis, or null per tensor.
+    /// </summary>
+    public int? ResolveChannels(IReadOnlyList<long> shape, int valueCount)
+    {
+        if (InputRank is int rank && rank != shape.Count)
+            throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
+        if (!PerChannel) return null;
+        int axis = ResolveChannelAxis(shape.Count);
+        if (shape[axis] != valueCount)
+        {
+            string name = Method == QuantizationMethod.Uniform ? "MinRange/MaxRange" : "Threshold";
+            string axisText = ChannelAxis is null ? $"{axis} (the default axis {DefaultChannelAxis})" : $"{ChannelAxis}";
+            throw Invalid(Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold",
+                $"{name} has {valueCount} values but channel axis {axisText} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another ChannelAxis.",
+                ErrorIds.ChannelCountMismatch);
+        }
+        return axis;
     }
 
     /// <summary>The quantizer-file JSON on one line (values chosen from data are not known yet and are left out).</summary>
@@ -151,8 +276,11 @@ public sealed record QuantizerSpec
         double.NaN => "NaN",
         double.PositiveInfinity => "Infinity",
         double.NegativeInfinity => "-Infinity",
-        _ => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString("R", CultureInfo.InvariantCulture),
     };
 
     internal static string Format(IEnumerable<double> values) => string.Join(", ", values.Select(FormatValue));
+
+    internal static string FormatShape(IReadOnlyList<long> shape) =>
+        shape.Count == 1 ? $"({shape[0]},)" : $"({string.Join(", ", shape)})";
 }

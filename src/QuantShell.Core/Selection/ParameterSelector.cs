@@ -1,5 +1,6 @@
 using System.Numerics;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
@@ -24,9 +25,9 @@ public static class ParameterSelector
         ArgumentNullException.ThrowIfNull(data);
         options ??= new SelectionOptions();
         if (data.Count == 0)
-            throw new QuantShellException("Choosing quantization parameters needs at least one input array.", "SelectionNoData", QuantShellErrorKind.InvalidArgument, "Path");
+            throw new QuantShellException("Choosing quantization parameters needs at least one input array.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidArgument, "Path");
         if (options.ErrorMethod == ErrorMethod.Lp && !(double.IsFinite(options.P) && options.P > 0))
-            throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", "P", "ErrorExponentInvalid");
+            throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", "P", ErrorIds.ErrorExponentInvalid);
         bool allDouble = data.All(a => a.Data is double[]);
         return allDouble ? Select<double>(request, data, options) : Select<float>(request, data, options);
     }
@@ -63,13 +64,13 @@ public static class ParameterSelector
             return new[] { arrays.SelectMany(a => a).ToArray() };
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
-            throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", "CalibrationShapeMismatch", QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData, "Path");
         int axis = request.ResolveChannelAxis(rank);
         long channelCount = data[0].Shape[axis];
         if (data.Any(a => a.Shape[axis] != channelCount))
-            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", "CalibrationShapeMismatch", QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData, "Path");
         if (channelCount == 0)
-            throw new QuantShellException("Per-channel selection needs at least one channel.", "SelectionNoData", QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException("Per-channel selection needs at least one channel.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, "Path");
         long perChannel = data.Sum(a => a.ElementCount) / channelCount;
         var channels = new T[channelCount][];
         var filled = new int[channelCount];

@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using System.Numerics;
-using QuantShell.Core.IO;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
@@ -21,55 +24,80 @@ public sealed record ChannelMetrics
     /// <summary>Fraction of values outside the representable range (clamped to its ends).</summary>
     public double ClippedFraction { get; init; }
 
-    /// <summary>Distinct integer levels the quantized values use, out of <see cref="LevelsAvailable"/>.</summary>
+    /// <summary>Distinct levels (integer grid points, or table entries) the quantized values use, out of <see cref="LevelsAvailable"/>.</summary>
     public int DistinctLevels { get; init; }
     public int LevelsAvailable { get; init; }
-    public double Scale { get; init; }
-    public int ZeroPoint { get; init; }
 
-    /// <summary>The representable range [(qmin - z) * s, (qmax - z) * s].</summary>
+    /// <summary>The step between levels; null for the whole tensor of a per-channel quantizer (no single grid).</summary>
+    public double? Scale { get; init; }
+
+    /// <summary>The zero point; null for the whole tensor of a per-channel quantizer.</summary>
+    public int? ZeroPoint { get; init; }
+
+    /// <summary>The representable range (for the whole tensor of a per-channel quantizer, the union of the channels').</summary>
     public double RangeMin { get; init; }
     public double RangeMax { get; init; }
 }
 
-/// <summary>Metrics of a quantizer on a tensor, per tensor and per channel.</summary>
-public sealed record MeasurementReport(ChannelMetrics Overall, IReadOnlyList<ChannelMetrics> Channels, QuantizerSpec Quantizer, long[] Shape)
-{
-    /// <summary>The measured file, when the report comes from <see cref="QuantizationMetrics.MeasureFile"/>.</summary>
-    public string? InputPath { get; init; }
-}
-
+/// <summary>Error metrics of a quantizer on tensor values, per tensor and per channel, with the kernel's exact arithmetic.</summary>
 public static class QuantizationMetrics
 {
-    /// <summary>Reads a whole .npy file and measures <paramref name="quantizer"/> on it; errors name the file.</summary>
-    public static MeasurementReport MeasureFile(string path, IInferableQuantizer quantizer) =>
-        Measure(NpyArray.Read(path), quantizer, Path.GetFullPath(path));
+    private const int Chunk = 1 << 16;
 
-    /// <summary>Measures an array read from <paramref name="sourceName"/>, which names it in errors and in the report.</summary>
-    public static MeasurementReport Measure(NpyArray array, IInferableQuantizer quantizer, string sourceName)
-    {
-        try
-        {
-            return Measure(array, quantizer) with { InputPath = sourceName };
-        }
-        catch (QuantShell.Core.Errors.QuantizerValidationException ex)
-        {
-            throw new QuantShell.Core.Errors.QuantShellException($"{sourceName}: {ex.Message}", ex.ErrorId, QuantShell.Core.Errors.QuantShellErrorKind.InvalidArgument, sourceName, ex);
-        }
-    }
-
-    /// <summary>Measures <paramref name="quantizer"/> on <paramref name="array"/> (non-finite values are skipped).</summary>
-    public static MeasurementReport Measure(NpyArray array, IInferableQuantizer quantizer)
+    /// <summary>Measures <paramref name="quantizer"/> on <paramref name="array"/> (non-finite values are skipped); errors name <paramref name="sourceName"/>.</summary>
+    public static MeasurementResult Measure(NpyArray array, InferableQuantizer quantizer, string sourceName, SelectionInfo? selection = null)
     {
         ArgumentNullException.ThrowIfNull(array);
         ArgumentNullException.ThrowIfNull(quantizer);
-        var plan = quantizer.CreatePlan(array.Shape);
-        return array.Data switch
+        var clock = Stopwatch.StartNew();
+        QuantizationPlan plan;
+        try
         {
-            double[] d => Measure<double>(d, plan, quantizer, array.Shape),
-            float[] f => Measure<float>(f, plan, quantizer, array.Shape),
-            Half[] h => Measure<float>(h.Select(v => (float)v).ToArray(), plan, quantizer, array.Shape),
-            _ => throw new ArgumentException(array.Data.GetType().Name),
+            plan = quantizer.CreatePlan(array.Shape);
+        }
+        catch (QuantizerValidationException ex)
+        {
+            throw ex.WithSource(sourceName);
+        }
+        var (overall, channels) = array.Data switch
+        {
+            double[] d => Measure<double>(d, plan),
+            float[] f => Measure<float>(f, plan),
+            Half[] h => Measure<float>(Array.ConvertAll(h, v => (float)v), plan),
+            _ => throw new ArgumentException(array.Data.GetType().Name, nameof(array)),
+        };
+        var spec = quantizer.Spec;
+        return new MeasurementResult
+        {
+            InputPath = sourceName == JobInput.StandardInputName ? sourceName : Path.GetFullPath(sourceName),
+            Shape = array.Shape,
+            DType = array.SourceDType.Name,
+            Target = spec.Target,
+            Method = spec.Method,
+            NumBits = spec.NumBits,
+            Signed = spec.Method == QuantizationMethod.Uniform ? null : spec.IsSigned,
+            PerChannel = spec.PerChannel,
+            ChannelAxis = plan.ChannelAxis,
+            Threshold = spec.Method == QuantizationMethod.Uniform ? null : spec.Threshold,
+            MinRange = spec.Method == QuantizationMethod.Uniform ? spec.MinRange : null,
+            MaxRange = spec.Method == QuantizationMethod.Uniform ? spec.MaxRange : null,
+            LutValues = spec.IsLut ? spec.LutValues : null,
+            Count = overall.Count,
+            Mse = overall.Mse,
+            Mae = overall.Mae,
+            MaxError = overall.MaxError,
+            SqnrDb = overall.SqnrDb,
+            ClippedFraction = overall.ClippedFraction,
+            DistinctLevels = overall.DistinctLevels,
+            LevelsAvailable = overall.LevelsAvailable,
+            Scale = overall.Scale,
+            ZeroPoint = overall.ZeroPoint,
+            RangeMin = overall.RangeMin,
+            RangeMax = overall.RangeMax,
+            Channels = channels,
+            Quantizer = spec,
+            Selection = selection,
+            ElapsedMs = clock.Elapsed.TotalMilliseconds,
         };
     }
 
@@ -80,42 +108,38 @@ public static class QuantizationMetrics
         public readonly bool[] Used = new bool[levels];
     }
 
-    private static MeasurementReport Measure<T>(T[] values, QuantizationPlan plan, IInferableQuantizer quantizer, long[] shape)
+    private static (ChannelMetrics Overall, ChannelMetrics[] Channels) Measure<T>(T[] values, QuantizationPlan plan)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var parameters = quantizer.Parameters;
-        int levels = parameters.QuantMax - parameters.QuantMin + 1;
-        var grids = plan.Grids<T>();
+        int levels = plan.LevelCount;
         var perChannel = Enumerable.Range(0, plan.Channels).Select(_ => new Accumulator(levels)).ToArray();
-        for (long i = 0; i < values.LongLength; i++)
+        var output = new T[Math.Min(Chunk, values.Length)];
+        var level = new int[output.Length];
+        var clipped = new bool[output.Length];
+        for (int start = 0; start < values.Length; start += Chunk)
         {
-            T x = values[i];
-            if (!T.IsFinite(x)) continue;
-            int c = plan.ChannelOf(i);
-            var g = grids[c];
-            T unclamped = T.Round(x * g.Inverse, MidpointRounding.ToEven) + g.ZeroPoint;
-            T q = T.Clamp(unclamped, g.QuantMin, g.QuantMax);
-            double y = double.CreateTruncating((q - g.ZeroPoint) * g.Scale);
-            double xd = double.CreateTruncating(x);
-            double error = Math.Abs(xd - y);
-            var acc = perChannel[c];
-            acc.Count++;
-            if (unclamped != q) acc.Clipped++;
-            acc.SumSquared += error * error;
-            acc.SumAbsolute += error;
-            acc.Signal += xd * xd;
-            if (error > acc.Max) acc.Max = error;
-            acc.Used[int.CreateTruncating(q) - parameters.QuantMin] = true;
+            int n = Math.Min(Chunk, values.Length - start);
+            plan.Classify<T>(values.AsSpan(start, n), start, output, level, clipped);
+            for (int i = 0; i < n; i++)
+            {
+                if (level[i] < 0) continue; // NaN or ±infinity
+                var acc = perChannel[plan.ChannelOf(start + i)];
+                double xd = double.CreateTruncating(values[start + i]);
+                double error = Math.Abs(xd - double.CreateTruncating(output[i]));
+                acc.Count++;
+                if (clipped[i]) acc.Clipped++;
+                acc.SumSquared += error * error;
+                acc.SumAbsolute += error;
+                acc.Signal += xd * xd;
+                if (error > acc.Max) acc.Max = error;
+                acc.Used[level[i]] = true;
+            }
         }
-        ChannelMetrics Build(int? channel, IReadOnlyList<Accumulator> parts, int grid)
+        ChannelMetrics Build(int? channel, IReadOnlyList<Accumulator> parts, int[] grids)
         {
             long count = parts.Sum(p => p.Count);
             double squared = parts.Sum(p => p.SumSquared), signal = parts.Sum(p => p.Signal);
             int distinct = Enumerable.Range(0, levels).Count(l => parts.Any(p => p.Used[l]));
-            // The whole tensor of a per-channel quantizer has no single grid: NaN scale, union of the ranges.
-            var grids = grid >= 0 ? new[] { grid } : Enumerable.Range(0, parameters.Count).ToArray();
-            double Low(int g) => (parameters.QuantMin - parameters.ZeroPoints[g]) * (double)parameters.Scales[g];
-            double High(int g) => (parameters.QuantMax - parameters.ZeroPoints[g]) * (double)parameters.Scales[g];
             return new ChannelMetrics
             {
                 Channel = channel,
@@ -127,15 +151,16 @@ public static class QuantizationMetrics
                 ClippedFraction = count == 0 ? 0 : (double)parts.Sum(p => p.Clipped) / count,
                 DistinctLevels = distinct,
                 LevelsAvailable = levels,
-                Scale = grids.Length == 1 ? parameters.Scales[grids[0]] : double.NaN,
-                ZeroPoint = grids.Length == 1 ? parameters.ZeroPoints[grids[0]] : 0,
-                RangeMin = grids.Min(Low),
-                RangeMax = grids.Max(High),
+                Scale = grids.Length == 1 ? plan.ScaleOf(grids[0]) : null,
+                ZeroPoint = grids.Length == 1 ? plan.ZeroPointOf(grids[0]) : null,
+                RangeMin = grids.Min(g => plan.RangeOf(g).Min),
+                RangeMax = grids.Max(g => plan.RangeOf(g).Max),
             };
         }
-        var channels = plan.Channels == 1 && plan.ChannelAxis is null
+        var channels = plan.ChannelAxis is null
             ? Array.Empty<ChannelMetrics>()
-            : perChannel.Select((acc, c) => Build(c, new[] { acc }, c)).ToArray();
-        return new MeasurementReport(Build(null, perChannel, channels.Length == 0 ? 0 : -1), channels, quantizer.Spec, shape);
+            : perChannel.Select((acc, c) => Build(c, [acc], [c])).ToArray();
+        var all = plan.ChannelAxis is null ? [0] : Enumerable.Range(0, plan.Channels).ToArray();
+        return (Build(null, perChannel, all), channels);
     }
 }

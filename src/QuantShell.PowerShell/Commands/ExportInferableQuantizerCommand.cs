@@ -32,8 +32,8 @@ public sealed class ExportInferableQuantizerCommand : PSCmdlet
     {
         if (_written)
         {
-            ThrowTerminatingError(ErrorRecords.Create($"{Path}: only one quantizer can be exported to a file; the pipeline held more.",
-                "MultipleQuantizersForOneFile", ErrorCategory.InvalidArgument, Path));
+            ThrowTerminatingError(ErrorRecords.From(new QuantShellException($"{Path}: only one quantizer can be exported to a file; the pipeline held more.",
+                ErrorIds.MultipleQuantizersForOneFile, QuantShellErrorKind.InvalidArgument, Path), Path));
         }
         string? file = PathResolver.ResolveLiteral(this, Path, out var error);
         if (error is not null || file is null) { ThrowTerminatingError(error!); return; }

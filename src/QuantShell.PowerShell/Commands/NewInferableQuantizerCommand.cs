@@ -1,13 +1,14 @@
 using System.Management.Automation;
-using QuantShell.Core.Errors;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
-/// New-InferableQuantizer: builds one of the six MCT inferable quantizers from its parameters, or (-FromPath,
-/// -FromLiteralPath) chooses its threshold or range from .npy data, pooled as calibration batches, without quantizing.
+/// New-InferableQuantizer: builds one of MCT's inferable quantizers from its parameters, or (-FromPath, -FromLiteralPath)
+/// chooses the values not given from .npy data, pooled as calibration batches. The core's <see cref="NewQuantizerJob"/>
+/// applies the defaults and rules.
 /// </summary>
 [Cmdlet(VerbsCommon.New, "InferableQuantizer", DefaultParameterSetName = ParametersSet)]
 [OutputType(typeof(InferableQuantizer))]
@@ -17,22 +18,18 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     private const string FromPathSet = "FromPath";
     private const string FromLiteralPathSet = "FromLiteralPath";
 
-    private readonly List<string> _inputs = [];
+    private readonly List<JobInput> _inputs = [];
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private QuantizerOptions? _options;
 
-    // From data, target and bits default to Weights and 8 (as Invoke-Quantize); from parameters they must be given.
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParametersSet)]
-    [Parameter(Position = 0, ParameterSetName = FromPathSet)]
-    [Parameter(Position = 0, ParameterSetName = FromLiteralPathSet)]
-    public QuantizationTarget Target { get; set; } = QuantizationTarget.Weights;
+    [Parameter(Position = 0)]
+    public QuantizationTarget Target { get; set; }
 
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Position = 1)]
     public QuantizationMethod Method { get; set; }
 
-    [Parameter(Mandatory = true, Position = 2, ParameterSetName = ParametersSet)]
-    [Parameter(Position = 2, ParameterSetName = FromPathSet)]
-    [Parameter(Position = 2, ParameterSetName = FromLiteralPathSet)]
-    public int NumBits { get; set; } = 8;
+    [Parameter(Position = 2)]
+    public int NumBits { get; set; }
 
     [Parameter]
     public double[]? Threshold { get; set; }
@@ -54,7 +51,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter]
     public int ChannelAxis { get; set; }
 
-    /// <summary>.npy files (wildcards allowed) whose values, pooled, the threshold or range is chosen from.</summary>
+    /// <summary>.npy files (wildcards allowed) whose values, pooled, the values not given are chosen from.</summary>
     [Parameter(Mandatory = true, ParameterSetName = FromPathSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
@@ -67,37 +64,13 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
 
     [Parameter(ParameterSetName = FromPathSet)]
     [Parameter(ParameterSetName = FromLiteralPathSet)]
-    public ErrorMethod ErrorMethod { get; set; } = ErrorMethod.Mse;
+    public ErrorMethod ErrorMethod { get; set; }
 
     [Parameter(ParameterSetName = FromPathSet)]
     [Parameter(ParameterSetName = FromLiteralPathSet)]
-    public double P { get; set; } = 2.0;
+    public double P { get; set; }
 
-    private QuantizerSpec? _request;
-
-    protected override void BeginProcessing()
-    {
-        var bound = MyInvocation.BoundParameters;
-        _request = QuantizerSelection.SpecFromParameters(this, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, PerChannel, ChannelAxis);
-        if (!bound.ContainsKey(nameof(FromPath)) && !bound.ContainsKey(nameof(FromLiteralPath))) return;
-        var given = new[] { nameof(Threshold), nameof(MinRange), nameof(MaxRange) }.Where(bound.ContainsKey).ToArray();
-        if (given.Length > 0)
-        {
-            ThrowTerminatingError(ErrorRecords.Create(
-                $"{string.Join(", ", given.Select(p => "-" + p))}: with -FromPath or -FromLiteralPath the threshold or range is chosen from the data; do not also give it.",
-                "SelectionNotApplicable", ErrorCategory.InvalidArgument, string.Join(",", given)));
-        }
-        var optionsError = QuantizerSelection.CheckOptions(this, ErrorMethod, P);
-        if (optionsError is not null) ThrowTerminatingError(optionsError);
-        try
-        {
-            QuantizerResolver.ValidateRequest(_request);
-        }
-        catch (QuantizerValidationException ex)
-        {
-            ThrowTerminatingError(QuantizerSelection.FromValidation(this, ex));
-        }
-    }
+    protected override void BeginProcessing() => _options = QuantizerParameters.Read(this, null);
 
     protected override void ProcessRecord()
     {
@@ -105,45 +78,19 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
         bool literal = ParameterSetName == FromLiteralPathSet;
         foreach (string file in PathResolver.ResolveInputs(this, literal ? FromLiteralPath : FromPath, literal))
         {
-            if (_seen.Add(file)) _inputs.Add(file);
+            if (_seen.Add(file)) _inputs.Add(JobInput.File(file));
         }
     }
 
     protected override void EndProcessing()
     {
-        var spec = _request!;
-        if (ParameterSetName != ParametersSet)
-        {
-            // Files that cannot be read are reported and left out; the quantizer is chosen from the rest.
-            var (readable, arrays) = QuantizerSelection.ReadableInputs(this, _inputs);
-            if (readable.Count == 0)
-            {
-                ThrowTerminatingError(ErrorRecords.Create("No readable .npy input is left to choose the quantizer from.",
-                    "SelectionNoData", ErrorCategory.InvalidData, string.Join(", ", _inputs)));
-            }
-            try
-            {
-                spec = QuantizerResolver.Resolve(spec, arrays, string.Join(", ", readable), new SelectionOptions { ErrorMethod = ErrorMethod, P = P });
-            }
-            catch (QuantizerValidationException ex)
-            {
-                ThrowTerminatingError(QuantizerSelection.FromValidation(this, ex));
-            }
-            catch (QuantShellException ex)
-            {
-                ThrowTerminatingError(ErrorRecords.From(ex, readable.Count == 1 ? readable[0] : string.Join(", ", readable)));
-            }
-        }
-        InferableQuantizer quantizer;
         try
         {
-            quantizer = InferableQuantizer.Create(spec);
+            NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _options! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3));
         }
-        catch (QuantizerValidationException ex)
+        catch (Core.Errors.QuantShellException ex)
         {
-            ThrowTerminatingError(QuantizerSelection.FromValidation(this, ex));
-            return;
+            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
         }
-        WriteObject(quantizer);
     }
 }

@@ -1,15 +1,15 @@
 using System.Management.Automation;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
-/// The inputs and the quantizer of the cmdlets that apply a quantizer to .npy files (Invoke-Quantize,
-/// Measure-Quantization): -Path or -LiteralPath, and either -Quantizer or the parameters that build one. When the
-/// built quantizer has no threshold (POT, symmetric) or range (uniform), it is chosen from the data by the core, per file
-/// or, with -Calibrate, once from all files pooled.
+/// The parameters of the cmdlets that apply a quantizer to files (Invoke-Quantize, Measure-Quantization): -Path or
+/// -LiteralPath, and either -Quantizer or the parameters that build one, with the selection parameters for values not
+/// given. They translate one to one into the core's <see cref="QuantizerOptions"/>; the rules are the core's.
 /// </summary>
 public abstract class QuantizerInputCommand : PSCmdlet
 {
@@ -17,9 +17,6 @@ public abstract class QuantizerInputCommand : PSCmdlet
     protected const string LiteralPathSet = "LiteralPath";
     protected const string PathParametersSet = "PathFromParameters";
     protected const string LiteralPathParametersSet = "LiteralPathFromParameters";
-
-    private readonly List<string> _inputs = [];
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathParametersSet, ValueFromPipeline = true)]
@@ -33,22 +30,24 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>A complete quantizer: an object from New-/Import-InferableQuantizer, or the path of a quantizer file.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet)]
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
     [ValidateNotNull]
+    [QuantizerTransformation]
     public InferableQuantizer? Quantizer { get; set; }
 
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
-    public QuantizationTarget Target { get; set; } = QuantizationTarget.Weights;
+    public QuantizationTarget Target { get; set; }
 
-    [Parameter(Mandatory = true, ParameterSetName = PathParametersSet)]
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathParametersSet)]
+    [Parameter(ParameterSetName = PathParametersSet)]
+    [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public QuantizationMethod Method { get; set; }
 
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
-    public int NumBits { get; set; } = 8;
+    public int NumBits { get; set; }
 
     /// <summary>Thresholds (POT, symmetric); not given means chosen from the data.</summary>
     [Parameter(ParameterSetName = PathParametersSet)]
@@ -64,7 +63,7 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public double[]? MaxRange { get; set; }
 
-    /// <summary>Not given: signed for weights; for activations signed iff the data has negative values (as MCT).</summary>
+    /// <summary>Not given: signed for weights; for activations signed iff the data has negative values (as MCT). -Signed:$false is unsigned.</summary>
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public SwitchParameter Signed { get; set; }
@@ -77,96 +76,118 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public int ChannelAxis { get; set; }
 
-    // The selection parameters are in every set so that giving them with a complete quantizer gets a clear error
-    // (SelectionNotApplicable) rather than "parameter set cannot be resolved".
+    // The selection parameters are in every set so that giving them with a complete quantizer gets the core's clear
+    // error (SelectionOptionNotApplicable) rather than "parameter set cannot be resolved".
 
-    /// <summary>How the threshold or range is chosen when not given.</summary>
+    /// <summary>How values not given are chosen from the data.</summary>
     [Parameter]
-    public ErrorMethod ErrorMethod { get; set; } = ErrorMethod.Mse;
+    public ErrorMethod ErrorMethod { get; set; }
 
     /// <summary>The exponent of -ErrorMethod Lp.</summary>
     [Parameter]
-    public double P { get; set; } = 2.0;
+    public double P { get; set; }
 
     /// <summary>Choose one quantizer from all inputs pooled (calibration batches) and apply it to every input.</summary>
     [Parameter]
     public SwitchParameter Calibrate { get; set; }
 
-    /// <summary>The quantizer given or built complete; null when its values are chosen from the data.</summary>
-    protected InferableQuantizer? CompleteQuantizer { get; private set; }
+    /// <summary>The bound parameters as the core's options (null for each one not given).</summary>
+    protected QuantizerOptions ReadQuantizerOptions() => QuantizerParameters.Read(this, Quantizer);
 
-    /// <summary>The quantizer to complete from the data, when not complete.</summary>
-    protected QuantizerSpec? Request { get; private set; }
-
-    protected SelectionOptions Selection { get; private set; } = new();
-
-    /// <summary>The resolved input files, in order, without duplicates.</summary>
-    protected IReadOnlyList<string> Inputs => _inputs;
-
-    /// <summary>Checks the quantizer parameters before any input is read; a bad quantizer stops the pipeline.</summary>
-    protected void PrepareQuantizer()
-    {
-        var bound = MyInvocation.BoundParameters;
-        // Not ParameterSetName: in BeginProcessing, with inputs still to come from the pipeline, the set may be unresolved.
-        if (bound.ContainsKey(nameof(Quantizer)))
-        {
-            CompleteQuantizer = Quantizer;
-        }
-        else
-        {
-            var spec = QuantizerSelection.SpecFromParameters(this, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, PerChannel, ChannelAxis);
-            try
-            {
-                QuantizerResolver.ValidateRequest(spec);
-                if (QuantizerResolver.IsComplete(spec)) CompleteQuantizer = InferableQuantizer.Create(spec);
-                else Request = spec;
-            }
-            catch (QuantizerValidationException ex)
-            {
-                ThrowTerminatingError(QuantizerSelection.FromValidation(this, ex));
-            }
-        }
-        if (CompleteQuantizer is not null)
-        {
-            var selectionParameters = new[] { nameof(ErrorMethod), nameof(P), nameof(Calibrate) }.Where(bound.ContainsKey).ToArray();
-            if (selectionParameters.Length > 0) ThrowTerminatingError(QuantizerSelection.NotApplicable(selectionParameters));
-            return;
-        }
-        var optionsError = QuantizerSelection.CheckOptions(this, ErrorMethod, P);
-        if (optionsError is not null) ThrowTerminatingError(optionsError);
-        Selection = new SelectionOptions { ErrorMethod = ErrorMethod, P = P };
-    }
-
-    /// <summary>Collects this record's inputs; call from ProcessRecord.</summary>
-    protected void CollectInputs()
+    /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>
+    protected IEnumerable<string> ResolveInputs()
     {
         bool literal = ParameterSetName is LiteralPathSet or LiteralPathParametersSet;
-        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
-        {
-            if (_seen.Add(file)) _inputs.Add(file);
-        }
+        return PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal);
+    }
+
+    /// <summary>Resolves an output path parameter (no wildcards); a path that is not a file-system path stops the cmdlet.</summary>
+    protected string? ResolveOutputPath(string? path)
+    {
+        if (path is null) return null;
+        string? resolved = PathResolver.ResolveLiteral(this, path, out var error);
+        if (error is not null || resolved is null) ThrowTerminatingError(error!);
+        return resolved;
     }
 
     /// <summary>
-    /// With -Calibrate: reports and leaves out the inputs that cannot be read, then chooses one quantizer from the rest
-    /// pooled. Returns null (and no inputs) when no input is left. A failure to choose stops the pipeline.
+    /// Runs a step of a job (adding an input, completing). A failure of the whole request (a quantizer file that cannot
+    /// be written, no input left to calibrate on) stops the pipeline; a stopped pipeline ends quietly.
     /// </summary>
-    protected (InferableQuantizer? Quantizer, IReadOnlyList<string> Inputs) CalibrateShared()
+    protected void RunJobStep(Action step)
     {
-        var (readable, arrays) = QuantizerSelection.ReadableInputs(this, _inputs);
-        if (readable.Count == 0) return (null, readable);
         try
         {
-            return (InferableQuantizer.Create(QuantizerResolver.Resolve(Request!, arrays, string.Join(", ", readable), Selection)), readable);
+            step();
         }
         catch (QuantShellException ex)
         {
-            ThrowTerminatingError(ErrorRecords.From(ex, readable.Count == 1 ? readable[0] : string.Join(", ", readable)));
-            return (null, []);
+            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
+        }
+        catch (OperationCanceledException) when (Stopping)
+        {
         }
     }
 
-    /// <summary>The quantizer for one input: the complete or shared one, else one chosen from this input alone.</summary>
-    protected InferableQuantizer QuantizerFor(string input, InferableQuantizer? shared) =>
-        shared ?? InferableQuantizer.Create(QuantizerResolver.Resolve(Request!, [input], Selection));
+    /// <summary>Creates a job, turning a refused request into a terminating error whose target is the offending parameter.</summary>
+    protected T CreateJob<T>(Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (QuantShellException ex)
+        {
+            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
+            throw; // not reached
+        }
+    }
+}
+
+/// <summary>The quantizer parameters shared by the cmdlets, read into the core's options.</summary>
+internal static class QuantizerParameters
+{
+    public static QuantizerOptions Read(PSCmdlet cmdlet, InferableQuantizer? quantizer)
+    {
+        var bound = cmdlet.MyInvocation.BoundParameters;
+        T? Given<T>(string name) where T : struct => bound.TryGetValue(name, out var value) ? (T)value! : null;
+        T? GivenObject<T>(string name) where T : class => bound.TryGetValue(name, out var value) ? (T?)value : null;
+        bool? Switch(string name) => bound.TryGetValue(name, out var value) ? ((SwitchParameter)value!).IsPresent : null;
+        return new QuantizerOptions
+        {
+            Quantizer = quantizer?.Spec,
+            Target = Given<QuantizationTarget>("Target"),
+            Method = Given<QuantizationMethod>("Method"),
+            NumBits = Given<int>("NumBits"),
+            Threshold = GivenObject<double[]>("Threshold"),
+            MinRange = GivenObject<double[]>("MinRange"),
+            MaxRange = GivenObject<double[]>("MaxRange"),
+            Signed = Switch("Signed"),
+            PerChannel = Switch("PerChannel"),
+            ChannelAxis = Given<int>("ChannelAxis"),
+            ErrorMethod = Given<ErrorMethod>("ErrorMethod"),
+            P = Given<double>("P"),
+            Calibrate = Switch("Calibrate"),
+        };
+    }
+}
+
+/// <summary>Lets -Quantizer take the path of a quantizer file as well as a quantizer object.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+public sealed class QuantizerTransformationAttribute : ArgumentTransformationAttribute
+{
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object value = inputData is PSObject wrapped ? wrapped.BaseObject : inputData;
+        if (value is not string path) return inputData;
+        string resolved = engineIntrinsics.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        try
+        {
+            return InferableQuantizer.Create(QuantizerFile.Read(resolved));
+        }
+        catch (QuantShellException ex)
+        {
+            throw new ArgumentTransformationMetadataException(ex.Message, ex);
+        }
+    }
 }

@@ -1,9 +1,10 @@
+using QuantShell.Core.Formats;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace QuantShell.Core.IO;
+namespace QuantShell.Torch;
 
 /// <summary>Moves arrays between .npy files and TorchSharp tensors (CPU), keeping shape (0-d included) and float dtype.</summary>
 public static class TensorConversion
@@ -38,7 +39,7 @@ public static class TensorConversion
             _ => cpu.to_type(ScalarType.Float32).contiguous(),
         };
         long n = contiguous.numel();
-        if (n > Array.MaxLength) throw new QuantShellException($"Tensor of {n} elements is too large for one array.", "TensorTooLarge", QuantShellErrorKind.InvalidData);
+        if (n > Array.MaxLength) throw new QuantShellException($"Tensor of {n} elements is too large for one array.", ErrorIds.TensorTooLarge, QuantShellErrorKind.InvalidData);
         Array data = contiguous.dtype switch
         {
             ScalarType.Float16 => new Half[n],

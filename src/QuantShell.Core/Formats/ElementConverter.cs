@@ -1,18 +1,18 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace QuantShell.Core.IO;
+namespace QuantShell.Core.Formats;
 
 /// <summary>Converts raw .npy element bytes to the compute type (float or double) and back.</summary>
-internal static class NpyElementConverter
+internal static class ElementConverter
 {
     /// <summary>Decodes <c>destination.Length</c> elements of <paramref name="dtype"/> from <paramref name="source"/>.</summary>
-    public static void Decode<T>(ReadOnlySpan<byte> source, NpyDType dtype, Span<T> destination) where T : unmanaged
+    public static void Decode<T>(ReadOnlySpan<byte> source, DType dtype, Span<T> destination) where T : unmanaged
     {
         if (typeof(T) == typeof(double))
         {
             var target = MemoryMarshal.Cast<T, double>(destination);
-            if (dtype.Kind != NpyKind.Float || dtype.ItemSize != 8) throw new InvalidOperationException("float64 is decoded only from float64 data.");
+            if (dtype.Kind != DTypeKind.Float || dtype.ItemSize != 8) throw new InvalidOperationException("float64 is decoded only from float64 data.");
             MemoryMarshal.Cast<byte, double>(source).CopyTo(target);
             if (dtype.BigEndian) BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<double, long>(target), MemoryMarshal.Cast<double, long>(target));
             return;
@@ -22,49 +22,49 @@ internal static class NpyElementConverter
         int n = output.Length;
         switch (dtype.Kind, dtype.ItemSize)
         {
-            case (NpyKind.Float, 4):
+            case (DTypeKind.Float, 4):
                 MemoryMarshal.Cast<byte, float>(source)[..n].CopyTo(output);
                 if (dtype.BigEndian) BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(output), MemoryMarshal.Cast<float, int>(output));
                 break;
-            case (NpyKind.Float, 2):
+            case (DTypeKind.Float, 2):
                 for (int i = 0; i < n; i++)
                 {
                     ushort bits = dtype.BigEndian ? BinaryPrimitives.ReadUInt16BigEndian(source[(2 * i)..]) : BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]);
                     output[i] = (float)BitConverter.UInt16BitsToHalf(bits);
                 }
                 break;
-            case (NpyKind.Float, 8):
+            case (DTypeKind.Float, 8):
                 for (int i = 0; i < n; i++)
                 {
                     long bits = dtype.BigEndian ? BinaryPrimitives.ReadInt64BigEndian(source[(8 * i)..]) : BinaryPrimitives.ReadInt64LittleEndian(source[(8 * i)..]);
                     output[i] = (float)BitConverter.Int64BitsToDouble(bits);
                 }
                 break;
-            case (NpyKind.Bool, _):
+            case (DTypeKind.Bool, _):
                 for (int i = 0; i < n; i++) output[i] = source[i] != 0 ? 1f : 0f;
                 break;
-            case (NpyKind.SignedInteger, 1):
+            case (DTypeKind.SignedInteger, 1):
                 for (int i = 0; i < n; i++) output[i] = (sbyte)source[i];
                 break;
-            case (NpyKind.UnsignedInteger, 1):
+            case (DTypeKind.UnsignedInteger, 1):
                 for (int i = 0; i < n; i++) output[i] = source[i];
                 break;
-            case (NpyKind.SignedInteger, 2):
+            case (DTypeKind.SignedInteger, 2):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadInt16BigEndian(source[(2 * i)..]) : BinaryPrimitives.ReadInt16LittleEndian(source[(2 * i)..]);
                 break;
-            case (NpyKind.UnsignedInteger, 2):
+            case (DTypeKind.UnsignedInteger, 2):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadUInt16BigEndian(source[(2 * i)..]) : BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]);
                 break;
-            case (NpyKind.SignedInteger, 4):
+            case (DTypeKind.SignedInteger, 4):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadInt32BigEndian(source[(4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(source[(4 * i)..]);
                 break;
-            case (NpyKind.UnsignedInteger, 4):
+            case (DTypeKind.UnsignedInteger, 4):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadUInt32BigEndian(source[(4 * i)..]) : BinaryPrimitives.ReadUInt32LittleEndian(source[(4 * i)..]);
                 break;
-            case (NpyKind.SignedInteger, 8):
+            case (DTypeKind.SignedInteger, 8):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadInt64BigEndian(source[(8 * i)..]) : BinaryPrimitives.ReadInt64LittleEndian(source[(8 * i)..]);
                 break;
-            case (NpyKind.UnsignedInteger, 8):
+            case (DTypeKind.UnsignedInteger, 8):
                 for (int i = 0; i < n; i++) output[i] = dtype.BigEndian ? BinaryPrimitives.ReadUInt64BigEndian(source[(8 * i)..]) : BinaryPrimitives.ReadUInt64LittleEndian(source[(8 * i)..]);
                 break;
             default:
@@ -73,7 +73,7 @@ internal static class NpyElementConverter
     }
 
     /// <summary>Encodes values as little-endian <paramref name="dtype"/> (a float dtype) into <paramref name="destination"/>.</summary>
-    public static void Encode<T>(ReadOnlySpan<T> values, NpyDType dtype, Span<byte> destination) where T : unmanaged
+    public static void Encode<T>(ReadOnlySpan<T> values, DType dtype, Span<byte> destination) where T : unmanaged
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("QuantShell writes .npy files on little-endian machines only.");
         if (typeof(T) == typeof(double) && dtype.ItemSize == 8 || typeof(T) == typeof(float) && dtype.ItemSize == 4)

@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
 
-namespace QuantShell.Core.IO;
+namespace QuantShell.Core.Formats;
 
 /// <summary>
 /// A whole .npy array in memory, in C order. <see cref="Data"/> is <c>Half[]</c>, <c>float[]</c> or <c>double[]</c>
@@ -9,15 +10,15 @@ namespace QuantShell.Core.IO;
 /// </summary>
 public sealed class NpyArray
 {
-    public NpyArray(long[] shape, Array data, NpyDType? sourceDType = null)
+    public NpyArray(long[] shape, Array data, DType? sourceDType = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(data);
         DType = data switch
         {
-            Half[] => NpyDType.Float16,
-            float[] => NpyDType.Float32,
-            double[] => NpyDType.Float64,
+            Half[] => DType.Float16,
+            float[] => DType.Float32,
+            double[] => DType.Float64,
             _ => throw new ArgumentException($"Data must be Half[], float[] or double[], not {data.GetType().Name}.", nameof(data)),
         };
         long count = shape.Aggregate(1L, (a, b) => checked(a * b));
@@ -31,10 +32,10 @@ public sealed class NpyArray
     public Array Data { get; }
 
     /// <summary>The in-memory float dtype (little-endian).</summary>
-    public NpyDType DType { get; }
+    public DType DType { get; }
 
     /// <summary>The dtype the file had, e.g. <c>&gt;i2</c> for a big-endian int16 file read as float32.</summary>
-    public NpyDType SourceDType { get; }
+    public DType SourceDType { get; }
 
     public long ElementCount => Data.LongLength;
 
@@ -45,16 +46,18 @@ public sealed class NpyArray
         return Read(stream, path);
     }
 
-    public static NpyArray Read(Stream stream, string name)
+    public static NpyArray Read(Stream stream, string name) => ReadData(stream, NpyHeader.Read(stream, name), name);
+
+    /// <summary>Reads the data that follows a header already read from <paramref name="stream"/>.</summary>
+    public static NpyArray ReadData(Stream stream, NpyHeader header, string name)
     {
-        var header = NpyHeader.Read(stream, name);
         var dtype = header.DType;
         Array data;
-        if (dtype.Kind == NpyKind.Float && dtype.ItemSize == 8) data = ReadElements<double>(stream, header, name);
+        if (dtype.Kind == DTypeKind.Float && dtype.ItemSize == 8) data = ReadElements<double>(stream, header, name);
         else
         {
             var floats = ReadElements<float>(stream, header, name);
-            data = dtype.Kind == NpyKind.Float && dtype.ItemSize == 2 ? floats.Select(f => (Half)f).ToArray() : floats;
+            data = dtype.Kind == DTypeKind.Float && dtype.ItemSize == 2 ? floats.Select(f => (Half)f).ToArray() : floats;
         }
         return new NpyArray(header.Shape, data, dtype);
     }
@@ -63,7 +66,7 @@ public sealed class NpyArray
     {
         long count = header.ElementCount;
         if (count > Array.MaxLength)
-            throw new NpyFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", "NpyArrayTooLarge");
+            throw new TensorFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", ErrorIds.NpyArrayTooLarge);
         int itemSize = header.DType.ItemSize;
         var buffer = new byte[Math.Min(NpyFiles.ChunkBytes, Math.Max(itemSize, header.DataBytes))];
         int perChunk = buffer.Length / itemSize;
@@ -75,7 +78,7 @@ public sealed class NpyArray
             int n = (int)Math.Min(perChunk, count - start);
             NpyFiles.ReadExactly(stream, buffer.AsSpan(0, n * itemSize), name, header);
             if (start + n > values.LongLength) Array.Resize(ref values, (int)Math.Min(count, Math.Max(start + n, values.LongLength * 2)));
-            NpyElementConverter.Decode(buffer.AsSpan(0, n * itemSize), header.DType, values.AsSpan((int)start, n));
+            ElementConverter.Decode(buffer.AsSpan(0, n * itemSize), header.DType, values.AsSpan((int)start, n));
         }
         NpyFiles.ExpectEnd(stream, name, header);
         return header.FortranOrder ? FortranToC(values, header.Shape) : values;
@@ -126,22 +129,24 @@ internal static class NpyFiles
 {
     public const int ChunkBytes = 1 << 20;
 
-    public static FileStream OpenRead(string path)
+    /// <summary>Opens a file to read; errors name it as <paramref name="name"/> (the path as the user gave it).</summary>
+    public static FileStream OpenRead(string path, string? name = null)
     {
+        name ??= path;
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.SequentialScan);
         }
-        catch (FileNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }
-        catch (DirectoryNotFoundException) { throw new QuantShellException($"{path}: file not found.", "InputFileNotFound", QuantShellErrorKind.InputOutput, path); }
-        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "InputFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
-        catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", "InputFileUnreadable", QuantShellErrorKind.InputOutput, path, ex); }
+        catch (FileNotFoundException) { throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name); }
+        catch (DirectoryNotFoundException) { throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name); }
+        catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex); }
+        catch (IOException ex) { throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex); }
     }
 
     public static void ReadExactly(Stream stream, Span<byte> buffer, string name, NpyHeader header)
     {
         if (NpyHeader.ReadUpTo(stream, buffer) < buffer.Length)
-            throw new NpyFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", "NpyDataTruncated");
+            throw new TensorFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated);
     }
 
     /// <summary>For streams whose length is unknown up front (stdin), checks that nothing follows the data.</summary>
@@ -150,6 +155,6 @@ internal static class NpyFiles
         if (stream.CanSeek) return; // checked against the length when the header was read
         Span<byte> probe = stackalloc byte[1];
         if (stream.Read(probe) != 0)
-            throw new NpyFormatException(name, $"trailing data after the array of shape {header.ShapeText} ({header.DataBytes} bytes).", "NpyTrailingData");
+            throw new TensorFormatException(name, $"trailing data after the array of shape {header.ShapeText} ({header.DataBytes} bytes).", ErrorIds.NpyTrailingData);
     }
 }

@@ -2,74 +2,10 @@ using System.Globalization;
 using System.Text;
 using QuantShell.Core.Errors;
 
-namespace QuantShell.Core.IO;
-
-/// <summary>The element types QuantShell reads: floats, signed and unsigned integers, bool.</summary>
-public enum NpyKind
-{
-    Float,
-    SignedInteger,
-    UnsignedInteger,
-    Bool,
-}
-
-/// <summary>A NumPy dtype as written in an .npy header (<c>descr</c>), e.g. <c>&lt;f4</c> or <c>|b1</c>.</summary>
-public sealed record NpyDType(NpyKind Kind, int ItemSize, bool BigEndian)
-{
-    public static readonly NpyDType Float16 = new(NpyKind.Float, 2, false);
-    public static readonly NpyDType Float32 = new(NpyKind.Float, 4, false);
-    public static readonly NpyDType Float64 = new(NpyKind.Float, 8, false);
-
-    /// <summary>The descr string, e.g. <c>&lt;f4</c>, <c>&gt;f8</c>, <c>|u1</c>.</summary>
-    public string Descr => $"{(ItemSize == 1 ? '|' : BigEndian ? '>' : '<')}{KindChar}{ItemSize}";
-
-    /// <summary>NumPy-style name: float32, int64, uint8, bool.</summary>
-    public string Name => Kind switch
-    {
-        NpyKind.Float => $"float{ItemSize * 8}",
-        NpyKind.SignedInteger => $"int{ItemSize * 8}",
-        NpyKind.UnsignedInteger => $"uint{ItemSize * 8}",
-        _ => "bool",
-    };
-
-    private char KindChar => Kind switch { NpyKind.Float => 'f', NpyKind.SignedInteger => 'i', NpyKind.UnsignedInteger => 'u', _ => 'b' };
-
-    /// <summary>The float dtype a quantized copy is written as: the input's float type, float32 for integers and bool; always little-endian.</summary>
-    public NpyDType QuantizedOutput => Kind == NpyKind.Float ? new NpyDType(NpyKind.Float, ItemSize, false) : Float32;
-
-    /// <summary>Parses a descr string; <paramref name="path"/> only names the file in errors.</summary>
-    public static NpyDType Parse(string descr, string path)
-    {
-        if (descr.Length < 2)
-            throw new NpyFormatException(path, $"dtype '{descr}' is not a NumPy type string.", "NpyDTypeInvalid");
-        char order = descr[0];
-        int start = 1;
-        if (order is not ('<' or '>' or '|' or '=')) { order = '='; start = 0; }
-        char kind = descr[start];
-        string sizeText = descr[(start + 1)..];
-        if (kind == 'O')
-            throw new NpyFormatException(path, $"dtype '{descr}' is an object array (pickled Python objects); QuantShell never loads pickles.", "NpyObjectArrayRefused");
-        if (!int.TryParse(sizeText, NumberStyles.None, CultureInfo.InvariantCulture, out int size))
-            throw new NpyFormatException(path, $"dtype '{descr}' is not supported; QuantShell reads float16/32/64, signed and unsigned integers and bool.", "NpyDTypeNotSupported");
-        NpyKind? parsed = kind switch
-        {
-            'f' when size is 2 or 4 or 8 => NpyKind.Float,
-            'i' when size is 1 or 2 or 4 or 8 => NpyKind.SignedInteger,
-            'u' when size is 1 or 2 or 4 or 8 => NpyKind.UnsignedInteger,
-            'b' when size == 1 => NpyKind.Bool,
-            _ => null,
-        };
-        if (parsed is null)
-        {
-            string what = kind switch { 'c' => "complex", 'U' or 'S' or 'a' => "string", 'V' => "structured/void", 'M' or 'm' => "datetime", 'f' => "float of unsupported size", _ => "unknown" };
-            throw new NpyFormatException(path, $"dtype '{descr}' ({what}) is not supported; QuantShell reads float16/32/64, signed and unsigned integers and bool.", "NpyDTypeNotSupported");
-        }
-        return new NpyDType(parsed.Value, size, order == '>' && size > 1);
-    }
-}
+namespace QuantShell.Core.Formats;
 
 /// <summary>A parsed .npy header: dtype, memory order, shape and where the data starts.</summary>
-public sealed record NpyHeader(int MajorVersion, NpyDType DType, bool FortranOrder, long[] Shape, long DataOffset)
+public sealed record NpyHeader(int MajorVersion, DType DType, bool FortranOrder, long[] Shape, long DataOffset)
 {
     /// <summary>The header's text is bounded so a hostile length field cannot make us allocate much.</summary>
     public const int MaxHeaderBytes = 1 << 20;
@@ -92,12 +28,12 @@ public sealed record NpyHeader(int MajorVersion, NpyDType DType, bool FortranOrd
         Span<byte> prefix = stackalloc byte[12];
         int got = ReadUpTo(stream, prefix[..10]);
         if (got < 6 || !prefix[..6].SequenceEqual(Magic))
-            throw new NpyFormatException(path, "not an .npy file (the magic string \\x93NUMPY is missing).", "NpyMagicInvalid");
+            throw new TensorFormatException(path, "not an .npy file (the magic string \\x93NUMPY is missing).", ErrorIds.NpyMagicInvalid);
         if (got < 10)
-            throw new NpyFormatException(path, "the file ends inside the .npy preamble.", "NpyHeaderTruncated");
+            throw new TensorFormatException(path, "the file ends inside the .npy preamble.", ErrorIds.NpyHeaderTruncated);
         int major = prefix[6], minor = prefix[7];
         if (major is not (1 or 2 or 3) || minor != 0)
-            throw new NpyFormatException(path, $"format version {major}.{minor} is not supported (1.0, 2.0 and 3.0 are).", "NpyVersionNotSupported");
+            throw new TensorFormatException(path, $"format version {major}.{minor} is not supported (1.0, 2.0 and 3.0 are).", ErrorIds.NpyVersionNotSupported);
         long headerLength;
         int preamble;
         if (major == 1)
@@ -108,17 +44,17 @@ public sealed record NpyHeader(int MajorVersion, NpyDType DType, bool FortranOrd
         else
         {
             if (ReadUpTo(stream, prefix[10..12]) < 2)
-                throw new NpyFormatException(path, "the file ends inside the .npy preamble.", "NpyHeaderTruncated");
+                throw new TensorFormatException(path, "the file ends inside the .npy preamble.", ErrorIds.NpyHeaderTruncated);
             headerLength = (uint)(prefix[8] | (prefix[9] << 8) | (prefix[10] << 16) | (prefix[11] << 24));
             preamble = 12;
         }
         if (headerLength > MaxHeaderBytes)
-            throw new NpyFormatException(path, $"header length {headerLength} exceeds the limit of {MaxHeaderBytes} bytes.", "NpyHeaderTooLarge");
+            throw new TensorFormatException(path, $"header length {headerLength} exceeds the limit of {MaxHeaderBytes} bytes.", ErrorIds.NpyHeaderTooLarge);
         if (stream.CanSeek && stream.Length - preamble < headerLength)
-            throw new NpyFormatException(path, $"header length {headerLength} runs past the end of the file ({stream.Length} bytes).", "NpyHeaderTruncated");
+            throw new TensorFormatException(path, $"header length {headerLength} runs past the end of the file ({stream.Length} bytes).", ErrorIds.NpyHeaderTruncated);
         var headerBytes = new byte[headerLength];
         if (ReadUpTo(stream, headerBytes) < headerLength)
-            throw new NpyFormatException(path, $"header length {headerLength} runs past the end of the file.", "NpyHeaderTruncated");
+            throw new TensorFormatException(path, $"header length {headerLength} runs past the end of the file.", ErrorIds.NpyHeaderTruncated);
         string text;
         try
         {
@@ -126,17 +62,17 @@ public sealed record NpyHeader(int MajorVersion, NpyDType DType, bool FortranOrd
         }
         catch (DecoderFallbackException)
         {
-            throw new NpyFormatException(path, "the header is not valid UTF-8.", "NpyHeaderInvalid");
+            throw new TensorFormatException(path, "the header is not valid UTF-8.", ErrorIds.NpyHeaderInvalid);
         }
         var (descr, fortran, shape) = new HeaderLiteralParser(text, path).ParseDict();
-        var dtype = NpyDType.Parse(descr, path);
+        var dtype = DType.Parse(descr, path);
         long count = 1;
         foreach (long dim in shape)
         {
             if (dim < 0)
-                throw new NpyFormatException(path, $"shape {FormatShape(shape)} has a negative dimension.", "NpyShapeInvalid");
+                throw new TensorFormatException(path, $"shape {FormatShape(shape)} has a negative dimension.", ErrorIds.NpyShapeInvalid);
             if (dim != 0 && count > long.MaxValue / dim / dtype.ItemSize)
-                throw new NpyFormatException(path, $"shape {FormatShape(shape)} has more elements than can exist.", "NpyShapeInvalid");
+                throw new TensorFormatException(path, $"shape {FormatShape(shape)} has more elements than can exist.", ErrorIds.NpyShapeInvalid);
             count *= dim;
         }
         var header = new NpyHeader(major, dtype, fortran, shape, preamble + headerLength);
@@ -144,15 +80,15 @@ public sealed record NpyHeader(int MajorVersion, NpyDType DType, bool FortranOrd
         {
             long available = stream.Length - header.DataOffset;
             if (available < header.DataBytes)
-                throw new NpyFormatException(path, $"data is truncated: shape {header.ShapeText} of {dtype.Name} needs {header.DataBytes} bytes but the file holds {available}.", "NpyDataTruncated");
+                throw new TensorFormatException(path, $"data is truncated: shape {header.ShapeText} of {dtype.Name} needs {header.DataBytes} bytes but the file holds {available}.", ErrorIds.NpyDataTruncated);
             if (available > header.DataBytes)
-                throw new NpyFormatException(path, $"{available - header.DataBytes} bytes of trailing data after the array of shape {header.ShapeText} ({header.DataBytes} bytes).", "NpyTrailingData");
+                throw new TensorFormatException(path, $"{available - header.DataBytes} bytes of trailing data after the array of shape {header.ShapeText} ({header.DataBytes} bytes).", ErrorIds.NpyTrailingData);
         }
         return header;
     }
 
     /// <summary>Writes a little-endian, C-order header (version 1.0, or 2.0 when the text does not fit), padded to 64 bytes.</summary>
-    public static void Write(Stream stream, NpyDType dtype, IReadOnlyList<long> shape)
+    public static void Write(Stream stream, DType dtype, IReadOnlyList<long> shape)
     {
         string dict = $"{{'descr': '{dtype.Descr}', 'fortran_order': False, 'shape': {FormatShape(shape)}, }}";
         int major = dict.Length + 1 + 10 > ushort.MaxValue ? 2 : 1;
@@ -220,7 +156,7 @@ internal sealed class HeaderLiteralParser
                 case "descr":
                     if (descr is not null) throw Fail("the key 'descr' appears twice");
                     SkipSpace();
-                    if (Peek() == '[') throw new NpyFormatException(_path, "structured dtypes (a list as 'descr') are not supported.", "NpyDTypeNotSupported");
+                    if (Peek() == '[') throw new TensorFormatException(_path, "structured dtypes (a list as 'descr') are not supported.", ErrorIds.NpyDTypeNotSupported);
                     descr = ParseString();
                     break;
                 case "fortran_order":
@@ -254,7 +190,7 @@ internal sealed class HeaderLiteralParser
         SkipSpace();
         while (Peek() != ')')
         {
-            if (dims.Count >= NpyHeader.MaxRank) throw new NpyFormatException(_path, $"shape has more than {NpyHeader.MaxRank} dimensions.", "NpyShapeInvalid");
+            if (dims.Count >= NpyHeader.MaxRank) throw new TensorFormatException(_path, $"shape has more than {NpyHeader.MaxRank} dimensions.", ErrorIds.NpyShapeInvalid);
             dims.Add(ParseInteger());
             SkipSpace();
             if (Peek() == ',') { _at++; SkipSpace(); }
@@ -274,8 +210,8 @@ internal sealed class HeaderLiteralParser
         if (_at < _text.Length && _text[_at] is 'L' or 'l') _at++; // Python 2 long literal
         if (digits.Length == 0 || digits == "-") throw Fail("expected an integer in the shape");
         if (!long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value))
-            throw new NpyFormatException(_path, $"shape dimension {Truncate(digits)} is out of range.", "NpyShapeInvalid");
-        if (value < 0) throw new NpyFormatException(_path, $"shape has a negative dimension ({value}).", "NpyShapeInvalid");
+            throw new TensorFormatException(_path, $"shape dimension {Truncate(digits)} is out of range.", ErrorIds.NpyShapeInvalid);
+        if (value < 0) throw new TensorFormatException(_path, $"shape has a negative dimension ({value}).", ErrorIds.NpyShapeInvalid);
         return value;
     }
 
@@ -325,8 +261,8 @@ internal sealed class HeaderLiteralParser
         while (_at < _text.Length && _text[_at] is ' ' or '\t' or '\n' or '\r') _at++;
     }
 
-    private NpyFormatException Fail(string problem) =>
-        new(_path, $"the header is not a valid .npy dict literal: {problem} at character {_at}.", "NpyHeaderInvalid");
+    private TensorFormatException Fail(string problem) =>
+        new(_path, $"the header is not a valid .npy dict literal: {problem} at character {_at}.", ErrorIds.NpyHeaderInvalid);
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "...";
 }

@@ -1,10 +1,11 @@
 using QuantShell.Core.Errors;
-using QuantShell.Core.IO;
+using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
+using QuantShell.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace QuantShell.Core.Tests;
+namespace QuantShell.Torch.Tests;
 
 public sealed class TensorApiTests
 {
@@ -24,7 +25,7 @@ public sealed class TensorApiTests
     [Fact]
     public void SeedExample_MatchesTheReferenceCase()
     {
-        var c = Conformance.Get("e_seed_example");
+        var c = Conformance.PyTorch.Get("e_seed_example");
         var quantizer = new WeightsSymmetricInferableQuantizer(numBits: 8, perChannel: true, threshold: c.Quantizer.Threshold!.ToArray(), signed: true);
         using var input = TensorConversion.ToTensor(NpyArray.Read(c.InputPath));
         using var quantized = quantizer.Quantize(input);
@@ -40,7 +41,7 @@ public sealed class TensorApiTests
         var q = new WeightsUniformInferableQuantizer(numBits: 4, minRange: new[] { -0.7, -1.1, -0.2, -3 }, maxRange: new[] { 0.9, 0.4, 1.5, 2 }, perChannel: true, channelAxis: 1);
         using var x = (torch.randn(5, 4, 6, generator: new torch.Generator(7)) * 2).to_type(dtype);
         using var fused = q.Quantize(x);
-        using var composed = q.QuantizeComposed(x, q.CreatePlan(x.shape));
+        using var composed = TensorQuantization.QuantizeComposed(q, x, q.CreatePlan(x.shape));
         Assert.Equal(dtype, fused.dtype);
         Assert.True(fused.equal(composed).all().item<bool>(), "fused and composed results differ");
     }
@@ -63,7 +64,7 @@ public sealed class TensorApiTests
         var q = new ActivationSymmetricInferableQuantizer(numBits: 8, threshold: 1.0);
         using var x = torch.tensor(new float[] { 0.5f, float.NaN, float.PositiveInfinity, -0.25f });
         var ex = Assert.Throws<QuantShellException>(() => q.Quantize(x));
-        Assert.Equal("NonFiniteInput", ex.ErrorId);
+        Assert.Equal(ErrorIds.NonFiniteInput, ex.ErrorId);
         Assert.Contains("2 non-finite values", ex.Message);
         Assert.Contains("[1]", ex.Message);
         using var y = q.Quantize(x, allowNonFinite: true);

@@ -1,0 +1,168 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Cli.Commands;
+
+/// <summary>
+/// The options that describe a quantizer (quantize, measure, new), translated one to one into the core's
+/// <see cref="QuantizerOptions"/>. Names are the kebab-case of the PowerShell parameters (<c>--channel-axis</c> for
+/// <c>-ChannelAxis</c>), with the short forms kept as aliases. Lists are comma-separated; enum values case-insensitive.
+/// </summary>
+internal static class QuantizerOptionSet
+{
+    public static readonly Option<string?> QuantizerPath = new("--quantizer", "-q")
+    {
+        Description = "Read the quantizer from a JSON file (as 'dotnet-quant new' writes; MCT's snake_case names are accepted). Not together with the options that build one.",
+        HelpName = "FILE",
+    };
+
+    public static readonly Option<QuantizationTarget?> Target = new("--target")
+    {
+        Description = $"What the quantizer is for: weights (per-tensor or per-channel) or activation (per-tensor). Default: {Kebab(QuantizerOptions.DefaultTarget)}.",
+        HelpName = Choices<QuantizationTarget>(),
+        CustomParser = ParseEnum<QuantizationTarget>,
+    };
+
+    public static readonly Option<QuantizationMethod?> Method = new("--method")
+    {
+        Description = $"Quantization method: pot (power-of-two thresholds), symmetric, uniform (min/max range). Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
+        HelpName = Choices<QuantizationMethod>(),
+        CustomParser = ParseEnum<QuantizationMethod>,
+    };
+
+    public static readonly Option<int?> NumBits = new("--num-bits", "--bits", "-b")
+    {
+        Description = $"Number of bits ({QuantizerSpec.MinBits}..{QuantizerSpec.MaxBits}; 2..8 and 16 are the usual ones). Default: {QuantizerOptions.DefaultNumBits}.",
+        HelpName = "N",
+    };
+
+    public static readonly Option<double[]?> Threshold = new("--threshold")
+    {
+        Description = "Threshold(s) for pot/symmetric, comma-separated: one, or one per channel with --per-channel. Chosen from the data when omitted (see --error-method).",
+        HelpName = "T[,T...]",
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = ParseNumbers,
+    };
+
+    public static readonly Option<double[]?> MinRange = new("--min-range", "--min")
+    {
+        Description = "Range minimum(s) for uniform, comma-separated (one, or one per channel). --min-range and --max-range are chosen from the data when both are omitted.",
+        HelpName = "MIN[,MIN...]",
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = ParseNumbers,
+    };
+
+    public static readonly Option<double[]?> MaxRange = new("--max-range", "--max")
+    {
+        Description = "Range maximum(s) for uniform, comma-separated (one, or one per channel).",
+        HelpName = "MAX[,MAX...]",
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = ParseNumbers,
+    };
+
+    public static readonly Option<bool> Signed = new("--signed")
+    {
+        Description = "Signed integer range for pot/symmetric (the default for weights; for activations chosen from the data, signed iff the data has negative values).",
+    };
+
+    public static readonly Option<bool> Unsigned = new("--unsigned")
+    {
+        Description = "Unsigned integer range for pot/symmetric (for non-negative inputs such as ReLU activations).",
+    };
+
+    public static readonly Option<bool> PerChannel = new("--per-channel")
+    {
+        Description = "One threshold or range per channel (weights only).",
+    };
+
+    public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
+    {
+        Description = $"Channel axis for --per-channel; negative counts from the end (default {QuantizerSpec.DefaultChannelAxis}, the last axis).",
+        HelpName = "N",
+    };
+
+    public static readonly Option<ErrorMethod?> ErrorMethod = new("--error-method")
+    {
+        Description = "How a missing threshold or range is chosen from the data: no-clipping (cover the data), mse (least mean squared error, the default), mae, or lp (see --p).",
+        HelpName = Choices<ErrorMethod>(),
+        CustomParser = ParseEnum<ErrorMethod>,
+    };
+
+    public static readonly Option<double?> P = new("--p")
+    {
+        Description = "The exponent p for --error-method lp (default 2).",
+        HelpName = "P",
+    };
+
+    public static readonly Option<bool> Calibrate = new("--calibrate")
+    {
+        Description = "Choose one threshold/range from all inputs pooled (as calibration batches) and apply it to every input; without it each input gets its own.",
+    };
+
+    /// <summary>The options that build a quantizer (new takes these only).</summary>
+    public static IReadOnlyList<Option> Building { get; } = [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis];
+
+    /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
+    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, P, Calibrate];
+
+    /// <summary>The options as the core's <see cref="QuantizerOptions"/>: null for each option not on the command line.</summary>
+    public static QuantizerOptions Read(ParseResult parseResult) => new()
+    {
+        QuantizerPath = parseResult.GetValue(QuantizerPath),
+        Target = parseResult.GetValue(Target),
+        Method = parseResult.GetValue(Method),
+        NumBits = parseResult.GetValue(NumBits),
+        Threshold = Given(parseResult, Threshold),
+        MinRange = Given(parseResult, MinRange),
+        MaxRange = Given(parseResult, MaxRange),
+        Signed = QuantizerOptions.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
+        PerChannel = parseResult.GetValue(PerChannel) ? true : null,
+        ChannelAxis = parseResult.GetValue(ChannelAxis),
+        ErrorMethod = parseResult.GetValue(ErrorMethod),
+        P = parseResult.GetValue(P),
+        Calibrate = parseResult.GetValue(Calibrate) ? true : null,
+    };
+
+    // An absent list option must stay null (the core tells "not given" from "given"); System.CommandLine would give [].
+    private static double[]? Given(ParseResult parseResult, Option<double[]?> option) =>
+        parseResult.GetResult(option) is { Implicit: false } ? parseResult.GetValue(option) : null;
+
+    private static string Kebab<T>(T value) where T : struct, Enum => EnumNames.Kebab(value);
+
+    private static string Choices<T>() where T : struct, Enum => string.Join('|', EnumNames.All<T>(EnumNames.Kebab));
+
+    internal static T? ParseEnum<T>(ArgumentResult result) where T : struct, Enum
+    {
+        if (result.Tokens.Count == 0) return null;
+        string text = result.Tokens[0].Value;
+        if (EnumNames.TryParse<T>(text) is T value) return value;
+        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : "value";
+        result.AddError($"{option} must be one of {Choices<T>().Replace("|", ", ", StringComparison.Ordinal)} but is '{text}'.");
+        return null;
+    }
+
+    internal static double[]? ParseNumbers(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0) return null;
+        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : "value";
+        var values = new List<double>();
+        foreach (var token in result.Tokens)
+        {
+            foreach (var part in token.Value.Split(','))
+            {
+                string text = part.Trim();
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                {
+                    result.AddError($"{option} takes comma-separated numbers but '{text}' in '{token.Value}' is not a number.");
+                    return null;
+                }
+                values.Add(value);
+            }
+        }
+        return values.ToArray();
+    }
+}

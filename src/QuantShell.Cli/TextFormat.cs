@@ -1,0 +1,119 @@
+using System.Globalization;
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Cli;
+
+/// <summary>How results read as text on a terminal (the JSON form is the result objects themselves).</summary>
+internal static class TextFormat
+{
+    /// <summary>One line per quantized tensor: where it went, the quantizer applied, its values, the error.</summary>
+    public static void WriteQuantized(TextWriter output, QuantizationResult result)
+    {
+        string tensor = result.TensorName is null ? "" : $" [{result.TensorName}]";
+        string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+        string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
+        string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.InputPath}{tensor} -> {result.OutputPath}: {result.OutputDType} {result.ShapeText}, " +
+            $"{EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, {AppliedValues(result.Quantizer)}{howChosen}, " +
+            $"scale {List(result.Scale.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb)}{nonFinite}"));
+    }
+
+    /// <summary>A header line, then one row for the tensor and one per channel.</summary>
+    public static void WriteMeasured(TextWriter output, MeasurementResult result)
+    {
+        string tensor = result.TensorName is null ? "" : $" [{result.TensorName}]";
+        string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+        string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.InputPath}{tensor}: {result.ShapeText}, {EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, " +
+            $"{AppliedValues(result.Quantizer)}{howChosen}"));
+        output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range"));
+        output.WriteLine(Row("tensor", new ChannelMetrics
+        {
+            Count = result.Count, Mse = result.Mse, Mae = result.Mae, MaxError = result.MaxError, SqnrDb = result.SqnrDb,
+            ClippedFraction = result.ClippedFraction, DistinctLevels = result.DistinctLevels, LevelsAvailable = result.LevelsAvailable,
+            Scale = result.Scale, ZeroPoint = result.ZeroPoint, RangeMin = result.RangeMin, RangeMax = result.RangeMax,
+        }));
+        foreach (var channel in result.Channels)
+            output.WriteLine(Row($"ch {channel.Channel}", channel));
+        if (result.PlotPath is not null) output.WriteLine($"  plot: {result.PlotPath}");
+    }
+
+    /// <summary>The facts of a tensor, one per line.</summary>
+    public static void WriteInspected(TextWriter output, TensorInfo info)
+    {
+        void Line(string label, string value) => output.WriteLine($"{label,-12}{value}");
+        Line("Path:", info.Path);
+        if (info.TensorName is not null) Line("Tensor:", info.TensorName);
+        Line("Format:", info.Format);
+        Line("DType:", $"{info.DType} ({info.Descr})");
+        Line("Shape:", info.ShapeText);
+        Line("Order:", info.Order);
+        Line("Elements:", info.ElementCount.ToString(CultureInfo.InvariantCulture));
+        if (info.FiniteCount is null) return;
+        // Min and max are values of the file's type: printed as that type prints (float32 0.1 as 0.1).
+        bool wide = info.DType == "float64";
+        Line("Min:", Statistic(info.Min, exact: true, wide));
+        Line("Max:", Statistic(info.Max, exact: true, wide));
+        Line("Mean:", Statistic(info.Mean, exact: false, wide));
+        Line("Std:", Statistic(info.Std, exact: false, wide));
+        Line("Non-finite:", $"{info.NonFiniteCount} (NaN {info.NaNCount}, +inf {info.PositiveInfinityCount}, -inf {info.NegativeInfinityCount})");
+    }
+
+    /// <summary>"threshold 4, signed", "threshold [2, 4, 1], unsigned" or "range [-1.5, 2.5]" / "ranges [[-1, 1], ...]".</summary>
+    public static string AppliedValues(QuantizerSpec spec)
+    {
+        if (spec.Method == QuantizationMethod.Uniform)
+        {
+            var ranges = spec.MinRange!.Zip(spec.MaxRange!, (min, max) => $"[{Number(min)}, {Number(max)}]").ToArray();
+            return ranges.Length == 1 ? $"range {ranges[0]}" : $"ranges {ListOf(ranges)}";
+        }
+        string table = spec.IsLut ? $", table {List(spec.LutValues!)}" : "";
+        return $"threshold {List(spec.Threshold!)}, {(spec.IsSigned ? "signed" : "unsigned")}{table}";
+    }
+
+    private static string Row(string label, ChannelMetrics m)
+    {
+        bool oneGrid = m.Scale is not null;
+        return Row(label,
+            m.Count.ToString(CultureInfo.InvariantCulture),
+            Metric(m.Mse), Metric(m.Mae), Metric(m.MaxError),
+            Decibels(m.SqnrDb).Replace(" (lossless)", "", StringComparison.Ordinal),
+            (m.ClippedFraction * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
+            $"{m.DistinctLevels}/{m.LevelsAvailable}",
+            oneGrid ? Number((float)m.Scale!.Value) : "per-channel",
+            oneGrid ? m.ZeroPoint?.ToString(CultureInfo.InvariantCulture) ?? "-" : "-",
+            $"[{m.RangeMin.ToString("G7", CultureInfo.InvariantCulture)}, {m.RangeMax.ToString("G7", CultureInfo.InvariantCulture)}]");
+    }
+
+    private static string Row(string label, string count, string mse, string mae, string maxError, string sqnr, string clipped,
+                              string levels, string scale, string zero, string range) =>
+        $"  {label,-8} {count,10} {mse,11} {mae,11} {maxError,11} {sqnr,10} {clipped,8} {levels,11} {scale,13} {zero,5}  {range}";
+
+    private static string Metric(double value) => value.ToString("G5", CultureInfo.InvariantCulture);
+
+    private static string List(IReadOnlyList<double> values) =>
+        values.Count == 1 ? Number(values[0]) : ListOf(values.Select(Number).ToArray());
+
+    private static string ListOf(IReadOnlyList<string> items) =>
+        $"[{string.Join(", ", items.Take(4))}{(items.Count > 4 ? $", ... {items.Count} values" : "")}]";
+
+    // Chosen thresholds and ranges are float32 values: print them as float32 prints (0.57178533, not 0.5717853307723999).
+    public static string Number(double value) => (double)(float)value == value
+        ? ((float)value).ToString("R", CultureInfo.InvariantCulture)
+        : value.ToString("R", CultureInfo.InvariantCulture);
+
+    public static string Decibels(double value) => double.IsFinite(value)
+        ? value.ToString("F2", CultureInfo.InvariantCulture) + " dB"
+        : double.IsPositiveInfinity(value) ? "inf dB (lossless)" : value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Statistic(double? value, bool exact, bool wide)
+    {
+        if (value is not double v) return "n/a (no finite values)";
+        if (!exact) return v.ToString("G7", CultureInfo.InvariantCulture);
+        return wide ? v.ToString("R", CultureInfo.InvariantCulture) : ((float)v).ToString("R", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using QuantShell.Core.Errors;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// The shape every job over inputs shares. A face adds inputs as they come (<see cref="Add"/>; a PowerShell pipeline
+/// hands them one by one) and then calls <see cref="Complete"/>. Each input is prepared on the caller's thread (checks,
+/// ShouldProcess), worked on by up to <see cref="MaxParallelism"/> workers, and its results or its one error are handed
+/// to the host on the caller's thread, in input order. Jobs that need all inputs before starting (calibration, an
+/// output path that allows one input) collect them until <see cref="Complete"/>.
+/// </summary>
+public abstract class InputJob<TResult> : IDisposable
+{
+    private const int ProgressIntervalMs = 250;
+
+    private readonly Queue<(JobInput Input, Task<IReadOnlyList<TResult>> Work)> _pending = new();
+    private readonly List<JobInput> _collected = [];
+    private readonly Stopwatch _progressClock = new();
+    private readonly CancellationTokenSource _cancellation;
+    private int _added, _delivered;
+    private bool _sawStream, _completed;
+    private string? _current;
+
+    private protected InputJob(JobHost<TResult> host, CancellationToken cancellationToken, int maxParallelism)
+    {
+        Host = host ?? throw new ArgumentNullException(nameof(host));
+        _cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        MaxParallelism = Math.Max(1, maxParallelism);
+    }
+
+    protected JobHost<TResult> Host { get; }
+
+    protected CancellationToken Cancellation => _cancellation.Token;
+
+    /// <summary>Inputs worked on at once (results are still delivered in input order).</summary>
+    public int MaxParallelism { get; }
+
+    /// <summary>Inputs that gave results.</summary>
+    public int Succeeded { get; private set; }
+
+    /// <summary>Inputs that failed (each reported once through <see cref="JobHost{TResult}.WriteError"/>).</summary>
+    public int Failed { get; private set; }
+
+    /// <summary>Inputs added so far.</summary>
+    public int InputCount => _added;
+
+    /// <summary>The progress activity's name.</summary>
+    protected abstract string Activity { get; }
+
+    /// <summary>True when the job must see every input before it starts any.</summary>
+    protected abstract bool CollectsInputs { get; }
+
+    /// <summary>Adds an input; finished results are delivered before it returns.</summary>
+    public void Add(JobInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (_completed) throw new InvalidOperationException("The job is complete.");
+        Cancellation.ThrowIfCancellationRequested();
+        if ((_sawStream || input.IsStream) && _added > 0)
+            throw new QuantShellException($"{JobInput.StandardInputName} ('-') must be the only input.", ErrorIds.StdinWithSeveralInputs, QuantShellErrorKind.InvalidArgument, input.Name);
+        _added++;
+        _sawStream |= input.IsStream;
+        if (CollectsInputs)
+        {
+            _collected.Add(input);
+            return;
+        }
+        Start(input);
+        Deliver(wait: false);
+    }
+
+    /// <summary>No more inputs: runs what was collected, waits for every input and delivers the rest.</summary>
+    public void Complete()
+    {
+        if (_completed) return;
+        _completed = true;
+        if (CollectsInputs) StartCollected(_collected);
+        Deliver(wait: true);
+        if (_added > 1) Host.WriteProgress(new JobProgress(Activity, _delivered, _added, null, Completed: true));
+        Cancellation.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Cancels the work in flight (PowerShell's StopProcessing; the command line's Ctrl+C).</summary>
+    public void Cancel() => _cancellation.Cancel();
+
+    /// <summary>Prepares one input on the caller's thread, then hands its work to <see cref="Enqueue"/>, or reports its error.</summary>
+    protected abstract void Start(JobInput input);
+
+    /// <summary>Runs the inputs collected until <see cref="Complete"/> (their checks first, then <see cref="Start"/> or shared work).</summary>
+    protected virtual void StartCollected(IReadOnlyList<JobInput> inputs)
+    {
+        foreach (var input in inputs)
+        {
+            if (Cancellation.IsCancellationRequested) break;
+            Start(input);
+        }
+    }
+
+    /// <summary>Queues an input's work; it runs on a worker, unless only one may run at a time.</summary>
+    protected void Enqueue(JobInput input, Func<CancellationToken, IReadOnlyList<TResult>> work)
+    {
+        while (_pending.Count >= 2 * MaxParallelism) DeliverOne();
+        var token = Cancellation;
+        var task = MaxParallelism > 1 ? Task.Run(() => work(token), CancellationToken.None) : RunInline(work, token);
+        _pending.Enqueue((input, task));
+        _current = input.Name;
+        ReportProgress();
+    }
+
+    /// <summary>Reports one input's error (in order: after the results of the inputs before it).</summary>
+    protected void Fail(JobInput? input, QuantShellException error)
+    {
+        if (input is not null)
+        {
+            // Keep input order: everything queued before this input is delivered first.
+            while (_pending.Count > 0) DeliverOne();
+        }
+        Failed++;
+        _delivered++;
+        Host.WriteError(error, input);
+    }
+
+    private static Task<IReadOnlyList<TResult>> RunInline(Func<CancellationToken, IReadOnlyList<TResult>> work, CancellationToken token)
+    {
+        try
+        {
+            return Task.FromResult(work(token));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<IReadOnlyList<TResult>>(ex);
+        }
+    }
+
+    private void Deliver(bool wait)
+    {
+        while (_pending.Count > 0 && (wait || _pending.Peek().Work.IsCompleted)) DeliverOne();
+        ReportProgress();
+    }
+
+    private void DeliverOne()
+    {
+        var (input, work) = _pending.Dequeue();
+        _delivered++;
+        IReadOnlyList<TResult> results;
+        try
+        {
+            results = work.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        {
+            return; // the core left no partial output; the job is being stopped
+        }
+        catch (QuantShellException ex)
+        {
+            Failed++;
+            Host.WriteError(ex, input);
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Writes are wrapped by AtomicFile; what is left is a failure to read the input.
+            Failed++;
+            Host.WriteError(new QuantShellException($"{input.Name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, input.Name, ex), input);
+            return;
+        }
+        Succeeded++;
+        Delivered(input, results);
+        foreach (var result in results) Host.WriteResult(result);
+    }
+
+    /// <summary>Runs on the caller's thread when an input's results are about to be delivered.</summary>
+    protected virtual void Delivered(JobInput input, IReadOnlyList<TResult> results) { }
+
+    // Progress is drawn by the host and costs far more than a small file: at most 4 times a second, for several inputs.
+    private void ReportProgress()
+    {
+        if (_added < 2 && !CollectsInputs) return;
+        if (_progressClock.IsRunning && _progressClock.ElapsedMilliseconds < ProgressIntervalMs) return;
+        _progressClock.Restart();
+        Host.WriteProgress(new JobProgress(Activity, _delivered, Math.Max(_added, _delivered), _current, Completed: false));
+    }
+
+    public void Dispose()
+    {
+        // A stopped pipeline may leave inputs in flight: cancel them and let them clean up (no partial files).
+        _cancellation.Cancel();
+        foreach (var (_, work) in _pending)
+        {
+            try { work.Wait(); } catch (AggregateException) { }
+        }
+        _pending.Clear();
+        _cancellation.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,54 @@
+using QuantShell.Core.Formats;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>What <c>dotnet quant inspect</c> and Get-QuantTensor ask for.</summary>
+public sealed record InspectRequest
+{
+    /// <summary>Read every value for min, max, mean, std and non-finite counts (otherwise only the headers are read).</summary>
+    public bool Statistics { get; init; } = true;
+
+    public int MaxParallelism { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>Describes the tensors of inputs: format, dtype, shape, order, size and, when asked, value statistics.</summary>
+public sealed class InspectJob : InputJob<TensorInfo>
+{
+    private readonly InspectRequest _request;
+
+    public InspectJob(InspectRequest request, JobHost<TensorInfo> host, CancellationToken cancellationToken = default)
+        : base(host, cancellationToken, request.MaxParallelism)
+    {
+        _request = request;
+    }
+
+    protected override string Activity => "Inspect";
+
+    protected override bool CollectsInputs => false;
+
+    public static InspectJob Run(InspectRequest request, IEnumerable<JobInput> inputs, JobHost<TensorInfo> host, CancellationToken cancellationToken = default)
+    {
+        var job = new InspectJob(request, host, cancellationToken);
+        try
+        {
+            foreach (var input in inputs) job.Add(input);
+            job.Complete();
+            return job;
+        }
+        finally
+        {
+            job.Dispose();
+        }
+    }
+
+    protected override void Start(JobInput input) => Enqueue(input, _ => [Inspect(input)]);
+
+    private TensorInfo Inspect(JobInput input)
+    {
+        // One read: the header, then (when asked) the values from the same stream.
+        using var stream = input.Open();
+        var header = NpyHeader.Read(stream, input.Name);
+        NpyArray? values = _request.Statistics ? NpyArray.ReadData(stream, header, input.Name) : null;
+        return TensorInfo.FromNpy(input.ResultPath, header, values);
+    }
+}

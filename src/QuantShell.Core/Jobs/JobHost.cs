@@ -1,0 +1,30 @@
+using QuantShell.Core.Errors;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// What a face gives a job: where results, errors and progress go, and whether an action may go ahead
+/// (PowerShell's ShouldProcess for -WhatIf/-Confirm). A job calls these on the thread that calls its
+/// <see cref="InputJob{TResult}.Add"/> and <see cref="InputJob{TResult}.Complete"/>, in input order.
+/// </summary>
+public abstract class JobHost<TResult>
+{
+    /// <summary>Asked right before each write; false skips it (no result, no error).</summary>
+    public virtual bool ShouldProcess(string target, string action) => true;
+
+    public abstract void WriteResult(TResult result);
+
+    /// <summary>One input (or the quantizer file) failed; the job goes on with the others.</summary>
+    public abstract void WriteError(QuantShellException error, JobInput? input);
+
+    /// <summary>Progress over several inputs, at most a few times a second.</summary>
+    public virtual void WriteProgress(JobProgress progress) { }
+}
+
+/// <summary>How far a job is: inputs done out of those known so far.</summary>
+public sealed record JobProgress(string Activity, int Done, int Known, string? Current, bool Completed)
+{
+    public int PercentComplete => Known == 0 ? 0 : (int)(100L * Done / Known);
+
+    public string Status => Completed ? "Done" : Current is null ? $"{Done} of {Known}" : $"{Done + 1} of {Known}: {Path.GetFileName(Current)}";
+}

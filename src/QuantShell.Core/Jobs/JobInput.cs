@@ -1,0 +1,80 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>One input of a job: a file, or a stream (the command line's stdin) with a name for messages.</summary>
+public sealed class JobInput
+{
+    /// <summary>How a stream read from standard input is named in messages and results.</summary>
+    public const string StandardInputName = "<stdin>";
+
+    /// <summary>How an output written to a stream (standard output) is named in messages and results.</summary>
+    public const string StandardOutputName = "<stdout>";
+
+    private readonly Func<Stream>? _openStream;
+
+    private JobInput(string name, string? fullPath, Func<Stream>? openStream)
+    {
+        Name = name;
+        FullPath = fullPath;
+        _openStream = openStream;
+    }
+
+    /// <summary>A file; <paramref name="path"/> is kept as given for messages.</summary>
+    public static JobInput File(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new JobInput(path, System.IO.Path.GetFullPath(path), null);
+    }
+
+    /// <summary>A stream, opened when the job reads it (once).</summary>
+    public static JobInput Stream(string name, Func<Stream> open) => new(name, null, open ?? throw new ArgumentNullException(nameof(open)));
+
+    /// <summary>Standard input.</summary>
+    public static JobInput StandardInput(Func<Stream> open) => Stream(StandardInputName, open);
+
+    /// <summary>The input as given: a path (relative or not), or the stream's name. Errors start with it.</summary>
+    public string Name { get; }
+
+    /// <summary>The file's full path; null for a stream.</summary>
+    public string? FullPath { get; }
+
+    public bool IsStream => _openStream is not null;
+
+    /// <summary>How results name the input: the full path of a file, the name of a stream.</summary>
+    public string ResultPath => FullPath ?? Name;
+
+    /// <summary>Checks that a file input exists and is a file (a stream always may be read).</summary>
+    internal void CheckReadable()
+    {
+        if (FullPath is null) return;
+        if (Directory.Exists(FullPath))
+            throw new QuantShellException($"{Name}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, Name);
+        if (!System.IO.File.Exists(FullPath))
+            throw new QuantShellException($"{Name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, Name);
+    }
+
+    /// <summary>Reads the whole input as an array (once: the same array then serves choosing, quantizing, measuring).</summary>
+    internal NpyArray ReadArray()
+    {
+        if (_openStream is not null)
+        {
+            using var stream = _openStream();
+            return NpyArray.Read(stream, Name);
+        }
+        CheckReadable();
+        using var file = NpyFiles.OpenRead(FullPath!, Name);
+        return NpyArray.Read(file, Name);
+    }
+
+    /// <summary>Opens the input for streaming.</summary>
+    internal Stream Open()
+    {
+        if (_openStream is not null) return _openStream();
+        CheckReadable();
+        return NpyFiles.OpenRead(FullPath!, Name);
+    }
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,64 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
+public sealed record NewQuantizerRequest
+{
+    public required QuantizerOptions Quantizer { get; init; }
+
+    /// <summary>Also write the quantizer file here.</summary>
+    public string? OutputPath { get; init; }
+
+    public bool Force { get; init; }
+}
+
+/// <summary>
+/// Builds one quantizer: from its parameters, or with the values not given chosen from data inputs pooled (as
+/// calibration batches). An input that cannot be read is reported and left out.
+/// </summary>
+public static class NewQuantizerJob
+{
+    public static InferableQuantizer Run(NewQuantizerRequest request, IEnumerable<JobInput> fromInputs, JobHost<InferableQuantizer> host,
+                                         CancellationToken cancellationToken = default)
+    {
+        var quantizer = request.Quantizer.ToRequest();
+        var inputs = fromInputs.ToList();
+        InferableQuantizer created;
+        if (inputs.Count == 0)
+        {
+            quantizer.Spec.ValidateComplete();
+            created = quantizer.Complete;
+        }
+        else
+        {
+            if (!quantizer.ChoosesFromData)
+                throw new QuantizerValidationException("FromPath chooses the values from data, but they are all given; leave FromPath out or leave the values out.",
+                    "FromPath", ErrorIds.SelectionOptionNotApplicable);
+            var arrays = new List<NpyArray>(inputs.Count);
+            var names = new List<string>(inputs.Count);
+            foreach (var input in inputs)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    arrays.Add(input.ReadArray());
+                    names.Add(input.Name);
+                }
+                catch (QuantShellException ex)
+                {
+                    host.WriteError(ex, input);
+                }
+            }
+            if (arrays.Count == 0)
+                throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, string.Join(", ", inputs));
+            created = quantizer.ResolveFor(arrays, string.Join(", ", names));
+        }
+        if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
+            QuantizerFile.Write(request.OutputPath, created.Spec, request.Force);
+        host.WriteResult(created);
+        return created;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text.Json.Serialization;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// What quantizing one tensor did: the result object of Invoke-Quantize and, serialized, the <c>--json</c> line of
+/// <c>dotnet quant quantize</c> (camelCase names of these properties).
+/// </summary>
+public sealed record QuantizationResult
+{
+    public required string InputPath { get; init; }
+    public required string OutputPath { get; init; }
+
+    /// <summary>The tensor's name in a model file; null for an .npy file (one tensor).</summary>
+    public string? TensorName { get; init; }
+
+    public required long[] Shape { get; init; }
+
+    /// <summary>The input's dtype name (float32, int16, ...).</summary>
+    [JsonPropertyName("dtype")]
+    public required string DType { get; init; }
+
+    /// <summary>The output's dtype name (float16, float32 or float64).</summary>
+    [JsonPropertyName("outputDtype")]
+    public required string OutputDType { get; init; }
+    public required bool FortranOrder { get; init; }
+    public required QuantizationTarget Target { get; init; }
+    public required QuantizationMethod Method { get; init; }
+    public required int NumBits { get; init; }
+    public required bool PerChannel { get; init; }
+
+    /// <summary>The resolved (non-negative) channel axis for per-channel quantizers, else null.</summary>
+    public int? ChannelAxis { get; init; }
+
+    /// <summary>The threshold(s) applied (POT, symmetric, LUT), given or chosen from the data; null for uniform.</summary>
+    public IReadOnlyList<double>? Threshold { get; init; }
+
+    /// <summary>The range(s) applied (uniform), given or chosen from the data; null otherwise.</summary>
+    public IReadOnlyList<double>? MinRange { get; init; }
+    public IReadOnlyList<double>? MaxRange { get; init; }
+
+    /// <summary>The table applied (LUT quantizers); null otherwise.</summary>
+    public IReadOnlyList<double>? LutValues { get; init; }
+
+    /// <summary>Signed integer range; null for uniform.</summary>
+    public bool? Signed { get; init; }
+
+    /// <summary>The step between levels per tensor or per channel (grid scale; LUT: t / 2^(B - signed)).</summary>
+    public required float[] Scale { get; init; }
+    public required int[] ZeroPoint { get; init; }
+
+    /// <summary>The integer range of grid quantizers; null for LUT ones.</summary>
+    public int? QuantMin { get; init; }
+    public int? QuantMax { get; init; }
+    public required long ElementCount { get; init; }
+
+    /// <summary>NaN/±inf inputs (only non-zero with AllowNonFinite).</summary>
+    public required long NonFiniteCount { get; init; }
+
+    /// <summary>Mean squared error between input and output over finite elements.</summary>
+    public required double Mse { get; init; }
+
+    /// <summary>Signal-to-quantization-noise ratio in dB (+∞ when lossless).</summary>
+    public required double SqnrDb { get; init; }
+
+    /// <summary>The quantizer applied, as a quantizer file holds it.</summary>
+    public required QuantizerSpec Quantizer { get; init; }
+
+    /// <summary>How the quantizer's values were chosen from data; null when they were given.</summary>
+    public SelectionInfo? Selection { get; init; }
+
+    public required double ElapsedMs { get; init; }
+
+    [JsonIgnore]
+    public string ShapeText => NpyHeader.FormatShape(Shape);
+
+    /// <summary>The result of applying <paramref name="plan"/> of <paramref name="quantizer"/> to one tensor.</summary>
+    internal static QuantizationResult Create(string inputPath, string outputPath, string? tensorName, TensorLayout layout,
+                                              InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
+                                              SelectionInfo? selection, TimeSpan elapsed)
+    {
+        var spec = quantizer.Spec;
+        int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
+        var grid = plan as GridPlan;
+        return new QuantizationResult
+        {
+            InputPath = inputPath,
+            OutputPath = outputPath,
+            TensorName = tensorName,
+            Shape = layout.Shape,
+            DType = layout.DType.Name,
+            OutputDType = layout.OutputDType.Name,
+            FortranOrder = layout.FortranOrder,
+            Target = spec.Target,
+            Method = spec.Method,
+            NumBits = spec.NumBits,
+            PerChannel = spec.PerChannel,
+            ChannelAxis = plan.ChannelAxis,
+            Threshold = spec.Method == QuantizationMethod.Uniform ? null : spec.Threshold,
+            MinRange = spec.Method == QuantizationMethod.Uniform ? spec.MinRange : null,
+            MaxRange = spec.Method == QuantizationMethod.Uniform ? spec.MaxRange : null,
+            LutValues = spec.IsLut ? spec.LutValues : null,
+            Signed = spec.Method == QuantizationMethod.Uniform ? null : spec.IsSigned,
+            Scale = Enumerable.Range(0, channels).Select(c => (float)plan.ScaleOf(c)).ToArray(),
+            ZeroPoint = Enumerable.Range(0, channels).Select(plan.ZeroPointOf).ToArray(),
+            QuantMin = grid?.Parameters.QuantMin,
+            QuantMax = grid?.Parameters.QuantMax,
+            ElementCount = plan.ElementCount,
+            NonFiniteCount = stats.NonFinite,
+            Mse = stats.MeanSquaredError,
+            SqnrDb = stats.SqnrDecibels,
+            Quantizer = spec,
+            Selection = selection,
+            ElapsedMs = elapsed.TotalMilliseconds,
+        };
+    }
+}
+
+/// <summary>The facts of a stored tensor that a result reports: shape, dtype in and out, memory order.</summary>
+internal readonly record struct TensorLayout(long[] Shape, DType DType, DType OutputDType, bool FortranOrder);

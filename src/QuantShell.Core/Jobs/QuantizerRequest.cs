@@ -1,0 +1,94 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// A checked quantizer request (from <see cref="QuantizerOptions.ToRequest"/>): a spec, complete or with values to choose
+/// from the data, and how to choose them. The one place where data turns a request into a quantizer.
+/// </summary>
+public sealed class QuantizerRequest
+{
+    private InferableQuantizer? _complete;
+
+    internal QuantizerRequest(QuantizerSpec spec, SelectionOptions? selection, string? source)
+    {
+        Spec = spec;
+        Selection = selection;
+        Source = source;
+    }
+
+    /// <summary>Creates a request for a spec that is complete, or whose missing values are chosen as <paramref name="selection"/> says.</summary>
+    public static QuantizerRequest For(QuantizerSpec spec, SelectionOptions? selection = null)
+    {
+        spec.Validate();
+        return new QuantizerRequest(spec, spec.IsComplete ? null : selection ?? new SelectionOptions(), null);
+    }
+
+    /// <summary>The spec; its threshold, range or table may be missing (see <see cref="ChoosesFromData"/>).</summary>
+    public QuantizerSpec Spec { get; }
+
+    /// <summary>How missing values are chosen; null when the spec is complete.</summary>
+    public SelectionOptions? Selection { get; }
+
+    /// <summary>The quantizer file the spec came from, if any.</summary>
+    public string? Source { get; }
+
+    public bool ChoosesFromData => Selection is not null;
+
+    /// <summary>One quantizer for all inputs, chosen from all of them pooled.</summary>
+    public bool Calibrates => Selection?.Calibrate == true;
+
+    /// <summary>The quantizer of a complete request (created once).</summary>
+    public InferableQuantizer Complete =>
+        _complete ??= ChoosesFromData ? throw new InvalidOperationException("The request chooses its values from data.") : InferableQuantizer.Create(Spec);
+
+    /// <summary>
+    /// The quantizer for <paramref name="arrays"/> (pooled when several): the complete one, or one whose missing values are
+    /// chosen from them. <paramref name="sourceName"/> names the data in errors.
+    /// </summary>
+    public InferableQuantizer ResolveFor(IReadOnlyList<NpyArray> arrays, string sourceName)
+    {
+        if (!ChoosesFromData) return Complete;
+        try
+        {
+            return InferableQuantizer.Create(ParameterSelector.Select(Spec, arrays, Selection));
+        }
+        catch (QuantShellException ex) when (ex is QuantizerValidationException || ex.Target is null)
+        {
+            throw ex.WithSource(sourceName);
+        }
+    }
+
+    /// <summary>How the values were chosen, for results: null for a complete quantizer.</summary>
+    public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
+    {
+        ErrorMethod = Selection.ErrorMethod,
+        P = Selection.ErrorMethod == ErrorMethod.Lp ? Selection.P : null,
+        Calibrated = Selection.Calibrate,
+        InputCount = Selection.Calibrate ? inputCount : 1,
+    };
+}
+
+/// <summary>How a quantizer's values were chosen from data.</summary>
+public sealed record SelectionInfo
+{
+    public required ErrorMethod ErrorMethod { get; init; }
+
+    /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>; null for the other methods.</summary>
+    public double? P { get; init; }
+
+    /// <summary>Chosen once from all inputs pooled.</summary>
+    public required bool Calibrated { get; init; }
+
+    /// <summary>How many inputs the values were chosen from.</summary>
+    public required int InputCount { get; init; }
+
+    public override string ToString()
+    {
+        string method = EnumNames.Json(ErrorMethod) + (P is double p ? " p=" + p.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "");
+        return Calibrated ? $"calibrated over {InputCount} input{(InputCount == 1 ? "" : "s")}, {method}" : $"chosen from the data, {method}";
+    }
+}

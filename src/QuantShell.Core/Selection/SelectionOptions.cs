@@ -1,0 +1,17 @@
+namespace QuantShell.Core.Selection;
+
+/// <summary>How values missing from a quantizer (threshold, range, table) are chosen from the data.</summary>
+public sealed record SelectionOptions
+{
+    /// <summary>The error the chosen values minimise (or NoClipping: cover the data).</summary>
+    public ErrorMethod ErrorMethod { get; init; } = ErrorMethod.Mse;
+
+    /// <summary>The exponent for <see cref="ErrorMethod.Lp"/> (ignored otherwise); must be finite and &gt; 0.</summary>
+    public double P { get; init; } = 2.0;
+
+    /// <summary>Choose one quantizer from all inputs pooled (calibration batches) instead of one per input.</summary>
+    public bool Calibrate { get; init; }
+
+    /// <summary>Symmetric and uniform searches run on at most this many values per channel (an evenly strided sample beyond).</summary>
+    public int MaxSearchValues { get; init; } = 1 << 20;
+}

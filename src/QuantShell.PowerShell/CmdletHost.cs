@@ -1,0 +1,23 @@
+using System.Management.Automation;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Jobs;
+
+namespace QuantShell.PowerShell;
+
+/// <summary>A job's results, errors and progress as a cmdlet writes them: pipeline objects, error records, progress records.</summary>
+internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<TResult, object>? toOutput = null) : JobHost<TResult>
+{
+    public override bool ShouldProcess(string target, string action) => cmdlet.ShouldProcess(target, action);
+
+    public override void WriteResult(TResult result) => cmdlet.WriteObject(toOutput is null ? result : toOutput(result));
+
+    public override void WriteError(QuantShellException error, JobInput? input) =>
+        cmdlet.WriteError(ErrorRecords.From(error, input?.Name ?? error.Target));
+
+    public override void WriteProgress(JobProgress progress) =>
+        cmdlet.WriteProgress(new ProgressRecord(progressId, $"{cmdlet.MyInvocation.MyCommand.Name}", progress.Status)
+        {
+            PercentComplete = progress.Completed ? 100 : progress.PercentComplete,
+            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
+}

@@ -1,0 +1,53 @@
+using System.Management.Automation;
+using QuantShell.Core.Jobs;
+
+namespace QuantShell.PowerShell.Commands;
+
+/// <summary>
+/// Get-QuantTensor: the tensors of .npy files, with format, dtype, shape, order, size and value statistics
+/// (<c>dotnet quant inspect</c>). The core's <see cref="InspectJob"/> reads them.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "QuantTensor", DefaultParameterSetName = PathSet)]
+[OutputType(typeof(TensorInfo))]
+public sealed class GetQuantTensorCommand : PSCmdlet, IDisposable
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    private InspectJob? _job;
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    protected override void BeginProcessing() =>
+        _job = new InspectJob(new InspectRequest(), new CmdletHost<TensorInfo>(this, progressId: 4));
+
+    protected override void ProcessRecord()
+    {
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+            _job!.Add(JobInput.File(file));
+    }
+
+    protected override void EndProcessing()
+    {
+        try
+        {
+            _job!.Complete();
+        }
+        catch (OperationCanceledException) when (Stopping)
+        {
+        }
+    }
+
+    protected override void StopProcessing() => _job?.Cancel();
+
+    public void Dispose() => _job?.Dispose();
+}
