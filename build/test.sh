@@ -18,20 +18,31 @@ trap 'rm -f "$log"' EXIT
 dotnet test QuantShell.sln -c Release --no-build --nologo 2>&1 | tee "$log"
 xunit_status=${PIPESTATUS[0]}
 # "Passed!  - Failed:     0, Passed:   324, Skipped:     0, Total:   324, ..." one line per test assembly
-xunit_passed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Passed: *([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')
-xunit_failed=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+),.*/\1/' | awk '{s+=$1} END {print s+0}')
+summaries=$(grep -E '^(Passed|Failed)!' "$log")
+xunit_passed=$(printf '%s\n' "$summaries" | grep -E . | sed -E 's/.*Passed: *([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')
+xunit_failed=$(printf '%s\n' "$summaries" | grep -E . | sed -E 's/.*Failed: *([0-9]+),.*/\1/' | awk '{s+=$1} END {print s+0}')
+xunit_skipped=$(printf '%s\n' "$summaries" | grep -E . | sed -E 's/.*Skipped: *([0-9]+),.*/\1/' | awk '{s+=$1} END {print s+0}')
 if [ "$xunit_status" -ne 0 ] && [ "$xunit_failed" -eq 0 ]; then xunit_failed=1; fi
+# Every test assembly must report: one that crashed or ran nothing would otherwise go unnoticed.
+expected_assemblies=$(ls tests/*/*.Tests.csproj | wc -l)
+reported_assemblies=$(printf '%s\n' "$summaries" | grep -cE '^(Passed|Failed)!')
+if [ "$reported_assemblies" -ne "$expected_assemblies" ]; then
+    echo "test.sh: $reported_assemblies of $expected_assemblies xunit test assemblies reported a summary" >&2
+    xunit_failed=$((xunit_failed + expected_assemblies - reported_assemblies))
+fi
 
 dotnet pwsh -NoProfile -NonInteractive -File tests/pester/run-pester.ps1 2>&1 | tee "$log"
 pester_status=${PIPESTATUS[0]}
 pester_passed=$(grep -E '^Pester: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/^Pester: ([0-9]+) passed.*/\1/')
 pester_failed=$(grep -E '^Pester: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | sed -E 's/.* ([0-9]+) failed.*/\1/')
+pester_skipped=$(grep -E '^Pester: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$log" | tail -1 | sed -E 's/.* ([0-9]+) skipped.*/\1/')
 pester_passed=${pester_passed:-0}
+pester_skipped=${pester_skipped:-0}
 pester_failed=${pester_failed:-0}
 if [ "$pester_status" -ne 0 ] && [ "$pester_failed" -eq 0 ]; then pester_failed=1; fi
 
 passed=$((xunit_passed + pester_passed))
 failed=$((xunit_failed + pester_failed))
-echo "xunit: ${xunit_passed} passed, ${xunit_failed} failed; Pester: ${pester_passed} passed, ${pester_failed} failed"
+echo "xunit: ${xunit_passed} passed, ${xunit_failed} failed, ${xunit_skipped} skipped (${reported_assemblies} assemblies); Pester: ${pester_passed} passed, ${pester_failed} failed, ${pester_skipped} skipped"
 echo "${passed} passed, ${failed} failed"
 if [ "$failed" -ne 0 ] || [ "$xunit_passed" -eq 0 ] || [ "$pester_passed" -eq 0 ]; then exit 1; fi

@@ -35,7 +35,7 @@ public static class Generator
         long count = shape.Aggregate(1L, (a, b) => a * b);
         var random = new Random(1);
         using var stream = File.Create(path);
-        QuantShell.Core.Formats.NpyHeader.Write(stream, QuantShell.Core.IO.DType.Float32, shape);
+        QuantShell.Core.Formats.NpyHeader.Write(stream, QuantShell.Core.Formats.DType.Float32, shape);
         var buffer = new float[1 << 18];
         for (long done = 0; done < count; done += buffer.Length)
         {

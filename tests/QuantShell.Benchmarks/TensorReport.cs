@@ -1,3 +1,4 @@
+using QuantShell.Torch;
 using System.Diagnostics;
 using QuantShell.Core.Quantization;
 using TorchSharp;

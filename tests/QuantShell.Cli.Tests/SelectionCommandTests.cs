@@ -222,6 +222,23 @@ public sealed class SelectionCommandTests : IDisposable
     }
 
     [Fact]
+    public void Quantize_SignedOnNonNegativeActivations_ForcesTheSignedRange()
+    {
+        // Non-negative activations are unsigned when the data decides; --signed overrides that, and the grid shows it.
+        string input = Write("relu.npy", [0.5f, 1.5f, 0f, 3f]);
+        var chosen = Json(CliRunner.Run("quantize", input, "--target", "activation", "--method", "symmetric", "--json"));
+        Assert.False(chosen.GetProperty("signed").GetBoolean());
+        var forced = Json(CliRunner.Run("quantize", input, "--target", "activation", "--method", "symmetric", "--signed", "--json", "--force"));
+        Assert.True(forced.GetProperty("signed").GetBoolean());
+        Assert.Equal(-128, forced.GetProperty("quantMin").GetInt32());
+        Assert.Equal(127, forced.GetProperty("quantMax").GetInt32());
+        Assert.True(forced.GetProperty("quantizer").GetProperty("signed").GetBoolean());
+        // Signed halves the resolution for the same threshold: scale t / 128 instead of t / 256.
+        double threshold = forced.GetProperty("threshold")[0].GetDouble();
+        Assert.Equal((float)(threshold / 128), forced.GetProperty("scale")[0].GetSingle());
+    }
+
+    [Fact]
     public void Quantize_TextLine_ReportsTheChosenThreshold()
     {
         string input = Write("x.npy", [0.5f, -2.7f, 1f]);

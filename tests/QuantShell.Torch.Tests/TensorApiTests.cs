@@ -93,4 +93,16 @@ public sealed class TensorApiTests
         using var y = q.Quantize(x);
         Assert.Empty(y.shape);
     }
+
+    [Fact]
+    public void SignedZeros_AndHugeValues_AreHandledAsOnTheFilePath()
+    {
+        // -0.0 comes out as +0.0 (a zero code times the scale); |x / s| beyond 2^63 saturates.
+        var q = new WeightsSymmetricInferableQuantizer(numBits: 8, threshold: new[] { 1.0 });
+        using var x = torch.tensor(new float[] { -0.0f, -1e-9f, 1e20f, -1e20f, 3e38f });
+        var y = q.Quantize(x).data<float>().ToArray();
+        Assert.Equal(0, BitConverter.SingleToInt32Bits(y[0]));
+        Assert.Equal(0, BitConverter.SingleToInt32Bits(y[1]));
+        Assert.Equal(new[] { 127f / 128, -1f, 127f / 128 }, y[2..]);
+    }
 }

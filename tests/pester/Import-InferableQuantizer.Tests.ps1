@@ -53,7 +53,7 @@ Describe 'Import-InferableQuantizer' {
     }
 
     It 'reports a wildcard that matches nothing' {
-        { Import-InferableQuantizer -Path (Join-Path $TestDrive 'nothing*.json') } | Should -Throw -ErrorId 'PathNotFound,*'
+        { Import-InferableQuantizer -Path (Join-Path $TestDrive 'nothing*.json') } | Should -Throw -ErrorId 'InputFileNotFound,*'
     }
 
     It 'has help with examples' {

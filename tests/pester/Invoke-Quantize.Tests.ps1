@@ -1,6 +1,7 @@
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
-    $conformanceCases = @(Get-ConformanceCase)
+    $conformanceCases = @(Get-ConformanceCase -Suite conformance)
+    $mctCases = @(Get-ConformanceCase -Suite conformance-mct -ExcludeLut)
 }
 
 BeforeAll {
@@ -23,22 +24,27 @@ BeforeAll {
 }
 
 Describe 'Invoke-Quantize' {
-    Context 'conformance (shared/conformance/cases.json)' {
-        It '<Name> matches through Import-InferableQuantizer' -ForEach $conformanceCases {
-            $quantizerFile = Join-Path $TestDrive "$Name.json"
+    Context 'conformance (shared/conformance and shared/conformance-mct)' {
+        It 'runs every case of both suites' -ForEach @{ PyTorchCount = $conformanceCases.Count; MctCount = $mctCases.Count } {
+            $PyTorchCount | Should -BeGreaterOrEqual 62
+            $MctCount | Should -Be 60 # the 36 LUT cases of the 96 are not yet supported
+        }
+
+        It '<Suite>/<Name> matches through Import-InferableQuantizer' -ForEach ($conformanceCases + $mctCases) {
+            $quantizerFile = Join-Path $TestDrive "$Suite-$Name.json"
             $Quantizer | ConvertTo-Json -Depth 5 | Set-Content -LiteralPath $quantizerFile
             $q = Import-InferableQuantizer -LiteralPath $quantizerFile
-            $output = Join-Path $TestDrive "$Name.imported.npy"
+            $output = Join-Path $TestDrive "$Suite-$Name.imported.npy"
             $result = Invoke-Quantize -LiteralPath $InputFile -Quantizer $q -OutputPath $output -ErrorAction Stop
             $result.OutputPath | Should -Be $output
             $result.InputPath | Should -Be $InputFile
             Assert-MatchesExpected $output $Expected $ByValue
         }
 
-        It '<Name> matches through New-InferableQuantizer' -ForEach $conformanceCases {
+        It '<Suite>/<Name> matches through New-InferableQuantizer' -ForEach ($conformanceCases + $mctCases) {
             $parameters = ConvertTo-QuantizerParameter $Quantizer
             $q = New-InferableQuantizer @parameters
-            $output = Join-Path $TestDrive "$Name.new.npy"
+            $output = Join-Path $TestDrive "$Suite-$Name.new.npy"
             $null = Invoke-Quantize -LiteralPath $InputFile -Quantizer $q -OutputPath $output -ErrorAction Stop
             Assert-MatchesExpected $output $Expected $ByValue
         }
@@ -47,10 +53,11 @@ Describe 'Invoke-Quantize' {
     Context 'the seed example' {
         It 'quantizes a (1,3,3,3) .npy into [-4, 4)' {
             $q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed
-            $values = [float[]](1..27 | ForEach-Object { (Get-Random -Minimum 0.0 -Maximum 1.0) * 100 - 50 })
+            $random = [System.Random]::new(7)
+            $values = [float[]](1..27 | ForEach-Object { $random.NextDouble() * 100 - 50 })
             $inputFile = New-TestNpy (Join-Path $TestDrive 'seed.npy') @(1, 3, 3, 3) $values
             $result = Invoke-Quantize -Path $inputFile -Quantizer $q
-            $result | Should -BeOfType ([QuantShell.Core.Processing.QuantizationResult])
+            $result | Should -BeOfType ([QuantShell.Core.Jobs.QuantizationResult])
             $result.OutputPath | Should -Be (Join-Path $TestDrive 'seed.q.npy')
             $result.ShapeText | Should -Be '(1, 3, 3, 3)'
             $result.DType | Should -Be 'float32'
@@ -104,7 +111,7 @@ Describe 'Invoke-Quantize' {
             $results = Invoke-Quantize -Path (Join-Path $dir 'none*.npy') -Quantizer $q -ErrorVariable errors -ErrorAction SilentlyContinue
             $results | Should -BeNullOrEmpty
             @($errors).Count | Should -Be 1
-            $errors[0].FullyQualifiedErrorId | Should -Be "PathNotFound,$CommandFqid"
+            $errors[0].FullyQualifiedErrorId | Should -Be "InputFileNotFound,$CommandFqid"
         }
 
         It 'reports a missing literal path' {
@@ -128,7 +135,7 @@ Describe 'Invoke-Quantize' {
 
         It 'rejects -OutputPath with several inputs and writes nothing' {
             { Invoke-Quantize -Path $a, $b -Quantizer $q -OutputPath (Join-Path $dir 'one.npy') } |
-                Should -Throw -ErrorId "OutputPathRequiresSingleInput,$CommandFqid"
+                Should -Throw -ErrorId "OutputPathWithSeveralInputs,$CommandFqid"
             Get-ChildItem -LiteralPath $dir -Filter *.q.npy | Should -BeNullOrEmpty
             Test-Path -LiteralPath (Join-Path $dir 'one.npy') | Should -BeFalse
         }
@@ -273,7 +280,7 @@ Describe 'Invoke-Quantize' {
 
         It 'works with -Method Pot alone and reports the threshold it chose' {
             $result = Invoke-Quantize -Path $x -Method Pot
-            $result | Should -BeOfType ([QuantShell.Core.Processing.QuantizationResult])
+            $result | Should -BeOfType ([QuantShell.Core.Jobs.QuantizationResult])
             $result.Method | Should -Be 'Pot'
             $result.Target | Should -Be 'Weights'
             $result.NumBits | Should -Be 8
@@ -314,9 +321,18 @@ Describe 'Invoke-Quantize' {
         It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
             $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
             $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
+            $result.NumBits | Should -Be 4
+            $result.QuantMin | Should -Be -8
             $result.PerChannel | Should -BeTrue
             $result.ChannelAxis | Should -Be 0
             @($result.Threshold) | Should -Be @([double][float]0.3, [double][float]3)
+            $unsigned = Invoke-Quantize -Path $m -Target Activation -Method Symmetric -Signed:$false -ErrorMethod NoClipping -Force
+            $unsigned.Signed | Should -BeFalse
+            $unsigned.QuantMin | Should -Be 0
+            $relu = New-TestNpy (Join-Path $TestDrive 'relu.npy') @(3) @(0.5, 1.5, 3)
+            $signed = Invoke-Quantize -Path $relu -Target Activation -Method Symmetric -Signed -ErrorMethod NoClipping -Force
+            $signed.Signed | Should -BeTrue -Because 'non-negative activations would be unsigned without -Signed'
+            $signed.QuantMin | Should -Be -128
             $act = Invoke-Quantize -Path $m -Target Activation -Method Uniform -ErrorMethod NoClipping -Force
             $act.Target | Should -Be 'Activation'
             $act.Threshold | Should -BeNullOrEmpty
@@ -327,6 +343,22 @@ Describe 'Invoke-Quantize' {
         It 'uses a complete quantizer built from -Threshold as given' {
             $result = Invoke-Quantize -Path $x -Method Pot -Threshold 2 -OutputPath (Join-Path $TestDrive 'given.npy') -Force
             $result.Threshold[0] | Should -Be 2
+        }
+
+        It 'uses a complete uniform quantizer built from -MinRange and -MaxRange as given' {
+            $output = Join-Path $TestDrive 'range.npy'
+            $result = Invoke-Quantize -Path $x -Target Activation -Method Uniform -NumBits 4 -MinRange -1.5 -MaxRange 2.5 -OutputPath $output -Force
+            $result.Selection | Should -BeNullOrEmpty
+            @($result.MinRange) | Should -Be @(-1.5)
+            @($result.MaxRange) | Should -Be @(2.5)
+            # The same bytes as the quantizer built separately.
+            $q = New-InferableQuantizer -Target Activation -Method Uniform -NumBits 4 -MinRange -1.5 -MaxRange 2.5
+            $again = Join-Path $TestDrive 'range.again.npy'
+            $null = Invoke-Quantize -Path $x -Quantizer $q -OutputPath $again
+            Get-NpyDataHex $output | Should -Be (Get-NpyDataHex $again)
+            $values = [QuantShell.Core.Formats.NpyArray]::Read($output).Data
+            ($values | Measure-Object -Minimum).Minimum | Should -BeGreaterOrEqual -1.5
+            ($values | Measure-Object -Maximum).Maximum | Should -BeLessOrEqual 2.5
         }
 
         It 'takes files from Get-ChildItem through the pipeline, each with its own threshold' {
@@ -424,7 +456,7 @@ Describe 'Invoke-Quantize' {
             $a = New-TestNpy (Join-Path $dir 'a.npy') @(2) @(0.5, -1)
             $b = New-TestNpy (Join-Path $dir 'b.npy') @(2) @(2, 1)
             { Invoke-Quantize -Path $a, $b -Method Pot -ExportQuantizer (Join-Path $dir 'q.json') } |
-                Should -Throw -ErrorId "ExportQuantizerRequiresOneQuantizer,$CommandFqid"
+                Should -Throw -ErrorId "ExportQuantizerNeedsOneQuantizer,$CommandFqid"
             @(Get-ChildItem -LiteralPath $dir).Name | Sort-Object | Should -Be @('a.npy', 'b.npy')
             # A complete quantizer is one quantizer for all inputs.
             $null = Invoke-Quantize -Path $a, $b -Method Pot -Threshold 2 -ExportQuantizer (Join-Path $dir 'q.json')
@@ -432,7 +464,7 @@ Describe 'Invoke-Quantize' {
         }
 
         It '-P with -ErrorMethod Mse is a terminating error' {
-            { Invoke-Quantize -Path $x -Method Pot -P 3 } | Should -Throw -ErrorId "ErrorExponentNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Method Pot -P 3 } | Should -Throw -ErrorId "ParameterNotApplicable,$CommandFqid"
             { Invoke-Quantize -Path $x -Method Pot -ErrorMethod Lp -P 0 } | Should -Throw -ErrorId "ErrorExponentInvalid,$CommandFqid"
         }
 
@@ -443,9 +475,9 @@ Describe 'Invoke-Quantize' {
 
         It 'selection parameters with a complete quantizer are a terminating error' {
             $q = New-InferableQuantizer -Target Weights -Method Pot -NumBits 8 -Threshold 4
-            { Invoke-Quantize -Path $x -Quantizer $q -Calibrate } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
-            { Invoke-Quantize -Path $x -Quantizer $q -ErrorMethod Mae } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
-            { Invoke-Quantize -Path $x -Method Pot -Threshold 4 -ErrorMethod Mse } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Quantizer $q -Calibrate } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Quantizer $q -ErrorMethod Mae } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$CommandFqid"
+            { Invoke-Quantize -Path $x -Method Pot -Threshold 4 -ErrorMethod Mse } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$CommandFqid"
         }
 
         It 'bad building parameters are a terminating error before any file is read' {

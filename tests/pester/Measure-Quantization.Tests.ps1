@@ -37,7 +37,7 @@ Describe 'Measure-Quantization' {
     It 'matches a direct computation on a tiny array' {
         $q = New-InferableQuantizer -Target Activation -Method Pot -NumBits 4 -Threshold 2
         $m = Measure-Quantization -Path $tiny -Quantizer $q
-        $m | Should -BeOfType ([QuantShell.PowerShell.QuantizationMeasurement])
+        $m | Should -BeOfType ([QuantShell.Core.Jobs.MeasurementResult])
         $m.InputPath | Should -Be $tiny
         $m.Method | Should -Be 'Pot'
         $m.NumBits | Should -Be 4
@@ -79,6 +79,22 @@ Describe 'Measure-Quantization' {
         $m.Channels[1].ClippedFraction | Should -Be (2 / 3)
         [Math]::Abs(($m.Mse) - ((($first.Mse + $second.Mse) / 2))) | Should -BeLessOrEqual 1e-15
         ($m.Channels | Out-String -Width 200) | Should -Match 'Channel\s+Count\s+Scale'
+    }
+
+    It 'measures a uniform quantizer built from -MinRange and -MaxRange, and an unsigned one from -Signed:$false' {
+        $m = Measure-Quantization -Path $tiny -Target Activation -Method Uniform -NumBits 8 -MinRange -2 -MaxRange 3
+        $m.Selection | Should -BeNullOrEmpty
+        @($m.MinRange) | Should -Be @(-2)
+        @($m.MaxRange) | Should -Be @(3)
+        $m.RangeMin | Should -BeGreaterOrEqual -2.02
+        $m.RangeMax | Should -BeLessOrEqual 3.02
+        $m.ClippedFraction | Should -Be 0
+        $unsigned = Measure-Quantization -Path $tiny -Target Activation -Method Symmetric -Threshold 2 -Signed:$false
+        $unsigned.Signed | Should -BeFalse
+        $unsigned.RangeMin | Should -Be 0
+        $unsigned.ClippedFraction | Should -Be 0.5 # -1.9 below 0 and 3 above 2 - 2/256
+        $signed = Measure-Quantization -Path $tiny -Target Activation -Method Symmetric -Threshold 2 -Signed
+        $signed.RangeMin | Should -Be -2
     }
 
     It 'chooses the threshold from the data as Invoke-Quantize does' {
@@ -131,7 +147,7 @@ Describe 'Measure-Quantization' {
 
     It '-PlotPath with several inputs is a terminating error' {
         { Measure-Quantization -Path $x, $tiny -Method Pot -PlotPath (Join-Path $TestDrive 'two.png') } |
-            Should -Throw -ErrorId "PlotPathRequiresSingleInput,$CommandFqid"
+            Should -Throw -ErrorId "PlotPathWithSeveralInputs,$CommandFqid"
     }
 
     It 'reports a bad file and measures the others' {
@@ -144,8 +160,8 @@ Describe 'Measure-Quantization' {
     }
 
     It 'rejects -P with -ErrorMethod Mse and selection parameters with a complete quantizer' {
-        { Measure-Quantization -Path $x -Method Pot -P 3 } | Should -Throw -ErrorId "ErrorExponentNotApplicable,$CommandFqid"
-        { Measure-Quantization -Path $x -Method Pot -Threshold 2 -Calibrate } | Should -Throw -ErrorId "SelectionNotApplicable,$CommandFqid"
+        { Measure-Quantization -Path $x -Method Pot -P 3 } | Should -Throw -ErrorId "ParameterNotApplicable,$CommandFqid"
+        { Measure-Quantization -Path $x -Method Pot -Threshold 2 -Calibrate } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$CommandFqid"
     }
 
     It 'has help with examples' {

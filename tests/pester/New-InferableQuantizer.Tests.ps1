@@ -149,12 +149,12 @@ Describe 'New-InferableQuantizer' {
         }
 
         It 'rejects a threshold or range given together with -FromPath' {
-            { New-InferableQuantizer -Method Pot -Threshold 4 -FromPath $a } | Should -Throw -ErrorId "SelectionNotApplicable,$fqid"
-            { New-InferableQuantizer -Method Uniform -MinRange -1 -MaxRange 1 -FromPath $a } | Should -Throw -ErrorId "SelectionNotApplicable,$fqid"
+            { New-InferableQuantizer -Method Pot -Threshold 4 -FromPath $a } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$fqid"
+            { New-InferableQuantizer -Method Uniform -MinRange -1 -MaxRange 1 -FromPath $a } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$fqid"
         }
 
         It 'rejects -P without -ErrorMethod Lp' {
-            { New-InferableQuantizer -Method Pot -FromPath $a -P 3 } | Should -Throw -ErrorId "ErrorExponentNotApplicable,$fqid"
+            { New-InferableQuantizer -Method Pot -FromPath $a -P 3 } | Should -Throw -ErrorId "ParameterNotApplicable,$fqid"
         }
 
         It 'reports an unreadable file and chooses from the others' {
@@ -171,7 +171,7 @@ Describe 'New-InferableQuantizer' {
         It 'completes -Method values' {
             $line = 'New-InferableQuantizer -Method '
             $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
-            $completions | Should -Be @('Pot', 'Symmetric', 'Uniform')
+            $completions | Should -Be @('LutPot', 'LutSymmetric', 'Pot', 'Symmetric', 'Uniform')
         }
 
         It 'completes -Target values from a prefix' {

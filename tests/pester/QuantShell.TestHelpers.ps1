@@ -1,17 +1,31 @@
 # Shared helpers for the QuantShell Pester tests; dot-sourced in BeforeDiscovery/BeforeAll blocks.
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
-$script:ConformanceDir = [System.IO.Path]::GetFullPath((Join-Path $script:RepoRoot '../shared/conformance'))
+# Every suite (xunit and Pester) finds the shared cases the same way: $env:QUANTSHELL_SHARED, else ../shared.
+$script:SharedDir = if ($env:QUANTSHELL_SHARED) { [System.IO.Path]::GetFullPath($env:QUANTSHELL_SHARED) } else { [System.IO.Path]::GetFullPath((Join-Path $script:RepoRoot '../shared')) }
+$script:ConformanceDir = Join-Path $script:SharedDir 'conformance'
 $script:ManifestPath = Join-Path $script:RepoRoot 'QuantShell.psd1'
+# The suites and the number of cases each must hold: fewer means a wrong or damaged folder, never "no tests".
+$script:ConformanceSuites = @{ 'conformance' = 62; 'conformance-mct' = 96 }
+# The dotnet-quant build the parity tests run (build/test.sh builds the solution in Release first).
+$script:ToolAssembly = Join-Path $script:RepoRoot 'src/QuantShell.Cli/bin/Release/net10.0/dotnet-quant.dll'
 
+# The cases of a suite; throws (stopping discovery) when the folder is missing or holds too few cases.
 function Get-ConformanceCase {
-    $cases = Get-Content -Raw -LiteralPath (Join-Path $script:ConformanceDir 'cases.json') | ConvertFrom-Json
+    param([ValidateSet('conformance', 'conformance-mct')] [string] $Suite = 'conformance', [switch] $ExcludeLut)
+    $folder = Join-Path $script:SharedDir $Suite
+    $file = Join-Path $folder 'cases.json'
+    if (-not (Test-Path -LiteralPath $file)) { throw "$file is missing: the shared conformance cases are needed (set QUANTSHELL_SHARED)." }
+    $cases = @(Get-Content -Raw -LiteralPath $file -ErrorAction Stop | ConvertFrom-Json)
+    if ($cases.Count -lt $script:ConformanceSuites[$Suite]) { throw "$file lists $($cases.Count) cases; at least $($script:ConformanceSuites[$Suite]) are expected." }
     foreach ($case in $cases) {
+        if ($ExcludeLut -and $case.quantizer.method -like 'lut*') { continue }
         @{
+            Suite     = $Suite
             Name      = $case.name
             Quantizer = $case.quantizer
-            InputFile = Join-Path $script:ConformanceDir $case.input
-            Expected  = Join-Path $script:ConformanceDir $case.expected
+            InputFile = Join-Path $folder $case.input
+            Expected  = Join-Path $folder $case.expected
             # Our output is always little-endian C order; these expected files are not, so compare values there.
             ByValue   = $case.name -in @('e_big_endian', 'e_fortran_order')
         }

@@ -5,7 +5,7 @@
 .DESCRIPTION
     Imports Pester 5.7.1 from the NuGet packages folder (restoring tests/pester/Pester.Restore.csproj when it is
     missing), imports ./QuantShell.psd1 and runs every *.Tests.ps1 here. The last line printed is
-    "Pester: N passed, N failed"; the exit code is 1 if a test failed or none ran.
+    "Pester: N passed, N failed, N skipped"; the exit code is 1 if a test failed or none ran.
 #>
 [CmdletBinding()]
 param(
@@ -49,6 +49,6 @@ $result = Invoke-Pester -Configuration $configuration
 # Failures outside tests (a broken BeforeAll, a file that does not parse) count as failures too.
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
 $passed = $result.PassedCount
-Write-Output "Pester: $passed passed, $failed failed"
+Write-Output "Pester: $passed passed, $failed failed, $($result.SkippedCount) skipped"
 if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 exit 0
