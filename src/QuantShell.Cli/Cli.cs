@@ -7,7 +7,6 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
-using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli;
 
@@ -209,6 +208,7 @@ public static partial class Cli
             NewCommand.Create(),
             InspectCommand.Create(),
             MeasureCommand.Create(),
+            SchemaCommand.Create(),
         };
         foreach (var option in root.Options)
         {

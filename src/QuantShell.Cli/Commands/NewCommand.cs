@@ -1,7 +1,6 @@
 using System.CommandLine;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
-using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;
 

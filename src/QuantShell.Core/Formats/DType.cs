@@ -3,15 +3,6 @@ using QuantShell.Core.Errors;
 
 namespace QuantShell.Core.Formats;
 
-/// <summary>The element types QuantShell reads: floats, signed and unsigned integers, bool.</summary>
-public enum DTypeKind
-{
-    Float,
-    SignedInteger,
-    UnsignedInteger,
-    Bool,
-}
-
 /// <summary>A NumPy dtype as written in an .npy header (<c>descr</c>), e.g. <c>&lt;f4</c> or <c>|b1</c>.</summary>
 public sealed record DType(DTypeKind Kind, int ItemSize, bool BigEndian)
 {

@@ -20,11 +20,3 @@ public abstract class JobHost<TResult>
     /// <summary>Progress over several inputs, at most a few times a second.</summary>
     public virtual void WriteProgress(JobProgress progress) { }
 }
-
-/// <summary>How far a job is: inputs done out of those known so far.</summary>
-public sealed record JobProgress(string Activity, int Done, int Known, string? Current, bool Completed)
-{
-    public int PercentComplete => Known == 0 ? 0 : (int)(100L * Done / Known);
-
-    public string Status => Completed ? "Done" : Current is null ? $"{Done} of {Known}" : $"{Done + 1} of {Known}: {Path.GetFileName(Current)}";
-}

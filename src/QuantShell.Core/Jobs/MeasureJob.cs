@@ -7,20 +7,6 @@ using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Jobs;
 
-/// <summary>What Measure-Quantization and <c>dotnet quant measure</c> ask for.</summary>
-public sealed record MeasureRequest
-{
-    public required QuantizerOptions Quantizer { get; init; }
-
-    /// <summary>A histogram of the values with the quantizer's levels and range (a single input only).</summary>
-    public string? PlotPath { get; init; }
-
-    /// <summary>Replace an existing plot file.</summary>
-    public bool Force { get; init; }
-
-    public int MaxParallelism { get; init; } = Environment.ProcessorCount;
-}
-
 /// <summary>
 /// Measures a quantizer on inputs without writing them: each input is read once, its quantizer resolved (given, chosen
 /// per input, or calibrated over all), measured per tensor and per channel, and plotted when asked.

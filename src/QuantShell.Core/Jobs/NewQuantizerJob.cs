@@ -4,17 +4,6 @@ using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Jobs;
 
-/// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
-public sealed record NewQuantizerRequest
-{
-    public required QuantizerOptions Quantizer { get; init; }
-
-    /// <summary>Also write the quantizer file here.</summary>
-    public string? OutputPath { get; init; }
-
-    public bool Force { get; init; }
-}
-
 /// <summary>
 /// Builds one quantizer: from its parameters, or with the values not given chosen from data inputs pooled (as
 /// calibration batches). An input that cannot be read is reported and left out.
@@ -25,7 +14,8 @@ public static class NewQuantizerJob
                                          CancellationToken cancellationToken = default)
     {
         var quantizer = request.Quantizer.ToRequest();
-        var inputs = fromInputs.ToList();
+        // A file named twice (a wildcard and its name) is pooled once.
+        var inputs = fromInputs.DistinctBy(input => input.FullPath ?? input.Name).ToList();
         InferableQuantizer created;
         if (inputs.Count == 0)
         {

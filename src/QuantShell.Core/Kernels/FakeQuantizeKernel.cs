@@ -1,29 +1,9 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace QuantShell.Core.Kernels;
-
-/// <summary>One (scale, zero point) grid in the element type: scale and its float32 reciprocal are float32 values.</summary>
-public readonly struct Grid<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
-{
-    public Grid(float scale, int zeroPoint, int quantMin, int quantMax)
-    {
-        Scale = T.CreateChecked(scale);
-        Inverse = T.CreateChecked(1.0f / scale); // PyTorch: float inv_scale = 1.0f / scale, once per scale
-        ZeroPoint = T.CreateChecked(zeroPoint);
-        QuantMin = T.CreateChecked(quantMin);
-        QuantMax = T.CreateChecked(quantMax);
-    }
-
-    public T Scale { get; }
-    public T Inverse { get; }
-    public T ZeroPoint { get; }
-    public T QuantMin { get; }
-    public T QuantMax { get; }
-}
 
 /// <summary>
 /// PyTorch's CPU fake-quantize arithmetic in one fused pass: y = (clamp(round_half_even(x * inv) + z, qmin, qmax) - z) * s,
@@ -300,36 +280,4 @@ public static class FakeQuantizeKernel
             stats.SumSquaredSignal += _signal;
         }
     }
-}
-
-/// <summary>Per-element grid tables for <see cref="FakeQuantizeKernel.ApplyPeriodic{T}"/>.</summary>
-public sealed class PeriodicGrids<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
-{
-    public PeriodicGrids(IReadOnlyList<Grid<T>> pattern)
-    {
-        // A pattern shorter than a vector is repeated until it is at least one vector long, so the kernel's table
-        // index wraps with a single subtraction.
-        int repeat = pattern.Count >= Vector256<T>.Count ? 1 : (Vector256<T>.Count + pattern.Count - 1) / pattern.Count;
-        Period = pattern.Count * repeat;
-        int padded = Period + Vector256<T>.Count;
-        Scales = new T[padded];
-        Inverses = new T[padded];
-        ZeroPoints = new T[padded];
-        for (int i = 0; i < padded; i++)
-        {
-            var grid = pattern[i % pattern.Count];
-            Scales[i] = grid.Scale;
-            Inverses[i] = grid.Inverse;
-            ZeroPoints[i] = grid.ZeroPoint;
-        }
-        QuantMin = pattern[0].QuantMin;
-        QuantMax = pattern[0].QuantMax;
-    }
-
-    public int Period { get; }
-    internal T[] Scales { get; }
-    internal T[] Inverses { get; }
-    internal T[] ZeroPoints { get; }
-    public T QuantMin { get; }
-    public T QuantMax { get; }
 }

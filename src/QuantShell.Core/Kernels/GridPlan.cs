@@ -1,5 +1,4 @@
 using System.Numerics;
-using QuantShell.Core.Errors;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Kernels;

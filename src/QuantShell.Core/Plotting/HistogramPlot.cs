@@ -1,10 +1,8 @@
 using System.Globalization;
-using System.Numerics;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
-using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Plotting;
 

@@ -11,22 +11,6 @@ using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Processing;
 
-/// <summary>Options for quantizing files.</summary>
-public sealed record FileQuantizeOptions
-{
-    /// <summary>Replace an existing output file.</summary>
-    public bool Force { get; init; }
-
-    /// <summary>Keep NaN and saturate ±inf instead of failing on them.</summary>
-    public bool AllowNonFinite { get; init; }
-
-    /// <summary>Bytes of input read per step when streaming.</summary>
-    public int ChunkBytes { get; init; } = 1 << 20;
-
-    /// <summary>How the quantizer's values were chosen, reported in the result; null when they were given.</summary>
-    public SelectionInfo? Selection { get; init; }
-}
-
 /// <summary>
 /// .npy in, .npy out: reads the header, binds the quantizer to the shape, streams the data through the fused kernel
 /// in chunks and writes a little-endian, C-order file of the input's float dtype. No TorchSharp, so no libtorch load.

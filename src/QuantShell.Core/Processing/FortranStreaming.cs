@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Numerics;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 
 namespace QuantShell.Core.Processing;

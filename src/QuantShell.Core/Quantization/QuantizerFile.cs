@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using QuantShell.Core.Errors;
-using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Serialization;
 

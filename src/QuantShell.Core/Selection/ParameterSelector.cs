@@ -1,7 +1,6 @@
 using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 

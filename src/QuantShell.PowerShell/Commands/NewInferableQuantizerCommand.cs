@@ -19,7 +19,6 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     private const string FromLiteralPathSet = "FromLiteralPath";
 
     private readonly List<JobInput> _inputs = [];
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private QuantizerOptions? _options;
 
     [Parameter(Position = 0)]
@@ -77,9 +76,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
         if (ParameterSetName == ParametersSet) return;
         bool literal = ParameterSetName == FromLiteralPathSet;
         foreach (string file in PathResolver.ResolveInputs(this, literal ? FromLiteralPath : FromPath, literal))
-        {
-            if (_seen.Add(file)) _inputs.Add(JobInput.File(file));
-        }
+            _inputs.Add(JobInput.File(file));
     }
 
     protected override void EndProcessing()

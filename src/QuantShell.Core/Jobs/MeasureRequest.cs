@@ -1,0 +1,21 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
+using QuantShell.Core.Plotting;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>What Measure-Quantization and <c>dotnet quant measure</c> ask for.</summary>
+public sealed record MeasureRequest
+{
+    public required QuantizerOptions Quantizer { get; init; }
+
+    /// <summary>A histogram of the values with the quantizer's levels and range (a single input only).</summary>
+    public string? PlotPath { get; init; }
+
+    /// <summary>Replace an existing plot file.</summary>
+    public bool Force { get; init; }
+
+    public int MaxParallelism { get; init; } = Environment.ProcessorCount;
+}

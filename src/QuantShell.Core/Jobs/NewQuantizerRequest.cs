@@ -1,0 +1,15 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
+public sealed record NewQuantizerRequest
+{
+    public required QuantizerOptions Quantizer { get; init; }
+
+    /// <summary>Also write the quantizer file here.</summary>
+    public string? OutputPath { get; init; }
+
+    public bool Force { get; init; }
+}

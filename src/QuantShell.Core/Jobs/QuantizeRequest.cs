@@ -1,0 +1,36 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
+using QuantShell.Core.Processing;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>What Invoke-Quantize and <c>dotnet quant quantize</c> ask for.</summary>
+public sealed record QuantizeRequest
+{
+    public required QuantizerOptions Quantizer { get; init; }
+
+    /// <summary>The output file, for a single input. Default: <c>x.q.npy</c> beside <c>x.npy</c>.</summary>
+    public string? OutputPath { get; init; }
+
+    /// <summary>Writes the output of the single input to this stream instead of a file (the command line's <c>--output -</c>).</summary>
+    public Stream? OutputStream { get; init; }
+
+    /// <summary>The folder for the outputs (created if missing); each output keeps its input's file name.</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Replace existing outputs (never the input).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Keep NaN and saturate ±infinity instead of failing on them.</summary>
+    public bool AllowNonFinite { get; init; }
+
+    /// <summary>Also write the quantizer applied (given or chosen) as a quantizer file; it must be one for all inputs.</summary>
+    public string? ExportQuantizerPath { get; init; }
+
+    /// <summary>Inputs worked on at once.</summary>
+    public int MaxParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Bytes read per step when streaming (tests use tiny chunks).</summary>
+    public int ChunkBytes { get; init; } = 1 << 20;
+}

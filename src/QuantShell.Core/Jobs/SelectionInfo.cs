@@ -1,0 +1,26 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>How a quantizer's values were chosen from data.</summary>
+public sealed record SelectionInfo
+{
+    public required ErrorMethod ErrorMethod { get; init; }
+
+    /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>; null for the other methods.</summary>
+    public double? P { get; init; }
+
+    /// <summary>Chosen once from all inputs pooled.</summary>
+    public required bool Calibrated { get; init; }
+
+    /// <summary>How many inputs the values were chosen from.</summary>
+    public required int InputCount { get; init; }
+
+    public override string ToString()
+    {
+        string method = EnumNames.Json(ErrorMethod) + (P is double p ? " p=" + p.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "");
+        return Calibrated ? $"calibrated over {InputCount} input{(InputCount == 1 ? "" : "s")}, {method}" : $"chosen from the data, {method}";
+    }
+}

@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Jobs;
+
+namespace QuantShell.Core.Processing;
+
+/// <summary>Options for quantizing files.</summary>
+public sealed record FileQuantizeOptions
+{
+    /// <summary>Replace an existing output file.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Keep NaN and saturate ±inf instead of failing on them.</summary>
+    public bool AllowNonFinite { get; init; }
+
+    /// <summary>Bytes of input read per step when streaming.</summary>
+    public int ChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary>How the quantizer's values were chosen, reported in the result; null when they were given.</summary>
+    public SelectionInfo? Selection { get; init; }
+}

@@ -1,0 +1,19 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Schema;
+using System.Text.Json.Serialization.Metadata;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Serialization;
+
+/// <summary>The kinds of JSON document QuantShell writes, each with one schema.</summary>
+public enum JsonDocumentKind
+{
+    /// <summary>A line of <c>dotnet quant quantize --json</c>: <see cref="Jobs.QuantizationResult"/>.</summary>
+    Quantize,
+    /// <summary>A line of <c>dotnet quant measure --json</c>: <see cref="Jobs.MeasurementResult"/>.</summary>
+    Measure,
+    /// <summary>A line of <c>dotnet quant inspect --json</c>: <see cref="Jobs.TensorInfo"/>.</summary>
+    Inspect,
+    /// <summary>A quantizer file.</summary>
+    Quantizer,
+}
