@@ -110,8 +110,10 @@ public sealed record QuantizerOptions
                 LutValuesBitwidth = LutValuesBitwidth,
                 Eps = Eps,
             };
-            spec.Validate();
         }
+        // Validated once: a complete spec by creating its quantizer, a request by the rules that need no values.
+        var complete = spec.IsComplete ? InferableQuantizer.Create(spec) : null;
+        if (complete is null) spec.Validate();
 
         var selectionGiven = SelectionParametersGiven().ToArray();
         if (spec.IsComplete)
@@ -124,7 +126,7 @@ public sealed record QuantizerOptions
                     $"{string.Join(", ", selectionGiven)} choose the threshold, range or table from the data, but {why}; leave them out or leave the values out.",
                     selectionGiven[0], ErrorIds.SelectionOptionNotApplicable);
             }
-            return new QuantizerRequest(spec, null, source);
+            return new QuantizerRequest(spec, null, source, complete);
         }
 
         var method = ErrorMethod ?? Selection.ErrorMethod.Mse;

@@ -13,11 +13,12 @@ public sealed class QuantizerRequest
 {
     private InferableQuantizer? _complete;
 
-    internal QuantizerRequest(QuantizerSpec spec, SelectionOptions? selection, string? source)
+    internal QuantizerRequest(QuantizerSpec spec, SelectionOptions? selection, string? source, InferableQuantizer? complete = null)
     {
         Spec = spec;
         Selection = selection;
         Source = source;
+        _complete = complete;
     }
 
     /// <summary>Creates a request for a spec that is complete, or whose missing values are chosen as <paramref name="selection"/> says.</summary>

@@ -176,6 +176,17 @@ public static class FakeQuantizeKernel
         return (q - zeroPoint) * scale;
     }
 
+    /// <summary>The same formula, also giving the integer code and whether the code was clamped (for metrics).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Quantize<T>(T x, in Grid<T> grid, out T code, out bool clamped)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        T unclamped = T.Round(x * grid.Inverse, MidpointRounding.ToEven) + grid.ZeroPoint;
+        code = T.Clamp(unclamped, grid.QuantMin, grid.QuantMax);
+        clamped = code != unclamped;
+        return (code - grid.ZeroPoint) * grid.Scale;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Quantize<T>(Vector256<T> x, Vector256<T> scale, Vector256<T> inverse, Vector256<T> zeroPoint,
                                             Vector256<T> quantMin, Vector256<T> quantMax)

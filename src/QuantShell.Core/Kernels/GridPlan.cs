@@ -56,13 +56,10 @@ public sealed class GridPlan : QuantizationPlan
         for (int i = 0; i < source.Length; i++)
         {
             T x = source[i];
-            var g = grids[ChannelOf(firstIndex + i)];
-            T unclamped = T.Round(x * g.Inverse, MidpointRounding.ToEven) + g.ZeroPoint;
-            T q = T.Clamp(unclamped, g.QuantMin, g.QuantMax);
-            output[i] = (q - g.ZeroPoint) * g.Scale;
+            output[i] = FakeQuantizeKernel.Quantize(x, grids[ChannelOf(firstIndex + i)], out T code, out bool clamped);
             bool finite = T.IsFinite(x);
-            level[i] = finite ? int.CreateTruncating(q) - _parameters.QuantMin : -1;
-            clipped[i] = finite && unclamped != q;
+            level[i] = finite ? int.CreateTruncating(code) - _parameters.QuantMin : -1;
+            clipped[i] = finite && clamped;
         }
     }
 

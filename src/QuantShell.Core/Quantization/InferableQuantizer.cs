@@ -32,7 +32,7 @@ public abstract class InferableQuantizer
     public static InferableQuantizer Create(QuantizerSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        spec.ValidateComplete();
+        // Each class's constructor validates the spec.
         return (spec.Target, spec.Method) switch
         {
             (QuantizationTarget.Weights, QuantizationMethod.Pot) => new WeightsPOTInferableQuantizer(spec),
