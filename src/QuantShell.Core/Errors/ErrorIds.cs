@@ -98,4 +98,30 @@ public static class ErrorIds
     public const string NpyDataTruncated = nameof(NpyDataTruncated);
     public const string NpyTrailingData = nameof(NpyTrailingData);
     public const string NpyArrayTooLarge = nameof(NpyArrayTooLarge);
+
+    // ---- model files ----
+    /// <summary>A file QuantShell does not recognise as a tensor file of a kind it reads.</summary>
+    public const string TensorFileNotRecognized = nameof(TensorFileNotRecognized);
+    /// <summary>A tensor named (by a rule, by a reader) that the file does not hold.</summary>
+    public const string TensorNotFound = nameof(TensorNotFound);
+    /// <summary>A tensor's data ends before the bytes its dtype and shape need.</summary>
+    public const string TensorDataTruncated = nameof(TensorDataTruncated);
+    /// <summary>A tensor's dtype, shape and stored size disagree, or its data lies outside the file.</summary>
+    public const string TensorLayoutInvalid = nameof(TensorLayoutInvalid);
+    /// <summary>Two tensors of one file have the same name.</summary>
+    public const string TensorNameDuplicate = nameof(TensorNameDuplicate);
+    /// <summary>A zip archive (.npz, PyTorch) is malformed, lies about its sizes, or names entries outside itself.</summary>
+    public const string ArchiveInvalid = nameof(ArchiveInvalid);
+    public const string NpzEntryInvalid = nameof(NpzEntryInvalid);
+    public const string SafetensorsHeaderInvalid = nameof(SafetensorsHeaderInvalid);
+    public const string PickleInvalid = nameof(PickleInvalid);
+    /// <summary>A pickle names a Python global outside the allowlist of what torch.load(weights_only=True) accepts; nothing was called.</summary>
+    public const string PickleGlobalRefused = nameof(PickleGlobalRefused);
+    /// <summary>The rules file (or hashtable) is malformed.</summary>
+    public const string RulesInvalid = nameof(RulesInvalid);
+    public const string RulesFileNotFound = nameof(RulesFileNotFound);
+    /// <summary>The output form (fake, int, qdq) does not apply to this file kind or quantizer.</summary>
+    public const string OutputFormNotSupported = nameof(OutputFormNotSupported);
+    /// <summary>A file to dequantize holds no record of the quantizers that made it.</summary>
+    public const string QuantizationRecordMissing = nameof(QuantizationRecordMissing);
 }

@@ -3,29 +3,60 @@ using QuantShell.Core.Errors;
 
 namespace QuantShell.Core.Formats;
 
-/// <summary>A NumPy dtype as written in an .npy header (<c>descr</c>), e.g. <c>&lt;f4</c> or <c>|b1</c>.</summary>
-public sealed record DType(DTypeKind Kind, int ItemSize, bool BigEndian)
+/// <summary>
+/// An element type with its byte order: a NumPy dtype as an .npy header writes it (<c>descr</c>, e.g. <c>&lt;f4</c> or
+/// <c>|b1</c>), and the types of model files (bfloat16; <see cref="DTypeKind.Opaque"/> types copied but never read).
+/// </summary>
+public sealed record DType(DTypeKind Kind, int ItemSize, bool BigEndian, string? OpaqueName = null)
 {
     public static readonly DType Float16 = new(DTypeKind.Float, 2, false);
     public static readonly DType Float32 = new(DTypeKind.Float, 4, false);
     public static readonly DType Float64 = new(DTypeKind.Float, 8, false);
+    public static readonly DType BFloat16 = new(DTypeKind.BFloat, 2, false);
+    public static readonly DType Int8 = new(DTypeKind.SignedInteger, 1, false);
+    public static readonly DType UInt8 = new(DTypeKind.UnsignedInteger, 1, false);
+    public static readonly DType Int16 = new(DTypeKind.SignedInteger, 2, false);
+    public static readonly DType UInt16 = new(DTypeKind.UnsignedInteger, 2, false);
+    public static readonly DType Int32 = new(DTypeKind.SignedInteger, 4, false);
+    public static readonly DType Int64 = new(DTypeKind.SignedInteger, 8, false);
 
-    /// <summary>The descr string, e.g. <c>&lt;f4</c>, <c>&gt;f8</c>, <c>|u1</c>.</summary>
-    public string Descr => $"{(ItemSize == 1 ? '|' : BigEndian ? '>' : '<')}{KindChar}{ItemSize}";
+    /// <summary>A type copied byte for byte and never read (float8, complex, ...), named as its file names it.</summary>
+    public static DType Opaque(string name, int itemSize) => new(DTypeKind.Opaque, itemSize, false, name);
 
-    /// <summary>NumPy-style name: float32, int64, uint8, bool.</summary>
+    /// <summary>The .npy descr string, e.g. <c>&lt;f4</c>, <c>&gt;f8</c>, <c>|u1</c>; types NumPy lacks have none.</summary>
+    public string Descr => Kind is DTypeKind.BFloat or DTypeKind.Opaque
+        ? throw new InvalidOperationException($"{Name} has no .npy descr.")
+        : $"{(ItemSize == 1 ? '|' : BigEndian ? '>' : '<')}{KindChar}{ItemSize}";
+
+    /// <summary>NumPy-style name: float32, int64, uint8, bool, bfloat16; an opaque type's own name.</summary>
     public string Name => Kind switch
     {
         DTypeKind.Float => $"float{ItemSize * 8}",
         DTypeKind.SignedInteger => $"int{ItemSize * 8}",
         DTypeKind.UnsignedInteger => $"uint{ItemSize * 8}",
-        _ => "bool",
+        DTypeKind.Bool => "bool",
+        DTypeKind.BFloat => "bfloat16",
+        _ => OpaqueName ?? $"opaque{ItemSize * 8}",
     };
+
+    /// <summary>Floating point: the tensors of model files that quantizers apply to.</summary>
+    public bool IsFloating => Kind is DTypeKind.Float or DTypeKind.BFloat;
+
+    /// <summary>Read as float64 (float64 data); everything else numeric is computed as float32.</summary>
+    public bool IsDouble => Kind == DTypeKind.Float && ItemSize == 8;
 
     private char KindChar => Kind switch { DTypeKind.Float => 'f', DTypeKind.SignedInteger => 'i', DTypeKind.UnsignedInteger => 'u', _ => 'b' };
 
-    /// <summary>The float dtype a quantized copy is written as: the input's float type, float32 for integers and bool; always little-endian.</summary>
-    public DType QuantizedOutput => Kind == DTypeKind.Float ? new DType(DTypeKind.Float, ItemSize, false) : Float32;
+    /// <summary>
+    /// The type a fake-quantized copy is written as: the input's float type (bfloat16 too), float32 for integers and bool;
+    /// always little-endian.
+    /// </summary>
+    public DType QuantizedOutput => Kind switch
+    {
+        DTypeKind.Float => new DType(DTypeKind.Float, ItemSize, false),
+        DTypeKind.BFloat => BFloat16,
+        _ => Float32,
+    };
 
     /// <summary>Parses a descr string; <paramref name="path"/> only names the file in errors.</summary>
     public static DType Parse(string descr, string path)

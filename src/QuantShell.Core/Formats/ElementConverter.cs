@@ -40,6 +40,13 @@ internal static class ElementConverter
                     output[i] = (float)BitConverter.Int64BitsToDouble(bits);
                 }
                 break;
+            case (DTypeKind.BFloat, 2):
+                for (int i = 0; i < n; i++)
+                {
+                    ushort bits = dtype.BigEndian ? BinaryPrimitives.ReadUInt16BigEndian(source[(2 * i)..]) : BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]);
+                    output[i] = BitConverter.Int32BitsToSingle(bits << 16);
+                }
+                break;
             case (DTypeKind.Bool, _):
                 for (int i = 0; i < n; i++) output[i] = source[i] != 0 ? 1f : 0f;
                 break;
@@ -81,6 +88,13 @@ internal static class ElementConverter
             MemoryMarshal.AsBytes(values).CopyTo(destination);
             return;
         }
+        if (typeof(T) == typeof(float) && dtype.Kind == DTypeKind.BFloat)
+        {
+            var floats = MemoryMarshal.Cast<T, float>(values);
+            var words = MemoryMarshal.Cast<byte, ushort>(destination);
+            for (int i = 0; i < floats.Length; i++) words[i] = ToBFloat16(floats[i]);
+            return;
+        }
         if (typeof(T) == typeof(float) && dtype.ItemSize == 2)
         {
             var floats = MemoryMarshal.Cast<T, float>(values);
@@ -89,5 +103,14 @@ internal static class ElementConverter
             return;
         }
         throw new NotSupportedException($"{typeof(T).Name} as {dtype.Descr}");
+    }
+
+    /// <summary>float32 to bfloat16 bits, rounded to nearest even as PyTorch's <c>.to(torch.bfloat16)</c>; NaN stays a (quiet) NaN.</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
     }
 }

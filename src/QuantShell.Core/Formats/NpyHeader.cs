@@ -88,9 +88,9 @@ public sealed record NpyHeader(int MajorVersion, DType DType, bool FortranOrder,
     }
 
     /// <summary>Writes a little-endian, C-order header (version 1.0, or 2.0 when the text does not fit), padded to 64 bytes.</summary>
-    public static void Write(Stream stream, DType dtype, IReadOnlyList<long> shape)
+    public static void Write(Stream stream, DType dtype, IReadOnlyList<long> shape, bool fortranOrder = false)
     {
-        string dict = $"{{'descr': '{dtype.Descr}', 'fortran_order': False, 'shape': {FormatShape(shape)}, }}";
+        string dict = $"{{'descr': '{dtype.Descr}', 'fortran_order': {(fortranOrder ? "True" : "False")}, 'shape': {FormatShape(shape)}, }}";
         int major = dict.Length + 1 + 10 > ushort.MaxValue ? 2 : 1;
         int preamble = major == 1 ? 10 : 12;
         int total = (preamble + dict.Length + 1 + 63) / 64 * 64;
