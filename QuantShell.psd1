@@ -23,6 +23,7 @@
         'Invoke-Quantize'
         'Measure-Quantization'
         'Get-QuantTensor'
+        'Invoke-Dequantize'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

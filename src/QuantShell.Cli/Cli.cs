@@ -201,13 +201,14 @@ public static partial class Cli
     private static RootCommand CreateRootCommand()
     {
         var root = new RootCommand(
-            "Fake-quantize .npy tensors with Sony MCT's inferable quantizers (POT, symmetric, uniform; weights and " +
-            "activations), bit for bit as MCT on PyTorch.")
+            "Quantize .npy tensors and model files (safetensors, .npz, PyTorch checkpoints) with Sony MCT's inferable quantizers, " +
+            "bit for bit as MCT on PyTorch.")
         {
             QuantizeCommand.Create(),
             NewCommand.Create(),
             InspectCommand.Create(),
             MeasureCommand.Create(),
+            DequantizeCommand.Create(),
             SchemaCommand.Create(),
         };
         foreach (var option in root.Options)

@@ -12,14 +12,27 @@ internal static class TextFormat
     public static void WriteQuantized(TextWriter output, QuantizationResult result)
     {
         string tensor = result.TensorName is null ? "" : $" [{result.TensorName}]";
-        string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+        if (result.Skipped)
+        {
+            output.WriteLine($"{result.InputPath}{tensor} -> {result.OutputPath}: {result.DType} {result.ShapeText}, copied unchanged ({result.SkipReason})");
+            return;
+        }
+        var spec = result.Quantizer!;
+        string channels = spec.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
+        string form = result.Form is { } written && written != OutputForm.Fake ? $", {EnumNames.Json(written)} codes" : "";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{result.InputPath}{tensor} -> {result.OutputPath}: {result.OutputDType} {result.ShapeText}, " +
-            $"{EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, {AppliedValues(result.Quantizer)}{howChosen}, " +
-            $"scale {List(result.Scale.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb)}{nonFinite}"));
+            $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}{howChosen}, " +
+            $"scale {List(result.Scale!.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb ?? double.NaN)}{nonFinite}{form}"));
     }
+
+    /// <summary>One line per tensor of a dequantized file.</summary>
+    public static void WriteDequantized(TextWriter output, DequantizationResult result) =>
+        output.WriteLine(result.Dequantized
+            ? $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.CodeDType} codes -> {result.DType} {result.ShapeText}"
+            : $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.DType} {result.ShapeText}, copied unchanged");
 
     /// <summary>A header line, then one row for the tensor and one per channel.</summary>
     public static void WriteMeasured(TextWriter output, MeasurementResult result)
@@ -53,6 +66,7 @@ internal static class TextFormat
         Line("Shape:", info.ShapeText);
         Line("Order:", info.Order);
         Line("Elements:", info.ElementCount.ToString(CultureInfo.InvariantCulture));
+        Line("Bytes:", info.ByteCount.ToString(CultureInfo.InvariantCulture));
         if (info.FiniteCount is null) return;
         // Min and max are values of the file's type: printed as that type prints (float32 0.1 as 0.1).
         bool wide = info.DType == "float64";

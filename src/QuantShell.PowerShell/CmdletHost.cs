@@ -14,10 +14,21 @@ internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<
     public override void WriteError(QuantShellException error, JobInput? input) =>
         cmdlet.WriteError(ErrorRecords.From(error, input?.Name ?? error.Target));
 
-    public override void WriteProgress(JobProgress progress) =>
+    public override void WriteProgress(JobProgress progress)
+    {
         cmdlet.WriteProgress(new ProgressRecord(progressId, $"{cmdlet.MyInvocation.MyCommand.Name}", progress.Status)
         {
             PercentComplete = progress.Completed ? 100 : progress.PercentComplete,
             RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
         });
+        // A bar per model file: the bytes of its tensors done.
+        if (progress.ItemBytesTotal is not null && !progress.Completed)
+        {
+            cmdlet.WriteProgress(new ProgressRecord(progressId + 100, "Tensors", progress.ItemStatus)
+            {
+                ParentActivityId = progressId,
+                PercentComplete = progress.ItemPercentComplete,
+            });
+        }
+    }
 }

@@ -31,7 +31,9 @@ public sealed class HostileInputTests : IDisposable
     public static TheoryData<string, byte[], string> MalformedFiles() => new()
     {
         { "empty", Array.Empty<byte>(), "NpyMagicInvalid" },
-        { "wrong-magic", Encoding.ASCII.GetBytes("PK\u0003\u0004 this is a zip, not an npy"), "NpyMagicInvalid" },
+        { "wrong-magic", Encoding.ASCII.GetBytes("GIF89a this is a picture, not an npy"), "NpyMagicInvalid" },
+        // A zip's magic makes it an .npz whatever its name (as numpy.load sees it): a broken one is a broken archive.
+        { "broken-zip", Encoding.ASCII.GetBytes("PK\u0003\u0004 this is a zip with nothing in it"), "ArchiveInvalid" },
         { "unknown-version", Npy(Dict("<f4", "(2,)"), new byte[8]).Select((b, i) => i == 6 ? (byte)7 : b).ToArray(), "NpyVersionNotSupported" },
         { "header-past-end", Npy(Dict("<f4", "(2,)"), new byte[8], headerLengthOverride: 60000), "NpyHeaderTruncated" },
         { "header-huge", Npy(Dict("<f4", "(2,)"), new byte[8], major: 2, headerLengthOverride: int.MaxValue), "NpyHeaderTooLarge" },

@@ -22,7 +22,8 @@ public sealed class JsonSchemaTests
         using var schema = JsonDocument.Parse(JsonSchemas.For(JsonDocumentKind.Quantize));
         var required = schema.RootElement.GetProperty("required").EnumerateArray().Select(e => e.GetString()).ToArray();
         Assert.Contains("inputPath", required);
-        Assert.Contains("mse", required);
+        Assert.Contains("nonFiniteCount", required);
+        Assert.Contains("elapsedMs", required);
         var quantizer = schema.RootElement.GetProperty("properties").GetProperty("quantizer");
         Assert.Contains("numBits", quantizer.GetProperty("properties").EnumerateObject().Select(p => p.Name));
     }

@@ -149,7 +149,7 @@ public sealed class FortranTilingTests : IDisposable
         var actual = NpyArray.Read(output);
         Assert.Equal(shape, actual.Shape);
         Assert.Equal(expected, (float[])actual.Data);
-        Assert.Equal(stats.SumSquaredError / count, result.Mse, stats.SumSquaredError / count * 1e-5);
+        Assert.Equal(stats.SumSquaredError / count, result.Mse!.Value, stats.SumSquaredError / count * 1e-5);
     }
 
     [Fact]

@@ -9,8 +9,14 @@ internal static class InspectCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy files to inspect; '-' reads one from stdin.",
+        Description = "The .npy or model files to inspect (one entry per tensor); '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
+    };
+
+    public static readonly Option<bool?> Statistics = new("--statistics")
+    {
+        Description = "Read every value for min, max, mean, std and non-finite counts (default: yes for .npy, no for model files; --statistics false to skip).",
+        Arity = ArgumentArity.ZeroOrOne,
     };
 
     public static readonly Option<bool> Json = new("--json")
@@ -20,9 +26,9 @@ internal static class InspectCommand
 
     public static Command Create()
     {
-        var command = new Command("inspect", "Show a tensor file's format, dtype, shape, order and value statistics (min, max, mean, std, NaN/inf counts).")
+        var command = new Command("inspect", "Show the tensors of .npy and model files: format, dtype, shape, order, size, and value statistics (min, max, mean, std, NaN/inf counts).")
         {
-            Inputs, Json,
+            Inputs, Statistics, Json,
         };
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
@@ -39,7 +45,7 @@ internal static class InspectCommand
             first = false;
             TextFormat.WriteInspected(output, info);
         });
-        var job = InspectJob.Run(new InspectRequest(), cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
+        var job = InspectJob.Run(new InspectRequest { Statistics = parseResult.GetValue(Statistics) }, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         return host.ExitCode(job);
     }
 }

@@ -9,7 +9,7 @@ internal static class MeasureCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy files to measure; '-' reads one .npy from stdin.",
+        Description = "The .npy or model files to measure (a model file: every tensor its rules or the defaults select); '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -38,7 +38,7 @@ internal static class MeasureCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { PlotPath, Force, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { QuantizeCommand.RulesPath, PlotPath, Force, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -49,6 +49,7 @@ internal static class MeasureCommand
         var request = new MeasureRequest
         {
             Quantizer = QuantizerOptionSet.Read(parseResult),
+            RulesPath = parseResult.GetValue(QuantizeCommand.RulesPath),
             PlotPath = parseResult.GetValue(PlotPath),
             Force = parseResult.GetValue(Force),
         };

@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy files to quantize; '-' reads one .npy from stdin.",
+        Description = "The .npy or model files to quantize; '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -41,6 +41,19 @@ internal static class QuantizeCommand
         HelpName = "FILE",
     };
 
+    public static readonly Option<string?> RulesPath = new("--rules")
+    {
+        Description = "A rules file (JSON) deciding which tensor of a model file gets which quantizer; without it every floating tensor of rank 2 or more is quantized per channel on axis 0 with the quantizer options.",
+        HelpName = "FILE",
+    };
+
+    public static readonly Option<OutputForm?> Form = new("--format")
+    {
+        Description = "What a model-file output holds: fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
+        HelpName = "fake|int|qdq",
+        CustomParser = QuantizerOptionSet.ParseEnum<OutputForm>,
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per result (JSON Lines) instead of a line of text.",
@@ -49,13 +62,14 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var command = new Command("quantize",
-            "Fake-quantize .npy files: y = dequantize(quantize(x)), same shape and float dtype. Values not given (threshold, " +
-            "range) are chosen from the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold).")
+            "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints): y = dequantize(quantize(x)), same " +
+            "shape and dtype, or integer codes with --format int. Values not given (threshold, range) are chosen from the data, as " +
+            "MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold).")
         {
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { OutputPath, OutputDirectory, ExportQuantizer, Force, AllowNonFinite, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, AllowNonFinite, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -69,6 +83,8 @@ internal static class QuantizeCommand
         var request = new QuantizeRequest
         {
             Quantizer = QuantizerOptionSet.Read(parseResult),
+            RulesPath = parseResult.GetValue(RulesPath),
+            Form = parseResult.GetValue(Form) ?? OutputForm.Fake,
             OutputPath = toStdout ? null : outputPath,
             OutputStream = stdout,
             OutputDirectory = parseResult.GetValue(OutputDirectory),

@@ -11,15 +11,19 @@ public static class TensorFiles
     /// <summary>The metadata key (and .npz entry, ONNX metadata_props key) under which a quantized file records its quantizers.</summary>
     public const string RecordKey = "quantshell";
 
+    private static ReadOnlySpan<byte> NpyMagic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
     /// <summary>The kind of a file, from its first bytes and its name; null when QuantShell does not read it.</summary>
     public static TensorFileKind? Recognize(string path)
     {
+        // A FIFO or device reports no size: reading ahead would take bytes its one reader needs; the name decides.
+        if (new FileInfo(path).Length < 8) return null;
         Span<byte> head = stackalloc byte[16];
         int got;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
             got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         head = head[..got];
-        if (head.StartsWith("\x93NUMPY"u8)) return TensorFileKind.Npy;
+        if (head.StartsWith(NpyMagic)) return TensorFileKind.Npy;
         if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8))
             return ZipKind(path);
         if (LooksLikeSafetensors(head)) return TensorFileKind.Safetensors;

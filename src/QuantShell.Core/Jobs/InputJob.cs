@@ -21,6 +21,9 @@ public abstract class InputJob<TResult> : IDisposable
     private int _added, _delivered;
     private bool _sawStream, _completed;
     private string? _current;
+    private volatile ItemBytes? _itemBytes;
+
+    private sealed record ItemBytes(string Item, long Done, long Total);
 
     private protected InputJob(JobHost<TResult> host, CancellationToken cancellationToken, int maxParallelism)
     {
@@ -139,9 +142,14 @@ public abstract class InputJob<TResult> : IDisposable
         ReportProgress();
     }
 
+    /// <summary>A worker's progress through one large input (bytes of its tensors); shown while the caller waits for it.</summary>
+    protected void ReportItemBytes(JobInput input, long done, long total) => _itemBytes = new ItemBytes(input.Name, done, total);
+
     private void DeliverOne()
     {
         var (input, work) = _pending.Dequeue();
+        // Wait in slices so that progress through a large input is drawn while it runs.
+        while (!((IAsyncResult)work).AsyncWaitHandle.WaitOne(ProgressIntervalMs)) ReportProgress();
         _delivered++;
         IReadOnlyList<TResult> results;
         try
@@ -176,10 +184,16 @@ public abstract class InputJob<TResult> : IDisposable
     // Progress is drawn by the host and costs far more than a small file: at most 4 times a second, for several inputs.
     private void ReportProgress()
     {
-        if (_added < 2 && !CollectsInputs) return;
+        var item = _itemBytes;
+        if (_added < 2 && !CollectsInputs && item is null) return;
         if (_progressClock.IsRunning && _progressClock.ElapsedMilliseconds < ProgressIntervalMs) return;
         _progressClock.Restart();
-        Host.WriteProgress(new JobProgress(Activity, _delivered, Math.Max(_added, _delivered), _current, Completed: false));
+        Host.WriteProgress(new JobProgress(Activity, _delivered, Math.Max(_added, _delivered), _current, Completed: false)
+        {
+            Item = item?.Item,
+            ItemBytesDone = item?.Done,
+            ItemBytesTotal = item?.Total,
+        });
     }
 
     public void Dispose()

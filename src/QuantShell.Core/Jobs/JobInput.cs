@@ -68,6 +68,24 @@ public sealed class JobInput
         return NpyArray.Read(file, Name);
     }
 
+    /// <summary>
+    /// The kind of tensor file this input is: streams are .npy; files by their content, an unrecognised one as .npy unless
+    /// its extension names a model format (so a text file called x.npy gets the .npy reader's clear error).
+    /// </summary>
+    internal TensorFileKind Kind()
+    {
+        if (FullPath is null) return TensorFileKind.Npy;
+        CheckReadable();
+        if (TensorFiles.Recognize(FullPath) is { } kind) return kind;
+        return ModelExtensions.Contains(System.IO.Path.GetExtension(FullPath)) ? TensorFileKind.Safetensors : TensorFileKind.Npy;
+    }
+
+    private static readonly HashSet<string> ModelExtensions = new(StringComparer.OrdinalIgnoreCase)
+        { ".npz", ".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".onnx" };
+
+    /// <summary>Opens a model file (any kind but a stream).</summary>
+    internal TensorFile OpenTensorFile() => TensorFiles.Open(FullPath!, Name);
+
     /// <summary>Opens the input for streaming.</summary>
     internal Stream Open()
     {

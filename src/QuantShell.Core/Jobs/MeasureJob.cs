@@ -2,6 +2,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Plotting;
+using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
@@ -14,6 +15,7 @@ namespace QuantShell.Core.Jobs;
 public sealed class MeasureJob : InputJob<MeasurementResult>
 {
     private readonly MeasureRequest _request;
+    private readonly TensorPolicy _policy;
     private readonly QuantizerRequest _quantizer;
     private readonly string? _plotPath;
 
@@ -21,7 +23,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         : base(host, cancellationToken, request.MaxParallelism)
     {
         _request = request;
-        _quantizer = request.Quantizer.ToRequest();
+        _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
+        _quantizer = _policy.Options;
         if (request.PlotPath is not null)
         {
             _plotPath = Path.GetFullPath(request.PlotPath);
@@ -66,6 +69,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             Cancellation.ThrowIfCancellationRequested();
             try
             {
+                if (input.Kind() != TensorFileKind.Npy)
+                    throw new QuantShellException($"{input.Name}: Calibrate pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, "Calibrate");
                 readable.Add((input, input.ReadArray()));
             }
             catch (QuantShellException ex)
@@ -94,12 +99,50 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             return;
         }
         bool plot = PlotAllowed();
-        Enqueue(input, _ =>
+        Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? MeasureNpy(input, plot) : MeasureModel(input, plot));
+    }
+
+    private IReadOnlyList<MeasurementResult> MeasureNpy(JobInput input, bool plot)
+    {
+        var array = input.ReadArray();
+        var request = _quantizer;
+        if (_policy.Rules is not null)
         {
-            var array = input.ReadArray();
-            var quantizer = _quantizer.ResolveFor([array], input.Name);
-            return [MeasureArray(input, array, quantizer, _quantizer.Describe(1), plot)];
-        });
+            // With rules, an .npy file is one tensor named after the file.
+            var tensor = new StoredTensor { Name = Path.GetFileNameWithoutExtension(input.Name), DType = array.SourceDType, StoredDType = array.SourceDType.Name, Shape = array.Shape };
+            if (_policy.Decide(tensor).Quantizer is not { } chosen) return [];
+            request = chosen;
+        }
+        return [MeasureArray(input, array, request.ResolveFor([array], input.Name), request.Describe(1), plot)];
+    }
+
+    /// <summary>Every tensor the rules or defaults would quantize, each read once, one at a time.</summary>
+    private IReadOnlyList<MeasurementResult> MeasureModel(JobInput input, bool plot)
+    {
+        using var file = input.OpenTensorFile();
+        var results = new List<MeasurementResult>();
+        var measured = new List<NpyArray>();
+        foreach (var tensor in file.Tensors)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            if (_policy.Decide(tensor).Quantizer is not { } request) continue;
+            string name = ModelQuantizer.Source(file, tensor);
+            NpyArray array;
+            using (var source = file.OpenTensor(tensor))
+                array = TensorValues.Read(source, tensor, name);
+            var quantizer = request.ResolveFor([array], name);
+            results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, request.Describe(1), tensor.Name));
+            if (plot && results.Count == 1) measured.Add(array);
+        }
+        if (plot && results.Count != 1)
+            throw new QuantShellException($"{input.Name}: PlotPath draws one tensor but {results.Count} were measured; give rules that select one.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+        if (plot)
+        {
+            HistogramPlot.Write(_plotPath!, measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0], _request.Force, _request.PlotPath);
+            results[0] = results[0] with { PlotPath = _plotPath };
+        }
+        return results;
     }
 
     private bool PlotAllowed() => _plotPath is not null && Host.ShouldProcess(_plotPath, "Write histogram plot");

@@ -11,6 +11,12 @@ public sealed record MeasureRequest
 {
     public required QuantizerOptions Quantizer { get; init; }
 
+    /// <summary>Which tensor of a model file gets which quantizer (instead of the quantizer options).</summary>
+    public QuantizationRules? Rules { get; init; }
+
+    /// <summary>A rules file to read (instead of <see cref="Rules"/>).</summary>
+    public string? RulesPath { get; init; }
+
     /// <summary>A histogram of the values with the quantizer's levels and range (a single input only).</summary>
     public string? PlotPath { get; init; }
 

@@ -27,10 +27,16 @@ public sealed record QuantizationResult
     [JsonPropertyName("outputDtype")]
     public required string OutputDType { get; init; }
     public required bool FortranOrder { get; init; }
-    public required QuantizationTarget Target { get; init; }
-    public required QuantizationMethod Method { get; init; }
-    public required int NumBits { get; init; }
-    public required bool PerChannel { get; init; }
+    /// <summary>True when the tensor was copied unchanged (see <see cref="SkipReason"/>); the quantizer fields are then null.</summary>
+    public bool Skipped { get; init; }
+
+    /// <summary>Why the tensor was copied unchanged: no rule matched, a rule skips it, it is not floating, ...</summary>
+    public string? SkipReason { get; init; }
+
+    public QuantizationTarget? Target { get; init; }
+    public QuantizationMethod? Method { get; init; }
+    public int? NumBits { get; init; }
+    public bool? PerChannel { get; init; }
 
     /// <summary>The resolved (non-negative) channel axis for per-channel quantizers, else null.</summary>
     public int? ChannelAxis { get; init; }
@@ -49,8 +55,8 @@ public sealed record QuantizationResult
     public bool? Signed { get; init; }
 
     /// <summary>The step between levels per tensor or per channel (grid scale; LUT: t / 2^(B - signed)).</summary>
-    public required float[] Scale { get; init; }
-    public required int[] ZeroPoint { get; init; }
+    public float[]? Scale { get; init; }
+    public int[]? ZeroPoint { get; init; }
 
     /// <summary>The integer range of grid quantizers; null for LUT ones.</summary>
     public int? QuantMin { get; init; }
@@ -61,13 +67,16 @@ public sealed record QuantizationResult
     public required long NonFiniteCount { get; init; }
 
     /// <summary>Mean squared error between input and output over finite elements.</summary>
-    public required double Mse { get; init; }
+    public double? Mse { get; init; }
 
     /// <summary>Signal-to-quantization-noise ratio in dB (+∞ when lossless).</summary>
-    public required double SqnrDb { get; init; }
+    public double? SqnrDb { get; init; }
 
     /// <summary>The quantizer applied, as a quantizer file holds it.</summary>
-    public required QuantizerSpec Quantizer { get; init; }
+    public QuantizerSpec? Quantizer { get; init; }
+
+    /// <summary>What the output holds for this tensor: fake-quantized values, or integer codes with their scales; null when copied.</summary>
+    public OutputForm? Form { get; init; }
 
     /// <summary>How the quantizer's values were chosen from data; null when they were given.</summary>
     public SelectionInfo? Selection { get; init; }
@@ -77,10 +86,27 @@ public sealed record QuantizationResult
     [JsonIgnore]
     public string ShapeText => NpyHeader.FormatShape(Shape);
 
+    /// <summary>A tensor copied unchanged.</summary>
+    internal static QuantizationResult CreateSkipped(string inputPath, string outputPath, StoredTensor tensor, string reason) => new()
+    {
+        InputPath = inputPath,
+        OutputPath = outputPath,
+        TensorName = tensor.Name,
+        Shape = tensor.Shape,
+        DType = tensor.DType.Name,
+        OutputDType = tensor.DType.Name,
+        FortranOrder = tensor.FortranOrder,
+        ElementCount = tensor.ElementCount,
+        NonFiniteCount = 0,
+        Skipped = true,
+        SkipReason = reason,
+        ElapsedMs = 0,
+    };
+
     /// <summary>The result of applying <paramref name="plan"/> of <paramref name="quantizer"/> to one tensor.</summary>
     internal static QuantizationResult Create(string inputPath, string outputPath, string? tensorName, TensorLayout layout,
                                               InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
-                                              SelectionInfo? selection, TimeSpan elapsed)
+                                              SelectionInfo? selection, TimeSpan elapsed, OutputForm form = OutputForm.Fake)
     {
         var spec = quantizer.Spec;
         int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
@@ -114,6 +140,7 @@ public sealed record QuantizationResult
             SqnrDb = stats.SqnrDecibels,
             Quantizer = spec,
             Selection = selection,
+            Form = form,
             ElapsedMs = elapsed.TotalMilliseconds,
         };
     }

@@ -14,25 +14,23 @@ namespace QuantShell.Core.Jobs;
 public sealed class QuantizeJob : InputJob<QuantizationResult>
 {
     private readonly QuantizeRequest _request;
+    private readonly TensorPolicy _policy;
     private readonly QuantizerRequest _quantizer;
-    private readonly string? _outputPath, _outputDirectory, _exportPath;
-    private readonly HashSet<string> _outputs = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
-    private bool _outputDirectoryReady, _quantizerExported;
+    private readonly OutputPlanner _outputs;
+    private readonly string? _exportPath;
+    private bool _quantizerExported;
 
     /// <summary>Checks the request (every rule that needs no input) and reads the quantizer file, if any.</summary>
     public QuantizeJob(QuantizeRequest request, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default)
         : base(host, cancellationToken, request.MaxParallelism)
     {
         _request = request;
-        _quantizer = request.Quantizer.ToRequest();
-        if (request.OutputPath is not null && request.OutputDirectory is not null)
-            throw Usage("OutputPath and OutputDirectory cannot both be given: OutputPath names the one output file, OutputDirectory a folder for several.", ErrorIds.OptionConflict, "OutputDirectory");
-        if (request.OutputStream is not null && (request.OutputPath is not null || request.OutputDirectory is not null))
-            throw Usage("An output stream excludes OutputPath and OutputDirectory.", ErrorIds.OptionConflict, "OutputPath");
-        _outputPath = request.OutputPath is null ? null : Path.GetFullPath(request.OutputPath);
-        _outputDirectory = request.OutputDirectory is null ? null : Path.GetFullPath(request.OutputDirectory);
-        if (_outputDirectory is not null && File.Exists(_outputDirectory))
-            throw new QuantShellException($"{request.OutputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.InvalidArgument, request.OutputDirectory);
+        _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
+        _quantizer = _policy.Options;
+        _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
+            path => FileQuantizer.DefaultOutputPath(path, request.Form));
+        if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
+            throw Usage("ExportQuantizer writes one quantizer, but rules give each tensor its own; export from a run without rules.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
         if (request.ExportQuantizerPath is not null)
         {
             _exportPath = Path.GetFullPath(request.ExportQuantizerPath);
@@ -48,7 +46,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     // One output path needs the count of inputs before anything is written; calibration needs them all; a quantizer
     // file of values chosen per input is only possible for a single input.
     protected override bool CollectsInputs =>
-        _outputPath is not null || _request.OutputStream is not null || _quantizer.Calibrates || (_exportPath is not null && _quantizer.ChoosesFromData);
+        _outputs.SingleOutput || _quantizer.Calibrates || (_exportPath is not null && _quantizer.ChoosesFromData);
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default)
@@ -68,8 +66,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
-        if ((_outputPath is not null || _request.OutputStream is not null) && inputs.Count > 1)
-            throw Usage($"OutputPath names one file but {inputs.Count} inputs were given; use OutputDirectory for several inputs.", ErrorIds.OutputPathWithSeveralInputs, "OutputPath");
+        _outputs.CheckCount(inputs.Count);
         if (_exportPath is not null && _quantizer.ChoosesFromData && !_quantizer.Calibrates && inputs.Count > 1)
             throw Usage($"ExportQuantizer writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add Calibrate to choose one from all inputs, or give the values.",
                 ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
@@ -87,6 +84,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
             Cancellation.ThrowIfCancellationRequested();
             try
             {
+                if (!input.IsStream && input.Kind() != TensorFileKind.Npy)
+                    throw new QuantShellException($"{input.Name}: Calibrate pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, "Calibrate");
                 readable.Add((input, input.ReadArray()));
             }
             catch (QuantShellException ex)
@@ -102,57 +101,80 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         foreach (var (input, array) in readable)
         {
             if (Cancellation.IsCancellationRequested) break;
-            StartOne(input, (output, token) => WriteArray(array, input, output, quantizer, selection, token));
+            StartOne(input, (output, token) => [WriteArray(array, input, output, quantizer, selection, token)]);
         }
     }
 
     protected override void Start(JobInput input)
     {
-        if (!_quantizer.ChoosesFromData)
+        if (_policy.Rules is null && !_quantizer.ChoosesFromData) ExportQuantizer(_quantizer.Spec);
+        StartOne(input, (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
+    }
+
+    /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
+    private QuantizationResult QuantizeNpy(JobInput input, OutputTarget output, CancellationToken token)
+    {
+        if (_request.Form != OutputForm.Fake)
+            throw new QuantShellException($"{input.Name}: the {EnumNames.Json(_request.Form)} form is written for model files; an .npy file is written fake-quantized.",
+                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        var request = _quantizer;
+        if (_policy.Rules is not null)
         {
-            ExportQuantizer(_quantizer.Spec);
-            var quantizer = _quantizer.Complete;
-            StartOne(input, (output, token) => output.Stream is null && !input.IsStream
+            // With rules, an .npy file is one tensor named after the file.
+            using var file = NpyTensorFile.Open(input.FullPath!, input.Name);
+            var decision = _policy.Decide(file.Tensors[0]);
+            if (decision.Quantizer is null)
+            {
+                AtomicFile.Write(output.Path!, _request.Force, stream => file.WriteCopy(stream, _ => null, token), output.Name);
+                return QuantizationResult.CreateSkipped(input.ResultPath, Path.GetFullPath(output.Path!), file.Tensors[0], decision.SkipReason!);
+            }
+            request = decision.Quantizer;
+        }
+        if (!request.ChoosesFromData)
+        {
+            var quantizer = request.Complete;
+            return output.Stream is null && !input.IsStream
                 ? FileQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(null), token)
-                : StreamToOutput(input, output, quantizer, token));
-            return;
+                : StreamToOutput(input, output, quantizer, token);
         }
         // Chosen from this input alone: read it once, choose, quantize the array in memory.
-        StartOne(input, (output, token) =>
-        {
-            var array = input.ReadArray();
-            var quantizer = _quantizer.ResolveFor([array], input.Name);
-            return WriteArray(array, input, output, quantizer, _quantizer.Describe(1), token);
-        });
+        var array = input.ReadArray();
+        return WriteArray(array, input, output, request.ResolveFor([array], input.Name), request.Describe(1), token);
+    }
+
+    /// <summary>A model file: one decision per tensor, written as a file of the same kind.</summary>
+    private IReadOnlyList<QuantizationResult> QuantizeModel(JobInput input, OutputTarget output, CancellationToken token)
+    {
+        if (output.Stream is not null)
+            throw Usage($"{input.Name}: a model file is written to a file; give OutputPath or OutputDirectory.", ErrorIds.OutputFormNotSupported, "OutputPath");
+        if (_exportPath is not null && _quantizer.ChoosesFromData)
+            throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+        using var file = input.OpenTensorFile();
+        if (_request.Form == OutputForm.Qdq && file.Kind != TensorFileKind.Onnx)
+            throw new QuantShellException($"{input.Name}: the qdq form is for ONNX models; a {file.FormatName} file takes fake or int.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        var options = Options(null);
+        string outputPath = Path.GetFullPath(output.Path!);
+        long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
+        void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
+        return AtomicFile.Write(output.Path!, _request.Force, stream => _request.Form == OutputForm.Int
+            ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
+            : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
     }
 
     // Values chosen from the single input (the job has one when it exports them): written once that input is done.
     protected override void Delivered(JobInput input, IReadOnlyList<QuantizationResult> results)
     {
-        if (_exportPath is not null && _quantizer.ChoosesFromData && !_quantizer.Calibrates && results.Count > 0)
-            ExportQuantizer(results[0].Quantizer);
+        if (_exportPath is not null && _quantizer.ChoosesFromData && !_quantizer.Calibrates && results is [{ Quantizer: { } spec }])
+            ExportQuantizer(spec);
     }
 
     /// <summary>Names and checks the output, asks the host, then queues the work.</summary>
-    private void StartOne(JobInput input, Func<OutputTarget, CancellationToken, QuantizationResult> work)
+    private void StartOne(JobInput input, Func<OutputTarget, CancellationToken, IReadOnlyList<QuantizationResult>> work)
     {
         OutputTarget output;
         try
         {
-            output = OutputFor(input);
-            if (output.Path is not null)
-            {
-                if (!_outputs.Add(output.Path))
-                    throw new QuantShellException($"{input.Name}: its output {output.Path} is also the output of an earlier input; give inputs with distinct file names.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, output.Path);
-                // A folder still to be created holds no file yet: only the input can be checked before it is.
-                if (!_outputDirectoryReady && _outputDirectory is not null && !Directory.Exists(_outputDirectory)) input.CheckReadable();
-                else if (input.FullPath is not null) FileQuantizer.CheckPaths(input.FullPath, output.Path, _request.Force, input.Name, output.Name);
-                else AtomicFile.CheckWritable(output.Path, _request.Force, output.Name);
-            }
-            else
-            {
-                input.CheckReadable();
-            }
+            output = _outputs.For(input);
         }
         catch (QuantShellException ex)
         {
@@ -162,14 +184,14 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (!Host.ShouldProcess(input.Name, $"Quantize into '{output.Name}'")) return;
         try
         {
-            EnsureOutputDirectory();
+            _outputs.EnsureDirectory();
         }
         catch (QuantShellException ex)
         {
             Fail(input, ex);
             return;
         }
-        Enqueue(input, token => [work(output, token)]);
+        Enqueue(input, token => work(output, token));
     }
 
     private FileQuantizeOptions Options(SelectionInfo? selection) =>
@@ -194,36 +216,6 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
             stream => FileQuantizer.QuantizeArray(array, input.Name, stream, output.Path!, quantizer, options, token), output.Name);
     }
 
-    /// <summary>Where an input's output goes: the stream, OutputPath, a file in OutputDirectory, or <c>x.q.npy</c> beside it.</summary>
-    private OutputTarget OutputFor(JobInput input)
-    {
-        if (_request.OutputStream is not null) return new OutputTarget(null, JobInput.StandardOutputName, _request.OutputStream);
-        if (_outputPath is not null) return new OutputTarget(_outputPath, _request.OutputPath!, null);
-        if (input.FullPath is null)
-            throw Usage($"{input.Name}: reading from a stream needs OutputPath (a file) or an output stream.", ErrorIds.StdinNeedsOutput, "OutputPath");
-        if (_outputDirectory is not null)
-        {
-            string path = Path.Combine(_outputDirectory, Path.GetFileName(input.FullPath));
-            return new OutputTarget(path, path, null);
-        }
-        string beside = FileQuantizer.DefaultOutputPath(input.FullPath);
-        return new OutputTarget(beside, FileQuantizer.DefaultOutputPath(input.Name), null);
-    }
-
-    private void EnsureOutputDirectory()
-    {
-        if (_outputDirectoryReady || _outputDirectory is null) return;
-        try
-        {
-            Directory.CreateDirectory(_outputDirectory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantShellException($"{_request.OutputDirectory}: the output directory cannot be created ({ex.Message}).", ErrorIds.OutputDirectoryUnwritable, QuantShellErrorKind.WriteFailed, _request.OutputDirectory, ex);
-        }
-        _outputDirectoryReady = true;
-    }
-
     // A quantizer file is written once, when the quantizer for all inputs is known and something is about to be quantized.
     private void ExportQuantizer(QuantizerSpec spec)
     {
@@ -235,7 +227,4 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
 
     private static QuantShellException Usage(string message, string errorId, string parameter) =>
         new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter);
-
-    /// <summary>An output: a file (full path, and the name used in messages) or a stream.</summary>
-    private readonly record struct OutputTarget(string? Path, string Name, Stream? Stream);
 }

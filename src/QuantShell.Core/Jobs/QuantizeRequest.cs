@@ -10,7 +10,16 @@ public sealed record QuantizeRequest
 {
     public required QuantizerOptions Quantizer { get; init; }
 
-    /// <summary>The output file, for a single input. Default: <c>x.q.npy</c> beside <c>x.npy</c>.</summary>
+    /// <summary>Which tensor of a model file gets which quantizer (instead of the quantizer options).</summary>
+    public QuantizationRules? Rules { get; init; }
+
+    /// <summary>A rules file to read (instead of <see cref="Rules"/>).</summary>
+    public string? RulesPath { get; init; }
+
+    /// <summary>What a model-file output holds: fake-quantized values (default), integer codes (int), or ONNX QDQ.</summary>
+    public OutputForm Form { get; init; }
+
+    /// <summary>The output file, for a single input. Default: <c>x.q.npy</c> beside <c>x.npy</c> (<c>m.q.safetensors</c>, <c>m.int.safetensors</c>).</summary>
     public string? OutputPath { get; init; }
 
     /// <summary>Writes the output of the single input to this stream instead of a file (the command line's <c>--output -</c>).</summary>

@@ -63,6 +63,23 @@ public sealed record TensorInfo
         return values is null ? info : info.WithStatistics(values.Data);
     }
 
+    internal static TensorInfo FromStored(string path, string format, StoredTensor tensor, NpyArray? values)
+    {
+        var info = new TensorInfo
+        {
+            Path = path,
+            TensorName = tensor.Name,
+            Format = format,
+            DType = tensor.DType.Name,
+            Descr = tensor.StoredDType,
+            Shape = tensor.Shape,
+            FortranOrder = tensor.FortranOrder,
+            ElementCount = tensor.ElementCount,
+            ByteCount = tensor.ByteCount,
+        };
+        return values is null ? info : info.WithStatistics(values.Data);
+    }
+
     private TensorInfo WithStatistics(Array data)
     {
         double[] values = data switch

@@ -48,6 +48,28 @@ public sealed class GridPlan : QuantizationPlan
         }
     }
 
+    public override void Encode<T>(ReadOnlySpan<T> source, Span<int> codes, long firstIndex)
+    {
+        var grids = Grids<T>();
+        for (int i = 0; i < source.Length; i++)
+        {
+            FakeQuantizeKernel.Quantize(source[i], grids[ChannelOf(firstIndex + i)], out T code, out _);
+            codes[i] = int.CreateSaturating(code);
+        }
+    }
+
+    public override void Decode<T>(ReadOnlySpan<int> codes, Span<T> destination, long firstIndex)
+    {
+        var grids = Grids<T>();
+        for (int i = 0; i < codes.Length; i++)
+        {
+            var grid = grids[ChannelOf(firstIndex + i)];
+            destination[i] = (T.CreateChecked(codes[i]) - grid.ZeroPoint) * grid.Scale;
+        }
+    }
+
+    public override (int Min, int Max) CodeRange => (_parameters.QuantMin, _parameters.QuantMax);
+
     public override int LevelCount => _parameters.QuantMax - _parameters.QuantMin + 1;
 
     public override void Classify<T>(ReadOnlySpan<T> source, long firstIndex, Span<T> output, Span<int> level, Span<bool> clipped)

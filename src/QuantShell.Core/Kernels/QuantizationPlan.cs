@@ -44,6 +44,21 @@ public abstract class QuantizationPlan
     public abstract void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, long firstIndex, ref KernelStats stats)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>;
 
+    /// <summary>
+    /// The integer code of each element: an integer grid's <c>clamp(round(x * inv) + z, qmin, qmax)</c>, a table's index of
+    /// the chosen entry. <see cref="Decode"/> of these codes gives exactly what <see cref="Apply"/> gives. Elements must be
+    /// finite (NaN has no code).
+    /// </summary>
+    public abstract void Encode<T>(ReadOnlySpan<T> source, Span<int> codes, long firstIndex)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>;
+
+    /// <summary>The values that codes stand for, in the element type (bit for bit what <see cref="Apply"/> writes).</summary>
+    public abstract void Decode<T>(ReadOnlySpan<int> codes, Span<T> destination, long firstIndex)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>;
+
+    /// <summary>The smallest and largest code <see cref="Encode"/> can give.</summary>
+    public abstract (int Min, int Max) CodeRange { get; }
+
     /// <summary>How many output levels a channel has (an integer grid's qmax - qmin + 1, a table's entries).</summary>
     public abstract int LevelCount { get; }
 

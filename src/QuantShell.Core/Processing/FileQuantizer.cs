@@ -17,12 +17,17 @@ namespace QuantShell.Core.Processing;
 /// </summary>
 public static class FileQuantizer
 {
-    /// <summary>The default output name for an input: <c>x.npy</c> becomes <c>x.q.npy</c> beside it.</summary>
-    public static string DefaultOutputPath(string inputPath)
+    /// <summary>
+    /// The default output name for an input: beside it, <c>.q</c> (fake) or <c>.int</c> before the extension:
+    /// <c>x.npy</c> → <c>x.q.npy</c>, <c>m.safetensors</c> → <c>m.int.safetensors</c>.
+    /// </summary>
+    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake)
     {
         string directory = Path.GetDirectoryName(inputPath) ?? "";
         string name = Path.GetFileNameWithoutExtension(inputPath);
-        return Path.Combine(directory, name + ".q.npy");
+        string extension = Path.GetExtension(inputPath);
+        if (extension.Length == 0) extension = ".npy";
+        return Path.Combine(directory, $"{name}.{(form == OutputForm.Fake ? "q" : EnumNames.Json(form))}{extension}");
     }
 
     /// <summary>Checks the paths before any work: input exists and is a file, output is not the input, may be written.</summary>
@@ -101,7 +106,7 @@ public static class FileQuantizer
         return QuantizationResult.Create(ResultPath(inputName), outputName, null, layout, quantizer, plan, stats, options.Selection, clock.Elapsed);
     }
 
-    private static long WriteQuantized<T>(T[] values, Stream output, DType outputType, QuantizationPlan plan, FileQuantizeOptions options,
+    internal static long WriteQuantized<T>(T[] values, Stream output, DType outputType, QuantizationPlan plan, FileQuantizeOptions options,
                                           ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
@@ -132,7 +137,7 @@ public static class FileQuantizer
     }
 
     /// <summary>How a result names its input: a file by its full path, a stream by its name.</summary>
-    private static string ResultPath(string inputName) => inputName == JobInput.StandardInputName ? inputName : Path.GetFullPath(inputName);
+    internal static string ResultPath(string inputName) => inputName == JobInput.StandardInputName ? inputName : Path.GetFullPath(inputName);
 
     /// <summary>Binds the quantizer to a tensor's shape; a mismatch names the input.</summary>
     internal static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, string inputName)
@@ -162,63 +167,9 @@ public static class FileQuantizer
             // A pipe in or out: Fortran order is reordered to C order in memory.
             return WriteQuantized<T>(NpyArray.ReadElements<T>(input, header, inputName), output, outputType, plan, options, ref stats, cancellationToken);
         }
-        int itemSize = header.DType.ItemSize;
-        int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, count)));
-        // Buffers come from the shared pool: a pipeline over thousands of small files allocates almost nothing.
-        byte[] raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
-        // float32 and float64 little-endian data is used in place; other types are decoded into a work buffer.
-        bool direct = header.DType == DType.Float32 && typeof(T) == typeof(float)
-                      || header.DType == DType.Float64 && typeof(T) == typeof(double);
-        bool directOut = outputType.ItemSize == Marshal.SizeOf<T>();
-        T[]? work = direct ? null : ArrayPool<T>.Shared.Rent(perChunk);
-        T[]? quantizedWork = directOut ? null : ArrayPool<T>.Shared.Rent(perChunk);
-        try
-        {
-            return StreamChunks<T>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken,
-                             perChunk, raw, work, quantizedWork);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(raw);
-            if (work is not null) ArrayPool<T>.Shared.Return(work);
-            if (quantizedWork is not null) ArrayPool<T>.Shared.Return(quantizedWork);
-        }
-    }
-
-    private static long StreamChunks<T>(Stream input, string inputName, Stream output, NpyHeader header, DType outputType,
-                                  QuantizationPlan plan, FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken,
-                                  int perChunk, byte[] raw, T[]? work, T[]? quantizedWork)
-        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
-    {
-        long firstNonFinite = -1;
-        long count = header.ElementCount;
-        int itemSize = header.DType.ItemSize;
-        int outChunkBytes = perChunk * outputType.ItemSize;
-        bool direct = work is null, directOut = quantizedWork is null;
-        // Overlap writing with reading and quantizing once there are a few chunks; small files stay on one thread.
-        using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
-        for (long start = 0; start < count; start += perChunk)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            int n = (int)Math.Min(perChunk, count - start);
-            NpyFiles.ReadExactly(input, raw.AsSpan(0, n * itemSize), inputName, header);
-            ReadOnlySpan<T> source;
-            if (direct) source = MemoryMarshal.Cast<byte, T>(raw.AsSpan(0, n * itemSize));
-            else
-            {
-                ElementConverter.Decode(raw.AsSpan(0, n * itemSize), header.DType, work.AsSpan(0, n));
-                source = work.AsSpan(0, n);
-            }
-            byte[] outBytes = writer.Rent();
-            Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
-            long before = stats.NonFinite;
-            plan.Apply(source, destination, start, ref stats);
-            // Without -AllowNonFinite the file fails, but reading on gives the error its true count.
-            if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + IndexOfNonFinite(source);
-            if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
-            writer.Submit(outBytes, n * outputType.ItemSize);
-        }
-        writer.Complete();
+        long firstNonFinite = StreamingQuantizer.Run<T>(input, header.DType, count, output, outputType, plan, options, ref stats,
+            () => new TensorFormatException(inputName, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated),
+            cancellationToken);
         NpyFiles.ExpectEnd(input, inputName, header);
         return firstNonFinite;
     }

@@ -13,8 +13,11 @@ public static class QuantizationMetrics
 {
     private const int Chunk = 1 << 16;
 
-    /// <summary>Measures <paramref name="quantizer"/> on <paramref name="array"/> (non-finite values are skipped); errors name <paramref name="sourceName"/>.</summary>
-    public static MeasurementResult Measure(NpyArray array, InferableQuantizer quantizer, string sourceName, SelectionInfo? selection = null)
+    /// <summary>
+    /// Measures <paramref name="quantizer"/> on <paramref name="array"/> (non-finite values are skipped). The result and
+    /// errors name <paramref name="sourceName"/> (a file) and <paramref name="tensorName"/> (a tensor of a model file).
+    /// </summary>
+    public static MeasurementResult Measure(NpyArray array, InferableQuantizer quantizer, string sourceName, SelectionInfo? selection = null, string? tensorName = null)
     {
         ArgumentNullException.ThrowIfNull(array);
         ArgumentNullException.ThrowIfNull(quantizer);
@@ -26,7 +29,7 @@ public static class QuantizationMetrics
         }
         catch (QuantizerValidationException ex)
         {
-            throw ex.WithSource(sourceName);
+            throw ex.WithSource(tensorName is null ? sourceName : $"{sourceName}: tensor '{tensorName}'");
         }
         var (overall, channels) = array.Data switch
         {
@@ -39,6 +42,7 @@ public static class QuantizationMetrics
         return new MeasurementResult
         {
             InputPath = sourceName == JobInput.StandardInputName ? sourceName : Path.GetFullPath(sourceName),
+            TensorName = tensorName,
             Shape = array.Shape,
             DType = array.SourceDType.Name,
             Target = spec.Target,

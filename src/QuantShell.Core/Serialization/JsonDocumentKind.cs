@@ -14,6 +14,8 @@ public enum JsonDocumentKind
     Measure,
     /// <summary>A line of <c>dotnet quant inspect --json</c>: <see cref="Jobs.TensorInfo"/>.</summary>
     Inspect,
+    /// <summary>A line of <c>dotnet quant dequantize --json</c>: <see cref="Jobs.DequantizationResult"/>.</summary>
+    Dequantize,
     /// <summary>A quantizer file.</summary>
     Quantizer,
 }

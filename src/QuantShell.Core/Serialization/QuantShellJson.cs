@@ -18,6 +18,8 @@ namespace QuantShell.Core.Serialization;
 [JsonSerializable(typeof(QuantizationResult))]
 [JsonSerializable(typeof(MeasurementResult))]
 [JsonSerializable(typeof(TensorInfo))]
+[JsonSerializable(typeof(QuantizationRecord))]
+[JsonSerializable(typeof(DequantizationResult))]
 public sealed partial class QuantShellJson : JsonSerializerContext
 {
     private static readonly JsonSerializerOptions CompactOptions = new()

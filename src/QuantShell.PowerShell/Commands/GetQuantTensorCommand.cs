@@ -26,26 +26,22 @@ public sealed class GetQuantTensorCommand : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>Read every value for min/max/mean/std (default: yes for .npy files, no for model files; -Statistics:$false to skip).</summary>
+    [Parameter]
+    public SwitchParameter Statistics { get; set; }
+
     protected override void BeginProcessing() =>
-        _job = new InspectJob(new InspectRequest(), new CmdletHost<TensorInfo>(this, progressId: 4));
+        _job = new InspectJob(new InspectRequest { Statistics = MyInvocation.BoundParameters.ContainsKey(nameof(Statistics)) ? Statistics.IsPresent : null },
+            new CmdletHost<TensorInfo>(this, progressId: 4));
 
     protected override void ProcessRecord()
     {
         bool literal = ParameterSetName == LiteralPathSet;
         foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
-            _job!.Add(JobInput.File(file));
+            JobSteps.Run(this, () => _job!.Add(JobInput.File(file)));
     }
 
-    protected override void EndProcessing()
-    {
-        try
-        {
-            _job!.Complete();
-        }
-        catch (OperationCanceledException) when (Stopping)
-        {
-        }
-    }
+    protected override void EndProcessing() => JobSteps.Run(this, () => _job!.Complete());
 
     protected override void StopProcessing() => _job?.Cancel();
 

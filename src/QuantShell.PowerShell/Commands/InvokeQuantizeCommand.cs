@@ -14,6 +14,16 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
 {
     private QuantizeJob? _job;
 
+    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    [RulesTransformation]
+    public QuantizationRules? Rules { get; set; }
+
+    /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
+    [Parameter]
+    public OutputForm Format { get; set; }
+
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -40,6 +50,8 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
         var request = new QuantizeRequest
         {
             Quantizer = ReadQuantizerOptions(),
+            Rules = Rules,
+            Form = Format,
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
@@ -48,7 +60,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
             // At most two files in flight per core: quantizing overlaps the upstream command (Get-ChildItem).
             MaxParallelism = Environment.ProcessorCount,
         };
-        _job = CreateJob(() => new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1)));
+        RunJobStep(() => _job = new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1)));
     }
 
     protected override void ProcessRecord()

@@ -14,6 +14,12 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
 {
     private MeasureJob? _job;
 
+    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    [RulesTransformation]
+    public QuantizationRules? Rules { get; set; }
+
     /// <summary>A PNG histogram of the values with the quantizer's levels and range; only for a single input.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -28,10 +34,11 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
         var request = new MeasureRequest
         {
             Quantizer = ReadQuantizerOptions(),
+            Rules = Rules,
             PlotPath = ResolveOutputPath(PlotPath),
             Force = Force.IsPresent,
         };
-        _job = CreateJob(() => new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
+        RunJobStep(() => _job = new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
     }
 
     protected override void ProcessRecord()

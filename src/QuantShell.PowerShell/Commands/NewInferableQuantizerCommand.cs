@@ -79,15 +79,6 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
             _inputs.Add(JobInput.File(file));
     }
 
-    protected override void EndProcessing()
-    {
-        try
-        {
-            NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _options! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3));
-        }
-        catch (Core.Errors.QuantShellException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
-        }
-    }
+    protected override void EndProcessing() =>
+        JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _options! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3)));
 }

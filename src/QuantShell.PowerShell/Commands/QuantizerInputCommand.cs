@@ -101,47 +101,11 @@ public abstract class QuantizerInputCommand : PSCmdlet
         return PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal);
     }
 
-    /// <summary>Resolves an output path parameter (no wildcards); a path that is not a file-system path stops the cmdlet.</summary>
-    protected string? ResolveOutputPath(string? path)
-    {
-        if (path is null) return null;
-        string? resolved = PathResolver.ResolveLiteral(this, path, out var error);
-        if (error is not null || resolved is null) ThrowTerminatingError(error!);
-        return resolved;
-    }
+    /// <summary>Resolves an output path parameter; a path that is not a file-system path stops the cmdlet.</summary>
+    protected string? ResolveOutputPath(string? path) => JobSteps.ResolveOutputPath(this, path);
 
-    /// <summary>
-    /// Runs a step of a job (adding an input, completing). A failure of the whole request (a quantizer file that cannot
-    /// be written, no input left to calibrate on) stops the pipeline; a stopped pipeline ends quietly.
-    /// </summary>
-    protected void RunJobStep(Action step)
-    {
-        try
-        {
-            step();
-        }
-        catch (QuantShellException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
-        }
-        catch (OperationCanceledException) when (Stopping)
-        {
-        }
-    }
-
-    /// <summary>Creates a job, turning a refused request into a terminating error whose target is the offending parameter.</summary>
-    protected T CreateJob<T>(Func<T> create)
-    {
-        try
-        {
-            return create();
-        }
-        catch (QuantShellException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
-            throw; // not reached
-        }
-    }
+    /// <summary>Runs a step of a job; a failure of the whole request stops the pipeline.</summary>
+    protected void RunJobStep(Action step) => JobSteps.Run(this, step);
 }
 
 /// <summary>The quantizer parameters shared by the cmdlets, read into the core's options.</summary>

@@ -1,0 +1,97 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
+using QuantShell.Core.Processing;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// The output rule of a job that writes one file per input: OutputPath (one input), an output stream, OutputDirectory
+/// (created when the first file is written; names kept), or a default name beside the input. Checks each output before
+/// anything is read: no two inputs onto one name, never the input, never an existing file without Force.
+/// </summary>
+internal sealed class OutputPlanner
+{
+    private readonly string? _outputPath, _outputDirectory, _outputPathAsGiven, _outputDirectoryAsGiven;
+    private readonly Stream? _outputStream;
+    private readonly bool _force;
+    private readonly Func<string, string> _defaultName;
+    private readonly HashSet<string> _outputs = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    private bool _directoryReady;
+
+    public OutputPlanner(string? outputPath, string? outputDirectory, Stream? outputStream, bool force, Func<string, string> defaultName)
+    {
+        if (outputPath is not null && outputDirectory is not null)
+            throw Usage("OutputPath and OutputDirectory cannot both be given: OutputPath names the one output file, OutputDirectory a folder for several.", ErrorIds.OptionConflict, "OutputDirectory");
+        if (outputStream is not null && (outputPath is not null || outputDirectory is not null))
+            throw Usage("An output stream excludes OutputPath and OutputDirectory.", ErrorIds.OptionConflict, "OutputPath");
+        _outputPathAsGiven = outputPath;
+        _outputDirectoryAsGiven = outputDirectory;
+        _outputPath = outputPath is null ? null : Path.GetFullPath(outputPath);
+        _outputDirectory = outputDirectory is null ? null : Path.GetFullPath(outputDirectory);
+        _outputStream = outputStream;
+        _force = force;
+        _defaultName = defaultName;
+        if (_outputDirectory is not null && File.Exists(_outputDirectory))
+            throw new QuantShellException($"{outputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.InvalidArgument, outputDirectory);
+    }
+
+    /// <summary>True when every input goes to one place (OutputPath or the stream), so only one input is allowed.</summary>
+    public bool SingleOutput => _outputPath is not null || _outputStream is not null;
+
+    /// <summary>Refuses several inputs for one output.</summary>
+    public void CheckCount(int inputs)
+    {
+        if (SingleOutput && inputs > 1)
+            throw Usage($"OutputPath names one file but {inputs} inputs were given; use OutputDirectory for several inputs.", ErrorIds.OutputPathWithSeveralInputs, "OutputPath");
+    }
+
+    /// <summary>Names and checks an input's output (on the caller's thread, before anything is read).</summary>
+    public OutputTarget For(JobInput input)
+    {
+        var output = Name(input);
+        if (output.Path is null)
+        {
+            input.CheckReadable();
+            return output;
+        }
+        if (!_outputs.Add(output.Path))
+            throw new QuantShellException($"{input.Name}: its output {output.Path} is also the output of an earlier input; give inputs with distinct file names.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, output.Path);
+        // A folder still to be created holds no file yet: only the input can be checked before it is.
+        if (!_directoryReady && _outputDirectory is not null && !Directory.Exists(_outputDirectory)) input.CheckReadable();
+        else if (input.FullPath is not null) FileQuantizer.CheckPaths(input.FullPath, output.Path, _force, input.Name, output.Name);
+        else AtomicFile.CheckWritable(output.Path, _force, output.Name);
+        return output;
+    }
+
+    /// <summary>Creates OutputDirectory the first time a file is about to be written into it.</summary>
+    public void EnsureDirectory()
+    {
+        if (_directoryReady || _outputDirectory is null) return;
+        try
+        {
+            Directory.CreateDirectory(_outputDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new QuantShellException($"{_outputDirectoryAsGiven}: the output directory cannot be created ({ex.Message}).", ErrorIds.OutputDirectoryUnwritable, QuantShellErrorKind.WriteFailed, _outputDirectoryAsGiven, ex);
+        }
+        _directoryReady = true;
+    }
+
+    private OutputTarget Name(JobInput input)
+    {
+        if (_outputStream is not null) return new OutputTarget(null, JobInput.StandardOutputName, _outputStream);
+        if (_outputPath is not null) return new OutputTarget(_outputPath, _outputPathAsGiven!, null);
+        if (input.FullPath is null)
+            throw Usage($"{input.Name}: reading from a stream needs OutputPath (a file) or an output stream.", ErrorIds.StdinNeedsOutput, "OutputPath");
+        if (_outputDirectory is not null)
+        {
+            string path = Path.Combine(_outputDirectory, Path.GetFileName(input.FullPath));
+            return new OutputTarget(path, path, null);
+        }
+        return new OutputTarget(_defaultName(input.FullPath), _defaultName(input.Name), null);
+    }
+
+    private static QuantShellException Usage(string message, string errorId, string parameter) =>
+        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter);
+}

@@ -1,0 +1,73 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Processing;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs;
+
+/// <summary>
+/// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer options decide:
+/// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
+/// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the options say otherwise,
+/// and every other tensor is copied (MODEL-FILES.md).
+/// </summary>
+public sealed class TensorPolicy
+{
+    private readonly QuantizerRequest? _modelDefault;
+
+    private TensorPolicy(QuantizerRequest options, QuantizerRequest? modelDefault, QuantizationRules? rules)
+    {
+        Options = options;
+        _modelDefault = modelDefault;
+        Rules = rules;
+    }
+
+    /// <summary>The quantizer options as given: what an .npy file gets when there are no rules.</summary>
+    public QuantizerRequest Options { get; }
+
+    public QuantizationRules? Rules { get; }
+
+    /// <summary>Checks how the options and the rules combine; reads the rules file when one is named.</summary>
+    public static TensorPolicy Create(QuantizerOptions options, QuantizationRules? rules, string? rulesPath)
+    {
+        if (rules is not null && rulesPath is not null)
+            throw new QuantizerValidationException("Rules were given both as an object and as a file; give one.", "Rules", ErrorIds.OptionConflict);
+        rules ??= rulesPath is null ? null : QuantizationRules.Read(rulesPath);
+        if (rules is not null)
+        {
+            var given = options.BuildingParametersGiven().Concat(options.SelectionParametersGiven()).ToList();
+            if (options.Quantizer is not null || options.QuantizerPath is not null) given.Insert(0, "Quantizer");
+            if (given.Count > 0)
+                throw new QuantizerValidationException(
+                    $"Rules decide the quantizer of every tensor; {string.Join(", ", given)} cannot be given with them (put them in the rules).",
+                    given[0], ErrorIds.OptionConflict);
+        }
+        var request = options.ToRequest();
+        return new TensorPolicy(request, rules is null ? ModelDefault(options, request) : null, rules);
+    }
+
+    /// <summary>The default of model files: per channel on axis 0 for weights, unless the options decide the channels.</summary>
+    private static QuantizerRequest ModelDefault(QuantizerOptions options, QuantizerRequest asGiven)
+    {
+        bool weights = asGiven.Spec.Target == QuantizationTarget.Weights;
+        if (!weights || options.Quantizer is not null || options.QuantizerPath is not null || options.PerChannel == false) return asGiven;
+        return (options with { PerChannel = true, ChannelAxis = options.ChannelAxis ?? 0 }).ToRequest();
+    }
+
+    /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
+    internal TensorDecision Decide(StoredTensor tensor)
+    {
+        if (!tensor.DType.IsFloating)
+            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)");
+        if (Rules is not null)
+        {
+            if (Rules.Match(tensor) is not { } match)
+                return TensorDecision.Skip("no rule matches it");
+            var (rule, index) = match;
+            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Request());
+        }
+        if (tensor.Rank < 2)
+            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)");
+        return TensorDecision.Quantize(_modelDefault!);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Numerics;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Processing;
+
+/// <summary>
+/// Turns an <c>int</c> output back into the <c>fake</c> one: each recorded tensor's codes become the values they stand for
+/// (the kernel's own decode, so bit for bit what quantizing wrote), in the tensor's original dtype; the scale, zero-point
+/// and table tensors and the record are dropped; every other tensor is copied.
+/// </summary>
+internal static class ModelDequantizer
+{
+    public static IReadOnlyList<DequantizationResult> Write(TensorFile file, Stream output, string outputPath, CancellationToken cancellationToken)
+    {
+        if (!file.Metadata.TryGetValue(TensorFiles.RecordKey, out string? json))
+            throw new QuantShellException($"{file.Name}: holds no quantization record; only files written with the int form can be dequantized.",
+                ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
+        var record = QuantizationRecord.Parse(json, file.Name);
+        var quantized = record.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var auxiliary = new HashSet<string>(record.Tensors.SelectMany(t => new[] { t.Scale, t.ZeroPoint, t.Lut }).OfType<string>(), StringComparer.Ordinal);
+        string inputPath = FileQuantizer.ResultPath(file.Name);
+        var results = new List<DequantizationResult>();
+        var outputs = new List<OutputTensor>();
+        foreach (var tensor in file.Tensors)
+        {
+            if (auxiliary.Contains(tensor.Name)) continue;
+            if (!quantized.TryGetValue(tensor.Name, out var entry))
+            {
+                outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
+                {
+                    using var source = file.OpenTensor(tensor);
+                    source.CopyTo(stream);
+                }));
+                results.Add(new DequantizationResult { InputPath = inputPath, OutputPath = outputPath, TensorName = tensor.Name, Shape = tensor.Shape, DType = tensor.DType.Name, Dequantized = false });
+                continue;
+            }
+            string name = ModelQuantizer.Source(file, tensor);
+            var dtype = OriginalDType(entry.DType, name);
+            if (tensor.DType.Name != entry.CodeDType || !tensor.Shape.SequenceEqual(entry.Shape))
+                throw new TensorFormatException(file.Name, $"tensor '{tensor.Name}' is {tensor.DType.Name} {tensor.ShapeText} but the record says {entry.CodeDType} {NpyHeader.FormatShape(entry.Shape)}.", ErrorIds.QuantizationRecordMissing);
+            QuantizationPlan plan;
+            try
+            {
+                plan = InferableQuantizer.Create(entry.Quantizer).CreatePlan(tensor.Shape);
+            }
+            catch (QuantShellException ex)
+            {
+                throw ex.WithSource(name);
+            }
+            outputs.Add(new OutputTensor(tensor.Name, dtype, tensor.Shape, stream =>
+            {
+                using var source = file.OpenTensor(tensor);
+                if (dtype.IsDouble) Decode<double>(source, tensor, plan, stream, dtype, name, cancellationToken);
+                else Decode<float>(source, tensor, plan, stream, dtype, name, cancellationToken);
+            }));
+            results.Add(new DequantizationResult
+            {
+                InputPath = inputPath, OutputPath = outputPath, TensorName = tensor.Name, Shape = tensor.Shape, DType = dtype.Name,
+                Dequantized = true, CodeDType = tensor.DType.Name, Quantizer = entry.Quantizer,
+            });
+        }
+        var metadata = file.Metadata.Where(pair => pair.Key != TensorFiles.RecordKey).ToDictionary(pair => pair.Key, pair => pair.Value);
+        TensorFiles.Write(file.Kind, output, outputs, metadata, cancellationToken);
+        return results;
+    }
+
+    private static DType OriginalDType(string name, string source) => name switch
+    {
+        "float16" => DType.Float16,
+        "float32" => DType.Float32,
+        "float64" => DType.Float64,
+        "bfloat16" => DType.BFloat16,
+        _ => throw new TensorFormatException(source, $"the record gives dtype '{name}', which is not a floating type.", ErrorIds.QuantizationRecordMissing),
+    };
+
+    private static void Decode<T>(Stream source, StoredTensor tensor, QuantizationPlan plan, Stream destination, DType dtype, string name, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        const int perChunk = 1 << 16;
+        var (min, max) = plan.CodeRange;
+        int codeSize = tensor.DType.ItemSize;
+        var raw = ArrayPool<byte>.Shared.Rent(perChunk * codeSize);
+        var codes = ArrayPool<int>.Shared.Rent(perChunk);
+        var values = ArrayPool<T>.Shared.Rent(perChunk);
+        var encoded = ArrayPool<byte>.Shared.Rent(perChunk * dtype.ItemSize);
+        try
+        {
+            for (long start = 0; start < tensor.ElementCount; start += perChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(perChunk, tensor.ElementCount - start);
+                source.ReadExactly(raw.AsSpan(0, n * codeSize));
+                for (int i = 0; i < n; i++)
+                {
+                    int code = ReadCode(raw.AsSpan(i * codeSize, codeSize), tensor.DType);
+                    if (code < min || code > max)
+                        throw new TensorFormatException(name, $"code {code} at index {start + i} lies outside the quantizer's codes [{min}, {max}].", ErrorIds.TensorLayoutInvalid);
+                    codes[i] = code;
+                }
+                plan.Decode<T>(codes.AsSpan(0, n), values.AsSpan(0, n), start);
+                ElementConverter.Encode<T>(values.AsSpan(0, n), dtype, encoded.AsSpan(0, n * dtype.ItemSize));
+                destination.Write(encoded, 0, n * dtype.ItemSize);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            ArrayPool<int>.Shared.Return(codes);
+            ArrayPool<T>.Shared.Return(values);
+            ArrayPool<byte>.Shared.Return(encoded);
+        }
+    }
+
+    private static int ReadCode(ReadOnlySpan<byte> bytes, DType type) => (type.Kind, type.ItemSize) switch
+    {
+        (DTypeKind.SignedInteger, 1) => (sbyte)bytes[0],
+        (DTypeKind.UnsignedInteger, 1) => bytes[0],
+        (DTypeKind.SignedInteger, 2) => BinaryPrimitives.ReadInt16LittleEndian(bytes),
+        (DTypeKind.UnsignedInteger, 2) => BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+        (DTypeKind.SignedInteger, 4) => BinaryPrimitives.ReadInt32LittleEndian(bytes),
+        _ => throw new InvalidOperationException($"{type.Name} is not a code type."),
+    };
+}

@@ -1,0 +1,301 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Numerics;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Processing;
+
+/// <summary>
+/// Quantizes the tensors of a model file into a file of the same kind, one decision per tensor: the <c>fake</c> form (a
+/// copy whose quantized tensors hold dequantize(quantize(x)), everything else byte for byte) or the <c>int</c> form
+/// (integer codes with their scales and zero points or tables, and a record of every quantizer). Tensors whose quantizer
+/// is complete stream through the kernel in chunks; those whose values are chosen from their data are read into memory
+/// one at a time, so memory stays bounded by the largest such tensor.
+/// </summary>
+internal static class ModelQuantizer
+{
+    /// <summary>Writes the <c>fake</c> form of <paramref name="file"/> to <paramref name="output"/>.</summary>
+    public static IReadOnlyList<QuantizationResult> WriteFake(TensorFile file, Stream output, string outputPath, Func<StoredTensor, TensorDecision> decide,
+                                                              FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
+    {
+        var results = new QuantizationResult?[file.Tensors.Count];
+        file.WriteCopy(output, tensor =>
+        {
+            var decision = decide(tensor);
+            if (decision.Quantizer is not { } request)
+            {
+                results[tensor.Index] = QuantizationResult.CreateSkipped(FileQuantizer.ResultPath(file.Name), outputPath, tensor, decision.SkipReason!);
+                bytesDone?.Invoke(tensor.ByteCount);
+                return null;
+            }
+            return (t, source, destination) =>
+            {
+                results[t.Index] = QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken);
+                bytesDone?.Invoke(t.ByteCount);
+            };
+        }, cancellationToken);
+        return Completed(results, file);
+    }
+
+    /// <summary>
+    /// Writes the <c>int</c> form: each quantized tensor <c>NAME</c> becomes its integer codes in the smallest type that
+    /// holds them, with <c>NAME_scale</c> (float32, shape () per tensor or (C,) per channel) and <c>NAME_zero_point</c>
+    /// (int32), or for table quantizers <c>NAME_lut</c> (float32) and <c>NAME_scale</c> (t / 2^(B - signed)); the record of
+    /// every quantizer goes into the file's metadata. Every quantizer is resolved before anything is written (the codes'
+    /// types go into headers first), so values chosen from data are read twice, one tensor at a time.
+    /// </summary>
+    public static IReadOnlyList<QuantizationResult> WriteInt(TensorFile file, TensorFileKind kind, Stream output, string outputPath,
+                                                             Func<StoredTensor, TensorDecision> decide, FileQuantizeOptions options,
+                                                             Action<long>? bytesDone, CancellationToken cancellationToken)
+    {
+        var names = new HashSet<string>(file.Tensors.Select(t => t.Name), StringComparer.Ordinal);
+        var outputs = new List<OutputTensor>();
+        var records = new List<QuantizedTensorRecord>();
+        var results = new QuantizationResult?[file.Tensors.Count];
+        string inputPath = FileQuantizer.ResultPath(file.Name);
+        foreach (var tensor in file.Tensors)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var decision = decide(tensor);
+            if (decision.Quantizer is not { } request)
+            {
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
+                {
+                    using var source = file.OpenTensor(tensor);
+                    source.CopyTo(stream);
+                    bytesDone?.Invoke(tensor.ByteCount);
+                }));
+                continue;
+            }
+            string name = Source(file, tensor);
+            var (quantizer, selection) = Resolve(file, tensor, request, name);
+            var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            var codeType = CodeType(plan.CodeRange);
+            var spec = quantizer.Spec;
+            int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
+            long[] parameterShape = plan.ChannelAxis is null ? [] : [channels];
+            string scaleName = Unique(names, tensor.Name + "_scale", file);
+            string? zeroPointName = spec.IsLut ? null : Unique(names, tensor.Name + "_zero_point", file);
+            string? lutName = spec.IsLut ? Unique(names, tensor.Name + "_lut", file) : null;
+            outputs.Add(new OutputTensor(tensor.Name, codeType, tensor.Shape, stream =>
+            {
+                results[tensor.Index] = EncodeTensor(file, tensor, stream, outputPath, quantizer, plan, codeType, selection, options, cancellationToken);
+                bytesDone?.Invoke(tensor.ByteCount);
+            }));
+            if (lutName is not null)
+                outputs.Add(new OutputTensor(lutName, DType.Float32, [spec.LutValues!.Count], stream => WriteFloats(stream, spec.LutValues!.Select(v => (float)v))));
+            outputs.Add(new OutputTensor(scaleName, DType.Float32, parameterShape, stream => WriteFloats(stream, Enumerable.Range(0, channels).Select(c => (float)plan.ScaleOf(c)))));
+            if (zeroPointName is not null)
+                outputs.Add(new OutputTensor(zeroPointName, DType.Int32, parameterShape, stream => WriteInts(stream, Enumerable.Range(0, channels).Select(plan.ZeroPointOf))));
+            records.Add(new QuantizedTensorRecord
+            {
+                Name = tensor.Name,
+                DType = tensor.DType.QuantizedOutput.Name,
+                Shape = tensor.Shape,
+                Quantizer = spec,
+                CodeDType = codeType.Name,
+                Scale = scaleName,
+                ZeroPoint = zeroPointName,
+                Lut = lutName,
+            });
+        }
+        var metadata = new Dictionary<string, string>(file.Metadata)
+        {
+            [TensorFiles.RecordKey] = new QuantizationRecord { Form = OutputForm.Int, Tensors = records }.ToJson(),
+        };
+        TensorFiles.Write(kind, output, outputs, metadata, cancellationToken);
+        return Completed(results, file);
+    }
+
+    /// <summary>The fake form of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
+    private static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
+                                                     QuantizerRequest request, FileQuantizeOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        string name = Source(file, tensor);
+        var outputType = tensor.DType.QuantizedOutput;
+        var stats = new KernelStats();
+        InferableQuantizer quantizer;
+        QuantizationPlan plan;
+        SelectionInfo? selection = null;
+        long firstNonFinite;
+        if (request.ChoosesFromData || tensor.FortranOrder)
+        {
+            var array = TensorValues.Read(source, tensor, name);
+            quantizer = request.ResolveFor([array], name);
+            selection = request.Describe(1);
+            plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            var tensorOptions = options with { Selection = selection };
+            firstNonFinite = array.Data is double[] values
+                ? FileQuantizer.WriteQuantized(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
+                : FileQuantizer.WriteQuantized((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
+        }
+        else
+        {
+            quantizer = request.Complete;
+            plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            Func<Exception> truncated = () => new TensorFormatException(file.Name, $"tensor '{tensor.Name}': the data ends early.", ErrorIds.TensorDataTruncated);
+            firstNonFinite = tensor.DType.IsDouble
+                ? StreamingQuantizer.Run<double>(source, tensor.DType, tensor.ElementCount, destination, outputType, plan, options, ref stats, truncated, cancellationToken)
+                : StreamingQuantizer.Run<float>(source, tensor.DType, tensor.ElementCount, destination, outputType, plan, options, ref stats, truncated, cancellationToken);
+        }
+        if (stats.NonFinite > 0 && !options.AllowNonFinite)
+            throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, tensor.Shape));
+        var layout = new TensorLayout(tensor.Shape, tensor.DType, outputType, tensor.FortranOrder);
+        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
+    }
+
+    /// <summary>The int form of one tensor: its codes, and the error of the values they stand for.</summary>
+    private static QuantizationResult EncodeTensor(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, InferableQuantizer quantizer,
+                                                   QuantizationPlan plan, DType codeType, SelectionInfo? selection, FileQuantizeOptions options,
+                                                   CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        string name = Source(file, tensor);
+        using var source = file.OpenTensor(tensor);
+        var array = tensor.FortranOrder ? TensorValues.Read(source, tensor, name) : null;
+        var stats = new KernelStats();
+        long firstNonFinite = tensor.DType.IsDouble
+            ? EncodeChunks<double>(source, array, tensor, destination, plan, codeType, options, ref stats, cancellationToken)
+            : EncodeChunks<float>(source, array, tensor, destination, plan, codeType, options, ref stats, cancellationToken);
+        if (stats.NonFinite > 0)
+        {
+            // An integer code cannot stand for NaN, whatever AllowNonFinite says; ±infinity saturates when allowed.
+            if (!options.AllowNonFinite || firstNonFinite >= 0)
+                throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNonFinite), tensor.Shape));
+        }
+        var layout = new TensorLayout(tensor.Shape, tensor.DType, codeType, tensor.FortranOrder);
+        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, OutputForm.Int);
+    }
+
+    // Returns the index of the first NaN (which has no code), or -1.
+    private static long EncodeChunks<T>(Stream source, NpyArray? inMemory, StoredTensor tensor, Stream destination, QuantizationPlan plan, DType codeType,
+                                        FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        const int perChunk = 1 << 16;
+        long count = tensor.ElementCount;
+        int itemSize = tensor.DType.ItemSize;
+        var raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
+        var values = ArrayPool<T>.Shared.Rent(perChunk);
+        var quantized = ArrayPool<T>.Shared.Rent(perChunk);
+        var codes = ArrayPool<int>.Shared.Rent(perChunk);
+        var encoded = ArrayPool<byte>.Shared.Rent(perChunk * codeType.ItemSize);
+        long firstNaN = -1;
+        try
+        {
+            for (long start = 0; start < count; start += perChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(perChunk, count - start);
+                var chunk = values.AsSpan(0, n);
+                if (inMemory is not null) ((T[])inMemory.Data).AsSpan((int)start, n).CopyTo(chunk);
+                else
+                {
+                    source.ReadExactly(raw.AsSpan(0, n * itemSize));
+                    ElementConverter.Decode(raw.AsSpan(0, n * itemSize), tensor.DType, chunk);
+                }
+                plan.Apply<T>(chunk, quantized.AsSpan(0, n), start, ref stats);
+                if (firstNaN < 0)
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (T.IsNaN(chunk[i])) { firstNaN = start + i; break; }
+                    }
+                }
+                if (firstNaN >= 0) continue; // the tensor fails; reading on counts every non-finite value
+                plan.Encode<T>(chunk, codes.AsSpan(0, n), start);
+                WriteCodes(codes.AsSpan(0, n), codeType, encoded.AsSpan(0, n * codeType.ItemSize));
+                destination.Write(encoded, 0, n * codeType.ItemSize);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            ArrayPool<T>.Shared.Return(values);
+            ArrayPool<T>.Shared.Return(quantized);
+            ArrayPool<int>.Shared.Return(codes);
+            ArrayPool<byte>.Shared.Return(encoded);
+        }
+        return firstNaN;
+    }
+
+    /// <summary>The smallest integer type that holds every code: int8, uint8, int16, uint16, else int32.</summary>
+    internal static DType CodeType((int Min, int Max) range) => range switch
+    {
+        ( >= sbyte.MinValue, <= sbyte.MaxValue) => DType.Int8,
+        ( >= 0, <= byte.MaxValue) => DType.UInt8,
+        ( >= short.MinValue, <= short.MaxValue) => DType.Int16,
+        ( >= 0, <= ushort.MaxValue) => DType.UInt16,
+        _ => DType.Int32,
+    };
+
+    internal static void WriteCodes(ReadOnlySpan<int> codes, DType codeType, Span<byte> destination)
+    {
+        switch (codeType.ItemSize, codeType.Kind)
+        {
+            case (1, _):
+                for (int i = 0; i < codes.Length; i++) destination[i] = (byte)codes[i];
+                break;
+            case (2, _):
+                for (int i = 0; i < codes.Length; i++) BinaryPrimitives.WriteInt16LittleEndian(destination[(2 * i)..], (short)codes[i]);
+                break;
+            default:
+                for (int i = 0; i < codes.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(destination[(4 * i)..], codes[i]);
+                break;
+        }
+    }
+
+    private static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    {
+        if (!request.ChoosesFromData) return (request.Complete, null);
+        using var source = file.OpenTensor(tensor);
+        return (request.ResolveFor([TensorValues.Read(source, tensor, name)], name), request.Describe(1));
+    }
+
+    private static string Unique(HashSet<string> names, string name, TensorFile file)
+    {
+        if (!names.Add(name))
+            throw new QuantShellException($"{file.Name}: the int form needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
+        return name;
+    }
+
+    private static void WriteFloats(Stream stream, IEnumerable<float> values)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        foreach (float value in values)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(bytes, value);
+            stream.Write(bytes);
+        }
+    }
+
+    private static void WriteInts(Stream stream, IEnumerable<int> values)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        foreach (int value in values)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(bytes, value);
+            stream.Write(bytes);
+        }
+    }
+
+    /// <summary>How errors name a tensor of a file.</summary>
+    internal static string Source(TensorFile file, StoredTensor tensor) => $"{file.Name}: tensor '{tensor.Name}'";
+
+    private static IReadOnlyList<QuantizationResult> Completed(QuantizationResult?[] results, TensorFile file)
+    {
+        for (int i = 0; i < results.Length; i++)
+        {
+            if (results[i] is null)
+                throw new InvalidOperationException($"{file.Name}: the writer did not visit tensor '{file.Tensors[i].Name}'.");
+        }
+        return results!;
+    }
+}

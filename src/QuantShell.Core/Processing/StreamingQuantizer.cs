@@ -1,0 +1,73 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
+using QuantShell.Core.Kernels;
+
+namespace QuantShell.Core.Processing;
+
+/// <summary>
+/// The streaming core of every file path: elements read in chunks from a stream (C order), decoded where their type is
+/// not the compute type, run through the fused kernel, encoded and written, with the writing overlapped on another core
+/// for large inputs. Memory is a few chunk buffers whatever the tensor's size.
+/// </summary>
+internal static class StreamingQuantizer
+{
+    /// <summary>
+    /// Quantizes <paramref name="count"/> elements of <paramref name="inputType"/> from <paramref name="input"/> into
+    /// <paramref name="outputType"/> bytes on <paramref name="output"/>. <paramref name="truncated"/> is the error when the
+    /// input ends early. Returns the C-order index of the first non-finite element, or -1.
+    /// </summary>
+    public static long Run<T>(Stream input, DType inputType, long count, Stream output, DType outputType, QuantizationPlan plan,
+                              FileQuantizeOptions options, ref KernelStats stats, Func<Exception> truncated, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        int itemSize = inputType.ItemSize;
+        int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, count)));
+        // Buffers come from the shared pool: a pipeline over thousands of small files allocates almost nothing.
+        byte[] raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
+        // float32 and float64 little-endian data is used in place; other types are decoded into a work buffer.
+        bool direct = inputType == DType.Float32 && typeof(T) == typeof(float) || inputType == DType.Float64 && typeof(T) == typeof(double);
+        bool directOut = outputType.Kind == DTypeKind.Float && outputType.ItemSize == Marshal.SizeOf<T>();
+        T[]? work = direct ? null : ArrayPool<T>.Shared.Rent(perChunk);
+        T[]? quantizedWork = directOut ? null : ArrayPool<T>.Shared.Rent(perChunk);
+        long firstNonFinite = -1;
+        try
+        {
+            int outChunkBytes = perChunk * outputType.ItemSize;
+            // Overlap writing with reading and quantizing once there are a few chunks; small tensors stay on one thread.
+            using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
+            for (long start = 0; start < count; start += perChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(perChunk, count - start);
+                var bytes = raw.AsSpan(0, n * itemSize);
+                if (input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length) throw truncated();
+                ReadOnlySpan<T> source;
+                if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
+                else
+                {
+                    ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
+                    source = work.AsSpan(0, n);
+                }
+                byte[] outBytes = writer.Rent();
+                Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
+                long before = stats.NonFinite;
+                plan.Apply(source, destination, start, ref stats);
+                // Without -AllowNonFinite the input fails, but reading on gives the error its true count.
+                if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + FileQuantizer.IndexOfNonFinite(source);
+                if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
+                writer.Submit(outBytes, n * outputType.ItemSize);
+            }
+            writer.Complete();
+            return firstNonFinite;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            if (work is not null) ArrayPool<T>.Shared.Return(work);
+            if (quantizedWork is not null) ArrayPool<T>.Shared.Return(quantizedWork);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System.Buffers;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+
+namespace QuantShell.Core.Processing;
+
+/// <summary>A stored tensor's values read into memory (to choose a quantizer from them, or to measure): once, in C order.</summary>
+internal static class TensorValues
+{
+    /// <summary>
+    /// Reads <paramref name="tensor"/> from <paramref name="source"/> (its stored bytes) as float64 for float64 data and
+    /// float32 for every other numeric type; <paramref name="sourceName"/> names it in errors.
+    /// </summary>
+    public static NpyArray Read(Stream source, StoredTensor tensor, string sourceName)
+    {
+        if (tensor.DType.Kind == DTypeKind.Opaque)
+            throw new QuantShellException($"{sourceName}: {tensor.DType.Name} values cannot be read as numbers.", ErrorIds.DTypeNotSupported, QuantShellErrorKind.InvalidData, sourceName);
+        long count = tensor.ElementCount;
+        if (count > Array.MaxLength)
+            throw new QuantShellException($"{sourceName}: shape {tensor.ShapeText} has too many elements to hold in memory at once.", ErrorIds.TensorTooLarge, QuantShellErrorKind.InvalidData, sourceName);
+        Array data = tensor.DType.IsDouble ? Decode<double>(source, tensor, (int)count) : Decode<float>(source, tensor, (int)count);
+        if (tensor.FortranOrder)
+            data = data is double[] d ? NpyArray.FortranToC(d, tensor.Shape) : NpyArray.FortranToC((float[])data, tensor.Shape);
+        return new NpyArray(tensor.Shape, data, tensor.DType);
+    }
+
+    private static T[] Decode<T>(Stream source, StoredTensor tensor, int count) where T : unmanaged
+    {
+        var values = new T[count];
+        int itemSize = tensor.DType.ItemSize;
+        int perChunk = Math.Max(1, (1 << 20) / itemSize);
+        byte[] raw = ArrayPool<byte>.Shared.Rent(Math.Min(perChunk, Math.Max(1, count)) * itemSize);
+        try
+        {
+            for (int start = 0; start < count; start += perChunk)
+            {
+                int n = Math.Min(perChunk, count - start);
+                var bytes = raw.AsSpan(0, n * itemSize);
+                source.ReadExactly(bytes);
+                ElementConverter.Decode(bytes, tensor.DType, values.AsSpan(start, n));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
+        return values;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Management.Automation;
+using QuantShell.Core.Jobs;
+
+namespace QuantShell.PowerShell.Commands;
+
+/// <summary>
+/// Invoke-Dequantize: turns the integer codes of Invoke-Quantize -Format Int outputs back into values, bit for bit the
+/// fake output (<c>dotnet quant dequantize</c>). The core's <see cref="DequantizeJob"/> does the work.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "Dequantize", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
+[OutputType(typeof(DequantizationResult))]
+public sealed class InvokeDequantizeCommand : PSCmdlet, IDisposable
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
+    private DequantizeJob? _job;
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>The output file; only for a single input. Default: m.int.pt → m.q.pt beside it.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutputPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutputDirectory { get; set; }
+
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        var request = new DequantizeRequest
+        {
+            OutputPath = JobSteps.ResolveOutputPath(this, OutputPath),
+            OutputDirectory = JobSteps.ResolveOutputPath(this, OutputDirectory),
+            Force = Force.IsPresent,
+        };
+        JobSteps.Run(this, () => _job = new DequantizeJob(request, new CmdletHost<DequantizationResult>(this, progressId: 5)));
+    }
+
+    protected override void ProcessRecord()
+    {
+        bool literal = ParameterSetName == LiteralPathSet;
+        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+            JobSteps.Run(this, () => _job!.Add(JobInput.File(file)));
+    }
+
+    protected override void EndProcessing() => JobSteps.Run(this, () => _job!.Complete());
+
+    protected override void StopProcessing() => _job?.Cancel();
+
+    public void Dispose() => _job?.Dispose();
+}

@@ -1,0 +1,120 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using QuantShell.Core.Formats;
+
+namespace QuantShell.Cli.Tests;
+
+/// <summary>Model files through dotnet-quant: quantize with rules, the int form and dequantize, inspect and measure.</summary>
+public sealed class ModelCommandTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>An .npz with two weights, a bias and an integer buffer (seeded values).</summary>
+    private string WriteModel()
+    {
+        var random = new Random(41);
+        byte[] Floats(int count) => MemoryMarshal.AsBytes(Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray().AsSpan()).ToArray();
+        var tensors = new List<OutputTensor>
+        {
+            new("encoder.weight", DType.Float32, [6, 5], s => s.Write(Floats(30))),
+            new("encoder.bias", DType.Float32, [6], s => s.Write(Floats(6))),
+            new("decoder.weight", DType.Float32, [5, 6], s => s.Write(Floats(30))),
+            new("count", DType.Int64, [], s => s.Write(BitConverter.GetBytes(7L))),
+        };
+        string path = _temp.File("model.npz");
+        using var stream = File.Create(path);
+        TensorFiles.Write(TensorFileKind.Npz, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
+        return path;
+    }
+
+    private static JsonElement[] JsonLines(CliRun run) => run.StdoutLines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToArray();
+
+    [Fact]
+    public void Quantize_WithRules_PrintsOneJsonLinePerTensor_AndWritesTheSameKind()
+    {
+        string model = WriteModel();
+        string rules = _temp.File("rules.json");
+        File.WriteAllText(rules, """
+            {"rules": [{"match": "*.bias", "skip": true},
+                       {"match": "encoder.*", "quantizer": {"target": "weights", "method": "pot", "numBits": 4, "perChannel": true, "channelAxis": 0}}]}
+            """);
+        var run = CliRunner.Run("quantize", model, "--rules", rules, "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        var lines = JsonLines(run);
+        Assert.Equal(["encoder.weight", "encoder.bias", "decoder.weight", "count"], lines.Select(l => l.GetProperty("tensorName").GetString()));
+        Assert.Equal([false, true, true, true], lines.Select(l => l.GetProperty("skipped").GetBoolean()));
+        Assert.Equal("pot", lines[0].GetProperty("method").GetString());
+        Assert.Equal(6, lines[0].GetProperty("threshold").GetArrayLength());
+        Assert.Equal("rule 0 ('*.bias') skips it", lines[1].GetProperty("skipReason").GetString());
+        Assert.Equal("no rule matches it", lines[2].GetProperty("skipReason").GetString());
+        using var output = TensorFiles.Open(_temp.File("model.q.npz"));
+        Assert.Equal(TensorFileKind.Npz, output.Kind);
+        Assert.Equal(4, output.Tensors.Count);
+    }
+
+    [Fact]
+    public void Quantize_IntForm_ThenDequantize_GivesTheFakeForm()
+    {
+        string model = WriteModel();
+        Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4").Code);
+        var codes = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4", "--format", "int");
+        Assert.True(codes.Code == ExitCode.Success, codes.ToString());
+        Assert.Contains(codes.StdoutLines, line => line.Contains("int codes", StringComparison.Ordinal));
+        var back = CliRunner.Run("dequantize", _temp.File("model.int.npz"), "--output-path", _temp.File("back.npz"), "--json");
+        Assert.True(back.Code == ExitCode.Success, back.ToString());
+        Assert.Equal(2, JsonLines(back).Count(l => l.GetProperty("dequantized").GetBoolean()));
+        using var fake = TensorFiles.Open(_temp.File("model.q.npz"));
+        using var dequantized = TensorFiles.Open(_temp.File("back.npz"));
+        foreach (var tensor in fake.Tensors)
+        {
+            using var a = fake.OpenTensor(tensor);
+            using var b = dequantized.OpenTensor(dequantized.Tensor(tensor.Name));
+            using MemoryStream x = new(), y = new();
+            a.CopyTo(x);
+            b.CopyTo(y);
+            Assert.Equal(x.ToArray(), y.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Dequantize_AFileWithoutARecord_IsInvalidInput()
+    {
+        var run = CliRunner.Run("dequantize", WriteModel(), "-o", _temp.File("x.npz"));
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        Assert.EndsWith("[QuantizationRecordMissing]", Assert.Single(run.StderrLines));
+    }
+
+    [Fact]
+    public void Inspect_ListsEveryTensor_WithoutStatisticsUnlessAsked()
+    {
+        string model = WriteModel();
+        var listed = JsonLines(CliRunner.Run("inspect", model, "--json"));
+        Assert.Equal(4, listed.Length);
+        Assert.Equal(JsonValueKind.Null, listed[0].GetProperty("min").ValueKind);
+        Assert.Equal("int64", listed[3].GetProperty("dtype").GetString());
+        var withStatistics = JsonLines(CliRunner.Run("inspect", model, "--statistics", "--json"));
+        Assert.Equal(7.0, withStatistics[3].GetProperty("max").GetDouble());
+    }
+
+    [Fact]
+    public void Measure_AModel_MeasuresTheDefaultWeights()
+    {
+        var run = CliRunner.Run("measure", WriteModel(), "--method", "symmetric", "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Equal(["encoder.weight", "decoder.weight"], JsonLines(run).Select(l => l.GetProperty("tensorName").GetString()));
+    }
+
+    [Theory]
+    [InlineData("--format", "qdq")]
+    [InlineData("--rules", "RULES", "--method", "pot")]
+    public void Quantize_FormsAndOptionsThatDoNotApply_AreRefusedByName(params string[] options)
+    {
+        string rules = _temp.File("r.json");
+        File.WriteAllText(rules, """{"rules": []}""");
+        var run = CliRunner.Run(["quantize", WriteModel(), .. options.Select(o => o == "RULES" ? rules : o)]);
+        Assert.NotEqual(ExitCode.Success, run.Code);
+        Assert.Matches(@"\[(OutputFormNotSupported|OptionConflict)\]$", Assert.Single(run.StderrLines));
+    }
+}

@@ -1,0 +1,267 @@
+using System.Runtime.InteropServices;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
+using QuantShell.Core.Processing;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Tests;
+
+/// <summary>
+/// Model files through the quantize job: every quantized tensor equals what the .npy path gives on the same values, every
+/// other tensor is copied byte for byte, the int form dequantizes back to the fake form bit for bit, and the rules decide.
+/// The model files are written by the tests (seeded values) in every kind QuantShell writes.
+/// </summary>
+public sealed class ModelQuantizeTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>The kinds the job reads and writes (every model kind registered in TensorFiles.Write).</summary>
+    public static TheoryData<TensorFileKind> Kinds() => [TensorFileKind.Npz];
+
+    private static string Extension(TensorFileKind kind) => kind switch
+    {
+        TensorFileKind.Npz => ".npz",
+        TensorFileKind.Safetensors => ".safetensors",
+        _ => ".pt",
+    };
+
+    /// <summary>A small model: conv and linear weights in several float types, a bias, an integer buffer.</summary>
+    private string WriteModel(TensorFileKind kind, string name = "model", float poison = 0f)
+    {
+        var random = new Random(29);
+        float[] Values(int count, double scale) => Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
+        var conv = Values(8 * 3 * 3 * 3, 1.5);
+        if (poison != 0) conv[7] = poison;
+        var tensors = new List<OutputTensor>
+        {
+            Tensor("conv1.weight", DType.Float32, [8, 3, 3, 3], MemoryMarshal.AsBytes(conv.AsSpan()).ToArray()),
+            Tensor("conv1.bias", DType.Float32, [8], MemoryMarshal.AsBytes(Values(8, 0.2).AsSpan()).ToArray()),
+            Tensor("fc.weight", DType.Float64, [10, 24], MemoryMarshal.AsBytes(Values(240, 0.8).Select(v => (double)v).ToArray().AsSpan()).ToArray()),
+            Tensor("head.weight", DType.Float16, [4, 6], MemoryMarshal.AsBytes(Values(24, 2).Select(v => (Half)v).ToArray().AsSpan()).ToArray()),
+            Tensor("steps", DType.Int64, [1], BitConverter.GetBytes(1234L)),
+        };
+        string path = _temp.File(name + Extension(kind));
+        using (var stream = File.Create(path))
+            TensorFiles.Write(kind, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
+        return path;
+    }
+
+    private static OutputTensor Tensor(string name, DType dtype, long[] shape, byte[] bytes) => new(name, dtype, shape, stream => stream.Write(bytes));
+
+    private static byte[] Bytes(TensorFile file, string tensor)
+    {
+        using var source = file.OpenTensor(file.Tensor(tensor));
+        using var copy = new MemoryStream();
+        source.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>The tensor written as an .npy file, quantized by the .npy path with <paramref name="spec"/>: its data bytes.</summary>
+    private byte[] NpyPathBytes(TensorFile file, string tensorName, QuantizerSpec spec)
+    {
+        var tensor = file.Tensor(tensorName);
+        string input = _temp.File($"{tensorName}.{Guid.NewGuid():N}.npy"), output = _temp.File($"{tensorName}.{Guid.NewGuid():N}.q.npy");
+        var bytes = Bytes(file, tensorName);
+        using (var stream = File.Create(input))
+            TensorFiles.Write(TensorFileKind.Npy, stream, [Tensor(tensorName, tensor.DType, tensor.Shape, bytes)], new Dictionary<string, string>(), CancellationToken.None);
+        FileQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
+        using var quantized = TensorFiles.Open(output);
+        return Bytes(quantized, quantized.Tensors[0].Name);
+    }
+
+    private static List<QuantizationResult> Quantize(QuantizeRequest request, params string[] inputs)
+    {
+        var host = new CollectingHost<QuantizationResult>();
+        QuantizeJob.Run(request, inputs.Select(JobInput.File), host);
+        Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
+        return host.Results;
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Defaults_QuantizeWeightsPerChannelOnAxis0_AndCopyTheRest(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        string output = _temp.File("out" + Extension(kind));
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, OutputPath = output }, model);
+
+        Assert.Equal(["conv1.weight", "conv1.bias", "fc.weight", "head.weight", "steps"], results.Select(r => r.TensorName));
+        Assert.Equal([false, true, false, false, true], results.Select(r => r.Skipped));
+        Assert.Contains("rank 1", results[1].SkipReason);
+        Assert.Contains("int64 is not a floating type", results[4].SkipReason);
+        using var original = TensorFiles.Open(model);
+        using var quantized = TensorFiles.Open(output);
+        Assert.Equal(kind, quantized.Kind);
+        Assert.Equal(original.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)), quantized.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)));
+        foreach (var result in results)
+        {
+            if (result.Skipped)
+            {
+                Assert.Equal(Bytes(original, result.TensorName!), Bytes(quantized, result.TensorName!));
+                continue;
+            }
+            Assert.True(result.PerChannel);
+            Assert.Equal(0, result.ChannelAxis);
+            Assert.Equal(QuantizationMethod.Pot, result.Method);
+            Assert.NotNull(result.Selection);
+            Assert.Equal(NpyPathBytes(original, result.TensorName!, result.Quantizer!), Bytes(quantized, result.TensorName!));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void IntForm_DequantizesToTheFakeForm_BitForBit(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 6 };
+        string fake = _temp.File("fake" + Extension(kind)), codes = _temp.File("codes" + Extension(kind)), back = _temp.File("back" + Extension(kind));
+        var fakeResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
+        var intResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), intResults.Select(r => r.Quantizer?.ToString()));
+
+        using (var file = TensorFiles.Open(codes))
+        {
+            Assert.True(file.Metadata.ContainsKey(TensorFiles.RecordKey));
+            var conv = file.Tensor("conv1.weight");
+            Assert.Equal("int8", conv.DType.Name);
+            var scales = MemoryMarshal.Cast<byte, float>(Bytes(file, "conv1.weight_scale")).ToArray();
+            Assert.Equal(intResults[0].Scale, scales);
+            Assert.Equal(new long[] { 8 }, file.Tensor("conv1.weight_zero_point").Shape);
+            Assert.All(MemoryMarshal.Cast<byte, int>(Bytes(file, "conv1.weight_zero_point")).ToArray(), z => Assert.Equal(0, z));
+            // The codes are the grid's integers: 6-bit signed codes in [-32, 31].
+            Assert.All(Bytes(file, "conv1.weight"), b => Assert.InRange((sbyte)b, -32, 31));
+        }
+
+        var host = new CollectingHost<DequantizationResult>();
+        DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
+        Assert.Empty(host.Errors);
+        Assert.Equal(5, host.Results.Count);
+        Assert.Equal(3, host.Results.Count(r => r.Dequantized));
+        using var fakeFile = TensorFiles.Open(fake);
+        using var backFile = TensorFiles.Open(back);
+        Assert.False(backFile.Metadata.ContainsKey(TensorFiles.RecordKey));
+        Assert.Equal(fakeFile.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)), backFile.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)));
+        foreach (var tensor in fakeFile.Tensors)
+            Assert.Equal(Bytes(fakeFile, tensor.Name), Bytes(backFile, tensor.Name));
+    }
+
+    [Fact]
+    public void Rules_FirstMatchDecides_WithRankBoundsSkipsAndPerRuleErrorMethods()
+    {
+        string model = WriteModel(TensorFileKind.Npz);
+        var rules = QuantizationRules.Parse("""
+            {"rules": [
+              {"match": "*.bias", "skip": true},
+              {"match": "conv?.*", "minRank": 2, "quantizer": {"target": "weights", "method": "uniform", "numBits": 4, "perChannel": true, "channelAxis": 0}, "errorMethod": "mae"},
+              {"match": "*.weight", "maxRank": 2, "quantizer": {"target": "weights", "method": "pot", "numBits": 8, "threshold": [2]}},
+              {"match": "*", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 3}}
+            ]}
+            """, "rules.json");
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
+        var byName = results.ToDictionary(r => r.TensorName!);
+        Assert.Equal("rule 0 ('*.bias') skips it", byName["conv1.bias"].SkipReason);
+        Assert.Equal(QuantizationMethod.Uniform, byName["conv1.weight"].Method);
+        Assert.Equal(Selection.ErrorMethod.Mae, byName["conv1.weight"].Selection!.ErrorMethod);
+        Assert.Equal(QuantizationMethod.Pot, byName["fc.weight"].Method);
+        Assert.Null(byName["fc.weight"].Selection); // complete: given as is
+        Assert.Equal([2.0], byName["fc.weight"].Threshold!);
+        Assert.Equal(QuantizationMethod.Pot, byName["head.weight"].Method);
+        Assert.True(byName["steps"].Skipped);
+        Assert.Contains("not a floating type", byName["steps"].SkipReason);
+    }
+
+    [Fact]
+    public void Rules_WithoutAMatch_CopyTheTensor()
+    {
+        string model = WriteModel(TensorFileKind.Npz);
+        var rules = QuantizationRules.Parse("""{"rules": [{"match": "fc.*", "quantizer": {"target": "weights", "method": "pot", "numBits": 8}}]}""", "rules");
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
+        Assert.Equal(["no rule matches it", "no rule matches it", null, "no rule matches it"],
+            results.Where(r => r.TensorName != "steps").Select(r => r.SkipReason));
+    }
+
+    [Theory]
+    [InlineData("""{"rules": [{"match": "*", "quantizer": {"target": "weights", "method": "pot", "numBits": 99}}]}""", "NumBitsOutOfRange")]
+    [InlineData("""{"rules": [{"match": "*"}]}""", "RulesInvalid")]
+    [InlineData("""{"rules": [{"match": "*", "skip": true, "quantizer": {"target": "weights", "method": "pot", "numBits": 8}}]}""", "RulesInvalid")]
+    [InlineData("""{"rules": [{"match": "*", "skip": true, "colour": "red"}]}""", "RulesInvalid")]
+    [InlineData("""{"rules": [{"match": "*", "errorMethod": "best", "quantizer": {"target": "weights", "method": "pot", "numBits": 8}}]}""", "RulesInvalid")]
+    [InlineData("""{"rules": [{"match": "*", "errorMethod": "mae", "quantizer": {"target": "weights", "method": "pot", "numBits": 8, "threshold": [1]}}]}""", "SelectionOptionNotApplicable")]
+    [InlineData("""[1, 2]""", "RulesInvalid")]
+    [InlineData("""not json""", "RulesInvalid")]
+    public void BadRules_AreRefusedBeforeAnyFileIsRead(string json, string errorId)
+    {
+        var ex = Assert.ThrowsAny<QuantShellException>(() => QuantizationRules.Parse(json, "rules.json"));
+        Assert.Equal(errorId, ex.ErrorId);
+        Assert.StartsWith("rules.json", ex.Message);
+    }
+
+    [Fact]
+    public void Rules_WithQuantizerOptions_AreAConflict()
+    {
+        var rules = QuantizationRules.Parse("""{"rules": [{"match": "*", "skip": true}]}""", "rules");
+        var ex = Assert.ThrowsAny<QuantShellException>(() =>
+            new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, Rules = rules }, new CollectingHost<QuantizationResult>()));
+        Assert.Equal(ErrorIds.OptionConflict, ex.ErrorId);
+    }
+
+    [Fact]
+    public void NonFiniteWeight_FailsTheWholeFile_AndWritesNothing()
+    {
+        string model = WriteModel(TensorFileKind.Npz, poison: float.NaN);
+        string output = _temp.File("nan.npz");
+        var host = new CollectingHost<QuantizationResult>();
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0], PerChannel = false }, OutputPath = output }, [JobInput.File(model)], host);
+        var error = Assert.Single(host.Errors);
+        Assert.Equal(ErrorIds.NonFiniteInput, error.ErrorId);
+        Assert.Contains("tensor 'conv1.weight'", error.Message);
+        Assert.Empty(host.Results);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(_temp.Path, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Measure_OverAModel_MeasuresTheTensorsTheDefaultsSelect()
+    {
+        string model = WriteModel(TensorFileKind.Npz);
+        var host = new CollectingHost<MeasurementResult>();
+        MeasureJob.Run(new MeasureRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot } }, [JobInput.File(model)], host);
+        Assert.Empty(host.Errors);
+        Assert.Equal(["conv1.weight", "fc.weight", "head.weight"], host.Results.Select(r => r.TensorName));
+        // The same quantizer as quantize chooses, and metrics of the same values.
+        var quantized = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, OutputPath = _temp.File("m.npz") }, model)
+            .Where(r => !r.Skipped).ToList();
+        Assert.Equal(quantized.Select(r => r.Quantizer!.ToString()), host.Results.Select(r => r.Quantizer.ToString()));
+        for (int i = 0; i < quantized.Count; i++)
+            Assert.Equal(quantized[i].Mse!.Value, host.Results[i].Mse, quantized[i].Mse!.Value * 1e-5);
+    }
+
+    [Fact]
+    public void Inspect_ListsTensorsFromTheIndex_AndReadsValuesOnlyWhenAsked()
+    {
+        string model = WriteModel(TensorFileKind.Npz);
+        var listed = new CollectingHost<TensorInfo>();
+        InspectJob.Run(new InspectRequest(), [JobInput.File(model)], listed);
+        Assert.Equal(5, listed.Results.Count);
+        Assert.All(listed.Results, info => Assert.Null(info.Min));
+        Assert.Equal(8L * 3 * 3 * 3 * 4, listed.Results[0].ByteCount);
+        var withStatistics = new CollectingHost<TensorInfo>();
+        InspectJob.Run(new InspectRequest { Statistics = true }, [JobInput.File(model)], withStatistics);
+        Assert.Equal(1234.0, withStatistics.Results.Single(r => r.TensorName == "steps").Max);
+        Assert.All(withStatistics.Results, info => Assert.NotNull(info.Mean));
+    }
+}
+
+/// <summary>A job host that keeps what it is given.</summary>
+internal sealed class CollectingHost<T> : JobHost<T>
+{
+    public List<T> Results { get; } = [];
+    public List<QuantShellException> Errors { get; } = [];
+
+    public override void WriteResult(T result) => Results.Add(result);
+
+    public override void WriteError(QuantShellException error, JobInput? input) => Errors.Add(error);
+}
