@@ -108,7 +108,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     {
         var result = QuantizationMetrics.Measure(array, quantizer, input.Name, selection);
         if (!plot) return result;
-        HistogramPlot.Write(_plotPath!, array, quantizer, result, _request.Force, _request.PlotPath);
+        HistogramPlot.Write(_plotPath!, array, quantizer, result, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
         return result with { PlotPath = _plotPath };
     }
 }

@@ -32,7 +32,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _outputPath = request.OutputPath is null ? null : Path.GetFullPath(request.OutputPath);
         _outputDirectory = request.OutputDirectory is null ? null : Path.GetFullPath(request.OutputDirectory);
         if (_outputDirectory is not null && File.Exists(_outputDirectory))
-            throw new QuantShellException($"{request.OutputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.InvalidArgument, request.OutputDirectory);
+            throw new QuantShellException($"{request.OutputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.WriteFailed, request.OutputDirectory);
         if (request.ExportQuantizerPath is not null)
         {
             _exportPath = Path.GetFullPath(request.ExportQuantizerPath);
@@ -173,7 +173,9 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     }
 
     private FileQuantizeOptions Options(SelectionInfo? selection) =>
-        new() { Force = _request.Force, AllowNonFinite = _request.AllowNonFinite, ChunkBytes = _request.ChunkBytes, Selection = selection };
+        new() { Force = _request.Force, Fsync = _request.Fsync, AllowNonFinite = _request.AllowNonFinite, ChunkBytes = _request.ChunkBytes, Selection = selection };
+
+    private WriteOptions Output => new() { Force = _request.Force, Fsync = _request.Fsync };
 
     // A stream in (stdin) or out (stdout): read once, in order.
     private QuantizationResult StreamToOutput(JobInput input, OutputTarget output, InferableQuantizer quantizer, CancellationToken token)
@@ -181,7 +183,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         using var source = input.Open();
         if (output.Stream is not null)
             return FileQuantizer.QuantizeStream(source, input.Name, output.Stream, output.Name, quantizer, Options(null), token);
-        return AtomicFile.Write(output.Path!, _request.Force,
+        return AtomicFile.Write(output.Path!, Output,
             stream => FileQuantizer.QuantizeStream(source, input.Name, stream, output.Path!, quantizer, Options(null), token), output.Name);
     }
 
@@ -190,7 +192,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         var options = Options(selection);
         if (output.Stream is not null)
             return FileQuantizer.QuantizeArray(array, input.Name, output.Stream, output.Name, quantizer, options, token);
-        return AtomicFile.Write(output.Path!, _request.Force,
+        return AtomicFile.Write(output.Path!, Output,
             stream => FileQuantizer.QuantizeArray(array, input.Name, stream, output.Path!, quantizer, options, token), output.Name);
     }
 
@@ -230,7 +232,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (_exportPath is null || _quantizerExported) return;
         _quantizerExported = true;
         if (Host.ShouldProcess(_exportPath, "Write quantizer file"))
-            QuantizerFile.Write(_exportPath, spec, _request.Force, _request.ExportQuantizerPath);
+            QuantizerFile.Write(_exportPath, spec, Output, _request.ExportQuantizerPath);
     }
 
     private static QuantShellException Usage(string message, string errorId, string parameter) =>

@@ -23,6 +23,10 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Flush the -PlotPath file to the disk before it is renamed into place, and its folder after.</summary>
+    [Parameter]
+    public SwitchParameter Fsync { get; set; }
+
     protected override void BeginProcessing()
     {
         var request = new MeasureRequest
@@ -30,6 +34,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
             Quantizer = ReadQuantizerOptions(),
             PlotPath = ResolveOutputPath(PlotPath),
             Force = Force.IsPresent,
+            Fsync = Fsync.IsPresent,
         };
         _job = CreateJob(() => new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
     }
