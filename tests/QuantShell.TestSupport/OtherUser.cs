@@ -26,6 +26,10 @@ public static class OtherUser
         Skip.If(code != 0, $"the user nobody cannot run {assembly} (its folders must be readable by all): {output}");
     }
 
-    /// <summary>Gives <paramref name="path"/> (and what is under it) to nobody, so that it may write there.</summary>
-    public static void Chown(string path) => Shell.Run("chown", "-R", $"{Uid}:{Gid}", path);
+    /// <summary>Gives <paramref name="path"/> (and, if asked, what is under it) to nobody, so that it may write there.</summary>
+    public static void Chown(string path, bool recursive = true)
+    {
+        var (code, output) = recursive ? Shell.Run("chown", "-R", $"{Uid}:{Gid}", path) : Shell.Run("chown", $"{Uid}:{Gid}", path);
+        Assert.True(code == 0, $"chown {path}: {output}");
+    }
 }
