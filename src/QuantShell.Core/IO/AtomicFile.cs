@@ -48,7 +48,7 @@ public static class AtomicFile
         string full = Path.GetFullPath(path);
         string shown = name ?? path;
         string directory = Path.GetDirectoryName(full)!;
-        TemporaryFiles.CleanStaleOnce(directory);
+        TemporaryFiles.CleanStaleIfDue(directory);
         string temp = TemporaryFiles.NewPath(full);
         FileStream stream;
         try

@@ -9,8 +9,9 @@ namespace QuantShell.Core.IO;
 /// <summary>
 /// The temporary files outputs are written into before they are renamed into place: <c>.NAME.quantshell-PID-RANDOM.tmp</c>
 /// in the output's folder, so that one left by a killed process says what made it, for which output, and which process.
-/// The first write of a process into a folder removes the stale ones of that folder: only this pattern, only files not
-/// written for a minute, and only those whose process is gone.
+/// A write into a folder first removes the stale ones of that folder (at most once a minute per folder and process, so
+/// a long PowerShell session cleans up too): only this pattern, only files not written for a minute, and only those
+/// whose process is gone.
 /// </summary>
 internal static partial class TemporaryFiles
 {
@@ -19,7 +20,8 @@ internal static partial class TemporaryFiles
 
     private const string Marker = ".quantshell-";
     private const int MaxNameBytes = 255;
-    private static readonly ConcurrentDictionary<string, bool> CleanedFolders = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    // Folder → when this process last cleaned it (UTC ticks).
+    private static readonly ConcurrentDictionary<string, long> CleanedFolders = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
 
     /// <summary>A new temporary file name for <paramref name="outputPath"/>, in the same folder.</summary>
     public static string NewPath(string outputPath)
@@ -39,11 +41,13 @@ internal static partial class TemporaryFiles
         return match.Success && processId > 0;
     }
 
-    /// <summary>Removes the stale temporary files of <paramref name="directory"/>, once per folder and process; never fails.</summary>
-    public static void CleanStaleOnce(string directory)
+    /// <summary>Removes the stale temporary files of <paramref name="directory"/>, unless this process did in the last minute; never fails.</summary>
+    public static void CleanStaleIfDue(string directory)
     {
-        if (!CleanedFolders.TryAdd(directory, true)) return;
-        CleanStale(directory, DateTime.UtcNow - StaleAfter);
+        long now = DateTime.UtcNow.Ticks;
+        long last = CleanedFolders.GetOrAdd(directory, 0);
+        if (now - last < StaleAfter.Ticks || !CleanedFolders.TryUpdate(directory, now, last)) return;
+        CleanStale(directory, new DateTime(now, DateTimeKind.Utc) - StaleAfter);
     }
 
     /// <summary>Removes this folder's temporary files last written before <paramref name="olderThanUtc"/> whose process is gone.</summary>
