@@ -38,7 +38,8 @@ internal static class RenameIntoPlace
         {
             if (Posix.Link(source, target) == 0)
             {
-                File.Delete(source);
+                // The output is in place; a temporary name that cannot be removed now is left for the stale-file cleanup.
+                try { File.Delete(source); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                 return true;
             }
             int errno = Posix.LastError;
