@@ -44,7 +44,10 @@ public static partial class Cli
         return Run(args, invocation, cancellationToken);
     }
 
-    /// <summary>The process entry point: console streams; Ctrl+C (SIGINT) or SIGTERM cancels the running command.</summary>
+    /// <summary>
+    /// The process entry point: console streams; Ctrl+C (SIGINT) or SIGTERM cancels the running command, which removes
+    /// its temporary file and exits 130 (SIGINT) or 143 (SIGTERM, as a shell reports a process it terminated).
+    /// </summary>
     internal static int RunConsole(string[] args)
     {
         var invocation = new CliInvocation(Console.OpenStandardInput, Console.OpenStandardOutput)
@@ -57,19 +60,23 @@ public static partial class Cli
             ProcessTerminationTimeout = null,
         };
         using var cancellation = new CancellationTokenSource();
+        PosixSignal? received = null;
         void OnSignal(PosixSignalContext context)
         {
             // The first signal cancels (the core then removes its temporary file); a second one terminates at once.
             if (cancellation.IsCancellationRequested) return;
+            received = context.Signal;
             context.Cancel = true;
             cancellation.Cancel();
         }
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        return Run(args, invocation, cancellation.Token);
+        return Run(args, invocation, cancellation.Token,
+            () => received == PosixSignal.SIGTERM ? (ExitCode.Terminated, "terminated (SIGTERM)") : (ExitCode.Canceled, "canceled"));
     }
 
-    private static int Run(string[] args, CliInvocation invocation, CancellationToken cancellationToken)
+    private static int Run(string[] args, CliInvocation invocation, CancellationToken cancellationToken,
+                           Func<(ExitCode Code, string Word)>? canceledBy = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         var stderr = invocation.Error;
@@ -98,8 +105,9 @@ public static partial class Cli
         }
         catch (OperationCanceledException)
         {
-            stderr.WriteLine($"{Name}: canceled.");
-            return (int)ExitCode.Canceled;
+            var (code, word) = canceledBy?.Invoke() ?? (ExitCode.Canceled, "canceled");
+            stderr.WriteLine($"{Name}: {word}; no partial output file was left.");
+            return (int)code;
         }
         catch (Exception ex)
         {

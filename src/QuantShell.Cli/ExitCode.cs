@@ -19,7 +19,7 @@ public enum ExitCode
     /// <summary>3: an input is malformed or cannot be quantized (not an .npy file, unsupported dtype, NaN/inf without --allow-non-finite, channel count mismatch read from the file, ...).</summary>
     InvalidInput = 3,
 
-    /// <summary>4: a file could not be found, read or written, or an output exists and --force was not given.</summary>
+    /// <summary>4: a file could not be found, read or written (no space left, a read-only or missing output folder, a file where a folder should be), or an output exists and --force was not given.</summary>
     IOError = 4,
 
     /// <summary>70: an unexpected internal error (a bug); the stack trace is printed.</summary>
@@ -27,6 +27,9 @@ public enum ExitCode
 
     /// <summary>130: canceled (Ctrl+C / SIGINT); no partial output file is left behind.</summary>
     Canceled = 130,
+
+    /// <summary>143: terminated by SIGTERM (128 + 15, as a shell reports it); no partial output file is left behind.</summary>
+    Terminated = 143,
 }
 
 internal static class ExitCodes
@@ -46,8 +49,10 @@ internal static class ExitCodes
           1    several inputs, at least one failed (the others were written)
           2    invalid arguments or quantizer parameters
           3    invalid input data (malformed .npy, unsupported dtype, NaN/inf, shape mismatch)
-          4    file not found, unreadable, unwritable, or output exists without --force
+          4    file not found, unreadable, unwritable (no space left, read-only or missing
+               output folder, a file where a folder should be), or output exists without --force
           70   internal error (a bug; please report it)
-          130  canceled (Ctrl+C)
+          130  canceled (Ctrl+C / SIGINT); no partial output is left
+          143  terminated (SIGTERM); no partial output is left
         """;
 }

@@ -57,7 +57,7 @@ public sealed class MetricsTests : IDisposable
         var array = new NpyArray(new long[] { x.Length }, x);
         var q = new ActivationSymmetricInferableQuantizer(numBits: 4, threshold: 0.75);
         string path = Path.Combine(_temp, "plot.png");
-        HistogramPlot.Write(path, array, q, QuantizationMetrics.Measure(array, q, "x.npy"), force: false);
+        HistogramPlot.Write(path, array, q, QuantizationMetrics.Measure(array, q, "x.npy"), WriteOptions.Default);
         byte[] png = File.ReadAllBytes(path);
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
         Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));

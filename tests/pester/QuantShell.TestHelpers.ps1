@@ -69,3 +69,27 @@ function ConvertTo-QuantizerParameter($Quantizer) {
     if ($null -ne $Quantizer.channelAxis) { $parameters.ChannelAxis = [int]$Quantizer.channelAxis }
     $parameters
 }
+
+# Mounts a scratch file system for a test (a small tmpfs, a bind mount); returns $null, or the reason it cannot be done
+# here (not Linux, not root, refused), for Set-ItResult -Skipped -Because. Dismount-Scratch undoes it.
+function Mount-Scratch([string] $Path, [string[]] $Arguments, [switch] $ReadOnly) {
+    if (-not $IsLinux) { return 'mounting a scratch file system needs Linux' }
+    if ((& id -u) -ne '0') { return "mounting a scratch file system needs root (running as $(& id -un))" }
+    $null = New-Item -ItemType Directory -Path $Path -Force
+    $output = & mount @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { return "mount $($Arguments -join ' ') was refused: $output" }
+    if ($ReadOnly) {
+        $output = & mount -o remount,bind,ro $Path 2>&1
+        if ($LASTEXITCODE -ne 0) { Dismount-Scratch $Path; return "a read-only bind mount is not allowed here: $output" }
+    }
+    $null
+}
+
+function Dismount-Scratch([string] $Path) {
+    foreach ($attempt in 1..10) {
+        & umount $Path 2>$null
+        if ($LASTEXITCODE -eq 0) { return }
+        Start-Sleep -Milliseconds 100
+    }
+    & umount --lazy $Path
+}

@@ -46,6 +46,12 @@ $configuration.Output.Verbosity = $Output
 
 $result = Invoke-Pester -Configuration $configuration
 
+# A test that cannot run here (no root to mount, ...) is skipped with its reason: print them all.
+foreach ($test in $result.Skipped) {
+    $reason = @($test.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; '
+    Write-Output "skipped: $($test.ExpandedPath): $reason"
+}
+
 # Failures outside tests (a broken BeforeAll, a file that does not parse) count as failures too.
 $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
 $passed = $result.PassedCount

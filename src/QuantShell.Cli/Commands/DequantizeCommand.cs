@@ -19,7 +19,7 @@ internal static class DequantizeCommand
             "Turn the integer codes of 'quantize --format int' outputs back into values, in each tensor's original dtype: bit for bit " +
             "the fake output. Default output: m.int.pt -> m.q.pt beside it.")
         {
-            Inputs, QuantizeCommand.OutputPath, QuantizeCommand.OutputDirectory, QuantizeCommand.Force, QuantizeCommand.Json,
+            Inputs, QuantizeCommand.OutputPath, QuantizeCommand.OutputDirectory, QuantizeCommand.Force, QuantizeCommand.Fsync, QuantizeCommand.Json,
         };
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
@@ -33,6 +33,7 @@ internal static class DequantizeCommand
             OutputPath = parseResult.GetValue(QuantizeCommand.OutputPath),
             OutputDirectory = parseResult.GetValue(QuantizeCommand.OutputDirectory),
             Force = parseResult.GetValue(QuantizeCommand.Force),
+            Fsync = parseResult.GetValue(QuantizeCommand.Fsync),
         };
         var host = new ConsoleHost<DequantizationResult>(cli.Output, cli.Error, parseResult.GetValue(QuantizeCommand.Json),
             QuantShellJson.Compact.DequantizationResult, TextFormat.WriteDequantized);

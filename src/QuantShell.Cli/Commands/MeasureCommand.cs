@@ -24,6 +24,8 @@ internal static class MeasureCommand
         Description = "Replace an existing --plot-path file.",
     };
 
+    public static readonly Option<bool> Fsync = FsyncOption.Create("--plot-path file");
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per input (JSON Lines): the metrics, a channels array and the quantizer.",
@@ -38,7 +40,7 @@ internal static class MeasureCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { QuantizeCommand.RulesPath, PlotPath, Force, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { QuantizeCommand.RulesPath, PlotPath, Force, Fsync, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -52,6 +54,7 @@ internal static class MeasureCommand
             RulesPath = parseResult.GetValue(QuantizeCommand.RulesPath),
             PlotPath = parseResult.GetValue(PlotPath),
             Force = parseResult.GetValue(Force),
+            Fsync = parseResult.GetValue(Fsync),
         };
         var host = new ConsoleHost<MeasurementResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.MeasurementResult, TextFormat.WriteMeasured);
         var job = MeasureJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);

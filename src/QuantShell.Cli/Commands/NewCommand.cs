@@ -25,13 +25,15 @@ internal static class NewCommand
         Description = "Replace an existing quantizer file.",
     };
 
+    public static readonly Option<bool> Fsync = FsyncOption.Create("quantizer file");
+
     public static Command Create()
     {
         var command = new Command("new", "Create a quantizer file (JSON) from --target, --method, --num-bits and its values, or with values chosen from --from-path files.");
         foreach (var option in QuantizerOptionSet.Building) command.Options.Add(option);
         command.Options.Add(QuantizerOptionSet.ErrorMethod);
         command.Options.Add(QuantizerOptionSet.P);
-        foreach (var option in new Option[] { FromPath, OutputPath, Force }) command.Options.Add(option);
+        foreach (var option in new Option[] { FromPath, OutputPath, Force, Fsync }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -44,6 +46,7 @@ internal static class NewCommand
             Quantizer = QuantizerOptionSet.Read(parseResult),
             OutputPath = parseResult.GetValue(OutputPath) is { } path && path != CliInvocation.StandardStream ? path : null,
             Force = parseResult.GetValue(Force),
+            Fsync = parseResult.GetValue(Fsync),
         };
         // Without a file to write, the quantizer file's JSON is the output.
         var host = new ConsoleHost<InferableQuantizer>(cli.Output, cli.Error, json: false, jsonType: null,

@@ -30,6 +30,8 @@ internal static class QuantizeCommand
         Description = "Replace existing output files (never an input).",
     };
 
+    public static readonly Option<bool> Fsync = FsyncOption.Create("output");
+
     public static readonly Option<bool> AllowNonFinite = new("--allow-non-finite")
     {
         Description = "Keep NaN and saturate +/-infinity instead of failing on them.",
@@ -69,7 +71,7 @@ internal static class QuantizeCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, AllowNonFinite, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -89,6 +91,7 @@ internal static class QuantizeCommand
             OutputStream = stdout,
             OutputDirectory = parseResult.GetValue(OutputDirectory),
             Force = parseResult.GetValue(Force),
+            Fsync = parseResult.GetValue(Fsync),
             AllowNonFinite = parseResult.GetValue(AllowNonFinite),
             ExportQuantizerPath = parseResult.GetValue(ExportQuantizer),
         };

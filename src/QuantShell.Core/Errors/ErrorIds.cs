@@ -66,12 +66,18 @@ public static class ErrorIds
     public const string PathInvalid = nameof(PathInvalid);
     public const string PathNotFileSystem = nameof(PathNotFileSystem);
     public const string OutputExists = nameof(OutputExists);
+    /// <summary>The output is the input file itself: the same path, a symbolic or hard link to it, or the input reached through another path (a linked folder, '..', a bind mount).</summary>
     public const string OutputIsInput = nameof(OutputIsInput);
     public const string OutputIsDirectory = nameof(OutputIsDirectory);
     public const string OutputDirectoryNotFound = nameof(OutputDirectoryNotFound);
+    /// <summary>The output folder (or a folder above it) is a file.</summary>
     public const string OutputDirectoryIsFile = nameof(OutputDirectoryIsFile);
+    /// <summary>The output folder cannot be created or written into (permission denied, read-only file system).</summary>
     public const string OutputDirectoryUnwritable = nameof(OutputDirectoryUnwritable);
+    /// <summary>An output cannot be written for another reason than the ones below (an I/O error); nothing was written.</summary>
     public const string OutputWriteFailed = nameof(OutputWriteFailed);
+    /// <summary>The output's file system is full (ENOSPC) or the user's quota is exhausted (EDQUOT); nothing was written, an existing file is unchanged.</summary>
+    public const string NoSpaceLeft = nameof(NoSpaceLeft);
 
     // ---- quantizer files ----
     public const string QuantizerFileNotFound = nameof(QuantizerFileNotFound);

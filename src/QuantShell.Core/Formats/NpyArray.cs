@@ -109,8 +109,11 @@ public sealed class NpyArray
     }
 
     /// <summary>Writes the array as a little-endian, C-order .npy file, atomically; refuses to replace a file unless <paramref name="force"/>.</summary>
-    public void Write(string path, bool force = false) =>
-        AtomicFile.Write(path, force, stream => WriteTo(stream));
+    public void Write(string path, bool force = false) => Write(path, new WriteOptions { Force = force });
+
+    /// <summary>Writes the array as a little-endian, C-order .npy file, atomically, as <paramref name="options"/> say.</summary>
+    public void Write(string path, WriteOptions options) =>
+        AtomicFile.Write(path, options, stream => WriteTo(stream));
 
     public void WriteTo(Stream stream)
     {

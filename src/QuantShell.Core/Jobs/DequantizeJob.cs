@@ -83,7 +83,7 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
         {
             using var file = input.OpenTensorFile();
             string outputPath = Path.GetFullPath(output.Path!);
-            return AtomicFile.Write(output.Path!, _request.Force, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
+            return AtomicFile.Write(output.Path!, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
         });
     }
 }

@@ -11,5 +11,8 @@ public sealed record DequantizeRequest
 
     public bool Force { get; init; }
 
+    /// <summary>Flush each output to disk before it is renamed into place (see <see cref="IO.WriteOptions.Fsync"/>).</summary>
+    public bool Fsync { get; init; }
+
     public int MaxParallelism { get; init; } = Environment.ProcessorCount;
 }

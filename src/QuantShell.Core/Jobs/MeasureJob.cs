@@ -139,7 +139,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
                 ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
         if (plot)
         {
-            HistogramPlot.Write(_plotPath!, measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0], _request.Force, _request.PlotPath);
+            HistogramPlot.Write(_plotPath!, measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0], new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
             results[0] = results[0] with { PlotPath = _plotPath };
         }
         return results;
@@ -151,7 +151,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     {
         var result = QuantizationMetrics.Measure(array, quantizer, input.Name, selection);
         if (!plot) return result;
-        HistogramPlot.Write(_plotPath!, array, quantizer, result, _request.Force, _request.PlotPath);
+        HistogramPlot.Write(_plotPath!, array, quantizer, result, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
         return result with { PlotPath = _plotPath };
     }
 }

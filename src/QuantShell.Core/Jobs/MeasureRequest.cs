@@ -23,5 +23,8 @@ public sealed record MeasureRequest
     /// <summary>Replace an existing plot file.</summary>
     public bool Force { get; init; }
 
+    /// <summary>Flush the plot file to the disk before it is renamed into place, and its folder after.</summary>
+    public bool Fsync { get; init; }
+
     public int MaxParallelism { get; init; } = Environment.ProcessorCount;
 }

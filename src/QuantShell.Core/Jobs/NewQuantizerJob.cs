@@ -1,5 +1,6 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Jobs;
@@ -47,7 +48,7 @@ public static class NewQuantizerJob
             created = quantizer.ResolveFor(arrays, string.Join(", ", names));
         }
         if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
-            QuantizerFile.Write(request.OutputPath, created.Spec, request.Force);
+            QuantizerFile.Write(request.OutputPath, created.Spec, new WriteOptions { Force = request.Force, Fsync = request.Fsync });
         host.WriteResult(created);
         return created;
     }

@@ -12,4 +12,7 @@ public sealed record NewQuantizerRequest
     public string? OutputPath { get; init; }
 
     public bool Force { get; init; }
+
+    /// <summary>Flush the quantizer file to the disk before it is renamed into place, and its folder after.</summary>
+    public bool Fsync { get; init; }
 }

@@ -32,7 +32,7 @@ internal sealed class OutputPlanner
         _force = force;
         _defaultName = defaultName;
         if (_outputDirectory is not null && File.Exists(_outputDirectory))
-            throw new QuantShellException($"{outputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.InvalidArgument, outputDirectory);
+            throw new QuantShellException($"{outputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.WriteFailed, outputDirectory);
     }
 
     /// <summary>True when every input goes to one place (OutputPath or the stream), so only one input is allowed.</summary>

@@ -125,7 +125,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
             var decision = _policy.Decide(file.Tensors[0]);
             if (decision.Quantizer is null)
             {
-                AtomicFile.Write(output.Path!, _request.Force, stream => file.WriteCopy(stream, _ => null, token), output.Name);
+                AtomicFile.Write(output.Path!, Output, stream => file.WriteCopy(stream, _ => null, token), output.Name);
                 return QuantizationResult.CreateSkipped(input.ResultPath, Path.GetFullPath(output.Path!), file.Tensors[0], decision.SkipReason!);
             }
             request = decision.Quantizer;
@@ -156,7 +156,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         string outputPath = Path.GetFullPath(output.Path!);
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
         void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
-        return AtomicFile.Write(output.Path!, _request.Force, stream => _request.Form == OutputForm.Int
+        return AtomicFile.Write(output.Path!, Output, stream => _request.Form == OutputForm.Int
             ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
             : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
     }
@@ -195,7 +195,9 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     }
 
     private FileQuantizeOptions Options(SelectionInfo? selection) =>
-        new() { Force = _request.Force, AllowNonFinite = _request.AllowNonFinite, ChunkBytes = _request.ChunkBytes, Selection = selection };
+        new() { Force = _request.Force, Fsync = _request.Fsync, AllowNonFinite = _request.AllowNonFinite, ChunkBytes = _request.ChunkBytes, Selection = selection };
+
+    private WriteOptions Output => new() { Force = _request.Force, Fsync = _request.Fsync };
 
     // A stream in (stdin) or out (stdout): read once, in order.
     private QuantizationResult StreamToOutput(JobInput input, OutputTarget output, InferableQuantizer quantizer, CancellationToken token)
@@ -203,7 +205,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         using var source = input.Open();
         if (output.Stream is not null)
             return FileQuantizer.QuantizeStream(source, input.Name, output.Stream, output.Name, quantizer, Options(null), token);
-        return AtomicFile.Write(output.Path!, _request.Force,
+        return AtomicFile.Write(output.Path!, Output,
             stream => FileQuantizer.QuantizeStream(source, input.Name, stream, output.Path!, quantizer, Options(null), token), output.Name);
     }
 
@@ -212,7 +214,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         var options = Options(selection);
         if (output.Stream is not null)
             return FileQuantizer.QuantizeArray(array, input.Name, output.Stream, output.Name, quantizer, options, token);
-        return AtomicFile.Write(output.Path!, _request.Force,
+        return AtomicFile.Write(output.Path!, Output,
             stream => FileQuantizer.QuantizeArray(array, input.Name, stream, output.Path!, quantizer, options, token), output.Name);
     }
 
@@ -222,7 +224,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (_exportPath is null || _quantizerExported) return;
         _quantizerExported = true;
         if (Host.ShouldProcess(_exportPath, "Write quantizer file"))
-            QuantizerFile.Write(_exportPath, spec, _request.Force, _request.ExportQuantizerPath);
+            QuantizerFile.Write(_exportPath, spec, Output, _request.ExportQuantizerPath);
     }
 
     private static QuantShellException Usage(string message, string errorId, string parameter) =>

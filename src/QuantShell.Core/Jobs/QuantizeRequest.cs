@@ -31,6 +31,9 @@ public sealed record QuantizeRequest
     /// <summary>Replace existing outputs (never the input).</summary>
     public bool Force { get; init; }
 
+    /// <summary>Flush every output to the disk before it is renamed into place, and its folder after (survives a power cut).</summary>
+    public bool Fsync { get; init; }
+
     /// <summary>Keep NaN and saturate ±infinity instead of failing on them.</summary>
     public bool AllowNonFinite { get; init; }
 

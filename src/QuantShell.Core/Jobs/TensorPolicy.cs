@@ -46,11 +46,14 @@ public sealed class TensorPolicy
         return new TensorPolicy(request, rules is null ? ModelDefault(options, request) : null, rules);
     }
 
-    /// <summary>The default of model files: per channel on axis 0 for weights, unless the options decide the channels.</summary>
+    /// <summary>
+    /// The default of model files: per channel on axis 0 for weights whose values are chosen from each tensor, unless the
+    /// options decide the channels; values given (a threshold, a range) apply as given.
+    /// </summary>
     private static QuantizerRequest ModelDefault(QuantizerOptions options, QuantizerRequest asGiven)
     {
         bool weights = asGiven.Spec.Target == QuantizationTarget.Weights;
-        if (!weights || options.Quantizer is not null || options.QuantizerPath is not null || options.PerChannel == false) return asGiven;
+        if (!weights || !asGiven.ChoosesFromData || options.Quantizer is not null || options.QuantizerPath is not null || options.PerChannel == false) return asGiven;
         return (options with { PerChannel = true, ChannelAxis = options.ChannelAxis ?? 0 }).ToRequest();
     }
 

@@ -15,10 +15,10 @@ public static class HistogramPlot
     private const int Width = 1000, Height = 480, Left = 70, Right = 20, Top = 56, Bottom = 60, Bins = 240;
     private const uint BarColour = 0x4C72B0, GridColour = 0xB0C4DE, ClipColour = 0xD62728, AxisColour = 0x222222, TextColour = 0x222222;
 
-    public static void Write(string path, NpyArray array, InferableQuantizer quantizer, MeasurementResult report, bool force, string? name = null)
+    public static void Write(string path, NpyArray array, InferableQuantizer quantizer, MeasurementResult report, WriteOptions options, string? name = null)
     {
         var canvas = Draw(array, quantizer, report);
-        AtomicFile.Write(path, force, canvas.Save, name);
+        AtomicFile.Write(path, options, canvas.Save, name);
     }
 
     internal static PngCanvas Draw(NpyArray array, InferableQuantizer quantizer, MeasurementResult report)

@@ -41,8 +41,8 @@ public static class FileQuantizer
             throw new QuantShellException($"{inputPath}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, inputPath);
         if (!File.Exists(input))
             throw new QuantShellException($"{inputPath}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, inputPath);
-        if (SameFile(input, output))
-            throw new QuantShellException($"{outputPath}: the output would replace the input file; choose another output path.", ErrorIds.OutputIsInput, QuantShellErrorKind.InvalidArgument, outputPath);
+        if (SameFile(input, output) is { } how)
+            throw new QuantShellException($"{outputPath}: {how}: the output would replace the input file; choose another output path.", ErrorIds.OutputIsInput, QuantShellErrorKind.InvalidArgument, outputPath);
         AtomicFile.CheckWritable(output, force, outputPath);
     }
 
@@ -53,7 +53,7 @@ public static class FileQuantizer
         options ??= new FileQuantizeOptions();
         CheckPaths(inputPath, outputPath, options.Force);
         using var input = NpyFiles.OpenRead(inputPath);
-        return AtomicFile.Write(outputPath, options.Force,
+        return AtomicFile.Write(outputPath, options.Output,
             output => QuantizeStream(input, inputPath, output, Path.GetFullPath(outputPath), quantizer, options, cancellationToken));
     }
 
@@ -182,11 +182,17 @@ public static class FileQuantizer
         return -1;
     }
 
-    private static bool SameFile(string a, string b)
+    /// <summary>
+    /// How <paramref name="output"/> is the file <paramref name="input"/>, or null when it is another file. Paths are not
+    /// enough: a symbolic link, a hard link, a linked folder, '..' after a linked folder or a bind mount reach the same
+    /// file by another path, so the files' identities (device and inode) are compared.
+    /// </summary>
+    private static string? SameFile(string input, string output)
     {
-        if (string.Equals(a, b, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return true;
-        if (!File.Exists(b)) return false;
-        string Resolve(string p) => new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? p;
-        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+        if (string.Equals(input, output, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) return "is the input file";
+        if (FileIdentity.Of(output) is not { } outputIdentity || FileIdentity.Of(input) != outputIdentity) return null;
+        if (FileIdentity.IsSymbolicLink(output)) return "is a symbolic link to the input file";
+        if (FileIdentity.LinkCount(output) > 1) return "is a hard link to the input file";
+        return "is the input file, reached through another path (a linked folder, '..' or a bind mount)";
     }
 }

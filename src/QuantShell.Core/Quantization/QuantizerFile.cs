@@ -115,12 +115,12 @@ public static class QuantizerFile
     public static string ToJson(QuantizerSpec spec, bool indented = true) =>
         JsonSerializer.Serialize(QuantizerFileJson.From(spec), indented ? QuantShellJson.Indented.QuantizerFileJson : QuantShellJson.Compact.QuantizerFileJson);
 
-    /// <summary>Writes a quantizer file atomically; an existing file is replaced only with <paramref name="force"/>.</summary>
-    public static void Write(string path, QuantizerSpec spec, bool force, string? name = null)
+    /// <summary>Writes a quantizer file atomically; an existing file is replaced only with <see cref="WriteOptions.Force"/>.</summary>
+    public static void Write(string path, QuantizerSpec spec, WriteOptions options, string? name = null)
     {
         spec.ValidateComplete();
         byte[] bytes = Encoding.UTF8.GetBytes(ToJson(spec) + "\n");
-        AtomicFile.Write(path, force, stream => stream.Write(bytes), name);
+        AtomicFile.Write(path, options, stream => stream.Write(bytes), name);
     }
 
     private static JsonElement Required(Dictionary<string, JsonElement> seen, string name, string source) =>

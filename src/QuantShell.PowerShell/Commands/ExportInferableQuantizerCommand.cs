@@ -22,6 +22,10 @@ public sealed class ExportInferableQuantizerCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Flush the file to the disk before it is renamed into place, and its folder after (survives a power cut).</summary>
+    [Parameter]
+    public SwitchParameter Fsync { get; set; }
+
     /// <summary>Writes the FileInfo of the written file.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -41,7 +45,7 @@ public sealed class ExportInferableQuantizerCommand : PSCmdlet
         {
             AtomicFile.CheckWritable(file, Force.IsPresent);
             if (!ShouldProcess(file, "Write quantizer file")) return;
-            QuantizerFile.Write(file, Quantizer!.Spec, Force.IsPresent);
+            QuantizerFile.Write(file, Quantizer!.Spec, new WriteOptions { Force = Force.IsPresent, Fsync = Fsync.IsPresent });
             _written = true;
         }
         catch (QuantShellException ex)

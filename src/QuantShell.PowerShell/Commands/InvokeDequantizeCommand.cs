@@ -38,6 +38,10 @@ public sealed class InvokeDequantizeCommand : PSCmdlet, IDisposable
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Flush each output to disk before it is renamed into place, so it survives a power cut.</summary>
+    [Parameter]
+    public SwitchParameter Fsync { get; set; }
+
     protected override void BeginProcessing()
     {
         var request = new DequantizeRequest
@@ -45,6 +49,7 @@ public sealed class InvokeDequantizeCommand : PSCmdlet, IDisposable
             OutputPath = JobSteps.ResolveOutputPath(this, OutputPath),
             OutputDirectory = JobSteps.ResolveOutputPath(this, OutputDirectory),
             Force = Force.IsPresent,
+            Fsync = Fsync.IsPresent,
         };
         JobSteps.Run(this, () => _job = new DequantizeJob(request, new CmdletHost<DequantizationResult>(this, progressId: 5)));
     }

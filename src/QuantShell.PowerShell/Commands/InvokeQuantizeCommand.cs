@@ -37,6 +37,10 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Flush each output to the disk before it is renamed into place, and its folder after (survives a power cut).</summary>
+    [Parameter]
+    public SwitchParameter Fsync { get; set; }
+
     [Parameter]
     public SwitchParameter AllowNonFinite { get; set; }
 
@@ -55,6 +59,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
+            Fsync = Fsync.IsPresent,
             AllowNonFinite = AllowNonFinite.IsPresent,
             ExportQuantizerPath = ResolveOutputPath(ExportQuantizer),
             // At most two files in flight per core: quantizing overlaps the upstream command (Get-ChildItem).

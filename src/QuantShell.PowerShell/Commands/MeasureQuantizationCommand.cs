@@ -29,6 +29,10 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Flush the -PlotPath file to the disk before it is renamed into place, and its folder after.</summary>
+    [Parameter]
+    public SwitchParameter Fsync { get; set; }
+
     protected override void BeginProcessing()
     {
         var request = new MeasureRequest
@@ -37,6 +41,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
             Rules = Rules,
             PlotPath = ResolveOutputPath(PlotPath),
             Force = Force.IsPresent,
+            Fsync = Fsync.IsPresent,
         };
         RunJobStep(() => _job = new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
     }
