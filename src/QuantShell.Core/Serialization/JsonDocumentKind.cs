@@ -16,4 +16,6 @@ public enum JsonDocumentKind
     Inspect,
     /// <summary>A quantizer file.</summary>
     Quantizer,
+    /// <summary>A line of <c>dotnet quant lower --json</c>: <see cref="Jobs.LowerResult"/>.</summary>
+    Lower,
 }

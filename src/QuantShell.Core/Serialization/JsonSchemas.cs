@@ -19,6 +19,7 @@ public static class JsonSchemas
             JsonDocumentKind.Quantize => QuantShellJson.Compact.QuantizationResult,
             JsonDocumentKind.Measure => QuantShellJson.Compact.MeasurementResult,
             JsonDocumentKind.Inspect => QuantShellJson.Compact.TensorInfo,
+            JsonDocumentKind.Lower => QuantShellJson.Compact.LowerResult,
             _ => QuantShellJson.Compact.QuantizerFileJson,
         };
         var schema = Export(typeInfo);
@@ -28,6 +29,7 @@ public static class JsonSchemas
             JsonDocumentKind.Quantize => "QuantShell quantization result (one per tensor)",
             JsonDocumentKind.Measure => "QuantShell measurement result (one per tensor)",
             JsonDocumentKind.Inspect => "QuantShell tensor description (one per tensor)",
+            JsonDocumentKind.Lower => "QuantShell lowering result (one per model)",
             _ => "QuantShell quantizer file",
         };
         return schema.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";

@@ -18,6 +18,7 @@ namespace QuantShell.Core.Serialization;
 [JsonSerializable(typeof(QuantizationResult))]
 [JsonSerializable(typeof(MeasurementResult))]
 [JsonSerializable(typeof(TensorInfo))]
+[JsonSerializable(typeof(LowerResult))]
 public sealed partial class QuantShellJson : JsonSerializerContext
 {
     private static readonly JsonSerializerOptions CompactOptions = new()

@@ -15,6 +15,9 @@ namespace QuantShell.Core.Formats.Onnx.Mct;
 /// </summary>
 public sealed class MctLowering
 {
+    /// <summary>The domain of MCT's custom quantizer ops.</summary>
+    public const string Domain = MctQuantizerNode.Domain;
+
     private readonly OnnxModel _model;
     private readonly WeightsForm _weights;
     private readonly ActivationsForm _activations;
