@@ -202,12 +202,13 @@ public static partial class Cli
     {
         var root = new RootCommand(
             "Fake-quantize .npy tensors with Sony MCT's inferable quantizers (POT, symmetric, uniform; weights and " +
-            "activations), bit for bit as MCT on PyTorch.")
+            "activations), bit for bit as MCT on PyTorch, and lower MCT's exported ONNX models to standard ONNX.")
         {
             QuantizeCommand.Create(),
             NewCommand.Create(),
             InspectCommand.Create(),
             MeasureCommand.Create(),
+            LowerCommand.Create(),
             SchemaCommand.Create(),
         };
         foreach (var option in root.Options)

@@ -21,6 +21,16 @@ internal static class TextFormat
             $"scale {List(result.Scale.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb)}{nonFinite}"));
     }
 
+    /// <summary>One line per lowered model: where it went, what was replaced and by what, the opset.</summary>
+    public static void WriteLowered(TextWriter output, LowerResult result)
+    {
+        string opset = result.Opset == result.OpsetBefore ? $"opset {result.Opset}" : $"opset {result.OpsetBefore} -> {result.Opset}";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.InputPath} -> {result.OutputPath}: {result.WeightsQuantized} weight quantizer{(result.WeightsQuantized == 1 ? "" : "s")} as {EnumNames.Kebab(result.Weights)}, " +
+            $"{result.ActivationsLowered} activation quantizer{(result.ActivationsLowered == 1 ? "" : "s")} as {EnumNames.Kebab(result.Activations)}, " +
+            $"{result.NodeCountBefore} -> {result.NodeCount} nodes, {opset}, {result.ElapsedMs:F0} ms"));
+    }
+
     /// <summary>A header line, then one row for the tensor and one per channel.</summary>
     public static void WriteMeasured(TextWriter output, MeasurementResult result)
     {
