@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Kernels;
+using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Formats.Onnx.Mct;
@@ -82,13 +84,26 @@ public sealed class MctLowering
         var type = (OnnxDataType)tensor.DataType;
         if (!OnnxDataTypes.IsQuantizable(type))
             throw Invalid(node, $"weight '{node.Input}' is {OnnxDataTypes.Name(type)}; only float16, bfloat16, float32 and float64 weights are quantized.");
-        var values = _model.ReadValues(tensor, graph);
         var quantizer = Create(node);
+        if (_weights == WeightsForm.Fake && type == OnnxDataType.Float && tensor.HasRawData)
+        {
+            // The common case without copies: the kernel reads the parsed bytes and writes the initializer's new bytes.
+            var fastPlan = PlanFor(quantizer, tensor.Dims.ToArray(), node);
+            var source = MemoryMarshal.Cast<byte, float>(tensor.RawData.Span);
+            var raw = new byte[tensor.RawData.Length];
+            var stats = new KernelStats();
+            fastPlan.Apply<float>(source, MemoryMarshal.Cast<byte, float>(raw.AsSpan()), 0, ref stats);
+            if (stats.NonFinite > 0)
+                throw NonFiniteInput.Create($"{_model.Name}: weight '{node.Input}'", stats.NonFinite, NonFiniteInput.Unravel(FileQuantizer.IndexOfNonFinite(source), fastPlan.Shape));
+            LowerWeightsFake(node, tensor, type, raw, fastPlan);
+            return;
+        }
+        var values = _model.ReadValues(tensor, graph);
         var plan = PlanFor(quantizer, values.Shape, node);
         var quantized = Quantize(values, plan, $"{_model.Name}: weight '{node.Input}'");
         if (_weights == WeightsForm.Fake)
         {
-            LowerWeightsFake(node, tensor, type, quantized, plan);
+            LowerWeightsFake(node, tensor, type, Encode(quantized, type), plan);
             return;
         }
         if (type != OnnxDataType.Float)
@@ -97,7 +112,7 @@ public sealed class MctLowering
         else LowerWeightsQdq(node, (float[])values.Data, values.Shape, plan);
     }
 
-    private void LowerWeightsFake(MctQuantizerNode node, TensorProto tensor, OnnxDataType type, NpyArray quantized, QuantizationPlan plan)
+    private void LowerWeightsFake(MctQuantizerNode node, TensorProto tensor, OnnxDataType type, byte[] quantized, QuantizationPlan plan)
     {
         var graph = node.Graph;
         var owner = graph.ResolveInitializer(node.Input);
@@ -107,13 +122,13 @@ public sealed class MctLowering
         string output;
         if (inPlace)
         {
-            _model.ReplaceValues(tensor, quantized, owner!.Value.Graph);
+            _model.SetRawData(tensor, quantized);
             RenameUses(graph, node.Output, node.Input);
             output = node.Input;
         }
         else
         {
-            graph.Proto.Initializer.Add(OnnxTensorCodec.Tensor(node.Output, type, quantized.Shape, Encode(quantized, type)));
+            graph.Proto.Initializer.Add(OnnxTensorCodec.Tensor(node.Output, type, plan.Shape, quantized));
             output = node.Output;
         }
         Replace(node, []);
