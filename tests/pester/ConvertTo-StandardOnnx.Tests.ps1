@@ -32,6 +32,8 @@ Describe 'ConvertTo-StandardOnnx' {
         $result = ConvertTo-StandardOnnx -Path $source
         $result | Should -BeOfType ([QuantShell.Core.Jobs.LowerResult])
         $result.OutputPath | Should -Be (Join-Path $Dir "$Name.lowered.onnx")
+        $result.Weights | Should -Be 'Fake'        # the core's defaults when neither form is given
+        $result.Activations | Should -Be 'Exact'
         $result.WeightsQuantized | Should -Be 3
         $result.ActivationsLowered | Should -Be 3
         $result.Opset | Should -Be 15

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Quantization;
 using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;
@@ -23,7 +24,8 @@ internal static class LowerCommand
     public static readonly Option<WeightsForm?> Weights = new("--weights")
     {
         Description = "What weight quantizers become: fake (the weights hold their quantized values) or qdq (int8/uint8 codes with " +
-                      "scale and zero point into DequantizeLinear, per axis when per channel; LUT weights a Gather over the table). Default: fake.",
+                      "scale and zero point into DequantizeLinear, per axis when per channel; LUT weights a Gather over the table). " +
+                      $"Default: {EnumNames.Kebab(LowerRequest.DefaultWeights)}.",
         HelpName = QuantizerOptionSet.Choices<WeightsForm>(),
         CustomParser = QuantizerOptionSet.ParseEnum<WeightsForm>,
     };
@@ -31,7 +33,8 @@ internal static class LowerCommand
     public static readonly Option<ActivationsForm?> Activations = new("--activations")
     {
         Description = "What activation quantizers become: exact (Mul, Round, Add, Clip, Sub, Mul: PyTorch's fake-quantize bit for bit) or qdq " +
-                      "(QuantizeLinear + DequantizeLinear, accelerated by runtimes; may land one step off near ties). Default: exact.",
+                      "(QuantizeLinear + DequantizeLinear, accelerated by runtimes; may land one step off near ties). " +
+                      $"Default: {EnumNames.Kebab(LowerRequest.DefaultActivations)}.",
         HelpName = QuantizerOptionSet.Choices<ActivationsForm>(),
         CustomParser = QuantizerOptionSet.ParseEnum<ActivationsForm>,
     };
@@ -64,8 +67,8 @@ internal static class LowerCommand
         var request = new LowerRequest
         {
             OutputPath = parseResult.GetValue(OutputPath),
-            Weights = parseResult.GetValue(Weights) ?? WeightsForm.Fake,
-            Activations = parseResult.GetValue(Activations) ?? ActivationsForm.Exact,
+            Weights = parseResult.GetValue(Weights),
+            Activations = parseResult.GetValue(Activations),
             Force = parseResult.GetValue(Force),
         };
         var host = new ConsoleHost<LowerResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.LowerResult, TextFormat.WriteLowered);

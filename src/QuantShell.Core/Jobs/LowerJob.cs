@@ -15,6 +15,8 @@ namespace QuantShell.Core.Jobs;
 public sealed class LowerJob : InputJob<LowerResult>
 {
     private readonly LowerRequest _request;
+    private readonly WeightsForm _weights;
+    private readonly ActivationsForm _activations;
     private readonly string? _outputPath;
     private readonly HashSet<string> _outputs = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
 
@@ -22,10 +24,12 @@ public sealed class LowerJob : InputJob<LowerResult>
         : base(host, cancellationToken, request.MaxParallelism)
     {
         _request = request;
-        if (!Enum.IsDefined(request.Weights))
-            throw new QuantShellException($"Weights must be Fake or Qdq but is {(int)request.Weights}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Weights");
-        if (!Enum.IsDefined(request.Activations))
-            throw new QuantShellException($"Activations must be Exact or Qdq but is {(int)request.Activations}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Activations");
+        _weights = request.Weights ?? LowerRequest.DefaultWeights;
+        _activations = request.Activations ?? LowerRequest.DefaultActivations;
+        if (!Enum.IsDefined(_weights))
+            throw new QuantShellException($"Weights must be Fake or Qdq but is {(int)_weights}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Weights");
+        if (!Enum.IsDefined(_activations))
+            throw new QuantShellException($"Activations must be Exact or Qdq but is {(int)_activations}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Activations");
         _outputPath = request.OutputPath is null ? null : Path.GetFullPath(request.OutputPath);
     }
 
@@ -42,20 +46,8 @@ public sealed class LowerJob : InputJob<LowerResult>
     }
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
-    public static LowerJob Run(LowerRequest request, IEnumerable<JobInput> inputs, JobHost<LowerResult> host, CancellationToken cancellationToken = default)
-    {
-        var job = new LowerJob(request, host, cancellationToken);
-        try
-        {
-            foreach (var input in inputs) job.Add(input);
-            job.Complete();
-            return job;
-        }
-        finally
-        {
-            job.Dispose();
-        }
-    }
+    public static LowerJob Run(LowerRequest request, IEnumerable<JobInput> inputs, JobHost<LowerResult> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new LowerJob(request, host, cancellationToken), inputs);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
@@ -92,15 +84,15 @@ public sealed class LowerJob : InputJob<LowerResult>
         var model = OnnxModel.Load(input.FullPath!, input.Name);
         long opsetBefore = model.DefaultOpset;
         int nodesBefore = model.Proto.Graph.Node.Count;
-        var nodes = MctLowering.Lower(model, _request.Weights, _request.Activations, token);
+        var nodes = MctLowering.Lower(model, _weights, _activations, token);
         token.ThrowIfCancellationRequested();
         model.Save(outputPath, _request.Force, outputName);
         return new LowerResult
         {
             InputPath = input.FullPath!,
             OutputPath = outputPath,
-            Weights = _request.Weights,
-            Activations = _request.Activations,
+            Weights = _weights,
+            Activations = _activations,
             NodesLowered = nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
             WeightsQuantized = nodes.Count(n => n.Target == Quantization.QuantizationTarget.Weights),
             ActivationsLowered = nodes.Count(n => n.Target == Quantization.QuantizationTarget.Activation),

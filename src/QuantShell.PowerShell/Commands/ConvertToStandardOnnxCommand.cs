@@ -12,35 +12,22 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "StandardOnnx", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(LowerResult))]
-public sealed class ConvertToStandardOnnxCommand : PSCmdlet, IDisposable
+public sealed class ConvertToStandardOnnxCommand : FileInputCommand, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
     private LowerJob? _job;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>The output file, for a single model. Default: model.lowered.onnx beside model.onnx.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? OutputPath { get; set; }
 
-    /// <summary>What weight quantizers become: Fake (default) or Qdq.</summary>
+    /// <summary>What weight quantizers become: Fake or Qdq (not given: the core's default).</summary>
     [Parameter]
-    public WeightsForm Weights { get; set; } = WeightsForm.Fake;
+    public WeightsForm Weights { get; set; }
 
-    /// <summary>What activation quantizers become: Exact (default) or Qdq.</summary>
+    /// <summary>What activation quantizers become: Exact or Qdq (not given: the core's default).</summary>
     [Parameter]
-    public ActivationsForm Activations { get; set; } = ActivationsForm.Exact;
+    public ActivationsForm Activations { get; set; }
 
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -56,8 +43,8 @@ public sealed class ConvertToStandardOnnxCommand : PSCmdlet, IDisposable
         var request = new LowerRequest
         {
             OutputPath = outputPath,
-            Weights = Weights,
-            Activations = Activations,
+            Weights = MyInvocation.BoundParameters.ContainsKey(nameof(Weights)) ? Weights : null,
+            Activations = MyInvocation.BoundParameters.ContainsKey(nameof(Activations)) ? Activations : null,
             Force = Force.IsPresent,
         };
         try
@@ -72,8 +59,7 @@ public sealed class ConvertToStandardOnnxCommand : PSCmdlet, IDisposable
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+        foreach (string file in ResolveInputs())
             Step(() => _job!.Add(JobInput.File(file)));
     }
 

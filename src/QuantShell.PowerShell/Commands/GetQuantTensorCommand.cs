@@ -9,30 +9,16 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "QuantTensor", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(TensorInfo))]
-public sealed class GetQuantTensorCommand : PSCmdlet, IDisposable
+public sealed class GetQuantTensorCommand : FileInputCommand, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
     private InspectJob? _job;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     protected override void BeginProcessing() =>
         _job = new InspectJob(new InspectRequest(), new CmdletHost<TensorInfo>(this, progressId: 4));
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+        foreach (string file in ResolveInputs())
             _job!.Add(JobInput.File(file));
     }
 
