@@ -145,6 +145,19 @@ public sealed class LoweringTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ConstantNodeWeight_BecomesAnInitializer_AndTheConstantGoes()
+    {
+        var proto = WeightModel([0.3f, -0.77f, 0.0041f, 0.2f, -0.26f, 0.5f]);
+        proto.Graph.Initializer.Clear();
+        proto.Graph.Node.Insert(0, Constant("w", [2, 3], [0.3f, -0.77f, 0.0041f, 0.2f, -0.26f, 0.5f]));
+        var model = OnnxModel.Parse(proto.ToByteArray(), "constant.onnx");
+        MctLowering.Lower(model, WeightsForm.Fake, ActivationsForm.Exact);
+        Assert.Equal(["Gemm"], model.MainGraph.Proto.Node.Select(n => n.OpType));
+        Assert.Equal(["wq"], model.MainGraph.Proto.Initializer.Select(t => t.Name));
+        Assert.Equal(2, OnnxRuntimeRunner.Run(model.ToByteArray(), "x", new NpyArray([1, 3], new[] { 1f, 2f, 3f })).Length);
+    }
+
+    [Fact]
     public void WeightQuantizerInASubgraph_ReadingAnOuterInitializer_IsLowered()
     {
         var quantizer = Node("WeightsPOTQuantizer", ["w", "t"], ["wq"], "/then/WeightsPOTQuantizer", "mct_quantizers", Int("num_bits", 4), Int("signed", 1));

@@ -170,6 +170,7 @@ public sealed class OnnxModelTests
         { "parent folder", "../outside.bin", 0, 24, "OnnxExternalDataPathInvalid" },
         { "absolute", "/etc/passwd", 0, 24, "OnnxExternalDataPathInvalid" },
         { "link to outside", "link.bin", 0, 24, "OnnxExternalDataPathInvalid" },
+        { "folder link to outside", "linked/outside.bin", 0, 24, "OnnxExternalDataPathInvalid" },
         { "beyond the end", "weights.bin", 10, 24, "OnnxExternalDataOutOfRange" },
         { "length disagrees with dims", "weights.bin", 0, 20, "OnnxTensorDataMismatch" },
         { "missing file", "missing.bin", 0, 24, "OnnxExternalDataInvalid" },
@@ -184,6 +185,7 @@ public sealed class OnnxModelTests
         File.WriteAllBytes(temp.File("model/weights.bin"), new byte[24]);
         File.WriteAllBytes(temp.File("outside.bin"), new byte[24]);
         File.CreateSymbolicLink(temp.File("model/link.bin"), temp.File("outside.bin"));
+        Directory.CreateSymbolicLink(temp.File("model/linked"), temp.Path);
         File.WriteAllBytes(temp.File("model/m.onnx"), Model(Graph("g", [], [], [], External("w", [2, 3], location, offset, length))).ToByteArray());
         var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Load(temp.File("model/m.onnx")));
         Assert.Equal(errorId, error.ErrorId);
@@ -226,7 +228,7 @@ public sealed class OnnxModelTests
     public void HostileModelTable_CoversEveryCase()
     {
         Assert.Equal(7, HostileModels().Count);
-        Assert.Equal(6, BadExternalData().Count);
+        Assert.Equal(7, BadExternalData().Count);
         Assert.Equal(5, DataMismatches().Count);
     }
 }

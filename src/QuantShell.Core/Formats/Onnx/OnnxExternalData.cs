@@ -47,8 +47,13 @@ internal static class OnnxExternalData
         var info = new FileInfo(full);
         if (!info.Exists)
             throw new TensorFormatException(where, $"external data file '{location}' does not exist beside the model.", ErrorIds.OnnxExternalDataInvalid);
-        if (info.ResolveLinkTarget(returnFinalTarget: true) is { } target && !IsInside(target.FullName, folder))
-            throw new TensorFormatException(where, $"external data file '{location}' is a link to a file outside the model's folder.", ErrorIds.OnnxExternalDataPathInvalid);
+        // A link anywhere on the way (the file, or a folder under the model's) may not lead out of the model's folder.
+        for (string? step = full; step is not null && step.Length > folder.Length; step = Path.GetDirectoryName(step))
+        {
+            FileSystemInfo entry = step == full ? info : new DirectoryInfo(step);
+            if (entry.LinkTarget is not null && entry.ResolveLinkTarget(returnFinalTarget: true) is { } target && !IsInside(target.FullName, folder))
+                throw new TensorFormatException(where, $"external data location '{location}' goes through a link to '{target.FullName}', outside the model's folder.", ErrorIds.OnnxExternalDataPathInvalid);
+        }
         long expected = OnnxDataTypes.RawBytes((OnnxDataType)tensor.DataType, OnnxTensorCodec.ElementCount(tensor, where));
         if (length is long given && given != expected)
             throw new TensorFormatException(where, $"external data length {given} differs from the {expected} bytes that dims [{string.Join(", ", tensor.Dims)}] of {OnnxDataTypes.Name((OnnxDataType)tensor.DataType)} need.", ErrorIds.OnnxTensorDataMismatch);

@@ -111,9 +111,12 @@ public sealed class OnnxModel
     /// <summary>The graphs held by a node's attributes (If: then_branch, else_branch; Loop and Scan: body).</summary>
     public static IEnumerable<OnnxGraph> Subgraphs(OnnxGraph graph, NodeProto node)
     {
-        string nodeName = node.Name.Length > 0 ? node.Name : $"{node.OpType}#{graph.Proto.Node.IndexOf(node)}";
+        string? nodeName = null;
         foreach (var attribute in node.Attribute)
         {
+            if (attribute.G is null && attribute.Graphs.Count == 0) continue;
+            // Only nodes that hold graphs need a name for the path (an unnamed node's position costs a search).
+            nodeName ??= node.Name.Length > 0 ? node.Name : $"{node.OpType}#{graph.Proto.Node.IndexOf(node)}";
             if (attribute.G is not null) yield return new OnnxGraph(attribute.G, $"{graph.Path}/{nodeName}.{attribute.Name}", graph, node);
             for (int i = 0; i < attribute.Graphs.Count; i++)
                 yield return new OnnxGraph(attribute.Graphs[i], $"{graph.Path}/{nodeName}.{attribute.Name}[{i}]", graph, node);

@@ -132,6 +132,7 @@ public sealed class MctLowering
             output = node.Output;
         }
         Replace(node, []);
+        if (!inPlace) RemoveIfUnused(graph, node.Input); // a Constant node's weight, or a shared one (kept while read)
         Record(node, LoweredForm.Fake, output, plan, storage: null);
     }
 
