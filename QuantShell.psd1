@@ -11,7 +11,7 @@
     Author               = 'QuantShell'
     CompanyName          = 'QuantShell'
     Copyright            = '(c) QuantShell. All rights reserved.'
-    Description          = 'MCT-compatible inferable quantizers (POT, symmetric, uniform; weights and activations) for .npy files and TorchSharp tensors.'
+    Description          = 'MCT-compatible inferable quantizers (POT, symmetric, uniform; weights and activations) for .npy files and TorchSharp tensors; lowers MCT''s exported ONNX models to standard ONNX.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/QuantShell.Format.ps1xml')
@@ -24,13 +24,14 @@
         'Measure-Quantization'
         'Get-QuantTensor'
         'Invoke-Dequantize'
+        'ConvertTo-StandardOnnx'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags = @('quantization', 'MCT', 'TorchSharp', 'npy')
+            Tags = @('quantization', 'MCT', 'TorchSharp', 'npy', 'ONNX')
         }
     }
 }

@@ -209,14 +209,15 @@ public static partial class Cli
     private static RootCommand CreateRootCommand()
     {
         var root = new RootCommand(
-            "Quantize .npy tensors and model files (safetensors, .npz, PyTorch checkpoints) with Sony MCT's inferable quantizers, " +
-            "bit for bit as MCT on PyTorch.")
+            "Quantize .npy tensors and model files (safetensors, .npz, PyTorch checkpoints, ONNX) with Sony MCT's inferable quantizers, " +
+            "bit for bit as MCT on PyTorch, and lower MCT's exported ONNX models to standard ONNX.")
         {
             QuantizeCommand.Create(),
             NewCommand.Create(),
             InspectCommand.Create(),
             MeasureCommand.Create(),
             DequantizeCommand.Create(),
+            LowerCommand.Create(),
             SchemaCommand.Create(),
         };
         foreach (var option in root.Options)

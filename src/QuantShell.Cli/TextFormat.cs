@@ -34,6 +34,16 @@ internal static class TextFormat
             ? $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.CodeDType} codes -> {result.DType} {result.ShapeText}"
             : $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.DType} {result.ShapeText}, copied unchanged");
 
+    /// <summary>One line per lowered model: where it went, what was replaced and by what, the opset.</summary>
+    public static void WriteLowered(TextWriter output, LowerResult result)
+    {
+        string opset = result.Opset == result.OpsetBefore ? $"opset {result.Opset}" : $"opset {result.OpsetBefore} -> {result.Opset}";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.InputPath} -> {result.OutputPath}: {result.WeightsQuantized} weight quantizer{(result.WeightsQuantized == 1 ? "" : "s")} as {EnumNames.Kebab(result.Weights)}, " +
+            $"{result.ActivationsLowered} activation quantizer{(result.ActivationsLowered == 1 ? "" : "s")} as {EnumNames.Kebab(result.Activations)}, " +
+            $"{result.NodeCountBefore} -> {result.NodeCount} nodes, {opset}, {result.ElapsedMs:F0} ms"));
+    }
+
     /// <summary>A header line, then one row for the tensor and one per channel.</summary>
     public static void WriteMeasured(TextWriter output, MeasurementResult result)
     {

@@ -7,6 +7,11 @@ if (args.Length > 2 && args[0] == "generate")
     QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
     return;
 }
+if (args.Length > 2 && args[0] == "mctq")
+{
+    QuantShell.Benchmarks.MctqModelGenerator.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
 if (args.Length > 1 && args[0] == "smallfiles")
 {
     QuantShell.Benchmarks.SmallFilesReport.Run(args[1]);

@@ -6,7 +6,7 @@ BeforeAll {
 Describe 'QuantShell module' {
     It 'exports exactly the seven cmdlets' {
         (Get-Command -Module QuantShell).Name | Sort-Object |
-            Should -Be @('Export-InferableQuantizer', 'Get-QuantTensor', 'Import-InferableQuantizer', 'Invoke-Dequantize', 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer')
+            Should -Be @('ConvertTo-StandardOnnx', 'Export-InferableQuantizer', 'Get-QuantTensor', 'Import-InferableQuantizer', 'Invoke-Dequantize', 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer')
     }
 
     It 'declares version 0.1.0 for PowerShell 7.4 Core' {

@@ -133,7 +133,7 @@ internal static class QuantizerOptionSet
 
     private static string Kebab<T>(T value) where T : struct, Enum => EnumNames.Kebab(value);
 
-    private static string Choices<T>() where T : struct, Enum => string.Join('|', EnumNames.All<T>(EnumNames.Kebab));
+    internal static string Choices<T>() where T : struct, Enum => string.Join('|', EnumNames.All<T>(EnumNames.Kebab));
 
     internal static T? ParseEnum<T>(ArgumentResult result) where T : struct, Enum
     {

@@ -130,4 +130,32 @@ public static class ErrorIds
     public const string OutputFormNotSupported = nameof(OutputFormNotSupported);
     /// <summary>A file to dequantize holds no record of the quantizers that made it.</summary>
     public const string QuantizationRecordMissing = nameof(QuantizationRecordMissing);
+
+    // ---- ONNX models ----
+    /// <summary>The file is not an ONNX model: truncated or malformed protobuf, or no graph.</summary>
+    public const string OnnxModelInvalid = nameof(OnnxModelInvalid);
+    /// <summary>The .onnx file is over the protobuf limit of 2 GiB (larger models keep their weights in external data files).</summary>
+    public const string OnnxModelTooLarge = nameof(OnnxModelTooLarge);
+    /// <summary>A tensor's dims are negative or their product overflows.</summary>
+    public const string OnnxTensorShapeInvalid = nameof(OnnxTensorShapeInvalid);
+    /// <summary>A tensor's data (raw_data, a typed field, or its external range) does not hold dims' element count.</summary>
+    public const string OnnxTensorDataMismatch = nameof(OnnxTensorDataMismatch);
+    /// <summary>A tensor's data type cannot be read as numbers (strings, complex, 8- and 4-bit floats) where numbers are needed.</summary>
+    public const string OnnxDataTypeNotSupported = nameof(OnnxDataTypeNotSupported);
+    /// <summary>External data without a location, with offsets that are not numbers, or whose file is missing.</summary>
+    public const string OnnxExternalDataInvalid = nameof(OnnxExternalDataInvalid);
+    /// <summary>An external data location that is absolute or leads out of the model's folder (.., a link).</summary>
+    public const string OnnxExternalDataPathInvalid = nameof(OnnxExternalDataPathInvalid);
+    /// <summary>An external data range that ends beyond its file's end.</summary>
+    public const string OnnxExternalDataOutOfRange = nameof(OnnxExternalDataOutOfRange);
+    /// <summary>The nodes of a graph form a cycle.</summary>
+    public const string OnnxGraphCycle = nameof(OnnxGraphCycle);
+    /// <summary>A graph's values are inconsistent: a name produced twice, or an input that nothing produces.</summary>
+    public const string OnnxGraphInvalid = nameof(OnnxGraphInvalid);
+    /// <summary>A node of a custom domain that is neither a standard one, mct_quantizers, nor a function of the model.</summary>
+    public const string OnnxOperatorUnknown = nameof(OnnxOperatorUnknown);
+    /// <summary>An mct_quantizers node lacks an attribute or input, or its weight is not a constant.</summary>
+    public const string MctQuantizerNodeInvalid = nameof(MctQuantizerNodeInvalid);
+    /// <summary>The lowered model needs a newer default opset, and an op of the model changed its meaning in between.</summary>
+    public const string OnnxOpsetUpgradeBlocked = nameof(OnnxOpsetUpgradeBlocked);
 }

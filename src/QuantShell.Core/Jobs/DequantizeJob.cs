@@ -25,20 +25,8 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
 
     protected override bool CollectsInputs => _outputs.SingleOutput;
 
-    public static DequantizeJob Run(DequantizeRequest request, IEnumerable<JobInput> inputs, JobHost<DequantizationResult> host, CancellationToken cancellationToken = default)
-    {
-        var job = new DequantizeJob(request, host, cancellationToken);
-        try
-        {
-            foreach (var input in inputs) job.Add(input);
-            job.Complete();
-            return job;
-        }
-        finally
-        {
-            job.Dispose();
-        }
-    }
+    public static DequantizeJob Run(DequantizeRequest request, IEnumerable<JobInput> inputs, JobHost<DequantizationResult> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new DequantizeJob(request, host, cancellationToken), inputs);
 
     /// <summary><c>m.int.pt</c> → <c>m.q.pt</c> (the name the fake form gets), anything else → <c>NAME.q.EXT</c>.</summary>
     public static string DefaultOutputPath(string inputPath)

@@ -84,6 +84,21 @@ public abstract class InputJob<TResult> : IDisposable
         Cancellation.ThrowIfCancellationRequested();
     }
 
+    /// <summary>Runs a whole job: adds every input, completes, disposes it, and returns it for its counts.</summary>
+    protected static TJob RunToCompletion<TJob>(TJob job, IEnumerable<JobInput> inputs) where TJob : InputJob<TResult>
+    {
+        try
+        {
+            foreach (var input in inputs) job.Add(input);
+            job.Complete();
+            return job;
+        }
+        finally
+        {
+            job.Dispose();
+        }
+    }
+
     /// <summary>Cancels the work in flight (PowerShell's StopProcessing; the command line's Ctrl+C).</summary>
     public void Cancel() => _cancellation.Cancel();
 

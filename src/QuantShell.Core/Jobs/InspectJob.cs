@@ -18,20 +18,8 @@ public sealed class InspectJob : InputJob<TensorInfo>
 
     protected override bool CollectsInputs => false;
 
-    public static InspectJob Run(InspectRequest request, IEnumerable<JobInput> inputs, JobHost<TensorInfo> host, CancellationToken cancellationToken = default)
-    {
-        var job = new InspectJob(request, host, cancellationToken);
-        try
-        {
-            foreach (var input in inputs) job.Add(input);
-            job.Complete();
-            return job;
-        }
-        finally
-        {
-            job.Dispose();
-        }
-    }
+    public static InspectJob Run(InspectRequest request, IEnumerable<JobInput> inputs, JobHost<TensorInfo> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new InspectJob(request, host, cancellationToken), inputs);
 
     protected override void Start(JobInput input) => Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? [InspectNpy(input)] : InspectModel(input));
 

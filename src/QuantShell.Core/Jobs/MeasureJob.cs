@@ -38,20 +38,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
 
     protected override bool CollectsInputs => _plotPath is not null || _quantizer.Calibrates;
 
-    public static MeasureJob Run(MeasureRequest request, IEnumerable<JobInput> inputs, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default)
-    {
-        var job = new MeasureJob(request, host, cancellationToken);
-        try
-        {
-            foreach (var input in inputs) job.Add(input);
-            job.Complete();
-            return job;
-        }
-        finally
-        {
-            job.Dispose();
-        }
-    }
+    public static MeasureJob Run(MeasureRequest request, IEnumerable<JobInput> inputs, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new MeasureJob(request, host, cancellationToken), inputs);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {

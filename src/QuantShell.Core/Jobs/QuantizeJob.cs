@@ -49,20 +49,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _outputs.SingleOutput || _quantizer.Calibrates || (_exportPath is not null && _quantizer.ChoosesFromData);
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
-    public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default)
-    {
-        var job = new QuantizeJob(request, host, cancellationToken);
-        try
-        {
-            foreach (var input in inputs) job.Add(input);
-            job.Complete();
-            return job;
-        }
-        finally
-        {
-            job.Dispose();
-        }
-    }
+    public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new QuantizeJob(request, host, cancellationToken), inputs);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {

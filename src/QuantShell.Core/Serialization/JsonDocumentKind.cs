@@ -18,4 +18,6 @@ public enum JsonDocumentKind
     Dequantize,
     /// <summary>A quantizer file.</summary>
     Quantizer,
+    /// <summary>A line of <c>dotnet quant lower --json</c>: <see cref="Jobs.LowerResult"/>.</summary>
+    Lower,
 }

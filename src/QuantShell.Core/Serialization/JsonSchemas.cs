@@ -20,6 +20,7 @@ public static class JsonSchemas
             JsonDocumentKind.Measure => QuantShellJson.Compact.MeasurementResult,
             JsonDocumentKind.Inspect => QuantShellJson.Compact.TensorInfo,
             JsonDocumentKind.Dequantize => QuantShellJson.Compact.DequantizationResult,
+            JsonDocumentKind.Lower => QuantShellJson.Compact.LowerResult,
             _ => QuantShellJson.Compact.QuantizerFileJson,
         };
         var schema = Export(typeInfo);
@@ -30,6 +31,7 @@ public static class JsonSchemas
             JsonDocumentKind.Measure => "QuantShell measurement result (one per tensor)",
             JsonDocumentKind.Inspect => "QuantShell tensor description (one per tensor)",
             JsonDocumentKind.Dequantize => "QuantShell dequantization result (one per tensor)",
+            JsonDocumentKind.Lower => "QuantShell lowering result (one per model)",
             _ => "QuantShell quantizer file",
         };
         return schema.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";

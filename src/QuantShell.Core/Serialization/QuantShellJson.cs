@@ -20,6 +20,7 @@ namespace QuantShell.Core.Serialization;
 [JsonSerializable(typeof(TensorInfo))]
 [JsonSerializable(typeof(QuantizationRecord))]
 [JsonSerializable(typeof(DequantizationResult))]
+[JsonSerializable(typeof(LowerResult))]
 public sealed partial class QuantShellJson : JsonSerializerContext
 {
     private static readonly JsonSerializerOptions CompactOptions = new()

@@ -9,22 +9,9 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "QuantTensor", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(TensorInfo))]
-public sealed class GetQuantTensorCommand : PSCmdlet, IDisposable
+public sealed class GetQuantTensorCommand : FileInputCommand, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
     private InspectJob? _job;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Read every value for min/max/mean/std (default: yes for .npy files, no for model files; -Statistics:$false to skip).</summary>
     [Parameter]
@@ -36,8 +23,7 @@ public sealed class GetQuantTensorCommand : PSCmdlet, IDisposable
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+        foreach (string file in ResolveInputs())
             JobSteps.Run(this, () => _job!.Add(JobInput.File(file)));
     }
 

@@ -9,22 +9,9 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Dequantize", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(DequantizationResult))]
-public sealed class InvokeDequantizeCommand : PSCmdlet, IDisposable
+public sealed class InvokeDequantizeCommand : FileInputCommand, IDisposable
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
     private DequantizeJob? _job;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>The output file; only for a single input. Default: m.int.pt → m.q.pt beside it.</summary>
     [Parameter]
@@ -56,8 +43,7 @@ public sealed class InvokeDequantizeCommand : PSCmdlet, IDisposable
 
     protected override void ProcessRecord()
     {
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string file in PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal))
+        foreach (string file in ResolveInputs())
             JobSteps.Run(this, () => _job!.Add(JobInput.File(file)));
     }
 

@@ -1,0 +1,234 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Formats.Onnx;
+using QuantShell.Core.Formats.Onnx.Protobuf;
+using static QuantShell.Onnx.Tests.TestModels;
+
+namespace QuantShell.Onnx.Tests;
+
+/// <summary>The model reader/writer: round trips, unknown fields, subgraphs, typed data, external data, hostile models.</summary>
+public sealed class OnnxModelTests
+{
+    [Fact]
+    public void SharedModels_RoundTrip_ByteForByte()
+    {
+        int checkedModels = 0;
+        foreach (var mctq in MctqModels.All)
+        {
+            byte[] original = File.ReadAllBytes(mctq.ModelPath);
+            Assert.Equal(original, OnnxModel.Parse(original, mctq.Name).ToByteArray());
+            checkedModels++;
+        }
+        Assert.Equal(MctqModels.ExpectedCount, checkedModels);
+    }
+
+    [Fact]
+    public void FieldsWeDoNotModel_SurviveReadingChangingAndWriting()
+    {
+        // Unknown fields of ONNX messages (model training_info 20, graph metadata_props 16, node metadata_props 9,
+        // tensor metadata_props 16) and one no ONNX version has (999), appended to the messages of a real model.
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(MctqModels.Get("mctq_0").ModelPath));
+        byte[] nodeExtra = Field(9, "node note"), tensorExtra = Field(16, "tensor note"), graphExtra = Field(16, "graph note"), modelExtra = [.. Field(20, "training"), .. Field(999, "future")];
+        var conv = model.Graph.Node.First(n => n.OpType == "Conv");
+        model.Graph.Node[model.Graph.Node.IndexOf(conv)] = NodeProto.Parser.ParseFrom([.. conv.ToByteArray(), .. nodeExtra]);
+        var bias = model.Graph.Initializer.First(t => t.Name == "conv1.layer.bias");
+        model.Graph.Initializer[model.Graph.Initializer.IndexOf(bias)] = TensorProto.Parser.ParseFrom([.. bias.ToByteArray(), .. tensorExtra]);
+        var graph = GraphProto.Parser.ParseFrom([.. model.Graph.ToByteArray(), .. graphExtra]);
+        model.Graph = graph;
+        byte[] bytes = [.. model.ToByteArray(), .. modelExtra];
+
+        var read = OnnxModel.Parse(bytes, "extra.onnx");
+        Assert.Equal(bytes, read.ToByteArray());
+        Core.Formats.Onnx.Mct.MctLowering.Lower(read, Core.Formats.Onnx.Mct.WeightsForm.Fake, Core.Formats.Onnx.Mct.ActivationsForm.Exact);
+        byte[] written = read.ToByteArray();
+        Assert.EndsWith(Convert.ToHexString(modelExtra), Convert.ToHexString(written));
+        Assert.EndsWith(Convert.ToHexString(nodeExtra), Convert.ToHexString(read.Proto.Graph.Node.First(n => n.OpType == "Conv").ToByteArray()));
+        Assert.EndsWith(Convert.ToHexString(tensorExtra), Convert.ToHexString(read.Proto.Graph.Initializer.First(t => t.Name == "conv1.layer.bias").ToByteArray()));
+        Assert.EndsWith(Convert.ToHexString(graphExtra), Convert.ToHexString(read.Proto.Graph.ToByteArray()));
+    }
+
+    private static byte[] Field(int number, string text)
+    {
+        using var stream = new MemoryStream();
+        var output = new CodedOutputStream(stream);
+        output.WriteTag(number, WireFormat.WireType.LengthDelimited);
+        output.WriteString(text);
+        output.Flush();
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void Initializers_OfSubgraphs_AreEnumerated_WithTheirConsumers()
+    {
+        var thenBranch = Graph("then", [Node("MatMul", ["x", "w_then"], ["y_then"], "mm_then")], [], [Value("y_then", OnnxDataType.Float, 2, 3)],
+            Floats("w_then", [4, 3], new float[12]));
+        var elseBranch = Graph("else", [Node("Gemm", ["x", "w"], ["y_else"], "gemm_else", "", Int("transB", 1))], [], [Value("y_else", OnnxDataType.Float, 2, 3)]);
+        var main = Graph("main", [
+                Node("Conv", ["image", "w"], ["c"], "conv"),
+                Node("If", ["cond"], ["y"], "if", "", TestModels.Graph("then_branch", thenBranch), TestModels.Graph("else_branch", elseBranch)),
+            ],
+            [Value("x", OnnxDataType.Float, 2, 4), Value("image", OnnxDataType.Float, 1, 4, 8, 8), Value("cond", OnnxDataType.Bool)],
+            [Value("y", OnnxDataType.Float, 2, 3), Value("c", OnnxDataType.Float)],
+            Floats("w", [3, 4], new float[12]));
+        var model = OnnxModel.Parse(Model(main).ToByteArray(), "sub.onnx");
+
+        var initializers = model.Initializers().ToList();
+        Assert.Equal(["w", "w_then"], initializers.Select(i => i.Name));
+        Assert.Equal(["main", "main/if.then_branch"], initializers.Select(i => i.Graph.Path));
+        var consumers = initializers[0].Consumers();
+        Assert.Equal([("conv", 1), ("gemm_else", 1)], consumers.Select(c => (c.Node.Name, c.InputIndex)));
+        Assert.Equal("main/if.else_branch", consumers[1].Graph.Path);
+        Assert.Equal(0, consumers[0].WeightChannelAxis(4)); // Conv: output channels on axis 0
+        Assert.Equal(0, consumers[1].WeightChannelAxis(2)); // Gemm with transB = 1: output channels on axis 0
+        var matMul = initializers[1].Consumers().Single();
+        Assert.Equal(1, matMul.WeightChannelAxis(2)); // MatMul: the last axis
+    }
+
+    [Fact]
+    public void TypedFields_AreRead_AndCheckedAgainstDims()
+    {
+        var doubles = new TensorProto { Name = "d", DataType = (int)OnnxDataType.Double };
+        doubles.Dims.Add(2);
+        doubles.DoubleData.Add([1.5, -2.25]);
+        var halves = new TensorProto { Name = "h", DataType = (int)OnnxDataType.Float16 };
+        halves.Dims.Add(2);
+        halves.Int32Data.Add([BitConverter.HalfToUInt16Bits((Half)0.5), BitConverter.HalfToUInt16Bits((Half)(-3))]);
+        var brains = new TensorProto { Name = "b", DataType = (int)OnnxDataType.BFloat16 };
+        brains.Dims.Add(2);
+        brains.Int32Data.Add([0x3FC0, 0xC040]); // 1.5, -3
+        var floats = new TensorProto { Name = "f", DataType = (int)OnnxDataType.Float };
+        floats.Dims.AddRange([1, 2]);
+        floats.FloatData.Add([0.25f, 4f]);
+        var longs = new TensorProto { Name = "l", DataType = (int)OnnxDataType.Int64 };
+        longs.Dims.Add(3);
+        longs.Int64Data.Add([-7, 0, 9]);
+        var graph = Graph("g", [], [], [], doubles, halves, brains, floats, longs);
+        var model = OnnxModel.Parse(Model(graph).ToByteArray(), "typed.onnx");
+        var byName = model.Initializers().ToDictionary(i => i.Name);
+        Assert.Equal([1.5, -2.25], (double[])byName["d"].ReadValues().Data);
+        Assert.Equal([(Half)0.5, (Half)(-3)], (Half[])byName["h"].ReadValues().Data);
+        Assert.Equal([1.5f, -3f], (float[])byName["b"].ReadValues().Data);
+        Assert.Equal([0.25f, 4f], (float[])byName["f"].ReadValues().Data);
+        Assert.Equal([-7f, 0f, 9f], (float[])byName["l"].ReadValues().Data);
+
+        // bfloat16 written back rounds to nearest even: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 and goes to 1.
+        byName["b"].ReplaceValues(new NpyArray([2], new[] { 1f + MathF.Pow(2, -8), -3f }));
+        Assert.Equal([1f, -3f], (float[])byName["b"].ReadValues().Data);
+    }
+
+    public static TheoryData<string, Action<GraphProto>, string> DataMismatches() => new()
+    {
+        { "raw_data short", g => g.Initializer[0].RawData = ByteString.CopyFrom(new byte[20]), "raw_data holds 20 bytes but 24 are needed" },
+        { "float_data count", g => { g.Initializer[0].ClearRawData(); g.Initializer[0].FloatData.Add([1f, 2f]); }, "typed data field holds 2 values" },
+        { "no data", g => g.Initializer[0].ClearRawData(), "typed data field holds 0 values" },
+        { "negative dim", g => g.Initializer[0].Dims[0] = -2, "negative dimension" },
+        { "unknown data type", g => g.Initializer[0].DataType = 99, "data_type 99" },
+    };
+
+    [Theory]
+    [MemberData(nameof(DataMismatches))]
+    public void TensorData_DisagreeingWithDims_IsAnError_NamingTheTensor(string what, Action<GraphProto> damage, string message)
+    {
+        var graph = Graph("g", [], [], [], Floats("weights.0", [2, 3], new float[6]));
+        damage(graph);
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Parse(Model(graph).ToByteArray(), "bad.onnx"));
+        Assert.Contains("tensor 'weights.0'", error.Message);
+        Assert.Contains(message, error.Message);
+        Assert.StartsWith("Onnx", error.ErrorId);
+        Assert.NotNull(what);
+    }
+
+    [Fact]
+    public void ExternalData_IsRead_AndWrittenBesideTheOutput()
+    {
+        using var temp = new TempDirectory();
+        var values = Enumerable.Range(0, 6).Select(i => i * 0.5f).ToArray();
+        byte[] data = [.. new byte[100], .. MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), .. new byte[3]];
+        File.WriteAllBytes(temp.File("weights.bin"), data);
+        var tensor = External("w", [2, 3], "weights.bin", 100, 24);
+        File.WriteAllBytes(temp.File("model.onnx"), Model(Graph("g", [], [], [], tensor)).ToByteArray());
+
+        var model = OnnxModel.Load(temp.File("model.onnx"));
+        var initializer = model.Initializers().Single();
+        Assert.True(initializer.IsExternal);
+        Assert.Equal(values, (float[])initializer.ReadValues().Data);
+        initializer.ReplaceValues(new NpyArray([2, 3], values.Select(v => -v).ToArray()));
+        Directory.CreateDirectory(temp.File("out"));
+        model.Save(temp.File("out/lowered.onnx"), QuantShell.Core.IO.WriteOptions.Default);
+
+        Assert.True(File.Exists(temp.File("out/lowered.onnx.data")));
+        var reread = OnnxModel.Load(temp.File("out/lowered.onnx"));
+        Assert.Equal(values.Select(v => -v), (float[])reread.Initializers().Single().ReadValues().Data);
+        Assert.Equal(values, (float[])OnnxModel.Load(temp.File("model.onnx")).Initializers().Single().ReadValues().Data); // the input is untouched
+        Assert.Equal("0", reread.Initializers().Single().Tensor.ExternalData.Single(e => e.Key == "offset").Value);
+    }
+
+    public static TheoryData<string, string, long, long, string> BadExternalData() => new()
+    {
+        { "parent folder", "../outside.bin", 0, 24, "OnnxExternalDataPathInvalid" },
+        { "absolute", "/etc/passwd", 0, 24, "OnnxExternalDataPathInvalid" },
+        { "link to outside", "link.bin", 0, 24, "OnnxExternalDataPathInvalid" },
+        { "folder link to outside", "linked/outside.bin", 0, 24, "OnnxExternalDataPathInvalid" },
+        { "beyond the end", "weights.bin", 10, 24, "OnnxExternalDataOutOfRange" },
+        { "length disagrees with dims", "weights.bin", 0, 20, "OnnxTensorDataMismatch" },
+        { "missing file", "missing.bin", 0, 24, "OnnxExternalDataInvalid" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadExternalData))]
+    public void ExternalData_OutsideTheFolderOrBeyondTheFile_IsRefused(string what, string location, long offset, long length, string errorId)
+    {
+        using var temp = new TempDirectory();
+        Directory.CreateDirectory(temp.File("model"));
+        File.WriteAllBytes(temp.File("model/weights.bin"), new byte[24]);
+        File.WriteAllBytes(temp.File("outside.bin"), new byte[24]);
+        File.CreateSymbolicLink(temp.File("model/link.bin"), temp.File("outside.bin"));
+        Directory.CreateSymbolicLink(temp.File("model/linked"), temp.Path);
+        File.WriteAllBytes(temp.File("model/m.onnx"), Model(Graph("g", [], [], [], External("w", [2, 3], location, offset, length))).ToByteArray());
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Load(temp.File("model/m.onnx")));
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.Contains("tensor 'w'", error.Message);
+        Assert.NotNull(what);
+    }
+
+    private static TensorProto External(string name, long[] dims, string location, long offset, long length)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)OnnxDataType.Float, DataLocation = TensorProto.Types.DataLocation.External };
+        tensor.Dims.AddRange(dims);
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        return tensor;
+    }
+
+    public static TheoryData<string, Func<byte[]>, string> HostileModels() => new()
+    {
+        { "truncated", () => File.ReadAllBytes(MctqModels.Get("mctq_0").ModelPath)[..4000], "OnnxModelInvalid" },
+        { "length field past the end", () => [0x3A, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x01], "OnnxModelInvalid" },
+        { "not protobuf", () => "PK\u0003\u0004 a zip file"u8.ToArray(), "OnnxModelInvalid" },
+        { "no graph", () => new ModelProto { IrVersion = 8 }.ToByteArray(), "OnnxModelInvalid" },
+        { "cycle", () => Model(Graph("g", [Node("Relu", ["b"], ["a"], "r1"), Node("Relu", ["a"], ["b"], "r2")], [], [Value("a", OnnxDataType.Float)])).ToByteArray(), "OnnxGraphCycle" },
+        { "input nothing produces", () => Model(Graph("g", [Node("Relu", ["ghost"], ["a"], "r1")], [], [Value("a", OnnxDataType.Float)])).ToByteArray(), "OnnxGraphInvalid" },
+        { "value produced twice", () => Model(Graph("g", [Node("Relu", ["x"], ["a"], "r1"), Node("Relu", ["x"], ["a"], "r2")], [Value("x", OnnxDataType.Float)], [])).ToByteArray(), "OnnxGraphInvalid" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileModels))]
+    public void HostileModels_AreRefused_WithTheirErrorId(string what, Func<byte[]> bytes, string errorId)
+    {
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Parse(bytes(), "hostile.onnx"));
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.StartsWith("hostile.onnx", error.Message);
+        Assert.NotNull(what);
+    }
+
+    [Fact]
+    public void HostileModelTable_CoversEveryCase()
+    {
+        Assert.Equal(7, HostileModels().Count);
+        Assert.Equal(7, BadExternalData().Count);
+        Assert.Equal(5, DataMismatches().Count);
+    }
+}
