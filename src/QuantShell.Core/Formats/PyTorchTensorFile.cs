@@ -133,7 +133,7 @@ public sealed class PyTorchTensorFile : TensorFile
     {
         // Shared references could make a small pickle describe an exponential number of paths; the walk may visit about
         // as many values as the pickle has bytes.
-        if (--budget < 0) throw new TensorFormatException(Name, "data.pkl refers to the same values too many times to be a checkpoint.", ErrorIds.PickleInvalid);
+        if (--budget < 0) throw new TensorFormatException(Name, "data.pkl refers to the same values too many times (or to itself) to be a checkpoint.", ErrorIds.PickleInvalid);
         if (depth > MaxNestingDepth) throw new TensorFormatException(Name, $"data.pkl nests values deeper than {MaxNestingDepth} levels (or refers to itself).", ErrorIds.PickleInvalid);
         switch (value)
         {

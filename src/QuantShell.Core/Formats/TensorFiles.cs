@@ -74,11 +74,13 @@ public static class TensorFiles
     public static readonly IReadOnlyList<string> PyTorchExtensions = [".pt", ".pth", ".bin", ".ckpt"];
 
     /// <summary>
-    /// A zip holding <c>FOLDER/data.pkl</c> is a PyTorch checkpoint, any other an .npz. A zip whose index cannot be read
-    /// goes by its name, so that the reader of the kind the user meant reports what is wrong with it.
+    /// A zip holding <c>FOLDER/data.pkl</c> is a PyTorch checkpoint, any other an .npz, unless it has a PyTorch
+    /// checkpoint's name (or its index cannot be read): then its name decides, so that the reader of the kind the user
+    /// meant reports what is wrong with it.
     /// </summary>
     private static TensorFileKind ZipKind(string path)
     {
+        if (PyTorchExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase))) return TensorFileKind.PyTorch;
         try
         {
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -89,7 +91,7 @@ public static class TensorFiles
         }
         catch (TensorFormatException)
         {
-            return PyTorchExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase)) ? TensorFileKind.PyTorch : TensorFileKind.Npz;
+            return TensorFileKind.Npz;
         }
     }
 
