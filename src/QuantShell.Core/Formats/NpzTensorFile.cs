@@ -87,9 +87,7 @@ public sealed class NpzTensorFile : TensorFile
     {
         if (entry.UncompressedSize > MaxRecordBytes)
             throw new TensorFormatException(file, $"entry '{entry.Name}' is {entry.UncompressedSize} bytes; a quantization record is at most {MaxRecordBytes}.", ErrorIds.ArchiveInvalid);
-        var bytes = new byte[entry.UncompressedSize];
-        using (var stream = archive.OpenEntry(entry))
-            stream.ReadExactly(bytes);
+        byte[] bytes = archive.ReadAll(entry);
         try
         {
             return new UTF8Encoding(false, true).GetString(bytes);

@@ -47,9 +47,7 @@ public sealed class PyTorchTensorFile : TensorFile
         var pickle = RequiredEntry("data.pkl", null);
         if (pickle.UncompressedSize > MaxPickleBytes)
             throw new TensorFormatException(Name, $"entry '{pickle.Name}' is {pickle.UncompressedSize} bytes, over the limit of {MaxPickleBytes} for a pickle.", ErrorIds.PickleInvalid);
-        byte[] bytes = new byte[pickle.UncompressedSize];
-        using (var stream = _archive.OpenEntry(pickle))
-            stream.ReadExactly(bytes);
+        byte[] bytes = _archive.ReadAll(pickle);
         var root = PickleReader.Read(bytes, Name, pickle.Name);
         var found = new List<(string Name, PickleTensor Tensor)>();
         long budget = bytes.Length + 16L;
@@ -122,10 +120,7 @@ public sealed class PyTorchTensorFile : TensorFile
     {
         if (entry.UncompressedSize > limit)
             throw new TensorFormatException(Name, $"entry '{entry.Name}' is {entry.UncompressedSize} bytes; at most {limit} are expected.", ErrorIds.ArchiveInvalid);
-        var bytes = new byte[entry.UncompressedSize];
-        using (var stream = _archive.OpenEntry(entry))
-            stream.ReadExactly(bytes);
-        return Encoding.ASCII.GetString(bytes);
+        return Encoding.ASCII.GetString(_archive.ReadAll(entry));
     }
 
     /// <summary>Walks the unpickled object and names every tensor by its path (keys joined with dots).</summary>

@@ -19,7 +19,8 @@ public static class TensorFiles
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
             got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         head = head[..got];
-        if (head.StartsWith("\x93NUMPY"u8)) return TensorFileKind.Npy;
+        // "\x93NUMPY"u8 would be UTF-8 (C2 93 ...); the magic is the single byte 0x93.
+        if (head.StartsWith((ReadOnlySpan<byte>)[0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'])) return TensorFileKind.Npy;
         if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8))
             return ZipKind(path);
         if (LooksLikeSafetensors(head)) return TensorFileKind.Safetensors;

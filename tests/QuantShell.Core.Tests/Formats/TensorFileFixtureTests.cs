@@ -36,6 +36,17 @@ public sealed class TensorFileFixtureTests
         Assert.Equal(expected, opened.Kind);
     }
 
+    [Fact]
+    public void Open_NpyFile_IsOneTensorNamedAfterTheFile()
+    {
+        string twin = Path.Combine(ModelFixtures.Folder, "twins", "weights.npz", "dense.weight.npy");
+        Assert.Equal(TensorFileKind.Npy, TensorFiles.Recognize(twin));
+        using var opened = TensorFiles.Open(twin);
+        var tensor = Assert.Single(opened.Tensors);
+        Assert.Equal("dense.weight float32 (4, 3)", tensor.ToString());
+        Assert.Equal(ModelFixtures.TwinBytes("weights.npz", "dense.weight"), ModelFixtures.ReadAll(opened, tensor));
+    }
+
     [Theory]
     [MemberData(nameof(Files))]
     public void Tensors_ListNamesDTypesAndShapesAsTorchAndNumpySaid(string file)

@@ -68,6 +68,24 @@ internal sealed class ZipReader
     /// </summary>
     public Stream OpenEntry(ZipEntry entry) => new ZipEntryStream(this, entry);
 
+    /// <summary>
+    /// The whole entry in memory (a pickle, a record). A stored entry's size is bounded by the file; a deflated one's
+    /// buffer grows with the bytes that really inflate, so a size the index merely claims is never allocated up front.
+    /// </summary>
+    public byte[] ReadAll(ZipEntry entry)
+    {
+        using var stream = OpenEntry(entry);
+        if (entry.IsStored)
+        {
+            var bytes = new byte[entry.UncompressedSize];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+        var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return memory.ToArray();
+    }
+
     /// <summary>The entry's bytes as stored in the archive (compressed when deflated), for a copy that keeps them.</summary>
     public Stream OpenRaw(ZipEntry entry) => new FileWindowStream(_handle, entry.DataOffset, entry.CompressedSize, File, $"entry '{entry.Name}'");
 
