@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- --filter '*'        (BenchmarkDotNet)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- formats DIR MIB    (model-file layer: read and copy GB/s)
 if (args.Length > 2 && args[0] == "generate")
 {
     QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
@@ -20,6 +21,11 @@ if (args.Length > 1 && args[0] == "smallfiles")
 if (args.Length > 1 && args[0] == "file")
 {
     QuantShell.Benchmarks.FileReport.Run(args[1]);
+    return;
+}
+if (args.Length > 2 && args[0] == "formats")
+{
+    QuantShell.Benchmarks.FormatsReport.Run(args[1], long.Parse(args[2]));
     return;
 }
 if (args.Length > 0 && args[0] == "tensor")

@@ -19,7 +19,7 @@ public sealed class ModelQuantizeTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     /// <summary>The kinds the job reads and writes (every model kind registered in TensorFiles.Write).</summary>
-    public static TheoryData<TensorFileKind> Kinds() => [TensorFileKind.Npz];
+    public static TheoryData<TensorFileKind> Kinds() => [TensorFileKind.Npz, TensorFileKind.Safetensors, TensorFileKind.PyTorch];
 
     private static string Extension(TensorFileKind kind) => kind switch
     {
@@ -59,17 +59,44 @@ public sealed class ModelQuantizeTests : IDisposable
         return copy.ToArray();
     }
 
-    /// <summary>The tensor written as an .npy file, quantized by the .npy path with <paramref name="spec"/>: its data bytes.</summary>
+    /// <summary>
+    /// The tensor written as an .npy file, quantized by the .npy path with <paramref name="spec"/>: its data bytes. .npy
+    /// has no bfloat16: such a tensor goes through float32 (exact) and its result is rounded back to nearest even.
+    /// </summary>
     private byte[] NpyPathBytes(TensorFile file, string tensorName, QuantizerSpec spec)
     {
         var tensor = file.Tensor(tensorName);
         string input = _temp.File($"{tensorName}.{Guid.NewGuid():N}.npy"), output = _temp.File($"{tensorName}.{Guid.NewGuid():N}.q.npy");
         var bytes = Bytes(file, tensorName);
+        bool bfloat = tensor.DType.Kind == DTypeKind.BFloat;
+        var dtype = bfloat ? DType.Float32 : tensor.DType;
+        if (bfloat)
+            bytes = MemoryMarshal.AsBytes(MemoryMarshal.Cast<byte, ushort>(bytes).ToArray().Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray().AsSpan()).ToArray();
         using (var stream = File.Create(input))
-            TensorFiles.Write(TensorFileKind.Npy, stream, [Tensor(tensorName, tensor.DType, tensor.Shape, bytes)], new Dictionary<string, string>(), CancellationToken.None);
+        {
+            if (tensor.FortranOrder)
+            {
+                NpyHeader.Write(stream, dtype, tensor.Shape, fortranOrder: true);
+                stream.Write(bytes);
+            }
+            else TensorFiles.Write(TensorFileKind.Npy, stream, [Tensor(tensorName, dtype, tensor.Shape, bytes)], new Dictionary<string, string>(), CancellationToken.None);
+        }
         FileQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
-        using var quantized = TensorFiles.Open(output);
-        return Bytes(quantized, quantized.Tensors[0].Name);
+        byte[] result;
+        if (tensor.FortranOrder)
+        {
+            // A rewritten tensor of a model file is written in C order (its header says so): compare the values in C order.
+            Assert.Equal(DType.Float32, dtype);
+            result = MemoryMarshal.AsBytes(((float[])NpyArray.Read(output).Data).AsSpan()).ToArray();
+        }
+        else
+        {
+            using var quantized = TensorFiles.Open(output);
+            result = Bytes(quantized, quantized.Tensors[0].Name);
+        }
+        if (bfloat)
+            result = MemoryMarshal.AsBytes(MemoryMarshal.Cast<byte, float>(result).ToArray().Select(ElementConverter.ToBFloat16).ToArray().AsSpan()).ToArray();
+        return result;
     }
 
     private static List<QuantizationResult> Quantize(QuantizeRequest request, params string[] inputs)
@@ -146,6 +173,70 @@ public sealed class ModelQuantizeTests : IDisposable
         Assert.Equal(fakeFile.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)), backFile.Tensors.Select(t => (t.Name, t.DType.Name, t.ShapeText)));
         foreach (var tensor in fakeFile.Tensors)
             Assert.Equal(Bytes(fakeFile, tensor.Name), Bytes(backFile, tensor.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void IntForm_SixteenBitUnsignedCodes_UseATypeTheFormatHolds(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        var options = new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 16 };
+        string fake = _temp.File("fake16" + Extension(kind)), codes = _temp.File("codes16" + Extension(kind)), back = _temp.File("back16" + Extension(kind));
+        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
+        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        using (var file = TensorFiles.Open(codes))
+            // torch has no uint16 storage: a checkpoint holds the codes as int32.
+            Assert.Equal(kind == TensorFileKind.PyTorch ? "int32" : "uint16", file.Tensor("fc.weight").DType.Name);
+        var host = new CollectingHost<DequantizationResult>();
+        DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
+        Assert.Empty(host.Errors);
+        using var fakeFile = TensorFiles.Open(fake);
+        using var backFile = TensorFiles.Open(back);
+        foreach (var tensor in fakeFile.Tensors)
+            Assert.Equal(Bytes(fakeFile, tensor.Name), Bytes(backFile, tensor.Name));
+    }
+
+    /// <summary>
+    /// The files torch 1.13 and numpy wrote (views, shared storages, nested checkpoints, bfloat16, deflated entries):
+    /// every quantized tensor equals the .npy path on its twin, every other tensor is copied as it was, and the int form
+    /// dequantizes back to the fake form.
+    /// </summary>
+    [Fact]
+    public void RealFiles_QuantizeAsTheNpyPath_AndRoundTripThroughTheIntForm()
+    {
+        int quantizedTensors = 0;
+        foreach (string fixture in Formats.ModelFixtures.Files)
+        {
+            string model = Formats.ModelFixtures.PathOf(fixture);
+            string extension = Path.GetExtension(fixture);
+            string fake = _temp.File("real-fake-" + fixture), codes = _temp.File("real-int-" + fixture), back = _temp.File("real-back-" + fixture);
+            var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 5 };
+            var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
+            using var original = TensorFiles.Open(model);
+            using var quantized = TensorFiles.Open(fake);
+            Assert.Equal(original.Tensors.Count, results.Count);
+            foreach (var empty in results.Where(r => r.TensorName is "empty" or "nothing"))
+                Assert.Contains("it has no elements", empty.SkipReason);
+            foreach (var result in results)
+            {
+                if (result.Skipped)
+                {
+                    Assert.Equal(Bytes(original, result.TensorName!), Bytes(quantized, result.TensorName!));
+                    continue;
+                }
+                quantizedTensors++;
+                Assert.True(NpyPathBytes(original, result.TensorName!, result.Quantizer!).AsSpan().SequenceEqual(Bytes(quantized, result.TensorName!)),
+                    $"{fixture}: tensor {result.TensorName} differs from the .npy path");
+            }
+            Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+            var host = new CollectingHost<DequantizationResult>();
+            DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
+            Assert.True(host.Errors.Count == 0, fixture + ": " + string.Join("\n", host.Errors.Select(e => e.Message)));
+            using var backFile = TensorFiles.Open(back);
+            foreach (var tensor in quantized.Tensors)
+                Assert.True(Bytes(quantized, tensor.Name).AsSpan().SequenceEqual(Bytes(backFile, tensor.Name)), $"{fixture}: {tensor.Name}");
+        }
+        Assert.True(quantizedTensors >= 10, $"only {quantizedTensors} tensors quantized across the fixtures");
     }
 
     [Fact]

@@ -118,11 +118,18 @@ public static class ErrorIds
     public const string TensorNameDuplicate = nameof(TensorNameDuplicate);
     /// <summary>A zip archive (.npz, PyTorch) is malformed, lies about its sizes, or names entries outside itself.</summary>
     public const string ArchiveInvalid = nameof(ArchiveInvalid);
+    /// <summary>A record the format needs (a PyTorch checkpoint's data.pkl, version or storage entry) is missing from the archive.</summary>
+    public const string ArchiveEntryMissing = nameof(ArchiveEntryMissing);
+    /// <summary>An .npz entry's .npy header disagrees with the size the zip declares for it.</summary>
     public const string NpzEntryInvalid = nameof(NpzEntryInvalid);
+    /// <summary>A safetensors header that is over 100,000,000 bytes, not UTF-8 JSON, holds a key twice or is malformed.</summary>
     public const string SafetensorsHeaderInvalid = nameof(SafetensorsHeaderInvalid);
+    /// <summary>A PyTorch checkpoint's pickle is malformed, exceeds a bound, or uses an opcode or construct torch.save does not write.</summary>
     public const string PickleInvalid = nameof(PickleInvalid);
     /// <summary>A pickle names a Python global outside the allowlist of what torch.load(weights_only=True) accepts; nothing was called.</summary>
     public const string PickleGlobalRefused = nameof(PickleGlobalRefused);
+    /// <summary>A PyTorch file QuantShell recognises but does not read: the legacy (pre-1.6) format, TorchScript, big-endian storages.</summary>
+    public const string PyTorchFormatNotSupported = nameof(PyTorchFormatNotSupported);
     /// <summary>The rules file (or hashtable) is malformed.</summary>
     public const string RulesInvalid = nameof(RulesInvalid);
     public const string RulesFileNotFound = nameof(RulesFileNotFound);

@@ -27,6 +27,7 @@ public static class TensorFiles
         if (head.StartsWith("PK\x03\x04"u8) || head.StartsWith("PK\x05\x06"u8))
             return ZipKind(path);
         if (LooksLikeSafetensors(head)) return TensorFileKind.Safetensors;
+        if (PyTorchTensorFile.IsLegacy(head)) return TensorFileKind.PyTorch; // recognised, to be refused clearly
         if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return TensorFileKind.Onnx;
         return null;
     }
@@ -52,6 +53,8 @@ public static class TensorFiles
         {
             TensorFileKind.Npy => NpyTensorFile.Open(path, name),
             TensorFileKind.Npz => NpzTensorFile.Open(path, name),
+            TensorFileKind.Safetensors => SafetensorsTensorFile.Open(path, name),
+            TensorFileKind.PyTorch => PyTorchTensorFile.Open(path, name),
             _ => throw new TensorFormatException(name,
                 "is not a tensor file QuantShell reads (.npy, .npz, safetensors, a PyTorch zip checkpoint, .onnx).", ErrorIds.TensorFileNotRecognized),
         };
@@ -65,23 +68,34 @@ public static class TensorFiles
         {
             case TensorFileKind.Npy: NpyTensorFile.Write(output, tensors); break;
             case TensorFileKind.Npz: NpzTensorFile.Write(output, tensors, metadata); break;
+            case TensorFileKind.Safetensors: SafetensorsTensorFile.Write(output, tensors, metadata); break;
+            case TensorFileKind.PyTorch: PyTorchTensorFile.Write(output, tensors, metadata); break;
             default: throw new NotSupportedException($"Writing {kind} files from scratch is not supported.");
         }
     }
 
-    /// <summary>An .npz holds .npy entries; a PyTorch checkpoint holds ARCHIVE/data.pkl.</summary>
-    private static TensorFileKind? ZipKind(string path)
+    /// <summary>Names PyTorch checkpoints commonly have; they decide only when a zip's index cannot be read.</summary>
+    public static readonly IReadOnlyList<string> PyTorchExtensions = [".pt", ".pth", ".bin", ".ckpt"];
+
+    /// <summary>
+    /// A zip holding <c>FOLDER/data.pkl</c> is a PyTorch checkpoint, any other an .npz, unless it has a PyTorch
+    /// checkpoint's name (or its index cannot be read): then its name decides, so that the reader of the kind the user
+    /// meant reports what is wrong with it.
+    /// </summary>
+    private static TensorFileKind ZipKind(string path)
     {
+        if (PyTorchExtensions.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase))) return TensorFileKind.PyTorch;
         try
         {
-            using var archive = System.IO.Compression.ZipFile.OpenRead(path);
-            if (archive.Entries.Any(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) || e.FullName == "data.pkl"))
-                return TensorFileKind.PyTorch;
-            return TensorFileKind.Npz;
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var archive = Zip.ZipReader.Open(handle, path);
+            return archive.Entries.Any(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9)
+                ? TensorFileKind.PyTorch
+                : TensorFileKind.Npz;
         }
-        catch (InvalidDataException)
+        catch (TensorFormatException)
         {
-            return TensorFileKind.Npz; // the .npz reader reports what is wrong with the archive
+            return TensorFileKind.Npz;
         }
     }
 

@@ -62,6 +62,8 @@ public sealed class TensorPolicy
     {
         if (!tensor.DType.IsFloating)
             return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)");
+        if (tensor.ElementCount == 0)
+            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize");
         if (Rules is not null)
         {
             if (Rules.Match(tensor) is not { } match)

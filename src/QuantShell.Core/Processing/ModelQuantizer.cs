@@ -76,7 +76,7 @@ internal static class ModelQuantizer
             string name = Source(file, tensor);
             var (quantizer, selection) = Resolve(file, tensor, request, name);
             var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
-            var codeType = CodeType(plan.CodeRange);
+            var codeType = CodeType(plan.CodeRange, file.Kind);
             var spec = quantizer.Spec;
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
             long[] parameterShape = plan.ChannelAxis is null ? [] : [channels];
@@ -226,13 +226,16 @@ internal static class ModelQuantizer
         return firstNaN;
     }
 
-    /// <summary>The smallest integer type that holds every code: int8, uint8, int16, uint16, else int32.</summary>
-    internal static DType CodeType((int Min, int Max) range) => range switch
+    /// <summary>
+    /// The smallest integer type that holds every code: int8, uint8, int16, uint16, else int32; a PyTorch checkpoint
+    /// has no uint16 storage (torch 1.13 reads none), so there codes of 0..65535 are int32.
+    /// </summary>
+    internal static DType CodeType((int Min, int Max) range, TensorFileKind kind) => range switch
     {
         ( >= sbyte.MinValue, <= sbyte.MaxValue) => DType.Int8,
         ( >= 0, <= byte.MaxValue) => DType.UInt8,
         ( >= short.MinValue, <= short.MaxValue) => DType.Int16,
-        ( >= 0, <= ushort.MaxValue) => DType.UInt16,
+        ( >= 0, <= ushort.MaxValue) when kind != TensorFileKind.PyTorch => DType.UInt16,
         _ => DType.Int32,
     };
 

@@ -63,13 +63,13 @@ public static class ParameterSelector
             return new[] { arrays.SelectMany(a => a).ToArray() };
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
-            throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         int axis = request.ResolveChannelAxis(rank);
         long channelCount = data[0].Shape[axis];
         if (data.Any(a => a.Shape[axis] != channelCount))
-            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         if (channelCount == 0)
-            throw new QuantShellException("Per-channel selection needs at least one channel.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, "Path");
+            throw new QuantShellException($"channel axis {axis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
         long perChannel = data.Sum(a => a.ElementCount) / channelCount;
         var channels = new T[channelCount][];
         var filled = new int[channelCount];
