@@ -41,6 +41,9 @@ public abstract class InferableQuantizer
             (QuantizationTarget.Activation, QuantizationMethod.Pot) => new ActivationPOTInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.Symmetric) => new ActivationSymmetricInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.Uniform) => new ActivationUniformInferableQuantizer(spec),
+            (QuantizationTarget.Weights, QuantizationMethod.LutSymmetric) => new WeightsLUTSymmetricInferableQuantizer(spec),
+            (QuantizationTarget.Weights, QuantizationMethod.LutPot) => new WeightsLUTPOTInferableQuantizer(spec),
+            (QuantizationTarget.Activation, QuantizationMethod.LutPot) => new ActivationLutPOTInferableQuantizer(spec),
             _ => throw new QuantizerValidationException($"No quantizer for target {spec.Target} and method {spec.Method}.", "Method", ErrorIds.MethodInvalid),
         };
     }
@@ -51,6 +54,8 @@ public abstract class InferableQuantizer
         string values = Spec.Method == QuantizationMethod.Uniform
             ? $"MinRange=[{QuantizerSpec.Format(Spec.MinRange!)}] MaxRange=[{QuantizerSpec.Format(Spec.MaxRange!)}]"
             : $"Threshold=[{QuantizerSpec.Format(Spec.Threshold!)}] Signed={Spec.IsSigned}";
+        if (Spec.IsLut)
+            values += $" LutValues=[{QuantizerSpec.Format(Spec.LutValues!)}] LutValuesBitwidth={Spec.EffectiveLutValuesBitwidth} Eps={QuantizerSpec.FormatValue(Spec.EffectiveEps)}";
         string channels = Spec.PerChannel ? $" PerChannel ChannelAxis={Spec.EffectiveChannelAxis}" : "";
         return $"{GetType().Name}(NumBits={Spec.NumBits} {values}{channels})";
     }
