@@ -50,7 +50,8 @@ internal static class QuantizeCommand
     {
         var command = new Command("quantize",
             "Fake-quantize .npy files: y = dequantize(quantize(x)), same shape and float dtype. Values not given (threshold, " +
-            "range) are chosen from the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold).")
+            "range, LUT table) are chosen from the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, " +
+            "least-MSE threshold); 'quantize w.npy --method lut-pot --bits 3' chooses a 3-bit table by k-means.")
         {
             Inputs,
         };
