@@ -111,13 +111,21 @@ public sealed class LutKernelTests
 
     private static int BitsFor(int distinct) => Math.Max(1, (int)Math.Ceiling(Math.Log2(Math.Max(2, distinct))));
 
-    [Fact]
-    public void VectorKernel_EqualsLiteralFormula_OnTiesAndNearTies_Float32AndFloat64()
+    public static TheoryData<string> Pickers() => new() { "fastest", "Permute", "TwoTablePermute", "Cells", "Linear" };
+
+    /// <summary>
+    /// Every way the kernel decides (the fastest this CPU has, and each one forced where the CPU and the table allow it)
+    /// against the literal formula, on over a million float32 and a million float64 values per way.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Pickers))]
+    public void VectorKernel_EqualsLiteralFormula_OnTiesAndNearTies_Float32AndFloat64(string picker)
     {
         var random = new Random(1234);
         long checkedFloat = 0, checkedDouble = 0;
-        int tables = 0, cellTables = 0;
+        int tables = 0;
         var sizes = new[] { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 64, 100, 128, 255, 256 };
+        LutKernel.PickerKind? forced = picker == "fastest" ? null : Enum.Parse<LutKernel.PickerKind>(picker);
         foreach (int bitwidth in new[] { 4, 6, 8, 10 })
         {
             foreach (int size in sizes)
@@ -127,38 +135,69 @@ public sealed class LutKernelTests
                 var spec = IdentitySpec(table, Math.Min(bitwidth, BitsFor(distinct)), bitwidth);
                 var quantizer = (LutQuantizer)InferableQuantizer.Create(spec);
                 double lo = quantizer.Table.Low, hi = quantizer.Table.High;
-                tables++;
-                if (quantizer.Table.Decision<float>().UsesCells) cellTables++;
-
                 var floats = HardValues(random, table, lo, hi, uniform: 14_000, isDouble: false).Select(v => (float)v).ToArray();
-                var floatOut = new float[floats.Length];
-                var stats = new KernelStats();
-                quantizer.CreatePlan(new long[] { floats.Length }).Apply<float>(floats, floatOut, 0, ref stats);
-                for (int i = 0; i < floats.Length; i++)
-                {
-                    float expected = ReferenceFloat(floats[i], spec, 0);
-                    if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(floatOut[i]))
-                        Assert.Fail($"float32, table [{string.Join(", ", table)}], B={bitwidth}: x={floats[i]:R} gave {floatOut[i]:R}, formula {expected:R}");
-                }
-                checkedFloat += floats.Length;
-
                 var doubles = HardValues(random, table, lo, hi, uniform: 14_000, isDouble: true).ToArray();
-                var doubleOut = new double[doubles.Length];
-                quantizer.CreatePlan(new long[] { doubles.Length }).Apply<double>(doubles, doubleOut, 0, ref stats);
-                for (int i = 0; i < doubles.Length; i++)
+                bool floatApplies = Applies(forced, quantizer.Table.Decision<float>());
+                bool doubleApplies = Applies(forced, quantizer.Table.Decision<double>());
+                if (!floatApplies && !doubleApplies) continue;
+                tables++;
+                LutKernel.PickerOverride = forced;
+                try
                 {
-                    double expected = ReferenceDouble(doubles[i], spec, 0);
-                    if (BitConverter.DoubleToInt64Bits(expected) != BitConverter.DoubleToInt64Bits(doubleOut[i]))
-                        Assert.Fail($"float64, table [{string.Join(", ", table)}], B={bitwidth}: x={doubles[i]:R} gave {doubleOut[i]:R}, formula {expected:R}");
+                    if (floatApplies)
+                    {
+                        var floatOut = new float[floats.Length];
+                        var stats = new KernelStats();
+                        quantizer.CreatePlan(new long[] { floats.Length }).Apply<float>(floats, floatOut, 0, ref stats);
+                        for (int i = 0; i < floats.Length; i++)
+                        {
+                            float expected = ReferenceFloat(floats[i], spec, 0);
+                            if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(floatOut[i]))
+                                Assert.Fail($"{picker}, float32, table [{string.Join(", ", table)}], B={bitwidth}: x={floats[i]:R} gave {floatOut[i]:R}, formula {expected:R}");
+                        }
+                        checkedFloat += floats.Length;
+                    }
+                    if (doubleApplies)
+                    {
+                        var doubleOut = new double[doubles.Length];
+                        var stats = new KernelStats();
+                        quantizer.CreatePlan(new long[] { doubles.Length }).Apply<double>(doubles, doubleOut, 0, ref stats);
+                        for (int i = 0; i < doubles.Length; i++)
+                        {
+                            double expected = ReferenceDouble(doubles[i], spec, 0);
+                            if (BitConverter.DoubleToInt64Bits(expected) != BitConverter.DoubleToInt64Bits(doubleOut[i]))
+                                Assert.Fail($"{picker}, float64, table [{string.Join(", ", table)}], B={bitwidth}: x={doubles[i]:R} gave {doubleOut[i]:R}, formula {expected:R}");
+                        }
+                        checkedDouble += doubles.Length;
+                    }
                 }
-                checkedDouble += doubles.Length;
+                finally
+                {
+                    LutKernel.PickerOverride = null;
+                }
             }
         }
-        Assert.Equal(4 * sizes.Length, tables);
-        // More than 16 distinct entries take the cell look-up: 8 sizes at B = 6, 8 and 10 (B = 4 holds at most 16).
-        Assert.Equal(3 * 8, cellTables);
-        Assert.True(checkedFloat > 1_000_000 && checkedDouble > 1_000_000, $"{checkedFloat} float32 and {checkedDouble} float64 values checked");
+        if (!Runs(forced)) return; // a way this CPU does not have (no AVX2, no AVX-512): nothing to compare
+        Assert.True(tables >= 4, $"{tables} tables");
+        long minimum = forced is LutKernel.PickerKind.Permute or LutKernel.PickerKind.TwoTablePermute ? 100_000 : 1_000_000;
+        Assert.True(checkedFloat > minimum && checkedDouble > minimum, $"{checkedFloat} float32 and {checkedDouble} float64 values checked");
     }
+
+    private static bool Runs(LutKernel.PickerKind? picker) => picker switch
+    {
+        LutKernel.PickerKind.Permute or LutKernel.PickerKind.Cells => System.Runtime.Intrinsics.X86.Avx2.IsSupported,
+        LutKernel.PickerKind.TwoTablePermute => System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported,
+        _ => true,
+    };
+
+    private static bool Applies<T>(LutKernel.PickerKind? picker, LutDecision<T> decision)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T> => Runs(picker) && picker switch
+    {
+        LutKernel.PickerKind.Permute => decision.Count <= System.Runtime.Intrinsics.Vector256<T>.Count,
+        LutKernel.PickerKind.TwoTablePermute => decision.Count <= 2 * System.Runtime.Intrinsics.Vector256<T>.Count,
+        LutKernel.PickerKind.Cells => decision.UsesCells,
+        _ => true,
+    };
 
     public static TheoryData<string, int, int> Configurations() => new()
     {

@@ -12,15 +12,12 @@ namespace QuantShell.Core.Kernels;
 /// <typeparamref name="T"/>; <c>&lt;</c> when b was listed first) still picks a. The distances are monotone in v, so
 /// this is exactly MCT's first-index argmin, and entries other than the two neighbours are never closer (they are at
 /// least 1 farther, far more than the rounding of a distance below 2^17).
-/// For tables of more than <see cref="MaxLinearEntries"/> entries the kernel looks the value's unit cell up instead:
+/// For tables larger than two vectors' worth of entries the kernel looks the value's unit cell up instead:
 /// thresholds lie within a rounding error of the midpoints of integer neighbours, which are at least 1 apart, so each
 /// cell <c>[n, n + 1)</c> holds at most one of them.
 /// </summary>
 public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
 {
-    /// <summary>Tables up to this many entries are decided by compare-and-select over the thresholds; larger ones by cell look-up.</summary>
-    public const int MaxLinearEntries = 16;
-
     // Pinned for the process: the kernel reads them through pointers without fixing them per call.
     private readonly T[] _thresholds;
     private readonly T[] _levels;
@@ -46,7 +43,8 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
         _levelVectors = GC.AllocateArray<Vector256<T>>(Count, pinned: true);
         for (int i = 0; i < _thresholdVectors.Length; i++) _thresholdVectors[i] = Vector256.Create(_thresholds[i]);
         for (int j = 0; j < Count; j++) _levelVectors[j] = Vector256.Create(_levels[j]);
-        if (Count > MaxLinearEntries) (_cellThresholds, _cellLower, _cellUpper) = BuildCells(table);
+        // Cells cost 3 x (2^B + 1) values: a few KiB for the usual widths; for wide LUTs only where the permutes cannot serve.
+        if (Count > 2 * Vector256<T>.Count || table.Bitwidth <= 12) (_cellThresholds, _cellLower, _cellUpper) = BuildCells(table);
     }
 
     /// <summary>Number of distinct entries (levels).</summary>
@@ -63,7 +61,7 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
     /// <summary>The level of each entry (entry / k), ascending.</summary>
     public ReadOnlySpan<T> Levels => _levels;
 
-    /// <summary>Whether the kernel decides by cell look-up (large tables) rather than compare-and-select.</summary>
+    /// <summary>Whether the cell tables were built (large tables), so the kernel can look a value's cell up.</summary>
     public bool UsesCells => _cellThresholds is not null;
 
     /// <summary>The level index a (clamped, non-NaN) scaled value picks: the number of thresholds below it.</summary>

@@ -58,16 +58,62 @@ public static class LutKernel
         where TLanes : struct, ILanes<T>
     {
         if (destination.Length < source.Length) throw new ArgumentException("Destination is shorter than source.", nameof(destination));
-        if (decision.UsesCells && Avx2.IsSupported)
+        switch (PickerOverride ?? FastestPicker(decision))
         {
-            var picker = new CellPicker<T>(decision);
-            Run(source, destination, decision, ref lanes, ref picker, ref stats);
+            case PickerKind.Permute:
+            {
+                var picker = new PermutePicker<T>(decision);
+                Run(source, destination, decision, ref lanes, ref picker, ref stats);
+                break;
+            }
+            case PickerKind.TwoTablePermute:
+            {
+                var picker = new TwoTablePermutePicker<T>(decision);
+                Run(source, destination, decision, ref lanes, ref picker, ref stats);
+                break;
+            }
+            case PickerKind.Cells:
+            {
+                var picker = new CellPicker<T>(decision);
+                Run(source, destination, decision, ref lanes, ref picker, ref stats);
+                break;
+            }
+            default:
+            {
+                var picker = new LinearPicker<T>(decision);
+                Run(source, destination, decision, ref lanes, ref picker, ref stats);
+                break;
+            }
         }
-        else
-        {
-            var picker = new LinearPicker<T>(decision);
-            Run(source, destination, decision, ref lanes, ref picker, ref stats);
-        }
+    }
+
+    /// <summary>How the kernel finds the level of a vector of scaled values.</summary>
+    internal enum PickerKind
+    {
+        /// <summary>Branch-free binary search in one register (AVX2; up to 8 float32 / 4 float64 entries).</summary>
+        Permute,
+        /// <summary>The same over two registers (AVX-512 VL; up to 16 float32 / 8 float64 entries).</summary>
+        TwoTablePermute,
+        /// <summary>The unit cell's threshold and levels by gathers (AVX2; any table the cells were built for).</summary>
+        Cells,
+        /// <summary>Compare-and-select over every threshold (any vector hardware).</summary>
+        Linear,
+    }
+
+    /// <summary>Tests only: the picker to use on this thread instead of the fastest one (the picker must apply to the table).</summary>
+    [ThreadStatic]
+    internal static PickerKind? PickerOverride;
+
+    /// <summary>
+    /// The decision is a branch-free binary search over the thresholds: in one register for up to a vector's worth of
+    /// entries, in two with AVX-512's two-table permute; larger tables look their unit cell up with gathers.
+    /// </summary>
+    internal static PickerKind FastestPicker<T>(LutDecision<T> decision) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        if (Avx2.IsSupported && decision.Count <= Vector256<T>.Count) return PickerKind.Permute;
+        if (Avx512F.VL.IsSupported && decision.Count <= 2 * Vector256<T>.Count) return PickerKind.TwoTablePermute;
+        if (Avx2.IsSupported && decision.UsesCells) return PickerKind.Cells;
+        return PickerKind.Linear;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -198,7 +244,104 @@ public static class LutKernel
         Vector256<T> Pick(Vector256<T> v);
     }
 
-    /// <summary>Compare-and-select over the sorted thresholds: the last threshold below v decides (small tables).</summary>
+    /// <summary>
+    /// Up to one vector's worth of entries: the thresholds (padded with +∞) and levels sit in one register each, and
+    /// log2(lanes) steps of permute-compare-add find j = the number of thresholds below v, the level is one more permute.
+    /// float64 lanes are addressed as pairs of 32-bit halves (indices 2j, 2j + 1), so AVX2's vpermps serves both types.
+    /// </summary>
+    private readonly struct PermutePicker<T> : IPicker<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        private readonly Vector256<float> _thresholds;
+        private readonly Vector256<float> _levels;
+
+        public PermutePicker(LutDecision<T> decision)
+        {
+            var thresholds = new T[Vector256<T>.Count];
+            var levels = new T[Vector256<T>.Count];
+            for (int i = 0; i < thresholds.Length; i++)
+            {
+                thresholds[i] = i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
+                levels[i] = decision.Levels[Math.Min(i, decision.Count - 1)];
+            }
+            _thresholds = Vector256.Create<T>(thresholds).AsSingle();
+            _levels = Vector256.Create<T>(levels).AsSingle();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<T> Pick(Vector256<T> v)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                var x = v.AsSingle();
+                var index = Vector256<int>.Zero;
+                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(3))).AsInt32() & Vector256.Create(4);
+                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(1))).AsInt32() & Vector256.Create(2);
+                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index)).AsInt32() & Vector256.Create(1);
+                return Avx2.PermuteVar8x32(_levels, index).As<float, T>();
+            }
+            else
+            {
+                // Per float64 lane the index holds (2j, 2j + 1); adding 2c to both halves moves j by c.
+                var x = v.AsDouble();
+                var index = Vector256.Create(0L | (1L << 32)).AsInt32();
+                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(2)).AsDouble()).AsInt32() & Vector256.Create(4);
+                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index).AsDouble()).AsInt32() & Vector256.Create(2);
+                return Avx2.PermuteVar8x32(_levels, index).As<float, T>();
+            }
+        }
+    }
+
+    /// <summary>Up to two vectors' worth of entries (16 float32, 8 float64), with AVX-512's two-table permute (vpermt2ps/pd).</summary>
+    private readonly struct TwoTablePermutePicker<T> : IPicker<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        private readonly Vector256<T> _thresholdsLow, _thresholdsHigh, _levelsLow, _levelsHigh;
+
+        public TwoTablePermutePicker(LutDecision<T> decision)
+        {
+            int lanes = Vector256<T>.Count;
+            var thresholds = new T[2 * lanes];
+            var levels = new T[2 * lanes];
+            for (int i = 0; i < thresholds.Length; i++)
+            {
+                thresholds[i] = i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
+                levels[i] = decision.Levels[Math.Min(i, decision.Count - 1)];
+            }
+            _thresholdsLow = Vector256.Create<T>(thresholds.AsSpan(0, lanes));
+            _thresholdsHigh = Vector256.Create<T>(thresholds.AsSpan(lanes));
+            _levelsLow = Vector256.Create<T>(levels.AsSpan(0, lanes));
+            _levelsHigh = Vector256.Create<T>(levels.AsSpan(lanes));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<T> Pick(Vector256<T> v)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                var x = v.AsSingle();
+                var low = _thresholdsLow.AsSingle();
+                var high = _thresholdsHigh.AsSingle();
+                var index = Vector256<int>.Zero;
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(7), high)).AsInt32() & Vector256.Create(8);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(3), high)).AsInt32() & Vector256.Create(4);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(1), high)).AsInt32() & Vector256.Create(2);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index, high)).AsInt32() & Vector256.Create(1);
+                return Avx512F.VL.PermuteVar8x32x2(_levelsLow.AsSingle(), index, _levelsHigh.AsSingle()).As<float, T>();
+            }
+            else
+            {
+                var x = v.AsDouble();
+                var low = _thresholdsLow.AsDouble();
+                var high = _thresholdsHigh.AsDouble();
+                var index = Vector256<long>.Zero;
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index + Vector256.Create(3L), high)).AsInt64() & Vector256.Create(4L);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index + Vector256.Create(1L), high)).AsInt64() & Vector256.Create(2L);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index, high)).AsInt64() & Vector256.Create(1L);
+                return Avx512F.VL.PermuteVar4x64x2(_levelsLow.AsDouble(), index, _levelsHigh.AsDouble()).As<double, T>();
+            }
+        }
+    }
+
+    /// <summary>Compare-and-select over the sorted thresholds: the last threshold below v decides (without AVX2).</summary>
     private readonly unsafe struct LinearPicker<T>(LutDecision<T> decision) : IPicker<T>
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
