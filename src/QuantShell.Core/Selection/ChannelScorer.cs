@@ -14,6 +14,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private readonly ErrorMeasure _measure;
     private KlHistogram? _histogram;
     private T[]? _edges;
+    private double[]? _quantizedEdges;
+    private T[]? _edgeOutput;
     private double? _maxAbs;
 
     public ChannelScorer(T[] values, SelectionOptions options)
@@ -45,9 +47,11 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         if (Method != ErrorMethod.Kl) return _measure.Mean<T>(sample, grid);
         var edges = Edges();
-        var quantized = new double[edges.Length];
-        for (int i = 0; i < edges.Length; i++)
-            quantized[i] = double.CreateTruncating(FakeQuantizeKernel.Quantize(edges[i], grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax));
+        var output = _edgeOutput ??= new T[edges.Length];
+        var quantized = _quantizedEdges ??= new double[edges.Length];
+        var stats = new KernelStats();
+        FakeQuantizeKernel.Apply<T>(edges, output, grid, ref stats);
+        for (int i = 0; i < edges.Length; i++) quantized[i] = double.CreateTruncating(output[i]);
         return Histogram().Divergence(quantized, rangeMin, rangeMax);
     }
 

@@ -59,29 +59,28 @@ internal sealed class KlHistogram
     /// <summary>
     /// The divergence for a quantizer that maps each edge to <paramref name="quantizedEdges"/> (a monotone map) and
     /// represents [<paramref name="rangeMin"/>, <paramref name="rangeMax"/>]; +∞ where no bin lies in the range.
+    /// One pass per distribution, no allocation beyond a reused buffer: it runs for every candidate of a search.
     /// </summary>
     public double Divergence(ReadOnlySpan<double> quantizedEdges, double rangeMin, double rangeMax)
     {
         int bins = Counts.Length;
         if (!(rangeMin < rangeMax)) return double.PositiveInfinity;
-        int firstInside = Array.FindIndex(Edges, e => e >= rangeMin);
-        int last = Array.FindLastIndex(Edges, e => e < rangeMax);
-        if (firstInside < 0 || last < 0) return double.PositiveInfinity;
+        int firstInside = FirstEdgeAtLeast(rangeMin);
+        int last = LastEdgeBelow(rangeMax);
+        if (firstInside > bins || last < 0) return double.PositiveInfinity;
         int first = Math.Max(firstInside - 1, 0);
         if (first == last) return 0;
         if (first > last) return double.PositiveInfinity;
         int length = last - first;
         var counts = Counts.AsSpan(first, length);
-        bool any = false;
-        foreach (double c in counts) any |= c > 0;
-        if (!any) return double.PositiveInfinity;
+        if (Prefix[last] - Prefix[first] == 0) return double.PositiveInfinity;
 
-        var data = counts.ToArray();
-        for (int i = 0; i < first; i++) data[0] += Counts[i];
-        for (int i = last; i < bins; i++) data[length - 1] += Counts[i];
-
-        // Equal quantized edges form runs (the map is monotone): a run's count spread over its non-empty bins.
-        var quantized = new double[length];
+        // p: the data, with the mass outside the range piled onto the first and last bins inside.
+        double below = Prefix[first], above = Prefix[bins] - Prefix[last];
+        double total = Prefix[bins];
+        // q: each run of bins whose left edges quantize alike shares the run's count among its non-empty bins.
+        var quantized = Buffer(length);
+        double quantizedTotal = 0;
         for (int start = 0; start < length;)
         {
             int end = start;
@@ -94,30 +93,113 @@ internal sealed class KlHistogram
                 end++;
             }
             double share = sum / (nonEmpty + 1e-6);
-            for (int i = start; i < end; i++) quantized[i] = counts[i] > 0 ? share : 0;
+            for (int i = start; i < end; i++)
+            {
+                quantized[i] = counts[i] > 0 ? share : 0;
+                quantizedTotal += quantized[i];
+            }
             start = end;
         }
-        var p = Smoothed(Normalized(data));
-        var q = Smoothed(Normalized(quantized));
+
+        var p = new Smoothing(length);
+        var q = new Smoothing(length);
+        for (int i = 0; i < length; i++)
+        {
+            p.See(Data(counts, i, below, above));
+            q.See(quantized[i]);
+        }
+        p.Finish(total);
+        q.Finish(quantizedTotal);
+        // Bins empty in both distributions all contribute the same term: one logarithm for all of them.
         double divergence = 0;
-        for (int i = 0; i < length; i++) divergence += p[i] * Math.Log(p[i] / q[i]);
+        int emptyInBoth = 0;
+        for (int i = 0; i < length; i++)
+        {
+            double data = Data(counts, i, below, above);
+            if (data == 0 && quantized[i] == 0) { emptyInBoth++; continue; }
+            double pi = p.Apply(data), qi = q.Apply(quantized[i]);
+            divergence += pi * Math.Log(pi / qi);
+        }
+        if (emptyInBoth > 0)
+        {
+            double pi = p.Apply(0), qi = q.Apply(0);
+            divergence += emptyInBoth * pi * Math.Log(pi / qi);
+        }
         return divergence;
     }
 
-    private static double[] Normalized(double[] values)
+    private static double Data(Span<double> counts, int i, double below, double above) =>
+        counts[i] + (i == 0 ? below : 0) + (i == counts.Length - 1 ? above : 0);
+
+    /// <summary>
+    /// MCT's smoothing of a normalized histogram: every zero probability becomes min/(2n) (min over the non-zero ones),
+    /// the non-zero ones give up that mass evenly, so every logarithm is finite.
+    /// </summary>
+    private struct Smoothing(int length)
     {
-        double total = values.Sum();
-        return values.Select(v => v / total).ToArray();
+        private double _smallest = double.PositiveInfinity, _total = 1, _term, _reduce;
+        private int _zeros;
+
+        public void See(double count)
+        {
+            if (count == 0) _zeros++;
+            else if (count < _smallest) _smallest = count;
+        }
+
+        public void Finish(double total)
+        {
+            _total = total;
+            int nonZeros = length - _zeros;
+            if (nonZeros == 0 || _zeros == 0) return;
+            _term = _smallest / total / (2.0 * length);
+            _reduce = _term * _zeros / nonZeros;
+        }
+
+        public readonly double Apply(double count) => count == 0 ? _term : count / _total - _reduce;
     }
 
-    // Takes a little from every non-zero probability to give every zero one min/(2n), so the logarithms are finite.
-    private static double[] Smoothed(double[] probability)
+    private double[] Prefix => _prefix ??= BuildPrefix();
+
+    private double[]? _prefix;
+
+    private double[] BuildPrefix()
     {
-        double smallest = probability.Where(p => p != 0).DefaultIfEmpty(0).Min();
-        int zeros = probability.Count(p => p == 0), nonZeros = probability.Length - zeros;
-        if (nonZeros == 0 || zeros == 0) return probability;
-        double term = smallest / (2.0 * probability.Length);
-        double reduce = term * zeros / nonZeros;
-        return probability.Select(p => p == 0 ? term : p - reduce).ToArray();
+        var prefix = new double[Counts.Length + 1];
+        for (int i = 0; i < Counts.Length; i++) prefix[i + 1] = prefix[i] + Counts[i];
+        return prefix;
+    }
+
+    [ThreadStatic] private static double[]? t_buffer;
+
+    private static Span<double> Buffer(int length)
+    {
+        if (t_buffer is null || t_buffer.Length < length) t_buffer = new double[Math.Max(length, DefaultBins)];
+        return t_buffer.AsSpan(0, length);
+    }
+
+    /// <summary>The index of the first edge ≥ <paramref name="value"/> (edges are ascending); Edges.Length when none.</summary>
+    private int FirstEdgeAtLeast(double value)
+    {
+        int low = 0, high = Edges.Length;
+        while (low < high)
+        {
+            int mid = (low + high) >>> 1;
+            if (Edges[mid] >= value) high = mid;
+            else low = mid + 1;
+        }
+        return low;
+    }
+
+    /// <summary>The index of the last edge &lt; <paramref name="value"/>; -1 when none.</summary>
+    private int LastEdgeBelow(double value)
+    {
+        int low = 0, high = Edges.Length;
+        while (low < high)
+        {
+            int mid = (low + high) >>> 1;
+            if (Edges[mid] < value) low = mid + 1;
+            else high = mid;
+        }
+        return low - 1;
     }
 }
