@@ -249,46 +249,61 @@ public sealed class LutKernelTests
 
     [Theory]
     [MemberData(nameof(Layouts))]
-    public void PerChannel_EveryAxis_InChunks_EqualsFormula(long[] shape, int axis)
+    public void PerChannel_EveryAxis_InChunks_EveryPicker_EqualsFormula(long[] shape, int axis)
     {
         var random = new Random(shape.Length * 31 + axis);
         int channels = (int)shape[axis];
-        foreach (int size in new[] { 5, 40 }) // compare-and-select, then cell look-up
+        int runs = 0;
+        foreach (int size in new[] { 3, 5, 12, 40 }) // one-register and two-register permutes, cell look-up
         {
             var table = RandomTable(random, size, 8, signed: true);
             var thresholds = Enumerable.Range(0, channels).Select(c => Math.ScaleB(1.0, c % 7 - 3)).ToArray();
             var quantizer = new WeightsLUTPOTInferableQuantizer(BitsFor(size), table, thresholds, perChannel: true, channelAxis: axis - shape.Length);
             var plan = quantizer.CreatePlan(shape);
             var x = Enumerable.Range(0, (int)plan.ElementCount).Select(i => (float)((random.NextDouble() * 2.2 - 1.1) * thresholds[plan.ChannelOf(i)])).ToArray();
-            var whole = new float[x.Length];
-            var stats = new KernelStats();
-            plan.Apply<float>(x, whole, 0, ref stats);
-            var chunked = new float[x.Length];
-            var chunkStats = new KernelStats();
-            for (int start = 0; start < x.Length;)
-            {
-                int n = Math.Min(x.Length - start, random.Next(1, 50));
-                plan.Apply<float>(x.AsSpan(start, n), chunked.AsSpan(start, n), start, ref chunkStats);
-                start += n;
-            }
             var xd = x.Select(v => (double)v).ToArray();
-            var wholeDouble = new double[x.Length];
-            plan.Apply<double>(xd, wholeDouble, 0, ref stats);
-            double squaredError = 0;
-            for (int i = 0; i < x.Length; i++)
+            foreach (LutKernel.PickerKind? picker in new LutKernel.PickerKind?[] { null, LutKernel.PickerKind.Permute, LutKernel.PickerKind.TwoTablePermute, LutKernel.PickerKind.Cells, LutKernel.PickerKind.Linear })
             {
-                int c = plan.ChannelOf(i);
-                float expected = ReferenceFloat(x[i], quantizer.Spec, c);
-                Assert.Equal(expected, whole[i]);
-                Assert.Equal(expected, chunked[i]);
-                Assert.Equal(ReferenceDouble(xd[i], quantizer.Spec, c), wholeDouble[i]);
-                squaredError += ((double)x[i] - expected) * ((double)x[i] - expected);
+                if (!Applies(picker, quantizer.Table.Decision<float>()) || !Applies(picker, quantizer.Table.Decision<double>())) continue;
+                runs++;
+                LutKernel.PickerOverride = picker;
+                try
+                {
+                    var whole = new float[x.Length];
+                    var stats = new KernelStats();
+                    plan.Apply<float>(x, whole, 0, ref stats);
+                    var chunked = new float[x.Length];
+                    var chunkStats = new KernelStats();
+                    for (int start = 0; start < x.Length;)
+                    {
+                        int n = Math.Min(x.Length - start, random.Next(1, 50));
+                        plan.Apply<float>(x.AsSpan(start, n), chunked.AsSpan(start, n), start, ref chunkStats);
+                        start += n;
+                    }
+                    var wholeDouble = new double[x.Length];
+                    plan.Apply<double>(xd, wholeDouble, 0, ref stats);
+                    double squaredError = 0;
+                    for (int i = 0; i < x.Length; i++)
+                    {
+                        int c = plan.ChannelOf(i);
+                        float expected = ReferenceFloat(x[i], quantizer.Spec, c);
+                        Assert.Equal(expected, whole[i]);
+                        Assert.Equal(expected, chunked[i]);
+                        Assert.Equal(ReferenceDouble(xd[i], quantizer.Spec, c), wholeDouble[i]);
+                        squaredError += ((double)x[i] - expected) * ((double)x[i] - expected);
+                    }
+                    Assert.Equal(x.Length, chunkStats.Finite);
+                    // The kernel sums short blocks in float32 before adding them into float64.
+                    double mse = squaredError / x.Length;
+                    Assert.True(Math.Abs(chunkStats.MeanSquaredError - mse) <= 1e-6 * mse, $"MSE {chunkStats.MeanSquaredError}, formula {mse}");
+                }
+                finally
+                {
+                    LutKernel.PickerOverride = null;
+                }
             }
-            Assert.Equal(x.Length, chunkStats.Finite);
-            // The kernel sums short blocks in float32 before adding them into float64.
-            double mse = squaredError / x.Length;
-            Assert.True(Math.Abs(chunkStats.MeanSquaredError - mse) <= 1e-6 * mse, $"MSE {chunkStats.MeanSquaredError}, formula {mse}");
         }
+        Assert.True(runs >= 4 * 2, $"{runs} table and picker runs"); // each table at least the fastest picker and Linear
     }
 
     [Fact]

@@ -62,25 +62,25 @@ public static class LutKernel
         {
             case PickerKind.Permute:
             {
-                var picker = new PermutePicker<T>(decision);
+                var picker = new PermutePicker<T>(decision, lanes.PickerScale);
                 Run(source, destination, decision, ref lanes, ref picker, ref stats);
                 break;
             }
             case PickerKind.TwoTablePermute:
             {
-                var picker = new TwoTablePermutePicker<T>(decision);
+                var picker = new TwoTablePermutePicker<T>(decision, lanes.PickerScale);
                 Run(source, destination, decision, ref lanes, ref picker, ref stats);
                 break;
             }
             case PickerKind.Cells:
             {
-                var picker = new CellPicker<T>(decision);
+                var picker = new CellPicker<T>(decision, lanes.PickerScale);
                 Run(source, destination, decision, ref lanes, ref picker, ref stats);
                 break;
             }
             default:
             {
-                var picker = new LinearPicker<T>(decision);
+                var picker = new LinearPicker<T>(decision, lanes.PickerScale);
                 Run(source, destination, decision, ref lanes, ref picker, ref stats);
                 break;
             }
@@ -155,7 +155,7 @@ public static class LutKernel
                         // NaN lanes come out of MaxNative as `low` (x86 returns the second operand), a valid look-up;
                         // they are redone by the scalar formula below.
                         var v = Vector256.MinNative(Vector256.MaxNative(x / lanes.Divisor * scale, low), high);
-                        var y = ToFloat32(picker.Pick(v) * lanes.Threshold);
+                        var y = lanes.Output(picker.Pick(v));
                         if (nonTemporal) Vector256.StoreAlignedNonTemporal(y, dst + i);
                         else Vector256.Store(y, dst + i);
                         lanes.Advance();
@@ -201,6 +201,12 @@ public static class LutKernel
 
         T DivisorAt(int index);
         T ThresholdAt(int index);
+
+        /// <summary>The factor the picker multiplies its levels by: the threshold when it is one for every element, else 1.</summary>
+        T PickerScale { get; }
+
+        /// <summary>The output from what the picker returned: as it is, or times each element's threshold (in float32).</summary>
+        Vector256<T> Output(Vector256<T> picked);
     }
 
     private readonly struct BroadcastLanes<T>(T divisor, T threshold) : ILanes<T> where T : unmanaged
@@ -214,6 +220,10 @@ public static class LutKernel
         public void Advance() { }
         public T DivisorAt(int index) => divisor;
         public T ThresholdAt(int index) => threshold;
+        public T PickerScale => threshold;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<T> Output(Vector256<T> picked) => picked;
     }
 
     private unsafe struct PeriodicLanes<T>(PeriodicLutChannels<T> channels, int phase) : ILanes<T>
@@ -236,33 +246,59 @@ public static class LutKernel
 
         public readonly T DivisorAt(int index) => channels.DivisorAt((int)((phase + (long)index) % _period));
         public readonly T ThresholdAt(int index) => channels.ThresholdAt((int)((phase + (long)index) % _period));
+        public readonly T PickerScale => T.One;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly Vector256<T> Output(Vector256<T> picked) => ToFloat32(picked * Threshold);
     }
 
-    /// <summary>How a vector of clamped scaled values becomes the levels (entry / k) they pick.</summary>
+    /// <summary>
+    /// How a vector of clamped scaled values becomes the levels (entry / k) they pick, times the picker's scale (the
+    /// threshold, when every element has the same one) rounded to float32 as MCT's output is.
+    /// </summary>
     private interface IPicker<T> where T : unmanaged
     {
         Vector256<T> Pick(Vector256<T> v);
     }
 
+    /// <summary>The level of entry i times <paramref name="scale"/>, in float32 as the output is computed.</summary>
+    private static T ScaledLevel<T>(LutDecision<T> decision, int i, T scale) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+        ToFloat32(decision.Levels[Math.Min(i, decision.Count - 1)] * scale);
+
     /// <summary>
-    /// Up to one vector's worth of entries: the thresholds (padded with +∞) and levels sit in one register each, and
-    /// log2(lanes) steps of permute-compare-add find j = the number of thresholds below v, the level is one more permute.
-    /// float64 lanes are addressed as pairs of 32-bit halves (indices 2j, 2j + 1), so AVX2's vpermps serves both types.
+    /// Up to one vector's worth of entries: a branch-free binary search for j = the number of thresholds below v, in
+    /// ceil(log2(entries)) steps. The first step compares with one broadcast threshold; each later one permutes the
+    /// threshold at j + offset out of a register (pre-shifted by the offset, padded with +∞); one more permute gives the
+    /// level. float64 lanes are addressed as pairs of 32-bit halves (2j, 2j + 1), so AVX2's vpermps serves both types.
     /// </summary>
     private readonly struct PermutePicker<T> : IPicker<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
+        private readonly int _steps;
+        private readonly Vector256<T> _first;       // threshold 2^(steps-1) - 1, broadcast
+        private readonly Vector256<int> _firstStep; // what the first step adds to the index
+        private readonly Vector256<float> _shifted; // threshold j + 1 at lane j (used when steps = 3)
         private readonly Vector256<float> _thresholds;
         private readonly Vector256<float> _levels;
 
-        public PermutePicker(LutDecision<T> decision)
+        public PermutePicker(LutDecision<T> decision, T scale)
         {
-            var thresholds = new T[Vector256<T>.Count];
-            var levels = new T[Vector256<T>.Count];
-            for (int i = 0; i < thresholds.Length; i++)
+            _steps = Math.Max(1, (int)Math.Ceiling(Math.Log2(decision.Count)));
+            T Threshold(int i) => i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
+            int lanes = Vector256<T>.Count;
+            Span<T> thresholds = stackalloc T[lanes];
+            Span<T> shifted = stackalloc T[lanes];
+            Span<T> levels = stackalloc T[lanes];
+            for (int i = 0; i < lanes; i++)
             {
-                thresholds[i] = i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
-                levels[i] = decision.Levels[Math.Min(i, decision.Count - 1)];
+                thresholds[i] = Threshold(i);
+                shifted[i] = Threshold(i + 1);
+                levels[i] = ScaledLevel(decision, i, scale);
             }
+            int half = 1 << (_steps - 1);
+            _first = Vector256.Create(Threshold(half - 1));
+            // float64: j counts in pairs of 32-bit indices, so a step of j += c adds 2c to both halves.
+            _firstStep = Vector256.Create(typeof(T) == typeof(float) ? half : 2 * half);
+            _shifted = Vector256.Create<T>(shifted).AsSingle();
             _thresholds = Vector256.Create<T>(thresholds).AsSingle();
             _levels = Vector256.Create<T>(levels).AsSingle();
         }
@@ -273,43 +309,54 @@ public static class LutKernel
             if (typeof(T) == typeof(float))
             {
                 var x = v.AsSingle();
-                var index = Vector256<int>.Zero;
-                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(3))).AsInt32() & Vector256.Create(4);
-                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(1))).AsInt32() & Vector256.Create(2);
-                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index)).AsInt32() & Vector256.Create(1);
+                var index = Avx.CompareGreaterThan(x, _first.AsSingle()).AsInt32() & _firstStep;
+                if (_steps == 3)
+                    index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_shifted, index)).AsInt32() & Vector256.Create(2);
+                if (_steps >= 2)
+                    index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index)).AsInt32() & Vector256.Create(1);
                 return Avx2.PermuteVar8x32(_levels, index).As<float, T>();
             }
             else
             {
-                // Per float64 lane the index holds (2j, 2j + 1); adding 2c to both halves moves j by c.
                 var x = v.AsDouble();
-                var index = Vector256.Create(0L | (1L << 32)).AsInt32();
-                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index + Vector256.Create(2)).AsDouble()).AsInt32() & Vector256.Create(4);
-                index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index).AsDouble()).AsInt32() & Vector256.Create(2);
+                var index = Vector256.Create(1L << 32).AsInt32() + (Avx.CompareGreaterThan(x, _first.AsDouble()).AsInt32() & _firstStep);
+                if (_steps >= 2)
+                    index += Avx.CompareGreaterThan(x, Avx2.PermuteVar8x32(_thresholds, index).AsDouble()).AsInt32() & Vector256.Create(2);
                 return Avx2.PermuteVar8x32(_levels, index).As<float, T>();
             }
         }
     }
 
-    /// <summary>Up to two vectors' worth of entries (16 float32, 8 float64), with AVX-512's two-table permute (vpermt2ps/pd).</summary>
+    /// <summary>
+    /// Up to two vectors' worth of entries (16 float32, 8 float64): the same search with AVX-512's two-table permute
+    /// (vpermt2ps/pd), four (three) steps, the first against one broadcast threshold.
+    /// </summary>
     private readonly struct TwoTablePermutePicker<T> : IPicker<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        private readonly Vector256<T> _thresholdsLow, _thresholdsHigh, _levelsLow, _levelsHigh;
+        private readonly Vector256<T> _first;
+        private readonly Vector256<T> _shift3Low, _shift3High, _shift1Low, _shift1High, _low, _high, _levelsLow, _levelsHigh;
 
-        public TwoTablePermutePicker(LutDecision<T> decision)
+        public TwoTablePermutePicker(LutDecision<T> decision, T scale)
         {
+            T Threshold(int i) => i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
             int lanes = Vector256<T>.Count;
-            var thresholds = new T[2 * lanes];
-            var levels = new T[2 * lanes];
-            for (int i = 0; i < thresholds.Length; i++)
+            Vector256<T> Shifted(int offset, int part)
             {
-                thresholds[i] = i < decision.Count - 1 ? decision.Thresholds[i] : T.PositiveInfinity;
-                levels[i] = decision.Levels[Math.Min(i, decision.Count - 1)];
+                Span<T> values = stackalloc T[lanes];
+                for (int i = 0; i < lanes; i++) values[i] = Threshold(part * lanes + i + offset);
+                return Vector256.Create<T>(values);
             }
-            _thresholdsLow = Vector256.Create<T>(thresholds.AsSpan(0, lanes));
-            _thresholdsHigh = Vector256.Create<T>(thresholds.AsSpan(lanes));
-            _levelsLow = Vector256.Create<T>(levels.AsSpan(0, lanes));
-            _levelsHigh = Vector256.Create<T>(levels.AsSpan(lanes));
+            Vector256<T> Levels(int part)
+            {
+                Span<T> values = stackalloc T[lanes];
+                for (int i = 0; i < lanes; i++) values[i] = ScaledLevel(decision, part * lanes + i, scale);
+                return Vector256.Create<T>(values);
+            }
+            _first = Vector256.Create(Threshold(lanes - 1));
+            (_shift3Low, _shift3High) = (Shifted(3, 0), Shifted(3, 1));
+            (_shift1Low, _shift1High) = (Shifted(1, 0), Shifted(1, 1));
+            (_low, _high) = (Shifted(0, 0), Shifted(0, 1));
+            (_levelsLow, _levelsHigh) = (Levels(0), Levels(1));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -318,36 +365,31 @@ public static class LutKernel
             if (typeof(T) == typeof(float))
             {
                 var x = v.AsSingle();
-                var low = _thresholdsLow.AsSingle();
-                var high = _thresholdsHigh.AsSingle();
-                var index = Vector256<int>.Zero;
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(7), high)).AsInt32() & Vector256.Create(8);
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(3), high)).AsInt32() & Vector256.Create(4);
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index + Vector256.Create(1), high)).AsInt32() & Vector256.Create(2);
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(low, index, high)).AsInt32() & Vector256.Create(1);
+                var index = Avx.CompareGreaterThan(x, _first.AsSingle()).AsInt32() & Vector256.Create(8);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(_shift3Low.AsSingle(), index, _shift3High.AsSingle())).AsInt32() & Vector256.Create(4);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(_shift1Low.AsSingle(), index, _shift1High.AsSingle())).AsInt32() & Vector256.Create(2);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar8x32x2(_low.AsSingle(), index, _high.AsSingle())).AsInt32() & Vector256.Create(1);
                 return Avx512F.VL.PermuteVar8x32x2(_levelsLow.AsSingle(), index, _levelsHigh.AsSingle()).As<float, T>();
             }
             else
             {
                 var x = v.AsDouble();
-                var low = _thresholdsLow.AsDouble();
-                var high = _thresholdsHigh.AsDouble();
-                var index = Vector256<long>.Zero;
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index + Vector256.Create(3L), high)).AsInt64() & Vector256.Create(4L);
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index + Vector256.Create(1L), high)).AsInt64() & Vector256.Create(2L);
-                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(low, index, high)).AsInt64() & Vector256.Create(1L);
+                var index = Avx.CompareGreaterThan(x, _first.AsDouble()).AsInt64() & Vector256.Create(4L);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(_shift1Low.AsDouble(), index, _shift1High.AsDouble())).AsInt64() & Vector256.Create(2L);
+                index += Avx.CompareGreaterThan(x, Avx512F.VL.PermuteVar4x64x2(_low.AsDouble(), index, _high.AsDouble())).AsInt64() & Vector256.Create(1L);
                 return Avx512F.VL.PermuteVar4x64x2(_levelsLow.AsDouble(), index, _levelsHigh.AsDouble()).As<double, T>();
             }
         }
     }
 
     /// <summary>Compare-and-select over the sorted thresholds: the last threshold below v decides (without AVX2).</summary>
-    private readonly unsafe struct LinearPicker<T>(LutDecision<T> decision) : IPicker<T>
+    private readonly unsafe struct LinearPicker<T>(LutDecision<T> decision, T scale) : IPicker<T>
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         private readonly Vector256<T>* _thresholds = decision.ThresholdVectorPointer;
         private readonly Vector256<T>* _levels = decision.LevelVectorPointer;
         private readonly int _count = decision.Count - 1;
+        private readonly Vector256<T> _scale = Vector256.Create(scale);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<T> Pick(Vector256<T> v)
@@ -355,12 +397,12 @@ public static class LutKernel
             var level = _levels[0];
             for (int i = 0; i < _count; i++)
                 level = Vector256.ConditionalSelect(Vector256.GreaterThan(v, _thresholds[i]), _levels[i + 1], level);
-            return level;
+            return ToFloat32(level * _scale);
         }
     }
 
     /// <summary>Large tables: the unit cell of v holds at most one threshold; three gathers give it and the levels on both sides.</summary>
-    private readonly unsafe struct CellPicker<T>(LutDecision<T> decision) : IPicker<T>
+    private readonly unsafe struct CellPicker<T>(LutDecision<T> decision, T scale) : IPicker<T>
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         private readonly T* _thresholds = decision.CellThresholdPointer;
@@ -368,6 +410,7 @@ public static class LutKernel
         private readonly T* _upper = decision.CellUpperPointer;
         private readonly Vector256<T> _low = Vector256.Create(decision.Low);
         private readonly Vector256<int> _lastCell = Vector256.Create(decision.CellCount - 1);
+        private readonly Vector256<T> _scale = Vector256.Create(scale);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<T> Pick(Vector256<T> v)
@@ -380,7 +423,7 @@ public static class LutKernel
                 var threshold = Avx2.GatherVector256((float*)_thresholds, cell, 4);
                 var lower = Avx2.GatherVector256((float*)_lower, cell, 4);
                 var upper = Avx2.GatherVector256((float*)_upper, cell, 4);
-                return Vector256.ConditionalSelect(Vector256.GreaterThan(v.AsSingle(), threshold), upper, lower).As<float, T>();
+                return ToFloat32(Vector256.ConditionalSelect(Vector256.GreaterThan(v.AsSingle(), threshold), upper, lower).As<float, T>() * _scale);
             }
             else
             {
@@ -389,7 +432,7 @@ public static class LutKernel
                 var threshold = Avx2.GatherVector256((double*)_thresholds, cell, 8);
                 var lower = Avx2.GatherVector256((double*)_lower, cell, 8);
                 var upper = Avx2.GatherVector256((double*)_upper, cell, 8);
-                return Vector256.ConditionalSelect(Vector256.GreaterThan(v.AsDouble(), threshold), upper, lower).As<double, T>();
+                return ToFloat32(Vector256.ConditionalSelect(Vector256.GreaterThan(v.AsDouble(), threshold), upper, lower).As<double, T>() * _scale);
             }
         }
     }
