@@ -23,9 +23,8 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
     private readonly T[] _levels;
     private readonly Vector256<T>[] _thresholdVectors;
     private readonly Vector256<T>[] _levelVectors;
-    private readonly T[]? _cellThresholds;
-    private readonly T[]? _cellLower;
-    private readonly T[]? _cellUpper;
+    private readonly LutLevels _table;
+    private CellTables? _cells; // built on first use: most tables never need them
 
     internal LutDecision(LutLevels table)
     {
@@ -44,7 +43,7 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
         for (int i = 0; i < _thresholdVectors.Length; i++) _thresholdVectors[i] = Vector256.Create(_thresholds[i]);
         for (int j = 0; j < Count; j++) _levelVectors[j] = Vector256.Create(_levels[j]);
         // Cells cost 3 x (2^B + 1) values: a few KiB for the usual widths; for wide LUTs only where the permutes cannot serve.
-        if (Count > 2 * Vector256<T>.Count || table.Bitwidth <= 12) (_cellThresholds, _cellLower, _cellUpper) = BuildCells(table);
+        _table = table;
     }
 
     /// <summary>Number of distinct entries (levels).</summary>
@@ -61,8 +60,14 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
     /// <summary>The level of each entry (entry / k), ascending.</summary>
     public ReadOnlySpan<T> Levels => _levels;
 
-    /// <summary>Whether the cell tables were built (large tables), so the kernel can look a value's cell up.</summary>
-    public bool UsesCells => _cellThresholds is not null;
+    /// <summary>
+    /// Whether the kernel can look a value's unit cell up: the cells (3 x (2^B + 1) values) exist for tables too large for
+    /// the permute pickers, and for any table up to a 12-bit LUT; each cell holds at most one threshold (always so for
+    /// integer entries). Builds the cells on first use.
+    /// </summary>
+    public bool UsesCells => (Count > 2 * Vector256<T>.Count || _table.Bitwidth <= 12) && Cells.Usable;
+
+    private CellTables Cells => LazyInitializer.EnsureInitialized(ref _cells, () => BuildCells(_table));
 
     /// <summary>The level index a (clamped, non-NaN) scaled value picks: the number of thresholds below it.</summary>
     public int IndexOf(T v)
@@ -81,18 +86,23 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
     internal T* LevelPointer => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_levels));
     internal Vector256<T>* ThresholdVectorPointer => (Vector256<T>*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_thresholdVectors));
     internal Vector256<T>* LevelVectorPointer => (Vector256<T>*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_levelVectors));
-    internal T* CellThresholdPointer => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_cellThresholds!));
-    internal T* CellLowerPointer => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_cellLower!));
-    internal T* CellUpperPointer => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_cellUpper!));
-    internal int CellCount => _cellThresholds?.Length ?? 0;
+    internal T* CellThresholdPointer => Pointer(Cells.Thresholds);
+    internal T* CellLowerPointer => Pointer(Cells.Lower);
+    internal T* CellUpperPointer => Pointer(Cells.Upper);
+    internal int CellCount => Cells.Thresholds.Length;
+
+    private static T* Pointer(T[] pinned) => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+
+    /// <summary>Per unit cell: its threshold (+∞ when none) and the levels below and above it.</summary>
+    private sealed record CellTables(T[] Thresholds, T[] Lower, T[] Upper, bool Usable);
 
     private static T[] Pinned(int length) => GC.AllocateArray<T>(length, pinned: true);
 
     /// <summary>
     /// Per unit cell [lo + c, lo + c + 1): the one threshold inside it (+∞ when none) and the levels below and above it.
-    /// Null when a cell would hold two thresholds (not possible for integer entries; then the kernel compares instead).
+    /// Not usable when a cell would hold two thresholds (not possible for integer entries; then the kernel compares instead).
     /// </summary>
-    private (T[]?, T[]?, T[]?) BuildCells(LutLevels table)
+    private CellTables BuildCells(LutLevels table)
     {
         int cells = checked((int)(table.High - table.Low) + 1);
         var thresholds = Pinned(cells);
@@ -105,7 +115,7 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
             while (next < Count - 1 && _thresholds[next] < start) next++;
             int inside = next;
             while (inside < Count - 1 && _thresholds[inside] < end) inside++;
-            if (inside - next > 1) return (null, null, null);
+            if (inside - next > 1) return new CellTables([], [], [], Usable: false);
             lower[c] = _levels[next];
             if (inside == next)
             {
@@ -118,7 +128,7 @@ public sealed unsafe class LutDecision<T> where T : unmanaged, IFloatingPointIee
                 upper[c] = _levels[next + 1];
             }
         }
-        return (thresholds, lower, upper);
+        return new CellTables(thresholds, lower, upper, Usable: true);
     }
 
     /// <summary>The largest value in [lower, upper] that still picks <paramref name="lower"/>, by bisection on the ordered bit patterns.</summary>
