@@ -127,9 +127,16 @@ public static partial class Cli
 
     internal static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
-    /// <summary>"OutputPath names one file" → "--output-path names one file" (words already written as options stay).</summary>
+    /// <summary>
+    /// "OutputPath names one file" → "--output-path names one file" (words already written as options stay). A word right
+    /// after Method or ErrorMethod is a value ("ErrorMethod Percentile"), not the option of the same name.
+    /// </summary>
     private static string AsOptions(string message) =>
-        ParameterWord().Replace(message, match => OptionNames.TryGetValue(match.Value, out var option) ? option : match.Value);
+        ParameterWord().Replace(message, match =>
+            !FollowsMethod(message, match.Index) && OptionNames.TryGetValue(match.Value, out var option) ? option : match.Value);
+
+    private static bool FollowsMethod(string message, int index) =>
+        message.AsSpan(0, index).EndsWith("Method ", StringComparison.Ordinal);
 
     [GeneratedRegex(@"(?<![-\w])[A-Z][A-Za-z]*(?![\w(])")]
     private static partial Regex ParameterWord();
@@ -209,8 +216,9 @@ public static partial class Cli
     private static RootCommand CreateRootCommand()
     {
         var root = new RootCommand(
-            "Quantize .npy tensors and model files (safetensors, .npz, PyTorch checkpoints, ONNX) with Sony MCT's inferable quantizers, " +
-            "bit for bit as MCT on PyTorch, and lower MCT's exported ONNX models to standard ONNX.")
+            "Quantize .npy tensors and model files (safetensors, .npz, PyTorch checkpoints, ONNX) with Sony MCT's nine inferable " +
+            "quantizers (POT, symmetric, uniform and look-up-table; weights and activations), bit for bit as MCT on PyTorch, and " +
+            "lower MCT's exported ONNX models to standard ONNX.")
         {
             QuantizeCommand.Create(),
             NewCommand.Create(),

@@ -87,7 +87,7 @@ internal static class TextFormat
         Line("Non-finite:", $"{info.NonFiniteCount} (NaN {info.NaNCount}, +inf {info.PositiveInfinityCount}, -inf {info.NegativeInfinityCount})");
     }
 
-    /// <summary>"threshold 4, signed", "threshold [2, 4, 1], unsigned" or "range [-1.5, 2.5]" / "ranges [[-1, 1], ...]".</summary>
+    /// <summary>"threshold 4, signed", "threshold [2, 4, 1], unsigned", "threshold 0.5, signed, table [-3, 0, 2]" or "range [-1.5, 2.5]" / "ranges [[-1, 1], ...]".</summary>
     public static string AppliedValues(QuantizerSpec spec)
     {
         if (spec.Method == QuantizationMethod.Uniform)
@@ -95,7 +95,11 @@ internal static class TextFormat
             var ranges = spec.MinRange!.Zip(spec.MaxRange!, (min, max) => $"[{Number(min)}, {Number(max)}]").ToArray();
             return ranges.Length == 1 ? $"range {ranges[0]}" : $"ranges {ListOf(ranges)}";
         }
-        string table = spec.IsLut ? $", table {List(spec.LutValues!)}" : "";
+        // A table is at most 2^numBits entries; print it whole up to 16 (4 bits), the way it was given.
+        string table = !spec.IsLut ? ""
+            : spec.LutValues!.Count <= 16 ? $", table [{string.Join(", ", spec.LutValues.Select(Number))}]" : $", table {List(spec.LutValues)}";
+        if (spec.IsLut && spec.EffectiveLutValuesBitwidth != QuantizerSpec.DefaultLutValuesBitwidth)
+            table += $" ({spec.EffectiveLutValuesBitwidth}-bit LUT)";
         return $"threshold {List(spec.Threshold!)}, {(spec.IsSigned ? "signed" : "unsigned")}{table}";
     }
 

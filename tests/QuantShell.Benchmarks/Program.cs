@@ -3,6 +3,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- --filter '*'        (BenchmarkDotNet)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- formats DIR MIB    (model-file layer: read and copy GB/s)
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- lut                (LUT kernel vs memcpy and uniform)
 if (args.Length > 2 && args[0] == "generate")
 {
     QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
@@ -31,6 +32,11 @@ if (args.Length > 2 && args[0] == "formats")
 if (args.Length > 0 && args[0] == "tensor")
 {
     QuantShell.Benchmarks.TensorReport.Run();
+    return;
+}
+if (args.Length > 0 && args[0] == "lut")
+{
+    QuantShell.Benchmarks.QuickLutReport.Run();
     return;
 }
 if (args.Length > 0 && args[0] == "quick")

@@ -14,13 +14,14 @@ public sealed class ConformanceTests : IDisposable
 
     public static TheoryData<string> PyTorchCases() => Conformance.PyTorch.Names();
 
-    public static TheoryData<string> MctCases() => Conformance.Mct.Names(c => !c.Quantizer.IsLut);
+    public static TheoryData<string> MctCases() => Conformance.Mct.Names();
 
     [Fact]
     public void Suites_HoldEveryCase()
     {
         Assert.True(PyTorchCases().Count >= Conformance.PyTorch.MinimumCases, $"{PyTorchCases().Count} PyTorch cases");
-        Assert.Equal(60, MctCases().Count);
+        Assert.Equal(96, MctCases().Count);
+        Assert.Equal(36, Conformance.Mct.Cases.Count(c => c.Quantizer.IsLut));
     }
 
     [Theory]
@@ -34,6 +35,10 @@ public sealed class ConformanceTests : IDisposable
     [Theory]
     [MemberData(nameof(MctCases))]
     public void MctCase_FilePath_IsBitIdentical(string name) => CheckFile(Conformance.Mct.Get(name), chunkBytes: 1 << 20);
+
+    [Theory]
+    [MemberData(nameof(MctCases))]
+    public void MctCase_FilePathInTinyChunks_IsBitIdentical(string name) => CheckFile(Conformance.Mct.Get(name), chunkBytes: 24);
 
     [Theory]
     [MemberData(nameof(MctCases))]

@@ -196,6 +196,42 @@ public sealed class ModelQuantizeTests : IDisposable
             Assert.Equal(Bytes(fakeFile, tensor.Name), Bytes(backFile, tensor.Name));
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void IntForm_OfALut_HoldsIndicesTableAndScale_ThatGiveTheFakeValues(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        // A table listed out of order with a duplicate: codes index the table as listed, first listing wins.
+        var options = new QuantizerOptions { Method = QuantizationMethod.LutSymmetric, NumBits = 3, LutValues = [50, -128, 0, -40, 100, 0, 127, -90] };
+        string fake = _temp.File("lutfake" + Extension(kind)), codes = _temp.File("lutcodes" + Extension(kind)), back = _temp.File("lutback" + Extension(kind));
+        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        Assert.Equal(3, results.Count(r => !r.Skipped));
+        using (var file = TensorFiles.Open(codes))
+        using (var fakeFile = TensorFiles.Open(fake))
+        {
+            Assert.Equal("uint8", file.Tensor("conv1.weight").DType.Name);
+            Assert.DoesNotContain(file.Tensors, t => t.Name == "conv1.weight_zero_point");
+            var lut = MemoryMarshal.Cast<byte, float>(Bytes(file, "conv1.weight_lut")).ToArray();
+            Assert.Equal([50f, -128, 0, -40, 100, 0, 127, -90], lut);
+            var scales = MemoryMarshal.Cast<byte, float>(Bytes(file, "conv1.weight_scale")).ToArray();
+            Assert.Equal(8, scales.Length);
+            var indices = Bytes(file, "conv1.weight");
+            Assert.DoesNotContain((byte)5, indices); // the second 0 is never chosen
+            var expected = MemoryMarshal.Cast<byte, float>(Bytes(fakeFile, "conv1.weight")).ToArray();
+            // What a consumer computes from the three tensors, in float32: lut[code] * scale of the code's channel.
+            for (int i = 0; i < indices.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected[i]), BitConverter.SingleToInt32Bits(lut[indices[i]] * scales[i / 27]));
+        }
+        var host = new CollectingHost<DequantizationResult>();
+        DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
+        Assert.Empty(host.Errors);
+        using var fakeAgain = TensorFiles.Open(fake);
+        using var backFile = TensorFiles.Open(back);
+        foreach (var tensor in fakeAgain.Tensors)
+            Assert.Equal(Bytes(fakeAgain, tensor.Name), Bytes(backFile, tensor.Name));
+    }
+
     /// <summary>
     /// The files torch 1.13 and numpy wrote (views, shared storages, nested checkpoints, bfloat16, deflated entries):
     /// every quantized tensor equals the .npy path on its twin, every other tensor is copied as it was, and the int form

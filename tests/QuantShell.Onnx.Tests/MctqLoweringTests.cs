@@ -15,10 +15,6 @@ namespace QuantShell.Onnx.Tests;
 /// </summary>
 public sealed class MctqLoweringTests(ITestOutputHelper output)
 {
-    internal const string LutPending =
-        "LUT weights: InferableQuantizer.Create cannot build LutSymmetric/LutPot quantizers yet (written on another branch); " +
-        "remove this skip once it can (LutModels_AreRefusedClearly_UntilLutQuantizersExist then fails as a reminder).";
-
     private static readonly string[] NonLut = ["mctq_0", "mctq_1"];
 
     public static TheoryData<string, WeightsForm, ActivationsForm> Cases(bool lut)
@@ -49,20 +45,10 @@ public sealed class MctqLoweringTests(ITestOutputHelper output)
     public void GridModels_Lowered_WeightsAndOutputsMatchMct(string name, WeightsForm weights, ActivationsForm activations) =>
         CheckLowered(name, weights, activations);
 
-    [Theory(Skip = LutPending)]
+    [Theory]
     [MemberData(nameof(LutCases))]
     public void LutModels_Lowered_WeightsAndOutputsMatchMct(string name, WeightsForm weights, ActivationsForm activations) =>
         CheckLowered(name, weights, activations);
-
-    [Fact]
-    public void LutModels_AreRefusedClearly_UntilLutQuantizersExist()
-    {
-        // When this fails, LUT quantizers exist: remove the skip of LutModels_Lowered_WeightsAndOutputsMatchMct and this test.
-        var model = OnnxModel.Load(MctqModels.Get("mctq_2").ModelPath);
-        var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => MctLowering.Lower(model, WeightsForm.Fake, ActivationsForm.Exact));
-        Assert.Equal("MethodInvalid", error.ErrorId);
-        Assert.Contains("WeightsLUTSymmetricQuantizer", error.Message);
-    }
 
     private void CheckLowered(string name, WeightsForm weights, ActivationsForm activations)
     {

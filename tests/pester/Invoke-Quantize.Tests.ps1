@@ -1,7 +1,7 @@
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
     $conformanceCases = @(Get-ConformanceCase -Suite conformance)
-    $mctCases = @(Get-ConformanceCase -Suite conformance-mct -ExcludeLut)
+    $mctCases = @(Get-ConformanceCase -Suite conformance-mct)
 }
 
 BeforeAll {
@@ -25,9 +25,10 @@ BeforeAll {
 
 Describe 'Invoke-Quantize' {
     Context 'conformance (shared/conformance and shared/conformance-mct)' {
-        It 'runs every case of both suites' -ForEach @{ PyTorchCount = $conformanceCases.Count; MctCount = $mctCases.Count } {
+        It 'runs every case of both suites' -ForEach @{ PyTorchCount = $conformanceCases.Count; MctCount = $mctCases.Count; LutCount = @($mctCases | Where-Object { $_.Quantizer.method -like 'lut*' }).Count } {
             $PyTorchCount | Should -BeGreaterOrEqual 62
-            $MctCount | Should -Be 60 # the 36 LUT cases of the 96 are not yet supported
+            $MctCount | Should -Be 96
+            $LutCount | Should -Be 36
         }
 
         It '<Suite>/<Name> matches through Import-InferableQuantizer' -ForEach ($conformanceCases + $mctCases) {
@@ -155,7 +156,7 @@ Describe 'Invoke-Quantize' {
 
         It 'shows the result table view' {
             $text = Invoke-Quantize -Path $a -Quantizer $q | Out-String -Width 200
-            $text | Should -Match 'Input\s+Shape\s+DType\s+Method\s+NumBits\s+Threshold / Range\s+Scale\s+MSE\s+SQNR dB\s+Output'
+            $text | Should -Match 'Input\s+Shape\s+DType\s+Method\s+NumBits\s+Threshold / Range / LUT\s+Scale\s+MSE\s+SQNR dB\s+Output'
             $text | Should -Match 'a\.npy\s+\(2, 3\)\s+float32\s+Symmetric\s+8\s+4\s+0\.03125'
             $text | Should -Match 'a\.q\.npy'
         }

@@ -111,7 +111,7 @@ Describe 'Measure-Quantization' {
         @($rows.NumBits) | Should -Be @(4, 5, 6, 7, 8)
         for ($i = 1; $i -lt 5; $i++) { $rows[$i].Mse | Should -BeLessThan $rows[$i - 1].Mse }
         $text = $rows | Out-String -Width 200
-        $text | Should -Match 'Input\s+Method\s+NumBits\s+Threshold / Range\s+MSE\s+MAE\s+MaxError\s+SQNR dB\s+Clipped %\s+Levels'
+        $text | Should -Match 'Input\s+Method\s+NumBits\s+Threshold / Range / LUT\s+MSE\s+MAE\s+MaxError\s+SQNR dB\s+Clipped %\s+Levels'
         @([regex]::Matches($text, 'x\.npy\s+Pot\s+\d')).Count | Should -Be 5
         @([regex]::Matches($text, 'Threshold / Range')).Count | Should -Be 1
     }

@@ -80,7 +80,7 @@ Describe 'New-InferableQuantizer' {
 
         It 'shows the format view columns' {
             $text = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 | Out-String -Width 200
-            $text | Should -Match 'Target\s+Method\s+NumBits\s+Signed\s+Threshold / Range\s+PerChannel\s+ChannelAxis\s+Scales'
+            $text | Should -Match 'Target\s+Method\s+NumBits\s+Signed\s+Threshold / Range / LUT\s+PerChannel\s+ChannelAxis\s+Scales'
             $text | Should -Match 'Weights\s+Symmetric\s+8\s+True\s+2, 4, 1\s+True\s+-1\s+0\.015625, 0\.03125, 0\.0078125'
         }
     }

@@ -51,6 +51,16 @@ BeforeDiscovery {
            Cli = 'quantize {dir}/nan.npy --threshold 1'; Ps = 'Invoke-Quantize -Path {dir}/nan.npy -Threshold 1' }
         @{ Name = 'a quantizer without its threshold'; ErrorId = 'ThresholdMissing'
            Cli = 'new --method pot'; Ps = 'New-InferableQuantizer -Method Pot' }
+        @{ Name = 'a LUT quantizer without its table'; ErrorId = 'LutValuesMissing'
+           Cli = 'new --method lut-pot --num-bits 2 --threshold 1'; Ps = 'New-InferableQuantizer -Method LutPot -NumBits 2 -Threshold 1' }
+        @{ Name = 'more LUT values than 2^bits'; ErrorId = 'LutValuesInvalid'
+           Cli = 'quantize {dir}/x.npy --method lut-pot --num-bits 1 --lut-values 1,2,3'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -Method LutPot -NumBits 1 -LutValues 1, 2, 3' }
+        @{ Name = 'bits above the LUT bit width'; ErrorId = 'LutValuesBitwidthInvalid'
+           Cli = 'measure {dir}/x.npy --method lut-symmetric --num-bits 5 --lut-values-bitwidth 4'; Ps = 'Measure-Quantization -Path {dir}/x.npy -Method LutSymmetric -NumBits 5 -LutValuesBitwidth 4' }
+        @{ Name = 'negative eps'; ErrorId = 'EpsInvalid'
+           Cli = 'quantize {dir}/x.npy --method lut-pot --num-bits 2 --eps -1'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -Method LutPot -NumBits 2 -Eps -1' }
+        @{ Name = 'percentile out of range'; ErrorId = 'PercentileInvalid'
+           Cli = 'measure {dir}/x.npy --error-method percentile --percentile 0'; Ps = 'Measure-Quantization -Path {dir}/x.npy -ErrorMethod Percentile -Percentile 0' }
     )
 }
 

@@ -12,14 +12,13 @@ $script:ToolAssembly = Join-Path $script:RepoRoot 'src/QuantShell.Cli/bin/Releas
 
 # The cases of a suite; throws (stopping discovery) when the folder is missing or holds too few cases.
 function Get-ConformanceCase {
-    param([ValidateSet('conformance', 'conformance-mct')] [string] $Suite = 'conformance', [switch] $ExcludeLut)
+    param([ValidateSet('conformance', 'conformance-mct')] [string] $Suite = 'conformance')
     $folder = Join-Path $script:SharedDir $Suite
     $file = Join-Path $folder 'cases.json'
     if (-not (Test-Path -LiteralPath $file)) { throw "$file is missing: the shared conformance cases are needed (set QUANTSHELL_SHARED)." }
     $cases = @(Get-Content -Raw -LiteralPath $file -ErrorAction Stop | ConvertFrom-Json)
     if ($cases.Count -lt $script:ConformanceSuites[$Suite]) { throw "$file lists $($cases.Count) cases; at least $($script:ConformanceSuites[$Suite]) are expected." }
     foreach ($case in $cases) {
-        if ($ExcludeLut -and $case.quantizer.method -like 'lut*') { continue }
         @{
             Suite     = $Suite
             Name      = $case.name
@@ -67,6 +66,9 @@ function ConvertTo-QuantizerParameter($Quantizer) {
     if ($null -ne $Quantizer.signed) { $parameters.Signed = [switch][bool]$Quantizer.signed }
     if ($Quantizer.perChannel) { $parameters.PerChannel = [switch]$true }
     if ($null -ne $Quantizer.channelAxis) { $parameters.ChannelAxis = [int]$Quantizer.channelAxis }
+    if ($null -ne $Quantizer.lutValues) { $parameters.LutValues = [double[]]$Quantizer.lutValues }
+    if ($null -ne $Quantizer.lutValuesBitwidth) { $parameters.LutValuesBitwidth = [int]$Quantizer.lutValuesBitwidth }
+    if ($null -ne $Quantizer.eps) { $parameters.Eps = [double]$Quantizer.eps }
     $parameters
 }
 

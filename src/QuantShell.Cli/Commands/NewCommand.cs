@@ -15,7 +15,7 @@ internal static class NewCommand
 
     public static readonly Option<string[]> FromPath = new("--from-path", "--from")
     {
-        Description = "Choose the values not given (threshold, range) from these .npy files, pooled as calibration batches.",
+        Description = "Choose the values not given (threshold, range, LUT table) from these .npy files, pooled as calibration batches.",
         HelpName = "FILE",
         AllowMultipleArgumentsPerToken = true,
     };
@@ -33,6 +33,7 @@ internal static class NewCommand
         foreach (var option in QuantizerOptionSet.Building) command.Options.Add(option);
         command.Options.Add(QuantizerOptionSet.ErrorMethod);
         command.Options.Add(QuantizerOptionSet.P);
+        command.Options.Add(QuantizerOptionSet.Percentile);
         foreach (var option in new Option[] { FromPath, OutputPath, Force, Fsync }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;

@@ -65,8 +65,9 @@ internal static class QuantizeCommand
     {
         var command = new Command("quantize",
             "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints): y = dequantize(quantize(x)), same " +
-            "shape and dtype, or integer codes with --format int. Values not given (threshold, range) are chosen from the data, as " +
-            "MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold).")
+            "shape and dtype, or integer codes with --format int. Values not given (threshold, range, LUT table) are chosen from " +
+            "the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold); " +
+            "'quantize w.npy --method lut-pot --bits 3' chooses a 3-bit table by k-means.")
         {
             Inputs,
         };

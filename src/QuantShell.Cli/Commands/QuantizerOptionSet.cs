@@ -29,7 +29,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<QuantizationMethod?> Method = new("--method")
     {
-        Description = $"Quantization method: pot (power-of-two thresholds), symmetric, uniform (min/max range). Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
+        Description = $"Quantization method: pot (power-of-two thresholds), symmetric, uniform (min/max range), lut-symmetric (weights) or lut-pot (a look-up table of values, MCT's non-uniform quantizers). Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
         HelpName = Choices<QuantizationMethod>(),
         CustomParser = ParseEnum<QuantizationMethod>,
     };
@@ -42,7 +42,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double[]?> Threshold = new("--threshold")
     {
-        Description = "Threshold(s) for pot/symmetric, comma-separated: one, or one per channel with --per-channel. Chosen from the data when omitted (see --error-method).",
+        Description = "Threshold(s) for pot/symmetric/lut-*, comma-separated: one, or one per channel with --per-channel. Chosen from the data when omitted (see --error-method).",
         HelpName = "T[,T...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -66,12 +66,32 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<bool> Signed = new("--signed")
     {
-        Description = "Signed integer range for pot/symmetric (the default for weights; for activations chosen from the data, signed iff the data has negative values).",
+        Description = "Signed integer range for pot/symmetric/lut-pot activations (the default for weights; for activations chosen from the data, signed iff the data has negative values).",
     };
 
     public static readonly Option<bool> Unsigned = new("--unsigned")
     {
-        Description = "Unsigned integer range for pot/symmetric (for non-negative inputs such as ReLU activations).",
+        Description = "Unsigned integer range for pot/symmetric/lut-pot activations (for non-negative inputs such as ReLU activations).",
+    };
+
+    public static readonly Option<double[]?> LutValues = new("--lut-values")
+    {
+        Description = "The table of a lut-* quantizer, comma-separated integers in the LUT's range (any order; at most 2^num-bits distinct). Chosen from the data by k-means when omitted.",
+        HelpName = "V[,V...]",
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = ParseNumbers,
+    };
+
+    public static readonly Option<int?> LutValuesBitwidth = new("--lut-values-bitwidth")
+    {
+        Description = $"Bit width B of a lut-* table's integer range: signed [-2^(B-1), 2^(B-1)-1], unsigned [0, 2^B]; at least --num-bits. Default: {QuantizerSpec.DefaultLutValuesBitwidth}.",
+        HelpName = "B",
+    };
+
+    public static readonly Option<double?> Eps = new("--eps")
+    {
+        Description = "Added to a lut-* threshold before dividing by it, as MCT does (default 1e-8).",
+        HelpName = "EPS",
     };
 
     public static readonly Option<bool> PerChannel = new("--per-channel")
@@ -87,7 +107,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<ErrorMethod?> ErrorMethod = new("--error-method")
     {
-        Description = "How a missing threshold or range is chosen from the data: no-clipping (cover the data), mse (least mean squared error, the default), mae, or lp (see --p).",
+        Description = "How a missing threshold or range is chosen from the data: no-clipping (cover the data), mse (least mean squared error, the default), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
         HelpName = Choices<ErrorMethod>(),
         CustomParser = ParseEnum<ErrorMethod>,
     };
@@ -98,16 +118,23 @@ internal static class QuantizerOptionSet
         HelpName = "P",
     };
 
+    public static readonly Option<double?> Percentile = new("--percentile")
+    {
+        Description = $"The share of the values --error-method percentile covers, in percent (0 < P <= 100; default {SelectionOptions.DefaultPercentile}): the threshold is that percentile of |x|; a uniform range leaves half the rest out on each side.",
+        HelpName = "PERCENT",
+    };
+
     public static readonly Option<bool> Calibrate = new("--calibrate")
     {
         Description = "Choose one threshold/range from all inputs pooled (as calibration batches) and apply it to every input; without it each input gets its own.",
     };
 
     /// <summary>The options that build a quantizer (new takes these only).</summary>
-    public static IReadOnlyList<Option> Building { get; } = [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis];
+    public static IReadOnlyList<Option> Building { get; } =
+        [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, LutValues, LutValuesBitwidth, Eps];
 
     /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
-    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, P, Calibrate];
+    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, P, Percentile, Calibrate];
 
     /// <summary>The options as the core's <see cref="QuantizerOptions"/>: null for each option not on the command line.</summary>
     public static QuantizerOptions Read(ParseResult parseResult) => new()
@@ -122,8 +149,12 @@ internal static class QuantizerOptionSet
         Signed = QuantizerOptions.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
         PerChannel = parseResult.GetValue(PerChannel) ? true : null,
         ChannelAxis = parseResult.GetValue(ChannelAxis),
+        LutValues = Given(parseResult, LutValues),
+        LutValuesBitwidth = parseResult.GetValue(LutValuesBitwidth),
+        Eps = parseResult.GetValue(Eps),
         ErrorMethod = parseResult.GetValue(ErrorMethod),
         P = parseResult.GetValue(P),
+        Percentile = parseResult.GetValue(Percentile),
         Calibrate = parseResult.GetValue(Calibrate) ? true : null,
     };
 

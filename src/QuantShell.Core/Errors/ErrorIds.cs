@@ -27,9 +27,13 @@ public static class ErrorIds
     public const string ChannelAxisOutOfRange = nameof(ChannelAxisOutOfRange);
     /// <summary>The number of per-channel values differs from the length of the channel axis.</summary>
     public const string ChannelCountMismatch = nameof(ChannelCountMismatch);
+    /// <summary>A LUT quantizer whose table is neither given nor to be chosen from data (a complete quantizer was required).</summary>
     public const string LutValuesMissing = nameof(LutValuesMissing);
+    /// <summary>A LUT table with a non-integer entry, an entry outside the LUT's range, or more than 2^NumBits distinct entries.</summary>
     public const string LutValuesInvalid = nameof(LutValuesInvalid);
+    /// <summary>LutValuesBitwidth outside 1..16, or below NumBits.</summary>
     public const string LutValuesBitwidthInvalid = nameof(LutValuesBitwidthInvalid);
+    /// <summary>Eps is negative or not finite.</summary>
     public const string EpsInvalid = nameof(EpsInvalid);
     /// <summary>A LUT quantizer's inputRank differs from the rank of the tensor it is applied to.</summary>
     public const string InputRankMismatch = nameof(InputRankMismatch);
@@ -37,6 +41,7 @@ public static class ErrorIds
     // ---- choosing values from the data ----
     /// <summary>-P / --p is not a finite number greater than 0.</summary>
     public const string ErrorExponentInvalid = nameof(ErrorExponentInvalid);
+    /// <summary>-Percentile / --percentile is not greater than 0 and at most 100.</summary>
     public const string PercentileInvalid = nameof(PercentileInvalid);
     /// <summary>Selection options (ErrorMethod, P, Calibrate) were given with a quantizer whose values are all given.</summary>
     public const string SelectionOptionNotApplicable = nameof(SelectionOptionNotApplicable);

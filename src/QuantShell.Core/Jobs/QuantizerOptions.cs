@@ -46,6 +46,9 @@ public sealed record QuantizerOptions
     /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>.</summary>
     public double? P { get; init; }
 
+    /// <summary>The share of the data <see cref="ErrorMethod.Percentile"/> covers, in percent (default 99.99).</summary>
+    public double? Percentile { get; init; }
+
     /// <summary>Choose one quantizer from all inputs pooled.</summary>
     public bool? Calibrate { get; init; }
 
@@ -71,12 +74,13 @@ public sealed record QuantizerOptions
     {
         if (ErrorMethod is not null) yield return nameof(ErrorMethod);
         if (P is not null) yield return nameof(P);
+        if (Percentile is not null) yield return nameof(Percentile);
         if (Calibrate is not null) yield return nameof(Calibrate);
     }
 
     /// <summary>
     /// Applies the defaults (weights, symmetric, 8 bits) and the rules: a complete quantizer excludes the building
-    /// parameters and the selection ones; -P belongs to -ErrorMethod Lp; every quantizer rule of
+    /// parameters and the selection ones; -P belongs to -ErrorMethod Lp, -Percentile to -ErrorMethod Percentile; every quantizer rule of
     /// <see cref="QuantizerSpec.Validate"/>. Reads the quantizer file when one is named. Nothing is read from the inputs.
     /// </summary>
     public QuantizerRequest ToRequest()
@@ -137,7 +141,16 @@ public sealed record QuantizerOptions
             if (!(double.IsFinite(p) && p > 0))
                 throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(p)}.", nameof(P), ErrorIds.ErrorExponentInvalid);
         }
-        var selection = new SelectionOptions { ErrorMethod = method, P = P ?? 2.0, Calibrate = Calibrate ?? false };
+        if (Percentile is double percentile)
+        {
+            if (method != Selection.ErrorMethod.Percentile)
+                throw new QuantizerValidationException($"Percentile is the share ErrorMethod Percentile covers; it does not apply to ErrorMethod {method}.", nameof(Percentile), ErrorIds.ParameterNotApplicable);
+            ParameterSelector.CheckPercentile(percentile);
+        }
+        var selection = new SelectionOptions
+        {
+            ErrorMethod = method, P = P ?? 2.0, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
+        };
         return new QuantizerRequest(spec, selection, source);
     }
 

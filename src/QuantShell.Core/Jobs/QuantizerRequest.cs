@@ -68,6 +68,7 @@ public sealed class QuantizerRequest
     {
         ErrorMethod = Selection.ErrorMethod,
         P = Selection.ErrorMethod == ErrorMethod.Lp ? Selection.P : null,
+        Percentile = Selection.ErrorMethod == ErrorMethod.Percentile ? Selection.Percentile : null,
         Calibrated = Selection.Calibrate,
         InputCount = Selection.Calibrate ? inputCount : 1,
     };

@@ -12,10 +12,10 @@ namespace QuantShell.Core.Kernels;
 /// </summary>
 public static class FakeQuantizeKernel
 {
-    // Outputs at least this large bypass the cache with non-temporal stores: the destination is not read for
+    // Shared with LutKernel. Outputs at least this large bypass the cache with non-temporal stores: the destination is not read for
     // ownership first, so the pass moves as many bytes as a memcpy. Smaller ones (file chunks, read back at once
     // by the write call) stay in cache.
-    private const int NonTemporalBytes = 4 << 20;
+    internal const int NonTemporalBytes = 4 << 20;
 
     /// <summary>Quantizes <paramref name="source"/> into <paramref name="destination"/> (same length, not overlapping) on one grid.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -157,7 +157,7 @@ public static class FakeQuantizeKernel
     /// For outputs large enough to stream past the cache: how many leading elements to do one by one so the rest of
     /// <paramref name="destination"/> is 32-byte aligned for non-temporal stores; -1 for ordinary stores.
     /// </summary>
-    private static unsafe int NonTemporalPeel<T>(T* destination, int length) where T : unmanaged
+    internal static unsafe int NonTemporalPeel<T>(T* destination, int length) where T : unmanaged
     {
         if ((long)length * sizeof(T) < NonTemporalBytes || !Avx.IsSupported) return -1;
         nuint address = (nuint)destination;
@@ -207,11 +207,11 @@ public static class FakeQuantizeKernel
 
     // Vectors whose squared errors are summed in the element type before being added into float64: short enough
     // that a float32 partial sum loses nothing that matters for a reported MSE or SQNR.
-    private const int BlockVectors = 16;
+    internal const int BlockVectors = 16;
 
     /// <summary>Adds one vector's squared error and squared signal to the block sums and notes any non-finite lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate<T>(Vector256<T> x, Vector256<T> y, Vector256<T> maxFinite,
+    internal static void Accumulate<T>(Vector256<T> x, Vector256<T> y, Vector256<T> maxFinite,
                                       ref Vector256<T> blockError, ref Vector256<T> blockSignal, ref Vector256<T> allFinite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -226,7 +226,7 @@ public static class FakeQuantizeKernel
     /// elements one by one instead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void EndBlock<T>(Vector256<T> blockError, Vector256<T> blockSignal, Vector256<T> allFinite,
+    internal static unsafe void EndBlock<T>(Vector256<T> blockError, Vector256<T> blockSignal, Vector256<T> allFinite,
                                            ref Vector256<double> error, ref Vector256<double> signal, ref Accumulator acc,
                                            T* src, T* dst, int blockStart, int blockEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -262,7 +262,7 @@ public static class FakeQuantizeKernel
     }
 
     /// <summary>Error sums of the scalar head and tail plus the vector loop's totals.</summary>
-    private struct Accumulator
+    internal struct Accumulator
     {
         private double _error, _signal;
         public long NonFinite;

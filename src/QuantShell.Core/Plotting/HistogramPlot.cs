@@ -7,8 +7,8 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Plotting;
 
 /// <summary>
-/// Draws the histogram of a tensor's values with the quantizer's grid (one line per level, where there are few enough
-/// to see) and clipping range over it, as a PNG. For per-channel quantizers every channel's range is drawn.
+/// Draws the histogram of a tensor's values with the quantizer's levels (grid points or a LUT's table entries, one line
+/// per level where they are far enough apart to see) and clipping range over it, as a PNG. For per-channel quantizers every channel's range is drawn.
 /// </summary>
 public static class HistogramPlot
 {
@@ -37,12 +37,13 @@ public static class HistogramPlot
         int plotWidth = Width - Left - Right, plotHeight = Height - Top - Bottom, baseline = Height - Bottom;
         int X(double v) => Left + (int)Math.Round((v - lo) / (hi - lo) * (plotWidth - 1));
 
-        // Grid levels under everything else, when they are at least 3 pixels apart.
-        if (channels == 1)
+        // Levels (grid points, or a LUT's table entries) under everything else, when they are at least 3 pixels apart.
+        if (channels == 1 && plan.LevelCount <= 4096)
         {
-            double scale = plan.ScaleOf(0);
-            if (scale / (hi - lo) * plotWidth >= 3 && plan.LevelCount <= 4096)
-                foreach (double level in plan.LevelValues(0))
+            var levels = plan.LevelValues(0);
+            double closest = levels.Zip(levels.Skip(1), (a, b) => b - a).DefaultIfEmpty(hi - lo).Min();
+            if (closest / (hi - lo) * plotWidth >= 3)
+                foreach (double level in levels)
                     canvas.VerticalLine(X(level), Top, baseline, GridColour);
         }
 
@@ -84,7 +85,7 @@ public static class HistogramPlot
         canvas.FillRect(Left + 80, 34, 14, 8, ClipColour);
         canvas.Text(Left + 100, 32, "CLIPPING RANGE", TextColour, 1);
         canvas.FillRect(Left + 200, 34, 14, 8, GridColour);
-        canvas.Text(Left + 220, 32, "GRID LEVELS", TextColour, 1);
+        canvas.Text(Left + 220, 32, spec.IsLut ? "TABLE LEVELS" : "GRID LEVELS", TextColour, 1);
         return canvas;
     }
 

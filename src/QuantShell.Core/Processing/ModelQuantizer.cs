@@ -227,15 +227,16 @@ internal static class ModelQuantizer
     }
 
     /// <summary>
-    /// The smallest integer type that holds every code: int8, uint8, int16, uint16, else int32; a PyTorch checkpoint
-    /// has no uint16 storage (torch 1.13 reads none), so there codes of 0..65535 are int32.
+    /// The smallest integer type that holds every code, unsigned when no code is negative (as ONNX's QDQ types): uint8,
+    /// int8, uint16, int16, else int32. A PyTorch checkpoint has no uint16 storage (torch 1.13 reads none), so there
+    /// codes of 256..65535 are int16 when they fit, else int32.
     /// </summary>
     internal static DType CodeType((int Min, int Max) range, TensorFileKind kind) => range switch
     {
-        ( >= sbyte.MinValue, <= sbyte.MaxValue) => DType.Int8,
         ( >= 0, <= byte.MaxValue) => DType.UInt8,
-        ( >= short.MinValue, <= short.MaxValue) => DType.Int16,
+        ( >= sbyte.MinValue, <= sbyte.MaxValue) => DType.Int8,
         ( >= 0, <= ushort.MaxValue) when kind != TensorFileKind.PyTorch => DType.UInt16,
+        ( >= short.MinValue, <= short.MaxValue) => DType.Int16,
         _ => DType.Int32,
     };
 

@@ -41,6 +41,9 @@ public abstract class InferableQuantizer
             (QuantizationTarget.Activation, QuantizationMethod.Pot) => new ActivationPOTInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.Symmetric) => new ActivationSymmetricInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.Uniform) => new ActivationUniformInferableQuantizer(spec),
+            (QuantizationTarget.Weights, QuantizationMethod.LutSymmetric) => new WeightsLUTSymmetricInferableQuantizer(spec),
+            (QuantizationTarget.Weights, QuantizationMethod.LutPot) => new WeightsLUTPOTInferableQuantizer(spec),
+            (QuantizationTarget.Activation, QuantizationMethod.LutPot) => new ActivationLutPOTInferableQuantizer(spec),
             _ => throw new QuantizerValidationException($"No quantizer for target {spec.Target} and method {spec.Method}.", "Method", ErrorIds.MethodInvalid),
         };
     }
@@ -51,24 +54,9 @@ public abstract class InferableQuantizer
         string values = Spec.Method == QuantizationMethod.Uniform
             ? $"MinRange=[{QuantizerSpec.Format(Spec.MinRange!)}] MaxRange=[{QuantizerSpec.Format(Spec.MaxRange!)}]"
             : $"Threshold=[{QuantizerSpec.Format(Spec.Threshold!)}] Signed={Spec.IsSigned}";
+        if (Spec.IsLut)
+            values += $" LutValues=[{QuantizerSpec.Format(Spec.LutValues!)}] LutValuesBitwidth={Spec.EffectiveLutValuesBitwidth} Eps={QuantizerSpec.FormatValue(Spec.EffectiveEps)}";
         string channels = Spec.PerChannel ? $" PerChannel ChannelAxis={Spec.EffectiveChannelAxis}" : "";
         return $"{GetType().Name}(NumBits={Spec.NumBits} {values}{channels})";
     }
-}
-
-/// <summary>
-/// The six quantizers on an integer grid (POT, symmetric, uniform; weights and activations): one (scale, zero point)
-/// per tensor or per channel, applied with PyTorch's CPU fake-quantize arithmetic.
-/// </summary>
-public abstract class GridQuantizer : InferableQuantizer
-{
-    private protected GridQuantizer(QuantizerSpec spec) : base(spec)
-    {
-        Parameters = QuantizationParameters.For(spec);
-    }
-
-    /// <summary>The integer grid: scales, zero points and the integer range.</summary>
-    public QuantizationParameters Parameters { get; }
-
-    public override QuantizationPlan CreatePlan(IReadOnlyList<long> shape) => GridPlan.Create(Spec, Parameters, shape);
 }

@@ -35,4 +35,25 @@ internal readonly struct ErrorMeasure
         }
         return count == 0 ? 0 : sum / count;
     }
+
+    /// <summary>Mean error between <paramref name="values"/> and their already quantized <paramref name="quantized"/>; non-finite values are skipped.</summary>
+    public double Mean<T>(ReadOnlySpan<T> values, ReadOnlySpan<T> quantized) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double sum = 0;
+        long count = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            T x = values[i];
+            if (!T.IsFinite(x)) continue;
+            double error = Math.Abs(double.CreateTruncating(x) - double.CreateTruncating(quantized[i]));
+            sum += _method switch
+            {
+                ErrorMethod.Mse => error * error,
+                ErrorMethod.Mae => error,
+                _ => Math.Pow(error, _p),
+            };
+            count++;
+        }
+        return count == 0 ? 0 : sum / count;
+    }
 }

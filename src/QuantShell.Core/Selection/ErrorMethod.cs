@@ -17,4 +17,17 @@ public enum ErrorMethod
     /// <summary>Minimize the mean of |error|^p (see <see cref="SelectionOptions.P"/>).</summary>
     [JsonStringEnumMemberName("lp")]
     Lp,
+    /// <summary>
+    /// Minimize MCT's KL divergence between the histogram of the data (2048 bins) and that histogram quantized: the
+    /// clipped mass piled on the range's edge bins, each level's mass spread over the non-empty bins it stands for.
+    /// </summary>
+    [JsonStringEnumMemberName("kl")]
+    Kl,
+    /// <summary>
+    /// Cover a share of the data (see <see cref="SelectionOptions.Percentile"/>), as ONNX Runtime's and TensorRT's
+    /// percentile calibrators do: the threshold is that percentile of |x| (POT: the next power of two); a uniform range
+    /// leaves (100 - percentile) / 2 percent of the values out on each side.
+    /// </summary>
+    [JsonStringEnumMemberName("percentile")]
+    Percentile,
 }

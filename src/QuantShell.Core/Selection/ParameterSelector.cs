@@ -7,8 +7,8 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Selection;
 
 /// <summary>
-/// Chooses thresholds (POT, symmetric) or ranges (uniform) from data, per tensor or per channel, as MCT does before
-/// it builds an inferable quantizer. Several arrays (calibration batches) are pooled before choosing. Every candidate is
+/// Chooses thresholds (POT, symmetric), ranges (uniform) or thresholds and tables (LUT, see <see cref="LutSelection"/>)
+/// from data, per tensor or per channel, as MCT does before it builds an inferable quantizer. Several arrays (calibration batches) are pooled before choosing. Every candidate is
 /// scored with the exact arithmetic the quantizer will use, so the chosen parameters behave as they were scored.
 /// </summary>
 public static class ParameterSelector
@@ -27,27 +27,39 @@ public static class ParameterSelector
             throw new QuantShellException("Choosing quantization parameters needs at least one input array.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidArgument, "Path");
         if (options.ErrorMethod == ErrorMethod.Lp && !(double.IsFinite(options.P) && options.P > 0))
             throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", "P", ErrorIds.ErrorExponentInvalid);
+        if (options.ErrorMethod == ErrorMethod.Percentile)
+            CheckPercentile(options.Percentile);
         bool allDouble = data.All(a => a.Data is double[]);
         return allDouble ? Select<double>(request, data, options) : Select<float>(request, data, options);
+    }
+
+    /// <summary>A percentile must lie in (0, 100].</summary>
+    public static void CheckPercentile(double percentile)
+    {
+        if (!(double.IsFinite(percentile) && percentile > 0 && percentile <= 100))
+            throw new QuantizerValidationException($"Percentile must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", "Percentile", ErrorIds.PercentileInvalid);
     }
 
     private static QuantizerSpec Select<T>(QuantizerSpec request, IReadOnlyList<NpyArray> data, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var channels = SplitChannels<T>(request, data);
-        var measure = new ErrorMeasure(options.ErrorMethod, options.P);
         bool signed = request.Signed ?? (request.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
         var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : signed };
-        if (request.Method == QuantizationMethod.Uniform)
+        if (spec.IsLut)
         {
-            var ranges = channels.Select(c => UniformRange(c, request, options, measure)).ToArray();
+            spec = LutSelection.Select(spec, channels, options);
+        }
+        else if (request.Method == QuantizationMethod.Uniform)
+        {
+            var ranges = channels.Select(c => UniformRange(new ChannelScorer<T>(c, options), request)).ToArray();
             spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
         }
         else
         {
             var thresholds = channels.Select(c => request.Method == QuantizationMethod.Pot
-                ? PotThreshold(c, request.NumBits, signed, options, measure)
-                : SymmetricThreshold(c, request.NumBits, signed, options, measure)).ToArray();
+                ? PotThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed)
+                : SymmetricThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed)).ToArray();
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
@@ -99,23 +111,24 @@ public static class ParameterSelector
     // ---- POT: the exact optimum among powers of two ----
 
     /// <summary>
-    /// Smallest power of two ≥ max|x| for NoClipping; else the power of two in [2^(e-n-16), 2^(e+2)] with the lowest
-    /// error, where 2^e is the smallest power of two ≥ max|x| (beyond 2^(e+1) grids only coarsen without clipping less).
-    /// Ties go to the larger threshold. Scored on every value.
+    /// Smallest power of two ≥ max|x| for NoClipping (≥ the percentile of |x| for Percentile); else the power of two in
+    /// [2^(e-n-16), 2^(e+2)] with the lowest error, where 2^e is the smallest power of two ≥ max|x| (beyond 2^(e+1) grids
+    /// only coarsen without clipping less). Ties go to the larger threshold. Scored on every value (Kl: the histogram).
     /// </summary>
-    internal static double PotThreshold<T>(T[] values, int numBits, bool signed, SelectionOptions options, ErrorMeasure measure)
+    internal static double PotThreshold<T>(ChannelScorer<T> scorer, int numBits, bool signed)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        double maxAbs = MaxAbs(values);
+        double maxAbs = scorer.MaxAbs;
         if (maxAbs == 0) return 1.0;
         int e = CeilLog2(maxAbs);
-        if (options.ErrorMethod == ErrorMethod.NoClipping) return Math.ScaleB(1.0, e);
+        if (scorer.Method == ErrorMethod.NoClipping) return Math.ScaleB(1.0, e);
+        if (scorer.Method == ErrorMethod.Percentile) return Math.ScaleB(1.0, CeilLog2(PercentileOrMax(scorer, maxAbs)));
         var (qmin, qmax) = RangeMath.SymmetricRange(numBits, signed);
         double best = double.PositiveInfinity, bestThreshold = Math.ScaleB(1.0, e);
         for (int k = e + 2; k >= Math.Max(e - numBits - 16, -100); k--)
         {
             double t = Math.ScaleB(1.0, k);
-            double error = measure.Mean<T>(values, new Grid<T>(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax));
+            double error = scorer.Score(new Grid<T>(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax), signed ? -t : 0, t, scorer.Values);
             if (error < best) { best = error; bestThreshold = t; }
         }
         return bestThreshold;
@@ -123,16 +136,17 @@ public static class ParameterSelector
 
     // ---- Symmetric: coarse scan, then a finer scan around the best ----
 
-    internal static double SymmetricThreshold<T>(T[] values, int numBits, bool signed, SelectionOptions options, ErrorMeasure measure)
+    internal static double SymmetricThreshold<T>(ChannelScorer<T> scorer, int numBits, bool signed)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        double maxAbs = MaxAbs(values);
+        double maxAbs = scorer.MaxAbs;
         if (maxAbs == 0) return 1.0;
-        if (options.ErrorMethod == ErrorMethod.NoClipping) return AsFloat(maxAbs);
+        if (scorer.Method == ErrorMethod.NoClipping) return AsFloat(maxAbs);
+        if (scorer.Method == ErrorMethod.Percentile) return AsFloat(PercentileOrMax(scorer, maxAbs));
         var (qmin, qmax) = RangeMath.SymmetricRange(numBits, signed);
-        var coarseSample = Sample(values, Math.Min(options.MaxSearchValues, 1 << 16));
-        var sample = Sample(values, options.MaxSearchValues);
-        double Score(T[] set, double t) => measure.Mean<T>(set, new Grid<T>(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax));
+        var coarseSample = scorer.Sample(1 << 16);
+        var sample = scorer.Sample(int.MaxValue);
+        double Score(T[] set, double t) => scorer.Score(new Grid<T>(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax), signed ? -t : 0, t, set);
 
         // Up to a little beyond max|x|: the top of a signed grid is t - s, so covering max exactly needs t slightly above it.
         double upper = maxAbs * (1 + 2.0 / (qmax + 1));
@@ -165,17 +179,22 @@ public static class ParameterSelector
 
     // ---- Uniform: coarse 2-D scan of (min, max) scale factors, then two finer scans around the best ----
 
-    internal static (double Min, double Max) UniformRange<T>(T[] values, QuantizerSpec request, SelectionOptions options, ErrorMeasure measure)
+    internal static (double Min, double Max) UniformRange<T>(ChannelScorer<T> scorer, QuantizerSpec request)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var (lo, hi) = MinMax(values);
-        if (options.ErrorMethod == ErrorMethod.NoClipping || lo == hi)
+        var (lo, hi) = MinMax(scorer.Values);
+        if (scorer.Method == ErrorMethod.NoClipping || lo == hi)
             return NonDegenerate(lo, hi);
+        if (scorer.Method == ErrorMethod.Percentile)
+        {
+            var (pmin, pmax) = Percentiles.Central<T>(scorer.Values, scorer.Options.Percentile);
+            return NonDegenerate(pmin, pmax);
+        }
         double low = Math.Min(lo, 0), high = Math.Max(hi, 0);
         int numBits = request.NumBits;
         bool weights = request.Target == QuantizationTarget.Weights;
-        var coarseSample = Sample(values, Math.Min(options.MaxSearchValues, 1 << 14));
-        var sample = Sample(values, options.MaxSearchValues);
+        var coarseSample = scorer.Sample(1 << 14);
+        var sample = scorer.Sample(int.MaxValue);
         double Score(T[] set, double a, double b)
         {
             float min = (float)(low * a), max = (float)(high * b);
@@ -183,7 +202,7 @@ public static class ParameterSelector
             var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, numBits);
             var (scale, zero) = weights ? RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, numBits) : RangeMath.UniformActivationGrid(adjustedMin, adjustedMax, numBits);
             if (!(scale > 0) || !float.IsFinite(scale)) return double.PositiveInfinity;
-            return measure.Mean<T>(set, new Grid<T>(scale, zero, 0, (1 << numBits) - 1));
+            return scorer.Score(new Grid<T>(scale, zero, 0, (1 << numBits) - 1), adjustedMin, adjustedMax, set);
         }
         // Factors of 0 are pointless where that side is 0 anyway; scan only the sides that exist.
         var aValues = low < 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
@@ -230,12 +249,11 @@ public static class ParameterSelector
         return Math.ScaleB(1.0, e) < value ? e + 1 : e;
     }
 
-    private static double MaxAbs<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The Percentile of |x|, or max|x| where that percentile is 0 (mostly zeros): a threshold must be positive.</summary>
+    private static double PercentileOrMax<T>(ChannelScorer<T> scorer, double maxAbs) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        double max = 0;
-        foreach (T x in values)
-            if (T.IsFinite(x)) max = Math.Max(max, Math.Abs(double.CreateTruncating(x)));
-        return max;
+        double cover = Percentiles.OfMagnitude<T>(scorer.Values, scorer.Options.Percentile);
+        return (float)cover > 0 ? cover : maxAbs;
     }
 
     private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
@@ -249,15 +267,5 @@ public static class ParameterSelector
             if (v > max) max = v;
         }
         return double.IsInfinity(min) ? (0, 0) : (min, max);
-    }
-
-    /// <summary>An evenly strided sample of at most <paramref name="limit"/> values (all of them when there are fewer).</summary>
-    private static T[] Sample<T>(T[] values, int limit)
-    {
-        if (values.Length <= limit) return values;
-        var sample = new T[limit];
-        double stride = (double)values.Length / limit;
-        for (int i = 0; i < limit; i++) sample[i] = values[(long)(i * stride)];
-        return sample;
     }
 }

@@ -9,6 +9,12 @@ public sealed record SelectionOptions
     /// <summary>The exponent for <see cref="ErrorMethod.Lp"/> (ignored otherwise); must be finite and &gt; 0.</summary>
     public double P { get; init; } = 2.0;
 
+    /// <summary>The share of the data <see cref="ErrorMethod.Percentile"/> covers, in percent: greater than 0, at most 100.</summary>
+    public double Percentile { get; init; } = DefaultPercentile;
+
+    /// <summary>The percentile used when none is given.</summary>
+    public const double DefaultPercentile = 99.99;
+
     /// <summary>Choose one quantizer from all inputs pooled (calibration batches) instead of one per input.</summary>
     public bool Calibrate { get; init; }
 

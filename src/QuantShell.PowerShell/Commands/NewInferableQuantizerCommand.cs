@@ -39,7 +39,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter]
     public double[]? MaxRange { get; set; }
 
-    /// <summary>Signed integer range (POT/symmetric). Not given means signed, as in MCT; -Signed:$false means unsigned.
+    /// <summary>Signed integer range (POT, symmetric, activation LUT). Not given means signed, as in MCT; -Signed:$false means unsigned.
     /// From data, not given means signed for weights and, for activations, signed iff the data has negative values.</summary>
     [Parameter]
     public SwitchParameter Signed { get; set; }
@@ -49,6 +49,18 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
 
     [Parameter]
     public int ChannelAxis { get; set; }
+
+    /// <summary>The table of a LUT quantizer (LutSymmetric, LutPot): integers in the LUT's range, any order, duplicates allowed.</summary>
+    [Parameter]
+    public double[]? LutValues { get; set; }
+
+    /// <summary>The bit width B of a LUT's integer range (default 8).</summary>
+    [Parameter]
+    public int LutValuesBitwidth { get; set; }
+
+    /// <summary>Added to a LUT's threshold before dividing by it (default 1e-8).</summary>
+    [Parameter]
+    public double Eps { get; set; }
 
     /// <summary>.npy files (wildcards allowed) whose values, pooled, the values not given are chosen from.</summary>
     [Parameter(Mandatory = true, ParameterSetName = FromPathSet)]
@@ -68,6 +80,10 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter(ParameterSetName = FromPathSet)]
     [Parameter(ParameterSetName = FromLiteralPathSet)]
     public double P { get; set; }
+
+    [Parameter(ParameterSetName = FromPathSet)]
+    [Parameter(ParameterSetName = FromLiteralPathSet)]
+    public double Percentile { get; set; }
 
     protected override void BeginProcessing() => _options = QuantizerParameters.Read(this, null);
 

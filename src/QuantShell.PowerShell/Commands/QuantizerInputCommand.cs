@@ -49,7 +49,7 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public int NumBits { get; set; }
 
-    /// <summary>Thresholds (POT, symmetric); not given means chosen from the data.</summary>
+    /// <summary>Thresholds (POT, symmetric, LUT); not given means chosen from the data.</summary>
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public double[]? Threshold { get; set; }
@@ -76,6 +76,21 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public int ChannelAxis { get; set; }
 
+    /// <summary>The table of a LUT quantizer (integers in the LUT's range, any order); not given means chosen from the data by k-means.</summary>
+    [Parameter(ParameterSetName = PathParametersSet)]
+    [Parameter(ParameterSetName = LiteralPathParametersSet)]
+    public double[]? LutValues { get; set; }
+
+    /// <summary>The bit width of a LUT's integer range (default 8).</summary>
+    [Parameter(ParameterSetName = PathParametersSet)]
+    [Parameter(ParameterSetName = LiteralPathParametersSet)]
+    public int LutValuesBitwidth { get; set; }
+
+    /// <summary>Added to a LUT's threshold before dividing by it (default 1e-8).</summary>
+    [Parameter(ParameterSetName = PathParametersSet)]
+    [Parameter(ParameterSetName = LiteralPathParametersSet)]
+    public double Eps { get; set; }
+
     // The selection parameters are in every set so that giving them with a complete quantizer gets the core's clear
     // error (SelectionOptionNotApplicable) rather than "parameter set cannot be resolved".
 
@@ -86,6 +101,10 @@ public abstract class QuantizerInputCommand : PSCmdlet
     /// <summary>The exponent of -ErrorMethod Lp.</summary>
     [Parameter]
     public double P { get; set; }
+
+    /// <summary>The share of the values -ErrorMethod Percentile covers, in percent (default 99.99).</summary>
+    [Parameter]
+    public double Percentile { get; set; }
 
     /// <summary>Choose one quantizer from all inputs pooled (calibration batches) and apply it to every input.</summary>
     [Parameter]
@@ -129,8 +148,12 @@ internal static class QuantizerParameters
             Signed = Switch("Signed"),
             PerChannel = Switch("PerChannel"),
             ChannelAxis = Given<int>("ChannelAxis"),
+            LutValues = GivenObject<double[]>("LutValues"),
+            LutValuesBitwidth = Given<int>("LutValuesBitwidth"),
+            Eps = Given<double>("Eps"),
             ErrorMethod = Given<ErrorMethod>("ErrorMethod"),
             P = Given<double>("P"),
+            Percentile = Given<double>("Percentile"),
             Calibrate = Switch("Calibrate"),
         };
     }
