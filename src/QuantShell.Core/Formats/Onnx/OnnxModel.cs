@@ -169,6 +169,26 @@ public sealed class OnnxModel
         return OnnxTensorCodec.Decode(tensor, external, where);
     }
 
+    /// <summary>
+    /// A tensor's elements as little-endian bytes of its own type (see <see cref="OnnxTensorCodec.ElementBytes"/>); external
+    /// data is read from its file, or is what <see cref="SetRawData"/> last gave.
+    /// </summary>
+    public byte[] ReadElementBytes(TensorProto tensor, OnnxGraph? graph = null)
+    {
+        string where = Where(tensor, graph);
+        byte[]? external = null;
+        if (IsExternal(tensor) && !_replacedExternal.TryGetValue(tensor, out external))
+        {
+            if (!_externalSources.TryGetValue(tensor, out var range))
+                range = _externalSources[tensor] = OnnxExternalData.Resolve(tensor, Directory, where);
+            external = OnnxExternalData.Read(range, where);
+        }
+        return OnnxTensorCodec.ElementBytes(tensor, external, where);
+    }
+
+    /// <summary>True when some tensor keeps its data in an external file (such a model is written with <see cref="Save"/>).</summary>
+    public bool HasExternalData => AllTensors().Any(t => IsExternal(t.Tensor));
+
     /// <summary>Replaces a float tensor's values (same element count), encoded in the tensor's own type.</summary>
     public void ReplaceValues(TensorProto tensor, NpyArray values, OnnxGraph? graph = null)
     {
