@@ -128,9 +128,13 @@ $null = New-Item -ItemType Directory -Force -Path $OutputDirectory
 $modules = if ($SkipTorchPackage) { @($core) } else { @($core, $torch) }
 foreach ($module in $modules) {
     $name = Split-Path -Leaf $module
+    # The folder is the repository users and the round-trip test install from, so it holds one version of each module,
+    # this one: Install-PSResource takes the highest version it finds. (QuantShell.Cli's packages are pack-tool.sh's.)
+    Get-ChildItem -LiteralPath $OutputDirectory -Filter "$name.*.nupkg" |
+        Where-Object { $_.Name -match "^$([regex]::Escape($name))\.\d+\.\d+\.\d+(-[0-9A-Za-z]+)?\.nupkg$" } |
+        Remove-Item -Force
     $packageVersion = if ($prerelease) { "$moduleVersion-$prerelease" } else { $moduleVersion }
     $package = Join-Path $OutputDirectory "$name.$packageVersion.nupkg"
-    if (Test-Path -LiteralPath $package) { Remove-Item -LiteralPath $package -Force }
     $started = [System.Diagnostics.Stopwatch]::StartNew()
     Compress-PSResource -Path $module -DestinationPath $OutputDirectory
     if (-not (Test-Path -LiteralPath $package)) { throw "pack-module: Compress-PSResource did not write $package." }
