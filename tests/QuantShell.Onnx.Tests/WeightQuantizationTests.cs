@@ -110,6 +110,52 @@ public sealed class WeightQuantizationTests : IDisposable
         Assert.NotEqual(RunOrt(input), RunOrt(output));
     }
 
+    [Fact]
+    public void WeightsBehindIdentityNodes_AreWeights_InBothForms()
+    {
+        // PyTorch puts Identity nodes between a parameter and its readers when two names share it (tied weights): the
+        // Conv reads "w" through one Identity, the MatMul reads "m" through two; "b" reaches only an Add through one.
+        var conv = TestModels.Node("Conv", ["x", "w_alias", "bias"], ["c"], "conv");
+        var nodes = new[]
+        {
+            TestModels.Node("Identity", ["w"], ["w_alias"], "alias_w"),
+            conv,
+            TestModels.Node("Flatten", ["c"], ["f"], "flatten"),
+            TestModels.Node("Identity", ["m"], ["m_1"], "alias_m1"),
+            TestModels.Node("Identity", ["m_1"], ["m_2"], "alias_m2"),
+            TestModels.Node("MatMul", ["f", "m_2"], ["p"], "matmul"),
+            TestModels.Node("Identity", ["b"], ["b_alias"], "alias_b"),
+            TestModels.Node("Add", ["p", "b_alias"], ["y"], "add"),
+        };
+        var graph = TestModels.Graph("identities", nodes, [TestModels.Value("x", OnnxDataType.Float, 1, 3, 8, 8)], [TestModels.Value("y", OnnxDataType.Float, 1, 5)],
+            TestModels.Floats("w", [4, 3, 3, 3], TestModels.Seeded(51, 108, 0.5f)),
+            TestModels.Floats("bias", [4], TestModels.Seeded(52, 4, 0.1f)),
+            TestModels.Floats("m", [144, 5], TestModels.Seeded(53, 720, 0.2f)),
+            TestModels.Floats("b", [5], TestModels.Seeded(54, 5, 0.1f)));
+        string input = _temp.File("identities.onnx");
+        File.WriteAllBytes(input, TestModels.Model(graph, 13).ToByteArray());
+
+        var options = new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 8 };
+        string fake = _temp.File("identities.q.onnx");
+        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input).ToDictionary(r => r.TensorName!);
+        Assert.Equal(4, results.Count);
+        Assert.False(results["w"].Skipped);
+        Assert.Equal(0, results["w"].ChannelAxis);
+        Assert.False(results["m"].Skipped);
+        Assert.Equal(1, results["m"].ChannelAxis);
+        Assert.Contains("read by Add 'add'", results["b"].SkipReason);
+        Assert.Contains("read by Conv 'conv'", results["bias"].SkipReason);
+
+        string qdq = _temp.File("identities.qdq.onnx");
+        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        var x = new NpyArray([1, 3, 8, 8], TestModels.Seeded(55, 192, 2f));
+        float[] fromFake = OnnxRuntimeRunner.RunFile(fake, "x", x);
+        float[] fromQdq = OnnxRuntimeRunner.RunFile(qdq, "x", x);
+        Assert.NotEqual(OnnxRuntimeRunner.RunFile(input, "x", x), fromFake);
+        Assert.Equal(fromFake.Length, fromQdq.Length);
+        for (int i = 0; i < fromFake.Length; i++) Assert.Equal(fromFake[i], fromQdq[i], 1e-5f);
+    }
+
     public static TheoryData<string, QuantizerOptions, long> Forms() => new()
     {
         { "symmetric 8-bit per channel", new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 8 }, 13 },

@@ -92,10 +92,31 @@ public sealed class OnnxTensorFile : TensorFile
         return destination.GetBuffer().Length == destination.Length ? destination.GetBuffer() : destination.ToArray();
     }
 
+    /// <summary>
+    /// The operators that read an initializer, looking through standard <c>Identity</c> nodes: exporters put one between a
+    /// parameter and its readers when two names share it (PyTorch for tied weights), and the weight is still a weight.
+    /// </summary>
+    private List<OnnxConsumer> ReadersThroughIdentity(OnnxInitializer initializer)
+    {
+        var readers = new List<OnnxConsumer>();
+        var seen = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var pending = new Queue<OnnxConsumer>(initializer.Consumers());
+        while (pending.TryDequeue(out var reader))
+        {
+            if (reader.IsStandard && reader.OpType == "Identity" && reader.Node.Output.Count == 1)
+            {
+                if (seen.Add(reader.Node))
+                    foreach (var next in Model.ConsumersOf(reader.Graph, reader.Node.Output[0])) pending.Enqueue(next);
+            }
+            else readers.Add(reader);
+        }
+        return readers;
+    }
+
     /// <summary>Which operators read the initializer, and whether they agree on it being a weight with one channel axis.</summary>
     private GraphRole RoleOf(OnnxInitializer initializer)
     {
-        var readers = initializer.Consumers();
+        var readers = ReadersThroughIdentity(initializer);
         if (readers.Count == 0)
             return new GraphRole(null, "no operator reads it");
         int rank = initializer.Dims.Length;
