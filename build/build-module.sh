@@ -37,6 +37,13 @@ for shipped in "$core_output"/*; do
     [[ -f "$shipped" && -e "$torch_output/$name" ]] && rm -f "$torch_output/$name"
 done
 rm -f "$torch_output"/QuantShell.Torch.deps.json
+# libtorch's package carries libraries TorchSharp never loads (readelf -d: libLibTorchSharp.so needs libtorch, libtorch_cpu
+# and libc10 only, and they need libgomp): the Python bindings and libtorch's own test and example backends. Left out
+# of the module, they would add 35 MB to every install.
+for unused in libtorch_python.so libshm.so libtorchbind_test.so libjitbackend_test.so libbackend_with_compiler.so \
+              libaoti_custom_ops.so libnnapi_backend.so; do
+    rm -f "$torch_output/$unused"
+done
 
 # The pinned pwsh (dotnet tool) and Pester (tests/pester/run-pester.ps1) are restored here too, so one script
 # prepares everything the tests need.

@@ -20,7 +20,7 @@
 param(
     # Where the .nupkg files go.
     [string] $OutputDirectory,
-    # Stage and check the Torch module but do not pack it (its package holds libtorch: 124 MB, about 15 s to write).
+    # Stage and check the Torch module but do not pack it (its package holds libtorch: 115 MB, about 11 s to write).
     [switch] $SkipTorchPackage
 )
 
