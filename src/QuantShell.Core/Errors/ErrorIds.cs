@@ -176,4 +176,9 @@ public static class ErrorIds
     public const string MctQuantizerNodeInvalid = nameof(MctQuantizerNodeInvalid);
     /// <summary>The lowered model needs a newer default opset, and an op of the model changed its meaning in between.</summary>
     public const string OnnxOpsetUpgradeBlocked = nameof(OnnxOpsetUpgradeBlocked);
+
+    // ---- hosts ----
+    /// <summary>The Tensor path was called in PowerShell without the QuantShell.Torch module (TorchSharp, libtorch), which
+    /// the QuantShell module does not ship; the message says what to install.</summary>
+    public const string TensorModuleNotInstalled = nameof(TensorModuleNotInstalled);
 }
