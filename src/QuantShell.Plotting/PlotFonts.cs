@@ -20,7 +20,20 @@ internal static class PlotFonts
 
     private static string Resolve()
     {
-        var installed = new HashSet<string>(SKFontManager.Default.FontFamilies, StringComparer.OrdinalIgnoreCase);
+        HashSet<string> installed;
+        try
+        {
+            installed = new HashSet<string>(SKFontManager.Default.FontFamilies, StringComparer.OrdinalIgnoreCase);
+        }
+        catch (Exception ex) when (ex is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            // The first Skia call loads its native library: a platform QuantShell does not ship it for, or a broken install.
+            var inner = ex is TypeInitializationException { InnerException: { } cause } ? cause : ex;
+            throw new QuantShellException(
+                $"Plots are drawn with SkiaSharp, whose native library (libSkiaSharp) could not be loaded on {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} " +
+                $"({inner.Message.TrimEnd('.')}). QuantShell ships it for linux-x64; measuring works without plots.",
+                ErrorIds.PlotRendererUnavailable, QuantShellErrorKind.WriteFailed, "PlotPath", ex);
+        }
         foreach (string family in Preferred)
             if (installed.Contains(family)) return family;
         if (installed.Count > 0) return SKTypeface.Default.FamilyName is { Length: > 0 } name && installed.Contains(name) ? name : installed.Order(StringComparer.Ordinal).First();

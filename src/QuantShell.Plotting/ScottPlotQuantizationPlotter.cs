@@ -32,6 +32,11 @@ public sealed class ScottPlotQuantizationPlotter : IQuantizationPlotter
         {
             if (format == PlotFormat.Svg)
             {
+                // ScottPlot renders a plot a second time when its first render changes the axes (auto-scaling, tick
+                // density). On a PNG the second render paints over the first; an SVG would keep both, every text twice.
+                // A first render onto a canvas that draws nothing settles the axes, so the document records one.
+                using (var settle = new SKNoDrawCanvas(figure.Width, figure.Height))
+                    Render(settle, parts);
                 using var stream = new SKManagedWStream(output);
                 using (var canvas = SKSvgCanvas.Create(SKRect.Create(figure.Width, figure.Height), stream))
                     Render(canvas, parts);

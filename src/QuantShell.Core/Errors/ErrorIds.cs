@@ -60,6 +60,8 @@ public static class ErrorIds
     public const string PlotterMissing = nameof(PlotterMissing);
     /// <summary>The system has no font to draw a plot's text with (SkiaSharp reads /usr/share/fonts on Linux).</summary>
     public const string PlotFontMissing = nameof(PlotFontMissing);
+    /// <summary>SkiaSharp's native library, which draws plots, cannot be loaded here (a platform without it, a broken install).</summary>
+    public const string PlotRendererUnavailable = nameof(PlotRendererUnavailable);
     public const string StdinWithSeveralInputs = nameof(StdinWithSeveralInputs);
     public const string StdinNeedsOutput = nameof(StdinNeedsOutput);
     public const string CalibrateWithStdin = nameof(CalibrateWithStdin);

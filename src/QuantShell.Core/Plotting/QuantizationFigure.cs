@@ -233,6 +233,20 @@ public sealed record QuantizationFigure
             return new Histogram(rangeMin - below * width, width, new long[below + inside + above],
                 any ? valueMin : double.NaN, any ? valueMax : double.NaN, rangeMin, rangeMax, below, below + inside - 1);
         }
+        if (rangeSpan > 0 && double.IsFinite(rangeSpan) && double.IsFinite(hi - lo))
+        {
+            // Values far outside the range: bins of about (hi - lo) / bins, adjusted so that a whole number of them spans
+            // the range; the clipping bounds stay bin edges while the range is at least one bin wide.
+            int inside = (int)Math.Round(rangeSpan / ((hi - lo) / bins));
+            if (inside >= 1)
+            {
+                double width = rangeSpan / inside;
+                int below = Math.Max(1, (int)Math.Ceiling((rangeMin - lo) / width));
+                int above = Math.Max(1, (int)Math.Ceiling((hi - rangeMax) / width));
+                return new Histogram(rangeMin - below * width, width, new long[below + inside + above],
+                    any ? valueMin : double.NaN, any ? valueMax : double.NaN, rangeMin, rangeMax, below, below + inside - 1);
+            }
+        }
         double pad = (hi - lo) * 0.03;
         if (pad == 0) pad = Math.Max(Math.Abs(lo), 1) * 0.03;
         lo -= pad;
