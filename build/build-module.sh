@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the two PowerShell modules in the clone's layout, so that `Import-Module ./QuantShell.psd1` (and, for tensors,
 # `Import-Module ./module/QuantShell.Torch/QuantShell.Torch.psd1`) work from the repository root. Idempotent.
-#   module/bin                  QuantShell: src/QuantShell.PowerShell published (Release, portable, framework-dependent);
-#                               managed code only, no TorchSharp, no libtorch
+#   module/bin                  QuantShell: src/QuantShell.PowerShell published (Release, framework-dependent, linux-x64
+#                               for SkiaSharp's natives, which draw plots); no TorchSharp, no libtorch
 #   module/QuantShell.Torch/bin QuantShell.Torch: src/QuantShell.Torch published for linux-x64 (TorchSharp, the libtorch
 #                               natives), without the files QuantShell already ships (QuantShell.Core.dll, ...)
 # build/pack-module.sh stages both from here and packs them.
@@ -17,8 +17,13 @@ torch_output="$repo_root/module/QuantShell.Torch/bin"
 # Published afresh each time, so that nothing of an older layout lingers (module/bin held libtorch before 0.1.0's
 # split into two modules).
 rm -rf "$core_output" "$torch_output"
+# -r linux-x64 (framework-dependent, the managed code stays portable): of SkiaSharp's natives, which draw the plots, only
+# linux-x64's are shipped, flattened beside SkiaSharp.dll where .NET finds them for a module (pwsh reads no deps.json
+# of ours). All of them (every OS and CPU) would make the package 74 MB instead of about 5.
 dotnet publish src/QuantShell.PowerShell/QuantShell.PowerShell.csproj \
     --configuration Release \
+    --runtime linux-x64 \
+    --self-contained false \
     --output "$core_output" \
     --nologo
 
@@ -50,7 +55,7 @@ done
 dotnet tool restore
 dotnet restore tests/pester/Pester.Restore.csproj --nologo
 
-for required in QuantShell.PowerShell.dll QuantShell.Core.dll en-US/QuantShell.PowerShell.dll-Help.xml; do
+for required in QuantShell.PowerShell.dll QuantShell.Core.dll QuantShell.Plotting.dll libSkiaSharp.so libHarfBuzzSharp.so en-US/QuantShell.PowerShell.dll-Help.xml; do
     if [[ ! -e "$core_output/$required" ]]; then
         echo "build-module.sh: $core_output/$required is missing after publish" >&2
         exit 1
