@@ -42,6 +42,7 @@ rm -f "$torch_output"/QuantShell.Torch.deps.json
 # prepares everything the tests need.
 dotnet tool restore
 dotnet restore tests/pester/Pester.Restore.csproj --nologo
+dotnet pwsh -NoProfile -NonInteractive -File build/generate-help.ps1 -ModuleFolder "$core_output"   # docs/cmdlets/*.md -> en-US MAML
 
 for required in QuantShell.PowerShell.dll QuantShell.Core.dll en-US/QuantShell.PowerShell.dll-Help.xml; do
     if [[ ! -e "$core_output/$required" ]]; then
