@@ -22,6 +22,7 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
 Import-Module (Join-Path $PSScriptRoot 'CmdletHelp.psm1')
+$ModuleFolder = (Resolve-Path -LiteralPath $ModuleFolder).Path
 $assembly = Join-Path $ModuleFolder 'QuantShell.PowerShell.dll'
 $module = Import-Module $assembly -PassThru
 $sourceFolder = Get-HelpSourceFolder

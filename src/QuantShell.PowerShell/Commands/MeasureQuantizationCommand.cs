@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -18,6 +19,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     [ValidateNotNull]
     [RulesTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public QuantizationRules? Rules { get; set; }
 
     /// <summary>A PNG histogram of the values with the quantizer's levels and range; only for a single input.</summary>
