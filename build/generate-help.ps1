@@ -55,6 +55,13 @@ function PipelineInput($setMetadata) {
     if ($kinds) { "True ($($kinds -join ', '))" } else { 'False' }
 }
 
+# The default a parameter's markdown states ("Default: 8." / "Default: -1, the last axis."): the cmdlet metadata does
+# not know defaults (the core applies them), so the text is the one place they are written.
+function DefaultValue($section, [bool] $isSwitch) {
+    $match = [regex]::Match(($section.Paragraphs -join ' '), 'Default: (.+?)(?:[;,]|\.(?:\s|$)|$)')
+    if ($match.Success) { $match.Groups[1].Value } elseif ($isSwitch) { 'False' } else { 'None' }
+}
+
 function Position($setMetadata) {
     if ($setMetadata.Position -lt 0) { 'named' } else { [string]$setMetadata.Position }
 }
@@ -99,7 +106,7 @@ function WriteParameter($cmdlet, $source, [string] $name, $setMetadata) {
     $writer.WriteStartElement('dev', 'type', $dev)
     $writer.WriteElementString('maml', 'name', $maml, (TypeName $metadata.ParameterType))
     $writer.WriteEndElement()
-    $writer.WriteElementString('dev', 'defaultValue', $dev, $(if ($isSwitch) { 'False' } else { 'None' }))
+    $writer.WriteElementString('dev', 'defaultValue', $dev, (DefaultValue $section $isSwitch))
     $writer.WriteEndElement()
 }
 

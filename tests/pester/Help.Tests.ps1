@@ -96,6 +96,11 @@ Describe 'Get-Help -Full' {
         $literal.pipelineInput | Should -Be 'True (ByPropertyName)'
         $literal.position | Should -Be 'named'
         (Get-Help New-InferableQuantizer -Parameter Method).type.name | Should -Be 'QuantizationMethod'
+        # Defaults come from the markdown's "Default: ..." sentence.
+        (Get-Help Invoke-Quantize -Parameter NumBits).defaultValue | Should -Be '8'
+        (Get-Help Invoke-Quantize -Parameter ChannelAxis).defaultValue | Should -Be '-1'
+        (Get-Help Measure-Quantization -Parameter Percentile).defaultValue | Should -Be '99.99'
+        (Get-Help Invoke-Quantize -Parameter Threshold).defaultValue | Should -Be 'None'
     }
 }
 
