@@ -54,6 +54,7 @@ done
 # prepares everything the tests need.
 dotnet tool restore
 dotnet restore tests/pester/Pester.Restore.csproj --nologo
+dotnet pwsh -NoProfile -NonInteractive -File build/generate-help.ps1 -ModuleFolder "$core_output"   # docs/cmdlets/*.md -> en-US MAML
 
 for required in QuantShell.PowerShell.dll QuantShell.Core.dll QuantShell.Plotting.dll libSkiaSharp.so libHarfBuzzSharp.so en-US/QuantShell.PowerShell.dll-Help.xml; do
     if [[ ! -e "$core_output/$required" ]]; then

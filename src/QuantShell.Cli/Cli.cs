@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Completions;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
@@ -7,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli;
 
@@ -83,6 +85,9 @@ public static partial class Cli
         try
         {
             var parseResult = Root.Parse(args);
+            // "[suggest:N] <command line>" (what dotnet-suggest runs for the shell's Tab key) prints completions even for a
+            // half-typed option such as "--me", which the checks below would refuse.
+            if (IsSuggestion(parseResult)) return parseResult.Invoke(invocation);
             if (parseResult.Action is not HelpAction and not VersionAction and not HelpWithExitCodesAction && UnknownOption(parseResult) is { } unknown)
             {
                 stderr.WriteLine($"{Name}: error: {unknown} [{ErrorIds.UnknownOption}]");
@@ -213,6 +218,34 @@ public static partial class Cli
     private static string CommandName(ParseResult parseResult) =>
         parseResult.CommandResult.Command is RootCommand ? Name : $"{Name} {parseResult.CommandResult.Command.Name}";
 
+    private static bool IsSuggestion(ParseResult parseResult) =>
+        Root.Directives.OfType<SuggestDirective>().Any(directive => parseResult.GetResult(directive) is not null);
+
+    /// <summary>The command tree, for the tests that check option descriptions against the cmdlets' help sources.</summary>
+    internal static RootCommand CommandTree => Root;
+
+    /// <summary>
+    /// Completions for enum values in the spelling this command line takes (<c>lut-pot</c>, <c>no-clipping</c>), where
+    /// System.CommandLine would offer the C# names (<c>LutPot</c>). Shell completion (the <c>[suggest]</c> directive that
+    /// dotnet-suggest calls) and the help's value lists then agree with what the parser accepts.
+    /// </summary>
+    private static void CompleteEnumsInKebabCase(Command command)
+    {
+        foreach (var symbol in command.Options.Cast<Symbol>().Concat(command.Arguments))
+        {
+            var valueType = symbol switch { Option typed => typed.ValueType, Argument typed => typed.ValueType, _ => null };
+            var enumType = valueType is null ? null : Nullable.GetUnderlyingType(valueType) ?? valueType;
+            if (enumType is null || !enumType.IsEnum) continue;
+            string[] names = Enum.GetNames(enumType).Select(EnumNames.Kebab).ToArray();
+            var sources = symbol is Option option ? option.CompletionSources : ((Argument)symbol).CompletionSources;
+            sources.Clear();
+            sources.Add(context => names
+                .Where(name => name.StartsWith(context.WordToComplete, StringComparison.OrdinalIgnoreCase))
+                .Select(name => new CompletionItem(name)));
+        }
+        foreach (var subcommand in command.Subcommands) CompleteEnumsInKebabCase(subcommand);
+    }
+
     private static RootCommand CreateRootCommand()
     {
         var root = new RootCommand(
@@ -228,6 +261,7 @@ public static partial class Cli
             LowerCommand.Create(),
             SchemaCommand.Create(),
         };
+        CompleteEnumsInKebabCase(root);
         foreach (var option in root.Options)
         {
             if (option is HelpOption help && help.Action is HelpAction standard)

@@ -9,7 +9,7 @@ internal static class DequantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "Model files written with 'quantize --format int'.",
+        Description = "Model files of integer codes, the Int form that quantizing writes (with --format int).",
         Arity = ArgumentArity.OneOrMore,
     };
 

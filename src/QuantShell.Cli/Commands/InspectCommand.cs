@@ -9,13 +9,13 @@ internal static class InspectCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to inspect (one entry per tensor); '-' reads one .npy from stdin.",
+        Description = "The .npy or model files to inspect (one entry per tensor). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static readonly Option<bool?> Statistics = new("--statistics")
     {
-        Description = "Read every value for min, max, mean, std and non-finite counts (default: yes for .npy, no for model files; --statistics false to skip).",
+        Description = "Read every value for min, max, mean, std and non-finite counts. Default: yes for .npy, no for model files; --statistics false to skip.",
         Arity = ArgumentArity.ZeroOrOne,
     };
 

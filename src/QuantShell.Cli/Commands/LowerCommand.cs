@@ -17,13 +17,13 @@ internal static class LowerCommand
 
     public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "Output file for a single input. Default: model.lowered.onnx beside model.onnx. External data goes to OUTPUT.data.",
+        Description = "The output file, for a single input. Default: model.lowered.onnx beside model.onnx. External data goes to OUTPUT.data.",
         HelpName = "FILE",
     };
 
     public static readonly Option<WeightsForm?> Weights = new("--weights")
     {
-        Description = "What weight quantizers become: fake (the weights hold their quantized values) or qdq (int8/uint8 codes with " +
+        Description = "What weight quantizers become. One of fake (the weights hold their quantized values) or qdq (int8/uint8 codes with " +
                       "scale and zero point into DequantizeLinear, per axis when per channel; LUT weights a Gather over the table). " +
                       $"Default: {EnumNames.Kebab(LowerRequest.DefaultWeights)}.",
         HelpName = QuantizerOptionSet.Choices<WeightsForm>(),
@@ -32,7 +32,7 @@ internal static class LowerCommand
 
     public static readonly Option<ActivationsForm?> Activations = new("--activations")
     {
-        Description = "What activation quantizers become: exact (Mul, Round, Add, Clip, Sub, Mul: PyTorch's fake-quantize bit for bit) or qdq " +
+        Description = "What activation quantizers become. One of exact (Mul, Round, Add, Clip, Sub, Mul: PyTorch's fake-quantize bit for bit) or qdq " +
                       "(QuantizeLinear + DequantizeLinear, accelerated by runtimes; may land one step off near ties). " +
                       $"Default: {EnumNames.Kebab(LowerRequest.DefaultActivations)}.",
         HelpName = QuantizerOptionSet.Choices<ActivationsForm>(),

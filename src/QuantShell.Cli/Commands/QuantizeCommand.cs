@@ -9,19 +9,19 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to quantize; '-' reads one .npy from stdin.",
+        Description = "The .npy or model files to quantize. '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "Output file for a single input; '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy.",
+        Description = "The output file, for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy.",
         HelpName = "FILE",
     };
 
     public static readonly Option<string?> OutputDirectory = new("--output-directory", "--output-dir")
     {
-        Description = "Directory for the outputs (created if missing); each output keeps its input's file name.",
+        Description = "A folder for the outputs of several inputs (created if missing); each output keeps its input's file name.",
         HelpName = "DIR",
     };
 
@@ -34,24 +34,24 @@ internal static class QuantizeCommand
 
     public static readonly Option<bool> AllowNonFinite = new("--allow-non-finite")
     {
-        Description = "Keep NaN and saturate +/-infinity instead of failing on them.",
+        Description = "Keep NaN and saturate +/-infinity to the ends of the range instead of failing on them.",
     };
 
     public static readonly Option<string?> ExportQuantizer = new("--export-quantizer", "--save-quantizer")
     {
-        Description = "Also write the quantizer applied (with its given or chosen values) as a JSON file for --quantizer; it must be one quantizer for all inputs (given, or --calibrate).",
+        Description = "Writes the quantizer applied (given or chosen) as a JSON quantizer file. For --quantizer; it must be one quantizer for all inputs (given, or --calibrate).",
         HelpName = "FILE",
     };
 
     public static readonly Option<string?> RulesPath = new("--rules")
     {
-        Description = "A rules file (JSON) deciding which tensor of a model file gets which quantizer; without it every floating tensor of rank 2 or more is quantized per channel on axis 0 with the quantizer options.",
+        Description = "A rules file (JSON) deciding which tensor of a model file gets which quantizer. Without it every floating tensor of rank 2 or more is quantized per channel on axis 0 with the quantizer options.",
         HelpName = "FILE",
     };
 
     public static readonly Option<OutputForm?> Form = new("--format")
     {
-        Description = "What a model-file output holds: fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
+        Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
         HelpName = "fake|int|qdq",
         CustomParser = QuantizerOptionSet.ParseEnum<OutputForm>,
     };

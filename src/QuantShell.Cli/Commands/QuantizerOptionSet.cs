@@ -16,33 +16,34 @@ internal static class QuantizerOptionSet
 {
     public static readonly Option<string?> QuantizerPath = new("--quantizer", "-q")
     {
-        Description = "Read the quantizer from a JSON file (as 'dotnet-quant new' writes; MCT's snake_case names are accepted). Not together with the options that build one.",
+        Description = "The complete quantizer to apply, not together with the parameters that build one. A JSON quantizer file (as 'dotnet-quant new' writes; MCT's snake_case names are accepted).",
         HelpName = "FILE",
     };
 
     public static readonly Option<QuantizationTarget?> Target = new("--target")
     {
-        Description = $"What the quantizer is for: weights (per-tensor or per-channel) or activation (per-tensor). Default: {Kebab(QuantizerOptions.DefaultTarget)}.",
+        Description = $"What the quantizer is for: weights (per-tensor or per-channel) or activations (per-tensor only). Default: {Kebab(QuantizerOptions.DefaultTarget)}.",
         HelpName = Choices<QuantizationTarget>(),
         CustomParser = ParseEnum<QuantizationTarget>,
     };
 
     public static readonly Option<QuantizationMethod?> Method = new("--method")
     {
-        Description = $"Quantization method: pot (power-of-two thresholds), symmetric, uniform (min/max range), lut-symmetric (weights) or lut-pot (a look-up table of values, MCT's non-uniform quantizers). Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
+        Description = "The quantization method: power-of-two thresholds, symmetric, uniform (a min/max range), or a look-up table of values (MCT's non-uniform quantizers, see --lut-values). " +
+            $"One of pot, symmetric, uniform, lut-symmetric (weights only) or lut-pot. Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
         HelpName = Choices<QuantizationMethod>(),
         CustomParser = ParseEnum<QuantizationMethod>,
     };
 
     public static readonly Option<int?> NumBits = new("--num-bits", "--bits", "-b")
     {
-        Description = $"Number of bits ({QuantizerSpec.MinBits}..{QuantizerSpec.MaxBits}; 2..8 and 16 are the usual ones). Default: {QuantizerOptions.DefaultNumBits}.",
+        Description = $"Number of bits, {QuantizerSpec.MinBits} to {QuantizerSpec.MaxBits}. 2..8 and 16 are the usual ones. Default: {QuantizerOptions.DefaultNumBits}.",
         HelpName = "N",
     };
 
     public static readonly Option<double[]?> Threshold = new("--threshold")
     {
-        Description = "Threshold(s) for pot/symmetric/lut-*, comma-separated: one, or one per channel with --per-channel. Chosen from the data when omitted (see --error-method).",
+        Description = "Thresholds for Pot, Symmetric and LUT quantizers: one value, or one per channel with --per-channel. Comma-separated; chosen from the data when omitted (see --error-method).",
         HelpName = "T[,T...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -50,7 +51,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double[]?> MinRange = new("--min-range", "--min")
     {
-        Description = "Range minimum(s) for uniform, comma-separated (one, or one per channel). --min-range and --max-range are chosen from the data when both are omitted.",
+        Description = "Range minimums for Uniform quantizers: one value, or one per channel. Comma-separated; --min-range and --max-range are chosen from the data when both are omitted.",
         HelpName = "MIN[,MIN...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -58,7 +59,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double[]?> MaxRange = new("--max-range", "--max")
     {
-        Description = "Range maximum(s) for uniform, comma-separated (one, or one per channel).",
+        Description = "Range maximums for Uniform quantizers: one value, or one per channel. Comma-separated.",
         HelpName = "MAX[,MAX...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -66,7 +67,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<bool> Signed = new("--signed")
     {
-        Description = "Signed integer range for pot/symmetric/lut-pot activations (the default for weights; for activations chosen from the data, signed iff the data has negative values).",
+        Description = "Signed integer range for Pot, Symmetric and LutPot activations. The default for weights; for activations chosen from the data, signed iff the data has negative values.",
     };
 
     public static readonly Option<bool> Unsigned = new("--unsigned")
@@ -76,7 +77,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double[]?> LutValues = new("--lut-values")
     {
-        Description = "The table of a lut-* quantizer, comma-separated integers in the LUT's range (any order; at most 2^num-bits distinct). Chosen from the data by k-means when omitted.",
+        Description = "The table of a LutSymmetric or LutPot quantizer: integers in the LUT's range, in any order. Comma-separated; at most 2^num-bits distinct. Chosen from the data by k-means when omitted.",
         HelpName = "V[,V...]",
         Arity = ArgumentArity.ExactlyOne,
         CustomParser = ParseNumbers,
@@ -84,13 +85,13 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> LutValuesBitwidth = new("--lut-values-bitwidth")
     {
-        Description = $"Bit width B of a lut-* table's integer range: signed [-2^(B-1), 2^(B-1)-1], unsigned [0, 2^B]; at least --num-bits. Default: {QuantizerSpec.DefaultLutValuesBitwidth}.",
+        Description = $"The bit width B of a LUT's integer range, at least --num-bits. Signed [-2^(B-1), 2^(B-1)-1], unsigned [0, 2^B]. Default: {QuantizerSpec.DefaultLutValuesBitwidth}.",
         HelpName = "B",
     };
 
     public static readonly Option<double?> Eps = new("--eps")
     {
-        Description = "Added to a lut-* threshold before dividing by it, as MCT does (default 1e-8).",
+        Description = "Added to a LUT's threshold before dividing by it, as MCT does. Default: 1e-8.",
         HelpName = "EPS",
     };
 
@@ -101,32 +102,32 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
     {
-        Description = $"Channel axis for --per-channel; negative counts from the end (default {QuantizerSpec.DefaultChannelAxis}, the last axis).",
+        Description = $"Channel axis for --per-channel; negative values count from the end. Default: {QuantizerSpec.DefaultChannelAxis}, the last axis.",
         HelpName = "N",
     };
 
     public static readonly Option<ErrorMethod?> ErrorMethod = new("--error-method")
     {
-        Description = "How a missing threshold or range is chosen from the data: no-clipping (cover the data), mse (least mean squared error, the default), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
+        Description = "How a threshold, range or LUT table that is not given is chosen from the data. One of no-clipping (cover the data), mse (least mean squared error, the default), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
         HelpName = Choices<ErrorMethod>(),
         CustomParser = ParseEnum<ErrorMethod>,
     };
 
     public static readonly Option<double?> P = new("--p")
     {
-        Description = "The exponent p for --error-method lp (default 2).",
+        Description = "The exponent p of the Lp error method. --error-method lp only; default 2.",
         HelpName = "P",
     };
 
     public static readonly Option<double?> Percentile = new("--percentile")
     {
-        Description = $"The share of the values --error-method percentile covers, in percent (0 < P <= 100; default {SelectionOptions.DefaultPercentile}): the threshold is that percentile of |x|; a uniform range leaves half the rest out on each side.",
+        Description = $"The share of the values the Percentile error method covers, in percent (greater than 0, at most 100). --error-method percentile only; default {SelectionOptions.DefaultPercentile}: the threshold is that percentile of |x|; a uniform range leaves half the rest out on each side.",
         HelpName = "PERCENT",
     };
 
     public static readonly Option<bool> Calibrate = new("--calibrate")
     {
-        Description = "Choose one threshold/range from all inputs pooled (as calibration batches) and apply it to every input; without it each input gets its own.",
+        Description = "Choose one quantizer for every input from all inputs pooled as calibration batches; without it each input gets its own.",
     };
 
     /// <summary>The options that build a quantizer (new takes these only).</summary>

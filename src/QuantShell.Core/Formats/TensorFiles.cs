@@ -79,6 +79,12 @@ public static class TensorFiles
     public static readonly IReadOnlyList<string> PyTorchExtensions = [".pt", ".pth", ".bin", ".ckpt"];
 
     /// <summary>
+    /// The file names of the tensor files QuantShell reads, as tab completion offers them (the content decides the kind
+    /// when a file is read; these are only what such files are usually called).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Extensions = [".npy", ".npz", ".safetensors", .. PyTorchExtensions, ".onnx"];
+
+    /// <summary>
     /// A zip holding <c>FOLDER/data.pkl</c> is a PyTorch checkpoint, any other an .npz, unless it has a PyTorch
     /// checkpoint's name (or its index cannot be read): then its name decides, so that the reader of the kind the user
     /// meant reports what is wrong with it.

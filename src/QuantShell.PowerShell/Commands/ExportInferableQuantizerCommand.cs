@@ -2,6 +2,7 @@ using System.Management.Automation;
 using QuantShell.Core.Errors;
 using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -13,6 +14,7 @@ public sealed class ExportInferableQuantizerCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0)]
     [Alias("FilePath")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string Path { get; set; } = "";
 
     [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true)]

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -14,11 +15,13 @@ public abstract class FileInputCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] Path { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] LiteralPath { get; set; } = [];
 
     /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Quantization;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -15,11 +16,13 @@ public sealed class ImportInferableQuantizerCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string Path { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string LiteralPath { get; set; } = "";
 
     protected override void ProcessRecord()

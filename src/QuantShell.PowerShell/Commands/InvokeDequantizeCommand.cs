@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -20,6 +21,7 @@ public sealed class InvokeDequantizeCommand : FileInputCommand, IDisposable
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FolderCompleter))]
     public string? OutputDirectory { get; set; }
 
     [Parameter]

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -18,6 +19,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     [Parameter]
     [ValidateNotNull]
     [RulesTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public QuantizationRules? Rules { get; set; }
 
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
@@ -32,6 +34,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     /// <summary>Folder for the outputs (created if missing); each output keeps its input's file name.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FolderCompleter))]
     public string? OutputDirectory { get; set; }
 
     [Parameter]
@@ -47,6 +50,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     /// <summary>Writes the applied quantizer (given or chosen) as a JSON quantizer file; needs one quantizer for all inputs.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string? ExportQuantizer { get; set; }
 
     protected override void BeginProcessing()

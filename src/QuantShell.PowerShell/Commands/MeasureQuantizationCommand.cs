@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
 using QuantShell.Plotting;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -19,6 +20,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     [ValidateNotNull]
     [RulesTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public QuantizationRules? Rules { get; set; }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -66,11 +67,13 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter(Mandatory = true, ParameterSetName = FromPathSet)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] FromPath { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = FromLiteralPathSet, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] FromLiteralPath { get; set; } = [];
 
     [Parameter(ParameterSetName = FromPathSet)]

@@ -3,6 +3,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -22,12 +23,14 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathParametersSet, ValueFromPipeline = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] Path { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathParametersSet, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TensorFileCompleter))]
     public string[] LiteralPath { get; set; } = [];
 
     /// <summary>A complete quantizer: an object from New-/Import-InferableQuantizer, or the path of a quantizer file.</summary>
@@ -35,6 +38,7 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
     [ValidateNotNull]
     [QuantizerTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
     public InferableQuantizer? Quantizer { get; set; }
 
     [Parameter(ParameterSetName = PathParametersSet)]

@@ -1,0 +1,192 @@
+# The help cannot drift from the code: the markdown sources (docs/cmdlets) document exactly the cmdlets' parameters,
+# Get-Help -Full (the MAML that build/generate-help.ps1 writes from them) is complete, the examples and the README's
+# PowerShell blocks use only parameters that exist, and the argument completers offer what each parameter takes.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
+    Import-Module $ManifestPath
+    Import-Module (Join-Path $PSScriptRoot '../../build/CmdletHelp.psm1') -Force
+    $script:SourceFolder = Get-HelpSourceFolder
+    $script:Common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+
+    # The parameters a cmdlet's markdown must have a section for: its own, and -WhatIf/-Confirm where it has them.
+    function Get-DocumentedParameter($Command) {
+        @($Command.Parameters.Keys | Where-Object { $_ -notin $script:Common -or $_ -in 'WhatIf', 'Confirm' } | Sort-Object)
+    }
+
+    # Problems with the parameters a piece of PowerShell uses: each command it calls that can be resolved must have
+    # each parameter named (or a unique prefix of one, or an alias). Returns the problems and how many uses were checked.
+    function Test-ParameterUse([string] $Code, [string] $Where) {
+        $tokens = $null; $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref]$tokens, [ref]$errors)
+        $problems = [System.Collections.Generic.List[string]]::new()
+        foreach ($e in $errors) { $problems.Add("${Where}: does not parse: $($e.Message)") }
+        $checked = 0
+        foreach ($commandAst in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+            $name = $commandAst.GetCommandName()
+            if (-not $name) { continue }
+            $command = Get-Command $name -ErrorAction SilentlyContinue | Select-Object -First 1
+            if ($null -eq $command -or $command.CommandType -notin 'Cmdlet', 'Function') { continue }
+            $names = @($command.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases })
+            foreach ($parameter in $commandAst.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
+                $checked++
+                $used = $parameter.ParameterName
+                $exact = $names -contains $used
+                $prefixed = @($command.Parameters.Keys | Where-Object { $_.StartsWith($used, [StringComparison]::OrdinalIgnoreCase) })
+                if (-not $exact -and $prefixed.Count -ne 1) { $problems.Add("${Where}: $name has no parameter -$used") }
+            }
+        }
+        [pscustomobject]@{ Problems = $problems.ToArray(); Checked = $checked }
+    }
+}
+
+Describe 'Help sources in docs/cmdlets' {
+    It 'has one source per cmdlet and no other' {
+        $cmdlets = @(Get-Command -Module QuantShell -CommandType Cmdlet | ForEach-Object Name | Sort-Object)
+        $sources = @(Get-ChildItem -LiteralPath $SourceFolder -Filter *.md | ForEach-Object BaseName | Sort-Object)
+        $cmdlets.Count | Should -Be 8
+        $sources | Should -Be $cmdlets
+    }
+
+    It '<Name>.md has a section for every parameter and none for a parameter that does not exist' -ForEach @(
+        Get-Command -Module QuantShell -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } }
+    ) {
+        $command = Get-Command $Name
+        $source = Read-CmdletHelpSource -Path (Join-Path $SourceFolder "$Name.md")
+        @($source.Parameters.Name | Sort-Object) | Should -Be (Get-DocumentedParameter $command)
+        $source.Examples.Count | Should -BeGreaterThan 0
+    }
+
+    It 'the markdown reader rejects a source without its sections and a misnamed parameter heading' {
+        $bad = Join-Path $TestDrive 'Invoke-Quantize.md'
+        Set-Content -LiteralPath $bad -Value "# Invoke-Quantize`n`n## SYNOPSIS`n`nx`n"
+        { Read-CmdletHelpSource -Path $bad } | Should -Throw '*DESCRIPTION*missing*'
+        Set-Content -LiteralPath $bad -Value "# Invoke-Quantize`n## SYNOPSIS`nx`n## DESCRIPTION`nx`n## EXAMPLES`n## PARAMETERS`n### Path`nThe files.`n"
+        { Read-CmdletHelpSource -Path $bad } | Should -Throw "*'### -Name'*"
+    }
+}
+
+Describe 'Get-Help -Full' {
+    It 'describes every parameter of <Name> with what the cmdlet declares' -ForEach @(
+        Get-Command -Module QuantShell -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } }
+    ) {
+        $command = Get-Command $Name
+        $help = Get-Help $Name -Full
+        $source = Read-CmdletHelpSource -Path (Join-Path $SourceFolder "$Name.md")
+        $help.Synopsis | Should -Be $source.Synopsis
+        $helpParameters = @($help.parameters.parameter)
+        @($helpParameters.name | Sort-Object) | Should -Be (Get-DocumentedParameter $command)
+        foreach ($parameter in $helpParameters) {
+            $metadata = $command.Parameters[$parameter.name]
+            $text = ($parameter.description | ForEach-Object Text) -join ' '
+            $text | Should -Be (($source.Parameters | Where-Object Name -EQ $parameter.name).Paragraphs -join ' ') -Because "-$($parameter.name)"
+            $mandatory = [bool]($metadata.ParameterSets.Values | Where-Object IsMandatory)
+            $parameter.required | Should -Be ([string]$mandatory).ToLowerInvariant() -Because "-$($parameter.name) mandatory"
+            $aliases = if ($metadata.Aliases.Count) { $metadata.Aliases -join ', ' } else { 'none' }
+            $parameter.aliases | Should -Be $aliases -Because "-$($parameter.name) aliases"
+        }
+        @($help.syntax.syntaxItem).Count | Should -Be @($command.ParameterSets).Count
+    }
+
+    It 'shows position, pipeline input and wildcards as the cmdlet declares them' {
+        $path = (Get-Help Invoke-Quantize -Parameter Path)
+        $path.position | Should -Be '0'
+        $path.pipelineInput | Should -Be 'True (ByValue)'
+        $path.globbing | Should -Be 'true'
+        $literal = (Get-Help Get-QuantTensor -Parameter LiteralPath)
+        $literal.pipelineInput | Should -Be 'True (ByPropertyName)'
+        $literal.position | Should -Be 'named'
+        (Get-Help New-InferableQuantizer -Parameter Method).type.name | Should -Be 'QuantizationMethod'
+        # Defaults come from the markdown's "Default: ..." sentence.
+        (Get-Help Invoke-Quantize -Parameter NumBits).defaultValue | Should -Be '8'
+        (Get-Help Invoke-Quantize -Parameter ChannelAxis).defaultValue | Should -Be '-1'
+        (Get-Help Measure-Quantization -Parameter Percentile).defaultValue | Should -Be '99.99'
+        (Get-Help Invoke-Quantize -Parameter Threshold).defaultValue | Should -Be 'None'
+    }
+}
+
+Describe 'Examples and the README' {
+    It 'every example of every cmdlet parses and uses only parameters that exist' {
+        $examples = 0; $checked = 0; $problems = @()
+        foreach ($file in Get-ChildItem -LiteralPath $SourceFolder -Filter *.md) {
+            $source = Read-CmdletHelpSource -Path $file.FullName
+            foreach ($example in $source.Examples) {
+                $examples++
+                $result = Test-ParameterUse $example.Code "$($file.Name) example $($example.Number)"
+                $problems += $result.Problems; $checked += $result.Checked
+            }
+        }
+        $problems | Should -BeNullOrEmpty
+        $examples | Should -BeGreaterOrEqual 30
+        $checked | Should -BeGreaterThan 100
+    }
+
+    It "the README's PowerShell blocks use only parameters that exist" {
+        $readme = Get-Content -LiteralPath (Join-Path $RepoRoot 'README.md') -Raw
+        $blocks = [regex]::Matches($readme, '(?ms)^```powershell\r?\n(.*?)^```')
+        $blocks.Count | Should -BeGreaterThan 2
+        $checked = 0; $problems = @()
+        foreach ($block in $blocks) {
+            $result = Test-ParameterUse $block.Groups[1].Value 'README.md'
+            $problems += $result.Problems; $checked += $result.Checked
+        }
+        $problems | Should -BeNullOrEmpty
+        $checked | Should -BeGreaterThan 40
+    }
+
+    It 'the check finds a parameter that does not exist' {
+        (Test-ParameterUse 'Invoke-Quantize -Path x.npy -ChannelAxes 0' 'test').Problems | Should -BeLike '*Invoke-Quantize has no parameter -ChannelAxes*'
+    }
+}
+
+Describe 'Argument completion' {
+    BeforeAll {
+        $folder = Join-Path $TestDrive 'completion'
+        $null = New-Item -ItemType Directory -Path (Join-Path $folder 'sub')
+        foreach ($name in 'a.npy', 'b.NPZ', 'c.safetensors', 'd.pt', 'e.pth', 'f.bin', 'g.ckpt', 'h.onnx', 'notes.txt', 'q.json') {
+            Set-Content -LiteralPath (Join-Path $folder $name) -Value ''
+        }
+        Push-Location $folder
+        function Complete([string] $Line) {
+            $result = TabExpansion2 -inputScript $Line -cursorColumn $Line.Length
+            @($result.CompletionMatches | ForEach-Object { Split-Path -Leaf $_.CompletionText.Trim("'", '"') } | Sort-Object)
+        }
+        $tensors = @('a.npy', 'b.NPZ', 'c.safetensors', 'd.pt', 'e.pth', 'f.bin', 'g.ckpt', 'h.onnx', 'sub') | Sort-Object
+    }
+    AfterAll { Pop-Location }
+
+    It '<Line> offers tensor and model files and folders' -ForEach @(
+        @{ Line = 'Invoke-Quantize -Path ' }, @{ Line = 'Invoke-Quantize -LiteralPath ' }, @{ Line = 'Measure-Quantization -Path ' },
+        @{ Line = 'Get-QuantTensor -Path ' }, @{ Line = 'Invoke-Dequantize -LiteralPath ' }, @{ Line = 'ConvertTo-StandardOnnx -Path ' },
+        @{ Line = 'New-InferableQuantizer -FromPath ' }, @{ Line = 'New-InferableQuantizer -FromLiteralPath ' }, @{ Line = 'Invoke-Quantize ' }
+    ) {
+        Complete $Line | Should -Be $tensors
+    }
+
+    It 'completes a partial file name' {
+        Complete 'Invoke-Quantize -Path ./a' | Should -Be @('a.npy')
+    }
+
+    It '<Line> offers JSON files and folders' -ForEach @(
+        @{ Line = 'Invoke-Quantize -Quantizer ' }, @{ Line = 'Measure-Quantization -Quantizer ' }, @{ Line = 'Invoke-Quantize -Rules ' },
+        @{ Line = 'Measure-Quantization -Rules ' }, @{ Line = 'Invoke-Quantize -ExportQuantizer ' },
+        @{ Line = 'Import-InferableQuantizer -Path ' }, @{ Line = 'Export-InferableQuantizer -Path ' }
+    ) {
+        Complete $Line | Should -Be @('q.json', 'sub')
+    }
+
+    It '<Line> offers folders only' -ForEach @(
+        @{ Line = 'Invoke-Quantize -OutputDirectory ' }, @{ Line = 'Invoke-Dequantize -OutputDirectory ' }
+    ) {
+        Complete $Line | Should -Be @('sub')
+    }
+
+    It '<Line> offers <Expected>' -ForEach @(
+        @{ Line = 'Invoke-Quantize -Method '; Expected = @('LutPot', 'LutSymmetric', 'Pot', 'Symmetric', 'Uniform') }
+        @{ Line = 'New-InferableQuantizer -Method Lut'; Expected = @('LutPot', 'LutSymmetric') }
+        @{ Line = 'Measure-Quantization -Target '; Expected = @('Activation', 'Weights') }
+        @{ Line = 'New-InferableQuantizer -ErrorMethod '; Expected = @('Kl', 'Lp', 'Mae', 'Mse', 'NoClipping', 'Percentile') }
+        @{ Line = 'Invoke-Quantize -Format '; Expected = @('Fake', 'Int', 'Qdq') }
+    ) {
+        Complete $Line | Should -Be $Expected
+    }
+}
