@@ -83,6 +83,7 @@ public static partial class Cli
         try
         {
             var parseResult = Root.Parse(args);
+            QuantShell.Core.Diagnostics.Timeline.Mark("arguments parsed");
             if (parseResult.Action is not HelpAction and not VersionAction and not HelpWithExitCodesAction && UnknownOption(parseResult) is { } unknown)
             {
                 stderr.WriteLine($"{Name}: error: {unknown} [{ErrorIds.UnknownOption}]");

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
@@ -43,7 +44,10 @@ internal static class StreamingQuantizer
                 cancellationToken.ThrowIfCancellationRequested();
                 int n = (int)Math.Min(perChunk, count - start);
                 var bytes = raw.AsSpan(0, n * itemSize);
-                if (input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length) throw truncated();
+                int got;
+                using (Timeline.Time(TimelinePhase.Read, bytes.Length)) got = input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+                if (got < bytes.Length) throw truncated();
+                var kernelTimer = Timeline.Time(TimelinePhase.Kernel);
                 ReadOnlySpan<T> source;
                 if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
                 else
@@ -51,13 +55,17 @@ internal static class StreamingQuantizer
                     ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
                     source = work.AsSpan(0, n);
                 }
-                byte[] outBytes = writer.Rent();
+                kernelTimer.Dispose();
+                byte[] outBytes;
+                using (Timeline.Time(TimelinePhase.WaitForWriter)) outBytes = writer.Rent();
+                kernelTimer = Timeline.Time(TimelinePhase.Kernel);
                 Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
                 long before = stats.NonFinite;
                 plan.Apply(source, destination, start, ref stats);
                 // Without -AllowNonFinite the input fails, but reading on gives the error its true count.
                 if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + FileQuantizer.IndexOfNonFinite(source);
                 if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
+                kernelTimer.Dispose();
                 writer.Submit(outBytes, n * outputType.ItemSize);
             }
             writer.Complete();
