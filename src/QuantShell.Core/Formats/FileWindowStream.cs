@@ -25,6 +25,9 @@ internal sealed class FileWindowStream : Stream
         _what = what;
     }
 
+    /// <summary>The file behind the window, and where the bytes not yet read start in it (the streaming path maps them).</summary>
+    internal (SafeFileHandle Handle, long Offset) Remaining => (_handle, _start + _position);
+
     public override bool CanRead => true;
     public override bool CanSeek => true;
     public override bool CanWrite => false;
