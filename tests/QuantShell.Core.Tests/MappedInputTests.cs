@@ -112,6 +112,45 @@ public sealed class MappedInputTests : IDisposable
         Assert.Equal(MemoryMarshal.AsBytes(new float[] { 1, 2, 3 }.AsSpan()).ToArray(), Bytes(quantized, "a.bias"));
     }
 
+    [Fact]
+    public void PyTorchCheckpoint_LargeStoredEntry_EqualsTheReadPath_AndItsCrcIsStillChecked()
+    {
+        var big = Values(59);
+        var tensors = new List<OutputTensor>
+        {
+            new("a.bias", DType.Float32, [3], s => s.Write(MemoryMarshal.AsBytes(new float[] { 1, 2, 3 }.AsSpan()))),
+            new("big.weight", DType.Float32, Shape, s => s.Write(MemoryMarshal.AsBytes(big.AsSpan()))),
+        };
+        string model = _temp.File("m.pt"), output = _temp.File("m.q.pt");
+        using (var stream = File.Create(model))
+            TensorFiles.Write(TensorFileKind.PyTorch, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
+        var options = new QuantizerOptions
+        {
+            Method = QuantizationMethod.Symmetric, NumBits = 6, PerChannel = true, ChannelAxis = 1,
+            Threshold = [0.5, 1, 1.5, 2, 2.5, 3, 0.75],
+        };
+
+        var host = new CollectingHost<QuantizationResult>();
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = output }, [JobInput.File(model)], host);
+        Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
+        using (var quantized = TensorFiles.Open(output))
+            Assert.Equal(ReadPath(PerChannelLastAxis(), DType.Float32, Shape, MemoryMarshal.AsBytes(big.AsSpan()).ToArray()), Bytes(quantized, "big.weight"));
+
+        // One byte of the stored entry changed past the first window: only the entry's CRC-32 can tell.
+        byte[] file = File.ReadAllBytes(model);
+        int data = file.AsSpan().IndexOf(MemoryMarshal.AsBytes(big.AsSpan(0, 8)));
+        Assert.True(data > 0);
+        file[data + 16_900_000] ^= 0x01; // of 17,000,004 bytes: in the second window
+        File.WriteAllBytes(model, file);
+        string corruptOutput = _temp.File("corrupt.q.pt");
+        var failed = new CollectingHost<QuantizationResult>();
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = corruptOutput }, [JobInput.File(model)], failed);
+        var error = Assert.Single(failed.Errors);
+        Assert.Equal(ErrorIds.ArchiveInvalid, error.ErrorId);
+        Assert.Contains("CRC-32", error.Message);
+        Assert.False(File.Exists(corruptOutput));
+    }
+
     // The .npy path through a stream, which is never mapped: the data bytes of its output.
     private static byte[] ReadPath(InferableQuantizer quantizer, DType dtype, long[] shape, byte[] data)
     {

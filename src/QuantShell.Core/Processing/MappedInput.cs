@@ -22,30 +22,35 @@ internal sealed class MappedInput : IDisposable
     public const long MinimumBytes = 4 << 20;
 
     private readonly MemoryMappedFile _map;
+    private readonly IMappableSource? _source;
     private readonly SafeFileHandle _handle;
     private readonly long _offset;
     private readonly long _length;
 
-    private MappedInput(MemoryMappedFile map, SafeFileHandle handle, long offset, long length)
+    private MappedInput(MemoryMappedFile map, IMappableSource? source, SafeFileHandle handle, long offset, long length)
     {
         _map = map;
+        _source = source;
         _handle = handle;
         _offset = offset;
         _length = length;
     }
 
     /// <summary>
-    /// A mapping of the next <paramref name="length"/> bytes of <paramref name="input"/> when it is a regular file read
-    /// by position (an .npy <see cref="FileStream"/>, a model file's tensor window) and large enough; else null (read it).
+    /// A mapping of the next <paramref name="length"/> bytes of <paramref name="input"/> when they lie as they are in a
+    /// regular file (an .npy <see cref="FileStream"/>, a model file's tensor: <see cref="IMappableSource"/>) and are
+    /// many enough; else null (read them).
     /// </summary>
     public static MappedInput? TryOpen(Stream input, long length)
     {
         if (length < MinimumBytes) return null;
         (SafeFileHandle Handle, long Offset) region;
+        IMappableSource? source = null;
         switch (input)
         {
-            case FileWindowStream window:
-                region = window.Remaining;
+            case IMappableSource mappable when mappable.MappableRegion(length) is { } found:
+                region = found;
+                source = mappable;
                 break;
             case FileStream { CanSeek: true } file when file.GetType() == typeof(FileStream):
                 region = (file.SafeFileHandle, file.Position);
@@ -57,7 +62,7 @@ internal sealed class MappedInput : IDisposable
         try
         {
             var map = MemoryMappedFile.CreateFromFile(region.Handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
-            return new MappedInput(map, region.Handle, region.Offset, length);
+            return new MappedInput(map, source, region.Handle, region.Offset, length);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -78,8 +83,15 @@ internal sealed class MappedInput : IDisposable
         return new Window(_map.CreateViewAccessor(_offset + offset, length, MemoryMappedFileAccess.Read), length);
     }
 
-    /// <summary>Moves <paramref name="input"/> past the bytes mapped, as reading them would have.</summary>
-    public void Consumed(Stream input) => input.Seek(_length, SeekOrigin.Current);
+    /// <summary>Shows the stream the bytes of a window just used (a zip entry adds them to its CRC-32), in order.</summary>
+    public void Observe(ReadOnlySpan<byte> bytes) => _source?.Observe(bytes);
+
+    /// <summary>Moves <paramref name="input"/> past the bytes mapped, as reading them would have (a zip entry checks its CRC-32).</summary>
+    public void Consumed(Stream input)
+    {
+        if (_source is not null) _source.Advance(_length);
+        else input.Seek(_length, SeekOrigin.Current);
+    }
 
     public void Dispose() => _map.Dispose();
 

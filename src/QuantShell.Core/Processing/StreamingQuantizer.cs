@@ -52,7 +52,10 @@ internal static class StreamingQuantizer
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         int n = Math.Min(perChunk, inWindow - offset);
-                        var source = MemoryMarshal.Cast<byte, T>(window.Bytes.Slice(offset * itemSize, n * itemSize));
+                        var bytes = window.Bytes.Slice(offset * itemSize, n * itemSize);
+                        // A zip entry checks its CRC-32 over the bytes, chunk by chunk while they are in the cache.
+                        using (Timeline.Time(TimelinePhase.Read, bytes.Length)) mapped.Observe(bytes);
+                        var source = MemoryMarshal.Cast<byte, T>(bytes);
                         Quantize(source, windowStart + offset, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
                     }
                 }
