@@ -1,31 +1,75 @@
 #!/usr/bin/env bash
-# Builds the QuantShell PowerShell module: publishes src/QuantShell.PowerShell (Release, linux-x64, framework-dependent)
-# into module/bin, so that `Import-Module ./QuantShell.psd1` works from the repository root. Idempotent.
+# Builds the two PowerShell modules in the clone's layout, so that `Import-Module ./QuantShell.psd1` (and, for tensors,
+# `Import-Module ./module/QuantShell.Torch/QuantShell.Torch.psd1`) work from the repository root. Idempotent.
+#   module/bin                  QuantShell: src/QuantShell.PowerShell published (Release, framework-dependent, linux-x64
+#                               for SkiaSharp's natives, which draw plots); no TorchSharp, no libtorch
+#   module/QuantShell.Torch/bin QuantShell.Torch: src/QuantShell.Torch published for linux-x64 (TorchSharp, the libtorch
+#                               natives), without the files QuantShell already ships (QuantShell.Core.dll, ...)
+# build/pack-module.sh stages both from here and packs them.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
-output="$repo_root/module/bin"
+core_output="$repo_root/module/bin"
+torch_output="$repo_root/module/QuantShell.Torch/bin"
 
-# -r linux-x64 flattens runtimes/linux-x64/native/*.so next to TorchSharp.dll, where TorchSharp looks for libtorch;
-# build/NativeCompat.targets patches the published libLibTorchSharp.so for Debian 12's libstdc++.
+# Published afresh each time, so that nothing of an older layout lingers (module/bin held libtorch before 0.1.0's
+# split into two modules).
+rm -rf "$core_output" "$torch_output"
+# -r linux-x64 (framework-dependent, the managed code stays portable): of SkiaSharp's natives, which draw the plots, only
+# linux-x64's are shipped, flattened beside SkiaSharp.dll where .NET finds them for a module (pwsh reads no deps.json
+# of ours). All of them (every OS and CPU) would make the package 74 MB instead of about 5.
 dotnet publish src/QuantShell.PowerShell/QuantShell.PowerShell.csproj \
     --configuration Release \
     --runtime linux-x64 \
     --self-contained false \
-    --output "$output" \
+    --output "$core_output" \
     --nologo
+
+# -r linux-x64 flattens runtimes/linux-x64/native/*.so next to TorchSharp.dll, where TorchSharp looks for libtorch;
+# build/NativeCompat.targets patches the published libLibTorchSharp.so for Debian 12's libstdc++.
+dotnet publish src/QuantShell.Torch/QuantShell.Torch.csproj \
+    --configuration Release \
+    --runtime linux-x64 \
+    --self-contained false \
+    --output "$torch_output" \
+    --nologo
+# One copy of each assembly in a session: what QuantShell ships (and has loaded by the time QuantShell.Torch imports)
+# is not repeated in QuantShell.Torch.
+for shipped in "$core_output"/*; do
+    name="$(basename "$shipped")"
+    [[ -f "$shipped" && -e "$torch_output/$name" ]] && rm -f "$torch_output/$name"
+done
+rm -f "$torch_output"/QuantShell.Torch.deps.json
+# libtorch's package carries libraries TorchSharp never loads (readelf -d: libLibTorchSharp.so needs libtorch, libtorch_cpu
+# and libc10 only, and they need libgomp): the Python bindings and libtorch's own test and example backends. Left out
+# of the module, they would add 35 MB to every install.
+for unused in libtorch_python.so libshm.so libtorchbind_test.so libjitbackend_test.so libbackend_with_compiler.so \
+              libaoti_custom_ops.so libnnapi_backend.so; do
+    rm -f "$torch_output/$unused"
+done
 
 # The pinned pwsh (dotnet tool) and Pester (tests/pester/run-pester.ps1) are restored here too, so one script
 # prepares everything the tests need.
 dotnet tool restore
 dotnet restore tests/pester/Pester.Restore.csproj --nologo
 
-for required in QuantShell.PowerShell.dll TorchSharp.dll libLibTorchSharp.so libtorch.so en-US/QuantShell.PowerShell.dll-Help.xml; do
-    if [[ ! -e "$output/$required" ]]; then
-        echo "build-module.sh: $output/$required is missing after publish" >&2
+for required in QuantShell.PowerShell.dll QuantShell.Core.dll QuantShell.Plotting.dll libSkiaSharp.so libHarfBuzzSharp.so en-US/QuantShell.PowerShell.dll-Help.xml; do
+    if [[ ! -e "$core_output/$required" ]]; then
+        echo "build-module.sh: $core_output/$required is missing after publish" >&2
         exit 1
     fi
 done
-echo "QuantShell module built in $output; import it with: Import-Module $repo_root/QuantShell.psd1"
+for required in QuantShell.Torch.dll TorchSharp.dll libLibTorchSharp.so libtorch.so libtorch_cpu.so LICENSE-LIBTORCH.txt; do
+    if [[ ! -e "$torch_output/$required" ]]; then
+        echo "build-module.sh: $torch_output/$required is missing after publish" >&2
+        exit 1
+    fi
+done
+if compgen -G "$core_output/*[Tt]orch*" >/dev/null; then
+    echo "build-module.sh: $core_output holds TorchSharp or libtorch files: $(ls "$core_output" | grep -i torch | tr '\n' ' ')" >&2
+    exit 1
+fi
+echo "QuantShell module built in $core_output; import it with: Import-Module $repo_root/QuantShell.psd1"
+echo "QuantShell.Torch module built in $torch_output; import it with: Import-Module $repo_root/module/QuantShell.Torch/QuantShell.Torch.psd1"

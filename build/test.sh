@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the xunit suites (core, CLI) and the Pester suite (cmdlets), after doing all the set-up a fresh
-# clone needs (local dotnet tools incl. PowerShell, NuGet restore incl. Pester, the module build).
+# clone needs (local dotnet tools incl. PowerShell, NuGet restore incl. Pester, the module build, the module packages
+# that the Install-PSResource round trip installs).
 # Prints a closing line "N passed, N failed" covering both, and exits non-zero if anything failed or nothing ran.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,6 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 set -e
 dotnet tool restore >/dev/null
 bash build/build-module.sh
+bash build/pack-module.sh --no-build
 dotnet build QuantShell.sln -c Release --nologo -v quiet
 set +e
 

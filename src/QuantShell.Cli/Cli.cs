@@ -240,7 +240,8 @@ public static partial class Cli
         return root;
     }
 
-    /// <summary>The tool's version: this assembly's informational version (e.g. 0.1.0+commit).</summary>
+    /// <summary>The tool's version: this assembly's informational version, which is Directory.Build.props' &lt;Version&gt; exactly
+    /// (IncludeSourceRevisionInInformationalVersion is off there), the version of the modules too.</summary>
     public static string Version { get; } =
         typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(Cli).Assembly.GetName().Version?.ToString() ?? "unknown";

@@ -142,7 +142,7 @@ public sealed class MeasureCommandTests : IDisposable
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
         Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
         Assert.Equal(1000, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
-        Assert.Equal(480, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+        Assert.Equal(560, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4))); // QuantizationFigure: 1000 x 560 per tensor
 
         File.WriteAllBytes(plot, [1, 2, 3]);
         var refused = CliRunner.Run("measure", input, "--method", "uniform", "--bits", "4", "--plot", plot);

@@ -117,4 +117,37 @@ public sealed class ModelCommandTests : IDisposable
         Assert.NotEqual(ExitCode.Success, run.Code);
         Assert.Matches(@"\[(OutputFormNotSupported|OptionConflict)\]$", Assert.Single(run.StderrLines));
     }
+    [Fact]
+    public void Quantize_OnnxModel_QdqForm_ThenDequantize_GivesTheFakeForm()
+    {
+        string model = _temp.File("small_cnn.onnx");
+        File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), model);
+        var qdq = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "6", "--format", "qdq", "--json");
+        Assert.True(qdq.Code == ExitCode.Success, qdq.ToString());
+        var lines = JsonLines(qdq);
+        Assert.Equal(10, lines.Length);
+        var quantized = lines.Where(l => !l.GetProperty("skipped").GetBoolean()).ToList();
+        Assert.Equal(["conv.weight", "fc.weight", "proj.weight", "head.weight", "tied", "sub.weight"], quantized.Select(l => l.GetProperty("tensorName").GetString()));
+        Assert.All(quantized, l => Assert.Equal("qdq", l.GetProperty("form").GetString()));
+        Assert.All(quantized, l => Assert.Equal("uint8", l.GetProperty("outputDtype").GetString()));
+        var fake = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "6");
+        Assert.True(fake.Code == ExitCode.Success, fake.ToString());
+        var back = CliRunner.Run("dequantize", _temp.File("small_cnn.qdq.onnx"), "--output-path", _temp.File("back.onnx"));
+        Assert.True(back.Code == ExitCode.Success, back.ToString());
+        using var fakeFile = TensorFiles.Open(_temp.File("small_cnn.q.onnx"));
+        using var backFile = TensorFiles.Open(_temp.File("back.onnx"));
+        foreach (var tensor in fakeFile.Tensors)
+        {
+            using var a = fakeFile.OpenTensor(tensor);
+            using var b = backFile.OpenTensor(backFile.Tensor(tensor.Name));
+            using var bytesA = new MemoryStream();
+            using var bytesB = new MemoryStream();
+            a.CopyTo(bytesA);
+            b.CopyTo(bytesB);
+            Assert.True(bytesA.ToArray().AsSpan().SequenceEqual(bytesB.ToArray()), tensor.Name);
+        }
+        var refused = CliRunner.Run("quantize", model, "--format", "int", "--output-path", _temp.File("m.int.onnx"));
+        Assert.Equal(ExitCode.InvalidArguments, refused.Code);
+        Assert.Contains("[OutputFormNotSupported]", refused.Stderr);
+    }
 }

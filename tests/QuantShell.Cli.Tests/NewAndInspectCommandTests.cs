@@ -168,11 +168,16 @@ public sealed class NewAndInspectCommandTests : IDisposable
     }
 
     [Fact]
-    public void Version_PrintsInformationalVersion()
+    public void Version_PrintsExactlyTheVersionOfDirectoryBuildProps()
     {
+        // The one place the version is kept; printed without a "+commit" suffix.
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(TestPaths.RepositoryRoot, "Directory.Build.props"));
+        string version = Assert.Single(props.Descendants("Version")).Value;
+        Assert.Matches(@"^\d+\.\d+\.\d+", version);
+
         var run = CliRunner.Run("--version");
         Assert.Equal(ExitCode.Success, run.Code);
-        Assert.StartsWith("0.1.0", run.Stdout.Trim());
+        Assert.Equal(version + Environment.NewLine, run.Stdout);
     }
 
     [Fact]

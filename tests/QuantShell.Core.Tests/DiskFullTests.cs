@@ -6,6 +6,7 @@ using QuantShell.Core.Plotting;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.Plotting;
 
 namespace QuantShell.Core.Tests;
 
@@ -37,14 +38,14 @@ public sealed class DiskFullTests : IDisposable
             TensorFiles.Write(TensorFileKind.Npz, stream, [new OutputTensor("w", DType.Float32, [2048, 1024], s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])big.Data).AsSpan())))],
                 new Dictionary<string, string>(), CancellationToken.None);
         RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
-        var measured = QuantizationMetrics.Measure(small, Quantizer, "small.npy");
+        var figure = QuantizationFigure.Create(small, Quantizer, QuantizationMetrics.Measure(small, Quantizer, "small.npy"));
         return
         [
             ("tensor streamed (FileQuantizer.QuantizeFile)", (path, options) =>
                 FileQuantizer.QuantizeFile(bigInput, path, Quantizer, new FileQuantizeOptions { Force = options.Force, Fsync = options.Fsync })),
             ("tensor in memory (NpyArray.Write)", (path, options) => small.Write(path, options)),
             ("quantizer file (QuantizerFile.Write)", (path, options) => QuantizerFile.Write(path, Quantizer.Spec, options)),
-            ("plot (HistogramPlot.Write)", (path, options) => HistogramPlot.Write(path, small, Quantizer, measured, options)),
+            ("plot (PlotFile.Write, PNG)", (path, options) => PlotFile.Write(path, figure, new ScottPlotQuantizationPlotter(), PlotFormat.Png, options)),
             ("model file, fake form (QuantizeJob)", (path, options) =>
                 RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
             ("model file, int form (QuantizeJob)", (path, options) =>

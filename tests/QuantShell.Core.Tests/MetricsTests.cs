@@ -1,9 +1,5 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
-using QuantShell.Core.Plotting;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
@@ -47,32 +43,5 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(double.PositiveInfinity, report.Channels[1].SqnrDb);
         Assert.Equal(0.25, report.ClippedFraction);
         Assert.Null(report.Scale);
-    }
-
-    [Fact]
-    public void Plot_WritesAValidPngOfTheExpectedSize()
-    {
-        var random = new Random(5);
-        var x = Enumerable.Range(0, 5000).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        var array = new NpyArray(new long[] { x.Length }, x);
-        var q = new ActivationSymmetricInferableQuantizer(numBits: 4, threshold: 0.75);
-        string path = Path.Combine(_temp, "plot.png");
-        HistogramPlot.Write(path, array, q, QuantizationMetrics.Measure(array, q, "x.npy"), WriteOptions.Default);
-        byte[] png = File.ReadAllBytes(path);
-        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
-        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
-        int width = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), height = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
-        Assert.Equal((1000, 480), (width, height));
-        // The image data inflates to one filter byte plus RGB per pixel on every row.
-        int idat = 8 + 25;
-        int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat));
-        Assert.Equal("IDAT", System.Text.Encoding.ASCII.GetString(png, idat + 4, 4));
-        using var inflated = new MemoryStream();
-        using (var z = new ZLibStream(new MemoryStream(png, idat + 8, length), CompressionMode.Decompress)) z.CopyTo(inflated);
-        Assert.Equal(height * (1 + width * 3), inflated.Length);
-        // There is red (clipping lines) and blue (bars) in it.
-        var pixels = inflated.ToArray();
-        Assert.Contains(Enumerable.Range(0, pixels.Length - 2), i => pixels[i] == 0xD6 && pixels[i + 1] == 0x27 && pixels[i + 2] == 0x28);
-        Assert.Contains(Enumerable.Range(0, pixels.Length - 2), i => pixels[i] == 0x4C && pixels[i + 1] == 0x72 && pixels[i + 2] == 0xB0);
     }
 }

@@ -70,6 +70,7 @@ Describe 'Invoke-Quantize' {
         }
 
         It 'gives the same values as the TorchSharp path' {
+            Import-Module $TorchManifestPath   # the Tensor path: TorchSharp and libtorch
             $q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed
             $x = [TorchSharp.torch]::rand([long[]]@(1, 3, 3, 3)) * 100 - 50
             $values = [float[]]$x.data[float]().ToArray()

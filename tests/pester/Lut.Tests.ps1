@@ -53,6 +53,7 @@ Describe 'The LUT quantizers through the cmdlets' {
     }
 
     It 'the Tensor path gives the file path''s values for a LUT quantizer' {
+        Import-Module $TorchManifestPath   # the Tensor path: TorchSharp and libtorch
         $x = ([TorchSharp.torch]::rand([long[]]@(2, 3, 16)) - 0.5) * 0.8
         $inputFile = New-TestNpy (Join-Path $TestDrive 'tensor.npy') @(2, 3, 16) ([float[]]$x.data[float]().ToArray())
         $q = New-InferableQuantizer -Method LutSymmetric -NumBits 3 -LutValues (-100, -40, -10, 0, 10, 40, 100) -Threshold (1..16 | ForEach-Object { 0.05 * $_ }) -PerChannel

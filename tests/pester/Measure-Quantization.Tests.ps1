@@ -138,6 +138,24 @@ Describe 'Measure-Quantization' {
         (Get-FileHash -LiteralPath $png).Hash | Should -Not -Be $before
     }
 
+    It '-PlotPath .svg writes an SVG document with one panel title per channel' {
+        $w = New-TestNpy (Join-Path $TestDrive 'w3.npy') @(3, 40) @(1..120 | ForEach-Object { [math]::Sin($_) * ($_ % 7) })
+        $svg = Join-Path $TestDrive 'w3.svg'
+        $m = Measure-Quantization -Path $w -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -PlotPath $svg
+        $m.PlotPath | Should -Be $svg
+        $doc = [xml](Get-Content -LiteralPath $svg -Raw)
+        $doc.DocumentElement.LocalName | Should -Be 'svg'
+        $titles = @($doc.GetElementsByTagName('text') | Where-Object { $_.InnerText.Trim() -match '^channel \d$' })
+        $titles.Count | Should -Be 3
+    }
+
+    It '-PlotPath with an extension other than .png or .svg fails before reading anything' {
+        $missing = Join-Path $TestDrive 'never-read.npy'
+        { Measure-Quantization -Path $missing -Method Pot -PlotPath (Join-Path $TestDrive 'p.jpg') } |
+            Should -Throw -ErrorId "PlotFormatNotSupported,$CommandFqid"
+        Test-Path -LiteralPath (Join-Path $TestDrive 'p.jpg') | Should -BeFalse
+    }
+
     It '-PlotPath with -WhatIf writes nothing but still measures' {
         $png = Join-Path $TestDrive 'whatif.png'
         $m = Measure-Quantization -Path $x -Method Pot -PlotPath $png -WhatIf

@@ -79,4 +79,23 @@ Describe 'Model files through the cmdlets' {
         $measured.Count | Should -Be 1
         $measured[0].TensorName | Should -Be 'fc.weight'
     }
+
+    It 'Invoke-Quantize finds the weights of an ONNX model from its graph; -Format Qdq and Invoke-Dequantize give back the fake form' {
+        $onnx = Join-Path $TestDrive 'small_cnn.onnx'
+        Copy-Item (Join-Path $RepoRoot 'tests/fixtures/models/small_cnn.onnx') $onnx
+        $fake = @(Invoke-Quantize -Path $onnx -Method Pot -NumBits 6)
+        $fake.Count | Should -Be 10
+        ($fake | Where-Object { -not $_.Skipped }).TensorName | Should -Be @('conv.weight', 'fc.weight', 'proj.weight', 'head.weight', 'tied', 'sub.weight')
+        ($fake | Where-Object TensorName -eq 'proj.weight').ChannelAxis | Should -Be 1
+        $qdq = @(Invoke-Quantize -Path $onnx -Method Pot -NumBits 6 -Format Qdq)
+        ($qdq | Where-Object TensorName -eq 'conv.weight').Form | Should -Be 'Qdq'
+        $back = Join-Path $TestDrive 'back.onnx'
+        $dequantized = @(Invoke-Dequantize -Path (Join-Path $TestDrive 'small_cnn.qdq.onnx') -OutputPath $back)
+        @($dequantized | Where-Object Dequantized).Count | Should -Be 6
+        foreach ($tensor in 'conv.weight', 'fc.weight', 'sub.weight', 'conv.bias') {
+            Get-TensorBytes $back $tensor | Should -Be (Get-TensorBytes (Join-Path $TestDrive 'small_cnn.q.onnx') $tensor) -Because $tensor
+        }
+        { Invoke-Quantize -Path $onnx -Format Int -OutputPath (Join-Path $TestDrive 'm.int.onnx') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'OutputFormNotSupported*'
+    }
 }

@@ -35,6 +35,7 @@ Describe 'New-InferableQuantizer' {
         }
 
         It 'quantizes the seed example tensor into [-4, 4) (TorchSharp path)' {
+            Import-Module $TorchManifestPath   # the Tensor path: TorchSharp and libtorch
             $q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed
             $x = [TorchSharp.torch]::rand([long[]]@(1, 3, 3, 3)) * 100 - 50
             $y = $q.Quantize($x)

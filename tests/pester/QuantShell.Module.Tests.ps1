@@ -9,9 +9,9 @@ Describe 'QuantShell module' {
             Should -Be @('ConvertTo-StandardOnnx', 'Export-InferableQuantizer', 'Get-QuantTensor', 'Import-InferableQuantizer', 'Invoke-Dequantize', 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer')
     }
 
-    It 'declares version 0.1.0 for PowerShell 7.4 Core' {
+    # The version itself is Directory.Build.props' (Package.Tests.ps1 checks it).
+    It 'declares PowerShell 7.4 Core' {
         $manifest = Import-PowerShellDataFile -LiteralPath $ManifestPath
-        $manifest.ModuleVersion | Should -Be '0.1.0'
         $manifest.PowerShellVersion | Should -Be '7.4'
         $manifest.CompatiblePSEditions | Should -Be @('Core')
     }

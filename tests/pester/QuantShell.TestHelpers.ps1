@@ -5,6 +5,9 @@ $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $script:SharedDir = if ($env:QUANTSHELL_SHARED) { [System.IO.Path]::GetFullPath($env:QUANTSHELL_SHARED) } else { [System.IO.Path]::GetFullPath((Join-Path $script:RepoRoot '../shared')) }
 $script:ConformanceDir = Join-Path $script:SharedDir 'conformance'
 $script:ManifestPath = Join-Path $script:RepoRoot 'QuantShell.psd1'
+# The Tensor path's module in the clone's layout (build/build-module.sh fills its bin/): tests that quantize TorchSharp
+# tensors import it; the QuantShell module alone never loads TorchSharp.
+$script:TorchManifestPath = Join-Path $script:RepoRoot 'module/QuantShell.Torch/QuantShell.Torch.psd1'
 # The suites and the number of cases each must hold: fewer means a wrong or damaged folder, never "no tests".
 $script:ConformanceSuites = @{ 'conformance' = 62; 'conformance-mct' = 96 }
 # The dotnet-quant build the parity tests run (build/test.sh builds the solution in Release first).

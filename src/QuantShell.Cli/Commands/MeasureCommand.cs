@@ -1,6 +1,7 @@
 using System.CommandLine;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Serialization;
+using QuantShell.Plotting;
 
 namespace QuantShell.Cli.Commands;
 
@@ -15,8 +16,9 @@ internal static class MeasureCommand
 
     public static readonly Option<string?> PlotPath = new("--plot-path", "--plot")
     {
-        Description = "Write a PNG histogram of the values with the quantizer's levels and range (a single input only).",
-        HelpName = "FILE.png",
+        Description = "Write a plot, PNG or SVG by the extension: a histogram of the values with the quantizer's levels and clipping range; " +
+            "per channel, each channel's MSE and the channels' own histograms (the worst 16 beyond 16 channels). One tensor only.",
+        HelpName = "FILE.png|FILE.svg",
     };
 
     public static readonly Option<bool> Force = new("--force", "-f")
@@ -53,6 +55,7 @@ internal static class MeasureCommand
             Quantizer = QuantizerOptionSet.Read(parseResult),
             RulesPath = parseResult.GetValue(QuantizeCommand.RulesPath),
             PlotPath = parseResult.GetValue(PlotPath),
+            Plotter = new ScottPlotQuantizationPlotter(),
             Force = parseResult.GetValue(Force),
             Fsync = parseResult.GetValue(Fsync),
         };

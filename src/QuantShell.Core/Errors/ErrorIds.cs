@@ -54,6 +54,14 @@ public static class ErrorIds
     public const string OutputPathWithSeveralInputs = nameof(OutputPathWithSeveralInputs);
     public const string ExportQuantizerNeedsOneQuantizer = nameof(ExportQuantizerNeedsOneQuantizer);
     public const string PlotPathWithSeveralInputs = nameof(PlotPathWithSeveralInputs);
+    /// <summary>PlotPath ends in an extension other than .png or .svg (checked before any input is read).</summary>
+    public const string PlotFormatNotSupported = nameof(PlotFormatNotSupported);
+    /// <summary>A MeasureRequest with a PlotPath but no Plotter to draw it (a caller of the core's API forgot it).</summary>
+    public const string PlotterMissing = nameof(PlotterMissing);
+    /// <summary>The system has no font to draw a plot's text with (SkiaSharp reads /usr/share/fonts on Linux).</summary>
+    public const string PlotFontMissing = nameof(PlotFontMissing);
+    /// <summary>SkiaSharp's native library, which draws plots, cannot be loaded here (a platform without it, a broken install).</summary>
+    public const string PlotRendererUnavailable = nameof(PlotRendererUnavailable);
     public const string StdinWithSeveralInputs = nameof(StdinWithSeveralInputs);
     public const string StdinNeedsOutput = nameof(StdinNeedsOutput);
     public const string CalibrateWithStdin = nameof(CalibrateWithStdin);
@@ -170,4 +178,9 @@ public static class ErrorIds
     public const string MctQuantizerNodeInvalid = nameof(MctQuantizerNodeInvalid);
     /// <summary>The lowered model needs a newer default opset, and an op of the model changed its meaning in between.</summary>
     public const string OnnxOpsetUpgradeBlocked = nameof(OnnxOpsetUpgradeBlocked);
+
+    // ---- hosts ----
+    /// <summary>The Tensor path was called in PowerShell without the QuantShell.Torch module (TorchSharp, libtorch), which
+    /// the QuantShell module does not ship; the message says what to install.</summary>
+    public const string TensorModuleNotInstalled = nameof(TensorModuleNotInstalled);
 }

@@ -16,6 +16,9 @@ public sealed record StoredTensor
     /// <summary>Elements stored in Fortran order (.npy files only); <see cref="TensorFile.OpenTensor"/> then yields them so.</summary>
     public bool FortranOrder { get; init; }
 
+    /// <summary>For a tensor of a model graph (an ONNX initializer): which operators read it, and as what; null for other files.</summary>
+    public GraphRole? GraphRole { get; init; }
+
     /// <summary>The tensor's position in the file's own order (0-based).</summary>
     public int Index { get; init; }
 

@@ -55,6 +55,7 @@ public static class TensorFiles
             TensorFileKind.Npz => NpzTensorFile.Open(path, name),
             TensorFileKind.Safetensors => SafetensorsTensorFile.Open(path, name),
             TensorFileKind.PyTorch => PyTorchTensorFile.Open(path, name),
+            TensorFileKind.Onnx => Onnx.OnnxTensorFile.Open(path, name),
             _ => throw new TensorFormatException(name,
                 "is not a tensor file QuantShell reads (.npy, .npz, safetensors, a PyTorch zip checkpoint, .onnx).", ErrorIds.TensorFileNotRecognized),
         };

@@ -28,12 +28,13 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
     public static DequantizeJob Run(DequantizeRequest request, IEnumerable<JobInput> inputs, JobHost<DequantizationResult> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new DequantizeJob(request, host, cancellationToken), inputs);
 
-    /// <summary><c>m.int.pt</c> → <c>m.q.pt</c> (the name the fake form gets), anything else → <c>NAME.q.EXT</c>.</summary>
+    /// <summary><c>m.int.pt</c> (or <c>m.qdq.onnx</c>) → <c>m.q.pt</c> (the name the fake form gets), anything else → <c>NAME.q.EXT</c>.</summary>
     public static string DefaultOutputPath(string inputPath)
     {
         string directory = Path.GetDirectoryName(inputPath) ?? "";
         string name = Path.GetFileNameWithoutExtension(inputPath);
         if (name.EndsWith(".int", StringComparison.Ordinal)) name = name[..^4];
+        else if (name.EndsWith(".qdq", StringComparison.Ordinal)) name = name[..^4];
         return Path.Combine(directory, $"{name}.q{Path.GetExtension(inputPath)}");
     }
 
@@ -71,7 +72,10 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
         {
             using var file = input.OpenTensorFile();
             string outputPath = Path.GetFullPath(output.Path!);
-            return AtomicFile.Write(output.Path!, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
+            var write = new WriteOptions { Force = _request.Force, Fsync = _request.Fsync };
+            if (file is Formats.Onnx.OnnxTensorFile onnx)
+                return OnnxModelDequantizer.Write(onnx, outputPath, output.Name, write, token);
+            return AtomicFile.Write(output.Path!, write, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
         });
     }
 }

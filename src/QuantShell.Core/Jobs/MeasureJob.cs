@@ -18,6 +18,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     private readonly TensorPolicy _policy;
     private readonly QuantizerRequest _quantizer;
     private readonly string? _plotPath;
+    private readonly PlotFormat _plotFormat;
 
     public MeasureJob(MeasureRequest request, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default)
         : base(host, cancellationToken, request.MaxParallelism)
@@ -27,6 +28,11 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         _quantizer = _policy.Options;
         if (request.PlotPath is not null)
         {
+            // Before any input is read: a plot that cannot be written fails the whole request at once.
+            _plotFormat = PlotFile.FormatOf(request.PlotPath);
+            if (request.Plotter is null)
+                throw new QuantShellException($"{request.PlotPath}: PlotPath needs a plotter to draw it (MeasureRequest.Plotter).",
+                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, "PlotPath");
             _plotPath = Path.GetFullPath(request.PlotPath);
             AtomicFile.CheckWritable(_plotPath, request.Force, request.PlotPath);
         }
@@ -125,21 +131,22 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         if (plot && results.Count != 1)
             throw new QuantShellException($"{input.Name}: PlotPath draws one tensor but {results.Count} were measured; give rules that select one.",
                 ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
-        if (plot)
-        {
-            HistogramPlot.Write(_plotPath!, measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0], new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
-            results[0] = results[0] with { PlotPath = _plotPath };
-        }
+        if (plot) results[0] = Plot(measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0]);
         return results;
     }
 
-    private bool PlotAllowed() => _plotPath is not null && Host.ShouldProcess(_plotPath, "Write histogram plot");
+    private bool PlotAllowed() => _plotPath is not null && Host.ShouldProcess(_plotPath, "Write plot");
 
     private MeasurementResult MeasureArray(JobInput input, NpyArray array, InferableQuantizer quantizer, SelectionInfo? selection, bool plot)
     {
         var result = QuantizationMetrics.Measure(array, quantizer, input.Name, selection);
-        if (!plot) return result;
-        HistogramPlot.Write(_plotPath!, array, quantizer, result, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
+        return plot ? Plot(array, quantizer, result) : result;
+    }
+
+    private MeasurementResult Plot(NpyArray array, InferableQuantizer quantizer, MeasurementResult result)
+    {
+        var figure = QuantizationFigure.Create(array, quantizer, result);
+        PlotFile.Write(_plotPath!, figure, _request.Plotter!, _plotFormat, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
         return result with { PlotPath = _plotPath };
     }
 }

@@ -1,8 +1,4 @@
-using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Plotting;
-using QuantShell.Core.Quantization;
-using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Jobs;
 
@@ -17,8 +13,14 @@ public sealed record MeasureRequest
     /// <summary>A rules file to read (instead of <see cref="Rules"/>).</summary>
     public string? RulesPath { get; init; }
 
-    /// <summary>A histogram of the values with the quantizer's levels and range (a single input only).</summary>
+    /// <summary>
+    /// A plot of the values with the quantizer's levels and range, as .png or .svg by its extension (a single tensor only;
+    /// see <see cref="QuantizationFigure"/>).
+    /// </summary>
     public string? PlotPath { get; init; }
+
+    /// <summary>What draws the <see cref="PlotPath"/> figure (the faces pass QuantShell.Plotting's); needed with a PlotPath.</summary>
+    public IQuantizationPlotter? Plotter { get; init; }
 
     /// <summary>Replace an existing plot file.</summary>
     public bool Force { get; init; }

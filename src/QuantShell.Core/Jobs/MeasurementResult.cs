@@ -64,7 +64,7 @@ public sealed record MeasurementResult
     /// <summary>How the quantizer's values were chosen from data; null when they were given.</summary>
     public SelectionInfo? Selection { get; init; }
 
-    /// <summary>The histogram written (PlotPath), else null.</summary>
+    /// <summary>The plot written (PlotPath), else null.</summary>
     public string? PlotPath { get; init; }
 
     public required double ElapsedMs { get; init; }

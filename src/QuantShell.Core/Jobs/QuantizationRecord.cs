@@ -7,8 +7,9 @@ namespace QuantShell.Core.Jobs;
 
 /// <summary>
 /// What an <c>int</c> output records about each quantized tensor (safetensors <c>__metadata__</c>, an .npz's
-/// <c>quantshell.json</c> entry, a PyTorch archive's <c>quantshell.json</c> record): the quantizer that made the codes and
-/// the tensor's original dtype, so that dequantizing gives the <c>fake</c> output bit for bit.
+/// <c>quantshell.json</c> entry, a PyTorch archive's <c>quantshell.json</c> record; an ONNX model's <c>qdq</c> form in
+/// <c>metadata_props</c>): the quantizer that made the codes and the tensor's original dtype, so that dequantizing gives
+/// the <c>fake</c> output bit for bit.
 /// </summary>
 public sealed record QuantizationRecord
 {
@@ -56,6 +57,12 @@ public sealed record QuantizedTensorRecord
 
     /// <summary>The dtype of the codes: int8, uint8, int16, uint16 or int32.</summary>
     public required string CodeDType { get; init; }
+
+    /// <summary>
+    /// The tensor holding the codes when it is not <see cref="Name"/>: in an ONNX model's qdq form <c>NAME</c> is the
+    /// output of the nodes that dequantize <c>NAME_quantized</c> (tables: <c>NAME_lut_index</c>). Null in the int form.
+    /// </summary>
+    public string? Codes { get; init; }
 
     /// <summary>The tensor holding the scale(s) (<c>NAME_scale</c>).</summary>
     public required string Scale { get; init; }

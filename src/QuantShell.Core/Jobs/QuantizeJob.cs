@@ -1,5 +1,6 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -144,6 +145,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         string outputPath = Path.GetFullPath(output.Path!);
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
         void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
+        if (file is OnnxTensorFile onnx)
+            return OnnxModelQuantizer.Quantize(onnx, _request.Form, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token);
         return AtomicFile.Write(output.Path!, Output, stream => _request.Form == OutputForm.Int
             ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
             : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);

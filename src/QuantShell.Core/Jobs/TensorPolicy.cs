@@ -9,14 +9,19 @@ namespace QuantShell.Core.Jobs;
 /// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer options decide:
 /// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
 /// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the options say otherwise,
-/// and every other tensor is copied (MODEL-FILES.md).
+/// and every other tensor is copied; in an ONNX model the graph says which initializers are weights (those a Conv,
+/// ConvTranspose, Gemm or MatMul reads as its weight) and their channel axis (MODEL-FILES.md).
 /// </summary>
 public sealed class TensorPolicy
 {
     private readonly QuantizerRequest? _modelDefault;
 
-    private TensorPolicy(QuantizerRequest options, QuantizerRequest? modelDefault, QuantizationRules? rules)
+    private readonly QuantizerOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, QuantizerRequest> _defaultsByAxis = new();
+
+    private TensorPolicy(QuantizerOptions given, QuantizerRequest options, QuantizerRequest? modelDefault, QuantizationRules? rules)
     {
+        _options = given;
         Options = options;
         _modelDefault = modelDefault;
         Rules = rules;
@@ -43,18 +48,18 @@ public sealed class TensorPolicy
                     given[0], ErrorIds.OptionConflict);
         }
         var request = options.ToRequest();
-        return new TensorPolicy(request, rules is null ? ModelDefault(options, request) : null, rules);
+        return new TensorPolicy(options, request, rules is null ? ModelDefault(options, request) : null, rules);
     }
 
     /// <summary>
     /// The default of model files: per channel on axis 0 for weights whose values are chosen from each tensor, unless the
     /// options decide the channels; values given (a threshold, a range) apply as given.
     /// </summary>
-    private static QuantizerRequest ModelDefault(QuantizerOptions options, QuantizerRequest asGiven)
+    private static QuantizerRequest ModelDefault(QuantizerOptions options, QuantizerRequest asGiven, int axis = 0)
     {
         bool weights = asGiven.Spec.Target == QuantizationTarget.Weights;
         if (!weights || !asGiven.ChoosesFromData || options.Quantizer is not null || options.QuantizerPath is not null || options.PerChannel == false) return asGiven;
-        return (options with { PerChannel = true, ChannelAxis = options.ChannelAxis ?? 0 }).ToRequest();
+        return (options with { PerChannel = true, ChannelAxis = options.ChannelAxis ?? axis }).ToRequest();
     }
 
     /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
@@ -71,8 +76,19 @@ public sealed class TensorPolicy
             var (rule, index) = match;
             return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Request());
         }
+        if (tensor.GraphRole is { } role)
+        {
+            // A graph says which tensors are weights, and the axis of their output channels.
+            return role.ChannelAxis is int axis
+                ? TensorDecision.Quantize(DefaultFor(axis))
+                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)");
+        }
         if (tensor.Rank < 2)
             return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)");
-        return TensorDecision.Quantize(_modelDefault!);
+        return TensorDecision.Quantize(DefaultFor(0));
     }
+
+    /// <summary>The model default with channels on <paramref name="axis"/> (built once per axis; jobs decide from several threads).</summary>
+    private QuantizerRequest DefaultFor(int axis) =>
+        axis == 0 ? _modelDefault! : _defaultsByAxis.GetOrAdd(axis, a => ModelDefault(_options, Options, a));
 }

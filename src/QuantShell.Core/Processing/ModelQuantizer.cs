@@ -114,7 +114,7 @@ internal static class ModelQuantizer
     }
 
     /// <summary>The fake form of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
-    private static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
+    internal static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
                                                      QuantizerRequest request, FileQuantizeOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -152,9 +152,9 @@ internal static class ModelQuantizer
     }
 
     /// <summary>The int form of one tensor: its codes, and the error of the values they stand for.</summary>
-    private static QuantizationResult EncodeTensor(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, InferableQuantizer quantizer,
-                                                   QuantizationPlan plan, DType codeType, SelectionInfo? selection, FileQuantizeOptions options,
-                                                   CancellationToken cancellationToken)
+    internal static QuantizationResult EncodeTensor(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, InferableQuantizer quantizer,
+                                                    QuantizationPlan plan, DType codeType, SelectionInfo? selection, FileQuantizeOptions options,
+                                                    CancellationToken cancellationToken, OutputForm form = OutputForm.Int)
     {
         var clock = Stopwatch.StartNew();
         string name = Source(file, tensor);
@@ -171,7 +171,7 @@ internal static class ModelQuantizer
                 throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNonFinite), tensor.Shape));
         }
         var layout = new TensorLayout(tensor.Shape, tensor.DType, codeType, tensor.FortranOrder);
-        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, OutputForm.Int);
+        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
     }
 
     // Returns the index of the first NaN (which has no code), or -1.
@@ -256,7 +256,7 @@ internal static class ModelQuantizer
         }
     }
 
-    private static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
     {
         if (!request.ChoosesFromData) return (request.Complete, null);
         using var source = file.OpenTensor(tensor);
@@ -293,7 +293,7 @@ internal static class ModelQuantizer
     /// <summary>How errors name a tensor of a file.</summary>
     internal static string Source(TensorFile file, StoredTensor tensor) => $"{file.Name}: tensor '{tensor.Name}'";
 
-    private static IReadOnlyList<QuantizationResult> Completed(QuantizationResult?[] results, TensorFile file)
+    internal static IReadOnlyList<QuantizationResult> Completed(QuantizationResult?[] results, TensorFile file)
     {
         for (int i = 0; i < results.Length; i++)
         {

@@ -52,18 +52,30 @@ public static class ParameterSelector
         }
         else if (request.Method == QuantizationMethod.Uniform)
         {
-            var ranges = channels.Select(c => UniformRange(new ChannelScorer<T>(c, options), request)).ToArray();
+            var ranges = PerChannel(channels, c => UniformRange(new ChannelScorer<T>(c, options), request));
             spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
         }
         else
         {
-            var thresholds = channels.Select(c => request.Method == QuantizationMethod.Pot
+            var thresholds = PerChannel(channels, c => request.Method == QuantizationMethod.Pot
                 ? PotThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed)
-                : SymmetricThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed)).ToArray();
+                : SymmetricThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed));
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
         return spec;
+    }
+
+    /// <summary>
+    /// The choice of each channel, channels spread over the cores: each is independent of the others, and its result
+    /// does not depend on which thread computed it.
+    /// </summary>
+    private static TResult[] PerChannel<T, TResult>(T[][] channels, Func<T[], TResult> choose)
+    {
+        var results = new TResult[channels.Length];
+        if (channels.Length == 1) results[0] = choose(channels[0]);
+        else Parallel.For(0, channels.Length, c => results[c] = choose(channels[c]));
+        return results;
     }
 
     /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays.</summary>

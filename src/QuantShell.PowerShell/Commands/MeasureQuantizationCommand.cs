@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Plotting;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -20,7 +21,10 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [RulesTransformation]
     public QuantizationRules? Rules { get; set; }
 
-    /// <summary>A PNG histogram of the values with the quantizer's levels and range; only for a single input.</summary>
+    /// <summary>
+    /// A plot, .png or .svg by the extension: the histogram of the values with the quantizer's levels and clipping range
+    /// (per channel: each channel's MSE and the channels' own histograms); one tensor only.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? PlotPath { get; set; }
@@ -40,6 +44,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
             Quantizer = ReadQuantizerOptions(),
             Rules = Rules,
             PlotPath = ResolveOutputPath(PlotPath),
+            Plotter = new ScottPlotQuantizationPlotter(),
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };

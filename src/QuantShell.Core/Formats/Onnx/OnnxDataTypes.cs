@@ -27,6 +27,25 @@ public static class OnnxDataTypes
     public static bool IsQuantizable(OnnxDataType type) =>
         type is OnnxDataType.Float or OnnxDataType.Double or OnnxDataType.Float16 or OnnxDataType.BFloat16;
 
+    /// <summary>The element type as QuantShell's tensor files name it; types it never reads are opaque (copied as they are).</summary>
+    public static DType ToDType(OnnxDataType type) => type switch
+    {
+        OnnxDataType.Float => DType.Float32,
+        OnnxDataType.Double => DType.Float64,
+        OnnxDataType.Float16 => DType.Float16,
+        OnnxDataType.BFloat16 => DType.BFloat16,
+        OnnxDataType.Int8 => DType.Int8,
+        OnnxDataType.UInt8 => DType.UInt8,
+        OnnxDataType.Int16 => DType.Int16,
+        OnnxDataType.UInt16 => DType.UInt16,
+        OnnxDataType.Int32 => DType.Int32,
+        OnnxDataType.Int64 => DType.Int64,
+        OnnxDataType.UInt32 => new DType(DTypeKind.UnsignedInteger, 4, false),
+        OnnxDataType.UInt64 => new DType(DTypeKind.UnsignedInteger, 8, false),
+        OnnxDataType.Bool => new DType(DTypeKind.Bool, 1, false),
+        _ => DType.Opaque(Name(type), Math.Max(1, BitsPerElement(type) / 8)),
+    };
+
     /// <summary>NumPy-style name: float32, bfloat16, int8, ...</summary>
     public static string Name(OnnxDataType type) => type switch
     {

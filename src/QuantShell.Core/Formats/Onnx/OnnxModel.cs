@@ -1,3 +1,4 @@
+using System.IO.MemoryMappedFiles;
 using Google.Protobuf;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
@@ -51,7 +52,7 @@ public sealed class OnnxModel
     public static OnnxModel Load(string path, string? name = null)
     {
         name ??= path;
-        byte[] bytes;
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         try
         {
             var info = new FileInfo(path);
@@ -61,23 +62,47 @@ public sealed class OnnxModel
                 throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
             if (info.Length > MaxModelBytes)
                 throw new TensorFormatException(name, $"the file is {info.Length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
-            bytes = File.ReadAllBytes(path);
+            if (info.Length == 0) return Parse([], name, directory);
+            // The file is parsed from a read-only mapping of it: the parsed message holds its own copy of every tensor's
+            // bytes, and a second copy of the whole file in managed memory would add the model's size to the peak.
+            using var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            using var view = mapped.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            return ParseMapped(view, checked((int)info.Length), name, directory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex);
         }
-        return Parse(bytes, name, Path.GetDirectoryName(Path.GetFullPath(path)));
+    }
+
+    private static unsafe OnnxModel ParseMapped(MemoryMappedViewAccessor view, int length, string name, string? directory)
+    {
+        byte* pointer = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        try
+        {
+            return Parse(new ReadOnlySpan<byte>(pointer + view.PointerOffset, length), name, directory);
+        }
+        finally
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
     }
 
     /// <summary>Parses and checks a model from its bytes; <paramref name="directory"/> is where external data files are.</summary>
     public static OnnxModel Parse(byte[] bytes, string name, string? directory = null)
     {
         ArgumentNullException.ThrowIfNull(bytes);
+        return Parse(bytes.AsSpan(), name, directory);
+    }
+
+    private static OnnxModel Parse(ReadOnlySpan<byte> bytes, string name, string? directory)
+    {
         ModelProto proto;
         try
         {
-            // From a byte array, a length larger than what is left fails as truncated before anything is allocated for it.
+            // From bytes whose length is known, a length larger than what is left fails as truncated before anything is
+            // allocated for it.
             proto = ModelProto.Parser.ParseFrom(bytes);
         }
         catch (InvalidProtocolBufferException ex)
@@ -168,6 +193,26 @@ public sealed class OnnxModel
         }
         return OnnxTensorCodec.Decode(tensor, external, where);
     }
+
+    /// <summary>
+    /// A tensor's elements as little-endian bytes of its own type (see <see cref="OnnxTensorCodec.ElementBytes"/>); external
+    /// data is read from its file, or is what <see cref="SetRawData"/> last gave.
+    /// </summary>
+    public byte[] ReadElementBytes(TensorProto tensor, OnnxGraph? graph = null)
+    {
+        string where = Where(tensor, graph);
+        byte[]? external = null;
+        if (IsExternal(tensor) && !_replacedExternal.TryGetValue(tensor, out external))
+        {
+            if (!_externalSources.TryGetValue(tensor, out var range))
+                range = _externalSources[tensor] = OnnxExternalData.Resolve(tensor, Directory, where);
+            external = OnnxExternalData.Read(range, where);
+        }
+        return OnnxTensorCodec.ElementBytes(tensor, external, where);
+    }
+
+    /// <summary>True when some tensor keeps its data in an external file (such a model is written with <see cref="Save"/>).</summary>
+    public bool HasExternalData => AllTensors().Any(t => IsExternal(t.Tensor));
 
     /// <summary>Replaces a float tensor's values (same element count), encoded in the tensor's own type.</summary>
     public void ReplaceValues(TensorProto tensor, NpyArray values, OnnxGraph? graph = null)

@@ -141,6 +141,59 @@ internal static class OnnxTensorCodec
         return new NpyArray(shape, floats);
     }
 
+    /// <summary>
+    /// The tensor's elements as little-endian bytes of its own type, C order, whichever field holds them: raw_data (or the
+    /// external data in <paramref name="raw"/>) as it is, a typed field converted. 4-bit and string tensors have no such
+    /// form and are refused.
+    /// </summary>
+    public static byte[] ElementBytes(TensorProto tensor, byte[]? raw, string where)
+    {
+        var type = (OnnxDataType)tensor.DataType;
+        long count = ElementCount(tensor, where);
+        int size = OnnxDataTypes.BitsPerElement(type) / 8;
+        if (size == 0 || OnnxDataTypes.BitsPerElement(type) % 8 != 0)
+            throw new TensorFormatException(where, $"{OnnxDataTypes.Name(type)} data cannot be read element by element.", ErrorIds.OnnxDataTypeNotSupported);
+        if (count * size > Array.MaxLength)
+            throw new TensorFormatException(where, $"{count} elements are too many to hold in memory at once.", ErrorIds.TensorTooLarge);
+        if (raw is not null) return raw;
+        if (tensor.HasRawData) return tensor.RawData.ToByteArray();
+        int n = (int)count;
+        var bytes = new byte[n * size];
+        var span = bytes.AsSpan();
+        switch (type)
+        {
+            case OnnxDataType.Float or OnnxDataType.Complex64:
+                for (int i = 0; i < tensor.FloatData.Count; i++) BinaryPrimitives.WriteSingleLittleEndian(span[(4 * i)..], tensor.FloatData[i]);
+                break;
+            case OnnxDataType.Double or OnnxDataType.Complex128:
+                for (int i = 0; i < tensor.DoubleData.Count; i++) BinaryPrimitives.WriteDoubleLittleEndian(span[(8 * i)..], tensor.DoubleData[i]);
+                break;
+            case OnnxDataType.Int64:
+                for (int i = 0; i < n; i++) BinaryPrimitives.WriteInt64LittleEndian(span[(8 * i)..], tensor.Int64Data[i]);
+                break;
+            case OnnxDataType.UInt64:
+                for (int i = 0; i < n; i++) BinaryPrimitives.WriteUInt64LittleEndian(span[(8 * i)..], tensor.Uint64Data[i]);
+                break;
+            case OnnxDataType.UInt32:
+                for (int i = 0; i < n; i++) BinaryPrimitives.WriteUInt32LittleEndian(span[(4 * i)..], (uint)tensor.Uint64Data[i]);
+                break;
+            default:
+                // int32_data holds every other type, one element per entry, in its low bytes (float16/bfloat16 as their bits).
+                for (int i = 0; i < n; i++)
+                {
+                    int value = tensor.Int32Data[i];
+                    switch (size)
+                    {
+                        case 1: bytes[i] = (byte)value; break;
+                        case 2: BinaryPrimitives.WriteInt16LittleEndian(span[(2 * i)..], (short)value); break;
+                        default: BinaryPrimitives.WriteInt32LittleEndian(span[(4 * i)..], value); break;
+                    }
+                }
+                break;
+        }
+        return bytes;
+    }
+
     /// <summary>Little-endian raw_data of float values stored as <paramref name="type"/> (float32, float16 or bfloat16; rounded to nearest even).</summary>
     public static byte[] EncodeFloats(ReadOnlySpan<float> values, OnnxDataType type)
     {

@@ -108,8 +108,7 @@ public sealed class MctLowering
         }
         if (type != OnnxDataType.Float)
             throw Invalid(node, $"weight '{node.Input}' is {OnnxDataTypes.Name(type)}; the qdq form is written for float32 weights (lower this model with fake weights).");
-        if (node.Spec.IsLut) LowerWeightsGather(node, (float[])quantized.Data, values.Shape, plan);
-        else LowerWeightsQdq(node, (float[])values.Data, values.Shape, plan);
+        LowerWeightsQdq(node, (float[])values.Data, plan);
     }
 
     private void LowerWeightsFake(MctQuantizerNode node, TensorProto tensor, OnnxDataType type, byte[] quantized, QuantizationPlan plan)
@@ -136,73 +135,20 @@ public sealed class MctLowering
         Record(node, LoweredForm.Fake, output, plan, storage: null);
     }
 
-    private void LowerWeightsQdq(MctQuantizerNode node, float[] values, long[] shape, QuantizationPlan plan)
+    /// <summary>Integer codes and the standard nodes that compute the weight from them (<see cref="OnnxQdqWeights"/>).</summary>
+    private void LowerWeightsQdq(MctQuantizerNode node, float[] values, QuantizationPlan plan)
     {
-        var grid = plan as GridPlan ?? throw new InvalidOperationException($"{node.Spec.Method} has no integer grid.");
-        var (qmin, qmax) = (grid.Parameters.QuantMin, grid.Parameters.QuantMax);
-        var storage = StorageType(qmin, qmax);
-        var output = new float[values.Length];
-        var level = new int[values.Length];
-        var clipped = new bool[values.Length];
-        plan.Classify<float>(values, 0, output, level, clipped);
-        var codes = new byte[OnnxDataTypes.RawBytes(storage, values.Length)];
-        for (int i = 0; i < values.Length; i++) WriteInteger(codes, storage, i, level[i] + qmin);
-
-        int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
-        long[] parameterDims = plan.ChannelAxis is null ? [] : [channels];
-        string stem = WeightStem(node);
-        var scale = Enumerable.Range(0, channels).Select(c => (float)plan.ScaleOf(c)).ToArray();
-        var zeroPoint = new byte[OnnxDataTypes.RawBytes(storage, channels)];
-        for (int c = 0; c < channels; c++) WriteInteger(zeroPoint, storage, c, plan.ZeroPointOf(c));
-        string codesName = AddInitializer(node.Graph, stem + "_quantized", storage, shape, codes);
-        string scaleName = AddInitializer(node.Graph, stem + "_scale", OnnxDataType.Float, parameterDims, OnnxTensorCodec.EncodeFloats(scale, OnnxDataType.Float));
-        string zeroName = AddInitializer(node.Graph, stem + "_zero_point", storage, parameterDims, zeroPoint);
-        var dequantize = Node("DequantizeLinear", NodeName(node, "DequantizeLinear"), [codesName, scaleName, zeroName], [node.Output]);
-        if (plan.ChannelAxis is int axis) dequantize.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis });
-        Replace(node, [dequantize]);
+        var codes = new int[values.Length];
+        plan.Encode<float>(values, codes, 0);
+        var storage = OnnxQdqWeights.StorageDType(plan);
+        var codeBytes = new byte[codes.Length * storage.ItemSize];
+        ModelQuantizer.WriteCodes(codes, storage, codeBytes);
+        string nodeStem = node.Node.Name.Length > 0 ? node.Node.Name : node.Output;
+        var emitted = OnnxQdqWeights.Emit(_model, node.Graph, WeightStem(node), node.Output, nodeStem, plan, node.Spec, codeBytes);
+        Replace(node, emitted.Nodes);
         RemoveIfUnused(node.Graph, node.Input);
-        Record(node, LoweredForm.Qdq, node.Output, plan, storage);
-    }
-
-    // y = table[j] * scale_c with the table of the distinct LUT values and scale_c = t_c / 2^(B - 1): (lut / k) * t and
-    // lut * (t / k) are the same float32 value because k is a power of two. Each index is found from the fake-quantized
-    // value itself, and checked to give it back exactly.
-    private void LowerWeightsGather(MctQuantizerNode node, float[] quantized, long[] shape, QuantizationPlan plan)
-    {
-        var spec = node.Spec;
-        var table = spec.LutValues!.Distinct().Order().Select(v => (float)v).ToArray();
-        float k = MathF.Pow(2, spec.EffectiveLutValuesBitwidth - (spec.IsSigned ? 1 : 0));
-        int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
-        var scale = Enumerable.Range(0, channels).Select(c => (float)spec.Threshold![c] / k).ToArray();
-        var lookup = new Dictionary<uint, int>[channels];
-        for (int c = 0; c < channels; c++)
-        {
-            lookup[c] = [];
-            for (int j = 0; j < table.Length; j++) lookup[c].TryAdd(BitConverter.SingleToUInt32Bits(table[j] * scale[c]), j);
-        }
-        var storage = table.Length <= 256 ? OnnxDataType.UInt8 : OnnxDataType.UInt16;
-        var indices = new byte[OnnxDataTypes.RawBytes(storage, quantized.Length)];
-        for (int i = 0; i < quantized.Length; i++)
-        {
-            int c = plan.ChannelOf(i);
-            if (!lookup[c].TryGetValue(BitConverter.SingleToUInt32Bits(quantized[i]), out int j))
-                throw new InvalidOperationException($"{node.Where}: quantized value {quantized[i]} at {i} is not a table entry times the scale.");
-            WriteInteger(indices, storage, i, j);
-        }
-        string stem = WeightStem(node);
-        var scaleDims = new long[shape.Length];
-        Array.Fill(scaleDims, 1L);
-        if (plan.ChannelAxis is int axis) scaleDims[axis] = channels;
-        string indicesName = AddInitializer(node.Graph, stem + "_lut_index", storage, shape, indices);
-        string tableName = AddInitializer(node.Graph, stem + "_lut", OnnxDataType.Float, [table.Length], OnnxTensorCodec.EncodeFloats(table, OnnxDataType.Float));
-        string scaleName = AddInitializer(node.Graph, stem + "_scale", OnnxDataType.Float, plan.ChannelAxis is null ? [] : scaleDims, OnnxTensorCodec.EncodeFloats(scale, OnnxDataType.Float));
-        string castOut = _model.NewName(stem + "_lut_index_int32");
-        string gatherOut = _model.NewName(stem + "_lut_values");
-        var cast = Node("Cast", NodeName(node, "Cast"), [indicesName], [castOut]);
-        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)OnnxDataType.Int32 });
-        Replace(node, [cast, Node("Gather", NodeName(node, "Gather"), [tableName, castOut], [gatherOut]), Node("Mul", NodeName(node, "Mul"), [gatherOut, scaleName], [node.Output])]);
-        RemoveIfUnused(node.Graph, node.Input);
-        Record(node, LoweredForm.Gather, node.Output, plan, storage, scale);
+        Record(node, emitted.Gather ? LoweredForm.Gather : LoweredForm.Qdq, node.Output, plan, emitted.Storage, emitted.Scale,
+               emitted.Gather ? null : emitted.ZeroPoint);
     }
 
     // ---- activations ----
@@ -252,7 +198,7 @@ public sealed class MctLowering
         }
         string scaleInit = AddScalar(graph, stem + "/scale", scale);
         var zeroBytes = new byte[OnnxDataTypes.RawBytes(storage, 1)];
-        WriteInteger(zeroBytes, storage, 0, zero);
+        OnnxQdqWeights.WriteInteger(zeroBytes, storage, 0, zero);
         string zeroInit = AddInitializer(graph, stem + "/zero_point", storage, [], zeroBytes);
         string codes = _model.NewName(stem + "/quantized");
         nodes.Add(Node("QuantizeLinear", NodeName(node, "QuantizeLinear"), [input, scaleInit, zeroInit], [codes]));
@@ -348,17 +294,6 @@ public sealed class MctLowering
         OnnxDataType.Int16 => (short.MinValue, short.MaxValue),
         _ => (ushort.MinValue, ushort.MaxValue),
     };
-
-    private static void WriteInteger(byte[] bytes, OnnxDataType type, int index, int value)
-    {
-        switch (type)
-        {
-            case OnnxDataType.Int8: bytes[index] = (byte)(sbyte)value; break;
-            case OnnxDataType.UInt8: bytes[index] = (byte)value; break;
-            case OnnxDataType.Int16: BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(2 * index), (short)value); break;
-            default: BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * index), (ushort)value); break;
-        }
-    }
 
     private string WeightStem(MctQuantizerNode node) => node.Graph.ResolveInitializer(node.Input) is not null ? node.Input : node.Output;
 
