@@ -163,5 +163,12 @@ public sealed class PackTests : IDisposable
              "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
         Assert.True(quantize.ExitCode == 0, quantize.ToString());
         NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), output);
+
+        // The installed tool draws plots: Skia's native library ships beside the native executable.
+        string plot = _temp.File("seed.png");
+        var measure = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
+            ["measure", Conformance.PyTorch.File("e_seed_example.input.npy"), "--method", "pot", "--num-bits", "4", "--plot-path", plot], TimeSpan.FromMinutes(1));
+        Assert.True(measure.ExitCode == 0, measure.ToString());
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, File.ReadAllBytes(plot)[..4]);
     }
 }
