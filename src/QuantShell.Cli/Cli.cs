@@ -85,6 +85,7 @@ public static partial class Cli
         try
         {
             var parseResult = Root.Parse(args);
+            QuantShell.Core.Diagnostics.Timeline.Mark("arguments parsed");
             // "[suggest:N] <command line>" (what dotnet-suggest runs for the shell's Tab key) prints completions even for a
             // half-typed option such as "--me", which the checks below would refuse.
             if (IsSuggestion(parseResult)) return parseResult.Invoke(invocation);

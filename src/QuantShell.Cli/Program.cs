@@ -1,3 +1,8 @@
 using QuantShell.Cli;
+using QuantShell.Core.Diagnostics;
 
-return Cli.RunConsole(args);
+Timeline.Mark("main");
+int exitCode = Cli.RunConsole(args);
+Timeline.Mark("command done");
+Timeline.Report(Console.Error);
+return exitCode;

@@ -88,50 +88,74 @@ public sealed class EndToEndTests : IDisposable
     }
 }
 
-/// <summary>Packs the tool, installs it into a temporary tool path and runs it, as build/pack-tool.sh and the README do.</summary>
+/// <summary>
+/// The <c>dotnet tool install</c> round trip of the README's "dotnet quant" section, on what a user gets: packs with
+/// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent "any" one), installs
+/// QuantShell.Cli from that folder into a temporary tool path, and runs the installed tool.
+/// </summary>
 public sealed class PackTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(8);
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>The one version (Directory.Build.props), as the packages and <c>--version</c> carry it.</summary>
+    private static string Version()
+    {
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(TestPaths.RepositoryRoot, "Directory.Build.props"));
+        return props.Descendants("Version").Single().Value;
+    }
+
     [Fact]
     [Trait("Category", "Pack")]
-    public void Pack_InstallAsTool_RunsHelp()
+    public void PackToolScript_InstallFromFolder_InstalledToolRunsNatively()
     {
+        string version = Version();
         string packages = _temp.File("packages");
         string tools = _temp.File("tools");
-        string project = Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "QuantShell.Cli.csproj");
 
-        var pack = CliRunner.RunProcess("dotnet", ["pack", project, "-c", "Release", "-o", packages, "--nologo"], Timeout);
+        var pack = CliRunner.RunProcess("bash", [Path.Combine(TestPaths.RepositoryRoot, "build", "pack-tool.sh"), packages], Timeout);
         Assert.True(pack.ExitCode == 0, pack.ToString());
-        string package = Path.Combine(packages, "QuantShell.Cli.0.1.0.nupkg");
-        Assert.True(File.Exists(package), pack.ToString());
-        using (var archive = ZipFile.OpenRead(package))
+        string[] made = Directory.GetFiles(packages, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        Assert.Equal(new[] { $"QuantShell.Cli.{version}.nupkg", $"QuantShell.Cli.any.{version}.nupkg", $"QuantShell.Cli.linux-x64.{version}.nupkg" }, made);
+        using (var native = ZipFile.OpenRead(Path.Combine(packages, $"QuantShell.Cli.linux-x64.{version}.nupkg")))
         {
-            var entries = archive.Entries.Select(e => e.FullName).ToArray();
+            var entries = native.Entries.Select(e => e.FullName).ToArray();
+            Assert.Contains("tools/any/linux-x64/dotnet-quant", entries);
+            Assert.DoesNotContain(entries, e => e.EndsWith(".dll", StringComparison.Ordinal) || e.EndsWith(".dbg", StringComparison.Ordinal));
+        }
+        using (var portable = ZipFile.OpenRead(Path.Combine(packages, $"QuantShell.Cli.any.{version}.nupkg")))
+        {
+            var entries = portable.Entries.Select(e => e.FullName).ToArray();
             Assert.Contains("tools/net10.0/any/dotnet-quant.dll", entries);
             Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
         }
 
-        // A private NuGet cache: the machine's cache may hold an older QuantShell.Cli 0.1.0 that would be installed instead.
+        // A private NuGet cache: the machine's cache may hold an older QuantShell.Cli of this version that would be installed instead.
         var install = CliRunner.RunProcess("dotnet",
-            ["tool", "install", "--tool-path", tools, "--add-source", packages, "QuantShell.Cli", "--version", "0.1.0"], Timeout, _temp.Path,
+            ["tool", "install", "--tool-path", tools, "--add-source", packages, "QuantShell.Cli", "--version", version], Timeout, _temp.Path,
             new Dictionary<string, string> { ["NUGET_PACKAGES"] = _temp.File("nuget-cache") });
         Assert.True(install.ExitCode == 0, install.ToString());
 
+        // On linux-x64 the native build is installed (the command is a link to it): an ELF executable from the
+        // linux-x64 package, no managed assembly anywhere in the tool path.
+        string installed = Path.GetFullPath(new FileInfo(Path.Combine(tools, "dotnet-quant")).ResolveLinkTarget(returnFinalTarget: true)?.FullName
+                                            ?? Path.Combine(tools, "dotnet-quant"));
+        Assert.Contains($"quantshell.cli.linux-x64{Path.DirectorySeparatorChar}", installed, StringComparison.Ordinal);
+        Assert.Equal("\u007fELF"u8.ToArray(), File.ReadAllBytes(installed).AsSpan(0, 4).ToArray());
+        Assert.Empty(Directory.GetFiles(tools, "*.dll", SearchOption.AllDirectories));
+
+        var versionRun = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"), ["--version"], TimeSpan.FromMinutes(1));
+        Assert.True(versionRun.ExitCode == 0, versionRun.ToString());
+        Assert.StartsWith(version, versionRun.Stdout.Trim(), StringComparison.Ordinal);
+
         // `dotnet quant` runs the dotnet-quant found on PATH, as after a --global install.
         string path = tools + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
-        var dotnetQuant = CliRunner.RunProcess("dotnet", ["quant", "--help"], TimeSpan.FromMinutes(1), _temp.Path,
+        var dotnetQuant = CliRunner.RunProcess("dotnet", ["quant", "--version"], TimeSpan.FromMinutes(1), _temp.Path,
             new Dictionary<string, string> { ["PATH"] = path });
         Assert.True(dotnetQuant.ExitCode == 0, dotnetQuant.ToString());
-        Assert.Contains("dotnet-quant [command] [options]", dotnetQuant.Stdout);
-
-        var help = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"), ["--help"], TimeSpan.FromMinutes(1));
-        Assert.True(help.ExitCode == 0, help.ToString());
-        Assert.Contains("Usage:", help.Stdout);
-        Assert.Contains("dotnet-quant [command] [options]", help.Stdout);
+        Assert.StartsWith(version, dotnetQuant.Stdout.Trim(), StringComparison.Ordinal);
 
         string output = _temp.File("seed.npy");
         var quantize = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
@@ -139,5 +163,12 @@ public sealed class PackTests : IDisposable
              "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
         Assert.True(quantize.ExitCode == 0, quantize.ToString());
         NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), output);
+
+        // The installed tool draws plots: Skia's native library ships beside the native executable.
+        string plot = _temp.File("seed.png");
+        var measure = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
+            ["measure", Conformance.PyTorch.File("e_seed_example.input.npy"), "--method", "pot", "--num-bits", "4", "--plot-path", plot], TimeSpan.FromMinutes(1));
+        Assert.True(measure.ExitCode == 0, measure.ToString());
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, File.ReadAllBytes(plot)[..4]);
     }
 }

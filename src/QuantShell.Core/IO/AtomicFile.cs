@@ -1,3 +1,4 @@
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Errors;
 
 namespace QuantShell.Core.IO;
@@ -65,11 +66,15 @@ public static class AtomicFile
         bool placed = false;
         try
         {
+            var flush = default(PhaseTimer);
             using (stream)
             {
                 result = write(stream);
+                flush = Timeline.Time(TimelinePhase.Flush);
                 stream.Flush(flushToDisk: options.Fsync);
             }
+            flush.Dispose();
+            using var rename = Timeline.Time(TimelinePhase.Rename);
             if (options.Force) RenameIntoPlace.Replacing(temp, full);
             else if (!RenameIntoPlace.WithoutReplacing(temp, full))
                 throw new QuantShellException($"{shown}: the output file was created by another process while this one was writing; nothing was written (use -Force (--force) to replace it).",

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using QuantShell.Core.Diagnostics;
 
 namespace QuantShell.Core.IO;
 
@@ -27,7 +28,10 @@ internal abstract class ChunkWriter : IDisposable
     {
         private byte[]? _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes);
         public override byte[] Rent() => _buffer ?? throw new ObjectDisposedException(nameof(ChunkWriter));
-        public override void Submit(byte[] buffer, int length) => output.Write(buffer, 0, length);
+        public override void Submit(byte[] buffer, int length)
+        {
+            using (Timeline.Time(TimelinePhase.Write, length)) output.Write(buffer, 0, length);
+        }
         public override void Complete() { }
 
         public override void Dispose()
@@ -59,7 +63,7 @@ internal abstract class ChunkWriter : IDisposable
             {
                 if (_failure is null)
                 {
-                    try { _output.Write(buffer, 0, length); }
+                    try { using (Timeline.Time(TimelinePhase.Write, length)) _output.Write(buffer, 0, length); }
                     catch (Exception ex) { _failure = ExceptionDispatchInfo.Capture(ex); }
                 }
                 _free.Add(buffer);

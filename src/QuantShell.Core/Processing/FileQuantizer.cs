@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
@@ -52,7 +53,9 @@ public static class FileQuantizer
     {
         options ??= new FileQuantizeOptions();
         CheckPaths(inputPath, outputPath, options.Force);
-        using var input = NpyFiles.OpenRead(inputPath);
+        FileStream input;
+        using (Timeline.Time(TimelinePhase.Open)) input = NpyFiles.OpenRead(inputPath);
+        using var _ = input;
         return AtomicFile.Write(outputPath, options.Output,
             output => QuantizeStream(input, inputPath, output, Path.GetFullPath(outputPath), quantizer, options, cancellationToken));
     }
@@ -66,14 +69,17 @@ public static class FileQuantizer
     {
         options ??= new FileQuantizeOptions();
         var clock = Stopwatch.StartNew();
-        var header = NpyHeader.Read(input, inputName);
+        NpyHeader header;
+        using (Timeline.Time(TimelinePhase.Open)) header = NpyHeader.Read(input, inputName);
         var plan = PlanFor(quantizer, header.Shape, inputName);
         var outputType = header.DType.QuantizedOutput;
         NpyHeader.Write(output, outputType, header.Shape);
         var stats = new KernelStats();
+        Timeline.Mark("header read, plan made");
         long firstNonFinite = header.DType.Kind == DTypeKind.Float && header.DType.ItemSize == 8
             ? Run<double>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken)
             : Run<float>(input, inputName, output, header, outputType, plan, options, ref stats, cancellationToken);
+        Timeline.Mark("last chunk written");
         if (stats.NonFinite > 0 && !options.AllowNonFinite)
             throw NonFiniteInput.Create(inputName, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, header.Shape));
         var layout = new TensorLayout(header.Shape, header.DType, outputType, header.FortranOrder);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
@@ -38,27 +39,47 @@ internal static class StreamingQuantizer
             int outChunkBytes = perChunk * outputType.ItemSize;
             // Overlap writing with reading and quantizing once there are a few chunks; small tensors stay on one thread.
             using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
-            for (long start = 0; start < count; start += perChunk)
+            using var mapped = direct ? MappedInput.TryOpen(input, count * itemSize) : null;
+            if (mapped is not null)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(perChunk, count - start);
-                var bytes = raw.AsSpan(0, n * itemSize);
-                if (input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length) throw truncated();
-                ReadOnlySpan<T> source;
-                if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
-                else
+                // float32/float64 of a regular file: the kernel reads the mapped page cache, no copy into a buffer.
+                long windowElements = MappedInput.WindowBytes / itemSize;
+                for (long windowStart = 0; windowStart < count; windowStart += windowElements)
                 {
-                    ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
-                    source = work.AsSpan(0, n);
+                    int inWindow = (int)Math.Min(windowElements, count - windowStart);
+                    using var window = mapped.Map(windowStart * itemSize, inWindow * itemSize, truncated);
+                    for (int offset = 0; offset < inWindow; offset += perChunk)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        int n = Math.Min(perChunk, inWindow - offset);
+                        var bytes = window.Bytes.Slice(offset * itemSize, n * itemSize);
+                        // A zip entry checks its CRC-32 over the bytes, chunk by chunk while they are in the cache.
+                        using (Timeline.Time(TimelinePhase.Read, bytes.Length)) mapped.Observe(bytes);
+                        var source = MemoryMarshal.Cast<byte, T>(bytes);
+                        Quantize(source, windowStart + offset, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
+                    }
                 }
-                byte[] outBytes = writer.Rent();
-                Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
-                long before = stats.NonFinite;
-                plan.Apply(source, destination, start, ref stats);
-                // Without -AllowNonFinite the input fails, but reading on gives the error its true count.
-                if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + FileQuantizer.IndexOfNonFinite(source);
-                if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
-                writer.Submit(outBytes, n * outputType.ItemSize);
+                mapped.Consumed(input);
+            }
+            else
+            {
+                for (long start = 0; start < count; start += perChunk)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = (int)Math.Min(perChunk, count - start);
+                    var bytes = raw.AsSpan(0, n * itemSize);
+                    int got;
+                    using (Timeline.Time(TimelinePhase.Read, bytes.Length)) got = input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+                    if (got < bytes.Length) throw truncated();
+                    ReadOnlySpan<T> source;
+                    if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
+                    else
+                    {
+                        using (Timeline.Time(TimelinePhase.Kernel)) ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
+                        source = work.AsSpan(0, n);
+                    }
+                    Quantize(source, start, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
+                }
             }
             writer.Complete();
             return firstNonFinite;
@@ -69,5 +90,24 @@ internal static class StreamingQuantizer
             if (work is not null) ArrayPool<T>.Shared.Return(work);
             if (quantizedWork is not null) ArrayPool<T>.Shared.Return(quantizedWork);
         }
+    }
+
+    /// <summary>Quantizes one chunk into a buffer of the writer and hands it over.</summary>
+    private static void Quantize<T>(ReadOnlySpan<T> source, long start, ChunkWriter writer, DType outputType, bool directOut, T[]? quantizedWork,
+                                    QuantizationPlan plan, ref KernelStats stats, ref long firstNonFinite)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        int n = source.Length;
+        byte[] outBytes;
+        using (Timeline.Time(TimelinePhase.WaitForWriter)) outBytes = writer.Rent();
+        var kernelTimer = Timeline.Time(TimelinePhase.Kernel);
+        Span<T> destination = directOut ? MemoryMarshal.Cast<byte, T>(outBytes.AsSpan(0, n * outputType.ItemSize)) : quantizedWork.AsSpan(0, n);
+        long before = stats.NonFinite;
+        plan.Apply(source, destination, start, ref stats);
+        // Without -AllowNonFinite the input fails, but reading on gives the error its true count.
+        if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + FileQuantizer.IndexOfNonFinite(source);
+        if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
+        kernelTimer.Dispose();
+        writer.Submit(outBytes, n * outputType.ItemSize);
     }
 }
