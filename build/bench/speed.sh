@@ -142,7 +142,7 @@ if [ "$big" = 1 ]; then
   peak() { sync; /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>&1; echo "$(( $(tail -1 "$work/rss") / 1024 )) MiB"; }
   # shellcheck disable=SC2046
   echo "2 GiB checkpoint (16 tensors of 128 MiB), quantizer given:          $(peak "$tool" quantize "$work/m2048.pt" $(quant_args channel) --output-path "$work/o.pt")"; rm -f "$work/o.pt"
-  echo "2 GiB checkpoint, thresholds chosen per tensor (MSE, per channel): $(peak "$tool" quantize "$work/m2048.pt" --method symmetric --num-bits 8 --output-path "$work/o.pt")"; rm -f "$work/o.pt" "$work/m2048.pt"
+  echo "2 GiB checkpoint, a threshold chosen per tensor (MSE):            $(peak "$tool" quantize "$work/m2048.pt" --method symmetric --num-bits 8 --output-path "$work/o.pt")"; rm -f "$work/o.pt" "$work/m2048.pt"
   "$python" "$inputs" npy "$work/x4096.npy" 4096
   # shellcheck disable=SC2046
   echo "4 GiB .npy, per channel, quantizer given:                         $(peak "$tool" quantize "$work/x4096.npy" $(quant_args channel) --output-path "$work/o.npy")"; rm -f "$work/o.npy" "$work/x4096.npy"

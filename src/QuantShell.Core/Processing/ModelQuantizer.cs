@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
@@ -127,14 +128,8 @@ internal static class ModelQuantizer
         long firstNonFinite;
         if (request.ChoosesFromData || tensor.FortranOrder)
         {
-            var array = TensorValues.Read(source, tensor, name);
-            quantizer = request.ResolveFor([array], name);
-            selection = request.Describe(1);
-            plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
-            var tensorOptions = options with { Selection = selection };
-            firstNonFinite = array.Data is double[] values
-                ? FileQuantizer.WriteQuantized(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
-                : FileQuantizer.WriteQuantized((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
+            (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, request, options, ref stats, cancellationToken);
+            WholeTensorMemory.Release(tensor.ByteCount); // the values are unreachable once QuantizeInMemory has returned
         }
         else
         {
@@ -149,6 +144,23 @@ internal static class ModelQuantizer
             throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, tensor.Shape));
         var layout = new TensorLayout(tensor.Shape, tensor.DType, outputType, tensor.FortranOrder);
         return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
+    }
+
+    /// <summary>The fake form of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // the array dies with this frame
+    private static (InferableQuantizer, QuantizationPlan, SelectionInfo?, long) QuantizeInMemory(StoredTensor tensor, Stream source, Stream destination, string name, DType outputType,
+                                                                                                QuantizerRequest request, FileQuantizeOptions options, ref KernelStats stats,
+                                                                                                CancellationToken cancellationToken)
+    {
+        var array = TensorValues.Read(source, tensor, name);
+        var quantizer = request.ResolveFor([array], name);
+        var selection = request.Describe(1);
+        var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+        var tensorOptions = options with { Selection = selection };
+        long firstNonFinite = array.Data is double[] values
+            ? FileQuantizer.WriteQuantized(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
+            : FileQuantizer.WriteQuantized((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
+        return (quantizer, plan, selection, firstNonFinite);
     }
 
     /// <summary>The int form of one tensor: its codes, and the error of the values they stand for.</summary>
@@ -259,8 +271,16 @@ internal static class ModelQuantizer
     internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
     {
         if (!request.ChoosesFromData) return (request.Complete, null);
+        var quantizer = ChooseFromValues(file, tensor, request, name);
+        WholeTensorMemory.Release(tensor.ByteCount);
+        return (quantizer, request.Describe(1));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // the values die with this frame
+    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    {
         using var source = file.OpenTensor(tensor);
-        return (request.ResolveFor([TensorValues.Read(source, tensor, name)], name), request.Describe(1));
+        return request.ResolveFor([TensorValues.Read(source, tensor, name)], name);
     }
 
     private static string Unique(HashSet<string> names, string name, TensorFile file)

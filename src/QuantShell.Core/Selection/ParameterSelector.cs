@@ -83,8 +83,9 @@ public static class ParameterSelector
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var arrays = data.Select(ToValues<T>).ToArray();
+        // One array per tensor is used as it is (nothing here writes to it): a copy would double a large tensor's memory.
         if (!request.PerChannel)
-            return new[] { arrays.SelectMany(a => a).ToArray() };
+            return new[] { arrays.Length == 1 ? arrays[0] : Concatenate(arrays) };
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
             throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
@@ -109,6 +110,18 @@ public static class ParameterSelector
             }
         }
         return channels;
+    }
+
+    private static T[] Concatenate<T>(T[][] arrays)
+    {
+        var all = new T[arrays.Sum(a => (long)a.Length)];
+        long at = 0;
+        foreach (var array in arrays)
+        {
+            array.CopyTo(all, at);
+            at += array.Length;
+        }
+        return all;
     }
 
     private static T[] ToValues<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T> => array.Data switch
