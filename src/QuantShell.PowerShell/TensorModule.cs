@@ -4,7 +4,7 @@ namespace QuantShell.PowerShell;
 
 /// <summary>
 /// The QuantShell.Torch module as this module knows it: the Tensor path (<c>$quantizer.Quantize($tensor)</c>) lives
-/// there, with TorchSharp and libtorch, so that QuantShell itself ships no native code. The Quantize script method
+/// there, with TorchSharp and libtorch, so that QuantShell itself ships no libtorch. The Quantize script method
 /// (module/QuantShell.Types.ps1xml) raises <see cref="NotInstalled"/> when that module is neither loaded nor installed.
 /// </summary>
 public static class TensorModule

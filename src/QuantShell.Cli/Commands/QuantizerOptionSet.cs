@@ -91,7 +91,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double?> Eps = new("--eps")
     {
-        Description = "Added to a LUT's threshold before dividing by it, as MCT does. Default: 1e-8.",
+        Description = $"Added to a LUT's threshold before dividing by it, as MCT does. Default: {QuantizerSpec.DefaultEps:0e0}.",
         HelpName = "EPS",
     };
 
@@ -115,7 +115,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<double?> P = new("--p")
     {
-        Description = "The exponent p of the Lp error method. --error-method lp only; default 2.",
+        Description = $"The exponent p of the Lp error method. --error-method lp only; default {SelectionOptions.DefaultP}.",
         HelpName = "P",
     };
 

@@ -149,7 +149,7 @@ public sealed record QuantizerOptions
         }
         var selection = new SelectionOptions
         {
-            ErrorMethod = method, P = P ?? 2.0, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
+            ErrorMethod = method, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
         };
         return new QuantizerRequest(spec, selection, source);
     }

@@ -7,13 +7,16 @@ public sealed record SelectionOptions
     public ErrorMethod ErrorMethod { get; init; } = ErrorMethod.Mse;
 
     /// <summary>The exponent for <see cref="ErrorMethod.Lp"/> (ignored otherwise); must be finite and &gt; 0.</summary>
-    public double P { get; init; } = 2.0;
+    public double P { get; init; } = DefaultP;
 
     /// <summary>The share of the data <see cref="ErrorMethod.Percentile"/> covers, in percent: greater than 0, at most 100.</summary>
     public double Percentile { get; init; } = DefaultPercentile;
 
     /// <summary>The percentile used when none is given.</summary>
     public const double DefaultPercentile = 99.99;
+
+    /// <summary>The exponent of the Lp error method when none is given.</summary>
+    public const double DefaultP = 2.0;
 
     /// <summary>Choose one quantizer from all inputs pooled (calibration batches) instead of one per input.</summary>
     public bool Calibrate { get; init; }
