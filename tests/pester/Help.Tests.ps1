@@ -1,6 +1,6 @@
 # The help cannot drift from the code: the markdown sources (docs/cmdlets) document exactly the cmdlets' parameters,
-# Get-Help -Full (the MAML that build/generate-help.ps1 writes from them) is complete, the examples and the README's
-# PowerShell blocks use only parameters that exist, and the argument completers offer what each parameter takes.
+# Get-Help -Full (the MAML that build/generate-help.ps1 writes from them) is complete, the examples and the PowerShell
+# blocks of the README and docs/ use only parameters that exist, and the argument completers offer what each parameter takes.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
     Import-Module $ManifestPath
@@ -120,17 +120,25 @@ Describe 'Examples and the README' {
         $checked | Should -BeGreaterThan 100
     }
 
-    It "the README's PowerShell blocks use only parameters that exist" {
-        $readme = Get-Content -LiteralPath (Join-Path $RepoRoot 'README.md') -Raw
-        $blocks = [regex]::Matches($readme, '(?ms)^```powershell\r?\n(.*?)^```')
-        $blocks.Count | Should -BeGreaterThan 2
-        $checked = 0; $problems = @()
-        foreach ($block in $blocks) {
-            $result = Test-ParameterUse $block.Groups[1].Value 'README.md'
-            $problems += $result.Problems; $checked += $result.Checked
+    It "the PowerShell blocks of the README and of docs/ use only parameters that exist" {
+        # The README and the reference pages of docs/ (docs/cmdlets is checked above, example by example).
+        $pages = @(Get-Item -LiteralPath (Join-Path $RepoRoot 'README.md')) + @(Get-ChildItem -LiteralPath (Join-Path $RepoRoot 'docs') -Filter *.md | Sort-Object Name)
+        $pages.Count | Should -BeGreaterOrEqual 10
+        $blockCount = 0; $checked = 0; $readmeChecked = 0; $problems = @()
+        foreach ($page in $pages) {
+            $name = [System.IO.Path]::GetRelativePath($RepoRoot, $page.FullName)
+            $blocks = [regex]::Matches((Get-Content -LiteralPath $page.FullName -Raw), '(?ms)^```powershell\r?\n(.*?)^```')
+            foreach ($block in $blocks) {
+                $blockCount++
+                $result = Test-ParameterUse $block.Groups[1].Value $name
+                $problems += $result.Problems; $checked += $result.Checked
+                if ($name -eq 'README.md') { $readmeChecked += $result.Checked }
+            }
         }
         $problems | Should -BeNullOrEmpty
-        $checked | Should -BeGreaterThan 40
+        $blockCount | Should -BeGreaterThan 5
+        $readmeChecked | Should -BeGreaterThan 40
+        $checked | Should -BeGreaterThan 60
     }
 
     It 'the check finds a parameter that does not exist' {
