@@ -240,6 +240,14 @@ public sealed class EveryWeightTests : IDisposable
         Assert.Equal("no weight whose channels can be followed: 'w': it is the weight of MatMul 'mm' (through Reshape 'reshape'), but Reshape 'reshape' reshapes [3, 4] to [4, 3], which mixes its channels with other axes",
             Survey(reshaped).NothingToQuantize);
 
+        // A MatMul whose output channels are an axis an Unsqueeze inserted: no channel of the weight is one of them.
+        var inserted = TestModels.Graph("inserted",
+            [TestModels.Node("Unsqueeze", ["v", "axes"], ["v2"], "unsqueeze"), TestModels.Node("MatMul", ["x", "v2"], ["y"], "mm")],
+            [TestModels.Value("x", OnnxDataType.Float, 1, 4)], [TestModels.Value("y", OnnxDataType.Float, 1, 1)],
+            TestModels.Floats("v", [4], new float[4]), TestModels.Raw("axes", OnnxDataType.Int64, [1], MemoryMarshal.AsBytes(new long[] { 1 }.AsSpan()).ToArray()));
+        Assert.Equal("no weight whose channels can be followed: 'v': it is the weight of MatMul 'mm' (through Unsqueeze 'unsqueeze'), but the output channels of MatMul 'mm' (axis 1 of what it reads) are an axis the chain inserted",
+            Survey(inserted).NothingToQuantize);
+
         Assert.Null(OnnxWeights.Survey(OnnxModel.Load(FixturePath("constant_cnn"))).NothingToQuantize);
     }
 

@@ -163,9 +163,10 @@ public static class OnnxWeights
                     bool asWeight = consumer.IsWeightInput;
                     int? axis = path.Axes is null ? null : consumer.WeightChannelAxis(path.Axes.Length);
                     int? source = axis is int a && a < path.Axes!.Length ? path.Axes[a] : null;
-                    string? lost = asWeight && source is null
-                        ? path.Lost ?? $"{consumer.Describe()} reads it with rank {path.Axes?.Length}, which has no output-channel axis"
-                        : null;
+                    string? lost = !asWeight || source is not null ? null
+                        : path.Lost ?? (axis is null
+                            ? $"{consumer.Describe()} reads it with rank {path.Axes?.Length}, which has no output-channel axis"
+                            : $"the output channels of {consumer.Describe()} (axis {axis} of what it reads) are an axis the chain inserted");
                     readers.Add(new OnnxTensorReader(consumer, path.Through.ToList(), asWeight, source, lost));
                 }
                 else if ((visited.TryGetValue(consumer.Node, out var inputs) ? inputs : visited[consumer.Node] = []).Add(consumer.InputIndex))
