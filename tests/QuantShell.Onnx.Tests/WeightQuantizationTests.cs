@@ -88,7 +88,7 @@ public sealed class WeightQuantizationTests : IDisposable
             Assert.Equal(axis, quantized[name].ChannelAxis);
         }
         var skipped = results.Where(r => r.Skipped).ToDictionary(r => r.TensorName!, r => r.SkipReason!);
-        Assert.Contains("not the weight of a Conv, ConvTranspose, Gemm or MatMul (read by Conv 'conv')", skipped["conv.bias"]);
+        Assert.Contains("not the weight of a Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN (read by Conv 'conv')", skipped["conv.bias"]);
         Assert.Contains("read by Mul 'scale'", skipped["scale_const"]);
         Assert.Contains("bool is not a floating type", skipped["cond"]);
 
@@ -292,7 +292,7 @@ public sealed class WeightQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void Qdq_OfAFloat16Weight_IsRefused_AndNothingIsWritten()
+    public void Qdq_OfAFloat16Weight_DequantizesInFloat32_ThenCastsToFloat16()
     {
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Fixture));
         var tensor = proto.Graph.Initializer.Single(t => t.Name == "proj.weight");
@@ -302,16 +302,17 @@ public sealed class WeightQuantizationTests : IDisposable
         string input = _temp.File("half.onnx");
         File.WriteAllBytes(input, proto.ToByteArray());
         string output = _temp.File("half.qdq.onnx");
-        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = output, Form = OutputForm.Qdq },
-            [JobInput.File(input)], host), out var errors);
-        var error = Assert.Single(errors);
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
-        Assert.Contains("tensor 'proj.weight'", error.Message);
-        Assert.Contains("float16", error.Message);
-        Assert.False(File.Exists(output));
-        // The fake form quantizes it in its own type, as the .npy path does float16.
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = _temp.File("half.q.onnx") }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = output, Form = OutputForm.Qdq }, input);
         Assert.Equal("float16", results.Single(r => r.TensorName == "proj.weight").DType);
+        // The scale stays float32 (the quantizer's own value); DequantizeLinear gives float32 and a Cast the weight's type.
+        var graph = OnnxModel.Load(output).MainGraph;
+        var cast = graph.Producer("proj.weight")!;
+        Assert.Equal("Cast", cast.OpType);
+        Assert.Equal((long)OnnxDataType.Float16, cast.Attribute.Single(a => a.Name == "to").I);
+        var dequantize = graph.Producer(cast.Input[0])!;
+        Assert.Equal("DequantizeLinear", dequantize.OpType);
+        Assert.Equal((int)OnnxDataType.Float, graph.FindInitializer(dequantize.Input[1])!.DataType);
+        Assert.Equal("DequantizeLinear", graph.Producer("fc.weight")!.OpType);
     }
 
     private sealed class Collector<T> : JobHost<T>

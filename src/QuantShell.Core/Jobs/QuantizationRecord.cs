@@ -67,9 +67,18 @@ public sealed record QuantizedTensorRecord
     /// <summary>The tensor holding the scale(s) (<c>NAME_scale</c>).</summary>
     public required string Scale { get; init; }
 
-    /// <summary>The tensor holding the zero point(s) (<c>NAME_zero_point</c>); null for table quantizers.</summary>
+    /// <summary>
+    /// The tensor holding the zero point(s) (<c>NAME_zero_point</c>); null for table quantizers, and in an ONNX model's qdq
+    /// form without DequantizeLinear when every zero point is 0.
+    /// </summary>
     public string? ZeroPoint { get; init; }
 
     /// <summary>The tensor holding the table (<c>NAME_lut</c>); null for grid quantizers.</summary>
     public string? Lut { get; init; }
+
+    /// <summary>
+    /// In an ONNX model's qdq form, when the weight was the value of a <c>Constant</c> node: that node's name ("" when it
+    /// had none), so that dequantizing puts the node back. Null for initializers and in other files.
+    /// </summary>
+    public string? ConstantNode { get; init; }
 }

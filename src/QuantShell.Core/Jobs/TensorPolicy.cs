@@ -9,8 +9,9 @@ namespace QuantShell.Core.Jobs;
 /// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer options decide:
 /// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
 /// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the options say otherwise,
-/// and every other tensor is copied; in an ONNX model the graph says which initializers are weights (those a Conv,
-/// ConvTranspose, Gemm or MatMul reads as its weight) and their channel axis (MODEL-FILES.md).
+/// and every other tensor is copied; in an ONNX model the graph says which constant tensors are weights (those a Conv,
+/// ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN reads as its weight, through the chains exporters leave) and their
+/// channel axis (docs/onnx-weights.md).
 /// </summary>
 public sealed class TensorPolicy
 {

@@ -149,8 +149,32 @@ public sealed class OnnxModel
     }
 
     /// <summary>Every initializer of every graph, main graph first.</summary>
-    public IEnumerable<OnnxInitializer> Initializers() =>
-        Graphs().SelectMany(graph => graph.Proto.Initializer.Select(tensor => new OnnxInitializer(this, graph, tensor)));
+    public IEnumerable<OnnxConstantTensor> Initializers() =>
+        Graphs().SelectMany(graph => graph.Proto.Initializer.Select(tensor => new OnnxConstantTensor(this, graph, tensor)));
+
+    /// <summary>
+    /// Every tensor the model holds as a value of its graphs: graph by graph (main first), the initializers, then the
+    /// <c>value</c> tensors of <c>Constant</c> nodes in node order (named by the node's output). Constants given as
+    /// <c>value_float(s)</c>/<c>value_int(s)</c>/<c>value_string(s)</c> or sparse tensors are not listed: they hold no weight.
+    /// </summary>
+    public IEnumerable<OnnxConstantTensor> ConstantTensors()
+    {
+        foreach (var graph in Graphs())
+        {
+            foreach (var tensor in graph.Proto.Initializer) yield return new OnnxConstantTensor(this, graph, tensor);
+            foreach (var node in graph.Proto.Node)
+                if (ConstantValue(node) is { } value) yield return new OnnxConstantTensor(this, graph, value, node);
+        }
+    }
+
+    /// <summary>The tensor of a standard <c>Constant</c> node's <c>value</c> attribute (with one output), or null.</summary>
+    public static TensorProto? ConstantValue(NodeProto node)
+    {
+        if (node.OpType != "Constant" || !(node.Domain is "" or "ai.onnx") || node.Output.Count != 1 || node.Output[0].Length == 0) return null;
+        foreach (var attribute in node.Attribute)
+            if (attribute.Name == "value" && attribute.T is not null) return attribute.T;
+        return null;
+    }
 
     /// <summary>
     /// The node inputs that read <paramref name="name"/> as defined in <paramref name="graph"/>: its nodes' inputs and those of

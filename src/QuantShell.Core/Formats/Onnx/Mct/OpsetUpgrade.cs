@@ -46,23 +46,37 @@ internal static class OpsetUpgrade
         _ => 3,
     };
 
-    /// <summary>Raises the default opset to <paramref name="needed"/> when lower, after checking every standard op of the model.</summary>
-    public static void Raise(OnnxModel model, long needed)
+    /// <summary>
+    /// Raises the default opset to <paramref name="needed"/> when lower, after checking every standard op of the model;
+    /// <paramref name="what"/> and <paramref name="advice"/> say in the error, when an op blocks it, what needs the opset and what to do instead.
+    /// </summary>
+    public static void Raise(OnnxModel model, long needed, string what = "the lowered model",
+                             string advice = "lower with fake weights and exact activations, or use at most 8 bits")
     {
         long current = model.DefaultOpset;
         if (current >= needed) return;
+        if (Blocker(model, needed) is { } blocker)
+            throw new QuantShellException(
+                $"{model.Name}: {what} needs opset {needed} (it has {current}), but {blocker} changed its inputs or meaning in between; {advice}.",
+                ErrorIds.OnnxOpsetUpgradeBlocked, QuantShellErrorKind.InvalidData, model.Name);
+        model.SetDefaultOpset(needed);
+        model.Proto.IrVersion = Math.Max(model.Proto.IrVersion, IrVersionFor(needed));
+    }
+
+    /// <summary>The first node (as messages name it) whose op changed incompatibly between the model's opset and <paramref name="needed"/>; null when none did.</summary>
+    public static string? Blocker(OnnxModel model, long needed)
+    {
+        long current = model.DefaultOpset;
+        if (current >= needed) return null;
         foreach (var graph in model.Graphs())
         {
             foreach (var node in graph.Proto.Node)
             {
                 if (!(node.Domain is "" or "ai.onnx")) continue;
                 if (IncompatibleChanges.TryGetValue(node.OpType, out var versions) && versions.Any(v => v > current && v <= needed))
-                    throw new QuantShellException(
-                        $"{model.Name}: the lowered model needs opset {needed} (it has {current}), but {graph.Describe(node)} changed its inputs or meaning in between; " +
-                        "lower with fake weights and exact activations, or use at most 8 bits.", ErrorIds.OnnxOpsetUpgradeBlocked, QuantShellErrorKind.InvalidData, model.Name);
+                    return graph.Describe(node);
             }
         }
-        model.SetDefaultOpset(needed);
-        model.Proto.IrVersion = Math.Max(model.Proto.IrVersion, IrVersionFor(needed));
+        return null;
     }
 }
