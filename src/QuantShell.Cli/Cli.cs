@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli;
@@ -47,8 +48,12 @@ public static partial class Cli
     }
 
     /// <summary>
-    /// The process entry point: console streams; Ctrl+C (SIGINT) or SIGTERM cancels the running command, which removes
-    /// its temporary file and exits 130 (SIGINT) or 143 (SIGTERM, as a shell reports a process it terminated).
+    /// The process entry point: console streams and signals. The first Ctrl+C (SIGINT) or SIGTERM cancels the running
+    /// command, which removes its temporary file and exits 130 (SIGINT) or 143 (SIGTERM, as a shell reports a process it
+    /// terminated). A second one, or a SIGHUP or SIGQUIT, ends the process at once by the signal's own default action
+    /// (so a shell sees it killed by that signal: 130, 143, 129, 131), after removing the temporary files of the writes in
+    /// progress. <c>timeout</c> sends SIGTERM to its child and then to the child's process group, so the tool often gets
+    /// two SIGTERMs within microseconds.
     /// </summary>
     internal static int RunConsole(string[] args)
     {
@@ -62,17 +67,28 @@ public static partial class Cli
             ProcessTerminationTimeout = null,
         };
         using var cancellation = new CancellationTokenSource();
+        int canceling = 0;
         PosixSignal? received = null;
+        // .NET runs each signal's handlers on a thread of its own: two signals at once run this concurrently.
         void OnSignal(PosixSignalContext context)
         {
-            // The first signal cancels (the core then removes its temporary file); a second one terminates at once.
-            if (cancellation.IsCancellationRequested) return;
-            received = context.Signal;
-            context.Cancel = true;
-            cancellation.Cancel();
+            if (context.Signal is PosixSignal.SIGINT or PosixSignal.SIGTERM && Interlocked.Exchange(ref canceling, 1) == 0)
+            {
+                received = context.Signal;
+                context.Cancel = true;
+                cancellation.Cancel();
+                return;
+            }
+            // Not canceled: the runtime applies the signal's default action (terminate) once this returns, and no finally
+            // block of the command runs, so its temporary files are removed here, and no new one is started.
+            AtomicFile.RemoveTemporaryFiles(processEnding: true);
         }
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        // Elsewhere than Windows (where these are console close and Ctrl+Break, and open files cannot be deleted). A signal
+        // inherited as ignored (nohup, a background job) stays ignored: .NET installs no handler for it.
+        using var hangUp = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+        using var quit = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
         return Run(args, invocation, cancellation.Token,
             () => received == PosixSignal.SIGTERM ? (ExitCode.Terminated, "terminated (SIGTERM)") : (ExitCode.Canceled, "canceled"));
     }
