@@ -22,7 +22,7 @@ public enum ExitCode
     /// <summary>4: a file could not be found, read or written (no space left, a read-only or missing output folder, a file where a folder should be), or an output exists and --force was not given.</summary>
     IOError = 4,
 
-    /// <summary>70: an unexpected internal error (a bug); the stack trace is printed.</summary>
+    /// <summary>70: an unexpected internal error (a bug): one line naming the exception, then its stack trace.</summary>
     InternalError = 70,
 
     /// <summary>130: canceled (Ctrl+C / SIGINT); no partial output file is left behind.</summary>
