@@ -54,5 +54,7 @@ internal static class ExitCodes
           70   internal error (a bug; please report it)
           130  canceled (Ctrl+C / SIGINT); no partial output is left
           143  terminated (SIGTERM); no partial output is left
+               A second SIGINT or SIGTERM, SIGHUP (129) and SIGQUIT (131) end the process
+               at once, killed by the signal; its temporary files are removed first.
         """;
 }

@@ -4,7 +4,8 @@ namespace QuantShell.Cli.Tests;
 
 /// <summary>
 /// Signals in the middle of a file, to the real executable reading a FIFO that the test feeds slowly (so the run is
-/// certainly mid-way). SIGINT and SIGTERM cancel: exit 130 / 143 and neither the output nor its temporary file is left.
+/// certainly mid-way). SIGINT and SIGTERM cancel: exit 130 / 143 and neither the output nor its temporary file is left;
+/// a second one, SIGHUP and SIGQUIT end the process at once, after removing the temporary file.
 /// SIGKILL cannot be caught: it leaves at most the temporary file, whose name says what made it, and the next run into
 /// that folder removes it once it is stale (a minute old, its process gone).
 /// </summary>
@@ -43,11 +44,10 @@ public sealed class InterruptTests : IDisposable
     }
 
     /// <summary>
-    /// <c>timeout</c> ends its command with a SIGTERM to the command and one to its process group; <c>dotnet quant</c>
-    /// adds the SDK passing its own SIGTERM on. So the tool gets two SIGTERMs, from nothing to a few milliseconds apart
-    /// (signals that close together merge into one). The first cancels, the second ends the process at once; either way
-    /// the exit status is 143 and the temporary file is gone. Before the second signal removed it, the file stayed in
-    /// most runs, so this races ten times, at gaps from 0 to 20 ms.
+    /// <c>timeout</c> ends its command with a SIGTERM to the command and one to its process group, so the tool can get
+    /// two SIGTERMs from nothing to a few milliseconds apart (two that close together merge into one). The first cancels,
+    /// the second ends the process at once; either way the exit status is 143 and the temporary file is gone. Before the
+    /// second signal removed it, the file stayed in most runs, so this races ten times, at gaps from 0 to 20 ms.
     /// </summary>
     [SkippableFact]
     public async Task TwoSigterms_ToTheProcessAndItsGroup_Exit143_AndLeaveNoFile_TenTimes()
