@@ -172,7 +172,7 @@ internal static class QuantizerOptionSet
         if (result.Tokens.Count == 0) return null;
         string text = result.Tokens[0].Value;
         if (EnumNames.TryParse<T>(text) is T value) return value;
-        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : "value";
+        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : result.Argument.Name.ToUpperInvariant();
         result.AddError($"{option} must be one of {Choices<T>().Replace("|", ", ", StringComparison.Ordinal)} but is '{text}'.");
         return null;
     }

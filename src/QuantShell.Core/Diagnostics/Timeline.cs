@@ -93,7 +93,7 @@ public static class Timeline
     private static string Name(TimelinePhase phase) => phase switch
     {
         TimelinePhase.Open => "open (inputs, headers, indexes)",
-        TimelinePhase.Read => "read (mapped input: a zip entry's CRC-32 only)",
+        TimelinePhase.Read => "read (+ a zip entry's CRC-32)",
         TimelinePhase.Kernel => "kernel",
         TimelinePhase.WaitForWriter => "wait for the writer",
         TimelinePhase.Write => "write",

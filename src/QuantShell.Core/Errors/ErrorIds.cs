@@ -69,6 +69,10 @@ public static class ErrorIds
     public const string OutputCollision = nameof(OutputCollision);
     /// <summary>A command-line option the command does not have.</summary>
     public const string UnknownOption = nameof(UnknownOption);
+    /// <summary>A command the command line does not have (<c>dotnet quant quanitze</c>), or a file name where a command should be.</summary>
+    public const string UnknownCommand = nameof(UnknownCommand);
+    /// <summary>A command-line value that its option (or the command's argument) does not take (<c>--method pow</c>, <c>--num-bits abc</c>), or an option without the value it needs.</summary>
+    public const string OptionValueInvalid = nameof(OptionValueInvalid);
     /// <summary>Several quantizers were piped to a command that writes one quantizer file.</summary>
     public const string MultipleQuantizersForOneFile = nameof(MultipleQuantizersForOneFile);
 

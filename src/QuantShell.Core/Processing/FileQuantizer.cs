@@ -174,7 +174,9 @@ public static class FileQuantizer
             return WriteQuantized<T>(NpyArray.ReadElements<T>(input, header, inputName), output, outputType, plan, options, ref stats, cancellationToken);
         }
         long firstNonFinite = StreamingQuantizer.Run<T>(input, header.DType, count, output, outputType, plan, options, ref stats,
-            () => new TensorFormatException(inputName, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated),
+            () => new TensorFormatException(inputName, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes" +
+                // A file's length was checked against the header when it was opened: a short read means it shrank since.
+                (input.CanSeek ? $"; the file shrank to {input.Length} bytes while it was being read." : "."), ErrorIds.NpyDataTruncated),
             cancellationToken);
         NpyFiles.ExpectEnd(input, inputName, header);
         return firstNonFinite;

@@ -39,47 +39,24 @@ internal static class StreamingQuantizer
             int outChunkBytes = perChunk * outputType.ItemSize;
             // Overlap writing with reading and quantizing once there are a few chunks; small tensors stay on one thread.
             using var writer = ChunkWriter.Create(output, outChunkBytes, background: count > 4L * perChunk);
-            using var mapped = direct ? MappedInput.TryOpen(input, count * itemSize) : null;
-            if (mapped is not null)
+            // Read, never mapped: a mapped file that another process truncates faults (SIGBUS) on the next access, which ends
+            // the process; a read just comes back short, and the input fails with an error naming it.
+            for (long start = 0; start < count; start += perChunk)
             {
-                // float32/float64 of a regular file: the kernel reads the mapped page cache, no copy into a buffer.
-                long windowElements = MappedInput.WindowBytes / itemSize;
-                for (long windowStart = 0; windowStart < count; windowStart += windowElements)
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(perChunk, count - start);
+                var bytes = raw.AsSpan(0, n * itemSize);
+                int got;
+                using (Timeline.Time(TimelinePhase.Read, bytes.Length)) got = input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+                if (got < bytes.Length) throw truncated();
+                ReadOnlySpan<T> source;
+                if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
+                else
                 {
-                    int inWindow = (int)Math.Min(windowElements, count - windowStart);
-                    using var window = mapped.Map(windowStart * itemSize, inWindow * itemSize, truncated);
-                    for (int offset = 0; offset < inWindow; offset += perChunk)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        int n = Math.Min(perChunk, inWindow - offset);
-                        var bytes = window.Bytes.Slice(offset * itemSize, n * itemSize);
-                        // A zip entry checks its CRC-32 over the bytes, chunk by chunk while they are in the cache.
-                        using (Timeline.Time(TimelinePhase.Read, bytes.Length)) mapped.Observe(bytes);
-                        var source = MemoryMarshal.Cast<byte, T>(bytes);
-                        Quantize(source, windowStart + offset, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
-                    }
+                    using (Timeline.Time(TimelinePhase.Kernel)) ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
+                    source = work.AsSpan(0, n);
                 }
-                mapped.Consumed(input);
-            }
-            else
-            {
-                for (long start = 0; start < count; start += perChunk)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int n = (int)Math.Min(perChunk, count - start);
-                    var bytes = raw.AsSpan(0, n * itemSize);
-                    int got;
-                    using (Timeline.Time(TimelinePhase.Read, bytes.Length)) got = input.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
-                    if (got < bytes.Length) throw truncated();
-                    ReadOnlySpan<T> source;
-                    if (direct) source = MemoryMarshal.Cast<byte, T>(bytes);
-                    else
-                    {
-                        using (Timeline.Time(TimelinePhase.Kernel)) ElementConverter.Decode(bytes, inputType, work.AsSpan(0, n));
-                        source = work.AsSpan(0, n);
-                    }
-                    Quantize(source, start, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
-                }
+                Quantize(source, start, writer, outputType, directOut, quantizedWork, plan, ref stats, ref firstNonFinite);
             }
             writer.Complete();
             return firstNonFinite;

@@ -1,5 +1,6 @@
-using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
+using Microsoft.Win32.SafeHandles;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.IO;
@@ -21,6 +22,9 @@ public sealed class OnnxModel
 {
     /// <summary>The largest .onnx file read: protobuf messages are limited to 2 GiB.</summary>
     public const long MaxModelBytes = int.MaxValue;
+
+    /// <summary>How deep messages may nest (Google.Protobuf's default, which the parser keeps): deeper is refused, not recursed into.</summary>
+    public const int RecursionLimit = 100;
 
     /// <summary>The domains of the standard operators (the default one is also spelled "").</summary>
     public static readonly IReadOnlySet<string> StandardDomains = new HashSet<string>(StringComparer.Ordinal)
@@ -63,11 +67,8 @@ public sealed class OnnxModel
             if (info.Length > MaxModelBytes)
                 throw new TensorFormatException(name, $"the file is {info.Length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
             if (info.Length == 0) return Parse([], name, directory);
-            // The file is parsed from a read-only mapping of it: the parsed message holds its own copy of every tensor's
-            // bytes, and a second copy of the whole file in managed memory would add the model's size to the peak.
-            using var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            using var view = mapped.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return ParseMapped(view, checked((int)info.Length), name, directory);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            return ParseFile(handle, checked((int)info.Length), name, directory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -75,17 +76,32 @@ public sealed class OnnxModel
         }
     }
 
-    private static unsafe OnnxModel ParseMapped(MemoryMappedViewAccessor view, int length, string name, string? directory)
+    /// <summary>
+    /// Reads the file whole into native memory, freed once parsed (the parsed message holds its own copy of every tensor's
+    /// bytes), and parses it. Read rather than mapped: a mapped file that another process truncates faults (SIGBUS) when
+    /// the parser reaches the lost pages, which ends the process; a read comes back short and is an error naming the file.
+    /// Native rather than managed memory: a byte array cannot hold the largest files (2 GiB), and the garbage collector
+    /// would keep the buffer as long as it likes.
+    /// </summary>
+    private static unsafe OnnxModel ParseFile(SafeFileHandle handle, int length, string name, string? directory)
     {
-        byte* pointer = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        byte* buffer = (byte*)NativeMemory.Alloc((nuint)length);
         try
         {
-            return Parse(new ReadOnlySpan<byte>(pointer + view.PointerOffset, length), name, directory);
+            var bytes = new Span<byte>(buffer, length);
+            int total = 0;
+            while (total < length)
+            {
+                int got = RandomAccess.Read(handle, bytes[total..], total);
+                if (got == 0)
+                    throw new TensorFormatException(name, $"the file shrank from {length} to {RandomAccess.GetLength(handle)} bytes while it was being read.", ErrorIds.OnnxModelInvalid);
+                total += got;
+            }
+            return Parse(bytes, name, directory);
         }
         finally
         {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
+            NativeMemory.Free(buffer);
         }
     }
 
@@ -104,6 +120,10 @@ public sealed class OnnxModel
             // From bytes whose length is known, a length larger than what is left fails as truncated before anything is
             // allocated for it.
             proto = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException ex) when (ex.Message.Contains("levels of nesting", StringComparison.Ordinal))
+        {
+            throw new TensorFormatException(name, $"not a valid ONNX model: its messages nest more than {RecursionLimit} deep (subgraphs within subgraphs), beyond what is read.", ErrorIds.OnnxModelInvalid);
         }
         catch (InvalidProtocolBufferException ex)
         {

@@ -9,15 +9,15 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Tests;
 
 /// <summary>
-/// The streaming path maps large float32/float64 inputs of regular files (<see cref="MappedInput"/>) instead of reading
-/// them: over two windows, the second partial and a window boundary inside a channel period, its output must equal the
-/// read path's (the same bytes through a stream that cannot be mapped) and the in-memory kernel's, for .npy files and
-/// for model-file tensors at unaligned offsets; the first non-finite value is found in the second window.
+/// Large float32/float64 tensors read from regular files (positional reads of a model file's tensor at an unaligned
+/// offset, a stored zip entry, an .npy file), 17 MB each, so 17 chunks whose boundaries fall inside a channel period:
+/// the output must equal the same bytes through a memory stream and the in-memory kernel; the first non-finite value is
+/// found past the sixteenth MiB; a checkpoint's entry is still checked against its CRC-32.
 /// </summary>
-public sealed class MappedInputTests : IDisposable
+public sealed class LargeTensorFileTests : IDisposable
 {
-    // 4,250,001 values: 17 MB as float32, so two 16 MiB windows; 7 channels on the last axis, and 16 MiB / 4 = 4,194,304
-    // is no multiple of 7, so the second window starts inside a channel period.
+    // 4,250,001 values: 17 MB as float32; 7 channels on the last axis, and a 1 MiB chunk (262,144 float32) is no multiple
+    // of 7, so chunks start inside a channel period.
     private static readonly long[] Shape = [607_143, 7];
     private readonly TempDirectory _temp = new();
 
@@ -35,18 +35,11 @@ public sealed class MappedInputTests : IDisposable
         new WeightsSymmetricInferableQuantizer(numBits: 6, perChannel: true, threshold: [0.5, 1, 1.5, 2, 2.5, 3, 0.75], channelAxis: 1);
 
     [Fact]
-    public void Npy_TwoWindows_EqualsTheReadPathAndTheKernel()
+    public void Npy_EqualsTheStreamPathAndTheKernel()
     {
         var values = Values(41);
         string input = _temp.File("x.npy"), output = _temp.File("y.npy");
         new NpyArray(Shape, values).Write(input);
-        using (var file = File.OpenRead(input))
-        {
-            NpyHeader.Read(file, input);
-            using var mapped = MappedInput.TryOpen(file, values.Length * 4L);
-            Assert.NotNull(mapped); // the path under test is taken
-            Assert.Null(MappedInput.TryOpen(new MemoryStream(new byte[values.Length * 4L]), values.Length * 4L));
-        }
 
         var quantizer = PerChannelLastAxis();
         FileQuantizer.QuantizeFile(input, output, quantizer);
@@ -61,7 +54,7 @@ public sealed class MappedInputTests : IDisposable
     }
 
     [Fact]
-    public void Npy_NonFiniteInTheSecondWindow_SameErrorAsTheReadPath()
+    public void Npy_NonFiniteLate_SameErrorAsTheStreamPath()
     {
         var values = Values(43);
         values[4_200_001] = float.NaN; // row 600000, column 1: past the first 16 MiB
@@ -70,12 +63,12 @@ public sealed class MappedInputTests : IDisposable
         new NpyArray(Shape, values).Write(input);
         var quantizer = PerChannelLastAxis();
 
-        var mapped = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
-        var read = Assert.Throws<QuantShellException>(() =>
+        var fromFile = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
+        var fromStream = Assert.Throws<QuantShellException>(() =>
             FileQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), input, new MemoryStream(), "out", quantizer));
-        Assert.Equal(read.Message, mapped.Message);
-        Assert.Equal(read.ErrorId, mapped.ErrorId);
-        Assert.Contains("2 non-finite values (NaN or ±infinity) found, the first at index [600000, 1]", mapped.Message);
+        Assert.Equal(fromStream.Message, fromFile.Message);
+        Assert.Equal(fromStream.ErrorId, fromFile.ErrorId);
+        Assert.Contains("2 non-finite values (NaN or ±infinity) found, the first at index [600000, 1]", fromFile.Message);
         Assert.False(File.Exists(_temp.File("nan.q.npy")));
     }
 
@@ -83,7 +76,7 @@ public sealed class MappedInputTests : IDisposable
     public void Safetensors_LargeTensorsAtUnalignedOffsets_EqualTheNpyReadPath()
     {
         var big = Values(47);
-        var big64 = Values(53).Take(2_100_007).Select(v => (double)v * 1.0000001).ToArray(); // 16.8 MB: two windows
+        var big64 = Values(53).Take(2_100_007).Select(v => (double)v * 1.0000001).ToArray(); // 16.8 MB
         long[] shape64 = [300_001, 7];
         var tensors = new List<OutputTensor>
         {
@@ -113,7 +106,7 @@ public sealed class MappedInputTests : IDisposable
     }
 
     [Fact]
-    public void PyTorchCheckpoint_LargeStoredEntry_EqualsTheReadPath_AndItsCrcIsStillChecked()
+    public void PyTorchCheckpoint_LargeStoredEntry_EqualsTheReadPath_AndItsCrcIsChecked()
     {
         var big = Values(59);
         var tensors = new List<OutputTensor>
@@ -136,11 +129,11 @@ public sealed class MappedInputTests : IDisposable
         using (var quantized = TensorFiles.Open(output))
             Assert.Equal(ReadPath(PerChannelLastAxis(), DType.Float32, Shape, MemoryMarshal.AsBytes(big.AsSpan()).ToArray()), Bytes(quantized, "big.weight"));
 
-        // One byte of the stored entry changed past the first window: only the entry's CRC-32 can tell.
+        // One byte of the stored entry changed past the sixteenth MiB: only the entry's CRC-32 can tell.
         byte[] file = File.ReadAllBytes(model);
         int data = file.AsSpan().IndexOf(MemoryMarshal.AsBytes(big.AsSpan(0, 8)));
         Assert.True(data > 0);
-        file[data + 16_900_000] ^= 0x01; // of 17,000,004 bytes: in the second window
+        file[data + 16_900_000] ^= 0x01; // of 17,000,004 bytes
         File.WriteAllBytes(model, file);
         string corruptOutput = _temp.File("corrupt.q.pt");
         var failed = new CollectingHost<QuantizationResult>();
@@ -151,7 +144,7 @@ public sealed class MappedInputTests : IDisposable
         Assert.False(File.Exists(corruptOutput));
     }
 
-    // The .npy path through a stream, which is never mapped: the data bytes of its output.
+    // The .npy path through a memory stream: the data bytes of its output.
     private static byte[] ReadPath(InferableQuantizer quantizer, DType dtype, long[] shape, byte[] data)
     {
         var input = new MemoryStream();
