@@ -59,25 +59,51 @@ internal static class OnnxActivationQuantizer
         {
             cancellationToken.ThrowIfCancellationRequested();
             var graph = value.Graph;
-            string stem = value.Name;
-            string output = model.NewName(stem + (form == OutputForm.Qdq ? "/dequantized" : "/fake_quantized"));
-            IReadOnlyList<NodeProto> nodes;
             OnnxDataType? storage = null;
-            if (quantizer is LutQuantizer lut)
-                nodes = OnnxActivationNodes.Lut(model, graph, value.Name, output, stem, lut, model.DefaultOpset);
-            else if (form == OutputForm.Qdq)
-                (nodes, storage) = OnnxActivationNodes.Qdq(model, graph, value.Name, output, stem, ((GridQuantizer)quantizer).Parameters);
-            else
-                nodes = OnnxActivationNodes.Exact(model, graph, value.Name, output, stem, ((GridQuantizer)quantizer).Parameters);
-            var inserted = new HashSet<NodeProto>(nodes, ReferenceEqualityComparer.Instance);
-            RenameReaders(graph, value.Name, output, inserted);
-            var producer = graph.Producer(value.Name);
-            int at = producer is null ? 0 : graph.Proto.Node.IndexOf(producer) + 1;
-            for (int i = 0; i < nodes.Count; i++) graph.Proto.Node.Insert(at + i, nodes[i]);
+            // ONNX Runtime 1.31 aborts the process (an assertion in its transpose optimizer) on DequantizeLinear → Transpose
+            // whose output a subgraph reads. A Transpose only moves values, so quantizing after it gives the same values:
+            // such a Transpose keeps reading the float value and its output is quantized instead.
+            var transposes = form == OutputForm.Qdq ? TransposesIntoSubgraphs(model, graph, value.Name) : [];
+            foreach (var transpose in transposes)
+                storage = Insert(model, graph, transpose.Output[0], transpose, value.Name, quantizer, form);
+            bool othersRead = graph.Proto.Node.Any(n => !transposes.Any(t => ReferenceEquals(t, n)) && n.Input.Contains(value.Name))
+                || graph.Proto.Node.Any(n => OnnxModel.Subgraphs(graph, n).Any(sub => OnnxModel.FreeNames(sub).Contains(value.Name)));
+            if (transposes.Count == 0 || othersRead)
+                storage = Insert(model, graph, value.Name, graph.Producer(value.Name), value.Name, quantizer, form, except: transposes);
             results.Add(Result(inputPath, outputPath, rule, quantizer, form, storage, clock.Elapsed));
         }
         return results;
     }
+
+    /// <summary>
+    /// Inserts the nodes that quantize <paramref name="name"/> right after <paramref name="producer"/> (at the start of the
+    /// graph when null) and points its readers — but the new nodes and <paramref name="except"/> — at their output.
+    /// </summary>
+    private static OnnxDataType? Insert(OnnxModel model, OnnxGraph graph, string name, NodeProto? producer, string stem, InferableQuantizer quantizer,
+                                        OutputForm form, IReadOnlyCollection<NodeProto>? except = null)
+    {
+        string output = model.NewName(name + (form == OutputForm.Qdq ? "/dequantized" : "/fake_quantized"));
+        IReadOnlyList<NodeProto> nodes;
+        OnnxDataType? storage = null;
+        if (quantizer is LutQuantizer lut)
+            nodes = OnnxActivationNodes.Lut(model, graph, name, output, stem, lut, model.DefaultOpset);
+        else if (form == OutputForm.Qdq)
+            (nodes, storage) = OnnxActivationNodes.Qdq(model, graph, name, output, stem, ((GridQuantizer)quantizer).Parameters);
+        else
+            nodes = OnnxActivationNodes.Exact(model, graph, name, output, stem, ((GridQuantizer)quantizer).Parameters);
+        var skipped = new HashSet<NodeProto>(nodes, ReferenceEqualityComparer.Instance);
+        if (except is not null) skipped.UnionWith(except);
+        RenameReaders(graph, name, output, skipped);
+        int at = producer is null ? 0 : graph.Proto.Node.IndexOf(producer) + 1;
+        for (int i = 0; i < nodes.Count; i++) graph.Proto.Node.Insert(at + i, nodes[i]);
+        return storage;
+    }
+
+    /// <summary>The standard Transposes of <paramref name="graph"/> that read <paramref name="name"/> and whose output a subgraph reads.</summary>
+    private static List<NodeProto> TransposesIntoSubgraphs(OnnxModel model, OnnxGraph graph, string name) =>
+        graph.Proto.Node.Where(n => n.OpType == "Transpose" && n.Domain is "" or "ai.onnx" && n.Input.Count > 0 && n.Input[0] == name && n.Output.Count == 1
+                                    && model.ConsumersOf(graph, n.Output[0]).Any(c => !ReferenceEquals(c.Graph.Proto, graph.Proto)))
+            .ToList();
 
     /// <summary>Points every reader of <paramref name="from"/> in the graph and the subgraphs that see it at <paramref name="to"/>.</summary>
     private static void RenameReaders(OnnxGraph graph, string from, string to, HashSet<NodeProto> except)

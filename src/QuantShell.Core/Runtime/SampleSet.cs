@@ -115,7 +115,7 @@ public sealed class SampleSet
         for (int d = 0; fits && d < stored.Shape.Length; d++) fits = input.Dimensions[d] < 0 || input.Dimensions[d] == stored.Shape[d];
         if (!fits)
             throw new QuantShellException(
-                $"{name}: '{input.Name}' has shape {stored.ShapeText} but the model's input '{input.Name}' is {input.ShapeText}.",
+                $"{name}: '{input.Name}' has shape [{string.Join(", ", stored.Shape)}] but the model's input '{input.Name}' is {input.ShapeText}.",
                 ErrorIds.SampleShapeMismatch, QuantShellErrorKind.InvalidData, name);
         var bytes = new byte[stored.ByteCount];
         using (var stream = file.OpenTensor(stored)) stream.ReadExactly(bytes);

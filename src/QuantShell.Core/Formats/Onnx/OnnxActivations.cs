@@ -26,16 +26,32 @@ public sealed record OnnxActivation
     /// <summary>The quantizable ops that read it (Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN), described for messages.</summary>
     public required IReadOnlyList<string> Readers { get; init; }
 
+    /// <summary>The quantizable op whose output it is (directly, or through the BatchNormalization, then the Relu or Clip, that alone reads that output); null when none.</summary>
+    public string? Producer { get; init; }
+
+    /// <summary>What makes it an activation, for messages: "read by ..., output of ...".</summary>
+    public string Role => string.Join("; ", new[]
+    {
+        Readers.Count > 0 ? "read by " + string.Join(", ", Readers) : null,
+        Producer is not null ? "output of " + Producer : null,
+    }.OfType<string>());
+
     /// <summary>True for an input of the main graph (its values are the samples themselves).</summary>
     public bool IsModelInput => Graph.IsMain && Graph.Proto.Input.Any(i => i.Name == Name);
 }
 
 /// <summary>
-/// Finds the activations of a model that calibration observes: every value that a quantizable op reads as data — the
-/// input of Conv and ConvTranspose, both inputs of Gemm and MatMul unless one is a weight, the sequence input X of LSTM,
-/// GRU and RNN — in the main graph and in If, Loop and Scan subgraphs. A value is data when it depends on a model input;
-/// weights (initializers, Constant nodes and whatever is computed from them alone: Transpose, Reshape, Cast, Identity
-/// chains) are not activations.
+/// Finds the activations of a model that calibration observes, in the main graph and in If, Loop and Scan subgraphs:
+/// <list type="bullet">
+/// <item>every value that a quantizable op reads as data — the input of Conv and ConvTranspose, both inputs of Gemm and
+/// MatMul unless one is a weight, the sequence input X of LSTM, GRU and RNN;</item>
+/// <item>the output of every Conv, ConvTranspose, Gemm and MatMul — after the BatchNormalization and then the Relu or
+/// Clip that alone read it, as MCT quantizes a layer's output once its batch norm is folded in and after its fused
+/// activation — unless it is an output of its graph, which stays as the model gives it. A runtime runs a quantizable op with an integer kernel only when both its input and its output are
+/// quantized (ONNX Runtime's QLinearConv: DequantizeLinear → Conv → QuantizeLinear).</item>
+/// </list>
+/// A value is data when it depends on a model input; weights (initializers, Constant nodes and whatever is computed from
+/// them alone: Transpose, Reshape, Cast, Identity chains) are not activations.
 /// </summary>
 public static class OnnxActivations
 {
@@ -51,14 +67,30 @@ public static class OnnxActivations
         ["RNN"] = [0],
     };
 
+    /// <summary>The ops whose output is an activation (see the class summary).</summary>
+    public static readonly IReadOnlySet<string> QuantizedOutputs = new HashSet<string>(StringComparer.Ordinal) { "Conv", "ConvTranspose", "Gemm", "MatMul" };
+
+    /// <summary>The activation functions a runtime folds into the quantizer that follows them (ONNX Runtime removes a Relu or Clip before a QuantizeLinear whose range it covers).</summary>
+    private static readonly IReadOnlySet<string> FoldedActivations = new HashSet<string>(StringComparer.Ordinal) { "Relu", "Clip" };
+
     /// <summary>The activations of <paramref name="model"/>, in graph order (main graph first, each value once).</summary>
     public static IReadOnlyList<OnnxActivation> Find(OnnxModel model)
     {
         var types = OnnxValueTypes.Infer(model);
         var dynamic = DynamicValues(model);
         var graphs = model.Graphs().ToList();
-        var found = new List<(OnnxGraph Graph, string Name, List<string> Readers)>();
+        var found = new List<(OnnxGraph Graph, string Name, List<string> Readers, string? Producer)>();
         var index = new Dictionary<(GraphProto, string), int>();
+        int At(OnnxGraph definer, string name)
+        {
+            var key = (definer.Proto, name);
+            if (!index.TryGetValue(key, out int at))
+            {
+                index[key] = at = found.Count;
+                found.Add((definer, name, [], null));
+            }
+            return at;
+        }
         foreach (var graph in graphs)
         {
             foreach (var node in graph.Proto.Node)
@@ -70,14 +102,20 @@ public static class OnnxActivations
                     string name = node.Input[i];
                     var definer = Definer(graph, name);
                     if (definer is null || !IsDynamic(dynamic, definer, name)) continue;
-                    var key = (definer.Proto, name);
-                    if (!index.TryGetValue(key, out int at))
-                    {
-                        index[key] = at = found.Count;
-                        found.Add((definer, name, []));
-                    }
+                    int at = At(definer, name);
                     string reader = graph.Describe(node);
                     if (!found[at].Readers.Contains(reader)) found[at].Readers.Add(reader);
+                }
+                if (QuantizedOutputs.Contains(node.OpType) && node.Output.Count > 0 && node.Output[0].Length > 0 && IsDynamic(dynamic, graph, node.Output[0]))
+                {
+                    string output = node.Output[0];
+                    // A BatchNormalization that alone reads the output is folded into the op (MCT folds it into the weights;
+                    // ONNX Runtime fuses Conv and BatchNormalization), then a Relu or Clip is folded into the quantizer.
+                    output = FollowSoleReader(model, graph, output, "BatchNormalization");
+                    output = FollowSoleReader(model, graph, output, FoldedActivations);
+                    if (graph.IsOutput(output)) continue;
+                    int at = At(graph, output);
+                    found[at] = found[at] with { Producer = graph.Describe(node) };
                 }
             }
         }
@@ -89,8 +127,19 @@ public static class OnnxActivations
             Graph = f.Graph,
             ElementType = types.Of(f.Graph, f.Name),
             Readers = f.Readers,
+            Producer = f.Producer,
         }).ToList();
     }
+
+    /// <summary>The output of the one node of <paramref name="opTypes"/> that alone reads <paramref name="name"/> (as its first input), or the name itself.</summary>
+    private static string FollowSoleReader(OnnxModel model, OnnxGraph graph, string name, params IReadOnlySet<string>[] opTypes) =>
+        graph.IsOutput(name) || model.ConsumersOf(graph, name) is not [{ } only]
+        || !ReferenceEquals(only.Graph.Proto, graph.Proto) || !only.IsStandard || only.InputIndex != 0 || !opTypes[0].Contains(only.OpType)
+            ? name
+            : only.Node.Output[0];
+
+    private static string FollowSoleReader(OnnxModel model, OnnxGraph graph, string name, string opType) =>
+        FollowSoleReader(model, graph, name, new HashSet<string>(StringComparer.Ordinal) { opType });
 
     /// <summary>
     /// The value a rules file names: a name defined (as a graph input or a node's output) in exactly one graph, or

@@ -75,11 +75,25 @@ public static class CalibrateJob
             string sampleName = samples.NameOf(i);
             host.WriteProgress(new JobProgress("Calibrate", i, samples.Count, samples.Files[i], Completed: false));
             var feeds = samples.Read(i, session.Inputs);
-            var outputs = session.Run(feeds, outputNames);
+            // A model whose only activations are its inputs has nothing to run for.
+            var outputs = outputNames.Count == 0 ? [] : RunSample(session, feeds, outputNames, sampleName);
             var byName = new Dictionary<string, ModelTensor>(StringComparer.Ordinal);
             for (int o = 0; o < outputNames.Count; o++) byName[outputNames[o]] = outputs[o];
             foreach (var feed in feeds) byName.TryAdd(feed.Name, feed);
-            Parallel.ForEach(states, new ParallelOptions { CancellationToken = cancellationToken }, state => state.Add(byName[state.Output], sampleName));
+            var errors = new QuantShellException?[states.Count];
+            Parallel.For(0, states.Count, new ParallelOptions { CancellationToken = cancellationToken }, s =>
+            {
+                try
+                {
+                    states[s].Add(byName[states[s].Output], sampleName);
+                }
+                catch (QuantShellException ex)
+                {
+                    errors[s] = ex;
+                }
+            });
+            // The first activation in graph order that failed, whichever thread saw it first.
+            if (errors.FirstOrDefault(e => e is not null) is { } error) throw error;
         }
         host.WriteProgress(new JobProgress("Calibrate", samples.Count, samples.Count, null, Completed: true));
 
@@ -111,6 +125,7 @@ public static class CalibrateJob
                 TensorName = activation.Key,
                 Graph = activation.Graph.IsMain ? null : activation.Graph.Path,
                 Readers = activation.Readers,
+                Producer = activation.Producer,
                 DType = activation.ElementType == OnnxDataType.Undefined ? "unknown" : OnnxDataTypes.Name(activation.ElementType),
                 Samples = 0,
                 Count = 0,
@@ -159,6 +174,19 @@ public static class CalibrateJob
             WeightRules = weightsWritten,
             ElapsedMs = clock.Elapsed.TotalMilliseconds,
         };
+    }
+
+    /// <summary>One run of the model; a failure names the sample.</summary>
+    internal static IReadOnlyList<ModelTensor> RunSample(IModelSession session, IReadOnlyList<ModelTensor> feeds, IReadOnlyList<string> outputs, string sampleName)
+    {
+        try
+        {
+            return session.Run(feeds, outputs);
+        }
+        catch (QuantShellException ex) when (ex.ErrorId == ErrorIds.OnnxRuntimeRunFailed)
+        {
+            throw new QuantShellException($"{sampleName}: {ex.Message}", ex.ErrorId, ex.Kind, sampleName, ex);
+        }
     }
 
     private static bool IsFloat(OnnxDataType type) => type is OnnxDataType.Float or OnnxDataType.Float16 or OnnxDataType.Double or OnnxDataType.BFloat16 or OnnxDataType.Undefined;
@@ -227,7 +255,7 @@ public static class CalibrateJob
             };
             if (bad.NonFinite > 0)
                 throw new QuantShellException(
-                    $"{sampleName}: activation '{Activation.Key}' (read by {string.Join(", ", Activation.Readers)}) holds {bad.NonFinite} non-finite value{(bad.NonFinite == 1 ? "" : "s")} " +
+                    $"{sampleName}: activation '{Activation.Key}' ({Activation.Role}) holds {bad.NonFinite} non-finite value{(bad.NonFinite == 1 ? "" : "s")} " +
                     $"(NaN or ±infinity), the first at index [{string.Join(", ", NonFiniteInput.Unravel(bad.First, tensor.Shape))}]; no quantizer can be chosen from them. Check this sample.",
                     ErrorIds.ActivationNonFinite, QuantShellErrorKind.InvalidData, sampleName);
             Samples++;

@@ -3,7 +3,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Jobs;
 
 /// <summary>
-/// What calibration found for one activation (a value a quantizable op reads as data): its statistics over the samples
+/// What calibration found for one activation (a value a quantizable op reads as data, or the output of one): its statistics over the samples
 /// and the quantizer chosen from them. The result object of Invoke-Calibrate and, serialized, the <c>--json</c> line of
 /// <c>dotnet quant calibrate</c>.
 /// </summary>
@@ -24,8 +24,11 @@ public sealed record CalibrationResult
     /// <summary>The subgraph that defines it (If/Loop/Scan), or null for the main graph.</summary>
     public string? Graph { get; init; }
 
-    /// <summary>The quantizable ops that read it.</summary>
+    /// <summary>The quantizable ops that read it (none for an output that only other ops read).</summary>
     public required IReadOnlyList<string> Readers { get; init; }
+
+    /// <summary>The quantizable op whose output it is (directly, or after the Relu or Clip that alone reads that output); null when none.</summary>
+    public string? Producer { get; init; }
 
     /// <summary>Its element type (float32, float16, ...).</summary>
     [System.Text.Json.Serialization.JsonPropertyName("dtype")]

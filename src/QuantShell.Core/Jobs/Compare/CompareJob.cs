@@ -41,20 +41,20 @@ public static class CompareJob
             if (i == 0)
             {
                 // One warm-up run of each: the first run of a session pays for allocations and kernel choices.
-                reference.Run(feeds, outputNames);
-                candidate.Run(feeds, outputNames);
+                CalibrateJob.RunSample(reference, feeds, outputNames, sampleName);
+                CalibrateJob.RunSample(candidate, feeds, outputNames, sampleName);
             }
             // Alternate which model runs first, so that neither always finds the caches warmed by the other.
             IReadOnlyList<ModelTensor> referenceOutputs, candidateOutputs;
             if (i % 2 == 0)
             {
-                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes);
-                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes);
+                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
+                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
             }
             else
             {
-                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes);
-                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes);
+                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
+                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
             }
             for (int o = 0; o < outputNames.Count; o++) metrics[o].Add(referenceOutputs[o], candidateOutputs[o], sampleName);
         }
@@ -66,10 +66,10 @@ public static class CompareJob
         return results;
     }
 
-    private static IReadOnlyList<ModelTensor> Timed(IModelSession session, IReadOnlyList<ModelTensor> feeds, IReadOnlyList<string> outputs, List<double> times)
+    private static IReadOnlyList<ModelTensor> Timed(IModelSession session, IReadOnlyList<ModelTensor> feeds, IReadOnlyList<string> outputs, List<double> times, string sampleName)
     {
         var clock = Stopwatch.StartNew();
-        var result = session.Run(feeds, outputs);
+        var result = CalibrateJob.RunSample(session, feeds, outputs, sampleName);
         times.Add(clock.Elapsed.TotalMilliseconds);
         return result;
     }
