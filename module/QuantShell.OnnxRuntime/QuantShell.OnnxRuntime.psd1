@@ -13,7 +13,7 @@
     Author               = 'QuantShell'
     CompanyName          = 'QuantShell'
     Copyright            = '(c) QuantShell contributors. MIT License. ONNX Runtime: MIT (Microsoft).'
-    Description          = 'ONNX Runtime for QuantShell: Invoke-Calibrate (activation quantizers of an ONNX model calibrated from sample inputs, as MCT''s post-training quantization) and Compare-OnnxModel (SQNR, errors, top-1 agreement, size and latency of a quantized model against the float one) run models with it. Ships Microsoft.ML.OnnxRuntime 1.31.1 with its CPU natives for linux-x64; install it only to calibrate or compare (quantizing needs only QuantShell).'
+    Description          = 'ONNX Runtime for QuantShell (Sony MCT''s nine inferable quantizers in .NET): Invoke-Calibrate (activation quantizers of an ONNX model calibrated from sample inputs, as MCT''s post-training quantization) and Compare-OnnxModel (SQNR, errors, top-1 agreement, size and latency of a quantized model against the float one) run models with it. Ships Microsoft.ML.OnnxRuntime 1.31.1 with its CPU natives for linux-x64; install it only to calibrate or compare (quantizing needs only QuantShell).'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     CmdletsToExport      = @()
