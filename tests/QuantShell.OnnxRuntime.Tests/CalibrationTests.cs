@@ -175,4 +175,39 @@ public sealed class CalibrationTests
         Assert.Equal(1, summary.Skipped);
         Assert.DoesNotContain(QuantizationRules.Read(temp.File("rules.json")).Activations, a => a.Tensor == "else_relu");
     }
+
+    [Fact]
+    public void LoopBody_ActivationsObservedAsScanOutputs_OverEveryIteration()
+    {
+        using var temp = new TempDirectory();
+        // x [1,4] -> Loop 3 times { state -> MatMul(w) -> Relu -> state } -> y: the body's MatMul reads its carried state.
+        var body = Graph("body",
+            [Node("Identity", ["cond_in"], ["cond_out"], "cond"), Node("MatMul", ["state", "w"], ["product"], "body_matmul"), Node("Relu", ["product"], ["next"], "body_relu")],
+            [Value("iteration", OnnxDataType.Int64), Value("cond_in", OnnxDataType.Bool), Value("state", OnnxDataType.Float, 1, 4)],
+            [Value("cond_out", OnnxDataType.Bool), Value("next", OnnxDataType.Float, 1, 4)]);
+        var proto = Model(Graph("loop", [Node("Loop", ["trips", "", "x"], ["y"], "loop", "", Graph("body", body))],
+            [Value("x", OnnxDataType.Float, 1, 4)], [Value("y", OnnxDataType.Float, 1, 4)],
+            Floats("w", [4, 4], Samples.Normal(3, 16, scale: 0.8f)), Raw("trips", OnnxDataType.Int64, [], BitConverter.GetBytes(3L))), 13);
+        string model = temp.File("loop.onnx");
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        string data = temp.File("data");
+        Directory.CreateDirectory(data);
+        for (int i = 0; i < 2; i++) Samples.Npy(Path.Combine(data, $"s{i}.npy"), [1, 4], Samples.Normal(30 + i, 4));
+        var host = new CollectingHost<CalibrationResult>();
+        Fixtures.Calibrate(model, data, temp.File("rules.json"), host);
+        var state = Assert.Single(host.Results, r => r.TensorName == "state");
+        Assert.Equal("loop/loop.body", state.Graph);
+        // Three iterations of [1, 4] in each of 2 samples, stacked by the Loop: 24 values.
+        Assert.Equal(24, state.Count);
+        Assert.Equal([3L, 1, 4], state.Shape!);
+        // x is read by the Loop, not by a quantizable op; the MatMul's output (after its Relu) is the body's output, the next
+        // state: an output of its graph stays as it is.
+        Assert.Equal(["state"], host.Results.Select(r => r.TensorName));
+        string output = temp.File("loop.qdq.onnx");
+        Fixtures.Quantize(model, temp.File("rules.json"), output, OutputForm.Qdq);
+        var input = Fixtures.Floats("x", [1, 4], Samples.Normal(31, 4));
+        var reference = Fixtures.AsFloats(Fixtures.Run(model, [input])[0]);
+        var candidate = Fixtures.AsFloats(Fixtures.Run(output, [input], optimization: ModelOptimization.All)[0]);
+        Assert.All(reference.Zip(candidate), p => Assert.True(Math.Abs(p.First - p.Second) < 0.1 * (1 + Math.Abs(p.First)), $"{p.First} vs {p.Second}"));
+    }
 }
