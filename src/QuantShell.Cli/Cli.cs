@@ -61,6 +61,7 @@ public static partial class Cli
         {
             Output = Console.Out,
             Error = Console.Error,
+            ErrorIsTerminal = !Console.IsErrorRedirected,
             EnableDefaultExceptionHandler = false,
             // System.CommandLine only watches for termination once an action has returned its Task; ours run
             // synchronously, so the signals are handled here instead.
@@ -326,6 +327,8 @@ public static partial class Cli
             MeasureCommand.Create(),
             DequantizeCommand.Create(),
             LowerCommand.Create(),
+            CalibrateCommand.Create(),
+            CompareCommand.Create(),
             SchemaCommand.Create(),
         };
         CompleteEnumsInKebabCase(root);

@@ -24,6 +24,15 @@ public sealed partial class HelpSourceTests
         ["inspect"] = "Get-QuantTensor",
         ["dequantize"] = "Invoke-Dequantize",
         ["lower"] = "ConvertTo-StandardOnnx",
+        ["calibrate"] = "Invoke-Calibrate",
+        ["compare"] = "Compare-OnnxModel",
+    };
+
+    /// <summary>The cmdlet parameter of each command-line argument: the input files are -Path, compare's two models have their own.</summary>
+    private static readonly Dictionary<string, string> ParameterOfArgument = new()
+    {
+        ["reference"] = "ReferencePath",
+        ["candidate"] = "CandidatePath",
     };
 
     /// <summary>Options only the command line has (PowerShell has pipeline objects, -Signed:$false and -Verbose instead).</summary>
@@ -41,7 +50,7 @@ public sealed partial class HelpSourceTests
     public void EveryCommandHasAHelpSourceExceptSchema()
     {
         var commands = Root.Subcommands.Select(command => command.Name).Order().ToArray();
-        Assert.Equal(["dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"], commands);
+        Assert.Equal(["calibrate", "compare", "dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"], commands);
         foreach (string cmdlet in CmdletOf.Values) Assert.True(File.Exists(Path.Combine(SourceFolder, cmdlet + ".md")), cmdlet);
     }
 
@@ -73,7 +82,7 @@ public sealed partial class HelpSourceTests
             {
                 if (CommandLineOnly.Contains(symbol.Name) || CommandLineOnlyIn.Contains($"{command.Name} {symbol.Name}")) continue;
                 // The input files are -Path; an option is the parameter of the same name in PascalCase.
-                string parameter = symbol is Argument ? "Path" : Pascal(symbol.Name);
+                string parameter = symbol is Argument ? ParameterOfArgument.GetValueOrDefault(symbol.Name, "Path") : Pascal(symbol.Name);
                 if (!parameters.TryGetValue(parameter, out string? sentence))
                 {
                     problems.Add($"{command.Name} {symbol.Name}: {CmdletOf[command.Name]}.md has no section '### -{parameter}' (or add it to the command-line-only options)");

@@ -43,7 +43,7 @@ Describe 'Help sources in docs/cmdlets' {
     It 'has one source per cmdlet and no other' {
         $cmdlets = @(Get-Command -Module QuantShell -CommandType Cmdlet | ForEach-Object Name | Sort-Object)
         $sources = @(Get-ChildItem -LiteralPath $SourceFolder -Filter *.md | ForEach-Object BaseName | Sort-Object)
-        $cmdlets.Count | Should -Be 8
+        $cmdlets.Count | Should -Be 10
         $sources | Should -Be $cmdlets
     }
 
@@ -165,7 +165,8 @@ Describe 'Argument completion' {
     It '<Line> offers tensor and model files and folders' -ForEach @(
         @{ Line = 'Invoke-Quantize -Path ' }, @{ Line = 'Invoke-Quantize -LiteralPath ' }, @{ Line = 'Measure-Quantization -Path ' },
         @{ Line = 'Get-QuantTensor -Path ' }, @{ Line = 'Invoke-Dequantize -LiteralPath ' }, @{ Line = 'ConvertTo-StandardOnnx -Path ' },
-        @{ Line = 'New-InferableQuantizer -FromPath ' }, @{ Line = 'New-InferableQuantizer -FromLiteralPath ' }, @{ Line = 'Invoke-Quantize ' }
+        @{ Line = 'New-InferableQuantizer -FromPath ' }, @{ Line = 'New-InferableQuantizer -FromLiteralPath ' }, @{ Line = 'Invoke-Quantize ' },
+        @{ Line = 'Invoke-Calibrate -Path ' }, @{ Line = 'Compare-OnnxModel -ReferencePath ' }, @{ Line = 'Compare-OnnxModel -CandidatePath ' }
     ) {
         Complete $Line | Should -Be $tensors
     }
@@ -177,13 +178,14 @@ Describe 'Argument completion' {
     It '<Line> offers JSON files and folders' -ForEach @(
         @{ Line = 'Invoke-Quantize -Quantizer ' }, @{ Line = 'Measure-Quantization -Quantizer ' }, @{ Line = 'Invoke-Quantize -Rules ' },
         @{ Line = 'Measure-Quantization -Rules ' }, @{ Line = 'Invoke-Quantize -ExportQuantizer ' },
-        @{ Line = 'Import-InferableQuantizer -Path ' }, @{ Line = 'Export-InferableQuantizer -Path ' }
+        @{ Line = 'Import-InferableQuantizer -Path ' }, @{ Line = 'Export-InferableQuantizer -Path ' }, @{ Line = 'Invoke-Calibrate -OutputPath ' }
     ) {
         Complete $Line | Should -Be @('q.json', 'sub')
     }
 
     It '<Line> offers folders only' -ForEach @(
-        @{ Line = 'Invoke-Quantize -OutputDirectory ' }, @{ Line = 'Invoke-Dequantize -OutputDirectory ' }
+        @{ Line = 'Invoke-Quantize -OutputDirectory ' }, @{ Line = 'Invoke-Dequantize -OutputDirectory ' },
+        @{ Line = 'Invoke-Calibrate -DataPath ' }, @{ Line = 'Compare-OnnxModel -DataPath ' }
     ) {
         Complete $Line | Should -Be @('sub')
     }

@@ -17,6 +17,13 @@ public sealed record QuantizationResult
     /// <summary>The tensor's name in a model file; null for an .npy file (one tensor).</summary>
     public string? TensorName { get; init; }
 
+    /// <summary>
+    /// True for an activation of an ONNX model: a value of its graph (named by <see cref="TensorName"/>), quantized when the
+    /// model runs by the nodes put before its readers (<see cref="Form"/>: QuantizeLinear/DequantizeLinear for qdq, float ops
+    /// for fake). Its shape is the graph's to decide (empty here), and no error is measured.
+    /// </summary>
+    public bool Activation { get; init; }
+
     public required long[] Shape { get; init; }
 
     /// <summary>The input's dtype name (float32, int16, ...).</summary>

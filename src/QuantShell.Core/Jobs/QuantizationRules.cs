@@ -4,7 +4,9 @@ using System.Text.RegularExpressions;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.IO;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Serialization;
 
 namespace QuantShell.Core.Jobs;
 
@@ -18,13 +20,24 @@ public sealed class QuantizationRules
 {
     private const long MaxFileBytes = 16 << 20;
 
-    private QuantizationRules(IReadOnlyList<QuantizationRule> rules, string source)
+    private QuantizationRules(IReadOnlyList<QuantizationRule> rules, IReadOnlyList<ActivationRule> activations, string source)
     {
         Rules = rules;
+        Activations = activations;
         Source = source;
     }
 
     public IReadOnlyList<QuantizationRule> Rules { get; }
+
+    /// <summary>
+    /// Activation quantizers of an ONNX model's graph values, by name (the <c>activations</c> list that
+    /// <c>calibrate</c> writes): quantizing the model puts each one on its value, before every reader.
+    /// </summary>
+    public IReadOnlyList<ActivationRule> Activations { get; }
+
+    /// <summary>Rules made in code (calibration writes them); checked as a file's are.</summary>
+    public static QuantizationRules Create(IReadOnlyList<QuantizationRule> rules, IReadOnlyList<ActivationRule> activations, string source) =>
+        Parse(ToJson(rules, activations), source);
 
     /// <summary>Where the rules came from (a file, or "Rules" for a hashtable), for messages.</summary>
     public string Source { get; }
@@ -49,6 +62,24 @@ public sealed class QuantizationRules
         return Parse(text, name);
     }
 
+    /// <summary>The rules file's JSON text (indented), as <see cref="Write"/> writes it.</summary>
+    public static string ToJson(IReadOnlyList<QuantizationRule> rules, IReadOnlyList<ActivationRule> activations) =>
+        JsonSerializer.Serialize(new RulesFileJson
+        {
+            Rules = rules.Select(r => new RuleJson
+            {
+                Match = r.Match, MinRank = r.MinRank, MaxRank = r.MaxRank, Skip = r.Skip ? true : null, Quantizer = r.Quantizer, ErrorMethod = r.ErrorMethod, P = r.P,
+            }).ToList(),
+            Activations = activations.Count == 0 ? null : activations.Select(a => new ActivationRuleJson { Tensor = a.Tensor, Quantizer = a.Quantizer }).ToList(),
+        }, QuantShellJson.Indented.RulesFileJson);
+
+    /// <summary>Writes these rules as a rules file, atomically; an existing file is replaced only with <see cref="WriteOptions.Force"/>.</summary>
+    public void Write(string path, WriteOptions options, string? name = null)
+    {
+        byte[] bytes = new UTF8Encoding(false).GetBytes(ToJson(Rules, Activations) + "\n");
+        AtomicFile.Write(path, options, stream => stream.Write(bytes), name);
+    }
+
     /// <summary>Parses rules JSON (a file's text, or a hashtable serialized by a face); <paramref name="source"/> names it in errors.</summary>
     public static QuantizationRules Parse(string json, string source)
     {
@@ -68,18 +99,64 @@ public sealed class QuantizationRules
                 throw Invalid(source, "must be an object with a \"rules\" list: {\"rules\": [{\"match\": \"*.weight\", \"quantizer\": {...}}]}");
             foreach (var property in root.EnumerateObject())
             {
-                if (!string.Equals(property.Name, "rules", StringComparison.OrdinalIgnoreCase))
-                    throw Invalid(source, $"unknown field '{property.Name}' (allowed: rules)");
+                if (!FileFields.Contains(property.Name, StringComparer.OrdinalIgnoreCase))
+                    throw Invalid(source, $"unknown field '{property.Name}' (allowed: {string.Join(", ", FileFields)})");
             }
             var rules = new List<QuantizationRule>();
             int index = 0;
             foreach (var element in list.EnumerateArray())
                 rules.Add(ParseRule(element, $"{source}: rule {index++}"));
-            return new QuantizationRules(rules, source);
+            var activations = new List<ActivationRule>();
+            if (TryGet(root, "activations", out var activationList))
+            {
+                if (activationList.ValueKind != JsonValueKind.Array)
+                    throw Invalid(source, "\"activations\" must be a list: [{\"tensor\": \"conv1_input\", \"quantizer\": {...}}]");
+                index = 0;
+                foreach (var element in activationList.EnumerateArray())
+                {
+                    var activation = ParseActivation(element, $"{source}: activation {index++}");
+                    if (activations.Any(a => a.Tensor == activation.Tensor))
+                        throw Invalid($"{source}: activation {index - 1}", $"names tensor '{activation.Tensor}' again");
+                    activations.Add(activation);
+                }
+            }
+            return new QuantizationRules(rules, activations, source);
         }
     }
 
+    private static readonly string[] FileFields = ["rules", "activations"];
+
     private static readonly string[] RuleFields = ["match", "minRank", "maxRank", "skip", "quantizer", "errorMethod", "p"];
+
+    private static readonly string[] ActivationFields = ["tensor", "quantizer"];
+
+    private static ActivationRule ParseActivation(JsonElement element, string where)
+    {
+        if (element.ValueKind != JsonValueKind.Object) throw Invalid(where, "must be an object");
+        foreach (var property in element.EnumerateObject())
+        {
+            if (!ActivationFields.Contains(property.Name, StringComparer.OrdinalIgnoreCase))
+                throw Invalid(where, $"unknown field '{property.Name}' (allowed: {string.Join(", ", ActivationFields)})");
+        }
+        if (!TryGet(element, "tensor", out var tensor) || tensor.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(tensor.GetString()))
+            throw Invalid(where, "needs \"tensor\": the name of a value of the model's graph");
+        if (!TryGet(element, "quantizer", out var quantizer))
+            throw Invalid(where, "needs a \"quantizer\"");
+        string name = tensor.GetString()!;
+        string source = $"{where} ('{name}')";
+        var spec = QuantizerFile.FromElement(quantizer, source, requireValues: true);
+        if (spec.Target != QuantizationTarget.Activation)
+            throw Invalid(source, $"its quantizer must be an activation quantizer (\"target\": \"activation\") but is for {EnumNames.Json(spec.Target)}");
+        try
+        {
+            InferableQuantizer.Create(spec);
+        }
+        catch (QuantizerValidationException ex)
+        {
+            throw new QuantShellException($"{source}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, source, ex);
+        }
+        return new ActivationRule { Tensor = name, Quantizer = spec };
+    }
 
     private static QuantizationRule ParseRule(JsonElement element, string where)
     {
@@ -168,6 +245,16 @@ public sealed class QuantizationRules
         }
         return null;
     }
+}
+
+/// <summary>One activation quantizer of a rules file: a value of an ONNX model's graph and its complete quantizer.</summary>
+public sealed record ActivationRule
+{
+    /// <summary>The value's name (<c>GRAPH-PATH:NAME</c> for a value of a subgraph whose name another graph defines too).</summary>
+    public required string Tensor { get; init; }
+
+    /// <summary>The activation quantizer, complete.</summary>
+    public required QuantizerSpec Quantizer { get; init; }
 }
 
 /// <summary>One rule of a <see cref="QuantizationRules"/> list.</summary>

@@ -109,6 +109,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         var request = _quantizer;
         if (_policy.Rules is not null)
         {
+            RefuseActivations(input);
             // With rules, an .npy file is one tensor named after the file.
             using var file = NpyTensorFile.Open(input.FullPath!, input.Name);
             var decision = _policy.Decide(file.Tensors[0]);
@@ -146,7 +147,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
         void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
         if (file is OnnxTensorFile onnx)
-            return OnnxModelQuantizer.Quantize(onnx, _request.Form, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token);
+            return OnnxModelQuantizer.Quantize(onnx, _request.Form, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
+        RefuseActivations(input);
         return AtomicFile.Write(output.Path!, Output, stream => _request.Form == OutputForm.Int
             ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
             : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
@@ -216,6 +218,14 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _quantizerExported = true;
         if (Host.ShouldProcess(_exportPath, "Write quantizer file"))
             QuantizerFile.Write(_exportPath, spec, Output, _request.ExportQuantizerPath);
+    }
+
+    /// <summary>Activation quantizers name values of an ONNX model's graph; other files have no graph to put them in.</summary>
+    private void RefuseActivations(JobInput input)
+    {
+        if (_policy.Rules is { Activations.Count: > 0 } rules)
+            throw new QuantShellException($"{input.Name}: {rules.Source} holds activation quantizers, which apply to ONNX models (values of the graph); this file has no graph. Remove its \"activations\" list for this file.",
+                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Rules");
     }
 
     private static QuantShellException Usage(string message, string errorId, string parameter) =>

@@ -28,7 +28,7 @@ internal static class OnnxModelQuantizer
 {
     public static IReadOnlyList<QuantizationResult> Quantize(OnnxTensorFile file, OutputForm form, string outputPath, string outputName, WriteOptions write,
                                                              Func<StoredTensor, TensorDecision> decide, FileQuantizeOptions options,
-                                                             Action<long>? bytesDone, CancellationToken cancellationToken)
+                                                             Action<long>? bytesDone, CancellationToken cancellationToken, QuantizationRules? rules = null)
     {
         if (form == OutputForm.Int)
             throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer form is qdq (integer initializers feeding DequantizeLinear, " +
@@ -47,11 +47,14 @@ internal static class OnnxModelQuantizer
                 bytesDone?.Invoke(tensor.ByteCount);
             }
         }
+        // Activations named by the rules are checked first: a name the model lacks leaves nothing written.
+        var activations = rules is { Activations.Count: > 0 } ? OnnxActivationQuantizer.Plan(file.Model, rules, form) : null;
         if (form == OutputForm.Qdq) WriteQdq(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
         else WriteFake(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
+        var activationResults = activations is null ? [] : OnnxActivationQuantizer.Apply(file.Model, activations, form, inputPath, outputPath, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         file.Model.Save(outputPath, write, outputName);
-        return ModelQuantizer.Completed(results, file);
+        return [.. ModelQuantizer.Completed(results, file), .. activationResults];
     }
 
     private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,

@@ -20,4 +20,10 @@ public enum JsonDocumentKind
     Quantizer,
     /// <summary>A line of <c>dotnet quant lower --json</c>: <see cref="Jobs.LowerResult"/>.</summary>
     Lower,
+    /// <summary>A line of <c>dotnet quant calibrate --json</c>: <see cref="Jobs.CalibrationResult"/>.</summary>
+    Calibrate,
+    /// <summary>A line of <c>dotnet quant compare --json</c>: <see cref="Jobs.ComparisonResult"/>.</summary>
+    Compare,
+    /// <summary>A rules file (what <c>dotnet quant calibrate</c> writes, what <c>--rules</c> reads).</summary>
+    Rules,
 }

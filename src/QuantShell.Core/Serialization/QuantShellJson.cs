@@ -21,6 +21,9 @@ namespace QuantShell.Core.Serialization;
 [JsonSerializable(typeof(QuantizationRecord))]
 [JsonSerializable(typeof(DequantizationResult))]
 [JsonSerializable(typeof(LowerResult))]
+[JsonSerializable(typeof(RulesFileJson))]
+[JsonSerializable(typeof(CalibrationResult))]
+[JsonSerializable(typeof(ComparisonResult))]
 public sealed partial class QuantShellJson : JsonSerializerContext
 {
     private static readonly JsonSerializerOptions CompactOptions = new()

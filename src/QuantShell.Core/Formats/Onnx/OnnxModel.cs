@@ -255,6 +255,11 @@ public sealed class OnnxModel
         return OnnxTensorCodec.ElementBytes(tensor, external, where);
     }
 
+    /// <summary>The external data files the model's tensors name (full paths, each once).</summary>
+    public IReadOnlyList<string> ExternalDataFiles() =>
+        AllTensors().Where(t => IsExternal(t.Tensor)).Select(t => _externalSources.TryGetValue(t.Tensor, out var range) ? range.FilePath : null)
+            .OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+
     /// <summary>True when some tensor keeps its data in an external file (such a model is written with <see cref="Save"/>).</summary>
     public bool HasExternalData => AllTensors().Any(t => IsExternal(t.Tensor));
 
@@ -498,7 +503,7 @@ public sealed class OnnxModel
     }
 
     /// <summary>The names a graph (with its own subgraphs) reads but does not define: its outer-scope references.</summary>
-    private static HashSet<string> FreeNames(OnnxGraph graph)
+    internal static HashSet<string> FreeNames(OnnxGraph graph)
     {
         var defined = new HashSet<string>(graph.Proto.Input.Select(i => i.Name).Concat(graph.Proto.Initializer.Select(t => t.Name)), StringComparer.Ordinal);
         foreach (var node in graph.Proto.Node) defined.UnionWith(node.Output);
