@@ -40,7 +40,7 @@ public sealed class CommandLineErrorTests
     {
         var run = CliRunner.Run("x.npy");
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Equal("dotnet-quant: error: unknown command 'x.npy'; the commands are quantize, new, inspect, measure, dequantize, lower, schema [UnknownCommand]",
+        Assert.Equal("dotnet-quant: error: unknown command 'x.npy'; the commands are quantize, new, inspect, measure, dequantize, lower, calibrate, compare, schema [UnknownCommand]",
                      Assert.Single(ErrorLines(run)));
     }
 
@@ -73,7 +73,7 @@ public sealed class CommandLineErrorTests
     {
         var run = CliRunner.Run("schema", "quantiser");
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Equal("dotnet-quant: error: KIND must be one of quantize, measure, inspect, dequantize, quantizer, lower but is 'quantiser'. [OptionValueInvalid]",
+        Assert.Equal("dotnet-quant: error: KIND must be one of quantize, measure, inspect, dequantize, quantizer, lower, calibrate, compare, rules but is 'quantiser'. [OptionValueInvalid]",
                      Assert.Single(ErrorLines(run)));
     }
 

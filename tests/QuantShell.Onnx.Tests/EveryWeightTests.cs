@@ -14,7 +14,7 @@ namespace QuantShell.Onnx.Tests;
 
 /// <summary>
 /// Every weight of a model, on the fixtures of tests/fixtures/models/make_onnx_weight_fixtures.py (written once with torch
-/// and onnx): weights in Constant nodes (an opset-9 model whose opset cannot be raised), behind Transpose, Reshape,
+/// and onnx): weights in Constant nodes (an opset-9 model whose Slice would need rewriting to raise its opset), behind Transpose, Reshape,
 /// Flatten, Squeeze and Identity, shared, in If branches read by an LSTM and (through Slice, Concat and Unsqueeze) a GRU,
 /// float16, bfloat16 and float64 weights behind Cast, and a model that computes in float16. For each fixture and
 /// quantizer: the weights found are exactly the expected ones; the fake form equals the .npy path on every weight's
@@ -174,6 +174,37 @@ public sealed class EveryWeightTests : IDisposable
             Assert.True(tensor.Bytes.AsSpan().SequenceEqual(backTensors[name].Bytes), $"{quantizerName}: {name} dequantized");
         }
         Assert.Equal(NodeTypes(fake), NodeTypes(back));
+    }
+
+    [Fact]
+    public void Qdq_OfAModelWhoseOpsetCannotBeRaised_ComputesTheWeightsWithArithmetic_AndKeepsTheOpset()
+    {
+        // The opset-9 fixture with a Softmax on its output: before opset 13 Softmax flattens its input at 'axis' (1 by
+        // default), from 13 it works along that axis, so no rewrite can raise the model to per-axis DequantizeLinear's 13.
+        string input = _temp.File("blocked.onnx"), fake = _temp.File("blocked.q.onnx"), qdq = _temp.File("blocked.qdq.onnx");
+        var model = OnnxModel.Load(FixturePath("constant_cnn"));
+        var graph = model.Proto.Graph;
+        var output = graph.Output.Single(o => o.Name == "y");
+        foreach (var node in graph.Node)
+            for (int i = 0; i < node.Output.Count; i++)
+                if (node.Output[i] == "y") node.Output[i] = "logits";
+        graph.Node.Add(TestModels.Node("Softmax", ["logits"], ["y"], "softmax"));
+        File.WriteAllBytes(input, model.Proto.ToByteArray());
+        Assert.Equal(9, OnnxModel.Load(input).DefaultOpset);
+
+        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 8 };
+        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        Assert.Equal(4, results.Count(r => !r.Skipped));
+        var written = OnnxModel.Load(qdq);
+        Assert.Equal(9, written.DefaultOpset);
+        Assert.Equal(0, written.Graphs().Sum(g => g.Proto.Node.Count(n => n.OpType == "DequantizeLinear")));
+        var fakeTensors = ConstantTensors(fake);
+        foreach (string name in new[] { "conv1.weight", "conv2.weight", "fc.weight", "head.weight" })
+            Assert.True(RunDequantization(written.Proto, name, OnnxDataType.Float).AsSpan().SequenceEqual(fakeTensors[name].Bytes), name);
+        var fromFake = Floats(RunBytes(fake, [Input("x", Values(67, [1, 3, 8, 8], 2f))])["y"]);
+        var fromQdq = Floats(RunBytes(qdq, [Input("x", Values(67, [1, 3, 8, 8], 2f))])["y"]);
+        for (int i = 0; i < fromFake.Length; i++) Assert.Equal(fromFake[i], fromQdq[i], 1e-5f);
     }
 
     [Fact]

@@ -134,9 +134,10 @@ internal static class OnnxModelQuantizer
     }
 
     /// <summary>
-    /// DequantizeLinear when the model's opset is, or can be raised to, what every weight's form needs; else (an op of the
-    /// model changed its inputs or meaning in between, e.g. Slice at opset 10 for an opset-9 model) the same arithmetic with
-    /// Cast, Sub and Mul, which any opset from 7 runs. The opset is raised here when needed.
+    /// DequantizeLinear when the model's opset is, or can be raised to, what every weight's form needs without rewriting any
+    /// node; else (an op of the model changed its inputs or meaning in between, e.g. Slice at opset 10 for an opset-9 model)
+    /// the same arithmetic with Cast, Sub and Mul, which any opset from 7 runs, so the model's own nodes stay as they are.
+    /// The opset is raised here when needed.
     /// </summary>
     private static OnnxQdqWeights.Dequantizer ChooseDequantizer(OnnxModel model, List<(QuantizationPlan Plan, bool Lut, OnnxDataType Type)> weights)
     {
@@ -144,7 +145,7 @@ internal static class OnnxModelQuantizer
         long Needed(OnnxQdqWeights.Dequantizer dequantizer) =>
             weights.Select(w => OnnxQdqWeights.OpsetNeeded(w.Plan, w.Lut, w.Type, dequantizer)).DefaultIfEmpty(0).Max();
         long preferred = Needed(OnnxQdqWeights.Dequantizer.DequantizeLinear);
-        if (OpsetUpgrade.Blocker(model, preferred) is null)
+        if (OpsetUpgrade.Blocker(model, preferred, rewrites: false) is null)
         {
             OpsetUpgrade.Raise(model, preferred, what, advice);
             return OnnxQdqWeights.Dequantizer.DequantizeLinear;

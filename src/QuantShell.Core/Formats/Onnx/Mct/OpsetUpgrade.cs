@@ -71,11 +71,26 @@ internal static class OpsetUpgrade
         model.Proto.IrVersion = Math.Max(model.Proto.IrVersion, IrVersionFor(needed));
     }
 
-    /// <summary>The first node (as messages name it) that keeps the opset from being raised to <paramref name="needed"/>: its op changed incompatibly in between and cannot be rewritten; null when none does.</summary>
-    public static string? Blocker(OnnxModel model, long needed)
+    /// <summary>
+    /// The first node (as messages name it) that keeps the opset from being raised to <paramref name="needed"/>: its op
+    /// changed incompatibly in between and cannot be rewritten, or, without <paramref name="rewrites"/>, changed at all
+    /// (a caller with another way to do its work leaves the model's nodes as they are); null when none does.
+    /// </summary>
+    public static string? Blocker(OnnxModel model, long needed, bool rewrites = true)
     {
-        Plan(model, needed, out var blocker);
-        return blocker;
+        var planned = Plan(model, needed, out var blocker);
+        if (blocker is not null || rewrites || planned.Count == 0) return blocker;
+        return FirstChanged(model, needed);
+    }
+
+    private static string? FirstChanged(OnnxModel model, long needed)
+    {
+        long current = model.DefaultOpset;
+        foreach (var graph in model.Graphs())
+            foreach (var node in graph.Proto.Node)
+                if (node.Domain is "" or "ai.onnx" && IncompatibleChanges.TryGetValue(node.OpType, out var versions) && versions.Any(v => v > current && v <= needed))
+                    return graph.Describe(node);
+        return null;
     }
 
     /// <summary>The rewrites raising the opset to <paramref name="needed"/> takes, or the first node none can be made for.</summary>
