@@ -37,7 +37,7 @@ public sealed class DiskFullTests : IDisposable
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.Npz, stream, [new OutputTensor("w", DType.Float32, [2048, 1024], s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])big.Data).AsSpan())))],
                 new Dictionary<string, string>(), CancellationToken.None);
-        RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
+        RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
         var figure = QuantizationFigure.Create(small, Quantizer, QuantizationMetrics.Measure(small, Quantizer, "small.npy"));
         return
         [
@@ -47,9 +47,9 @@ public sealed class DiskFullTests : IDisposable
             ("quantizer file (QuantizerFile.Write)", (path, options) => QuantizerFile.Write(path, Quantizer.Spec, options)),
             ("plot (PlotFile.Write, PNG)", (path, options) => PlotFile.Write(path, figure, new ScottPlotQuantizationPlotter(), PlotFormat.Png, options)),
             ("model file, fake form (QuantizeJob)", (path, options) =>
-                RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
+                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
             ("model file, int form (QuantizeJob)", (path, options) =>
-                RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Form = OutputForm.Int }, model)),
+                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Form = OutputForm.Int }, model)),
             ("dequantized model file (DequantizeJob)", (path, options) =>
             {
                 var host = new CollectingHost<DequantizationResult>();
@@ -108,7 +108,7 @@ public sealed class DiskFullTests : IDisposable
         var host = new RecordingHost();
         var job = QuantizeJob.Run(new QuantizeRequest
         {
-            Quantizer = new QuantizerOptions { Method = QuantizationMethod.Symmetric, Threshold = [1.0] },
+            Quantizer = new QuantizerArguments { Method = QuantizationMethod.Symmetric, Threshold = [1.0] },
             OutputDirectory = mount.Path,
             MaxParallelism = 1,
         }, [JobInput.File(_temp.File("a.npy")), JobInput.File(_temp.File("b.npy"))], host);

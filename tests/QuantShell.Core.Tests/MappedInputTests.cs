@@ -95,13 +95,13 @@ public sealed class MappedInputTests : IDisposable
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.Safetensors, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
 
-        var options = new QuantizerOptions
+        var arguments = new QuantizerArguments
         {
             Method = QuantizationMethod.Symmetric, NumBits = 6, PerChannel = true, ChannelAxis = 1,
             Threshold = [0.5, 1, 1.5, 2, 2.5, 3, 0.75],
         };
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = output }, [JobInput.File(model)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = output }, [JobInput.File(model)], host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
         Assert.Equal(3, host.Results.Count);
 
@@ -124,14 +124,14 @@ public sealed class MappedInputTests : IDisposable
         string model = _temp.File("m.pt"), output = _temp.File("m.q.pt");
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.PyTorch, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
-        var options = new QuantizerOptions
+        var arguments = new QuantizerArguments
         {
             Method = QuantizationMethod.Symmetric, NumBits = 6, PerChannel = true, ChannelAxis = 1,
             Threshold = [0.5, 1, 1.5, 2, 2.5, 3, 0.75],
         };
 
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = output }, [JobInput.File(model)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = output }, [JobInput.File(model)], host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
         using (var quantized = TensorFiles.Open(output))
             Assert.Equal(ReadPath(PerChannelLastAxis(), DType.Float32, Shape, MemoryMarshal.AsBytes(big.AsSpan()).ToArray()), Bytes(quantized, "big.weight"));
@@ -144,7 +144,7 @@ public sealed class MappedInputTests : IDisposable
         File.WriteAllBytes(model, file);
         string corruptOutput = _temp.File("corrupt.q.pt");
         var failed = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = corruptOutput }, [JobInput.File(model)], failed);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = corruptOutput }, [JobInput.File(model)], failed);
         var error = Assert.Single(failed.Errors);
         Assert.Equal(ErrorIds.ArchiveInvalid, error.ErrorId);
         Assert.Contains("CRC-32", error.Message);

@@ -16,7 +16,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
 {
     private readonly MeasureRequest _request;
     private readonly TensorPolicy _policy;
-    private readonly QuantizerRequest _quantizer;
+    private readonly QuantizerRecipe _recipe;
     private readonly string? _plotPath;
     private readonly PlotFormat _plotFormat;
 
@@ -25,7 +25,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     {
         _request = request;
         _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
-        _quantizer = _policy.Options;
+        _recipe = _policy.Recipe;
         if (request.PlotPath is not null)
         {
             // Before any input is read: a plot that cannot be written fails the whole request at once.
@@ -38,11 +38,11 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         }
     }
 
-    public QuantizerRequest Quantizer => _quantizer;
+    public QuantizerRecipe Recipe => _recipe;
 
     protected override string Activity => "Measure";
 
-    protected override bool CollectsInputs => _plotPath is not null || _quantizer.Calibrates;
+    protected override bool CollectsInputs => _plotPath is not null || _recipe.Calibrates;
 
     public static MeasureJob Run(MeasureRequest request, IEnumerable<JobInput> inputs, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new MeasureJob(request, host, cancellationToken), inputs);
@@ -52,7 +52,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         if (_plotPath is not null && inputs.Count > 1)
             throw new QuantShellException($"PlotPath draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
                 ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
-        if (!_quantizer.Calibrates)
+        if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
             return;
@@ -74,8 +74,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         }
         if (readable.Count == 0)
             throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        var quantizer = _quantizer.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
-        var selection = _quantizer.Describe(readable.Count);
+        var quantizer = _recipe.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
+        var selection = _recipe.Describe(readable.Count);
         bool plot = PlotAllowed();
         foreach (var (input, array) in readable)
             Enqueue(input, _ => [MeasureArray(input, array, quantizer, selection, plot)]);
@@ -99,15 +99,15 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     private IReadOnlyList<MeasurementResult> MeasureNpy(JobInput input, bool plot)
     {
         var array = input.ReadArray();
-        var request = _quantizer;
+        var recipe = _recipe;
         if (_policy.Rules is not null)
         {
             // With rules, an .npy file is one tensor named after the file.
             var tensor = new StoredTensor { Name = Path.GetFileNameWithoutExtension(input.Name), DType = array.SourceDType, StoredDType = array.SourceDType.Name, Shape = array.Shape };
-            if (_policy.Decide(tensor).Quantizer is not { } chosen) return [];
-            request = chosen;
+            if (_policy.Decide(tensor).Recipe is not { } chosen) return [];
+            recipe = chosen;
         }
-        return [MeasureArray(input, array, request.ResolveFor([array], input.Name), request.Describe(1), plot)];
+        return [MeasureArray(input, array, recipe.ResolveFor([array], input.Name), recipe.Describe(1), plot)];
     }
 
     /// <summary>Every tensor the rules or defaults would quantize, each read once, one at a time.</summary>
@@ -119,13 +119,13 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         foreach (var tensor in file.Tensors)
         {
             Cancellation.ThrowIfCancellationRequested();
-            if (_policy.Decide(tensor).Quantizer is not { } request) continue;
+            if (_policy.Decide(tensor).Recipe is not { } recipe) continue;
             string name = ModelQuantizer.Source(file, tensor);
             NpyArray array;
             using (var source = file.OpenTensor(tensor))
                 array = TensorValues.Read(source, tensor, name);
-            var quantizer = request.ResolveFor([array], name);
-            results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, request.Describe(1), tensor.Name));
+            var quantizer = recipe.ResolveFor([array], name);
+            results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, recipe.Describe(1), tensor.Name));
             if (plot && results.Count == 1) measured.Add(array);
         }
         if (plot && results.Count != 1)

@@ -14,18 +14,18 @@ public static class NewQuantizerJob
     public static InferableQuantizer Run(NewQuantizerRequest request, IEnumerable<JobInput> fromInputs, JobHost<InferableQuantizer> host,
                                          CancellationToken cancellationToken = default)
     {
-        var quantizer = request.Quantizer.ToRequest();
+        var recipe = request.Quantizer.Check();
         // A file named twice (a wildcard and its name) is pooled once.
         var inputs = fromInputs.DistinctBy(input => input.FullPath ?? input.Name).ToList();
         InferableQuantizer created;
         if (inputs.Count == 0)
         {
-            quantizer.Spec.ValidateComplete();
-            created = quantizer.Complete;
+            recipe.Spec.ValidateComplete();
+            created = recipe.Complete;
         }
         else
         {
-            if (!quantizer.ChoosesFromData)
+            if (!recipe.ChoosesFromData)
                 throw new QuantizerValidationException("FromPath chooses the values from data, but they are all given; leave FromPath out or leave the values out.",
                     "FromPath", ErrorIds.SelectionOptionNotApplicable);
             var arrays = new List<NpyArray>(inputs.Count);
@@ -45,7 +45,7 @@ public static class NewQuantizerJob
             }
             if (arrays.Count == 0)
                 throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, string.Join(", ", inputs));
-            created = quantizer.ResolveFor(arrays, string.Join(", ", names));
+            created = recipe.ResolveFor(arrays, string.Join(", ", names));
         }
         if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
             QuantizerFile.Write(request.OutputPath, created.Spec, new WriteOptions { Force = request.Force, Fsync = request.Fsync });

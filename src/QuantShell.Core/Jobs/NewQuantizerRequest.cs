@@ -6,7 +6,8 @@ namespace QuantShell.Core.Jobs;
 /// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
 public sealed record NewQuantizerRequest
 {
-    public required QuantizerOptions Quantizer { get; init; }
+    /// <summary>The quantizer as given (checked by the job into a <see cref="QuantizerRecipe"/>).</summary>
+    public required QuantizerArguments Quantizer { get; init; }
 
     /// <summary>Also write the quantizer file here.</summary>
     public string? OutputPath { get; init; }

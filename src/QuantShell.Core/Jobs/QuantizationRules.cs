@@ -124,7 +124,7 @@ public sealed class QuantizationRules
         {
             try
             {
-                rule.Request(); // every rule of the options, checked before any file is read
+                rule.Recipe(); // every rule of the quantizer arguments, checked before any file is read
             }
             catch (QuantShellException ex)
             {
@@ -174,7 +174,7 @@ public sealed class QuantizationRules
 public sealed record QuantizationRule
 {
     private Regex? _pattern;
-    private QuantizerRequest? _request;
+    private QuantizerRecipe? _recipe;
 
     /// <summary>A glob on tensor names: <c>*</c> any run of characters (dots included), <c>?</c> one character; case-sensitive.</summary>
     public required string Match { get; init; }
@@ -195,6 +195,6 @@ public sealed record QuantizationRule
         && (_pattern ??= new Regex("^" + Regex.Escape(Match).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
             RegexOptions.CultureInvariant | RegexOptions.Singleline)).IsMatch(tensor.Name);
 
-    /// <summary>The rule's quantizer as a checked request (values to choose from data by the rule's error method).</summary>
-    public QuantizerRequest Request() => _request ??= new QuantizerOptions { Quantizer = Quantizer, ErrorMethod = ErrorMethod, P = P }.ToRequest();
+    /// <summary>The rule's quantizer checked (values to choose from data by the rule's error method).</summary>
+    public QuantizerRecipe Recipe() => _recipe ??= new QuantizerArguments { Quantizer = Quantizer, ErrorMethod = ErrorMethod, P = P }.Check();
 }

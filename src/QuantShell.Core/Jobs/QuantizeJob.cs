@@ -16,7 +16,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
 {
     private readonly QuantizeRequest _request;
     private readonly TensorPolicy _policy;
-    private readonly QuantizerRequest _quantizer;
+    private readonly QuantizerRecipe _recipe;
     private readonly OutputPlanner _outputs;
     private readonly string? _exportPath;
     private bool _quantizerExported;
@@ -27,7 +27,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         _request = request;
         _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
-        _quantizer = _policy.Options;
+        _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
             path => FileQuantizer.DefaultOutputPath(path, request.Form));
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
@@ -39,15 +39,15 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         }
     }
 
-    /// <summary>The checked quantizer request (complete, or with values to choose).</summary>
-    public QuantizerRequest Quantizer => _quantizer;
+    /// <summary>The quantizer checked (complete, or with values to choose).</summary>
+    public QuantizerRecipe Recipe => _recipe;
 
     protected override string Activity => "Quantize";
 
     // One output path needs the count of inputs before anything is written; calibration needs them all; a quantizer
     // file of values chosen per input is only possible for a single input.
     protected override bool CollectsInputs =>
-        _outputs.SingleOutput || _quantizer.Calibrates || (_exportPath is not null && _quantizer.ChoosesFromData);
+        _outputs.SingleOutput || _recipe.Calibrates || (_exportPath is not null && _recipe.ChoosesFromData);
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
@@ -56,10 +56,10 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
         _outputs.CheckCount(inputs.Count);
-        if (_exportPath is not null && _quantizer.ChoosesFromData && !_quantizer.Calibrates && inputs.Count > 1)
+        if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && inputs.Count > 1)
             throw Usage($"ExportQuantizer writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add Calibrate to choose one from all inputs, or give the values.",
                 ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
-        if (!_quantizer.Calibrates)
+        if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
             return;
@@ -84,8 +84,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         }
         if (readable.Count == 0)
             throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        var quantizer = _quantizer.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
-        var selection = _quantizer.Describe(readable.Count);
+        var quantizer = _recipe.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
+        var selection = _recipe.Describe(readable.Count);
         ExportQuantizer(quantizer.Spec);
         foreach (var (input, array) in readable)
         {
@@ -96,7 +96,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
 
     protected override void Start(JobInput input)
     {
-        if (_policy.Rules is null && !_quantizer.ChoosesFromData) ExportQuantizer(_quantizer.Spec);
+        if (_policy.Rules is null && !_recipe.ChoosesFromData) ExportQuantizer(_recipe.Spec);
         StartOne(input, (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
     }
 
@@ -106,29 +106,29 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (_request.Form != OutputForm.Fake)
             throw new QuantShellException($"{input.Name}: the {EnumNames.Json(_request.Form)} form is written for model files; an .npy file is written fake-quantized.",
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
-        var request = _quantizer;
+        var recipe = _recipe;
         if (_policy.Rules is not null)
         {
             // With rules, an .npy file is one tensor named after the file.
             using var file = NpyTensorFile.Open(input.FullPath!, input.Name);
             var decision = _policy.Decide(file.Tensors[0]);
-            if (decision.Quantizer is null)
+            if (decision.Recipe is null)
             {
                 AtomicFile.Write(output.Path!, Output, stream => file.WriteCopy(stream, _ => null, token), output.Name);
                 return QuantizationResult.CreateSkipped(input.ResultPath, Path.GetFullPath(output.Path!), file.Tensors[0], decision.SkipReason!);
             }
-            request = decision.Quantizer;
+            recipe = decision.Recipe;
         }
-        if (!request.ChoosesFromData)
+        if (!recipe.ChoosesFromData)
         {
-            var quantizer = request.Complete;
+            var quantizer = recipe.Complete;
             return output.Stream is null && !input.IsStream
                 ? FileQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(null), token)
                 : StreamToOutput(input, output, quantizer, token);
         }
         // Chosen from this input alone: read it once, choose, quantize the array in memory.
         var array = input.ReadArray();
-        return WriteArray(array, input, output, request.ResolveFor([array], input.Name), request.Describe(1), token);
+        return WriteArray(array, input, output, recipe.ResolveFor([array], input.Name), recipe.Describe(1), token);
     }
 
     /// <summary>A model file: one decision per tensor, written as a file of the same kind.</summary>
@@ -136,7 +136,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         if (output.Stream is not null)
             throw Usage($"{input.Name}: a model file is written to a file; give OutputPath or OutputDirectory.", ErrorIds.OutputFormNotSupported, "OutputPath");
-        if (_exportPath is not null && _quantizer.ChoosesFromData)
+        if (_exportPath is not null && _recipe.ChoosesFromData)
             throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
         using var file = input.OpenTensorFile();
         if (_request.Form == OutputForm.Qdq && file.Kind != TensorFileKind.Onnx)
@@ -155,7 +155,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     // Values chosen from the single input (the job has one when it exports them): written once that input is done.
     protected override void Delivered(JobInput input, IReadOnlyList<QuantizationResult> results)
     {
-        if (_exportPath is not null && _quantizer.ChoosesFromData && !_quantizer.Calibrates && results is [{ Quantizer: { } spec }])
+        if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && results is [{ Quantizer: { } spec }])
             ExportQuantizer(spec);
     }
 

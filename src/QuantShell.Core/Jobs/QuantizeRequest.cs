@@ -8,9 +8,10 @@ namespace QuantShell.Core.Jobs;
 /// <summary>What Invoke-Quantize and <c>dotnet quant quantize</c> ask for.</summary>
 public sealed record QuantizeRequest
 {
-    public required QuantizerOptions Quantizer { get; init; }
+    /// <summary>The quantizer as given (checked by the job into a <see cref="QuantizerRecipe"/>).</summary>
+    public required QuantizerArguments Quantizer { get; init; }
 
-    /// <summary>Which tensor of a model file gets which quantizer (instead of the quantizer options).</summary>
+    /// <summary>Which tensor of a model file gets which quantizer (instead of <see cref="Quantizer"/>).</summary>
     public QuantizationRules? Rules { get; init; }
 
     /// <summary>A rules file to read (instead of <see cref="Rules"/>).</summary>

@@ -6,60 +6,60 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Jobs;
 
 /// <summary>
-/// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer options decide:
+/// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer arguments decide:
 /// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
-/// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the options say otherwise,
+/// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the arguments say otherwise,
 /// and every other tensor is copied; in an ONNX model the graph says which initializers are weights (those a Conv,
 /// ConvTranspose, Gemm or MatMul reads as its weight) and their channel axis (MODEL-FILES.md).
 /// </summary>
 public sealed class TensorPolicy
 {
-    private readonly QuantizerRequest? _modelDefault;
+    private readonly QuantizerRecipe? _modelDefault;
 
-    private readonly QuantizerOptions _options;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, QuantizerRequest> _defaultsByAxis = new();
+    private readonly QuantizerArguments _arguments;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, QuantizerRecipe> _defaultsByAxis = new();
 
-    private TensorPolicy(QuantizerOptions given, QuantizerRequest options, QuantizerRequest? modelDefault, QuantizationRules? rules)
+    private TensorPolicy(QuantizerArguments arguments, QuantizerRecipe recipe, QuantizerRecipe? modelDefault, QuantizationRules? rules)
     {
-        _options = given;
-        Options = options;
+        _arguments = arguments;
+        Recipe = recipe;
         _modelDefault = modelDefault;
         Rules = rules;
     }
 
-    /// <summary>The quantizer options as given: what an .npy file gets when there are no rules.</summary>
-    public QuantizerRequest Options { get; }
+    /// <summary>The quantizer arguments checked: what an .npy file gets when there are no rules.</summary>
+    public QuantizerRecipe Recipe { get; }
 
     public QuantizationRules? Rules { get; }
 
-    /// <summary>Checks how the options and the rules combine; reads the rules file when one is named.</summary>
-    public static TensorPolicy Create(QuantizerOptions options, QuantizationRules? rules, string? rulesPath)
+    /// <summary>Checks how the quantizer arguments and the rules combine; reads the rules file when one is named.</summary>
+    public static TensorPolicy Create(QuantizerArguments arguments, QuantizationRules? rules, string? rulesPath)
     {
         if (rules is not null && rulesPath is not null)
             throw new QuantizerValidationException("Rules were given both as an object and as a file; give one.", "Rules", ErrorIds.OptionConflict);
         rules ??= rulesPath is null ? null : QuantizationRules.Read(rulesPath);
         if (rules is not null)
         {
-            var given = options.BuildingParametersGiven().Concat(options.SelectionParametersGiven()).ToList();
-            if (options.Quantizer is not null || options.QuantizerPath is not null) given.Insert(0, "Quantizer");
+            var given = arguments.BuildingParametersGiven().Concat(arguments.SelectionParametersGiven()).ToList();
+            if (arguments.Quantizer is not null || arguments.QuantizerPath is not null) given.Insert(0, "Quantizer");
             if (given.Count > 0)
                 throw new QuantizerValidationException(
                     $"Rules decide the quantizer of every tensor; {string.Join(", ", given)} cannot be given with them (put them in the rules).",
                     given[0], ErrorIds.OptionConflict);
         }
-        var request = options.ToRequest();
-        return new TensorPolicy(options, request, rules is null ? ModelDefault(options, request) : null, rules);
+        var recipe = arguments.Check();
+        return new TensorPolicy(arguments, recipe, rules is null ? ModelDefault(arguments, recipe) : null, rules);
     }
 
     /// <summary>
     /// The default of model files: per channel on axis 0 for weights whose values are chosen from each tensor, unless the
-    /// options decide the channels; values given (a threshold, a range) apply as given.
+    /// arguments decide the channels; values given (a threshold, a range) apply as given.
     /// </summary>
-    private static QuantizerRequest ModelDefault(QuantizerOptions options, QuantizerRequest asGiven, int axis = 0)
+    private static QuantizerRecipe ModelDefault(QuantizerArguments arguments, QuantizerRecipe asGiven, int axis = 0)
     {
         bool weights = asGiven.Spec.Target == QuantizationTarget.Weights;
-        if (!weights || !asGiven.ChoosesFromData || options.Quantizer is not null || options.QuantizerPath is not null || options.PerChannel == false) return asGiven;
-        return (options with { PerChannel = true, ChannelAxis = options.ChannelAxis ?? axis }).ToRequest();
+        if (!weights || !asGiven.ChoosesFromData || arguments.Quantizer is not null || arguments.QuantizerPath is not null || arguments.PerChannel == false) return asGiven;
+        return (arguments with { PerChannel = true, ChannelAxis = arguments.ChannelAxis ?? axis }).Check();
     }
 
     /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
@@ -74,7 +74,7 @@ public sealed class TensorPolicy
             if (Rules.Match(tensor) is not { } match)
                 return TensorDecision.Skip("no rule matches it");
             var (rule, index) = match;
-            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Request());
+            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Recipe());
         }
         if (tensor.GraphRole is { } role)
         {
@@ -89,6 +89,6 @@ public sealed class TensorPolicy
     }
 
     /// <summary>The model default with channels on <paramref name="axis"/> (built once per axis; jobs decide from several threads).</summary>
-    private QuantizerRequest DefaultFor(int axis) =>
-        axis == 0 ? _modelDefault! : _defaultsByAxis.GetOrAdd(axis, a => ModelDefault(_options, Options, a));
+    private QuantizerRecipe DefaultFor(int axis) =>
+        axis == 0 ? _modelDefault! : _defaultsByAxis.GetOrAdd(axis, a => ModelDefault(_arguments, Recipe, a));
 }

@@ -28,7 +28,7 @@ internal static class ModelQuantizer
         file.WriteCopy(output, tensor =>
         {
             var decision = decide(tensor);
-            if (decision.Quantizer is not { } request)
+            if (decision.Recipe is not { } recipe)
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(FileQuantizer.ResultPath(file.Name), outputPath, tensor, decision.SkipReason!);
                 bytesDone?.Invoke(tensor.ByteCount);
@@ -36,7 +36,7 @@ internal static class ModelQuantizer
             }
             return (t, source, destination) =>
             {
-                results[t.Index] = QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken);
+                results[t.Index] = QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken);
                 bytesDone?.Invoke(t.ByteCount);
             };
         }, cancellationToken);
@@ -63,7 +63,7 @@ internal static class ModelQuantizer
         {
             cancellationToken.ThrowIfCancellationRequested();
             var decision = decide(tensor);
-            if (decision.Quantizer is not { } request)
+            if (decision.Recipe is not { } recipe)
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
                 outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
@@ -75,7 +75,7 @@ internal static class ModelQuantizer
                 continue;
             }
             string name = Source(file, tensor);
-            var (quantizer, selection) = Resolve(file, tensor, request, name);
+            var (quantizer, selection) = Resolve(file, tensor, recipe, name);
             var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
             var codeType = CodeType(plan.CodeRange, file.Kind);
             var spec = quantizer.Spec;
@@ -116,7 +116,7 @@ internal static class ModelQuantizer
 
     /// <summary>The fake form of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
     internal static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
-                                                     QuantizerRequest request, FileQuantizeOptions options, CancellationToken cancellationToken)
+                                                     QuantizerRecipe recipe, FileQuantizeOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         string name = Source(file, tensor);
@@ -126,14 +126,14 @@ internal static class ModelQuantizer
         QuantizationPlan plan;
         SelectionInfo? selection = null;
         long firstNonFinite;
-        if (request.ChoosesFromData || tensor.FortranOrder)
+        if (recipe.ChoosesFromData || tensor.FortranOrder)
         {
-            (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, request, options, ref stats, cancellationToken);
+            (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, recipe, options, ref stats, cancellationToken);
             WholeTensorMemory.Release(tensor.ByteCount); // the values are unreachable once QuantizeInMemory has returned
         }
         else
         {
-            quantizer = request.Complete;
+            quantizer = recipe.Complete;
             plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
             Func<Exception> truncated = () => new TensorFormatException(file.Name, $"tensor '{tensor.Name}': the data ends early.", ErrorIds.TensorDataTruncated);
             firstNonFinite = tensor.DType.IsDouble
@@ -149,12 +149,12 @@ internal static class ModelQuantizer
     /// <summary>The fake form of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // the array dies with this frame
     private static (InferableQuantizer, QuantizationPlan, SelectionInfo?, long) QuantizeInMemory(StoredTensor tensor, Stream source, Stream destination, string name, DType outputType,
-                                                                                                QuantizerRequest request, FileQuantizeOptions options, ref KernelStats stats,
+                                                                                                QuantizerRecipe recipe, FileQuantizeOptions options, ref KernelStats stats,
                                                                                                 CancellationToken cancellationToken)
     {
         var array = TensorValues.Read(source, tensor, name);
-        var quantizer = request.ResolveFor([array], name);
-        var selection = request.Describe(1);
+        var quantizer = recipe.ResolveFor([array], name);
+        var selection = recipe.Describe(1);
         var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
         var tensorOptions = options with { Selection = selection };
         long firstNonFinite = array.Data is double[] values
@@ -268,19 +268,19 @@ internal static class ModelQuantizer
         }
     }
 
-    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
-        if (!request.ChoosesFromData) return (request.Complete, null);
-        var quantizer = ChooseFromValues(file, tensor, request, name);
+        if (!recipe.ChoosesFromData) return (recipe.Complete, null);
+        var quantizer = ChooseFromValues(file, tensor, recipe, name);
         WholeTensorMemory.Release(tensor.ByteCount);
-        return (quantizer, request.Describe(1));
+        return (quantizer, recipe.Describe(1));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the values die with this frame
-    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
         using var source = file.OpenTensor(tensor);
-        return request.ResolveFor([TensorValues.Read(source, tensor, name)], name);
+        return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
     }
 
     private static string Unique(HashSet<string> names, string name, TensorFile file)

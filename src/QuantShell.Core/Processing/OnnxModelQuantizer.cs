@@ -36,11 +36,11 @@ internal static class OnnxModelQuantizer
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var results = new QuantizationResult?[file.Tensors.Count];
         string inputPath = FileQuantizer.ResultPath(file.Name);
-        var quantize = new List<(StoredTensor Tensor, QuantizerRequest Request)>();
+        var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
         foreach (var tensor in file.Tensors)
         {
             var decision = decide(tensor);
-            if (decision.Quantizer is { } request) quantize.Add((tensor, request));
+            if (decision.Recipe is { } recipe) quantize.Add((tensor, recipe));
             else
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
@@ -54,33 +54,33 @@ internal static class OnnxModelQuantizer
         return ModelQuantizer.Completed(results, file);
     }
 
-    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                   string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
-        foreach (var (tensor, request) in quantize)
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             byte[] bytes = file.Rewrite(tensor, (t, source, destination) =>
-                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken));
+                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
             file.Model.SetRawData(file.Source(tensor).Proto, bytes);
             bytesDone?.Invoke(tensor.ByteCount);
         }
     }
 
-    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                  string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
         var model = file.Model;
         // Every quantizer is resolved, and the opset checked, before the model is changed at all.
         var planned = new List<(StoredTensor Tensor, InferableQuantizer Quantizer, SelectionInfo? Selection, QuantizationPlan Plan)>();
-        foreach (var (tensor, request) in quantize)
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             string name = ModelQuantizer.Source(file, tensor);
             if (tensor.DType != DType.Float32)
                 throw new QuantShellException($"{name}: is {tensor.DType.Name}; the qdq form is written for float32 weights (DequantizeLinear gives float32). Use Format Fake.",
                     ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
-            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, request, name);
+            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
             planned.Add((tensor, quantizer, selection, FileQuantizer.PlanFor(quantizer, tensor.Shape, name)));
         }
         OpsetUpgrade.Raise(model, planned.Select(p => OnnxQdqWeights.OpsetNeeded(p.Plan, p.Quantizer.Spec.IsLut)).DefaultIfEmpty(0).Max());

@@ -2,10 +2,10 @@ using QuantShell.Core.Jobs;
 
 namespace QuantShell.Core.Processing;
 
-/// <summary>What a job does with one tensor of a model file: quantize it with a (possibly data-chosen) quantizer, or copy it.</summary>
-internal sealed record TensorDecision(QuantizerRequest? Quantizer, string? SkipReason)
+/// <summary>What a job does with one tensor of a model file: quantize it by a recipe (its values possibly chosen from the tensor), or copy it.</summary>
+internal sealed record TensorDecision(QuantizerRecipe? Recipe, string? SkipReason)
 {
     public static TensorDecision Skip(string reason) => new(null, reason);
 
-    public static TensorDecision Quantize(QuantizerRequest quantizer) => new(quantizer, null);
+    public static TensorDecision Quantize(QuantizerRecipe recipe) => new(recipe, null);
 }

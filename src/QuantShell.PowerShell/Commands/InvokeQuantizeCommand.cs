@@ -57,7 +57,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     {
         var request = new QuantizeRequest
         {
-            Quantizer = ReadQuantizerOptions(),
+            Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
             Form = Format,
             OutputPath = ResolveOutputPath(OutputPath),

@@ -43,7 +43,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     {
         var request = new MeasureRequest
         {
-            Quantizer = ReadQuantizerOptions(),
+            Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
             PlotPath = ResolveOutputPath(PlotPath),
             Plotter = new ScottPlotQuantizationPlotter(),

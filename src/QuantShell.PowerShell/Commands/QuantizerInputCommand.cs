@@ -10,7 +10,7 @@ namespace QuantShell.PowerShell.Commands;
 /// <summary>
 /// The parameters of the cmdlets that apply a quantizer to files (Invoke-Quantize, Measure-Quantization): -Path or
 /// -LiteralPath, and either -Quantizer or the parameters that build one, with the selection parameters for values not
-/// given. They translate one to one into the core's <see cref="QuantizerOptions"/>; the rules are the core's.
+/// given. They translate one to one into the core's <see cref="QuantizerArguments"/>; the rules are the core's.
 /// </summary>
 public abstract class QuantizerInputCommand : PSCmdlet
 {
@@ -114,8 +114,8 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Calibrate { get; set; }
 
-    /// <summary>The bound parameters as the core's options (null for each one not given).</summary>
-    protected QuantizerOptions ReadQuantizerOptions() => QuantizerParameters.Read(this, Quantizer);
+    /// <summary>The bound parameters as the core's quantizer arguments (null for each one not given).</summary>
+    protected QuantizerArguments ReadQuantizerArguments() => QuantizerParameters.Read(this, Quantizer);
 
     /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>
     protected IEnumerable<string> ResolveInputs()
@@ -131,16 +131,16 @@ public abstract class QuantizerInputCommand : PSCmdlet
     protected void RunJobStep(Action step) => JobSteps.Run(this, step);
 }
 
-/// <summary>The quantizer parameters shared by the cmdlets, read into the core's options.</summary>
+/// <summary>The quantizer parameters shared by the cmdlets, read into the core's quantizer arguments.</summary>
 internal static class QuantizerParameters
 {
-    public static QuantizerOptions Read(PSCmdlet cmdlet, InferableQuantizer? quantizer)
+    public static QuantizerArguments Read(PSCmdlet cmdlet, InferableQuantizer? quantizer)
     {
         var bound = cmdlet.MyInvocation.BoundParameters;
         T? Given<T>(string name) where T : struct => bound.TryGetValue(name, out var value) ? (T)value! : null;
         T? GivenObject<T>(string name) where T : class => bound.TryGetValue(name, out var value) ? (T?)value : null;
         bool? Switch(string name) => bound.TryGetValue(name, out var value) ? ((SwitchParameter)value!).IsPresent : null;
-        return new QuantizerOptions
+        return new QuantizerArguments
         {
             Quantizer = quantizer?.Spec,
             Target = Given<QuantizationTarget>("Target"),

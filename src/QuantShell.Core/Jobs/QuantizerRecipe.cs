@@ -6,14 +6,14 @@ using QuantShell.Core.Selection;
 namespace QuantShell.Core.Jobs;
 
 /// <summary>
-/// A checked quantizer request (from <see cref="QuantizerOptions.ToRequest"/>): a spec, complete or with values to choose
-/// from the data, and how to choose them. The one place where data turns a request into a quantizer.
+/// The quantizer checked (from <see cref="QuantizerArguments.Check"/>): a spec, complete or with values to choose from
+/// the data, and how to choose them. The one place where data turns a recipe into a quantizer (<see cref="ResolveFor"/>).
 /// </summary>
-public sealed class QuantizerRequest
+public sealed class QuantizerRecipe
 {
     private InferableQuantizer? _complete;
 
-    internal QuantizerRequest(QuantizerSpec spec, SelectionOptions? selection, string? source, InferableQuantizer? complete = null)
+    internal QuantizerRecipe(QuantizerSpec spec, SelectionOptions? selection, string? source, InferableQuantizer? complete = null)
     {
         Spec = spec;
         Selection = selection;
@@ -21,11 +21,11 @@ public sealed class QuantizerRequest
         _complete = complete;
     }
 
-    /// <summary>Creates a request for a spec that is complete, or whose missing values are chosen as <paramref name="selection"/> says.</summary>
-    public static QuantizerRequest For(QuantizerSpec spec, SelectionOptions? selection = null)
+    /// <summary>Creates a recipe for a spec that is complete, or whose missing values are chosen as <paramref name="selection"/> says.</summary>
+    public static QuantizerRecipe For(QuantizerSpec spec, SelectionOptions? selection = null)
     {
         spec.Validate();
-        return new QuantizerRequest(spec, spec.IsComplete ? null : selection ?? new SelectionOptions(), null);
+        return new QuantizerRecipe(spec, spec.IsComplete ? null : selection ?? new SelectionOptions(), null);
     }
 
     /// <summary>The spec; its threshold, range or table may be missing (see <see cref="ChoosesFromData"/>).</summary>
@@ -42,9 +42,9 @@ public sealed class QuantizerRequest
     /// <summary>One quantizer for all inputs, chosen from all of them pooled.</summary>
     public bool Calibrates => Selection?.Calibrate == true;
 
-    /// <summary>The quantizer of a complete request (created once).</summary>
+    /// <summary>The quantizer of a complete recipe (created once).</summary>
     public InferableQuantizer Complete =>
-        _complete ??= ChoosesFromData ? throw new InvalidOperationException("The request chooses its values from data.") : InferableQuantizer.Create(Spec);
+        _complete ??= ChoosesFromData ? throw new InvalidOperationException("The recipe chooses its values from data.") : InferableQuantizer.Create(Spec);
 
     /// <summary>
     /// The quantizer for <paramref name="arrays"/> (pooled when several): the complete one, or one whose missing values are

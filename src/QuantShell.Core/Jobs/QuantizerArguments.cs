@@ -5,12 +5,12 @@ using QuantShell.Core.Selection;
 namespace QuantShell.Core.Jobs;
 
 /// <summary>
-/// The quantizer as the user gave it, before any rule is applied: a complete quantizer (an object, or a quantizer file),
-/// or the parameters that build one, plus how missing values are chosen from the data. Both faces fill this from their
-/// parameters (null = not given) and call <see cref="ToRequest"/>, which applies the defaults and every rule of how the
-/// options combine. Errors name the parameter as C# and PowerShell spell it (<c>ChannelAxis</c>).
+/// The quantizer as given, before any rule is applied: a complete quantizer (an object, or a quantizer file), or the
+/// parameters that build one, plus how missing values are chosen from the data. Both faces fill this from their
+/// parameters (null = not given); <see cref="Check"/> applies the defaults and every rule of how the arguments combine
+/// and gives the <see cref="QuantizerRecipe"/>. Errors name the parameter as C# and PowerShell spell it (<c>ChannelAxis</c>).
 /// </summary>
-public sealed record QuantizerOptions
+public sealed record QuantizerArguments
 {
     /// <summary>The target when none is given.</summary>
     public const QuantizationTarget DefaultTarget = QuantizationTarget.Weights;
@@ -83,7 +83,7 @@ public sealed record QuantizerOptions
     /// parameters and the selection ones; -P belongs to -ErrorMethod Lp, -Percentile to -ErrorMethod Percentile; every quantizer rule of
     /// <see cref="QuantizerSpec.Validate"/>. Reads the quantizer file when one is named. Nothing is read from the inputs.
     /// </summary>
-    public QuantizerRequest ToRequest()
+    public QuantizerRecipe Check()
     {
         var building = BuildingParametersGiven().ToArray();
         if (Quantizer is not null && QuantizerPath is not null)
@@ -115,7 +115,7 @@ public sealed record QuantizerOptions
                 Eps = Eps,
             };
         }
-        // Validated once: a complete spec by creating its quantizer, a request by the rules that need no values.
+        // Validated once: a complete spec by creating its quantizer, an incomplete one by the rules that need no values.
         var complete = spec.IsComplete ? InferableQuantizer.Create(spec) : null;
         if (complete is null) spec.Validate();
 
@@ -130,7 +130,7 @@ public sealed record QuantizerOptions
                     $"{string.Join(", ", selectionGiven)} choose the threshold, range or table from the data, but {why}; leave them out or leave the values out.",
                     selectionGiven[0], ErrorIds.SelectionOptionNotApplicable);
             }
-            return new QuantizerRequest(spec, null, source, complete);
+            return new QuantizerRecipe(spec, null, source, complete);
         }
 
         var method = ErrorMethod ?? Selection.ErrorMethod.Mse;
@@ -151,7 +151,7 @@ public sealed record QuantizerOptions
         {
             ErrorMethod = method, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
         };
-        return new QuantizerRequest(spec, selection, source);
+        return new QuantizerRecipe(spec, selection, source);
     }
 
     /// <summary>The signedness two opposite switches give (the command line's --signed and --unsigned).</summary>
