@@ -1,5 +1,9 @@
 using System.Globalization;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Lower;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 

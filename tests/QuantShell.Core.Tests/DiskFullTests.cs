@@ -2,9 +2,12 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Plotting;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.Plotting;
 

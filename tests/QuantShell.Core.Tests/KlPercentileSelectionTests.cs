@@ -1,8 +1,8 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Tests;

@@ -2,9 +2,11 @@ using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Tests;
 

@@ -2,8 +2,13 @@ using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Tests;
 

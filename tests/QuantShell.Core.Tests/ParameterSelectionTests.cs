@@ -1,8 +1,7 @@
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Tests;

@@ -5,8 +5,10 @@ using System.Xml.Linq;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Plotting;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.Plotting;
 

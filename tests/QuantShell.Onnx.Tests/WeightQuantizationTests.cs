@@ -5,8 +5,11 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Onnx.Tests;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
 using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Cli.Commands;

@@ -1,13 +1,13 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Numerics;
-using System.Runtime.InteropServices;
 using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
-using QuantShell.Core.Kernels;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Processing;

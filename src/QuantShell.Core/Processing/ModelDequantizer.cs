@@ -3,7 +3,8 @@ using System.Buffers.Binary;
 using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 

@@ -5,9 +5,11 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 

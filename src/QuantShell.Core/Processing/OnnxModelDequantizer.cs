@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
-using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.IO;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Processing;

@@ -3,9 +3,11 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 

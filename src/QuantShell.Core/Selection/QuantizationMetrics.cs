@@ -3,6 +3,7 @@ using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 

@@ -1,7 +1,11 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Lower;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.Core.Serialization;
 

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
 using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;

@@ -1,6 +1,8 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.NewQuantizer;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.PowerShell.Completion;
 

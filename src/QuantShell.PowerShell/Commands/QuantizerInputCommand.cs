@@ -1,7 +1,6 @@
 using System.Management.Automation;
-using QuantShell.Core.Errors;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.PowerShell.Completion;
 

@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;

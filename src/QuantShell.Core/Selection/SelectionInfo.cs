@@ -1,8 +1,6 @@
-using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
-using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Selection;
 
 /// <summary>How a quantizer's values were chosen from data.</summary>
 public sealed record SelectionInfo

@@ -1,7 +1,7 @@
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Quantization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Lower;
 
 /// <summary>One mct_quantizers node of a lowered model: the quantizer it held and what replaced it.</summary>
 public sealed record LoweredNode

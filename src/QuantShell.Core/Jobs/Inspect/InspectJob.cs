@@ -1,7 +1,7 @@
 using QuantShell.Core.Formats;
 using QuantShell.Core.Processing;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Inspect;
 
 /// <summary>Describes the tensors of inputs: format, dtype, shape, order, size and, when asked, value statistics.</summary>
 public sealed class InspectJob : InputJob<TensorInfo>

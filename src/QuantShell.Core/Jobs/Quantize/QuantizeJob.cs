@@ -4,8 +4,10 @@ using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>
 /// Quantizes inputs into outputs: resolves the quantizer (given, chosen per input, or calibrated over all inputs),

@@ -1,6 +1,4 @@
-using QuantShell.Core.Jobs;
-
-namespace QuantShell.Core.Processing;
+namespace QuantShell.Core.Rules;
 
 /// <summary>What a job does with one tensor of a model file: quantize it by a recipe (its values possibly chosen from the tensor), or copy it.</summary>
 internal sealed record TensorDecision(QuantizerRecipe? Recipe, string? SkipReason)

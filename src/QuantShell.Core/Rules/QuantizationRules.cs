@@ -6,7 +6,7 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Rules;
 
 /// <summary>
 /// Which tensor of a model file gets which quantizer (MODEL-FILES.md, "Rules"): a list of rules, the first that matches a

@@ -1,6 +1,6 @@
 using QuantShell.Core.Formats.Onnx.Mct;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Lower;
 
 /// <summary>What <c>dotnet quant lower</c> and ConvertTo-StandardOnnx ask for.</summary>
 public sealed record LowerRequest

@@ -4,9 +4,10 @@ using QuantShell.Core.IO;
 using QuantShell.Core.Plotting;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Measure;
 
 /// <summary>
 /// Measures a quantizer on inputs without writing them: each input is read once, its quantizer resolved (given, chosen

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>What a quantized output holds (MODEL-FILES.md, "Output forms").</summary>
 public enum OutputForm

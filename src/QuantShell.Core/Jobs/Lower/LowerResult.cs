@@ -1,6 +1,6 @@
 using QuantShell.Core.Formats.Onnx.Mct;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Lower;
 
 /// <summary>
 /// What lowering one model did: the result object of ConvertTo-StandardOnnx and, serialized, the <c>--json</c> line of

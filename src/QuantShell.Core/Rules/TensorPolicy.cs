@@ -1,9 +1,8 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Rules;
 
 /// <summary>
 /// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer arguments decide:

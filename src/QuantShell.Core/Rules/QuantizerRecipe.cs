@@ -3,7 +3,7 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Rules;
 
 /// <summary>
 /// The quantizer checked (from <see cref="QuantizerArguments.Check"/>): a spec, complete or with values to choose from

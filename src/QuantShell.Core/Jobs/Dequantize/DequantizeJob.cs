@@ -1,9 +1,8 @@
 using QuantShell.Core.Errors;
-using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Dequantize;
 
 /// <summary>
 /// Turns <c>int</c> outputs (integer codes and their record) back into <c>fake</c> ones, bit for bit what quantizing with

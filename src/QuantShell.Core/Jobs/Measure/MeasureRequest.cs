@@ -1,6 +1,7 @@
 using QuantShell.Core.Plotting;
+using QuantShell.Core.Rules;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Measure;
 
 /// <summary>What Measure-Quantization and <c>dotnet quant measure</c> ask for.</summary>
 public sealed record MeasureRequest

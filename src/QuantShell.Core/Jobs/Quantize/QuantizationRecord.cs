@@ -3,7 +3,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Serialization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>
 /// What an <c>int</c> output records about each quantized tensor (safetensors <c>__metadata__</c>, an .npz's

@@ -1,7 +1,6 @@
-using QuantShell.Core.Formats;
-using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.NewQuantizer;
 
 /// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
 public sealed record NewQuantizerRequest

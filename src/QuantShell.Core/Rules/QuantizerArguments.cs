@@ -2,7 +2,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Rules;
 
 /// <summary>
 /// The quantizer as given, before any rule is applied: a complete quantizer (an object, or a quantizer file), or the

@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using QuantShell.Core.Formats;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Inspect;
 
 /// <summary>
 /// A stored tensor as <c>dotnet quant inspect</c> and Get-QuantTensor describe it: format facts and, when the values are

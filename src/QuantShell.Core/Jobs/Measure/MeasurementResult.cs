@@ -3,7 +3,7 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Measure;
 
 /// <summary>
 /// How well one tensor survives a quantizer (given, or chosen as Invoke-Quantize chooses it): the result object of

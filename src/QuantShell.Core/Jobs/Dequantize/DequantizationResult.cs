@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Dequantize;
 
 /// <summary>One tensor of a dequantized file: the result object of Invoke-Dequantize and a line of <c>dotnet quant dequantize --json</c>.</summary>
 public sealed record DequantizationResult

@@ -2,8 +2,9 @@ using System.Text.Json.Serialization;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>
 /// What quantizing one tensor did: the result object of Invoke-Quantize and, serialized, the <c>--json</c> line of

@@ -5,7 +5,7 @@ using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Lower;
 
 /// <summary>
 /// Lowers MCT's exported ONNX models (custom <c>mct_quantizers</c> ops) to standard ONNX: names and checks each output,

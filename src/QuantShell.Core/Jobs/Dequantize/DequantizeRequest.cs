@@ -1,4 +1,4 @@
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Dequantize;
 
 /// <summary>What Invoke-Dequantize and <c>dotnet quant dequantize</c> ask for: int outputs turned back into fake ones.</summary>
 public sealed record DequantizeRequest

@@ -3,7 +3,7 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.NewQuantizer;
 
 /// <summary>
 /// Builds one quantizer: from its parameters, or with the values not given chosen from data inputs pooled (as

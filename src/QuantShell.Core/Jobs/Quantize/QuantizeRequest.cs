@@ -1,9 +1,6 @@
-using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
-using QuantShell.Core.Processing;
-using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>What Invoke-Quantize and <c>dotnet quant quantize</c> ask for.</summary>
 public sealed record QuantizeRequest

@@ -1,4 +1,4 @@
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Inspect;
 
 /// <summary>What <c>dotnet quant inspect</c> and Get-QuantTensor ask for.</summary>
 public sealed record InspectRequest
