@@ -44,8 +44,8 @@ public sealed class DiskFullTests : IDisposable
         var figure = QuantizationFigure.Create(small, Quantizer, QuantizationMetrics.Measure(small, Quantizer, "small.npy"));
         return
         [
-            ("tensor streamed (FileQuantizer.QuantizeFile)", (path, options) =>
-                FileQuantizer.QuantizeFile(bigInput, path, Quantizer, new FileQuantizeOptions { Force = options.Force, Fsync = options.Fsync })),
+            ("tensor streamed (NpyQuantizer.QuantizeFile)", (path, options) =>
+                NpyQuantizer.QuantizeFile(bigInput, path, Quantizer, new FileQuantizeOptions { Force = options.Force, Fsync = options.Fsync })),
             ("tensor in memory (NpyArray.Write)", (path, options) => small.Write(path, options)),
             ("quantizer file (QuantizerFile.Write)", (path, options) => QuantizerFile.Write(path, Quantizer.Spec, options)),
             ("plot (PlotFile.Write, PNG)", (path, options) => PlotFile.Write(path, figure, new ScottPlotQuantizationPlotter(), PlotFormat.Png, options)),

@@ -74,7 +74,7 @@ public sealed class EdgeCaseTests : IDisposable
         float[] values = [-0.0f, 0.0f, -1e-9f, 1e-9f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -1e-12f];
         string input = _temp.File($"zeros-{method}.npy"), output = _temp.File($"zeros-{method}.q.npy");
         new NpyArray([values.Length], values).Write(input);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         foreach (float y in (float[])NpyArray.Read(output).Data)
             Assert.Equal(0, BitConverter.SingleToInt32Bits(y)); // +0.0, not -0.0
     }
@@ -97,7 +97,7 @@ public sealed class EdgeCaseTests : IDisposable
         var values = Enumerable.Range(0, 257).Select(_ => (float)(random.NextDouble() * 16 - 10)).ToArray();
         string input = _temp.File("w.npy"), output = _temp.File("w.q.npy");
         new NpyArray([values.Length], values).Write(input);
-        FileQuantizer.QuantizeFile(input, output, weights);
+        NpyQuantizer.QuantizeFile(input, output, weights);
         var quantized = (float[])NpyArray.Read(output).Data;
         for (int i = 0; i < values.Length; i++)
         {

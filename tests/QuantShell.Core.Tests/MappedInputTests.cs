@@ -51,9 +51,9 @@ public sealed class MappedInputTests : IDisposable
         }
 
         var quantizer = PerChannelLastAxis();
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         var read = new MemoryStream();
-        FileQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), "x.npy", read, "y.npy", quantizer);
+        NpyQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), "x.npy", read, "y.npy", quantizer);
 
         Assert.True(File.ReadAllBytes(output).AsSpan().SequenceEqual(read.ToArray()));
         var expected = new float[values.Length];
@@ -72,9 +72,9 @@ public sealed class MappedInputTests : IDisposable
         new NpyArray(Shape, values).Write(input);
         var quantizer = PerChannelLastAxis();
 
-        var mapped = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
+        var mapped = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
         var read = Assert.Throws<QuantShellException>(() =>
-            FileQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), input, new MemoryStream(), "out", quantizer));
+            NpyQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), input, new MemoryStream(), "out", quantizer));
         Assert.Equal(read.Message, mapped.Message);
         Assert.Equal(read.ErrorId, mapped.ErrorId);
         Assert.Contains("2 non-finite values (NaN or ±infinity) found, the first at index [600000, 1]", mapped.Message);
@@ -162,7 +162,7 @@ public sealed class MappedInputTests : IDisposable
         input.Write(data);
         input.Position = 0;
         var output = new MemoryStream();
-        FileQuantizer.QuantizeStream(input, "t.npy", output, "t.q.npy", quantizer);
+        NpyQuantizer.QuantizeStream(input, "t.npy", output, "t.q.npy", quantizer);
         return output.ToArray().AsSpan((int)headerBytes).ToArray();
     }
 

@@ -86,7 +86,7 @@ public sealed class ModelQuantizeTests : IDisposable
             }
             else TensorFiles.Write(TensorFileKind.Npy, stream, [Tensor(tensorName, dtype, tensor.Shape, bytes)], new Dictionary<string, string>(), CancellationToken.None);
         }
-        FileQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
+        NpyQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
         byte[] result;
         if (tensor.FortranOrder)
         {

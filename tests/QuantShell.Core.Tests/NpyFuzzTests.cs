@@ -108,7 +108,7 @@ public sealed class NpyFuzzTests
                     using Stream input = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
                     NpyArray.Read(input, "fuzz.npy");
                     using Stream again = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
-                    FileQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, "out.npy", quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
+                    NpyQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, "out.npy", quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
                     accepted++;
                 }
                 catch (QuantShellException ex)

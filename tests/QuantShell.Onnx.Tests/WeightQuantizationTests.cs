@@ -68,7 +68,7 @@ public sealed class WeightQuantizationTests : IDisposable
     {
         var array = new NpyArray(shape, MemoryMarshal.Cast<byte, float>(values).ToArray());
         using var output = new MemoryStream();
-        FileQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
+        NpyQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
         output.Position = 0;
         return MemoryMarshal.AsBytes(((float[])NpyArray.Read(output, "out").Data).AsSpan()).ToArray();
     }

@@ -58,7 +58,7 @@ internal sealed class OutputPlanner
             throw new QuantShellException($"{input.Name}: its output {output.Path} is also the output of an earlier input; give inputs with distinct file names.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, output.Path);
         // A folder still to be created holds no file yet: only the input can be checked before it is.
         if (!_directoryReady && _outputDirectory is not null && !Directory.Exists(_outputDirectory)) input.CheckReadable();
-        else if (input.FullPath is not null) FileQuantizer.CheckPaths(input.FullPath, output.Path, _force, input.Name, output.Name);
+        else if (input.FullPath is not null) PathChecks.CheckInputAndOutput(input.FullPath, output.Path, _force, input.Name, output.Name);
         else AtomicFile.CheckWritable(output.Path, _force, output.Name);
         return output;
     }

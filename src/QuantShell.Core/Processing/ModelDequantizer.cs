@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Dequantize;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
@@ -25,7 +26,7 @@ internal static class ModelDequantizer
         var record = QuantizationRecord.Parse(json, file.Name);
         var quantized = record.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var auxiliary = new HashSet<string>(record.Tensors.SelectMany(t => new[] { t.Scale, t.ZeroPoint, t.Lut }).OfType<string>(), StringComparer.Ordinal);
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         var results = new List<DequantizationResult>();
         var outputs = new List<OutputTensor>();
         foreach (var tensor in file.Tensors)

@@ -5,6 +5,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
@@ -32,7 +33,7 @@ internal static class ModelQuantizer
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(FileQuantizer.ResultPath(file.Name), outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision.SkipReason!);
                 bytesDone?.Invoke(tensor.ByteCount);
                 return null;
             }
@@ -60,7 +61,7 @@ internal static class ModelQuantizer
         var outputs = new List<OutputTensor>();
         var records = new List<QuantizedTensorRecord>();
         var results = new QuantizationResult?[file.Tensors.Count];
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         foreach (var tensor in file.Tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -78,7 +79,7 @@ internal static class ModelQuantizer
             }
             string name = Source(file, tensor);
             var (quantizer, selection) = Resolve(file, tensor, recipe, name);
-            var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            var plan = quantizer.CreatePlan(tensor.Shape, name);
             var codeType = CodeType(plan.CodeRange, file.Kind);
             var spec = quantizer.Spec;
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
@@ -136,7 +137,7 @@ internal static class ModelQuantizer
         else
         {
             quantizer = recipe.Complete;
-            plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            plan = quantizer.CreatePlan(tensor.Shape, name);
             Func<Exception> truncated = () => new TensorFormatException(file.Name, $"tensor '{tensor.Name}': the data ends early.", ErrorIds.TensorDataTruncated);
             firstNonFinite = tensor.DType.IsDouble
                 ? StreamingQuantizer.Run<double>(source, tensor.DType, tensor.ElementCount, destination, outputType, plan, options, ref stats, truncated, cancellationToken)
@@ -145,7 +146,7 @@ internal static class ModelQuantizer
         if (stats.NonFinite > 0 && !options.AllowNonFinite)
             throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, tensor.Shape));
         var layout = new TensorLayout(tensor.Shape, tensor.DType, outputType, tensor.FortranOrder);
-        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
     }
 
     /// <summary>The fake form of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
@@ -157,11 +158,11 @@ internal static class ModelQuantizer
         var array = TensorValues.Read(source, tensor, name);
         var quantizer = recipe.ResolveFor([array], name);
         var selection = recipe.Describe(1);
-        var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+        var plan = quantizer.CreatePlan(tensor.Shape, name);
         var tensorOptions = options with { Selection = selection };
         long firstNonFinite = array.Data is double[] values
-            ? FileQuantizer.WriteQuantized(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
-            : FileQuantizer.WriteQuantized((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
+            ? StreamingQuantizer.Run(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
+            : StreamingQuantizer.Run((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
         return (quantizer, plan, selection, firstNonFinite);
     }
 
@@ -185,7 +186,7 @@ internal static class ModelQuantizer
                 throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNonFinite), tensor.Shape));
         }
         var layout = new TensorLayout(tensor.Shape, tensor.DType, codeType, tensor.FortranOrder);
-        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
     }
 
     // Returns the index of the first NaN (which has no code), or -1.

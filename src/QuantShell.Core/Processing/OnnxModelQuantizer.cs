@@ -3,6 +3,7 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
+using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
@@ -37,7 +38,7 @@ internal static class OnnxModelQuantizer
                 "which every runtime runs); the int form would leave a model no runtime can run. Use Format Qdq (or Fake).",
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var results = new QuantizationResult?[file.Tensors.Count];
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
         foreach (var tensor in file.Tensors)
         {
@@ -83,7 +84,7 @@ internal static class OnnxModelQuantizer
                 throw new QuantShellException($"{name}: is {tensor.DType.Name}; the qdq form is written for float32 weights (DequantizeLinear gives float32). Use Format Fake.",
                     ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
             var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
-            planned.Add((tensor, quantizer, selection, FileQuantizer.PlanFor(quantizer, tensor.Shape, name)));
+            planned.Add((tensor, quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));
         }
         OpsetUpgrade.Raise(model, planned.Select(p => OnnxQdqWeights.OpsetNeeded(p.Plan, p.Quantizer.Spec.IsLut)).DefaultIfEmpty(0).Max());
         var records = new List<QuantizedTensorRecord>();

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Diagnostics;
+using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
@@ -92,6 +93,37 @@ internal static class StreamingQuantizer
         }
     }
 
+    /// <summary>Quantizes values already in memory into <paramref name="outputType"/> bytes on <paramref name="output"/>; returns the index of the first non-finite value, or -1.</summary>
+    public static long Run<T>(T[] values, Stream output, DType outputType, QuantizationPlan plan, FileQuantizeOptions options,
+                              ref KernelStats stats, CancellationToken cancellationToken)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        long firstNonFinite = -1;
+        int perChunk = Math.Max(1, options.ChunkBytes / outputType.ItemSize);
+        var quantized = ArrayPool<T>.Shared.Rent(Math.Min(perChunk, Math.Max(1, values.Length)));
+        var bytes = ArrayPool<byte>.Shared.Rent(Math.Min(perChunk, Math.Max(1, values.Length)) * outputType.ItemSize);
+        try
+        {
+            for (int start = 0; start < values.Length; start += perChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Math.Min(perChunk, values.Length - start);
+                var source = values.AsSpan(start, n);
+                long before = stats.NonFinite;
+                plan.Apply<T>(source, quantized.AsSpan(0, n), start, ref stats);
+                if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + NonFiniteInput.IndexOf<T>(source);
+                ElementConverter.Encode<T>(quantized.AsSpan(0, n), outputType, bytes.AsSpan(0, n * outputType.ItemSize));
+                output.Write(bytes, 0, n * outputType.ItemSize);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(quantized);
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+        return firstNonFinite;
+    }
+
     /// <summary>Quantizes one chunk into a buffer of the writer and hands it over.</summary>
     private static void Quantize<T>(ReadOnlySpan<T> source, long start, ChunkWriter writer, DType outputType, bool directOut, T[]? quantizedWork,
                                     QuantizationPlan plan, ref KernelStats stats, ref long firstNonFinite)
@@ -105,7 +137,7 @@ internal static class StreamingQuantizer
         long before = stats.NonFinite;
         plan.Apply(source, destination, start, ref stats);
         // Without -AllowNonFinite the input fails, but reading on gives the error its true count.
-        if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + FileQuantizer.IndexOfNonFinite(source);
+        if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = start + NonFiniteInput.IndexOf(source);
         if (!directOut) ElementConverter.Encode<T>(destination, outputType, outBytes.AsSpan(0, n * outputType.ItemSize));
         kernelTimer.Dispose();
         writer.Submit(outBytes, n * outputType.ItemSize);

@@ -67,7 +67,7 @@ public sealed class LowerJob : InputJob<LowerResult>
             (outputPath, outputName) = _outputPath is not null ? (_outputPath, _request.OutputPath!) : (DefaultOutputPath(input.FullPath), DefaultOutputPath(input.Name));
             if (!_outputs.Add(outputPath))
                 throw new QuantShellException($"{input.Name}: its output {outputPath} is also the output of an earlier input.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, outputPath);
-            FileQuantizer.CheckPaths(input.FullPath, outputPath, _request.Force, input.Name, outputName);
+            PathChecks.CheckInputAndOutput(input.FullPath, outputPath, _request.Force, input.Name, outputName);
         }
         catch (QuantShellException ex)
         {

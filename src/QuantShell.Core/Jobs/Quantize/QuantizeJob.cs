@@ -31,7 +31,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
         _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
-            path => FileQuantizer.DefaultOutputPath(path, request.Form));
+            path => DefaultOutputPath(path, request.Form));
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
             throw Usage("ExportQuantizer writes one quantizer, but rules give each tensor its own; export from a run without rules.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
         if (request.ExportQuantizerPath is not null)
@@ -50,6 +50,19 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     // file of values chosen per input is only possible for a single input.
     protected override bool CollectsInputs =>
         _outputs.SingleOutput || _recipe.Calibrates || (_exportPath is not null && _recipe.ChoosesFromData);
+
+    /// <summary>
+    /// The default output name for an input: beside it, <c>.q</c> (fake) or <c>.int</c> before the extension:
+    /// <c>x.npy</c> → <c>x.q.npy</c>, <c>m.safetensors</c> → <c>m.int.safetensors</c>.
+    /// </summary>
+    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake)
+    {
+        string directory = Path.GetDirectoryName(inputPath) ?? "";
+        string name = Path.GetFileNameWithoutExtension(inputPath);
+        string extension = Path.GetExtension(inputPath);
+        if (extension.Length == 0) extension = ".npy";
+        return Path.Combine(directory, $"{name}.{(form == OutputForm.Fake ? "q" : EnumNames.Json(form))}{extension}");
+    }
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
@@ -125,7 +138,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         {
             var quantizer = recipe.Complete;
             return output.Stream is null && !input.IsStream
-                ? FileQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(null), token)
+                ? NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(null), token)
                 : StreamToOutput(input, output, quantizer, token);
         }
         // Chosen from this input alone: read it once, choose, quantize the array in memory.
@@ -197,18 +210,18 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         using var source = input.Open();
         if (output.Stream is not null)
-            return FileQuantizer.QuantizeStream(source, input.Name, output.Stream, output.Name, quantizer, Options(null), token);
+            return NpyQuantizer.QuantizeStream(source, input.Name, output.Stream, output.Name, quantizer, Options(null), token);
         return AtomicFile.Write(output.Path!, Output,
-            stream => FileQuantizer.QuantizeStream(source, input.Name, stream, output.Path!, quantizer, Options(null), token), output.Name);
+            stream => NpyQuantizer.QuantizeStream(source, input.Name, stream, output.Path!, quantizer, Options(null), token), output.Name);
     }
 
     private QuantizationResult WriteArray(NpyArray array, JobInput input, OutputTarget output, InferableQuantizer quantizer, SelectionInfo? selection, CancellationToken token)
     {
         var options = Options(selection);
         if (output.Stream is not null)
-            return FileQuantizer.QuantizeArray(array, input.Name, output.Stream, output.Name, quantizer, options, token);
+            return NpyQuantizer.QuantizeArray(array, input.Name, output.Stream, output.Name, quantizer, options, token);
         return AtomicFile.Write(output.Path!, Output,
-            stream => FileQuantizer.QuantizeArray(array, input.Name, stream, output.Path!, quantizer, options, token), output.Name);
+            stream => NpyQuantizer.QuantizeArray(array, input.Name, stream, output.Path!, quantizer, options, token), output.Name);
     }
 
     // A quantizer file is written once, when the quantizer for all inputs is known and something is about to be quantized.
