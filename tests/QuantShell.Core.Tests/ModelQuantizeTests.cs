@@ -145,6 +145,24 @@ public sealed class ModelQuantizeTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public void IntForm_InChunksOfAFewElements_WritesTheSameCodes(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 7 };
+        string whole = _temp.File("whole" + Extension(kind)), chunked = _temp.File("chunked" + Extension(kind));
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = whole, Form = OutputForm.Int }, model);
+        // 12 bytes: three float32 elements a chunk, which divides no axis of the model's weights.
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = chunked, Form = OutputForm.Int, ChunkBytes = 12 }, model);
+        Assert.Equal(3, results.Count(r => !r.Skipped));
+        using var wholeFile = TensorFiles.Open(whole);
+        using var chunkedFile = TensorFiles.Open(chunked);
+        Assert.Equal(wholeFile.Tensors.Select(t => t.Name), chunkedFile.Tensors.Select(t => t.Name));
+        foreach (var tensor in wholeFile.Tensors)
+            Assert.Equal(Bytes(wholeFile, tensor.Name), Bytes(chunkedFile, tensor.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public void IntForm_DequantizesToTheFakeForm_BitForBit(TensorFileKind kind)
     {
         string model = WriteModel(kind);

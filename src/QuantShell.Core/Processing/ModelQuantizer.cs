@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
@@ -194,51 +195,88 @@ internal static class ModelQuantizer
                                         FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        const int perChunk = 1 << 16;
-        long count = tensor.ElementCount;
         int itemSize = tensor.DType.ItemSize;
-        var raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
-        var values = ArrayPool<T>.Shared.Rent(perChunk);
-        var quantized = ArrayPool<T>.Shared.Rent(perChunk);
-        var codes = ArrayPool<int>.Shared.Rent(perChunk);
-        var encoded = ArrayPool<byte>.Shared.Rent(perChunk * codeType.ItemSize);
-        long firstNaN = -1;
+        int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, tensor.ElementCount)));
+        var sink = new CodeSink<T>(inMemory is null ? tensor.DType : null, perChunk, destination, plan, codeType, stats);
         try
         {
-            for (long start = 0; start < count; start += perChunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(perChunk, count - start);
-                var chunk = values.AsSpan(0, n);
-                if (inMemory is not null) ((T[])inMemory.Data).AsSpan((int)start, n).CopyTo(chunk);
-                else
-                {
-                    source.ReadExactly(raw.AsSpan(0, n * itemSize));
-                    ElementConverter.Decode(raw.AsSpan(0, n * itemSize), tensor.DType, chunk);
-                }
-                plan.Apply<T>(chunk, quantized.AsSpan(0, n), start, ref stats);
-                if (firstNaN < 0)
-                {
-                    for (int i = 0; i < n; i++)
-                    {
-                        if (T.IsNaN(chunk[i])) { firstNaN = start + i; break; }
-                    }
-                }
-                if (firstNaN >= 0) continue; // the tensor fails; reading on counts every non-finite value
-                plan.Encode<T>(chunk, codes.AsSpan(0, n), start);
-                WriteCodes(codes.AsSpan(0, n), codeType, encoded.AsSpan(0, n * codeType.ItemSize));
-                destination.Write(encoded, 0, n * codeType.ItemSize);
-            }
+            if (inMemory is not null) TensorChunks.FromMemory<T, CodeSink<T>>((T[])inMemory.Data, perChunk, ref sink, cancellationToken);
+            else TensorChunks.FromStream(source, itemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, mappable: false, cancellationToken);
+            stats = sink.Stats;
+            return sink.FirstNaN;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(raw);
-            ArrayPool<T>.Shared.Return(values);
-            ArrayPool<T>.Shared.Return(quantized);
-            ArrayPool<int>.Shared.Return(codes);
-            ArrayPool<byte>.Shared.Return(encoded);
+            sink.Dispose();
         }
-        return firstNaN;
+    }
+
+    /// <summary>Quantizes each chunk into its integer codes and writes them.</summary>
+    private struct CodeSink<T> : IChunkSink, IDisposable
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        private readonly DType? _storedType;
+        private readonly Stream _destination;
+        private readonly QuantizationPlan _plan;
+        private readonly DType _codeType;
+        private T[]? _values, _quantized;
+        private int[]? _codes;
+        private byte[]? _encoded;
+
+        /// <summary>What the kernel saw so far.</summary>
+        public KernelStats Stats;
+
+        /// <summary>Chunks stored as <paramref name="storedType"/> are decoded into the compute type; null: they are it already.</summary>
+        public CodeSink(DType? storedType, int perChunk, Stream destination, QuantizationPlan plan, DType codeType, KernelStats stats)
+        {
+            _storedType = storedType;
+            _destination = destination;
+            _plan = plan;
+            _codeType = codeType;
+            Stats = stats;
+            FirstNaN = -1;
+            _values = storedType is null ? null : ArrayPool<T>.Shared.Rent(perChunk);
+            _quantized = ArrayPool<T>.Shared.Rent(perChunk);
+            _codes = ArrayPool<int>.Shared.Rent(perChunk);
+            _encoded = ArrayPool<byte>.Shared.Rent(perChunk * codeType.ItemSize);
+        }
+
+        /// <summary>The index of the first NaN, which has no code, or -1.</summary>
+        public long FirstNaN { get; private set; }
+
+        public void Take(ReadOnlySpan<byte> bytes, long start, int n)
+        {
+            ReadOnlySpan<T> chunk;
+            if (_storedType is null) chunk = MemoryMarshal.Cast<byte, T>(bytes);
+            else
+            {
+                ElementConverter.Decode(bytes, _storedType, _values.AsSpan(0, n));
+                chunk = _values.AsSpan(0, n);
+            }
+            _plan.Apply<T>(chunk, _quantized.AsSpan(0, n), start, ref Stats);
+            if (FirstNaN < 0)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    if (T.IsNaN(chunk[i])) { FirstNaN = start + i; break; }
+                }
+            }
+            if (FirstNaN >= 0) return; // the tensor fails; reading on counts every non-finite value
+            _plan.Encode<T>(chunk, _codes.AsSpan(0, n), start);
+            WriteCodes(_codes.AsSpan(0, n), _codeType, _encoded.AsSpan(0, n * _codeType.ItemSize));
+            _destination.Write(_encoded!, 0, n * _codeType.ItemSize);
+        }
+
+        public void Dispose()
+        {
+            if (_values is not null) ArrayPool<T>.Shared.Return(_values);
+            if (_quantized is not null) ArrayPool<T>.Shared.Return(_quantized);
+            if (_codes is not null) ArrayPool<int>.Shared.Return(_codes);
+            if (_encoded is not null) ArrayPool<byte>.Shared.Return(_encoded);
+            _values = _quantized = null;
+            _codes = null;
+            _encoded = null;
+        }
     }
 
     /// <summary>
