@@ -1,5 +1,6 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.IO;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 
 namespace QuantShell.Core.Jobs.Dequantize;
@@ -28,14 +29,8 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
         RunToCompletion(new DequantizeJob(request, host, cancellationToken), inputs);
 
     /// <summary><c>m.int.pt</c> (or <c>m.qdq.onnx</c>) → <c>m.q.pt</c> (the name the fake form gets), anything else → <c>NAME.q.EXT</c>.</summary>
-    public static string DefaultOutputPath(string inputPath)
-    {
-        string directory = Path.GetDirectoryName(inputPath) ?? "";
-        string name = Path.GetFileNameWithoutExtension(inputPath);
-        if (name.EndsWith(".int", StringComparison.Ordinal)) name = name[..^4];
-        else if (name.EndsWith(".qdq", StringComparison.Ordinal)) name = name[..^4];
-        return Path.Combine(directory, $"{name}.q{Path.GetExtension(inputPath)}");
-    }
+    public static string DefaultOutputPath(string inputPath) =>
+        OutputPlanner.Beside(inputPath, QuantizeJob.Tag(OutputForm.Fake), replacing: [QuantizeJob.Tag(OutputForm.Int), QuantizeJob.Tag(OutputForm.Qdq)]);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
@@ -45,29 +40,12 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
 
     protected override void Start(JobInput input)
     {
-        OutputTarget output;
-        try
+        if (input.IsStream)
         {
-            if (input.IsStream)
-                throw new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, input.Name);
-            output = _outputs.For(input);
-        }
-        catch (QuantShellException ex)
-        {
-            Fail(input, ex);
+            Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
-        if (!Host.ShouldProcess(input.Name, $"Dequantize into '{output.Name}'")) return;
-        try
-        {
-            _outputs.EnsureDirectory();
-        }
-        catch (QuantShellException ex)
-        {
-            Fail(input, ex);
-            return;
-        }
-        Enqueue(input, token =>
+        StartWithOutput(input, _outputs, "Dequantize", (output, token) =>
         {
             using var file = input.OpenTensorFile();
             string outputPath = Path.GetFullPath(output.Path!);

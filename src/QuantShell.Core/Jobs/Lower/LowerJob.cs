@@ -17,8 +17,7 @@ public sealed class LowerJob : InputJob<LowerResult>
     private readonly LowerRequest _request;
     private readonly WeightsForm _weights;
     private readonly ActivationsForm _activations;
-    private readonly string? _outputPath;
-    private readonly HashSet<string> _outputs = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    private readonly OutputPlanner _outputs;
 
     public LowerJob(LowerRequest request, JobHost<LowerResult> host, CancellationToken cancellationToken = default)
         : base(host, cancellationToken, request.MaxParallelism)
@@ -30,20 +29,17 @@ public sealed class LowerJob : InputJob<LowerResult>
             throw new QuantShellException($"Weights must be Fake or Qdq but is {(int)_weights}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Weights");
         if (!Enum.IsDefined(_activations))
             throw new QuantShellException($"Activations must be Exact or Qdq but is {(int)_activations}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Activations");
-        _outputPath = request.OutputPath is null ? null : Path.GetFullPath(request.OutputPath);
+        _outputs = new OutputPlanner(request.OutputPath, null, null, request.Force, DefaultOutputPath,
+            severalInputs: "leave it out to write model.lowered.onnx beside each model");
     }
 
     protected override string Activity => "Lower";
 
     // One output path needs the count of inputs before anything is written.
-    protected override bool CollectsInputs => _outputPath is not null;
+    protected override bool CollectsInputs => _outputs.SingleOutput;
 
     /// <summary>The default output of an input: <c>model.onnx</c> becomes <c>model.lowered.onnx</c> beside it.</summary>
-    public static string DefaultOutputPath(string inputPath)
-    {
-        string directory = Path.GetDirectoryName(inputPath) ?? "";
-        return Path.Combine(directory, Path.GetFileNameWithoutExtension(inputPath) + ".lowered.onnx");
-    }
+    public static string DefaultOutputPath(string inputPath) => OutputPlanner.Beside(inputPath, "lowered", ".onnx");
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static LowerJob Run(LowerRequest request, IEnumerable<JobInput> inputs, JobHost<LowerResult> host, CancellationToken cancellationToken = default) =>
@@ -51,31 +47,18 @@ public sealed class LowerJob : InputJob<LowerResult>
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
-        if (_outputPath is not null && inputs.Count > 1)
-            throw new QuantShellException($"OutputPath names one file but {inputs.Count} inputs were given; leave it out to write model.lowered.onnx beside each model.",
-                ErrorIds.OutputPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "OutputPath");
+        _outputs.CheckCount(inputs.Count);
         base.StartCollected(inputs);
     }
 
     protected override void Start(JobInput input)
     {
-        string outputPath, outputName;
-        try
+        if (input.IsStream)
         {
-            if (input.FullPath is null)
-                throw new QuantShellException($"{input.Name}: a model is read from a file, not from a stream.", ErrorIds.PathInvalid, QuantShellErrorKind.InvalidArgument, input.Name);
-            (outputPath, outputName) = _outputPath is not null ? (_outputPath, _request.OutputPath!) : (DefaultOutputPath(input.FullPath), DefaultOutputPath(input.Name));
-            if (!_outputs.Add(outputPath))
-                throw new QuantShellException($"{input.Name}: its output {outputPath} is also the output of an earlier input.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, outputPath);
-            PathChecks.CheckInputAndOutput(input.FullPath, outputPath, _request.Force, input.Name, outputName);
-        }
-        catch (QuantShellException ex)
-        {
-            Fail(input, ex);
+            Fail(input, new QuantShellException($"{input.Name}: a model is read from a file, not from a stream.", ErrorIds.PathInvalid, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
-        if (!Host.ShouldProcess(input.Name, $"Lower to standard ONNX into '{outputName}'")) return;
-        Enqueue(input, token => [Lower(input, outputPath, outputName, token)]);
+        StartWithOutput(input, _outputs, "Lower to standard ONNX", (output, token) => [Lower(input, output.Path!, output.Name, token)]);
     }
 
     private LowerResult Lower(JobInput input, string outputPath, string outputName, CancellationToken token)

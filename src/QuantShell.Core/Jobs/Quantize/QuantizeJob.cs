@@ -55,14 +55,11 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     /// The default output name for an input: beside it, <c>.q</c> (fake) or <c>.int</c> before the extension:
     /// <c>x.npy</c> → <c>x.q.npy</c>, <c>m.safetensors</c> → <c>m.int.safetensors</c>.
     /// </summary>
-    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake)
-    {
-        string directory = Path.GetDirectoryName(inputPath) ?? "";
-        string name = Path.GetFileNameWithoutExtension(inputPath);
-        string extension = Path.GetExtension(inputPath);
-        if (extension.Length == 0) extension = ".npy";
-        return Path.Combine(directory, $"{name}.{(form == OutputForm.Fake ? "q" : EnumNames.Json(form))}{extension}");
-    }
+    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake) =>
+        OutputPlanner.Beside(inputPath, Tag(form), Path.HasExtension(inputPath) ? null : ".npy");
+
+    /// <summary>What a default output name says of its form: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
+    internal static string Tag(OutputForm form) => form == OutputForm.Fake ? "q" : EnumNames.Json(form);
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
@@ -105,14 +102,14 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         foreach (var (input, array) in readable)
         {
             if (Cancellation.IsCancellationRequested) break;
-            StartOne(input, (output, token) => [WriteArray(array, input, output, quantizer, selection, token)]);
+            StartWithOutput(input, _outputs, "Quantize", (output, token) => [WriteArray(array, input, output, quantizer, selection, token)]);
         }
     }
 
     protected override void Start(JobInput input)
     {
         if (_policy.Rules is null && !_recipe.ChoosesFromData) ExportQuantizer(_recipe.Spec);
-        StartOne(input, (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
+        StartWithOutput(input, _outputs, "Quantize", (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
     }
 
     /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
@@ -172,32 +169,6 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && results is [{ Quantizer: { } spec }])
             ExportQuantizer(spec);
-    }
-
-    /// <summary>Names and checks the output, asks the host, then queues the work.</summary>
-    private void StartOne(JobInput input, Func<OutputTarget, CancellationToken, IReadOnlyList<QuantizationResult>> work)
-    {
-        OutputTarget output;
-        try
-        {
-            output = _outputs.For(input);
-        }
-        catch (QuantShellException ex)
-        {
-            Fail(input, ex);
-            return;
-        }
-        if (!Host.ShouldProcess(input.Name, $"Quantize into '{output.Name}'")) return;
-        try
-        {
-            _outputs.EnsureDirectory();
-        }
-        catch (QuantShellException ex)
-        {
-            Fail(input, ex);
-            return;
-        }
-        Enqueue(input, token => work(output, token));
     }
 
     private FileQuantizeOptions Options(SelectionInfo? selection) =>
