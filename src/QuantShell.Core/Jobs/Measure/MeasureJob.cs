@@ -58,28 +58,10 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             base.StartCollected(inputs);
             return;
         }
-        var readable = new List<(JobInput Input, NpyArray Array)>(inputs.Count);
-        foreach (var input in inputs)
-        {
-            Cancellation.ThrowIfCancellationRequested();
-            try
-            {
-                if (input.Kind() != TensorFileKind.Npy)
-                    throw new QuantShellException($"{input.Name}: Calibrate pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, "Calibrate");
-                readable.Add((input, input.ReadArray()));
-            }
-            catch (QuantShellException ex)
-            {
-                Fail(input, ex);
-            }
-        }
-        if (readable.Count == 0)
-            throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        var quantizer = _recipe.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
-        var selection = _recipe.Describe(readable.Count);
+        var pool = CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation);
         bool plot = PlotAllowed();
-        foreach (var (input, array) in readable)
-            Enqueue(input, _ => [MeasureArray(input, array, quantizer, selection, plot)]);
+        foreach (var (input, array) in pool.Inputs)
+            Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);
     }
 
     protected override void Start(JobInput input)

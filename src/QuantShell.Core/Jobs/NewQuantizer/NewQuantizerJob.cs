@@ -28,24 +28,7 @@ public static class NewQuantizerJob
             if (!recipe.ChoosesFromData)
                 throw new QuantizerValidationException("FromPath chooses the values from data, but they are all given; leave FromPath out or leave the values out.",
                     "FromPath", ErrorIds.SelectionOptionNotApplicable);
-            var arrays = new List<NpyArray>(inputs.Count);
-            var names = new List<string>(inputs.Count);
-            foreach (var input in inputs)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                try
-                {
-                    arrays.Add(input.ReadArray());
-                    names.Add(input.Name);
-                }
-                catch (QuantShellException ex)
-                {
-                    host.WriteError(ex, input);
-                }
-            }
-            if (arrays.Count == 0)
-                throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, string.Join(", ", inputs));
-            created = recipe.ResolveFor(arrays, string.Join(", ", names));
+            created = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => host.WriteError(error, input), cancellationToken).Quantizer;
         }
         if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
             QuantizerFile.Write(request.OutputPath, created.Spec, new WriteOptions { Force = request.Force, Fsync = request.Fsync });

@@ -77,32 +77,12 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
             return;
         }
 
-        // Calibration: every input is read once; the arrays serve both choosing and quantizing. An input that cannot be
-        // read is reported and left out of the pool.
-        var readable = new List<(JobInput Input, NpyArray Array)>(inputs.Count);
-        foreach (var input in inputs)
-        {
-            Cancellation.ThrowIfCancellationRequested();
-            try
-            {
-                if (!input.IsStream && input.Kind() != TensorFileKind.Npy)
-                    throw new QuantShellException($"{input.Name}: Calibrate pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, "Calibrate");
-                readable.Add((input, input.ReadArray()));
-            }
-            catch (QuantShellException ex)
-            {
-                Fail(input, ex);
-            }
-        }
-        if (readable.Count == 0)
-            throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        var quantizer = _recipe.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
-        var selection = _recipe.Describe(readable.Count);
-        ExportQuantizer(quantizer.Spec);
-        foreach (var (input, array) in readable)
+        var pool = CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation);
+        ExportQuantizer(pool.Quantizer.Spec);
+        foreach (var (input, array) in pool.Inputs)
         {
             if (Cancellation.IsCancellationRequested) break;
-            StartWithOutput(input, _outputs, "Quantize", (output, token) => [WriteArray(array, input, output, quantizer, selection, token)]);
+            StartWithOutput(input, _outputs, "Quantize", (output, token) => [WriteArray(array, input, output, pool.Quantizer, pool.Selection, token)]);
         }
     }
 
