@@ -13,10 +13,8 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Quantize", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
 [OutputType(typeof(QuantizationResult))]
-public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
+public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationResult>
 {
-    private QuantizeJob? _job;
-
     /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
     [Parameter]
     [ValidateNotNull]
@@ -55,7 +53,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string? ExportQuantizer { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<QuantizationResult> CreateJob()
     {
         var request = new QuantizeRequest
         {
@@ -71,17 +69,6 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
             // At most two files in flight per core: quantizing overlaps the upstream command (Get-ChildItem).
             MaxParallelism = Environment.ProcessorCount,
         };
-        RunJobStep(() => _job = new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1)));
+        return new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1));
     }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs()) RunJobStep(() => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => RunJobStep(() => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
 }

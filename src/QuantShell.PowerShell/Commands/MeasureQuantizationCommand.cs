@@ -14,10 +14,8 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "Quantization", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
 [OutputType(typeof(MeasurementResult))]
-public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposable
+public sealed class MeasureQuantizationCommand : QuantizerInputCommand<MeasurementResult>
 {
-    private MeasureJob? _job;
-
     /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
     [Parameter]
     [ValidateNotNull]
@@ -41,7 +39,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     public SwitchParameter Fsync { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<MeasurementResult> CreateJob()
     {
         var request = new MeasureRequest
         {
@@ -52,17 +50,6 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };
-        RunJobStep(() => _job = new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
+        return new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2));
     }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs()) RunJobStep(() => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => RunJobStep(() => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
 }

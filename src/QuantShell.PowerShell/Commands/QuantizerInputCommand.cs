@@ -11,7 +11,7 @@ namespace QuantShell.PowerShell.Commands;
 /// -LiteralPath, and either -Quantizer or the parameters that build one, with the selection parameters for values not
 /// given. They translate one to one into the core's <see cref="QuantizerArguments"/>; the rules are the core's.
 /// </summary>
-public abstract class QuantizerInputCommand : PSCmdlet
+public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
 {
     protected const string PathSet = "Path";
     protected const string LiteralPathSet = "LiteralPath";
@@ -117,17 +117,11 @@ public abstract class QuantizerInputCommand : PSCmdlet
     protected QuantizerArguments ReadQuantizerArguments() => QuantizerParameters.Read(this, Quantizer);
 
     /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>
-    protected IEnumerable<string> ResolveInputs()
+    protected override IEnumerable<string> ResolveInputs()
     {
         bool literal = ParameterSetName is LiteralPathSet or LiteralPathParametersSet;
         return PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal);
     }
-
-    /// <summary>Resolves an output path parameter; a path that is not a file-system path stops the cmdlet.</summary>
-    protected string? ResolveOutputPath(string? path) => JobSteps.ResolveOutputPath(this, path);
-
-    /// <summary>Runs a step of a job; a failure of the whole request stops the pipeline.</summary>
-    protected void RunJobStep(Action step) => JobSteps.Run(this, step);
 }
 
 /// <summary>The quantizer parameters shared by the cmdlets, read into the core's quantizer arguments.</summary>
@@ -142,22 +136,22 @@ internal static class QuantizerParameters
         return new QuantizerArguments
         {
             Quantizer = quantizer?.Spec,
-            Target = Given<QuantizationTarget>("Target"),
-            Method = Given<QuantizationMethod>("Method"),
-            NumBits = Given<int>("NumBits"),
-            Threshold = GivenObject<double[]>("Threshold"),
-            MinRange = GivenObject<double[]>("MinRange"),
-            MaxRange = GivenObject<double[]>("MaxRange"),
-            Signed = Switch("Signed"),
-            PerChannel = Switch("PerChannel"),
-            ChannelAxis = Given<int>("ChannelAxis"),
-            LutValues = GivenObject<double[]>("LutValues"),
-            LutValuesBitwidth = Given<int>("LutValuesBitwidth"),
-            Eps = Given<double>("Eps"),
-            ErrorMethod = Given<ErrorMethod>("ErrorMethod"),
-            P = Given<double>("P"),
-            Percentile = Given<double>("Percentile"),
-            Calibrate = Switch("Calibrate"),
+            Target = Given<QuantizationTarget>(nameof(QuantizerArguments.Target)),
+            Method = Given<QuantizationMethod>(nameof(QuantizerArguments.Method)),
+            NumBits = Given<int>(nameof(QuantizerArguments.NumBits)),
+            Threshold = GivenObject<double[]>(nameof(QuantizerArguments.Threshold)),
+            MinRange = GivenObject<double[]>(nameof(QuantizerArguments.MinRange)),
+            MaxRange = GivenObject<double[]>(nameof(QuantizerArguments.MaxRange)),
+            Signed = Switch(nameof(QuantizerArguments.Signed)),
+            PerChannel = Switch(nameof(QuantizerArguments.PerChannel)),
+            ChannelAxis = Given<int>(nameof(QuantizerArguments.ChannelAxis)),
+            LutValues = GivenObject<double[]>(nameof(QuantizerArguments.LutValues)),
+            LutValuesBitwidth = Given<int>(nameof(QuantizerArguments.LutValuesBitwidth)),
+            Eps = Given<double>(nameof(QuantizerArguments.Eps)),
+            ErrorMethod = Given<ErrorMethod>(nameof(QuantizerArguments.ErrorMethod)),
+            P = Given<double>(nameof(QuantizerArguments.P)),
+            Percentile = Given<double>(nameof(QuantizerArguments.Percentile)),
+            Calibrate = Switch(nameof(QuantizerArguments.Calibrate)),
         };
     }
 }
