@@ -35,7 +35,7 @@ internal static class OnnxModelQuantizer
     {
         if (form == OutputForm.Int)
             throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer form is qdq (integer initializers feeding DequantizeLinear, " +
-                "which every runtime runs); the int form would leave a model no runtime can run. Use Format Qdq (or Fake).",
+                "which every runtime runs); the int form would leave a model no runtime can run. Use Form Qdq (or Fake).",
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var results = new QuantizationResult?[file.Tensors.Count];
         string inputPath = JobInput.ResultPathOf(file.Name);
@@ -81,7 +81,7 @@ internal static class OnnxModelQuantizer
             cancellationToken.ThrowIfCancellationRequested();
             string name = ModelQuantizer.Source(file, tensor);
             if (tensor.DType != DType.Float32)
-                throw new QuantShellException($"{name}: is {tensor.DType.Name}; the qdq form is written for float32 weights (DequantizeLinear gives float32). Use Format Fake.",
+                throw new QuantShellException($"{name}: is {tensor.DType.Name}; the qdq form is written for float32 weights (DequantizeLinear gives float32). Use Form Fake.",
                     ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
             var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
             planned.Add((tensor, quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));

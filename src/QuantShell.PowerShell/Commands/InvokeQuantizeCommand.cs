@@ -24,7 +24,8 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
 
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
     [Parameter]
-    public OutputForm Format { get; set; }
+    [Alias("Format")]
+    public OutputForm Form { get; set; }
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
@@ -59,7 +60,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
         {
             Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
-            Form = Format,
+            Form = Form,
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
