@@ -5,7 +5,7 @@ using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Tests;
 
-/// <summary>Behaviours SEMANTICS.md promises at the edges: saturation, signed zeros, the weights zero point.</summary>
+/// <summary>Behaviours docs/semantics.md promises at the edges: saturation, signed zeros, the weights zero point.</summary>
 public sealed class EdgeCaseTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -83,7 +83,7 @@ public sealed class EdgeCaseTests : IDisposable
     public void WeightsUniform_ZeroPoint_TruncatesWhereActivationsRound()
     {
         // 5 bits, [-9.4865456, 3.1190026]: min' / s is -22.999998 in float32. Weights take -trunc (22), activations
-        // -round (23): SEMANTICS.md, as MCT computes them.
+        // -round (23): docs/semantics.md, as MCT computes them.
         const float min = -9.48654556274414f, max = 3.1190025806427f;
         var weights = new WeightsUniformInferableQuantizer(5, [min], [max]);
         var activations = new ActivationUniformInferableQuantizer(5, min, max);

@@ -14,7 +14,7 @@ using QuantShell.Core.Rules;
 namespace QuantShell.Onnx.Tests;
 
 /// <summary>
-/// Quantizing the weights of an ONNX model (issue 12, job 1) on tests/fixtures/models/small_cnn.onnx, written once by
+/// Quantizing the weights of an ONNX model on tests/fixtures/models/small_cnn.onnx, written once by
 /// onnx's Python helpers (make_onnx_fixture.py): Conv, Gemm with transB 1 and 0, MatMul, an initializer two MatMuls share,
 /// one in an If branch, and initializers that are not weights. The fake form's initializers equal the .npy path's output
 /// on the same values; the qdq form runs in ONNX Runtime to the very same outputs; dequantizing it gives the fake form.
@@ -27,7 +27,7 @@ public sealed class WeightQuantizationTests : IDisposable
 
     private static string Fixture => Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx");
 
-    /// <summary>The weights the graph names, with their readers' channel axes (MODEL-FILES.md).</summary>
+    /// <summary>The weights the graph names, with their readers' channel axes (docs/model-files.md).</summary>
     private static readonly Dictionary<string, int> Weights = new()
     {
         ["conv.weight"] = 0, ["fc.weight"] = 0, ["proj.weight"] = 1, ["head.weight"] = 1, ["tied"] = 1, ["sub.weight"] = 1,

@@ -20,7 +20,7 @@ namespace QuantShell.Core.Processing;
 /// copy whose quantized tensors hold dequantize(quantize(x)), everything else byte for byte) or the <c>int</c> form
 /// (integer codes with their scales and zero points or tables, and a record of every quantizer). Tensors whose quantizer
 /// is complete stream through the kernel in chunks; those whose values are chosen from their data are read into memory
-/// one at a time, so memory stays bounded by the largest such tensor.
+/// one at a time, so memory stays bounded by the largest such tensor. The forms are those of docs/model-files.md.
 /// </summary>
 internal static class ModelQuantizer
 {

@@ -9,7 +9,7 @@ using QuantShell.Core.Selection;
 namespace QuantShell.Core.Rules;
 
 /// <summary>
-/// Which tensor of a model file gets which quantizer (MODEL-FILES.md, "Rules"): a list of rules, the first that matches a
+/// Which tensor of a model file gets which quantizer (docs/model-files.md, "Rules"): a list of rules, the first that matches a
 /// tensor's name (a glob: <c>*</c> any run of characters, dots included, <c>?</c> one character, case-sensitive) and rank
 /// decides; <c>skip</c> copies the tensor unchanged; a quantizer without its threshold, range or table has them chosen
 /// from that tensor's data by the rule's <c>errorMethod</c> (default mse). No matching rule: the tensor is copied.

@@ -8,7 +8,7 @@ namespace QuantShell.Core.Rules;
 /// The quantizer as given, before any rule is applied: a complete quantizer (an object, or a quantizer file), or the
 /// parameters that build one, plus how missing values are chosen from the data. Both faces fill this from their
 /// parameters (null = not given); <see cref="Check"/> applies the defaults and every rule of how the arguments combine
-/// and gives the <see cref="QuantizerRecipe"/>. Errors name the parameter as C# and PowerShell spell it (<c>ChannelAxis</c>).
+/// and gives the <see cref="QuantizerRecipe"/> (docs/semantics.md, validation). Errors name the parameter as C# and PowerShell spell it (<c>ChannelAxis</c>).
 /// </summary>
 public sealed record QuantizerArguments
 {

@@ -9,7 +9,7 @@ namespace QuantShell.Core.Rules;
 /// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
 /// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the arguments say otherwise,
 /// and every other tensor is copied; in an ONNX model the graph says which initializers are weights (those a Conv,
-/// ConvTranspose, Gemm or MatMul reads as its weight) and their channel axis (MODEL-FILES.md).
+/// ConvTranspose, Gemm or MatMul reads as its weight) and their channel axis (docs/model-files.md).
 /// </summary>
 public sealed class TensorPolicy
 {

@@ -12,7 +12,7 @@ namespace QuantShell.Core.Serialization;
 /// <summary>
 /// Every JSON document QuantShell writes, serialized by System.Text.Json's source generator: camelCase names, enums as
 /// camelCase strings, and non-finite numbers as the strings "NaN", "Infinity" and "-Infinity" (JSON has no literal for
-/// them). <see cref="Compact"/> writes one line (JSON Lines output), <see cref="Indented"/> files meant to be read.
+/// them; docs/semantics.md, JSON). <see cref="Compact"/> writes one line (JSON Lines output), <see cref="Indented"/> files meant to be read.
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

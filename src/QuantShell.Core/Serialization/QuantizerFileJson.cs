@@ -4,7 +4,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Serialization;
 
 /// <summary>
-/// The quantizer file as written (SEMANTICS.md, "The quantizer file"): camelCase names, values that do not apply to the
+/// The quantizer file as written (docs/semantics.md, "The quantizer file"): camelCase names, values that do not apply to the
 /// method left out. Reading goes through <see cref="QuantizerFile"/>, which also accepts MCT's snake_case names.
 /// </summary>
 public sealed class QuantizerFileJson

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace QuantShell.Core.Jobs.Quantize;
 
-/// <summary>What a quantized output holds (MODEL-FILES.md, "Output forms").</summary>
+/// <summary>What a quantized output holds (docs/model-files.md, "Output forms").</summary>
 public enum OutputForm
 {
     /// <summary>The same file kind, names and dtypes; quantized tensors hold dequantize(quantize(x)).</summary>

@@ -9,7 +9,7 @@ namespace QuantShell.Core.Jobs.Quantize;
 /// What an <c>int</c> output records about each quantized tensor (safetensors <c>__metadata__</c>, an .npz's
 /// <c>quantshell.json</c> entry, a PyTorch archive's <c>quantshell.json</c> record; an ONNX model's <c>qdq</c> form in
 /// <c>metadata_props</c>): the quantizer that made the codes and the tensor's original dtype, so that dequantizing gives
-/// the <c>fake</c> output bit for bit.
+/// the <c>fake</c> output bit for bit (docs/model-files.md, output forms).
 /// </summary>
 public sealed record QuantizationRecord
 {
