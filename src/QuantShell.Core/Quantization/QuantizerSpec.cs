@@ -70,6 +70,14 @@ public sealed record QuantizerSpec
 
     public int EffectiveChannelAxis => ChannelAxis ?? DefaultChannelAxis;
 
+    // The values of the method, as results and quantizer files show them: a threshold and a signedness for POT, symmetric
+    // and LUT quantizers, a range for uniform ones, a table for LUT ones.
+    internal IReadOnlyList<double>? ThresholdOfMethod => Method == QuantizationMethod.Uniform ? null : Threshold;
+    internal IReadOnlyList<double>? MinRangeOfMethod => Method == QuantizationMethod.Uniform ? MinRange : null;
+    internal IReadOnlyList<double>? MaxRangeOfMethod => Method == QuantizationMethod.Uniform ? MaxRange : null;
+    internal IReadOnlyList<double>? LutValuesOfMethod => IsLut ? LutValues : null;
+    internal bool? SignedOfMethod => Method == QuantizationMethod.Uniform ? null : IsSigned;
+
     /// <summary>The method as prose names it: POT, symmetric, uniform, LUT symmetric, LUT POT.</summary>
     internal string MethodName => Method switch
     {
