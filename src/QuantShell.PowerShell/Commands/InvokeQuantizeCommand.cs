@@ -15,13 +15,6 @@ namespace QuantShell.PowerShell.Commands;
 [OutputType(typeof(QuantizationResult))]
 public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationResult>
 {
-    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    [RulesTransformation]
-    [ArgumentCompleter(typeof(JsonFileCompleter))]
-    public QuantizationRules? Rules { get; set; }
-
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
     [Parameter]
     [Alias("Format")]

@@ -16,13 +16,6 @@ namespace QuantShell.PowerShell.Commands;
 [OutputType(typeof(MeasurementResult))]
 public sealed class MeasureQuantizationCommand : QuantizerInputCommand<MeasurementResult>
 {
-    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    [RulesTransformation]
-    [ArgumentCompleter(typeof(JsonFileCompleter))]
-    public QuantizationRules? Rules { get; set; }
-
     /// <summary>
     /// A plot, .png or .svg by the extension: the histogram of the values with the quantizer's levels and clipping range
     /// (per channel: each channel's MSE and the channels' own histograms); one tensor only.

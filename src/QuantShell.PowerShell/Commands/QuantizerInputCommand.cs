@@ -9,7 +9,8 @@ namespace QuantShell.PowerShell.Commands;
 /// <summary>
 /// The parameters of the cmdlets that apply a quantizer to files (Invoke-Quantize, Measure-Quantization): -Path or
 /// -LiteralPath, and either -Quantizer or the parameters that build one, with the selection parameters for values not
-/// given. They translate one to one into the core's <see cref="QuantizerArguments"/>; the rules are the core's.
+/// given, or -Rules to give each tensor of a model file its own. They translate one to one into the core's
+/// <see cref="QuantizerArguments"/> and <see cref="QuantizationRules"/>; the rules of how they combine are the core's.
 /// </summary>
 public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
 {
@@ -93,6 +94,13 @@ public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public double Eps { get; set; }
+
+    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    [RulesTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
+    public QuantizationRules? Rules { get; set; }
 
     // The selection parameters are in every set so that giving them with a complete quantizer gets the core's clear
     // error (SelectionOptionNotApplicable) rather than "parameter set cannot be resolved".
