@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;

@@ -1,7 +1,6 @@
 using System.Text;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 

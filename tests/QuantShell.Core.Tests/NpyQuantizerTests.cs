@@ -1,6 +1,5 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;

@@ -1,4 +1,3 @@
-using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 

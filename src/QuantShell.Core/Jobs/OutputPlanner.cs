@@ -1,6 +1,5 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.IO;
-using QuantShell.Core.Processing;
 
 namespace QuantShell.Core.Jobs;
 

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Lower;

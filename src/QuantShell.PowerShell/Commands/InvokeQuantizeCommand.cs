@@ -1,7 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Quantize;
-using QuantShell.Core.Rules;
 using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;

@@ -1,9 +1,7 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Measure;
-using QuantShell.Core.Rules;
 using QuantShell.Plotting;
-using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 

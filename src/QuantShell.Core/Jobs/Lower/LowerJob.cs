@@ -3,7 +3,6 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
-using QuantShell.Core.Processing;
 
 namespace QuantShell.Core.Jobs.Lower;
 

@@ -1,5 +1,4 @@
 using QuantShell.Core.Errors;
-using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
