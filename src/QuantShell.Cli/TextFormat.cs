@@ -1,7 +1,13 @@
 using System.Globalization;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Lower;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Jobs.Calibrate;
+using QuantShell.Core.Jobs.Compare;
 
 namespace QuantShell.Cli;
 

@@ -2,6 +2,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Tests;
 

@@ -2,9 +2,11 @@ using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Tests;
 
@@ -42,9 +44,9 @@ public sealed class LargeTensorFileTests : IDisposable
         new NpyArray(Shape, values).Write(input);
 
         var quantizer = PerChannelLastAxis();
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         var read = new MemoryStream();
-        FileQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), "x.npy", read, "y.npy", quantizer);
+        NpyQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), "x.npy", read, "y.npy", quantizer);
 
         Assert.True(File.ReadAllBytes(output).AsSpan().SequenceEqual(read.ToArray()));
         var expected = new float[values.Length];
@@ -63,9 +65,9 @@ public sealed class LargeTensorFileTests : IDisposable
         new NpyArray(Shape, values).Write(input);
         var quantizer = PerChannelLastAxis();
 
-        var fromFile = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
+        var fromFile = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(input, _temp.File("nan.q.npy"), quantizer));
         var fromStream = Assert.Throws<QuantShellException>(() =>
-            FileQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), input, new MemoryStream(), "out", quantizer));
+            NpyQuantizer.QuantizeStream(new MemoryStream(File.ReadAllBytes(input)), input, new MemoryStream(), "out", quantizer));
         Assert.Equal(fromStream.Message, fromFile.Message);
         Assert.Equal(fromStream.ErrorId, fromFile.ErrorId);
         Assert.Contains("2 non-finite values (NaN or ±infinity) found, the first at index [600000, 1]", fromFile.Message);
@@ -88,13 +90,13 @@ public sealed class LargeTensorFileTests : IDisposable
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.Safetensors, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
 
-        var options = new QuantizerOptions
+        var arguments = new QuantizerArguments
         {
             Method = QuantizationMethod.Symmetric, NumBits = 6, PerChannel = true, ChannelAxis = 1,
             Threshold = [0.5, 1, 1.5, 2, 2.5, 3, 0.75],
         };
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = output }, [JobInput.File(model)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = output }, [JobInput.File(model)], host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
         Assert.Equal(3, host.Results.Count);
 
@@ -117,14 +119,14 @@ public sealed class LargeTensorFileTests : IDisposable
         string model = _temp.File("m.pt"), output = _temp.File("m.q.pt");
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.PyTorch, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
-        var options = new QuantizerOptions
+        var arguments = new QuantizerArguments
         {
             Method = QuantizationMethod.Symmetric, NumBits = 6, PerChannel = true, ChannelAxis = 1,
             Threshold = [0.5, 1, 1.5, 2, 2.5, 3, 0.75],
         };
 
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = output }, [JobInput.File(model)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = output }, [JobInput.File(model)], host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
         using (var quantized = TensorFiles.Open(output))
             Assert.Equal(ReadPath(PerChannelLastAxis(), DType.Float32, Shape, MemoryMarshal.AsBytes(big.AsSpan()).ToArray()), Bytes(quantized, "big.weight"));
@@ -137,7 +139,7 @@ public sealed class LargeTensorFileTests : IDisposable
         File.WriteAllBytes(model, file);
         string corruptOutput = _temp.File("corrupt.q.pt");
         var failed = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = options, OutputPath = corruptOutput }, [JobInput.File(model)], failed);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, OutputPath = corruptOutput }, [JobInput.File(model)], failed);
         var error = Assert.Single(failed.Errors);
         Assert.Equal(ErrorIds.ArchiveInvalid, error.ErrorId);
         Assert.Contains("CRC-32", error.Message);
@@ -153,7 +155,7 @@ public sealed class LargeTensorFileTests : IDisposable
         input.Write(data);
         input.Position = 0;
         var output = new MemoryStream();
-        FileQuantizer.QuantizeStream(input, "t.npy", output, "t.q.npy", quantizer);
+        NpyQuantizer.QuantizeStream(input, "t.npy", output, "t.q.npy", quantizer);
         return output.ToArray().AsSpan((int)headerBytes).ToArray();
     }
 

@@ -9,7 +9,7 @@ namespace QuantShell.Core.Tests;
 /// </summary>
 public sealed class LutKernelTests
 {
-    // ---- the literal formula (SEMANTICS.md), written out once per precision ----
+    // ---- the literal formula (docs/semantics.md), written out once per precision ----
 
     private static float ReferenceFloat(float x, QuantizerSpec spec, int channel)
     {

@@ -9,6 +9,9 @@ using QuantShell.Core.Jobs;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 using static QuantShell.Onnx.Tests.OnnxRuntimeRunner;
+using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Jobs.Dequantize;
 
 namespace QuantShell.Onnx.Tests;
 
@@ -59,7 +62,7 @@ public sealed class EveryWeightTests : IDisposable
             [() => [Input("x", Values(65, [1, 3, 8, 8], 2f))]], DequantizeLinear: true, Tolerance: 1e-2f),
     };
 
-    private static readonly Dictionary<string, QuantizerOptions> Quantizers = new()
+    private static readonly Dictionary<string, QuantizerArguments> Quantizers = new()
     {
         ["symmetric 8-bit"] = new() { Method = QuantizationMethod.Symmetric, NumBits = 8 },
         ["uniform 8-bit"] = new() { Method = QuantizationMethod.Uniform, NumBits = 8 },
@@ -192,7 +195,7 @@ public sealed class EveryWeightTests : IDisposable
         File.WriteAllBytes(input, model.Proto.ToByteArray());
         Assert.Equal(9, OnnxModel.Load(input).DefaultOpset);
 
-        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 8 };
+        var options = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 8 };
         Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input);
         var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
         Assert.Equal(4, results.Count(r => !r.Skipped));
@@ -211,7 +214,7 @@ public sealed class EveryWeightTests : IDisposable
     public void ChainsThatMixTheChannels_AndEmbeddings_AreSkippedWithTheReason_AndRulesQuantizeThemByName()
     {
         string input = FixturePath("weight_chains");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = _temp.File("d.onnx") }, input).ToDictionary(r => r.TensorName!);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("d.onnx") }, input).ToDictionary(r => r.TensorName!);
         Assert.Contains("the weight of MatMul 'mm_mixed' (through Reshape 'reshape_mixing'), but Reshape 'reshape_mixing' reshapes [2, 6] to [4, 3], which mixes its channels with other axes",
             results["w_mixed"].SkipReason);
         Assert.Contains("it is the table of Gather 'embedding' (an embedding): quantized only when a rule names it", results["table"].SkipReason);
@@ -227,9 +230,9 @@ public sealed class EveryWeightTests : IDisposable
             ]}
             """, "rules.json");
         string fake = _temp.File("r.q.onnx"), qdq = _temp.File("r.qdq.onnx");
-        var ruled = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = fake }, input);
+        var ruled = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = fake }, input);
         Assert.Equal(["table", "w_mixed", "w_squeezed"], ruled.Where(r => !r.Skipped).Select(r => r.TensorName!).Order());
-        Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = qdq, Form = OutputForm.Qdq }, input);
         var fakeTensors = ConstantTensors(fake);
         var proto = OnnxModel.Load(qdq).Proto;
         foreach (string name in new[] { "table", "w_mixed", "w_squeezed" })
@@ -354,7 +357,7 @@ public sealed class EveryWeightTests : IDisposable
             _ => new NpyArray(shape, MemoryMarshal.Cast<byte, ushort>(tensor.Bytes).ToArray().Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray()),
         };
         using var output = new MemoryStream();
-        FileQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
+        NpyQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
         output.Position = 0;
         return NpyArray.Read(output, "out").Data switch
         {

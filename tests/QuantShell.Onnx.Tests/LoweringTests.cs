@@ -5,6 +5,7 @@ using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using Xunit.Abstractions;

@@ -4,6 +4,7 @@ using QuantShell.Core.Jobs;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Runtime;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

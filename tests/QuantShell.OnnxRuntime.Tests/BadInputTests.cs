@@ -2,6 +2,9 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Jobs;
 using static QuantShell.Onnx.Tests.TestModels;
+using QuantShell.Core.Jobs.Calibrate;
+using QuantShell.Core.Jobs.Compare;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

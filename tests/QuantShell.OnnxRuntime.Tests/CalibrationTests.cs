@@ -6,6 +6,9 @@ using QuantShell.Core.Quantization;
 using QuantShell.Core.Runtime;
 using QuantShell.Core.Selection;
 using static QuantShell.Onnx.Tests.TestModels;
+using QuantShell.Core.Jobs.Calibrate;
+using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

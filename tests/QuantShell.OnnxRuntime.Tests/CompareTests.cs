@@ -1,6 +1,8 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Runtime;
+using QuantShell.Core.Jobs.Compare;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

@@ -3,6 +3,7 @@ using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Runtime;
 using static QuantShell.Onnx.Tests.TestModels;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

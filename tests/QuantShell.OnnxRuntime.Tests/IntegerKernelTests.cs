@@ -1,6 +1,7 @@
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Runtime;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.OnnxRuntime.Tests;
 

@@ -4,6 +4,9 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Runtime;
 using QuantShell.OnnxRuntime;
+using QuantShell.Core.Jobs.Calibrate;
+using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.OnnxRuntime.Tests;
 
@@ -85,7 +88,7 @@ internal static class Fixtures
     public static IReadOnlyList<QuantizationResult> Quantize(string model, string rules, string output, OutputForm form)
     {
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions(), RulesPath = rules, Form = form, OutputPath = output, MaxParallelism = 1 },
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), RulesPath = rules, Form = form, OutputPath = output, MaxParallelism = 1 },
             [JobInput.File(model)], host);
         if (host.Errors.Count > 0) throw host.Errors[0];
         return host.Results;

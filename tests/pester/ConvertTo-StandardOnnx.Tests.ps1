@@ -30,7 +30,7 @@ Describe 'ConvertTo-StandardOnnx' {
     ) {
         $source = Copy-Model $Name
         $result = ConvertTo-StandardOnnx -Path $source
-        $result | Should -BeOfType ([QuantShell.Core.Jobs.LowerResult])
+        $result | Should -BeOfType ([QuantShell.Core.Jobs.Lower.LowerResult])
         $result.OutputPath | Should -Be (Join-Path $Dir "$Name.lowered.onnx")
         $result.Weights | Should -Be 'Fake'        # the core's defaults when neither form is given
         $result.Activations | Should -Be 'Exact'

@@ -51,7 +51,7 @@ Describe 'Invoke-Calibrate and Compare-OnnxModel' {
         $rules = Join-Path $Dir 'rules.json'
         $results = @(Invoke-Calibrate -Path $SmallCnn -DataPath $Data -OutputPath $rules)
         $results.Count | Should -Be 9
-        $results[0] | Should -BeOfType ([QuantShell.Core.Jobs.CalibrationResult])
+        $results[0] | Should -BeOfType ([QuantShell.Core.Jobs.Calibrate.CalibrationResult])
         @($results.TensorName) | Should -Be @('x', 'r', 'f', 'g', 'p', 'h', 't1', 't2', 'm5')
         $results[0].Samples | Should -Be 3
         $results[0].Quantizer.Method | Should -Be 'Pot'
@@ -97,7 +97,7 @@ Describe 'Invoke-Calibrate and Compare-OnnxModel' {
         $quantized = @(Invoke-Quantize -Path $SmallCnn -Rules $rules -Format Qdq -OutputPath $model)
         @($quantized | Where-Object Activation).Count | Should -Be 9
         $result = Compare-OnnxModel -ReferencePath $SmallCnn -CandidatePath $model -DataPath $Data
-        $result | Should -BeOfType ([QuantShell.Core.Jobs.ComparisonResult])
+        $result | Should -BeOfType ([QuantShell.Core.Jobs.Compare.ComparisonResult])
         $result.OutputName | Should -Be 'z'
         $result.Top1Rows | Should -Be 3
         $cli = & dotnet $ToolAssembly compare $SmallCnn $model --data $Data --json | ConvertFrom-Json

@@ -3,6 +3,7 @@ using System.Globalization;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Serialization;
+using QuantShell.Core.Jobs.Calibrate;
 
 namespace QuantShell.Cli.Commands;
 

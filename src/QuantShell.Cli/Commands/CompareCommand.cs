@@ -1,6 +1,7 @@
 using System.CommandLine;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Serialization;
+using QuantShell.Core.Jobs.Compare;
 
 namespace QuantShell.Cli.Commands;
 

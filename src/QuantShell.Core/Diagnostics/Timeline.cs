@@ -4,7 +4,7 @@ using System.Globalization;
 namespace QuantShell.Core.Diagnostics;
 
 /// <summary>
-/// Where the time of a run goes, for the benchmarks (issue 15): marks (one moment each, in order) and phases (summed over
+/// Where the time of a run goes, for the benchmarks: marks (one moment each, in order) and phases (summed over
 /// chunks and threads), printed by a face at exit. Enabled by the environment variable <c>QUANTSHELL_TIMELINE</c>: any
 /// value turns it on; a launch time in nanoseconds since the Unix epoch (<c>QUANTSHELL_TIMELINE=$(date +%s%N)</c>) also
 /// gives the start-up, from that moment to the first mark. Off, every call is one test of a static field.

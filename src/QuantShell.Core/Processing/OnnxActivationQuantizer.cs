@@ -5,6 +5,8 @@ using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Processing;
 

@@ -5,6 +5,8 @@ using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Processing;
@@ -26,7 +28,7 @@ internal static class OnnxModelDequantizer
         var record = QuantizationRecord.Parse(json, file.Name);
         if (record.Form != OutputForm.Qdq || record.Tensors.Any(t => t.Codes is null))
             throw new QuantShellException($"{file.Name}: its quantization record is not one of the qdq form.", ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         var results = new List<DequantizationResult>();
         var restored = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in record.Tensors)

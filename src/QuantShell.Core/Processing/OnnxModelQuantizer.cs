@@ -4,8 +4,11 @@ using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 
@@ -32,15 +35,15 @@ internal static class OnnxModelQuantizer
     {
         if (form == OutputForm.Int)
             throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer form is qdq (integer initializers feeding DequantizeLinear, " +
-                "which every runtime runs); the int form would leave a model no runtime can run. Use Format Qdq (or Fake).",
+                "which every runtime runs); the int form would leave a model no runtime can run. Use Form Qdq (or Fake).",
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var results = new QuantizationResult?[file.Tensors.Count];
-        string inputPath = FileQuantizer.ResultPath(file.Name);
-        var quantize = new List<(StoredTensor Tensor, QuantizerRequest Request)>();
+        string inputPath = JobInput.ResultPathOf(file.Name);
+        var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
         foreach (var tensor in file.Tensors)
         {
             var decision = decide(tensor);
-            if (decision.Quantizer is { } request) quantize.Add((tensor, request));
+            if (decision.Recipe is { } recipe) quantize.Add((tensor, recipe));
             else
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
@@ -57,31 +60,31 @@ internal static class OnnxModelQuantizer
         return [.. ModelQuantizer.Completed(results, file), .. activationResults];
     }
 
-    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                   string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
-        foreach (var (tensor, request) in quantize)
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             byte[] bytes = file.Rewrite(tensor, (t, source, destination) =>
-                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken));
+                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
             file.Model.SetRawData(file.Source(tensor).Proto, bytes);
             bytesDone?.Invoke(tensor.ByteCount);
         }
     }
 
-    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                  string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
         var model = file.Model;
         // Every quantizer is resolved, and the opset checked, before the model is changed at all.
         var planned = new List<(StoredTensor Tensor, OnnxConstantTensor Holder, InferableQuantizer Quantizer, SelectionInfo? Selection, QuantizationPlan Plan)>();
-        foreach (var (tensor, request) in quantize)
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             string name = ModelQuantizer.Source(file, tensor);
-            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, request, name);
-            planned.Add((tensor, file.Holder(tensor), quantizer, selection, FileQuantizer.PlanFor(quantizer, tensor.Shape, name)));
+            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
+            planned.Add((tensor, file.Holder(tensor), quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));
         }
         var dequantizer = ChooseDequantizer(model, planned.Select(p => (p.Plan, p.Quantizer.Spec.IsLut, p.Holder.DataType)).ToList());
         var records = new List<QuantizedTensorRecord>();

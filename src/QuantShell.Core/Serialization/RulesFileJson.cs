@@ -6,7 +6,7 @@ namespace QuantShell.Core.Serialization;
 
 /// <summary>
 /// A rules file as written (MODEL-FILES.md, "Rules"): the rules for a model file's tensors and, for an ONNX model, the
-/// quantizers of activations by value name. Reading goes through <see cref="Jobs.QuantizationRules"/>.
+/// quantizers of activations by value name. Reading goes through <see cref="Rules.QuantizationRules"/>.
 /// </summary>
 public sealed class RulesFileJson
 {

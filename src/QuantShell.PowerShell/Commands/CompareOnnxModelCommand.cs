@@ -2,6 +2,7 @@ using System.Management.Automation;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Jobs;
 using QuantShell.PowerShell.Completion;
+using QuantShell.Core.Jobs.Compare;
 
 namespace QuantShell.PowerShell.Commands;
 

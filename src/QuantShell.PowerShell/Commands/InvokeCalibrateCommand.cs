@@ -4,6 +4,7 @@ using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 using QuantShell.PowerShell.Completion;
+using QuantShell.Core.Jobs.Calibrate;
 
 namespace QuantShell.PowerShell.Commands;
 

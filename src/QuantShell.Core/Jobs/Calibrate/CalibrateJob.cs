@@ -8,8 +8,9 @@ using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Runtime;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Rules;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Calibrate;
 
 /// <summary>
 /// Calibrates a float ONNX model's activations from sample inputs (MCT's post-training quantization of activations):
@@ -26,14 +27,14 @@ public static class CalibrateJob
         Path.Combine(Path.GetDirectoryName(modelPath) ?? "", Path.GetFileNameWithoutExtension(modelPath) + ".rules.json");
 
     /// <summary>Checks the request's options (every rule that needs no file): the activation quantizer to choose values for.</summary>
-    public static QuantizerRequest CheckOptions(CalibrateRequest request)
+    public static QuantizerRecipe CheckOptions(CalibrateRequest request)
     {
         var method = request.Method ?? CalibrateRequest.DefaultMethod;
         if (method is not (QuantizationMethod.Pot or QuantizationMethod.Symmetric or QuantizationMethod.Uniform))
             throw new QuantizerValidationException(
                 $"Method must be pot, symmetric or uniform for calibrated activations but is {EnumNames.Json(method)}: the qdq form puts an integer grid on them " +
                 "(a LUT activation quantizer can be written into a rules file by hand; it is applied in the fake form only).", "Method", ErrorIds.MethodInvalid);
-        return new QuantizerOptions
+        return new QuantizerArguments
         {
             Target = QuantizationTarget.Activation,
             Method = method,
@@ -41,7 +42,7 @@ public static class CalibrateJob
             ErrorMethod = request.ErrorMethod,
             P = request.P,
             Percentile = request.Percentile,
-        }.ToRequest();
+        }.Check();
     }
 
     /// <summary>Runs the calibration: one result per activation to the host (in graph order), then the summary.</summary>
@@ -57,7 +58,7 @@ public static class CalibrateJob
         string modelPath = Path.GetFullPath(request.ModelPath);
         string outputName = request.OutputPath ?? DefaultOutputPath(request.ModelPath);
         string outputPath = Path.GetFullPath(outputName);
-        FileQuantizer.CheckPaths(modelPath, outputPath, request.Force, modelName, outputName);
+        PathChecks.CheckInputAndOutput(modelPath, outputPath, request.Force, modelName, outputName);
         var samples = SampleSet.Open(request.DataPath);
         var model = OnnxModel.Load(modelPath, modelName);
 
@@ -215,13 +216,13 @@ public static class CalibrateJob
     private static List<QuantizationRule> WeightRules(OnnxModel model)
     {
         var file = new OnnxTensorFile(model);
-        var policy = TensorPolicy.Create(new QuantizerOptions(), null, null);
+        var policy = TensorPolicy.Create(new QuantizerArguments(), null, null);
         var rules = new List<QuantizationRule>();
         foreach (var tensor in file.Tensors)
         {
             if (tensor.GraphRole?.ChannelAxis is null) continue;
             var decision = policy.Decide(tensor);
-            if (decision.Quantizer is not { } weight) continue;
+            if (decision.Recipe is not { } weight) continue;
             rules.Add(new QuantizationRule
             {
                 Match = tensor.Name,

@@ -2,7 +2,7 @@ using QuantShell.Core.Quantization;
 using QuantShell.Core.Runtime;
 using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Calibrate;
 
 /// <summary>What <c>dotnet quant calibrate</c> and Invoke-Calibrate ask for.</summary>
 public sealed record CalibrateRequest
@@ -22,7 +22,7 @@ public sealed record CalibrateRequest
     /// <summary>The activation quantizers' method: pot, symmetric or uniform; null means <see cref="DefaultMethod"/>.</summary>
     public QuantizationMethod? Method { get; init; }
 
-    /// <summary>The activation quantizers' bits; null means <see cref="QuantizerOptions.DefaultNumBits"/>.</summary>
+    /// <summary>The activation quantizers' bits; null means <see cref="Rules.QuantizerArguments.DefaultNumBits"/>.</summary>
     public int? NumBits { get; init; }
 
     /// <summary>How each activation's threshold or range is chosen from its statistics; null means mse.</summary>

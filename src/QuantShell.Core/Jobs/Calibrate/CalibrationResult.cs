@@ -1,6 +1,7 @@
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Calibrate;
 
 /// <summary>
 /// What calibration found for one activation (a value a quantizable op reads as data, or the output of one): its statistics over the samples

@@ -2,8 +2,9 @@ using System.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Runtime;
+using QuantShell.Core.Jobs.Calibrate;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Compare;
 
 /// <summary>
 /// Compares two models on sample inputs: runs both (the runtime's default optimizations, as deployed) on every sample

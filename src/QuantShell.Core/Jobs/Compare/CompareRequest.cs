@@ -1,6 +1,6 @@
 using QuantShell.Core.Runtime;
 
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Compare;
 
 /// <summary>What <c>dotnet quant compare</c> and Compare-OnnxModel ask for.</summary>
 public sealed record CompareRequest

@@ -1,4 +1,4 @@
-namespace QuantShell.Core.Jobs;
+namespace QuantShell.Core.Jobs.Compare;
 
 /// <summary>
 /// How one output of a candidate model (a quantized one) compares with the same output of a reference model (the float

@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -94,7 +93,7 @@ public sealed class MctLowering
             var stats = new KernelStats();
             fastPlan.Apply<float>(source, MemoryMarshal.Cast<byte, float>(raw.AsSpan()), 0, ref stats);
             if (stats.NonFinite > 0)
-                throw NonFiniteInput.Create($"{_model.Name}: weight '{node.Input}'", stats.NonFinite, NonFiniteInput.Unravel(FileQuantizer.IndexOfNonFinite(source), fastPlan.Shape));
+                throw NonFiniteInput.Create($"{_model.Name}: weight '{node.Input}'", stats.NonFinite, NonFiniteInput.Unravel(NonFiniteInput.IndexOf(source), fastPlan.Shape));
             LowerWeightsFake(node, tensor, type, raw, fastPlan);
             return;
         }
@@ -185,17 +184,8 @@ public sealed class MctLowering
         }
     }
 
-    private static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, MctQuantizerNode node)
-    {
-        try
-        {
-            return quantizer.CreatePlan(shape);
-        }
-        catch (QuantizerValidationException ex)
-        {
-            throw ex.WithSource($"{node.Where}, weight '{node.Input}'");
-        }
-    }
+    private static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, MctQuantizerNode node) =>
+        quantizer.CreatePlan(shape, $"{node.Where}, weight '{node.Input}'");
 
     /// <summary>The plan applied to an array of any float type (float16 computed in float32 and rounded back).</summary>
     private static NpyArray Quantize(NpyArray values, QuantizationPlan plan, string where)
