@@ -4,7 +4,7 @@ using QuantShell.Core.Formats;
 
 namespace QuantShell.Cli.Tests;
 
-/// <summary>Model files through dotnet-quant: quantize with rules, the int form and dequantize, inspect and measure.</summary>
+/// <summary>Model files through dotnet-quant: quantize with rules, the int format and dequantize, inspect and measure.</summary>
 public sealed class ModelCommandTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -128,7 +128,7 @@ public sealed class ModelCommandTests : IDisposable
         Assert.Equal(10, lines.Length);
         var quantized = lines.Where(l => !l.GetProperty("skipped").GetBoolean()).ToList();
         Assert.Equal(["conv.weight", "fc.weight", "proj.weight", "head.weight", "tied", "sub.weight"], quantized.Select(l => l.GetProperty("tensorName").GetString()));
-        Assert.All(quantized, l => Assert.Equal("qdq", l.GetProperty("form").GetString()));
+        Assert.All(quantized, l => Assert.Equal("qdq", l.GetProperty("format").GetString()));
         Assert.All(quantized, l => Assert.Equal("uint8", l.GetProperty("outputDtype").GetString()));
         var fake = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "6");
         Assert.True(fake.Code == ExitCode.Success, fake.ToString());

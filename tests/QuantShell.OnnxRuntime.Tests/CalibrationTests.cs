@@ -54,10 +54,10 @@ public sealed class CalibrationTests
         Assert.False(read.Activations[1].Quantizer.IsSigned);
 
         string output = temp.File("small_cnn.qdq.onnx");
-        var results = Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputForm.Qdq);
+        var results = Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputFormat.Qdq);
         var activations = results.Where(r => r.Activation).ToList();
         Assert.Equal(9, activations.Count);
-        Assert.All(activations, r => Assert.Equal(OutputForm.Qdq, r.Form));
+        Assert.All(activations, r => Assert.Equal(OutputFormat.Qdq, r.Format));
         Assert.Equal(6, results.Count(r => !r.Activation && !r.Skipped));
 
         var quantized = OnnxModel.Load(output);
@@ -140,7 +140,7 @@ public sealed class CalibrationTests
         Assert.Equal(2, host.Results.Count);
 
         string output = temp.File("branch.qdq.onnx");
-        Fixtures.Quantize(model, rules, output, OutputForm.Qdq);
+        Fixtures.Quantize(model, rules, output, OutputFormat.Qdq);
         var quantized = OnnxModel.Load(output);
         var thenBranch = quantized.Proto.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "then_branch").G;
         Assert.Contains(thenBranch.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == "then_relu");
@@ -207,7 +207,7 @@ public sealed class CalibrationTests
         // state: an output of its graph stays as it is.
         Assert.Equal(["state"], host.Results.Select(r => r.TensorName));
         string output = temp.File("loop.qdq.onnx");
-        Fixtures.Quantize(model, temp.File("rules.json"), output, OutputForm.Qdq);
+        Fixtures.Quantize(model, temp.File("rules.json"), output, OutputFormat.Qdq);
         var input = Fixtures.Floats("x", [1, 4], Samples.Normal(31, 4));
         var reference = Fixtures.AsFloats(Fixtures.Run(model, [input])[0]);
         var candidate = Fixtures.AsFloats(Fixtures.Run(output, [input], optimization: ModelOptimization.All)[0]);

@@ -150,7 +150,7 @@ public static class ErrorIds
     /// <summary>The rules file (or hashtable) is malformed.</summary>
     public const string RulesInvalid = nameof(RulesInvalid);
     public const string RulesFileNotFound = nameof(RulesFileNotFound);
-    /// <summary>The output form (fake, int, qdq) does not apply to this file kind or quantizer.</summary>
+    /// <summary>The output format (fake, int, qdq) does not apply to this file kind or quantizer.</summary>
     public const string OutputFormNotSupported = nameof(OutputFormNotSupported);
     /// <summary>A file to dequantize holds no record of the quantizers that made it.</summary>
     public const string QuantizationRecordMissing = nameof(QuantizationRecordMissing);
