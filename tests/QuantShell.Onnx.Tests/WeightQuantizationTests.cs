@@ -289,7 +289,7 @@ public sealed class WeightQuantizationTests : IDisposable
         Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Format = OutputFormat.Int },
             [JobInput.File(input)], host), out var errors);
         var error = Assert.Single(errors);
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
+        Assert.Equal(ErrorIds.OutputFormatNotSupported, error.ErrorId);
         Assert.Contains("qdq", error.Message);
         Assert.False(File.Exists(_temp.File("m.int.onnx")));
     }

@@ -131,7 +131,7 @@ public sealed class ActivationGridTests(Xunit.Abstractions.ITestOutputHelper log
         string rules = WriteRules(temp, [("g", """{"target": "activation", "method": "lutPot", "numBits": 2, "lutValues": [-64, 0, 32, 96], "threshold": [2], "signed": true}""")]);
         string output = temp.File("qdq.onnx");
         var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputFormat.Qdq));
-        Assert.Equal(Core.Errors.ErrorIds.OutputFormNotSupported, error.ErrorId);
+        Assert.Equal(Core.Errors.ErrorIds.OutputFormatNotSupported, error.ErrorId);
         Assert.Contains("'g'", error.Message);
         Assert.False(File.Exists(output));
     }

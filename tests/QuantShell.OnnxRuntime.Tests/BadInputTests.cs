@@ -194,7 +194,7 @@ public sealed class BadInputTests
         string npz = temp.File("weights.npz");
         Samples.Npz(npz, Samples.Tensor("w", [4, 4], Samples.Normal(1, 16)));
         var error = Assert.ThrowsAny<QuantShellException>(() => Fixtures.Quantize(npz, rules, temp.File("out.npz"), OutputFormat.Fake));
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
+        Assert.Equal(ErrorIds.RulesActivationsNotApplicable, error.ErrorId);
         Assert.False(File.Exists(temp.File("out.npz")));
     }
 

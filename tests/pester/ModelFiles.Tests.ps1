@@ -96,6 +96,6 @@ Describe 'Model files through the cmdlets' {
             Get-TensorBytes $back $tensor | Should -Be (Get-TensorBytes (Join-Path $TestDrive 'small_cnn.q.onnx') $tensor) -Because $tensor
         }
         { Invoke-Quantize -Path $onnx -Format Int -OutputPath (Join-Path $TestDrive 'm.int.onnx') -ErrorAction Stop } |
-            Should -Throw -ErrorId 'OutputFormNotSupported*'
+            Should -Throw -ErrorId 'OutputFormatNotSupported*'
     }
 }

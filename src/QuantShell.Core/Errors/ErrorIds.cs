@@ -71,8 +71,17 @@ public static class ErrorIds
     public const string UnknownOption = nameof(UnknownOption);
     /// <summary>A command the command line does not have (<c>dotnet quant quanitze</c>), or a file name where a command should be.</summary>
     public const string UnknownCommand = nameof(UnknownCommand);
-    /// <summary>A command-line value that its option (or the command's argument) does not take (<c>--method pow</c>, <c>--num-bits abc</c>), or an option without the value it needs.</summary>
+    /// <summary>A value that its parameter does not take: on the command line <c>--method pow</c>, <c>--num-bits abc</c>, an option
+    /// without the value it needs, a command's argument (<c>schema KIND</c>); through the API an enum value out of range.</summary>
     public const string OptionValueInvalid = nameof(OptionValueInvalid);
+    /// <summary>The command line names no command (<c>dotnet quant</c> alone, or options only).</summary>
+    public const string CommandMissing = nameof(CommandMissing);
+    /// <summary>A command-line command was given without an argument it needs (<c>dotnet quant quantize</c> with no input).</summary>
+    public const string ArgumentMissing = nameof(ArgumentMissing);
+    /// <summary>A model file was to be written to a stream (stdout); model files are written to files.</summary>
+    public const string StreamOutputNotSupported = nameof(StreamOutputNotSupported);
+    /// <summary>A command that reads model files only (lower, dequantize) was given a stream (stdin) as input.</summary>
+    public const string StreamInputNotSupported = nameof(StreamInputNotSupported);
     /// <summary>Several quantizers were piped to a command that writes one quantizer file.</summary>
     public const string MultipleQuantizersForOneFile = nameof(MultipleQuantizersForOneFile);
 
@@ -151,7 +160,11 @@ public static class ErrorIds
     public const string RulesInvalid = nameof(RulesInvalid);
     public const string RulesFileNotFound = nameof(RulesFileNotFound);
     /// <summary>The output format (fake, int, qdq) does not apply to this file kind or quantizer.</summary>
-    public const string OutputFormNotSupported = nameof(OutputFormNotSupported);
+    public const string OutputFormatNotSupported = nameof(OutputFormatNotSupported);
+    /// <summary>The int format adds NAME_scale, NAME_zero_point or NAME_lut beside a tensor, and the file already has a tensor of that name.</summary>
+    public const string OutputTensorNameTaken = nameof(OutputTensorNameTaken);
+    /// <summary>The rules hold activation quantizers, which apply to ONNX models only, and the input is another kind of file.</summary>
+    public const string RulesActivationsNotApplicable = nameof(RulesActivationsNotApplicable);
     /// <summary>A file to dequantize holds no record of the quantizers that made it.</summary>
     public const string QuantizationRecordMissing = nameof(QuantizationRecordMissing);
 
@@ -204,6 +217,8 @@ public static class ErrorIds
     public const string OnnxRuntimeUnavailable = nameof(OnnxRuntimeUnavailable);
     /// <summary>A rules file names an activation the model does not have (or one in several subgraphs without saying which).</summary>
     public const string RulesTensorNotFound = nameof(RulesTensorNotFound);
+    /// <summary>An activation named by the rules is not float32 (activation quantizers are put on float32 values).</summary>
+    public const string ActivationDTypeNotSupported = nameof(ActivationDTypeNotSupported);
     /// <summary>The two models compared differ in their inputs or outputs (names, element types, shapes of an output).</summary>
     public const string CompareModelsMismatch = nameof(CompareModelsMismatch);
 

@@ -327,7 +327,7 @@ internal static class ModelQuantizer
     private static string Unique(HashSet<string> names, string name, TensorFile file)
     {
         if (!names.Add(name))
-            throw new QuantShellException($"{file.Name}: the int format needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
+            throw new QuantShellException($"{file.Name}: the int format needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputTensorNameTaken, QuantShellErrorKind.InvalidData, file.Name);
         return name;
     }
 

@@ -38,11 +38,11 @@ internal static class OnnxActivationQuantizer
             }
             if (value.ElementType is not (OnnxDataType.Float or OnnxDataType.Undefined))
                 throw new QuantShellException($"{model.Name}: activation '{rule.Tensor}' is {OnnxDataTypes.Name(value.ElementType)}; activation quantizers are put on float32 values.",
-                    ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, model.Name);
+                    ErrorIds.ActivationDTypeNotSupported, QuantShellErrorKind.InvalidData, model.Name);
             var quantizer = InferableQuantizer.Create(rule.Quantizer);
             if (quantizer is LutQuantizer && format == OutputFormat.Qdq)
                 throw new QuantShellException($"{rules.Source}: activation '{rule.Tensor}' has a LUT quantizer, which has no integer grid for QuantizeLinear; " +
-                    "write the model with Format Fake (the table as float ops, bit for bit).", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format");
+                    $"write the model with {Parameter.Format.With(OutputFormat.Fake)} (the table as float ops, bit for bit).", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
             planned.Add((rule, value, quantizer));
         }
         return planned;

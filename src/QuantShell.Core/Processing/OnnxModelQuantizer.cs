@@ -35,8 +35,8 @@ internal static class OnnxModelQuantizer
     {
         if (format == OutputFormat.Int)
             throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer format is qdq (integer initializers feeding DequantizeLinear, " +
-                "which every runtime runs); the int format would leave a model no runtime can run. Use Format Qdq (or Fake).",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format");
+                $"which every runtime runs); the int format would leave a model no runtime can run. Use {Parameter.Format.With(OutputFormat.Qdq)} (or {Parameter.Value(OutputFormat.Fake)}).",
+                ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var results = new QuantizationResult?[file.Tensors.Count];
         string inputPath = JobInput.ResultPathOf(file.Name);
         var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
@@ -144,7 +144,8 @@ internal static class OnnxModelQuantizer
     /// </summary>
     private static OnnxQdqWeights.Dequantizer ChooseDequantizer(OnnxModel model, List<(QuantizationPlan Plan, bool Lut, OnnxDataType Type)> weights)
     {
-        const string what = "the qdq format", advice = "use Format Fake";
+        const string what = "the qdq format";
+        string advice = $"use {Parameter.Format.With(OutputFormat.Fake)}";
         long Needed(OnnxQdqWeights.Dequantizer dequantizer) =>
             weights.Select(w => OnnxQdqWeights.OpsetNeeded(w.Plan, w.Lut, w.Type, dequantizer)).DefaultIfEmpty(0).Max();
         long preferred = Needed(OnnxQdqWeights.Dequantizer.DequantizeLinear);

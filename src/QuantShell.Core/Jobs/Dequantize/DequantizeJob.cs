@@ -42,7 +42,7 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
     {
         if (input.IsStream)
         {
-            Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
+            Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.StreamInputNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
         StartWithOutput(input, _outputs, "Dequantize", (output, token) =>
