@@ -64,7 +64,6 @@ public static class ErrorIds
     public const string PlotRendererUnavailable = nameof(PlotRendererUnavailable);
     public const string StdinWithSeveralInputs = nameof(StdinWithSeveralInputs);
     public const string StdinNeedsOutput = nameof(StdinNeedsOutput);
-    public const string CalibrateWithStdin = nameof(CalibrateWithStdin);
     /// <summary>Two inputs of one run would be written to the same output file.</summary>
     public const string OutputCollision = nameof(OutputCollision);
     /// <summary>A command-line option the command does not have.</summary>
