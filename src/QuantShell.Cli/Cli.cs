@@ -346,7 +346,7 @@ public static partial class Cli
         }
     }
 
-    /// <summary>The standard help followed by the exit codes, which System.CommandLine has no epilog for.</summary>
+    /// <summary>The standard help followed by examples and the exit codes, which System.CommandLine has no epilog for.</summary>
     private sealed class HelpWithExitCodesAction(HelpAction standard) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => true;
@@ -355,6 +355,8 @@ public static partial class Cli
         {
             int result = standard.Invoke(parseResult);
             var output = parseResult.InvocationConfiguration.Output;
+            var command = parseResult.CommandResult.Command;
+            HelpExamples.Write(output, command is RootCommand ? Name : command.Name);
             output.WriteLine(ExitCodes.HelpText);
             return result;
         }

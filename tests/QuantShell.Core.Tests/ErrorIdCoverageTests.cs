@@ -64,6 +64,18 @@ public sealed partial class ErrorIdCoverageTests
     }
 
     [Fact]
+    public void DocsErrorsPage_ListsEveryIdOnce_AndNoOther()
+    {
+        string page = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "docs", "errors.md"));
+        var listed = IdRow().Matches(page).Select(match => match.Groups[1].Value).ToList();
+        Assert.Equal(listed.Count, listed.Distinct().Count());
+        Assert.Equal(Ids().Order(), listed.Order());
+    }
+
+    [GeneratedRegex(@"^\| `(\w+)` \| \S", RegexOptions.Multiline)]
+    private static partial Regex IdRow();
+
+    [Fact]
     public void TargetOutOfRange_IsTargetInvalid()
     {
         var spec = new QuantizerSpec { Target = (QuantizationTarget)7, Method = QuantizationMethod.Pot, NumBits = 8 };

@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to quantize. '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -64,7 +64,7 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var command = new Command("quantize",
-            "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints): y = dequantize(quantize(x)), same " +
+            "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints, ONNX models): y = dequantize(quantize(x)), same " +
             "shape and dtype, or integer codes with --format int. Values not given (threshold, range, LUT table) are chosen from " +
             "the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold); " +
             "'quantize w.npy --method lut-pot --bits 3' chooses a 3-bit table by k-means.")
@@ -87,7 +87,7 @@ internal static class QuantizeCommand
         {
             Quantizer = QuantizerOptionSet.Read(parseResult),
             RulesPath = parseResult.GetValue(RulesPath),
-            Format = parseResult.GetValue(Format) ?? OutputFormat.Fake,
+            Format = parseResult.GetValue(Format) ?? QuantizeRequest.DefaultFormat,
             OutputPath = toStdout ? null : outputPath,
             OutputStream = stdout,
             OutputDirectory = parseResult.GetValue(OutputDirectory),

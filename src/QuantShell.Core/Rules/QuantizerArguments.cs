@@ -133,7 +133,7 @@ public sealed record QuantizerArguments
             return new QuantizerRecipe(spec, null, source, complete);
         }
 
-        var method = ErrorMethod ?? Selection.ErrorMethod.Mse;
+        var method = ErrorMethod ?? SelectionOptions.DefaultErrorMethod;
         if (P is double p)
         {
             if (method != Selection.ErrorMethod.Lp)

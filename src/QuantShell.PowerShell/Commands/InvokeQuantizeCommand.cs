@@ -17,7 +17,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
     [Parameter]
     [Alias("Form")]
-    public OutputFormat Format { get; set; }
+    public OutputFormat Format { get; set; } = QuantizeRequest.DefaultFormat;
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
