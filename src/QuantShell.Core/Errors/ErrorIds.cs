@@ -267,7 +267,7 @@ public static class ErrorIds
     public const string OnnxRuntimeUnavailable = nameof(OnnxRuntimeUnavailable);
     /// <summary>A rules file names an activation the model does not have (or one in several subgraphs without saying which).</summary>
     public const string RulesTensorNotFound = nameof(RulesTensorNotFound);
-    /// <summary>An activation named by the rules is not float32 (activation quantizers are put on float32 values).</summary>
+    /// <summary>An activation named by the rules is not float32, float16 or bfloat16 (the types activation quantizers are put on).</summary>
     public const string ActivationDTypeNotSupported = nameof(ActivationDTypeNotSupported);
     /// <summary>The two models compared differ in their inputs or outputs (names, element types, shapes of an output).</summary>
     public const string CompareModelsMismatch = nameof(CompareModelsMismatch);
