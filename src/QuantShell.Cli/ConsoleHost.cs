@@ -35,6 +35,8 @@ internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors,
         else writeText(output, result);
     }
 
+    public override void WriteWarning(string message) => errors.WriteLine($"{Cli.Name}: warning: {Cli.OneLine(message)}");
+
     public override void WriteError(QuantShellException error, JobInput? input)
     {
         _lastError = error;
