@@ -102,7 +102,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
     {
-        Description = $"Channel axis for --per-channel; negative values count from the end. Default: axis {QuantizerSpec.DefaultChannelAxis} (PyTorch's output channels) when the values are chosen from the data; the first axis whose length is their count when they are given. Results say which axis was used.",
+        Description = $"Channel axis for --per-channel; negative values count from the end. Default: auto. Without it, values chosen from the data are chosen along axis {QuantizerSpec.DefaultChannelAxis} (PyTorch's output channels) and values given apply along the first axis whose length is their count; results say which axis was used.",
         HelpName = "N",
     };
 
