@@ -35,10 +35,25 @@ internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors,
         else writeText(output, result);
     }
 
+    public override void WriteWarning(string message)
+    {
+        ClearProgressLine();
+        errors.WriteLine($"{Cli.Name}: warning: {Cli.OneLine(message)}");
+    }
+
     public override void WriteError(QuantShellException error, JobInput? input)
     {
         _lastError = error;
+        ClearProgressLine();
         Cli.Report(errors, error);
+    }
+
+    // A line written while the progress line is shown starts at the beginning of a clean line; the next progress redraws.
+    private void ClearProgressLine()
+    {
+        if (_progressWidth == 0) return;
+        errors.Write("\r" + new string(' ', _progressWidth) + "\r");
+        _progressWidth = 0;
     }
 
     /// <summary>0 when nothing failed; for a single input, its error's code; for several, 1 when any failed.</summary>

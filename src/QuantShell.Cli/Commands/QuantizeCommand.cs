@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. '-' reads one .npy from stdin. A file named as the default output of another input (x.q.npy beside x.npy) is skipped with a warning.",
         Arity = ArgumentArity.OneOrMore,
     };
 

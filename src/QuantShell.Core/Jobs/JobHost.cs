@@ -17,6 +17,12 @@ public abstract class JobHost<TResult>
     /// <summary>One input (or the quantizer file) failed; the job goes on with the others.</summary>
     public abstract void WriteError(QuantShellException error, JobInput? input);
 
+    /// <summary>
+    /// Something the user should know that is not an error: an input skipped by a rule of the core (the message names it
+    /// and says why). The faces show it as it is (PowerShell's WriteWarning; the command line's <c>warning:</c> line).
+    /// </summary>
+    public virtual void WriteWarning(string message) { }
+
     /// <summary>Progress over several inputs, at most a few times a second.</summary>
     public virtual void WriteProgress(JobProgress progress) { }
 }

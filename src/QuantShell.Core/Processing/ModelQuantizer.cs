@@ -82,7 +82,7 @@ internal static class ModelQuantizer
             var (quantizer, selection) = Resolve(file, tensor, recipe, name);
             var plan = quantizer.CreatePlan(tensor.Shape, name);
             var codeType = CodeType(plan.CodeRange, file.Kind);
-            var spec = quantizer.Spec;
+            var spec = quantizer.SpecFor(plan);
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
             long[] parameterShape = plan.ChannelAxis is null ? [] : [channels];
             string scaleName = Unique(names, tensor.Name + "_scale", file);

@@ -123,7 +123,7 @@ internal static class OnnxModelQuantizer
                 Name = name,
                 DType = tensor.DType.Name,
                 Shape = tensor.Shape,
-                Quantizer = quantizer.Spec,
+                Quantizer = quantizer.SpecFor(plan),
                 CodeDType = OnnxDataTypes.Name(emitted.Storage),
                 Codes = emitted.Codes,
                 Scale = emitted.ScaleName,

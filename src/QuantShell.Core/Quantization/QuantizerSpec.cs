@@ -13,8 +13,12 @@ namespace QuantShell.Core.Quantization;
 [System.Text.Json.Serialization.JsonConverter(typeof(Serialization.QuantizerSpecJsonConverter))]
 public sealed record QuantizerSpec
 {
-    /// <summary>The axis used for per-channel quantization when none is given: the last one (as for the seed's example).</summary>
-    public const int DefaultChannelAxis = -1;
+    /// <summary>
+    /// The channel axis of a per-channel quantizer given no axis whose values are chosen from the data: axis 0, the output
+    /// channels of PyTorch's Conv and Linear weights. A quantizer given its values and no axis takes the first axis whose
+    /// length is their count instead (<see cref="ResolveChannels"/>; docs/semantics.md, "The channel axis").
+    /// </summary>
+    public const int DefaultChannelAxis = 0;
 
     public const int MinBits = 1;
     public const int MaxBits = 16;
@@ -43,7 +47,11 @@ public sealed record QuantizerSpec
 
     public bool PerChannel { get; init; }
 
-    /// <summary>Channel axis for per-channel quantization (negative counts from the end); null means <see cref="DefaultChannelAxis"/>.</summary>
+    /// <summary>
+    /// Channel axis for per-channel quantization (negative counts from the end). Null: resolved against each tensor, the
+    /// first axis whose length is the number of values given, or <see cref="DefaultChannelAxis"/> when they are chosen
+    /// from the data.
+    /// </summary>
     public int? ChannelAxis { get; init; }
 
     /// <summary>The table of a LUT quantizer: integer values in the LUT's range, at most 2^NumBits distinct, any order.</summary>
@@ -67,8 +75,6 @@ public sealed record QuantizerSpec
         QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot when Target == QuantizationTarget.Weights => true,
         _ => Signed ?? true,
     };
-
-    public int EffectiveChannelAxis => ChannelAxis ?? DefaultChannelAxis;
 
     // The values of the method, as results and quantizer files show them: a threshold and a signedness for POT, symmetric
     // and LUT quantizers, a range for uniform ones, a table for LUT ones.
@@ -242,10 +248,62 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.LutValues, $"{Parameter.LutValues} has {distinct} distinct values but a {NumBits}-bit LUT holds at most {1 << NumBits}.", ErrorIds.LutValuesInvalid);
     }
 
-    /// <summary>Resolves the channel axis against a tensor rank, with a clear error when it is out of range.</summary>
-    public int ResolveChannelAxis(int rank)
+    /// <summary>
+    /// The channel axis along which values are chosen from data of <paramref name="shape"/>: the axis given; else, for a
+    /// LUT quantizer given its thresholds (its table chosen), the first axis whose length is their count, as when it is
+    /// applied; else <see cref="DefaultChannelAxis"/>. Returns the resolved (non-negative) axis; out of range is a clear error.
+    /// </summary>
+    public int ResolveSelectionAxis(IReadOnlyList<long> shape)
     {
-        int axis = EffectiveChannelAxis;
+        if (ChannelAxis is int given) return CheckAxis(given, shape.Count);
+        if (shape.Count == 0) throw NoAxes();
+        return PerChannel && Threshold is not null ? ResolveChannels(shape, Threshold.Count)!.Value : DefaultChannelAxis;
+    }
+
+    /// <summary>
+    /// Checks a complete spec against a tensor shape: the input rank (when the spec names one) and, per channel, that
+    /// <paramref name="valueCount"/> values fit the channel axis. Without an axis given, the channels are on the first axis
+    /// whose length is <paramref name="valueCount"/> (the seed's three thresholds on shape (1, 3, 3, 3): axis 1); none is
+    /// an error naming the shape and the count. Returns the resolved (non-negative) axis, or null per tensor.
+    /// </summary>
+    public int? ResolveChannels(IReadOnlyList<long> shape, int valueCount)
+    {
+        if (InputRank is int rank && rank != shape.Count)
+            throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
+        if (!PerChannel) return null;
+        string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
+        var parameter = Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold;
+        if (ChannelAxis is not int given)
+        {
+            if (shape.Count == 0) throw NoAxes();
+            for (int a = 0; a < shape.Count; a++)
+                if (shape[a] == valueCount) return a;
+            throw Invalid(parameter,
+                $"{name} has {valueCount} values but no axis of shape {FormatShape(shape)} has length {valueCount}; give one value per channel of an axis, or choose the axis with {Parameter.ChannelAxis}.",
+                ErrorIds.ChannelCountMismatch);
+        }
+        int axis = CheckAxis(given, shape.Count);
+        if (shape[axis] != valueCount)
+        {
+            throw Invalid(parameter,
+                $"{name} has {valueCount} values but channel axis {given} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another {Parameter.ChannelAxis}.",
+                ErrorIds.ChannelCountMismatch);
+        }
+        return axis;
+    }
+
+    /// <summary>
+    /// This spec as applied to a tensor: a per-channel spec given no axis gets the one resolved for it
+    /// (<paramref name="resolvedAxis"/>), so that results and recorded quantizers say which axis was used.
+    /// </summary>
+    public QuantizerSpec WithResolvedAxis(int? resolvedAxis) =>
+        PerChannel && ChannelAxis is null && resolvedAxis is not null ? this with { ChannelAxis = resolvedAxis } : this;
+
+    private static QuantizerValidationException NoAxes() =>
+        Invalid(Parameter.PerChannel, $"{Parameter.PerChannel} needs a channel axis but a 0-d tensor (shape ()) has no axes; quantize it per tensor.", ErrorIds.ChannelAxisOutOfRange);
+
+    private static int CheckAxis(int axis, int rank)
+    {
         int resolved = axis < 0 ? axis + rank : axis;
         if (rank == 0 || resolved < 0 || resolved >= rank)
         {
@@ -253,27 +311,6 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.ChannelAxis, $"{Parameter.ChannelAxis} {axis} is out of range for a tensor of rank {rank} ({allowed}).", ErrorIds.ChannelAxisOutOfRange);
         }
         return resolved;
-    }
-
-    /// <summary>
-    /// Checks a complete spec against a tensor shape: the input rank (when the spec names one) and, per channel, that
-    /// <paramref name="valueCount"/> values fit the channel axis. Returns the resolved axis, or null per tensor.
-    /// </summary>
-    public int? ResolveChannels(IReadOnlyList<long> shape, int valueCount)
-    {
-        if (InputRank is int rank && rank != shape.Count)
-            throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
-        if (!PerChannel) return null;
-        int axis = ResolveChannelAxis(shape.Count);
-        if (shape[axis] != valueCount)
-        {
-            string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
-            string axisText = ChannelAxis is null ? $"{axis} (the default axis {DefaultChannelAxis})" : $"{ChannelAxis}";
-            throw Invalid(Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold,
-                $"{name} has {valueCount} values but channel axis {axisText} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another {Parameter.ChannelAxis}.",
-                ErrorIds.ChannelCountMismatch);
-        }
-        return axis;
     }
 
     /// <summary>The quantizer-file JSON on one line (values chosen from data are not known yet and are left out).</summary>

@@ -64,6 +64,9 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);
     }
 
+    // What quantize wrote beside an input is not measured with it (nor pooled with it by Calibrate).
+    protected override IReadOnlyCollection<string> OwnOutputTags => Quantize.QuantizeJob.OutputTags;
+
     protected override void Start(JobInput input)
     {
         try

@@ -116,7 +116,7 @@ public sealed record QuantizationResult
                                               InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
                                               SelectionInfo? selection, TimeSpan elapsed, OutputFormat format = OutputFormat.Fake)
     {
-        var spec = quantizer.Spec;
+        var spec = quantizer.SpecFor(plan);
         int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
         var grid = plan as GridPlan;
         return new QuantizationResult

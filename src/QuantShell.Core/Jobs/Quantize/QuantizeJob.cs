@@ -61,6 +61,12 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     /// <summary>What a default output name says of its format: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
     internal static string Tag(OutputFormat format) => format == OutputFormat.Fake ? "q" : EnumNames.Json(format);
 
+    /// <summary>The tags of every default output name (<see cref="Tag"/> of each form).</summary>
+    internal static readonly IReadOnlyCollection<string> OutputTags = Enum.GetValues<OutputFormat>().Select(Tag).ToArray();
+
+    // Whatever the form asked for now: x.int.safetensors of an earlier run is no more an input than x.q.safetensors.
+    protected override IReadOnlyCollection<string> OwnOutputTags => OutputTags;
+
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new QuantizeJob(request, host, cancellationToken), inputs);
