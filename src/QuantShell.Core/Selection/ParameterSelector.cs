@@ -3,6 +3,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Selection;
 
@@ -44,6 +45,9 @@ public static class ParameterSelector
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var channels = SplitChannels<T>(request, data);
+        // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
+        if (options.Search == SelectionSearch.Mct && options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite)))
+            return FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options));
         bool signed = request.Signed ?? (request.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
         var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : signed };
         if (spec.IsLut)
@@ -67,6 +71,26 @@ public static class ParameterSelector
     }
 
     /// <summary>
+    /// The spec MCT's choice completes: its values as the float32 a quantizer holds. A range MCT leaves empty (a constant
+    /// channel, all zeros), which its own quantizers refuse, becomes one that holds the value and zero.
+    /// </summary>
+    private static QuantizerSpec FromMct(QuantizerSpec request, MctChoice choice)
+    {
+        var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : choice.Signed };
+        if (choice.Ranges is not null)
+        {
+            var ranges = choice.Ranges.Select(r => (float)r.Min < (float)r.Max ? (AsFloat(r.Min), AsFloat(r.Max)) : NonDegenerate(r.Min, r.Max)).ToArray();
+            spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Item1).ToArray(), MaxRange = ranges.Select(r => r.Item2).ToArray() };
+        }
+        else
+        {
+            spec = spec with { Threshold = choice.Thresholds!.Select(AsFloat).ToArray(), MinRange = null, MaxRange = null, LutValues = choice.LutValues ?? request.LutValues };
+        }
+        spec.Validate();
+        return spec;
+    }
+
+    /// <summary>
     /// The choice of each channel, channels spread over the cores: each is independent of the others, and its result
     /// does not depend on which thread computed it.
     /// </summary>
@@ -79,7 +103,7 @@ public static class ParameterSelector
     }
 
     /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays.</summary>
-    private static T[][] SplitChannels<T>(QuantizerSpec request, IReadOnlyList<NpyArray> data)
+    internal static T[][] SplitChannels<T>(QuantizerSpec request, IReadOnlyList<NpyArray> data)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var arrays = data.Select(ToValues<T>).ToArray();
@@ -124,7 +148,7 @@ public static class ParameterSelector
         return all;
     }
 
-    private static T[] ToValues<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T> => array.Data switch
+    internal static T[] ToValues<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T> => array.Data switch
     {
         T[] same => same,
         Half[] h => h.Select(v => T.CreateChecked((float)v)).ToArray(),

@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.Numerics;
+
+namespace QuantShell.Core.Selection.Mct;
+
+/// <summary>
+/// MCT's tensor errors (<c>similarity_analyzer.compute_mse</c>, <c>compute_mae</c>, <c>compute_lp_norm</c> without
+/// normalisation): the mean of (x - q)², |x - q| or |x - q|^p over one channel's values (or the whole tensor). A grid that
+/// quantizes in float32 gives a float32 error (NumPy's float32 mean: the float32 sum divided by the count in float64 for a
+/// whole array, in float32 for each row of a per-channel array); otherwise the error is float64. Powers as NumPy's
+/// <c>**</c> takes them: squares for p = 2, |d| for p = 1, √|d| for p = ½, else <c>pow</c> in the values' precision.
+/// </summary>
+internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[][] _channels;
+    private readonly ErrorMethod _method;
+    private readonly double _p;
+    private readonly bool _perChannel;
+
+    public TensorErrors(T[][] channels, ErrorMethod method, double p, bool perChannel)
+    {
+        _channels = channels;
+        _method = method == ErrorMethod.Lp && p == 2 ? ErrorMethod.Mse : method == ErrorMethod.Lp && p == 1 ? ErrorMethod.Mae : method;
+        _p = p;
+        _perChannel = perChannel;
+    }
+
+    public int Channels => _channels.Length;
+
+    public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
+    {
+        var values = _channels[channel];
+        for (int i = 0; i < candidates.Length; i++)
+            errors[i] = candidates[i].Grid.Single ? ErrorSingle(values, candidates[i].Grid) : ErrorDouble(values, candidates[i].Grid);
+    }
+
+    private MctLoss ErrorSingle(T[] values, MctGrid grid)
+    {
+        var buffer = ArrayPool<float>.Shared.Rent(values.Length);
+        try
+        {
+            var terms = buffer.AsSpan(0, values.Length);
+            float p = (float)_p;
+            for (int i = 0; i < values.Length; i++)
+            {
+                float x = float.CreateTruncating(values[i]);
+                float d = x - grid.Quantize(x);
+                terms[i] = _method switch
+                {
+                    ErrorMethod.Mse => d * d,
+                    ErrorMethod.Mae => MathF.Abs(d),
+                    _ => _p == 0.5 ? MathF.Sqrt(MathF.Abs(d)) : MathF.Pow(MathF.Abs(d), p),
+                };
+            }
+            float mean = _perChannel ? NumpySum.MeanOfRow(terms) : NumpySum.MeanOfArray(terms);
+            return new MctLoss(mean, true);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    private MctLoss ErrorDouble(T[] values, MctGrid grid)
+    {
+        var buffer = ArrayPool<double>.Shared.Rent(values.Length);
+        try
+        {
+            var terms = buffer.AsSpan(0, values.Length);
+            for (int i = 0; i < values.Length; i++)
+            {
+                double x = double.CreateTruncating(values[i]);
+                double d = x - grid.Quantize(x);
+                terms[i] = _method switch
+                {
+                    ErrorMethod.Mse => d * d,
+                    ErrorMethod.Mae => Math.Abs(d),
+                    _ => _p == 0.5 ? Math.Sqrt(Math.Abs(d)) : Math.Pow(Math.Abs(d), _p),
+                };
+            }
+            return new MctLoss(NumpySum.Mean(terms), false);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+}
