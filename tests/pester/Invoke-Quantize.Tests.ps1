@@ -294,7 +294,7 @@ Describe 'Invoke-Quantize' {
             ($result | Out-String -Width 200) | Should -Match ('Pot\s+8\s+' + [regex]::Escape($result.Threshold[0].ToString('G7', [cultureinfo]::InvariantCulture)) + '\s')
         }
 
-        It 'chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
+        It 'with -Search Optimal chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
             @{ Bits = 8; Clips = $false }
             @{ Bits = 3; Clips = $true }
         ) {
@@ -305,7 +305,7 @@ Describe 'Invoke-Quantize' {
                 $mse = Get-OutputMse $x (New-InferableQuantizer -Target Weights -Method Pot -NumBits $Bits -Threshold $t)
                 if ($mse -le $best) { $best = $mse; $bestThreshold = $t }
             }
-            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
+            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -Search Optimal -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
             $result.Threshold[0] | Should -Be $bestThreshold
             # At 3 bits the optimum clips the outlier 6.5 (threshold below 8); at 8 bits it covers it.
             ($bestThreshold -lt 8) | Should -Be $Clips
@@ -313,16 +313,20 @@ Describe 'Invoke-Quantize' {
             [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual (1e-6 * $best)
         }
 
-        It 'with -ErrorMethod NoClipping chooses the smallest power of two >= max|x|' {
-            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
+        It 'with -ErrorMethod NoClipping -Search Optimal chooses the smallest power of two >= max|x|' {
+            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -Search Optimal -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
             $result.Threshold[0] | Should -Be 8
-            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 1, 0.5)
-            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
+            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 2, 0.5)
+            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 4
+            # MCT keeps the largest positive value on the signed grid: max(-min, max * 128/127) = 2.0157... -> 4
+            $top = New-TestNpy (Join-Path $TestDrive 'top.npy') @(3) @(-1, 2, 0.5)
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 2
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
         }
 
         It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
             $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
-            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
+            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Search Optimal -Force
             $result.NumBits | Should -Be 4
             $result.QuantMin | Should -Be -8
             $result.PerChannel | Should -BeTrue

@@ -43,6 +43,9 @@ public sealed record QuantizerOptions
     /// <summary>How missing values are chosen; default <see cref="ErrorMethod.Mse"/>.</summary>
     public ErrorMethod? ErrorMethod { get; init; }
 
+    /// <summary>As MCT does or the least error; default <see cref="SelectionOptions.DefaultSearch"/>.</summary>
+    public SelectionSearch? Search { get; init; }
+
     /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>.</summary>
     public double? P { get; init; }
 
@@ -73,6 +76,7 @@ public sealed record QuantizerOptions
     public IEnumerable<string> SelectionParametersGiven()
     {
         if (ErrorMethod is not null) yield return nameof(ErrorMethod);
+        if (Search is not null) yield return nameof(Search);
         if (P is not null) yield return nameof(P);
         if (Percentile is not null) yield return nameof(Percentile);
         if (Calibrate is not null) yield return nameof(Calibrate);
@@ -149,7 +153,7 @@ public sealed record QuantizerOptions
         }
         var selection = new SelectionOptions
         {
-            ErrorMethod = method, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
+            ErrorMethod = method, Search = Search ?? SelectionOptions.DefaultSearch, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
         };
         return new QuantizerRequest(spec, selection, source);
     }

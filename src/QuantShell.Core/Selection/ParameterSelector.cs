@@ -46,7 +46,8 @@ public static class ParameterSelector
     {
         var channels = SplitChannels<T>(request, data);
         // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
-        if (options.Search == SelectionSearch.Mct && options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite)))
+        bool mctApplies = options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite));
+        if (options.Search == SelectionSearch.Mct && mctApplies)
             return FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options));
         bool signed = request.Signed ?? (request.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
         var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : signed };
@@ -67,7 +68,66 @@ public static class ParameterSelector
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
+        // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
+        // points), it wins, so the least-error search is never worse than MCT's.
+        if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
+            spec = Better(spec, FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options)), channels, options);
         return spec;
+    }
+
+    /// <summary>
+    /// Of two complete specs for the same data, per channel the values with the lower error (the first on a tie); a LUT's
+    /// table is shared by the channels, so there the whole spec with the lower total error.
+    /// </summary>
+    private static QuantizerSpec Better<T>(QuantizerSpec first, QuantizerSpec second, T[][] channels, SelectionOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var scorers = channels.Select(c => new ChannelScorer<T>(c, options)).ToArray();
+        var errors = new (double First, double Second)[channels.Length];
+        Parallel.For(0, channels.Length, c => errors[c] = (ChannelError(first, c, scorers[c]), ChannelError(second, c, scorers[c])));
+        if (first.IsLut)
+        {
+            double firstTotal = 0, secondTotal = 0;
+            for (int c = 0; c < channels.Length; c++)
+            {
+                firstTotal += errors[c].First * channels[c].Length;
+                secondTotal += errors[c].Second * channels[c].Length;
+            }
+            return secondTotal < firstTotal ? second : first;
+        }
+        if (first.Method == QuantizationMethod.Uniform)
+        {
+            var min = first.MinRange!.ToArray();
+            var max = first.MaxRange!.ToArray();
+            for (int c = 0; c < channels.Length; c++)
+                if (errors[c].Second < errors[c].First) (min[c], max[c]) = (second.MinRange![c], second.MaxRange![c]);
+            return first with { MinRange = min, MaxRange = max };
+        }
+        if (first.Signed != second.Signed) return errors.Sum(e => e.Second) < errors.Sum(e => e.First) ? second : first;
+        var thresholds = first.Threshold!.ToArray();
+        for (int c = 0; c < channels.Length; c++)
+            if (errors[c].Second < errors[c].First) thresholds[c] = second.Threshold![c];
+        return first with { Threshold = thresholds };
+    }
+
+    /// <summary>The error of channel <paramref name="channel"/>'s values (a sample of them) under its part of <paramref name="spec"/>.</summary>
+    private static double ChannelError<T>(QuantizerSpec spec, int channel, ChannelScorer<T> scorer)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var one = spec with { PerChannel = false, ChannelAxis = null, InputRank = null };
+        double rangeMin, rangeMax;
+        if (spec.Method == QuantizationMethod.Uniform)
+        {
+            one = one with { MinRange = [spec.MinRange![channel]], MaxRange = [spec.MaxRange![channel]] };
+            (rangeMin, rangeMax) = RangeMath.AdjustUniformRange((float)spec.MinRange[channel], (float)spec.MaxRange[channel], spec.NumBits);
+        }
+        else
+        {
+            double t = spec.Threshold![channel];
+            one = one with { Threshold = [t] };
+            (rangeMin, rangeMax) = (spec.IsSigned ? -t : 0, t);
+        }
+        return scorer.Score(InferableQuantizer.Create(one), rangeMin, rangeMax, scorer.Sample(scorer.Options.MaxSearchValues));
     }
 
     /// <summary>

@@ -102,6 +102,10 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter]
     public ErrorMethod ErrorMethod { get; set; }
 
+    /// <summary>As MCT does (default) or QuantShell's search for the least error.</summary>
+    [Parameter]
+    public SelectionSearch Search { get; set; }
+
     /// <summary>The exponent of -ErrorMethod Lp.</summary>
     [Parameter]
     public double P { get; set; }
@@ -156,6 +160,7 @@ internal static class QuantizerParameters
             LutValuesBitwidth = Given<int>("LutValuesBitwidth"),
             Eps = Given<double>("Eps"),
             ErrorMethod = Given<ErrorMethod>("ErrorMethod"),
+            Search = Given<SelectionSearch>("Search"),
             P = Given<double>("P"),
             Percentile = Given<double>("Percentile"),
             Calibrate = Switch("Calibrate"),
