@@ -86,7 +86,7 @@ public sealed class MctSelectionTests
     {
         var channels = ParameterSelector.SplitChannels<float>(c.Request, inputs);
         var batches = inputs.Select(ParameterSelector.ToValues<float>).ToArray();
-        return MctSelection.Choose(c.Request, channels, batches, c.Options);
+        return MctSelection.Choose(c.Request, channels, batches, c.Options, inputs[0].Shape);
     }
 
     /// <summary>The MSE of a complete spec on the data (pooled when several arrays), with the quantizer's kernel.</summary>

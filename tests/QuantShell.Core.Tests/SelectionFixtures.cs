@@ -91,8 +91,8 @@ internal static class SelectionFixtures
 /// <summary>How many cases of each kind the committed fixtures hold (a test fails when the manifest has fewer).</summary>
 internal static class SelectionFixtureCounts
 {
-    public const int WeightsCases = 2;
-    public const int ActivationCases = 2;
-    public const int LutCases = 2;
-    public const int MseCases = 2;
+    public const int WeightsCases = 720;
+    public const int ActivationCases = 450;
+    public const int LutCases = 102;
+    public const int MseCases = 210;
 }

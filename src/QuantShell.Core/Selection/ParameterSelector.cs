@@ -48,7 +48,7 @@ public static class ParameterSelector
         // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
         bool mctApplies = options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite));
         if (options.Search == SelectionSearch.Mct && mctApplies)
-            return FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options));
+            return FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape));
         bool signed = request.Signed ?? (request.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
         var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : signed };
         if (spec.IsLut)
@@ -71,7 +71,7 @@ public static class ParameterSelector
         // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
         // points), it wins, so the least-error search is never worse than MCT's.
         if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
-            spec = Better(spec, FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options)), channels, options);
+            spec = Better(spec, FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape)), channels, options);
         return spec;
     }
 

@@ -2,8 +2,9 @@ namespace QuantShell.Core.Selection.Mct;
 
 /// <summary>
 /// k-means on weighted one-dimensional points as scikit-learn's KMeans runs it for MCT's LUT tables (k-means++ seeding
-/// with 2 + ⌊ln k⌋ local trials per centre, Lloyd's iterations until the centres move less than tol·variance or the
-/// assignment stops changing, at most 300; the best of <see cref="Restarts"/> seedings by inertia), with a seeded random
+/// with 2 + ⌊ln k⌋ local trials per centre, Lloyd's iterations until the assignment stops changing, at most 300 (run to
+/// convergence, where scikit-learn stops once the centres move less than 1e-4 of the variance), <see cref="Restarts"/>
+/// seedings), with a seeded random
 /// stream so the same points give the same centres on every run and machine. In one dimension a centre's cluster is the
 /// run of sorted points between the midpoints to its neighbours, so every step works on prefix sums of the sorted points:
 /// seeding samples a point with probability ∝ weight·D² by bisection and each iteration costs O(k log n), not O(k·n).
@@ -14,7 +15,7 @@ internal sealed class KMeans1D
 {
     public const int Restarts = 10;
     public const int MaxIterations = 300;
-    public const double Tolerance = 1e-4;
+    public const double Tolerance = 0;
 
     private readonly double[] _points;
     private readonly double[] _w0, _w1, _w2; // prefix sums of weight, weight·x, weight·x²
@@ -46,7 +47,7 @@ internal sealed class KMeans1D
         int n = _points.Length;
         (_w0, _w1, _w2) = Prefix(merged.Select(p => (p.X, p.W)).ToList());
         (_s0, _s1, _s2) = Prefix(merged.Select(p => (p.X, p.S)).ToList());
-        // scikit-learn's tolerance: tol times the (unweighted) variance of the points.
+        // A tolerance relative to the (unweighted) variance of the points, as scikit-learn's.
         double mean = 0, squares = 0;
         long all = 0;
         for (int i = 0; i < points.Length; i++)
@@ -89,6 +90,37 @@ internal sealed class KMeans1D
         }
         var random = new Random(seed);
         for (int run = 0; run < Restarts; run++) yield return Lloyd(Seed(k, random));
+    }
+
+    /// <summary>
+    /// Integer entries nudged by ±1 while that lowers <see cref="TableError"/> (entries stay distinct, within
+    /// [<paramref name="low"/>, <paramref name="high"/>]; an entry 0 stays when <paramref name="keepZero"/>): rounding the
+    /// centres moves them off the best integers; this moves them back.
+    /// </summary>
+    public double[] Polish(double[] sortedTable, double low, double high, bool keepZero)
+    {
+        var table = (double[])sortedTable.Clone();
+        double error = TableError(table);
+        for (int pass = 0; pass < 100; pass++)
+        {
+            bool improved = false;
+            for (int j = 0; j < table.Length; j++)
+            {
+                if (keepZero && table[j] == 0) continue;
+                foreach (double step in new[] { -1.0, 1.0 })
+                {
+                    double moved = table[j] + step;
+                    if (moved < low || moved > high || (j > 0 && moved <= table[j - 1]) || (j + 1 < table.Length && moved >= table[j + 1])) continue;
+                    double original = table[j];
+                    table[j] = moved;
+                    double e = TableError(table);
+                    if (e < error) { error = e; improved = true; break; }
+                    table[j] = original;
+                }
+            }
+            if (!improved) break;
+        }
+        return table;
     }
 
     /// <summary>Σ score weight · (x - nearest entry)² of a table (ascending; ties to the lower entry, as the LUT kernel's first index).</summary>

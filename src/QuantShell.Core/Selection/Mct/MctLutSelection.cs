@@ -7,8 +7,9 @@ namespace QuantShell.Core.Selection.Mct;
 /// by the no-clipping rule (weights: symmetric or power of two with the LUT's bit width in the expansion factor;
 /// activations: the power of two above max|right edge| of the non-empty bins), the values scaled into the table's integer
 /// range, <c>clip(x / (t + eps) · 2^(B - signed), lo, hi)</c>, and k-means (<see cref="KMeans1D"/>, seed
-/// <see cref="Seed"/>) with min(2^n, distinct values) clusters, the centres rounded half to even; of the ten seedings the
-/// table kept is the one whose error on the data is least (MCT keeps the least inertia before rounding). Weights: when there are
+/// <see cref="Seed"/>) with min(2^n, distinct values) clusters, the centres rounded half to even (duplicates merged) and
+/// nudged to neighbouring integers while that lowers the error; of the ten seedings the table kept is the one whose error
+/// on the data is least (MCT keeps the least inertia before rounding). Weights: when there are
 /// fewer distinct values than 2^n and no centre is 0, 0 is added; then the centre nearest to 0 becomes 0. Activations:
 /// k-means over the 2049 edges weighted by the count of the bin each closes (the first edge weighs 0), no 0 forced.
 /// </summary>
@@ -53,7 +54,7 @@ internal static class MctLutSelection
         }
         int distinct = channels.SelectMany(c => c).Distinct().Count();
         int clusters = Math.Min(1 << numBits, distinct);
-        var kmeans = new KMeans1D(scaled, default, scoreWeights);
+        var kmeans = new KMeans1D(scaled, scoreWeights);
         return Best(kmeans, kmeans.Fit(clusters, Seed).Select(run =>
         {
             var centers = run.Select(v => Math.Round(v)).ToList();
@@ -62,7 +63,7 @@ internal static class MctLutSelection
             for (int i = 1; i < centers.Count; i++)
                 if (Math.Abs(centers[i]) < Math.Abs(centers[nearest])) nearest = i;
             centers[nearest] = 0;
-            return centers.Order().ToArray();
+            return kmeans.Polish(centers.Order().Distinct().ToArray(), low, high, keepZero: true);
         }));
     }
 
@@ -101,6 +102,7 @@ internal static class MctLutSelection
             if (histogram.Counts[i] > 0) distinct.Add(Math.Abs(edges[i + 1]));
         int clusters = Math.Min(1 << numBits, distinct.Count);
         var kmeans = new KMeans1D(scaled, weights);
-        return Best(kmeans, kmeans.Fit(clusters, Seed).Select(run => run.Select(v => (double)(float)Math.Round(v)).Order().ToArray()));
+        return Best(kmeans, kmeans.Fit(clusters, Seed).Select(run =>
+            kmeans.Polish(run.Select(v => (double)(float)Math.Round(v)).Order().Distinct().ToArray(), low, high, keepZero: false)));
     }
 }

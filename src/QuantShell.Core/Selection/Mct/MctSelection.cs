@@ -23,7 +23,12 @@ internal sealed record MctChoice
 /// </summary>
 internal static class MctSelection
 {
-    public static MctChoice Choose<T>(QuantizerSpec request, T[][] channels, IReadOnlyList<T[]> batches, SelectionOptions options)
+    /// <param name="request">What to complete.</param>
+    /// <param name="channels">Weights: each channel's values (one for per tensor).</param>
+    /// <param name="batches">Activations: each input's values.</param>
+    /// <param name="options">The error method, its p, the z-score threshold.</param>
+    /// <param name="shape">The (first) input's shape: per channel it decides how NumPy sums MCT's rows.</param>
+    public static MctChoice Choose<T>(QuantizerSpec request, T[][] channels, IReadOnlyList<T[]> batches, SelectionOptions options, IReadOnlyList<long> shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int numBits = request.NumBits;
@@ -52,15 +57,16 @@ internal static class MctSelection
 
         var values = channels.Select(Finite).ToArray();
         bool perChannel = request.PerChannel;
+        bool sequential = perChannel && TensorErrors<T>.SequentialRows(shape, request.ResolveChannelAxis(shape.Count));
         bool signedWeights = request.Signed ?? true;
         switch (request.Method)
         {
             case QuantizationMethod.Uniform:
-                return new MctChoice { Ranges = MctWeightsSelection.UniformRanges(values, numBits, perChannel, options.ErrorMethod, options.P) };
+                return new MctChoice { Ranges = MctWeightsSelection.UniformRanges(values, numBits, perChannel, options.ErrorMethod, options.P, sequential) };
             case QuantizationMethod.Pot:
-                return new MctChoice { Thresholds = MctWeightsSelection.PotThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P), Signed = signedWeights };
+                return new MctChoice { Thresholds = MctWeightsSelection.PotThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential), Signed = signedWeights };
             case QuantizationMethod.Symmetric:
-                return new MctChoice { Thresholds = MctWeightsSelection.SymmetricThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P), Signed = signedWeights };
+                return new MctChoice { Thresholds = MctWeightsSelection.SymmetricThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential), Signed = signedWeights };
             default:
             {
                 bool pot = request.Method == QuantizationMethod.LutPot;

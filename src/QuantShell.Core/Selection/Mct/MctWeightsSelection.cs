@@ -13,10 +13,13 @@ internal static class MctWeightsSelection
     /// <summary>MCT's MIN_THRESHOLD, 2^-16: the smallest threshold it chooses.</summary>
     public const double MinThreshold = 1.0 / 65536;
 
+    /// <summary>The bit width of the grid MCT's KL error quantizes a histogram's edges on for uniform weights, whatever the quantizer's.</summary>
+    public const int UniformKlBits = 8;
+
     /// <summary>MCT's iterations of the power-of-two search for weights (halvings from twice the no-clipping threshold).</summary>
     public const int PotCandidates = 10;
 
-    public static double[] PotThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p)
+    public static double[] PotThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -24,7 +27,7 @@ internal static class MctWeightsSelection
         var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
         if (method == ErrorMethod.NoClipping) return noClipping;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel);
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows);
         var result = new double[channels.Length];
         Parallel.For(0, channels.Length, c =>
         {
@@ -44,7 +47,7 @@ internal static class MctWeightsSelection
         return result;
     }
 
-    public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p)
+    public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -54,7 +57,7 @@ internal static class MctWeightsSelection
         var start = maxima.Select(t => perChannel ? (t < MinThreshold ? MinThreshold : t) : PythonMax(MinThreshold, t)).ToArray();
         if (method == ErrorMethod.NoClipping) return start;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false);
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows);
         var search = new SymmetricIntervalSearch
         {
             Iterations = perChannel ? 15 : 40,
@@ -67,7 +70,7 @@ internal static class MctWeightsSelection
         return best.Select(t => perChannel ? NumpyMaximum(MinThreshold, t) : PythonMax(MinThreshold, t)).ToArray();
     }
 
-    public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p)
+    public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -84,7 +87,8 @@ internal static class MctWeightsSelection
             return [(min > 0 ? 0 : min, max < 0 ? 0 : max)];
         }
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false);
+        // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
+        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows);
         var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
         var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
@@ -135,11 +139,11 @@ internal static class MctWeightsSelection
         return Math.Pow(2.0, Math.Ceiling(Math.Log2(NumpyMaximum(x, MinThreshold))));
     }
 
-    private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized)
+    private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         method == ErrorMethod.Kl
             ? new TensorKlErrors<T>(channels, numBits, histogramOfQuantized)
-            : new TensorErrors<T>(channels, method, p, perChannel);
+            : new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
 
     /// <summary>np.maximum: NaN if either is.</summary>
     public static TNumber NumpyMaximum<TNumber>(TNumber a, TNumber b) where TNumber : IFloatingPointIeee754<TNumber> =>

@@ -9,6 +9,8 @@ namespace QuantShell.Core.Selection.Mct;
 /// quantizes in float32 gives a float32 error (NumPy's float32 mean: the float32 sum divided by the count in float64 for a
 /// whole array, in float32 for each row of a per-channel array); otherwise the error is float64. Powers as NumPy's
 /// <c>**</c> takes them: squares for p = 2, |d| for p = 1, √|d| for p = ½, else <c>pow</c> in the values' precision.
+/// The order of each channel's sum follows NumPy's layout of MCT's channels-by-values matrix: pairwise along rows that
+/// are contiguous in memory, one value after the other where the matrix is a strided view (<see cref="SequentialRows"/>).
 /// </summary>
 internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -16,13 +18,34 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
     private readonly ErrorMethod _method;
     private readonly double _p;
     private readonly bool _perChannel;
+    private readonly bool _sequentialRows;
 
-    public TensorErrors(T[][] channels, ErrorMethod method, double p, bool perChannel)
+    public TensorErrors(T[][] channels, ErrorMethod method, double p, bool perChannel, bool sequentialRows = false)
     {
         _channels = channels;
         _method = method == ErrorMethod.Lp && p == 2 ? ErrorMethod.Mse : method == ErrorMethod.Lp && p == 1 ? ErrorMethod.Mae : method;
         _p = p;
         _perChannel = perChannel;
+        _sequentialRows = perChannel && sequentialRows;
+    }
+
+    /// <summary>
+    /// Whether MCT's per-channel matrix (<c>reshape_tensor_for_per_channel_search</c>: the channel axis moved first, the
+    /// rest flattened) is a strided view of the tensor rather than a C-ordered array: so when the channel axis is the last
+    /// one that is not of length 1. NumPy then reduces each row value after value (its inner loop runs across channels)
+    /// instead of pairwise. Elsewhere the reshape copies (or the axis is first) and rows are contiguous.
+    /// </summary>
+    public static bool SequentialRows(IReadOnlyList<long> shape, int axis)
+    {
+        if (shape[axis] == 1) return false;
+        bool before = false, after = false;
+        for (int i = 0; i < shape.Count; i++)
+        {
+            if (i == axis || shape[i] == 1) continue;
+            if (i < axis) before = true;
+            else after = true;
+        }
+        return before && !after;
     }
 
     public int Channels => _channels.Length;
@@ -52,13 +75,27 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
                     _ => _p == 0.5 ? MathF.Sqrt(MathF.Abs(d)) : MathF.Pow(MathF.Abs(d), p),
                 };
             }
-            float mean = _perChannel ? NumpySum.MeanOfRow(terms) : NumpySum.MeanOfArray(terms);
+            float mean = !_perChannel ? NumpySum.MeanOfArray(terms) : _sequentialRows ? SequentialSum(terms) / terms.Length : NumpySum.MeanOfRow(terms);
             return new MctLoss(mean, true);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(buffer);
         }
+    }
+
+    private static float SequentialSum(ReadOnlySpan<float> terms)
+    {
+        float sum = 0;
+        foreach (float term in terms) sum += term;
+        return sum;
+    }
+
+    private static double SequentialSum(ReadOnlySpan<double> terms)
+    {
+        double sum = 0;
+        foreach (double term in terms) sum += term;
+        return sum;
     }
 
     private MctLoss ErrorDouble(T[] values, MctGrid grid)
@@ -78,7 +115,7 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
                     _ => _p == 0.5 ? Math.Sqrt(Math.Abs(d)) : Math.Pow(Math.Abs(d), _p),
                 };
             }
-            return new MctLoss(NumpySum.Mean(terms), false);
+            return new MctLoss(_sequentialRows ? SequentialSum(terms) / terms.Length : NumpySum.Mean(terms), false);
         }
         finally
         {
