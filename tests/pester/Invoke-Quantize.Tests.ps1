@@ -493,6 +493,68 @@ Describe 'Invoke-Quantize' {
         }
     }
 
+    Context '-Search (MCT''s values from tests/fixtures/selection, or the least error)' {
+        BeforeAll {
+            $fixtures = Join-Path $RepoRoot 'tests/fixtures/selection'
+            $manifest = Get-Content -LiteralPath (Join-Path $fixtures 'manifest.json') -Raw | ConvertFrom-Json
+            # The first case with these properties (the manifest's order is fixed), its inputs and its parameters.
+            function Get-FixtureCase([string] $Target, [string] $Method, [string] $ErrorMethod, [bool] $PerChannel, [string] $InputName) {
+                $c = $manifest.cases | Where-Object {
+                    $_.target -eq $Target -and $_.method -eq $Method -and $_.errorMethod -eq $ErrorMethod -and
+                    $_.perChannel -eq $PerChannel -and -not $_.PSObject.Properties['zThreshold'] -and $_.inputs[0] -like "*$InputName*"
+                } | Select-Object -First 1
+                $c | Should -Not -BeNullOrEmpty
+                $parameters = @{ Target = $Target; Method = $Method; NumBits = $c.numBits; ErrorMethod = $ErrorMethod }
+                if ($PerChannel) { $parameters.PerChannel = $true; $parameters.ChannelAxis = $c.channelAxis }
+                $paths = @($c.inputs | ForEach-Object {
+                    $copy = Join-Path $TestDrive (Split-Path $_ -Leaf)
+                    Copy-Item -LiteralPath (Join-Path $fixtures $_) -Destination $copy -Force
+                    $copy
+                })
+                [pscustomobject]@{ Case = $c; Parameters = $parameters; Paths = $paths }
+            }
+        }
+
+        It 'gives MCT''s values by default and with -Search Mct: <Target> <Method> <ErrorMethod>' -ForEach @(
+            @{ Target = 'Weights'; Method = 'Symmetric'; ErrorMethod = 'Mse'; PerChannel = $false; InputName = 'w_outliers' }
+            @{ Target = 'Weights'; Method = 'Uniform'; ErrorMethod = 'Kl'; PerChannel = $true; InputName = 'w_normal' }
+            @{ Target = 'Activation'; Method = 'Pot'; ErrorMethod = 'Mae'; PerChannel = $false; InputName = 'a_heavy' }
+        ) {
+            $f = Get-FixtureCase $Target.ToLowerInvariant() $Method.ToLowerInvariant() $ErrorMethod.ToLowerInvariant() $PerChannel $InputName
+            $p = $f.Parameters
+            foreach ($search in @(@{}, @{ Search = 'Mct' })) {
+                $result = Invoke-Quantize -LiteralPath $f.Paths[0] @p @search -OutputPath (Join-Path $TestDrive 'mct.npy') -Force
+                $result.Selection.Search | Should -Be 'Mct'
+                if ($Method -eq 'Uniform') {
+                    @($result.MinRange) | Should -Be @($f.Case.expected.minRange)
+                    @($result.MaxRange) | Should -Be @($f.Case.expected.maxRange)
+                } else {
+                    @($result.Threshold) | Should -Be @($f.Case.expected.threshold)
+                }
+            }
+        }
+
+        It '-Search Optimal has no larger MSE, in Invoke-Quantize, Measure-Quantization and New-InferableQuantizer' {
+            $f = Get-FixtureCase 'weights' 'symmetric' 'mse' $false 'w_heavy'
+            $p = $f.Parameters
+            $mct = Invoke-Quantize -LiteralPath $f.Paths[0] @p -OutputPath (Join-Path $TestDrive 'm.npy') -Force
+            $optimal = Invoke-Quantize -LiteralPath $f.Paths[0] @p -Search Optimal -OutputPath (Join-Path $TestDrive 'o.npy') -Force
+            $optimal.Selection.Search | Should -Be 'Optimal'
+            $optimal.Mse | Should -BeLessOrEqual $mct.Mse
+            $measured = Measure-Quantization -LiteralPath $f.Paths[0] @p -Search Optimal
+            $measured.Selection.Search | Should -Be 'Optimal'
+            @($measured.Threshold) | Should -Be @($optimal.Threshold)
+            $q = New-InferableQuantizer @p -FromLiteralPath $f.Paths[0] -Search Mct
+            @($q.Spec.Threshold) | Should -Be @($f.Case.expected.threshold)
+        }
+
+        It '-Search with a complete quantizer is an error (SelectionOptionNotApplicable)' {
+            $f = Get-FixtureCase 'weights' 'pot' 'mse' $false 'w_normal'
+            { Invoke-Quantize -LiteralPath $f.Paths[0] -Method Pot -Threshold 1 -Search Optimal -OutputPath (Join-Path $TestDrive 'c.npy') -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'SelectionOptionNotApplicable,*'
+        }
+    }
+
     Context 'help' {
         It 'has help with examples' {
             $help = Get-Help Invoke-Quantize -Examples
