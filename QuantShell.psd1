@@ -16,7 +16,7 @@
     Author               = 'QuantShell'
     CompanyName          = 'QuantShell'
     Copyright            = '(c) QuantShell contributors. MIT License.'
-    Description          = 'Sony MCT''s inferable quantizers for PowerShell, bit for bit identical with MCT on PyTorch: all nine (POT, symmetric and uniform for weights and activations; LUT POT and LUT symmetric for weights, LUT POT for activations), with values given or chosen from data (MSE, MAE, Lp, KL, percentile; k-means tables). Quantizes, measures and dequantizes .npy files and model files (.npz, safetensors, PyTorch torch.save checkpoints) and lowers MCT''s exported ONNX models to standard ONNX. No libtorch (its only native code is SkiaSharp''s, for plots, linux-x64); TorchSharp tensors need the separate QuantShell.Torch module.'
+    Description          = 'Sony MCT''s inferable quantizers for PowerShell, bit for bit identical with MCT on PyTorch: all nine (POT, symmetric and uniform for weights and activations; LUT POT and LUT symmetric for weights, LUT POT for activations), with values given or chosen from data (MSE, MAE, Lp, KL, percentile; k-means tables). Quantizes, measures and dequantizes .npy files and model files (.npz, safetensors, PyTorch torch.save checkpoints) lowers MCT''s exported ONNX models to standard ONNX, and calibrates an ONNX model''s activations from sample inputs (Invoke-Calibrate; ONNX Runtime from the separate QuantShell.OnnxRuntime module, imported on first use). No libtorch (its only native code is SkiaSharp''s, for plots, linux-x64); TorchSharp tensors need the separate QuantShell.Torch module.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/QuantShell.Format.ps1xml')
@@ -30,6 +30,8 @@
         'Get-QuantTensor'
         'Invoke-Dequantize'
         'ConvertTo-StandardOnnx'
+        'Invoke-Calibrate'
+        'Compare-OnnxModel'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the two PowerShell modules in the clone's layout, so that `Import-Module ./QuantShell.psd1` (and, for tensors,
-# `Import-Module ./module/QuantShell.Torch/QuantShell.Torch.psd1`) work from the repository root. Idempotent.
+# Builds the three PowerShell modules in the clone's layout, so that `Import-Module ./QuantShell.psd1` (and, for tensors,
+# `Import-Module ./module/QuantShell.Torch/QuantShell.Torch.psd1`; for calibrating and comparing,
+# `Import-Module ./module/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1`) work from the repository root. Idempotent.
 #   module/bin                  QuantShell: src/QuantShell.PowerShell published (Release, framework-dependent, linux-x64
 #                               for SkiaSharp's natives, which draw plots); no TorchSharp, no libtorch
 #   module/QuantShell.Torch/bin QuantShell.Torch: src/QuantShell.Torch published for linux-x64 (TorchSharp, the libtorch
 #                               natives), without the files QuantShell already ships (QuantShell.Core.dll, ...)
-# build/pack-module.sh stages both from here and packs them.
+#   module/QuantShell.OnnxRuntime/bin  QuantShell.OnnxRuntime: src/QuantShell.OnnxRuntime published for linux-x64
+#                               (Microsoft.ML.OnnxRuntime, libonnxruntime.so), without what QuantShell ships
+# build/pack-module.sh stages all three from here and packs them.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,10 +16,11 @@ cd "$repo_root"
 
 core_output="$repo_root/module/bin"
 torch_output="$repo_root/module/QuantShell.Torch/bin"
+runtime_output="$repo_root/module/QuantShell.OnnxRuntime/bin"
 
 # Published afresh each time, so that nothing of an older layout lingers (module/bin held libtorch before 0.1.0's
 # split into two modules).
-rm -rf "$core_output" "$torch_output"
+rm -rf "$core_output" "$torch_output" "$runtime_output"
 # -r linux-x64 (framework-dependent, the managed code stays portable): of SkiaSharp's natives, which draw the plots, only
 # linux-x64's are shipped, flattened beside SkiaSharp.dll where .NET finds them for a module (pwsh reads no deps.json
 # of ours). All of them (every OS and CPU) would make the package 74 MB instead of about 5.
@@ -42,6 +46,20 @@ for shipped in "$core_output"/*; do
     [[ -f "$shipped" && -e "$torch_output/$name" ]] && rm -f "$torch_output/$name"
 done
 rm -f "$torch_output"/QuantShell.Torch.deps.json
+# -r linux-x64 flattens ONNX Runtime's linux-x64 natives (libonnxruntime.so) next to Microsoft.ML.OnnxRuntime.dll, where
+# it finds them; no other platform's are published.
+dotnet publish src/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.csproj \
+    --configuration Release \
+    --runtime linux-x64 \
+    --self-contained false \
+    --output "$runtime_output" \
+    --nologo
+for shipped in "$core_output"/*; do
+    name="$(basename "$shipped")"
+    [[ -f "$shipped" && -e "$runtime_output/$name" ]] && rm -f "$runtime_output/$name"
+done
+rm -f "$runtime_output"/QuantShell.OnnxRuntime.deps.json
+
 # libtorch's package carries libraries TorchSharp never loads (readelf -d: libLibTorchSharp.so needs libtorch, libtorch_cpu
 # and libc10 only, and they need libgomp): the Python bindings and libtorch's own test and example backends. Left out
 # of the module, they would add 35 MB to every install.
@@ -68,9 +86,20 @@ for required in QuantShell.Torch.dll TorchSharp.dll libLibTorchSharp.so libtorch
         exit 1
     fi
 done
+for required in QuantShell.OnnxRuntime.dll Microsoft.ML.OnnxRuntime.dll libonnxruntime.so; do
+    if [[ ! -e "$runtime_output/$required" ]]; then
+        echo "build-module.sh: $runtime_output/$required is missing after publish" >&2
+        exit 1
+    fi
+done
+if compgen -G "$core_output/*onnxruntime*" >/dev/null || compgen -G "$core_output/*OnnxRuntime*" >/dev/null; then
+    echo "build-module.sh: $core_output holds ONNX Runtime files: $(ls "$core_output" | grep -i onnxruntime | tr '\n' ' ')" >&2
+    exit 1
+fi
 if compgen -G "$core_output/*[Tt]orch*" >/dev/null; then
     echo "build-module.sh: $core_output holds TorchSharp or libtorch files: $(ls "$core_output" | grep -i torch | tr '\n' ' ')" >&2
     exit 1
 fi
 echo "QuantShell module built in $core_output; import it with: Import-Module $repo_root/QuantShell.psd1"
 echo "QuantShell.Torch module built in $torch_output; import it with: Import-Module $repo_root/module/QuantShell.Torch/QuantShell.Torch.psd1"
+echo "QuantShell.OnnxRuntime module built in $runtime_output; import it with: Import-Module $repo_root/module/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1"

@@ -1,12 +1,13 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Stages the QuantShell and QuantShell.Torch modules as installed modules and packs them (called by build/pack-module.sh).
+    Stages the QuantShell, QuantShell.Torch and QuantShell.OnnxRuntime modules as installed modules and packs them (called by build/pack-module.sh).
 .DESCRIPTION
     From the clone's build (build/build-module.sh: module/bin, module/QuantShell.Torch/bin) it stages
 
         artifacts/module/QuantShell/        QuantShell.psd1, QuantShell.Init.ps1, *.ps1xml, LICENSE, bin/ (assemblies, en-US help)
         artifacts/module/QuantShell.Torch/  QuantShell.Torch.psd1, LICENSE, bin/ (QuantShell.Torch, TorchSharp, libtorch natives)
+        artifacts/module/QuantShell.OnnxRuntime/  QuantShell.OnnxRuntime.psd1, LICENSE, bin/ (QuantShell.OnnxRuntime, ONNX Runtime, its natives)
 
     and packs each with Compress-PSResource into artifacts/packages/<Name>.<version>.nupkg, a package that
     Install-PSResource installs from a folder registered as a repository.
@@ -42,7 +43,8 @@ $prerelease = $Matches['prerelease']
 # The built assemblies must be of this version (a stale module/bin would otherwise be packed under a new number).
 $coreBin = Join-Path $root 'module/bin'
 $torchBin = Join-Path $root 'module/QuantShell.Torch/bin'
-foreach ($assembly in (Join-Path $coreBin 'QuantShell.PowerShell.dll'), (Join-Path $torchBin 'QuantShell.Torch.dll')) {
+$runtimeBin = Join-Path $root 'module/QuantShell.OnnxRuntime/bin'
+foreach ($assembly in (Join-Path $coreBin 'QuantShell.PowerShell.dll'), (Join-Path $torchBin 'QuantShell.Torch.dll'), (Join-Path $runtimeBin 'QuantShell.OnnxRuntime.dll')) {
     if (-not (Test-Path -LiteralPath $assembly)) { throw "pack-module: $assembly is missing: run build/build-module.sh first." }
     $built = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($assembly).ProductVersion
     if ($built -ne $version) { throw "pack-module: $assembly is version '$built', Directory.Build.props says '$version': run build/build-module.sh again." }
@@ -113,8 +115,8 @@ foreach ($file in 'QuantShell.Init.ps1', 'QuantShell.Format.ps1xml', 'QuantShell
 if ($coreManifest -match "'module/") { throw "pack-module: QuantShell.psd1 names a module/ path that staging does not know: $($Matches[0])" }
 $coreManifest = Set-ManifestRelease $coreManifest 'QuantShell.psd1'
 $core = New-StagedModule 'QuantShell' $coreManifest $coreBin @('module/QuantShell.Init.ps1', 'module/QuantShell.Format.ps1xml', 'module/QuantShell.Types.ps1xml', 'LICENSE')
-$leaked = @(Get-ChildItem -LiteralPath $core -Recurse -File | Where-Object Name -Match 'torch')
-if ($leaked) { throw "pack-module: the QuantShell module must not ship TorchSharp or libtorch: $($leaked.Name -join ', ')" }
+$leaked = @(Get-ChildItem -LiteralPath $core -Recurse -File | Where-Object Name -Match 'torch|onnxruntime')
+if ($leaked) { throw "pack-module: the QuantShell module must not ship TorchSharp, libtorch or ONNX Runtime: $($leaked.Name -join ', ')" }
 
 # QuantShell.Torch: its manifest with this version, requiring exactly this QuantShell.
 $torchManifest = Get-Content -Raw -LiteralPath (Join-Path $root 'module/QuantShell.Torch/QuantShell.Torch.psd1')
@@ -124,8 +126,14 @@ $torchManifest = Set-ManifestRelease $torchManifest 'module/QuantShell.Torch/Qua
 $env:PSModulePath = $stagingRoot + [System.IO.Path]::PathSeparator + $env:PSModulePath
 $torch = New-StagedModule 'QuantShell.Torch' $torchManifest $torchBin @('LICENSE')
 
+# QuantShell.OnnxRuntime: likewise, requiring exactly this QuantShell.
+$runtimeManifest = Get-Content -Raw -LiteralPath (Join-Path $root 'module/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1')
+$runtimeManifest = Set-Once $runtimeManifest "(ModuleName\s*=\s*'QuantShell';\s*RequiredVersion\s*=\s*)'[^']*'" "`${1}'$moduleVersion'" 'RequiredModules entry for QuantShell'
+$runtimeManifest = Set-ManifestRelease $runtimeManifest 'module/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1'
+$runtime = New-StagedModule 'QuantShell.OnnxRuntime' $runtimeManifest $runtimeBin @('LICENSE')
+
 $null = New-Item -ItemType Directory -Force -Path $OutputDirectory
-$modules = if ($SkipTorchPackage) { @($core) } else { @($core, $torch) }
+$modules = if ($SkipTorchPackage) { @($core, $runtime) } else { @($core, $torch, $runtime) }
 foreach ($module in $modules) {
     $name = Split-Path -Leaf $module
     # The folder is the repository users and the round-trip test install from, so it holds one version of each module,

@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli;
@@ -47,8 +48,12 @@ public static partial class Cli
     }
 
     /// <summary>
-    /// The process entry point: console streams; Ctrl+C (SIGINT) or SIGTERM cancels the running command, which removes
-    /// its temporary file and exits 130 (SIGINT) or 143 (SIGTERM, as a shell reports a process it terminated).
+    /// The process entry point: console streams and signals. The first Ctrl+C (SIGINT) or SIGTERM cancels the running
+    /// command, which removes its temporary file and exits 130 (SIGINT) or 143 (SIGTERM, as a shell reports a process it
+    /// terminated). A second one, or a SIGHUP or SIGQUIT, ends the process at once by the signal's own default action
+    /// (so a shell sees it killed by that signal: 130, 143, 129, 131), after removing the temporary files of the writes in
+    /// progress. <c>timeout</c> sends SIGTERM to its child and then to the child's process group, so the tool often gets
+    /// two SIGTERMs within microseconds.
     /// </summary>
     internal static int RunConsole(string[] args)
     {
@@ -56,23 +61,35 @@ public static partial class Cli
         {
             Output = Console.Out,
             Error = Console.Error,
+            ErrorIsTerminal = !Console.IsErrorRedirected,
             EnableDefaultExceptionHandler = false,
             // System.CommandLine only watches for termination once an action has returned its Task; ours run
             // synchronously, so the signals are handled here instead.
             ProcessTerminationTimeout = null,
         };
         using var cancellation = new CancellationTokenSource();
+        int canceling = 0;
         PosixSignal? received = null;
+        // .NET runs each signal's handlers on a thread of its own: two signals at once run this concurrently.
         void OnSignal(PosixSignalContext context)
         {
-            // The first signal cancels (the core then removes its temporary file); a second one terminates at once.
-            if (cancellation.IsCancellationRequested) return;
-            received = context.Signal;
-            context.Cancel = true;
-            cancellation.Cancel();
+            if (context.Signal is PosixSignal.SIGINT or PosixSignal.SIGTERM && Interlocked.Exchange(ref canceling, 1) == 0)
+            {
+                received = context.Signal;
+                context.Cancel = true;
+                cancellation.Cancel();
+                return;
+            }
+            // Not canceled: the runtime applies the signal's default action (terminate) once this returns, and no finally
+            // block of the command runs, so its temporary files are removed here, and no new one is started.
+            AtomicFile.RemoveTemporaryFiles(processEnding: true);
         }
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        // Elsewhere than Windows (where these are console close and Ctrl+Break, and open files cannot be deleted). A signal
+        // inherited as ignored (nohup, a background job) stays ignored: .NET installs no handler for it.
+        using var hangUp = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+        using var quit = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
         return Run(args, invocation, cancellation.Token,
             () => received == PosixSignal.SIGTERM ? (ExitCode.Terminated, "terminated (SIGTERM)") : (ExitCode.Canceled, "canceled"));
     }
@@ -97,8 +114,14 @@ public static partial class Cli
             }
             if (parseResult.Errors.Count > 0 && parseResult.Action is ParseErrorAction)
             {
-                foreach (var error in parseResult.Errors)
-                    stderr.WriteLine($"{Name}: error: {OneLine(error.Message)}");
+                // An unknown command leaves every later token unmatched too: the command alone is the error.
+                if (UnknownCommand(parseResult) is { } command)
+                    stderr.WriteLine($"{Name}: error: {command} [{ErrorIds.UnknownCommand}]");
+                else
+                {
+                    foreach (var error in parseResult.Errors)
+                        stderr.WriteLine($"{Name}: error: {Describe(error)}");
+                }
                 stderr.WriteLine($"Run '{CommandName(parseResult)} --help' for usage.");
                 return (int)ExitCode.InvalidArguments;
             }
@@ -117,7 +140,12 @@ public static partial class Cli
         }
         catch (Exception ex)
         {
-            stderr.WriteLine($"{Name}: internal error (this is a bug, please report it): {ex}");
+            // One line like every other failure, then what a bug report needs: the stack trace (and inner exceptions).
+            string head = $"{ex.GetType().FullName}: {ex.Message}";
+            string details = ex.ToString();
+            if (details.StartsWith(head, StringComparison.Ordinal)) details = details[head.Length..].TrimStart('\r', '\n');
+            stderr.WriteLine($"{Name}: internal error (this is a bug, please report it): {ex.GetType().FullName}: {OneLine(ex.Message)}");
+            if (details.Length > 0) stderr.WriteLine(details);
             return (int)ExitCode.InternalError;
         }
         finally
@@ -192,13 +220,52 @@ public static partial class Cli
         return null;
     }
 
+    /// <summary>
+    /// The first word given to the tool itself, when it is no command: a misspelt one gets the closest command suggested.
+    /// </summary>
+    private static string? UnknownCommand(ParseResult parseResult)
+    {
+        if (parseResult.CommandResult.Command is not RootCommand) return null;
+        string? word = parseResult.Tokens.FirstOrDefault(token => token.Type == TokenType.Argument)?.Value;
+        if (word is null || !parseResult.UnmatchedTokens.Contains(word)) return null;
+        string? closest = Closest(word, Root.Subcommands.SelectMany(command => command.Aliases.Prepend(command.Name)));
+        return closest is null
+            ? $"unknown command '{word}'; the commands are {string.Join(", ", Root.Subcommands.Select(command => command.Name))}"
+            : $"unknown command '{word}' (did you mean '{closest}'?)";
+    }
+
+    /// <summary>
+    /// A parse error in one line with its id. An option's value that cannot be read is <c>OptionValueInvalid</c>, in words
+    /// (System.CommandLine names the .NET type); the value parsers of enums and number lists already list what they take.
+    /// </summary>
+    private static string Describe(ParseError error)
+    {
+        var option = error.SymbolResult as OptionResult ?? (error.SymbolResult as ArgumentResult)?.Parent as OptionResult;
+        // A command's own argument with a value it does not take (schema KIND).
+        if (option is null && error.SymbolResult is ArgumentResult { Tokens.Count: > 0 })
+            return $"{OneLine(error.Message)} [{ErrorIds.OptionValueInvalid}]";
+        if (option is null) return OneLine(error.Message);
+        string name = option.Option.Name;
+        var type = Nullable.GetUnderlyingType(option.Option.ValueType) ?? option.Option.ValueType;
+        string? given = option.Tokens.Count > 0 ? string.Join(" ", option.Tokens.Select(token => token.Value)) : null;
+        string message = given is null
+            ? type == typeof(bool) ? OneLine(error.Message) : $"{name} needs a value."
+            : type == typeof(int) || type == typeof(long) ? $"{name} takes a whole number but is '{given}'."
+            : type == typeof(double) || type == typeof(float) ? $"{name} takes a number but is '{given}'."
+            : type == typeof(bool) ? $"{name} takes true or false but is '{given}'."
+            : OneLine(error.Message);
+        return $"{message} [{ErrorIds.OptionValueInvalid}]";
+    }
+
+    private static string? Closest(string name, IEnumerable<string> known) =>
+        known.Distinct().Select(candidate => (candidate, distance: Distance(name, candidate)))
+            .Where(candidate => candidate.distance <= Math.Max(2, name.Length / 3))
+            .OrderBy(candidate => candidate.distance).Select(candidate => candidate.candidate).FirstOrDefault();
+
     private static string Describe(string token, Command command)
     {
         string name = token.Split('=', 2)[0];
-        var known = command.Options.Concat(Root.Options).SelectMany(option => option.Aliases.Prepend(option.Name)).Distinct().ToArray();
-        string? closest = known.Select(option => (option, distance: Distance(name, option)))
-            .Where(candidate => candidate.distance <= Math.Max(2, name.Length / 3))
-            .OrderBy(candidate => candidate.distance).Select(candidate => candidate.option).FirstOrDefault();
+        string? closest = Closest(name, command.Options.Concat(Root.Options).SelectMany(option => option.Aliases.Prepend(option.Name)));
         return closest is null ? $"unrecognized option '{name}'" : $"unrecognized option '{name}' (did you mean '{closest}'?)";
     }
 
@@ -260,6 +327,8 @@ public static partial class Cli
             MeasureCommand.Create(),
             DequantizeCommand.Create(),
             LowerCommand.Create(),
+            CalibrateCommand.Create(),
+            CompareCommand.Create(),
             SchemaCommand.Create(),
         };
         CompleteEnumsInKebabCase(root);

@@ -22,6 +22,9 @@ internal sealed class CliInvocation : InvocationConfiguration
         _openOutput = openOutput;
     }
 
+    /// <summary>True when stderr is a terminal (the real process only): long work then shows a progress line there.</summary>
+    public bool ErrorIsTerminal { get; init; }
+
     public Stream OpenStandardInput() => _openInput();
 
     public Stream OpenStandardOutput() => _openOutput();

@@ -10,9 +10,24 @@ namespace QuantShell.Cli;
 /// on <paramref name="output"/>, one line per error on <paramref name="errors"/>, and the exit code they add up to.
 /// </summary>
 internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors, bool json, JsonTypeInfo<TResult>? jsonType,
-                                           Action<TextWriter, TResult> writeText) : JobHost<TResult>
+                                           Action<TextWriter, TResult> writeText, bool progressLine = false) : JobHost<TResult>
 {
     private QuantShellException? _lastError;
+    private int _progressWidth;
+
+    /// <summary>
+    /// With <c>progressLine</c> (stderr is a terminal): one line on stderr, rewritten in place, cleared when the work is done
+    /// so that what follows starts on a clean line.
+    /// </summary>
+    public override void WriteProgress(JobProgress progress)
+    {
+        if (!progressLine) return;
+        string line = progress.Completed ? "" : $"{progress.Activity}: {progress.Status}";
+        if (line.Length > 100) line = line[..97] + "...";
+        errors.Write("\r" + line.PadRight(_progressWidth) + (progress.Completed ? "\r" : ""));
+        errors.Flush();
+        _progressWidth = progress.Completed ? 0 : Math.Max(_progressWidth, line.Length);
+    }
 
     public override void WriteResult(TResult result)
     {

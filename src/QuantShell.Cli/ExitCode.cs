@@ -22,7 +22,7 @@ public enum ExitCode
     /// <summary>4: a file could not be found, read or written (no space left, a read-only or missing output folder, a file where a folder should be), or an output exists and --force was not given.</summary>
     IOError = 4,
 
-    /// <summary>70: an unexpected internal error (a bug); the stack trace is printed.</summary>
+    /// <summary>70: an unexpected internal error (a bug): one line naming the exception, then its stack trace.</summary>
     InternalError = 70,
 
     /// <summary>130: canceled (Ctrl+C / SIGINT); no partial output file is left behind.</summary>
@@ -54,5 +54,7 @@ internal static class ExitCodes
           70   internal error (a bug; please report it)
           130  canceled (Ctrl+C / SIGINT); no partial output is left
           143  terminated (SIGTERM); no partial output is left
+               A second SIGINT or SIGTERM, SIGHUP (129) and SIGQUIT (131) end the process
+               at once, killed by the signal; its temporary files are removed first.
         """;
 }

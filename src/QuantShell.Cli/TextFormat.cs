@@ -1,7 +1,13 @@
 using System.Globalization;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Lower;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Jobs.Calibrate;
+using QuantShell.Core.Jobs.Compare;
 
 namespace QuantShell.Cli;
 
@@ -18,6 +24,14 @@ internal static class TextFormat
             return;
         }
         var spec = result.Quantizer!;
+        if (result.Activation)
+        {
+            string how = result.Form == OutputForm.Qdq ? $"QuantizeLinear/DequantizeLinear ({result.OutputDType})" : "fake-quantized in float ops";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: activation {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit, {AppliedValues(spec)}, " +
+                $"scale {Number(result.Scale![0])}, zero point {result.ZeroPoint![0]}, {how}"));
+            return;
+        }
         string channels = spec.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
@@ -27,6 +41,36 @@ internal static class TextFormat
             $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}{howChosen}, " +
             $"scale {List(result.Scale!.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb ?? double.NaN)}{nonFinite}{form}"));
     }
+
+    /// <summary>One line per activation: its statistics and the quantizer chosen, or why none was.</summary>
+    public static void WriteCalibrated(TextWriter output, CalibrationResult result)
+    {
+        string where = result.Graph is null ? "" : $" in {result.Graph}";
+        if (result.Skipped)
+        {
+            output.WriteLine($"{result.TensorName}{where}: skipped ({result.SkipReason})");
+            return;
+        }
+        var spec = result.Quantizer!;
+        string exact = result.QdqExact == true ? "exact as QuantizeLinear" : "QuantizeLinear may differ by one step at ties";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.TensorName}{where} {result.DType} {result.ShapeText}: min {result.Min:G6}, max {result.Max:G6} over {result.Count} values in {result.Samples} sample{(result.Samples == 1 ? "" : "s")} -> " +
+            $"{EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit, {AppliedValues(spec)}, scale {Number(result.Scale!.Value)}, zero point {result.ZeroPoint} ({result.QdqType}, {exact})"));
+    }
+
+    /// <summary>One line per output: how far the candidate's is from the reference's, the sizes and latencies.</summary>
+    public static void WriteCompared(TextWriter output, ComparisonResult result)
+    {
+        string top1 = result.Top1Agreement is double agreement ? $", top-1 agreement {agreement * 100:F2}% of {result.Top1Rows} rows" : "";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.OutputName} {result.DType} [{string.Join(", ", result.Shape)}]: SQNR {Decibels(result.SqnrDb)}, max abs error {result.MaxAbsError:G5}, mean abs error {result.MeanAbsError:G5}, " +
+            $"cosine {result.CosineSimilarity:F6}{top1} over {result.Samples} sample{(result.Samples == 1 ? "" : "s")}; " +
+            $"size {Megabytes(result.ReferenceBytes)} -> {Megabytes(result.CandidateBytes)}, median latency {result.ReferenceMedianMs:F2} -> {result.CandidateMedianMs:F2} ms"));
+    }
+
+    private static string Megabytes(long bytes) => bytes >= 1 << 20
+        ? (bytes / 1048576.0).ToString("F2", CultureInfo.InvariantCulture) + " MiB"
+        : (bytes / 1024.0).ToString("F1", CultureInfo.InvariantCulture) + " KiB";
 
     /// <summary>One line per tensor of a dequantized file.</summary>
     public static void WriteDequantized(TextWriter output, DequantizationResult result) =>

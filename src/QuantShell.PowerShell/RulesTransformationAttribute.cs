@@ -2,7 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Text.Json;
 using QuantShell.Core.Errors;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.PowerShell;
 

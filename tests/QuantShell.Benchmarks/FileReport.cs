@@ -4,7 +4,7 @@ using QuantShell.Core.Quantization;
 
 namespace QuantShell.Benchmarks;
 
-/// <summary>Times the file path (FileQuantizer) on an existing .npy for several chunk sizes (best of 3 runs each).</summary>
+/// <summary>Times the file path (NpyQuantizer) on an existing .npy for several chunk sizes (best of 3 runs each).</summary>
 public static class FileReport
 {
     public static void Run(string input)
@@ -18,7 +18,7 @@ public static class FileReport
             for (int i = 0; i < 3; i++)
             {
                 var clock = Stopwatch.StartNew();
-                FileQuantizer.QuantizeFile(input, output, quantizer, new FileQuantizeOptions { Force = true, ChunkBytes = chunk });
+                NpyQuantizer.QuantizeFile(input, output, quantizer, new FileQuantizeOptions { Force = true, ChunkBytes = chunk });
                 best = Math.Min(best, clock.Elapsed.TotalSeconds);
             }
             Console.WriteLine($"chunk {chunk >> 10,6} KiB: {best:F3} s  {bytes / best / 1e9:F2} GB/s");
@@ -47,7 +47,7 @@ public static class Generator
     }
 }
 
-/// <summary>Times FileQuantizer over every .npy in a folder (the per-file overhead that small files expose).</summary>
+/// <summary>Times NpyQuantizer over every .npy in a folder (the per-file overhead that small files expose).</summary>
 public static class SmallFilesReport
 {
     public static void Run(string directory)
@@ -61,7 +61,7 @@ public static class SmallFilesReport
             int gcBefore = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
             foreach (var file in files)
-                FileQuantizer.QuantizeFile(file, Path.Combine(output, Path.GetFileName(file)), quantizer, new FileQuantizeOptions { Force = true });
+                NpyQuantizer.QuantizeFile(file, Path.Combine(output, Path.GetFileName(file)), quantizer, new FileQuantizeOptions { Force = true });
             Console.WriteLine($"{files.Length} files: {clock.Elapsed.TotalSeconds:F3} s ({clock.Elapsed.TotalMilliseconds / files.Length:F3} ms per file), gen2 GCs {GC.CollectionCount(2) - gcBefore}");
         }
     }

@@ -22,7 +22,8 @@ public sealed class CompletionTests
     [InlineData("quantize m.safetensors --format ", "fake int qdq")]
     [InlineData("lower m.onnx --weights ", "fake qdq")]
     [InlineData("lower m.onnx --activations ", "exact qdq")]
-    [InlineData("schema ", "dequantize inspect lower measure quantize quantizer")]
+    [InlineData("schema ", "calibrate compare dequantize inspect lower measure quantize quantizer rules")]
+    [InlineData("calibrate m.onnx --data d --method ", "lut-pot lut-symmetric pot symmetric uniform")]
     public void SuggestsValuesInTheSpellingTheParserTakes(string commandLine, string expected)
     {
         // Where a value goes, the help options are offered too (System.CommandLine's choice); the values are what matters.
@@ -33,7 +34,7 @@ public sealed class CompletionTests
     [Fact]
     public void SuggestsCommandsAndCompletesAHalfTypedOption()
     {
-        Assert.Equal(["dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"],
+        Assert.Equal(["calibrate", "compare", "dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"],
                      Suggest("").Where(line => !line.StartsWith('-') && !line.StartsWith('/')).Order(StringComparer.Ordinal).ToArray());
         // A half-typed option is what completion is for; it is not refused as an unknown option.
         Assert.Equal(["--per-channel", "--percentile"], Suggest("quantize x.npy --per").Order(StringComparer.Ordinal).ToArray());

@@ -89,7 +89,7 @@ public sealed class EndToEndTests : IDisposable
 }
 
 /// <summary>
-/// The <c>dotnet tool install</c> round trip of the README's "dotnet quant" section, on what a user gets: packs with
+/// The <c>dotnet tool install</c> round trip of the README's Install section (docs/install.md), on what a user gets: packs with
 /// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent "any" one), installs
 /// QuantShell.Cli from that folder into a temporary tool path, and runs the installed tool.
 /// </summary>

@@ -8,8 +8,8 @@ namespace QuantShell.Cli.Tests;
 /// description, and an option that is a cmdlet parameter under another spelling (<c>--channel-axis</c> /
 /// <c>-ChannelAxis</c>) starts its description with that parameter's first sentence in the markdown, its parameter
 /// names spelled as options. The markdown is the one source; the C# strings follow it and add what only the command
-/// line has (comma-separated lists, '-' for stdin, defaults from the core's constants). The README names only options
-/// that exist.
+/// line has (comma-separated lists, '-' for stdin, defaults from the core's constants). The README and the pages of
+/// docs/ name only options that exist.
 /// </summary>
 public sealed partial class HelpSourceTests
 {
@@ -24,6 +24,15 @@ public sealed partial class HelpSourceTests
         ["inspect"] = "Get-QuantTensor",
         ["dequantize"] = "Invoke-Dequantize",
         ["lower"] = "ConvertTo-StandardOnnx",
+        ["calibrate"] = "Invoke-Calibrate",
+        ["compare"] = "Compare-OnnxModel",
+    };
+
+    /// <summary>The cmdlet parameter of each command-line argument: the input files are -Path, compare's two models have their own.</summary>
+    private static readonly Dictionary<string, string> ParameterOfArgument = new()
+    {
+        ["reference"] = "ReferencePath",
+        ["candidate"] = "CandidatePath",
     };
 
     /// <summary>Options only the command line has (PowerShell has pipeline objects, -Signed:$false and -Verbose instead).</summary>
@@ -41,7 +50,7 @@ public sealed partial class HelpSourceTests
     public void EveryCommandHasAHelpSourceExceptSchema()
     {
         var commands = Root.Subcommands.Select(command => command.Name).Order().ToArray();
-        Assert.Equal(["dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"], commands);
+        Assert.Equal(["calibrate", "compare", "dequantize", "inspect", "lower", "measure", "new", "quantize", "schema"], commands);
         foreach (string cmdlet in CmdletOf.Values) Assert.True(File.Exists(Path.Combine(SourceFolder, cmdlet + ".md")), cmdlet);
     }
 
@@ -73,7 +82,7 @@ public sealed partial class HelpSourceTests
             {
                 if (CommandLineOnly.Contains(symbol.Name) || CommandLineOnlyIn.Contains($"{command.Name} {symbol.Name}")) continue;
                 // The input files are -Path; an option is the parameter of the same name in PascalCase.
-                string parameter = symbol is Argument ? "Path" : Pascal(symbol.Name);
+                string parameter = symbol is Argument ? ParameterOfArgument.GetValueOrDefault(symbol.Name, "Path") : Pascal(symbol.Name);
                 if (!parameters.TryGetValue(parameter, out string? sentence))
                 {
                     problems.Add($"{command.Name} {symbol.Name}: {CmdletOf[command.Name]}.md has no section '### -{parameter}' (or add it to the command-line-only options)");
@@ -100,34 +109,43 @@ public sealed partial class HelpSourceTests
     }
 
     [Fact]
-    public void TheReadmeNamesOnlyOptionsThatExist()
+    public void TheReadmeAndDocsNameOnlyOptionsThatExist()
     {
-        string readme = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "README.md"));
+        // The README and the reference pages of docs/ (not docs/cmdlets, which the tests above read).
+        var pages = Directory.GetFiles(Path.Combine(TestPaths.RepositoryRoot, "docs"), "*.md").Order(StringComparer.Ordinal)
+                             .Prepend(Path.Combine(TestPaths.RepositoryRoot, "README.md")).ToArray();
+        Assert.True(pages.Length >= 10, $"only {pages.Length} pages");
         var problems = new List<string>();
-        int checkedOptions = 0;
-        foreach (Match block in CodeBlock().Matches(readme))
+        int checkedOptions = 0, readmeOptions = 0;
+        foreach (string page in pages)
         {
-            foreach (string line in block.Groups[1].Value.Split('\n'))
+            string name = Path.GetRelativePath(TestPaths.RepositoryRoot, page);
+            foreach (Match block in CodeBlock().Matches(File.ReadAllText(page)))
             {
-                var invocation = ToolInvocation().Match(line);
-                if (!invocation.Success) continue;
-                string commandLine = line[(invocation.Index + invocation.Length)..];
-                // A comment or a pipe ends what the tool is given.
-                commandLine = commandLine.Split('#', '|', '>')[0];
-                string[] words = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                var command = words.Length > 0 ? Root.Subcommands.FirstOrDefault(c => c.Name == words[0]) : null;
-                var known = (command?.Options ?? Root.Options).Concat(Root.Options)
-                    .SelectMany(option => option.Aliases.Prepend(option.Name)).ToHashSet(StringComparer.Ordinal);
-                foreach (string word in words.Where(word => word.StartsWith("--", StringComparison.Ordinal) && word.Length > 2))
+                foreach (string line in block.Groups[1].Value.Split('\n'))
                 {
-                    checkedOptions++;
-                    string option = word.Split('=')[0];
-                    if (!known.Contains(option)) problems.Add($"README: '{line.Trim()}': {(command is null ? "dotnet-quant" : command.Name)} has no option {option}");
+                    var invocation = ToolInvocation().Match(line);
+                    if (!invocation.Success) continue;
+                    string commandLine = line[(invocation.Index + invocation.Length)..];
+                    // A comment or a pipe ends what the tool is given.
+                    commandLine = commandLine.Split('#', '|', '>')[0];
+                    string[] words = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var command = words.Length > 0 ? Root.Subcommands.FirstOrDefault(c => c.Name == words[0]) : null;
+                    var known = (command?.Options ?? Root.Options).Concat(Root.Options)
+                        .SelectMany(option => option.Aliases.Prepend(option.Name)).ToHashSet(StringComparer.Ordinal);
+                    foreach (string word in words.Where(word => word.StartsWith("--", StringComparison.Ordinal) && word.Length > 2))
+                    {
+                        checkedOptions++;
+                        if (name == "README.md") readmeOptions++;
+                        string option = word.Split('=')[0];
+                        if (!known.Contains(option)) problems.Add($"{name}: '{line.Trim()}': {(command is null ? "dotnet-quant" : command.Name)} has no option {option}");
+                    }
                 }
             }
         }
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-        Assert.True(checkedOptions > 40, $"only {checkedOptions} options found in the README's dotnet quant lines");
+        Assert.True(readmeOptions > 40, $"only {readmeOptions} options found in the README's dotnet quant lines");
+        Assert.True(checkedOptions > 70, $"only {checkedOptions} options found in the dotnet quant lines of the README and docs/");
     }
 
     /// <summary>The first sentence of each parameter section of a cmdlet's markdown, by parameter name.</summary>

@@ -3,7 +3,7 @@ using System.Text;
 namespace QuantShell.Cli.Tests;
 
 /// <summary>
-/// Every malformed file and invalid quantizer of the hostile-input issue, through the CLI: non-zero exit, one clear
+/// Every malformed file and invalid quantizer we refuse (hostile input), through the CLI: non-zero exit, one clear
 /// stderr line naming the file or parameter with the error id, no stack trace, no output file left, and an existing
 /// output byte-identical after the refused run — in-process, and through the real executable under a 1 GiB GC heap limit.
 /// </summary>

@@ -4,7 +4,8 @@ namespace QuantShell.Cli.Tests;
 
 /// <summary>
 /// Signals in the middle of a file, to the real executable reading a FIFO that the test feeds slowly (so the run is
-/// certainly mid-way). SIGINT and SIGTERM cancel: exit 130 / 143 and neither the output nor its temporary file is left.
+/// certainly mid-way). SIGINT and SIGTERM cancel: exit 130 / 143 and neither the output nor its temporary file is left;
+/// a second one, SIGHUP and SIGQUIT end the process at once, after removing the temporary file.
 /// SIGKILL cannot be caught: it leaves at most the temporary file, whose name says what made it, and the next run into
 /// that folder removes it once it is stale (a minute old, its process gone).
 /// </summary>
@@ -40,6 +41,89 @@ public sealed class InterruptTests : IDisposable
             stop.Cancel();
             await feeding;
         }
+    }
+
+    /// <summary>
+    /// <c>timeout</c> ends its command with a SIGTERM to the command and one to its process group, so the tool can get
+    /// two SIGTERMs from nothing to a few milliseconds apart (two that close together merge into one). The first cancels,
+    /// the second ends the process at once; either way the exit status is 143 and the temporary file is gone. Before the
+    /// second signal removed it, the file stayed in most runs, so this races ten times, at gaps from 0 to 20 ms.
+    /// </summary>
+    [SkippableFact]
+    public async Task TwoSigterms_ToTheProcessAndItsGroup_Exit143_AndLeaveNoFile_TenTimes()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "signals and FIFOs are tested on Linux");
+        Skip.If(Shell.Find("setsid") is null, "setsid (util-linux) is not installed");
+        int[] gapsMs = [0, 1, 2, 5, 10, 20, 0, 1, 2, 5];
+        int rounds = 0;
+        foreach (int gap in gapsMs)
+        {
+            string folder = Directory.CreateDirectory(_temp.File($"round{rounds}")).FullName;
+            var fifo = new NpyFifo(Path.Combine(folder, "slow.npy"));
+            using var stop = new CancellationTokenSource();
+            var feeding = fifo.FeedSlowly(stop.Token);
+            // A session (and process group) of its own, so that signalling the group reaches the tool and not the tests.
+            using var tool = StartTool(["quantize", fifo.Path, .. Quantizer, "--output", Path.Combine(folder, "out.npy")], out var stderr,
+                                       launcher: ["setsid"]);
+            try
+            {
+                await WaitForTemporaryFile(tool, stderr, folder);
+                Assert.Equal(tool.Id, ProcessGroupOf(tool.Id));
+                string pause = gap == 0 ? "" : $"sleep {gap / 1000.0:0.000}; ";
+                // The second may find the process gone already (the first one's cancellation done): not an error.
+                var (code, output) = Shell.Run("sh", "-c", $"kill -TERM {tool.Id} || exit 1; {pause}kill -TERM -{tool.Id} 2>/dev/null; exit 0");
+                Assert.True(code == 0, $"gap {gap} ms: kill: {output}");
+                Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"gap {gap} ms: the tool did not stop after two SIGTERMs");
+                Assert.True(tool.ExitCode == 143, $"gap {gap} ms: exit {tool.ExitCode}\n{await stderr}");
+                Assert.Empty(Directory.GetFiles(folder, "*out.npy*"));
+                rounds++;
+            }
+            finally
+            {
+                if (!tool.HasExited) tool.Kill(entireProcessTree: true);
+                stop.Cancel();
+                await feeding;
+            }
+        }
+        Assert.Equal(gapsMs.Length, rounds);
+    }
+
+    /// <summary>
+    /// SIGHUP (the terminal closed) and SIGQUIT (Ctrl+\) end the process at once, as their default actions do (status
+    /// 129, 131), after removing the temporary file. The core dump SIGQUIT asks for is turned off for the test.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("HUP", 129)]
+    [InlineData("QUIT", 131)]
+    public async Task SighupOrSigquit_EndsAtOnce_WithTheSignalsStatus_AndLeavesNoFile(string signal, int exitCode)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "signals and FIFOs are tested on Linux");
+        var fifo = new NpyFifo(_temp.File("slow.npy"));
+        using var stop = new CancellationTokenSource();
+        var feeding = fifo.FeedSlowly(stop.Token);
+        using var tool = StartTool(["quantize", fifo.Path, .. Quantizer, "--output", _temp.File("out.npy")], out var stderr,
+                                   launcher: ["sh", "-c", "ulimit -c 0; exec \"$@\"", "sh"]);
+        try
+        {
+            await WaitForTemporaryFile(tool, stderr);
+            Shell.Run("kill", $"-{signal}", tool.Id.ToString());
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}");
+            Assert.True(tool.ExitCode == exitCode, $"exit {tool.ExitCode}\n{await stderr}");
+            Assert.Empty(Directory.GetFiles(_temp.Path, "*out.npy*"));
+        }
+        finally
+        {
+            if (!tool.HasExited) tool.Kill(entireProcessTree: true);
+            stop.Cancel();
+            await feeding;
+        }
+    }
+
+    /// <summary>The process group of a process, from /proc (field 5 of its stat line, after the parenthesised name).</summary>
+    private static int ProcessGroupOf(int processId)
+    {
+        string stat = File.ReadAllText($"/proc/{processId}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[2], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [SkippableFact]
@@ -89,9 +173,12 @@ public sealed class InterruptTests : IDisposable
         Assert.True(File.Exists(_temp.File("b.npy")));
     }
 
-    private static Process StartTool(string[] args, out Task<string> stderr)
+    /// <summary>Starts the tool, through <paramref name="launcher"/> (a program and its arguments, such as timeout) if given.</summary>
+    private static Process StartTool(string[] args, out Task<string> stderr, string[]? launcher = null)
     {
-        var start = new ProcessStartInfo("dotnet", [ToolPaths.ToolAssembly, .. args])
+        string[] command = ["dotnet", ToolPaths.ToolAssembly, .. args];
+        if (launcher is not null) command = [.. launcher, .. command];
+        var start = new ProcessStartInfo(command[0], command[1..])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -101,11 +188,11 @@ public sealed class InterruptTests : IDisposable
         return tool;
     }
 
-    /// <summary>Waits until the tool's temporary output exists: it is then writing.</summary>
-    private async Task WaitForTemporaryFile(Process tool, Task<string> stderr)
+    /// <summary>Waits until the tool's temporary output exists (in <paramref name="folder"/>, else the test's folder): it is then writing.</summary>
+    private async Task WaitForTemporaryFile(Process tool, Task<string> stderr, string? folder = null)
     {
         var clock = Stopwatch.StartNew();
-        while (Directory.GetFiles(_temp.Path, ".out.npy.quantshell-*.tmp").Length == 0)
+        while (Directory.GetFiles(folder ?? _temp.Path, ".out.npy.quantshell-*.tmp").Length == 0)
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the tool never started writing");
             if (tool.HasExited) Assert.Fail("the tool ended early: " + await stderr);

@@ -81,6 +81,32 @@ public sealed class LowerCommandTests : IDisposable
         Assert.Equal(["truncated.onnx"], Directory.GetFiles(_temp.Path).Select(Path.GetFileName));
     }
 
+    /// <summary>Over the protobuf limit of 2 GiB (a hole of 2 GiB + 1 byte here): refused by its size, one line, nothing written.</summary>
+    [Fact]
+    public void Lower_ModelOver2GiB_IsOnnxModelTooLarge_AndWritesNothing()
+    {
+        string input = _temp.File("big.onnx");
+        HostileOnnx.SparseFile(input, (2L << 30) + 1);
+        var run = CliRunner.Run("lower", input);
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        Assert.Equal($"dotnet-quant: error: {input}: the file is 2147483649 bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files). [OnnxModelTooLarge]",
+                     Assert.Single(run.StderrLines));
+        Assert.Equal(["big.onnx"], Directory.GetFiles(_temp.Path).Select(Path.GetFileName));
+    }
+
+    /// <summary>Messages nested deeper than Google.Protobuf's limit of 100: one line, nothing written (100 deep: OnnxModelTests).</summary>
+    [Fact]
+    public void Lower_ModelNested101Deep_IsOnnxModelInvalid_AndWritesNothing()
+    {
+        string input = _temp.File("deep.onnx");
+        File.WriteAllBytes(input, HostileOnnx.NestedMessages(101));
+        var run = CliRunner.Run("lower", input);
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        Assert.Equal($"dotnet-quant: error: {input}: not a valid ONNX model: its messages nest more than 100 deep (subgraphs within subgraphs), beyond what is read. [OnnxModelInvalid]",
+                     Assert.Single(run.StderrLines));
+        Assert.Equal(["deep.onnx"], Directory.GetFiles(_temp.Path).Select(Path.GetFileName));
+    }
+
     [Fact]
     public void Lower_OneBadModelOfTwo_ExitsWithFailure_AndWritesTheOther()
     {

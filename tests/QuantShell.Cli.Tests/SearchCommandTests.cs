@@ -136,7 +136,7 @@ public sealed class SearchCommandTests : IDisposable
         var (inputs, options) = Arguments(Case("weights", "pot", "mse", false, "w_normal"));
         var run = CliRunner.Run(["quantize", .. inputs, .. options, "--search", "best"]);
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
-        Assert.Equal("dotnet-quant: error: --search must be one of mct, optimal but is 'best'.", run.StderrLines[0]);
+        Assert.Equal("dotnet-quant: error: --search must be one of mct, optimal but is 'best'. [OptionValueInvalid]", run.StderrLines[0]);
     }
 
     [Fact]

@@ -307,7 +307,7 @@ public sealed class SelectionCommandTests : IDisposable
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "l2");
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
         // The error is one line; parse errors are followed by the usual "--help" hint, as for every option.
-        Assert.Equal("dotnet-quant: error: --error-method must be one of no-clipping, mse, mae, lp, kl, percentile but is 'l2'.", run.StderrLines[0]);
+        Assert.Equal("dotnet-quant: error: --error-method must be one of no-clipping, mse, mae, lp, kl, percentile but is 'l2'. [OptionValueInvalid]", run.StderrLines[0]);
         Assert.Equal("Run 'dotnet-quant quantize --help' for usage.", run.StderrLines[1]);
     }
 

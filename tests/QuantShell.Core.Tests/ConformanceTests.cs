@@ -1,5 +1,4 @@
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
@@ -48,7 +47,7 @@ public sealed class ConformanceTests : IDisposable
         var c = Conformance.Mct.Get(name);
         string output = _temp.File(name + ".memory.npy");
         using (var stream = File.Create(output))
-            FileQuantizer.QuantizeArray(NpyArray.Read(c.InputPath), c.InputPath, stream, output, InferableQuantizer.Create(c.Quantizer));
+            NpyQuantizer.QuantizeArray(NpyArray.Read(c.InputPath), c.InputPath, stream, output, InferableQuantizer.Create(c.Quantizer));
         Conformance.AssertIdentical(c.ExpectedPath, output);
     }
 
@@ -56,7 +55,7 @@ public sealed class ConformanceTests : IDisposable
     private void CheckFile(Conformance.Case c, int chunkBytes)
     {
         string output = _temp.File($"{c.Name}.{chunkBytes}.npy");
-        FileQuantizer.QuantizeFile(c.InputPath, output, InferableQuantizer.Create(c.Quantizer), new FileQuantizeOptions { ChunkBytes = chunkBytes });
+        NpyQuantizer.QuantizeFile(c.InputPath, output, InferableQuantizer.Create(c.Quantizer), new FileQuantizeOptions { ChunkBytes = chunkBytes });
         Conformance.AssertIdentical(c.ExpectedPath, output);
     }
 }

@@ -2,9 +2,12 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Plotting;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.Plotting;
 
@@ -37,19 +40,19 @@ public sealed class DiskFullTests : IDisposable
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.Npz, stream, [new OutputTensor("w", DType.Float32, [2048, 1024], s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])big.Data).AsSpan())))],
                 new Dictionary<string, string>(), CancellationToken.None);
-        RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
+        RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
         var figure = QuantizationFigure.Create(small, Quantizer, QuantizationMetrics.Measure(small, Quantizer, "small.npy"));
         return
         [
-            ("tensor streamed (FileQuantizer.QuantizeFile)", (path, options) =>
-                FileQuantizer.QuantizeFile(bigInput, path, Quantizer, new FileQuantizeOptions { Force = options.Force, Fsync = options.Fsync })),
+            ("tensor streamed (NpyQuantizer.QuantizeFile)", (path, options) =>
+                NpyQuantizer.QuantizeFile(bigInput, path, Quantizer, new FileQuantizeOptions { Force = options.Force, Fsync = options.Fsync })),
             ("tensor in memory (NpyArray.Write)", (path, options) => small.Write(path, options)),
             ("quantizer file (QuantizerFile.Write)", (path, options) => QuantizerFile.Write(path, Quantizer.Spec, options)),
             ("plot (PlotFile.Write, PNG)", (path, options) => PlotFile.Write(path, figure, new ScottPlotQuantizationPlotter(), PlotFormat.Png, options)),
             ("model file, fake form (QuantizeJob)", (path, options) =>
-                RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
+                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
             ("model file, int form (QuantizeJob)", (path, options) =>
-                RunJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Form = OutputForm.Int }, model)),
+                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Form = OutputForm.Int }, model)),
             ("dequantized model file (DequantizeJob)", (path, options) =>
             {
                 var host = new CollectingHost<DequantizationResult>();
@@ -108,7 +111,7 @@ public sealed class DiskFullTests : IDisposable
         var host = new RecordingHost();
         var job = QuantizeJob.Run(new QuantizeRequest
         {
-            Quantizer = new QuantizerOptions { Method = QuantizationMethod.Symmetric, Threshold = [1.0] },
+            Quantizer = new QuantizerArguments { Method = QuantizationMethod.Symmetric, Threshold = [1.0] },
             OutputDirectory = mount.Path,
             MaxParallelism = 1,
         }, [JobInput.File(_temp.File("a.npy")), JobInput.File(_temp.File("b.npy"))], host);

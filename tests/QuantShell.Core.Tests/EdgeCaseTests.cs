@@ -5,7 +5,7 @@ using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Tests;
 
-/// <summary>Behaviours SEMANTICS.md promises at the edges: saturation, signed zeros, the weights zero point.</summary>
+/// <summary>Behaviours docs/semantics.md promises at the edges: saturation, signed zeros, the weights zero point.</summary>
 public sealed class EdgeCaseTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -74,7 +74,7 @@ public sealed class EdgeCaseTests : IDisposable
         float[] values = [-0.0f, 0.0f, -1e-9f, 1e-9f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -0.0f, -1e-12f];
         string input = _temp.File($"zeros-{method}.npy"), output = _temp.File($"zeros-{method}.q.npy");
         new NpyArray([values.Length], values).Write(input);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         foreach (float y in (float[])NpyArray.Read(output).Data)
             Assert.Equal(0, BitConverter.SingleToInt32Bits(y)); // +0.0, not -0.0
     }
@@ -83,7 +83,7 @@ public sealed class EdgeCaseTests : IDisposable
     public void WeightsUniform_ZeroPoint_TruncatesWhereActivationsRound()
     {
         // 5 bits, [-9.4865456, 3.1190026]: min' / s is -22.999998 in float32. Weights take -trunc (22), activations
-        // -round (23): SEMANTICS.md, as MCT computes them.
+        // -round (23): docs/semantics.md, as MCT computes them.
         const float min = -9.48654556274414f, max = 3.1190025806427f;
         var weights = new WeightsUniformInferableQuantizer(5, [min], [max]);
         var activations = new ActivationUniformInferableQuantizer(5, min, max);
@@ -97,7 +97,7 @@ public sealed class EdgeCaseTests : IDisposable
         var values = Enumerable.Range(0, 257).Select(_ => (float)(random.NextDouble() * 16 - 10)).ToArray();
         string input = _temp.File("w.npy"), output = _temp.File("w.q.npy");
         new NpyArray([values.Length], values).Write(input);
-        FileQuantizer.QuantizeFile(input, output, weights);
+        NpyQuantizer.QuantizeFile(input, output, weights);
         var quantized = (float[])NpyArray.Read(output).Data;
         for (int i = 0; i < values.Length; i++)
         {

@@ -6,7 +6,7 @@ namespace QuantShell.Core.Tests;
 
 public sealed class KernelTests
 {
-    // The written formula of SEMANTICS.md, element by element, as an independent reference.
+    // The written formula of docs/semantics.md, element by element, as an independent reference.
     private static double Reference(double x, float scale, int zeroPoint, int qmin, int qmax, bool isDouble)
     {
         float inverse = 1.0f / scale;

@@ -1,8 +1,8 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Tests;
@@ -100,8 +100,8 @@ public sealed class KlPercentileSelectionTests
     {
         var values = Gaussian(4000, 70 + bits, sigma: 0.4, outliers: 6, outlier: 4);
         if (!signed) values = values.Select(MathF.Abs).ToArray();
-        var request = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = bits, Signed = signed };
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = bits, Signed = signed };
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         var histogram = Histogram(values);
         var scores = Enumerable.Range(-12, 18).Select(k => (T: Math.ScaleB(1.0, k), Kl: LiteralKl(histogram, SymmetricGrid(Math.ScaleB(1.0, k), bits, signed), signed ? -Math.ScaleB(1.0, k) : 0, Math.ScaleB(1.0, k)))).ToList();
         Assert.Equal(18, scores.Count);
@@ -115,8 +115,8 @@ public sealed class KlPercentileSelectionTests
     public void KlSymmetric_IsWithinOnePercentOfTheLiteralKlOnAFineGrid(int bits)
     {
         var values = Gaussian(3000, 80 + bits, sigma: 1.1, outliers: 4, outlier: 9);
-        var request = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = bits };
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = bits };
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         double t = chosen.Threshold![0];
         var histogram = Histogram(values);
         double reached = LiteralKl(histogram, SymmetricGrid(t, bits, true), -t, t);
@@ -131,12 +131,12 @@ public sealed class KlPercentileSelectionTests
     public void KlUniform_IsWithinFivePercentOfAnExhaustiveRangeGrid()
     {
         var values = Gaussian(3000, 90, sigma: 0.8, outliers: 4, outlier: 5).Select(v => v + 0.6f).ToArray();
-        var request = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 5 };
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 5 };
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         var histogram = Histogram(values);
         double Kl(double min, double max)
         {
-            var q = (GridQuantizer)InferableQuantizer.Create(request with { MinRange = new[] { min }, MaxRange = new[] { max } });
+            var q = (GridQuantizer)InferableQuantizer.Create(spec with { MinRange = new[] { min }, MaxRange = new[] { max } });
             var grid = new Grid<float>(q.Parameters.Scales[0], q.Parameters.ZeroPoints[0], q.Parameters.QuantMin, q.Parameters.QuantMax);
             double low = (q.Parameters.QuantMin - q.Parameters.ZeroPoints[0]) * (double)q.Parameters.Scales[0];
             double high = (q.Parameters.QuantMax - q.Parameters.ZeroPoints[0]) * (double)q.Parameters.Scales[0];
@@ -156,10 +156,10 @@ public sealed class KlPercentileSelectionTests
     public void Percentile_CoversThatShareOfTheMagnitudes()
     {
         var values = Gaussian(10_001, 91, sigma: 2, outliers: 20, outlier: 50);
-        var request = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = 8 };
+        var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = 8 };
         foreach (double percent in new[] { 50.0, 99.0, 99.9, 99.99, 100.0 })
         {
-            var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Percentile, Percentile = percent });
+            var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Percentile, Percentile = percent });
             double t = chosen.Threshold![0];
             double inside = values.Count(v => MathF.Abs(v) <= t) / (double)values.Length;
             double below = values.Count(v => MathF.Abs(v) < t) / (double)values.Length;
@@ -167,7 +167,7 @@ public sealed class KlPercentileSelectionTests
         }
         // 10 001 values: the 99th percentile of |x| is exactly the order statistic 9900 (NumPy's linear rule).
         var magnitudes = values.Select(v => (double)MathF.Abs(v)).Order().ToArray();
-        var p99 = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Percentile, Percentile = 99 });
+        var p99 = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Percentile, Percentile = 99 });
         Assert.Equal((double)(float)magnitudes[9900], p99.Threshold![0]);
     }
 
@@ -191,8 +191,8 @@ public sealed class KlPercentileSelectionTests
     [InlineData(double.NaN)]
     public void Percentile_OutOfRange_IsRejectedBeforeAnyData(double percent)
     {
-        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, ErrorMethod = ErrorMethod.Percentile, Percentile = percent };
-        var ex = Assert.Throws<QuantizerValidationException>(() => options.ToRequest());
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, ErrorMethod = ErrorMethod.Percentile, Percentile = percent };
+        var ex = Assert.Throws<QuantizerValidationException>(() => arguments.Check());
         Assert.Equal(ErrorIds.PercentileInvalid, ex.ErrorId);
         Assert.Equal("Percentile", ex.ParameterName);
     }
@@ -200,12 +200,12 @@ public sealed class KlPercentileSelectionTests
     [Fact]
     public void Percentile_WithAnotherErrorMethod_IsNotApplicable()
     {
-        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, ErrorMethod = ErrorMethod.Mse, Percentile = 99 };
-        var ex = Assert.Throws<QuantizerValidationException>(() => options.ToRequest());
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, ErrorMethod = ErrorMethod.Mse, Percentile = 99 };
+        var ex = Assert.Throws<QuantizerValidationException>(() => arguments.Check());
         Assert.Equal(ErrorIds.ParameterNotApplicable, ex.ErrorId);
         Assert.Equal("Percentile", ex.ParameterName);
-        var request = new QuantizerOptions { Method = QuantizationMethod.Pot, ErrorMethod = ErrorMethod.Percentile, Percentile = 99.5 }.ToRequest();
-        Assert.Equal(99.5, request.Selection!.Percentile);
-        Assert.Equal(99.5, request.Describe(1)!.Percentile);
+        var recipe = new QuantizerArguments { Method = QuantizationMethod.Pot, ErrorMethod = ErrorMethod.Percentile, Percentile = 99.5 }.Check();
+        Assert.Equal(99.5, recipe.Selection!.Percentile);
+        Assert.Equal(99.5, recipe.Describe(1)!.Percentile);
     }
 }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -50,7 +49,7 @@ public sealed class LargeFileStreamingTests : IDisposable
         string input = Path.Combine(_temp, "x.npy"), output = Path.Combine(_temp, "y.npy");
         new NpyArray(Shape, _values).Write(input);
         var quantizer = PerChannel(axis);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         Assert.True(InMemory(quantizer, _values).AsSpan().SequenceEqual((float[])NpyArray.Read(output).Data));
     }
 
@@ -63,7 +62,7 @@ public sealed class LargeFileStreamingTests : IDisposable
         string input = Path.Combine(_temp, "x64.npy"), output = Path.Combine(_temp, "y64.npy");
         new NpyArray(Shape, values).Write(input);
         var quantizer = PerChannel(axis);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         Assert.True(InMemory(quantizer, values).AsSpan().SequenceEqual((double[])NpyArray.Read(output).Data));
     }
 
@@ -74,7 +73,7 @@ public sealed class LargeFileStreamingTests : IDisposable
         string input = Path.Combine(_temp, "x16.npy"), output = Path.Combine(_temp, "y16.npy");
         new NpyArray(Shape, halves).Write(input);
         var quantizer = PerChannel(1);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         var expected = InMemory(quantizer, halves.Select(h => (float)h).ToArray()).Select(f => (Half)f).ToArray();
         Assert.Equal(expected, (Half[])NpyArray.Read(output).Data);
     }
@@ -95,7 +94,7 @@ public sealed class LargeFileStreamingTests : IDisposable
         string input = NpyBuilder.WriteTemp(_temp, "f.npy", NpyBuilder.Build(NpyBuilder.Dict("<f4", "(4, 6, 160, 300)", fortran: true), MemoryMarshal.AsBytes(fortran.AsSpan()).ToArray()));
         string output = Path.Combine(_temp, "fy.npy");
         var quantizer = PerChannel(axis);
-        FileQuantizer.QuantizeFile(input, output, quantizer);
+        NpyQuantizer.QuantizeFile(input, output, quantizer);
         var result = NpyArray.Read(output);
         Assert.Equal(Shape, result.Shape);
         Assert.True(InMemory(quantizer, _values).AsSpan().SequenceEqual((float[])result.Data));
@@ -142,7 +141,7 @@ public sealed class FortranTilingTests : IDisposable
             System.Runtime.InteropServices.MemoryMarshal.AsBytes(FortranOf(c, shape).AsSpan()).ToArray()));
         var q = new WeightsSymmetricInferableQuantizer(numBits: 5, threshold: Enumerable.Range(0, (int)shape[axis]).Select(k => 1.0 + 0.2 * k).ToArray(), perChannel: true, channelAxis: axis);
         string output = Path.Combine(_temp, "out.npy");
-        var result = FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = chunkBytes, Force = true });
+        var result = NpyQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = chunkBytes, Force = true });
         var expected = new float[count];
         var stats = new KernelStats();
         q.CreatePlan(shape).Apply<float>(c, expected, 0, ref stats);
@@ -163,12 +162,12 @@ public sealed class FortranTilingTests : IDisposable
             System.Runtime.InteropServices.MemoryMarshal.AsBytes(FortranOf(c, shape).AsSpan()).ToArray()));
         var q = new ActivationSymmetricInferableQuantizer(numBits: 8, threshold: 2.0);
         string output = Path.Combine(_temp, "nan.out.npy");
-        var ex = Assert.Throws<QuantShell.Core.Errors.QuantShellException>(() => FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64 }));
+        var ex = Assert.Throws<QuantShell.Core.Errors.QuantShellException>(() => NpyQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64 }));
         Assert.Equal("NonFiniteInput", ex.ErrorId);
         Assert.Contains("2 non-finite values", ex.Message);
         Assert.Contains("[0, 3, 4]", ex.Message);
         Assert.False(File.Exists(output));
-        var kept = FileQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64, AllowNonFinite = true });
+        var kept = NpyQuantizer.QuantizeFile(input, output, q, new FileQuantizeOptions { ChunkBytes = 64, AllowNonFinite = true });
         Assert.Equal(2, kept.NonFiniteCount);
         var y = (float[])NpyArray.Read(output).Data;
         Assert.True(float.IsNaN(y[77]));
@@ -208,8 +207,8 @@ public sealed class FortranDTypeTests : IDisposable
         string f = NpyBuilder.WriteTemp(_temp, "f.npy", NpyBuilder.Build(NpyBuilder.Dict(descr, "(6, 7, 5)", fortran: true), Encode(fortranOrder)));
         var q = new WeightsUniformInferableQuantizer(numBits: 6, minRange: new[] { -1.0, -0.5, -2, -1, -0.3 }, maxRange: new[] { 1.0, 2, 0.5, 1.5, 0.7 }, perChannel: true, channelAxis: -1);
         var options = new FileQuantizeOptions { ChunkBytes = 32 };
-        FileQuantizer.QuantizeFile(c, Path.Combine(_temp, "c.out.npy"), q, options);
-        FileQuantizer.QuantizeFile(f, Path.Combine(_temp, "f.out.npy"), q, options);
+        NpyQuantizer.QuantizeFile(c, Path.Combine(_temp, "c.out.npy"), q, options);
+        NpyQuantizer.QuantizeFile(f, Path.Combine(_temp, "f.out.npy"), q, options);
         Assert.Equal(File.ReadAllBytes(Path.Combine(_temp, "c.out.npy")), File.ReadAllBytes(Path.Combine(_temp, "f.out.npy")));
         Assert.Equal(shape, NpyArray.Read(Path.Combine(_temp, "f.out.npy")).Shape);
     }

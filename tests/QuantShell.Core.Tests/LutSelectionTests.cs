@@ -91,18 +91,20 @@ public sealed class LutSelectionTests
     [Fact]
     public void LutPot_Threshold_IsTheBestPowerOfTwo_ForItsKMeansTable()
     {
-        // Brute force: every power of two from 2^-20 to 2^8, each with the table k-means gives it (a fixed threshold).
+        // Brute force: every power of two from 2^-20 to 2^8, each with the table QuantShell's k-means gives it (a fixed
+        // threshold), and MCT's choice, which the optimal search also scores.
         var values = Gaussian(8_000, 11, sigma: 0.7);
-        var request = Lut(QuantizationMethod.LutPot, 3);
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, Optimal);
+        var spec = Lut(QuantizationMethod.LutPot, 3);
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, Optimal);
         double chosenMse = Mse(chosen, values);
         var errors = Enumerable.Range(-20, 29).Select(k =>
         {
-            var withThreshold = ParameterSelector.Select(request with { Threshold = new[] { Math.ScaleB(1.0, k) } }, new[] { Array1D(values) }, Optimal);
+            var withThreshold = LutSelection.Select(spec with { Signed = true, Threshold = new[] { Math.ScaleB(1.0, k) } }, new[] { values }, Optimal);
             return Mse(withThreshold, values);
         }).ToList();
         Assert.Equal(29, errors.Count);
-        Assert.Equal(errors.Min(), chosenMse);
+        double mct = Mse(ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Mct }), values);
+        Assert.Equal(Math.Min(errors.Min(), mct), chosenMse);
     }
 
     [Fact]
@@ -127,9 +129,9 @@ public sealed class LutSelectionTests
     {
         // shape (3, 2000): channel c has spread 0.1 * 4^c; one table serves all of them through their thresholds.
         var channels = Enumerable.Range(0, 3).Select(c => Gaussian(2000, 60 + c, sigma: 0.1 * Math.Pow(4, c))).ToArray();
-        var array = new NpyArray(new long[] { 3, 2000 }, channels.SelectMany(c => c).ToArray());
         var request = Lut(QuantizationMethod.LutPot, 3) with { PerChannel = true, ChannelAxis = 0 };
-        var chosen = ParameterSelector.Select(request, new[] { array }, Optimal);
+        // QuantShell's own search (the optimal search may instead keep MCT's choice whole, where its error is lower).
+        var chosen = LutSelection.Select(request with { Signed = true }, channels, Optimal);
         Assert.Equal(3, chosen.Threshold!.Count);
         Assert.True(chosen.Threshold[0] < chosen.Threshold[1] && chosen.Threshold[1] < chosen.Threshold[2], string.Join(", ", chosen.Threshold));
         // Every channel's threshold is the best power of two for the shared table.

@@ -1,5 +1,4 @@
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 

@@ -2,8 +2,13 @@ using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Inspect;
+using QuantShell.Core.Jobs.Measure;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Tests;
 
@@ -81,7 +86,7 @@ public sealed class ModelQuantizeTests : IDisposable
             }
             else TensorFiles.Write(TensorFileKind.Npy, stream, [Tensor(tensorName, dtype, tensor.Shape, bytes)], new Dictionary<string, string>(), CancellationToken.None);
         }
-        FileQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
+        NpyQuantizer.QuantizeFile(input, output, InferableQuantizer.Create(spec));
         byte[] result;
         if (tensor.FortranOrder)
         {
@@ -113,7 +118,7 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         string model = WriteModel(kind);
         string output = _temp.File("out" + Extension(kind));
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, OutputPath = output }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot }, OutputPath = output }, model);
 
         Assert.Equal(["conv1.weight", "conv1.bias", "fc.weight", "head.weight", "steps"], results.Select(r => r.TensorName));
         Assert.Equal([false, true, false, false, true], results.Select(r => r.Skipped));
@@ -140,13 +145,31 @@ public sealed class ModelQuantizeTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public void IntForm_InChunksOfAFewElements_WritesTheSameCodes(TensorFileKind kind)
+    {
+        string model = WriteModel(kind);
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 7 };
+        string whole = _temp.File("whole" + Extension(kind)), chunked = _temp.File("chunked" + Extension(kind));
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = whole, Form = OutputForm.Int }, model);
+        // 12 bytes: three float32 elements a chunk, which divides no axis of the model's weights.
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = chunked, Form = OutputForm.Int, ChunkBytes = 12 }, model);
+        Assert.Equal(3, results.Count(r => !r.Skipped));
+        using var wholeFile = TensorFiles.Open(whole);
+        using var chunkedFile = TensorFiles.Open(chunked);
+        Assert.Equal(wholeFile.Tensors.Select(t => t.Name), chunkedFile.Tensors.Select(t => t.Name));
+        foreach (var tensor in wholeFile.Tensors)
+            Assert.Equal(Bytes(wholeFile, tensor.Name), Bytes(chunkedFile, tensor.Name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public void IntForm_DequantizesToTheFakeForm_BitForBit(TensorFileKind kind)
     {
         string model = WriteModel(kind);
-        var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 6 };
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 6 };
         string fake = _temp.File("fake" + Extension(kind)), codes = _temp.File("codes" + Extension(kind)), back = _temp.File("back" + Extension(kind));
-        var fakeResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
-        var intResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        var fakeResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
+        var intResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
         Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), intResults.Select(r => r.Quantizer?.ToString()));
 
         using (var file = TensorFiles.Open(codes))
@@ -180,10 +203,10 @@ public sealed class ModelQuantizeTests : IDisposable
     public void IntForm_SixteenBitUnsignedCodes_UseATypeTheFormatHolds(TensorFileKind kind)
     {
         string model = WriteModel(kind);
-        var options = new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 16 };
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 16 };
         string fake = _temp.File("fake16" + Extension(kind)), codes = _temp.File("codes16" + Extension(kind)), back = _temp.File("back16" + Extension(kind));
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
         using (var file = TensorFiles.Open(codes))
             // torch has no uint16 storage: a checkpoint holds the codes as int32.
             Assert.Equal(kind == TensorFileKind.PyTorch ? "int32" : "uint16", file.Tensor("fc.weight").DType.Name);
@@ -202,10 +225,10 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         string model = WriteModel(kind);
         // A table listed out of order with a duplicate: codes index the table as listed, first listing wins.
-        var options = new QuantizerOptions { Method = QuantizationMethod.LutSymmetric, NumBits = 3, LutValues = [50, -128, 0, -40, 100, 0, 127, -90] };
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.LutSymmetric, NumBits = 3, LutValues = [50, -128, 0, -40, 100, 0, 127, -90] };
         string fake = _temp.File("lutfake" + Extension(kind)), codes = _temp.File("lutcodes" + Extension(kind)), back = _temp.File("lutback" + Extension(kind));
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
-        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
         Assert.Equal(3, results.Count(r => !r.Skipped));
         using (var file = TensorFiles.Open(codes))
         using (var fakeFile = TensorFiles.Open(fake))
@@ -246,8 +269,8 @@ public sealed class ModelQuantizeTests : IDisposable
             string model = Formats.ModelFixtures.PathOf(fixture);
             string extension = Path.GetExtension(fixture);
             string fake = _temp.File("real-fake-" + fixture), codes = _temp.File("real-int-" + fixture), back = _temp.File("real-back-" + fixture);
-            var options = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 5 };
-            var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, model);
+            var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 5 };
+            var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
             using var original = TensorFiles.Open(model);
             using var quantized = TensorFiles.Open(fake);
             Assert.Equal(original.Tensors.Count, results.Count);
@@ -264,7 +287,7 @@ public sealed class ModelQuantizeTests : IDisposable
                 Assert.True(NpyPathBytes(original, result.TensorName!, result.Quantizer!).AsSpan().SequenceEqual(Bytes(quantized, result.TensorName!)),
                     $"{fixture}: tensor {result.TensorName} differs from the .npy path");
             }
-            Quantize(new QuantizeRequest { Quantizer = options, OutputPath = codes, Form = OutputForm.Int }, model);
+            Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
             var host = new CollectingHost<DequantizationResult>();
             DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
             Assert.True(host.Errors.Count == 0, fixture + ": " + string.Join("\n", host.Errors.Select(e => e.Message)));
@@ -287,7 +310,7 @@ public sealed class ModelQuantizeTests : IDisposable
               {"match": "*", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 3}}
             ]}
             """, "rules.json");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
         var byName = results.ToDictionary(r => r.TensorName!);
         Assert.Equal("rule 0 ('*.bias') skips it", byName["conv1.bias"].SkipReason);
         Assert.Equal(QuantizationMethod.Uniform, byName["conv1.weight"].Method);
@@ -305,7 +328,7 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         string model = WriteModel(TensorFileKind.Npz);
         var rules = QuantizationRules.Parse("""{"rules": [{"match": "fc.*", "quantizer": {"target": "weights", "method": "pot", "numBits": 8}}]}""", "rules");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = _temp.File("r.npz") }, model);
         Assert.Equal(["no rule matches it", "no rule matches it", null, "no rule matches it"],
             results.Where(r => r.TensorName != "steps").Select(r => r.SkipReason));
     }
@@ -327,11 +350,11 @@ public sealed class ModelQuantizeTests : IDisposable
     }
 
     [Fact]
-    public void Rules_WithQuantizerOptions_AreAConflict()
+    public void Rules_WithQuantizerArguments_AreAConflict()
     {
         var rules = QuantizationRules.Parse("""{"rules": [{"match": "*", "skip": true}]}""", "rules");
         var ex = Assert.ThrowsAny<QuantShellException>(() =>
-            new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, Rules = rules }, new CollectingHost<QuantizationResult>()));
+            new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot }, Rules = rules }, new CollectingHost<QuantizationResult>()));
         Assert.Equal(ErrorIds.OptionConflict, ex.ErrorId);
     }
 
@@ -341,7 +364,7 @@ public sealed class ModelQuantizeTests : IDisposable
         string model = WriteModel(TensorFileKind.Npz, poison: float.NaN);
         string output = _temp.File("nan.npz");
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions { Threshold = [2.0], PerChannel = false }, OutputPath = output }, [JobInput.File(model)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0], PerChannel = false }, OutputPath = output }, [JobInput.File(model)], host);
         var error = Assert.Single(host.Errors);
         Assert.Equal(ErrorIds.NonFiniteInput, error.ErrorId);
         Assert.Contains("tensor 'conv1.weight'", error.Message);
@@ -355,11 +378,11 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         string model = WriteModel(TensorFileKind.Npz);
         var host = new CollectingHost<MeasurementResult>();
-        MeasureJob.Run(new MeasureRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot } }, [JobInput.File(model)], host);
+        MeasureJob.Run(new MeasureRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot } }, [JobInput.File(model)], host);
         Assert.Empty(host.Errors);
         Assert.Equal(["conv1.weight", "fc.weight", "head.weight"], host.Results.Select(r => r.TensorName));
         // The same quantizer as quantize chooses, and metrics of the same values.
-        var quantized = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Pot }, OutputPath = _temp.File("m.npz") }, model)
+        var quantized = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot }, OutputPath = _temp.File("m.npz") }, model)
             .Where(r => !r.Skipped).ToList();
         Assert.Equal(quantized.Select(r => r.Quantizer!.ToString()), host.Results.Select(r => r.Quantizer.ToString()));
         for (int i = 0; i < quantized.Count; i++)

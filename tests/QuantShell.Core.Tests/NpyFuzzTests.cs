@@ -1,7 +1,6 @@
 using System.Text;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 
@@ -108,7 +107,7 @@ public sealed class NpyFuzzTests
                     using Stream input = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
                     NpyArray.Read(input, "fuzz.npy");
                     using Stream again = seekable ? new MemoryStream(bytes, writable: false) : new NonSeekableStream(bytes);
-                    FileQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, "out.npy", quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
+                    NpyQuantizer.QuantizeStream(again, "fuzz.npy", Stream.Null, "out.npy", quantizer, new FileQuantizeOptions { AllowNonFinite = true, ChunkBytes = 64 });
                     accepted++;
                 }
                 catch (QuantShellException ex)

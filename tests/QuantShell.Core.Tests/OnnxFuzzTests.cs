@@ -58,6 +58,7 @@ public sealed class OnnxFuzzTests
             {
                 var model = OnnxModel.Parse(bytes, "fuzz.onnx");
                 foreach (var initializer in model.Initializers()) initializer.ReadValues();
+                OnnxWeights.Survey(model);
                 MctLowering.Lower(model, (WeightsForm)(i % 2), (ActivationsForm)(i / 2 % 2));
                 OnnxModel.Parse(model.ToByteArray(), "fuzz.onnx");
                 lowered++;
@@ -75,5 +76,36 @@ public sealed class OnnxFuzzTests
         }
         Assert.True(errorIds.Count >= 4, "error ids seen: " + string.Join(", ", errorIds));
         Assert.True(lowered > 0, "no mutated model was still valid");
+    }
+
+    /// <summary>The weight survey (chains, Constant nodes, subgraphs, recurrent ops) on mutations of the weight fixtures.</summary>
+    [Fact]
+    public void MutatedWeightModels_AreSurveyed_WithOnlyDocumentedErrors()
+    {
+        string[] names = ["constant_cnn", "weight_chains", "if_recurrent", "float_types", "half_model"];
+        var seeds = names.Select(n => File.ReadAllBytes(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", n + ".onnx"))).ToList();
+        var random = new Random(Seed + 1);
+        int surveyed = 0, weights = 0;
+        for (int i = 0; i < Iterations / 2; i++)
+        {
+            byte[] bytes = Mutate(random, seeds);
+            try
+            {
+                var file = new OnnxTensorFile(OnnxModel.Parse(bytes, "fuzz.onnx"));
+                foreach (var tensor in file.Tensors.Where(t => t.GraphRole?.ChannelAxis is not null)) file.Holder(tensor).ReadValues();
+                weights += file.Survey.Weights.Count();
+                surveyed++;
+            }
+            catch (QuantShellException ex)
+            {
+                Assert.False(string.IsNullOrEmpty(ex.ErrorId));
+                Assert.StartsWith("fuzz.onnx", ex.Message);
+            }
+            catch (Exception ex)
+            {
+                Assert.Fail($"iteration {i} (seed {Seed + 1}): undocumented {ex.GetType().Name}: {ex.Message}\n{Convert.ToBase64String(bytes)}");
+            }
+        }
+        Assert.True(surveyed > 0 && weights > 0, $"{surveyed} mutated models surveyed, {weights} weights found");
     }
 }

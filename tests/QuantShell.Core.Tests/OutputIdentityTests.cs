@@ -47,7 +47,7 @@ public sealed class OutputIdentityTests : IDisposable
         byte[] before = File.ReadAllBytes(Input);
         foreach (bool force in new[] { false, true })
         {
-            var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = force }));
+            var ex = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = force }));
             Assert.Equal(ErrorIds.OutputIsInput, ex.ErrorId);
             Assert.Contains("would replace the input file", ex.Message);
         }
@@ -61,7 +61,7 @@ public sealed class OutputIdentityTests : IDisposable
         using var bind = ScratchMount.Bind(_temp.File("data"), _temp.File("bound"));
         string output = Path.Combine(bind.Path, "x.npy");
         Assert.NotEqual(Path.GetFullPath(Input), Path.GetFullPath(output));
-        var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true }));
+        var ex = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true }));
         Assert.Equal(ErrorIds.OutputIsInput, ex.ErrorId);
         Assert.Contains("another path", ex.Message);
     }
@@ -75,12 +75,12 @@ public sealed class OutputIdentityTests : IDisposable
         string output = _temp.File("out.npy");
         File.CreateSymbolicLink(output, other);
 
-        var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(Input, output, _quantizer));
+        var ex = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(Input, output, _quantizer));
         Assert.Equal(ErrorIds.OutputExists, ex.ErrorId);
         Assert.Contains("symbolic link", ex.Message);
         Assert.NotNull(new FileInfo(output).LinkTarget);
 
-        FileQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true });
+        NpyQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true });
         Assert.Null(new FileInfo(output).LinkTarget);                // the link is now a file of its own
         Assert.Equal(4, NpyArray.Read(output).Data.Length);
         Assert.Equal(otherBytes, File.ReadAllBytes(other));          // what it pointed to is untouched
@@ -91,9 +91,9 @@ public sealed class OutputIdentityTests : IDisposable
     {
         string output = _temp.File("out.npy");
         File.CreateSymbolicLink(output, _temp.File("nowhere.npy"));
-        var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(Input, output, _quantizer));
+        var ex = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(Input, output, _quantizer));
         Assert.Equal(ErrorIds.OutputExists, ex.ErrorId);
-        FileQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true });
+        NpyQuantizer.QuantizeFile(Input, output, _quantizer, new FileQuantizeOptions { Force = true });
         Assert.Null(new FileInfo(output).LinkTarget);
         Assert.False(File.Exists(_temp.File("nowhere.npy")));
     }
@@ -101,7 +101,7 @@ public sealed class OutputIdentityTests : IDisposable
     [Fact]
     public void OutputUnderAFile_IsOutputDirectoryIsFile()
     {
-        var ex = Assert.Throws<QuantShellException>(() => FileQuantizer.QuantizeFile(Input, Path.Combine(Input, "sub", "out.npy"), _quantizer));
+        var ex = Assert.Throws<QuantShellException>(() => NpyQuantizer.QuantizeFile(Input, Path.Combine(Input, "sub", "out.npy"), _quantizer));
         Assert.Equal(ErrorIds.OutputDirectoryIsFile, ex.ErrorId);
         Assert.Contains(Input, ex.Message);
     }

@@ -1,8 +1,7 @@
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Tests;
@@ -27,7 +26,7 @@ public sealed class ParameterSelectionTests
 
     private static NpyArray Array1D(float[] values) => new(new long[] { values.Length }, values);
 
-    private static QuantizerSpec Request(QuantizationMethod method, int bits, QuantizationTarget target = QuantizationTarget.Weights, bool? signed = null) =>
+    private static QuantizerSpec Incomplete(QuantizationMethod method, int bits, QuantizationTarget target = QuantizationTarget.Weights, bool? signed = null) =>
         new() { Target = target, Method = method, NumBits = bits, Signed = signed };
 
     // Brute-force error of a spec on data, through the same quantizer the user gets.
@@ -54,11 +53,11 @@ public sealed class ParameterSelectionTests
     {
         var values = Gaussian(5000, bits, sigma: 0.37, outliers: 8, outlier: 5);
         if (!signed) values = values.Select(MathF.Abs).ToArray();
-        var request = Request(QuantizationMethod.Pot, bits, signed: signed);
+        var spec = Incomplete(QuantizationMethod.Pot, bits, signed: signed);
         var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = 3 };
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, options);
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, options);
         // Every power of two from 2^-40 to 2^40; ties go to the larger threshold.
-        var errors = Enumerable.Range(-40, 81).Select(k => (T: Math.ScaleB(1.0, k), E: Error(request with { Threshold = new[] { Math.ScaleB(1.0, k) } }, values, method, 3))).ToList();
+        var errors = Enumerable.Range(-40, 81).Select(k => (T: Math.ScaleB(1.0, k), E: Error(spec with { Threshold = new[] { Math.ScaleB(1.0, k) } }, values, method, 3))).ToList();
         double best = errors.Min(x => x.E);
         double expected = errors.Where(x => x.E == best).Max(x => x.T);
         Assert.Equal(expected, chosen.Threshold![0]);
@@ -72,11 +71,11 @@ public sealed class ParameterSelectionTests
     public void Symmetric_IsWithinOnePercentOfExhaustiveGrid(ErrorMethod method, int bits)
     {
         var values = Gaussian(3000, 10 + bits, sigma: 1.3, outliers: 5, outlier: 12);
-        var request = Request(QuantizationMethod.Symmetric, bits);
+        var spec = Incomplete(QuantizationMethod.Symmetric, bits);
         var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = 1.5 };
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, options);
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, options);
         double maxAbs = values.Max(MathF.Abs);
-        double best = Enumerable.Range(1, 4000).Select(k => Error(request with { Threshold = new[] { maxAbs * 1.05 * k / 4000 } }, values, method, 1.5)).Min();
+        double best = Enumerable.Range(1, 4000).Select(k => Error(spec with { Threshold = new[] { maxAbs * 1.05 * k / 4000 } }, values, method, 1.5)).Min();
         double reached = Error(chosen, values, method, 1.5);
         Assert.True(reached <= best * 1.01, $"reached {reached}, grid best {best}");
     }
@@ -88,13 +87,13 @@ public sealed class ParameterSelectionTests
     public void Uniform_IsWithinOnePercentOfExhaustiveGrid(ErrorMethod method, int bits, QuantizationTarget target)
     {
         var values = Gaussian(2000, 20 + bits, sigma: 0.8, outliers: 4, outlier: 6).Select(v => v + 0.5f).ToArray();
-        var request = Request(QuantizationMethod.Uniform, bits, target);
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method });
+        var spec = Incomplete(QuantizationMethod.Uniform, bits, target);
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method });
         double lo = values.Min(), hi = values.Max();
         double best = double.PositiveInfinity;
         for (int i = 1; i <= 100; i++)
             for (int j = 1; j <= 100; j++)
-                best = Math.Min(best, Error(request with { MinRange = new[] { lo * i / 100 }, MaxRange = new[] { hi * j / 100 } }, values, method));
+                best = Math.Min(best, Error(spec with { MinRange = new[] { lo * i / 100 }, MaxRange = new[] { hi * j / 100 } }, values, method));
         double reached = Error(chosen, values, method);
         Assert.True(reached <= best * 1.01, $"reached {reached}, grid best {best}");
     }
@@ -105,15 +104,15 @@ public sealed class ParameterSelectionTests
         var values = Gaussian(20000, 3, sigma: 1, outliers: 10, outlier: 40);
         var data = new[] { Array1D(values) };
         // At 4 bits covering the outliers makes the grid so coarse that clipping 10 of 20000 values costs less.
-        var request = Request(QuantizationMethod.Symmetric, 4);
-        var mse = ParameterSelector.Select(request, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Mse });
-        var cover = ParameterSelector.Select(request, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
+        var spec = Incomplete(QuantizationMethod.Symmetric, 4);
+        var mse = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Mse });
+        var cover = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal(40.0, cover.Threshold![0]);
         Assert.True(mse.Threshold![0] < 20, $"MSE threshold {mse.Threshold[0]} does not clip the outliers");
         Assert.True(Error(mse, values, ErrorMethod.Mse) < Error(cover, values, ErrorMethod.Mse));
-        var pot = ParameterSelector.Select(Request(QuantizationMethod.Pot, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
+        var pot = ParameterSelector.Select(Incomplete(QuantizationMethod.Pot, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal(64.0, pot.Threshold![0]);
-        var uniform = ParameterSelector.Select(Request(QuantizationMethod.Uniform, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
+        var uniform = ParameterSelector.Select(Incomplete(QuantizationMethod.Uniform, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal((double)values.Min(), uniform.MinRange![0]);
         Assert.Equal((double)values.Max(), uniform.MaxRange![0]);
     }
@@ -124,11 +123,11 @@ public sealed class ParameterSelectionTests
         // shape (4, 500): channel c on axis 0 has spread 0.5 * (c + 1)
         var channels = Enumerable.Range(0, 4).Select(c => Gaussian(500, 40 + c, sigma: 0.5 * (c + 1))).ToArray();
         var array = new NpyArray(new long[] { 4, 500 }, channels.SelectMany(c => c).ToArray());
-        var request = Request(QuantizationMethod.Pot, 6) with { PerChannel = true, ChannelAxis = 0 };
-        var chosen = ParameterSelector.Select(request, new[] { array }, new SelectionOptions());
+        var spec = Incomplete(QuantizationMethod.Pot, 6) with { PerChannel = true, ChannelAxis = 0 };
+        var chosen = ParameterSelector.Select(spec, new[] { array }, new SelectionOptions());
         for (int c = 0; c < 4; c++)
         {
-            var alone = ParameterSelector.Select(Request(QuantizationMethod.Pot, 6), new[] { Array1D(channels[c]) }, new SelectionOptions());
+            var alone = ParameterSelector.Select(Incomplete(QuantizationMethod.Pot, 6), new[] { Array1D(channels[c]) }, new SelectionOptions());
             Assert.Equal(alone.Threshold![0], chosen.Threshold![c]);
         }
         Assert.Equal(4, chosen.Threshold!.Count);
@@ -139,10 +138,10 @@ public sealed class ParameterSelectionTests
     {
         var positive = new[] { Array1D(new[] { 0.1f, 2f, 0.5f, 3f }) };
         var mixed = new[] { Array1D(new[] { 0.1f, -2f, 0.5f, 3f }) };
-        var request = Request(QuantizationMethod.Symmetric, 8, QuantizationTarget.Activation);
-        Assert.False(ParameterSelector.Select(request, positive).IsSigned);
-        Assert.True(ParameterSelector.Select(request, mixed).IsSigned);
-        Assert.True(ParameterSelector.Select(request with { Signed = true }, positive).IsSigned);
+        var spec = Incomplete(QuantizationMethod.Symmetric, 8, QuantizationTarget.Activation);
+        Assert.False(ParameterSelector.Select(spec, positive).IsSigned);
+        Assert.True(ParameterSelector.Select(spec, mixed).IsSigned);
+        Assert.True(ParameterSelector.Select(spec with { Signed = true }, positive).IsSigned);
     }
 
     [Fact]
@@ -150,12 +149,12 @@ public sealed class ParameterSelectionTests
     {
         var a = Gaussian(1000, 50, sigma: 0.2);
         var b = Gaussian(1000, 51, sigma: 2.0);
-        var request = Request(QuantizationMethod.Uniform, 5, QuantizationTarget.Activation);
-        var pooled = ParameterSelector.Select(request, new[] { Array1D(a), Array1D(b) }, Optimal);
-        var concatenated = ParameterSelector.Select(request, new[] { Array1D(a.Concat(b).ToArray()) }, Optimal);
+        var spec = Incomplete(QuantizationMethod.Uniform, 5, QuantizationTarget.Activation);
+        var pooled = ParameterSelector.Select(spec, new[] { Array1D(a), Array1D(b) }, Optimal);
+        var concatenated = ParameterSelector.Select(spec, new[] { Array1D(a.Concat(b).ToArray()) }, Optimal);
         Assert.Equal(concatenated.MinRange, pooled.MinRange);
         Assert.Equal(concatenated.MaxRange, pooled.MaxRange);
-        var onlyA = ParameterSelector.Select(request, new[] { Array1D(a) }, Optimal);
+        var onlyA = ParameterSelector.Select(spec, new[] { Array1D(a) }, Optimal);
         Assert.NotEqual(onlyA.MaxRange, pooled.MaxRange);
     }
 }
@@ -170,25 +169,25 @@ public sealed class QuantizerResolverTests : IDisposable
     public void Request_CompleteSpec_IsUsedAsGiven()
     {
         var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8, Threshold = new[] { 2.0 } };
-        var request = QuantizerRequest.For(spec);
-        Assert.False(request.ChoosesFromData);
-        Assert.Same(spec, request.ResolveFor([], "none").Spec);
+        var recipe = QuantizerRecipe.For(spec);
+        Assert.False(recipe.ChoosesFromData);
+        Assert.Same(spec, recipe.ResolveFor([], "none").Spec);
     }
 
     [Fact]
     public void Request_WithoutThreshold_ChoosesFromTheArray()
     {
         var array = new NpyArray(new long[] { 4 }, new float[] { 0.1f, -0.3f, 2.5f, 1f });
-        var request = QuantizerRequest.For(new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8 },
+        var recipe = QuantizerRecipe.For(new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = 8 },
             new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
-        Assert.Equal(new[] { 4.0 }, request.ResolveFor([array], "x.npy").Spec.Threshold);
+        Assert.Equal(new[] { 4.0 }, recipe.ResolveFor([array], "x.npy").Spec.Threshold);
     }
 
     [Fact]
     public void Options_BadBits_FailBeforeAnyDataIsRead()
     {
-        var options = new QuantizerOptions { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 40 };
-        var ex = Assert.Throws<QuantShell.Core.Errors.QuantizerValidationException>(() => options.ToRequest());
+        var arguments = new QuantizerArguments { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 40 };
+        var ex = Assert.Throws<QuantShell.Core.Errors.QuantizerValidationException>(() => arguments.Check());
         Assert.Equal("NumBitsOutOfRange", ex.ErrorId);
         Assert.Equal("NumBits", ex.ParameterName);
     }

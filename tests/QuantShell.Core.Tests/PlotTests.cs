@@ -5,8 +5,10 @@ using System.Xml.Linq;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Plotting;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.Plotting;
 
@@ -189,7 +191,7 @@ public sealed class PlotTests : IDisposable
         string missing = _temp.File("never-read.npy"), path = _temp.File(plot);
         var host = new CollectingHost<MeasurementResult>();
         var ex = Assert.Throws<QuantShellException>(() => MeasureJob.Run(
-            new MeasureRequest { Quantizer = new QuantizerOptions(), PlotPath = path, Plotter = new ScottPlotQuantizationPlotter() },
+            new MeasureRequest { Quantizer = new QuantizerArguments(), PlotPath = path, Plotter = new ScottPlotQuantizationPlotter() },
             [JobInput.File(missing)], host));
         Assert.Equal(ErrorIds.PlotFormatNotSupported, ex.ErrorId);
         Assert.Equal(QuantShellErrorKind.InvalidArgument, ex.Kind);
@@ -203,7 +205,7 @@ public sealed class PlotTests : IDisposable
     public void MeasureJob_WithAPlotPathButNoPlotter_IsAnError()
     {
         var ex = Assert.Throws<QuantShellException>(() => new MeasureJob(
-            new MeasureRequest { Quantizer = new QuantizerOptions(), PlotPath = _temp.File("p.png") }, new CollectingHost<MeasurementResult>()));
+            new MeasureRequest { Quantizer = new QuantizerArguments(), PlotPath = _temp.File("p.png") }, new CollectingHost<MeasurementResult>()));
         Assert.Equal(ErrorIds.PlotterMissing, ex.ErrorId);
     }
 
@@ -215,7 +217,7 @@ public sealed class PlotTests : IDisposable
         File.WriteAllText(plot, "old");
         MeasureRequest Request(bool force) => new()
         {
-            Quantizer = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 4, PerChannel = true, ChannelAxis = 0 },
+            Quantizer = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, PerChannel = true, ChannelAxis = 0 },
             PlotPath = plot,
             Plotter = new ScottPlotQuantizationPlotter(),
             Force = force,

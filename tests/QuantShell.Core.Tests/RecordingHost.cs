@@ -1,5 +1,6 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 
 namespace QuantShell.Core.Tests;
 

@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
-using QuantShell.Core.Formats.Onnx.Protobuf;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
 using Xunit.Abstractions;
 

@@ -224,6 +224,62 @@ public sealed class OnnxModelTests
         Assert.NotNull(what);
     }
 
+    /// <summary>
+    /// Google.Protobuf reads messages nested up to 100 deep and refuses deeper ones (a recursion limit, so no stack
+    /// overflow). Here the main graph holds <paramref name="ifs"/> If nodes each nested in the previous one's then_branch:
+    /// the graph at level 3k+1, its node at 3k+2, the node's attribute at 3k+3. The innermost graph's output adds its
+    /// ValueInfoProto, TypeProto and TypeProto.Tensor, and with a shape its TensorShapeProto: with 32 Ifs, 100 or 101 levels.
+    /// </summary>
+    private static ModelProto NestedIfs(int ifs, bool innermostShape)
+    {
+        ValueInfoProto Output(string name, bool shape) => new()
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)OnnxDataType.Float, Shape = shape ? new TensorShapeProto() : null } },
+        };
+        var graph = Graph("g0", [Node("Identity", ["x"], ["y0"], "id0")], [], [Output("y0", innermostShape)]);
+        for (int level = 1; level <= ifs; level++)
+        {
+            var elseBranch = Graph($"e{level}", [Node("Identity", ["x"], [$"e{level}"], $"ide{level}")], [], [Output($"e{level}", false)]);
+            var node = Node("If", ["cond"], [$"y{level}"], $"if{level}", "", TestModels.Graph("then_branch", graph), TestModels.Graph("else_branch", elseBranch));
+            graph = Graph(level == ifs ? "main" : $"g{level}", [node], [], [Output($"y{level}", false)]);
+        }
+        graph.Input.Add(Output("x", false));
+        graph.Input.Add(new ValueInfoProto { Name = "cond", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)OnnxDataType.Bool } } });
+        return Model(graph);
+    }
+
+    [Fact]
+    public void Nesting_100Deep_IsRead_101Deep_IsRefused()
+    {
+        var model = OnnxModel.Parse(NestedIfs(32, innermostShape: false).ToByteArray(), "deep.onnx");
+        Assert.Equal(1 + 2 * 32, model.Graphs().Count());
+
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Parse(NestedIfs(32, innermostShape: true).ToByteArray(), "deeper.onnx"));
+        Assert.Equal(ErrorIds.OnnxModelInvalid, error.ErrorId);
+        Assert.Equal("deeper.onnx: not a valid ONNX model: its messages nest more than 100 deep (subgraphs within subgraphs), beyond what is read.", error.Message);
+
+        // The same limit for bare nesting, whatever the messages hold: 100 levels are read, 101 are not.
+        Assert.Equal(1 + 33, OnnxModel.Parse(HostileOnnx.NestedMessages(100), "chain.onnx").Graphs().Count());
+        var deep = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Parse(HostileOnnx.NestedMessages(101), "chain.onnx"));
+        Assert.Equal(ErrorIds.OnnxModelInvalid, deep.ErrorId);
+        Assert.Contains("nest more than 100 deep", deep.Message);
+        // Far deeper is refused the same way, without recursing into it.
+        Assert.Contains("nest more than 100 deep", Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Parse(HostileOnnx.NestedMessages(10_000), "chain.onnx")).Message);
+    }
+
+    /// <summary>A file over the protobuf limit of 2 GiB is refused by its size, before a byte of it is read (it is a hole here).</summary>
+    [Fact]
+    public void ModelOver2GiB_IsRefused_BeforeReading()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.File("big.onnx");
+        HostileOnnx.SparseFile(path, (2L << 30) + 1);
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Load(path));
+        Assert.Equal(ErrorIds.OnnxModelTooLarge, error.ErrorId);
+        Assert.Equal($"{path}: the file is 2147483649 bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", error.Message);
+    }
+
     [Fact]
     public void HostileModelTable_CoversEveryCase()
     {

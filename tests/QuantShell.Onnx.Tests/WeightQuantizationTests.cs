@@ -5,13 +5,16 @@ using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Onnx.Tests;
 
 /// <summary>
-/// Quantizing the weights of an ONNX model (issue 12, job 1) on tests/fixtures/models/small_cnn.onnx, written once by
+/// Quantizing the weights of an ONNX model on tests/fixtures/models/small_cnn.onnx, written once by
 /// onnx's Python helpers (make_onnx_fixture.py): Conv, Gemm with transB 1 and 0, MatMul, an initializer two MatMuls share,
 /// one in an If branch, and initializers that are not weights. The fake form's initializers equal the .npy path's output
 /// on the same values; the qdq form runs in ONNX Runtime to the very same outputs; dequantizing it gives the fake form.
@@ -24,7 +27,7 @@ public sealed class WeightQuantizationTests : IDisposable
 
     private static string Fixture => Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx");
 
-    /// <summary>The weights the graph names, with their readers' channel axes (MODEL-FILES.md).</summary>
+    /// <summary>The weights the graph names, with their readers' channel axes (docs/model-files.md).</summary>
     private static readonly Dictionary<string, int> Weights = new()
     {
         ["conv.weight"] = 0, ["fc.weight"] = 0, ["proj.weight"] = 1, ["head.weight"] = 1, ["tied"] = 1, ["sub.weight"] = 1,
@@ -65,7 +68,7 @@ public sealed class WeightQuantizationTests : IDisposable
     {
         var array = new NpyArray(shape, MemoryMarshal.Cast<byte, float>(values).ToArray());
         using var output = new MemoryStream();
-        FileQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
+        NpyQuantizer.QuantizeArray(array, "values", output, "out", InferableQuantizer.Create(spec));
         output.Position = 0;
         return MemoryMarshal.AsBytes(((float[])NpyArray.Read(output, "out").Data).AsSpan()).ToArray();
     }
@@ -77,7 +80,7 @@ public sealed class WeightQuantizationTests : IDisposable
     {
         string input = Copy();
         string output = _temp.File("m.q.onnx");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 6 }, OutputPath = output }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 6 }, OutputPath = output }, input);
 
         Assert.Equal(10, results.Count);
         var quantized = results.Where(r => !r.Skipped).ToDictionary(r => r.TensorName!, r => r);
@@ -88,7 +91,7 @@ public sealed class WeightQuantizationTests : IDisposable
             Assert.Equal(axis, quantized[name].ChannelAxis);
         }
         var skipped = results.Where(r => r.Skipped).ToDictionary(r => r.TensorName!, r => r.SkipReason!);
-        Assert.Contains("not the weight of a Conv, ConvTranspose, Gemm or MatMul (read by Conv 'conv')", skipped["conv.bias"]);
+        Assert.Contains("not the weight of a Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN (read by Conv 'conv')", skipped["conv.bias"]);
         Assert.Contains("read by Mul 'scale'", skipped["scale_const"]);
         Assert.Contains("bool is not a floating type", skipped["cond"]);
 
@@ -135,9 +138,9 @@ public sealed class WeightQuantizationTests : IDisposable
         string input = _temp.File("identities.onnx");
         File.WriteAllBytes(input, TestModels.Model(graph, 13).ToByteArray());
 
-        var options = new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 8 };
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 8 };
         string fake = _temp.File("identities.q.onnx");
-        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input).ToDictionary(r => r.TensorName!);
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, input).ToDictionary(r => r.TensorName!);
         Assert.Equal(4, results.Count);
         Assert.False(results["w"].Skipped);
         Assert.Equal(0, results["w"].ChannelAxis);
@@ -147,7 +150,7 @@ public sealed class WeightQuantizationTests : IDisposable
         Assert.Contains("read by Conv 'conv'", results["bias"].SkipReason);
 
         string qdq = _temp.File("identities.qdq.onnx");
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Form = OutputForm.Qdq }, input);
         var x = new NpyArray([1, 3, 8, 8], TestModels.Seeded(55, 192, 2f));
         float[] fromFake = OnnxRuntimeRunner.RunFile(fake, "x", x);
         float[] fromQdq = OnnxRuntimeRunner.RunFile(qdq, "x", x);
@@ -156,14 +159,14 @@ public sealed class WeightQuantizationTests : IDisposable
         for (int i = 0; i < fromFake.Length; i++) Assert.Equal(fromFake[i], fromQdq[i], 1e-5f);
     }
 
-    public static TheoryData<string, QuantizerOptions, long> Forms() => new()
+    public static TheoryData<string, QuantizerArguments, long> Forms() => new()
     {
-        { "symmetric 8-bit per channel", new QuantizerOptions { Method = QuantizationMethod.Symmetric, NumBits = 8 }, 13 },
-        { "pot 4-bit per tensor", new QuantizerOptions { Method = QuantizationMethod.Pot, NumBits = 4, PerChannel = false }, 13 },
-        { "uniform 8-bit per channel", new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 8 }, 13 },
-        { "uniform 12-bit per channel (uint16 codes, opset 21)", new QuantizerOptions { Method = QuantizationMethod.Uniform, NumBits = 12 }, 21 },
-        { "lut-pot 3-bit (table by k-means)", new QuantizerOptions { Method = QuantizationMethod.LutPot, NumBits = 3 }, 13 },
-        { "lut-symmetric 4-bit, a given table", new QuantizerOptions { Method = QuantizationMethod.LutSymmetric, NumBits = 4, LutValues = [-100, -60, -30, -10, 0, 10, 30, 60, 100, 127, -128] }, 13 },
+        { "symmetric 8-bit per channel", new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 8 }, 13 },
+        { "pot 4-bit per tensor", new QuantizerArguments { Method = QuantizationMethod.Pot, NumBits = 4, PerChannel = false }, 13 },
+        { "uniform 8-bit per channel", new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 8 }, 13 },
+        { "uniform 12-bit per channel (uint16 codes, opset 21)", new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 12 }, 21 },
+        { "lut-pot 3-bit (table by k-means)", new QuantizerArguments { Method = QuantizationMethod.LutPot, NumBits = 3 }, 13 },
+        { "lut-symmetric 4-bit, a given table", new QuantizerArguments { Method = QuantizationMethod.LutSymmetric, NumBits = 4, LutValues = [-100, -60, -30, -10, 0, 10, 30, 60, 100, 127, -128] }, 13 },
     };
 
     [Fact]
@@ -171,18 +174,18 @@ public sealed class WeightQuantizationTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Forms))]
-    public void QdqAndFake_GiveTheSameOutputs_InOnnxRuntime_AndDequantizingQdqGivesFake(string what, QuantizerOptions options, long opset)
+    public void QdqAndFake_GiveTheSameOutputs_InOnnxRuntime_AndDequantizingQdqGivesFake(string what, QuantizerArguments arguments, long opset)
     {
         string input = Copy();
         string fake = _temp.File("m.q.onnx"), qdq = _temp.File("m.qdq.onnx"), back = _temp.File("back.onnx");
-        var fakeResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input);
-        var qdqResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        var fakeResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, input);
+        var qdqResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Form = OutputForm.Qdq }, input);
         Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), qdqResults.Select(r => r.Quantizer?.ToString()));
         Assert.All(qdqResults.Where(r => !r.Skipped), r => Assert.Equal(OutputForm.Qdq, r.Form));
 
         var model = OnnxModel.Load(qdq);
         Assert.Equal(opset, model.DefaultOpset);
-        bool lut = options.Method is QuantizationMethod.LutPot or QuantizationMethod.LutSymmetric;
+        bool lut = arguments.Method is QuantizationMethod.LutPot or QuantizationMethod.LutSymmetric;
         var graphs = model.Graphs().ToList();
         var dequantizers = graphs.SelectMany(g => g.Proto.Node.Where(n => n.OpType == (lut ? "Gather" : "DequantizeLinear")).Select(n => (Graph: g, Node: n))).ToList();
         // One per weight: the shared one once, the If branch's in its own graph.
@@ -193,7 +196,7 @@ public sealed class WeightQuantizationTests : IDisposable
             Assert.DoesNotContain(graphs, g => g.FindInitializer(weight) is not null);
             var producer = graphs.Select(g => g.Producer(weight)).Single(p => p is not null)!;
             Assert.Equal(lut ? "Mul" : "DequantizeLinear", producer.OpType);
-            if (!lut && options.PerChannel != false)
+            if (!lut && arguments.PerChannel != false)
                 Assert.Equal(Weights[weight], producer.Attribute.Single(a => a.Name == "axis").I);
         }
         Assert.Contains(model.Proto.MetadataProps, p => p.Key == TensorFiles.RecordKey);
@@ -248,10 +251,10 @@ public sealed class WeightQuantizationTests : IDisposable
         byte[] dataBefore = File.ReadAllBytes(_temp.File("weights.bin"));
         Assert.Equal(RunOrt(inline), RunOrt(external));
 
-        var options = new QuantizerOptions { Method = QuantizationMethod.Pot, NumBits = 5 };
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Pot, NumBits = 5 };
         string fromInline = _temp.File("inline.q.onnx"), fromExternal = _temp.File("external.q.onnx");
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fromInline }, inline);
-        Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fromExternal }, external);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fromInline }, inline);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fromExternal }, external);
         Assert.True(File.Exists(fromExternal + ".data"));
         Assert.False(File.Exists(fromInline + ".data"));
         var written = OnnxModel.Load(fromExternal);
@@ -274,7 +277,7 @@ public sealed class WeightQuantizationTests : IDisposable
               {"match": "*.bias", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 8}}
             ]}
             """, "rules.json");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), Rules = rules, OutputPath = _temp.File("r.onnx") }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = _temp.File("r.onnx") }, input);
         Assert.Equal(["conv.bias", "conv.weight", "fc.bias"], results.Where(r => !r.Skipped).Select(r => r.TensorName!).Order());
         Assert.Equal("no rule matches it", results.Single(r => r.TensorName == "fc.weight").SkipReason);
     }
@@ -283,7 +286,7 @@ public sealed class WeightQuantizationTests : IDisposable
     public void IntForm_IsRefusedForOnnx_WithTheReason()
     {
         string input = Copy();
-        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = _temp.File("m.int.onnx"), Form = OutputForm.Int },
+        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Form = OutputForm.Int },
             [JobInput.File(input)], host), out var errors);
         var error = Assert.Single(errors);
         Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
@@ -292,7 +295,7 @@ public sealed class WeightQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void Qdq_OfAFloat16Weight_IsRefused_AndNothingIsWritten()
+    public void Qdq_OfAFloat16Weight_DequantizesInFloat32_ThenCastsToFloat16()
     {
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Fixture));
         var tensor = proto.Graph.Initializer.Single(t => t.Name == "proj.weight");
@@ -302,16 +305,17 @@ public sealed class WeightQuantizationTests : IDisposable
         string input = _temp.File("half.onnx");
         File.WriteAllBytes(input, proto.ToByteArray());
         string output = _temp.File("half.qdq.onnx");
-        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = output, Form = OutputForm.Qdq },
-            [JobInput.File(input)], host), out var errors);
-        var error = Assert.Single(errors);
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
-        Assert.Contains("tensor 'proj.weight'", error.Message);
-        Assert.Contains("float16", error.Message);
-        Assert.False(File.Exists(output));
-        // The fake form quantizes it in its own type, as the .npy path does float16.
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerOptions(), OutputPath = _temp.File("half.q.onnx") }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = output, Form = OutputForm.Qdq }, input);
         Assert.Equal("float16", results.Single(r => r.TensorName == "proj.weight").DType);
+        // The scale stays float32 (the quantizer's own value); DequantizeLinear gives float32 and a Cast the weight's type.
+        var graph = OnnxModel.Load(output).MainGraph;
+        var cast = graph.Producer("proj.weight")!;
+        Assert.Equal("Cast", cast.OpType);
+        Assert.Equal((long)OnnxDataType.Float16, cast.Attribute.Single(a => a.Name == "to").I);
+        var dequantize = graph.Producer(cast.Input[0])!;
+        Assert.Equal("DequantizeLinear", dequantize.OpType);
+        Assert.Equal((int)OnnxDataType.Float, graph.FindInitializer(dequantize.Input[1])!.DataType);
+        Assert.Equal("DequantizeLinear", graph.Producer("fc.weight")!.OpType);
     }
 
     private sealed class Collector<T> : JobHost<T>

@@ -30,7 +30,7 @@ Describe 'ConvertTo-StandardOnnx' {
     ) {
         $source = Copy-Model $Name
         $result = ConvertTo-StandardOnnx -Path $source
-        $result | Should -BeOfType ([QuantShell.Core.Jobs.LowerResult])
+        $result | Should -BeOfType ([QuantShell.Core.Jobs.Lower.LowerResult])
         $result.OutputPath | Should -Be (Join-Path $Dir "$Name.lowered.onnx")
         $result.Weights | Should -Be 'Fake'        # the core's defaults when neither form is given
         $result.Activations | Should -Be 'Exact'
@@ -87,6 +87,32 @@ Describe 'ConvertTo-StandardOnnx' {
         $failures[0].FullyQualifiedErrorId | Should -BeLike 'OnnxModelInvalid*'
         $failures[0].CategoryInfo.Category | Should -Be 'InvalidData'
         Test-Path -LiteralPath (Join-Path $Dir 'truncated.lowered.onnx') | Should -BeFalse
+    }
+
+    It 'refuses a model over 2 GiB by its size (OnnxModelTooLarge) and one nested 101 deep (OnnxModelInvalid), with no output' {
+        # 2 GiB + 1 byte, a hole on the disk.
+        $big = Join-Path $Dir 'big.onnx'
+        $file = [IO.FileStream]::new($big, 'CreateNew')
+        try { $file.SetLength(2GB + 1) } finally { $file.Dispose() }
+        # ir_version 8, then 101 messages nested in each other: graph (ModelProto field 7), its node (GraphProto field 1),
+        # the node's attribute (NodeProto field 5), the attribute's graph (AttributeProto field 6), ... (each length a varint
+        # of one or two bytes: the whole is under 16 KiB).
+        [byte[]] $content = @()
+        for ($level = 101; $level -ge 1; $level--) {
+            $field = if ($level -eq 1) { 7 } else { @(5, 6, 1)[$level % 3] }
+            [byte[]] $length = if ($content.Length -lt 128) { @($content.Length) } else { @((($content.Length -band 0x7F) -bor 0x80), ($content.Length -shr 7)) }
+            $content = [byte[]](@(($field -shl 3) -bor 2) + $length + $content)
+        }
+        $deep = Join-Path $Dir 'deep.onnx'
+        [IO.File]::WriteAllBytes($deep, [byte[]](@(8, 8) + $content))
+        $results = @(ConvertTo-StandardOnnx -LiteralPath $big, $deep -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $results.Count | Should -Be 0
+        $failures.Count | Should -Be 2
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'OnnxModelTooLarge,*'
+        $failures[0].Exception.Message | Should -BeLike '*the file is 2147483649 bytes; an ONNX protobuf is at most 2 GiB*'
+        $failures[1].FullyQualifiedErrorId | Should -BeLike 'OnnxModelInvalid,*'
+        $failures[1].Exception.Message | Should -BeLike '*its messages nest more than 100 deep*'
+        @(Get-ChildItem -LiteralPath $Dir -Filter '*.lowered.onnx').Count | Should -Be 0
     }
 
     It 'stops before reading anything when -OutputPath is given for several models' {

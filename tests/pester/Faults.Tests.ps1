@@ -1,5 +1,6 @@
 # The cmdlets under the faults of shared machines, on real file systems: a full disk (a 1 MiB tmpfs), outputs that are
-# links, a read-only folder (a read-only bind mount: root ignores permission bits), and -Fsync. Mounting needs root;
+# links, a read-only folder (a read-only bind mount: root ignores permission bits), -Fsync, and an input that shrinks
+# while it is read. Mounting needs root;
 # where it is refused the test is skipped with the reason, never passed silently. The same guarantees through
 # dotnet-quant, and the ones that belong to a process (signals, racing processes): QuantShell.Cli.Tests.
 
@@ -109,5 +110,54 @@ Describe 'Invoke-Quantize and Export-InferableQuantizer under faults' -Skip:(-no
         $null = Measure-Quantization -LiteralPath $a -Quantizer $q -PlotPath (Join-Path $dir 'plot.png') -Fsync
         Test-Path -LiteralPath (Join-Path $dir 'plot.png') | Should -BeTrue
         @(Get-ChildItem -LiteralPath $dir -Force -Filter '*.tmp').Count | Should -Be 0
+    }
+
+    # Another process truncates the input while Invoke-Quantize reads it. The cmdlet runs in a fresh pwsh (this session's
+    # own pwsh.dll, run by dotnet directly), which the test stops (SIGSTOP) once the output holds a MiB, so that it is
+    # certainly in the middle of the 1 GiB input (a hole on the disk), then truncates the input and lets pwsh go on.
+    It 'reports an input that shrinks while it is read as NpyDataTruncated, naming it, and writes nothing' {
+        $in = Join-Path $dir 'big.npy'
+        $dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (268435456,), }"
+        $total = [int]([Math]::Ceiling((10 + $dict.Length + 1) / 64) * 64)
+        $header = [byte[]](0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0) + [System.BitConverter]::GetBytes([uint16]($total - 10)) +
+            [System.Text.Encoding]::ASCII.GetBytes($dict.PadRight($total - 11) + "`n")
+        $file = [System.IO.FileStream]::new($in, 'CreateNew')
+        try { $file.Write($header, 0, $header.Length); $file.SetLength($total + 1GB) } finally { $file.Dispose() }
+        $out = Join-Path $dir 'out.npy'
+        $script = "Import-Module '$ManifestPath'; `$q = New-InferableQuantizer -Target Weights -Method Pot -NumBits 8 -Threshold 1; " +
+            "Invoke-Quantize -LiteralPath '$in' -Quantizer `$q -OutputPath '$out' -ErrorVariable failures -ErrorAction SilentlyContinue; " +
+            "foreach (`$failure in `$failures) { 'ID ' + `$failure.FullyQualifiedErrorId; 'MESSAGE ' + `$failure.Exception.Message }"
+        $start = [System.Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        foreach ($argument in (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command', $script) { $start.ArgumentList.Add($argument) }
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $pwsh = [System.Diagnostics.Process]::Start($start)
+        try {
+            $stdout = $pwsh.StandardOutput.ReadToEndAsync()
+            $stderr = $pwsh.StandardError.ReadToEndAsync()
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            while ($true) {
+                $temp = @(Get-ChildItem -LiteralPath $dir -Filter '.out.npy.*.tmp' -Force)
+                if ($temp.Count -eq 1 -and $temp[0].Length -ge 1MB) { break }
+                $clock.Elapsed.TotalSeconds | Should -BeLessThan 60 -Because 'the cmdlet should start writing'
+                $pwsh.HasExited | Should -BeFalse -Because "pwsh should still be running: $(if ($pwsh.HasExited) { $stderr.Result })"
+                Start-Sleep -Milliseconds 5
+            }
+            & kill -STOP $pwsh.Id
+            (Get-Item -LiteralPath $temp[0].FullName -Force).Length | Should -BeLessThan (1GB - 64MB) -Because 'pwsh should be stopped well before the end'
+            $file = [System.IO.FileStream]::new($in, 'Open', 'Write', 'ReadWrite')
+            try { $file.SetLength($total + 2MB) } finally { $file.Dispose() }
+            & kill -CONT $pwsh.Id
+            $pwsh.WaitForExit(60000) | Should -BeTrue
+            $lines = $stdout.Result -split "`n" | Where-Object { $_ }
+            $lines.Count | Should -Be 2 -Because "one error is expected: $($stdout.Result) $($stderr.Result)"
+            $lines[0].Trim() | Should -Be "ID NpyDataTruncated,$CommandFqid"
+            $lines[1] | Should -BeLike "MESSAGE $in*: data is truncated*the file shrank to $($total + 2MB) bytes while it was being read.*"
+            @(Get-ChildItem -LiteralPath $dir -Force | Where-Object Name -Like '*out.npy*').Count | Should -Be 0
+        }
+        finally {
+            if (-not $pwsh.HasExited) { & kill -CONT $pwsh.Id; $pwsh.Kill($true) }
+            $pwsh.Dispose()
+        }
     }
 }

@@ -1,6 +1,6 @@
 # The help cannot drift from the code: the markdown sources (docs/cmdlets) document exactly the cmdlets' parameters,
-# Get-Help -Full (the MAML that build/generate-help.ps1 writes from them) is complete, the examples and the README's
-# PowerShell blocks use only parameters that exist, and the argument completers offer what each parameter takes.
+# Get-Help -Full (the MAML that build/generate-help.ps1 writes from them) is complete, the examples and the PowerShell
+# blocks of the README and docs/ use only parameters that exist, and the argument completers offer what each parameter takes.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'QuantShell.TestHelpers.ps1')
     Import-Module $ManifestPath
@@ -43,7 +43,7 @@ Describe 'Help sources in docs/cmdlets' {
     It 'has one source per cmdlet and no other' {
         $cmdlets = @(Get-Command -Module QuantShell -CommandType Cmdlet | ForEach-Object Name | Sort-Object)
         $sources = @(Get-ChildItem -LiteralPath $SourceFolder -Filter *.md | ForEach-Object BaseName | Sort-Object)
-        $cmdlets.Count | Should -Be 8
+        $cmdlets.Count | Should -Be 10
         $sources | Should -Be $cmdlets
     }
 
@@ -120,17 +120,25 @@ Describe 'Examples and the README' {
         $checked | Should -BeGreaterThan 100
     }
 
-    It "the README's PowerShell blocks use only parameters that exist" {
-        $readme = Get-Content -LiteralPath (Join-Path $RepoRoot 'README.md') -Raw
-        $blocks = [regex]::Matches($readme, '(?ms)^```powershell\r?\n(.*?)^```')
-        $blocks.Count | Should -BeGreaterThan 2
-        $checked = 0; $problems = @()
-        foreach ($block in $blocks) {
-            $result = Test-ParameterUse $block.Groups[1].Value 'README.md'
-            $problems += $result.Problems; $checked += $result.Checked
+    It "the PowerShell blocks of the README and of docs/ use only parameters that exist" {
+        # The README and the reference pages of docs/ (docs/cmdlets is checked above, example by example).
+        $pages = @(Get-Item -LiteralPath (Join-Path $RepoRoot 'README.md')) + @(Get-ChildItem -LiteralPath (Join-Path $RepoRoot 'docs') -Filter *.md | Sort-Object Name)
+        $pages.Count | Should -BeGreaterOrEqual 10
+        $blockCount = 0; $checked = 0; $readmeChecked = 0; $problems = @()
+        foreach ($page in $pages) {
+            $name = [System.IO.Path]::GetRelativePath($RepoRoot, $page.FullName)
+            $blocks = [regex]::Matches((Get-Content -LiteralPath $page.FullName -Raw), '(?ms)^```powershell\r?\n(.*?)^```')
+            foreach ($block in $blocks) {
+                $blockCount++
+                $result = Test-ParameterUse $block.Groups[1].Value $name
+                $problems += $result.Problems; $checked += $result.Checked
+                if ($name -eq 'README.md') { $readmeChecked += $result.Checked }
+            }
         }
         $problems | Should -BeNullOrEmpty
-        $checked | Should -BeGreaterThan 40
+        $blockCount | Should -BeGreaterThan 5
+        $readmeChecked | Should -BeGreaterThan 40
+        $checked | Should -BeGreaterThan 60
     }
 
     It 'the check finds a parameter that does not exist' {
@@ -157,7 +165,8 @@ Describe 'Argument completion' {
     It '<Line> offers tensor and model files and folders' -ForEach @(
         @{ Line = 'Invoke-Quantize -Path ' }, @{ Line = 'Invoke-Quantize -LiteralPath ' }, @{ Line = 'Measure-Quantization -Path ' },
         @{ Line = 'Get-QuantTensor -Path ' }, @{ Line = 'Invoke-Dequantize -LiteralPath ' }, @{ Line = 'ConvertTo-StandardOnnx -Path ' },
-        @{ Line = 'New-InferableQuantizer -FromPath ' }, @{ Line = 'New-InferableQuantizer -FromLiteralPath ' }, @{ Line = 'Invoke-Quantize ' }
+        @{ Line = 'New-InferableQuantizer -FromPath ' }, @{ Line = 'New-InferableQuantizer -FromLiteralPath ' }, @{ Line = 'Invoke-Quantize ' },
+        @{ Line = 'Invoke-Calibrate -Path ' }, @{ Line = 'Compare-OnnxModel -ReferencePath ' }, @{ Line = 'Compare-OnnxModel -CandidatePath ' }
     ) {
         Complete $Line | Should -Be $tensors
     }
@@ -169,13 +178,14 @@ Describe 'Argument completion' {
     It '<Line> offers JSON files and folders' -ForEach @(
         @{ Line = 'Invoke-Quantize -Quantizer ' }, @{ Line = 'Measure-Quantization -Quantizer ' }, @{ Line = 'Invoke-Quantize -Rules ' },
         @{ Line = 'Measure-Quantization -Rules ' }, @{ Line = 'Invoke-Quantize -ExportQuantizer ' },
-        @{ Line = 'Import-InferableQuantizer -Path ' }, @{ Line = 'Export-InferableQuantizer -Path ' }
+        @{ Line = 'Import-InferableQuantizer -Path ' }, @{ Line = 'Export-InferableQuantizer -Path ' }, @{ Line = 'Invoke-Calibrate -OutputPath ' }
     ) {
         Complete $Line | Should -Be @('q.json', 'sub')
     }
 
     It '<Line> offers folders only' -ForEach @(
-        @{ Line = 'Invoke-Quantize -OutputDirectory ' }, @{ Line = 'Invoke-Dequantize -OutputDirectory ' }
+        @{ Line = 'Invoke-Quantize -OutputDirectory ' }, @{ Line = 'Invoke-Dequantize -OutputDirectory ' },
+        @{ Line = 'Invoke-Calibrate -DataPath ' }, @{ Line = 'Compare-OnnxModel -DataPath ' }
     ) {
         Complete $Line | Should -Be @('sub')
     }

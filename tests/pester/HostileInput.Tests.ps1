@@ -1,4 +1,4 @@
-# Every malformed file of the hostile-input issue through Invoke-Quantize: one non-terminating error record per file
+# Every malformed file we refuse (hostile input) through Invoke-Quantize: one non-terminating error record per file
 # with its own error id, category InvalidData and the file as target object; no output left; the good file in the same
 # pipeline is still written; an existing output is untouched by a refused run even with -Force.
 

@@ -58,7 +58,7 @@ Describe 'Invoke-Quantize' {
             $values = [float[]](1..27 | ForEach-Object { $random.NextDouble() * 100 - 50 })
             $inputFile = New-TestNpy (Join-Path $TestDrive 'seed.npy') @(1, 3, 3, 3) $values
             $result = Invoke-Quantize -Path $inputFile -Quantizer $q
-            $result | Should -BeOfType ([QuantShell.Core.Jobs.QuantizationResult])
+            $result | Should -BeOfType ([QuantShell.Core.Jobs.Quantize.QuantizationResult])
             $result.OutputPath | Should -Be (Join-Path $TestDrive 'seed.q.npy')
             $result.ShapeText | Should -Be '(1, 3, 3, 3)'
             $result.DType | Should -Be 'float32'
@@ -282,7 +282,7 @@ Describe 'Invoke-Quantize' {
 
         It 'works with -Method Pot alone and reports the threshold it chose' {
             $result = Invoke-Quantize -Path $x -Method Pot
-            $result | Should -BeOfType ([QuantShell.Core.Jobs.QuantizationResult])
+            $result | Should -BeOfType ([QuantShell.Core.Jobs.Quantize.QuantizationResult])
             $result.Method | Should -Be 'Pot'
             $result.Target | Should -Be 'Weights'
             $result.NumBits | Should -Be 8

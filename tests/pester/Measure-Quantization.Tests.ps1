@@ -37,7 +37,7 @@ Describe 'Measure-Quantization' {
     It 'matches a direct computation on a tiny array' {
         $q = New-InferableQuantizer -Target Activation -Method Pot -NumBits 4 -Threshold 2
         $m = Measure-Quantization -Path $tiny -Quantizer $q
-        $m | Should -BeOfType ([QuantShell.Core.Jobs.MeasurementResult])
+        $m | Should -BeOfType ([QuantShell.Core.Jobs.Measure.MeasurementResult])
         $m.InputPath | Should -Be $tiny
         $m.Method | Should -Be 'Pot'
         $m.NumBits | Should -Be 4

@@ -15,7 +15,10 @@ BeforeAll {
     $script:StagingDir = Join-Path $RepoRoot 'artifacts/module'
     $script:CorePackage = Join-Path $PackagesDir "QuantShell.$Version.nupkg"
     $script:TorchPackage = Join-Path $PackagesDir "QuantShell.Torch.$Version.nupkg"
-    foreach ($required in $CorePackage, $TorchPackage, (Join-Path $StagingDir 'QuantShell/QuantShell.psd1'), (Join-Path $StagingDir 'QuantShell.Torch/QuantShell.Torch.psd1')) {
+    $script:RuntimePackage = Join-Path $PackagesDir "QuantShell.OnnxRuntime.$Version.nupkg"
+    $script:RuntimeManifestPath = Join-Path $RepoRoot 'module/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1'
+    foreach ($required in $CorePackage, $TorchPackage, $RuntimePackage, (Join-Path $StagingDir 'QuantShell/QuantShell.psd1'), (Join-Path $StagingDir 'QuantShell.Torch/QuantShell.Torch.psd1'),
+                          (Join-Path $StagingDir 'QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.psd1')) {
         if (-not (Test-Path -LiteralPath $required)) { throw "$required is missing: run build/pack-module.sh (build/test.sh does)." }
     }
 
@@ -57,15 +60,17 @@ Describe 'One version' {
         $Version | Should -Match '^\d+\.\d+\.\d+(-[0-9A-Za-z]+)?$'
     }
 
-    It 'the clone''s manifests say that version, and QuantShell.Torch requires exactly that QuantShell' {
+    It 'the clone''s manifests say that version, and QuantShell.Torch and QuantShell.OnnxRuntime require exactly that QuantShell' {
         (Import-PowerShellDataFile -LiteralPath $ManifestPath).ModuleVersion | Should -Be $ModuleVersion
-        $torch = Import-PowerShellDataFile -LiteralPath $TorchManifestPath
-        $torch.ModuleVersion | Should -Be $ModuleVersion
-        $required = @($torch.RequiredModules)
-        $required.Count | Should -Be 1
-        $required[0].ModuleName | Should -Be 'QuantShell'
-        $required[0].RequiredVersion | Should -Be $ModuleVersion
-        $required[0].GUID | Should -Be (Import-PowerShellDataFile -LiteralPath $ManifestPath).GUID
+        foreach ($path in $TorchManifestPath, $RuntimeManifestPath) {
+            $manifest = Import-PowerShellDataFile -LiteralPath $path
+            $manifest.ModuleVersion | Should -Be $ModuleVersion
+            $required = @($manifest.RequiredModules)
+            $required.Count | Should -Be 1
+            $required[0].ModuleName | Should -Be 'QuantShell'
+            $required[0].RequiredVersion | Should -Be $ModuleVersion
+            $required[0].GUID | Should -Be (Import-PowerShellDataFile -LiteralPath $ManifestPath).GUID
+        }
     }
 
     It '(Get-Module QuantShell).Version and the assemblies'' product version are that version' {
@@ -75,6 +80,7 @@ Describe 'One version' {
             [System.Diagnostics.FileVersionInfo]::GetVersionInfo((Join-Path $bin $assembly)).ProductVersion | Should -Be $Version -Because $assembly
         }
         [System.Diagnostics.FileVersionInfo]::GetVersionInfo((Join-Path $RepoRoot 'module/QuantShell.Torch/bin/QuantShell.Torch.dll')).ProductVersion | Should -Be $Version
+        [System.Diagnostics.FileVersionInfo]::GetVersionInfo((Join-Path $RepoRoot 'module/QuantShell.OnnxRuntime/bin/QuantShell.OnnxRuntime.dll')).ProductVersion | Should -Be $Version
     }
 
     It 'dotnet quant --version prints exactly that version' {
@@ -86,7 +92,7 @@ Describe 'One version' {
     It 'CHANGELOG.md has a section for that version, which the packages carry as release notes' {
         $changelog = Get-Content -Raw -LiteralPath (Join-Path $RepoRoot 'CHANGELOG.md')
         $changelog | Should -Match "(?m)^## \[$([regex]::Escape($Version))\] - \d{4}-\d{2}-\d{2}$"
-        foreach ($name in 'QuantShell', 'QuantShell.Torch') {
+        foreach ($name in 'QuantShell', 'QuantShell.Torch', 'QuantShell.OnnxRuntime') {
             $notes = (Import-PowerShellDataFile -LiteralPath (Join-Path $StagingDir "$name/$name.psd1")).PrivateData.PSData.ReleaseNotes
             $notes | Should -Not -BeNullOrEmpty
             $section = $changelog.Replace("`r`n", "`n").Substring($changelog.IndexOf("## [$Version]"))
@@ -97,7 +103,7 @@ Describe 'One version' {
 
 Describe 'The installed manifests' {
     It 'pass Test-ModuleManifest: <Name>' -ForEach @(
-        @{ Name = 'QuantShell' }, @{ Name = 'QuantShell.Torch' }
+        @{ Name = 'QuantShell' }, @{ Name = 'QuantShell.Torch' }, @{ Name = 'QuantShell.OnnxRuntime' }
     ) {
         # QuantShell.Torch's RequiredModules resolve by name, as they will once installed.
         $saved = $env:PSModulePath
@@ -151,15 +157,15 @@ Describe 'The installed manifests' {
 }
 
 Describe 'The staged modules' {
-    It 'QuantShell ships no TorchSharp or libtorch file, and its package is under 10 MB' {
+    It 'QuantShell ships no TorchSharp, libtorch or ONNX Runtime file, and its package is under 10 MB' {
         $folder = Join-Path $StagingDir 'QuantShell'
-        @(Get-ChildItem -LiteralPath $folder -Recurse -File | Where-Object Name -Match 'torch') | Should -BeNullOrEmpty
+        @(Get-ChildItem -LiteralPath $folder -Recurse -File | Where-Object Name -Match 'torch|onnxruntime') | Should -BeNullOrEmpty
         Join-Path $folder 'bin/QuantShell.PowerShell.dll' | Should -Exist
         Join-Path $folder 'bin/en-US/QuantShell.PowerShell.dll-Help.xml' | Should -Exist
         Join-Path $folder 'LICENSE' | Should -Exist
         Add-Type -AssemblyName System.IO.Compression.FileSystem
         $archive = [System.IO.Compression.ZipFile]::OpenRead($CorePackage)
-        try { @($archive.Entries.FullName | Where-Object { $_ -match 'torch' }) | Should -BeNullOrEmpty }
+        try { @($archive.Entries.FullName | Where-Object { $_ -match 'torch|onnxruntime' }) | Should -BeNullOrEmpty }
         finally { $archive.Dispose() }
         (Get-Item -LiteralPath $CorePackage).Length | Should -BeLessThan 10MB
     }
@@ -172,6 +178,19 @@ Describe 'The staged modules' {
         $core = @(Get-ChildItem -LiteralPath (Join-Path $StagingDir 'QuantShell/bin') -File).Name
         $core | Should -Contain 'QuantShell.Core.dll'
         @(Get-ChildItem -LiteralPath $bin -File | Where-Object Name -In $core) | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'The staged QuantShell.OnnxRuntime module' {
+    It 'ships ONNX Runtime with its linux-x64 natives, and no second copy of what QuantShell ships' {
+        $bin = Join-Path $StagingDir 'QuantShell.OnnxRuntime/bin'
+        foreach ($file in 'QuantShell.OnnxRuntime.dll', 'Microsoft.ML.OnnxRuntime.dll', 'libonnxruntime.so') {
+            Join-Path $bin $file | Should -Exist
+        }
+        @(Get-ChildItem -LiteralPath $bin -Recurse -File | Where-Object Name -Match '\.dll$' | Where-Object Name -Like 'onnxruntime*') | Should -BeNullOrEmpty -Because 'no Windows natives'
+        $core = @(Get-ChildItem -LiteralPath (Join-Path $StagingDir 'QuantShell/bin') -File).Name
+        @(Get-ChildItem -LiteralPath $bin -File | Where-Object Name -In $core) | Should -BeNullOrEmpty
+        (Get-Item -LiteralPath $RuntimePackage).Length | Should -BeLessThan 20MB
     }
 }
 
@@ -285,5 +304,31 @@ $y = $q.Quantize([TorchSharp.torch]::tensor([float[]](0.3, -2.0, 0.999)))
         $result.After | Should -BeTrue
         # POT, 8 bits, threshold 1: steps of 1/128, clipped to [-1, 127/128].
         @($result.Values) | Should -Be @((38 / 128), -1, (127 / 128))
+    }
+
+    It 'installs QuantShell.OnnxRuntime, which the first Invoke-Calibrate imports by name' {
+        $install = Invoke-FreshPwsh $ScratchHome @'
+$ErrorActionPreference = 'Stop'
+Install-PSResource QuantShell.OnnxRuntime -Repository QuantShellLocal -Scope CurrentUser -TrustRepository
+'@
+        $install.ExitCode | Should -Be 0 -Because "$($install.Output)`n$($install.Error)"
+        Join-Path $InstalledRoot "QuantShell.OnnxRuntime/$ModuleVersion/bin/libonnxruntime.so" | Should -Exist
+        $data = (New-Item -ItemType Directory -Path (Join-Path $Work 'samples')).FullName
+        $values = [float[]]::new(192)
+        for ($i = 0; $i -lt 192; $i++) { $values[$i] = [float](($i % 17) / 4.0 - 2) }
+        $null = New-TestNpy (Join-Path $data 's0.npy') @(1, 3, 8, 8) $values
+        $run = Invoke-FreshPwsh $ScratchHome @"
+`$ErrorActionPreference = 'Stop'
+Import-Module QuantShell
+`$results = @(Invoke-Calibrate -Path $(ConvertTo-Literal (Join-Path $RepoRoot 'tests/fixtures/models/small_cnn.onnx')) -DataPath $(ConvertTo-Literal $data) -OutputPath rules.json)
+[pscustomobject]@{
+    Count = `$results.Count
+    RuntimeBase = (Get-Module QuantShell.OnnxRuntime).ModuleBase
+} | ConvertTo-Json -Compress
+"@
+        $result = Get-FreshPwshResult $run
+        $result.Count | Should -Be 9
+        $result.RuntimeBase | Should -Be (Join-Path $InstalledRoot "QuantShell.OnnxRuntime/$ModuleVersion")
+        Join-Path $ScratchHome 'rules.json' | Should -Exist
     }
 }

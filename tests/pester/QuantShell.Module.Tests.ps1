@@ -4,9 +4,9 @@ BeforeAll {
 }
 
 Describe 'QuantShell module' {
-    It 'exports exactly the seven cmdlets' {
+    It 'exports exactly the ten cmdlets' {
         (Get-Command -Module QuantShell).Name | Sort-Object |
-            Should -Be @('ConvertTo-StandardOnnx', 'Export-InferableQuantizer', 'Get-QuantTensor', 'Import-InferableQuantizer', 'Invoke-Dequantize', 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer')
+            Should -Be @('Compare-OnnxModel', 'ConvertTo-StandardOnnx', 'Export-InferableQuantizer', 'Get-QuantTensor', 'Import-InferableQuantizer', 'Invoke-Calibrate', 'Invoke-Dequantize', 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer')
     }
 
     # The version itself is Directory.Build.props' (Package.Tests.ps1 checks it).

@@ -4,8 +4,10 @@
     Runs the QuantShell Pester tests against the built module (build/build-module.sh first).
 .DESCRIPTION
     Imports Pester 5.7.1 from the NuGet packages folder (restoring tests/pester/Pester.Restore.csproj when it is
-    missing), imports ./QuantShell.psd1 and runs every *.Tests.ps1 here. The last line printed is
-    "Pester: N passed, N failed, N skipped"; the exit code is 1 if a test failed or none ran.
+    missing), imports ./QuantShell.psd1 and runs every *.Tests.ps1 here. Then it prints each skipped test with its
+    reason ("skipped: Test: reason"), one line per file ("Pester file: NAME.Tests.ps1: N passed, N failed, N skipped
+    (Result)", which build/test.sh checks against its list of files that must run) and last "Pester: N passed,
+    N failed, N skipped"; the exit code is 1 if a test failed or none ran.
 #>
 [CmdletBinding()]
 param(
@@ -49,7 +51,14 @@ $result = Invoke-Pester -Configuration $configuration
 # A test that cannot run here (no root to mount, ...) is skipped with its reason: print them all.
 foreach ($test in $result.Skipped) {
     $reason = @($test.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; '
+    # Set-ItResult -Skipped -Because gives the reason; a static -Skip on It or Describe gives none.
+    if (-not $reason) { $reason = 'no reason given (a static -Skip)' }
     Write-Output "skipped: $($test.ExpandedPath): $reason"
+}
+
+foreach ($container in $result.Containers) {
+    $name = if ($container.Type -eq 'File') { Split-Path -Leaf $container.Item } else { "$($container.Item)" }
+    Write-Output "Pester file: ${name}: $($container.PassedCount) passed, $($container.FailedCount) failed, $($container.SkippedCount) skipped ($($container.Result))"
 }
 
 # Failures outside tests (a broken BeforeAll, a file that does not parse) count as failures too.

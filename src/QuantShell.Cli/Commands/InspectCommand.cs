@@ -1,5 +1,5 @@
 using System.CommandLine;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Inspect;
 using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;

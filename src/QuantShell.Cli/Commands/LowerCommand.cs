@@ -1,6 +1,7 @@
 using System.CommandLine;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Serialization;
 

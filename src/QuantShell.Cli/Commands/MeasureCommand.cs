@@ -1,5 +1,5 @@
 using System.CommandLine;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Serialization;
 using QuantShell.Plotting;
 

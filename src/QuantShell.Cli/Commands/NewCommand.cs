@@ -1,5 +1,5 @@
 using System.CommandLine;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.NewQuantizer;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli.Commands;

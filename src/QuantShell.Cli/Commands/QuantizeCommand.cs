@@ -1,5 +1,5 @@
 using System.CommandLine;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Serialization;
 
 namespace QuantShell.Cli.Commands;
@@ -49,7 +49,7 @@ internal static class QuantizeCommand
         HelpName = "FILE",
     };
 
-    public static readonly Option<OutputForm?> Form = new("--format")
+    public static readonly Option<OutputForm?> Form = new("--form", "--format")
     {
         Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
         HelpName = "fake|int|qdq",
@@ -65,7 +65,7 @@ internal static class QuantizeCommand
     {
         var command = new Command("quantize",
             "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints): y = dequantize(quantize(x)), same " +
-            "shape and dtype, or integer codes with --format int. Values not given (threshold, range, LUT table) are chosen from " +
+            "shape and dtype, or integer codes with --form int. Values not given (threshold, range, LUT table) are chosen from " +
             "the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold); " +
             "'quantize w.npy --method lut-pot --bits 3' chooses a 3-bit table by k-means.")
         {

@@ -1,15 +1,15 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 
 namespace QuantShell.Cli.Commands;
 
 /// <summary>
 /// The options that describe a quantizer (quantize, measure, new), translated one to one into the core's
-/// <see cref="QuantizerOptions"/>. Names are the kebab-case of the PowerShell parameters (<c>--channel-axis</c> for
+/// <see cref="QuantizerArguments"/>. Names are the kebab-case of the PowerShell parameters (<c>--channel-axis</c> for
 /// <c>-ChannelAxis</c>), with the short forms kept as aliases. Lists are comma-separated; enum values case-insensitive.
 /// </summary>
 internal static class QuantizerOptionSet
@@ -22,7 +22,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<QuantizationTarget?> Target = new("--target")
     {
-        Description = $"What the quantizer is for: weights (per-tensor or per-channel) or activations (per-tensor only). Default: {Kebab(QuantizerOptions.DefaultTarget)}.",
+        Description = $"What the quantizer is for: weights (per-tensor or per-channel) or activations (per-tensor only). Default: {Kebab(QuantizerArguments.DefaultTarget)}.",
         HelpName = Choices<QuantizationTarget>(),
         CustomParser = ParseEnum<QuantizationTarget>,
     };
@@ -30,14 +30,14 @@ internal static class QuantizerOptionSet
     public static readonly Option<QuantizationMethod?> Method = new("--method")
     {
         Description = "The quantization method: power-of-two thresholds, symmetric, uniform (a min/max range), or a look-up table of values (MCT's non-uniform quantizers, see --lut-values). " +
-            $"One of pot, symmetric, uniform, lut-symmetric (weights only) or lut-pot. Default: {Kebab(QuantizerOptions.DefaultMethod)}.",
+            $"One of pot, symmetric, uniform, lut-symmetric (weights only) or lut-pot. Default: {Kebab(QuantizerArguments.DefaultMethod)}.",
         HelpName = Choices<QuantizationMethod>(),
         CustomParser = ParseEnum<QuantizationMethod>,
     };
 
     public static readonly Option<int?> NumBits = new("--num-bits", "--bits", "-b")
     {
-        Description = $"Number of bits, {QuantizerSpec.MinBits} to {QuantizerSpec.MaxBits}. 2..8 and 16 are the usual ones. Default: {QuantizerOptions.DefaultNumBits}.",
+        Description = $"Number of bits, {QuantizerSpec.MinBits} to {QuantizerSpec.MaxBits}. 2..8 and 16 are the usual ones. Default: {QuantizerArguments.DefaultNumBits}.",
         HelpName = "N",
     };
 
@@ -144,8 +144,8 @@ internal static class QuantizerOptionSet
     /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
     public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, Search, P, Percentile, Calibrate];
 
-    /// <summary>The options as the core's <see cref="QuantizerOptions"/>: null for each option not on the command line.</summary>
-    public static QuantizerOptions Read(ParseResult parseResult) => new()
+    /// <summary>The options as the core's <see cref="QuantizerArguments"/>: null for each option not on the command line.</summary>
+    public static QuantizerArguments Read(ParseResult parseResult) => new()
     {
         QuantizerPath = parseResult.GetValue(QuantizerPath),
         Target = parseResult.GetValue(Target),
@@ -154,7 +154,7 @@ internal static class QuantizerOptionSet
         Threshold = Given(parseResult, Threshold),
         MinRange = Given(parseResult, MinRange),
         MaxRange = Given(parseResult, MaxRange),
-        Signed = QuantizerOptions.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
+        Signed = QuantizerArguments.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
         PerChannel = parseResult.GetValue(PerChannel) ? true : null,
         ChannelAxis = parseResult.GetValue(ChannelAxis),
         LutValues = Given(parseResult, LutValues),
@@ -180,7 +180,7 @@ internal static class QuantizerOptionSet
         if (result.Tokens.Count == 0) return null;
         string text = result.Tokens[0].Value;
         if (EnumNames.TryParse<T>(text) is T value) return value;
-        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : "value";
+        string option = result.Parent is OptionResult optionResult ? optionResult.Option.Name : result.Argument.Name.ToUpperInvariant();
         result.AddError($"{option} must be one of {Choices<T>().Replace("|", ", ", StringComparison.Ordinal)} but is '{text}'.");
         return null;
     }

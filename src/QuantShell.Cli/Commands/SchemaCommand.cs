@@ -8,7 +8,7 @@ internal static class SchemaCommand
 {
     public static readonly Argument<JsonDocumentKind> Kind = new("kind")
     {
-        Description = "Which document: quantize, measure, inspect, dequantize or lower (a line of their --json output), or quantizer (a quantizer file).",
+        Description = "Which document: quantize, measure, inspect, dequantize, lower, calibrate or compare (a line of their --json output), quantizer (a quantizer file) or rules (a rules file).",
         CustomParser = result => QuantizerOptionSet.ParseEnum<JsonDocumentKind>(result) ?? default,
     };
 

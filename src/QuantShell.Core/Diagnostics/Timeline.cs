@@ -4,7 +4,7 @@ using System.Globalization;
 namespace QuantShell.Core.Diagnostics;
 
 /// <summary>
-/// Where the time of a run goes, for the benchmarks (issue 15): marks (one moment each, in order) and phases (summed over
+/// Where the time of a run goes, for the benchmarks: marks (one moment each, in order) and phases (summed over
 /// chunks and threads), printed by a face at exit. Enabled by the environment variable <c>QUANTSHELL_TIMELINE</c>: any
 /// value turns it on; a launch time in nanoseconds since the Unix epoch (<c>QUANTSHELL_TIMELINE=$(date +%s%N)</c>) also
 /// gives the start-up, from that moment to the first mark. Off, every call is one test of a static field.
@@ -93,7 +93,7 @@ public static class Timeline
     private static string Name(TimelinePhase phase) => phase switch
     {
         TimelinePhase.Open => "open (inputs, headers, indexes)",
-        TimelinePhase.Read => "read (mapped input: a zip entry's CRC-32 only)",
+        TimelinePhase.Read => "read (+ a zip entry's CRC-32)",
         TimelinePhase.Kernel => "kernel",
         TimelinePhase.WaitForWriter => "wait for the writer",
         TimelinePhase.Write => "write",

@@ -69,6 +69,10 @@ public static class ErrorIds
     public const string OutputCollision = nameof(OutputCollision);
     /// <summary>A command-line option the command does not have.</summary>
     public const string UnknownOption = nameof(UnknownOption);
+    /// <summary>A command the command line does not have (<c>dotnet quant quanitze</c>), or a file name where a command should be.</summary>
+    public const string UnknownCommand = nameof(UnknownCommand);
+    /// <summary>A command-line value that its option (or the command's argument) does not take (<c>--method pow</c>, <c>--num-bits abc</c>), or an option without the value it needs.</summary>
+    public const string OptionValueInvalid = nameof(OptionValueInvalid);
     /// <summary>Several quantizers were piped to a command that writes one quantizer file.</summary>
     public const string MultipleQuantizersForOneFile = nameof(MultipleQuantizersForOneFile);
 
@@ -179,8 +183,35 @@ public static class ErrorIds
     /// <summary>The lowered model needs a newer default opset, and an op of the model changed its meaning in between.</summary>
     public const string OnnxOpsetUpgradeBlocked = nameof(OnnxOpsetUpgradeBlocked);
 
+    // ---- running models: calibrating activations, comparing models ----
+    /// <summary>The sample folder is missing, or holds no .npy or .npz file.</summary>
+    public const string SampleDataMissing = nameof(SampleDataMissing);
+    /// <summary>A sample lacks one of the model's inputs (an .npz without that array; an .npy for a model of several inputs).</summary>
+    public const string SampleInputMissing = nameof(SampleInputMissing);
+    /// <summary>A sample holds an array named after no input of the model.</summary>
+    public const string SampleInputUnknown = nameof(SampleInputUnknown);
+    /// <summary>A sample array's rank or a fixed dimension differs from the model input's.</summary>
+    public const string SampleShapeMismatch = nameof(SampleShapeMismatch);
+    /// <summary>A sample array's element type differs from the model input's.</summary>
+    public const string SampleDTypeMismatch = nameof(SampleDTypeMismatch);
+    /// <summary>An activation observed while calibrating holds NaN or ±infinity.</summary>
+    public const string ActivationNonFinite = nameof(ActivationNonFinite);
+    /// <summary>ONNX Runtime refuses to load the model (an operator it lacks, a type error in the graph, ...).</summary>
+    public const string OnnxRuntimeCannotLoad = nameof(OnnxRuntimeCannotLoad);
+    /// <summary>ONNX Runtime failed while running the model on a sample.</summary>
+    public const string OnnxRuntimeRunFailed = nameof(OnnxRuntimeRunFailed);
+    /// <summary>ONNX Runtime's native library cannot be loaded on this platform (or the runtime was not given to the job).</summary>
+    public const string OnnxRuntimeUnavailable = nameof(OnnxRuntimeUnavailable);
+    /// <summary>A rules file names an activation the model does not have (or one in several subgraphs without saying which).</summary>
+    public const string RulesTensorNotFound = nameof(RulesTensorNotFound);
+    /// <summary>The two models compared differ in their inputs or outputs (names, element types, shapes of an output).</summary>
+    public const string CompareModelsMismatch = nameof(CompareModelsMismatch);
+
     // ---- hosts ----
     /// <summary>The Tensor path was called in PowerShell without the QuantShell.Torch module (TorchSharp, libtorch), which
     /// the QuantShell module does not ship; the message says what to install.</summary>
     public const string TensorModuleNotInstalled = nameof(TensorModuleNotInstalled);
+    /// <summary>Invoke-Calibrate or Compare-OnnxModel was called without the QuantShell.OnnxRuntime module (ONNX Runtime),
+    /// which the QuantShell module does not ship; the message says what to install.</summary>
+    public const string OnnxRuntimeModuleNotInstalled = nameof(OnnxRuntimeModuleNotInstalled);
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace QuantShell.Core.Errors;
 
 /// <summary>Builds the error for NaN/±inf inputs when they are not explicitly allowed.</summary>
@@ -7,6 +9,14 @@ public static class NonFiniteInput
         new($"{source}: {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±infinity) found, the first at index [{string.Join(", ", firstIndex)}]; " +
             "quantizing them has no meaningful result. Pass -AllowNonFinite (--allow-non-finite) to keep NaN and saturate ±infinity.",
             ErrorIds.NonFiniteInput, QuantShellErrorKind.InvalidData, source);
+
+    /// <summary>Index of the first NaN or ±infinity in <paramref name="values"/>, or -1.</summary>
+    internal static int IndexOf<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!T.IsFinite(values[i])) return i;
+        return -1;
+    }
 
     /// <summary>C-order multi-index of a flat index.</summary>
     public static long[] Unravel(long flatIndex, IReadOnlyList<long> shape)

@@ -8,7 +8,7 @@ namespace QuantShell.Core.Formats;
 /// handle may be read at once, from any thread, without sharing a file position. A file that turns out shorter than the
 /// window (it shrank after its index was checked) is an error naming the file and what was being read.
 /// </summary>
-internal sealed class FileWindowStream : Stream, IMappableSource
+internal sealed class FileWindowStream : Stream
 {
     private readonly SafeFileHandle _handle;
     private readonly long _start;
@@ -24,13 +24,6 @@ internal sealed class FileWindowStream : Stream, IMappableSource
         _file = file;
         _what = what;
     }
-
-    public (SafeFileHandle Handle, long Offset)? MappableRegion(long length) =>
-        length <= Length - _position ? (_handle, _start + _position) : null;
-
-    public void Observe(ReadOnlySpan<byte> bytes) { }
-
-    public void Advance(long length) => _position += length;
 
     public override bool CanRead => true;
     public override bool CanSeek => true;
@@ -52,7 +45,7 @@ internal sealed class FileWindowStream : Stream, IMappableSource
         var target = buffer[..(int)Math.Min(buffer.Length, remaining)];
         int got = RandomAccess.Read(_handle, target, _start + _position);
         if (got == 0)
-            throw new TensorFormatException(_file, $"{_what}: the file ends {remaining} bytes early.", ErrorIds.TensorDataTruncated);
+            throw new TensorFormatException(_file, $"{_what}: the file ends {remaining} bytes early: it shrank while it was being read.", ErrorIds.TensorDataTruncated);
         _position += got;
         return got;
     }

@@ -6,7 +6,7 @@ namespace QuantShell.Core.Formats;
 /// A read-only stream of exactly one tensor's bytes from an underlying stream: it never reads past them, and a source that
 /// ends early is an error naming the file and the tensor, not a short tensor.
 /// </summary>
-internal sealed class TensorDataStream : Stream, IMappableSource
+internal sealed class TensorDataStream : Stream
 {
     private readonly Stream _source;
     private readonly string _file;
@@ -41,17 +41,6 @@ internal sealed class TensorDataStream : Stream, IMappableSource
             throw new TensorFormatException(_file, $"tensor '{_tensor}': the data ends {_remaining} bytes early ({Length} bytes expected).", ErrorIds.TensorDataTruncated);
         _remaining -= got;
         return got;
-    }
-
-    public (Microsoft.Win32.SafeHandles.SafeFileHandle Handle, long Offset)? MappableRegion(long length) =>
-        length <= _remaining && _source is IMappableSource source ? source.MappableRegion(length) : null;
-
-    public void Observe(ReadOnlySpan<byte> bytes) => ((IMappableSource)_source).Observe(bytes);
-
-    public void Advance(long length)
-    {
-        ((IMappableSource)_source).Advance(length);
-        _remaining -= length;
     }
 
     public override void Flush() { }

@@ -54,8 +54,9 @@ public static class AtomicFile
         FileStream stream;
         try
         {
-            // No FileStream buffer: callers write whole chunks (the .npy header is the only small write).
-            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+            // No FileStream buffer: callers write whole chunks (the .npy header is the only small write). Registered
+            // while it is written, so that a process ended by a signal removes it first (RemoveTemporaryFiles).
+            stream = TemporaryFiles.Create(temp);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -88,6 +89,7 @@ public static class AtomicFile
         finally
         {
             if (!placed) TryDelete(temp);
+            TemporaryFiles.Forget(temp);
         }
 
         if (options.Fsync)
@@ -104,6 +106,15 @@ public static class AtomicFile
         }
         return result;
     }
+
+    /// <summary>
+    /// Removes the temporary files of every write in progress in this process and returns how many: for a host about to
+    /// end the process at once (a second Ctrl+C, a SIGTERM no one cancels), after which nothing else would remove them.
+    /// Those writes then fail (their file is gone). <paramref name="processEnding"/>: the process ends right after this
+    /// call, so writes that would start afterwards are refused (<see cref="OperationCanceledException"/>) rather than
+    /// leave a file. Safe to call from any thread; never fails.
+    /// </summary>
+    public static int RemoveTemporaryFiles(bool processEnding) => TemporaryFiles.RemoveLive(processEnding);
 
     public static void Write(string path, WriteOptions options, Action<Stream> write, string? name = null) =>
         Write<object?>(path, options, stream => { write(stream); return null; }, name);

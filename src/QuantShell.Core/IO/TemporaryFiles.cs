@@ -10,7 +10,8 @@ namespace QuantShell.Core.IO;
 /// in the output's folder, so that one left by a killed process says what made it, for which output, and which process.
 /// A write into a folder first removes the stale ones of that folder (at most once a minute per folder and process, so
 /// a long PowerShell session cleans up too): only this pattern, only files not written for a minute, and only those
-/// whose process is gone.
+/// whose process is gone. The files being written now are registered, so that a process about to end at once (a signal
+/// whose default action is to terminate) can remove them first: <see cref="RemoveLive"/>.
 /// </summary>
 internal static partial class TemporaryFiles
 {
@@ -21,6 +22,69 @@ internal static partial class TemporaryFiles
     private const int MaxNameBytes = 255;
     // Folder → when this process last cleaned it (UTC ticks).
     private static readonly ConcurrentDictionary<string, long> CleanedFolders = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+
+    // The temporary files this process is writing now. One lock covers creating a file and registering it, and removing
+    // them all: a file is either created and registered before RemoveLive runs, or created after it (and refused once
+    // the process is ending).
+    private static readonly object LiveLock = new();
+    private static readonly HashSet<string> Live = new(StringComparer.Ordinal);
+    private static bool _ending;
+
+    /// <summary>
+    /// Creates <paramref name="path"/> (exclusively, for writing, unbuffered) and registers it as being written until
+    /// <see cref="Forget"/>. Throws <see cref="OperationCanceledException"/> once <see cref="RemoveLive"/> was told the
+    /// process is ending.
+    /// </summary>
+    public static FileStream Create(string path)
+    {
+        lock (LiveLock)
+        {
+            if (_ending) throw new OperationCanceledException("The process is ending; no new output is started.");
+            var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+            Live.Add(path);
+            return stream;
+        }
+    }
+
+    /// <summary>The file at <paramref name="path"/> is no longer this process's to remove: renamed into place, or deleted.</summary>
+    public static void Forget(string path)
+    {
+        lock (LiveLock) Live.Remove(path);
+    }
+
+    /// <summary>
+    /// Removes every temporary file this process is writing now; returns how many. The writes go on into files without a
+    /// name and fail when they rename them. With <paramref name="processEnding"/> no temporary file is created afterwards
+    /// either (<see cref="Create"/> throws), for a process that ends right after this call. Never fails.
+    /// </summary>
+    public static int RemoveLive(bool processEnding)
+    {
+        lock (LiveLock)
+        {
+            _ending |= processEnding;
+            int removed = 0;
+            foreach (string path in Live)
+            {
+                try
+                {
+                    File.Delete(path);
+                    removed++;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Nothing more can be done for it: the next run into that folder removes it once stale.
+                }
+            }
+            Live.Clear();
+            return removed;
+        }
+    }
+
+    /// <summary>How many temporary files this process is writing now.</summary>
+    public static int LiveCount
+    {
+        get { lock (LiveLock) return Live.Count; }
+    }
 
     /// <summary>A new temporary file name for <paramref name="outputPath"/>, in the same folder.</summary>
     public static string NewPath(string outputPath)

@@ -126,6 +126,36 @@ public abstract class InputJob<TResult> : IDisposable
         ReportProgress();
     }
 
+    /// <summary>
+    /// Names and checks an input's output (<see cref="OutputPlanner.For"/>), asks the host whether to <paramref name="action"/>
+    /// into it, then queues the work; a failed check is the input's one error.
+    /// </summary>
+    private protected void StartWithOutput(JobInput input, OutputPlanner outputs, string action,
+                                           Func<OutputTarget, CancellationToken, IReadOnlyList<TResult>> work)
+    {
+        OutputTarget output;
+        try
+        {
+            output = outputs.For(input);
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        if (!Host.ShouldProcess(input.Name, $"{action} into '{output.Name}'")) return;
+        try
+        {
+            outputs.EnsureDirectory();
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        Enqueue(input, token => work(output, token));
+    }
+
     /// <summary>Reports one input's error (in order: after the results of the inputs before it).</summary>
     protected void Fail(JobInput? input, QuantShellException error)
     {

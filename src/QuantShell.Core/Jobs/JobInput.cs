@@ -1,5 +1,5 @@
-using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
 
 namespace QuantShell.Core.Jobs;
 
@@ -45,14 +45,13 @@ public sealed class JobInput
     /// <summary>How results name the input: the full path of a file, the name of a stream.</summary>
     public string ResultPath => FullPath ?? Name;
 
+    /// <summary>How results name an input known by its name: standard input by its name, a file by its full path.</summary>
+    internal static string ResultPathOf(string name) => name == StandardInputName ? name : System.IO.Path.GetFullPath(name);
+
     /// <summary>Checks that a file input exists and is a file (a stream always may be read).</summary>
     internal void CheckReadable()
     {
-        if (FullPath is null) return;
-        if (Directory.Exists(FullPath))
-            throw new QuantShellException($"{Name}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, Name);
-        if (!System.IO.File.Exists(FullPath))
-            throw new QuantShellException($"{Name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, Name);
+        if (FullPath is not null) PathChecks.CheckInput(FullPath, Name);
     }
 
     /// <summary>Reads the whole input as an array (once: the same array then serves choosing, quantizing, measuring).</summary>

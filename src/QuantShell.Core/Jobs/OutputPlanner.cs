@@ -1,6 +1,5 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.IO;
-using QuantShell.Core.Processing;
 
 namespace QuantShell.Core.Jobs;
 
@@ -15,10 +14,16 @@ internal sealed class OutputPlanner
     private readonly Stream? _outputStream;
     private readonly bool _force;
     private readonly Func<string, string> _defaultName;
+    private readonly string _severalInputs;
     private readonly HashSet<string> _outputs = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
     private bool _directoryReady;
 
-    public OutputPlanner(string? outputPath, string? outputDirectory, Stream? outputStream, bool force, Func<string, string> defaultName)
+    /// <summary>
+    /// The rule of a job's outputs: <paramref name="defaultName"/> names the output beside an input (see <see cref="Beside"/>);
+    /// <paramref name="severalInputs"/> tells a user who gave OutputPath with several inputs what to do instead.
+    /// </summary>
+    public OutputPlanner(string? outputPath, string? outputDirectory, Stream? outputStream, bool force, Func<string, string> defaultName,
+                         string severalInputs = "use OutputDirectory for several inputs")
     {
         if (outputPath is not null && outputDirectory is not null)
             throw Usage("OutputPath and OutputDirectory cannot both be given: OutputPath names the one output file, OutputDirectory a folder for several.", ErrorIds.OptionConflict, "OutputDirectory");
@@ -31,6 +36,7 @@ internal sealed class OutputPlanner
         _outputStream = outputStream;
         _force = force;
         _defaultName = defaultName;
+        _severalInputs = severalInputs;
         if (_outputDirectory is not null && File.Exists(_outputDirectory))
             throw new QuantShellException($"{outputDirectory}: is a file, not a directory.", ErrorIds.OutputDirectoryIsFile, QuantShellErrorKind.WriteFailed, outputDirectory);
     }
@@ -42,7 +48,7 @@ internal sealed class OutputPlanner
     public void CheckCount(int inputs)
     {
         if (SingleOutput && inputs > 1)
-            throw Usage($"OutputPath names one file but {inputs} inputs were given; use OutputDirectory for several inputs.", ErrorIds.OutputPathWithSeveralInputs, "OutputPath");
+            throw Usage($"OutputPath names one file but {inputs} inputs were given; {_severalInputs}.", ErrorIds.OutputPathWithSeveralInputs, "OutputPath");
     }
 
     /// <summary>Names and checks an input's output (on the caller's thread, before anything is read).</summary>
@@ -58,7 +64,7 @@ internal sealed class OutputPlanner
             throw new QuantShellException($"{input.Name}: its output {output.Path} is also the output of an earlier input; give inputs with distinct file names.", ErrorIds.OutputCollision, QuantShellErrorKind.InvalidArgument, output.Path);
         // A folder still to be created holds no file yet: only the input can be checked before it is.
         if (!_directoryReady && _outputDirectory is not null && !Directory.Exists(_outputDirectory)) input.CheckReadable();
-        else if (input.FullPath is not null) FileQuantizer.CheckPaths(input.FullPath, output.Path, _force, input.Name, output.Name);
+        else if (input.FullPath is not null) PathChecks.CheckInputAndOutput(input.FullPath, output.Path, _force, input.Name, output.Name);
         else AtomicFile.CheckWritable(output.Path, _force, output.Name);
         return output;
     }
@@ -76,6 +82,23 @@ internal sealed class OutputPlanner
             throw new QuantShellException($"{_outputDirectoryAsGiven}: the output directory cannot be created ({ex.Message}).", ErrorIds.OutputDirectoryUnwritable, QuantShellErrorKind.WriteFailed, _outputDirectoryAsGiven, ex);
         }
         _directoryReady = true;
+    }
+
+    /// <summary>
+    /// The default output of an input: beside it, named <c>NAME.TAG.EXT</c> with the input's extension unless
+    /// <paramref name="extension"/> is given; a tag that an earlier step put on the name (<paramref name="replacing"/>:
+    /// <c>m.int.pt</c>) is taken off first.
+    /// </summary>
+    public static string Beside(string inputPath, string tag, string? extension = null, params string[] replacing)
+    {
+        string name = Path.GetFileNameWithoutExtension(inputPath);
+        foreach (string earlier in replacing)
+        {
+            if (!name.EndsWith("." + earlier, StringComparison.Ordinal)) continue;
+            name = name[..^(earlier.Length + 1)];
+            break;
+        }
+        return Path.Combine(Path.GetDirectoryName(inputPath) ?? "", $"{name}.{tag}{extension ?? Path.GetExtension(inputPath)}");
     }
 
     private OutputTarget Name(JobInput input)

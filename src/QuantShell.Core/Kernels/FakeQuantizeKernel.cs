@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantShell.Core.Kernels;
 
 /// <summary>
-/// PyTorch's CPU fake-quantize arithmetic in one fused pass: y = (clamp(round_half_even(x * inv) + z, qmin, qmax) - z) * s,
-/// with the product in the element's precision. The same pass counts non-finite inputs and sums the error.
+/// PyTorch's CPU fake-quantize arithmetic in one fused pass (docs/semantics.md): y = (clamp(round_half_even(x * inv) + z,
+/// qmin, qmax) - z) * s, with the product in the element's precision. The same pass counts non-finite inputs and sums the error.
 /// All values on the grid are small integers, so adding, clamping and subtracting z in floating point is exact.
 /// </summary>
 public static class FakeQuantizeKernel

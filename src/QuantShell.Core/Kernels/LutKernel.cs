@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantShell.Core.Kernels;
 
 /// <summary>
-/// MCT's <c>lut_quantizer</c> arithmetic in one fused pass (SEMANTICS.md, "Look-up-table quantizers"):
+/// MCT's <c>lut_quantizer</c> arithmetic in one fused pass (docs/semantics.md, "Look-up-table quantizers"):
 /// <c>v = clamp((x / d) * k, lo, hi)</c> with a true division in the element's precision, the table entry nearest to v
 /// (ties to the entry listed first, decided by <see cref="LutDecision{T}"/>'s thresholds), then
 /// <c>y = (entry / k) * t</c> in float32. The same pass counts non-finite inputs and sums the error, as

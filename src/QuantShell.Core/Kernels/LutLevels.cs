@@ -4,7 +4,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Kernels;
 
 /// <summary>
-/// A LUT quantizer's table in the scaled domain (SEMANTICS.md, "Look-up-table quantizers"): the distinct entries sorted,
+/// A LUT quantizer's table in the scaled domain (docs/semantics.md, "Look-up-table quantizers"): the distinct entries sorted,
 /// the position each was first listed at (MCT's argmin takes the first of equal distances), the factor
 /// <c>k = 2^(B - signed)</c> and the clamp range <c>[lo, hi]</c>. The decision thresholds between neighbouring entries
 /// depend on the precision the distances are computed in, so they are built per element type (<see cref="Decision{T}"/>).

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;

@@ -1,11 +1,5 @@
-using System.Diagnostics;
-using System.Numerics;
-using System.Runtime.InteropServices;
-using QuantShell.Core.Errors;
-using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
-using QuantShell.Core.Kernels;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Kernels;
 
@@ -117,7 +118,7 @@ internal static class FortranStreaming
                                 plan.Apply<T>(source, quantized.AsSpan(0, length), cIndex, ref stats);
                                 if (stats.NonFinite > before)
                                 {
-                                    long at = cIndex + FileQuantizer.IndexOfNonFinite<T>(source);
+                                    long at = cIndex + NonFiniteInput.IndexOf<T>(source);
                                     if (firstNonFinite < 0 || at < firstNonFinite) firstNonFinite = at;
                                 }
                                 ElementConverter.Encode<T>(quantized.AsSpan(0, length), outputType, rawOut.AsSpan(0, length * outSize));

@@ -4,6 +4,8 @@ using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
@@ -24,7 +26,7 @@ internal static class ModelDequantizer
         var record = QuantizationRecord.Parse(json, file.Name);
         var quantized = record.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var auxiliary = new HashSet<string>(record.Tensors.SelectMany(t => new[] { t.Scale, t.ZeroPoint, t.Lut }).OfType<string>(), StringComparer.Ordinal);
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         var results = new List<DequantizationResult>();
         var outputs = new List<OutputTensor>();
         foreach (var tensor in file.Tensors)
@@ -83,37 +85,49 @@ internal static class ModelDequantizer
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         const int perChunk = 1 << 16;
-        var (min, max) = plan.CodeRange;
-        int codeSize = tensor.DType.ItemSize;
-        var raw = ArrayPool<byte>.Shared.Rent(perChunk * codeSize);
-        var codes = ArrayPool<int>.Shared.Rent(perChunk);
-        var values = ArrayPool<T>.Shared.Rent(perChunk);
-        var encoded = ArrayPool<byte>.Shared.Rent(perChunk * dtype.ItemSize);
+        var sink = new DecodeSink<T>(tensor.DType, perChunk, plan, destination, dtype, name);
         try
         {
-            for (long start = 0; start < tensor.ElementCount; start += perChunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(perChunk, tensor.ElementCount - start);
-                source.ReadExactly(raw.AsSpan(0, n * codeSize));
-                for (int i = 0; i < n; i++)
-                {
-                    int code = ReadCode(raw.AsSpan(i * codeSize, codeSize), tensor.DType);
-                    if (code < min || code > max)
-                        throw new TensorFormatException(name, $"code {code} at index {start + i} lies outside the quantizer's codes [{min}, {max}].", ErrorIds.TensorLayoutInvalid);
-                    codes[i] = code;
-                }
-                plan.Decode<T>(codes.AsSpan(0, n), values.AsSpan(0, n), start);
-                ElementConverter.Encode<T>(values.AsSpan(0, n), dtype, encoded.AsSpan(0, n * dtype.ItemSize));
-                destination.Write(encoded, 0, n * dtype.ItemSize);
-            }
+            TensorChunks.FromStream(source, tensor.DType.ItemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, cancellationToken);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(raw);
-            ArrayPool<int>.Shared.Return(codes);
-            ArrayPool<T>.Shared.Return(values);
-            ArrayPool<byte>.Shared.Return(encoded);
+            sink.Dispose();
+        }
+    }
+
+    /// <summary>Turns each chunk of codes back into the values they stand for and writes them.</summary>
+    private struct DecodeSink<T>(DType codeType, int perChunk, QuantizationPlan plan, Stream destination, DType dtype, string name) : IChunkSink, IDisposable
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        private int[]? _codes = ArrayPool<int>.Shared.Rent(perChunk);
+        private T[]? _values = ArrayPool<T>.Shared.Rent(perChunk);
+        private byte[]? _encoded = ArrayPool<byte>.Shared.Rent(perChunk * dtype.ItemSize);
+
+        public readonly void Take(ReadOnlySpan<byte> bytes, long start, int n)
+        {
+            var (min, max) = plan.CodeRange;
+            int codeSize = codeType.ItemSize;
+            for (int i = 0; i < n; i++)
+            {
+                int code = ReadCode(bytes.Slice(i * codeSize, codeSize), codeType);
+                if (code < min || code > max)
+                    throw new TensorFormatException(name, $"code {code} at index {start + i} lies outside the quantizer's codes [{min}, {max}].", ErrorIds.TensorLayoutInvalid);
+                _codes![i] = code;
+            }
+            plan.Decode<T>(_codes.AsSpan(0, n), _values.AsSpan(0, n), start);
+            ElementConverter.Encode<T>(_values.AsSpan(0, n), dtype, _encoded.AsSpan(0, n * dtype.ItemSize));
+            destination.Write(_encoded!, 0, n * dtype.ItemSize);
+        }
+
+        public void Dispose()
+        {
+            if (_codes is not null) ArrayPool<int>.Shared.Return(_codes);
+            if (_values is not null) ArrayPool<T>.Shared.Return(_values);
+            if (_encoded is not null) ArrayPool<byte>.Shared.Return(_encoded);
+            _codes = null;
+            _values = null;
+            _encoded = null;
         }
     }
 

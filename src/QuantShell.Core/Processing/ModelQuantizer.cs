@@ -3,11 +3,15 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 
@@ -16,7 +20,7 @@ namespace QuantShell.Core.Processing;
 /// copy whose quantized tensors hold dequantize(quantize(x)), everything else byte for byte) or the <c>int</c> form
 /// (integer codes with their scales and zero points or tables, and a record of every quantizer). Tensors whose quantizer
 /// is complete stream through the kernel in chunks; those whose values are chosen from their data are read into memory
-/// one at a time, so memory stays bounded by the largest such tensor.
+/// one at a time, so memory stays bounded by the largest such tensor. The forms are those of docs/model-files.md.
 /// </summary>
 internal static class ModelQuantizer
 {
@@ -28,15 +32,15 @@ internal static class ModelQuantizer
         file.WriteCopy(output, tensor =>
         {
             var decision = decide(tensor);
-            if (decision.Quantizer is not { } request)
+            if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(FileQuantizer.ResultPath(file.Name), outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision.SkipReason!);
                 bytesDone?.Invoke(tensor.ByteCount);
                 return null;
             }
             return (t, source, destination) =>
             {
-                results[t.Index] = QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken);
+                results[t.Index] = QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken);
                 bytesDone?.Invoke(t.ByteCount);
             };
         }, cancellationToken);
@@ -58,12 +62,12 @@ internal static class ModelQuantizer
         var outputs = new List<OutputTensor>();
         var records = new List<QuantizedTensorRecord>();
         var results = new QuantizationResult?[file.Tensors.Count];
-        string inputPath = FileQuantizer.ResultPath(file.Name);
+        string inputPath = JobInput.ResultPathOf(file.Name);
         foreach (var tensor in file.Tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var decision = decide(tensor);
-            if (decision.Quantizer is not { } request)
+            if (decision.Recipe is not { } recipe)
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
                 outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
@@ -75,8 +79,8 @@ internal static class ModelQuantizer
                 continue;
             }
             string name = Source(file, tensor);
-            var (quantizer, selection) = Resolve(file, tensor, request, name);
-            var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            var (quantizer, selection) = Resolve(file, tensor, recipe, name);
+            var plan = quantizer.CreatePlan(tensor.Shape, name);
             var codeType = CodeType(plan.CodeRange, file.Kind);
             var spec = quantizer.Spec;
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
@@ -116,7 +120,7 @@ internal static class ModelQuantizer
 
     /// <summary>The fake form of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
     internal static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
-                                                     QuantizerRequest request, FileQuantizeOptions options, CancellationToken cancellationToken)
+                                                     QuantizerRecipe recipe, FileQuantizeOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         string name = Source(file, tensor);
@@ -126,15 +130,15 @@ internal static class ModelQuantizer
         QuantizationPlan plan;
         SelectionInfo? selection = null;
         long firstNonFinite;
-        if (request.ChoosesFromData || tensor.FortranOrder)
+        if (recipe.ChoosesFromData || tensor.FortranOrder)
         {
-            (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, request, options, ref stats, cancellationToken);
+            (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, recipe, options, ref stats, cancellationToken);
             WholeTensorMemory.Release(tensor.ByteCount); // the values are unreachable once QuantizeInMemory has returned
         }
         else
         {
-            quantizer = request.Complete;
-            plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+            quantizer = recipe.Complete;
+            plan = quantizer.CreatePlan(tensor.Shape, name);
             Func<Exception> truncated = () => new TensorFormatException(file.Name, $"tensor '{tensor.Name}': the data ends early.", ErrorIds.TensorDataTruncated);
             firstNonFinite = tensor.DType.IsDouble
                 ? StreamingQuantizer.Run<double>(source, tensor.DType, tensor.ElementCount, destination, outputType, plan, options, ref stats, truncated, cancellationToken)
@@ -143,23 +147,23 @@ internal static class ModelQuantizer
         if (stats.NonFinite > 0 && !options.AllowNonFinite)
             throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(firstNonFinite, tensor.Shape));
         var layout = new TensorLayout(tensor.Shape, tensor.DType, outputType, tensor.FortranOrder);
-        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
     }
 
     /// <summary>The fake form of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // the array dies with this frame
     private static (InferableQuantizer, QuantizationPlan, SelectionInfo?, long) QuantizeInMemory(StoredTensor tensor, Stream source, Stream destination, string name, DType outputType,
-                                                                                                QuantizerRequest request, FileQuantizeOptions options, ref KernelStats stats,
+                                                                                                QuantizerRecipe recipe, FileQuantizeOptions options, ref KernelStats stats,
                                                                                                 CancellationToken cancellationToken)
     {
         var array = TensorValues.Read(source, tensor, name);
-        var quantizer = request.ResolveFor([array], name);
-        var selection = request.Describe(1);
-        var plan = FileQuantizer.PlanFor(quantizer, tensor.Shape, name);
+        var quantizer = recipe.ResolveFor([array], name);
+        var selection = recipe.Describe(1);
+        var plan = quantizer.CreatePlan(tensor.Shape, name);
         var tensorOptions = options with { Selection = selection };
         long firstNonFinite = array.Data is double[] values
-            ? FileQuantizer.WriteQuantized(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
-            : FileQuantizer.WriteQuantized((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
+            ? StreamingQuantizer.Run(values, destination, outputType, plan, tensorOptions, ref stats, cancellationToken)
+            : StreamingQuantizer.Run((float[])array.Data, destination, outputType, plan, tensorOptions, ref stats, cancellationToken);
         return (quantizer, plan, selection, firstNonFinite);
     }
 
@@ -183,7 +187,7 @@ internal static class ModelQuantizer
                 throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNonFinite), tensor.Shape));
         }
         var layout = new TensorLayout(tensor.Shape, tensor.DType, codeType, tensor.FortranOrder);
-        return QuantizationResult.Create(FileQuantizer.ResultPath(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
     }
 
     // Returns the index of the first NaN (which has no code), or -1.
@@ -191,51 +195,88 @@ internal static class ModelQuantizer
                                         FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        const int perChunk = 1 << 16;
-        long count = tensor.ElementCount;
         int itemSize = tensor.DType.ItemSize;
-        var raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
-        var values = ArrayPool<T>.Shared.Rent(perChunk);
-        var quantized = ArrayPool<T>.Shared.Rent(perChunk);
-        var codes = ArrayPool<int>.Shared.Rent(perChunk);
-        var encoded = ArrayPool<byte>.Shared.Rent(perChunk * codeType.ItemSize);
-        long firstNaN = -1;
+        int perChunk = (int)Math.Max(1, Math.Min(options.ChunkBytes / itemSize, Math.Max(1, tensor.ElementCount)));
+        var sink = new CodeSink<T>(inMemory is null ? tensor.DType : null, perChunk, destination, plan, codeType, stats);
         try
         {
-            for (long start = 0; start < count; start += perChunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(perChunk, count - start);
-                var chunk = values.AsSpan(0, n);
-                if (inMemory is not null) ((T[])inMemory.Data).AsSpan((int)start, n).CopyTo(chunk);
-                else
-                {
-                    source.ReadExactly(raw.AsSpan(0, n * itemSize));
-                    ElementConverter.Decode(raw.AsSpan(0, n * itemSize), tensor.DType, chunk);
-                }
-                plan.Apply<T>(chunk, quantized.AsSpan(0, n), start, ref stats);
-                if (firstNaN < 0)
-                {
-                    for (int i = 0; i < n; i++)
-                    {
-                        if (T.IsNaN(chunk[i])) { firstNaN = start + i; break; }
-                    }
-                }
-                if (firstNaN >= 0) continue; // the tensor fails; reading on counts every non-finite value
-                plan.Encode<T>(chunk, codes.AsSpan(0, n), start);
-                WriteCodes(codes.AsSpan(0, n), codeType, encoded.AsSpan(0, n * codeType.ItemSize));
-                destination.Write(encoded, 0, n * codeType.ItemSize);
-            }
+            if (inMemory is not null) TensorChunks.FromMemory<T, CodeSink<T>>((T[])inMemory.Data, perChunk, ref sink, cancellationToken);
+            else TensorChunks.FromStream(source, itemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, cancellationToken);
+            stats = sink.Stats;
+            return sink.FirstNaN;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(raw);
-            ArrayPool<T>.Shared.Return(values);
-            ArrayPool<T>.Shared.Return(quantized);
-            ArrayPool<int>.Shared.Return(codes);
-            ArrayPool<byte>.Shared.Return(encoded);
+            sink.Dispose();
         }
-        return firstNaN;
+    }
+
+    /// <summary>Quantizes each chunk into its integer codes and writes them.</summary>
+    private struct CodeSink<T> : IChunkSink, IDisposable
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        private readonly DType? _storedType;
+        private readonly Stream _destination;
+        private readonly QuantizationPlan _plan;
+        private readonly DType _codeType;
+        private T[]? _values, _quantized;
+        private int[]? _codes;
+        private byte[]? _encoded;
+
+        /// <summary>What the kernel saw so far.</summary>
+        public KernelStats Stats;
+
+        /// <summary>Chunks stored as <paramref name="storedType"/> are decoded into the compute type; null: they are it already.</summary>
+        public CodeSink(DType? storedType, int perChunk, Stream destination, QuantizationPlan plan, DType codeType, KernelStats stats)
+        {
+            _storedType = storedType;
+            _destination = destination;
+            _plan = plan;
+            _codeType = codeType;
+            Stats = stats;
+            FirstNaN = -1;
+            _values = storedType is null ? null : ArrayPool<T>.Shared.Rent(perChunk);
+            _quantized = ArrayPool<T>.Shared.Rent(perChunk);
+            _codes = ArrayPool<int>.Shared.Rent(perChunk);
+            _encoded = ArrayPool<byte>.Shared.Rent(perChunk * codeType.ItemSize);
+        }
+
+        /// <summary>The index of the first NaN, which has no code, or -1.</summary>
+        public long FirstNaN { get; private set; }
+
+        public void Take(ReadOnlySpan<byte> bytes, long start, int n)
+        {
+            ReadOnlySpan<T> chunk;
+            if (_storedType is null) chunk = MemoryMarshal.Cast<byte, T>(bytes);
+            else
+            {
+                ElementConverter.Decode(bytes, _storedType, _values.AsSpan(0, n));
+                chunk = _values.AsSpan(0, n);
+            }
+            _plan.Apply<T>(chunk, _quantized.AsSpan(0, n), start, ref Stats);
+            if (FirstNaN < 0)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    if (T.IsNaN(chunk[i])) { FirstNaN = start + i; break; }
+                }
+            }
+            if (FirstNaN >= 0) return; // the tensor fails; reading on counts every non-finite value
+            _plan.Encode<T>(chunk, _codes.AsSpan(0, n), start);
+            WriteCodes(_codes.AsSpan(0, n), _codeType, _encoded.AsSpan(0, n * _codeType.ItemSize));
+            _destination.Write(_encoded!, 0, n * _codeType.ItemSize);
+        }
+
+        public void Dispose()
+        {
+            if (_values is not null) ArrayPool<T>.Shared.Return(_values);
+            if (_quantized is not null) ArrayPool<T>.Shared.Return(_quantized);
+            if (_codes is not null) ArrayPool<int>.Shared.Return(_codes);
+            if (_encoded is not null) ArrayPool<byte>.Shared.Return(_encoded);
+            _values = _quantized = null;
+            _codes = null;
+            _encoded = null;
+        }
     }
 
     /// <summary>
@@ -268,19 +309,19 @@ internal static class ModelQuantizer
         }
     }
 
-    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
-        if (!request.ChoosesFromData) return (request.Complete, null);
-        var quantizer = ChooseFromValues(file, tensor, request, name);
+        if (!recipe.ChoosesFromData) return (recipe.Complete, null);
+        var quantizer = ChooseFromValues(file, tensor, recipe, name);
         WholeTensorMemory.Release(tensor.ByteCount);
-        return (quantizer, request.Describe(1));
+        return (quantizer, recipe.Describe(1));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the values die with this frame
-    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRequest request, string name)
+    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
         using var source = file.OpenTensor(tensor);
-        return request.ResolveFor([TensorValues.Read(source, tensor, name)], name);
+        return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
     }
 
     private static string Unique(HashSet<string> names, string name, TensorFile file)

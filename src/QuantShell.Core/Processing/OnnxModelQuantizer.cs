@@ -4,8 +4,11 @@ using QuantShell.Core.Formats.Onnx;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Processing;
 
@@ -28,96 +31,130 @@ internal static class OnnxModelQuantizer
 {
     public static IReadOnlyList<QuantizationResult> Quantize(OnnxTensorFile file, OutputForm form, string outputPath, string outputName, WriteOptions write,
                                                              Func<StoredTensor, TensorDecision> decide, FileQuantizeOptions options,
-                                                             Action<long>? bytesDone, CancellationToken cancellationToken)
+                                                             Action<long>? bytesDone, CancellationToken cancellationToken, QuantizationRules? rules = null)
     {
         if (form == OutputForm.Int)
             throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer form is qdq (integer initializers feeding DequantizeLinear, " +
-                "which every runtime runs); the int form would leave a model no runtime can run. Use Format Qdq (or Fake).",
+                "which every runtime runs); the int form would leave a model no runtime can run. Use Form Qdq (or Fake).",
                 ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var results = new QuantizationResult?[file.Tensors.Count];
-        string inputPath = FileQuantizer.ResultPath(file.Name);
-        var quantize = new List<(StoredTensor Tensor, QuantizerRequest Request)>();
+        string inputPath = JobInput.ResultPathOf(file.Name);
+        var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
         foreach (var tensor in file.Tensors)
         {
             var decision = decide(tensor);
-            if (decision.Quantizer is { } request) quantize.Add((tensor, request));
+            if (decision.Recipe is { } recipe) quantize.Add((tensor, recipe));
             else
             {
                 results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
                 bytesDone?.Invoke(tensor.ByteCount);
             }
         }
+        // Activations named by the rules are checked first: a name the model lacks leaves nothing written.
+        var activations = rules is { Activations.Count: > 0 } ? OnnxActivationQuantizer.Plan(file.Model, rules, form) : null;
         if (form == OutputForm.Qdq) WriteQdq(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
         else WriteFake(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
+        var activationResults = activations is null ? [] : OnnxActivationQuantizer.Apply(file.Model, activations, form, inputPath, outputPath, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         file.Model.Save(outputPath, write, outputName);
-        return ModelQuantizer.Completed(results, file);
+        return [.. ModelQuantizer.Completed(results, file), .. activationResults];
     }
 
-    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteFake(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                   string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
-        foreach (var (tensor, request) in quantize)
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             byte[] bytes = file.Rewrite(tensor, (t, source, destination) =>
-                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, request, options, cancellationToken));
+                results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
             file.Model.SetRawData(file.Source(tensor).Proto, bytes);
             bytesDone?.Invoke(tensor.ByteCount);
         }
     }
 
-    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRequest Request)> quantize, QuantizationResult?[] results,
+    private static void WriteQdq(OnnxTensorFile file, List<(StoredTensor Tensor, QuantizerRecipe Recipe)> quantize, QuantizationResult?[] results,
                                  string outputPath, FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
         var model = file.Model;
         // Every quantizer is resolved, and the opset checked, before the model is changed at all.
-        var planned = new List<(StoredTensor Tensor, InferableQuantizer Quantizer, SelectionInfo? Selection, QuantizationPlan Plan)>();
-        foreach (var (tensor, request) in quantize)
+        var planned = new List<(StoredTensor Tensor, OnnxConstantTensor Holder, InferableQuantizer Quantizer, SelectionInfo? Selection, QuantizationPlan Plan)>();
+        foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             string name = ModelQuantizer.Source(file, tensor);
-            if (tensor.DType != DType.Float32)
-                throw new QuantShellException($"{name}: is {tensor.DType.Name}; the qdq form is written for float32 weights (DequantizeLinear gives float32). Use Format Fake.",
-                    ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
-            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, request, name);
-            planned.Add((tensor, quantizer, selection, FileQuantizer.PlanFor(quantizer, tensor.Shape, name)));
+            var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
+            planned.Add((tensor, file.Holder(tensor), quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));
         }
-        OpsetUpgrade.Raise(model, planned.Select(p => OnnxQdqWeights.OpsetNeeded(p.Plan, p.Quantizer.Spec.IsLut)).DefaultIfEmpty(0).Max());
+        var dequantizer = ChooseDequantizer(model, planned.Select(p => (p.Plan, p.Quantizer.Spec.IsLut, p.Holder.DataType)).ToList());
         var records = new List<QuantizedTensorRecord>();
         var inserted = new Dictionary<OnnxGraph, int>();
-        foreach (var (tensor, quantizer, selection, plan) in planned)
+        foreach (var (tensor, holder, quantizer, selection, plan) in planned)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (graph, proto) = file.Source(tensor);
+            var graph = holder.Graph;
+            string name = holder.Name;
             var storage = OnnxQdqWeights.StorageDType(plan);
             using var codeStream = new MemoryStream(checked((int)tensor.ElementCount * storage.ItemSize));
             results[tensor.Index] = ModelQuantizer.EncodeTensor(file, tensor, codeStream, outputPath, quantizer, plan, storage, selection, options,
                                                                 cancellationToken, OutputForm.Qdq);
-            var emitted = OnnxQdqWeights.Emit(model, graph, proto.Name, proto.Name, proto.Name, plan, quantizer.Spec, codeStream.ToArray());
-            // The nodes produce the initializer's name: the initializer goes (and an input of that name, which older IR
-            // versions list for every initializer), and the nodes go first, before any reader.
-            graph.Proto.Initializer.Remove(proto);
-            var input = graph.Proto.Input.FirstOrDefault(i => i.Name == proto.Name);
-            if (input is not null) graph.Proto.Input.Remove(input);
-            int at = inserted.GetValueOrDefault(graph);
-            for (int i = 0; i < emitted.Nodes.Count; i++) graph.Proto.Node.Insert(at + i, emitted.Nodes[i]);
-            inserted[graph] = at + emitted.Nodes.Count;
+            var emitted = OnnxQdqWeights.Emit(model, graph, name, name, name, plan, quantizer.Spec, codeStream.ToArray(), holder.DataType, dequantizer);
+            if (holder.Node is { } constant)
+            {
+                // The nodes take the Constant node's place, so they come before its readers as it did; the codes go into the
+                // graph's initializers like every other weight's.
+                int at = graph.Proto.Node.IndexOf(constant);
+                graph.Proto.Node.RemoveAt(at);
+                for (int i = 0; i < emitted.Nodes.Count; i++) graph.Proto.Node.Insert(at + i, emitted.Nodes[i]);
+            }
+            else
+            {
+                // The nodes produce the initializer's name: the initializer goes (and an input of that name, which older IR
+                // versions list for every initializer), and the nodes go first, before any reader.
+                graph.Proto.Initializer.Remove(holder.Tensor);
+                var input = graph.Proto.Input.FirstOrDefault(i => i.Name == name);
+                if (input is not null) graph.Proto.Input.Remove(input);
+                int at = inserted.GetValueOrDefault(graph);
+                for (int i = 0; i < emitted.Nodes.Count; i++) graph.Proto.Node.Insert(at + i, emitted.Nodes[i]);
+                inserted[graph] = at + emitted.Nodes.Count;
+            }
             records.Add(new QuantizedTensorRecord
             {
-                Name = proto.Name,
+                Name = name,
                 DType = tensor.DType.Name,
                 Shape = tensor.Shape,
                 Quantizer = quantizer.Spec,
                 CodeDType = OnnxDataTypes.Name(emitted.Storage),
-                Codes = emitted.Nodes[0].Input[0],
-                Scale = emitted.Gather ? emitted.Nodes[2].Input[1] : emitted.Nodes[0].Input[1],
-                ZeroPoint = emitted.Gather ? null : emitted.Nodes[0].Input[2],
-                Lut = emitted.Gather ? emitted.Nodes[1].Input[0] : null,
+                Codes = emitted.Codes,
+                Scale = emitted.ScaleName,
+                ZeroPoint = emitted.ZeroPointName,
+                Lut = emitted.LutName,
+                ConstantNode = holder.Node?.Name,
             });
             bytesDone?.Invoke(tensor.ByteCount);
         }
         if (records.Count > 0) SetRecord(model, new QuantizationRecord { Form = OutputForm.Qdq, Tensors = records }.ToJson());
+    }
+
+    /// <summary>
+    /// DequantizeLinear when the model's opset is, or can be raised to, what every weight's form needs without rewriting any
+    /// node; else (an op of the model changed its inputs or meaning in between, e.g. Slice at opset 10 for an opset-9 model)
+    /// the same arithmetic with Cast, Sub and Mul, which any opset from 7 runs, so the model's own nodes stay as they are.
+    /// The opset is raised here when needed.
+    /// </summary>
+    private static OnnxQdqWeights.Dequantizer ChooseDequantizer(OnnxModel model, List<(QuantizationPlan Plan, bool Lut, OnnxDataType Type)> weights)
+    {
+        const string what = "the qdq form", advice = "use Format Fake";
+        long Needed(OnnxQdqWeights.Dequantizer dequantizer) =>
+            weights.Select(w => OnnxQdqWeights.OpsetNeeded(w.Plan, w.Lut, w.Type, dequantizer)).DefaultIfEmpty(0).Max();
+        long preferred = Needed(OnnxQdqWeights.Dequantizer.DequantizeLinear);
+        if (OpsetUpgrade.Blocker(model, preferred, rewrites: false) is null)
+        {
+            OpsetUpgrade.Raise(model, preferred, what, advice);
+            return OnnxQdqWeights.Dequantizer.DequantizeLinear;
+        }
+        OpsetUpgrade.Raise(model, Needed(OnnxQdqWeights.Dequantizer.Arithmetic), what, advice);
+        return OnnxQdqWeights.Dequantizer.Arithmetic;
     }
 
     private static void SetRecord(OnnxModel model, string json)

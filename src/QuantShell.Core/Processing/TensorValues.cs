@@ -1,4 +1,3 @@
-using System.Buffers;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 
@@ -27,23 +26,15 @@ internal static class TensorValues
     private static T[] Decode<T>(Stream source, StoredTensor tensor, int count) where T : unmanaged
     {
         var values = new T[count];
-        int itemSize = tensor.DType.ItemSize;
-        int perChunk = Math.Max(1, (1 << 20) / itemSize);
-        byte[] raw = ArrayPool<byte>.Shared.Rent(Math.Min(perChunk, Math.Max(1, count)) * itemSize);
-        try
-        {
-            for (int start = 0; start < count; start += perChunk)
-            {
-                int n = Math.Min(perChunk, count - start);
-                var bytes = raw.AsSpan(0, n * itemSize);
-                source.ReadExactly(bytes);
-                ElementConverter.Decode(bytes, tensor.DType, values.AsSpan(start, n));
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(raw);
-        }
+        int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
+        var sink = new DecodeInto<T>(tensor.DType, values);
+        TensorChunks.FromStream(source, tensor.DType.ItemSize, count, perChunk, ref sink, truncated: null, CancellationToken.None);
         return values;
+    }
+
+    /// <summary>Decodes each chunk into its place in the array.</summary>
+    private readonly struct DecodeInto<T>(DType storedType, T[] values) : IChunkSink where T : unmanaged
+    {
+        public void Take(ReadOnlySpan<byte> bytes, long start, int count) => ElementConverter.Decode(bytes, storedType, values.AsSpan((int)start, count));
     }
 }

@@ -2,11 +2,11 @@ namespace QuantShell.Core.Processing;
 
 /// <summary>
 /// Hands the memory of a tensor that was read whole (its values chosen from its data) back before the next one is read.
-/// The collector budgets large arrays generously and lets several tensors' worth of them pile up before it collects: a
-/// 2 GiB checkpoint of 128 MiB tensors whose thresholds were chosen peaked at 1.27 GiB. A model file's tensors are read
-/// one after another, so one full collection after each large one keeps the peak at about one tensor and what choosing
-/// from it needs (issue 11: memory bounded by the largest tensor). It costs a few milliseconds per tensor of at least
-/// <see cref="CollectFromBytes"/>, whose reading and choosing take far longer.
+/// The collector budgets large arrays generously and lets several tensors' worth of them pile up before it collects, so
+/// a model file of many large tensors would hold several at once. Its tensors are read one after another: one full
+/// collection after each large one keeps memory bounded by the largest tensor and what choosing from it needs. It
+/// costs a few milliseconds per tensor of at least <see cref="CollectFromBytes"/>, whose reading and choosing take far
+/// longer.
 /// </summary>
 internal static class WholeTensorMemory
 {

@@ -5,7 +5,7 @@ namespace QuantShell.Core.Quantization;
 
 /// <summary>
 /// An MCT inferable quantizer: everything needed to fake-quantize a tensor, validated when it is created. Bind it to a
-/// tensor shape with <see cref="CreatePlan"/> to quantize spans, streams or files; the Tensor path lives in
+/// tensor shape with <see cref="CreatePlan(IReadOnlyList{long})"/> to quantize spans, streams or files; the Tensor path lives in
 /// <c>QuantShell.Torch</c> (an extension method <c>Quantize(Tensor)</c>), so this assembly never loads libtorch.
 /// </summary>
 public abstract class InferableQuantizer
@@ -27,6 +27,19 @@ public abstract class InferableQuantizer
 
     /// <summary>Binds the quantizer to a C-order tensor shape; checks the channel axis and count against it.</summary>
     public abstract QuantizationPlan CreatePlan(IReadOnlyList<long> shape);
+
+    /// <summary>Binds the quantizer to a tensor's shape; a mismatch names <paramref name="source"/> (the file, the tensor).</summary>
+    public QuantizationPlan CreatePlan(IReadOnlyList<long> shape, string source)
+    {
+        try
+        {
+            return CreatePlan(shape);
+        }
+        catch (QuantizerValidationException ex)
+        {
+            throw ex.WithSource(source);
+        }
+    }
 
     /// <summary>Creates the class of MCT's that a spec describes (target x method).</summary>
     public static InferableQuantizer Create(QuantizerSpec spec)

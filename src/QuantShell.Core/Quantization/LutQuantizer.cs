@@ -5,7 +5,7 @@ namespace QuantShell.Core.Quantization;
 /// <summary>
 /// The three look-up-table quantizers of MCT (weights LUT symmetric and LUT POT, activation LUT POT): a value is scaled
 /// by its threshold into the LUT's integer range and replaced by the nearest entry of one table shared by every
-/// channel (SEMANTICS.md, "Look-up-table quantizers"). One threshold per tensor, or per channel for weights.
+/// channel (docs/semantics.md, "Look-up-table quantizers"). One threshold per tensor, or per channel for weights.
 /// </summary>
 public abstract class LutQuantizer : InferableQuantizer
 {

@@ -14,7 +14,7 @@ public sealed class QuantizationParameters
         QuantMax = quantMax;
     }
 
-    /// <summary>The grid of a POT, symmetric or uniform spec (SEMANTICS.md), one entry per value given.</summary>
+    /// <summary>The grid of a POT, symmetric or uniform spec (docs/semantics.md), one entry per value given.</summary>
     internal static QuantizationParameters For(QuantizerSpec spec)
     {
         int count = spec.ValueCount;

@@ -8,7 +8,7 @@ using QuantShell.Core.Serialization;
 namespace QuantShell.Core.Quantization;
 
 /// <summary>
-/// The JSON quantizer file of SEMANTICS.md: camelCase fields (MCT's snake_case names accepted too), written camelCase.
+/// The JSON quantizer file of docs/semantics.md: camelCase fields (MCT's snake_case names accepted too), written camelCase.
 /// Unknown fields, wrong types and invalid values are errors that name the file and the field.
 /// </summary>
 public static class QuantizerFile

@@ -4,10 +4,11 @@ using QuantShell.Core.Errors;
 namespace QuantShell.Core.Quantization;
 
 /// <summary>
-/// Everything that defines an inferable quantizer, as in the JSON quantizer file. Immutable. A spec may leave its
-/// values out (threshold, range, LUT table): it is then a request whose values are chosen from data
-/// (<see cref="IsComplete"/> is false). <see cref="Validate"/> checks every rule that does not depend on the tensor; the
-/// channel count and input rank are checked against a tensor's shape by <see cref="ResolveChannels"/>.
+/// Everything that defines an inferable quantizer, as in the JSON quantizer file (docs/semantics.md). Immutable. A spec
+/// may leave its values out (threshold, range, LUT table): it is then incomplete, its values to be chosen from data
+/// (<see cref="IsComplete"/> is false; a <c>QuantizerRecipe</c> says how). <see cref="Validate"/> checks every rule that
+/// does not depend on the tensor (docs/semantics.md, validation); the channel count and input rank are checked against a
+/// tensor's shape by <see cref="ResolveChannels"/>.
 /// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(Serialization.QuantizerSpecJsonConverter))]
 public sealed record QuantizerSpec
@@ -69,6 +70,14 @@ public sealed record QuantizerSpec
 
     public int EffectiveChannelAxis => ChannelAxis ?? DefaultChannelAxis;
 
+    // The values of the method, as results and quantizer files show them: a threshold and a signedness for POT, symmetric
+    // and LUT quantizers, a range for uniform ones, a table for LUT ones.
+    internal IReadOnlyList<double>? ThresholdOfMethod => Method == QuantizationMethod.Uniform ? null : Threshold;
+    internal IReadOnlyList<double>? MinRangeOfMethod => Method == QuantizationMethod.Uniform ? MinRange : null;
+    internal IReadOnlyList<double>? MaxRangeOfMethod => Method == QuantizationMethod.Uniform ? MaxRange : null;
+    internal IReadOnlyList<double>? LutValuesOfMethod => IsLut ? LutValues : null;
+    internal bool? SignedOfMethod => Method == QuantizationMethod.Uniform ? null : IsSigned;
+
     /// <summary>The method as prose names it: POT, symmetric, uniform, LUT symmetric, LUT POT.</summary>
     internal string MethodName => Method switch
     {
@@ -95,7 +104,7 @@ public sealed record QuantizerSpec
 
     /// <summary>
     /// Throws <see cref="QuantizerValidationException"/> naming the parameter and value of the first rule broken. A spec
-    /// that is not <see cref="IsComplete"/> is checked as a request: every rule but the missing values.
+    /// that is not <see cref="IsComplete"/> is checked as far as it goes: every rule but the missing values.
     /// </summary>
     public void Validate()
     {
@@ -200,7 +209,7 @@ public sealed record QuantizerSpec
         }
     }
 
-    // MCT's checks at creation (SEMANTICS.md, "Look-up-table quantizers").
+    // MCT's checks at creation (docs/semantics.md, "Look-up-table quantizers").
     private void ValidateLut()
     {
         int bitwidth = EffectiveLutValuesBitwidth;

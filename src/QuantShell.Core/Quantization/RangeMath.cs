@@ -1,6 +1,6 @@
 namespace QuantShell.Core.Quantization;
 
-/// <summary>The grid arithmetic of SEMANTICS.md (scales, zero points, ranges), kept in one place for the six grid quantizers.</summary>
+/// <summary>The grid arithmetic of docs/semantics.md (scales, zero points, ranges), kept in one place for the six grid quantizers.</summary>
 public static class RangeMath
 {
     /// <summary>Integer range of a symmetric/POT quantizer: signed [-2^(n-1), 2^(n-1)-1], unsigned [0, 2^n-1].</summary>

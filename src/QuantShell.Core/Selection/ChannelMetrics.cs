@@ -1,10 +1,3 @@
-using System.Numerics;
-using QuantShell.Core.Errors;
-using QuantShell.Core.Formats;
-using QuantShell.Core.Jobs;
-using QuantShell.Core.Kernels;
-using QuantShell.Core.Quantization;
-
 namespace QuantShell.Core.Selection;
 
 /// <summary>How well one channel (or the whole tensor) survives quantization.</summary>

@@ -5,7 +5,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Selection;
 
 /// <summary>
-/// Chooses what a LUT request leaves out: the threshold(s), the table, or both.
+/// Chooses what an incomplete LUT spec leaves out: the threshold(s), the table, or both.
 /// <list type="bullet">
 /// <item>Thresholds as for the grid quantizers: NoClipping covers max|x| (LutPot: the next power of two), Percentile that
 /// percentile of |x|; Mse, Mae, Lp and Kl try candidates (LutPot: 2^(e+1) down to 2^(e-8); LutSymmetric: a coarse scan
@@ -19,49 +19,49 @@ internal static class LutSelection
 {
     private const int CoarseValues = 1 << 14;
 
-    public static QuantizerSpec Select<T>(QuantizerSpec request, T[][] channels, SelectionOptions options)
+    public static QuantizerSpec Select<T>(QuantizerSpec incomplete, T[][] channels, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var scorers = channels.Select(c => new ChannelScorer<T>(c, options)).ToArray();
-        double[]? table = request.LutValues?.ToArray();
+        double[]? table = incomplete.LutValues?.ToArray();
         double[] thresholds;
-        if (request.Threshold is not null)
+        if (incomplete.Threshold is not null)
         {
-            thresholds = request.Threshold.ToArray();
+            thresholds = incomplete.Threshold.ToArray();
         }
         else
         {
             // Per channel, a first coarse choice (each channel with its own k-means table) only places the channels'
             // values for the shared table; the thresholds are then chosen properly for that table.
             bool shared = table is null && channels.Length > 1 && Searches(options.ErrorMethod);
-            thresholds = scorers.Select(s => ChooseThreshold(request, s, table, coarseOnly: shared)).ToArray();
+            thresholds = scorers.Select(s => ChooseThreshold(incomplete, s, table, coarseOnly: shared)).ToArray();
             if (shared)
             {
-                table = SharedTable(request, scorers, thresholds);
-                thresholds = scorers.Select(s => ChooseThreshold(request, s, table, coarseOnly: false)).ToArray();
+                table = SharedTable(incomplete, scorers, thresholds);
+                thresholds = scorers.Select(s => ChooseThreshold(incomplete, s, table, coarseOnly: false)).ToArray();
             }
         }
-        table ??= SharedTable(request, scorers, thresholds);
-        return request with { Threshold = thresholds, LutValues = table };
+        table ??= SharedTable(incomplete, scorers, thresholds);
+        return incomplete with { Threshold = thresholds, LutValues = table };
     }
 
     private static bool Searches(ErrorMethod method) => method is not (ErrorMethod.NoClipping or ErrorMethod.Percentile);
 
     /// <summary>One table for every channel: k-means on all channels' values, each scaled by its own threshold.</summary>
-    private static double[] SharedTable<T>(QuantizerSpec request, ChannelScorer<T>[] scorers, double[] thresholds)
+    private static double[] SharedTable<T>(QuantizerSpec incomplete, ChannelScorer<T>[] scorers, double[] thresholds)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var range = new LutLevels([0], request.IsSigned, request.EffectiveLutValuesBitwidth);
+        var range = new LutLevels([0], incomplete.IsSigned, incomplete.EffectiveLutValuesBitwidth);
         var pooled = new ScaledHistogram(range.Low, range.High);
         for (int c = 0; c < scorers.Length; c++)
-            pooled.Add<T>(scorers[c].Values, Divisor(request, thresholds[c]), range.Scale);
-        return LutTableFit.Fit(pooled, 1 << request.NumBits);
+            pooled.Add<T>(scorers[c].Values, Divisor(incomplete, thresholds[c]), range.Scale);
+        return LutTableFit.Fit(pooled, 1 << incomplete.NumBits);
     }
 
-    private static double ChooseThreshold<T>(QuantizerSpec request, ChannelScorer<T> scorer, double[]? table, bool coarseOnly)
+    private static double ChooseThreshold<T>(QuantizerSpec incomplete, ChannelScorer<T> scorer, double[]? table, bool coarseOnly)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        bool pot = request.Method == QuantizationMethod.LutPot;
+        bool pot = incomplete.Method == QuantizationMethod.LutPot;
         double maxAbs = scorer.MaxAbs;
         if (maxAbs == 0) return 1.0;
         switch (scorer.Method)
@@ -76,7 +76,7 @@ internal static class LutSelection
 
         var coarse = scorer.Sample(CoarseValues);
         var sample = scorer.Sample(scorer.Options.MaxSearchValues);
-        double Score(double t, T[] set) => Error(request, scorer, t, table, set);
+        double Score(double t, T[] set) => Error(incomplete, scorer, t, table, set);
         if (pot)
         {
             // Beyond 2^(e+1) a LUT only coarsens; below 2^(e-8) it clips almost everything. Ties go to the larger threshold.
@@ -118,23 +118,23 @@ internal static class LutSelection
     }
 
     /// <summary>The error of a one-channel LUT quantizer with threshold <paramref name="threshold"/> and the given table, or its own k-means one.</summary>
-    private static double Error<T>(QuantizerSpec request, ChannelScorer<T> scorer, double threshold, double[]? table, T[] set)
+    private static double Error<T>(QuantizerSpec incomplete, ChannelScorer<T> scorer, double threshold, double[]? table, T[] set)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (table is null)
         {
-            var range = new LutLevels([0], request.IsSigned, request.EffectiveLutValuesBitwidth);
+            var range = new LutLevels([0], incomplete.IsSigned, incomplete.EffectiveLutValuesBitwidth);
             var histogram = new ScaledHistogram(range.Low, range.High);
-            histogram.Add<T>(set, Divisor(request, threshold), range.Scale);
-            table = LutTableFit.Fit(histogram, 1 << request.NumBits);
+            histogram.Add<T>(set, Divisor(incomplete, threshold), range.Scale);
+            table = LutTableFit.Fit(histogram, 1 << incomplete.NumBits);
         }
-        var quantizer = InferableQuantizer.Create(request with { Threshold = [threshold], LutValues = table, PerChannel = false, ChannelAxis = null, InputRank = null });
-        return scorer.Score(quantizer, request.IsSigned ? -threshold : 0, threshold, set);
+        var quantizer = InferableQuantizer.Create(incomplete with { Threshold = [threshold], LutValues = table, PerChannel = false, ChannelAxis = null, InputRank = null });
+        return scorer.Score(quantizer, incomplete.IsSigned ? -threshold : 0, threshold, set);
     }
 
     /// <summary>t + eps as the quantizer divides by it (float32 for weights), to scale values for k-means.</summary>
-    private static double Divisor(QuantizerSpec request, double threshold) =>
-        request.Target == QuantizationTarget.Weights ? (float)threshold + (float)request.EffectiveEps : threshold + request.EffectiveEps;
+    private static double Divisor(QuantizerSpec incomplete, double threshold) =>
+        incomplete.Target == QuantizationTarget.Weights ? (float)threshold + (float)incomplete.EffectiveEps : threshold + incomplete.EffectiveEps;
 
     private static double NextPowerOfTwo(double value)
     {

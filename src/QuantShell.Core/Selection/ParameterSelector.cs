@@ -8,20 +8,21 @@ using QuantShell.Core.Selection.Mct;
 namespace QuantShell.Core.Selection;
 
 /// <summary>
-/// Chooses thresholds (POT, symmetric), ranges (uniform) or thresholds and tables (LUT, see <see cref="LutSelection"/>)
-/// from data, per tensor or per channel, as MCT does before it builds an inferable quantizer. Several arrays (calibration batches) are pooled before choosing. Every candidate is
-/// scored with the exact arithmetic the quantizer will use, so the chosen parameters behave as they were scored.
+/// Chooses thresholds (POT, symmetric), ranges (uniform) or thresholds and tables (LUT) from data, per tensor or per
+/// channel: with <see cref="SelectionSearch.Mct"/> as MCT's own selection code does (<see cref="MctSelection"/>), with
+/// <see cref="SelectionSearch.Optimal"/> by QuantShell's search, which scores every candidate with the exact arithmetic the
+/// quantizer will use (see <see cref="LutSelection"/> for LUTs). Several arrays (calibration batches) are pooled before choosing.
 /// </summary>
 public static class ParameterSelector
 {
     /// <summary>
-    /// Completes <paramref name="request"/> (a spec whose Threshold, or MinRange/MaxRange, is left null) from
+    /// Completes <paramref name="incomplete"/> (a spec whose Threshold, or MinRange/MaxRange, is left null) from
     /// <paramref name="data"/>. Signed, when null, stays signed for weights and is chosen for activations: signed iff
     /// the data has negative values.
     /// </summary>
-    public static QuantizerSpec Select(QuantizerSpec request, IReadOnlyList<NpyArray> data, SelectionOptions? options = null)
+    public static QuantizerSpec Select(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, SelectionOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(incomplete);
         ArgumentNullException.ThrowIfNull(data);
         options ??= new SelectionOptions();
         if (data.Count == 0)
@@ -31,7 +32,7 @@ public static class ParameterSelector
         if (options.ErrorMethod == ErrorMethod.Percentile)
             CheckPercentile(options.Percentile);
         bool allDouble = data.All(a => a.Data is double[]);
-        return allDouble ? Select<double>(request, data, options) : Select<float>(request, data, options);
+        return allDouble ? Select<double>(incomplete, data, options) : Select<float>(incomplete, data, options);
     }
 
     /// <summary>A percentile must lie in (0, 100].</summary>
@@ -41,37 +42,37 @@ public static class ParameterSelector
             throw new QuantizerValidationException($"Percentile must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", "Percentile", ErrorIds.PercentileInvalid);
     }
 
-    private static QuantizerSpec Select<T>(QuantizerSpec request, IReadOnlyList<NpyArray> data, SelectionOptions options)
+    private static QuantizerSpec Select<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var channels = SplitChannels<T>(request, data);
+        var channels = SplitChannels<T>(incomplete, data);
         // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
         bool mctApplies = options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite));
         if (options.Search == SelectionSearch.Mct && mctApplies)
-            return FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape));
-        bool signed = request.Signed ?? (request.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
-        var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : signed };
+            return FromMct(incomplete, MctSelection.Choose(incomplete, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape));
+        bool signed = incomplete.Signed ?? (incomplete.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed };
         if (spec.IsLut)
         {
             spec = LutSelection.Select(spec, channels, options);
         }
-        else if (request.Method == QuantizationMethod.Uniform)
+        else if (incomplete.Method == QuantizationMethod.Uniform)
         {
-            var ranges = PerChannel(channels, c => UniformRange(new ChannelScorer<T>(c, options), request));
+            var ranges = PerChannel(channels, c => UniformRange(new ChannelScorer<T>(c, options), incomplete));
             spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
         }
         else
         {
-            var thresholds = PerChannel(channels, c => request.Method == QuantizationMethod.Pot
-                ? PotThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed)
-                : SymmetricThreshold(new ChannelScorer<T>(c, options), request.NumBits, signed));
+            var thresholds = PerChannel(channels, c => incomplete.Method == QuantizationMethod.Pot
+                ? PotThreshold(new ChannelScorer<T>(c, options), incomplete.NumBits, signed)
+                : SymmetricThreshold(new ChannelScorer<T>(c, options), incomplete.NumBits, signed));
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
         // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
         // points), it wins, so the least-error search is never worse than MCT's.
         if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
-            spec = Better(spec, FromMct(request, MctSelection.Choose(request, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape)), channels, options);
+            spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape)), channels, options);
         return spec;
     }
 
@@ -134,9 +135,9 @@ public static class ParameterSelector
     /// The spec MCT's choice completes: its values as the float32 a quantizer holds. A range MCT leaves empty (a constant
     /// channel, all zeros), which its own quantizers refuse, becomes one that holds the value and zero.
     /// </summary>
-    private static QuantizerSpec FromMct(QuantizerSpec request, MctChoice choice)
+    internal static QuantizerSpec FromMct(QuantizerSpec incomplete, MctChoice choice)
     {
-        var spec = request with { Signed = request.Method == QuantizationMethod.Uniform ? null : choice.Signed };
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : choice.Signed };
         if (choice.Ranges is not null)
         {
             var ranges = choice.Ranges.Select(r => (float)r.Min < (float)r.Max ? (AsFloat(r.Min), AsFloat(r.Max)) : NonDegenerate(r.Min, r.Max)).ToArray();
@@ -144,7 +145,7 @@ public static class ParameterSelector
         }
         else
         {
-            spec = spec with { Threshold = choice.Thresholds!.Select(AsFloat).ToArray(), MinRange = null, MaxRange = null, LutValues = choice.LutValues ?? request.LutValues };
+            spec = spec with { Threshold = choice.Thresholds!.Select(AsFloat).ToArray(), MinRange = null, MaxRange = null, LutValues = choice.LutValues ?? incomplete.LutValues };
         }
         spec.Validate();
         return spec;
@@ -163,17 +164,17 @@ public static class ParameterSelector
     }
 
     /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays.</summary>
-    internal static T[][] SplitChannels<T>(QuantizerSpec request, IReadOnlyList<NpyArray> data)
+    internal static T[][] SplitChannels<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var arrays = data.Select(ToValues<T>).ToArray();
         // One array per tensor is used as it is (nothing here writes to it): a copy would double a large tensor's memory.
-        if (!request.PerChannel)
+        if (!incomplete.PerChannel)
             return new[] { arrays.Length == 1 ? arrays[0] : Concatenate(arrays) };
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
             throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
-        int axis = request.ResolveChannelAxis(rank);
+        int axis = incomplete.ResolveChannelAxis(rank);
         long channelCount = data[0].Shape[axis];
         if (data.Any(a => a.Shape[axis] != channelCount))
             throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
@@ -288,7 +289,7 @@ public static class ParameterSelector
 
     // ---- Uniform: coarse 2-D scan of (min, max) scale factors, then two finer scans around the best ----
 
-    internal static (double Min, double Max) UniformRange<T>(ChannelScorer<T> scorer, QuantizerSpec request)
+    internal static (double Min, double Max) UniformRange<T>(ChannelScorer<T> scorer, QuantizerSpec incomplete)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var (lo, hi) = MinMax(scorer.Values);
@@ -300,8 +301,8 @@ public static class ParameterSelector
             return NonDegenerate(pmin, pmax);
         }
         double low = Math.Min(lo, 0), high = Math.Max(hi, 0);
-        int numBits = request.NumBits;
-        bool weights = request.Target == QuantizationTarget.Weights;
+        int numBits = incomplete.NumBits;
+        bool weights = incomplete.Target == QuantizationTarget.Weights;
         var coarseSample = scorer.Sample(1 << 14);
         var sample = scorer.Sample(int.MaxValue);
         double Score(T[] set, double a, double b)

@@ -3,6 +3,7 @@ using System.Numerics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
@@ -41,20 +42,20 @@ public static class QuantizationMetrics
         var spec = quantizer.Spec;
         return new MeasurementResult
         {
-            InputPath = sourceName == JobInput.StandardInputName ? sourceName : Path.GetFullPath(sourceName),
+            InputPath = JobInput.ResultPathOf(sourceName),
             TensorName = tensorName,
             Shape = array.Shape,
             DType = array.SourceDType.Name,
             Target = spec.Target,
             Method = spec.Method,
             NumBits = spec.NumBits,
-            Signed = spec.Method == QuantizationMethod.Uniform ? null : spec.IsSigned,
+            Signed = spec.SignedOfMethod,
             PerChannel = spec.PerChannel,
             ChannelAxis = plan.ChannelAxis,
-            Threshold = spec.Method == QuantizationMethod.Uniform ? null : spec.Threshold,
-            MinRange = spec.Method == QuantizationMethod.Uniform ? spec.MinRange : null,
-            MaxRange = spec.Method == QuantizationMethod.Uniform ? spec.MaxRange : null,
-            LutValues = spec.IsLut ? spec.LutValues : null,
+            Threshold = spec.ThresholdOfMethod,
+            MinRange = spec.MinRangeOfMethod,
+            MaxRange = spec.MaxRangeOfMethod,
+            LutValues = spec.LutValuesOfMethod,
             Count = overall.Count,
             Mse = overall.Mse,
             Mae = overall.Mae,

@@ -21,6 +21,9 @@ public static class JsonSchemas
             JsonDocumentKind.Inspect => QuantShellJson.Compact.TensorInfo,
             JsonDocumentKind.Dequantize => QuantShellJson.Compact.DequantizationResult,
             JsonDocumentKind.Lower => QuantShellJson.Compact.LowerResult,
+            JsonDocumentKind.Calibrate => QuantShellJson.Compact.CalibrationResult,
+            JsonDocumentKind.Compare => QuantShellJson.Compact.ComparisonResult,
+            JsonDocumentKind.Rules => QuantShellJson.Compact.RulesFileJson,
             _ => QuantShellJson.Compact.QuantizerFileJson,
         };
         var schema = Export(typeInfo);
@@ -32,6 +35,9 @@ public static class JsonSchemas
             JsonDocumentKind.Inspect => "QuantShell tensor description (one per tensor)",
             JsonDocumentKind.Dequantize => "QuantShell dequantization result (one per tensor)",
             JsonDocumentKind.Lower => "QuantShell lowering result (one per model)",
+            JsonDocumentKind.Calibrate => "QuantShell calibration result (one per activation)",
+            JsonDocumentKind.Compare => "QuantShell comparison result (one per model output)",
+            JsonDocumentKind.Rules => "QuantShell rules file",
             _ => "QuantShell quantizer file",
         };
         return schema.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";

@@ -4,7 +4,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Serialization;
 
 /// <summary>
-/// The quantizer file as written (SEMANTICS.md, "The quantizer file"): camelCase names, values that do not apply to the
+/// The quantizer file as written (docs/semantics.md, "The quantizer file"): camelCase names, values that do not apply to the
 /// method left out. Reading goes through <see cref="QuantizerFile"/>, which also accepts MCT's snake_case names.
 /// </summary>
 public sealed class QuantizerFileJson
@@ -52,13 +52,13 @@ public sealed class QuantizerFileJson
         Target = spec.Target,
         Method = spec.Method,
         NumBits = spec.NumBits,
-        Threshold = spec.Method == QuantizationMethod.Uniform ? null : spec.Threshold,
-        MinRange = spec.Method == QuantizationMethod.Uniform ? spec.MinRange : null,
-        MaxRange = spec.Method == QuantizationMethod.Uniform ? spec.MaxRange : null,
-        Signed = spec.Method == QuantizationMethod.Uniform ? null : spec.IsSigned,
+        Threshold = spec.ThresholdOfMethod,
+        MinRange = spec.MinRangeOfMethod,
+        MaxRange = spec.MaxRangeOfMethod,
+        Signed = spec.SignedOfMethod,
         PerChannel = spec.Target == QuantizationTarget.Weights ? spec.PerChannel : null,
         ChannelAxis = spec.PerChannel ? spec.EffectiveChannelAxis : null,
-        LutValues = spec.IsLut ? spec.LutValues : null,
+        LutValues = spec.LutValuesOfMethod,
         LutValuesBitwidth = spec.IsLut ? spec.EffectiveLutValuesBitwidth : null,
         Eps = spec.IsLut ? spec.EffectiveEps : null,
         InputRank = spec.IsLut ? spec.InputRank : null,

@@ -1,7 +1,7 @@
 using System.Management.Automation;
-using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Mct;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -12,10 +12,8 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "StandardOnnx", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(LowerResult))]
-public sealed class ConvertToStandardOnnxCommand : FileInputCommand, IDisposable
+public sealed class ConvertToStandardOnnxCommand : FileInputCommand<LowerResult>
 {
-    private LowerJob? _job;
-
     /// <summary>The output file, for a single model. Default: model.lowered.onnx beside model.onnx.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -36,57 +34,16 @@ public sealed class ConvertToStandardOnnxCommand : FileInputCommand, IDisposable
     [Parameter]
     public SwitchParameter Fsync { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<LowerResult> CreateJob()
     {
-        string? outputPath = null;
-        if (OutputPath is not null)
-        {
-            outputPath = PathResolver.ResolveLiteral(this, OutputPath, out var error);
-            if (error is not null) ThrowTerminatingError(error);
-        }
         var request = new LowerRequest
         {
-            OutputPath = outputPath,
+            OutputPath = ResolveOutputPath(OutputPath),
             Weights = MyInvocation.BoundParameters.ContainsKey(nameof(Weights)) ? Weights : null,
             Activations = MyInvocation.BoundParameters.ContainsKey(nameof(Activations)) ? Activations : null,
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };
-        try
-        {
-            _job = new LowerJob(request, new CmdletHost<LowerResult>(this, progressId: 5));
-        }
-        catch (QuantShellException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
-        }
-    }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs())
-            Step(() => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => Step(() => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
-
-    // A failure of the whole request (an output path for several models) stops the pipeline; a stopped pipeline ends quietly.
-    private void Step(Action step)
-    {
-        try
-        {
-            step();
-        }
-        catch (QuantShellException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.ForParameter(this, ex));
-        }
-        catch (OperationCanceledException) when (Stopping)
-        {
-        }
+        return new LowerJob(request, new CmdletHost<LowerResult>(this, progressId: 5));
     }
 }

@@ -5,9 +5,10 @@ namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
 /// The input parameters of the cmdlets that take files and nothing that builds a quantizer (Get-QuantTensor,
-/// ConvertTo-StandardOnnx): -Path with wildcards, or -LiteralPath bound from the pipeline by FullName or PSPath.
+/// Invoke-Dequantize, ConvertTo-StandardOnnx): -Path with wildcards, or -LiteralPath bound from the pipeline by FullName
+/// or PSPath.
 /// </summary>
-public abstract class FileInputCommand : PSCmdlet
+public abstract class FileInputCommand<TResult> : JobCommand<TResult>
 {
     protected const string PathSet = "Path";
     protected const string LiteralPathSet = "LiteralPath";
@@ -25,7 +26,7 @@ public abstract class FileInputCommand : PSCmdlet
     public string[] LiteralPath { get; set; } = [];
 
     /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>
-    protected IEnumerable<string> ResolveInputs()
+    protected override IEnumerable<string> ResolveInputs()
     {
         bool literal = ParameterSetName == LiteralPathSet;
         return PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal);

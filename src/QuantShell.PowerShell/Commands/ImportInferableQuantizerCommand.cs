@@ -5,7 +5,7 @@ using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
-/// <summary>Import-InferableQuantizer: reads a JSON quantizer file (the format of SEMANTICS.md) into a quantizer.</summary>
+/// <summary>Import-InferableQuantizer: reads a JSON quantizer file (the format of docs/semantics.md) into a quantizer.</summary>
 [Cmdlet(VerbsData.Import, "InferableQuantizer", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(InferableQuantizer))]
 public sealed class ImportInferableQuantizerCommand : PSCmdlet

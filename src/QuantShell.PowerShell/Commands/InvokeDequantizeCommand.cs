@@ -1,19 +1,18 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Dequantize;
 using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
-/// Invoke-Dequantize: turns the integer codes of Invoke-Quantize -Format Int outputs back into values, bit for bit the
+/// Invoke-Dequantize: turns the integer codes of Invoke-Quantize -Form Int outputs back into values, bit for bit the
 /// fake output (<c>dotnet quant dequantize</c>). The core's <see cref="DequantizeJob"/> does the work.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Dequantize", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]
 [OutputType(typeof(DequantizationResult))]
-public sealed class InvokeDequantizeCommand : FileInputCommand, IDisposable
+public sealed class InvokeDequantizeCommand : FileInputCommand<DequantizationResult>
 {
-    private DequantizeJob? _job;
-
     /// <summary>The output file; only for a single input. Default: m.int.pt → m.q.pt beside it.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -31,27 +30,15 @@ public sealed class InvokeDequantizeCommand : FileInputCommand, IDisposable
     [Parameter]
     public SwitchParameter Fsync { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<DequantizationResult> CreateJob()
     {
         var request = new DequantizeRequest
         {
-            OutputPath = JobSteps.ResolveOutputPath(this, OutputPath),
-            OutputDirectory = JobSteps.ResolveOutputPath(this, OutputDirectory),
+            OutputPath = ResolveOutputPath(OutputPath),
+            OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };
-        JobSteps.Run(this, () => _job = new DequantizeJob(request, new CmdletHost<DequantizationResult>(this, progressId: 5)));
+        return new DequantizeJob(request, new CmdletHost<DequantizationResult>(this, progressId: 5));
     }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs())
-            JobSteps.Run(this, () => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => JobSteps.Run(this, () => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
 }

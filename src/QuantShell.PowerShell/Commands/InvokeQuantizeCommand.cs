@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
@@ -11,20 +12,12 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Quantize", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
 [OutputType(typeof(QuantizationResult))]
-public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
+public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationResult>
 {
-    private QuantizeJob? _job;
-
-    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    [RulesTransformation]
-    [ArgumentCompleter(typeof(JsonFileCompleter))]
-    public QuantizationRules? Rules { get; set; }
-
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
     [Parameter]
-    public OutputForm Format { get; set; }
+    [Alias("Format")]
+    public OutputForm Form { get; set; }
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
@@ -53,13 +46,13 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
     [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string? ExportQuantizer { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<QuantizationResult> CreateJob()
     {
         var request = new QuantizeRequest
         {
-            Quantizer = ReadQuantizerOptions(),
+            Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
-            Form = Format,
+            Form = Form,
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
@@ -69,17 +62,6 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand, IDisposable
             // At most two files in flight per core: quantizing overlaps the upstream command (Get-ChildItem).
             MaxParallelism = Environment.ProcessorCount,
         };
-        RunJobStep(() => _job = new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1)));
+        return new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1));
     }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs()) RunJobStep(() => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => RunJobStep(() => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
 }

@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Measure;
 using QuantShell.Plotting;
-using QuantShell.PowerShell.Completion;
 
 namespace QuantShell.PowerShell.Commands;
 
@@ -12,17 +12,8 @@ namespace QuantShell.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "Quantization", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
 [OutputType(typeof(MeasurementResult))]
-public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposable
+public sealed class MeasureQuantizationCommand : QuantizerInputCommand<MeasurementResult>
 {
-    private MeasureJob? _job;
-
-    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
-    [Parameter]
-    [ValidateNotNull]
-    [RulesTransformation]
-    [ArgumentCompleter(typeof(JsonFileCompleter))]
-    public QuantizationRules? Rules { get; set; }
-
     /// <summary>
     /// A plot, .png or .svg by the extension: the histogram of the values with the quantizer's levels and clipping range
     /// (per channel: each channel's MSE and the channels' own histograms); one tensor only.
@@ -39,28 +30,17 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand, IDisposa
     [Parameter]
     public SwitchParameter Fsync { get; set; }
 
-    protected override void BeginProcessing()
+    protected override InputJob<MeasurementResult> CreateJob()
     {
         var request = new MeasureRequest
         {
-            Quantizer = ReadQuantizerOptions(),
+            Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
             PlotPath = ResolveOutputPath(PlotPath),
             Plotter = new ScottPlotQuantizationPlotter(),
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };
-        RunJobStep(() => _job = new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2)));
+        return new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2));
     }
-
-    protected override void ProcessRecord()
-    {
-        foreach (string file in ResolveInputs()) RunJobStep(() => _job!.Add(JobInput.File(file)));
-    }
-
-    protected override void EndProcessing() => RunJobStep(() => _job!.Complete());
-
-    protected override void StopProcessing() => _job?.Cancel();
-
-    public void Dispose() => _job?.Dispose();
 }

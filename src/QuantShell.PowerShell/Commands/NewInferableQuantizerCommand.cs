@@ -1,6 +1,8 @@
 using System.Management.Automation;
 using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.NewQuantizer;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.PowerShell.Completion;
 
@@ -20,7 +22,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     private const string FromLiteralPathSet = "FromLiteralPath";
 
     private readonly List<JobInput> _inputs = [];
-    private QuantizerOptions? _options;
+    private QuantizerArguments? _arguments;
 
     [Parameter(Position = 0)]
     public QuantizationTarget Target { get; set; }
@@ -92,7 +94,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter(ParameterSetName = FromLiteralPathSet)]
     public double Percentile { get; set; }
 
-    protected override void BeginProcessing() => _options = QuantizerParameters.Read(this, null);
+    protected override void BeginProcessing() => _arguments = QuantizerParameters.Read(this, null);
 
     protected override void ProcessRecord()
     {
@@ -103,5 +105,5 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     }
 
     protected override void EndProcessing() =>
-        JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _options! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3)));
+        JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _arguments! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3)));
 }

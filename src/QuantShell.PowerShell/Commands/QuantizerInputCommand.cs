@@ -1,7 +1,6 @@
 using System.Management.Automation;
-using QuantShell.Core.Errors;
-using QuantShell.Core.Jobs;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
 using QuantShell.PowerShell.Completion;
 
@@ -10,9 +9,10 @@ namespace QuantShell.PowerShell.Commands;
 /// <summary>
 /// The parameters of the cmdlets that apply a quantizer to files (Invoke-Quantize, Measure-Quantization): -Path or
 /// -LiteralPath, and either -Quantizer or the parameters that build one, with the selection parameters for values not
-/// given. They translate one to one into the core's <see cref="QuantizerOptions"/>; the rules are the core's.
+/// given, or -Rules to give each tensor of a model file its own. They translate one to one into the core's
+/// <see cref="QuantizerArguments"/> and <see cref="QuantizationRules"/>; the rules of how they combine are the core's.
 /// </summary>
-public abstract class QuantizerInputCommand : PSCmdlet
+public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
 {
     protected const string PathSet = "Path";
     protected const string LiteralPathSet = "LiteralPath";
@@ -95,6 +95,13 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public double Eps { get; set; }
 
+    /// <summary>Which tensor of a model file gets which quantizer: a rules file's path, or the rules as a hashtable.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    [RulesTransformation]
+    [ArgumentCompleter(typeof(JsonFileCompleter))]
+    public QuantizationRules? Rules { get; set; }
+
     // The selection parameters are in every set so that giving them with a complete quantizer gets the core's clear
     // error (SelectionOptionNotApplicable) rather than "parameter set cannot be resolved".
 
@@ -118,52 +125,46 @@ public abstract class QuantizerInputCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Calibrate { get; set; }
 
-    /// <summary>The bound parameters as the core's options (null for each one not given).</summary>
-    protected QuantizerOptions ReadQuantizerOptions() => QuantizerParameters.Read(this, Quantizer);
+    /// <summary>The bound parameters as the core's quantizer arguments (null for each one not given).</summary>
+    protected QuantizerArguments ReadQuantizerArguments() => QuantizerParameters.Read(this, Quantizer);
 
     /// <summary>The files this record names (wildcards expanded for -Path); each argument that names none is an error record.</summary>
-    protected IEnumerable<string> ResolveInputs()
+    protected override IEnumerable<string> ResolveInputs()
     {
         bool literal = ParameterSetName is LiteralPathSet or LiteralPathParametersSet;
         return PathResolver.ResolveInputs(this, literal ? LiteralPath : Path, literal);
     }
-
-    /// <summary>Resolves an output path parameter; a path that is not a file-system path stops the cmdlet.</summary>
-    protected string? ResolveOutputPath(string? path) => JobSteps.ResolveOutputPath(this, path);
-
-    /// <summary>Runs a step of a job; a failure of the whole request stops the pipeline.</summary>
-    protected void RunJobStep(Action step) => JobSteps.Run(this, step);
 }
 
-/// <summary>The quantizer parameters shared by the cmdlets, read into the core's options.</summary>
+/// <summary>The quantizer parameters shared by the cmdlets, read into the core's quantizer arguments.</summary>
 internal static class QuantizerParameters
 {
-    public static QuantizerOptions Read(PSCmdlet cmdlet, InferableQuantizer? quantizer)
+    public static QuantizerArguments Read(PSCmdlet cmdlet, InferableQuantizer? quantizer)
     {
         var bound = cmdlet.MyInvocation.BoundParameters;
         T? Given<T>(string name) where T : struct => bound.TryGetValue(name, out var value) ? (T)value! : null;
         T? GivenObject<T>(string name) where T : class => bound.TryGetValue(name, out var value) ? (T?)value : null;
         bool? Switch(string name) => bound.TryGetValue(name, out var value) ? ((SwitchParameter)value!).IsPresent : null;
-        return new QuantizerOptions
+        return new QuantizerArguments
         {
             Quantizer = quantizer?.Spec,
-            Target = Given<QuantizationTarget>("Target"),
-            Method = Given<QuantizationMethod>("Method"),
-            NumBits = Given<int>("NumBits"),
-            Threshold = GivenObject<double[]>("Threshold"),
-            MinRange = GivenObject<double[]>("MinRange"),
-            MaxRange = GivenObject<double[]>("MaxRange"),
-            Signed = Switch("Signed"),
-            PerChannel = Switch("PerChannel"),
-            ChannelAxis = Given<int>("ChannelAxis"),
-            LutValues = GivenObject<double[]>("LutValues"),
-            LutValuesBitwidth = Given<int>("LutValuesBitwidth"),
-            Eps = Given<double>("Eps"),
-            ErrorMethod = Given<ErrorMethod>("ErrorMethod"),
-            Search = Given<SelectionSearch>("Search"),
-            P = Given<double>("P"),
-            Percentile = Given<double>("Percentile"),
-            Calibrate = Switch("Calibrate"),
+            Target = Given<QuantizationTarget>(nameof(QuantizerArguments.Target)),
+            Method = Given<QuantizationMethod>(nameof(QuantizerArguments.Method)),
+            NumBits = Given<int>(nameof(QuantizerArguments.NumBits)),
+            Threshold = GivenObject<double[]>(nameof(QuantizerArguments.Threshold)),
+            MinRange = GivenObject<double[]>(nameof(QuantizerArguments.MinRange)),
+            MaxRange = GivenObject<double[]>(nameof(QuantizerArguments.MaxRange)),
+            Signed = Switch(nameof(QuantizerArguments.Signed)),
+            PerChannel = Switch(nameof(QuantizerArguments.PerChannel)),
+            ChannelAxis = Given<int>(nameof(QuantizerArguments.ChannelAxis)),
+            LutValues = GivenObject<double[]>(nameof(QuantizerArguments.LutValues)),
+            LutValuesBitwidth = Given<int>(nameof(QuantizerArguments.LutValuesBitwidth)),
+            Eps = Given<double>(nameof(QuantizerArguments.Eps)),
+            ErrorMethod = Given<ErrorMethod>(nameof(QuantizerArguments.ErrorMethod)),
+            Search = Given<SelectionSearch>(nameof(QuantizerArguments.Search)),
+            P = Given<double>(nameof(QuantizerArguments.P)),
+            Percentile = Given<double>(nameof(QuantizerArguments.Percentile)),
+            Calibrate = Switch(nameof(QuantizerArguments.Calibrate)),
         };
     }
 }

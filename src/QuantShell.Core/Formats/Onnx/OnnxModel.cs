@@ -1,5 +1,6 @@
-using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
+using Microsoft.Win32.SafeHandles;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.IO;
@@ -21,6 +22,9 @@ public sealed class OnnxModel
 {
     /// <summary>The largest .onnx file read: protobuf messages are limited to 2 GiB.</summary>
     public const long MaxModelBytes = int.MaxValue;
+
+    /// <summary>How deep messages may nest (Google.Protobuf's default, which the parser keeps): deeper is refused, not recursed into.</summary>
+    public const int RecursionLimit = 100;
 
     /// <summary>The domains of the standard operators (the default one is also spelled "").</summary>
     public static readonly IReadOnlySet<string> StandardDomains = new HashSet<string>(StringComparer.Ordinal)
@@ -63,11 +67,8 @@ public sealed class OnnxModel
             if (info.Length > MaxModelBytes)
                 throw new TensorFormatException(name, $"the file is {info.Length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
             if (info.Length == 0) return Parse([], name, directory);
-            // The file is parsed from a read-only mapping of it: the parsed message holds its own copy of every tensor's
-            // bytes, and a second copy of the whole file in managed memory would add the model's size to the peak.
-            using var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-            using var view = mapped.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            return ParseMapped(view, checked((int)info.Length), name, directory);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            return ParseFile(handle, checked((int)info.Length), name, directory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -75,17 +76,32 @@ public sealed class OnnxModel
         }
     }
 
-    private static unsafe OnnxModel ParseMapped(MemoryMappedViewAccessor view, int length, string name, string? directory)
+    /// <summary>
+    /// Reads the file whole into native memory, freed once parsed (the parsed message holds its own copy of every tensor's
+    /// bytes), and parses it. Read rather than mapped: a mapped file that another process truncates faults (SIGBUS) when
+    /// the parser reaches the lost pages, which ends the process; a read comes back short and is an error naming the file.
+    /// Native rather than managed memory: a byte array cannot hold the largest files (2 GiB), and the garbage collector
+    /// would keep the buffer as long as it likes.
+    /// </summary>
+    private static unsafe OnnxModel ParseFile(SafeFileHandle handle, int length, string name, string? directory)
     {
-        byte* pointer = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        byte* buffer = (byte*)NativeMemory.Alloc((nuint)length);
         try
         {
-            return Parse(new ReadOnlySpan<byte>(pointer + view.PointerOffset, length), name, directory);
+            var bytes = new Span<byte>(buffer, length);
+            int total = 0;
+            while (total < length)
+            {
+                int got = RandomAccess.Read(handle, bytes[total..], total);
+                if (got == 0)
+                    throw new TensorFormatException(name, $"the file shrank from {length} to {RandomAccess.GetLength(handle)} bytes while it was being read.", ErrorIds.OnnxModelInvalid);
+                total += got;
+            }
+            return Parse(bytes, name, directory);
         }
         finally
         {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
+            NativeMemory.Free(buffer);
         }
     }
 
@@ -104,6 +120,10 @@ public sealed class OnnxModel
             // From bytes whose length is known, a length larger than what is left fails as truncated before anything is
             // allocated for it.
             proto = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException ex) when (ex.Message.Contains("levels of nesting", StringComparison.Ordinal))
+        {
+            throw new TensorFormatException(name, $"not a valid ONNX model: its messages nest more than {RecursionLimit} deep (subgraphs within subgraphs), beyond what is read.", ErrorIds.OnnxModelInvalid);
         }
         catch (InvalidProtocolBufferException ex)
         {
@@ -149,8 +169,32 @@ public sealed class OnnxModel
     }
 
     /// <summary>Every initializer of every graph, main graph first.</summary>
-    public IEnumerable<OnnxInitializer> Initializers() =>
-        Graphs().SelectMany(graph => graph.Proto.Initializer.Select(tensor => new OnnxInitializer(this, graph, tensor)));
+    public IEnumerable<OnnxConstantTensor> Initializers() =>
+        Graphs().SelectMany(graph => graph.Proto.Initializer.Select(tensor => new OnnxConstantTensor(this, graph, tensor)));
+
+    /// <summary>
+    /// Every tensor the model holds as a value of its graphs: graph by graph (main first), the initializers, then the
+    /// <c>value</c> tensors of <c>Constant</c> nodes in node order (named by the node's output). Constants given as
+    /// <c>value_float(s)</c>/<c>value_int(s)</c>/<c>value_string(s)</c> or sparse tensors are not listed: they hold no weight.
+    /// </summary>
+    public IEnumerable<OnnxConstantTensor> ConstantTensors()
+    {
+        foreach (var graph in Graphs())
+        {
+            foreach (var tensor in graph.Proto.Initializer) yield return new OnnxConstantTensor(this, graph, tensor);
+            foreach (var node in graph.Proto.Node)
+                if (ConstantValue(node) is { } value) yield return new OnnxConstantTensor(this, graph, value, node);
+        }
+    }
+
+    /// <summary>The tensor of a standard <c>Constant</c> node's <c>value</c> attribute (with one output), or null.</summary>
+    public static TensorProto? ConstantValue(NodeProto node)
+    {
+        if (node.OpType != "Constant" || !(node.Domain is "" or "ai.onnx") || node.Output.Count != 1 || node.Output[0].Length == 0) return null;
+        foreach (var attribute in node.Attribute)
+            if (attribute.Name == "value" && attribute.T is not null) return attribute.T;
+        return null;
+    }
 
     /// <summary>
     /// The node inputs that read <paramref name="name"/> as defined in <paramref name="graph"/>: its nodes' inputs and those of
@@ -210,6 +254,11 @@ public sealed class OnnxModel
         }
         return OnnxTensorCodec.ElementBytes(tensor, external, where);
     }
+
+    /// <summary>The external data files the model's tensors name (full paths, each once).</summary>
+    public IReadOnlyList<string> ExternalDataFiles() =>
+        AllTensors().Where(t => IsExternal(t.Tensor)).Select(t => _externalSources.TryGetValue(t.Tensor, out var range) ? range.FilePath : null)
+            .OfType<string>().Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>True when some tensor keeps its data in an external file (such a model is written with <see cref="Save"/>).</summary>
     public bool HasExternalData => AllTensors().Any(t => IsExternal(t.Tensor));
@@ -454,7 +503,7 @@ public sealed class OnnxModel
     }
 
     /// <summary>The names a graph (with its own subgraphs) reads but does not define: its outer-scope references.</summary>
-    private static HashSet<string> FreeNames(OnnxGraph graph)
+    internal static HashSet<string> FreeNames(OnnxGraph graph)
     {
         var defined = new HashSet<string>(graph.Proto.Input.Select(i => i.Name).Concat(graph.Proto.Initializer.Select(t => t.Name)), StringComparer.Ordinal);
         foreach (var node in graph.Proto.Node) defined.UnionWith(node.Output);

@@ -3,44 +3,49 @@ using QuantShell.Core.Formats.Onnx.Protobuf;
 namespace QuantShell.Core.Formats.Onnx;
 
 /// <summary>
-/// An ONNX model as a file of named tensors: its initializers, in every graph (the main one first, then If/Loop/Scan
-/// subgraphs), each with the <see cref="GraphRole"/> its readers give it. The model is read and checked whole
-/// (<see cref="OnnxModel.Load"/>); values are read on demand, external data from its file.
+/// An ONNX model as a file of named tensors: the tensors it holds as values — initializers and the tensors of
+/// <c>Constant</c> nodes (named by the node's output) — in every graph (the main one first, then If/Loop/Scan subgraphs),
+/// each with the <see cref="GraphRole"/> its readers give it (<see cref="OnnxWeights"/>). The model is read and checked
+/// whole (<see cref="OnnxModel.Load"/>); values are read on demand, external data from its file.
 /// </summary>
 /// <remarks>
-/// Names are the initializers' own; where two graphs hold initializers of one name, those of subgraphs are named
+/// Names are the graph's own; where two graphs hold tensors of one name, those of subgraphs are named
 /// <c>GRAPH-PATH:NAME</c> so that each tensor has one name. A model whose tensors keep their data in external files is
 /// written with <see cref="OnnxModel.Save"/>, which writes the data file beside the output; <see cref="WriteCopy"/>
 /// (a stream) refuses it.
 /// </remarks>
 public sealed class OnnxTensorFile : TensorFile
 {
-    private readonly List<(OnnxGraph Graph, TensorProto Proto)> _sources = [];
+    private readonly List<OnnxTensorRole> _sources = [];
     private readonly List<StoredTensor> _tensors = [];
     private readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
 
     public OnnxTensorFile(OnnxModel model) : base(model.Name, TensorFileKind.Onnx)
     {
         Model = model;
-        var initializers = model.Initializers().ToList();
-        var repeated = initializers.GroupBy(i => i.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (var initializer in initializers)
+        Survey = OnnxWeights.Survey(model);
+        var repeated = Survey.Tensors.GroupBy(t => t.Tensor.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (var role in Survey.Tensors)
         {
-            var type = initializer.DataType;
-            string name = repeated.Contains(initializer.Name) && !initializer.Graph.IsMain ? $"{initializer.Graph.Path}:{initializer.Name}" : initializer.Name;
+            var held = role.Tensor;
+            var type = held.DataType;
+            string name = repeated.Contains(held.Name) && !held.Graph.IsMain ? $"{held.Graph.Path}:{held.Name}" : held.Name;
             _tensors.Add(new StoredTensor
             {
                 Name = name,
                 DType = OnnxDataTypes.ToDType(type),
-                Shape = initializer.Dims,
+                Shape = held.Dims,
                 StoredDType = OnnxDataTypes.Name(type),
-                GraphRole = RoleOf(initializer),
+                GraphRole = new GraphRole(role.ChannelAxis, role.Description),
                 Index = _tensors.Count,
             });
-            _sources.Add((initializer.Graph, initializer.Tensor));
+            _sources.Add(role);
         }
         foreach (var entry in model.Proto.MetadataProps) _metadata.TryAdd(entry.Key, entry.Value);
     }
+
+    /// <summary>Every tensor's role in the graph, and why nothing is a weight when nothing is.</summary>
+    public OnnxWeightSurvey Survey { get; }
 
     /// <summary>The model itself, to change and save.</summary>
     public OnnxModel Model { get; }
@@ -55,8 +60,14 @@ public sealed class OnnxTensorFile : TensorFile
     /// <summary>Reads and checks a model file.</summary>
     public static OnnxTensorFile Open(string path, string name) => new(OnnxModel.Load(path, name));
 
-    /// <summary>The graph and initializer a tensor of this file stands for.</summary>
-    public (OnnxGraph Graph, TensorProto Proto) Source(StoredTensor tensor) => _sources[tensor.Index];
+    /// <summary>The graph and tensor a tensor of this file stands for (an initializer, or a Constant node's value).</summary>
+    public (OnnxGraph Graph, TensorProto Proto) Source(StoredTensor tensor) => (Holder(tensor).Graph, Holder(tensor).Tensor);
+
+    /// <summary>The initializer or Constant node a tensor of this file stands for.</summary>
+    public OnnxConstantTensor Holder(StoredTensor tensor) => _sources[tensor.Index].Tensor;
+
+    /// <summary>What the graph does with a tensor of this file.</summary>
+    public OnnxTensorRole Role(StoredTensor tensor) => _sources[tensor.Index];
 
     public override Stream OpenTensor(StoredTensor tensor)
     {
@@ -90,47 +101,5 @@ public sealed class OnnxTensorFile : TensorFile
         if (destination.Length != tensor.ByteCount)
             throw new InvalidOperationException($"The rewriter of '{tensor.Name}' wrote {destination.Length} bytes, not {tensor.ByteCount}.");
         return destination.GetBuffer().Length == destination.Length ? destination.GetBuffer() : destination.ToArray();
-    }
-
-    /// <summary>
-    /// The operators that read an initializer, looking through standard <c>Identity</c> nodes: exporters put one between a
-    /// parameter and its readers when two names share it (PyTorch for tied weights), and the weight is still a weight.
-    /// </summary>
-    private List<OnnxConsumer> ReadersThroughIdentity(OnnxInitializer initializer)
-    {
-        var readers = new List<OnnxConsumer>();
-        var seen = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
-        var pending = new Queue<OnnxConsumer>(initializer.Consumers());
-        while (pending.TryDequeue(out var reader))
-        {
-            if (reader.IsStandard && reader.OpType == "Identity" && reader.Node.Output.Count == 1)
-            {
-                if (seen.Add(reader.Node))
-                    foreach (var next in Model.ConsumersOf(reader.Graph, reader.Node.Output[0])) pending.Enqueue(next);
-            }
-            else readers.Add(reader);
-        }
-        return readers;
-    }
-
-    /// <summary>Which operators read the initializer, and whether they agree on it being a weight with one channel axis.</summary>
-    private GraphRole RoleOf(OnnxInitializer initializer)
-    {
-        var readers = ReadersThroughIdentity(initializer);
-        if (readers.Count == 0)
-            return new GraphRole(null, "no operator reads it");
-        int rank = initializer.Dims.Length;
-        var asWeight = readers.Select(r => (Reader: r, Axis: r.WeightChannelAxis(rank))).Where(r => r.Axis is not null).ToList();
-        string Describe(OnnxConsumer r) => $"{r.OpType} '{(r.Node.Name.Length > 0 ? r.Node.Name : r.Node.Output.FirstOrDefault() ?? "")}'";
-        if (asWeight.Count == 0)
-        {
-            var names = readers.Take(3).Select(Describe);
-            return new GraphRole(null, $"it is not the weight of a Conv, ConvTranspose, Gemm or MatMul (read by {string.Join(", ", names)}{(readers.Count > 3 ? ", ..." : "")})");
-        }
-        var axes = asWeight.Select(r => r.Axis!.Value).Distinct().ToList();
-        if (axes.Count > 1)
-            return new GraphRole(null, $"its readers want different channel axes ({string.Join(", ", asWeight.Select(r => $"{Describe(r.Reader)}: {r.Axis}"))})");
-        string who = string.Join(", ", asWeight.Take(3).Select(r => Describe(r.Reader))) + (asWeight.Count > 3 ? ", ..." : "");
-        return new GraphRole(axes[0], $"the weight of {who}");
     }
 }

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.IO.Hashing;
-using Microsoft.Win32.SafeHandles;
 using QuantShell.Core.Errors;
 
 namespace QuantShell.Core.Formats.Zip;
@@ -10,7 +9,7 @@ namespace QuantShell.Core.Formats.Zip;
 /// fewer or more, or whose deflate data is corrupt, is an error naming the archive and the entry, and so is a CRC-32 that
 /// does not match once the entry has been read from start to end. Stored entries can seek (and are then not CRC-checked).
 /// </summary>
-internal sealed class ZipEntryStream : Stream, IMappableSource
+internal sealed class ZipEntryStream : Stream
 {
     private readonly ZipReader _archive;
     private readonly ZipEntry _entry;
@@ -88,19 +87,6 @@ internal sealed class ZipEntryStream : Stream, IMappableSource
         _raw.Position = target;
         _position = target;
         return target;
-    }
-
-    // A stored entry's bytes are its raw bytes: mapped, they are still CRC-checked once all have been observed.
-    public (SafeFileHandle Handle, long Offset)? MappableRegion(long length) =>
-        _inflater is null && length <= Length - _position && _raw is IMappableSource raw ? raw.MappableRegion(length) : null;
-
-    public void Observe(ReadOnlySpan<byte> bytes) => _crc?.Append(bytes);
-
-    public void Advance(long length)
-    {
-        ((IMappableSource)_raw).Advance(length);
-        _position += length;
-        if (_position == Length) Finish();
     }
 
     public override void Flush() { }

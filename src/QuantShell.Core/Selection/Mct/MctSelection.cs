@@ -31,30 +31,39 @@ internal static class MctSelection
     public static MctChoice Choose<T>(QuantizerSpec request, T[][] channels, IReadOnlyList<T[]> batches, SelectionOptions options, IReadOnlyList<long> shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int numBits = request.NumBits;
         if (request.Target == QuantizationTarget.Activation)
+            return ChooseActivation(request, ActivationHistogram.Collect(batches.Select(Finite).ToArray()), options);
+        return ChooseWeights(request, channels, options, shape);
+    }
+
+    /// <summary>An activation's values from MCT's histogram of it (before the z-score filter, which is applied here).</summary>
+    public static MctChoice ChooseActivation(QuantizerSpec request, ActivationHistogram collected, SelectionOptions options)
+    {
+        int numBits = request.NumBits;
+        var histogram = new ActivationHistogram(collected.Edges, ZScoreFilter.Apply(options.ZThreshold, collected.Edges, collected.Counts));
+        bool signed = request.Signed ?? MctActivationSelection.Signed(histogram);
+        switch (request.Method)
         {
-            var collected = ActivationHistogram.Collect(batches.Select(Finite).ToArray());
-            var histogram = new ActivationHistogram(collected.Edges, ZScoreFilter.Apply(options.ZThreshold, collected.Edges, collected.Counts));
-            bool signed = request.Signed ?? MctActivationSelection.Signed(histogram);
-            switch (request.Method)
+            case QuantizationMethod.Uniform:
+                return new MctChoice { Ranges = [MctActivationSelection.UniformRange(histogram, numBits, options.ErrorMethod, options.P)] };
+            case QuantizationMethod.Pot:
+                return new MctChoice { Thresholds = [MctActivationSelection.PotThreshold(histogram, numBits, signed, options.ErrorMethod, options.P)], Signed = signed };
+            case QuantizationMethod.Symmetric:
+                return new MctChoice { Thresholds = [MctActivationSelection.SymmetricThreshold(histogram, numBits, signed, options.ErrorMethod, options.P)], Signed = signed };
+            default: // the activation LUT (power of two)
             {
-                case QuantizationMethod.Uniform:
-                    return new MctChoice { Ranges = [MctActivationSelection.UniformRange(histogram, numBits, options.ErrorMethod, options.P)] };
-                case QuantizationMethod.Pot:
-                    return new MctChoice { Thresholds = [MctActivationSelection.PotThreshold(histogram, numBits, signed, options.ErrorMethod, options.P)], Signed = signed };
-                case QuantizationMethod.Symmetric:
-                    return new MctChoice { Thresholds = [MctActivationSelection.SymmetricThreshold(histogram, numBits, signed, options.ErrorMethod, options.P)], Signed = signed };
-                default: // the activation LUT (power of two)
-                {
-                    double threshold = request.Threshold?[0] ?? MctLutSelection.ActivationThreshold(histogram);
-                    var table = request.LutValues?.ToArray()
-                                ?? MctLutSelection.ActivationTable(histogram, threshold, signed, numBits, request.EffectiveLutValuesBitwidth, request.EffectiveEps);
-                    return new MctChoice { Thresholds = [threshold], LutValues = table, Signed = signed };
-                }
+                double threshold = request.Threshold?[0] ?? MctLutSelection.ActivationThreshold(histogram);
+                var table = request.LutValues?.ToArray()
+                            ?? MctLutSelection.ActivationTable(histogram, threshold, signed, numBits, request.EffectiveLutValuesBitwidth, request.EffectiveEps);
+                return new MctChoice { Thresholds = [threshold], LutValues = table, Signed = signed };
             }
         }
+    }
 
+    private static MctChoice ChooseWeights<T>(QuantizerSpec request, T[][] channels, SelectionOptions options, IReadOnlyList<long> shape)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int numBits = request.NumBits;
         var values = channels.Select(Finite).ToArray();
         bool perChannel = request.PerChannel;
         bool sequential = perChannel && TensorErrors<T>.SequentialRows(shape, request.ResolveChannelAxis(shape.Count));

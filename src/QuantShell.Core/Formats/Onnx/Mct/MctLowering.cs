@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
-using QuantShell.Core.Jobs;
+using QuantShell.Core.Jobs.Lower;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
@@ -94,7 +93,7 @@ public sealed class MctLowering
             var stats = new KernelStats();
             fastPlan.Apply<float>(source, MemoryMarshal.Cast<byte, float>(raw.AsSpan()), 0, ref stats);
             if (stats.NonFinite > 0)
-                throw NonFiniteInput.Create($"{_model.Name}: weight '{node.Input}'", stats.NonFinite, NonFiniteInput.Unravel(FileQuantizer.IndexOfNonFinite(source), fastPlan.Shape));
+                throw NonFiniteInput.Create($"{_model.Name}: weight '{node.Input}'", stats.NonFinite, NonFiniteInput.Unravel(NonFiniteInput.IndexOf(source), fastPlan.Shape));
             LowerWeightsFake(node, tensor, type, raw, fastPlan);
             return;
         }
@@ -157,54 +156,18 @@ public sealed class MctLowering
     {
         var quantizer = Create(node) as GridQuantizer ?? throw Invalid(node, $"{node.Spec.Method} activations have no integer grid to lower.");
         var p = quantizer.Parameters;
-        float scale = p.Scales[0];
-        int zero = p.ZeroPoints[0];
         string stem = node.Node.Name.Length > 0 ? node.Node.Name : node.Output;
-        var graph = node.Graph;
+        float[] scale = [p.Scales[0]];
+        int[] zero = [p.ZeroPoints[0]];
         if (_activations == ActivationsForm.Exact)
         {
-            // PyTorch: q = clamp(round_half_even(x * (1f / s)) + z, qmin, qmax); y = (q - z) * s, all in float32.
-            string inverse = AddScalar(graph, stem + "/inverse_scale", 1f / scale);
-            string zeroPoint = AddScalar(graph, stem + "/zero_point", zero);
-            string low = AddScalar(graph, stem + "/quant_min", p.QuantMin);
-            string high = AddScalar(graph, stem + "/quant_max", p.QuantMax);
-            string scaleName = AddScalar(graph, stem + "/scale", scale);
-            string scaled = _model.NewName(stem + "/scaled"), rounded = _model.NewName(stem + "/rounded"), shifted = _model.NewName(stem + "/shifted");
-            string clamped = _model.NewName(stem + "/clamped"), centered = _model.NewName(stem + "/centered");
-            Replace(node,
-            [
-                Node("Mul", NodeName(node, "MulInverseScale"), [node.Input, inverse], [scaled]),
-                Node("Round", NodeName(node, "Round"), [scaled], [rounded]),
-                Node("Add", NodeName(node, "AddZeroPoint"), [rounded, zeroPoint], [shifted]),
-                Node("Clip", NodeName(node, "Clip"), [shifted, low, high], [clamped]),
-                Node("Sub", NodeName(node, "SubZeroPoint"), [clamped, zeroPoint], [centered]),
-                Node("Mul", NodeName(node, "MulScale"), [centered, scaleName], [node.Output]),
-            ]);
-            Record(node, LoweredForm.Exact, node.Output, null, null, [scale], [zero]);
+            Replace(node, OnnxActivationNodes.Exact(_model, node.Graph, node.Input, node.Output, stem, p));
+            Record(node, LoweredForm.Exact, node.Output, null, null, scale, zero);
             return;
         }
-        var storage = StorageType(p.QuantMin, p.QuantMax);
-        var (typeMin, typeMax) = Range(storage);
-        var nodes = new List<NodeProto>();
-        string input = node.Input;
-        if (p.QuantMin > typeMin || p.QuantMax < typeMax)
-        {
-            // QuantizeLinear saturates to its type's range; a narrower grid (fewer bits) is clipped to first, in float32.
-            string low = AddScalar(graph, stem + "/range_min", (p.QuantMin - zero) * scale);
-            string high = AddScalar(graph, stem + "/range_max", (p.QuantMax - zero) * scale);
-            string clipped = _model.NewName(stem + "/clipped");
-            nodes.Add(Node("Clip", NodeName(node, "Clip"), [input, low, high], [clipped]));
-            input = clipped;
-        }
-        string scaleInit = AddScalar(graph, stem + "/scale", scale);
-        var zeroBytes = new byte[OnnxDataTypes.RawBytes(storage, 1)];
-        OnnxQdqWeights.WriteInteger(zeroBytes, storage, 0, zero);
-        string zeroInit = AddInitializer(graph, stem + "/zero_point", storage, [], zeroBytes);
-        string codes = _model.NewName(stem + "/quantized");
-        nodes.Add(Node("QuantizeLinear", NodeName(node, "QuantizeLinear"), [input, scaleInit, zeroInit], [codes]));
-        nodes.Add(Node("DequantizeLinear", NodeName(node, "DequantizeLinear"), [codes, scaleInit, zeroInit], [node.Output]));
+        var (nodes, storage) = OnnxActivationNodes.Qdq(_model, node.Graph, node.Input, node.Output, stem, p);
         Replace(node, nodes);
-        Record(node, LoweredForm.Qdq, node.Output, null, storage, [scale], [zero]);
+        Record(node, LoweredForm.Qdq, node.Output, null, storage, scale, zero);
     }
 
     // ---- helpers ----
@@ -221,17 +184,8 @@ public sealed class MctLowering
         }
     }
 
-    private static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, MctQuantizerNode node)
-    {
-        try
-        {
-            return quantizer.CreatePlan(shape);
-        }
-        catch (QuantizerValidationException ex)
-        {
-            throw ex.WithSource($"{node.Where}, weight '{node.Input}'");
-        }
-    }
+    private static QuantizationPlan PlanFor(InferableQuantizer quantizer, long[] shape, MctQuantizerNode node) =>
+        quantizer.CreatePlan(shape, $"{node.Where}, weight '{node.Input}'");
 
     /// <summary>The plan applied to an array of any float type (float16 computed in float32 and rounded back).</summary>
     private static NpyArray Quantize(NpyArray values, QuantizationPlan plan, string where)
@@ -281,42 +235,7 @@ public sealed class MctLowering
     private static byte[] Encode(NpyArray values, OnnxDataType type) =>
         type == OnnxDataType.BFloat16 ? OnnxTensorCodec.EncodeFloats((float[])values.Data, type) : OnnxTensorCodec.Encode(values);
 
-    /// <summary>The smallest integer type of QuantizeLinear/DequantizeLinear that holds [qmin, qmax].</summary>
-    private static OnnxDataType StorageType(int quantMin, int quantMax) =>
-        quantMin < 0
-            ? quantMin >= sbyte.MinValue && quantMax <= sbyte.MaxValue ? OnnxDataType.Int8 : OnnxDataType.Int16
-            : quantMax <= byte.MaxValue ? OnnxDataType.UInt8 : OnnxDataType.UInt16;
-
-    private static (int Min, int Max) Range(OnnxDataType type) => type switch
-    {
-        OnnxDataType.Int8 => (sbyte.MinValue, sbyte.MaxValue),
-        OnnxDataType.UInt8 => (byte.MinValue, byte.MaxValue),
-        OnnxDataType.Int16 => (short.MinValue, short.MaxValue),
-        _ => (ushort.MinValue, ushort.MaxValue),
-    };
-
     private string WeightStem(MctQuantizerNode node) => node.Graph.ResolveInitializer(node.Input) is not null ? node.Input : node.Output;
-
-    private string AddInitializer(OnnxGraph graph, string stem, OnnxDataType type, long[] dims, byte[] raw)
-    {
-        string name = _model.NewName(stem);
-        graph.Proto.Initializer.Add(OnnxTensorCodec.Tensor(name, type, dims, raw));
-        return name;
-    }
-
-    private string AddScalar(OnnxGraph graph, string stem, float value) =>
-        AddInitializer(graph, stem, OnnxDataType.Float, [], OnnxTensorCodec.EncodeFloats([value], OnnxDataType.Float));
-
-    private string NodeName(MctQuantizerNode node, string suffix) =>
-        _model.NewName(node.Node.Name.Length > 0 ? $"{node.Node.Name}/{suffix}" : $"{node.Output}/{suffix}");
-
-    private static NodeProto Node(string opType, string name, string[] inputs, string[] outputs)
-    {
-        var node = new NodeProto { OpType = opType, Name = name };
-        node.Input.AddRange(inputs);
-        node.Output.AddRange(outputs);
-        return node;
-    }
 
     /// <summary>Puts <paramref name="replacement"/> where the quantizer node was (keeping topological order), then drops its now unused constant inputs.</summary>
     private void Replace(MctQuantizerNode node, IReadOnlyList<NodeProto> replacement)

@@ -1,0 +1,52 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.Processing;
+
+namespace QuantShell.Core.Jobs.Inspect;
+
+/// <summary>Describes the tensors of inputs: format, dtype, shape, order, size and, when asked, value statistics.</summary>
+public sealed class InspectJob : InputJob<TensorInfo>
+{
+    private readonly InspectRequest _request;
+
+    public InspectJob(InspectRequest request, JobHost<TensorInfo> host, CancellationToken cancellationToken = default)
+        : base(host, cancellationToken, request.MaxParallelism)
+    {
+        _request = request;
+    }
+
+    protected override string Activity => "Inspect";
+
+    protected override bool CollectsInputs => false;
+
+    public static InspectJob Run(InspectRequest request, IEnumerable<JobInput> inputs, JobHost<TensorInfo> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new InspectJob(request, host, cancellationToken), inputs);
+
+    protected override void Start(JobInput input) => Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? [InspectNpy(input)] : InspectModel(input));
+
+    private TensorInfo InspectNpy(JobInput input)
+    {
+        // One read: the header, then (when asked) the values from the same stream.
+        using var stream = input.Open();
+        var header = NpyHeader.Read(stream, input.Name);
+        NpyArray? values = _request.Statistics != false ? NpyArray.ReadData(stream, header, input.Name) : null;
+        return TensorInfo.FromNpy(input.ResultPath, header, values);
+    }
+
+    private IReadOnlyList<TensorInfo> InspectModel(JobInput input)
+    {
+        using var file = input.OpenTensorFile();
+        var infos = new List<TensorInfo>(file.Tensors.Count);
+        foreach (var tensor in file.Tensors)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            NpyArray? values = null;
+            if (_request.Statistics == true && tensor.DType.Kind != DTypeKind.Opaque)
+            {
+                using var source = file.OpenTensor(tensor);
+                values = TensorValues.Read(source, tensor, ModelQuantizer.Source(file, tensor));
+            }
+            infos.Add(TensorInfo.FromStored(input.ResultPath, file.FormatName, tensor, values));
+        }
+        return infos;
+    }
+}

@@ -1,0 +1,135 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
+using QuantShell.Core.Plotting;
+using QuantShell.Core.Processing;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Rules;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Jobs.Measure;
+
+/// <summary>
+/// Measures a quantizer on inputs without writing them: each input is read once, its quantizer resolved (given, chosen
+/// per input, or calibrated over all), measured per tensor and per channel, and plotted when asked.
+/// </summary>
+public sealed class MeasureJob : InputJob<MeasurementResult>
+{
+    private readonly MeasureRequest _request;
+    private readonly TensorPolicy _policy;
+    private readonly QuantizerRecipe _recipe;
+    private readonly string? _plotPath;
+    private readonly PlotFormat _plotFormat;
+
+    public MeasureJob(MeasureRequest request, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default)
+        : base(host, cancellationToken, request.MaxParallelism)
+    {
+        _request = request;
+        _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
+        _recipe = _policy.Recipe;
+        if (request.PlotPath is not null)
+        {
+            // Before any input is read: a plot that cannot be written fails the whole request at once.
+            _plotFormat = PlotFile.FormatOf(request.PlotPath);
+            if (request.Plotter is null)
+                throw new QuantShellException($"{request.PlotPath}: PlotPath needs a plotter to draw it (MeasureRequest.Plotter).",
+                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, "PlotPath");
+            _plotPath = Path.GetFullPath(request.PlotPath);
+            AtomicFile.CheckWritable(_plotPath, request.Force, request.PlotPath);
+        }
+    }
+
+    public QuantizerRecipe Recipe => _recipe;
+
+    protected override string Activity => "Measure";
+
+    protected override bool CollectsInputs => _plotPath is not null || _recipe.Calibrates;
+
+    public static MeasureJob Run(MeasureRequest request, IEnumerable<JobInput> inputs, JobHost<MeasurementResult> host, CancellationToken cancellationToken = default) =>
+        RunToCompletion(new MeasureJob(request, host, cancellationToken), inputs);
+
+    protected override void StartCollected(IReadOnlyList<JobInput> inputs)
+    {
+        if (_plotPath is not null && inputs.Count > 1)
+            throw new QuantShellException($"PlotPath draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+        if (!_recipe.Calibrates)
+        {
+            base.StartCollected(inputs);
+            return;
+        }
+        var pool = CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation);
+        bool plot = PlotAllowed();
+        foreach (var (input, array) in pool.Inputs)
+            Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);
+    }
+
+    protected override void Start(JobInput input)
+    {
+        try
+        {
+            input.CheckReadable();
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        bool plot = PlotAllowed();
+        Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? MeasureNpy(input, plot) : MeasureModel(input, plot));
+    }
+
+    private IReadOnlyList<MeasurementResult> MeasureNpy(JobInput input, bool plot)
+    {
+        var array = input.ReadArray();
+        var recipe = _recipe;
+        if (_policy.Rules is not null)
+        {
+            // With rules, an .npy file is one tensor named after the file.
+            var tensor = new StoredTensor { Name = Path.GetFileNameWithoutExtension(input.Name), DType = array.SourceDType, StoredDType = array.SourceDType.Name, Shape = array.Shape };
+            if (_policy.Decide(tensor).Recipe is not { } chosen) return [];
+            recipe = chosen;
+        }
+        return [MeasureArray(input, array, recipe.ResolveFor([array], input.Name), recipe.Describe(1), plot)];
+    }
+
+    /// <summary>Every tensor the rules or defaults would quantize, each read once, one at a time.</summary>
+    private IReadOnlyList<MeasurementResult> MeasureModel(JobInput input, bool plot)
+    {
+        using var file = input.OpenTensorFile();
+        var results = new List<MeasurementResult>();
+        var measured = new List<NpyArray>();
+        foreach (var tensor in file.Tensors)
+        {
+            Cancellation.ThrowIfCancellationRequested();
+            if (_policy.Decide(tensor).Recipe is not { } recipe) continue;
+            string name = ModelQuantizer.Source(file, tensor);
+            NpyArray array;
+            using (var source = file.OpenTensor(tensor))
+                array = TensorValues.Read(source, tensor, name);
+            var quantizer = recipe.ResolveFor([array], name);
+            results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, recipe.Describe(1), tensor.Name));
+            if (plot && results.Count == 1) measured.Add(array);
+        }
+        if (plot && results.Count != 1)
+            throw new QuantShellException($"{input.Name}: PlotPath draws one tensor but {results.Count} were measured; give rules that select one.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+        if (plot) results[0] = Plot(measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0]);
+        return results;
+    }
+
+    private bool PlotAllowed() => _plotPath is not null && Host.ShouldProcess(_plotPath, "Write plot");
+
+    private MeasurementResult MeasureArray(JobInput input, NpyArray array, InferableQuantizer quantizer, SelectionInfo? selection, bool plot)
+    {
+        var result = QuantizationMetrics.Measure(array, quantizer, input.Name, selection);
+        return plot ? Plot(array, quantizer, result) : result;
+    }
+
+    private MeasurementResult Plot(NpyArray array, InferableQuantizer quantizer, MeasurementResult result)
+    {
+        var figure = QuantizationFigure.Create(array, quantizer, result);
+        PlotFile.Write(_plotPath!, figure, _request.Plotter!, _plotFormat, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, _request.PlotPath);
+        return result with { PlotPath = _plotPath };
+    }
+}

@@ -1,0 +1,37 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.IO;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Jobs.NewQuantizer;
+
+/// <summary>
+/// Builds one quantizer: from its parameters, or with the values not given chosen from data inputs pooled (as
+/// calibration batches). An input that cannot be read is reported and left out.
+/// </summary>
+public static class NewQuantizerJob
+{
+    public static InferableQuantizer Run(NewQuantizerRequest request, IEnumerable<JobInput> fromInputs, JobHost<InferableQuantizer> host,
+                                         CancellationToken cancellationToken = default)
+    {
+        var recipe = request.Quantizer.Check();
+        // A file named twice (a wildcard and its name) is pooled once.
+        var inputs = fromInputs.DistinctBy(input => input.FullPath ?? input.Name).ToList();
+        InferableQuantizer created;
+        if (inputs.Count == 0)
+        {
+            recipe.Spec.ValidateComplete();
+            created = recipe.Complete;
+        }
+        else
+        {
+            if (!recipe.ChoosesFromData)
+                throw new QuantizerValidationException("FromPath chooses the values from data, but they are all given; leave FromPath out or leave the values out.",
+                    "FromPath", ErrorIds.SelectionOptionNotApplicable);
+            created = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => host.WriteError(error, input), cancellationToken).Quantizer;
+        }
+        if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
+            QuantizerFile.Write(request.OutputPath, created.Spec, new WriteOptions { Force = request.Force, Fsync = request.Fsync });
+        host.WriteResult(created);
+        return created;
+    }
+}

@@ -1,0 +1,18 @@
+using QuantShell.Core.Rules;
+
+namespace QuantShell.Core.Jobs.NewQuantizer;
+
+/// <summary>What New-InferableQuantizer and <c>dotnet quant new</c> ask for.</summary>
+public sealed record NewQuantizerRequest
+{
+    /// <summary>The quantizer as given (checked by the job into a <see cref="QuantizerRecipe"/>).</summary>
+    public required QuantizerArguments Quantizer { get; init; }
+
+    /// <summary>Also write the quantizer file here.</summary>
+    public string? OutputPath { get; init; }
+
+    public bool Force { get; init; }
+
+    /// <summary>Flush the quantizer file to the disk before it is renamed into place, and its folder after.</summary>
+    public bool Fsync { get; init; }
+}

@@ -1,0 +1,158 @@
+using System.Text.Json.Serialization;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Kernels;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Jobs.Quantize;
+
+/// <summary>
+/// What quantizing one tensor did: the result object of Invoke-Quantize and, serialized, the <c>--json</c> line of
+/// <c>dotnet quant quantize</c> (camelCase names of these properties).
+/// </summary>
+public sealed record QuantizationResult
+{
+    public required string InputPath { get; init; }
+    public required string OutputPath { get; init; }
+
+    /// <summary>The tensor's name in a model file; null for an .npy file (one tensor).</summary>
+    public string? TensorName { get; init; }
+
+    /// <summary>
+    /// True for an activation of an ONNX model: a value of its graph (named by <see cref="TensorName"/>), quantized when the
+    /// model runs by the nodes put before its readers (<see cref="Form"/>: QuantizeLinear/DequantizeLinear for qdq, float ops
+    /// for fake). Its shape is the graph's to decide (empty here), and no error is measured.
+    /// </summary>
+    public bool Activation { get; init; }
+
+    public required long[] Shape { get; init; }
+
+    /// <summary>The input's dtype name (float32, int16, ...).</summary>
+    [JsonPropertyName("dtype")]
+    public required string DType { get; init; }
+
+    /// <summary>The output's dtype name (float16, float32 or float64).</summary>
+    [JsonPropertyName("outputDtype")]
+    public required string OutputDType { get; init; }
+    public required bool FortranOrder { get; init; }
+    /// <summary>True when the tensor was copied unchanged (see <see cref="SkipReason"/>); the quantizer fields are then null.</summary>
+    public bool Skipped { get; init; }
+
+    /// <summary>Why the tensor was copied unchanged: no rule matched, a rule skips it, it is not floating, ...</summary>
+    public string? SkipReason { get; init; }
+
+    public QuantizationTarget? Target { get; init; }
+    public QuantizationMethod? Method { get; init; }
+    public int? NumBits { get; init; }
+    public bool? PerChannel { get; init; }
+
+    /// <summary>The resolved (non-negative) channel axis for per-channel quantizers, else null.</summary>
+    public int? ChannelAxis { get; init; }
+
+    /// <summary>The threshold(s) applied (POT, symmetric, LUT), given or chosen from the data; null for uniform.</summary>
+    public IReadOnlyList<double>? Threshold { get; init; }
+
+    /// <summary>The range(s) applied (uniform), given or chosen from the data; null otherwise.</summary>
+    public IReadOnlyList<double>? MinRange { get; init; }
+    public IReadOnlyList<double>? MaxRange { get; init; }
+
+    /// <summary>The table applied (LUT quantizers); null otherwise.</summary>
+    public IReadOnlyList<double>? LutValues { get; init; }
+
+    /// <summary>Signed integer range; null for uniform.</summary>
+    public bool? Signed { get; init; }
+
+    /// <summary>The step between levels per tensor or per channel (grid scale; LUT: t / 2^(B - signed)).</summary>
+    public float[]? Scale { get; init; }
+    public int[]? ZeroPoint { get; init; }
+
+    /// <summary>The integer range of grid quantizers; null for LUT ones.</summary>
+    public int? QuantMin { get; init; }
+    public int? QuantMax { get; init; }
+    public required long ElementCount { get; init; }
+
+    /// <summary>NaN/±inf inputs (only non-zero with AllowNonFinite).</summary>
+    public required long NonFiniteCount { get; init; }
+
+    /// <summary>Mean squared error between input and output over finite elements.</summary>
+    public double? Mse { get; init; }
+
+    /// <summary>Signal-to-quantization-noise ratio in dB (+∞ when lossless).</summary>
+    public double? SqnrDb { get; init; }
+
+    /// <summary>The quantizer applied, as a quantizer file holds it.</summary>
+    public QuantizerSpec? Quantizer { get; init; }
+
+    /// <summary>What the output holds for this tensor: fake-quantized values, or integer codes with their scales; null when copied.</summary>
+    public OutputForm? Form { get; init; }
+
+    /// <summary>How the quantizer's values were chosen from data; null when they were given.</summary>
+    public SelectionInfo? Selection { get; init; }
+
+    public required double ElapsedMs { get; init; }
+
+    [JsonIgnore]
+    public string ShapeText => NpyHeader.FormatShape(Shape);
+
+    /// <summary>A tensor copied unchanged.</summary>
+    internal static QuantizationResult CreateSkipped(string inputPath, string outputPath, StoredTensor tensor, string reason) => new()
+    {
+        InputPath = inputPath,
+        OutputPath = outputPath,
+        TensorName = tensor.Name,
+        Shape = tensor.Shape,
+        DType = tensor.DType.Name,
+        OutputDType = tensor.DType.Name,
+        FortranOrder = tensor.FortranOrder,
+        ElementCount = tensor.ElementCount,
+        NonFiniteCount = 0,
+        Skipped = true,
+        SkipReason = reason,
+        ElapsedMs = 0,
+    };
+
+    /// <summary>The result of applying <paramref name="plan"/> of <paramref name="quantizer"/> to one tensor.</summary>
+    internal static QuantizationResult Create(string inputPath, string outputPath, string? tensorName, TensorLayout layout,
+                                              InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
+                                              SelectionInfo? selection, TimeSpan elapsed, OutputForm form = OutputForm.Fake)
+    {
+        var spec = quantizer.Spec;
+        int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
+        var grid = plan as GridPlan;
+        return new QuantizationResult
+        {
+            InputPath = inputPath,
+            OutputPath = outputPath,
+            TensorName = tensorName,
+            Shape = layout.Shape,
+            DType = layout.DType.Name,
+            OutputDType = layout.OutputDType.Name,
+            FortranOrder = layout.FortranOrder,
+            Target = spec.Target,
+            Method = spec.Method,
+            NumBits = spec.NumBits,
+            PerChannel = spec.PerChannel,
+            ChannelAxis = plan.ChannelAxis,
+            Threshold = spec.ThresholdOfMethod,
+            MinRange = spec.MinRangeOfMethod,
+            MaxRange = spec.MaxRangeOfMethod,
+            LutValues = spec.LutValuesOfMethod,
+            Signed = spec.SignedOfMethod,
+            Scale = Enumerable.Range(0, channels).Select(c => (float)plan.ScaleOf(c)).ToArray(),
+            ZeroPoint = Enumerable.Range(0, channels).Select(plan.ZeroPointOf).ToArray(),
+            QuantMin = grid?.Parameters.QuantMin,
+            QuantMax = grid?.Parameters.QuantMax,
+            ElementCount = plan.ElementCount,
+            NonFiniteCount = stats.NonFinite,
+            Mse = stats.MeanSquaredError,
+            SqnrDb = stats.SqnrDecibels,
+            Quantizer = spec,
+            Selection = selection,
+            Form = form,
+            ElapsedMs = elapsed.TotalMilliseconds,
+        };
+    }
+}
+
+/// <summary>The facts of a stored tensor that a result reports: shape, dtype in and out, memory order.</summary>
+internal readonly record struct TensorLayout(long[] Shape, DType DType, DType OutputDType, bool FortranOrder);

@@ -1,0 +1,76 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Rules;
+
+/// <summary>
+/// The quantizer checked (from <see cref="QuantizerArguments.Check"/>): a spec, complete or with values to choose from
+/// the data, and how to choose them. The one place where data turns a recipe into a quantizer (<see cref="ResolveFor"/>).
+/// </summary>
+public sealed class QuantizerRecipe
+{
+    private InferableQuantizer? _complete;
+
+    internal QuantizerRecipe(QuantizerSpec spec, SelectionOptions? selection, string? source, InferableQuantizer? complete = null)
+    {
+        Spec = spec;
+        Selection = selection;
+        Source = source;
+        _complete = complete;
+    }
+
+    /// <summary>Creates a recipe for a spec that is complete, or whose missing values are chosen as <paramref name="selection"/> says.</summary>
+    public static QuantizerRecipe For(QuantizerSpec spec, SelectionOptions? selection = null)
+    {
+        spec.Validate();
+        return new QuantizerRecipe(spec, spec.IsComplete ? null : selection ?? new SelectionOptions(), null);
+    }
+
+    /// <summary>The spec; its threshold, range or table may be missing (see <see cref="ChoosesFromData"/>).</summary>
+    public QuantizerSpec Spec { get; }
+
+    /// <summary>How missing values are chosen; null when the spec is complete.</summary>
+    public SelectionOptions? Selection { get; }
+
+    /// <summary>The quantizer file the spec came from, if any.</summary>
+    public string? Source { get; }
+
+    public bool ChoosesFromData => Selection is not null;
+
+    /// <summary>One quantizer for all inputs, chosen from all of them pooled.</summary>
+    public bool Calibrates => Selection?.Calibrate == true;
+
+    /// <summary>The quantizer of a complete recipe (created once).</summary>
+    public InferableQuantizer Complete =>
+        _complete ??= ChoosesFromData ? throw new InvalidOperationException("The recipe chooses its values from data.") : InferableQuantizer.Create(Spec);
+
+    /// <summary>
+    /// The quantizer for <paramref name="arrays"/> (pooled when several): the complete one, or one whose missing values are
+    /// chosen from them. <paramref name="sourceName"/> names the data in errors.
+    /// </summary>
+    public InferableQuantizer ResolveFor(IReadOnlyList<NpyArray> arrays, string sourceName)
+    {
+        if (!ChoosesFromData) return Complete;
+        try
+        {
+            return InferableQuantizer.Create(ParameterSelector.Select(Spec, arrays, Selection));
+        }
+        catch (QuantShellException ex) when (ex is QuantizerValidationException || ex.Target is null)
+        {
+            throw ex.WithSource(sourceName);
+        }
+    }
+
+    /// <summary>How the values were chosen, for results: null for a complete quantizer.</summary>
+    public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
+    {
+        ErrorMethod = Selection.ErrorMethod,
+        Search = Selection.Search,
+        P = Selection.ErrorMethod == ErrorMethod.Lp ? Selection.P : null,
+        Percentile = Selection.ErrorMethod == ErrorMethod.Percentile ? Selection.Percentile : null,
+        Calibrated = Selection.Calibrate,
+        InputCount = Selection.Calibrate ? inputCount : 1,
+    };
+}

@@ -1,0 +1,94 @@
+using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+
+namespace QuantShell.Core.Rules;
+
+/// <summary>
+/// Which tensor gets which quantizer. With rules, the first matching rule decides. Without, the quantizer arguments decide:
+/// an .npy file's one tensor gets them as given; in a model file every floating tensor of rank 2 or more is a weight,
+/// quantized per channel on axis 0 (the output channel of PyTorch Conv/Linear weights) unless the arguments say otherwise,
+/// and every other tensor is copied; in an ONNX model the graph says which constant tensors are weights (those a Conv,
+/// ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN reads as its weight, through the chains exporters leave) and their
+/// channel axis (docs/onnx-weights.md).
+/// </summary>
+public sealed class TensorPolicy
+{
+    private readonly QuantizerRecipe? _modelDefault;
+
+    private readonly QuantizerArguments _arguments;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, QuantizerRecipe> _defaultsByAxis = new();
+
+    private TensorPolicy(QuantizerArguments arguments, QuantizerRecipe recipe, QuantizerRecipe? modelDefault, QuantizationRules? rules)
+    {
+        _arguments = arguments;
+        Recipe = recipe;
+        _modelDefault = modelDefault;
+        Rules = rules;
+    }
+
+    /// <summary>The quantizer arguments checked: what an .npy file gets when there are no rules.</summary>
+    public QuantizerRecipe Recipe { get; }
+
+    public QuantizationRules? Rules { get; }
+
+    /// <summary>Checks how the quantizer arguments and the rules combine; reads the rules file when one is named.</summary>
+    public static TensorPolicy Create(QuantizerArguments arguments, QuantizationRules? rules, string? rulesPath)
+    {
+        if (rules is not null && rulesPath is not null)
+            throw new QuantizerValidationException("Rules were given both as an object and as a file; give one.", "Rules", ErrorIds.OptionConflict);
+        rules ??= rulesPath is null ? null : QuantizationRules.Read(rulesPath);
+        if (rules is not null)
+        {
+            var given = arguments.BuildingParametersGiven().Concat(arguments.SelectionParametersGiven()).ToList();
+            if (arguments.Quantizer is not null || arguments.QuantizerPath is not null) given.Insert(0, "Quantizer");
+            if (given.Count > 0)
+                throw new QuantizerValidationException(
+                    $"Rules decide the quantizer of every tensor; {string.Join(", ", given)} cannot be given with them (put them in the rules).",
+                    given[0], ErrorIds.OptionConflict);
+        }
+        var recipe = arguments.Check();
+        return new TensorPolicy(arguments, recipe, rules is null ? ModelDefault(arguments, recipe) : null, rules);
+    }
+
+    /// <summary>
+    /// The default of model files: per channel on axis 0 for weights whose values are chosen from each tensor, unless the
+    /// arguments decide the channels; values given (a threshold, a range) apply as given.
+    /// </summary>
+    private static QuantizerRecipe ModelDefault(QuantizerArguments arguments, QuantizerRecipe asGiven, int axis = 0)
+    {
+        bool weights = asGiven.Spec.Target == QuantizationTarget.Weights;
+        if (!weights || !asGiven.ChoosesFromData || arguments.Quantizer is not null || arguments.QuantizerPath is not null || arguments.PerChannel == false) return asGiven;
+        return (arguments with { PerChannel = true, ChannelAxis = arguments.ChannelAxis ?? axis }).Check();
+    }
+
+    /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
+    internal TensorDecision Decide(StoredTensor tensor)
+    {
+        if (!tensor.DType.IsFloating)
+            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)");
+        if (tensor.ElementCount == 0)
+            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize");
+        if (Rules is not null)
+        {
+            if (Rules.Match(tensor) is not { } match)
+                return TensorDecision.Skip("no rule matches it");
+            var (rule, index) = match;
+            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Recipe());
+        }
+        if (tensor.GraphRole is { } role)
+        {
+            // A graph says which tensors are weights, and the axis of their output channels.
+            return role.ChannelAxis is int axis
+                ? TensorDecision.Quantize(DefaultFor(axis))
+                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)");
+        }
+        if (tensor.Rank < 2)
+            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)");
+        return TensorDecision.Quantize(DefaultFor(0));
+    }
+
+    /// <summary>The model default with channels on <paramref name="axis"/> (built once per axis; jobs decide from several threads).</summary>
+    private QuantizerRecipe DefaultFor(int axis) =>
+        axis == 0 ? _modelDefault! : _defaultsByAxis.GetOrAdd(axis, a => ModelDefault(_arguments, Recipe, a));
+}
