@@ -53,8 +53,40 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
     public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
     {
         var values = _channels[channel];
-        for (int i = 0; i < candidates.Length; i++)
-            errors[i] = candidates[i].Grid.Single ? ErrorSingle(values, candidates[i].Grid) : ErrorDouble(values, candidates[i].Grid);
+        bool anySingle = false;
+        foreach (var candidate in candidates) anySingle |= candidate.Grid.Single;
+        if (!GridErrorSums.Handles(_method) || (anySingle && typeof(T) != typeof(float)))
+        {
+            for (int i = 0; i < candidates.Length; i++)
+                errors[i] = candidates[i].Grid.Single ? ErrorSingle(values, candidates[i].Grid) : ErrorDouble(values, candidates[i].Grid);
+            return;
+        }
+        // All of a set's candidates in one pass over the values (a per-tensor set's blocks spread over the cores; per
+        // channel the channels are).
+        bool absolute = _method == ErrorMethod.Mae, parallel = !_perChannel;
+        var single = new List<int>();
+        var wide = new List<int>();
+        for (int i = 0; i < candidates.Length; i++) (candidates[i].Grid.Single ? single : wide).Add(i);
+        if (single.Count > 0)
+        {
+            var grids = new MctGrid[single.Count];
+            for (int k = 0; k < grids.Length; k++) grids[k] = candidates[single[k]].Grid;
+            var sums = new float[grids.Length];
+            GridErrorSums.SumSingle((float[])(object)values, grids, absolute, _sequentialRows, parallel, sums);
+            for (int k = 0; k < grids.Length; k++)
+            {
+                float mean = !_perChannel ? (float)((double)sums[k] / values.Length) : sums[k] / values.Length;
+                errors[single[k]] = new MctLoss(mean, true);
+            }
+        }
+        if (wide.Count > 0)
+        {
+            var grids = new MctGrid[wide.Count];
+            for (int k = 0; k < grids.Length; k++) grids[k] = candidates[wide[k]].Grid;
+            var sums = new double[grids.Length];
+            GridErrorSums.SumDouble<T>(values, grids, absolute, _sequentialRows, parallel, sums);
+            for (int k = 0; k < grids.Length; k++) errors[wide[k]] = new MctLoss(sums[k] / values.Length, false);
+        }
     }
 
     private MctLoss ErrorSingle(T[] values, MctGrid grid)
