@@ -83,3 +83,41 @@ public sealed class GridErrorSumsTests
         Assert.Equal(Lengths.Length * 5 * 2, cases);
     }
 }
+
+/// <summary>A large tensor's LUT table from aggregated points against the table from every value.</summary>
+public sealed class LutAggregationTests
+{
+    [Theory]
+    [InlineData(3, false)]
+    [InlineData(4, true)]
+    public void AggregatedPoints_GiveATableAsGoodAsEveryValue(int bits, bool perChannel)
+    {
+        var random = new Random(40 + bits);
+        var channels = Enumerable.Range(0, 4).Select(c => Enumerable.Range(0, 50_000).Select(_ =>
+            (float)((random.NextDouble() + random.NextDouble() + random.NextDouble() - 1.5) * (0.2 + c))).ToArray()).ToArray();
+        var thresholds = perChannel
+            ? MctLutSelection.WeightsThresholds(channels, bits, pot: false, perChannel: true)
+            : MctLutSelection.WeightsThresholds([channels.SelectMany(c => c).ToArray()], bits, pot: false, perChannel: false);
+        var input = perChannel ? channels : [channels.SelectMany(c => c).ToArray()];
+        var every = MctLutSelection.WeightsTable(input, thresholds, bits, 8, 1e-8, perChannel, aggregateFrom: long.MaxValue);
+        var aggregated = MctLutSelection.WeightsTable(input, thresholds, bits, 8, 1e-8, perChannel, aggregateFrom: 1);
+        double Error(double[] table)
+        {
+            double sum = 0;
+            for (int c = 0; c < input.Length; c++)
+            {
+                double t = thresholds[c];
+                foreach (float x in input[c])
+                {
+                    double v = Math.Clamp(x / (t + 1e-8) * 128, -128, 127);
+                    double nearest = table.MinBy(e => Math.Abs(e - v));
+                    sum += (v - nearest) * (v - nearest) * t * t;
+                }
+            }
+            return sum;
+        }
+        Assert.InRange(aggregated.Length, 2, 1 << bits);
+        double a = Error(aggregated), e = Error(every);
+        Assert.True(a <= e * 1.001, $"aggregated {a} ({string.Join(",", aggregated)}), every value {e} ({string.Join(",", every)})");
+    }
+}

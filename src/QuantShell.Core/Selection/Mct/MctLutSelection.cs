@@ -25,36 +25,83 @@ internal static class MctLutSelection
             : MctWeightsSelection.SymmetricThresholds(channels, numBits, true, perChannel, ErrorMethod.NoClipping, 2);
 
     /// <summary>The table for weights (signed), on every channel's values scaled by its threshold and pooled.</summary>
-    public static double[] WeightsTable<T>(T[][] channels, double[] thresholds, int numBits, int lutBitwidth, double eps, bool perChannelThresholds)
+    public static double[] WeightsTable<T>(T[][] channels, double[] thresholds, int numBits, int lutBitwidth, double eps, bool perChannelThresholds,
+                                          long aggregateFrom = AggregateFrom)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
         float k = MathF.ScaleB(1f, lutBitwidth - 1), low = -k, high = k - 1;
         long total = channels.Sum(c => (long)c.Length);
-        var scaled = new double[total];
+        // Up to AggregateFrom values each is a point; beyond, points in the same 1/AggregateResolution of an integer step
+        // are one point at their weighted mean, with their total weight, so memory does not grow with the tensor.
+        bool aggregate = total >= aggregateFrom;
+        var scaled = new double[aggregate ? 0 : total];
         // A channel's squared error in its values is (t/k)² times that of its scaled values.
-        var scoreWeights = new double[total];
+        var scoreWeights = new double[aggregate ? 0 : total];
+        int bins = aggregate ? (int)((high - low) * AggregateResolution) + 1 : 0;
+        var binWeight = new double[bins];
+        var binSum = new double[bins];
+        var binScore = new double[bins];
         long at = 0;
+        void Add(double value, double score)
+        {
+            if (!aggregate)
+            {
+                scaled[at] = value;
+                scoreWeights[at++] = score;
+                return;
+            }
+            int bin = (int)((value - low) * AggregateResolution);
+            binWeight[bin] += 1;
+            binSum[bin] += value;
+            binScore[bin] += score;
+        }
         for (int c = 0; c < channels.Length; c++)
         {
             double t = thresholds[c];
-            scoreWeights.AsSpan((int)at, channels[c].Length).Fill(t * t);
             if (single)
             {
                 // Per tensor the divisor is t + eps in float64, rounded for the float32 division; per channel the
                 // thresholds are a float32 array and the sum is taken in float32.
                 float divisor = perChannelThresholds ? (float)t + (float)eps : (float)(t + eps);
-                foreach (T value in channels[c]) scaled[at++] = Math.Clamp(float.CreateTruncating(value) / divisor * k, low, high);
+                foreach (T value in channels[c]) Add(Math.Clamp(float.CreateTruncating(value) / divisor * k, low, high), t * t);
             }
             else
             {
                 double divisor = t + eps;
-                foreach (T value in channels[c]) scaled[at++] = Math.Clamp(double.CreateTruncating(value) / divisor * k, low, high);
+                foreach (T value in channels[c]) Add(Math.Clamp(double.CreateTruncating(value) / divisor * k, low, high), t * t);
             }
         }
-        int distinct = channels.SelectMany(c => c).Distinct().Count();
+        if (aggregate)
+        {
+            var used = Enumerable.Range(0, bins).Where(i => binWeight[i] > 0).ToArray();
+            scaled = used.Select(i => binSum[i] / binWeight[i]).ToArray();
+            scoreWeights = used.Select(i => binScore[i]).ToArray();
+            var weights = used.Select(i => binWeight[i]).ToArray();
+            return Table(new KMeans1D(scaled, weights, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+        }
+        return Table(new KMeans1D(scaled, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+    }
+
+    /// <summary>Values from which the points of a weights table are aggregated (see <see cref="WeightsTable{T}"/>).</summary>
+    public const long AggregateFrom = 1L << 22;
+
+    /// <summary>Aggregation bins per integer step of the scaled values.</summary>
+    public const int AggregateResolution = 256;
+
+    /// <summary>The number of distinct values, counted up to one more than <paramref name="limit"/>.</summary>
+    private static int DistinctUpTo<T>(T[][] channels, int limit) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var seen = new HashSet<T>();
+        foreach (var channel in channels)
+            foreach (T value in channel)
+                if (seen.Add(value) && seen.Count > limit) return seen.Count;
+        return seen.Count;
+    }
+
+    private static double[] Table(KMeans1D kmeans, int distinct, int numBits, float low, float high)
+    {
         int clusters = Math.Min(1 << numBits, distinct);
-        var kmeans = new KMeans1D(scaled, scoreWeights);
         return Best(kmeans, kmeans.Fit(clusters, Seed).Select(run =>
         {
             var centers = run.Select(v => Math.Round(v)).ToList();
