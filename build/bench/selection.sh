@@ -59,7 +59,8 @@ measure() {
   s=$(date +%s%N)
   # shellcheck disable=SC2068
   local status=0
-  timeout "${TIMEOUT:-0}" /usr/bin/time -f "%M" -o "$work/time" "$@" --output-path "$work/q.npy" >/dev/null 2>"$work/err" || status=$?
+  # timeout inside time: the tool itself is stopped (time would not pass the signal on), its peak still counted.
+  /usr/bin/time -f "%M" -o "$work/time" timeout "${TIMEOUT:-0}" "$@" --output-path "$work/q.npy" >/dev/null 2>"$work/err" || status=$?
   e=$(date +%s%N)
   # A run stopped by TIMEOUT (seconds) counts as that long, its memory as what it had reached unknown (0).
   if [ "$status" = 124 ]; then echo "$(( TIMEOUT * 1000 )) 0"; return; fi
