@@ -47,7 +47,7 @@ public sealed class EndToEndTests : IDisposable
         new QuantShell.Core.Formats.NpyArray([4], new float[] { 0.5f, -2.7f, 1f, 0.01f }).Write(input);
         var run = RunTool("quantize", input, "--method", "pot", "--error-method", "noclipping");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping)", Assert.Single(run.StdoutLines));
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping, search mct)", Assert.Single(run.StdoutLines));
         Assert.Equal("", run.Stderr);
         Assert.Equal(new[] { 0.5f, -2.6875f, 1f, 0f }, (float[])QuantShell.Core.Formats.NpyArray.Read(_temp.File("x.q.npy")).Data);
 

@@ -337,7 +337,7 @@ Describe 'Invoke-Quantize' {
             ($result | Out-String -Width 200) | Should -Match ('Pot\s+8\s+' + [regex]::Escape($result.Threshold[0].ToString('G7', [cultureinfo]::InvariantCulture)) + '\s')
         }
 
-        It 'chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
+        It 'with -Search Optimal chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
             @{ Bits = 8; Clips = $false }
             @{ Bits = 3; Clips = $true }
         ) {
@@ -348,7 +348,7 @@ Describe 'Invoke-Quantize' {
                 $mse = Get-OutputMse $x (New-InferableQuantizer -Target Weights -Method Pot -NumBits $Bits -Threshold $t)
                 if ($mse -le $best) { $best = $mse; $bestThreshold = $t }
             }
-            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
+            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -Search Optimal -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
             $result.Threshold[0] | Should -Be $bestThreshold
             # At 3 bits the optimum clips the outlier 6.5 (threshold below 8); at 8 bits it covers it.
             ($bestThreshold -lt 8) | Should -Be $Clips
@@ -356,11 +356,15 @@ Describe 'Invoke-Quantize' {
             [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual (1e-6 * $best)
         }
 
-        It 'with -ErrorMethod NoClipping chooses the smallest power of two >= max|x|' {
-            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
+        It 'with -ErrorMethod NoClipping -Search Optimal chooses the smallest power of two >= max|x|' {
+            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -Search Optimal -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
             $result.Threshold[0] | Should -Be 8
-            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 1, 0.5)
-            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
+            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 2, 0.5)
+            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 4
+            # MCT keeps the largest positive value on the signed grid: max(-min, max * 128/127) = 2.0157... -> 4
+            $top = New-TestNpy (Join-Path $TestDrive 'top.npy') @(3) @(-1, 2, 0.5)
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 2
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
         }
 
         It 'chooses per-channel values along axis 0 without -ChannelAxis, and says so' {
@@ -375,7 +379,7 @@ Describe 'Invoke-Quantize' {
 
         It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
             $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
-            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
+            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Search Optimal -Force
             $result.NumBits | Should -Be 4
             $result.QuantMin | Should -Be -8
             $result.PerChannel | Should -BeTrue
@@ -588,6 +592,66 @@ Describe 'Invoke-Quantize' {
             $records = Get-ProgressRecord "Get-ChildItem -LiteralPath '$dir' -Filter *.npy | ForEach-Object { Start-Sleep -Milliseconds 300; `$_ } | Invoke-Quantize -Method Symmetric"
             Assert-ProgressRight $records 3
             @($records.StatusDescription) | Should -Not -Contain '4 of 3: c.npy'
+
+    Context '-Search (MCT''s values from tests/fixtures/selection, or the least error)' {
+        BeforeAll {
+            $fixtures = Join-Path $RepoRoot 'tests/fixtures/selection'
+            $manifest = Get-Content -LiteralPath (Join-Path $fixtures 'manifest.json') -Raw | ConvertFrom-Json
+            # The first case with these properties (the manifest's order is fixed), its inputs and its parameters.
+            function Get-FixtureCase([string] $Target, [string] $Method, [string] $ErrorMethod, [bool] $PerChannel, [string] $InputName) {
+                $c = $manifest.cases | Where-Object {
+                    $_.target -eq $Target -and $_.method -eq $Method -and $_.errorMethod -eq $ErrorMethod -and
+                    $_.perChannel -eq $PerChannel -and -not $_.PSObject.Properties['zThreshold'] -and $_.inputs[0] -like "*$InputName*"
+                } | Select-Object -First 1
+                $c | Should -Not -BeNullOrEmpty
+                $parameters = @{ Target = $Target; Method = $Method; NumBits = $c.numBits; ErrorMethod = $ErrorMethod }
+                if ($PerChannel) { $parameters.PerChannel = $true; $parameters.ChannelAxis = $c.channelAxis }
+                $paths = @($c.inputs | ForEach-Object {
+                    $copy = Join-Path $TestDrive (Split-Path $_ -Leaf)
+                    Copy-Item -LiteralPath (Join-Path $fixtures $_) -Destination $copy -Force
+                    $copy
+                })
+                [pscustomobject]@{ Case = $c; Parameters = $parameters; Paths = $paths }
+            }
+        }
+
+        It 'gives MCT''s values by default and with -Search Mct: <Target> <Method> <ErrorMethod>' -ForEach @(
+            @{ Target = 'Weights'; Method = 'Symmetric'; ErrorMethod = 'Mse'; PerChannel = $false; InputName = 'w_outliers' }
+            @{ Target = 'Weights'; Method = 'Uniform'; ErrorMethod = 'Kl'; PerChannel = $true; InputName = 'w_normal' }
+            @{ Target = 'Activation'; Method = 'Pot'; ErrorMethod = 'Mae'; PerChannel = $false; InputName = 'a_heavy' }
+        ) {
+            $f = Get-FixtureCase $Target.ToLowerInvariant() $Method.ToLowerInvariant() $ErrorMethod.ToLowerInvariant() $PerChannel $InputName
+            $p = $f.Parameters
+            foreach ($search in @(@{}, @{ Search = 'Mct' })) {
+                $result = Invoke-Quantize -LiteralPath $f.Paths[0] @p @search -OutputPath (Join-Path $TestDrive 'mct.npy') -Force
+                $result.Selection.Search | Should -Be 'Mct'
+                if ($Method -eq 'Uniform') {
+                    @($result.MinRange) | Should -Be @($f.Case.expected.minRange)
+                    @($result.MaxRange) | Should -Be @($f.Case.expected.maxRange)
+                } else {
+                    @($result.Threshold) | Should -Be @($f.Case.expected.threshold)
+                }
+            }
+        }
+
+        It '-Search Optimal has no larger MSE, in Invoke-Quantize, Measure-Quantization and New-InferableQuantizer' {
+            $f = Get-FixtureCase 'weights' 'symmetric' 'mse' $false 'w_heavy'
+            $p = $f.Parameters
+            $mct = Invoke-Quantize -LiteralPath $f.Paths[0] @p -OutputPath (Join-Path $TestDrive 'm.npy') -Force
+            $optimal = Invoke-Quantize -LiteralPath $f.Paths[0] @p -Search Optimal -OutputPath (Join-Path $TestDrive 'o.npy') -Force
+            $optimal.Selection.Search | Should -Be 'Optimal'
+            $optimal.Mse | Should -BeLessOrEqual $mct.Mse
+            $measured = Measure-Quantization -LiteralPath $f.Paths[0] @p -Search Optimal
+            $measured.Selection.Search | Should -Be 'Optimal'
+            @($measured.Threshold) | Should -Be @($optimal.Threshold)
+            $q = New-InferableQuantizer @p -FromLiteralPath $f.Paths[0] -Search Mct
+            @($q.Spec.Threshold) | Should -Be @($f.Case.expected.threshold)
+        }
+
+        It '-Search with a complete quantizer is an error (SelectionOptionNotApplicable)' {
+            $f = Get-FixtureCase 'weights' 'pot' 'mse' $false 'w_normal'
+            { Invoke-Quantize -LiteralPath $f.Paths[0] -Method Pot -Threshold 1 -Search Optimal -OutputPath (Join-Path $TestDrive 'c.npy') -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'SelectionOptionNotApplicable,*'
         }
     }
 

@@ -113,6 +113,13 @@ internal static class QuantizerOptionSet
         CustomParser = ParseEnum<ErrorMethod>,
     };
 
+    public static readonly Option<SelectionSearch?> Search = new("--search")
+    {
+        Description = $"How the values not given are searched for. One of mct (as MCT chooses them, the float32 values MCT would hand its quantizers; the default) or optimal (QuantShell's search for the least error on the values themselves). --error-method percentile is QuantShell's own either way.",
+        HelpName = Choices<SelectionSearch>(),
+        CustomParser = ParseEnum<SelectionSearch>,
+    };
+
     public static readonly Option<double?> P = new("--p")
     {
         Description = $"The exponent p of the Lp error method. --error-method lp only; default {SelectionOptions.DefaultP}.",
@@ -135,7 +142,7 @@ internal static class QuantizerOptionSet
         [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, LutValues, LutValuesBitwidth, Eps];
 
     /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
-    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, P, Percentile, Calibrate];
+    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, Search, P, Percentile, Calibrate];
 
     /// <summary>The options as the core's <see cref="QuantizerArguments"/>: null for each option not on the command line.</summary>
     public static QuantizerArguments Read(ParseResult parseResult) => new()
@@ -154,6 +161,7 @@ internal static class QuantizerOptionSet
         LutValuesBitwidth = parseResult.GetValue(LutValuesBitwidth),
         Eps = parseResult.GetValue(Eps),
         ErrorMethod = parseResult.GetValue(ErrorMethod),
+        Search = parseResult.GetValue(Search),
         P = parseResult.GetValue(P),
         Percentile = parseResult.GetValue(Percentile),
         Calibrate = parseResult.GetValue(Calibrate) ? true : null,
