@@ -42,6 +42,34 @@ internal static class TextFormat
             $"scale {List(result.Scale!.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb ?? double.NaN)}{nonFinite}{form}"));
     }
 
+    /// <summary>
+    /// An .npy file's line; a model's summary line, after one line per tensor when <paramref name="verbose"/>:
+    /// <c>IN -> OUT: 53 of 117 tensors quantized (fake), SQNR 38.21 dB, 4.51 MiB -> 4.51 MiB, 0.41 s; 64 skipped: 64 int64 values (not floating)</c>.
+    /// </summary>
+    public static void WriteQuantizeReport(TextWriter output, QuantizationReport report, bool verbose)
+    {
+        if (report is QuantizationResult result)
+        {
+            WriteQuantized(output, result);
+            return;
+        }
+        var summary = (ModelQuantizationSummary)report;
+        if (verbose)
+            foreach (var tensor in summary.Tensors) WriteQuantized(output, tensor);
+        string activations = summary.ActivationCount > 0 ? $" and {summary.ActivationCount} activation{(summary.ActivationCount == 1 ? "" : "s")}" : "";
+        string sqnr = summary.SqnrDb is double db ? $", SQNR {Decibels(db)}" : "";
+        string size = summary.InputBytes is long before && summary.OutputBytes is long after ? $", {Megabytes(before)} -> {Megabytes(after)}" : "";
+        string skipped = summary.SkippedCount == 0 ? ""
+            : $"; {summary.SkippedCount} skipped: {string.Join(", ", summary.Skipped.Select(s => $"{s.Count} {s.Reason}"))}";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{summary.InputPath} -> {summary.OutputPath}: {summary.QuantizedCount} of {summary.TensorCount} tensors{activations} quantized ({EnumNames.Json(summary.Form)}){sqnr}{size}, " +
+            $"{Seconds(summary.ElapsedMs)}{skipped}"));
+    }
+
+    private static string Seconds(double milliseconds) => milliseconds >= 1000
+        ? (milliseconds / 1000).ToString("F2", CultureInfo.InvariantCulture) + " s"
+        : milliseconds.ToString("F0", CultureInfo.InvariantCulture) + " ms";
+
     /// <summary>One line per activation: its statistics and the quantizer chosen, or why none was.</summary>
     public static void WriteCalibrated(TextWriter output, CalibrationResult result)
     {

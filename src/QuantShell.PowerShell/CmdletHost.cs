@@ -11,6 +11,8 @@ internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<
 
     public override void WriteResult(TResult result) => cmdlet.WriteObject(toOutput is null ? result : toOutput(result));
 
+    public override void WriteWarning(string message, JobInput? input) => cmdlet.WriteWarning(message);
+
     public override void WriteError(QuantShellException error, JobInput? input) =>
         cmdlet.WriteError(ErrorRecords.From(error, input?.Name ?? error.Target));
 
@@ -21,7 +23,7 @@ internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<
             PercentComplete = progress.Completed ? 100 : progress.PercentComplete,
             RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
         });
-        // A bar per model file: the bytes of its tensors done.
+        // A bar per model file: its tensors done (the percentage by their bytes).
         if (progress.ItemBytesTotal is not null && !progress.Completed)
         {
             cmdlet.WriteProgress(new ProgressRecord(progressId + 100, "Tensors", progress.ItemStatus)

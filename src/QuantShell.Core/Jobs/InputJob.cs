@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using QuantShell.Core.Errors;
 
@@ -15,15 +16,16 @@ public abstract class InputJob<TResult> : IDisposable
     private const int ProgressIntervalMs = 250;
 
     private readonly Queue<(JobInput Input, Task<IReadOnlyList<TResult>> Work)> _pending = new();
+    private readonly ConcurrentDictionary<JobInput, ConcurrentQueue<string>> _warnings = new(ReferenceEqualityComparer.Instance);
     private readonly List<JobInput> _collected = [];
     private readonly Stopwatch _progressClock = new();
     private readonly CancellationTokenSource _cancellation;
     private int _added, _delivered;
-    private bool _sawStream, _completed;
+    private bool _sawStream, _completed, _progressShown;
     private string? _current;
     private volatile ItemBytes? _itemBytes;
 
-    private sealed record ItemBytes(string Item, long Done, long Total);
+    private sealed record ItemBytes(string Item, long Done, long Total, int TensorsDone, int TensorsTotal);
 
     private protected InputJob(JobHost<TResult> host, CancellationToken cancellationToken, int maxParallelism)
     {
@@ -80,7 +82,8 @@ public abstract class InputJob<TResult> : IDisposable
         _completed = true;
         if (CollectsInputs) StartCollected(_collected);
         Deliver(wait: true);
-        if (_added > 1) Host.WriteProgress(new JobProgress(Activity, _delivered, _added, null, Completed: true));
+        // The end clears what progress was shown (a command line's progress line).
+        if (_added > 1 || _progressShown) Host.WriteProgress(new JobProgress(Activity, _delivered, _added, null, Completed: true));
         Cancellation.ThrowIfCancellationRequested();
     }
 
@@ -187,8 +190,15 @@ public abstract class InputJob<TResult> : IDisposable
         ReportProgress();
     }
 
-    /// <summary>A worker's progress through one large input (bytes of its tensors); shown while the caller waits for it.</summary>
-    protected void ReportItemBytes(JobInput input, long done, long total) => _itemBytes = new ItemBytes(input.Name, done, total);
+    /// <summary>A worker's progress through one model file (its tensors, and their bytes); shown while the caller waits for it.</summary>
+    protected void ReportItemProgress(JobInput input, long bytesDone, long bytesTotal, int tensorsDone, int tensorsTotal) =>
+        _itemBytes = new ItemBytes(input.Name, bytesDone, bytesTotal, tensorsDone, tensorsTotal);
+
+    /// <summary>
+    /// A worker's warning about an input (any thread): handed to the host on the caller's thread, right before the input's
+    /// results.
+    /// </summary>
+    protected void Warn(JobInput input, string message) => _warnings.GetOrAdd(input, _ => new ConcurrentQueue<string>()).Enqueue(message);
 
     private void DeliverOne()
     {
@@ -196,6 +206,8 @@ public abstract class InputJob<TResult> : IDisposable
         // Wait in slices so that progress through a large input is drawn while it runs.
         while (!((IAsyncResult)work).AsyncWaitHandle.WaitOne(ProgressIntervalMs)) ReportProgress();
         _delivered++;
+        if (_itemBytes?.Item == input.Name) _itemBytes = null;
+        _warnings.TryRemove(input, out var warnings);
         IReadOnlyList<TResult> results;
         try
         {
@@ -219,6 +231,7 @@ public abstract class InputJob<TResult> : IDisposable
             return;
         }
         Succeeded++;
+        foreach (string warning in warnings ?? []) Host.WriteWarning(warning, input);
         Delivered(input, results);
         foreach (var result in results) Host.WriteResult(result);
     }
@@ -233,11 +246,14 @@ public abstract class InputJob<TResult> : IDisposable
         if (_added < 2 && !CollectsInputs && item is null) return;
         if (_progressClock.IsRunning && _progressClock.ElapsedMilliseconds < ProgressIntervalMs) return;
         _progressClock.Restart();
+        _progressShown = true;
         Host.WriteProgress(new JobProgress(Activity, _delivered, Math.Max(_added, _delivered), _current, Completed: false)
         {
             Item = item?.Item,
             ItemBytesDone = item?.Done,
             ItemBytesTotal = item?.Total,
+            ItemTensorsDone = item?.TensorsDone,
+            ItemTensorsTotal = item?.TensorsTotal,
         });
     }
 

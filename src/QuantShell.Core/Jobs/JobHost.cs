@@ -17,6 +17,12 @@ public abstract class JobHost<TResult>
     /// <summary>One input (or the quantizer file) failed; the job goes on with the others.</summary>
     public abstract void WriteError(QuantShellException error, JobInput? input);
 
+    /// <summary>
+    /// Something the user should know about an input that did not fail (a model where nothing is quantized, and why);
+    /// written before its results.
+    /// </summary>
+    public virtual void WriteWarning(string message, JobInput? input) { }
+
     /// <summary>Progress over several inputs, at most a few times a second.</summary>
     public virtual void WriteProgress(JobProgress progress) { }
 }
