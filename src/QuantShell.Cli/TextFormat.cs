@@ -116,26 +116,49 @@ internal static class TextFormat
             $"{result.NodeCountBefore} -> {result.NodeCount} nodes, {opset}, {result.ElapsedMs:F0} ms"));
     }
 
-    /// <summary>A header line, then one row for the tensor and one per channel.</summary>
-    public static void WriteMeasured(TextWriter output, MeasurementResult result)
+    /// <summary>
+    /// An .npy file: a header line, then a row for the tensor. A model file: one table, its header before the first tensor,
+    /// then a row per tensor ending with its name and quantizer. Rows per channel follow a tensor's row only with
+    /// <paramref name="perChannelDetail"/>. <paramref name="tableOf"/> is the model whose table is open.
+    /// </summary>
+    public static void WriteMeasured(TextWriter output, MeasurementResult result, bool perChannelDetail, ref string? tableOf)
     {
-        string tensor = result.TensorName is null ? "" : $" [{result.TensorName}]";
-        string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
-        string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{result.InputPath}{tensor}: {result.ShapeText}, {EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, " +
-            $"{AppliedValues(result.Quantizer)}{howChosen}"));
-        output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range"));
-        output.WriteLine(Row("tensor", new ChannelMetrics
+        if (result.TensorName is null)
         {
-            Count = result.Count, Mse = result.Mse, Mae = result.Mae, MaxError = result.MaxError, SqnrDb = result.SqnrDb,
-            ClippedFraction = result.ClippedFraction, DistinctLevels = result.DistinctLevels, LevelsAvailable = result.LevelsAvailable,
-            Scale = result.Scale, ZeroPoint = result.ZeroPoint, RangeMin = result.RangeMin, RangeMax = result.RangeMax,
-        }));
-        foreach (var channel in result.Channels)
-            output.WriteLine(Row($"ch {channel.Channel}", channel));
+            tableOf = null;
+            string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+            string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.InputPath}: {result.ShapeText}, {EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, " +
+                $"{AppliedValues(result.Quantizer)}{howChosen}"));
+            output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range"));
+            output.WriteLine(Row("tensor", TensorMetrics(result)));
+            if (perChannelDetail)
+                foreach (var channel in result.Channels) output.WriteLine(Row($"ch {channel.Channel}", channel));
+        }
+        else
+        {
+            if (tableOf != result.InputPath)
+            {
+                tableOf = result.InputPath;
+                output.WriteLine($"{result.InputPath}:");
+                output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range") + "  tensor: quantizer");
+            }
+            string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+            output.WriteLine(Row("", TensorMetrics(result)) +
+                $"  {result.TensorName} {result.ShapeText}: {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}");
+            if (perChannelDetail)
+                foreach (var channel in result.Channels) output.WriteLine(Row($"ch {channel.Channel}", channel));
+        }
         if (result.PlotPath is not null) output.WriteLine($"  plot: {result.PlotPath}");
     }
+
+    private static ChannelMetrics TensorMetrics(MeasurementResult result) => new()
+    {
+        Count = result.Count, Mse = result.Mse, Mae = result.Mae, MaxError = result.MaxError, SqnrDb = result.SqnrDb,
+        ClippedFraction = result.ClippedFraction, DistinctLevels = result.DistinctLevels, LevelsAvailable = result.LevelsAvailable,
+        Scale = result.Scale, ZeroPoint = result.ZeroPoint, RangeMin = result.RangeMin, RangeMax = result.RangeMax,
+    };
 
     /// <summary>The facts of a tensor, one per line.</summary>
     public static void WriteInspected(TextWriter output, TensorInfo info)
