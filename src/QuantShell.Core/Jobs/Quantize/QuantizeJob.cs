@@ -196,11 +196,11 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     private static long? FileBytes(string? path, TensorFile file, bool written = false)
     {
         if (path is null || !File.Exists(path)) return null;
-        long bytes = new FileInfo(path).Length;
+        long bytes = FileLength.Of(new FileInfo(path));
         if (file is OnnxTensorFile { Model: var model } && model.HasExternalData)
         {
             var data = written ? [path + ".data"] : model.ExternalDataFiles();
-            bytes += data.Where(File.Exists).Sum(f => new FileInfo(f).Length);
+            bytes += data.Where(File.Exists).Sum(f => FileLength.Of(new FileInfo(f)));
         }
         return bytes;
     }
