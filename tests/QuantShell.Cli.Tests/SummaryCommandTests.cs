@@ -80,6 +80,16 @@ public sealed class SummaryCommandTests : IDisposable
     }
 
     [Fact]
+    public void Quantize_AModelThroughALink_CountsTheBytesOfTheFileItNames()
+    {
+        string link = _temp.File("link.onnx");
+        File.CreateSymbolicLink(link, SmallCnn());
+        var run = CliRunner.Run("quantize", link, "--output-path", _temp.File("linked.q.onnx"), "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Equal(new FileInfo(SmallCnn()).Length, JsonLines(run)[^1].GetProperty("inputBytes").GetInt64());
+    }
+
+    [Fact]
     public void AnAlreadyQuantizedModel_QuantizeInspectMeasure_WarnWhy()
     {
         string qdq = _temp.File("small_cnn.qdq.onnx");
