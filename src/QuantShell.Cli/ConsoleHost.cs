@@ -36,6 +36,7 @@ internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors,
         _progressWidth = Math.Max(_progressWidth, line.Length);
     }
 
+    // A line written while the progress line is shown starts at the beginning of a clean line; the next progress redraws.
     private void ClearProgress()
     {
         if (_progressWidth == 0) return;

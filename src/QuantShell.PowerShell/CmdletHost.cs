@@ -21,21 +21,31 @@ internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<
     public override void WriteError(QuantShellException error, JobInput? input) =>
         cmdlet.WriteError(ErrorRecords.From(error, input?.Name ?? error.Target));
 
+    private bool _itemBarShown;
+
     public override void WriteProgress(JobProgress progress)
     {
-        cmdlet.WriteProgress(new ProgressRecord(progressId, $"{cmdlet.MyInvocation.MyCommand.Name}", progress.Status)
-        {
-            PercentComplete = progress.Completed ? 100 : progress.PercentComplete,
-            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-        });
-        // A bar per model file: its tensors done (the percentage by their bytes).
+        // A bar per model file (the bytes of its tensors done), under the bar of the inputs; closed before it.
         if (progress.ItemBytesTotal is not null && !progress.Completed)
         {
+            cmdlet.WriteProgress(new ProgressRecord(progressId, $"{cmdlet.MyInvocation.MyCommand.Name}", progress.Status) { PercentComplete = progress.PercentComplete });
             cmdlet.WriteProgress(new ProgressRecord(progressId + 100, "Tensors", progress.ItemStatus)
             {
                 ParentActivityId = progressId,
                 PercentComplete = progress.ItemPercentComplete,
             });
+            _itemBarShown = true;
+            return;
         }
+        if (progress.Completed && _itemBarShown)
+        {
+            cmdlet.WriteProgress(new ProgressRecord(progressId + 100, "Tensors", "Done") { ParentActivityId = progressId, RecordType = ProgressRecordType.Completed });
+            _itemBarShown = false;
+        }
+        cmdlet.WriteProgress(new ProgressRecord(progressId, $"{cmdlet.MyInvocation.MyCommand.Name}", progress.Status)
+        {
+            PercentComplete = progress.Completed ? 100 : progress.PercentComplete,
+            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
     }
 }

@@ -160,7 +160,7 @@ public sealed class PackTests : IDisposable
         string output = _temp.File("seed.npy");
         var quantize = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
             ["quantize", Conformance.PyTorch.File("e_seed_example.input.npy"), "--target", "weights", "--method", "symmetric",
-             "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
+             "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1", "--output", output], TimeSpan.FromMinutes(1));
         Assert.True(quantize.ExitCode == 0, quantize.ToString());
         NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), output);
 

@@ -176,8 +176,10 @@ public sealed class SelectionCommandTests : IDisposable
         string quantizer = _temp.File("q.json"), first = _temp.File("first.npy"), second = _temp.File("second.npy");
         var run = CliRunner.Run("quantize", input, "--method", method, "--per-channel", "--save-quantizer", quantizer, "-o", first);
         Assert.True(run.Code == ExitCode.Success, run.ToString());
+        // Per channel without an axis: chosen along axis 0 (50 channels), and the file says which axis.
         var saved = QuantizerFile.Read(quantizer);
-        Assert.Equal(10, saved.ValueCount);
+        Assert.Equal(50, saved.ValueCount);
+        Assert.Equal(0, saved.ChannelAxis);
 
         var again = CliRunner.Run("quantize", input, "--quantizer", quantizer, "-o", second);
         Assert.True(again.Code == ExitCode.Success, again.ToString());
@@ -296,7 +298,7 @@ public sealed class SelectionCommandTests : IDisposable
     {
         string input = Write("x.npy", [0.5f]);
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--p", "3");
-        Assert.Equal("dotnet-quant: error: --p is the exponent of --error-method Lp; it does not apply to --error-method Mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
+        Assert.Equal("dotnet-quant: error: --p is the exponent of --error-method lp; it does not apply to --error-method mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
     }
 
     [Fact]

@@ -76,7 +76,8 @@ public sealed class SummaryCommandTests : IDisposable
         Assert.InRange(total, sqnrs.Min(), sqnrs.Max());
         Assert.True(sqnrs.Min() < sqnrs.Max());
         Assert.Equal(JsonValueKind.Null, model.GetProperty("warning").ValueKind);
-        Assert.Equal("fake", model.GetProperty("form").GetString());
+        Assert.Equal("fake", model.GetProperty("format").GetString());
+        Assert.StartsWith("ONNX", model.GetProperty("fileFormat").GetString());
     }
 
     [Fact]

@@ -38,7 +38,7 @@ Describe 'Export-InferableQuantizer' {
         $back.Spec.NumBits | Should -Be $q.Spec.NumBits
         @($back.Spec.Threshold) | Should -Be @($q.Spec.Threshold)
         $back.Spec.IsSigned | Should -Be $q.Spec.IsSigned
-        $back.Spec.EffectiveChannelAxis | Should -Be 1
+        $back.Spec.ChannelAxis | Should -Be 1
         @($back.Parameters.Scales) | Should -Be @($q.Parameters.Scales)
         @($back.Parameters.ZeroPoints) | Should -Be @($q.Parameters.ZeroPoints)
     }
@@ -57,6 +57,15 @@ Describe 'Export-InferableQuantizer' {
 
         Export-InferableQuantizer -Quantizer $q -Path $path -Force
         (Get-Content -Raw -LiteralPath $path | ConvertFrom-Json).method | Should -Be 'symmetric'
+    }
+
+    It 'refuses a second quantizer piped to one file' {
+        $path = Join-Path $TestDrive 'two.json'
+        $two = @(
+            New-InferableQuantizer -Method Pot -NumBits 8 -Threshold 2
+            New-InferableQuantizer -Method Pot -NumBits 4 -Threshold 2
+        )
+        { $two | Export-InferableQuantizer -Path $path -Force } | Should -Throw -ErrorId 'MultipleQuantizersForOneFile,*'
     }
 
     It 'returns the file with -PassThru' {

@@ -62,7 +62,9 @@ Describe 'Invoke-Quantize' {
             $result.OutputPath | Should -Be (Join-Path $TestDrive 'seed.q.npy')
             $result.ShapeText | Should -Be '(1, 3, 3, 3)'
             $result.DType | Should -Be 'float32'
-            $result.ChannelAxis | Should -Be 3
+            # No axis given: the first axis of length 3, and the result says so (in its quantizer too).
+            $result.ChannelAxis | Should -Be 1
+            $result.Quantizer.ChannelAxis | Should -Be 1
             @($result.Scale) | Should -Be @(0.015625, 0.03125, 0.0078125)
             $data = [QuantShell.Core.Formats.NpyArray]::Read($result.OutputPath).Data
             ($data | Measure-Object -Maximum).Maximum | Should -BeLessThan 4
@@ -123,9 +125,50 @@ Describe 'Invoke-Quantize' {
             $errors[0].TargetObject | Should -Be $missing
         }
 
+        It 'run twice over a wildcard with -Calibrate, skips the first run''s outputs with a warning' {
+            $first = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Method Symmetric -Calibrate
+            @($first).Count | Should -Be 2
+            $second = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Method Symmetric -Calibrate -Force -WarningVariable warnings -WarningAction SilentlyContinue
+            @($second.InputPath | Sort-Object) | Should -Be @($a, $b)
+            @($second | ForEach-Object { $_.Selection.InputCount }) | Should -Be @(2, 2)
+            @($warnings).Count | Should -Be 2
+            "$($warnings[0])" | Should -BeLike "$(Join-Path $dir 'a.q.npy'): skipped: it is named as the default output of $a, which is also an input*"
+            Test-Path -LiteralPath (Join-Path $dir 'a.q.q.npy') | Should -BeFalse
+            Test-Path -LiteralPath (Join-Path $dir 'b.q.q.npy') | Should -BeFalse
+        }
+
+        It 'skips an earlier output that comes through the pipeline before its input' {
+            # Get-ChildItem lists a.int.npy before a.npy: the rule does not depend on the order.
+            $own = New-TestNpy (Join-Path $dir 'a.int.npy') @(2) @(0.5, -0.5)
+            $results = Get-ChildItem -LiteralPath $dir -Filter 'a*.npy' | Invoke-Quantize -Quantizer $q -WarningVariable warnings -WarningAction SilentlyContinue
+            @($results.InputPath) | Should -Be @($a)
+            "$(@($warnings)[0])" | Should -BeLike "$own`: skipped*"
+        }
+
+        It 'quantizes an earlier output named on its own' {
+            $own = New-TestNpy (Join-Path $dir 'a.q.npy') @(2) @(0.5, -0.5)
+            $result = Invoke-Quantize -Path $own -Quantizer $q -WarningVariable warnings
+            $result.OutputPath | Should -Be (Join-Path $dir 'a.q.q.npy')
+            $warnings | Should -BeNullOrEmpty
+        }
+
         It 'refuses non-FileSystem paths' {
             $null = Invoke-Quantize -Path 'Env:PATH' -Quantizer $q -ErrorVariable errors -ErrorAction SilentlyContinue
             $errors[0].FullyQualifiedErrorId | Should -Be "PathNotFileSystem,$CommandFqid"
+        }
+
+        It 'refuses a path on a drive PowerShell does not have' {
+            $null = Invoke-Quantize -LiteralPath 'NoSuchDrive:/x.npy' -Quantizer $q -ErrorVariable errors -ErrorAction SilentlyContinue
+            $errors[0].FullyQualifiedErrorId | Should -Be "PathInvalid,$CommandFqid"
+            "$($errors[0])" | Should -BeLike 'NoSuchDrive:/x.npy: not a valid path*'
+        }
+
+        It 'names a file of no kind it reads, listing the kinds it does' {
+            $notes = Join-Path $dir 'notes.txt'
+            Set-Content -LiteralPath $notes -Value 'not a tensor file at all'
+            $null = Invoke-Quantize -Path $notes -ErrorVariable errors -ErrorAction SilentlyContinue
+            $errors[0].FullyQualifiedErrorId | Should -Be "TensorFileNotRecognized,$CommandFqid"
+            "$($errors[0])" | Should -BeLike '*notes.txt: is not a tensor file QuantShell reads; it reads .npy, .npz, .safetensors, PyTorch checkpoints*ONNX models (.onnx).'
         }
 
         It 'writes to -OutputPath for a single input' {
@@ -320,6 +363,16 @@ Describe 'Invoke-Quantize' {
             (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
         }
 
+        It 'chooses per-channel values along axis 0 without -ChannelAxis, and says so' {
+            $random = [System.Random]::new(21)
+            $conv = New-TestNpy (Join-Path $TestDrive 'conv.npy') @(4, 3, 2, 2) ([float[]](1..48 | ForEach-Object { $random.NextDouble() * 2 - 1 }))
+            $result = Invoke-Quantize -Path $conv -PerChannel -Force
+            $result.ChannelAxis | Should -Be 0
+            $result.Quantizer.ChannelAxis | Should -Be 0
+            @($result.Threshold).Count | Should -Be 4
+            ($result | Out-String -Width 200) | Should -Match 'symmetric/ch0|Symmetric/ch0'
+        }
+
         It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
             $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
             $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
@@ -486,6 +539,55 @@ Describe 'Invoke-Quantize' {
             { Invoke-Quantize -Path $x -Method Pot -NumBits 17 } | Should -Throw -ErrorId "NumBitsOutOfRange,$CommandFqid"
             { Invoke-Quantize -Path $x -Target Activation -Method Pot -PerChannel } | Should -Throw -ErrorId "PerChannelActivationNotSupported,$CommandFqid"
             { Invoke-Quantize -Path $x -Method Pot -Threshold 3 } | Should -Throw -ErrorId "ThresholdNotPowerOfTwo,$CommandFqid"
+        }
+    }
+
+    Context 'progress' {
+        BeforeAll {
+            # The progress records a command writes, as a host without a console receives them (a runspace's Progress stream).
+            function Get-ProgressRecord([string] $Command) {
+                $ps = [powershell]::Create()
+                try {
+                    $null = $ps.AddScript("Import-Module '$ManifestPath'; `$ProgressPreference = 'Continue'; $Command")
+                    $null = $ps.Invoke()
+                    $ps.Streams.Error | Should -BeNullOrEmpty
+                    , @($ps.Streams.Progress | Where-Object Activity -eq 'Invoke-Quantize')
+                }
+                finally {
+                    $ps.Dispose()
+                }
+            }
+
+            # Every record counts inputs that exist ("1 of 1", never "2 of 1"), and the last one closes the bar.
+            function Assert-ProgressRight([object[]] $Records, [int] $Inputs) {
+                $Records.Count | Should -BeGreaterThan 1
+                foreach ($record in $Records[0..($Records.Count - 2)]) {
+                    $record.RecordType | Should -Be 'Processing'
+                    $record.StatusDescription -match '^(\d+) of (\d+)' | Should -BeTrue -Because $record.StatusDescription
+                    [int]$Matches[1] | Should -BeLessOrEqual ([int]$Matches[2]) -Because $record.StatusDescription
+                    [int]$Matches[2] | Should -BeLessOrEqual $Inputs -Because $record.StatusDescription
+                }
+                $Records[-1].RecordType | Should -Be 'Completed'
+                $Records[-1].PercentComplete | Should -Be 100
+            }
+        }
+
+        BeforeEach {
+            $dir = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+            $null = New-Item -ItemType Directory -Path $dir
+            foreach ($name in 'a', 'b', 'c') { $null = New-TestNpy (Join-Path $dir "$name.npy") @(2, 3) @(0.1, 0.2, -0.3, 1.5, 2.5, -3) }
+        }
+
+        It 'of a single input is counted 1 of 1 and completed' {
+            $records = Get-ProgressRecord "Invoke-Quantize -LiteralPath '$(Join-Path $dir 'a.npy')' -Method Symmetric -Calibrate"
+            Assert-ProgressRight $records 1
+            $records[0].StatusDescription | Should -Be '1 of 1: a.npy'
+        }
+
+        It 'of piped inputs is counted up to 3 of 3 and completed' {
+            $records = Get-ProgressRecord "Get-ChildItem -LiteralPath '$dir' -Filter *.npy | ForEach-Object { Start-Sleep -Milliseconds 300; `$_ } | Invoke-Quantize -Method Symmetric"
+            Assert-ProgressRight $records 3
+            @($records.StatusDescription) | Should -Not -Contain '4 of 3: c.npy'
         }
     }
 

@@ -102,7 +102,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
     {
-        Description = $"Channel axis for --per-channel; negative values count from the end. Default: {QuantizerSpec.DefaultChannelAxis}, the last axis.",
+        Description = $"Channel axis for --per-channel; negative values count from the end. Default: auto. Without it, values chosen from the data are chosen along axis {QuantizerSpec.DefaultChannelAxis} (PyTorch's output channels) and values given apply along the first axis whose length is their count; results say which axis was used.",
         HelpName = "N",
     };
 

@@ -18,8 +18,9 @@ public abstract class JobHost<TResult>
     public abstract void WriteError(QuantShellException error, JobInput? input);
 
     /// <summary>
-    /// Something the user should know about an input that did not fail (a model where nothing is quantized, and why);
-    /// written before its results.
+    /// Something the user should know that is not an error: an input skipped by a rule of the core, or a model where
+    /// nothing is quantized (the message names it and says why); written before the input's results, if any. The faces
+    /// show it as it is (PowerShell's WriteWarning; the command line's <c>warning:</c> line).
     /// </summary>
     public virtual void WriteWarning(string message, JobInput? input) { }
 

@@ -41,6 +41,12 @@ public abstract class InferableQuantizer
         }
     }
 
+    /// <summary>
+    /// The spec as applied through <paramref name="plan"/>: a per-channel quantizer given no axis gets the one its tensor
+    /// resolved, so that results and recorded quantizers say which axis was used.
+    /// </summary>
+    public QuantizerSpec SpecFor(QuantizationPlan plan) => Spec.WithResolvedAxis(plan.ChannelAxis);
+
     /// <summary>Creates the class of MCT's that a spec describes (target x method).</summary>
     public static InferableQuantizer Create(QuantizerSpec spec)
     {
@@ -57,8 +63,15 @@ public abstract class InferableQuantizer
             (QuantizationTarget.Weights, QuantizationMethod.LutSymmetric) => new WeightsLUTSymmetricInferableQuantizer(spec),
             (QuantizationTarget.Weights, QuantizationMethod.LutPot) => new WeightsLUTPOTInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.LutPot) => new ActivationLutPOTInferableQuantizer(spec),
-            _ => throw new QuantizerValidationException($"No quantizer for target {spec.Target} and method {spec.Method}.", "Method", ErrorIds.MethodInvalid),
+            _ => throw NoQuantizer(spec),
         };
+    }
+
+    // The spec's own rules say why (an activation LUT symmetric quantizer, a target or method out of range).
+    private static QuantizerValidationException NoQuantizer(QuantizerSpec spec)
+    {
+        spec.Validate();
+        return new QuantizerValidationException($"No quantizer for {Parameter.Target.With(spec.Target)} and {Parameter.Method.With(spec.Method)}.", Parameter.Method, ErrorIds.MethodInvalid);
     }
 
     /// <summary>The class name and its parameters, e.g. <c>WeightsPOTInferableQuantizer(NumBits=8 Threshold=[4] Signed=True)</c>.</summary>
@@ -69,7 +82,7 @@ public abstract class InferableQuantizer
             : $"Threshold=[{QuantizerSpec.Format(Spec.Threshold!)}] Signed={Spec.IsSigned}";
         if (Spec.IsLut)
             values += $" LutValues=[{QuantizerSpec.Format(Spec.LutValues!)}] LutValuesBitwidth={Spec.EffectiveLutValuesBitwidth} Eps={QuantizerSpec.FormatValue(Spec.EffectiveEps)}";
-        string channels = Spec.PerChannel ? $" PerChannel ChannelAxis={Spec.EffectiveChannelAxis}" : "";
+        string channels = !Spec.PerChannel ? "" : Spec.ChannelAxis is int axis ? $" PerChannel ChannelAxis={axis}" : " PerChannel";
         return $"{GetType().Name}(NumBits={Spec.NumBits} {values}{channels})";
     }
 }

@@ -26,7 +26,7 @@ public static class ParameterSelector
         if (data.Count == 0)
             throw new QuantShellException("Choosing quantization parameters needs at least one input array.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidArgument, "Path");
         if (options.ErrorMethod == ErrorMethod.Lp && !(double.IsFinite(options.P) && options.P > 0))
-            throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", "P", ErrorIds.ErrorExponentInvalid);
+            throw new QuantizerValidationException($"{Parameter.P} must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", Parameter.P, ErrorIds.ErrorExponentInvalid);
         if (options.ErrorMethod == ErrorMethod.Percentile)
             CheckPercentile(options.Percentile);
         bool allDouble = data.All(a => a.Data is double[]);
@@ -37,15 +37,16 @@ public static class ParameterSelector
     public static void CheckPercentile(double percentile)
     {
         if (!(double.IsFinite(percentile) && percentile > 0 && percentile <= 100))
-            throw new QuantizerValidationException($"Percentile must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", "Percentile", ErrorIds.PercentileInvalid);
+            throw new QuantizerValidationException($"{Parameter.Percentile} must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", Parameter.Percentile, ErrorIds.PercentileInvalid);
     }
 
     private static QuantizerSpec Select<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var channels = SplitChannels<T>(incomplete, data);
+        var channels = SplitChannels<T>(incomplete, data, out int? axis);
         bool signed = incomplete.Signed ?? (incomplete.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
-        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed };
+        // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed, ChannelAxis = incomplete.ChannelAxis ?? axis };
         if (spec.IsLut)
         {
             spec = LutSelection.Select(spec, channels, options);
@@ -78,10 +79,11 @@ public static class ParameterSelector
         return results;
     }
 
-    /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays.</summary>
-    private static T[][] SplitChannels<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data)
+    /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays; <paramref name="axis"/> the channel axis.</summary>
+    private static T[][] SplitChannels<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, out int? axis)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        axis = null;
         var arrays = data.Select(ToValues<T>).ToArray();
         // One array per tensor is used as it is (nothing here writes to it): a copy would double a large tensor's memory.
         if (!incomplete.PerChannel)
@@ -89,19 +91,20 @@ public static class ParameterSelector
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
             throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
-        int axis = incomplete.ResolveChannelAxis(rank);
-        long channelCount = data[0].Shape[axis];
-        if (data.Any(a => a.Shape[axis] != channelCount))
-            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
+        int channelAxis = incomplete.ResolveSelectionAxis(data[0].Shape);
+        axis = channelAxis;
+        long channelCount = data[0].Shape[channelAxis];
+        if (data.Any(a => a.Shape[channelAxis] != channelCount))
+            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {channelAxis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         if (channelCount == 0)
-            throw new QuantShellException($"channel axis {axis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
+            throw new QuantShellException($"channel axis {channelAxis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
         long perChannel = data.Sum(a => a.ElementCount) / channelCount;
         var channels = new T[channelCount][];
         var filled = new int[channelCount];
         for (int c = 0; c < channelCount; c++) channels[c] = new T[perChannel];
         for (int a = 0; a < arrays.Length; a++)
         {
-            long inner = data[a].Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
+            long inner = data[a].Shape.Skip(channelAxis + 1).Aggregate(1L, (x, y) => x * y);
             var values = arrays[a];
             for (long i = 0; i < values.LongLength; i++)
             {

@@ -17,8 +17,8 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
 {
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
     [Parameter]
-    [Alias("Format")]
-    public OutputForm Form { get; set; }
+    [Alias("Form")]
+    public OutputFormat Format { get; set; } = QuantizeRequest.DefaultFormat;
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
@@ -53,7 +53,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
         {
             Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
-            Form = Form,
+            Format = Format,
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,
@@ -77,11 +77,11 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
     /// <summary>"[conv1.weight] float32 (8, 3, 3, 3): Symmetric 8-bit per channel (axis 0), SQNR 38.21 dB" or "[shape] int64 (4): skipped (...)".</summary>
     private static string Describe(QuantizationResult tensor)
     {
-        if (tensor.Activation) return $"[{tensor.TensorName}] activation: {tensor.Method} {tensor.NumBits}-bit ({tensor.Form})";
+        if (tensor.Activation) return $"[{tensor.TensorName}] activation: {tensor.Method} {tensor.NumBits}-bit ({tensor.Format})";
         string head = $"[{tensor.TensorName}] {tensor.DType} {tensor.ShapeText}";
         if (tensor.Skipped) return $"{head}: skipped ({tensor.SkipReason})";
         string channels = tensor.PerChannel == true ? $" per channel (axis {tensor.ChannelAxis})" : "";
         return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{head}: {tensor.Method} {tensor.NumBits}-bit{channels}, SQNR {tensor.SqnrDb:F2} dB ({tensor.Form})");
+            $"{head}: {tensor.Method} {tensor.NumBits}-bit{channels}, SQNR {tensor.SqnrDb:F2} dB ({tensor.Format})");
     }
 }

@@ -32,8 +32,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             // Before any input is read: a plot that cannot be written fails the whole request at once.
             _plotFormat = PlotFile.FormatOf(request.PlotPath);
             if (request.Plotter is null)
-                throw new QuantShellException($"{request.PlotPath}: PlotPath needs a plotter to draw it (MeasureRequest.Plotter).",
-                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, "PlotPath");
+                throw new QuantShellException($"{request.PlotPath}: {Parameter.PlotPath} needs a plotter to draw it (MeasureRequest.Plotter).",
+                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
             _plotPath = Path.GetFullPath(request.PlotPath);
             AtomicFile.CheckWritable(_plotPath, request.Force, request.PlotPath);
         }
@@ -51,8 +51,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
         if (_plotPath is not null && inputs.Count > 1)
-            throw new QuantShellException($"PlotPath draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
-                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+            throw new QuantShellException($"{Parameter.PlotPath} draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
         if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
@@ -63,6 +63,9 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         foreach (var (input, array) in pool.Inputs)
             Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);
     }
+
+    // What quantize wrote beside an input is not measured with it (nor pooled with it by Calibrate).
+    protected override IReadOnlyCollection<string> OwnOutputTags => Quantize.QuantizeJob.OutputTags;
 
     protected override void Start(JobInput input)
     {
@@ -128,8 +131,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         }
         if (results.Count == 0) Warn(input, $"{input.Name}: nothing measured: {NothingToQuantize.Why(file, _policy, skipped)}");
         if (plot && results.Count != 1)
-            throw new QuantShellException($"{input.Name}: PlotPath draws one tensor but {results.Count} were measured; give rules that select one.",
-                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+            throw new QuantShellException($"{input.Name}: {Parameter.PlotPath} draws one tensor but {results.Count} were measured; give {Parameter.Rules} that select one.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
         if (plot) results[0] = Plot(measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0]);
         return results;
     }

@@ -13,10 +13,10 @@ public sealed record ModelQuantizationSummary : QuantizationReport
     public required string OutputPath { get; init; }
 
     /// <summary>The file's format as its reader names it ("safetensors", "ONNX (IR 8, opset 17)", ...).</summary>
-    public required string Format { get; init; }
+    public required string FileFormat { get; init; }
 
     /// <summary>What the output holds for the quantized tensors.</summary>
-    public required OutputForm Form { get; init; }
+    public required OutputFormat Format { get; init; }
 
     /// <summary>The tensors of the file (initializers and Constant-held tensors of an ONNX model).</summary>
     public required int TensorCount { get; init; }

@@ -33,9 +33,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
         _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
-            path => DefaultOutputPath(path, request.Form));
+            path => DefaultOutputPath(path, request.Format));
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
-            throw Usage("ExportQuantizer writes one quantizer, but rules give each tensor its own; export from a run without rules.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{Parameter.ExportQuantizer} writes one quantizer, but rules give each tensor its own; export from a run without {Parameter.Rules}.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         if (request.ExportQuantizerPath is not null)
         {
             _exportPath = Path.GetFullPath(request.ExportQuantizerPath);
@@ -57,11 +57,17 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     /// The default output name for an input: beside it, <c>.q</c> (fake) or <c>.int</c> before the extension:
     /// <c>x.npy</c> → <c>x.q.npy</c>, <c>m.safetensors</c> → <c>m.int.safetensors</c>.
     /// </summary>
-    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake) =>
-        OutputPlanner.Beside(inputPath, Tag(form), Path.HasExtension(inputPath) ? null : ".npy");
+    public static string DefaultOutputPath(string inputPath, OutputFormat format = OutputFormat.Fake) =>
+        OutputPlanner.Beside(inputPath, Tag(format), Path.HasExtension(inputPath) ? null : ".npy");
 
-    /// <summary>What a default output name says of its form: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
-    internal static string Tag(OutputForm form) => form == OutputForm.Fake ? "q" : EnumNames.Json(form);
+    /// <summary>What a default output name says of its format: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
+    internal static string Tag(OutputFormat format) => format == OutputFormat.Fake ? "q" : EnumNames.Json(format);
+
+    /// <summary>The tags of every default output name (<see cref="Tag"/> of each form).</summary>
+    internal static readonly IReadOnlyCollection<string> OutputTags = Enum.GetValues<OutputFormat>().Select(Tag).ToArray();
+
+    // Whatever the form asked for now: x.int.safetensors of an earlier run is no more an input than x.q.safetensors.
+    protected override IReadOnlyCollection<string> OwnOutputTags => OutputTags;
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationReport> host, CancellationToken cancellationToken = default) =>
@@ -71,8 +77,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     {
         _outputs.CheckCount(inputs.Count);
         if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && inputs.Count > 1)
-            throw Usage($"ExportQuantizer writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add Calibrate to choose one from all inputs, or give the values.",
-                ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{Parameter.ExportQuantizer} writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add {Parameter.Calibrate} to choose one from all inputs, or give the values.",
+                ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
@@ -97,9 +103,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
     private QuantizationResult QuantizeNpy(JobInput input, OutputTarget output, CancellationToken token)
     {
-        if (_request.Form != OutputForm.Fake)
-            throw new QuantShellException($"{input.Name}: the {EnumNames.Json(_request.Form)} form is written for model files; an .npy file is written fake-quantized.",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        if (_request.Format != OutputFormat.Fake)
+            throw new QuantShellException($"{input.Name}: {Parameter.Format.With(_request.Format)} is written for model files; an .npy file is written fake-quantized ({Parameter.Format.With(OutputFormat.Fake)}).",
+                ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var recipe = _recipe;
         if (_policy.Rules is not null)
         {
@@ -131,12 +137,12 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     {
         var clock = Stopwatch.StartNew();
         if (output.Stream is not null)
-            throw Usage($"{input.Name}: a model file is written to a file; give OutputPath or OutputDirectory.", ErrorIds.OutputFormNotSupported, "OutputPath");
+            throw Usage($"{input.Name}: a model file is written to a file, not to a stream; give {Parameter.OutputPath} or {Parameter.OutputDirectory}.", ErrorIds.StreamOutputNotSupported, Parameter.OutputPath);
         if (_exportPath is not null && _recipe.ChoosesFromData)
-            throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{input.Name}: {Parameter.ExportQuantizer} writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         using var file = input.OpenTensorFile();
-        if (_request.Form == OutputForm.Qdq && file.Kind != TensorFileKind.Onnx)
-            throw new QuantShellException($"{input.Name}: the qdq form is for ONNX models; a {file.FormatName} file takes fake or int.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        if (_request.Format == OutputFormat.Qdq && file.Kind != TensorFileKind.Onnx)
+            throw new QuantShellException($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a {file.FormatName} file takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int)}.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var options = Options(null);
         string outputPath = Path.GetFullPath(output.Path!);
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
@@ -146,12 +152,12 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         IReadOnlyList<QuantizationResult> results;
         if (file is OnnxTensorFile onnx)
         {
-            results = OnnxModelQuantizer.Quantize(onnx, _request.Form, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
+            results = OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
         }
         else
         {
             RefuseActivations(input);
-            results = AtomicFile.Write(output.Path!, Output, stream => _request.Form == OutputForm.Int
+            results = AtomicFile.Write(output.Path!, Output, stream => _request.Format == OutputFormat.Int
                 ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
                 : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
         }
@@ -175,8 +181,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         {
             InputPath = input.ResultPath,
             OutputPath = outputPath,
-            Format = file.FormatName,
-            Form = _request.Form,
+            FileFormat = file.FormatName,
+            Format = _request.Format,
             TensorCount = file.Tensors.Count,
             QuantizedCount = weights.Count,
             SkippedCount = skipped.Count,
@@ -250,9 +256,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     {
         if (_policy.Rules is { Activations.Count: > 0 } rules)
             throw new QuantShellException($"{input.Name}: {rules.Source} holds activation quantizers, which apply to ONNX models (values of the graph); this file has no graph. Remove its \"activations\" list for this file.",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Rules");
+                ErrorIds.RulesActivationsNotApplicable, QuantShellErrorKind.InvalidArgument, Parameter.Rules.Name);
     }
 
-    private static QuantShellException Usage(string message, string errorId, string parameter) =>
-        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter);
+    private static QuantShellException Usage(string message, string errorId, Parameter parameter) =>
+        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter.Name);
 }
