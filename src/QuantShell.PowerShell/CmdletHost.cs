@@ -9,12 +9,17 @@ internal sealed class CmdletHost<TResult>(PSCmdlet cmdlet, int progressId, Func<
 {
     public override bool ShouldProcess(string target, string action) => cmdlet.ShouldProcess(target, action);
 
-    public override void WriteResult(TResult result) => cmdlet.WriteObject(toOutput is null ? result : toOutput(result));
+    /// <summary>The result, or what <c>toOutput</c> makes of it (a list: each of its items).</summary>
+    public override void WriteResult(TResult result)
+    {
+        object? output = toOutput is null ? result : toOutput(result);
+        cmdlet.WriteObject(output, enumerateCollection: output is System.Collections.IList);
+    }
+
+    public override void WriteWarning(string message, JobInput? input) => cmdlet.WriteWarning(message);
 
     public override void WriteError(QuantShellException error, JobInput? input) =>
         cmdlet.WriteError(ErrorRecords.From(error, input?.Name ?? error.Target));
-
-    public override void WriteWarning(string message) => cmdlet.WriteWarning(message);
 
     private bool _itemBarShown;
 

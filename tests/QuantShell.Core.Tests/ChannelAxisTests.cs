@@ -108,10 +108,10 @@ public sealed class ChannelAxisTests : IDisposable
     {
         string input = _temp.File("seed.npy");
         new NpyArray([1, 3, 3, 3], Values(27, 17, 5)).Write(input);
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments { Quantizer = Seed() } }, [JobInput.File(input)], host);
         Assert.Empty(host.Errors);
-        var result = Assert.Single(host.Results);
+        var result = Assert.Single(Assert.Single(host.Results).TensorResults());
         Assert.Equal(1, result.ChannelAxis);
         Assert.Equal(1, result.Quantizer!.ChannelAxis);
         Assert.Contains("\"channelAxis\":1", result.Quantizer.ToString());
@@ -127,10 +127,10 @@ public sealed class ChannelAxisTests : IDisposable
             TensorFiles.Write(TensorFileKind.Safetensors, stream,
                 [new OutputTensor("w", DType.Float32, [5, 3, 2, 2], s => s.Write(MemoryMarshal.AsBytes(values.AsSpan())))],
                 new Dictionary<string, string>(), CancellationToken.None);
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments { Quantizer = Seed() }, Format = OutputFormat.Int }, [JobInput.File(model)], host);
         Assert.Empty(host.Errors);
-        var result = Assert.Single(host.Results);
+        var result = Assert.Single(Assert.Single(host.Results).TensorResults());
         Assert.Equal(1, result.ChannelAxis);
         Assert.Equal(1, result.Quantizer!.ChannelAxis);
         using var written = TensorFiles.Open(result.OutputPath);

@@ -21,6 +21,9 @@ public sealed class InputJobTests : IDisposable
     private sealed class Host<T> : JobHost<T>
     {
         public List<T> Results { get; } = [];
+
+        /// <summary>The tensors' results of a quantize job's reports (an .npy file's report is its one tensor).</summary>
+        public List<QuantizationResult> Tensors => Results.OfType<QuantizationReport>().SelectMany(r => r.TensorResults()).ToList();
         public List<QuantShellException> Errors { get; } = [];
         public List<string> Warnings { get; } = [];
         public List<JobProgress> Progress { get; } = [];
@@ -29,7 +32,7 @@ public sealed class InputJobTests : IDisposable
         public override bool ShouldProcess(string target, string action) => !Decline.Contains(Path.GetFileName(target));
         public override void WriteResult(T result) => Results.Add(result);
         public override void WriteError(QuantShellException error, JobInput? input) => Errors.Add(error);
-        public override void WriteWarning(string message) => Warnings.Add(message);
+        public override void WriteWarning(string message, JobInput? input) => Warnings.Add(message);
         public override void WriteProgress(JobProgress progress) => Progress.Add(progress);
     }
 
@@ -43,9 +46,9 @@ public sealed class InputJobTests : IDisposable
         return path;
     }
 
-    private static Host<QuantizationResult> Quantize(QuantizeRequest request, IEnumerable<string> inputs)
+    private static Host<QuantizationReport> Quantize(QuantizeRequest request, IEnumerable<string> inputs)
     {
-        var host = new Host<QuantizationResult>();
+        var host = new Host<QuantizationReport>();
         QuantizeJob.Run(request, inputs.Select(JobInput.File), host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
         return host;
@@ -58,15 +61,15 @@ public sealed class InputJobTests : IDisposable
     {
         string batch1 = Npy("batch1.npy", 1), batch2 = Npy("batch2.npy", 2);
         var first = Quantize(Calibrated, [batch1, batch2]);
-        Assert.Equal(2, first.Results.Count);
+        Assert.Equal(2, first.Tensors.Count);
         Assert.Empty(first.Warnings);
 
         // What batch*.npy matches the second time, in a listing's order.
         string[] matched = [batch1, _temp.File("batch1.q.npy"), batch2, _temp.File("batch2.q.npy")];
         var second = Quantize(Calibrated with { Force = true }, matched);
-        Assert.Equal(2, second.Results.Count);
-        Assert.All(second.Results, r => Assert.Equal(2, r.Selection!.InputCount));
-        Assert.Equal(first.Results[0].Threshold, second.Results[0].Threshold);
+        Assert.Equal(2, second.Tensors.Count);
+        Assert.All(second.Tensors, r => Assert.Equal(2, r.Selection!.InputCount));
+        Assert.Equal(first.Tensors[0].Threshold, second.Tensors[0].Threshold);
         Assert.Equal(2, second.Warnings.Count);
         Assert.StartsWith($"{_temp.File("batch1.q.npy")}: skipped: it is named as the default output of {batch1}, which is also an input", second.Warnings[0]);
         Assert.StartsWith($"{_temp.File("batch2.q.npy")}: skipped", second.Warnings[1]);
@@ -80,7 +83,7 @@ public sealed class InputJobTests : IDisposable
         // A listing puts x.int.npy before x.npy ('i' < 'n'): the job holds it until it knows.
         string x = Npy("x.npy", 3), own = Npy("x.int.npy", 4);
         var host = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), MaxParallelism = 1 }, [own, x]);
-        var result = Assert.Single(host.Results);
+        var result = Assert.Single(host.Tensors);
         Assert.Equal(x, result.InputPath);
         Assert.Contains($"{own}: skipped", Assert.Single(host.Warnings));
         Assert.False(File.Exists(_temp.File("x.int.q.npy")));
@@ -92,7 +95,7 @@ public sealed class InputJobTests : IDisposable
         Npy("x.npy", 5);
         string own = Npy("x.q.npy", 6);
         var host = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments() }, [own]);
-        Assert.Equal(own, Assert.Single(host.Results).InputPath);
+        Assert.Equal(own, Assert.Single(host.Tensors).InputPath);
         Assert.Empty(host.Warnings);
         Assert.True(File.Exists(_temp.File("x.q.q.npy")));
     }
@@ -103,7 +106,7 @@ public sealed class InputJobTests : IDisposable
         // "q" of a file beside which no x.npy exists, and tags that are not ours, are ordinary names.
         string[] inputs = [Npy("y.q.npy", 7), Npy("z.npy", 8), Npy("z.fp16.npy", 9)];
         var host = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments() }, inputs);
-        Assert.Equal(inputs, host.Results.Select(r => r.InputPath));
+        Assert.Equal(inputs, host.Tensors.Select(r => r.InputPath));
         Assert.Empty(host.Warnings);
     }
 
@@ -150,7 +153,7 @@ public sealed class InputJobTests : IDisposable
     public void Progress_OfInputsAddedOneByOne_CountsThem(int parallelism)
     {
         string[] inputs = [Npy("a.npy", 12), Npy("b.npy", 13), Npy("c.npy", 14)];
-        var host = new Host<QuantizationResult>();
+        var host = new Host<QuantizationReport>();
         using var job = new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerArguments(), MaxParallelism = parallelism }, host);
         foreach (string input in inputs)
         {
@@ -158,7 +161,7 @@ public sealed class InputJobTests : IDisposable
             Thread.Sleep(300); // past the progress interval, so that each input's record is drawn
         }
         job.Complete();
-        Assert.Equal(3, host.Results.Count);
+        Assert.Equal(3, host.Tensors.Count);
         AssertCountsRight(host.Progress, 3);
     }
 
@@ -166,10 +169,10 @@ public sealed class InputJobTests : IDisposable
     public void Progress_LeavesOutInputsDeclined()
     {
         string[] inputs = [Npy("a.npy", 15), Npy("b.npy", 16), Npy("c.npy", 17)];
-        var host = new Host<QuantizationResult>();
+        var host = new Host<QuantizationReport>();
         host.Decline.Add("b.npy");
         QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), MaxParallelism = 1 }, inputs.Select(JobInput.File), host);
-        Assert.Equal(2, host.Results.Count);
+        Assert.Equal(2, host.Tensors.Count);
         AssertCountsRight(host.Progress, 2);
     }
 }

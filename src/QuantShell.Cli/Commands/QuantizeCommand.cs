@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Serialization;
 
@@ -56,6 +57,11 @@ internal static class QuantizeCommand
         CustomParser = QuantizerOptionSet.ParseEnum<OutputFormat>,
     };
 
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "For a model file, a line per tensor (what was quantized and how, or why it was copied) before the model's summary line.",
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per result (JSON Lines) instead of a line of text.",
@@ -72,7 +78,7 @@ internal static class QuantizeCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, Verbose, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -97,10 +103,20 @@ internal static class QuantizeCommand
             ExportQuantizerPath = parseResult.GetValue(ExportQuantizer),
         };
         // When stdout carries the .npy data, the results go to stderr.
-        var host = new ConsoleHost<QuantizationResult>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),
-            QuantShellJson.Compact.QuantizationResult, TextFormat.WriteQuantized);
+        bool verbose = parseResult.GetValue(Verbose);
+        var host = new ConsoleHost<QuantizationReport>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),
+            QuantShellJson.Compact.QuantizationReport, (writer, report) => TextFormat.WriteQuantizeReport(writer, report, verbose),
+            progressLine: cli.ErrorIsTerminal, writeJson: WriteJson);
         var job = QuantizeJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         stdout?.Flush();
         return host.ExitCode(job);
+    }
+
+    /// <summary>A line per tensor, then a model's summary line; each says which it is ("kind": "tensor" or "model").</summary>
+    private static void WriteJson(TextWriter output, QuantizationReport report)
+    {
+        if (report is ModelQuantizationSummary summary)
+            foreach (QuantizationReport tensor in summary.Tensors) output.WriteLine(JsonSerializer.Serialize(tensor, QuantShellJson.Compact.QuantizationReport));
+        output.WriteLine(JsonSerializer.Serialize(report, QuantShellJson.Compact.QuantizationReport));
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using QuantShell.Core.Errors;
 
@@ -17,6 +18,7 @@ public abstract class InputJob<TResult> : IDisposable
     private const int ProgressIntervalMs = 250;
 
     private readonly Queue<(JobInput Input, Task<IReadOnlyList<TResult>> Work)> _pending = new();
+    private readonly ConcurrentDictionary<JobInput, ConcurrentQueue<string>> _warnings = new(ReferenceEqualityComparer.Instance);
     private readonly List<JobInput> _collected = [];
     private readonly Stopwatch _progressClock = new();
     private readonly CancellationTokenSource _cancellation;
@@ -27,7 +29,7 @@ public abstract class InputJob<TResult> : IDisposable
     private string? _starting;
     private volatile ItemBytes? _itemBytes;
 
-    private sealed record ItemBytes(string Item, long Done, long Total);
+    private sealed record ItemBytes(string Item, long Done, long Total, int TensorsDone, int TensorsTotal);
 
     private protected InputJob(JobHost<TResult> host, CancellationToken cancellationToken, int maxParallelism)
     {
@@ -116,7 +118,7 @@ public abstract class InputJob<TResult> : IDisposable
 
     private void SkipOwnOutput(JobInput input, string source) =>
         Host.WriteWarning($"{input.Name}: skipped: it is named as the default output of {source}, which is also an input; " +
-                          $"name it without {source} to {Activity.ToLowerInvariant()} it anyway.");
+                          $"name it without {source} to {Activity.ToLowerInvariant()} it anyway.", input);
 
     /// <summary>No more inputs: runs what was collected, waits for every input and delivers the rest.</summary>
     public void Complete()
@@ -270,8 +272,15 @@ public abstract class InputJob<TResult> : IDisposable
         ReportProgress();
     }
 
-    /// <summary>A worker's progress through one large input (bytes of its tensors); shown while the caller waits for it.</summary>
-    protected void ReportItemBytes(JobInput input, long done, long total) => _itemBytes = new ItemBytes(input.Name, done, total);
+    /// <summary>A worker's progress through one model file (its tensors, and their bytes); shown while the caller waits for it.</summary>
+    protected void ReportItemProgress(JobInput input, long bytesDone, long bytesTotal, int tensorsDone, int tensorsTotal) =>
+        _itemBytes = new ItemBytes(input.Name, bytesDone, bytesTotal, tensorsDone, tensorsTotal);
+
+    /// <summary>
+    /// A worker's warning about an input (any thread): handed to the host on the caller's thread, right before the input's
+    /// results.
+    /// </summary>
+    protected void Warn(JobInput input, string message) => _warnings.GetOrAdd(input, _ => new ConcurrentQueue<string>()).Enqueue(message);
 
     private void DeliverOne()
     {
@@ -280,6 +289,8 @@ public abstract class InputJob<TResult> : IDisposable
         while (!((IAsyncResult)work).AsyncWaitHandle.WaitOne(ProgressIntervalMs)) ReportProgress();
         _pending.Dequeue();
         _done++;
+        if (_itemBytes?.Item == input.Name) _itemBytes = null;
+        _warnings.TryRemove(input, out var warnings);
         IReadOnlyList<TResult> results;
         try
         {
@@ -303,6 +314,7 @@ public abstract class InputJob<TResult> : IDisposable
             return;
         }
         Succeeded++;
+        foreach (string warning in warnings ?? []) Host.WriteWarning(warning, input);
         Delivered(input, results);
         foreach (var result in results) Host.WriteResult(result);
     }
@@ -325,6 +337,8 @@ public abstract class InputJob<TResult> : IDisposable
             Item = item?.Item,
             ItemBytesDone = item?.Done,
             ItemBytesTotal = item?.Total,
+            ItemTensorsDone = item?.TensorsDone,
+            ItemTensorsTotal = item?.TensorsTotal,
         });
     }
 

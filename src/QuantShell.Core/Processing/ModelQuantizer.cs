@@ -34,7 +34,7 @@ internal static class ModelQuantizer
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision);
                 bytesDone?.Invoke(tensor.ByteCount);
                 return null;
             }
@@ -69,7 +69,7 @@ internal static class ModelQuantizer
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision);
                 outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
                 {
                     using var source = file.OpenTensor(tensor);

@@ -46,7 +46,7 @@ internal static class OnnxModelQuantizer
             if (decision.Recipe is { } recipe) quantize.Add((tensor, recipe));
             else
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision);
                 bytesDone?.Invoke(tensor.ByteCount);
             }
         }

@@ -66,25 +66,28 @@ public sealed class TensorPolicy
     internal TensorDecision Decide(StoredTensor tensor)
     {
         if (!tensor.DType.IsFloating)
-            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)");
+            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)",
+                $"{tensor.DType.Name} values (not floating)");
         if (tensor.ElementCount == 0)
-            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize");
+            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize", "no elements");
         if (Rules is not null)
         {
             if (Rules.Match(tensor) is not { } match)
-                return TensorDecision.Skip("no rule matches it");
+                return TensorDecision.Skip("no rule matches it", "no rule matches");
             var (rule, index) = match;
-            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Recipe());
+            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it", $"skipped by rule {index} ('{rule.Match}')") : TensorDecision.Quantize(rule.Recipe());
         }
         if (tensor.GraphRole is { } role)
         {
             // A graph says which tensors are weights, and the axis of their output channels.
             return role.ChannelAxis is int axis
                 ? TensorDecision.Quantize(DefaultFor(axis))
-                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)");
+                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)",
+                    role.SkipCategory ?? "not a weight");
         }
         if (tensor.Rank < 2)
-            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)");
+            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)",
+                "rank below 2 (not a weight by default)");
         return TensorDecision.Quantize(DefaultFor(0));
     }
 
