@@ -592,6 +592,8 @@ Describe 'Invoke-Quantize' {
             $records = Get-ProgressRecord "Get-ChildItem -LiteralPath '$dir' -Filter *.npy | ForEach-Object { Start-Sleep -Milliseconds 300; `$_ } | Invoke-Quantize -Method Symmetric"
             Assert-ProgressRight $records 3
             @($records.StatusDescription) | Should -Not -Contain '4 of 3: c.npy'
+        }
+    }
 
     Context '-Search (MCT''s values from tests/fixtures/selection, or the least error)' {
         BeforeAll {
