@@ -78,27 +78,6 @@ public sealed class BoundedSearchTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Pot_BoundedEqualsExhaustive(string kind)
-    {
-        int cases = 0;
-        foreach (int bits in new[] { 2, 3, 8 })
-            foreach (bool perChannel in new[] { false, true })
-            {
-                int seed = 100 + bits * 7 + (perChannel ? 1 : 0);
-                var channels = perChannel ? Channels(kind, 4, 5000, seed) : [Data(kind, 30000, seed)];
-                foreach (bool signed in new[] { true, false })
-                {
-                    var exhaustive = MctWeightsSelection.PotThresholds(channels, bits, signed, perChannel, ErrorMethod.Mse, 2, false, Exhaustive);
-                    var bounded = MctWeightsSelection.PotThresholds(channels, bits, signed, perChannel, ErrorMethod.Mse, 2, false, Always);
-                    AssertSame(exhaustive, bounded, $"{kind} POT {bits}-bit perChannel {perChannel} signed {signed}");
-                    cases++;
-                }
-            }
-        Assert.Equal(12, cases);
-    }
-
-    [Theory]
-    [MemberData(nameof(Kinds))]
     public void Uniform_BoundedEqualsExhaustive(string kind)
     {
         int cases = 0;

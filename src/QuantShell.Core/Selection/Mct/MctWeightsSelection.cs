@@ -28,7 +28,8 @@ internal static class MctWeightsSelection
         var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
         if (method == ErrorMethod.NoClipping) return noClipping;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, boundedFrom);
+        // One set of candidates, scored in one pass: bounding them first would cost a pass of its own.
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, int.MaxValue);
         var result = new double[channels.Length];
         Parallel.For(0, channels.Length, c =>
         {

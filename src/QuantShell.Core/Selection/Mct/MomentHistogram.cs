@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -76,24 +77,16 @@ internal sealed class MomentHistogram
         if (!(lo < hi) || !double.IsFinite(lo) || !double.IsFinite(hi)) return null;
         double width = (hi - lo) / bins, inverse = bins / (hi - lo);
         if (!(width > 0) || !double.IsFinite(inverse)) return null;
-        var counts = new int[chunks][];
-        var s1 = new double[chunks][];
-        var s2 = new double[chunks][];
+        var cells = new double[chunks][];
         Do(chunks, k =>
         {
-            var n = counts[k] = new int[bins];
-            var a = s1[k] = new double[bins];
-            var b = s2[k] = new double[bins];
+            cells[k] = new double[3 * bins];
             var span = values.AsSpan(Math.Min(values.Length, k * chunk), Math.Max(0, Math.Min(chunk, values.Length - k * chunk)));
-            Accumulate(span, lo, inverse, width, bins, n, a, b);
+            Accumulate<T>(span, lo, inverse, width, bins, cells[k]);
         });
+        var merged = cells[0];
         for (int k = 1; k < chunks; k++)
-            for (int i = 0; i < bins; i++)
-            {
-                counts[0][i] += counts[k][i];
-                s1[0][i] += s1[k][i];
-                s2[0][i] += s2[k][i];
-            }
+            for (int i = 0; i < merged.Length; i++) merged[i] += cells[k][i];
         var p0 = new int[bins + 1];
         var p1 = new long[bins + 1];
         var p2 = new long[bins + 1];
@@ -104,16 +97,16 @@ internal sealed class MomentHistogram
         int maxBin = 0;
         for (int i = 0; i < bins; i++)
         {
-            int n = counts[0][i];
+            int n = (int)merged[3 * i];
             maxBin = Math.Max(maxBin, n);
             p0[i + 1] = p0[i] + n;
             p1[i + 1] = p1[i] + (long)i * n;
             p2[i + 1] = p2[i] + (long)i * i * n;
-            q1[i + 1] = q1[i] + s1[0][i];
-            qi[i + 1] = qi[i] + i * s1[0][i];
-            q2[i + 1] = q2[i] + s2[0][i];
-            absS1 += Math.Abs(s1[0][i]);
-            sumS2 += s2[0][i];
+            q1[i + 1] = q1[i] + merged[3 * i + 1];
+            qi[i + 1] = qi[i] + i * merged[3 * i + 1];
+            q2[i + 1] = q2[i] + merged[3 * i + 2];
+            absS1 += Math.Abs(merged[3 * i + 1]);
+            sumS2 += merged[3 * i + 2];
         }
         return new MomentHistogram(bins, lo, hi, width, values.Length, maxBin, p0, p1, p2, q1, qi, q2, absS1, sumS2);
     }
@@ -164,33 +157,48 @@ internal sealed class MomentHistogram
         return (lo, hi);
     }
 
-    private static void Accumulate<T>(ReadOnlySpan<T> values, double lo, double inverse, double width, int bins, int[] n, double[] s1, double[] s2)
+    private static void Accumulate<T>(ReadOnlySpan<T> values, double lo, double inverse, double width, int bins, double[] cells)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int last = bins - 1;
-        if (typeof(T) == typeof(float))
+        if (typeof(T) == typeof(float)) AccumulateSingle(MemoryMarshal.Cast<T, float>(values), lo, inverse, width, bins - 1, cells);
+        else if (typeof(T) == typeof(double)) AccumulateDouble(MemoryMarshal.Cast<T, double>(values), lo, inverse, width, bins - 1, cells);
+        else
         {
-            foreach (float x in MemoryMarshal.Cast<T, float>(values))
-            {
-                double t = ((double)x - lo) * inverse;
-                int i = (int)t;
-                if (i > last) i = last;
-                double y = (t - i - 0.5) * width;
-                n[i]++;
-                s1[i] += y;
-                s2[i] += y * y;
-            }
-            return;
+            var wide = new double[values.Length];
+            for (int i = 0; i < wide.Length; i++) wide[i] = double.CreateTruncating(values[i]);
+            AccumulateDouble(wide, lo, inverse, width, bins - 1, cells);
         }
-        foreach (T value in values)
+    }
+
+    // Each bin's count, Σ y and Σ y² side by side (one cache line per value); the bin index by the CPU's own truncation
+    // (t is never negative, and at most the bin count).
+    private static void AccumulateSingle(ReadOnlySpan<float> values, double lo, double inverse, double width, int last, double[] cells)
+    {
+        ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
+        for (int k = 0; k < values.Length; k++)
         {
-            double t = (double.CreateTruncating(value) - lo) * inverse;
-            int i = (int)t;
-            if (i > last) i = last;
+            double t = ((double)values[k] - lo) * inverse;
+            int i = Math.Min(double.ConvertToIntegerNative<int>(t), last);
             double y = (t - i - 0.5) * width;
-            n[i]++;
-            s1[i] += y;
-            s2[i] += y * y;
+            ref double cell = ref Unsafe.Add(ref first, 3 * i);
+            cell += 1;
+            Unsafe.Add(ref cell, 1) += y;
+            Unsafe.Add(ref cell, 2) += y * y;
+        }
+    }
+
+    private static void AccumulateDouble(ReadOnlySpan<double> values, double lo, double inverse, double width, int last, double[] cells)
+    {
+        ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
+        for (int k = 0; k < values.Length; k++)
+        {
+            double t = (values[k] - lo) * inverse;
+            int i = Math.Min(double.ConvertToIntegerNative<int>(t), last);
+            double y = (t - i - 0.5) * width;
+            ref double cell = ref Unsafe.Add(ref first, 3 * i);
+            cell += 1;
+            Unsafe.Add(ref cell, 1) += y;
+            Unsafe.Add(ref cell, 2) += y * y;
         }
     }
 
