@@ -1,3 +1,5 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 using QuantShell.Core.Selection.Mct;
 
@@ -107,6 +109,44 @@ public sealed class BoundedSearchTests
             cases++;
         }
         Assert.Equal(DataKinds.Length, cases);
+    }
+
+    /// <summary>
+    /// The optimal search with its fine scans bounded first (<see cref="ChannelScorer{T}.ScoreMany"/>) against the same
+    /// search scoring every grid exactly: the same quantizer, per tensor and per channel, symmetric and uniform.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Optimal_BoundedEqualsExhaustive(string kind)
+    {
+        int cases = 0;
+        foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            foreach (int bits in new[] { 3, 8 })
+                foreach (bool perChannel in new[] { false, true })
+                {
+                    int seed = 500 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13;
+                    var values = perChannel ? Channels(kind, 3, 8000, seed).SelectMany(c => c).ToArray() : Data(kind, 24000, seed);
+                    var array = new NpyArray(perChannel ? [3, 8000] : [24000], values);
+                    var request = new QuantizerSpec
+                    {
+                        Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
+                    };
+                    var options = new SelectionOptions { Search = SelectionSearch.Optimal };
+                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive });
+                    var bounded = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Always });
+                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel}";
+                    if (method == QuantizationMethod.Uniform)
+                    {
+                        AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
+                        AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                    }
+                    else
+                    {
+                        AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
+                    }
+                    cases++;
+                }
+        Assert.Equal(8, cases);
     }
 
     /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>

@@ -56,6 +56,9 @@ internal sealed class MomentHistogram
 
     public int Bins => _bins;
 
+    /// <summary>The unit roundoff of float64, 2^-53.</summary>
+    public const double UnitRoundoff64 = U64;
+
     /// <summary>
     /// The histogram of <paramref name="values"/> (all finite) in <paramref name="bins"/> bins (at most 2^16), or null when
     /// the values are all equal. With <paramref name="parallel"/> the values are split over the cores.
@@ -238,21 +241,56 @@ internal sealed class MomentHistogram
         }
         // Where the float rounding of (clip(x) - a)/s may differ from the real quotient's, in units of x.
         double margin = 4 * u * (b - a + s) + 8 * U64 * (Math.Abs(a) + Math.Abs(b));
-        double w = _width, eps = _eps;
-        if (!(s > 4 * (w + margin + eps))) return false;
+        return TryLevels(top + 1, k => Level(k, a, s, single), k => a + (k + 0.5) * s, s, margin, u, out low, out high);
+    }
 
+    /// <summary>
+    /// The same bounds for the quantizer kernel's grid (<c>FakeQuantizeKernel</c>): code round(x·inverse) + zero clamped
+    /// to [qmin, qmax], value (code - zero)·scale, all in float32 (<paramref name="single"/>) or float64, and the error
+    /// (x - y)² in float64 as <c>ErrorMeasure</c> takes it.
+    /// </summary>
+    public bool TryKernelSquaredErrorSum(double scale, double inverse, int zeroPoint, int quantMin, int quantMax, bool single, out double low, out double high)
+    {
+        low = 0;
+        high = double.PositiveInfinity;
+        if (!(scale > 0) || !(inverse > 0) || !double.IsFinite(scale) || !double.IsFinite(inverse) || quantMax <= quantMin) return false;
+        int first = quantMin - zeroPoint, levels = quantMax - quantMin + 1;
+        if (levels > 1 << 20) return false;
+        double u = single ? U32 : U64;
+        double reach = (Math.Max(Math.Abs(first), Math.Abs(first + levels)) + 1) / inverse;
+        // x·inverse is rounded once (relative u), and the boundary below is computed in float64.
+        double margin = 4 * u * reach + 8 * U64 * reach;
+        double level(int k) => single ? (float)(first + k) * (float)scale : (first + k) * scale;
+        return TryLevels(levels, level, k => (first + k + 0.5) / inverse, 1 / inverse, margin, single ? U64 : U64, out low, out high);
+    }
+
+    /// <summary>
+    /// Bounds of Σ (x - q(x))² for a monotone grid of <paramref name="levels"/> levels: values below boundary(0) go to
+    /// level(0), between boundary(k - 1) and boundary(k) to level(k), above the last boundary to the last level, except
+    /// within <paramref name="margin"/> of a boundary where either neighbour may be taken. <paramref name="termUnit"/> is
+    /// the unit roundoff of the precision the terms are computed in.
+    /// </summary>
+    private bool TryLevels(int levels, Func<int, double> levelOf, Func<int, double> boundaryOf, double step, double margin, double termUnit,
+                           out double low, out double high)
+    {
+        low = 0;
+        high = double.PositiveInfinity;
+        double u = termUnit;
+        int top = levels - 1;
+        double w = _width, eps = _eps;
+        if (!(step > 4 * (w + margin + eps)) || top < 1) return false;
         double lowSum = 0, highSum = 0, magnitude = 0;
         int pos = 0;
         for (int k = 0; k <= top; k++)
         {
-            double q = Level(k, a, s, single);
+            double q = levelOf(k);
             int start = 0, end = _bins;
-            if (k > 0) start = Math.Clamp(CeilIndex((a + (k - 0.5) * s + margin + eps - _lo) / w), pos, _bins);
-            if (k < top) end = Math.Clamp(FloorIndex((a + (k + 0.5) * s - margin - eps - _lo) / w), 0, _bins);
+            if (k > 0) start = Math.Clamp(CeilIndex((boundaryOf(k - 1) + margin + eps - _lo) / w), pos, _bins);
+            if (k < top) end = Math.Clamp(FloorIndex((boundaryOf(k) - margin - eps - _lo) / w), 0, _bins);
             if (k > 0)
             {
                 // Bins between the last level's and this one's: their values go to either level.
-                double boundary = a + (k - 0.5) * s, below = Level(k - 1, a, s, single);
+                double boundary = boundaryOf(k - 1), below = levelOf(k - 1);
                 for (int i = pos; i < start; i++)
                 {
                     int n = _p0[i + 1] - _p0[i];
@@ -295,7 +333,7 @@ internal sealed class MomentHistogram
         if (pos != _bins) return false;
         // Rounding of the moments' sums and of the formula above, generously: the moments are running sums of at most
         // the largest bin's count of terms no larger than w/2 (w²/4); the running sums over the bins add up to 2^16 of them.
-        double reach = Math.Max(Math.Max(s, a - _lo), _hi - Level(top, a, s, single)) + w + margin;
+        double reach = Math.Max(Math.Max(step, levelOf(0) - _lo), _hi - levelOf(top)) + w + margin;
         double slack = 64 * U64 * magnitude
                        + 4 * U64 * _maxBinCount * _count * w * (reach + w)
                        + 8 * (top + 1) * U64 * _bins * (4.0 * _bins * w * _absS1 + _sumS2)
