@@ -9,13 +9,13 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to quantize. '-' reads one .npy from stdin.",
+        Description = "The .npy or model files, or Hugging Face model folders, to quantize. '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "The output file, for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy.",
+        Description = "The output file (the output folder for a model folder), for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy, DIR.q beside DIR.",
         HelpName = "FILE",
     };
 
@@ -51,9 +51,26 @@ internal static class QuantizeCommand
 
     public static readonly Option<OutputForm?> Form = new("--form", "--format")
     {
-        Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
-        HelpName = "fake|int|qdq",
+        Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded), qdq (ONNX only) or compressed-tensors (model folders: the pack-quantized layout vLLM and transformers load).",
+        HelpName = "fake|int|qdq|compressed-tensors",
         CustomParser = QuantizerOptionSet.ParseEnum<OutputForm>,
+    };
+
+    public static readonly Option<int?> MaxParallelism = new("--max-parallelism")
+    {
+        Description = "Shards of a model folder quantized at once (default 1: memory holds one shard's tensors in flight).",
+        HelpName = "N",
+    };
+
+    public static readonly Option<string?> Part = new("--part")
+    {
+        Description = "For a model folder: quantize only part K of N of its shards (K/N; the shards in file-name order, every N-th from K) into a staging folder beside --output. Run every part, then --finish.",
+        HelpName = "K/N",
+    };
+
+    public static readonly Option<bool> Finish = new("--finish")
+    {
+        Description = "For a model folder split with --part: check that every part is done, write the index, config.json and the other files, and put the output folder in place.",
     };
 
     public static readonly Option<bool> Json = new("--json")
@@ -72,7 +89,7 @@ internal static class QuantizeCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -95,6 +112,9 @@ internal static class QuantizeCommand
             Fsync = parseResult.GetValue(Fsync),
             AllowNonFinite = parseResult.GetValue(AllowNonFinite),
             ExportQuantizerPath = parseResult.GetValue(ExportQuantizer),
+            ShardParallelism = parseResult.GetValue(MaxParallelism) ?? 1,
+            Part = parseResult.GetValue(Part),
+            Finish = parseResult.GetValue(Finish),
         };
         // When stdout carries the .npy data, the results go to stderr.
         var host = new ConsoleHost<QuantizationResult>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),

@@ -21,6 +21,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     private readonly QuantizerRecipe _recipe;
     private readonly OutputPlanner _outputs;
     private readonly string? _exportPath;
+    private readonly SplitPart? _part;
     private bool _quantizerExported;
 
     /// <summary>Checks the request (every rule that needs no input) and reads the quantizer file, if any.</summary>
@@ -32,6 +33,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
             path => DefaultOutputPath(path, request.Form));
+        _part = request.Part is null ? null : SplitPart.Parse(request.Part);
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
             throw Usage("ExportQuantizer writes one quantizer, but rules give each tensor its own; export from a run without rules.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
         if (request.ExportQuantizerPath is not null)
@@ -88,8 +90,64 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
 
     protected override void Start(JobInput input)
     {
+        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        {
+            StartFolder(input);
+            return;
+        }
+        if (_part is not null || _request.Finish)
+        {
+            Fail(input, Usage($"{input.Name}: Part and Finish split the shards of a model folder; this input is a file.", ErrorIds.PartInvalid, _part is not null ? "Part" : "Finish"));
+            return;
+        }
         if (_policy.Rules is null && !_recipe.ChoosesFromData) ExportQuantizer(_recipe.Spec);
         StartWithOutput(input, _outputs, "Quantize", (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
+    }
+
+    /// <summary>
+    /// A Hugging Face model folder: the index and every shard's header are read and checked, and the output folder's name,
+    /// on the caller's thread; the shards are written on a worker (docs/model-folders.md).
+    /// </summary>
+    private void StartFolder(JobInput input)
+    {
+        string output;
+        FolderQuantizer quantizer;
+        try
+        {
+            if (_outputs.SingleOutput && _request.OutputStream is not null)
+                throw Usage($"{input.Name}: a model folder is written to a folder; give OutputPath (the output folder).", ErrorIds.OutputFormNotSupported, "OutputPath");
+            if (_exportPath is not null)
+                throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but each tensor of a model folder gets its own.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            if (_request.Form == OutputForm.Qdq)
+                throw Usage($"{input.Name}: the qdq format is for ONNX models; a model folder takes fake, int or compressed-tensors.", ErrorIds.OutputFormNotSupported, "Format");
+            if (_part is not null && _request.Finish)
+                throw Usage("Part and Finish cannot both be given: each part writes its shards, then one Finish completes the run.", ErrorIds.OptionConflict, "Finish");
+            string outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
+                ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
+                : FolderQuantizer.DefaultOutput(input.Name, _request.Form));
+            output = Path.GetFullPath(outputName);
+            _outputs.EnsureDirectory();
+            FolderQuantizer.CheckOutput(input.FullPath!, output, _request.Force, outputName);
+            var folder = ModelFolder.Open(input.FullPath!, input.Name);
+            quantizer = new FolderQuantizer(folder, _policy, _request.Form, Options(null), _request.ShardParallelism, output, outputName);
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        string action = _request.Finish ? "Finish the split quantization into" : _part is not null ? $"Quantize part {_part} into" : "Quantize into";
+        if (!Host.ShouldProcess(input.Name, $"{action} '{output}'")) return;
+        Enqueue(input, token =>
+        {
+            void Progress(long done, long total) => ReportItemBytes(input, done, total);
+            if (_request.Finish)
+            {
+                quantizer.FinishParts(token);
+                return [];
+            }
+            return _part is not null ? quantizer.RunPart(_part, Progress, token) : quantizer.Run(Progress, token);
+        });
     }
 
     /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
@@ -132,6 +190,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (_exportPath is not null && _recipe.ChoosesFromData)
             throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
         using var file = input.OpenTensorFile();
+        if (_request.Form == OutputForm.CompressedTensors)
+            throw new QuantShellException($"{input.Name}: the compressed-tensors format is written for Hugging Face model folders (config.json and safetensors shards); give the folder.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format");
         if (_request.Form == OutputForm.Qdq && file.Kind != TensorFileKind.Onnx)
             throw new QuantShellException($"{input.Name}: the qdq form is for ONNX models; a {file.FormatName} file takes fake or int.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
         var options = Options(null);
