@@ -32,7 +32,7 @@ internal static class TextFormat
                 $"scale {Number(result.Scale![0])}, zero point {result.ZeroPoint![0]}, {how}"));
             return;
         }
-        string channels = spec.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+        string channels = !spec.PerChannel ? "" : spec.GroupSize is int g ? $" group-wise (axis {result.ChannelAxis}, groups of {g})" : $" per-channel (axis {result.ChannelAxis})";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
         string form = result.Form is { } written && written != OutputForm.Fake ? $", {EnumNames.Json(written)} codes" : "";

@@ -46,6 +46,13 @@ public sealed record QuantizerSpec
     /// <summary>Channel axis for per-channel quantization (negative counts from the end); null means <see cref="DefaultChannelAxis"/>.</summary>
     public int? ChannelAxis { get; init; }
 
+    /// <summary>
+    /// Group-wise scales (QuantShell's, not MCT's): one value per channel and per group of this many consecutive elements
+    /// of the last axis, the last group ragged when it does not divide; null for one value per channel (or tensor).
+    /// Needs per-channel quantization on an axis other than the last; values are stored channel-major ([channel][group]).
+    /// </summary>
+    public int? GroupSize { get; init; }
+
     /// <summary>The table of a LUT quantizer: integer values in the LUT's range, at most 2^NumBits distinct, any order.</summary>
     public IReadOnlyList<double>? LutValues { get; init; }
 
@@ -68,7 +75,8 @@ public sealed record QuantizerSpec
         _ => Signed ?? true,
     };
 
-    public int EffectiveChannelAxis => ChannelAxis ?? DefaultChannelAxis;
+    /// <summary>The channel axis; when none is given, the last one, or the first one (the output channels) for group-wise scales.</summary>
+    public int EffectiveChannelAxis => ChannelAxis ?? (GroupSize is null ? DefaultChannelAxis : 0);
 
     // The values of the method, as results and quantizer files show them: a threshold and a signedness for POT, symmetric
     // and LUT quantizers, a range for uniform ones, a table for LUT ones.
@@ -139,6 +147,16 @@ public sealed record QuantizerSpec
             string? lutParameter = LutValues is not null ? "LutValues" : LutValuesBitwidth is not null ? "LutValuesBitwidth" : Eps is not null ? "Eps" : InputRank is not null ? "InputRank" : null;
             if (lutParameter is not null)
                 throw Invalid(lutParameter, $"{lutParameter} applies to LUT quantizers (LutSymmetric, LutPot) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
+        }
+
+        if (GroupSize is int groupSize)
+        {
+            if (groupSize < 1)
+                throw Invalid("GroupSize", $"GroupSize must be at least 1 but is {groupSize}.", ErrorIds.GroupSizeInvalid);
+            if (Target == QuantizationTarget.Activation || IsLut)
+                throw Invalid("GroupSize", $"GroupSize applies to POT, symmetric and uniform weights quantizers, not to {(IsLut ? MethodName : "activation")} quantizers.", ErrorIds.GroupSizeInvalid);
+            if (!PerChannel)
+                throw Invalid("GroupSize", "GroupSize gives one value per channel and group: it needs PerChannel.", ErrorIds.GroupSizeInvalid);
         }
 
         int count = ValueCount;
@@ -263,6 +281,20 @@ public sealed record QuantizerSpec
             throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
         if (!PerChannel) return null;
         int axis = ResolveChannelAxis(shape.Count);
+        if (GroupSize is int groupSize)
+        {
+            if (axis == shape.Count - 1)
+                throw Invalid("GroupSize", $"GroupSize groups the last axis, but the channel axis {EffectiveChannelAxis} of shape {FormatShape(shape)} is the last axis; choose another ChannelAxis (0, the output channels of a Linear weight).", ErrorIds.GroupSizeInvalid);
+            long groups = (shape[^1] + groupSize - 1) / groupSize;
+            if (shape[axis] * groups != valueCount)
+            {
+                string name = Method == QuantizationMethod.Uniform ? "MinRange/MaxRange" : "Threshold";
+                throw Invalid(Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold",
+                    $"{name} has {valueCount} values but shape {FormatShape(shape)} has {shape[axis]} channels (axis {axis}) of {groups} groups of {groupSize}; give {shape[axis] * groups} values, channel by channel.",
+                    ErrorIds.ChannelCountMismatch);
+            }
+            return axis;
+        }
         if (shape[axis] != valueCount)
         {
             string name = Method == QuantizationMethod.Uniform ? "MinRange/MaxRange" : "Threshold";

@@ -36,6 +36,9 @@ public sealed record QuantizerArguments
     public bool? Signed { get; init; }
     public bool? PerChannel { get; init; }
     public int? ChannelAxis { get; init; }
+
+    /// <summary>Group-wise scales: one value per channel and group of this many elements of the last axis (implies PerChannel).</summary>
+    public int? GroupSize { get; init; }
     public IReadOnlyList<double>? LutValues { get; init; }
     public int? LutValuesBitwidth { get; init; }
     public double? Eps { get; init; }
@@ -64,6 +67,7 @@ public sealed record QuantizerArguments
         if (Signed is not null) yield return nameof(Signed);
         if (PerChannel is not null) yield return nameof(PerChannel);
         if (ChannelAxis is not null) yield return nameof(ChannelAxis);
+        if (GroupSize is not null) yield return nameof(GroupSize);
         if (LutValues is not null) yield return nameof(LutValues);
         if (LutValuesBitwidth is not null) yield return nameof(LutValuesBitwidth);
         if (Eps is not null) yield return nameof(Eps);
@@ -108,8 +112,9 @@ public sealed record QuantizerArguments
                 MinRange = MinRange,
                 MaxRange = MaxRange,
                 Signed = Signed,
-                PerChannel = PerChannel ?? false,
+                PerChannel = PerChannel ?? GroupSize is not null,
                 ChannelAxis = ChannelAxis,
+                GroupSize = GroupSize,
                 LutValues = LutValues,
                 LutValuesBitwidth = LutValuesBitwidth,
                 Eps = Eps,

@@ -95,17 +95,42 @@ public static class ParameterSelector
             throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         if (channelCount == 0)
             throw new QuantShellException($"channel axis {axis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        long perChannel = data.Sum(a => a.ElementCount) / channelCount;
-        var channels = new T[channelCount][];
-        var filled = new int[channelCount];
-        for (int c = 0; c < channelCount; c++) channels[c] = new T[perChannel];
+        long groups = 1, last = 1;
+        if (incomplete.GroupSize is int groupSize)
+        {
+            if (axis == rank - 1)
+                throw new QuantizerValidationException($"GroupSize groups the last axis, but the channel axis {incomplete.EffectiveChannelAxis} is the last axis of rank {rank}; choose another ChannelAxis (0, the output channels of a Linear weight).", "GroupSize", ErrorIds.GroupSizeInvalid);
+            last = data[0].Shape[^1];
+            if (data.Any(a => a.Shape[^1] != last))
+                throw new QuantShellException("Calibration arrays for group-wise selection must have the same last axis.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
+            groups = (last + groupSize - 1) / groupSize;
+        }
+        // One set of values per channel, or per channel and group (channel-major); a ragged last group holds fewer.
+        long sets = checked(channelCount * groups);
+        var counts = new long[sets];
+        int SetOf(long i, long inner) => incomplete.GroupSize is int g
+            ? (int)(i / inner % channelCount * groups + i % last / g)
+            : (int)(i / inner % channelCount);
+        foreach (var array in data)
+        {
+            long inner = array.Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
+            if (incomplete.GroupSize is null)
+            {
+                for (int c = 0; c < channelCount; c++) counts[c] += array.ElementCount / channelCount;
+                continue;
+            }
+            for (long i = 0; i < array.ElementCount; i++) counts[SetOf(i, inner)]++;
+        }
+        var channels = new T[sets][];
+        var filled = new int[sets];
+        for (int c = 0; c < sets; c++) channels[c] = new T[counts[c]];
         for (int a = 0; a < arrays.Length; a++)
         {
             long inner = data[a].Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
             var values = arrays[a];
             for (long i = 0; i < values.LongLength; i++)
             {
-                int c = (int)(i / inner % channelCount);
+                int c = SetOf(i, inner);
                 channels[c][filled[c]++] = values[i];
             }
         }
