@@ -102,11 +102,18 @@ public sealed class TensorPolicy
         string last = module[(module.LastIndexOf('.') + 1)..];
         if (last == "lm_head")
             return TensorDecision.Skip("lm_head is left unquantized by default, as llm-compressor does (give rules to quantize it)");
-        if (last.Contains("embed", StringComparison.OrdinalIgnoreCase) || last is "wte" or "wpe" or "shared")
+        if (IsEmbedding(module))
             return TensorDecision.Skip("an embedding is not a Linear weight; left unquantized by default (give rules to quantize it)");
         if (last.Contains("norm", StringComparison.OrdinalIgnoreCase) || last.StartsWith("ln", StringComparison.Ordinal))
             return TensorDecision.Skip("a norm's weight is left unquantized by default (give rules to quantize it)");
         return TensorDecision.Quantize(DefaultFor(0));
+    }
+
+    /// <summary>True for the module name of an embedding (<c>embed_tokens</c>, <c>wte</c>, <c>wpe</c>, <c>shared</c>, ...), which is not a Linear layer.</summary>
+    internal static bool IsEmbedding(string module)
+    {
+        string last = module[(module.LastIndexOf('.') + 1)..];
+        return last.Contains("embed", StringComparison.OrdinalIgnoreCase) || last is "wte" or "wpe" or "shared";
     }
 
     /// <summary>The model default with channels on <paramref name="axis"/> (built once per axis; jobs decide from several threads).</summary>

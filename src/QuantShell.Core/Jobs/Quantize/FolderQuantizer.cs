@@ -151,6 +151,7 @@ internal sealed class FolderQuantizer
             {
                 OutputForm.Fake => ModelQuantizer.WriteFake(file, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
                 OutputForm.Int => ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
+                OutputForm.CompressedTensors => CompressedTensorsWriter.Write(file, stream, finalPath, _policy.DecideLinearWeight, _options, modules, ignored, BytesDone, token),
                 _ => throw new QuantShellException($"{_folder.Name}: the {Quantization.EnumNames.Kebab(_form)} format is for ONNX models; a model folder takes fake, int or compressed-tensors.",
                     ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format"),
             }, Path.Combine(_outputName, shard.FileName));
@@ -197,7 +198,13 @@ internal sealed class FolderQuantizer
             AtomicFile.Write(Path.Combine(staging, ModelFolder.IndexFileName), write, s => s.Write(Serialize(rewritten)));
         }
         string configSource = Path.Combine(_folder.FullPath, ModelFolder.ConfigFileName);
-        if (File.Exists(configSource))
+        if (_form == OutputForm.CompressedTensors)
+        {
+            var config = _folder.Config?.DeepClone().AsObject() ?? new JsonObject();
+            config["quantization_config"] = CompressedTensorsConfig.Build(shards.SelectMany(s => s.Modules).ToList(), shards.SelectMany(s => s.Ignored).ToList());
+            AtomicFile.Write(Path.Combine(staging, ModelFolder.ConfigFileName), write, s => s.Write(Serialize(config)));
+        }
+        else if (File.Exists(configSource))
         {
             File.Copy(configSource, Path.Combine(staging, ModelFolder.ConfigFileName), overwrite: true);
         }
