@@ -112,7 +112,7 @@ public sealed record QuantizerArguments
                 MinRange = MinRange,
                 MaxRange = MaxRange,
                 Signed = Signed,
-                PerChannel = PerChannel ?? GroupSize is not null,
+                PerChannel = PerChannel ?? (GroupSize is not null && (Target ?? DefaultTarget) == QuantizationTarget.Weights),
                 ChannelAxis = ChannelAxis,
                 GroupSize = GroupSize,
                 LutValues = LutValues,
