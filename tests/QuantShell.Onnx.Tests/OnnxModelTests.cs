@@ -25,6 +25,26 @@ public sealed class OnnxModelTests
     }
 
     [Fact]
+    public void ModelThroughASymbolicLink_IsReadWhole_AndRecognizedWhateverTheLinkNameLength()
+    {
+        using var temp = new TempDirectory();
+        string model = Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx");
+        // A link's own length is the length of its target's name: 1 byte for "m", far less than the model.
+        string target = temp.File("m");
+        File.Copy(model, target);
+        string link = temp.File("l.onnx");
+        File.CreateSymbolicLink(link, "m");
+        // A file recognized by its first bytes, through a link whose own length (1) is below the 8 bytes looked at.
+        File.Copy(Path.Combine(TestPaths.RepositoryRoot, "examples", "x.npy"), temp.File("x"));
+        string shortLink = temp.File("n");
+        File.CreateSymbolicLink(shortLink, "x");
+
+        byte[] original = File.ReadAllBytes(model);
+        Assert.Equal(original, OnnxModel.Load(link).ToByteArray());
+        Assert.Equal(TensorFileKind.Npy, TensorFiles.Recognize(shortLink));
+    }
+
+    [Fact]
     public void FieldsWeDoNotModel_SurviveReadingChangingAndWriting()
     {
         // Unknown fields of ONNX messages (model training_info 20, graph metadata_props 16, node metadata_props 9,

@@ -156,6 +156,40 @@ public sealed class CalibrationTests
         }
     }
 
+    /// <summary>
+    /// Nodes out of topological order, as float16 converters leave them (the input's Cast appended last): the values
+    /// downstream of it are still activations, found, calibrated, quantized, and ONNX Runtime runs the result.
+    /// </summary>
+    [Fact]
+    public void NodesOutOfOrder_ActivationsBehindALaterNode_AreFoundAndQuantized()
+    {
+        using var temp = new TempDirectory();
+        string model = temp.File("unsorted.onnx");
+        var graph = Graph("unsorted",
+            [Node("MatMul", ["xc", "w1"], ["h"], "matmul1"), Node("Relu", ["h"], ["r"], "relu"), Node("MatMul", ["r", "w2"], ["y"], "matmul2"),
+             Node("Identity", ["x"], ["xc"], "input_cast")],
+            [Value("x", OnnxDataType.Float, 1, 4)], [Value("y", OnnxDataType.Float, 1, 3)],
+            Floats("w1", [4, 5], Samples.Normal(21, 20)), Floats("w2", [5, 3], Samples.Normal(22, 15)));
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(Model(graph, 13)));
+        string data = Samples.NpyFolder(temp, "data", 3, [1, 4], seed: 23);
+        string rules = temp.File("rules.json");
+        var host = new CollectingHost<CalibrationResult>();
+        var summary = Fixtures.Calibrate(model, data, rules, host);
+
+        Assert.Equal(["xc", "r"], host.Results.Select(r => r.TensorName));
+        Assert.All(host.Results, r => Assert.Equal(3, r.Samples));
+        Assert.Equal(2, summary.Activations);
+
+        string output = temp.File("unsorted.qdq.onnx");
+        Fixtures.Quantize(model, rules, output, OutputForm.Qdq);
+        Assert.Equal(2, OnnxModel.Load(output).Proto.Graph.Node.Count(n => n.OpType == "QuantizeLinear"));
+        var inputs = new[] { Fixtures.Floats("x", [1, 4], Samples.Normal(24, 4)) };
+        var reference = Fixtures.AsFloats(Fixtures.Run(model, inputs)[0]);
+        var candidate = Fixtures.AsFloats(Fixtures.Run(output, inputs)[0]);
+        Assert.NotEqual(reference, candidate);
+        Assert.All(reference.Zip(candidate), p => Assert.True(Math.Abs(p.First - p.Second) < 0.2 * (1 + Math.Abs(p.First)), $"{p.First} vs {p.Second}"));
+    }
+
     [Fact]
     public void SubgraphNeverRun_IsSkippedWithItsReason_AndLeftOutOfTheRules()
     {

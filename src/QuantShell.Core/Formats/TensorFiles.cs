@@ -17,7 +17,7 @@ public static class TensorFiles
     public static TensorFileKind? Recognize(string path)
     {
         // A FIFO or device reports no size: reading ahead would take bytes its one reader needs; the name decides.
-        if (new FileInfo(path).Length < 8) return null;
+        if (IO.FileLength.Of(new FileInfo(path)) < 8) return null;
         Span<byte> head = stackalloc byte[16];
         int got;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))

@@ -43,7 +43,8 @@ public static class QuantizerFile
         {
             var info = new FileInfo(path);
             if (!info.Exists) throw new QuantShellException($"{path}: quantizer file not found.", ErrorIds.QuantizerFileNotFound, QuantShellErrorKind.NotFound, path);
-            if (info.Length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {info.Length} bytes; the limit is {MaxFileBytes}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
+            long length = IO.FileLength.Of(info);
+            if (length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {length} bytes; the limit is {MaxFileBytes}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
             text = File.ReadAllText(path, new UTF8Encoding(false, true));
         }
         catch (DecoderFallbackException) { throw new QuantShellException($"{path}: quantizer file is not valid UTF-8.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path); }

@@ -51,7 +51,8 @@ public sealed class QuantizationRules
         {
             var info = new FileInfo(path);
             if (!info.Exists) throw new QuantShellException($"{name}: rules file not found.", ErrorIds.RulesFileNotFound, QuantShellErrorKind.NotFound, name);
-            if (info.Length > MaxFileBytes) throw Invalid(name, $"is {info.Length} bytes; a rules file is at most {MaxFileBytes}");
+            long length = IO.FileLength.Of(info);
+            if (length > MaxFileBytes) throw Invalid(name, $"is {length} bytes; a rules file is at most {MaxFileBytes}");
             text = File.ReadAllText(path, new UTF8Encoding(false, true));
         }
         catch (DecoderFallbackException) { throw Invalid(name, "is not valid UTF-8"); }

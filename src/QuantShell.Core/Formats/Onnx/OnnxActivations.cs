@@ -225,14 +225,32 @@ public static class OnnxActivations
                 if (graph.IsMain && initializers.Contains(input.Name)) continue;
                 visible.Add(input.Name);
             }
-            foreach (var node in proto.Node)
+            // A value a node defines here hides an outer one of its name. Nodes are visited through a work list rather
+            // than in file order: ONNX asks for a topologically sorted graph, but converters (float16 ones, for example)
+            // append a node at the end whose output earlier nodes read, and ONNX Runtime sorts such graphs itself.
+            var reads = new List<string>[proto.Node.Count];
+            var readers = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+            for (int n = 0; n < proto.Node.Count; n++)
             {
-                bool reads = node.Input.Any(visible.Contains) || OnnxModel.Subgraphs(graph, node).Any(sub => OnnxModel.FreeNames(sub).Any(visible.Contains));
-                foreach (string output in node.Output)
+                var node = proto.Node[n];
+                foreach (string output in node.Output) visible.Remove(output);
+                reads[n] = node.Input.Concat(OnnxModel.Subgraphs(graph, node).SelectMany(OnnxModel.FreeNames)).Where(r => r.Length > 0).Distinct().ToList();
+                foreach (string name in reads[n])
                 {
-                    if (output.Length == 0) continue;
-                    if (reads) visible.Add(output);
-                    else visible.Remove(output);
+                    if (!readers.TryGetValue(name, out var list)) readers[name] = list = [];
+                    list.Add(n);
+                }
+            }
+            var pending = new Queue<int>(Enumerable.Range(0, proto.Node.Count));
+            var done = new bool[proto.Node.Count];
+            while (pending.TryDequeue(out int n))
+            {
+                if (done[n] || !reads[n].Any(visible.Contains)) continue;
+                done[n] = true;
+                foreach (string output in proto.Node[n].Output)
+                {
+                    if (output.Length == 0 || !visible.Add(output) || !readers.TryGetValue(output, out var next)) continue;
+                    foreach (int r in next) pending.Enqueue(r);
                 }
             }
             result[proto] = visible;

@@ -57,7 +57,7 @@ internal static class OnnxExternalData
         long expected = OnnxDataTypes.RawBytes((OnnxDataType)tensor.DataType, OnnxTensorCodec.ElementCount(tensor, where));
         if (length is long given && given != expected)
             throw new TensorFormatException(where, $"external data length {given} differs from the {expected} bytes that dims [{string.Join(", ", tensor.Dims)}] of {OnnxDataTypes.Name((OnnxDataType)tensor.DataType)} need.", ErrorIds.OnnxTensorDataMismatch);
-        long fileLength = info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo linked ? linked.Length : info.Length;
+        long fileLength = IO.FileLength.Of(info);
         if (offset > fileLength || expected > fileLength - offset)
             throw new TensorFormatException(where, $"external data range [{offset}, {offset + expected}) ends beyond the end of '{location}' ({fileLength} bytes).", ErrorIds.OnnxExternalDataOutOfRange);
         return new Range(full, offset, expected);

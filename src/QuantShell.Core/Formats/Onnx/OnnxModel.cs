@@ -64,11 +64,13 @@ public sealed class OnnxModel
                 throw new QuantShellException($"{name}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
             if (!info.Exists)
                 throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
-            if (info.Length > MaxModelBytes)
-                throw new TensorFormatException(name, $"the file is {info.Length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
-            if (info.Length == 0) return Parse([], name, directory);
+            // The length of what was opened: a symbolic link's own FileInfo.Length is the length of its target's name.
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-            return ParseFile(handle, checked((int)info.Length), name, directory);
+            long length = RandomAccess.GetLength(handle);
+            if (length > MaxModelBytes)
+                throw new TensorFormatException(name, $"the file is {length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
+            if (length == 0) return Parse([], name, directory);
+            return ParseFile(handle, checked((int)length), name, directory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

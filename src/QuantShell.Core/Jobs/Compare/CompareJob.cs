@@ -87,7 +87,7 @@ public static class CompareJob
     private static long ModelBytes(string path)
     {
         var model = OnnxModel.Load(path);
-        return new FileInfo(path).Length + model.ExternalDataFiles().Sum(f => new FileInfo(f).Length);
+        return IO.FileLength.Of(new FileInfo(path)) + model.ExternalDataFiles().Sum(f => IO.FileLength.Of(new FileInfo(f)));
     }
 
     /// <summary>The candidate must take the reference's inputs and give its outputs (same names and element types).</summary>

@@ -84,7 +84,7 @@ public sealed class LowerJob : InputJob<LowerResult>
             IrVersion = model.Proto.IrVersion,
             NodeCountBefore = nodesBefore,
             NodeCount = model.Proto.Graph.Node.Count,
-            InputBytes = new FileInfo(input.FullPath!).Length,
+            InputBytes = IO.FileLength.Of(new FileInfo(input.FullPath!)),
             OutputBytes = new FileInfo(outputPath).Length,
             ElapsedMs = clock.Elapsed.TotalMilliseconds,
         };
