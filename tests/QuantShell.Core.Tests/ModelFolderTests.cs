@@ -290,6 +290,31 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Equal(Directory.GetFiles(Fixture, "*", SearchOption.AllDirectories).Length, Directory.GetFiles(input, "*", SearchOption.AllDirectories).Length);
     }
 
+    /// <summary>A snapshot of the Hugging Face cache links each file to a blob: read through the links, written as files.</summary>
+    [Fact]
+    public void CacheSnapshot_OfSymbolicLinks_IsReadThroughThem()
+    {
+        string blobs = _temp.File("blobs"), snapshot = _temp.File("snapshot");
+        Directory.CreateDirectory(blobs);
+        foreach (string file in Directory.GetFiles(Fixture, "*", SearchOption.AllDirectories))
+        {
+            string relative = Path.GetRelativePath(Fixture, file);
+            string blob = Path.Combine(blobs, Guid.NewGuid().ToString("N"));
+            File.Copy(file, blob);
+            string link = Path.Combine(snapshot, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(link)!);
+            File.CreateSymbolicLink(link, blob);
+        }
+        var (host, output) = Quantize(new QuantizerArguments { NumBits = 4 }, OutputForm.Fake, snapshot);
+        Assert.Empty(host.Errors);
+        Assert.Equal(5, host.Results.Count(r => !r.Skipped));
+        foreach (string relative in new[] { "config.json", "tokenizer.json", Path.Combine("extra", "LICENSE.txt") })
+        {
+            Assert.Null(new FileInfo(Path.Combine(output, relative)).LinkTarget);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(Fixture, relative)), File.ReadAllBytes(Path.Combine(output, relative)));
+        }
+    }
+
     /// <summary>Parts in any order, then the final step, give the folder a whole run gives, byte for byte; a missing part is named.</summary>
     [Theory]
     [InlineData(OutputForm.Fake, 3)]

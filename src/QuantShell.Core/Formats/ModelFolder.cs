@@ -201,8 +201,9 @@ public sealed class ModelFolder
         byte[] bytes;
         try
         {
-            var info = new FileInfo(path);
-            if (info.Length > MaxJsonBytes) throw Invalid(name, $"is {info.Length} bytes; the limit is {MaxJsonBytes}.");
+            // Through symbolic links: the Hugging Face cache links every file of a snapshot to a blob.
+            long length = IO.FileLength.Of(new FileInfo(path));
+            if (length > MaxJsonBytes) throw Invalid(name, $"is {length} bytes; the limit is {MaxJsonBytes}.");
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -76,7 +76,7 @@ internal sealed record FolderManifest(OutputForm Form, int Part, int Parts, stri
     {
         if (!File.Exists(path))
             throw Incomplete(name, "is missing: that part has not finished (run it, then the final step again).");
-        if (new FileInfo(path).Length > MaxBytes) throw Incomplete(name, "is too large to be a part record.");
+        if (IO.FileLength.Of(new FileInfo(path)) > MaxBytes) throw Incomplete(name, "is too large to be a part record.");
         try
         {
             var root = JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject ?? throw Incomplete(name, "is not a JSON object.");
