@@ -51,10 +51,19 @@ public sealed class GridPlan : QuantizationPlan
     public override void Encode<T>(ReadOnlySpan<T> source, Span<int> codes, long firstIndex)
     {
         var grids = Grids<T>();
-        for (int i = 0; i < source.Length; i++)
+        // Run by run (a channel's inner block, or a group): one grid each, no index arithmetic per element.
+        int position = 0;
+        while (position < source.Length)
         {
-            FakeQuantizeKernel.Quantize(source[i], grids[ChannelOf(firstIndex + i)], out T code, out _);
-            codes[i] = int.CreateSaturating(code);
+            long index = firstIndex + position;
+            int run = Channels == 1 ? source.Length : (int)Math.Min(RunFrom(index), source.Length - position);
+            var grid = grids[ChannelOf(index)];
+            for (int i = position; i < position + run; i++)
+            {
+                FakeQuantizeKernel.Quantize(source[i], grid, out T code, out _);
+                codes[i] = int.CreateSaturating(code);
+            }
+            position += run;
         }
     }
 

@@ -197,19 +197,20 @@ internal static class CompressedTensorsWriter
     internal static void PackRow(ReadOnlySpan<int> codes, int offset, int bits, Span<byte> words)
     {
         uint mask = (1u << bits) - 1;
+        ulong pending = 0;
+        int held = 0, word = 0;
         for (int i = 0; i < codes.Length; i++)
         {
-            uint value = (uint)(codes[i] + offset) & mask;
-            long position = (long)i * bits;
-            int word = (int)(position >> 5), shift = (int)(position & 31);
-            var at = words.Slice(word * 4, 4);
-            BinaryPrimitives.WriteUInt32LittleEndian(at, BinaryPrimitives.ReadUInt32LittleEndian(at) | value << shift);
-            if (shift + bits > 32)
+            pending |= (ulong)((uint)(codes[i] + offset) & mask) << held;
+            held += bits;
+            if (held >= 32)
             {
-                var next = words.Slice(word * 4 + 4, 4);
-                BinaryPrimitives.WriteUInt32LittleEndian(next, BinaryPrimitives.ReadUInt32LittleEndian(next) | value >> (32 - shift));
+                BinaryPrimitives.WriteUInt32LittleEndian(words.Slice(word++ * 4, 4), (uint)pending);
+                pending >>= 32;
+                held -= 32;
             }
         }
+        if (held > 0) BinaryPrimitives.WriteUInt32LittleEndian(words.Slice(word * 4, 4), (uint)pending);
     }
 
     /// <summary>The zero points (z - 2^(b-1) stored as z) of each group column, packed along the output channels.</summary>

@@ -108,9 +108,7 @@ public static class ParameterSelector
         // One set of values per channel, or per channel and group (channel-major); a ragged last group holds fewer.
         long sets = checked(channelCount * groups);
         var counts = new long[sets];
-        int SetOf(long i, long inner) => incomplete.GroupSize is int g
-            ? (int)(i / inner % channelCount * groups + i % last / g)
-            : (int)(i / inner % channelCount);
+        int SetOf(long i, long inner) => (int)(i / inner % channelCount);
         foreach (var array in data)
         {
             long inner = array.Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
@@ -119,7 +117,12 @@ public static class ParameterSelector
                 for (int c = 0; c < channelCount; c++) counts[c] += array.ElementCount / channelCount;
                 continue;
             }
-            for (long i = 0; i < array.ElementCount; i++) counts[SetOf(i, inner)]++;
+            // Whole rows of the last axis share a channel (the channel axis is not the last): count group by group.
+            for (long row = 0; row < array.ElementCount / last; row++)
+            {
+                long first = (row * last / inner % channelCount) * groups;
+                for (long g = 0; g < groups; g++) counts[first + g] += Math.Min(incomplete.GroupSize!.Value, last - g * incomplete.GroupSize.Value);
+            }
         }
         var channels = new T[sets][];
         var filled = new int[sets];
@@ -128,6 +131,20 @@ public static class ParameterSelector
         {
             long inner = data[a].Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
             var values = arrays[a];
+            if (incomplete.GroupSize is int size)
+            {
+                for (long row = 0; row < values.LongLength / last; row++)
+                {
+                    long first = (row * last / inner % channelCount) * groups;
+                    for (long g = 0; g < groups; g++)
+                    {
+                        int c = (int)(first + g), length = (int)Math.Min(size, last - g * size);
+                        Array.Copy(values, row * last + g * size, channels[c], filled[c], length);
+                        filled[c] += length;
+                    }
+                }
+                continue;
+            }
             for (long i = 0; i < values.LongLength; i++)
             {
                 int c = SetOf(i, inner);
