@@ -190,6 +190,53 @@ public sealed class CalibrationTests
         Assert.All(reference.Zip(candidate), p => Assert.True(Math.Abs(p.First - p.Second) < 0.2 * (1 + Math.Abs(p.First)), $"{p.First} vs {p.Second}"));
     }
 
+    /// <summary>
+    /// A float16 network behind a float32 interface (x -> Cast -> MatMul -> Relu -> MatMul -> Cast -> y, float16 weights):
+    /// its activations are float16; they are calibrated, and quantized through a Cast to float32 and back, in both forms.
+    /// </summary>
+    [Theory]
+    [InlineData(OutputForm.Qdq)]
+    [InlineData(OutputForm.Fake)]
+    public void Float16Activations_AreCalibratedAndQuantizedInFloat32_AndTheModelRuns(OutputForm form)
+    {
+        using var temp = new TempDirectory();
+        string model = temp.File("half.onnx");
+        static Core.Formats.Onnx.Protobuf.TensorProto Halves(string name, long[] dims, float[] values) => new()
+        {
+            Name = name, DataType = (int)OnnxDataType.Float16, Dims = { dims },
+            RawData = Google.Protobuf.ByteString.CopyFrom(values.SelectMany(v => BitConverter.GetBytes((Half)v)).ToArray()),
+        };
+        var graph = Graph("half",
+            [Node("Cast", ["x"], ["xh"], "to_half", "", Int("to", (long)OnnxDataType.Float16)), Node("MatMul", ["xh", "w1"], ["h"], "matmul1"),
+             Node("Relu", ["h"], ["r"], "relu"), Node("MatMul", ["r", "w2"], ["yh"], "matmul2"), Node("Cast", ["yh"], ["y"], "to_float", "", Int("to", (long)OnnxDataType.Float))],
+            [Value("x", OnnxDataType.Float, 1, 4)], [Value("y", OnnxDataType.Float, 1, 3)],
+            Halves("w1", [4, 5], Samples.Normal(31, 20)), Halves("w2", [5, 3], Samples.Normal(32, 15)));
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(Model(graph, 13)));
+        string data = Samples.NpyFolder(temp, "data", 3, [1, 4], seed: 33);
+        string rules = temp.File("rules.json");
+        var host = new CollectingHost<CalibrationResult>();
+        Fixtures.Calibrate(model, data, rules, host);
+        // The second MatMul's output too: the graph's output is the Cast of it.
+        Assert.Equal(["xh", "r", "yh"], host.Results.Select(r => r.TensorName));
+
+        string output = temp.File("half.q.onnx");
+        var results = Fixtures.Quantize(model, rules, output, form);
+        Assert.All(results.Where(r => r.Activation), r => Assert.Equal("float16", r.DType));
+        var nodes = OnnxModel.Load(output).Proto.Graph.Node;
+        // Each activation: Cast to float32, the quantizer's nodes, Cast back to float16; the readers read the float16 result.
+        Assert.Equal(3, nodes.Count(n => n.Name.EndsWith("/CastToFloat32", StringComparison.Ordinal)));
+        Assert.Equal(3, nodes.Count(n => n.Name.EndsWith("/CastBack", StringComparison.Ordinal) && n.Attribute.Single().I == (long)OnnxDataType.Float16));
+        Assert.Equal(form == OutputForm.Qdq ? 3 : 0, nodes.Count(n => n.OpType == "QuantizeLinear"));
+        var matmul2 = nodes.Single(n => n.Name == "matmul2");
+        Assert.Equal("CastBack", nodes.Single(n => n.Output.Contains(matmul2.Input[0])).Name.Split('/')[^1]);
+
+        var x = Samples.Normal(34, 4);
+        var reference = Fixtures.AsFloats(Fixtures.Run(model, [Fixtures.Floats("x", [1, 4], x)])[0]);
+        var candidate = Fixtures.AsFloats(Fixtures.Run(output, [Fixtures.Floats("x", [1, 4], x)])[0]);
+        Assert.NotEqual(reference, candidate);
+        Assert.All(reference.Zip(candidate), p => Assert.True(Math.Abs(p.First - p.Second) < 0.2 * (1 + Math.Abs(p.First)), $"{p.First} vs {p.Second}"));
+    }
+
     [Fact]
     public void SubgraphNeverRun_IsSkippedWithItsReason_AndLeftOutOfTheRules()
     {

@@ -36,8 +36,8 @@ internal static class OnnxActivationQuantizer
                 throw new QuantShellException($"{rules.Source}: activation '{rule.Tensor}' {why}; {model.Name} was not written.",
                     ErrorIds.RulesTensorNotFound, QuantShellErrorKind.InvalidData, rules.Source);
             }
-            if (value.ElementType is not (OnnxDataType.Float or OnnxDataType.Undefined))
-                throw new QuantShellException($"{model.Name}: activation '{rule.Tensor}' is {OnnxDataTypes.Name(value.ElementType)}; activation quantizers are put on float32 values.",
+            if (value.ElementType is not (OnnxDataType.Float or OnnxDataType.Float16 or OnnxDataType.BFloat16 or OnnxDataType.Undefined))
+                throw new QuantShellException($"{model.Name}: activation '{rule.Tensor}' is {OnnxDataTypes.Name(value.ElementType)}; activation quantizers are put on float32, float16 and bfloat16 values.",
                     ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, model.Name);
             var quantizer = InferableQuantizer.Create(rule.Quantizer);
             if (quantizer is LutQuantizer && form == OutputForm.Qdq)
@@ -54,7 +54,7 @@ internal static class OnnxActivationQuantizer
     {
         var clock = Stopwatch.StartNew();
         if (planned.Count == 0) return [];
-        OpsetUpgrade.Raise(model, planned.Max(p => OnnxActivationNodes.OpsetNeeded(form == OutputForm.Qdq, p.Quantizer)),
+        OpsetUpgrade.Raise(model, planned.Max(p => Math.Max(OnnxActivationNodes.OpsetNeeded(form == OutputForm.Qdq, p.Quantizer), OnnxActivationNodes.OpsetNeeded(p.Value.ElementType))),
             "the activation quantizers", "convert the model to a newer opset first");
 
         var results = new List<QuantizationResult>();
@@ -68,32 +68,38 @@ internal static class OnnxActivationQuantizer
             // such a Transpose keeps reading the float value and its output is quantized instead.
             var transposes = form == OutputForm.Qdq ? TransposesIntoSubgraphs(model, graph, value.Name) : [];
             foreach (var transpose in transposes)
-                storage = Insert(model, graph, transpose.Output[0], transpose, value.Name, quantizer, form);
+                storage = Insert(model, graph, transpose.Output[0], transpose, value.Name, quantizer, form, value.ElementType);
             bool othersRead = graph.Proto.Node.Any(n => !transposes.Any(t => ReferenceEquals(t, n)) && n.Input.Contains(value.Name))
                 || graph.Proto.Node.Any(n => OnnxModel.Subgraphs(graph, n).Any(sub => OnnxModel.FreeNames(sub).Contains(value.Name)));
             if (transposes.Count == 0 || othersRead)
-                storage = Insert(model, graph, value.Name, graph.Producer(value.Name), value.Name, quantizer, form, except: transposes);
-            results.Add(Result(inputPath, outputPath, rule, quantizer, form, storage, clock.Elapsed));
+                storage = Insert(model, graph, value.Name, graph.Producer(value.Name), value.Name, quantizer, form, value.ElementType, except: transposes);
+            results.Add(Result(inputPath, outputPath, rule, quantizer, form, storage, value.ElementType, clock.Elapsed));
         }
         return results;
     }
 
     /// <summary>
     /// Inserts the nodes that quantize <paramref name="name"/> right after <paramref name="producer"/> (at the start of the
-    /// graph when null) and points its readers — but the new nodes and <paramref name="except"/> — at their output.
+    /// graph when null) and points its readers — but the new nodes and <paramref name="except"/> — at their output. A float16
+    /// or bfloat16 value is cast to float32 first and the result back to its type (<see cref="OnnxActivationNodes.InFloat32"/>).
     /// </summary>
     private static OnnxDataType? Insert(OnnxModel model, OnnxGraph graph, string name, NodeProto? producer, string stem, InferableQuantizer quantizer,
-                                        OutputForm form, IReadOnlyCollection<NodeProto>? except = null)
+                                        OutputForm form, OnnxDataType type, IReadOnlyCollection<NodeProto>? except = null)
     {
         string output = model.NewName(name + (form == OutputForm.Qdq ? "/dequantized" : "/fake_quantized"));
-        IReadOnlyList<NodeProto> nodes;
         OnnxDataType? storage = null;
-        if (quantizer is LutQuantizer lut)
-            nodes = OnnxActivationNodes.Lut(model, graph, name, output, stem, lut, model.DefaultOpset);
-        else if (form == OutputForm.Qdq)
-            (nodes, storage) = OnnxActivationNodes.Qdq(model, graph, name, output, stem, ((GridQuantizer)quantizer).Parameters);
-        else
-            nodes = OnnxActivationNodes.Exact(model, graph, name, output, stem, ((GridQuantizer)quantizer).Parameters);
+        var nodes = OnnxActivationNodes.InFloat32(model, stem, name, output, type, (input, result) =>
+        {
+            if (quantizer is LutQuantizer lut)
+                return OnnxActivationNodes.Lut(model, graph, input, result, stem, lut, model.DefaultOpset);
+            if (form == OutputForm.Qdq)
+            {
+                var (qdq, codes) = OnnxActivationNodes.Qdq(model, graph, input, result, stem, ((GridQuantizer)quantizer).Parameters);
+                storage = codes;
+                return qdq;
+            }
+            return OnnxActivationNodes.Exact(model, graph, input, result, stem, ((GridQuantizer)quantizer).Parameters);
+        });
         var skipped = new HashSet<NodeProto>(nodes, ReferenceEqualityComparer.Instance);
         if (except is not null) skipped.UnionWith(except);
         RenameReaders(graph, name, output, skipped);
@@ -125,7 +131,7 @@ internal static class OnnxActivationQuantizer
     }
 
     private static QuantizationResult Result(string inputPath, string outputPath, ActivationRule rule, InferableQuantizer quantizer, OutputForm form,
-                                             OnnxDataType? storage, TimeSpan elapsed)
+                                             OnnxDataType? storage, OnnxDataType type, TimeSpan elapsed)
     {
         var spec = quantizer.Spec;
         var grid = (quantizer as GridQuantizer)?.Parameters;
@@ -137,8 +143,8 @@ internal static class OnnxActivationQuantizer
             TensorName = rule.Tensor,
             Activation = true,
             Shape = [],
-            DType = "float32",
-            OutputDType = storage is { } type ? OnnxDataTypes.Name(type) : "float32",
+            DType = type is OnnxDataType.Float16 or OnnxDataType.BFloat16 ? OnnxDataTypes.Name(type) : "float32",
+            OutputDType = storage is { } codes ? OnnxDataTypes.Name(codes) : "float32",
             FortranOrder = false,
             Target = spec.Target,
             Method = spec.Method,

@@ -35,6 +35,31 @@ internal static class OnnxActivationNodes
         return storage is OnnxDataType.Int16 or OnnxDataType.UInt16 ? 21 : 11;
     }
 
+    /// <summary>The opset a value's type needs around the nodes: 13 for a Cast to or from bfloat16, else none (1).</summary>
+    public static long OpsetNeeded(OnnxDataType valueType) => valueType == OnnxDataType.BFloat16 ? 13 : 1;
+
+    /// <summary>
+    /// The nodes <paramref name="build"/> makes from a float32 input to a float32 output, for a value of
+    /// <paramref name="type"/>: a float16 or bfloat16 value is cast to float32 (exact) first and the result back to its type
+    /// (rounded to nearest even: the grid's points are exact in float16 for power-of-two scales within its range). The
+    /// quantizer's arithmetic is float32 as MCT's, and QuantizeLinear takes float16 only from opset 19, with a float16 scale.
+    /// </summary>
+    public static IReadOnlyList<NodeProto> InFloat32(OnnxModel model, string stem, string input, string output, OnnxDataType type,
+                                                     Func<string, string, IReadOnlyList<NodeProto>> build)
+    {
+        if (type is not (OnnxDataType.Float16 or OnnxDataType.BFloat16)) return build(input, output);
+        string wide = model.NewName(stem + "/float32"), result = model.NewName(stem + "/quantized_float32");
+        return [Cast(model.NewName(stem + "/CastToFloat32"), input, wide, OnnxDataType.Float), .. build(wide, result),
+                Cast(model.NewName(stem + "/CastBack"), result, output, type)];
+    }
+
+    private static NodeProto Cast(string name, string input, string output, OnnxDataType to)
+    {
+        var node = Node("Cast", name, [input], [output]);
+        node.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)to });
+        return node;
+    }
+
     /// <summary>PyTorch's fake-quantize in float32 ops (see the class summary).</summary>
     public static IReadOnlyList<NodeProto> Exact(OnnxModel model, OnnxGraph graph, string input, string output, string stem, QuantizationParameters p)
     {
