@@ -9,13 +9,13 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files, or Hugging Face model folders, to quantize. '-' reads one .npy from stdin.",
+        Description = "The .npy or model files to quantize; a Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "The output file (the output folder for a model folder), for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy, DIR.q beside DIR.",
+        Description = "The output file, for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy. For a model folder, the output folder (default DIR.q beside DIR).",
         HelpName = "FILE",
     };
 
@@ -58,19 +58,19 @@ internal static class QuantizeCommand
 
     public static readonly Option<int?> MaxParallelism = new("--max-parallelism")
     {
-        Description = "Shards of a model folder quantized at once (default 1: memory holds one shard's tensors in flight).",
+        Description = "For a Hugging Face model folder: how many shards are quantized at once. Default: 1, so memory holds only the tensors of one shard in flight.",
         HelpName = "N",
     };
 
     public static readonly Option<string?> Part = new("--part")
     {
-        Description = "For a model folder: quantize only part K of N of its shards (K/N; the shards in file-name order, every N-th from K) into a staging folder beside --output. Run every part, then --finish.",
+        Description = "For a Hugging Face model folder: quantize only part K of N of its shards ('K/N'; shards in file-name order, every N-th from the K-th) into a staging folder beside --output-path, so that N processes or machines share the work. When every part is done, run once with --finish.",
         HelpName = "K/N",
     };
 
     public static readonly Option<bool> Finish = new("--finish")
     {
-        Description = "For a model folder split with --part: check that every part is done, write the index, config.json and the other files, and put the output folder in place.",
+        Description = "For a model folder split with --part: checks that every part is done and was run on the same input with the same --format, writes the index, config.json and the other files, and puts the output folder in place.",
     };
 
     public static readonly Option<bool> Json = new("--json")

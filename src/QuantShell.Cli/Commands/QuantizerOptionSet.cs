@@ -108,7 +108,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> GroupSize = new("--group-size")
     {
-        Description = "Group-wise scales: one threshold (or range) per channel and group of N consecutive elements of the last axis (the input features of a Linear weight); a ragged last group is allowed. Implies --per-channel, on axis 0 unless --channel-axis says otherwise. POT, symmetric and uniform weights.",
+        Description = "Group-wise scales (QuantShell's; MCT has none): one threshold (or range) per channel and per group of this many consecutive elements of the last axis (the input features of a Linear weight), the last group ragged when the size does not divide. Implies --per-channel, on axis 0 unless --channel-axis says otherwise; POT, symmetric and uniform weights.",
         HelpName = "N",
     };
 
