@@ -5,7 +5,6 @@ using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text.RegularExpressions;
 using QuantShell.Cli.Commands;
 using QuantShell.Core.Errors;
 using QuantShell.Core.IO;
@@ -23,8 +22,8 @@ public static partial class Cli
 
     private static readonly RootCommand Root = CreateRootCommand();
 
-    /// <summary>PascalCase parameter names (as the core's messages spell them) and the options that carry them here.</summary>
-    private static readonly Dictionary<string, string> OptionNames = CollectOptionNames(Root);
+    /// <summary>How the core's messages name parameters here: <c>--channel-axis</c>, <c>--format fake</c>.</summary>
+    internal static readonly ParameterSpelling Spelling = new(name => "--" + EnumNames.Kebab(name), EnumNames.Kebab);
 
     /// <summary>
     /// Runs one command line in-process. Text goes to <paramref name="stdout"/> and <paramref name="stderr"/>;
@@ -157,41 +156,9 @@ public static partial class Cli
 
     /// <summary>The one line an expected failure prints, with the core's parameter names spelled as this command line's options.</summary>
     internal static void Report(TextWriter stderr, QuantShellException exception) =>
-        stderr.WriteLine($"{Name}: error: {OneLine(AsOptions(exception.Message))} [{exception.ErrorId}]");
+        stderr.WriteLine($"{Name}: error: {OneLine(exception.MessageIn(Spelling))} [{exception.ErrorId}]");
 
     internal static string OneLine(string text) => text.ReplaceLineEndings(" ");
-
-    /// <summary>
-    /// "OutputPath names one file" → "--output-path names one file" (words already written as options stay). A word right
-    /// after Method or ErrorMethod is a value ("ErrorMethod Percentile"), not the option of the same name.
-    /// </summary>
-    private static string AsOptions(string message) =>
-        ParameterWord().Replace(message, match =>
-            !FollowsMethod(message, match.Index) && OptionNames.TryGetValue(match.Value, out var option) ? option : match.Value);
-
-    private static bool FollowsMethod(string message, int index) =>
-        message.AsSpan(0, index).EndsWith("Method ", StringComparison.Ordinal);
-
-    [GeneratedRegex(@"(?<![-\w])[A-Z][A-Za-z]*(?![\w(])")]
-    private static partial Regex ParameterWord();
-
-    private static Dictionary<string, string> CollectOptionNames(Command root)
-    {
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var command in root.Subcommands)
-        {
-            foreach (var option in command.Options)
-            {
-                if (!option.Name.StartsWith("--", StringComparison.Ordinal)) continue;
-                string pascal = string.Concat(option.Name[2..].Split('-').Select(part => char.ToUpperInvariant(part[0]) + part[1..]));
-                names.TryAdd(pascal, option.Name);
-            }
-        }
-        names.Remove("Quantizer");
-        names["QuantizerPath"] = "--quantizer";
-        names["FromPath"] = "--from-path";
-        return names;
-    }
 
     /// <summary>
     /// An option the command does not have, named with a suggestion where one is close. System.CommandLine would take an
@@ -244,6 +211,7 @@ public static partial class Cli
         // A command's own argument with a value it does not take (schema KIND).
         if (option is null && error.SymbolResult is ArgumentResult { Tokens.Count: > 0 })
             return $"{OneLine(error.Message)} [{ErrorIds.OptionValueInvalid}]";
+        if (option is null && Missing(error) is { } missing) return missing;
         if (option is null) return OneLine(error.Message);
         string name = option.Option.Name;
         var type = Nullable.GetUnderlyingType(option.Option.ValueType) ?? option.Option.ValueType;
@@ -255,6 +223,24 @@ public static partial class Cli
             : type == typeof(bool) ? $"{name} takes true or false but is '{given}'."
             : OneLine(error.Message);
         return $"{message} [{ErrorIds.OptionValueInvalid}]";
+    }
+
+    /// <summary>No command, or a command without an argument it needs, in words and with its id.</summary>
+    private static string? Missing(ParseError error)
+    {
+        var result = error.SymbolResult as CommandResult ?? (error.SymbolResult as ArgumentResult)?.Parent as CommandResult;
+        if (result is null) return null;
+        var command = result.Command;
+        var argument = command.Arguments.FirstOrDefault(argument =>
+            argument.Arity.MinimumNumberOfValues > 0 && (result.GetResult(argument)?.Tokens.Count ?? 0) == 0);
+        if (argument is not null)
+        {
+            string what = argument.Arity.MaximumNumberOfValues > 1 ? "at least one" : "the argument";
+            return $"'{command.Name}' needs {what} <{argument.Name}>. [{ErrorIds.ArgumentMissing}]";
+        }
+        if (command is RootCommand && result.Children.OfType<CommandResult>().Any() is false)
+            return $"no command given; the commands are {string.Join(", ", Root.Subcommands.Select(c => c.Name))}. [{ErrorIds.CommandMissing}]";
+        return null;
     }
 
     private static string? Closest(string name, IEnumerable<string> known) =>
@@ -360,7 +346,7 @@ public static partial class Cli
         }
     }
 
-    /// <summary>The standard help followed by the exit codes, which System.CommandLine has no epilog for.</summary>
+    /// <summary>The standard help followed by examples and the exit codes, which System.CommandLine has no epilog for.</summary>
     private sealed class HelpWithExitCodesAction(HelpAction standard) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => true;
@@ -369,6 +355,8 @@ public static partial class Cli
         {
             int result = standard.Invoke(parseResult);
             var output = parseResult.InvocationConfiguration.Output;
+            var command = parseResult.CommandResult.Command;
+            HelpExamples.Write(output, command is RootCommand ? Name : command.Name);
             output.WriteLine(ExitCodes.HelpText);
             return result;
         }

@@ -32,7 +32,7 @@ internal sealed class CliInvocation : InvocationConfiguration
     /// <summary>A command-line input: a file, or stdin for "-".</summary>
     public JobInput Input(string argument) => argument == StandardStream ? JobInput.StandardInput(_openInput) : JobInput.File(argument);
 
-    public IEnumerable<JobInput> Inputs(IEnumerable<string> arguments) => arguments.Select(Input);
+    public IReadOnlyList<JobInput> Inputs(IEnumerable<string> arguments) => arguments.Select(Input).ToList();
 
     public static CliInvocation From(ParseResult parseResult) =>
         parseResult.InvocationConfiguration as CliInvocation

@@ -26,7 +26,7 @@ internal static class TextFormat
         var spec = result.Quantizer!;
         if (result.Activation)
         {
-            string how = result.Form == OutputForm.Qdq ? $"QuantizeLinear/DequantizeLinear ({result.OutputDType})" : "fake-quantized in float ops";
+            string how = result.Format == OutputFormat.Qdq ? $"QuantizeLinear/DequantizeLinear ({result.OutputDType})" : "fake-quantized in float ops";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: activation {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit, {AppliedValues(spec)}, " +
                 $"scale {Number(result.Scale![0])}, zero point {result.ZeroPoint![0]}, {how}"));
@@ -35,7 +35,7 @@ internal static class TextFormat
         string channels = !spec.PerChannel ? "" : spec.GroupSize is int g ? $" group-wise (axis {result.ChannelAxis}, groups of {g})" : $" per-channel (axis {result.ChannelAxis})";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
-        string form = result.Form is { } written && written != OutputForm.Fake ? $", {EnumNames.Json(written)} codes" : "";
+        string form = result.Format is { } written && written != OutputFormat.Fake ? $", {EnumNames.Json(written)} codes" : "";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{result.InputPath}{tensor} -> {result.OutputPath}: {result.OutputDType} {result.ShapeText}, " +
             $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}{howChosen}, " +

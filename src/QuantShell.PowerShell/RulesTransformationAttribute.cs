@@ -29,7 +29,7 @@ public sealed class RulesTransformationAttribute : ArgumentTransformationAttribu
         }
         catch (QuantShellException ex)
         {
-            throw new ArgumentTransformationMetadataException(ex.Message, ex);
+            throw new ArgumentTransformationMetadataException(ErrorRecords.MessageOf(ex), ex);
         }
     }
 

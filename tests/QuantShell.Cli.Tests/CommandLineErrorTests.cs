@@ -1,4 +1,7 @@
 using System.Text;
+using System.Text.RegularExpressions;
+using QuantShell.Core.Errors;
+using QuantShell.Core.Quantization;
 
 namespace QuantShell.Cli.Tests;
 
@@ -75,6 +78,82 @@ public sealed class CommandLineErrorTests
         Assert.Equal(ExitCode.InvalidArguments, run.Code);
         Assert.Equal("dotnet-quant: error: KIND must be one of quantize, measure, inspect, dequantize, quantizer, lower, calibrate, compare, rules but is 'quantiser'. [OptionValueInvalid]",
                      Assert.Single(ErrorLines(run)));
+    }
+
+    [Fact]
+    public void NoCommand_IsOneLineWithItsId_ListingTheCommands()
+    {
+        var run = CliRunner.Run();
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Equal("dotnet-quant: error: no command given; the commands are quantize, new, inspect, measure, dequantize, lower, calibrate, compare, schema. [CommandMissing]",
+                     Assert.Single(ErrorLines(run)));
+        Assert.Equal("Run 'dotnet-quant --help' for usage.", run.StderrLines[^1]);
+    }
+
+    [Theory]
+    [InlineData("'quantize' needs at least one <inputs>.", "quantize")]
+    [InlineData("'measure' needs at least one <inputs>.", "measure", "--method", "pot")]
+    [InlineData("'schema' needs the argument <kind>.", "schema")]
+    public void MissingArgument_IsOneLineWithItsId(string message, params string[] args)
+    {
+        var run = CliRunner.Run(args);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Equal($"dotnet-quant: error: {message} [ArgumentMissing]", Assert.Single(ErrorLines(run)));
+        Assert.Equal($"Run 'dotnet-quant {args[0]} --help' for usage.", run.StderrLines[^1]);
+    }
+
+    /// <summary>
+    /// The core's messages name parameters as tokens; the command line spells them as its options and enum values in
+    /// kebab case, and no PascalCase parameter name is left (the cmdlets' spelling is tested in Parity.Tests.ps1).
+    /// </summary>
+    [Theory]
+    [InlineData("--channel-axis 1 applies to per-channel quantizers only; add --per-channel or leave --channel-axis out. [ParameterNotApplicable]",
+                "quantize", "SEED", "--channel-axis", "1")]
+    [InlineData("--method lut-symmetric is a weights quantizer in MCT; activations take lut-pot. [MethodInvalid]",
+                "new", "--method", "lut-symmetric", "--target", "activation", "--threshold", "1", "--lut-values", "1")]
+    [InlineData("--p is the exponent of --error-method lp; it does not apply to --error-method mse. [ParameterNotApplicable]",
+                "measure", "SEED", "--p", "3")]
+    [InlineData("--format int is written for model files; an .npy file is written fake-quantized (--format fake). [OutputFormatNotSupported]",
+                "quantize", "SEED", "--format", "int", "--output-path", "OUT")]
+    [InlineData("--output-path and --output-directory cannot both be given: --output-path names the one output file, --output-directory a folder for several. [OptionConflict]",
+                "quantize", "SEED", "--output-path", "OUT", "--output-directory", "DIR")]
+    [InlineData("--lut-values applies to LUT quantizers (lut-symmetric or lut-pot) only, not to symmetric. [ParameterNotApplicable]",
+                "new", "--threshold", "1", "--lut-values", "1,2")]
+    [InlineData("--signed and --unsigned cannot both be given. [OptionConflict]",
+                "new", "--threshold", "1", "--signed", "--unsigned")]
+    public void CoreErrors_NameParameters_AsThisCommandLineSpellsThem(string expected, params string[] args)
+    {
+        using var temp = new TempDirectory();
+        var run = CliRunner.Run(args.Select(a => a switch { "SEED" => SeedInput, "OUT" => temp.File("o.npy"), "DIR" => temp.Path, _ => a }).ToArray());
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        string line = Assert.Single(ErrorLines(run));
+        Assert.EndsWith(expected, line);
+        var pascal = Parameter.All.Where(p => Regex.IsMatch(line, $@"(?<![-\w]){p.Name}(?![\w])")).Select(p => p.Name).ToList();
+        Assert.True(pascal.Count == 0, $"{line} names {string.Join(", ", pascal)} as the core does");
+    }
+
+    [Fact]
+    public void EveryParameter_IsSpelledAsAnOptionOfTheCommandLine()
+    {
+        var options = Cli.CommandTree.Subcommands.SelectMany(c => c.Options).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet();
+        Assert.True(Parameter.All.Count >= 25, $"only {Parameter.All.Count} parameters");
+        Assert.All(Parameter.All, p => Assert.Contains(Cli.Spelling.Spell(p.ToString()), options));
+        Assert.Equal("--format fake", Cli.Spelling.Spell(Parameter.Format.With(QuantShell.Core.Jobs.Quantize.OutputFormat.Fake)));
+        Assert.Equal("--error-method no-clipping", Cli.Spelling.Spell(Parameter.ErrorMethod.With(Core.Selection.ErrorMethod.NoClipping)));
+    }
+
+    [Fact]
+    public void FileOfNoKindWeRead_ListsTheKindsWeRead()
+    {
+        using var temp = new TempDirectory();
+        string notes = temp.File("notes.txt");
+        File.WriteAllText(notes, "not a tensor file at all");
+        var run = CliRunner.Run("quantize", notes);
+        Assert.Equal(ExitCode.InvalidInput, run.Code);
+        Assert.Equal($"dotnet-quant: error: {notes}: is not a tensor file QuantShell reads; it reads .npy, .npz, .safetensors, " +
+                     "PyTorch checkpoints in torch.save's zip format (.pt, .pth, .bin, .ckpt) and ONNX models (.onnx). [TensorFileNotRecognized]",
+                     Assert.Single(ErrorLines(run)));
+        Assert.False(File.Exists(temp.File("notes.q.txt")));
     }
 
     /// <summary>

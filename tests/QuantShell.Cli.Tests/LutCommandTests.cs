@@ -171,7 +171,7 @@ public sealed class LutCommandTests : IDisposable
     {
         string input = Write("x.npy", [0.5f]);
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--percentile", "99");
-        Assert.Equal("dotnet-quant: error: --percentile is the share --error-method Percentile covers; it does not apply to --error-method Mse. [ParameterNotApplicable]",
+        Assert.Equal("dotnet-quant: error: --percentile is the share --error-method percentile covers; it does not apply to --error-method mse. [ParameterNotApplicable]",
             Assert.Single(run.StderrLines));
     }
 }

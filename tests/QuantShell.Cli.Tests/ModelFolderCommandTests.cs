@@ -58,7 +58,7 @@ public sealed class ModelFolderCommandTests : IDisposable
         var ragged = CliRunner.Run("quantize", input, "--output", _temp.File("ct"), "--format", "compressed-tensors", "--group-size", "16");
         Assert.NotEqual(0, ragged.ExitCode);
         Assert.Contains("q_proj.weight", ragged.Stderr);
-        Assert.Contains("[OutputFormNotSupported]", ragged.Stderr);
+        Assert.Contains("[OutputFormatNotSupported]", ragged.Stderr);
         File.Delete(Path.Combine(input, "model-00002-of-00002.safetensors"));
         var missing = CliRunner.Run("quantize", input, "--output", _temp.File("m"));
         Assert.Contains("[ModelFolderShardMissing]", missing.Stderr);

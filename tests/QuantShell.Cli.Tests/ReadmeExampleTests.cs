@@ -57,7 +57,7 @@ public sealed partial class ReadmeExampleTests : IDisposable
 
         // The seed's quantizer file, from a file and through stdin/stdout, gives the same bytes.
         Assert.Equal(File.ReadAllBytes(Path.Combine(examples, "out", "x.seed.npy")), File.ReadAllBytes(Path.Combine(examples, "out", "y.npy")));
-        // "back to the fake form": the dequantized integer form is the file the fake form of the same quantizer gives.
+        // "back to the fake format": the dequantized int format is the file the fake format of the same quantizer gives.
         string fake = _temp.File("model.fake.safetensors");
         var fakeRun = CliRunner.Run("quantize", Path.Combine(examples, "model.safetensors"), "--method", "symmetric", "--output-path", fake);
         Assert.True(fakeRun.ExitCode == 0, fakeRun.ToString());

@@ -296,7 +296,7 @@ public sealed class SelectionCommandTests : IDisposable
     {
         string input = Write("x.npy", [0.5f]);
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--p", "3");
-        Assert.Equal("dotnet-quant: error: --p is the exponent of --error-method Lp; it does not apply to --error-method Mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
+        Assert.Equal("dotnet-quant: error: --p is the exponent of --error-method lp; it does not apply to --error-method mse. [ParameterNotApplicable]", Assert.Single(run.StderrLines));
     }
 
     [Fact]

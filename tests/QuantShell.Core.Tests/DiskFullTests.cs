@@ -35,12 +35,12 @@ public sealed class DiskFullTests : IDisposable
         string bigInput = _temp.File("big.npy");
         big.Write(bigInput);
         var small = new NpyArray([64], Enumerable.Range(0, 64).Select(i => i / 32f - 1).ToArray());
-        // A model file larger than the file system, and its int form (to dequantize).
+        // A model file larger than the file system, and its int format (to dequantize).
         string model = _temp.File("big.npz"), codes = _temp.File("big.int.npz");
         using (var stream = File.Create(model))
             TensorFiles.Write(TensorFileKind.Npz, stream, [new OutputTensor("w", DType.Float32, [2048, 1024], s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])big.Data).AsSpan())))],
                 new Dictionary<string, string>(), CancellationToken.None);
-        RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = codes, Form = OutputForm.Int }, model);
+        RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = codes, Format = OutputFormat.Int }, model);
         var figure = QuantizationFigure.Create(small, Quantizer, QuantizationMetrics.Measure(small, Quantizer, "small.npy"));
         return
         [
@@ -49,10 +49,10 @@ public sealed class DiskFullTests : IDisposable
             ("tensor in memory (NpyArray.Write)", (path, options) => small.Write(path, options)),
             ("quantizer file (QuantizerFile.Write)", (path, options) => QuantizerFile.Write(path, Quantizer.Spec, options)),
             ("plot (PlotFile.Write, PNG)", (path, options) => PlotFile.Write(path, figure, new ScottPlotQuantizationPlotter(), PlotFormat.Png, options)),
-            ("model file, fake form (QuantizeJob)", (path, options) =>
+            ("model file, fake format (QuantizeJob)", (path, options) =>
                 RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync }, model)),
-            ("model file, int form (QuantizeJob)", (path, options) =>
-                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Form = OutputForm.Int }, model)),
+            ("model file, int format (QuantizeJob)", (path, options) =>
+                RunJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0] }, OutputPath = path, Force = options.Force, Fsync = options.Fsync, Format = OutputFormat.Int }, model)),
             ("dequantized model file (DequantizeJob)", (path, options) =>
             {
                 var host = new CollectingHost<DequantizationResult>();

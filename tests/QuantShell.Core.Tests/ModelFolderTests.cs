@@ -29,18 +29,18 @@ public sealed class ModelFolderTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private (RecordingHost Host, string Output) Quantize(QuantizerArguments arguments, OutputForm form, string? input = null, string name = "out", Action<RecordingHost>? check = null)
+    private (RecordingHost Host, string Output) Quantize(QuantizerArguments arguments, OutputFormat form, string? input = null, string name = "out", Action<RecordingHost>? check = null)
     {
         string output = _temp.File(name);
         var host = new RecordingHost();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Form = form, OutputPath = output }, [JobInput.File(input ?? Fixture)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Format = form, OutputPath = output }, [JobInput.File(input ?? Fixture)], host);
         return (host, output);
     }
 
     [Fact]
     public void FakeFolder_QuantizesTheLinearWeights_CopiesEverythingElse_AndRewritesTheIndex()
     {
-        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Pot, NumBits = 4 }, OutputForm.Fake);
+        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Pot, NumBits = 4 }, OutputFormat.Fake);
         Assert.Empty(host.Errors);
         Assert.Equal(10, host.Results.Count);
         Assert.Equal(Linear.Select(m => m + ".weight").Order(), host.Results.Where(r => !r.Skipped).Select(r => r.TensorName!).Order());
@@ -70,7 +70,7 @@ public sealed class ModelFolderTests : IDisposable
     [InlineData(QuantizationMethod.Uniform)]
     public void GroupWise_EachGroupIsItsOwnQuantizer_RaggedLastGroupIncluded(QuantizationMethod method)
     {
-        var (host, output) = Quantize(new QuantizerArguments { Method = method, NumBits = 4, GroupSize = 16, ErrorMethod = Selection.ErrorMethod.Mse }, OutputForm.Fake);
+        var (host, output) = Quantize(new QuantizerArguments { Method = method, NumBits = 4, GroupSize = 16, ErrorMethod = Selection.ErrorMethod.Mse }, OutputFormat.Fake);
         Assert.Empty(host.Errors);
         var result = host.Results.Single(r => r.TensorName == "model.layers.0.self_attn.q_proj.weight");
         Assert.Equal(16, result.GroupSize);
@@ -115,7 +115,7 @@ public sealed class ModelFolderTests : IDisposable
     [InlineData(QuantizationMethod.Uniform, 2, null)]
     public void CompressedTensors_DequantizedPerTheFormat_EqualsTheFakeOutput(QuantizationMethod method, int bits, int? groupSize)
     {
-        var (host, output) = Quantize(new QuantizerArguments { Method = method, NumBits = bits, GroupSize = groupSize }, OutputForm.CompressedTensors);
+        var (host, output) = Quantize(new QuantizerArguments { Method = method, NumBits = bits, GroupSize = groupSize }, OutputFormat.CompressedTensors);
         Assert.Empty(host.Errors);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "config.json")))!;
         Assert.Equal("llama", (string)config["model_type"]!);
@@ -166,9 +166,9 @@ public sealed class ModelFolderTests : IDisposable
     [Fact]
     public void CompressedTensors_RaggedGroup_IsRefused_NamingTheTensor_AndNothingIsWritten()
     {
-        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, GroupSize = 16 }, OutputForm.CompressedTensors);
+        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, GroupSize = 16 }, OutputFormat.CompressedTensors);
         var error = Assert.Single(host.Errors);
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
+        Assert.Equal(ErrorIds.OutputFormatNotSupported, error.ErrorId);
         Assert.Contains("q_proj.weight", error.Message);
         Assert.Contains("40 input features", error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
@@ -180,7 +180,7 @@ public sealed class ModelFolderTests : IDisposable
     {
         var rules = QuantizationRules.Parse("""{"rules": [{"match": "*.q_proj.weight", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 4, "perChannel": true, "channelAxis": 0, "threshold": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]}}]}""", "rules");
         var host = new RecordingHost();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, Form = OutputForm.CompressedTensors, OutputPath = _temp.File("out") }, [JobInput.File(Fixture)], host);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, Format = OutputFormat.CompressedTensors, OutputPath = _temp.File("out") }, [JobInput.File(Fixture)], host);
         var error = Assert.Single(host.Errors);
         Assert.Equal(ErrorIds.ScaleNotExactInDType, error.ErrorId);
         Assert.Contains("bfloat16", error.Message);
@@ -252,7 +252,7 @@ public sealed class ModelFolderTests : IDisposable
                 break;
         }
         File.WriteAllText(indexPath, index.ToJsonString());
-        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Pot }, OutputForm.CompressedTensors, input);
+        var (host, output) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Pot }, OutputFormat.CompressedTensors, input);
         var error = Assert.Single(host.Errors);
         Assert.Equal(errorId, error.ErrorId);
         Assert.Contains(expectedName, error.Message);
@@ -305,7 +305,7 @@ public sealed class ModelFolderTests : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(link)!);
             File.CreateSymbolicLink(link, blob);
         }
-        var (host, output) = Quantize(new QuantizerArguments { NumBits = 4 }, OutputForm.Fake, snapshot);
+        var (host, output) = Quantize(new QuantizerArguments { NumBits = 4 }, OutputFormat.Fake, snapshot);
         Assert.Empty(host.Errors);
         Assert.Equal(5, host.Results.Count(r => !r.Skipped));
         foreach (string relative in new[] { "config.json", "tokenizer.json", Path.Combine("extra", "LICENSE.txt") })
@@ -317,9 +317,9 @@ public sealed class ModelFolderTests : IDisposable
 
     /// <summary>Parts in any order, then the final step, give the folder a whole run gives, byte for byte; a missing part is named.</summary>
     [Theory]
-    [InlineData(OutputForm.Fake, 3)]
-    [InlineData(OutputForm.CompressedTensors, 2)]
-    public void SplitRun_PartsThenFinish_EqualsTheWholeRun(OutputForm form, int parts)
+    [InlineData(OutputFormat.Fake, 3)]
+    [InlineData(OutputFormat.CompressedTensors, 2)]
+    public void SplitRun_PartsThenFinish_EqualsTheWholeRun(OutputFormat form, int parts)
     {
         var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, GroupSize = 8 };
         var (whole, wholeOutput) = Quantize(arguments, form, name: "whole");
@@ -331,18 +331,18 @@ public sealed class ModelFolderTests : IDisposable
             var host = new RecordingHost();
             if (k == 1)
             {
-                QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Form = form, OutputPath = output, Finish = true }, [JobInput.File(Fixture)], host);
+                QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Format = form, OutputPath = output, Finish = true }, [JobInput.File(Fixture)], host);
                 Assert.Contains(ErrorIds.PartsIncomplete, host.Errors.Select(e => e.ErrorId));
                 Assert.Contains("part-1-of-", Assert.Single(host.Errors).Message);
                 host = new RecordingHost();
             }
-            QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Form = form, OutputPath = output, Part = $"{k}/{parts}" }, [JobInput.File(Fixture)], host);
+            QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Format = form, OutputPath = output, Part = $"{k}/{parts}" }, [JobInput.File(Fixture)], host);
             Assert.Empty(host.Errors);
             Assert.False(Directory.Exists(output));
             results.AddRange(host.Results);
         }
         var finish = new RecordingHost();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), Form = form, OutputPath = output, Finish = true }, [JobInput.File(Fixture)], finish);
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), Format = form, OutputPath = output, Finish = true }, [JobInput.File(Fixture)], finish);
         Assert.Empty(finish.Errors);
         Assert.Equal(whole.Results.Count, results.Count);
         var files = Directory.GetFiles(wholeOutput, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(wholeOutput, f)).Order().ToList();

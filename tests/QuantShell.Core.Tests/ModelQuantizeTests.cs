@@ -14,7 +14,7 @@ namespace QuantShell.Core.Tests;
 
 /// <summary>
 /// Model files through the quantize job: every quantized tensor equals what the .npy path gives on the same values, every
-/// other tensor is copied byte for byte, the int form dequantizes back to the fake form bit for bit, and the rules decide.
+/// other tensor is copied byte for byte, the int format dequantizes back to the fake format bit for bit, and the rules decide.
 /// The model files are written by the tests (seeded values) in every kind QuantShell writes.
 /// </summary>
 public sealed class ModelQuantizeTests : IDisposable
@@ -150,9 +150,9 @@ public sealed class ModelQuantizeTests : IDisposable
         string model = WriteModel(kind);
         var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 7 };
         string whole = _temp.File("whole" + Extension(kind)), chunked = _temp.File("chunked" + Extension(kind));
-        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = whole, Form = OutputForm.Int }, model);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = whole, Format = OutputFormat.Int }, model);
         // 12 bytes: three float32 elements a chunk, which divides no axis of the model's weights.
-        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = chunked, Form = OutputForm.Int, ChunkBytes = 12 }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = chunked, Format = OutputFormat.Int, ChunkBytes = 12 }, model);
         Assert.Equal(3, results.Count(r => !r.Skipped));
         using var wholeFile = TensorFiles.Open(whole);
         using var chunkedFile = TensorFiles.Open(chunked);
@@ -169,7 +169,7 @@ public sealed class ModelQuantizeTests : IDisposable
         var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 6 };
         string fake = _temp.File("fake" + Extension(kind)), codes = _temp.File("codes" + Extension(kind)), back = _temp.File("back" + Extension(kind));
         var fakeResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
-        var intResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
+        var intResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Format = OutputFormat.Int }, model);
         Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), intResults.Select(r => r.Quantizer?.ToString()));
 
         using (var file = TensorFiles.Open(codes))
@@ -206,7 +206,7 @@ public sealed class ModelQuantizeTests : IDisposable
         var arguments = new QuantizerArguments { Method = QuantizationMethod.Uniform, NumBits = 16 };
         string fake = _temp.File("fake16" + Extension(kind)), codes = _temp.File("codes16" + Extension(kind)), back = _temp.File("back16" + Extension(kind));
         Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
-        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Format = OutputFormat.Int }, model);
         using (var file = TensorFiles.Open(codes))
             // torch has no uint16 storage: a checkpoint holds the codes as int32.
             Assert.Equal(kind == TensorFileKind.PyTorch ? "int32" : "uint16", file.Tensor("fc.weight").DType.Name);
@@ -228,7 +228,7 @@ public sealed class ModelQuantizeTests : IDisposable
         var arguments = new QuantizerArguments { Method = QuantizationMethod.LutSymmetric, NumBits = 3, LutValues = [50, -128, 0, -40, 100, 0, 127, -90] };
         string fake = _temp.File("lutfake" + Extension(kind)), codes = _temp.File("lutcodes" + Extension(kind)), back = _temp.File("lutback" + Extension(kind));
         Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, model);
-        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
+        var results = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Format = OutputFormat.Int }, model);
         Assert.Equal(3, results.Count(r => !r.Skipped));
         using (var file = TensorFiles.Open(codes))
         using (var fakeFile = TensorFiles.Open(fake))
@@ -257,8 +257,8 @@ public sealed class ModelQuantizeTests : IDisposable
 
     /// <summary>
     /// The files torch 1.13 and numpy wrote (views, shared storages, nested checkpoints, bfloat16, deflated entries):
-    /// every quantized tensor equals the .npy path on its twin, every other tensor is copied as it was, and the int form
-    /// dequantizes back to the fake form.
+    /// every quantized tensor equals the .npy path on its twin, every other tensor is copied as it was, and the int format
+    /// dequantizes back to the fake format.
     /// </summary>
     [Fact]
     public void RealFiles_QuantizeAsTheNpyPath_AndRoundTripThroughTheIntForm()
@@ -287,7 +287,7 @@ public sealed class ModelQuantizeTests : IDisposable
                 Assert.True(NpyPathBytes(original, result.TensorName!, result.Quantizer!).AsSpan().SequenceEqual(Bytes(quantized, result.TensorName!)),
                     $"{fixture}: tensor {result.TensorName} differs from the .npy path");
             }
-            Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Form = OutputForm.Int }, model);
+            Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = codes, Format = OutputFormat.Int }, model);
             var host = new CollectingHost<DequantizationResult>();
             DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(codes)], host);
             Assert.True(host.Errors.Count == 0, fixture + ": " + string.Join("\n", host.Errors.Select(e => e.Message)));

@@ -20,9 +20,9 @@ namespace QuantShell.Onnx.Tests;
 /// and onnx): weights in Constant nodes (an opset-9 model whose Slice would need rewriting to raise its opset), behind Transpose, Reshape,
 /// Flatten, Squeeze and Identity, shared, in If branches read by an LSTM and (through Slice, Concat and Unsqueeze) a GRU,
 /// float16, bfloat16 and float64 weights behind Cast, and a model that computes in float16. For each fixture and
-/// quantizer: the weights found are exactly the expected ones; the fake form equals the .npy path on every weight's
-/// values; what ONNX Runtime computes from the qdq form's codes equals the fake form bit for bit; both forms run to the
-/// same outputs; the qdq form's constants are smaller; dequantizing the qdq form gives the fake form back bit for bit.
+/// quantizer: the weights found are exactly the expected ones; the fake format equals the .npy path on every weight's
+/// values; what ONNX Runtime computes from the qdq format's codes equals the fake format bit for bit; both forms run to the
+/// same outputs; the qdq format's constants are smaller; dequantizing the qdq format gives the fake format back bit for bit.
 /// </summary>
 public sealed class EveryWeightTests : IDisposable
 {
@@ -111,7 +111,7 @@ public sealed class EveryWeightTests : IDisposable
         }
 
         // Qdq: the same quantizers; the weights are gone, computed from codes of the stated size.
-        var qdqResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        var qdqResults = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Format = OutputFormat.Qdq }, input);
         Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), qdqResults.Select(r => r.Quantizer?.ToString()));
         var model = OnnxModel.Load(qdq);
         var record = QuantizationRecord.Parse(model.Proto.MetadataProps.Single(p => p.Key == TensorFiles.RecordKey).Value, qdq);
@@ -127,13 +127,13 @@ public sealed class EveryWeightTests : IDisposable
         }
         // Smaller whenever the codes are: 16-bit codes of a float16 weight are not.
         if (record.Tensors.All(t => codeSize < original[t.Name].Bytes.Length / original[t.Name].ElementCount))
-            Assert.True(qdqTensors.Values.Sum(t => t.Bytes.Length) < fakeTensors.Values.Sum(t => t.Bytes.Length), "the qdq form's constants are not smaller");
+            Assert.True(qdqTensors.Values.Sum(t => t.Bytes.Length) < fakeTensors.Values.Sum(t => t.Bytes.Length), "the qdq format's constants are not smaller");
         int dequantizers = model.Graphs().Sum(g => g.Proto.Node.Count(n => n.OpType == "DequantizeLinear"));
         int gridWeights = lut ? 0 : record.Tensors.Count(t => t.DType != "float64");
         Assert.Equal(fixture.DequantizeLinear ? gridWeights : 0, dequantizers);
         if (!fixture.DequantizeLinear) Assert.Equal(OnnxModel.Load(input).DefaultOpset, model.DefaultOpset);
 
-        // What the runtime computes from the codes is the fake form's weight, bit for bit, in the weight's own type.
+        // What the runtime computes from the codes is the fake format's weight, bit for bit, in the weight's own type.
         var qdqProto = model.Proto;
         foreach (var entry in record.Tensors)
         {
@@ -164,7 +164,7 @@ public sealed class EveryWeightTests : IDisposable
         }
         Assert.True(changed, "quantizing changed no output");
 
-        // Dequantizing the qdq form gives the fake form: every constant bit for bit, Constant nodes back in their place.
+        // Dequantizing the qdq format gives the fake format: every constant bit for bit, Constant nodes back in their place.
         var dequantized = Run<DequantizationResult>(host => DequantizeJob.Run(new DequantizeRequest { OutputPath = back }, [JobInput.File(qdq)], host), out var errors);
         Assert.Empty(errors);
         Assert.Equal(fixture.Weights.Count, dequantized.Count(r => r.Dequantized));
@@ -197,7 +197,7 @@ public sealed class EveryWeightTests : IDisposable
 
         var options = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 8 };
         Quantize(new QuantizeRequest { Quantizer = options, OutputPath = fake }, input);
-        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = options, OutputPath = qdq, Format = OutputFormat.Qdq }, input);
         Assert.Equal(4, results.Count(r => !r.Skipped));
         var written = OnnxModel.Load(qdq);
         Assert.Equal(9, written.DefaultOpset);
@@ -232,7 +232,7 @@ public sealed class EveryWeightTests : IDisposable
         string fake = _temp.File("r.q.onnx"), qdq = _temp.File("r.qdq.onnx");
         var ruled = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = fake }, input);
         Assert.Equal(["table", "w_mixed", "w_squeezed"], ruled.Where(r => !r.Skipped).Select(r => r.TensorName!).Order());
-        Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, OutputPath = qdq, Format = OutputFormat.Qdq }, input);
         var fakeTensors = ConstantTensors(fake);
         var proto = OnnxModel.Load(qdq).Proto;
         foreach (string name in new[] { "table", "w_mixed", "w_squeezed" })
@@ -376,7 +376,7 @@ public sealed class EveryWeightTests : IDisposable
     }
 
     /// <summary>
-    /// Runs the nodes that compute <paramref name="weight"/> from the qdq form's initializers — in whichever graph they
+    /// Runs the nodes that compute <paramref name="weight"/> from the qdq format's initializers — in whichever graph they
     /// are — as a model of their own whose output is the weight, and returns its bytes.
     /// </summary>
     private static byte[] RunDequantization(ModelProto qdq, string weight, OnnxDataType type)

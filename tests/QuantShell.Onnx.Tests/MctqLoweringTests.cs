@@ -98,7 +98,7 @@ public sealed class MctqLoweringTests(ITestOutputHelper output)
         Assert.True(worst <= 2.0001f * step, $"optimized: {worst} > 2 steps of {step}");
     }
 
-    /// <summary>What the qdq form's DequantizeLinear (or Gather x scale) computes from the stored integers: (q - z) * s in float32.</summary>
+    /// <summary>What the qdq format's DequantizeLinear (or Gather x scale) computes from the stored integers: (q - z) * s in float32.</summary>
     internal static NpyArray Dequantized(OnnxModel model, string weightName)
     {
         var graph = model.MainGraph;

@@ -16,8 +16,8 @@ namespace QuantShell.Onnx.Tests;
 /// <summary>
 /// Quantizing the weights of an ONNX model on tests/fixtures/models/small_cnn.onnx, written once by
 /// onnx's Python helpers (make_onnx_fixture.py): Conv, Gemm with transB 1 and 0, MatMul, an initializer two MatMuls share,
-/// one in an If branch, and initializers that are not weights. The fake form's initializers equal the .npy path's output
-/// on the same values; the qdq form runs in ONNX Runtime to the very same outputs; dequantizing it gives the fake form.
+/// one in an If branch, and initializers that are not weights. The fake format's initializers equal the .npy path's output
+/// on the same values; the qdq format runs in ONNX Runtime to the very same outputs; dequantizing it gives the fake format.
 /// </summary>
 public sealed class WeightQuantizationTests : IDisposable
 {
@@ -150,7 +150,7 @@ public sealed class WeightQuantizationTests : IDisposable
         Assert.Contains("read by Conv 'conv'", results["bias"].SkipReason);
 
         string qdq = _temp.File("identities.qdq.onnx");
-        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Format = OutputFormat.Qdq }, input);
         var x = new NpyArray([1, 3, 8, 8], TestModels.Seeded(55, 192, 2f));
         float[] fromFake = OnnxRuntimeRunner.RunFile(fake, "x", x);
         float[] fromQdq = OnnxRuntimeRunner.RunFile(qdq, "x", x);
@@ -179,9 +179,9 @@ public sealed class WeightQuantizationTests : IDisposable
         string input = Copy();
         string fake = _temp.File("m.q.onnx"), qdq = _temp.File("m.qdq.onnx"), back = _temp.File("back.onnx");
         var fakeResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = fake }, input);
-        var qdqResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Form = OutputForm.Qdq }, input);
+        var qdqResults = Quantize(new QuantizeRequest { Quantizer = arguments, OutputPath = qdq, Format = OutputFormat.Qdq }, input);
         Assert.Equal(fakeResults.Select(r => r.Quantizer?.ToString()), qdqResults.Select(r => r.Quantizer?.ToString()));
-        Assert.All(qdqResults.Where(r => !r.Skipped), r => Assert.Equal(OutputForm.Qdq, r.Form));
+        Assert.All(qdqResults.Where(r => !r.Skipped), r => Assert.Equal(OutputFormat.Qdq, r.Format));
 
         var model = OnnxModel.Load(qdq);
         Assert.Equal(opset, model.DefaultOpset);
@@ -201,7 +201,7 @@ public sealed class WeightQuantizationTests : IDisposable
         }
         Assert.Contains(model.Proto.MetadataProps, p => p.Key == TensorFiles.RecordKey);
 
-        // What the runtime computes from the codes is the fake form's weights, bit for bit: the weights of the main graph
+        // What the runtime computes from the codes is the fake format's weights, bit for bit: the weights of the main graph
         // made graph outputs and read back.
         var fakeBytes = InitializerBytes(fake);
         var exposed = ModelProto.Parser.ParseFrom(File.ReadAllBytes(qdq));
@@ -286,10 +286,10 @@ public sealed class WeightQuantizationTests : IDisposable
     public void IntForm_IsRefusedForOnnx_WithTheReason()
     {
         string input = Copy();
-        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Form = OutputForm.Int },
+        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Format = OutputFormat.Int },
             [JobInput.File(input)], host), out var errors);
         var error = Assert.Single(errors);
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
+        Assert.Equal(ErrorIds.OutputFormatNotSupported, error.ErrorId);
         Assert.Contains("qdq", error.Message);
         Assert.False(File.Exists(_temp.File("m.int.onnx")));
     }
@@ -305,7 +305,7 @@ public sealed class WeightQuantizationTests : IDisposable
         string input = _temp.File("half.onnx");
         File.WriteAllBytes(input, proto.ToByteArray());
         string output = _temp.File("half.qdq.onnx");
-        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = output, Form = OutputForm.Qdq }, input);
+        var results = Quantize(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = output, Format = OutputFormat.Qdq }, input);
         Assert.Equal("float16", results.Single(r => r.TensorName == "proj.weight").DType);
         // The scale stays float32 (the quantizer's own value); DequantizeLinear gives float32 and a Cast the weight's type.
         var graph = OnnxModel.Load(output).MainGraph;

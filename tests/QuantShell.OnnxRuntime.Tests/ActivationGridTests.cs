@@ -79,7 +79,7 @@ public sealed class ActivationGridTests(Xunit.Abstractions.ITestOutputHelper log
     {
         using var temp = new TempDirectory();
         string output = temp.File("qdq.onnx");
-        var results = Fixtures.Quantize(Fixtures.SmallCnn, WriteRules(temp, Activations), output, OutputForm.Qdq);
+        var results = Fixtures.Quantize(Fixtures.SmallCnn, WriteRules(temp, Activations), output, OutputFormat.Qdq);
         Assert.Equal(["int8", "uint8", "uint8", "int8", "int8", "uint8"], results.Where(r => r.Activation).Select(r => r.OutputDType));
         var observed = Observe(output, "/dequantized", Activations.Select(a => a.Tensor));
         int compared = 0;
@@ -112,8 +112,8 @@ public sealed class ActivationGridTests(Xunit.Abstractions.ITestOutputHelper log
         using var temp = new TempDirectory();
         var activations = Activations.Append<(string Tensor, string Quantizer)>(("t2", """{"target": "activation", "method": "lutPot", "numBits": 3, "lutValues": [-92, -53, -25, 0, 19, 43, 71, 106], "threshold": [4], "signed": true}""")).ToArray();
         string output = temp.File("fake.onnx");
-        var results = Fixtures.Quantize(Fixtures.SmallCnn, WriteRules(temp, activations), output, OutputForm.Fake);
-        Assert.All(results.Where(r => r.Activation), r => Assert.Equal(OutputForm.Fake, r.Form));
+        var results = Fixtures.Quantize(Fixtures.SmallCnn, WriteRules(temp, activations), output, OutputFormat.Fake);
+        Assert.All(results.Where(r => r.Activation), r => Assert.Equal(OutputFormat.Fake, r.Format));
         var observed = Observe(output, "/fake_quantized", activations.Select(a => a.Tensor));
         foreach (var (tensor, json) in activations)
         {
@@ -130,8 +130,8 @@ public sealed class ActivationGridTests(Xunit.Abstractions.ITestOutputHelper log
         using var temp = new TempDirectory();
         string rules = WriteRules(temp, [("g", """{"target": "activation", "method": "lutPot", "numBits": 2, "lutValues": [-64, 0, 32, 96], "threshold": [2], "signed": true}""")]);
         string output = temp.File("qdq.onnx");
-        var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputForm.Qdq));
-        Assert.Equal(Core.Errors.ErrorIds.OutputFormNotSupported, error.ErrorId);
+        var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputFormat.Qdq));
+        Assert.Equal(Core.Errors.ErrorIds.OutputFormatNotSupported, error.ErrorId);
         Assert.Contains("'g'", error.Message);
         Assert.False(File.Exists(output));
     }

@@ -174,7 +174,7 @@ public sealed class BadInputTests
         string rules = temp.File("rules.json");
         File.WriteAllText(rules, """{"rules": [{"match": "*.weight", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 8}}], "activations": [{"tensor": "no_such_value", "quantizer": {"target": "activation", "method": "pot", "numBits": 8, "threshold": [4]}}]}""");
         string output = temp.File("out.onnx");
-        foreach (var form in new[] { OutputForm.Qdq, OutputForm.Fake })
+        foreach (var form in new[] { OutputFormat.Qdq, OutputFormat.Fake })
         {
             var error = Assert.ThrowsAny<QuantShellException>(() => Fixtures.Quantize(Fixtures.SmallCnn, rules, output, form));
             Assert.Equal(ErrorIds.RulesTensorNotFound, error.ErrorId);
@@ -193,8 +193,8 @@ public sealed class BadInputTests
         File.WriteAllText(rules, """{"rules": [], "activations": [{"tensor": "x", "quantizer": {"target": "activation", "method": "pot", "numBits": 8, "threshold": [4]}}]}""");
         string npz = temp.File("weights.npz");
         Samples.Npz(npz, Samples.Tensor("w", [4, 4], Samples.Normal(1, 16)));
-        var error = Assert.ThrowsAny<QuantShellException>(() => Fixtures.Quantize(npz, rules, temp.File("out.npz"), OutputForm.Fake));
-        Assert.Equal(ErrorIds.OutputFormNotSupported, error.ErrorId);
+        var error = Assert.ThrowsAny<QuantShellException>(() => Fixtures.Quantize(npz, rules, temp.File("out.npz"), OutputFormat.Fake));
+        Assert.Equal(ErrorIds.RulesActivationsNotApplicable, error.ErrorId);
         Assert.False(File.Exists(temp.File("out.npz")));
     }
 

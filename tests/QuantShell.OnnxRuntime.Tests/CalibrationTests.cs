@@ -54,10 +54,10 @@ public sealed class CalibrationTests
         Assert.False(read.Activations[1].Quantizer.IsSigned);
 
         string output = temp.File("small_cnn.qdq.onnx");
-        var results = Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputForm.Qdq);
+        var results = Fixtures.Quantize(Fixtures.SmallCnn, rules, output, OutputFormat.Qdq);
         var activations = results.Where(r => r.Activation).ToList();
         Assert.Equal(9, activations.Count);
-        Assert.All(activations, r => Assert.Equal(OutputForm.Qdq, r.Form));
+        Assert.All(activations, r => Assert.Equal(OutputFormat.Qdq, r.Format));
         Assert.Equal(6, results.Count(r => !r.Activation && !r.Skipped));
 
         var quantized = OnnxModel.Load(output);
@@ -140,7 +140,7 @@ public sealed class CalibrationTests
         Assert.Equal(2, host.Results.Count);
 
         string output = temp.File("branch.qdq.onnx");
-        Fixtures.Quantize(model, rules, output, OutputForm.Qdq);
+        Fixtures.Quantize(model, rules, output, OutputFormat.Qdq);
         var quantized = OnnxModel.Load(output);
         var thenBranch = quantized.Proto.Graph.Node.Single(n => n.OpType == "If").Attribute.Single(a => a.Name == "then_branch").G;
         Assert.Contains(thenBranch.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == "then_relu");
@@ -181,7 +181,7 @@ public sealed class CalibrationTests
         Assert.Equal(2, summary.Activations);
 
         string output = temp.File("unsorted.qdq.onnx");
-        Fixtures.Quantize(model, rules, output, OutputForm.Qdq);
+        Fixtures.Quantize(model, rules, output, OutputFormat.Qdq);
         Assert.Equal(2, OnnxModel.Load(output).Proto.Graph.Node.Count(n => n.OpType == "QuantizeLinear"));
         var inputs = new[] { Fixtures.Floats("x", [1, 4], Samples.Normal(24, 4)) };
         var reference = Fixtures.AsFloats(Fixtures.Run(model, inputs)[0]);
@@ -192,12 +192,12 @@ public sealed class CalibrationTests
 
     /// <summary>
     /// A float16 network behind a float32 interface (x -> Cast -> MatMul -> Relu -> MatMul -> Cast -> y, float16 weights):
-    /// its activations are float16; they are calibrated, and quantized through a Cast to float32 and back, in both forms.
+    /// its activations are float16; they are calibrated, and quantized through a Cast to float32 and back, in both formats.
     /// </summary>
     [Theory]
-    [InlineData(OutputForm.Qdq)]
-    [InlineData(OutputForm.Fake)]
-    public void Float16Activations_AreCalibratedAndQuantizedInFloat32_AndTheModelRuns(OutputForm form)
+    [InlineData(OutputFormat.Qdq)]
+    [InlineData(OutputFormat.Fake)]
+    public void Float16Activations_AreCalibratedAndQuantizedInFloat32_AndTheModelRuns(OutputFormat format)
     {
         using var temp = new TempDirectory();
         string model = temp.File("half.onnx");
@@ -220,13 +220,13 @@ public sealed class CalibrationTests
         Assert.Equal(["xh", "r", "yh"], host.Results.Select(r => r.TensorName));
 
         string output = temp.File("half.q.onnx");
-        var results = Fixtures.Quantize(model, rules, output, form);
+        var results = Fixtures.Quantize(model, rules, output, format);
         Assert.All(results.Where(r => r.Activation), r => Assert.Equal("float16", r.DType));
         var nodes = OnnxModel.Load(output).Proto.Graph.Node;
         // Each activation: Cast to float32, the quantizer's nodes, Cast back to float16; the readers read the float16 result.
         Assert.Equal(3, nodes.Count(n => n.Name.EndsWith("/CastToFloat32", StringComparison.Ordinal)));
         Assert.Equal(3, nodes.Count(n => n.Name.EndsWith("/CastBack", StringComparison.Ordinal) && n.Attribute.Single().I == (long)OnnxDataType.Float16));
-        Assert.Equal(form == OutputForm.Qdq ? 3 : 0, nodes.Count(n => n.OpType == "QuantizeLinear"));
+        Assert.Equal(format == OutputFormat.Qdq ? 3 : 0, nodes.Count(n => n.OpType == "QuantizeLinear"));
         var matmul2 = nodes.Single(n => n.Name == "matmul2");
         Assert.Equal("CastBack", nodes.Single(n => n.Output.Contains(matmul2.Input[0])).Name.Split('/')[^1]);
 
@@ -288,7 +288,7 @@ public sealed class CalibrationTests
         // state: an output of its graph stays as it is.
         Assert.Equal(["state"], host.Results.Select(r => r.TensorName));
         string output = temp.File("loop.qdq.onnx");
-        Fixtures.Quantize(model, temp.File("rules.json"), output, OutputForm.Qdq);
+        Fixtures.Quantize(model, temp.File("rules.json"), output, OutputFormat.Qdq);
         var input = Fixtures.Floats("x", [1, 4], Samples.Normal(31, 4));
         var reference = Fixtures.AsFloats(Fixtures.Run(model, [input])[0]);
         var candidate = Fixtures.AsFloats(Fixtures.Run(output, [input], optimization: ModelOptimization.All)[0]);

@@ -17,7 +17,7 @@ public sealed class CompareTests
         string rules = temp.File("rules.json");
         Fixtures.Calibrate(Fixtures.SmallCnn, data, rules);
         string candidate = temp.File("qdq.onnx");
-        Fixtures.Quantize(Fixtures.SmallCnn, rules, candidate, OutputForm.Qdq);
+        Fixtures.Quantize(Fixtures.SmallCnn, rules, candidate, OutputFormat.Qdq);
 
         var host = new CollectingHost<ComparisonResult>();
         var results = CompareJob.Run(new CompareRequest { ReferencePath = Fixtures.SmallCnn, CandidatePath = candidate, DataPath = data, Runner = Fixtures.Runner, Threads = 1 }, host);

@@ -19,7 +19,7 @@ public sealed class GraphRewriteTests
     /// <summary>
     /// Opset 9: x [1,4,6] -> Slice (attributes) -> Clip (attributes) -> Pad (attributes) -> Unsqueeze -> Squeeze -> ReduceMean
     /// (axes attributes) -> Dropout -> MatMul -> Softmax (axis -1) -> y. A 16-bit activation quantizer needs opset 11 in the
-    /// fake form (Round, Clip with inputs) and 21 in the qdq form (16-bit QuantizeLinear): the ops that changed on the way
+    /// fake format (Round, Clip with inputs) and 21 in the qdq format (16-bit QuantizeLinear): the ops that changed on the way
     /// are rewritten.
     /// </summary>
     private static ModelProto OldModel() =>
@@ -38,9 +38,9 @@ public sealed class GraphRewriteTests
         [Value("x", OnnxDataType.Float, 1, 4, 6)], [Value("y", OnnxDataType.Float, 1, 3)], Floats("w", [6, 3], Samples.Normal(5, 18))), 9);
 
     [Theory]
-    [InlineData(OutputForm.Fake)]
-    [InlineData(OutputForm.Qdq)]
-    public void OldOpsetModel_RaisedOnTheWay_OtherOpsComputeAsBefore(OutputForm form)
+    [InlineData(OutputFormat.Fake)]
+    [InlineData(OutputFormat.Qdq)]
+    public void OldOpsetModel_RaisedOnTheWay_OtherOpsComputeAsBefore(OutputFormat form)
     {
         using var temp = new TempDirectory();
         string model = temp.File("old.onnx");
@@ -51,19 +51,19 @@ public sealed class GraphRewriteTests
         string output = temp.File("new.onnx");
         Fixtures.Quantize(model, rules, output, form);
         var raised = OnnxModel.Load(output);
-        Assert.Equal(form == OutputForm.Qdq ? 21 : 11, raised.DefaultOpset);
+        Assert.Equal(form == OutputFormat.Qdq ? 21 : 11, raised.DefaultOpset);
         var nodes = raised.Proto.Graph.Node;
         Assert.Equal(4, nodes.Single(n => n.Name == "slice").Input.Count);
         Assert.Equal(3, nodes.Single(n => n.Name == "clip").Input.Count);
         Assert.Equal(3, nodes.Single(n => n.Name == "pad").Input.Count);
-        if (form == OutputForm.Qdq)
+        if (form == OutputFormat.Qdq)
         {
             // 16-bit QDQ needs opset 21: Dropout (12), Unsqueeze, Squeeze (13) and ReduceMean (18) change on the way too.
             Assert.Equal("Identity", nodes.Single(n => n.Name == "dropout").OpType);
             Assert.Equal(2, nodes.Single(n => n.Name == "unsqueeze").Input.Count);
             Assert.Equal(2, nodes.Single(n => n.Name == "mean").Input.Count);
         }
-        var rewritten = form == OutputForm.Qdq ? new[] { "slice", "clip", "pad", "unsqueeze", "squeeze", "mean" } : new[] { "slice", "clip", "pad" };
+        var rewritten = form == OutputFormat.Qdq ? new[] { "slice", "clip", "pad", "unsqueeze", "squeeze", "mean" } : new[] { "slice", "clip", "pad" };
         Assert.All(nodes.Where(n => rewritten.Contains(n.Name)), n => Assert.DoesNotContain(n.Attribute, a => a.Name is "starts" or "min" or "pads" or "axes"));
         var input = Fixtures.Floats("x", [1, 4, 6], Samples.Normal(8, 24, scale: 2));
         var before = Fixtures.AsFloats(Fixtures.Run(model, [input])[0]);
@@ -82,7 +82,7 @@ public sealed class GraphRewriteTests
         File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
         string rules = temp.File("rules.json");
         File.WriteAllText(rules, """{"rules": [], "activations": [{"tensor": "logits", "quantizer": {"target": "activation", "method": "pot", "numBits": 16, "threshold": [64], "signed": true}}]}""");
-        var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => Fixtures.Quantize(model, rules, temp.File("new.onnx"), OutputForm.Qdq));
+        var error = Assert.ThrowsAny<Core.Errors.QuantShellException>(() => Fixtures.Quantize(model, rules, temp.File("new.onnx"), OutputFormat.Qdq));
         Assert.Equal(Core.Errors.ErrorIds.OnnxOpsetUpgradeBlocked, error.ErrorId);
         Assert.Contains("'softmax' (Softmax)", error.Message);
         Assert.False(File.Exists(temp.File("new.onnx")));
@@ -108,8 +108,8 @@ public sealed class GraphRewriteTests
         string rules = temp.File("rules.json");
         File.WriteAllText(rules, """{"rules": [], "activations": [{"tensor": "r", "quantizer": {"target": "activation", "method": "pot", "numBits": 8, "threshold": [4], "signed": false}}]}""");
         string qdq = temp.File("qdq.onnx"), fake = temp.File("fake.onnx");
-        Fixtures.Quantize(model, rules, qdq, OutputForm.Qdq);
-        Fixtures.Quantize(model, rules, fake, OutputForm.Fake);
+        Fixtures.Quantize(model, rules, qdq, OutputFormat.Qdq);
+        Fixtures.Quantize(model, rules, fake, OutputFormat.Fake);
         var nodes = OnnxModel.Load(qdq).Proto.Graph.Node;
         Assert.Equal("r", nodes.Single(n => n.Name == "transpose").Input[0]);
         Assert.Equal("t", nodes.Single(n => n.OpType == "QuantizeLinear").Input[0]);

@@ -6,7 +6,7 @@ using QuantShell.Core.Jobs.Quantize;
 namespace QuantShell.OnnxRuntime.Tests;
 
 /// <summary>
-/// What ONNX Runtime makes of the qdq form: the model as its optimizer leaves it (SessionOptions.OptimizedModelFilePath)
+/// What ONNX Runtime makes of the qdq format: the model as its optimizer leaves it (SessionOptions.OptimizedModelFilePath)
 /// runs the convolutions and the residual Add as integer kernels — the point of putting QDQ pairs on activations.
 /// </summary>
 public sealed class IntegerKernelTests(Xunit.Abstractions.ITestOutputHelper log)
@@ -21,7 +21,7 @@ public sealed class IntegerKernelTests(Xunit.Abstractions.ITestOutputHelper log)
         string rules = temp.File("rules.json");
         Fixtures.Calibrate(Fixtures.CalibCnn, data, rules);
         string quantized = temp.File("calib_cnn.qdq.onnx");
-        Fixtures.Quantize(Fixtures.CalibCnn, rules, quantized, OutputForm.Qdq);
+        Fixtures.Quantize(Fixtures.CalibCnn, rules, quantized, OutputFormat.Qdq);
         string optimized = temp.File("optimized.onnx");
         using (Fixtures.Runner.Open(ModelSource.File(quantized, quantized), new ModelSessionOptions { Optimization = level, OptimizedModelPath = optimized })) { }
 

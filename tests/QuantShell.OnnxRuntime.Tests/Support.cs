@@ -85,10 +85,10 @@ internal static class Fixtures
         CalibrateJob.Run(new CalibrateRequest { ModelPath = model, DataPath = data, OutputPath = output, Runner = Runner, Method = method, NumBits = numBits, Threads = 1 },
             host ?? new CollectingHost<CalibrationResult>());
 
-    public static IReadOnlyList<QuantizationResult> Quantize(string model, string rules, string output, OutputForm form)
+    public static IReadOnlyList<QuantizationResult> Quantize(string model, string rules, string output, OutputFormat format)
     {
         var host = new CollectingHost<QuantizationResult>();
-        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), RulesPath = rules, Form = form, OutputPath = output, MaxParallelism = 1 },
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), RulesPath = rules, Format = format, OutputPath = output, MaxParallelism = 1 },
             [JobInput.File(model)], host);
         if (host.Errors.Count > 0) throw host.Errors[0];
         return host.Results;

@@ -59,6 +59,15 @@ Describe 'Export-InferableQuantizer' {
         (Get-Content -Raw -LiteralPath $path | ConvertFrom-Json).method | Should -Be 'symmetric'
     }
 
+    It 'refuses a second quantizer piped to one file' {
+        $path = Join-Path $TestDrive 'two.json'
+        $two = @(
+            New-InferableQuantizer -Method Pot -NumBits 8 -Threshold 2
+            New-InferableQuantizer -Method Pot -NumBits 4 -Threshold 2
+        )
+        { $two | Export-InferableQuantizer -Path $path -Force } | Should -Throw -ErrorId 'MultipleQuantizersForOneFile,*'
+    }
+
     It 'returns the file with -PassThru' {
         $path = Join-Path $TestDrive 'passthru.json'
         $file = Export-InferableQuantizer -Quantizer $q -Path $path -PassThru

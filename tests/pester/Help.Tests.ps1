@@ -102,6 +102,41 @@ Describe 'Get-Help -Full' {
         (Get-Help Measure-Quantization -Parameter Percentile).defaultValue | Should -Be '99.99'
         (Get-Help Invoke-Quantize -Parameter Threshold).defaultValue | Should -Be 'None'
     }
+
+    It 'states the core''s own default for every parameter that has one' {
+        $arguments = [QuantShell.Core.Rules.QuantizerArguments]
+        $selection = [QuantShell.Core.Selection.SelectionOptions]
+        $spec = [QuantShell.Core.Quantization.QuantizerSpec]
+        $lower = [QuantShell.Core.Jobs.Lower.LowerRequest]
+        $defaults = @(
+            foreach ($cmdlet in 'Invoke-Quantize', 'Measure-Quantization') {
+                @{ Cmdlet = $cmdlet; Parameter = 'Target'; Value = $arguments::DefaultTarget }
+                @{ Cmdlet = $cmdlet; Parameter = 'Method'; Value = $arguments::DefaultMethod }
+                @{ Cmdlet = $cmdlet; Parameter = 'NumBits'; Value = $arguments::DefaultNumBits }
+            }
+            foreach ($cmdlet in 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer') {
+                @{ Cmdlet = $cmdlet; Parameter = 'LutValuesBitwidth'; Value = $spec::DefaultLutValuesBitwidth }
+                @{ Cmdlet = $cmdlet; Parameter = 'Eps'; Value = '1e-8'; Core = $spec::DefaultEps }
+            }
+            foreach ($cmdlet in 'Invoke-Quantize', 'Measure-Quantization', 'New-InferableQuantizer', 'Invoke-Calibrate') {
+                @{ Cmdlet = $cmdlet; Parameter = 'ErrorMethod'; Value = $selection::DefaultErrorMethod }
+                @{ Cmdlet = $cmdlet; Parameter = 'P'; Value = $selection::DefaultP }
+                @{ Cmdlet = $cmdlet; Parameter = 'Percentile'; Value = $selection::DefaultPercentile }
+            }
+            @{ Cmdlet = 'Invoke-Quantize'; Parameter = 'Format'; Value = [QuantShell.Core.Jobs.Quantize.QuantizeRequest]::DefaultFormat }
+            @{ Cmdlet = 'Invoke-Calibrate'; Parameter = 'Method'; Value = [QuantShell.Core.Jobs.Calibrate.CalibrateRequest]::DefaultMethod }
+            @{ Cmdlet = 'ConvertTo-StandardOnnx'; Parameter = 'Weights'; Value = $lower::DefaultWeights }
+            @{ Cmdlet = 'ConvertTo-StandardOnnx'; Parameter = 'Activations'; Value = $lower::DefaultActivations }
+        )
+        $defaults.Count | Should -Be 28
+        foreach ($default in $defaults) {
+            if ($default.Core) { [double]$default.Value | Should -Be $default.Core }
+            (Get-Help $default.Cmdlet -Parameter $default.Parameter).defaultValue |
+                Should -Be ([string]::Format([cultureinfo]::InvariantCulture, '{0}', $default.Value)) -Because "$($default.Cmdlet) -$($default.Parameter)"
+        }
+        # A switch the quantizer decides when it is omitted is not "False".
+        (Get-Help Invoke-Quantize -Parameter Signed).defaultValue | Should -Not -Be 'False'
+    }
 }
 
 Describe 'Examples and the README' {

@@ -128,6 +128,20 @@ Describe 'Invoke-Quantize' {
             $errors[0].FullyQualifiedErrorId | Should -Be "PathNotFileSystem,$CommandFqid"
         }
 
+        It 'refuses a path on a drive PowerShell does not have' {
+            $null = Invoke-Quantize -LiteralPath 'NoSuchDrive:/x.npy' -Quantizer $q -ErrorVariable errors -ErrorAction SilentlyContinue
+            $errors[0].FullyQualifiedErrorId | Should -Be "PathInvalid,$CommandFqid"
+            "$($errors[0])" | Should -BeLike 'NoSuchDrive:/x.npy: not a valid path*'
+        }
+
+        It 'names a file of no kind it reads, listing the kinds it does' {
+            $notes = Join-Path $dir 'notes.txt'
+            Set-Content -LiteralPath $notes -Value 'not a tensor file at all'
+            $null = Invoke-Quantize -Path $notes -ErrorVariable errors -ErrorAction SilentlyContinue
+            $errors[0].FullyQualifiedErrorId | Should -Be "TensorFileNotRecognized,$CommandFqid"
+            "$($errors[0])" | Should -BeLike '*notes.txt: is not a tensor file QuantShell reads; it reads .npy, .npz, .safetensors, PyTorch checkpoints*ONNX models (.onnx).'
+        }
+
         It 'writes to -OutputPath for a single input' {
             $out = Join-Path $dir 'custom.npy'
             $result = Invoke-Quantize -Path $a -Quantizer $q -OutputPath $out

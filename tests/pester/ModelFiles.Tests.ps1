@@ -58,7 +58,7 @@ Describe 'Model files through the cmdlets' {
         $fake = Join-Path $TestDrive 'fake.npz'; $codes = Join-Path $TestDrive 'codes.npz'; $back = Join-Path $TestDrive 'back.npz'
         $null = Invoke-Quantize -Path $Model -Method Uniform -NumBits 5 -OutputPath $fake
         $int = @(Invoke-Quantize -Path $Model -Method Uniform -NumBits 5 -OutputPath $codes -Format Int)
-        ($int | Where-Object TensorName -eq 'conv.weight').Form | Should -Be 'Int'
+        ($int | Where-Object TensorName -eq 'conv.weight').Format | Should -Be 'Int'
         $dequantized = @(Invoke-Dequantize -Path $codes -OutputPath $back)
         @($dequantized | Where-Object Dequantized).Count | Should -Be 2
         foreach ($tensor in 'conv.weight', 'conv.bias', 'fc.weight') {
@@ -80,7 +80,7 @@ Describe 'Model files through the cmdlets' {
         $measured[0].TensorName | Should -Be 'fc.weight'
     }
 
-    It 'Invoke-Quantize finds the weights of an ONNX model from its graph; -Format Qdq and Invoke-Dequantize give back the fake form' {
+    It 'Invoke-Quantize finds the weights of an ONNX model from its graph; -Format Qdq and Invoke-Dequantize give back the fake format' {
         $onnx = Join-Path $TestDrive 'small_cnn.onnx'
         Copy-Item (Join-Path $RepoRoot 'tests/fixtures/models/small_cnn.onnx') $onnx
         $fake = @(Invoke-Quantize -Path $onnx -Method Pot -NumBits 6)
@@ -88,7 +88,7 @@ Describe 'Model files through the cmdlets' {
         ($fake | Where-Object { -not $_.Skipped }).TensorName | Should -Be @('conv.weight', 'fc.weight', 'proj.weight', 'head.weight', 'tied', 'sub.weight')
         ($fake | Where-Object TensorName -eq 'proj.weight').ChannelAxis | Should -Be 1
         $qdq = @(Invoke-Quantize -Path $onnx -Method Pot -NumBits 6 -Format Qdq)
-        ($qdq | Where-Object TensorName -eq 'conv.weight').Form | Should -Be 'Qdq'
+        ($qdq | Where-Object TensorName -eq 'conv.weight').Format | Should -Be 'Qdq'
         $back = Join-Path $TestDrive 'back.onnx'
         $dequantized = @(Invoke-Dequantize -Path (Join-Path $TestDrive 'small_cnn.qdq.onnx') -OutputPath $back)
         @($dequantized | Where-Object Dequantized).Count | Should -Be 6
@@ -96,6 +96,6 @@ Describe 'Model files through the cmdlets' {
             Get-TensorBytes $back $tensor | Should -Be (Get-TensorBytes (Join-Path $TestDrive 'small_cnn.q.onnx') $tensor) -Because $tensor
         }
         { Invoke-Quantize -Path $onnx -Format Int -OutputPath (Join-Path $TestDrive 'm.int.onnx') -ErrorAction Stop } |
-            Should -Throw -ErrorId 'OutputFormNotSupported*'
+            Should -Throw -ErrorId 'OutputFormatNotSupported*'
     }
 }

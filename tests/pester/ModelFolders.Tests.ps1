@@ -59,7 +59,7 @@ Describe 'Hugging Face model folders through Invoke-Quantize' {
     It 'refuses a ragged group in the compressed-tensors format, naming the tensor' {
         $out = Join-Path $TestDrive 'ragged'
         Invoke-Quantize -Path $Fixture -OutputPath $out -Format CompressedTensors -GroupSize 16 -ErrorVariable errors -ErrorAction SilentlyContinue
-        $errors[0].FullyQualifiedErrorId | Should -BeLike 'OutputFormNotSupported*'
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'OutputFormatNotSupported*'
         $errors[0].Exception.Message | Should -BeLike '*q_proj.weight*'
         Test-Path $out | Should -BeFalse
     }

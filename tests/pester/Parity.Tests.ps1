@@ -2,6 +2,25 @@
 # Each case runs `dotnet dotnet-quant.dll <Cli>` as a process and `<Ps>` in this session; {dir} is a folder of fixtures.
 
 BeforeDiscovery {
+    # The same core error in each face's words: the parameters as its options or parameters, enum values as it takes them.
+    $script:Spelled = @(
+        @{ Name = 'channel axis without per-channel'
+           Cli = 'quantize {dir}/x.npy --channel-axis 0'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -ChannelAxis 0'
+           CliText = '--channel-axis 0 applies to per-channel quantizers only; add --per-channel or leave --channel-axis out.'
+           PsText = '-ChannelAxis 0 applies to per-channel quantizers only; add -PerChannel or leave -ChannelAxis out.' }
+        @{ Name = 'an int format for an .npy file'
+           Cli = 'quantize {dir}/x.npy --format int --output-path {dir}/int.npy'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -Format Int -OutputPath {dir}/int.npy'
+           CliText = '--format int is written for model files; an .npy file is written fake-quantized (--format fake).'
+           PsText = '-Format Int is written for model files; an .npy file is written fake-quantized (-Format Fake).' }
+        @{ Name = 'P without Lp'
+           Cli = 'measure {dir}/x.npy --p 3'; Ps = 'Measure-Quantization -Path {dir}/x.npy -P 3'
+           CliText = '--p is the exponent of --error-method lp; it does not apply to --error-method mse.'
+           PsText = '-P is the exponent of -ErrorMethod Lp; it does not apply to -ErrorMethod Mse.' }
+        @{ Name = 'LUT symmetric activations'
+           Cli = 'new --method lut-symmetric --target activation --threshold 1 --lut-values 1'; Ps = 'New-InferableQuantizer -Method LutSymmetric -Target Activation -Threshold 1 -LutValues 1'
+           CliText = '--method lut-symmetric is a weights quantizer in MCT; activations take lut-pot.'
+           PsText = '-Method LutSymmetric is a weights quantizer in MCT; activations take LutPot.' }
+    )
     $script:Cases = @(
         @{ Name = 'non-POT threshold'; ErrorId = 'ThresholdNotPowerOfTwo'
            Cli = 'quantize {dir}/x.npy --method pot --threshold 3'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -Method Pot -Threshold 3' }
@@ -59,6 +78,8 @@ BeforeDiscovery {
            Cli = 'measure {dir}/x.npy --method lut-symmetric --num-bits 5 --lut-values-bitwidth 4'; Ps = 'Measure-Quantization -Path {dir}/x.npy -Method LutSymmetric -NumBits 5 -LutValuesBitwidth 4' }
         @{ Name = 'negative eps'; ErrorId = 'EpsInvalid'
            Cli = 'quantize {dir}/x.npy --method lut-pot --num-bits 2 --eps -1'; Ps = 'Invoke-Quantize -Path {dir}/x.npy -Method LutPot -NumBits 2 -Eps -1' }
+        @{ Name = 'a file of no kind QuantShell reads'; ErrorId = 'TensorFileNotRecognized'
+           Cli = 'quantize {dir}/notes.txt'; Ps = 'Invoke-Quantize -Path {dir}/notes.txt' }
         @{ Name = 'percentile out of range'; ErrorId = 'PercentileInvalid'
            Cli = 'measure {dir}/x.npy --error-method percentile --percentile 0'; Ps = 'Measure-Quantization -Path {dir}/x.npy -ErrorMethod Percentile -Percentile 0' }
     )
@@ -74,6 +95,7 @@ BeforeAll {
     $seed = Join-Path $ConformanceDir 'e_seed_example.input.npy' # shape (1, 3, 3, 3)
     foreach ($name in 'x.npy', 'y.npy', 'exists.npy', 'exists.q.npy', 'a/w.npy', 'b/w.npy') { Copy-Item -LiteralPath $seed -Destination (Join-Path $Dir $name) }
     [System.IO.File]::WriteAllText((Join-Path $Dir 'bad.npy'), 'not an npy file')
+    [System.IO.File]::WriteAllText((Join-Path $Dir 'notes.txt'), 'not a tensor file at all')
     [System.IO.File]::WriteAllText((Join-Path $Dir 'plain-file'), 'a file, not a folder')
     $null = New-TestNpy (Join-Path $Dir 'nan.npy') @(3) ([float[]](0.5, [float]::NaN, 1))
 
@@ -87,6 +109,18 @@ BeforeAll {
         }
         if ($errors.Count -eq 0) { return '<no error>' }
         return ($errors[0].FullyQualifiedErrorId -split ',')[0]
+    }
+
+    # The message of the first error a PowerShell command line gives, as PowerShell shows it.
+    function Get-PowerShellErrorText([string] $CommandLine) {
+        try {
+            $errors = @(& ([scriptblock]::Create($CommandLine)) 2>&1 | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        }
+        catch {
+            return "$_"
+        }
+        if ($errors.Count -eq 0) { return '<no error>' }
+        return "$($errors[0])"
     }
 
     # The error id in the first line dotnet-quant prints on stderr, and its exit code.
@@ -107,5 +141,31 @@ Describe 'The same misuse through the cmdlets and dotnet-quant' {
         $cli.ErrorId | Should -Be $ErrorId -Because "dotnet-quant $Cli"
         $cli.ExitCode | Should -Not -Be 0
         Get-PowerShellErrorId $Ps.Replace('{dir}', $Dir) | Should -Be $ErrorId -Because $Ps
+    }
+}
+
+Describe 'The same core error in each face''s own words' {
+    It 'has a table of cases' {
+        $Spelled.Count | Should -Be 4
+    }
+
+    It '<Name> names the parameters as each face spells them' -ForEach $Spelled {
+        $stderr = & dotnet $ToolAssembly ($Cli.Replace('{dir}', $Dir) -split ' ') 2>&1 | ForEach-Object { "$_" }
+        $line = @($stderr | Where-Object { $_ -like 'dotnet-quant: error: *' })
+        $line.Count | Should -Be 1 -Because "dotnet-quant $Cli prints one error line: $stderr"
+        $line[0] | Should -BeLike "*$CliText ``[*``]"
+        $text = Get-PowerShellErrorText $Ps.Replace('{dir}', $Dir)
+        $text | Should -BeLike "*$PsText"
+    }
+
+    It 'the cmdlets spell every parameter the core names as a parameter of theirs' {
+        $parameters = Get-Command -Module QuantShell | ForEach-Object { $_.Parameters.Keys } | Sort-Object -Unique
+        $names = [QuantShell.Core.Errors.Parameter]::All | ForEach-Object Name | Where-Object { $_ -ne 'Unsigned' } # the command line's opposite of -Signed
+        $names.Count | Should -BeGreaterThan 25
+        foreach ($name in $names) { $parameters | Should -Contain $name -Because "the core's errors name -$name" }
+    }
+
+    It 'keeps -Form as an alias of -Format' {
+        (Get-Command Invoke-Quantize).Parameters['Format'].Aliases | Should -Contain 'Form'
     }
 }

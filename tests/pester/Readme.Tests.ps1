@@ -98,7 +98,7 @@ Describe "The README's PowerShell example" {
         $values = [QuantShell.Core.Formats.NpyArray]::Read((Join-Path $Examples 'out/x.q.npy')).Data
         ($values | Measure-Object -Maximum).Maximum | Should -BeLessThan 4
         ($values | Measure-Object -Minimum).Minimum | Should -BeGreaterOrEqual -4
-        # "back to the fake form, bit for bit": the dequantized integer form is the file the fake form of the same
+        # "back to the fake format, bit for bit": the dequantized int format is the file the fake format of the same
         # quantizer (POT, thresholds chosen per channel) gives.
         $fake = Join-Path $TestDrive 'model.fake.safetensors'
         $null = Invoke-Quantize -Path (Join-Path $Examples 'model.safetensors') -Method Pot -OutputPath $fake

@@ -9,14 +9,14 @@ internal static class DequantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "Model files of integer codes, the Int form that quantizing writes (with --form int).",
+        Description = "Model files of integer codes, the int format that quantizing writes (with --format int), or ONNX models in the qdq format (--format qdq).",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static Command Create()
     {
         var command = new Command("dequantize",
-            "Turn the integer codes of 'quantize --form int' outputs back into values, in each tensor's original dtype: bit for bit " +
+            "Turn the integer codes of 'quantize --format int' outputs (and ONNX models' --format qdq) back into values, in each tensor's original dtype: bit for bit " +
             "the fake output. Default output: m.int.pt -> m.q.pt beside it.")
         {
             Inputs, QuantizeCommand.OutputPath, QuantizeCommand.OutputDirectory, QuantizeCommand.Force, QuantizeCommand.Fsync, QuantizeCommand.Json,

@@ -9,7 +9,7 @@ internal static class InspectCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to inspect (one entry per tensor). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to inspect (one entry per tensor). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -26,7 +26,7 @@ internal static class InspectCommand
 
     public static Command Create()
     {
-        var command = new Command("inspect", "Show the tensors of .npy and model files: format, dtype, shape, order, size, and value statistics (min, max, mean, std, NaN/inf counts).")
+        var command = new Command("inspect", "Show the tensors of .npy and model files (.npz, safetensors, PyTorch checkpoints, ONNX models): format, dtype, shape, order, size, and value statistics (min, max, mean, std, NaN/inf counts).")
         {
             Inputs, Statistics, Json,
         };

@@ -10,7 +10,7 @@ internal static class MeasureCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to measure (a model file: every tensor its rules or the defaults select). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to measure (a model file: every tensor its rules or the defaults select). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -36,7 +36,7 @@ internal static class MeasureCommand
     public static Command Create()
     {
         var command = new Command("measure",
-            "Measure a quantizer on .npy files without writing any: MSE, MAE, max error, SQNR, clipped fraction and levels used, " +
+            "Measure a quantizer on .npy and model files (.npz, safetensors, PyTorch checkpoints, ONNX models) without writing any: MSE, MAE, max error, SQNR, clipped fraction and levels used, " +
             "per tensor and per channel. The quantizer comes from --quantizer FILE or the options quantize takes (values chosen from the data when omitted).")
         {
             Inputs,

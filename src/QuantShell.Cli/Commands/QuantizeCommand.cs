@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files to quantize; a Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize; a Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -49,11 +49,11 @@ internal static class QuantizeCommand
         HelpName = "FILE",
     };
 
-    public static readonly Option<OutputForm?> Form = new("--form", "--format")
+    public static readonly Option<OutputFormat?> Format = new("--format", "--form")
     {
         Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded), qdq (ONNX only) or compressed-tensors (model folders: the pack-quantized layout vLLM and transformers load).",
         HelpName = "fake|int|qdq|compressed-tensors",
-        CustomParser = QuantizerOptionSet.ParseEnum<OutputForm>,
+        CustomParser = QuantizerOptionSet.ParseEnum<OutputFormat>,
     };
 
     public static readonly Option<int?> MaxParallelism = new("--max-parallelism")
@@ -81,15 +81,15 @@ internal static class QuantizeCommand
     public static Command Create()
     {
         var command = new Command("quantize",
-            "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints): y = dequantize(quantize(x)), same " +
-            "shape and dtype, or integer codes with --form int. Values not given (threshold, range, LUT table) are chosen from " +
+            "Fake-quantize .npy files and model files (safetensors, .npz, PyTorch checkpoints, ONNX models): y = dequantize(quantize(x)), same " +
+            "shape and dtype, or integer codes with --format int. Values not given (threshold, range, LUT table) are chosen from " +
             "the data, as MCT does: 'quantize x.npy --method pot' is enough (weights, 8 bits, least-MSE threshold); " +
             "'quantize w.npy --method lut-pot --bits 3' chooses a 3-bit table by k-means.")
         {
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Form, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -104,7 +104,7 @@ internal static class QuantizeCommand
         {
             Quantizer = QuantizerOptionSet.Read(parseResult),
             RulesPath = parseResult.GetValue(RulesPath),
-            Form = parseResult.GetValue(Form) ?? OutputForm.Fake,
+            Format = parseResult.GetValue(Format) ?? QuantizeRequest.DefaultFormat,
             OutputPath = toStdout ? null : outputPath,
             OutputStream = stdout,
             OutputDirectory = parseResult.GetValue(OutputDirectory),

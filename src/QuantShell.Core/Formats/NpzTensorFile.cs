@@ -13,7 +13,7 @@ namespace QuantShell.Core.Formats;
 /// </summary>
 public sealed class NpzTensorFile : TensorFile
 {
-    /// <summary>The entry that records how the file was quantized (the <c>int</c> output form).</summary>
+    /// <summary>The entry that records how the file was quantized (the <c>int</c> output format).</summary>
     public const string RecordEntry = "quantshell.json";
 
     internal const int MaxRecordBytes = 16 << 20;

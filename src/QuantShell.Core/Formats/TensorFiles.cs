@@ -11,6 +11,13 @@ public static class TensorFiles
     /// <summary>The metadata key (and .npz entry, ONNX metadata_props key) under which a quantized file records its quantizers.</summary>
     public const string RecordKey = "quantshell";
 
+    /// <summary>The kinds of file QuantShell reads, as error messages list them.</summary>
+    public const string KindsRead = ".npy, .npz, .safetensors, PyTorch checkpoints in torch.save's zip format (.pt, .pth, .bin, .ckpt) and ONNX models (.onnx)";
+
+    /// <summary>The error for a file of no kind QuantShell reads: it lists the kinds it does.</summary>
+    internal static TensorFormatException NotRecognized(string name) =>
+        new(name, $"is not a tensor file QuantShell reads; it reads {KindsRead}.", ErrorIds.TensorFileNotRecognized);
+
     private static ReadOnlySpan<byte> NpyMagic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>The kind of a file, from its first bytes and its name; null when QuantShell does not read it.</summary>
@@ -56,8 +63,7 @@ public static class TensorFiles
             TensorFileKind.Safetensors => SafetensorsTensorFile.Open(path, name),
             TensorFileKind.PyTorch => PyTorchTensorFile.Open(path, name),
             TensorFileKind.Onnx => Onnx.OnnxTensorFile.Open(path, name),
-            _ => throw new TensorFormatException(name,
-                "is not a tensor file QuantShell reads (.npy, .npz, safetensors, a PyTorch zip checkpoint, .onnx).", ErrorIds.TensorFileNotRecognized),
+            _ => throw NotRecognized(name),
         };
     }
 

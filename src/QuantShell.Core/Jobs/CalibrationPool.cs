@@ -44,7 +44,7 @@ internal sealed class CalibrationPool
             try
             {
                 if (npyOnly && input.Kind() != TensorFileKind.Npy)
-                    throw new QuantShellException($"{input.Name}: Calibrate pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, "Calibrate");
+                    throw new QuantShellException($"{input.Name}: {Parameter.Calibrate} pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, Parameter.Calibrate.Name);
                 readable.Add((input, input.ReadArray()));
             }
             catch (QuantShellException ex)

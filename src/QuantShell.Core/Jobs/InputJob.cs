@@ -60,8 +60,7 @@ public abstract class InputJob<TResult> : IDisposable
         ArgumentNullException.ThrowIfNull(input);
         if (_completed) throw new InvalidOperationException("The job is complete.");
         Cancellation.ThrowIfCancellationRequested();
-        if ((_sawStream || input.IsStream) && _added > 0)
-            throw new QuantShellException($"{JobInput.StandardInputName} ('-') must be the only input.", ErrorIds.StdinWithSeveralInputs, QuantShellErrorKind.InvalidArgument, input.Name);
+        if ((_sawStream || input.IsStream) && _added > 0) throw StreamNotAlone(input);
         _added++;
         _sawStream |= input.IsStream;
         if (CollectsInputs)
@@ -89,6 +88,10 @@ public abstract class InputJob<TResult> : IDisposable
     {
         try
         {
+            // Inputs known up front are checked before the first starts: a stream among several is one error, not its
+            // own failure followed by this one.
+            if (inputs is IReadOnlyCollection<JobInput> { Count: > 1 } all && all.FirstOrDefault(input => input.IsStream) is { } stream)
+                throw StreamNotAlone(stream);
             foreach (var input in inputs) job.Add(input);
             job.Complete();
             return job;
@@ -98,6 +101,9 @@ public abstract class InputJob<TResult> : IDisposable
             job.Dispose();
         }
     }
+
+    private static QuantShellException StreamNotAlone(JobInput input) =>
+        new($"{JobInput.StandardInputName} ('-') must be the only input.", ErrorIds.StdinWithSeveralInputs, QuantShellErrorKind.InvalidArgument, input.Name);
 
     /// <summary>Cancels the work in flight (PowerShell's StopProcessing; the command line's Ctrl+C).</summary>
     public void Cancel() => _cancellation.Cancel();

@@ -76,7 +76,13 @@ public sealed class JobInput
         if (FullPath is null) return TensorFileKind.Npy;
         CheckReadable();
         if (TensorFiles.Recognize(FullPath) is { } kind) return kind;
-        return ModelExtensions.Contains(System.IO.Path.GetExtension(FullPath)) ? TensorFileKind.Safetensors : TensorFileKind.Npy;
+        string extension = System.IO.Path.GetExtension(FullPath);
+        if (ModelExtensions.Contains(extension)) return TensorFileKind.Safetensors;
+        // A file that names no kind (x.txt, w.h5) and holds none: what is read is listed. A pipe (<(...), /dev/stdin) has
+        // no size and no extension, and an .npy file whose magic is wrong gets the .npy reader's own error.
+        if (extension.Length > 0 && !extension.Equals(".npy", StringComparison.OrdinalIgnoreCase) && new FileInfo(FullPath).Length > 0)
+            throw TensorFiles.NotRecognized(Name);
+        return TensorFileKind.Npy;
     }
 
     private static readonly HashSet<string> ModelExtensions = new(StringComparer.OrdinalIgnoreCase)

@@ -26,9 +26,9 @@ internal sealed class OutputPlanner
                          string severalInputs = "use OutputDirectory for several inputs")
     {
         if (outputPath is not null && outputDirectory is not null)
-            throw Usage("OutputPath and OutputDirectory cannot both be given: OutputPath names the one output file, OutputDirectory a folder for several.", ErrorIds.OptionConflict, "OutputDirectory");
+            throw Usage($"{Parameter.OutputPath} and {Parameter.OutputDirectory} cannot both be given: {Parameter.OutputPath} names the one output file, {Parameter.OutputDirectory} a folder for several.", ErrorIds.OptionConflict, Parameter.OutputDirectory);
         if (outputStream is not null && (outputPath is not null || outputDirectory is not null))
-            throw Usage("An output stream excludes OutputPath and OutputDirectory.", ErrorIds.OptionConflict, "OutputPath");
+            throw Usage($"An output stream excludes {Parameter.OutputPath} and {Parameter.OutputDirectory}.", ErrorIds.OptionConflict, Parameter.OutputPath);
         _outputPathAsGiven = outputPath;
         _outputDirectoryAsGiven = outputDirectory;
         _outputPath = outputPath is null ? null : Path.GetFullPath(outputPath);
@@ -48,7 +48,7 @@ internal sealed class OutputPlanner
     public void CheckCount(int inputs)
     {
         if (SingleOutput && inputs > 1)
-            throw Usage($"OutputPath names one file but {inputs} inputs were given; {_severalInputs}.", ErrorIds.OutputPathWithSeveralInputs, "OutputPath");
+            throw Usage($"{Parameter.OutputPath} names one file but {inputs} inputs were given; {_severalInputs}.", ErrorIds.OutputPathWithSeveralInputs, Parameter.OutputPath);
     }
 
     /// <summary>Names and checks an input's output (on the caller's thread, before anything is read).</summary>
@@ -106,7 +106,7 @@ internal sealed class OutputPlanner
         if (_outputStream is not null) return new OutputTarget(null, JobInput.StandardOutputName, _outputStream);
         if (_outputPath is not null) return new OutputTarget(_outputPath, _outputPathAsGiven!, null);
         if (input.FullPath is null)
-            throw Usage($"{input.Name}: reading from a stream needs OutputPath (a file) or an output stream.", ErrorIds.StdinNeedsOutput, "OutputPath");
+            throw Usage($"{input.Name}: reading from a stream needs {Parameter.OutputPath} (a file) or an output stream.", ErrorIds.StdinNeedsOutput, Parameter.OutputPath);
         if (_outputDirectory is not null)
         {
             string path = Path.Combine(_outputDirectory, Path.GetFileName(input.FullPath));
@@ -115,6 +115,6 @@ internal sealed class OutputPlanner
         return new OutputTarget(_defaultName(input.FullPath), _defaultName(input.Name), null);
     }
 
-    private static QuantShellException Usage(string message, string errorId, string parameter) =>
-        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter);
+    private static QuantShellException Usage(string message, string errorId, Parameter parameter) =>
+        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter.Name);
 }

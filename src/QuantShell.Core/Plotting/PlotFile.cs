@@ -10,15 +10,16 @@ public static class PlotFile
     /// The format of <paramref name="path"/> by its extension (<c>.png</c>, <c>.svg</c>, in any case); any other is an
     /// <c>PlotFormatNotSupported</c> error naming the parameter <paramref name="parameter"/>.
     /// </summary>
-    public static PlotFormat FormatOf(string path, string parameter = "PlotPath")
+    public static PlotFormat FormatOf(string path, Parameter? parameter = null)
     {
+        parameter ??= Parameter.PlotPath;
         ArgumentNullException.ThrowIfNull(path);
         string extension = Path.GetExtension(path);
         if (extension.Equals(".png", StringComparison.OrdinalIgnoreCase)) return PlotFormat.Png;
         if (extension.Equals(".svg", StringComparison.OrdinalIgnoreCase)) return PlotFormat.Svg;
         string given = extension.Length == 0 ? "no extension" : $"the extension '{extension}'";
         throw new QuantShellException($"{path}: {parameter} has {given}; a plot is written as .png or .svg.",
-            ErrorIds.PlotFormatNotSupported, QuantShellErrorKind.InvalidArgument, parameter);
+            ErrorIds.PlotFormatNotSupported, QuantShellErrorKind.InvalidArgument, parameter.Name);
     }
 
     /// <summary>

@@ -116,7 +116,7 @@ internal static class CompressedTensorsWriter
         else if (tensor.DType.Kind is not (DTypeKind.Float or DTypeKind.BFloat))
             problem = $"its dtype {tensor.DType.Name} is not a float type";
         if (problem is not null)
-            throw new QuantShellException($"{name}: cannot be written in the compressed-tensors format: {problem}.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, name);
+            throw new QuantShellException($"{name}: cannot be written in the compressed-tensors format: {problem}.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, name);
     }
 
     /// <summary>Codes of whole rows at a time, packed row by row; the fake values are computed alongside for the error measured.</summary>
@@ -132,7 +132,7 @@ internal static class CompressedTensorsWriter
         if (stats.NonFinite > 0 && (!options.AllowNonFinite || firstNaN >= 0))
             throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNaN), tensor.Shape));
         var layout = new TensorLayout(tensor.Shape, tensor.DType, DType.Int32, false);
-        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, OutputForm.CompressedTensors);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, OutputFormat.CompressedTensors);
     }
 
     private static long PackRows<T>(TensorFile file, StoredTensor tensor, Stream destination, QuantizationPlan plan, QuantizerSpec spec,
@@ -236,7 +236,7 @@ internal static class CompressedTensorsWriter
     private static string Unique(HashSet<string> names, string name, TensorFile file)
     {
         if (!names.Add(name))
-            throw new QuantShellException($"{file.Name}: the compressed-tensors format needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
+            throw new QuantShellException($"{file.Name}: the compressed-tensors format needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidData, file.Name);
         return name;
     }
 }

@@ -21,7 +21,7 @@ internal static class ModelDequantizer
     public static IReadOnlyList<DequantizationResult> Write(TensorFile file, Stream output, string outputPath, CancellationToken cancellationToken)
     {
         if (!file.Metadata.TryGetValue(TensorFiles.RecordKey, out string? json))
-            throw new QuantShellException($"{file.Name}: holds no quantization record; only files written with the int form can be dequantized.",
+            throw new QuantShellException($"{file.Name}: holds no quantization record; only files written with the int format can be dequantized.",
                 ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
         var record = QuantizationRecord.Parse(json, file.Name);
         var quantized = record.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -16,15 +16,15 @@ using QuantShell.Core.Selection;
 namespace QuantShell.Core.Processing;
 
 /// <summary>
-/// Quantizes the tensors of a model file into a file of the same kind, one decision per tensor: the <c>fake</c> form (a
-/// copy whose quantized tensors hold dequantize(quantize(x)), everything else byte for byte) or the <c>int</c> form
+/// Quantizes the tensors of a model file into a file of the same kind, one decision per tensor: the <c>fake</c> format (a
+/// copy whose quantized tensors hold dequantize(quantize(x)), everything else byte for byte) or the <c>int</c> format
 /// (integer codes with their scales and zero points or tables, and a record of every quantizer). Tensors whose quantizer
 /// is complete stream through the kernel in chunks; those whose values are chosen from their data are read into memory
-/// one at a time, so memory stays bounded by the largest such tensor. The forms are those of docs/model-files.md.
+/// one at a time, so memory stays bounded by the largest such tensor. The formats are those of docs/model-files.md.
 /// </summary>
 internal static class ModelQuantizer
 {
-    /// <summary>Writes the <c>fake</c> form of <paramref name="file"/> to <paramref name="output"/>.</summary>
+    /// <summary>Writes the <c>fake</c> format of <paramref name="file"/> to <paramref name="output"/>.</summary>
     public static IReadOnlyList<QuantizationResult> WriteFake(TensorFile file, Stream output, string outputPath, Func<StoredTensor, TensorDecision> decide,
                                                               FileQuantizeOptions options, Action<long>? bytesDone, CancellationToken cancellationToken)
     {
@@ -48,7 +48,7 @@ internal static class ModelQuantizer
     }
 
     /// <summary>
-    /// Writes the <c>int</c> form: each quantized tensor <c>NAME</c> becomes its integer codes in the smallest type that
+    /// Writes the <c>int</c> format: each quantized tensor <c>NAME</c> becomes its integer codes in the smallest type that
     /// holds them, with <c>NAME_scale</c> (float32, shape () per tensor or (C,) per channel) and <c>NAME_zero_point</c>
     /// (int32), or for table quantizers <c>NAME_lut</c> (float32) and <c>NAME_scale</c> (t / 2^(B - signed)); the record of
     /// every quantizer goes into the file's metadata. Every quantizer is resolved before anything is written (the codes'
@@ -112,13 +112,13 @@ internal static class ModelQuantizer
         }
         var metadata = new Dictionary<string, string>(file.Metadata)
         {
-            [TensorFiles.RecordKey] = new QuantizationRecord { Form = OutputForm.Int, Tensors = records }.ToJson(),
+            [TensorFiles.RecordKey] = new QuantizationRecord { Format = OutputFormat.Int, Tensors = records }.ToJson(),
         };
         TensorFiles.Write(kind, output, outputs, metadata, cancellationToken);
         return Completed(results, file);
     }
 
-    /// <summary>The fake form of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
+    /// <summary>The fake format of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
     internal static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
                                                      QuantizerRecipe recipe, FileQuantizeOptions options, CancellationToken cancellationToken)
     {
@@ -150,7 +150,7 @@ internal static class ModelQuantizer
         return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed);
     }
 
-    /// <summary>The fake form of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
+    /// <summary>The fake format of a tensor read whole: its values chosen from them (or reordered from Fortran order).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // the array dies with this frame
     private static (InferableQuantizer, QuantizationPlan, SelectionInfo?, long) QuantizeInMemory(StoredTensor tensor, Stream source, Stream destination, string name, DType outputType,
                                                                                                 QuantizerRecipe recipe, FileQuantizeOptions options, ref KernelStats stats,
@@ -167,10 +167,10 @@ internal static class ModelQuantizer
         return (quantizer, plan, selection, firstNonFinite);
     }
 
-    /// <summary>The int form of one tensor: its codes, and the error of the values they stand for.</summary>
+    /// <summary>The int format of one tensor: its codes, and the error of the values they stand for.</summary>
     internal static QuantizationResult EncodeTensor(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, InferableQuantizer quantizer,
                                                     QuantizationPlan plan, DType codeType, SelectionInfo? selection, FileQuantizeOptions options,
-                                                    CancellationToken cancellationToken, OutputForm form = OutputForm.Int)
+                                                    CancellationToken cancellationToken, OutputFormat format = OutputFormat.Int)
     {
         var clock = Stopwatch.StartNew();
         string name = Source(file, tensor);
@@ -187,7 +187,7 @@ internal static class ModelQuantizer
                 throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNonFinite), tensor.Shape));
         }
         var layout = new TensorLayout(tensor.Shape, tensor.DType, codeType, tensor.FortranOrder);
-        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, form);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, format);
     }
 
     // Returns the index of the first NaN (which has no code), or -1.
@@ -327,7 +327,7 @@ internal static class ModelQuantizer
     private static string Unique(HashSet<string> names, string name, TensorFile file)
     {
         if (!names.Add(name))
-            throw new QuantShellException($"{file.Name}: the int form needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, file.Name);
+            throw new QuantShellException($"{file.Name}: the int format needs a tensor named '{name}', but the file already has one.", ErrorIds.OutputTensorNameTaken, QuantShellErrorKind.InvalidData, file.Name);
         return name;
     }
 

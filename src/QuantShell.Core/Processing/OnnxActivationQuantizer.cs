@@ -22,7 +22,7 @@ namespace QuantShell.Core.Processing;
 internal static class OnnxActivationQuantizer
 {
     /// <summary>Every activation of the rules resolved in the model and checked (nothing is changed yet).</summary>
-    public static IReadOnlyList<(ActivationRule Rule, OnnxActivation Value, InferableQuantizer Quantizer)> Plan(OnnxModel model, QuantizationRules rules, OutputForm form)
+    public static IReadOnlyList<(ActivationRule Rule, OnnxActivation Value, InferableQuantizer Quantizer)> Plan(OnnxModel model, QuantizationRules rules, OutputFormat format)
     {
         var planned = new List<(ActivationRule Rule, OnnxActivation Value, InferableQuantizer Quantizer)>();
         foreach (var rule in rules.Activations)
@@ -38,11 +38,11 @@ internal static class OnnxActivationQuantizer
             }
             if (value.ElementType is not (OnnxDataType.Float or OnnxDataType.Float16 or OnnxDataType.BFloat16 or OnnxDataType.Undefined))
                 throw new QuantShellException($"{model.Name}: activation '{rule.Tensor}' is {OnnxDataTypes.Name(value.ElementType)}; activation quantizers are put on float32, float16 and bfloat16 values.",
-                    ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidData, model.Name);
+                    ErrorIds.ActivationDTypeNotSupported, QuantShellErrorKind.InvalidData, model.Name);
             var quantizer = InferableQuantizer.Create(rule.Quantizer);
-            if (quantizer is LutQuantizer && form == OutputForm.Qdq)
+            if (quantizer is LutQuantizer && format == OutputFormat.Qdq)
                 throw new QuantShellException($"{rules.Source}: activation '{rule.Tensor}' has a LUT quantizer, which has no integer grid for QuantizeLinear; " +
-                    "write the model with Format Fake (the table as float ops, bit for bit).", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format");
+                    $"write the model with {Parameter.Format.With(OutputFormat.Fake)} (the table as float ops, bit for bit).", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
             planned.Add((rule, value, quantizer));
         }
         return planned;
@@ -50,11 +50,11 @@ internal static class OnnxActivationQuantizer
 
     /// <summary>Puts the planned quantizers on their values (see the class summary); one result per activation.</summary>
     public static IReadOnlyList<QuantizationResult> Apply(OnnxModel model, IReadOnlyList<(ActivationRule Rule, OnnxActivation Value, InferableQuantizer Quantizer)> planned,
-                                                          OutputForm form, string inputPath, string outputPath, CancellationToken cancellationToken)
+                                                          OutputFormat format, string inputPath, string outputPath, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         if (planned.Count == 0) return [];
-        OpsetUpgrade.Raise(model, planned.Max(p => Math.Max(OnnxActivationNodes.OpsetNeeded(form == OutputForm.Qdq, p.Quantizer), OnnxActivationNodes.OpsetNeeded(p.Value.ElementType))),
+        OpsetUpgrade.Raise(model, planned.Max(p => Math.Max(OnnxActivationNodes.OpsetNeeded(format == OutputFormat.Qdq, p.Quantizer), OnnxActivationNodes.OpsetNeeded(p.Value.ElementType))),
             "the activation quantizers", "convert the model to a newer opset first");
 
         var results = new List<QuantizationResult>();
@@ -66,14 +66,14 @@ internal static class OnnxActivationQuantizer
             // ONNX Runtime 1.31 aborts the process (an assertion in its transpose optimizer) on DequantizeLinear → Transpose
             // whose output a subgraph reads. A Transpose only moves values, so quantizing after it gives the same values:
             // such a Transpose keeps reading the float value and its output is quantized instead.
-            var transposes = form == OutputForm.Qdq ? TransposesIntoSubgraphs(model, graph, value.Name) : [];
+            var transposes = format == OutputFormat.Qdq ? TransposesIntoSubgraphs(model, graph, value.Name) : [];
             foreach (var transpose in transposes)
-                storage = Insert(model, graph, transpose.Output[0], transpose, value.Name, quantizer, form, value.ElementType);
+                storage = Insert(model, graph, transpose.Output[0], transpose, value.Name, quantizer, format, value.ElementType);
             bool othersRead = graph.Proto.Node.Any(n => !transposes.Any(t => ReferenceEquals(t, n)) && n.Input.Contains(value.Name))
                 || graph.Proto.Node.Any(n => OnnxModel.Subgraphs(graph, n).Any(sub => OnnxModel.FreeNames(sub).Contains(value.Name)));
             if (transposes.Count == 0 || othersRead)
-                storage = Insert(model, graph, value.Name, graph.Producer(value.Name), value.Name, quantizer, form, value.ElementType, except: transposes);
-            results.Add(Result(inputPath, outputPath, rule, quantizer, form, storage, value.ElementType, clock.Elapsed));
+                storage = Insert(model, graph, value.Name, graph.Producer(value.Name), value.Name, quantizer, format, value.ElementType, except: transposes);
+            results.Add(Result(inputPath, outputPath, rule, quantizer, format, storage, value.ElementType, clock.Elapsed));
         }
         return results;
     }
@@ -84,15 +84,15 @@ internal static class OnnxActivationQuantizer
     /// or bfloat16 value is cast to float32 first and the result back to its type (<see cref="OnnxActivationNodes.InFloat32"/>).
     /// </summary>
     private static OnnxDataType? Insert(OnnxModel model, OnnxGraph graph, string name, NodeProto? producer, string stem, InferableQuantizer quantizer,
-                                        OutputForm form, OnnxDataType type, IReadOnlyCollection<NodeProto>? except = null)
+                                        OutputFormat format, OnnxDataType type, IReadOnlyCollection<NodeProto>? except = null)
     {
-        string output = model.NewName(name + (form == OutputForm.Qdq ? "/dequantized" : "/fake_quantized"));
+        string output = model.NewName(name + (format == OutputFormat.Qdq ? "/dequantized" : "/fake_quantized"));
         OnnxDataType? storage = null;
         var nodes = OnnxActivationNodes.InFloat32(model, stem, name, output, type, (input, result) =>
         {
             if (quantizer is LutQuantizer lut)
                 return OnnxActivationNodes.Lut(model, graph, input, result, stem, lut, model.DefaultOpset);
-            if (form == OutputForm.Qdq)
+            if (format == OutputFormat.Qdq)
             {
                 var (qdq, codes) = OnnxActivationNodes.Qdq(model, graph, input, result, stem, ((GridQuantizer)quantizer).Parameters);
                 storage = codes;
@@ -130,7 +130,7 @@ internal static class OnnxActivationQuantizer
         }
     }
 
-    private static QuantizationResult Result(string inputPath, string outputPath, ActivationRule rule, InferableQuantizer quantizer, OutputForm form,
+    private static QuantizationResult Result(string inputPath, string outputPath, ActivationRule rule, InferableQuantizer quantizer, OutputFormat format,
                                              OnnxDataType? storage, OnnxDataType type, TimeSpan elapsed)
     {
         var spec = quantizer.Spec;
@@ -162,7 +162,7 @@ internal static class OnnxActivationQuantizer
             ElementCount = 0,
             NonFiniteCount = 0,
             Quantizer = spec,
-            Form = form,
+            Format = format,
             ElapsedMs = elapsed.TotalMilliseconds,
         };
     }

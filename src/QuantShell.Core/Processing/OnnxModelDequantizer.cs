@@ -12,7 +12,7 @@ using QuantShell.Core.Quantization;
 namespace QuantShell.Core.Processing;
 
 /// <summary>
-/// Turns an ONNX model's <c>qdq</c> form back into its <c>fake</c> form: each recorded weight's codes are decoded by the
+/// Turns an ONNX model's <c>qdq</c> format back into its <c>fake</c> format: each recorded weight's codes are decoded by the
 /// kernel (bit for bit what quantizing computed) into a tensor of the weight's name and original type — an initializer, or
 /// a Constant node where the weight was one — and the nodes and initializers that dequantized it at run time, and the
 /// record, are removed.
@@ -23,11 +23,11 @@ internal static class OnnxModelDequantizer
     {
         var model = file.Model;
         if (!file.Metadata.TryGetValue(TensorFiles.RecordKey, out string? json))
-            throw new QuantShellException($"{file.Name}: holds no quantization record; only models written with the qdq form can be dequantized.",
+            throw new QuantShellException($"{file.Name}: holds no quantization record; only models written with the qdq format can be dequantized.",
                 ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
         var record = QuantizationRecord.Parse(json, file.Name);
-        if (record.Form != OutputForm.Qdq || record.Tensors.Any(t => t.Codes is null))
-            throw new QuantShellException($"{file.Name}: its quantization record is not one of the qdq form.", ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
+        if (record.Format != OutputFormat.Qdq || record.Tensors.Any(t => t.Codes is null))
+            throw new QuantShellException($"{file.Name}: its quantization record is not one of the qdq format.", ErrorIds.QuantizationRecordMissing, QuantShellErrorKind.InvalidData, file.Name);
         string inputPath = JobInput.ResultPathOf(file.Name);
         var results = new List<DequantizationResult>();
         var restored = new HashSet<string>(StringComparer.Ordinal);

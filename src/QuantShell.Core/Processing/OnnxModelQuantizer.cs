@@ -24,19 +24,19 @@ namespace QuantShell.Core.Processing;
 /// the graph and its subgraphs, reads the same fake-quantized values (a shared initializer is quantized once); the
 /// quantizers are recorded in <c>metadata_props["quantshell"]</c>.</item>
 /// </list>
-/// The <c>int</c> form of other files (codes in place of the values) would leave a model no runtime can run; ONNX's
-/// deployable integer form is <c>qdq</c>.
+/// The <c>int</c> format of other files (codes in place of the values) would leave a model no runtime can run; ONNX's
+/// deployable integer format is <c>qdq</c>.
 /// </summary>
 internal static class OnnxModelQuantizer
 {
-    public static IReadOnlyList<QuantizationResult> Quantize(OnnxTensorFile file, OutputForm form, string outputPath, string outputName, WriteOptions write,
+    public static IReadOnlyList<QuantizationResult> Quantize(OnnxTensorFile file, OutputFormat format, string outputPath, string outputName, WriteOptions write,
                                                              Func<StoredTensor, TensorDecision> decide, FileQuantizeOptions options,
                                                              Action<long>? bytesDone, CancellationToken cancellationToken, QuantizationRules? rules = null)
     {
-        if (form == OutputForm.Int)
-            throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer form is qdq (integer initializers feeding DequantizeLinear, " +
-                "which every runtime runs); the int form would leave a model no runtime can run. Use Form Qdq (or Fake).",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        if (format == OutputFormat.Int)
+            throw new QuantShellException($"{file.Name}: an ONNX model's deployable integer format is qdq (integer initializers feeding DequantizeLinear, " +
+                $"which every runtime runs); the int format would leave a model no runtime can run. Use {Parameter.Format.With(OutputFormat.Qdq)} (or {Parameter.Value(OutputFormat.Fake)}).",
+                ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var results = new QuantizationResult?[file.Tensors.Count];
         string inputPath = JobInput.ResultPathOf(file.Name);
         var quantize = new List<(StoredTensor Tensor, QuantizerRecipe Recipe)>();
@@ -51,10 +51,10 @@ internal static class OnnxModelQuantizer
             }
         }
         // Activations named by the rules are checked first: a name the model lacks leaves nothing written.
-        var activations = rules is { Activations.Count: > 0 } ? OnnxActivationQuantizer.Plan(file.Model, rules, form) : null;
-        if (form == OutputForm.Qdq) WriteQdq(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
+        var activations = rules is { Activations.Count: > 0 } ? OnnxActivationQuantizer.Plan(file.Model, rules, format) : null;
+        if (format == OutputFormat.Qdq) WriteQdq(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
         else WriteFake(file, quantize, results, outputPath, options, bytesDone, cancellationToken);
-        var activationResults = activations is null ? [] : OnnxActivationQuantizer.Apply(file.Model, activations, form, inputPath, outputPath, cancellationToken);
+        var activationResults = activations is null ? [] : OnnxActivationQuantizer.Apply(file.Model, activations, format, inputPath, outputPath, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         file.Model.Save(outputPath, write, outputName);
         return [.. ModelQuantizer.Completed(results, file), .. activationResults];
@@ -97,7 +97,7 @@ internal static class OnnxModelQuantizer
             var storage = OnnxQdqWeights.StorageDType(plan);
             using var codeStream = new MemoryStream(checked((int)tensor.ElementCount * storage.ItemSize));
             results[tensor.Index] = ModelQuantizer.EncodeTensor(file, tensor, codeStream, outputPath, quantizer, plan, storage, selection, options,
-                                                                cancellationToken, OutputForm.Qdq);
+                                                                cancellationToken, OutputFormat.Qdq);
             var emitted = OnnxQdqWeights.Emit(model, graph, name, name, name, plan, quantizer.Spec, codeStream.ToArray(), holder.DataType, dequantizer);
             if (holder.Node is { } constant)
             {
@@ -133,7 +133,7 @@ internal static class OnnxModelQuantizer
             });
             bytesDone?.Invoke(tensor.ByteCount);
         }
-        if (records.Count > 0) SetRecord(model, new QuantizationRecord { Form = OutputForm.Qdq, Tensors = records }.ToJson());
+        if (records.Count > 0) SetRecord(model, new QuantizationRecord { Format = OutputFormat.Qdq, Tensors = records }.ToJson());
     }
 
     /// <summary>
@@ -144,7 +144,8 @@ internal static class OnnxModelQuantizer
     /// </summary>
     private static OnnxQdqWeights.Dequantizer ChooseDequantizer(OnnxModel model, List<(QuantizationPlan Plan, bool Lut, OnnxDataType Type)> weights)
     {
-        const string what = "the qdq form", advice = "use Format Fake";
+        const string what = "the qdq format";
+        string advice = $"use {Parameter.Format.With(OutputFormat.Fake)}";
         long Needed(OnnxQdqWeights.Dequantizer dequantizer) =>
             weights.Select(w => OnnxQdqWeights.OpsetNeeded(w.Plan, w.Lut, w.Type, dequantizer)).DefaultIfEmpty(0).Max();
         long preferred = Needed(OnnxQdqWeights.Dequantizer.DequantizeLinear);

@@ -57,8 +57,15 @@ public abstract class InferableQuantizer
             (QuantizationTarget.Weights, QuantizationMethod.LutSymmetric) => new WeightsLUTSymmetricInferableQuantizer(spec),
             (QuantizationTarget.Weights, QuantizationMethod.LutPot) => new WeightsLUTPOTInferableQuantizer(spec),
             (QuantizationTarget.Activation, QuantizationMethod.LutPot) => new ActivationLutPOTInferableQuantizer(spec),
-            _ => throw new QuantizerValidationException($"No quantizer for target {spec.Target} and method {spec.Method}.", "Method", ErrorIds.MethodInvalid),
+            _ => throw NoQuantizer(spec),
         };
+    }
+
+    // The spec's own rules say why (an activation LUT symmetric quantizer, a target or method out of range).
+    private static QuantizerValidationException NoQuantizer(QuantizerSpec spec)
+    {
+        spec.Validate();
+        return new QuantizerValidationException($"No quantizer for {Parameter.Target.With(spec.Target)} and {Parameter.Method.With(spec.Method)}.", Parameter.Method, ErrorIds.MethodInvalid);
     }
 
     /// <summary>The class name and its parameters, e.g. <c>WeightsPOTInferableQuantizer(NumBits=8 Threshold=[4] Signed=True)</c>.</summary>

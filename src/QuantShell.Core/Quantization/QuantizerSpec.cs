@@ -117,36 +117,38 @@ public sealed record QuantizerSpec
     public void Validate()
     {
         if (!Enum.IsDefined(Target))
-            throw Invalid("Target", $"Target must be Weights or Activation but is {(int)Target}.", ErrorIds.TargetInvalid);
+            throw Invalid(Parameter.Target, $"{Parameter.Target} must be {Parameter.Values(QuantizationTarget.Weights, QuantizationTarget.Activation)} but is {(int)Target}.", ErrorIds.TargetInvalid);
         if (!Enum.IsDefined(Method))
-            throw Invalid("Method", $"Method must be Pot, Symmetric, Uniform, LutSymmetric or LutPot but is {(int)Method}.", ErrorIds.MethodInvalid);
+            throw Invalid(Parameter.Method, $"{Parameter.Method} must be {Parameter.Values(Enum.GetValues<QuantizationMethod>())} but is {(int)Method}.", ErrorIds.MethodInvalid);
         if (NumBits < MinBits || NumBits > MaxBits)
-            throw Invalid("NumBits", $"NumBits must be between {MinBits} and {MaxBits} but is {NumBits}.", ErrorIds.NumBitsOutOfRange);
+            throw Invalid(Parameter.NumBits, $"{Parameter.NumBits} must be between {MinBits} and {MaxBits} but is {NumBits}.", ErrorIds.NumBitsOutOfRange);
         if (Target == QuantizationTarget.Activation && PerChannel)
-            throw Invalid("PerChannel", "PerChannel is not supported for activation quantizers (MCT quantizes activations per tensor).", ErrorIds.PerChannelActivationNotSupported);
+            throw Invalid(Parameter.PerChannel, $"{Parameter.PerChannel} is not supported for activation quantizers (MCT quantizes activations per tensor).", ErrorIds.PerChannelActivationNotSupported);
         if (ChannelAxis is int axis && !PerChannel)
-            throw Invalid("ChannelAxis", $"ChannelAxis {axis} applies to per-channel quantizers only; add PerChannel or leave ChannelAxis out.", ErrorIds.ParameterNotApplicable);
+            throw Invalid(Parameter.ChannelAxis, $"{Parameter.ChannelAxis} {axis} applies to per-channel quantizers only; add {Parameter.PerChannel} or leave {Parameter.ChannelAxis} out.", ErrorIds.ParameterNotApplicable);
         if (Method == QuantizationMethod.LutSymmetric && Target == QuantizationTarget.Activation)
-            throw Invalid("Method", "LutSymmetric is a weights quantizer in MCT; activations take LutPot.", ErrorIds.MethodInvalid);
+            throw Invalid(Parameter.Method, $"{Parameter.Method.With(QuantizationMethod.LutSymmetric)} is a weights quantizer in MCT; activations take {Parameter.Value(QuantizationMethod.LutPot)}.", ErrorIds.MethodInvalid);
 
         if (Method == QuantizationMethod.Uniform)
         {
             if (Signed is not null)
-                throw Invalid("Signed", "Signed applies to POT, symmetric and LUT quantizers; a uniform quantizer's range is given by MinRange and MaxRange.", ErrorIds.ParameterNotApplicable);
+                throw Invalid(Parameter.Signed, $"{Parameter.Signed} applies to POT, symmetric and LUT quantizers; a uniform quantizer's range is given by {Parameter.MinRange} and {Parameter.MaxRange}.", ErrorIds.ParameterNotApplicable);
             ValidateRanges();
         }
         else
         {
             if (IsLut && Target == QuantizationTarget.Weights && Signed == false)
-                throw Invalid("Signed", $"Signed cannot be false for {Method} weights: MCT's weights LUT quantizers are always signed.", ErrorIds.ParameterNotApplicable);
+                throw Invalid(Parameter.Signed, $"{Parameter.Signed} cannot be false for {Parameter.Value(Method)} weights: MCT's weights LUT quantizers are always signed.", ErrorIds.ParameterNotApplicable);
             ValidateThresholds();
         }
         if (IsLut) ValidateLut();
         else
         {
-            string? lutParameter = LutValues is not null ? "LutValues" : LutValuesBitwidth is not null ? "LutValuesBitwidth" : Eps is not null ? "Eps" : InputRank is not null ? "InputRank" : null;
+            Parameter? lutParameter = LutValues is not null ? Parameter.LutValues : LutValuesBitwidth is not null ? Parameter.LutValuesBitwidth : Eps is not null ? Parameter.Eps : null;
             if (lutParameter is not null)
-                throw Invalid(lutParameter, $"{lutParameter} applies to LUT quantizers (LutSymmetric, LutPot) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
+                throw Invalid(lutParameter, $"{lutParameter} applies to LUT quantizers ({Parameter.Values(QuantizationMethod.LutSymmetric, QuantizationMethod.LutPot)}) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
+            if (InputRank is not null)
+                throw Invalid("InputRank", $"InputRank applies to LUT quantizers ({Parameter.Values(QuantizationMethod.LutSymmetric, QuantizationMethod.LutPot)}) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
         }
 
         if (GroupSize is int groupSize)
@@ -162,8 +164,8 @@ public sealed record QuantizerSpec
         int count = ValueCount;
         if (!PerChannel && count > 1)
         {
-            string name = Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold";
-            throw Invalid(name, $"A per-tensor quantizer takes exactly one {name} value but {count} were given ({Format(Method == QuantizationMethod.Uniform ? MinRange! : Threshold!)}); use PerChannel for one value per channel.", ErrorIds.ValueCountMismatch);
+            var name = Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold;
+            throw Invalid(name, $"A per-tensor quantizer takes exactly one {name} value but {count} were given ({Format(Method == QuantizationMethod.Uniform ? MinRange! : Threshold!)}); use {Parameter.PerChannel} for one value per channel.", ErrorIds.ValueCountMismatch);
         }
     }
 
@@ -174,24 +176,24 @@ public sealed record QuantizerSpec
         if (IsComplete) return;
         throw Method switch
         {
-            QuantizationMethod.Uniform => Invalid("MinRange", "A uniform quantizer needs MinRange and MaxRange (one pair, or one per channel).", ErrorIds.RangeMissing),
-            _ when Threshold is null => Invalid("Threshold", $"A {MethodName} quantizer needs Threshold (one value, or one per channel).", ErrorIds.ThresholdMissing),
-            _ => Invalid("LutValues", $"A {MethodName} quantizer needs LutValues (its table of integers).", ErrorIds.LutValuesMissing),
+            QuantizationMethod.Uniform => Invalid(Parameter.MinRange, $"A uniform quantizer needs {Parameter.MinRange} and {Parameter.MaxRange} (one pair, or one per channel).", ErrorIds.RangeMissing),
+            _ when Threshold is null => Invalid(Parameter.Threshold, $"A {MethodName} quantizer needs {Parameter.Threshold} (one value, or one per channel).", ErrorIds.ThresholdMissing),
+            _ => Invalid(Parameter.LutValues, $"A {MethodName} quantizer needs {Parameter.LutValues} (its table of integers).", ErrorIds.LutValuesMissing),
         };
     }
 
     private void ValidateThresholds()
     {
         if (MinRange is not null || MaxRange is not null)
-            throw Invalid(MinRange is not null ? "MinRange" : "MaxRange", $"MinRange and MaxRange apply to uniform quantizers only; a {MethodName} quantizer takes Threshold.", ErrorIds.ParameterNotApplicable);
+            throw Invalid(MinRange is not null ? Parameter.MinRange : Parameter.MaxRange, $"{Parameter.MinRange} and {Parameter.MaxRange} apply to uniform quantizers only; a {MethodName} quantizer takes {Parameter.Threshold}.", ErrorIds.ParameterNotApplicable);
         if (Threshold is null) return; // chosen from data
         if (Threshold.Count == 0)
-            throw Invalid("Threshold", $"A {MethodName} quantizer needs Threshold (one value, or one per channel).", ErrorIds.ThresholdMissing);
+            throw Invalid(Parameter.Threshold, $"A {MethodName} quantizer needs {Parameter.Threshold} (one value, or one per channel).", ErrorIds.ThresholdMissing);
         bool powerOfTwo = Method is QuantizationMethod.Pot or QuantizationMethod.LutPot;
         for (int i = 0; i < Threshold.Count; i++)
         {
             double t = Threshold[i];
-            string where = Threshold.Count > 1 ? $"Threshold[{i}]" : "Threshold";
+            string where = Threshold.Count > 1 ? $"{Parameter.Threshold}[{i}]" : $"{Parameter.Threshold}";
             if (!double.IsFinite(t))
                 throw Invalid("Threshold", $"{where} must be a finite number but is {FormatValue(t)}.", ErrorIds.ThresholdNotFinite);
             if (t <= 0 || (float)t <= 0f)
@@ -206,24 +208,24 @@ public sealed record QuantizerSpec
     private void ValidateRanges()
     {
         if (Threshold is not null)
-            throw Invalid("Threshold", "Threshold applies to POT, symmetric and LUT quantizers only; a uniform quantizer takes MinRange and MaxRange.", ErrorIds.ParameterNotApplicable);
+            throw Invalid(Parameter.Threshold, $"{Parameter.Threshold} applies to POT, symmetric and LUT quantizers only; a uniform quantizer takes {Parameter.MinRange} and {Parameter.MaxRange}.", ErrorIds.ParameterNotApplicable);
         if (MinRange is null && MaxRange is null) return; // chosen from data
         if (MinRange is null || MinRange.Count == 0)
-            throw Invalid("MinRange", "A uniform quantizer needs MinRange (one value, or one per channel) with its MaxRange.", ErrorIds.RangeMissing);
+            throw Invalid(Parameter.MinRange, $"A uniform quantizer needs {Parameter.MinRange} (one value, or one per channel) with its {Parameter.MaxRange}.", ErrorIds.RangeMissing);
         if (MaxRange is null || MaxRange.Count == 0)
-            throw Invalid("MaxRange", "A uniform quantizer needs MaxRange (one value, or one per channel) with its MinRange.", ErrorIds.RangeMissing);
+            throw Invalid(Parameter.MaxRange, $"A uniform quantizer needs {Parameter.MaxRange} (one value, or one per channel) with its {Parameter.MinRange}.", ErrorIds.RangeMissing);
         if (MinRange.Count != MaxRange.Count)
-            throw Invalid("MaxRange", $"MinRange has {MinRange.Count} values but MaxRange has {MaxRange.Count}; they must pair up.", ErrorIds.RangeCountMismatch);
+            throw Invalid(Parameter.MaxRange, $"{Parameter.MinRange} has {MinRange.Count} values but {Parameter.MaxRange} has {MaxRange.Count}; they must pair up.", ErrorIds.RangeCountMismatch);
         for (int i = 0; i < MinRange.Count; i++)
         {
             string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             double min = MinRange[i], max = MaxRange[i];
             if (!double.IsFinite(min) || float.IsInfinity((float)min))
-                throw Invalid("MinRange", $"MinRange{suffix} must be a finite float32 number but is {FormatValue(min)}.", ErrorIds.RangeNotFinite);
+                throw Invalid(Parameter.MinRange, $"{Parameter.MinRange}{suffix} must be a finite float32 number but is {FormatValue(min)}.", ErrorIds.RangeNotFinite);
             if (!double.IsFinite(max) || float.IsInfinity((float)max))
-                throw Invalid("MaxRange", $"MaxRange{suffix} must be a finite float32 number but is {FormatValue(max)}.", ErrorIds.RangeNotFinite);
+                throw Invalid(Parameter.MaxRange, $"{Parameter.MaxRange}{suffix} must be a finite float32 number but is {FormatValue(max)}.", ErrorIds.RangeNotFinite);
             if (!((float)min < (float)max))
-                throw Invalid("MinRange", $"MinRange{suffix} must be less than MaxRange{suffix} (in float32) but they are {FormatValue(min)} and {FormatValue(max)}.", ErrorIds.RangeMinNotBelowMax);
+                throw Invalid(Parameter.MinRange, $"{Parameter.MinRange}{suffix} must be less than {Parameter.MaxRange}{suffix} (in float32) but they are {FormatValue(min)} and {FormatValue(max)}.", ErrorIds.RangeMinNotBelowMax);
         }
     }
 
@@ -232,30 +234,30 @@ public sealed record QuantizerSpec
     {
         int bitwidth = EffectiveLutValuesBitwidth;
         if (bitwidth < MinBits || bitwidth > MaxBits)
-            throw Invalid("LutValuesBitwidth", $"LutValuesBitwidth must be between {MinBits} and {MaxBits} but is {bitwidth}.", ErrorIds.LutValuesBitwidthInvalid);
+            throw Invalid(Parameter.LutValuesBitwidth, $"{Parameter.LutValuesBitwidth} must be between {MinBits} and {MaxBits} but is {bitwidth}.", ErrorIds.LutValuesBitwidthInvalid);
         if (NumBits > bitwidth)
-            throw Invalid("NumBits", $"NumBits ({NumBits}) must not exceed LutValuesBitwidth ({bitwidth}).", ErrorIds.LutValuesBitwidthInvalid);
+            throw Invalid(Parameter.NumBits, $"{Parameter.NumBits} ({NumBits}) must not exceed {Parameter.LutValuesBitwidth} ({bitwidth}).", ErrorIds.LutValuesBitwidthInvalid);
         double eps = EffectiveEps;
         if (!double.IsFinite(eps) || eps < 0)
-            throw Invalid("Eps", $"Eps must be a finite number of at least 0 but is {FormatValue(eps)}.", ErrorIds.EpsInvalid);
+            throw Invalid(Parameter.Eps, $"{Parameter.Eps} must be a finite number of at least 0 but is {FormatValue(eps)}.", ErrorIds.EpsInvalid);
         if (InputRank is int rank && rank < 1)
             throw Invalid("InputRank", $"InputRank must be at least 1 but is {rank}.", ErrorIds.ParameterNotApplicable);
         if (LutValues is null) return; // chosen from data
         if (LutValues.Count == 0)
-            throw Invalid("LutValues", $"A {MethodName} quantizer needs LutValues (at least one integer).", ErrorIds.LutValuesMissing);
+            throw Invalid(Parameter.LutValues, $"A {MethodName} quantizer needs {Parameter.LutValues} (at least one integer).", ErrorIds.LutValuesMissing);
         bool signed = IsSigned;
         double low = signed ? -Math.Pow(2, bitwidth - 1) : 0, high = signed ? Math.Pow(2, bitwidth - 1) - 1 : Math.Pow(2, bitwidth);
         for (int i = 0; i < LutValues.Count; i++)
         {
             double v = LutValues[i];
             if (!double.IsFinite(v) || v != Math.Floor(v))
-                throw Invalid("LutValues", $"LutValues[{i}] must be an integer but is {FormatValue(v)}.", ErrorIds.LutValuesInvalid);
+                throw Invalid(Parameter.LutValues, $"{Parameter.LutValues}[{i}] must be an integer but is {FormatValue(v)}.", ErrorIds.LutValuesInvalid);
             if (v < low || v > high)
-                throw Invalid("LutValues", $"LutValues[{i}] is {FormatValue(v)} but {(signed ? "signed" : "unsigned")} values of a {bitwidth}-bit LUT lie in [{FormatValue(low)}, {FormatValue(high)}].", ErrorIds.LutValuesInvalid);
+                throw Invalid(Parameter.LutValues, $"{Parameter.LutValues}[{i}] is {FormatValue(v)} but {(signed ? "signed" : "unsigned")} values of a {bitwidth}-bit LUT lie in [{FormatValue(low)}, {FormatValue(high)}].", ErrorIds.LutValuesInvalid);
         }
         int distinct = LutValues.Distinct().Count();
         if (distinct > 1 << NumBits)
-            throw Invalid("LutValues", $"LutValues has {distinct} distinct values but a {NumBits}-bit LUT holds at most {1 << NumBits}.", ErrorIds.LutValuesInvalid);
+            throw Invalid(Parameter.LutValues, $"{Parameter.LutValues} has {distinct} distinct values but a {NumBits}-bit LUT holds at most {1 << NumBits}.", ErrorIds.LutValuesInvalid);
     }
 
     /// <summary>Resolves the channel axis against a tensor rank, with a clear error when it is out of range.</summary>
@@ -266,7 +268,7 @@ public sealed record QuantizerSpec
         if (rank == 0 || resolved < 0 || resolved >= rank)
         {
             string allowed = rank == 0 ? "a 0-d tensor has no axes" : $"allowed: {-rank}..{rank - 1}";
-            throw Invalid("ChannelAxis", $"ChannelAxis {axis} is out of range for a tensor of rank {rank} ({allowed}).", ErrorIds.ChannelAxisOutOfRange);
+            throw Invalid(Parameter.ChannelAxis, $"{Parameter.ChannelAxis} {axis} is out of range for a tensor of rank {rank} ({allowed}).", ErrorIds.ChannelAxisOutOfRange);
         }
         return resolved;
     }
@@ -297,10 +299,10 @@ public sealed record QuantizerSpec
         }
         if (shape[axis] != valueCount)
         {
-            string name = Method == QuantizationMethod.Uniform ? "MinRange/MaxRange" : "Threshold";
+            string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
             string axisText = ChannelAxis is null ? $"{axis} (the default axis {DefaultChannelAxis})" : $"{ChannelAxis}";
-            throw Invalid(Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold",
-                $"{name} has {valueCount} values but channel axis {axisText} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another ChannelAxis.",
+            throw Invalid(Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold,
+                $"{name} has {valueCount} values but channel axis {axisText} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another {Parameter.ChannelAxis}.",
                 ErrorIds.ChannelCountMismatch);
         }
         return axis;
@@ -309,8 +311,12 @@ public sealed record QuantizerSpec
     /// <summary>The quantizer-file JSON on one line (values chosen from data are not known yet and are left out).</summary>
     public override string ToString() => QuantizerFile.ToJson(this, indented: false);
 
-    internal static QuantizerValidationException Invalid(string parameter, string message, string errorId) =>
+    internal static QuantizerValidationException Invalid(Parameter parameter, string message, string errorId) =>
         new(message, parameter, errorId);
+
+    /// <summary>For a quantizer-file field that no face has as a parameter (InputRank).</summary>
+    internal static QuantizerValidationException Invalid(string field, string message, string errorId) =>
+        new(message, field, errorId);
 
     internal static string FormatValue(double value) => value switch
     {

@@ -56,30 +56,30 @@ public sealed record QuantizerArguments
     public bool? Calibrate { get; init; }
 
     /// <summary>The names of the quantizer-building parameters that were given, in their C#/PowerShell spelling.</summary>
-    public IEnumerable<string> BuildingParametersGiven()
+    public IEnumerable<Parameter> BuildingParametersGiven()
     {
-        if (Target is not null) yield return nameof(Target);
-        if (Method is not null) yield return nameof(Method);
-        if (NumBits is not null) yield return nameof(NumBits);
-        if (Threshold is not null) yield return nameof(Threshold);
-        if (MinRange is not null) yield return nameof(MinRange);
-        if (MaxRange is not null) yield return nameof(MaxRange);
-        if (Signed is not null) yield return nameof(Signed);
-        if (PerChannel is not null) yield return nameof(PerChannel);
-        if (ChannelAxis is not null) yield return nameof(ChannelAxis);
-        if (GroupSize is not null) yield return nameof(GroupSize);
-        if (LutValues is not null) yield return nameof(LutValues);
-        if (LutValuesBitwidth is not null) yield return nameof(LutValuesBitwidth);
-        if (Eps is not null) yield return nameof(Eps);
+        if (Target is not null) yield return Parameter.Target;
+        if (Method is not null) yield return Parameter.Method;
+        if (NumBits is not null) yield return Parameter.NumBits;
+        if (Threshold is not null) yield return Parameter.Threshold;
+        if (MinRange is not null) yield return Parameter.MinRange;
+        if (MaxRange is not null) yield return Parameter.MaxRange;
+        if (Signed is not null) yield return Parameter.Signed;
+        if (PerChannel is not null) yield return Parameter.PerChannel;
+        if (ChannelAxis is not null) yield return Parameter.ChannelAxis;
+        if (GroupSize is not null) yield return Parameter.GroupSize;
+        if (LutValues is not null) yield return Parameter.LutValues;
+        if (LutValuesBitwidth is not null) yield return Parameter.LutValuesBitwidth;
+        if (Eps is not null) yield return Parameter.Eps;
     }
 
     /// <summary>The names of the selection parameters that were given.</summary>
-    public IEnumerable<string> SelectionParametersGiven()
+    public IEnumerable<Parameter> SelectionParametersGiven()
     {
-        if (ErrorMethod is not null) yield return nameof(ErrorMethod);
-        if (P is not null) yield return nameof(P);
-        if (Percentile is not null) yield return nameof(Percentile);
-        if (Calibrate is not null) yield return nameof(Calibrate);
+        if (ErrorMethod is not null) yield return Parameter.ErrorMethod;
+        if (P is not null) yield return Parameter.P;
+        if (Percentile is not null) yield return Parameter.Percentile;
+        if (Calibrate is not null) yield return Parameter.Calibrate;
     }
 
     /// <summary>
@@ -91,13 +91,13 @@ public sealed record QuantizerArguments
     {
         var building = BuildingParametersGiven().ToArray();
         if (Quantizer is not null && QuantizerPath is not null)
-            throw Conflict("Quantizer", "a quantizer object and a quantizer file cannot both be given.");
+            throw Conflict(Parameter.Quantizer, "a quantizer object and a quantizer file cannot both be given.");
         QuantizerSpec spec;
         string? source = null;
         if (Quantizer is not null || QuantizerPath is not null)
         {
             if (building.Length > 0)
-                throw Conflict(string.Join(", ", building), $"a complete quantizer (Quantizer) cannot be combined with parameters that build one ({string.Join(", ", building)}); give one or the other.");
+                throw Conflict(building[0], $"a complete quantizer ({Parameter.Quantizer}) cannot be combined with parameters that build one ({string.Join(", ", building)}); give one or the other.");
             spec = Quantizer ?? QuantizerFile.Read(QuantizerPath!);
             source = QuantizerPath;
         }
@@ -130,7 +130,7 @@ public sealed record QuantizerArguments
             if (selectionGiven.Length > 0)
             {
                 string why = source is not null || Quantizer is not null ? "the quantizer given is complete"
-                    : spec.Method == QuantizationMethod.Uniform ? "MinRange and MaxRange are given" : "its values are given";
+                    : spec.Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange} and {Parameter.MaxRange} are given" : "its values are given";
                 throw new QuantizerValidationException(
                     $"{string.Join(", ", selectionGiven)} choose the threshold, range or table from the data, but {why}; leave them out or leave the values out.",
                     selectionGiven[0], ErrorIds.SelectionOptionNotApplicable);
@@ -138,18 +138,18 @@ public sealed record QuantizerArguments
             return new QuantizerRecipe(spec, null, source, complete);
         }
 
-        var method = ErrorMethod ?? Selection.ErrorMethod.Mse;
+        var method = ErrorMethod ?? SelectionOptions.DefaultErrorMethod;
         if (P is double p)
         {
             if (method != Selection.ErrorMethod.Lp)
-                throw new QuantizerValidationException($"P is the exponent of ErrorMethod Lp; it does not apply to ErrorMethod {method}.", nameof(P), ErrorIds.ParameterNotApplicable);
+                throw new QuantizerValidationException($"{Parameter.P} is the exponent of {Parameter.ErrorMethod.With(Selection.ErrorMethod.Lp)}; it does not apply to {Parameter.ErrorMethod.With(method)}.", Parameter.P, ErrorIds.ParameterNotApplicable);
             if (!(double.IsFinite(p) && p > 0))
-                throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(p)}.", nameof(P), ErrorIds.ErrorExponentInvalid);
+                throw new QuantizerValidationException($"{Parameter.P} must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(p)}.", Parameter.P, ErrorIds.ErrorExponentInvalid);
         }
         if (Percentile is double percentile)
         {
             if (method != Selection.ErrorMethod.Percentile)
-                throw new QuantizerValidationException($"Percentile is the share ErrorMethod Percentile covers; it does not apply to ErrorMethod {method}.", nameof(Percentile), ErrorIds.ParameterNotApplicable);
+                throw new QuantizerValidationException($"{Parameter.Percentile} is the share {Parameter.ErrorMethod.With(Selection.ErrorMethod.Percentile)} covers; it does not apply to {Parameter.ErrorMethod.With(method)}.", Parameter.Percentile, ErrorIds.ParameterNotApplicable);
             ParameterSelector.CheckPercentile(percentile);
         }
         var selection = new SelectionOptions
@@ -161,8 +161,8 @@ public sealed record QuantizerArguments
 
     /// <summary>The signedness two opposite switches give (the command line's --signed and --unsigned).</summary>
     public static bool? Signedness(bool signed, bool unsigned) =>
-        signed && unsigned ? throw Conflict("Signed", "Signed and Unsigned cannot both be given.") : signed ? true : unsigned ? false : null;
+        signed && unsigned ? throw Conflict(Parameter.Signed, $"{Parameter.Signed} and {Parameter.Unsigned} cannot both be given.") : signed ? true : unsigned ? false : null;
 
-    private static QuantizerValidationException Conflict(string parameter, string message) =>
+    private static QuantizerValidationException Conflict(Parameter parameter, string message) =>
         new(message, parameter, ErrorIds.OptionConflict);
 }

@@ -36,15 +36,15 @@ public sealed class TensorPolicy
     public static TensorPolicy Create(QuantizerArguments arguments, QuantizationRules? rules, string? rulesPath)
     {
         if (rules is not null && rulesPath is not null)
-            throw new QuantizerValidationException("Rules were given both as an object and as a file; give one.", "Rules", ErrorIds.OptionConflict);
+            throw new QuantizerValidationException($"{Parameter.Rules} were given both as an object and as a file; give one.", Parameter.Rules, ErrorIds.OptionConflict);
         rules ??= rulesPath is null ? null : QuantizationRules.Read(rulesPath);
         if (rules is not null)
         {
             var given = arguments.BuildingParametersGiven().Concat(arguments.SelectionParametersGiven()).ToList();
-            if (arguments.Quantizer is not null || arguments.QuantizerPath is not null) given.Insert(0, "Quantizer");
+            if (arguments.Quantizer is not null || arguments.QuantizerPath is not null) given.Insert(0, Parameter.Quantizer);
             if (given.Count > 0)
                 throw new QuantizerValidationException(
-                    $"Rules decide the quantizer of every tensor; {string.Join(", ", given)} cannot be given with them (put them in the rules).",
+                    $"{Parameter.Rules} decide the quantizer of every tensor; {string.Join(", ", given)} cannot be given with them (put them in the rules).",
                     given[0], ErrorIds.OptionConflict);
         }
         var recipe = arguments.Check();

@@ -26,7 +26,7 @@ public static class ParameterSelector
         if (data.Count == 0)
             throw new QuantShellException("Choosing quantization parameters needs at least one input array.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidArgument, "Path");
         if (options.ErrorMethod == ErrorMethod.Lp && !(double.IsFinite(options.P) && options.P > 0))
-            throw new QuantizerValidationException($"P must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", "P", ErrorIds.ErrorExponentInvalid);
+            throw new QuantizerValidationException($"{Parameter.P} must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", Parameter.P, ErrorIds.ErrorExponentInvalid);
         if (options.ErrorMethod == ErrorMethod.Percentile)
             CheckPercentile(options.Percentile);
         bool allDouble = data.All(a => a.Data is double[]);
@@ -37,7 +37,7 @@ public static class ParameterSelector
     public static void CheckPercentile(double percentile)
     {
         if (!(double.IsFinite(percentile) && percentile > 0 && percentile <= 100))
-            throw new QuantizerValidationException($"Percentile must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", "Percentile", ErrorIds.PercentileInvalid);
+            throw new QuantizerValidationException($"{Parameter.Percentile} must be greater than 0 and at most 100 but is {QuantizerSpec.FormatValue(percentile)}.", Parameter.Percentile, ErrorIds.PercentileInvalid);
     }
 
     private static QuantizerSpec Select<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, SelectionOptions options)

@@ -4,13 +4,16 @@ namespace QuantShell.Core.Selection;
 public sealed record SelectionOptions
 {
     /// <summary>The error the chosen values minimise (or NoClipping: cover the data).</summary>
-    public ErrorMethod ErrorMethod { get; init; } = ErrorMethod.Mse;
+    public ErrorMethod ErrorMethod { get; init; } = DefaultErrorMethod;
 
     /// <summary>The exponent for <see cref="ErrorMethod.Lp"/> (ignored otherwise); must be finite and &gt; 0.</summary>
     public double P { get; init; } = DefaultP;
 
     /// <summary>The share of the data <see cref="ErrorMethod.Percentile"/> covers, in percent: greater than 0, at most 100.</summary>
     public double Percentile { get; init; } = DefaultPercentile;
+
+    /// <summary>The error method used when none is given.</summary>
+    public const ErrorMethod DefaultErrorMethod = ErrorMethod.Mse;
 
     /// <summary>The percentile used when none is given.</summary>
     public const double DefaultPercentile = 99.99;

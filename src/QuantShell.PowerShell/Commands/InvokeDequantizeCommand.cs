@@ -6,7 +6,7 @@ using QuantShell.PowerShell.Completion;
 namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
-/// Invoke-Dequantize: turns the integer codes of Invoke-Quantize -Form Int outputs back into values, bit for bit the
+/// Invoke-Dequantize: turns the integer codes of Invoke-Quantize -Format Int outputs back into values, bit for bit the
 /// fake output (<c>dotnet quant dequantize</c>). The core's <see cref="DequantizeJob"/> does the work.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Dequantize", SupportsShouldProcess = true, DefaultParameterSetName = PathSet)]

@@ -16,8 +16,8 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
 {
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales), Qdq (ONNX) or CompressedTensors (model folders).</summary>
     [Parameter]
-    [Alias("Format")]
-    public OutputForm Form { get; set; }
+    [Alias("Form")]
+    public OutputFormat Format { get; set; } = QuantizeRequest.DefaultFormat;
 
     /// <summary>The output file; only for a single input. Default: x.q.npy beside x.npy.</summary>
     [Parameter]
@@ -66,7 +66,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
         {
             Quantizer = ReadQuantizerArguments(),
             Rules = Rules,
-            Form = Form,
+            Format = Format,
             OutputPath = ResolveOutputPath(OutputPath),
             OutputDirectory = ResolveOutputPath(OutputDirectory),
             Force = Force.IsPresent,

@@ -21,7 +21,7 @@ public sealed class QuantizerTransformationAttribute : ArgumentTransformationAtt
         }
         catch (QuantShellException ex)
         {
-            throw new ArgumentTransformationMetadataException(ex.Message, ex);
+            throw new ArgumentTransformationMetadataException(ErrorRecords.MessageOf(ex), ex);
         }
     }
 }

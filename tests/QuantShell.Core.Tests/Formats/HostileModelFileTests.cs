@@ -259,6 +259,15 @@ public sealed class HostileModelFileTests
     }
 
     [Fact]
+    public void Checkpoint_TwoTensorsOfOneName_IsRefused()
+    {
+        // Keys "1" and 1 (a string and an integer) both name a tensor '1': the second key's text becomes BININT1 1.
+        byte[] pickle = StateDictPickle(("1", "FloatStorage", 8, [8]), ("x", "FloatStorage", 8, [2, 4]));
+        byte[] edited = Encoding.Latin1.GetBytes(Encoding.Latin1.GetString(pickle).Replace("X\u0001\0\0\0x", "K\u0001"));
+        AssertRefused("same.pt", Checkpoint(edited, [("0", EightFloats), ("1", EightFloats)]), ErrorIds.TensorNameDuplicate, "two tensors are named '1'");
+    }
+
+    [Fact]
     public void Checkpoint_StorageDescribedTwiceDifferently_IsRefused()
     {
         byte[] pickle = ModelFileBuilder.StateDictPickle(("a", "FloatStorage", 8, [8]), ("b", "DoubleStorage", 4, [4]));

@@ -25,7 +25,7 @@ namespace QuantShell.Core.Formats.Onnx;
 /// </list>
 /// The scale is always float32: the quantizers' scales are float32 values, which a float16 or bfloat16 scale could not
 /// hold. A float16 or bfloat16 weight gets a final <c>Cast</c> to its type, which rounds the float32 value to nearest even
-/// exactly as the kernel's fake form does; a float64 weight is computed in float64 (a table's value is a float32 value
+/// exactly as the kernel's fake format does; a float64 weight is computed in float64 (a table's value is a float32 value
 /// there too, so tables end with a Cast to float64).
 /// </summary>
 internal static class OnnxQdqWeights

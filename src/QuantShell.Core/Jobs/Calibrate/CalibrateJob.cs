@@ -32,8 +32,8 @@ public static class CalibrateJob
         var method = request.Method ?? CalibrateRequest.DefaultMethod;
         if (method is not (QuantizationMethod.Pot or QuantizationMethod.Symmetric or QuantizationMethod.Uniform))
             throw new QuantizerValidationException(
-                $"Method must be pot, symmetric or uniform for calibrated activations but is {EnumNames.Json(method)}: the qdq form puts an integer grid on them " +
-                "(a LUT activation quantizer can be written into a rules file by hand; it is applied in the fake form only).", "Method", ErrorIds.MethodInvalid);
+                $"{Parameter.Method} must be {Parameter.Values(QuantizationMethod.Pot, QuantizationMethod.Symmetric, QuantizationMethod.Uniform)} for calibrated activations but is {Parameter.Value(method)}: the qdq format puts an integer grid on them " +
+                "(a LUT activation quantizer can be written into a rules file by hand; it is applied in the fake format only).", Parameter.Method, ErrorIds.MethodInvalid);
         return new QuantizerArguments
         {
             Target = QuantizationTarget.Activation,

@@ -63,7 +63,7 @@ public sealed record CalibrationResult
     public int? QuantMax { get; init; }
 
     /// <summary>
-    /// The type of QuantizeLinear's codes in the qdq form (int8, uint8; int16/uint16 above 8 bits), and whether QuantizeLinear
+    /// The type of QuantizeLinear's codes in the qdq format (int8, uint8; int16/uint16 above 8 bits), and whether QuantizeLinear
     /// gives exactly MCT's values: true for power-of-two scales (QuantizeLinear divides by the scale where MCT multiplies
     /// by its float32 reciprocal; the two agree when the scale is a power of two), otherwise values within a rounding of a
     /// tie may land one step apart.

@@ -7,7 +7,7 @@ namespace QuantShell.Core.Jobs.Dequantize;
 
 /// <summary>
 /// Turns <c>int</c> outputs (integer codes and their record) back into <c>fake</c> ones, bit for bit what quantizing with
-/// the fake form writes: one output per input, one result per tensor.
+/// the fake format writes: one output per input, one result per tensor.
 /// </summary>
 public sealed class DequantizeJob : InputJob<DequantizationResult>
 {
@@ -28,9 +28,9 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
     public static DequantizeJob Run(DequantizeRequest request, IEnumerable<JobInput> inputs, JobHost<DequantizationResult> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new DequantizeJob(request, host, cancellationToken), inputs);
 
-    /// <summary><c>m.int.pt</c> (or <c>m.qdq.onnx</c>) → <c>m.q.pt</c> (the name the fake form gets), anything else → <c>NAME.q.EXT</c>.</summary>
+    /// <summary><c>m.int.pt</c> (or <c>m.qdq.onnx</c>) → <c>m.q.pt</c> (the name the fake format gets), anything else → <c>NAME.q.EXT</c>.</summary>
     public static string DefaultOutputPath(string inputPath) =>
-        OutputPlanner.Beside(inputPath, QuantizeJob.Tag(OutputForm.Fake), replacing: [QuantizeJob.Tag(OutputForm.Int), QuantizeJob.Tag(OutputForm.Qdq)]);
+        OutputPlanner.Beside(inputPath, QuantizeJob.Tag(OutputFormat.Fake), replacing: [QuantizeJob.Tag(OutputFormat.Int), QuantizeJob.Tag(OutputFormat.Qdq)]);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
@@ -42,7 +42,7 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
     {
         if (input.IsStream)
         {
-            Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
+            Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.StreamInputNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
         StartWithOutput(input, _outputs, "Dequantize", (output, token) =>

@@ -25,9 +25,9 @@ public sealed class LowerJob : InputJob<LowerResult>
         _weights = request.Weights ?? LowerRequest.DefaultWeights;
         _activations = request.Activations ?? LowerRequest.DefaultActivations;
         if (!Enum.IsDefined(_weights))
-            throw new QuantShellException($"Weights must be Fake or Qdq but is {(int)_weights}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Weights");
+            throw new QuantShellException($"{Parameter.Weights} must be {Parameter.Values(Enum.GetValues<WeightsForm>())} but is {(int)_weights}.", ErrorIds.OptionValueInvalid, QuantShellErrorKind.InvalidArgument, Parameter.Weights.Name);
         if (!Enum.IsDefined(_activations))
-            throw new QuantShellException($"Activations must be Exact or Qdq but is {(int)_activations}.", ErrorIds.OptionConflict, QuantShellErrorKind.InvalidArgument, "Activations");
+            throw new QuantShellException($"{Parameter.Activations} must be {Parameter.Values(Enum.GetValues<ActivationsForm>())} but is {(int)_activations}.", ErrorIds.OptionValueInvalid, QuantShellErrorKind.InvalidArgument, Parameter.Activations.Name);
         _outputs = new OutputPlanner(request.OutputPath, null, null, request.Force, DefaultOutputPath,
             severalInputs: "leave it out to write model.lowered.onnx beside each model");
     }
@@ -54,7 +54,7 @@ public sealed class LowerJob : InputJob<LowerResult>
     {
         if (input.IsStream)
         {
-            Fail(input, new QuantShellException($"{input.Name}: a model is read from a file, not from a stream.", ErrorIds.PathInvalid, QuantShellErrorKind.InvalidArgument, input.Name));
+            Fail(input, new QuantShellException($"{input.Name}: a model is read from a file, not from a stream.", ErrorIds.StreamInputNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
         StartWithOutput(input, _outputs, "Lower to standard ONNX", (output, token) => [Lower(input, output.Path!, output.Name, token)]);

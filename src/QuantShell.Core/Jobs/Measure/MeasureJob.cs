@@ -32,8 +32,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             // Before any input is read: a plot that cannot be written fails the whole request at once.
             _plotFormat = PlotFile.FormatOf(request.PlotPath);
             if (request.Plotter is null)
-                throw new QuantShellException($"{request.PlotPath}: PlotPath needs a plotter to draw it (MeasureRequest.Plotter).",
-                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, "PlotPath");
+                throw new QuantShellException($"{request.PlotPath}: {Parameter.PlotPath} needs a plotter to draw it (MeasureRequest.Plotter).",
+                    ErrorIds.PlotterMissing, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
             _plotPath = Path.GetFullPath(request.PlotPath);
             AtomicFile.CheckWritable(_plotPath, request.Force, request.PlotPath);
         }
@@ -51,8 +51,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
     {
         if (_plotPath is not null && inputs.Count > 1)
-            throw new QuantShellException($"PlotPath draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
-                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+            throw new QuantShellException($"{Parameter.PlotPath} draws one input but {inputs.Count} inputs were given; measure one file at a time to plot it.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
         if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
@@ -112,8 +112,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             if (plot && results.Count == 1) measured.Add(array);
         }
         if (plot && results.Count != 1)
-            throw new QuantShellException($"{input.Name}: PlotPath draws one tensor but {results.Count} were measured; give rules that select one.",
-                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, "PlotPath");
+            throw new QuantShellException($"{input.Name}: {Parameter.PlotPath} draws one tensor but {results.Count} were measured; give {Parameter.Rules} that select one.",
+                ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
         if (plot) results[0] = Plot(measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0]);
         return results;
     }

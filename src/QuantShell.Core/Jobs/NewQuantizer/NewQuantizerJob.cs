@@ -25,8 +25,8 @@ public static class NewQuantizerJob
         else
         {
             if (!recipe.ChoosesFromData)
-                throw new QuantizerValidationException("FromPath chooses the values from data, but they are all given; leave FromPath out or leave the values out.",
-                    "FromPath", ErrorIds.SelectionOptionNotApplicable);
+                throw new QuantizerValidationException($"{Parameter.FromPath} chooses the values from data, but they are all given; leave {Parameter.FromPath} out or leave the values out.",
+                    Parameter.FromPath, ErrorIds.SelectionOptionNotApplicable);
             created = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => host.WriteError(error, input), cancellationToken).Quantizer;
         }
         if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))

@@ -18,7 +18,7 @@ internal sealed record ShardManifest(string FileName, IReadOnlyList<(string Name
 /// that the final step reads back: which run it belongs to (the format, the count of parts, a digest of the input's index),
 /// and each shard's tensors and modules. Written and read with explicit JSON (no reflection).
 /// </summary>
-internal sealed record FolderManifest(OutputForm Form, int Part, int Parts, string Source, IReadOnlyList<ShardManifest> Shards)
+internal sealed record FolderManifest(OutputFormat Form, int Part, int Parts, string Source, IReadOnlyList<ShardManifest> Shards)
 {
     private const long MaxBytes = 256 << 20;
 
@@ -80,7 +80,7 @@ internal sealed record FolderManifest(OutputForm Form, int Part, int Parts, stri
         try
         {
             var root = JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject ?? throw Incomplete(name, "is not a JSON object.");
-            var form = Quantization.EnumNames.TryParse<OutputForm>((string?)root["format"]) ?? throw Incomplete(name, "names no known format.");
+            var form = Quantization.EnumNames.TryParse<OutputFormat>((string?)root["format"]) ?? throw Incomplete(name, "names no known format.");
             var shards = new List<ShardManifest>();
             foreach (var node in root["shards"]?.AsArray() ?? throw Incomplete(name, "has no shards list."))
             {

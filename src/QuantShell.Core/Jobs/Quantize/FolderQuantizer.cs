@@ -21,12 +21,12 @@ internal sealed class FolderQuantizer
 {
     private readonly ModelFolder _folder;
     private readonly TensorPolicy _policy;
-    private readonly OutputForm _form;
+    private readonly OutputFormat _form;
     private readonly FileQuantizeOptions _options;
     private readonly int _parallelism;
     private readonly string _output, _outputName;
 
-    public FolderQuantizer(ModelFolder folder, TensorPolicy policy, OutputForm form, FileQuantizeOptions options, int parallelism, string outputPath, string outputName)
+    public FolderQuantizer(ModelFolder folder, TensorPolicy policy, OutputFormat form, FileQuantizeOptions options, int parallelism, string outputPath, string outputName)
     {
         _folder = folder;
         _policy = policy;
@@ -38,8 +38,8 @@ internal sealed class FolderQuantizer
     }
 
     /// <summary>The default output of a folder: beside it, <c>NAME.TAG</c> (<c>Llama.q</c>, <c>Llama.int</c>, <c>Llama.compressed-tensors</c>).</summary>
-    public static string DefaultOutput(string folder, OutputForm form) =>
-        Path.TrimEndingDirectorySeparator(folder) + "." + (form == OutputForm.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
+    public static string DefaultOutput(string folder, OutputFormat form) =>
+        Path.TrimEndingDirectorySeparator(folder) + "." + (form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
 
     /// <summary>
     /// Checks the output before anything is read: not the input, not inside it nor around it, nothing there unless
@@ -149,11 +149,11 @@ internal sealed class FolderQuantizer
             var ignored = new List<string>();
             results[i] = AtomicFile.Write(stagedPath, writeOptions, stream => _form switch
             {
-                OutputForm.Fake => ModelQuantizer.WriteFake(file, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
-                OutputForm.Int => ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
-                OutputForm.CompressedTensors => CompressedTensorsWriter.Write(file, stream, finalPath, _policy.DecideLinearWeight, _options, modules, ignored, BytesDone, token),
+                OutputFormat.Fake => ModelQuantizer.WriteFake(file, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
+                OutputFormat.Int => ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
+                OutputFormat.CompressedTensors => CompressedTensorsWriter.Write(file, stream, finalPath, _policy.DecideLinearWeight, _options, modules, ignored, BytesDone, token),
                 _ => throw new QuantShellException($"{_folder.Name}: the {Quantization.EnumNames.Kebab(_form)} format is for ONNX models; a model folder takes fake, int or compressed-tensors.",
-                    ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format"),
+                    ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, "Format"),
             }, Path.Combine(_outputName, shard.FileName));
             using var written = SafetensorsTensorFile.Open(stagedPath, stagedPath);
             manifests[i] = new ShardManifest(shard.FileName, written.Tensors.Select(t => (t.Name, t.ByteCount)).ToList(), modules, ignored);
@@ -198,7 +198,7 @@ internal sealed class FolderQuantizer
             AtomicFile.Write(Path.Combine(staging, ModelFolder.IndexFileName), write, s => s.Write(Serialize(rewritten)));
         }
         string configSource = Path.Combine(_folder.FullPath, ModelFolder.ConfigFileName);
-        if (_form == OutputForm.CompressedTensors)
+        if (_form == OutputFormat.CompressedTensors)
         {
             var config = _folder.Config?.DeepClone().AsObject() ?? new JsonObject();
             config["quantization_config"] = CompressedTensorsConfig.Build(shards.SelectMany(s => s.Modules).ToList(), shards.SelectMany(s => s.Ignored).ToList());

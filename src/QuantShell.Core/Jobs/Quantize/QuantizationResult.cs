@@ -20,7 +20,7 @@ public sealed record QuantizationResult
 
     /// <summary>
     /// True for an activation of an ONNX model: a value of its graph (named by <see cref="TensorName"/>), quantized when the
-    /// model runs by the nodes put before its readers (<see cref="Form"/>: QuantizeLinear/DequantizeLinear for qdq, float ops
+    /// model runs by the nodes put before its readers (<see cref="Format"/>: QuantizeLinear/DequantizeLinear for qdq, float ops
     /// for fake). Its shape is the graph's to decide (empty here), and no error is measured.
     /// </summary>
     public bool Activation { get; init; }
@@ -87,7 +87,7 @@ public sealed record QuantizationResult
     public QuantizerSpec? Quantizer { get; init; }
 
     /// <summary>What the output holds for this tensor: fake-quantized values, or integer codes with their scales; null when copied.</summary>
-    public OutputForm? Form { get; init; }
+    public OutputFormat? Format { get; init; }
 
     /// <summary>How the quantizer's values were chosen from data; null when they were given.</summary>
     public SelectionInfo? Selection { get; init; }
@@ -117,7 +117,7 @@ public sealed record QuantizationResult
     /// <summary>The result of applying <paramref name="plan"/> of <paramref name="quantizer"/> to one tensor.</summary>
     internal static QuantizationResult Create(string inputPath, string outputPath, string? tensorName, TensorLayout layout,
                                               InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
-                                              SelectionInfo? selection, TimeSpan elapsed, OutputForm form = OutputForm.Fake)
+                                              SelectionInfo? selection, TimeSpan elapsed, OutputFormat format = OutputFormat.Fake)
     {
         var spec = quantizer.Spec;
         int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
@@ -152,7 +152,7 @@ public sealed record QuantizationResult
             SqnrDb = stats.SqnrDecibels,
             Quantizer = spec,
             Selection = selection,
-            Form = form,
+            Format = format,
             ElapsedMs = elapsed.TotalMilliseconds,
         };
     }

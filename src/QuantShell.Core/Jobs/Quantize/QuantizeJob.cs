@@ -32,10 +32,10 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         _policy = TensorPolicy.Create(request.Quantizer, request.Rules, request.RulesPath);
         _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
-            path => DefaultOutputPath(path, request.Form));
+            path => DefaultOutputPath(path, request.Format));
         _part = request.Part is null ? null : SplitPart.Parse(request.Part);
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
-            throw Usage("ExportQuantizer writes one quantizer, but rules give each tensor its own; export from a run without rules.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{Parameter.ExportQuantizer} writes one quantizer, but rules give each tensor its own; export from a run without {Parameter.Rules}.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         if (request.ExportQuantizerPath is not null)
         {
             _exportPath = Path.GetFullPath(request.ExportQuantizerPath);
@@ -57,11 +57,11 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     /// The default output name for an input: beside it, <c>.q</c> (fake) or <c>.int</c> before the extension:
     /// <c>x.npy</c> → <c>x.q.npy</c>, <c>m.safetensors</c> → <c>m.int.safetensors</c>.
     /// </summary>
-    public static string DefaultOutputPath(string inputPath, OutputForm form = OutputForm.Fake) =>
-        OutputPlanner.Beside(inputPath, Tag(form), Path.HasExtension(inputPath) ? null : ".npy");
+    public static string DefaultOutputPath(string inputPath, OutputFormat format = OutputFormat.Fake) =>
+        OutputPlanner.Beside(inputPath, Tag(format), Path.HasExtension(inputPath) ? null : ".npy");
 
-    /// <summary>What a default output name says of its form: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
-    internal static string Tag(OutputForm form) => form == OutputForm.Fake ? "q" : EnumNames.Json(form);
+    /// <summary>What a default output name says of its format: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
+    internal static string Tag(OutputFormat format) => format == OutputFormat.Fake ? "q" : EnumNames.Json(format);
 
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
     public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
@@ -71,8 +71,8 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         _outputs.CheckCount(inputs.Count);
         if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && inputs.Count > 1)
-            throw Usage($"ExportQuantizer writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add Calibrate to choose one from all inputs, or give the values.",
-                ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{Parameter.ExportQuantizer} writes one quantizer but each of the {inputs.Count} inputs would get its own chosen values; add {Parameter.Calibrate} to choose one from all inputs, or give the values.",
+                ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         if (!_recipe.Calibrates)
         {
             base.StartCollected(inputs);
@@ -97,7 +97,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         }
         if (_part is not null || _request.Finish)
         {
-            Fail(input, Usage($"{input.Name}: Part and Finish split the shards of a model folder; this input is a file.", ErrorIds.PartInvalid, _part is not null ? "Part" : "Finish"));
+            Fail(input, Usage($"{input.Name}: {Parameter.Part} and {Parameter.Finish} split the shards of a model folder; this input is a file.", ErrorIds.PartInvalid, _part is not null ? Parameter.Part : Parameter.Finish));
             return;
         }
         if (_policy.Rules is null && !_recipe.ChoosesFromData) ExportQuantizer(_recipe.Spec);
@@ -115,21 +115,21 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         try
         {
             if (_outputs.SingleOutput && _request.OutputStream is not null)
-                throw Usage($"{input.Name}: a model folder is written to a folder; give OutputPath (the output folder).", ErrorIds.OutputFormNotSupported, "OutputPath");
+                throw Usage($"{input.Name}: a model folder is written to a folder, not to a stream; give {Parameter.OutputPath} (the output folder).", ErrorIds.StreamOutputNotSupported, Parameter.OutputPath);
             if (_exportPath is not null)
-                throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but each tensor of a model folder gets its own.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
-            if (_request.Form == OutputForm.Qdq)
-                throw Usage($"{input.Name}: the qdq format is for ONNX models; a model folder takes fake, int or compressed-tensors.", ErrorIds.OutputFormNotSupported, "Format");
+                throw Usage($"{input.Name}: {Parameter.ExportQuantizer} writes one quantizer, but each tensor of a model folder gets its own.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
+            if (_request.Format == OutputFormat.Qdq)
+                throw Usage($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a model folder takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int, OutputFormat.CompressedTensors)}.", ErrorIds.OutputFormatNotSupported, Parameter.Format);
             if (_part is not null && _request.Finish)
-                throw Usage("Part and Finish cannot both be given: each part writes its shards, then one Finish completes the run.", ErrorIds.OptionConflict, "Finish");
+                throw Usage($"{Parameter.Part} and {Parameter.Finish} cannot both be given: each part writes its shards, then one {Parameter.Finish} completes the run.", ErrorIds.OptionConflict, Parameter.Finish);
             string outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
                 ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
-                : FolderQuantizer.DefaultOutput(input.Name, _request.Form));
+                : FolderQuantizer.DefaultOutput(input.Name, _request.Format));
             output = Path.GetFullPath(outputName);
             _outputs.EnsureDirectory();
             FolderQuantizer.CheckOutput(input.FullPath!, output, _request.Force, outputName);
             var folder = ModelFolder.Open(input.FullPath!, input.Name);
-            quantizer = new FolderQuantizer(folder, _policy, _request.Form, Options(null), _request.ShardParallelism, output, outputName);
+            quantizer = new FolderQuantizer(folder, _policy, _request.Format, Options(null), _request.ShardParallelism, output, outputName);
         }
         catch (QuantShellException ex)
         {
@@ -153,9 +153,9 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
     private QuantizationResult QuantizeNpy(JobInput input, OutputTarget output, CancellationToken token)
     {
-        if (_request.Form != OutputForm.Fake)
-            throw new QuantShellException($"{input.Name}: the {EnumNames.Json(_request.Form)} form is written for model files; an .npy file is written fake-quantized.",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        if (_request.Format != OutputFormat.Fake)
+            throw new QuantShellException($"{input.Name}: {Parameter.Format.With(_request.Format)} is written for model files; an .npy file is written fake-quantized ({Parameter.Format.With(OutputFormat.Fake)}).",
+                ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var recipe = _recipe;
         if (_policy.Rules is not null)
         {
@@ -186,22 +186,22 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     private IReadOnlyList<QuantizationResult> QuantizeModel(JobInput input, OutputTarget output, CancellationToken token)
     {
         if (output.Stream is not null)
-            throw Usage($"{input.Name}: a model file is written to a file; give OutputPath or OutputDirectory.", ErrorIds.OutputFormNotSupported, "OutputPath");
+            throw Usage($"{input.Name}: a model file is written to a file, not to a stream; give {Parameter.OutputPath} or {Parameter.OutputDirectory}.", ErrorIds.StreamOutputNotSupported, Parameter.OutputPath);
         if (_exportPath is not null && _recipe.ChoosesFromData)
-            throw Usage($"{input.Name}: ExportQuantizer writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, "ExportQuantizer");
+            throw Usage($"{input.Name}: {Parameter.ExportQuantizer} writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         using var file = input.OpenTensorFile();
-        if (_request.Form == OutputForm.CompressedTensors)
-            throw new QuantShellException($"{input.Name}: the compressed-tensors format is written for Hugging Face model folders (config.json and safetensors shards); give the folder.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Format");
-        if (_request.Form == OutputForm.Qdq && file.Kind != TensorFileKind.Onnx)
-            throw new QuantShellException($"{input.Name}: the qdq form is for ONNX models; a {file.FormatName} file takes fake or int.", ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Form");
+        if (_request.Format == OutputFormat.CompressedTensors)
+            throw new QuantShellException($"{input.Name}: the compressed-tensors format is written for Hugging Face model folders (config.json and safetensors shards); give the folder.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
+        if (_request.Format == OutputFormat.Qdq && file.Kind != TensorFileKind.Onnx)
+            throw new QuantShellException($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a {file.FormatName} file takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int)}.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var options = Options(null);
         string outputPath = Path.GetFullPath(output.Path!);
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
         void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
         if (file is OnnxTensorFile onnx)
-            return OnnxModelQuantizer.Quantize(onnx, _request.Form, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
+            return OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
         RefuseActivations(input);
-        return AtomicFile.Write(output.Path!, Output, stream => _request.Form == OutputForm.Int
+        return AtomicFile.Write(output.Path!, Output, stream => _request.Format == OutputFormat.Int
             ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
             : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
     }
@@ -251,9 +251,9 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     {
         if (_policy.Rules is { Activations.Count: > 0 } rules)
             throw new QuantShellException($"{input.Name}: {rules.Source} holds activation quantizers, which apply to ONNX models (values of the graph); this file has no graph. Remove its \"activations\" list for this file.",
-                ErrorIds.OutputFormNotSupported, QuantShellErrorKind.InvalidArgument, "Rules");
+                ErrorIds.RulesActivationsNotApplicable, QuantShellErrorKind.InvalidArgument, Parameter.Rules.Name);
     }
 
-    private static QuantShellException Usage(string message, string errorId, string parameter) =>
-        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter);
+    private static QuantShellException Usage(string message, string errorId, Parameter parameter) =>
+        new(message, errorId, QuantShellErrorKind.InvalidArgument, parameter.Name);
 }

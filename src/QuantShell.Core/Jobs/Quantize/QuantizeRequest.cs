@@ -15,7 +15,10 @@ public sealed record QuantizeRequest
     public string? RulesPath { get; init; }
 
     /// <summary>What a model-file output holds: fake-quantized values (default), integer codes (int), or ONNX QDQ.</summary>
-    public OutputForm Form { get; init; }
+    public OutputFormat Format { get; init; } = DefaultFormat;
+
+    /// <summary>The output format when none is given: fake-quantized values.</summary>
+    public const OutputFormat DefaultFormat = OutputFormat.Fake;
 
     /// <summary>The output file, for a single input. Default: <c>x.q.npy</c> beside <c>x.npy</c> (<c>m.q.safetensors</c>, <c>m.int.safetensors</c>).</summary>
     public string? OutputPath { get; init; }

@@ -2,8 +2,8 @@ using System.Text.Json.Serialization;
 
 namespace QuantShell.Core.Jobs.Quantize;
 
-/// <summary>What a quantized output holds (docs/model-files.md, "Output forms").</summary>
-public enum OutputForm
+/// <summary>What a quantized output holds (docs/model-files.md, "Output formats").</summary>
+public enum OutputFormat
 {
     /// <summary>The same file kind, names and dtypes; quantized tensors hold dequantize(quantize(x)).</summary>
     [JsonStringEnumMemberName("fake")]

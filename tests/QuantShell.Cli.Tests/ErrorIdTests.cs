@@ -1,0 +1,115 @@
+using System.Text;
+using QuantShell.Core.Formats;
+
+namespace QuantShell.Cli.Tests;
+
+/// <summary>
+/// Misuses the command line reaches and no other test does, each giving its one error id in one error line (the ids
+/// every test produces are counted by the core's ErrorIdCoverageTests).
+/// </summary>
+public sealed class ErrorIdTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string Seed()
+    {
+        string path = _temp.File("x.npy");
+        if (!File.Exists(path)) File.Copy(Conformance.PyTorch.File("e_seed_example.input.npy"), path);
+        return path;
+    }
+
+    /// <summary>An .npy file whose header says <paramref name="header"/> (a Python dict), followed by <paramref name="data"/> bytes.</summary>
+    private string NpyWithHeader(string name, string header, int data)
+    {
+        string text = header.PadRight(117) + "\n";
+        byte[] bytes = [0x93, .. "NUMPY"u8, 1, 0, (byte)text.Length, 0, .. Encoding.ASCII.GetBytes(text), .. new byte[data]];
+        string path = _temp.File(name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static void AssertOneError(CliRun run, string errorId, string? contains = null)
+    {
+        var lines = run.StderrLines.Where(line => line.StartsWith("dotnet-quant: error: ", StringComparison.Ordinal)).ToArray();
+        Assert.True(lines.Length == 1, run.ToString());
+        Assert.True(lines[0].EndsWith($"[{errorId}]", StringComparison.Ordinal), run.ToString());
+        Assert.True(contains is null || lines[0].Contains(contains, StringComparison.Ordinal), run.ToString());
+        Assert.NotEqual(ExitCode.Success, run.Code);
+    }
+
+    [Fact]
+    public void UnknownOption_SuggestsTheClosest() =>
+        AssertOneError(CliRunner.Run("quantize", Seed(), "--forse"), "UnknownOption", "unrecognized option '--forse' (did you mean '--force'?)");
+
+    [Fact]
+    public void StandardInput_WithAnotherInput_IsRefused()
+    {
+        var run = CliRunner.Run("quantize", "-", Seed(), "--output-directory", _temp.Path);
+        AssertOneError(run, "StdinWithSeveralInputs", "('-') must be the only input");
+    }
+
+    [Fact]
+    public void Dequantize_FromAStream_IsRefused() =>
+        AssertOneError(CliRunner.RunWith([1, 2, 3], default, "dequantize", "-", "--output-path", _temp.File("o.npz")), "StreamInputNotSupported", "dequantizing reads model files, not streams");
+
+    [Fact]
+    public void ModelFile_ToAStream_IsRefused()
+    {
+        string model = _temp.File("small_cnn.onnx");
+        File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), model);
+        AssertOneError(CliRunner.Run("quantize", model, "--output-path", "-"), "StreamOutputNotSupported", "give --output-path or --output-directory");
+    }
+
+    [Fact]
+    public void InputFolder_IsRefused() =>
+        AssertOneError(CliRunner.Run("quantize", _temp.Path), "InputIsDirectory", "is a directory, not a file");
+
+    [Fact]
+    public void OutputFolder_IsRefused()
+    {
+        Directory.CreateDirectory(_temp.File("out"));
+        AssertOneError(CliRunner.Run("quantize", Seed(), "--output-path", _temp.File("out"), "--force"), "OutputIsDirectory", "give a file name for the output");
+    }
+
+    [Fact]
+    public void OutputInAMissingFolder_IsRefused() =>
+        AssertOneError(CliRunner.Run("quantize", Seed(), "--output-path", _temp.File("missing/o.npy")), "OutputDirectoryNotFound", "does not exist");
+
+    [Fact]
+    public void MissingRulesFile_IsRefused() =>
+        AssertOneError(CliRunner.Run("quantize", Seed(), "--rules", _temp.File("rules.json")), "RulesFileNotFound", "rules file not found");
+
+    [Fact]
+    public void NpyDtype_NotATypeString_IsRefused() =>
+        AssertOneError(CliRunner.Run("quantize", NpyWithHeader("t.npy", "{'descr': 'f', 'fortran_order': False, 'shape': (3,), }", 12)),
+            "NpyDTypeInvalid", "dtype 'f' is not a NumPy type string");
+
+    [Fact]
+    public void NpyStream_TooLargeToHold_IsRefusedBeforeReading()
+    {
+        // A pipe has no length to check the header against: the element count alone refuses it.
+        string big = NpyWithHeader("big.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3000000000,), }", 16);
+        var run = CliRunner.RunProcess("bash", ["-c", "cat \"$1\" | dotnet \"$2\" quantize - --output-path \"$3\"", "bash", big, ToolPaths.ToolAssembly, _temp.File("o.npy")],
+                                       TimeSpan.FromMinutes(1));
+        AssertOneError(run, "NpyArrayTooLarge", "too many elements to hold in memory");
+        Assert.False(File.Exists(_temp.File("o.npy")));
+    }
+
+    [Fact]
+    public void Calibration_PerChannel_OverArraysOfDifferentRanks_IsRefused()
+    {
+        new NpyArray([3, 3], new float[9] { 1, 2, 3, 4, 5, 6, 7, 8, 9 }).Write(_temp.File("flat.npy"));
+        var run = CliRunner.Run("quantize", Seed(), _temp.File("flat.npy"), "--calibrate", "--per-channel", "--channel-axis", "1", "--output-directory", _temp.File("."));
+        AssertOneError(run, "CalibrationShapeMismatch", "same rank");
+    }
+
+    [SkippableFact]
+    public void QuantizerFile_ThatCannotBeRead_IsRefused()
+    {
+        // /proc/self/mem exists, but reading it from offset 0 fails (EIO): a read error even for root.
+        Skip.IfNot(OperatingSystem.IsLinux(), "/proc/self/mem is Linux's");
+        AssertOneError(CliRunner.Run("quantize", Seed(), "--quantizer", "/proc/self/mem"), "QuantizerFileUnreadable", "cannot be read");
+    }
+}
