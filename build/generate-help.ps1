@@ -55,7 +55,7 @@ function PipelineInput($setMetadata) {
     if ($kinds) { "True ($($kinds -join ', '))" } else { 'False' }
 }
 
-# The default a parameter's markdown states ("Default: 8." / "Default: -1, the last axis."): the cmdlet metadata does
+# The default a parameter's markdown states ("Default: 8." / "Default: auto. Without it, ..."): the cmdlet metadata does
 # not know defaults (the core applies them), so the text is the one place they are written.
 function DefaultValue($section, [bool] $isSwitch) {
     $match = [regex]::Match(($section.Paragraphs -join ' '), 'Default: (.+?)(?:[;,]|\.(?:\s|$)|$)')

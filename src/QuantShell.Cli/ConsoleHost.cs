@@ -10,33 +10,58 @@ namespace QuantShell.Cli;
 /// on <paramref name="output"/>, one line per error on <paramref name="errors"/>, and the exit code they add up to.
 /// </summary>
 internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors, bool json, JsonTypeInfo<TResult>? jsonType,
-                                           Action<TextWriter, TResult> writeText, bool progressLine = false) : JobHost<TResult>
+                                           Action<TextWriter, TResult> writeText, bool progressLine = false,
+                                           Action<TextWriter, TResult>? writeJson = null) : JobHost<TResult>
 {
     private QuantShellException? _lastError;
     private int _progressWidth;
 
     /// <summary>
     /// With <c>progressLine</c> (stderr is a terminal): one line on stderr, rewritten in place, cleared when the work is done
-    /// so that what follows starts on a clean line.
+    /// and before anything else is written, so that what follows starts on a clean line.
     /// </summary>
     public override void WriteProgress(JobProgress progress)
     {
         if (!progressLine) return;
-        string line = progress.Completed ? "" : $"{progress.Activity}: {progress.Status}";
+        if (progress.Completed)
+        {
+            ClearProgress();
+            return;
+        }
+        string line = $"{progress.Activity}: {(progress.ItemTensorsTotal is null ? progress.Status : progress.ItemStatus)}";
+        if (progress.ItemTensorsTotal is not null && progress.Known > 1) line = $"{progress.Activity}: {progress.Done + 1} of {progress.Known}, {progress.ItemStatus}";
         if (line.Length > 100) line = line[..97] + "...";
-        errors.Write("\r" + line.PadRight(_progressWidth) + (progress.Completed ? "\r" : ""));
+        errors.Write("\r" + line.PadRight(_progressWidth));
         errors.Flush();
-        _progressWidth = progress.Completed ? 0 : Math.Max(_progressWidth, line.Length);
+        _progressWidth = Math.Max(_progressWidth, line.Length);
+    }
+
+    // A line written while the progress line is shown starts at the beginning of a clean line; the next progress redraws.
+    private void ClearProgress()
+    {
+        if (_progressWidth == 0) return;
+        errors.Write("\r" + new string(' ', _progressWidth) + "\r");
+        errors.Flush();
+        _progressWidth = 0;
     }
 
     public override void WriteResult(TResult result)
     {
-        if (json && jsonType is not null) output.WriteLine(JsonSerializer.Serialize(result, jsonType));
+        ClearProgress();
+        if (json && writeJson is not null) writeJson(output, result);
+        else if (json && jsonType is not null) output.WriteLine(JsonSerializer.Serialize(result, jsonType));
         else writeText(output, result);
+    }
+
+    public override void WriteWarning(string message, JobInput? input)
+    {
+        ClearProgress();
+        errors.WriteLine($"{Cli.Name}: warning: {Cli.OneLine(message)}");
     }
 
     public override void WriteError(QuantShellException error, JobInput? input)
     {
+        ClearProgress();
         _lastError = error;
         Cli.Report(errors, error);
     }

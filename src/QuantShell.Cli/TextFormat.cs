@@ -42,6 +42,34 @@ internal static class TextFormat
             $"scale {List(result.Scale!.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb ?? double.NaN)}{nonFinite}{form}"));
     }
 
+    /// <summary>
+    /// An .npy file's line; a model's summary line, after one line per tensor when <paramref name="verbose"/>:
+    /// <c>IN -> OUT: 53 of 117 tensors quantized (fake), SQNR 38.21 dB, 4.51 MiB -> 4.51 MiB, 0.41 s; 64 skipped: 64 int64 values (not floating)</c>.
+    /// </summary>
+    public static void WriteQuantizeReport(TextWriter output, QuantizationReport report, bool verbose)
+    {
+        if (report is QuantizationResult result)
+        {
+            WriteQuantized(output, result);
+            return;
+        }
+        var summary = (ModelQuantizationSummary)report;
+        if (verbose)
+            foreach (var tensor in summary.Tensors) WriteQuantized(output, tensor);
+        string activations = summary.ActivationCount > 0 ? $" and {summary.ActivationCount} activation{(summary.ActivationCount == 1 ? "" : "s")}" : "";
+        string sqnr = summary.SqnrDb is double db ? $", SQNR {Decibels(db)}" : "";
+        string size = summary.InputBytes is long before && summary.OutputBytes is long after ? $", {Megabytes(before)} -> {Megabytes(after)}" : "";
+        string skipped = summary.SkippedCount == 0 ? ""
+            : $"; {summary.SkippedCount} skipped: {string.Join(", ", summary.Skipped.Select(s => $"{s.Count} {s.Reason}"))}";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{summary.InputPath} -> {summary.OutputPath}: {summary.QuantizedCount} of {summary.TensorCount} tensors{activations} quantized ({EnumNames.Json(summary.Format)}){sqnr}{size}, " +
+            $"{Seconds(summary.ElapsedMs)}{skipped}"));
+    }
+
+    private static string Seconds(double milliseconds) => milliseconds >= 1000
+        ? (milliseconds / 1000).ToString("F2", CultureInfo.InvariantCulture) + " s"
+        : milliseconds.ToString("F0", CultureInfo.InvariantCulture) + " ms";
+
     /// <summary>One line per activation: its statistics and the quantizer chosen, or why none was.</summary>
     public static void WriteCalibrated(TextWriter output, CalibrationResult result)
     {
@@ -88,26 +116,49 @@ internal static class TextFormat
             $"{result.NodeCountBefore} -> {result.NodeCount} nodes, {opset}, {result.ElapsedMs:F0} ms"));
     }
 
-    /// <summary>A header line, then one row for the tensor and one per channel.</summary>
-    public static void WriteMeasured(TextWriter output, MeasurementResult result)
+    /// <summary>
+    /// An .npy file: a header line, then a row for the tensor. A model file: one table, its header before the first tensor,
+    /// then a row per tensor ending with its name and quantizer. Rows per channel follow a tensor's row only with
+    /// <paramref name="perChannelDetail"/>. <paramref name="tableOf"/> is the model whose table is open.
+    /// </summary>
+    public static void WriteMeasured(TextWriter output, MeasurementResult result, bool perChannelDetail, ref string? tableOf)
     {
-        string tensor = result.TensorName is null ? "" : $" [{result.TensorName}]";
-        string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
-        string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{result.InputPath}{tensor}: {result.ShapeText}, {EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, " +
-            $"{AppliedValues(result.Quantizer)}{howChosen}"));
-        output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range"));
-        output.WriteLine(Row("tensor", new ChannelMetrics
+        if (result.TensorName is null)
         {
-            Count = result.Count, Mse = result.Mse, Mae = result.Mae, MaxError = result.MaxError, SqnrDb = result.SqnrDb,
-            ClippedFraction = result.ClippedFraction, DistinctLevels = result.DistinctLevels, LevelsAvailable = result.LevelsAvailable,
-            Scale = result.Scale, ZeroPoint = result.ZeroPoint, RangeMin = result.RangeMin, RangeMax = result.RangeMax,
-        }));
-        foreach (var channel in result.Channels)
-            output.WriteLine(Row($"ch {channel.Channel}", channel));
+            tableOf = null;
+            string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+            string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.InputPath}: {result.ShapeText}, {EnumNames.Kebab(result.Target)} {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}, " +
+                $"{AppliedValues(result.Quantizer)}{howChosen}"));
+            output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range"));
+            output.WriteLine(Row("tensor", TensorMetrics(result)));
+            if (perChannelDetail)
+                foreach (var channel in result.Channels) output.WriteLine(Row($"ch {channel.Channel}", channel));
+        }
+        else
+        {
+            if (tableOf != result.InputPath)
+            {
+                tableOf = result.InputPath;
+                output.WriteLine($"{result.InputPath}:");
+                output.WriteLine(Row("", "count", "MSE", "MAE", "max error", "SQNR", "clipped", "levels", "scale", "zero", "range") + "  tensor: quantizer");
+            }
+            string channels = result.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+            output.WriteLine(Row("", TensorMetrics(result)) +
+                $"  {result.TensorName} {result.ShapeText}: {EnumNames.Kebab(result.Method)} {result.NumBits}-bit{channels}");
+            if (perChannelDetail)
+                foreach (var channel in result.Channels) output.WriteLine(Row($"ch {channel.Channel}", channel));
+        }
         if (result.PlotPath is not null) output.WriteLine($"  plot: {result.PlotPath}");
     }
+
+    private static ChannelMetrics TensorMetrics(MeasurementResult result) => new()
+    {
+        Count = result.Count, Mse = result.Mse, Mae = result.Mae, MaxError = result.MaxError, SqnrDb = result.SqnrDb,
+        ClippedFraction = result.ClippedFraction, DistinctLevels = result.DistinctLevels, LevelsAvailable = result.LevelsAvailable,
+        Scale = result.Scale, ZeroPoint = result.ZeroPoint, RangeMin = result.RangeMin, RangeMax = result.RangeMax,
+    };
 
     /// <summary>The facts of a tensor, one per line.</summary>
     public static void WriteInspected(TextWriter output, TensorInfo info)

@@ -55,9 +55,10 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.Equal(lines[0].GetProperty("min").GetDouble(), lines[0].GetProperty("quantizer").GetProperty("minRange")[0].GetDouble(), 6);
 
         string model = _temp.File("small_cnn.qdq.onnx");
-        var quantize = CliRunner.Run("quantize", SmallCnn, "--rules", rules, "--format", "qdq", "--output", model);
+        var quantize = CliRunner.Run("quantize", SmallCnn, "--rules", rules, "--format", "qdq", "--output", model, "--verbose");
         Assert.True(quantize.Code == ExitCode.Success, quantize.ToString());
         Assert.Equal(9, quantize.StdoutLines.Count(l => l.Contains(": activation uniform 7-bit")));
+        Assert.Contains(": 6 of 10 tensors and 9 activations quantized (qdq), SQNR ", quantize.StdoutLines[^1]);
 
         var compare = CliRunner.Run("compare", SmallCnn, model, "--data", data);
         Assert.True(compare.Code == ExitCode.Success, compare.ToString());

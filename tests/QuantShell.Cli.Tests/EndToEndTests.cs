@@ -47,7 +47,7 @@ public sealed class EndToEndTests : IDisposable
         new QuantShell.Core.Formats.NpyArray([4], new float[] { 0.5f, -2.7f, 1f, 0.01f }).Write(input);
         var run = RunTool("quantize", input, "--method", "pot", "--error-method", "noclipping");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping)", Assert.Single(run.StdoutLines));
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping, search mct)", Assert.Single(run.StdoutLines));
         Assert.Equal("", run.Stderr);
         Assert.Equal(new[] { 0.5f, -2.6875f, 1f, 0f }, (float[])QuantShell.Core.Formats.NpyArray.Read(_temp.File("x.q.npy")).Data);
 
@@ -160,7 +160,7 @@ public sealed class PackTests : IDisposable
         string output = _temp.File("seed.npy");
         var quantize = CliRunner.RunProcess(Path.Combine(tools, "dotnet-quant"),
             ["quantize", Conformance.PyTorch.File("e_seed_example.input.npy"), "--target", "weights", "--method", "symmetric",
-             "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", output], TimeSpan.FromMinutes(1));
+             "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1", "--output", output], TimeSpan.FromMinutes(1));
         Assert.True(quantize.ExitCode == 0, quantize.ToString());
         NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), output);
 

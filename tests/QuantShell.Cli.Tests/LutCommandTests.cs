@@ -46,7 +46,7 @@ public sealed class LutCommandTests : IDisposable
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         string line = Assert.Single(run.StdoutLines);
         Assert.Contains("weights lut-pot 3-bit", line);
-        Assert.Matches(@"threshold [0-9.]+, signed, table \[-?\d+(, -?\d+){1,7}\] \(chosen from the data, mse\)", line);
+        Assert.Matches(@"threshold [0-9.]+, signed, table \[-?\d+(, -?\d+){1,7}\] \(chosen from the data, mse, search mct\)", line);
 
         var json = Json(CliRunner.Run("quantize", input, "--method", "lut-pot", "--bits", "3", "--json", "--force"));
         var table = Numbers(json.GetProperty("lutValues"));

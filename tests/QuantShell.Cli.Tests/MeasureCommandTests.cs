@@ -73,9 +73,13 @@ public sealed class MeasureCommandTests : IDisposable
     public void Measure_PerChannel_PrintsOneRowPerChannel()
     {
         string input = Write("x.npy", [0.1f, -0.3f, 0.5f, 1.7f, -1.2f, 0.25f], 2, 3);
-        var run = CliRunner.Run("measure", input, "--method", "pot", "--threshold", "1,2", "--per-channel", "--axis", "0");
+        var tensorOnly = CliRunner.Run("measure", input, "--method", "pot", "--threshold", "1,2", "--per-channel", "--axis", "0");
+        Assert.True(tensorOnly.Code == ExitCode.Success, tensorOnly.ToString());
+        Assert.Equal(3, tensorOnly.StdoutLines.Length); // the channels only with --per-channel-detail
+        var run = CliRunner.Run("measure", input, "--method", "pot", "--threshold", "1,2", "--per-channel", "--axis", "0", "--per-channel-detail");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         var lines = run.StdoutLines;
+        Assert.Equal(5, lines.Length);
         Assert.StartsWith(input + ": (2, 3), weights pot 8-bit per-channel (axis 0), threshold [1, 2], signed", lines[0]);
         Assert.Contains(lines, l => l.StartsWith("tensor ", StringComparison.Ordinal) && l.Contains("per-channel"));
         string channel0 = Assert.Single(lines, l => l.StartsWith("ch 0 ", StringComparison.Ordinal));

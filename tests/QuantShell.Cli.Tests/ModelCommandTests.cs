@@ -42,7 +42,19 @@ public sealed class ModelCommandTests : IDisposable
             """);
         var run = CliRunner.Run("quantize", model, "--rules", rules, "--json");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
-        var lines = JsonLines(run);
+        var all = JsonLines(run);
+        // A line per tensor, then the model's summary line.
+        Assert.Equal(["tensor", "tensor", "tensor", "tensor", "model"], all.Select(l => l.GetProperty("kind").GetString()));
+        var summary = all[^1];
+        Assert.Equal(4, summary.GetProperty("tensorCount").GetInt32());
+        Assert.Equal(1, summary.GetProperty("quantizedCount").GetInt32());
+        Assert.Equal(3, summary.GetProperty("skippedCount").GetInt32());
+        Assert.Equal([("int64 values (not floating)", 1), ("no rule matches", 1), ("skipped by rule 0 ('*.bias')", 1)],
+            summary.GetProperty("skipped").EnumerateArray().Select(s => (s.GetProperty("reason").GetString(), s.GetProperty("count").GetInt32())));
+        Assert.Equal(new FileInfo(model).Length, summary.GetProperty("inputBytes").GetInt64());
+        Assert.Equal(new FileInfo(_temp.File("model.q.npz")).Length, summary.GetProperty("outputBytes").GetInt64());
+        Assert.Equal(all[0].GetProperty("sqnrDb").GetDouble(), summary.GetProperty("sqnrDb").GetDouble(), 9); // one tensor quantized
+        var lines = all[..^1];
         Assert.Equal(["encoder.weight", "encoder.bias", "decoder.weight", "count"], lines.Select(l => l.GetProperty("tensorName").GetString()));
         Assert.Equal([false, true, true, true], lines.Select(l => l.GetProperty("skipped").GetBoolean()));
         Assert.Equal("pot", lines[0].GetProperty("method").GetString());
@@ -59,9 +71,10 @@ public sealed class ModelCommandTests : IDisposable
     {
         string model = WriteModel();
         Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4").Code);
-        var codes = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4", "--format", "int");
+        var codes = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4", "--format", "int", "--force", "--verbose");
         Assert.True(codes.Code == ExitCode.Success, codes.ToString());
         Assert.Contains(codes.StdoutLines, line => line.Contains("int codes", StringComparison.Ordinal));
+        Assert.Contains(": 2 of 4 tensors quantized (int), SQNR ", codes.StdoutLines[^1]);
         var back = CliRunner.Run("dequantize", _temp.File("model.int.npz"), "--output-path", _temp.File("back.npz"), "--json");
         Assert.True(back.Code == ExitCode.Success, back.ToString());
         Assert.Equal(2, JsonLines(back).Count(l => l.GetProperty("dequantized").GetBoolean()));
@@ -124,7 +137,7 @@ public sealed class ModelCommandTests : IDisposable
         File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), model);
         var qdq = CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "6", "--format", "qdq", "--json");
         Assert.True(qdq.Code == ExitCode.Success, qdq.ToString());
-        var lines = JsonLines(qdq);
+        var lines = JsonLines(qdq)[..^1];
         Assert.Equal(10, lines.Length);
         var quantized = lines.Where(l => !l.GetProperty("skipped").GetBoolean()).ToList();
         Assert.Equal(["conv.weight", "fc.weight", "proj.weight", "head.weight", "tied", "sub.weight"], quantized.Select(l => l.GetProperty("tensorName").GetString()));

@@ -18,7 +18,7 @@ public sealed class NewAndInspectCommandTests : IDisposable
     public void New_ThenQuantizeWithQuantizerFile_RoundTrips()
     {
         string quantizer = _temp.File("seed.json");
-        var created = CliRunner.Run("new", "--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--output", quantizer);
+        var created = CliRunner.Run("new", "--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1", "--output", quantizer);
         Assert.True(created.Code == ExitCode.Success, created.ToString());
         var spec = QuantizerFile.Read(quantizer);
         Assert.Equal([2.0, 4.0, 1.0], spec.Threshold);

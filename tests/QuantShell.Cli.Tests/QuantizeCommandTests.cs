@@ -6,8 +6,9 @@ public sealed class QuantizeCommandTests : IDisposable
 {
     private static readonly string SeedInput = Conformance.PyTorch.File("e_seed_example.input.npy");
     private static readonly string SeedExpected = Conformance.PyTorch.File("e_seed_example.expected.npy");
+    // The seed's quantizer as the conformance case gives it (channelAxis -1); without an axis it applies along axis 1.
     private static readonly string[] SeedQuantizer =
-        ["--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel"];
+        ["--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1"];
 
     private readonly TempDirectory _temp = new();
 
@@ -37,7 +38,7 @@ public sealed class QuantizeCommandTests : IDisposable
     public void Quantize_CaseInsensitiveEnumsAndDefaultOutput_WritesBesideInput()
     {
         string input = CopyOfSeed("x.npy");
-        var run = CliRunner.Run("quantize", input, "--target", "WEIGHTS", "--method", "Symmetric", "-b", "8", "--threshold", "2, 4, 1", "--per-channel");
+        var run = CliRunner.Run("quantize", input, "--target", "WEIGHTS", "--method", "Symmetric", "-b", "8", "--threshold", "2, 4, 1", "--per-channel", "--axis", "-1");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
         NpyAssert.BitIdentical(SeedExpected, _temp.File("x.q.npy"));
     }
@@ -85,6 +86,49 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Equal(0, root.GetProperty("nonFiniteCount").GetInt64());
         Assert.Equal([2.0, 4.0, 1.0], root.GetProperty("quantizer").GetProperty("threshold").EnumerateArray().Select(e => e.GetDouble()).ToArray());
         Assert.Equal("", run.Stderr);
+    }
+
+    [Fact]
+    public void Quantize_SeedWithoutAxis_UsesTheFirstAxisOfTheirCount_AndSaysWhich()
+    {
+        string[] noAxis = SeedQuantizer[..^2];
+        var text = CliRunner.Run(["quantize", SeedInput, .. noAxis, "--output", _temp.File("t.npy")]);
+        Assert.True(text.Code == ExitCode.Success, text.ToString());
+        Assert.Contains("per-channel (axis 1)", Assert.Single(text.StdoutLines));
+        var json = CliRunner.Run(["quantize", SeedInput, .. noAxis, "--output", _temp.File("j.npy"), "--json"]);
+        Assert.True(json.Code == ExitCode.Success, json.ToString());
+        using var document = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(1, document.RootElement.GetProperty("channelAxis").GetInt32());
+        Assert.Equal(1, document.RootElement.GetProperty("quantizer").GetProperty("channelAxis").GetInt32());
+        // Not the case's axis (-1): the output differs from its expected file.
+        Assert.NotEqual(File.ReadAllBytes(SeedExpected), File.ReadAllBytes(_temp.File("j.npy")));
+    }
+
+    [Fact]
+    public void Quantize_ValuesChosenPerChannelWithoutAxis_AlongAxis0()
+    {
+        var run = CliRunner.Run("quantize", SeedInput, "--per-channel", "--output", _temp.File("c.npy"), "--json");
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        using var document = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(0, document.RootElement.GetProperty("channelAxis").GetInt32());
+        Assert.Equal(0, document.RootElement.GetProperty("quantizer").GetProperty("channelAxis").GetInt32());
+        Assert.Equal(1, document.RootElement.GetProperty("threshold").GetArrayLength());
+    }
+
+    [Fact]
+    public void Quantize_OwnOutputsAmongTheInputs_AreSkippedWithAWarning()
+    {
+        // What a shell's x*.npy expands to after a first run: x.npy and x.q.npy.
+        string input = CopyOfSeed("x.npy");
+        var first = CliRunner.Run(["quantize", input, .. SeedQuantizer]);
+        Assert.True(first.Code == ExitCode.Success, first.ToString());
+        string own = _temp.File("x.q.npy");
+        var second = CliRunner.Run(["quantize", input, own, .. SeedQuantizer, "--force"]);
+        Assert.True(second.Code == ExitCode.Success, second.ToString());
+        Assert.Single(second.StdoutLines);
+        Assert.Equal($"dotnet-quant: warning: {own}: skipped: it is named as the default output of {input}, which is also an input; name it without {input} to quantize it anyway.",
+                     second.Stderr.TrimEnd());
+        Assert.False(File.Exists(_temp.File("x.q.q.npy")));
     }
 
     [Fact]

@@ -48,10 +48,10 @@ public sealed class SelectionCommandTests : IDisposable
         QuantizationMetrics.Measure(array, InferableQuantizer.Create(spec), "x.npy").Mse;
 
     [Fact]
-    public void Quantize_PotWithNothingElse_ChoosesTheMseOptimalPowerOfTwo()
+    public void Quantize_PotOptimal_ChoosesTheMseOptimalPowerOfTwo()
     {
         string input = Write("x.npy", Gaussian(1, 1000, 0.7, 9.5f, -6f, 7.25f));
-        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--search", "optimal", "--json"));
         Assert.True(File.Exists(_temp.File("x.q.npy")));
         Assert.Equal("weights", root.GetProperty("target").GetString());
         Assert.Equal(8, root.GetProperty("numBits").GetInt32());
@@ -60,6 +60,7 @@ public sealed class SelectionCommandTests : IDisposable
         double chosen = Assert.Single(Numbers(root.GetProperty("threshold")));
         Assert.Equal(chosen, Assert.Single(Numbers(root.GetProperty("quantizer").GetProperty("threshold"))));
         Assert.Equal("mse", root.GetProperty("selection").GetProperty("errorMethod").GetString());
+        Assert.Equal("optimal", root.GetProperty("selection").GetProperty("search").GetString());
 
         var (bestThreshold, best) = BestPowerOfTwo(NpyArray.Read(input), 8);
         Assert.Equal(bestThreshold, chosen);
@@ -68,10 +69,10 @@ public sealed class SelectionCommandTests : IDisposable
     }
 
     [Fact]
-    public void Quantize_Pot4Bits_ClipsOutliersAsTheBruteForceOptimumDoes()
+    public void Quantize_Pot4BitsOptimal_ClipsOutliersAsTheBruteForceOptimumDoes()
     {
         string input = Write("x.npy", Gaussian(1, 1000, 0.7, 9.5f, -6f, 7.25f));
-        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--bits", "4", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--bits", "4", "--search", "optimal", "--json"));
         double chosen = Assert.Single(Numbers(root.GetProperty("threshold")));
         Assert.Equal(BestPowerOfTwo(NpyArray.Read(input), 4).Threshold, chosen);
         // max |x| = 9.5: the optimum clips the outliers, below the no-clipping threshold 16.
@@ -95,19 +96,19 @@ public sealed class SelectionCommandTests : IDisposable
     [InlineData(new[] { 0.5f, -2.7f, 1f }, 4.0)]
     [InlineData(new[] { 0.5f, 2f, -1f }, 2.0)]
     [InlineData(new[] { 0.001f, -0.003f }, 0.00390625)]
-    public void Quantize_PotNoClipping_ChoosesSmallestPowerOfTwoAtLeastMaxAbs(float[] values, double expected)
+    public void Quantize_PotNoClippingOptimal_ChoosesSmallestPowerOfTwoAtLeastMaxAbs(float[] values, double expected)
     {
         string input = Write("x.npy", values);
-        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noClipping", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noClipping", "--search", "optimal", "--json"));
         Assert.Equal(expected, Assert.Single(Numbers(root.GetProperty("threshold"))));
         Assert.Equal("noClipping", root.GetProperty("selection").GetProperty("errorMethod").GetString());
     }
 
     [Fact]
-    public void Quantize_SymmetricChosen_IsWithinOnePercentOfBruteForce()
+    public void Quantize_SymmetricOptimal_IsWithinOnePercentOfBruteForce()
     {
         string input = Write("x.npy", Gaussian(2, 1000, 1.0, 11f, -9f, 14f));
-        var root = Json(CliRunner.Run("quantize", input, "--method", "symmetric", "--bits", "4", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "symmetric", "--bits", "4", "--search", "optimal", "--json"));
         double cliMse = root.GetProperty("mse").GetDouble();
 
         var array = NpyArray.Read(input);
@@ -121,10 +122,10 @@ public sealed class SelectionCommandTests : IDisposable
     }
 
     [Fact]
-    public void Quantize_UniformChosen_IsWithinOnePercentOfBruteForce()
+    public void Quantize_UniformOptimal_IsWithinOnePercentOfBruteForce()
     {
         string input = Write("x.npy", Gaussian(3, 1000, 1.0, 8f, -12f, 10f).Select(v => v + 0.5f).ToArray());
-        var root = Json(CliRunner.Run("quantize", input, "--method", "uniform", "--bits", "4", "--json"));
+        var root = Json(CliRunner.Run("quantize", input, "--method", "uniform", "--bits", "4", "--search", "optimal", "--json"));
         double cliMse = root.GetProperty("mse").GetDouble();
         Assert.Equal(JsonValueKind.Null, root.GetProperty("threshold").ValueKind);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("signed").ValueKind);
@@ -176,8 +177,10 @@ public sealed class SelectionCommandTests : IDisposable
         string quantizer = _temp.File("q.json"), first = _temp.File("first.npy"), second = _temp.File("second.npy");
         var run = CliRunner.Run("quantize", input, "--method", method, "--per-channel", "--save-quantizer", quantizer, "-o", first);
         Assert.True(run.Code == ExitCode.Success, run.ToString());
+        // Per channel without an axis: chosen along axis 0 (50 channels), and the file says which axis.
         var saved = QuantizerFile.Read(quantizer);
-        Assert.Equal(10, saved.ValueCount);
+        Assert.Equal(50, saved.ValueCount);
+        Assert.Equal(0, saved.ChannelAxis);
 
         var again = CliRunner.Run("quantize", input, "--quantizer", quantizer, "-o", second);
         Assert.True(again.Code == ExitCode.Success, again.ToString());
@@ -244,7 +247,7 @@ public sealed class SelectionCommandTests : IDisposable
         string input = Write("x.npy", [0.5f, -2.7f, 1f]);
         var run = CliRunner.Run("quantize", input, "--method", "pot", "--error-method", "noClipping");
         Assert.True(run.Code == ExitCode.Success, run.ToString());
-        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping)", Assert.Single(run.StdoutLines));
+        Assert.Contains("weights pot 8-bit, threshold 4, signed (chosen from the data, noClipping, search mct)", Assert.Single(run.StdoutLines));
     }
 
     [Fact]

@@ -152,7 +152,8 @@ public sealed class ActivationStatisticsTests
     public void Signedness_IsMcts_SignedIffTheSmallestValueIsNegative()
     {
         var positive = Gaussian(10_000, 6).Select(Math.Abs).ToArray();
-        var options = new SelectionOptions();
+        // The stand-in's rule (the optimal search); MCT's own search on the histogram decides by the bins' edges.
+        var options = new SelectionOptions { Search = SelectionSearch.Optimal };
         Assert.False(ActivationSelection.Choose(Statistics(positive), Request(QuantizationMethod.Pot), options).IsSigned);
         var withOneNegative = positive.Append(-1e-3f).ToArray();
         Assert.True(ActivationSelection.Choose(Statistics(withOneNegative), Request(QuantizationMethod.Symmetric), options).IsSigned);
@@ -165,7 +166,7 @@ public sealed class ActivationStatisticsTests
         var a = Gaussian(7000, 7, sigma: 2);
         var b = Gaussian(5000, 8, sigma: 3, mean: 1);
         var statistics = Statistics(a, b);
-        var options = new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping };
+        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping };
         double maxAbs = a.Concat(b).Max(v => Math.Abs((double)v));
         Assert.Equal([Math.Pow(2, Math.Ceiling(Math.Log2(maxAbs)))], ActivationSelection.Choose(statistics, Request(QuantizationMethod.Pot), options).Threshold!);
         Assert.Equal([(double)(float)maxAbs], ActivationSelection.Choose(statistics, Request(QuantizationMethod.Symmetric), options).Threshold!);
@@ -182,7 +183,7 @@ public sealed class ActivationStatisticsTests
     public void Mse_FromTheHistogram_IsAsGoodAsFromTheValues(QuantizationMethod method, int bits)
     {
         var values = Gaussian(200_000, 9, sigma: 1.5, mean: 0.3);
-        var options = new SelectionOptions();
+        var options = new SelectionOptions { Search = SelectionSearch.Optimal };
         var fromHistogram = ActivationSelection.Choose(Statistics(values), Request(method, bits), options);
         var fromValues = ParameterSelector.Select(Request(method, bits) with { Signed = method == QuantizationMethod.Uniform ? null : true },
             [new Core.Formats.NpyArray([values.Length], values)], options);

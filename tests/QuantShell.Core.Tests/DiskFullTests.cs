@@ -65,7 +65,7 @@ public sealed class DiskFullTests : IDisposable
     /// <summary>Runs a quantize job on one input; its one error, if any, is thrown as the other writers throw theirs.</summary>
     private static void RunJob(QuantizeRequest request, string input)
     {
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(request, [JobInput.File(input)], host);
         if (host.Errors.Count > 0) throw host.Errors[0];
     }

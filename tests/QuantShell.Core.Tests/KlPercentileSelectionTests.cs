@@ -101,7 +101,7 @@ public sealed class KlPercentileSelectionTests
         var values = Gaussian(4000, 70 + bits, sigma: 0.4, outliers: 6, outlier: 4);
         if (!signed) values = values.Select(MathF.Abs).ToArray();
         var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Pot, NumBits = bits, Signed = signed };
-        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Kl });
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         var histogram = Histogram(values);
         var scores = Enumerable.Range(-12, 18).Select(k => (T: Math.ScaleB(1.0, k), Kl: LiteralKl(histogram, SymmetricGrid(Math.ScaleB(1.0, k), bits, signed), signed ? -Math.ScaleB(1.0, k) : 0, Math.ScaleB(1.0, k)))).ToList();
         Assert.Equal(18, scores.Count);
@@ -116,7 +116,7 @@ public sealed class KlPercentileSelectionTests
     {
         var values = Gaussian(3000, 80 + bits, sigma: 1.1, outliers: 4, outlier: 9);
         var spec = new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = bits };
-        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Kl });
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         double t = chosen.Threshold![0];
         var histogram = Histogram(values);
         double reached = LiteralKl(histogram, SymmetricGrid(t, bits, true), -t, t);
@@ -132,7 +132,7 @@ public sealed class KlPercentileSelectionTests
     {
         var values = Gaussian(3000, 90, sigma: 0.8, outliers: 4, outlier: 5).Select(v => v + 0.6f).ToArray();
         var spec = new QuantizerSpec { Target = QuantizationTarget.Activation, Method = QuantizationMethod.Uniform, NumBits = 5 };
-        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Kl });
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Kl });
         var histogram = Histogram(values);
         double Kl(double min, double max)
         {

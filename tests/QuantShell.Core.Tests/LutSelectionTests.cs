@@ -8,6 +8,9 @@ namespace QuantShell.Core.Tests;
 /// <summary>LUT thresholds and tables chosen from data: k-means tables, thresholds as the grid quantizers choose them.</summary>
 public sealed class LutSelectionTests
 {
+    /// <summary>QuantShell's own search, which these tests are about (the default is MCT's).</summary>
+    private static readonly SelectionOptions Optimal = new() { Search = SelectionSearch.Optimal };
+
     private static float[] Gaussian(int n, int seed, double sigma = 1)
     {
         var random = new Random(seed);
@@ -53,7 +56,7 @@ public sealed class LutSelectionTests
     public void ChosenLut_HasLowerMse_ThanTheBestSymmetricQuantizerOfTheSameBits(string distribution, int bits, QuantizationMethod method)
     {
         var values = distribution == "gaussian" ? Gaussian(20_000, 100 + bits, sigma: 0.05) : Laplacian(20_000, 200 + bits, scale: 0.03);
-        var lut = ParameterSelector.Select(Lut(method, bits), new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Mse });
+        var lut = ParameterSelector.Select(Lut(method, bits), new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Mse });
         Assert.True(lut.LutValues!.Distinct().Count() <= 1 << bits);
         double lutMse = Mse(lut, values);
 
@@ -71,8 +74,8 @@ public sealed class LutSelectionTests
         foreach (var (method, bits, bitwidth) in new[] { (QuantizationMethod.LutPot, 3, 8), (QuantizationMethod.LutSymmetric, 5, 6), (QuantizationMethod.LutPot, 2, 4) })
         {
             var request = Lut(method, bits) with { LutValuesBitwidth = bitwidth };
-            var first = ParameterSelector.Select(request, new[] { Array1D(values) });
-            var again = ParameterSelector.Select(request, new[] { Array1D(values.ToArray()) });
+            var first = ParameterSelector.Select(request, new[] { Array1D(values) }, Optimal);
+            var again = ParameterSelector.Select(request, new[] { Array1D(values.ToArray()) }, Optimal);
             Assert.Equal(first.LutValues, again.LutValues);
             Assert.Equal(first.Threshold, again.Threshold);
             var table = first.LutValues!;
@@ -88,18 +91,20 @@ public sealed class LutSelectionTests
     [Fact]
     public void LutPot_Threshold_IsTheBestPowerOfTwo_ForItsKMeansTable()
     {
-        // Brute force: every power of two from 2^-20 to 2^8, each with the table k-means gives it (a fixed threshold).
+        // Brute force: every power of two from 2^-20 to 2^8, each with the table QuantShell's k-means gives it (a fixed
+        // threshold), and MCT's choice, which the optimal search also scores.
         var values = Gaussian(8_000, 11, sigma: 0.7);
-        var request = Lut(QuantizationMethod.LutPot, 3);
-        var chosen = ParameterSelector.Select(request, new[] { Array1D(values) });
+        var spec = Lut(QuantizationMethod.LutPot, 3);
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, Optimal);
         double chosenMse = Mse(chosen, values);
         var errors = Enumerable.Range(-20, 29).Select(k =>
         {
-            var withThreshold = ParameterSelector.Select(request with { Threshold = new[] { Math.ScaleB(1.0, k) } }, new[] { Array1D(values) });
+            var withThreshold = LutSelection.Select(spec with { Signed = true, Threshold = new[] { Math.ScaleB(1.0, k) } }, new[] { values }, Optimal);
             return Mse(withThreshold, values);
         }).ToList();
         Assert.Equal(29, errors.Count);
-        Assert.Equal(errors.Min(), chosenMse);
+        double mct = Mse(ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Mct }), values);
+        Assert.Equal(Math.Min(errors.Min(), mct), chosenMse);
     }
 
     [Fact]
@@ -107,14 +112,14 @@ public sealed class LutSelectionTests
     {
         var values = Gaussian(5_000, 12, sigma: 0.4);
         var table = new double[] { -96, -40, -12, 0, 12, 40, 96 };
-        var withTable = ParameterSelector.Select(Lut(QuantizationMethod.LutSymmetric, 3) with { LutValues = table }, new[] { Array1D(values) });
+        var withTable = ParameterSelector.Select(Lut(QuantizationMethod.LutSymmetric, 3) with { LutValues = table }, new[] { Array1D(values) }, Optimal);
         Assert.Equal(table, withTable.LutValues);
         double chosen = Mse(withTable, values);
         double maxAbs = values.Max(MathF.Abs);
         double best = Enumerable.Range(1, 600).Min(k => Mse(withTable with { Threshold = new[] { maxAbs * k / 500 } }, values));
         Assert.True(chosen <= best * 1.01, $"chosen {chosen}, grid best {best}");
 
-        var withThreshold = ParameterSelector.Select(Lut(QuantizationMethod.LutPot, 2) with { Threshold = new[] { 2.0 } }, new[] { Array1D(values) });
+        var withThreshold = ParameterSelector.Select(Lut(QuantizationMethod.LutPot, 2) with { Threshold = new[] { 2.0 } }, new[] { Array1D(values) }, Optimal);
         Assert.Equal(new[] { 2.0 }, withThreshold.Threshold);
         Assert.InRange(withThreshold.LutValues!.Count, 2, 4);
     }
@@ -124,9 +129,9 @@ public sealed class LutSelectionTests
     {
         // shape (3, 2000): channel c has spread 0.1 * 4^c; one table serves all of them through their thresholds.
         var channels = Enumerable.Range(0, 3).Select(c => Gaussian(2000, 60 + c, sigma: 0.1 * Math.Pow(4, c))).ToArray();
-        var array = new NpyArray(new long[] { 3, 2000 }, channels.SelectMany(c => c).ToArray());
         var request = Lut(QuantizationMethod.LutPot, 3) with { PerChannel = true, ChannelAxis = 0 };
-        var chosen = ParameterSelector.Select(request, new[] { array });
+        // QuantShell's own search (the optimal search may instead keep MCT's choice whole, where its error is lower).
+        var chosen = LutSelection.Select(request with { Signed = true }, channels, Optimal);
         Assert.Equal(3, chosen.Threshold!.Count);
         Assert.True(chosen.Threshold[0] < chosen.Threshold[1] && chosen.Threshold[1] < chosen.Threshold[2], string.Join(", ", chosen.Threshold));
         // Every channel's threshold is the best power of two for the shared table.
@@ -155,9 +160,9 @@ public sealed class LutSelectionTests
     {
         var values = Laplacian(10_000, 15, scale: 0.5);
         double maxAbs = values.Max(MathF.Abs);
-        var cover = ParameterSelector.Select(Lut(QuantizationMethod.LutSymmetric, 3), new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        var cover = ParameterSelector.Select(Lut(QuantizationMethod.LutSymmetric, 3), new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal((double)(float)maxAbs, cover.Threshold![0]);
-        var pot = ParameterSelector.Select(Lut(QuantizationMethod.LutPot, 3), new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = ErrorMethod.Percentile, Percentile = 99 });
+        var pot = ParameterSelector.Select(Lut(QuantizationMethod.LutPot, 3), new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Percentile, Percentile = 99 });
         var magnitudes = values.Select(v => (double)MathF.Abs(v)).Order().ToArray();
         double position = 0.99 * (magnitudes.Length - 1);
         int below = (int)position;

@@ -388,7 +388,7 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Equal(ErrorIds.GroupSizeInvalid, lastAxis.ErrorId);
         var roundTrip = QuantizerFile.Parse(QuantizerFile.ToJson(spec with { Threshold = [0.5, 0.25, 1, 0.125] }));
         Assert.Equal(16, roundTrip.GroupSize);
-        Assert.Equal(0, roundTrip.EffectiveChannelAxis);
+        Assert.Equal(0, roundTrip.ResolveChannels([2, 24], 4));
         Assert.Equal(16, QuantizerFile.Parse("""{"target": "weights", "method": "pot", "num_bits": 4, "threshold": [1, 2], "per_channel": true, "group_size": 16}""").GroupSize);
     }
 

@@ -106,10 +106,10 @@ public sealed class ModelQuantizeTests : IDisposable
 
     private static List<QuantizationResult> Quantize(QuantizeRequest request, params string[] inputs)
     {
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(request, inputs.Select(JobInput.File), host);
         Assert.True(host.Errors.Count == 0, string.Join("\n", host.Errors.Select(e => e.Message)));
-        return host.Results;
+        return host.Results.SelectMany(r => r.TensorResults()).ToList();
     }
 
     [Theory]
@@ -354,7 +354,7 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         var rules = QuantizationRules.Parse("""{"rules": [{"match": "*", "skip": true}]}""", "rules");
         var ex = Assert.ThrowsAny<QuantShellException>(() =>
-            new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot }, Rules = rules }, new CollectingHost<QuantizationResult>()));
+            new QuantizeJob(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Pot }, Rules = rules }, new CollectingHost<QuantizationReport>()));
         Assert.Equal(ErrorIds.OptionConflict, ex.ErrorId);
     }
 
@@ -363,7 +363,7 @@ public sealed class ModelQuantizeTests : IDisposable
     {
         string model = WriteModel(TensorFileKind.Npz, poison: float.NaN);
         string output = _temp.File("nan.npz");
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments { Threshold = [2.0], PerChannel = false }, OutputPath = output }, [JobInput.File(model)], host);
         var error = Assert.Single(host.Errors);
         Assert.Equal(ErrorIds.NonFiniteInput, error.ErrorId);

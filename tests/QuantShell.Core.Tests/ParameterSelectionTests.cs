@@ -8,6 +8,9 @@ namespace QuantShell.Core.Tests;
 
 public sealed class ParameterSelectionTests
 {
+    /// <summary>QuantShell's own search, which these tests are about (the default is MCT's).</summary>
+    private static readonly SelectionOptions Optimal = new() { Search = SelectionSearch.Optimal };
+
     private static float[] Gaussian(int n, int seed, double sigma = 1, int outliers = 0, double outlier = 20)
     {
         var random = new Random(seed);
@@ -51,7 +54,7 @@ public sealed class ParameterSelectionTests
         var values = Gaussian(5000, bits, sigma: 0.37, outliers: 8, outlier: 5);
         if (!signed) values = values.Select(MathF.Abs).ToArray();
         var spec = Incomplete(QuantizationMethod.Pot, bits, signed: signed);
-        var options = new SelectionOptions { ErrorMethod = method, P = 3 };
+        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = 3 };
         var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, options);
         // Every power of two from 2^-40 to 2^40; ties go to the larger threshold.
         var errors = Enumerable.Range(-40, 81).Select(k => (T: Math.ScaleB(1.0, k), E: Error(spec with { Threshold = new[] { Math.ScaleB(1.0, k) } }, values, method, 3))).ToList();
@@ -69,7 +72,7 @@ public sealed class ParameterSelectionTests
     {
         var values = Gaussian(3000, 10 + bits, sigma: 1.3, outliers: 5, outlier: 12);
         var spec = Incomplete(QuantizationMethod.Symmetric, bits);
-        var options = new SelectionOptions { ErrorMethod = method, P = 1.5 };
+        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = 1.5 };
         var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, options);
         double maxAbs = values.Max(MathF.Abs);
         double best = Enumerable.Range(1, 4000).Select(k => Error(spec with { Threshold = new[] { maxAbs * 1.05 * k / 4000 } }, values, method, 1.5)).Min();
@@ -85,7 +88,7 @@ public sealed class ParameterSelectionTests
     {
         var values = Gaussian(2000, 20 + bits, sigma: 0.8, outliers: 4, outlier: 6).Select(v => v + 0.5f).ToArray();
         var spec = Incomplete(QuantizationMethod.Uniform, bits, target);
-        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { ErrorMethod = method });
+        var chosen = ParameterSelector.Select(spec, new[] { Array1D(values) }, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method });
         double lo = values.Min(), hi = values.Max();
         double best = double.PositiveInfinity;
         for (int i = 1; i <= 100; i++)
@@ -102,14 +105,14 @@ public sealed class ParameterSelectionTests
         var data = new[] { Array1D(values) };
         // At 4 bits covering the outliers makes the grid so coarse that clipping 10 of 20000 values costs less.
         var spec = Incomplete(QuantizationMethod.Symmetric, 4);
-        var mse = ParameterSelector.Select(spec, data, new SelectionOptions { ErrorMethod = ErrorMethod.Mse });
-        var cover = ParameterSelector.Select(spec, data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        var mse = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.Mse });
+        var cover = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal(40.0, cover.Threshold![0]);
         Assert.True(mse.Threshold![0] < 20, $"MSE threshold {mse.Threshold[0]} does not clip the outliers");
         Assert.True(Error(mse, values, ErrorMethod.Mse) < Error(cover, values, ErrorMethod.Mse));
-        var pot = ParameterSelector.Select(Incomplete(QuantizationMethod.Pot, 8), data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        var pot = ParameterSelector.Select(Incomplete(QuantizationMethod.Pot, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal(64.0, pot.Threshold![0]);
-        var uniform = ParameterSelector.Select(Incomplete(QuantizationMethod.Uniform, 8), data, new SelectionOptions { ErrorMethod = ErrorMethod.NoClipping });
+        var uniform = ParameterSelector.Select(Incomplete(QuantizationMethod.Uniform, 8), data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = ErrorMethod.NoClipping });
         Assert.Equal((double)values.Min(), uniform.MinRange![0]);
         Assert.Equal((double)values.Max(), uniform.MaxRange![0]);
     }
@@ -147,11 +150,11 @@ public sealed class ParameterSelectionTests
         var a = Gaussian(1000, 50, sigma: 0.2);
         var b = Gaussian(1000, 51, sigma: 2.0);
         var spec = Incomplete(QuantizationMethod.Uniform, 5, QuantizationTarget.Activation);
-        var pooled = ParameterSelector.Select(spec, new[] { Array1D(a), Array1D(b) });
-        var concatenated = ParameterSelector.Select(spec, new[] { Array1D(a.Concat(b).ToArray()) });
+        var pooled = ParameterSelector.Select(spec, new[] { Array1D(a), Array1D(b) }, Optimal);
+        var concatenated = ParameterSelector.Select(spec, new[] { Array1D(a.Concat(b).ToArray()) }, Optimal);
         Assert.Equal(concatenated.MinRange, pooled.MinRange);
         Assert.Equal(concatenated.MaxRange, pooled.MaxRange);
-        var onlyA = ParameterSelector.Select(spec, new[] { Array1D(a) });
+        var onlyA = ParameterSelector.Select(spec, new[] { Array1D(a) }, Optimal);
         Assert.NotEqual(onlyA.MaxRange, pooled.MaxRange);
     }
 }

@@ -26,7 +26,7 @@ public sealed class ErrorIdTests : IDisposable
 
     private static List<QuantShellException> QuantizeErrors(QuantizeRequest request, JobInput input)
     {
-        var host = new Collector<QuantizationResult>();
+        var host = new Collector<QuantizationReport>();
         try
         {
             QuantizeJob.Run(request, [input], host);

@@ -420,9 +420,9 @@ public sealed class EveryWeightTests : IDisposable
 
     private static List<QuantizationResult> Quantize(QuantizeRequest request, string input)
     {
-        var results = Run<QuantizationResult>(host => QuantizeJob.Run(request with { Force = true }, [JobInput.File(input)], host), out var errors);
+        var results = Run<QuantizationReport>(host => QuantizeJob.Run(request with { Force = true }, [JobInput.File(input)], host), out var errors);
         Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => e.Message)));
-        return results;
+        return results.SelectMany(r => r.TensorResults()).ToList();
     }
 
     private sealed class Collector<T> : JobHost<T>

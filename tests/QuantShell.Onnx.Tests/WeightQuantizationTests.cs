@@ -52,9 +52,9 @@ public sealed class WeightQuantizationTests : IDisposable
 
     private static List<QuantizationResult> Quantize(QuantizeRequest request, string input)
     {
-        var results = Run<QuantizationResult>(host => QuantizeJob.Run(request, [JobInput.File(input)], host), out var errors);
+        var results = Run<QuantizationReport>(host => QuantizeJob.Run(request, [JobInput.File(input)], host), out var errors);
         Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => e.Message)));
-        return results;
+        return results.SelectMany(r => r.TensorResults()).ToList();
     }
 
     private static Dictionary<string, byte[]> InitializerBytes(string path)
@@ -286,7 +286,7 @@ public sealed class WeightQuantizationTests : IDisposable
     public void IntForm_IsRefusedForOnnx_WithTheReason()
     {
         string input = Copy();
-        Run<QuantizationResult>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Format = OutputFormat.Int },
+        Run<QuantizationReport>(host => QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), OutputPath = _temp.File("m.int.onnx"), Format = OutputFormat.Int },
             [JobInput.File(input)], host), out var errors);
         var error = Assert.Single(errors);
         Assert.Equal(ErrorIds.OutputFormatNotSupported, error.ErrorId);

@@ -87,11 +87,11 @@ internal static class Fixtures
 
     public static IReadOnlyList<QuantizationResult> Quantize(string model, string rules, string output, OutputFormat format)
     {
-        var host = new CollectingHost<QuantizationResult>();
+        var host = new CollectingHost<QuantizationReport>();
         QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), RulesPath = rules, Format = format, OutputPath = output, MaxParallelism = 1 },
             [JobInput.File(model)], host);
         if (host.Errors.Count > 0) throw host.Errors[0];
-        return host.Results;
+        return host.Results.SelectMany(r => r.TensorResults()).ToList();
     }
 
     /// <summary>Runs a model file on one sample's inputs and returns the outputs named.</summary>

@@ -26,7 +26,8 @@ public sealed class TensorApiTests
     public void SeedExample_MatchesTheReferenceCase()
     {
         var c = Conformance.PyTorch.Get("e_seed_example");
-        var quantizer = new WeightsSymmetricInferableQuantizer(numBits: 8, perChannel: true, threshold: c.Quantizer.Threshold!.ToArray(), signed: true);
+        var quantizer = new WeightsSymmetricInferableQuantizer(numBits: 8, perChannel: true, threshold: c.Quantizer.Threshold!.ToArray(), signed: true,
+                                                               channelAxis: c.Quantizer.ChannelAxis);
         using var input = TensorConversion.ToTensor(NpyArray.Read(c.InputPath));
         using var quantized = quantizer.Quantize(input);
         Conformance.AssertIdentical(NpyArray.Read(c.ExpectedPath), TensorConversion.ToNpyArray(quantized), c.Name);

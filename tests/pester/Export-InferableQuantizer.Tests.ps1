@@ -38,7 +38,7 @@ Describe 'Export-InferableQuantizer' {
         $back.Spec.NumBits | Should -Be $q.Spec.NumBits
         @($back.Spec.Threshold) | Should -Be @($q.Spec.Threshold)
         $back.Spec.IsSigned | Should -Be $q.Spec.IsSigned
-        $back.Spec.EffectiveChannelAxis | Should -Be 1
+        $back.Spec.ChannelAxis | Should -Be 1
         @($back.Parameters.Scales) | Should -Be @($q.Parameters.Scales)
         @($back.Parameters.ZeroPoints) | Should -Be @($q.Parameters.ZeroPoints)
     }

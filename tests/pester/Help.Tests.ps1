@@ -98,7 +98,7 @@ Describe 'Get-Help -Full' {
         (Get-Help New-InferableQuantizer -Parameter Method).type.name | Should -Be 'QuantizationMethod'
         # Defaults come from the markdown's "Default: ..." sentence.
         (Get-Help Invoke-Quantize -Parameter NumBits).defaultValue | Should -Be '8'
-        (Get-Help Invoke-Quantize -Parameter ChannelAxis).defaultValue | Should -Be '-1'
+        (Get-Help Invoke-Quantize -Parameter ChannelAxis).defaultValue | Should -Be 'auto'
         (Get-Help Measure-Quantization -Parameter Percentile).defaultValue | Should -Be '99.99'
         (Get-Help Invoke-Quantize -Parameter Threshold).defaultValue | Should -Be 'None'
     }

@@ -94,8 +94,9 @@ Describe 'Invoke-Calibrate and Compare-OnnxModel' {
         $rules = Join-Path $Dir 'rules.json'
         $null = Invoke-Calibrate -Path $SmallCnn -DataPath $Data -OutputPath $rules
         $model = Join-Path $Dir 'qdq.onnx'
-        $quantized = @(Invoke-Quantize -Path $SmallCnn -Rules $rules -Format Qdq -OutputPath $model)
-        @($quantized | Where-Object Activation).Count | Should -Be 9
+        $summary = Invoke-Quantize -Path $SmallCnn -Rules $rules -Format Qdq -OutputPath $model
+        $summary.ActivationCount | Should -Be 9
+        @($summary.Tensors | Where-Object Activation).Count | Should -Be 9
         $result = Compare-OnnxModel -ReferencePath $SmallCnn -CandidatePath $model -DataPath $Data
         $result | Should -BeOfType ([QuantShell.Core.Jobs.Compare.ComparisonResult])
         $result.OutputName | Should -Be 'z'

@@ -62,7 +62,9 @@ Describe 'Invoke-Quantize' {
             $result.OutputPath | Should -Be (Join-Path $TestDrive 'seed.q.npy')
             $result.ShapeText | Should -Be '(1, 3, 3, 3)'
             $result.DType | Should -Be 'float32'
-            $result.ChannelAxis | Should -Be 3
+            # No axis given: the first axis of length 3, and the result says so (in its quantizer too).
+            $result.ChannelAxis | Should -Be 1
+            $result.Quantizer.ChannelAxis | Should -Be 1
             @($result.Scale) | Should -Be @(0.015625, 0.03125, 0.0078125)
             $data = [QuantShell.Core.Formats.NpyArray]::Read($result.OutputPath).Data
             ($data | Measure-Object -Maximum).Maximum | Should -BeLessThan 4
@@ -121,6 +123,33 @@ Describe 'Invoke-Quantize' {
             $null = Invoke-Quantize -LiteralPath $missing -Quantizer $q -ErrorVariable errors -ErrorAction SilentlyContinue
             $errors[0].FullyQualifiedErrorId | Should -Be "InputFileNotFound,$CommandFqid"
             $errors[0].TargetObject | Should -Be $missing
+        }
+
+        It 'run twice over a wildcard with -Calibrate, skips the first run''s outputs with a warning' {
+            $first = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Method Symmetric -Calibrate
+            @($first).Count | Should -Be 2
+            $second = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Method Symmetric -Calibrate -Force -WarningVariable warnings -WarningAction SilentlyContinue
+            @($second.InputPath | Sort-Object) | Should -Be @($a, $b)
+            @($second | ForEach-Object { $_.Selection.InputCount }) | Should -Be @(2, 2)
+            @($warnings).Count | Should -Be 2
+            "$($warnings[0])" | Should -BeLike "$(Join-Path $dir 'a.q.npy'): skipped: it is named as the default output of $a, which is also an input*"
+            Test-Path -LiteralPath (Join-Path $dir 'a.q.q.npy') | Should -BeFalse
+            Test-Path -LiteralPath (Join-Path $dir 'b.q.q.npy') | Should -BeFalse
+        }
+
+        It 'skips an earlier output that comes through the pipeline before its input' {
+            # Get-ChildItem lists a.int.npy before a.npy: the rule does not depend on the order.
+            $own = New-TestNpy (Join-Path $dir 'a.int.npy') @(2) @(0.5, -0.5)
+            $results = Get-ChildItem -LiteralPath $dir -Filter 'a*.npy' | Invoke-Quantize -Quantizer $q -WarningVariable warnings -WarningAction SilentlyContinue
+            @($results.InputPath) | Should -Be @($a)
+            "$(@($warnings)[0])" | Should -BeLike "$own`: skipped*"
+        }
+
+        It 'quantizes an earlier output named on its own' {
+            $own = New-TestNpy (Join-Path $dir 'a.q.npy') @(2) @(0.5, -0.5)
+            $result = Invoke-Quantize -Path $own -Quantizer $q -WarningVariable warnings
+            $result.OutputPath | Should -Be (Join-Path $dir 'a.q.q.npy')
+            $warnings | Should -BeNullOrEmpty
         }
 
         It 'refuses non-FileSystem paths' {
@@ -308,7 +337,7 @@ Describe 'Invoke-Quantize' {
             ($result | Out-String -Width 200) | Should -Match ('Pot\s+8\s+' + [regex]::Escape($result.Threshold[0].ToString('G7', [cultureinfo]::InvariantCulture)) + '\s')
         }
 
-        It 'chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
+        It 'with -Search Optimal chooses the MSE-optimal power of two at <Bits> bits (brute force over 2^-30..2^30, ties to the larger)' -ForEach @(
             @{ Bits = 8; Clips = $false }
             @{ Bits = 3; Clips = $true }
         ) {
@@ -319,7 +348,7 @@ Describe 'Invoke-Quantize' {
                 $mse = Get-OutputMse $x (New-InferableQuantizer -Target Weights -Method Pot -NumBits $Bits -Threshold $t)
                 if ($mse -le $best) { $best = $mse; $bestThreshold = $t }
             }
-            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
+            $result = Invoke-Quantize -Path $x -Method Pot -NumBits $Bits -Search Optimal -OutputPath (Join-Path $TestDrive "brute$Bits.npy") -Force
             $result.Threshold[0] | Should -Be $bestThreshold
             # At 3 bits the optimum clips the outlier 6.5 (threshold below 8); at 8 bits it covers it.
             ($bestThreshold -lt 8) | Should -Be $Clips
@@ -327,16 +356,30 @@ Describe 'Invoke-Quantize' {
             [Math]::Abs(($result.Mse) - ($best)) | Should -BeLessOrEqual (1e-6 * $best)
         }
 
-        It 'with -ErrorMethod NoClipping chooses the smallest power of two >= max|x|' {
-            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
+        It 'with -ErrorMethod NoClipping -Search Optimal chooses the smallest power of two >= max|x|' {
+            $result = Invoke-Quantize -Path $x -Method Pot -ErrorMethod NoClipping -Search Optimal -OutputPath (Join-Path $TestDrive 'noclip.npy') -Force
             $result.Threshold[0] | Should -Be 8
-            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 1, 0.5)
-            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
+            $exact = New-TestNpy (Join-Path $TestDrive 'exact.npy') @(3) @(-4, 2, 0.5)
+            (Invoke-Quantize -Path $exact -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 4
+            # MCT keeps the largest positive value on the signed grid: max(-min, max * 128/127) = 2.0157... -> 4
+            $top = New-TestNpy (Join-Path $TestDrive 'top.npy') @(3) @(-1, 2, 0.5)
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Search Optimal -Force).Threshold[0] | Should -Be 2
+            (Invoke-Quantize -Path $top -Method Pot -ErrorMethod NoClipping -Force).Threshold[0] | Should -Be 4
+        }
+
+        It 'chooses per-channel values along axis 0 without -ChannelAxis, and says so' {
+            $random = [System.Random]::new(21)
+            $conv = New-TestNpy (Join-Path $TestDrive 'conv.npy') @(4, 3, 2, 2) ([float[]](1..48 | ForEach-Object { $random.NextDouble() * 2 - 1 }))
+            $result = Invoke-Quantize -Path $conv -PerChannel -Force
+            $result.ChannelAxis | Should -Be 0
+            $result.Quantizer.ChannelAxis | Should -Be 0
+            @($result.Threshold).Count | Should -Be 4
+            ($result | Out-String -Width 200) | Should -Match 'symmetric/ch0|Symmetric/ch0'
         }
 
         It 'takes the other building parameters (-Target, -NumBits, -Signed, -PerChannel, -ChannelAxis)' {
             $m = New-TestNpy (Join-Path $TestDrive 'm.npy') @(2, 3) @(0.1, -0.2, 0.3, 1.5, -2.5, 3)
-            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Force
+            $result = Invoke-Quantize -Path $m -Method Symmetric -NumBits 4 -PerChannel -ChannelAxis 0 -ErrorMethod NoClipping -Search Optimal -Force
             $result.NumBits | Should -Be 4
             $result.QuantMin | Should -Be -8
             $result.PerChannel | Should -BeTrue
@@ -500,6 +543,117 @@ Describe 'Invoke-Quantize' {
             { Invoke-Quantize -Path $x -Method Pot -NumBits 17 } | Should -Throw -ErrorId "NumBitsOutOfRange,$CommandFqid"
             { Invoke-Quantize -Path $x -Target Activation -Method Pot -PerChannel } | Should -Throw -ErrorId "PerChannelActivationNotSupported,$CommandFqid"
             { Invoke-Quantize -Path $x -Method Pot -Threshold 3 } | Should -Throw -ErrorId "ThresholdNotPowerOfTwo,$CommandFqid"
+        }
+    }
+
+    Context 'progress' {
+        BeforeAll {
+            # The progress records a command writes, as a host without a console receives them (a runspace's Progress stream).
+            function Get-ProgressRecord([string] $Command) {
+                $ps = [powershell]::Create()
+                try {
+                    $null = $ps.AddScript("Import-Module '$ManifestPath'; `$ProgressPreference = 'Continue'; $Command")
+                    $null = $ps.Invoke()
+                    $ps.Streams.Error | Should -BeNullOrEmpty
+                    , @($ps.Streams.Progress | Where-Object Activity -eq 'Invoke-Quantize')
+                }
+                finally {
+                    $ps.Dispose()
+                }
+            }
+
+            # Every record counts inputs that exist ("1 of 1", never "2 of 1"), and the last one closes the bar.
+            function Assert-ProgressRight([object[]] $Records, [int] $Inputs) {
+                $Records.Count | Should -BeGreaterThan 1
+                foreach ($record in $Records[0..($Records.Count - 2)]) {
+                    $record.RecordType | Should -Be 'Processing'
+                    $record.StatusDescription -match '^(\d+) of (\d+)' | Should -BeTrue -Because $record.StatusDescription
+                    [int]$Matches[1] | Should -BeLessOrEqual ([int]$Matches[2]) -Because $record.StatusDescription
+                    [int]$Matches[2] | Should -BeLessOrEqual $Inputs -Because $record.StatusDescription
+                }
+                $Records[-1].RecordType | Should -Be 'Completed'
+                $Records[-1].PercentComplete | Should -Be 100
+            }
+        }
+
+        BeforeEach {
+            $dir = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+            $null = New-Item -ItemType Directory -Path $dir
+            foreach ($name in 'a', 'b', 'c') { $null = New-TestNpy (Join-Path $dir "$name.npy") @(2, 3) @(0.1, 0.2, -0.3, 1.5, 2.5, -3) }
+        }
+
+        It 'of a single input is counted 1 of 1 and completed' {
+            $records = Get-ProgressRecord "Invoke-Quantize -LiteralPath '$(Join-Path $dir 'a.npy')' -Method Symmetric -Calibrate"
+            Assert-ProgressRight $records 1
+            $records[0].StatusDescription | Should -Be '1 of 1: a.npy'
+        }
+
+        It 'of piped inputs is counted up to 3 of 3 and completed' {
+            $records = Get-ProgressRecord "Get-ChildItem -LiteralPath '$dir' -Filter *.npy | ForEach-Object { Start-Sleep -Milliseconds 300; `$_ } | Invoke-Quantize -Method Symmetric"
+            Assert-ProgressRight $records 3
+            @($records.StatusDescription) | Should -Not -Contain '4 of 3: c.npy'
+        }
+    }
+
+    Context '-Search (MCT''s values from tests/fixtures/selection, or the least error)' {
+        BeforeAll {
+            $fixtures = Join-Path $RepoRoot 'tests/fixtures/selection'
+            $manifest = Get-Content -LiteralPath (Join-Path $fixtures 'manifest.json') -Raw | ConvertFrom-Json
+            # The first case with these properties (the manifest's order is fixed), its inputs and its parameters.
+            function Get-FixtureCase([string] $Target, [string] $Method, [string] $ErrorMethod, [bool] $PerChannel, [string] $InputName) {
+                $c = $manifest.cases | Where-Object {
+                    $_.target -eq $Target -and $_.method -eq $Method -and $_.errorMethod -eq $ErrorMethod -and
+                    $_.perChannel -eq $PerChannel -and -not $_.PSObject.Properties['zThreshold'] -and $_.inputs[0] -like "*$InputName*"
+                } | Select-Object -First 1
+                $c | Should -Not -BeNullOrEmpty
+                $parameters = @{ Target = $Target; Method = $Method; NumBits = $c.numBits; ErrorMethod = $ErrorMethod }
+                if ($PerChannel) { $parameters.PerChannel = $true; $parameters.ChannelAxis = $c.channelAxis }
+                $paths = @($c.inputs | ForEach-Object {
+                    $copy = Join-Path $TestDrive (Split-Path $_ -Leaf)
+                    Copy-Item -LiteralPath (Join-Path $fixtures $_) -Destination $copy -Force
+                    $copy
+                })
+                [pscustomobject]@{ Case = $c; Parameters = $parameters; Paths = $paths }
+            }
+        }
+
+        It 'gives MCT''s values by default and with -Search Mct: <Target> <Method> <ErrorMethod>' -ForEach @(
+            @{ Target = 'Weights'; Method = 'Symmetric'; ErrorMethod = 'Mse'; PerChannel = $false; InputName = 'w_outliers' }
+            @{ Target = 'Weights'; Method = 'Uniform'; ErrorMethod = 'Kl'; PerChannel = $true; InputName = 'w_normal' }
+            @{ Target = 'Activation'; Method = 'Pot'; ErrorMethod = 'Mae'; PerChannel = $false; InputName = 'a_heavy' }
+        ) {
+            $f = Get-FixtureCase $Target.ToLowerInvariant() $Method.ToLowerInvariant() $ErrorMethod.ToLowerInvariant() $PerChannel $InputName
+            $p = $f.Parameters
+            foreach ($search in @(@{}, @{ Search = 'Mct' })) {
+                $result = Invoke-Quantize -LiteralPath $f.Paths[0] @p @search -OutputPath (Join-Path $TestDrive 'mct.npy') -Force
+                $result.Selection.Search | Should -Be 'Mct'
+                if ($Method -eq 'Uniform') {
+                    @($result.MinRange) | Should -Be @($f.Case.expected.minRange)
+                    @($result.MaxRange) | Should -Be @($f.Case.expected.maxRange)
+                } else {
+                    @($result.Threshold) | Should -Be @($f.Case.expected.threshold)
+                }
+            }
+        }
+
+        It '-Search Optimal has no larger MSE, in Invoke-Quantize, Measure-Quantization and New-InferableQuantizer' {
+            $f = Get-FixtureCase 'weights' 'symmetric' 'mse' $false 'w_heavy'
+            $p = $f.Parameters
+            $mct = Invoke-Quantize -LiteralPath $f.Paths[0] @p -OutputPath (Join-Path $TestDrive 'm.npy') -Force
+            $optimal = Invoke-Quantize -LiteralPath $f.Paths[0] @p -Search Optimal -OutputPath (Join-Path $TestDrive 'o.npy') -Force
+            $optimal.Selection.Search | Should -Be 'Optimal'
+            $optimal.Mse | Should -BeLessOrEqual $mct.Mse
+            $measured = Measure-Quantization -LiteralPath $f.Paths[0] @p -Search Optimal
+            $measured.Selection.Search | Should -Be 'Optimal'
+            @($measured.Threshold) | Should -Be @($optimal.Threshold)
+            $q = New-InferableQuantizer @p -FromLiteralPath $f.Paths[0] -Search Mct
+            @($q.Spec.Threshold) | Should -Be @($f.Case.expected.threshold)
+        }
+
+        It '-Search with a complete quantizer is an error (SelectionOptionNotApplicable)' {
+            $f = Get-FixtureCase 'weights' 'pot' 'mse' $false 'w_normal'
+            { Invoke-Quantize -LiteralPath $f.Paths[0] -Method Pot -Threshold 1 -Search Optimal -OutputPath (Join-Path $TestDrive 'c.npy') -Force -ErrorAction Stop } |
+                Should -Throw -ErrorId 'SelectionOptionNotApplicable,*'
         }
     }
 

@@ -43,8 +43,9 @@ Describe 'New-InferableQuantizer' {
             $y.dtype | Should -Be 'Float32'
             $y.max().item[float]() | Should -BeLessThan 4
             $y.min().item[float]() | Should -BeGreaterOrEqual -4
-            # Channel 2 (threshold 1) saturates at 1 - 1/128 at most.
-            $y.select(-1, 2).max().item[float]() | Should -BeLessOrEqual (1 - 1 / 128)
+            # The channels are on axis 1, the first of length 3: channel 2 (threshold 1) saturates at 1 - 1/128 at most.
+            $y.select(1, 2).max().item[float]() | Should -BeLessOrEqual (1 - 1 / 128)
+            $y.select(1, 1).abs().max().item[float]() | Should -BeGreaterThan 1
         }
 
         It 'is signed when -Signed is not given and unsigned with -Signed:$false' {
@@ -82,7 +83,7 @@ Describe 'New-InferableQuantizer' {
         It 'shows the format view columns' {
             $text = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 | Out-String -Width 200
             $text | Should -Match 'Target\s+Method\s+NumBits\s+Signed\s+Threshold / Range / LUT\s+PerChannel\s+ChannelAxis\s+Scales'
-            $text | Should -Match 'Weights\s+Symmetric\s+8\s+True\s+2, 4, 1\s+True\s+-1\s+0\.015625, 0\.03125, 0\.0078125'
+            $text | Should -Match 'Weights\s+Symmetric\s+8\s+True\s+2, 4, 1\s+True\s+auto\s+0\.015625, 0\.03125, 0\.0078125'
         }
     }
 

@@ -232,7 +232,7 @@ Get-InstalledPSResource -Scope CurrentUser | Select-Object Name, @{ n = 'Version
         $run = Invoke-FreshPwsh $ScratchHome @"
 `$ErrorActionPreference = 'Stop'
 Import-Module QuantShell
-`$q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed
+`$q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed -ChannelAxis -1
 `$null = Invoke-Quantize -Path $(ConvertTo-Literal $SeedInput) -Quantizer `$q -OutputPath seed.q.npy
 `$null = Invoke-Quantize -Path $(ConvertTo-Literal $Checkpoint) -OutputPath model.q.pt
 `$null = ConvertTo-StandardOnnx -Path $(ConvertTo-Literal $OnnxModel) -OutputPath model.onnx
@@ -274,7 +274,7 @@ Install-PSResource QuantShell.Torch -Repository QuantShellLocal -Scope CurrentUs
 Import-Module QuantShell.Torch
 `$seed = [QuantShell.Core.Formats.NpyArray]::Read($(ConvertTo-Literal $SeedInput))
 `$tensor = [TorchSharp.torch]::tensor([float[]]`$seed.Data).reshape([long[]]`$seed.Shape)
-`$q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed
+`$q = New-InferableQuantizer -Target Weights -Method Symmetric -NumBits 8 -PerChannel -Threshold 2, 4, 1 -Signed -ChannelAxis -1
 `$values = [float[]]`$q.Quantize(`$tensor).data[float]().ToArray()
 [pscustomobject]@{
     Modules = @(Get-Module QuantShell, QuantShell.Torch | Sort-Object Name | ForEach-Object { "`$(`$_.Name) `$(`$_.Version)" })

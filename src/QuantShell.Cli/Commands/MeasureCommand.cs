@@ -28,6 +28,11 @@ internal static class MeasureCommand
 
     public static readonly Option<bool> Fsync = FsyncOption.Create("--plot-path file");
 
+    public static readonly Option<bool> PerChannelDetail = new("--per-channel-detail")
+    {
+        Description = "One row per channel of each tensor measured with a per-channel quantizer. The rows follow the tensor's row; --json lines always hold the channels.",
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per input (JSON Lines): the metrics, a channels array and the quantizer.",
@@ -37,12 +42,12 @@ internal static class MeasureCommand
     {
         var command = new Command("measure",
             "Measure a quantizer on .npy and model files (.npz, safetensors, PyTorch checkpoints, ONNX models) without writing any: MSE, MAE, max error, SQNR, clipped fraction and levels used, " +
-            "per tensor and per channel. The quantizer comes from --quantizer FILE or the options quantize takes (values chosen from the data when omitted).")
+            "per tensor (a model file: a table, one row per tensor), per channel with --per-channel-detail. The quantizer comes from --quantizer FILE or the options quantize takes (values chosen from the data when omitted).")
         {
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { QuantizeCommand.RulesPath, PlotPath, Force, Fsync, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { QuantizeCommand.RulesPath, PlotPath, Force, Fsync, PerChannelDetail, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -59,7 +64,10 @@ internal static class MeasureCommand
             Force = parseResult.GetValue(Force),
             Fsync = parseResult.GetValue(Fsync),
         };
-        var host = new ConsoleHost<MeasurementResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.MeasurementResult, TextFormat.WriteMeasured);
+        bool perChannelDetail = parseResult.GetValue(PerChannelDetail);
+        string? tableOf = null;
+        var host = new ConsoleHost<MeasurementResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.MeasurementResult,
+            (writer, result) => TextFormat.WriteMeasured(writer, result, perChannelDetail, ref tableOf), progressLine: cli.ErrorIsTerminal);
         var job = MeasureJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         return host.ExitCode(job);
     }

@@ -32,6 +32,7 @@ internal static class NewCommand
         var command = new Command("new", "Create a quantizer file (JSON) from --target, --method, --num-bits and its values, or with values chosen from --from-path files.");
         foreach (var option in QuantizerOptionSet.Building) command.Options.Add(option);
         command.Options.Add(QuantizerOptionSet.ErrorMethod);
+        command.Options.Add(QuantizerOptionSet.Search);
         command.Options.Add(QuantizerOptionSet.P);
         command.Options.Add(QuantizerOptionSet.Percentile);
         foreach (var option in new Option[] { FromPath, OutputPath, Force, Fsync }) command.Options.Add(option);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Serialization;
 
@@ -9,7 +10,7 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. A Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. A Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin. A file named as the default output of another input (x.q.npy beside x.npy) is skipped with a warning.",
         Arity = ArgumentArity.OneOrMore,
     };
 
@@ -73,6 +74,11 @@ internal static class QuantizeCommand
         Description = "For a model folder split with --part: checks that every part is done and was run on the same input with the same --format, writes the index, config.json and the other files, and puts the output folder in place.",
     };
 
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "For a model file, a line per tensor (what was quantized and how, or why it was copied) before the model's summary line.",
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print one JSON object per result (JSON Lines) instead of a line of text.",
@@ -89,7 +95,7 @@ internal static class QuantizeCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Verbose, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -117,10 +123,20 @@ internal static class QuantizeCommand
             Finish = parseResult.GetValue(Finish),
         };
         // When stdout carries the .npy data, the results go to stderr.
-        var host = new ConsoleHost<QuantizationResult>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),
-            QuantShellJson.Compact.QuantizationResult, TextFormat.WriteQuantized);
+        bool verbose = parseResult.GetValue(Verbose);
+        var host = new ConsoleHost<QuantizationReport>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),
+            QuantShellJson.Compact.QuantizationReport, (writer, report) => TextFormat.WriteQuantizeReport(writer, report, verbose),
+            progressLine: cli.ErrorIsTerminal, writeJson: WriteJson);
         var job = QuantizeJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         stdout?.Flush();
         return host.ExitCode(job);
+    }
+
+    /// <summary>A line per tensor, then a model's summary line; each says which it is ("kind": "tensor" or "model").</summary>
+    private static void WriteJson(TextWriter output, QuantizationReport report)
+    {
+        if (report is ModelQuantizationSummary summary)
+            foreach (QuantizationReport tensor in summary.Tensors) output.WriteLine(JsonSerializer.Serialize(tensor, QuantShellJson.Compact.QuantizationReport));
+        output.WriteLine(JsonSerializer.Serialize(report, QuantShellJson.Compact.QuantizationReport));
     }
 }

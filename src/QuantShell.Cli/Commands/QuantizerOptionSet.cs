@@ -102,7 +102,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
     {
-        Description = $"Channel axis for --per-channel; negative values count from the end. Default: {QuantizerSpec.DefaultChannelAxis}, the last axis.",
+        Description = $"Channel axis for --per-channel; negative values count from the end. Default: auto. Without it, values chosen from the data are chosen along axis {QuantizerSpec.DefaultChannelAxis} (PyTorch's output channels) and values given apply along the first axis whose length is their count; results say which axis was used.",
         HelpName = "N",
     };
 
@@ -117,6 +117,13 @@ internal static class QuantizerOptionSet
         Description = "How a threshold, range or LUT table that is not given is chosen from the data. One of no-clipping (cover the data), mse (least mean squared error, the default), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
         HelpName = Choices<ErrorMethod>(),
         CustomParser = ParseEnum<ErrorMethod>,
+    };
+
+    public static readonly Option<SelectionSearch?> Search = new("--search")
+    {
+        Description = $"How the values not given are searched for. One of mct (as MCT chooses them, the float32 values MCT would hand its quantizers; the default) or optimal (QuantShell's search for the least error on the values themselves). --error-method percentile is QuantShell's own either way.",
+        HelpName = Choices<SelectionSearch>(),
+        CustomParser = ParseEnum<SelectionSearch>,
     };
 
     public static readonly Option<double?> P = new("--p")
@@ -141,7 +148,7 @@ internal static class QuantizerOptionSet
         [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, GroupSize, LutValues, LutValuesBitwidth, Eps];
 
     /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
-    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, P, Percentile, Calibrate];
+    public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, Search, P, Percentile, Calibrate];
 
     /// <summary>The options as the core's <see cref="QuantizerArguments"/>: null for each option not on the command line.</summary>
     public static QuantizerArguments Read(ParseResult parseResult) => new()
@@ -161,6 +168,7 @@ internal static class QuantizerOptionSet
         LutValuesBitwidth = parseResult.GetValue(LutValuesBitwidth),
         Eps = parseResult.GetValue(Eps),
         ErrorMethod = parseResult.GetValue(ErrorMethod),
+        Search = parseResult.GetValue(Search),
         P = parseResult.GetValue(P),
         Percentile = parseResult.GetValue(Percentile),
         Calibrate = parseResult.GetValue(Calibrate) ? true : null,

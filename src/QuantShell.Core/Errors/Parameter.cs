@@ -35,6 +35,7 @@ public sealed class Parameter
 
     // Choosing values from the data.
     public static readonly Parameter ErrorMethod = new(nameof(ErrorMethod));
+    public static readonly Parameter Search = new(nameof(Search));
     public static readonly Parameter P = new(nameof(P));
     public static readonly Parameter Percentile = new(nameof(Percentile));
     public static readonly Parameter Calibrate = new(nameof(Calibrate));
@@ -59,7 +60,7 @@ public sealed class Parameter
     public static IReadOnlyList<Parameter> All { get; } =
     [
         Quantizer, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, GroupSize, LutValues,
-        LutValuesBitwidth, Eps, ErrorMethod, P, Percentile, Calibrate, FromPath, Rules, Format, OutputPath, OutputDirectory,
+        LutValuesBitwidth, Eps, ErrorMethod, Search, P, Percentile, Calibrate, FromPath, Rules, Format, OutputPath, OutputDirectory,
         ExportQuantizer, Force, AllowNonFinite, PlotPath, Weights, Activations, MaxParallelism, Part, Finish,
     ];
 

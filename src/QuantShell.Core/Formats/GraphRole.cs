@@ -8,4 +8,5 @@ namespace QuantShell.Core.Formats;
 /// </summary>
 /// <param name="ChannelAxis">The output-channel axis its readers agree on; null when it is not read as a weight, its readers disagree, or a chain loses the axis.</param>
 /// <param name="Description">Who reads it, for results and skip reasons (e.g. <c>the weight of Conv 'conv1'</c>).</param>
-public sealed record GraphRole(int? ChannelAxis, string Description);
+/// <param name="SkipCategory">When it is not a weight: why, without its particulars (<c>read by no operator</c>), to count tensors by.</param>
+public sealed record GraphRole(int? ChannelAxis, string Description, string? SkipCategory = null);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using QuantShell.Core.Errors;
 
@@ -8,22 +9,27 @@ namespace QuantShell.Core.Jobs;
 /// hands them one by one) and then calls <see cref="Complete"/>. Each input is prepared on the caller's thread (checks,
 /// ShouldProcess), worked on by up to <see cref="MaxParallelism"/> workers, and its results or its one error are handed
 /// to the host on the caller's thread, in input order. Jobs that need all inputs before starting (calibration, an
-/// output path that allows one input) collect them until <see cref="Complete"/>.
+/// output path that allows one input) collect them until <see cref="Complete"/>. A job that names its outputs beside its
+/// inputs (<see cref="OwnOutputTags"/>) skips, with a warning, an input that is the default output of another of its
+/// inputs (<see cref="OutputPlanner.SourcesBeside"/>): a wildcard run twice never feeds the first run's outputs back in.
 /// </summary>
 public abstract class InputJob<TResult> : IDisposable
 {
     private const int ProgressIntervalMs = 250;
 
     private readonly Queue<(JobInput Input, Task<IReadOnlyList<TResult>> Work)> _pending = new();
+    private readonly ConcurrentDictionary<JobInput, ConcurrentQueue<string>> _warnings = new(ReferenceEqualityComparer.Instance);
     private readonly List<JobInput> _collected = [];
     private readonly Stopwatch _progressClock = new();
     private readonly CancellationTokenSource _cancellation;
-    private int _added, _delivered;
-    private bool _sawStream, _completed;
-    private string? _current;
+    private readonly Dictionary<string, string> _addedFiles = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    private readonly List<(JobInput Input, IReadOnlyList<string> Sources)> _heldBack = [];
+    private int _added, _declined, _done;
+    private bool _sawStream, _completed, _progressShown;
+    private string? _starting;
     private volatile ItemBytes? _itemBytes;
 
-    private sealed record ItemBytes(string Item, long Done, long Total);
+    private sealed record ItemBytes(string Item, long Done, long Total, int TensorsDone, int TensorsTotal);
 
     private protected InputJob(JobHost<TResult> host, CancellationToken cancellationToken, int maxParallelism)
     {
@@ -54,15 +60,53 @@ public abstract class InputJob<TResult> : IDisposable
     /// <summary>True when the job must see every input before it starts any.</summary>
     protected abstract bool CollectsInputs { get; }
 
-    /// <summary>Adds an input; finished results are delivered before it returns.</summary>
+    /// <summary>
+    /// The tags of the default output names this job's kind of work writes beside its inputs (<c>q</c> for
+    /// <c>x.q.npy</c>); an input so named beside another input of the job is skipped. Empty: every input is taken.
+    /// </summary>
+    protected virtual IReadOnlyCollection<string> OwnOutputTags => [];
+
+    /// <summary>
+    /// Adds an input; finished results are delivered before it returns. An input named as a default output of a file
+    /// beside it waits until that file is added too (then it is skipped with a warning) or the job completes (then it
+    /// is taken), so the order in which a listing or a pipeline gives them does not matter.
+    /// </summary>
     public void Add(JobInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (_completed) throw new InvalidOperationException("The job is complete.");
         Cancellation.ThrowIfCancellationRequested();
+        if (input.FullPath is not null && OwnOutputTags.Count > 0)
+        {
+            var sources = OutputPlanner.SourcesBeside(input.FullPath, OwnOutputTags);
+            if (sources.FirstOrDefault(_addedFiles.ContainsKey) is { } added)
+            {
+                SkipOwnOutput(input, _addedFiles[added]);
+                return;
+            }
+            if (sources.Count > 0)
+            {
+                _heldBack.Add((input, sources));
+                return;
+            }
+        }
+        Take(input);
+    }
+
+    private void Take(JobInput input)
+    {
         if ((_sawStream || input.IsStream) && _added > 0) throw StreamNotAlone(input);
         _added++;
         _sawStream |= input.IsStream;
+        if (input.FullPath is not null && OwnOutputTags.Count > 0)
+        {
+            _addedFiles.TryAdd(input.FullPath, input.Name);
+            foreach (var held in _heldBack.Where(h => h.Sources.Contains(input.FullPath, _addedFiles.Comparer)).ToList())
+            {
+                _heldBack.Remove(held);
+                SkipOwnOutput(held.Input, input.Name);
+            }
+        }
         if (CollectsInputs)
         {
             _collected.Add(input);
@@ -72,16 +116,39 @@ public abstract class InputJob<TResult> : IDisposable
         Deliver(wait: false);
     }
 
+    private void SkipOwnOutput(JobInput input, string source) =>
+        Host.WriteWarning($"{input.Name}: skipped: it is named as the default output of {source}, which is also an input; " +
+                          $"name it without {source} to {Activity.ToLowerInvariant()} it anyway.", input);
+
     /// <summary>No more inputs: runs what was collected, waits for every input and delivers the rest.</summary>
     public void Complete()
     {
         if (_completed) return;
-        _completed = true;
-        if (CollectsInputs) StartCollected(_collected);
-        Deliver(wait: true);
-        if (_added > 1) Host.WriteProgress(new JobProgress(Activity, _delivered, _added, null, Completed: true));
+        try
+        {
+            // Inputs named as outputs of files that never came are taken after all.
+            while (_heldBack.Count > 0)
+            {
+                var input = _heldBack[0].Input;
+                _heldBack.RemoveAt(0);
+                Take(input);
+            }
+            _completed = true;
+            if (CollectsInputs) StartCollected(_collected);
+            Deliver(wait: true);
+        }
+        finally
+        {
+            _completed = true;
+            // A progress bar shown is closed, whatever ended the job (a stopped pipeline takes its bars away itself).
+            if (_progressShown && !Cancellation.IsCancellationRequested)
+                Host.WriteProgress(new JobProgress(Activity, _done, Known, null, Completed: true));
+        }
         Cancellation.ThrowIfCancellationRequested();
     }
+
+    /// <summary>Inputs known so far that the job works on (not those the host declined).</summary>
+    private int Known => Math.Max(_added - _declined, _done);
 
     /// <summary>Runs a whole job: adds every input, completes, disposes it, and returns it for its counts.</summary>
     protected static TJob RunToCompletion<TJob>(TJob job, IEnumerable<JobInput> inputs) where TJob : InputJob<TResult>
@@ -126,10 +193,18 @@ public abstract class InputJob<TResult> : IDisposable
     {
         while (_pending.Count >= 2 * MaxParallelism) DeliverOne();
         var token = Cancellation;
-        var task = MaxParallelism > 1 ? Task.Run(() => work(token), CancellationToken.None) : RunInline(work, token);
-        _pending.Enqueue((input, task));
-        _current = input.Name;
+        if (MaxParallelism > 1)
+        {
+            _pending.Enqueue((input, Task.Run(() => work(token), CancellationToken.None)));
+            ReportProgress();
+            return;
+        }
+        // Worked on right here: shown before it starts.
+        _starting = input.Name;
         ReportProgress();
+        var task = RunInline(work, token);
+        _starting = null;
+        _pending.Enqueue((input, task));
     }
 
     /// <summary>
@@ -149,7 +224,11 @@ public abstract class InputJob<TResult> : IDisposable
             Fail(input, ex);
             return;
         }
-        if (!Host.ShouldProcess(input.Name, $"{action} into '{output.Name}'")) return;
+        if (!Host.ShouldProcess(input.Name, $"{action} into '{output.Name}'"))
+        {
+            _declined++;
+            return;
+        }
         try
         {
             outputs.EnsureDirectory();
@@ -171,7 +250,7 @@ public abstract class InputJob<TResult> : IDisposable
             while (_pending.Count > 0) DeliverOne();
         }
         Failed++;
-        _delivered++;
+        _done++;
         Host.WriteError(error, input);
     }
 
@@ -193,15 +272,25 @@ public abstract class InputJob<TResult> : IDisposable
         ReportProgress();
     }
 
-    /// <summary>A worker's progress through one large input (bytes of its tensors); shown while the caller waits for it.</summary>
-    protected void ReportItemBytes(JobInput input, long done, long total) => _itemBytes = new ItemBytes(input.Name, done, total);
+    /// <summary>A worker's progress through one model file (its tensors, and their bytes); shown while the caller waits for it.</summary>
+    protected void ReportItemProgress(JobInput input, long bytesDone, long bytesTotal, int tensorsDone, int tensorsTotal) =>
+        _itemBytes = new ItemBytes(input.Name, bytesDone, bytesTotal, tensorsDone, tensorsTotal);
+
+    /// <summary>
+    /// A worker's warning about an input (any thread): handed to the host on the caller's thread, right before the input's
+    /// results.
+    /// </summary>
+    protected void Warn(JobInput input, string message) => _warnings.GetOrAdd(input, _ => new ConcurrentQueue<string>()).Enqueue(message);
 
     private void DeliverOne()
     {
-        var (input, work) = _pending.Dequeue();
-        // Wait in slices so that progress through a large input is drawn while it runs.
+        var (input, work) = _pending.Peek();
+        // Wait in slices so that progress through a large input is drawn while it runs (it is the one shown: the first pending).
         while (!((IAsyncResult)work).AsyncWaitHandle.WaitOne(ProgressIntervalMs)) ReportProgress();
-        _delivered++;
+        _pending.Dequeue();
+        _done++;
+        if (_itemBytes?.Item == input.Name) _itemBytes = null;
+        _warnings.TryRemove(input, out var warnings);
         IReadOnlyList<TResult> results;
         try
         {
@@ -225,6 +314,7 @@ public abstract class InputJob<TResult> : IDisposable
             return;
         }
         Succeeded++;
+        foreach (string warning in warnings ?? []) Host.WriteWarning(warning, input);
         Delivered(input, results);
         foreach (var result in results) Host.WriteResult(result);
     }
@@ -233,17 +323,22 @@ public abstract class InputJob<TResult> : IDisposable
     protected virtual void Delivered(JobInput input, IReadOnlyList<TResult> results) { }
 
     // Progress is drawn by the host and costs far more than a small file: at most 4 times a second, for several inputs.
+    // The input shown is the one the job waits for, the (done + 1)th: the first pending, or the one starting.
     private void ReportProgress()
     {
         var item = _itemBytes;
         if (_added < 2 && !CollectsInputs && item is null) return;
         if (_progressClock.IsRunning && _progressClock.ElapsedMilliseconds < ProgressIntervalMs) return;
         _progressClock.Restart();
-        Host.WriteProgress(new JobProgress(Activity, _delivered, Math.Max(_added, _delivered), _current, Completed: false)
+        _progressShown = true;
+        string? current = _pending.Count > 0 ? _pending.Peek().Input.Name : _starting;
+        Host.WriteProgress(new JobProgress(Activity, _done, Known, current, Completed: false)
         {
             Item = item?.Item,
             ItemBytesDone = item?.Done,
             ItemBytesTotal = item?.Total,
+            ItemTensorsDone = item?.TensorsDone,
+            ItemTensorsTotal = item?.TensorsTotal,
         });
     }
 

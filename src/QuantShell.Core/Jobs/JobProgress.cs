@@ -3,8 +3,9 @@ using System.Globalization;
 namespace QuantShell.Core.Jobs;
 
 /// <summary>
-/// How far a job is: inputs done out of those known so far and, while a large input is being worked on, the bytes of its
-/// tensors done out of its total (<see cref="ItemBytesDone"/>, <see cref="ItemBytesTotal"/>).
+/// How far a job is: inputs done out of those known so far and, while a model file is being worked on, its tensors done
+/// (<see cref="ItemTensorsDone"/> of <see cref="ItemTensorsTotal"/>) and their bytes (<see cref="ItemBytesDone"/> of
+/// <see cref="ItemBytesTotal"/>, which the percentage follows: a large tensor takes longer).
 /// </summary>
 public sealed record JobProgress(string Activity, int Done, int Known, string? Current, bool Completed)
 {
@@ -15,12 +16,18 @@ public sealed record JobProgress(string Activity, int Done, int Known, string? C
 
     public long? ItemBytesTotal { get; init; }
 
+    public int? ItemTensorsDone { get; init; }
+
+    public int? ItemTensorsTotal { get; init; }
+
     public int PercentComplete => Known == 0 ? 0 : (int)(100L * Done / Known);
 
     public int ItemPercentComplete => ItemBytesTotal is > 0 ? (int)(100 * ItemBytesDone!.Value / ItemBytesTotal.Value) : 0;
 
     public string Status => Completed ? "Done" : Current is null ? $"{Done} of {Known}" : $"{Done + 1} of {Known}: {Path.GetFileName(Current)}";
 
+    /// <summary>"model.onnx: tensor 12 of 238, 10.5 of 88.0 MiB".</summary>
     public string ItemStatus => string.Create(CultureInfo.InvariantCulture,
-        $"{Path.GetFileName(Item)}: {ItemBytesDone / 1048576.0:F1} of {ItemBytesTotal / 1048576.0:F1} MiB of tensors");
+        $"{Path.GetFileName(Item)}: tensor {Math.Min(ItemTensorsDone.GetValueOrDefault() + 1, ItemTensorsTotal.GetValueOrDefault())} of {ItemTensorsTotal}, " +
+        $"{ItemBytesDone / 1048576.0:F1} of {ItemBytesTotal / 1048576.0:F1} MiB");
 }

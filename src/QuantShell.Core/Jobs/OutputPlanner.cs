@@ -101,6 +101,23 @@ internal sealed class OutputPlanner
         return Path.Combine(Path.GetDirectoryName(inputPath) ?? "", $"{name}.{tag}{extension ?? Path.GetExtension(inputPath)}");
     }
 
+    /// <summary>
+    /// The inverse of <see cref="Beside"/>: the existing files whose default output <paramref name="fullPath"/> would be
+    /// under one of <paramref name="tags"/> (<c>x.q.npy</c> → <c>x.npy</c>, and <c>x</c> for an input without extension,
+    /// whose output gets <c>.npy</c>). Empty when the name carries none of the tags or no such file exists.
+    /// </summary>
+    public static IReadOnlyList<string> SourcesBeside(string fullPath, IEnumerable<string> tags)
+    {
+        string stem = Path.GetFileNameWithoutExtension(fullPath), extension = Path.GetExtension(fullPath);
+        string tag = Path.GetExtension(stem);
+        if (tag.Length < 2 || !tags.Contains(tag[1..], StringComparer.Ordinal)) return [];
+        string directory = Path.GetDirectoryName(fullPath) ?? "", name = Path.GetFileNameWithoutExtension(stem);
+        if (name.Length == 0) return [];
+        var sources = new List<string> { Path.Combine(directory, name + extension) };
+        if (extension.Equals(".npy", StringComparison.OrdinalIgnoreCase) && !Path.HasExtension(name)) sources.Add(Path.Combine(directory, name));
+        return sources.Where(File.Exists).ToList();
+    }
+
     private OutputTarget Name(JobInput input)
     {
         if (_outputStream is not null) return new OutputTarget(null, JobInput.StandardOutputName, _outputStream);

@@ -40,7 +40,7 @@ internal static class CompressedTensorsWriter
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision);
                 // Linear layers left as they were are named in the config's ignore list (embeddings are not Linear layers).
                 if (tensor.Rank == 2 && tensor.Name.EndsWith(".weight", StringComparison.Ordinal) && !TensorPolicy.IsEmbedding(tensor.Name[..^".weight".Length]))
                     ignored.Add(tensor.Name[..^".weight".Length]);
@@ -107,7 +107,7 @@ internal static class CompressedTensorsWriter
             problem = $"the pack-quantized layout holds integer grids (POT, symmetric, uniform weights), not {spec.MethodName} {EnumNames.Json(spec.Target)}";
         else if (spec.NumBits < MinBits || spec.NumBits > MaxBits)
             problem = $"the pack-quantized layout takes {MinBits} to {MaxBits} bits, not {spec.NumBits}";
-        else if (!spec.PerChannel || spec.EffectiveChannelAxis is not (0 or -2))
+        else if (!spec.PerChannel || (spec.ChannelAxis ?? QuantizerSpec.DefaultChannelAxis) is not (0 or -2))
             problem = "the pack-quantized layout has one scale per output channel (axis 0) or per channel and group; give PerChannel with ChannelAxis 0 (the default for model folders), or GroupSize";
         else if (spec.Method != QuantizationMethod.Uniform && spec.Signed == false)
             problem = "compressed-tensors' symmetric integers are signed; leave Signed out or use the uniform method";

@@ -34,7 +34,7 @@ internal static class ModelQuantizer
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(JobInput.ResultPathOf(file.Name), outputPath, tensor, decision);
                 bytesDone?.Invoke(tensor.ByteCount);
                 return null;
             }
@@ -69,7 +69,7 @@ internal static class ModelQuantizer
             var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision);
                 outputs.Add(new OutputTensor(tensor.Name, tensor.DType, tensor.Shape, stream =>
                 {
                     using var source = file.OpenTensor(tensor);
@@ -82,7 +82,7 @@ internal static class ModelQuantizer
             var (quantizer, selection) = Resolve(file, tensor, recipe, name);
             var plan = quantizer.CreatePlan(tensor.Shape, name);
             var codeType = CodeType(plan.CodeRange, file.Kind);
-            var spec = quantizer.Spec;
+            var spec = quantizer.SpecFor(plan);
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
             long[] parameterShape = plan.ChannelAxis is null ? [] : plan.GroupSize is null ? [channels] : [plan.OutputChannels, plan.GroupsPerChannel];
             string scaleName = Unique(names, tensor.Name + "_scale", file);

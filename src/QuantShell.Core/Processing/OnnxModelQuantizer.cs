@@ -46,7 +46,7 @@ internal static class OnnxModelQuantizer
             if (decision.Recipe is { } recipe) quantize.Add((tensor, recipe));
             else
             {
-                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision.SkipReason!);
+                results[tensor.Index] = QuantizationResult.CreateSkipped(inputPath, outputPath, tensor, decision);
                 bytesDone?.Invoke(tensor.ByteCount);
             }
         }
@@ -123,7 +123,7 @@ internal static class OnnxModelQuantizer
                 Name = name,
                 DType = tensor.DType.Name,
                 Shape = tensor.Shape,
-                Quantizer = quantizer.Spec,
+                Quantizer = quantizer.SpecFor(plan),
                 CodeDType = OnnxDataTypes.Name(emitted.Storage),
                 Codes = emitted.Codes,
                 Scale = emitted.ScaleName,

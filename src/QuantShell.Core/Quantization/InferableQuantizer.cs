@@ -41,6 +41,12 @@ public abstract class InferableQuantizer
         }
     }
 
+    /// <summary>
+    /// The spec as applied through <paramref name="plan"/>: a per-channel quantizer given no axis gets the one its tensor
+    /// resolved, so that results and recorded quantizers say which axis was used.
+    /// </summary>
+    public QuantizerSpec SpecFor(QuantizationPlan plan) => Spec.WithResolvedAxis(plan.ChannelAxis);
+
     /// <summary>Creates the class of MCT's that a spec describes (target x method).</summary>
     public static InferableQuantizer Create(QuantizerSpec spec)
     {
@@ -76,7 +82,7 @@ public abstract class InferableQuantizer
             : $"Threshold=[{QuantizerSpec.Format(Spec.Threshold!)}] Signed={Spec.IsSigned}";
         if (Spec.IsLut)
             values += $" LutValues=[{QuantizerSpec.Format(Spec.LutValues!)}] LutValuesBitwidth={Spec.EffectiveLutValuesBitwidth} Eps={QuantizerSpec.FormatValue(Spec.EffectiveEps)}";
-        string channels = Spec.PerChannel ? $" PerChannel ChannelAxis={Spec.EffectiveChannelAxis}" : "";
+        string channels = !Spec.PerChannel ? "" : Spec.ChannelAxis is int axis ? $" PerChannel ChannelAxis={axis}" : " PerChannel";
         if (Spec.GroupSize is int groupSize) channels += $" GroupSize={groupSize}";
         return $"{GetType().Name}(NumBits={Spec.NumBits} {values}{channels})";
     }

@@ -13,8 +13,12 @@ namespace QuantShell.Core.Quantization;
 [System.Text.Json.Serialization.JsonConverter(typeof(Serialization.QuantizerSpecJsonConverter))]
 public sealed record QuantizerSpec
 {
-    /// <summary>The axis used for per-channel quantization when none is given: the last one (as for the seed's example).</summary>
-    public const int DefaultChannelAxis = -1;
+    /// <summary>
+    /// The channel axis of a per-channel quantizer given no axis whose values are chosen from the data: axis 0, the output
+    /// channels of PyTorch's Conv and Linear weights. A quantizer given its values and no axis takes the first axis whose
+    /// length is their count instead (<see cref="ResolveChannels"/>; docs/semantics.md, "The channel axis").
+    /// </summary>
+    public const int DefaultChannelAxis = 0;
 
     public const int MinBits = 1;
     public const int MaxBits = 16;
@@ -43,7 +47,11 @@ public sealed record QuantizerSpec
 
     public bool PerChannel { get; init; }
 
-    /// <summary>Channel axis for per-channel quantization (negative counts from the end); null means <see cref="DefaultChannelAxis"/>.</summary>
+    /// <summary>
+    /// Channel axis for per-channel quantization (negative counts from the end). Null: resolved against each tensor, the
+    /// first axis whose length is the number of values given, or <see cref="DefaultChannelAxis"/> when they are chosen
+    /// from the data.
+    /// </summary>
     public int? ChannelAxis { get; init; }
 
     /// <summary>
@@ -74,9 +82,6 @@ public sealed record QuantizerSpec
         QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot when Target == QuantizationTarget.Weights => true,
         _ => Signed ?? true,
     };
-
-    /// <summary>The channel axis; when none is given, the last one, or the first one (the output channels) for group-wise scales.</summary>
-    public int EffectiveChannelAxis => ChannelAxis ?? (GroupSize is null ? DefaultChannelAxis : 0);
 
     // The values of the method, as results and quantizer files show them: a threshold and a signedness for POT, symmetric
     // and LUT quantizers, a range for uniform ones, a table for LUT ones.
@@ -154,11 +159,11 @@ public sealed record QuantizerSpec
         if (GroupSize is int groupSize)
         {
             if (groupSize < 1)
-                throw Invalid("GroupSize", $"GroupSize must be at least 1 but is {groupSize}.", ErrorIds.GroupSizeInvalid);
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} must be at least 1 but is {groupSize}.", ErrorIds.GroupSizeInvalid);
             if (Target == QuantizationTarget.Activation || IsLut)
-                throw Invalid("GroupSize", $"GroupSize applies to POT, symmetric and uniform weights quantizers, not to {(IsLut ? MethodName : "activation")} quantizers.", ErrorIds.GroupSizeInvalid);
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} applies to POT, symmetric and uniform weights quantizers, not to {(IsLut ? MethodName : "activation")} quantizers.", ErrorIds.GroupSizeInvalid);
             if (!PerChannel)
-                throw Invalid("GroupSize", "GroupSize gives one value per channel and group: it needs PerChannel.", ErrorIds.GroupSizeInvalid);
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} gives one value per channel and group: it needs {Parameter.PerChannel}.", ErrorIds.GroupSizeInvalid);
         }
 
         int count = ValueCount;
@@ -260,10 +265,84 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.LutValues, $"{Parameter.LutValues} has {distinct} distinct values but a {NumBits}-bit LUT holds at most {1 << NumBits}.", ErrorIds.LutValuesInvalid);
     }
 
-    /// <summary>Resolves the channel axis against a tensor rank, with a clear error when it is out of range.</summary>
-    public int ResolveChannelAxis(int rank)
+    /// <summary>
+    /// The channel axis along which values are chosen from data of <paramref name="shape"/>: the axis given; else, for a
+    /// LUT quantizer given its thresholds (its table chosen), the first axis whose length is their count, as when it is
+    /// applied; else <see cref="DefaultChannelAxis"/>. Returns the resolved (non-negative) axis; out of range is a clear error.
+    /// </summary>
+    public int ResolveSelectionAxis(IReadOnlyList<long> shape)
     {
-        int axis = EffectiveChannelAxis;
+        if (ChannelAxis is int given) return CheckAxis(given, shape.Count);
+        if (shape.Count == 0) throw NoAxes();
+        return PerChannel && Threshold is not null ? ResolveChannels(shape, Threshold.Count)!.Value : DefaultChannelAxis;
+    }
+
+    /// <summary>
+    /// Checks a complete spec against a tensor shape: the input rank (when the spec names one) and, per channel, that
+    /// <paramref name="valueCount"/> values fit the channel axis. Without an axis given, the channels are on the first axis
+    /// whose length is <paramref name="valueCount"/> (the seed's three thresholds on shape (1, 3, 3, 3): axis 1); none is
+    /// an error naming the shape and the count. Returns the resolved (non-negative) axis, or null per tensor.
+    /// </summary>
+    public int? ResolveChannels(IReadOnlyList<long> shape, int valueCount)
+    {
+        if (InputRank is int rank && rank != shape.Count)
+            throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
+        if (!PerChannel) return null;
+        string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
+        var parameter = Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold;
+        if (GroupSize is int groupSize)
+        {
+            // Values channel by channel, a group at a time: the channels are on the axis given, else on axis 0.
+            if (shape.Count == 0) throw NoAxes();
+            int channelAxis = ChannelAxis is int chosen ? CheckAxis(chosen, shape.Count) : DefaultChannelAxis;
+            CheckGroupAxis(channelAxis, shape);
+            long groups = (shape[^1] + groupSize - 1) / groupSize;
+            if (shape[channelAxis] * groups != valueCount)
+                throw Invalid(parameter,
+                    $"{name} has {valueCount} values but shape {FormatShape(shape)} has {shape[channelAxis]} channels (axis {channelAxis}) of {groups} groups of {groupSize}; give {shape[channelAxis] * groups} values, channel by channel.",
+                    ErrorIds.ChannelCountMismatch);
+            return channelAxis;
+        }
+        if (ChannelAxis is not int given)
+        {
+            if (shape.Count == 0) throw NoAxes();
+            for (int a = 0; a < shape.Count; a++)
+                if (shape[a] == valueCount) return a;
+            throw Invalid(parameter,
+                $"{name} has {valueCount} values but no axis of shape {FormatShape(shape)} has length {valueCount}; give one value per channel of an axis, or choose the axis with {Parameter.ChannelAxis}.",
+                ErrorIds.ChannelCountMismatch);
+        }
+        int axis = CheckAxis(given, shape.Count);
+        if (shape[axis] != valueCount)
+        {
+            throw Invalid(parameter,
+                $"{name} has {valueCount} values but channel axis {given} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another {Parameter.ChannelAxis}.",
+                ErrorIds.ChannelCountMismatch);
+        }
+        return axis;
+    }
+
+    /// <summary>
+    /// This spec as applied to a tensor: a per-channel spec given no axis gets the one resolved for it
+    /// (<paramref name="resolvedAxis"/>), so that results and recorded quantizers say which axis was used.
+    /// </summary>
+    public QuantizerSpec WithResolvedAxis(int? resolvedAxis) =>
+        PerChannel && ChannelAxis is null && resolvedAxis is not null ? this with { ChannelAxis = resolvedAxis } : this;
+
+    /// <summary>Group-wise scales group the last axis, so the channels must be on another one.</summary>
+    internal void CheckGroupAxis(int channelAxis, IReadOnlyList<long> shape)
+    {
+        if (GroupSize is not null && channelAxis == shape.Count - 1)
+            throw Invalid(Parameter.GroupSize,
+                $"{Parameter.GroupSize} groups the last axis, but the channel axis {channelAxis} of shape {FormatShape(shape)} is the last axis; choose another {Parameter.ChannelAxis} (0, the output channels of a Linear weight).",
+                ErrorIds.GroupSizeInvalid);
+    }
+
+    private static QuantizerValidationException NoAxes() =>
+        Invalid(Parameter.PerChannel, $"{Parameter.PerChannel} needs a channel axis but a 0-d tensor (shape ()) has no axes; quantize it per tensor.", ErrorIds.ChannelAxisOutOfRange);
+
+    private static int CheckAxis(int axis, int rank)
+    {
         int resolved = axis < 0 ? axis + rank : axis;
         if (rank == 0 || resolved < 0 || resolved >= rank)
         {
@@ -271,41 +350,6 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.ChannelAxis, $"{Parameter.ChannelAxis} {axis} is out of range for a tensor of rank {rank} ({allowed}).", ErrorIds.ChannelAxisOutOfRange);
         }
         return resolved;
-    }
-
-    /// <summary>
-    /// Checks a complete spec against a tensor shape: the input rank (when the spec names one) and, per channel, that
-    /// <paramref name="valueCount"/> values fit the channel axis. Returns the resolved axis, or null per tensor.
-    /// </summary>
-    public int? ResolveChannels(IReadOnlyList<long> shape, int valueCount)
-    {
-        if (InputRank is int rank && rank != shape.Count)
-            throw Invalid("InputRank", $"InputRank is {rank} but the tensor has rank {shape.Count} (shape {FormatShape(shape)}).", ErrorIds.InputRankMismatch);
-        if (!PerChannel) return null;
-        int axis = ResolveChannelAxis(shape.Count);
-        if (GroupSize is int groupSize)
-        {
-            if (axis == shape.Count - 1)
-                throw Invalid("GroupSize", $"GroupSize groups the last axis, but the channel axis {EffectiveChannelAxis} of shape {FormatShape(shape)} is the last axis; choose another ChannelAxis (0, the output channels of a Linear weight).", ErrorIds.GroupSizeInvalid);
-            long groups = (shape[^1] + groupSize - 1) / groupSize;
-            if (shape[axis] * groups != valueCount)
-            {
-                string name = Method == QuantizationMethod.Uniform ? "MinRange/MaxRange" : "Threshold";
-                throw Invalid(Method == QuantizationMethod.Uniform ? "MinRange" : "Threshold",
-                    $"{name} has {valueCount} values but shape {FormatShape(shape)} has {shape[axis]} channels (axis {axis}) of {groups} groups of {groupSize}; give {shape[axis] * groups} values, channel by channel.",
-                    ErrorIds.ChannelCountMismatch);
-            }
-            return axis;
-        }
-        if (shape[axis] != valueCount)
-        {
-            string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
-            string axisText = ChannelAxis is null ? $"{axis} (the default axis {DefaultChannelAxis})" : $"{ChannelAxis}";
-            throw Invalid(Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold,
-                $"{name} has {valueCount} values but channel axis {axisText} of shape {FormatShape(shape)} has length {shape[axis]}; give one value per channel or choose another {Parameter.ChannelAxis}.",
-                ErrorIds.ChannelCountMismatch);
-        }
-        return axis;
     }
 
     /// <summary>The quantizer-file JSON on one line (values chosen from data are not known yet and are left out).</summary>

@@ -127,7 +127,7 @@ public sealed class QuantizationRules
 
     private static readonly string[] FileFields = ["rules", "activations"];
 
-    private static readonly string[] RuleFields = ["match", "minRank", "maxRank", "skip", "quantizer", "errorMethod", "p"];
+    private static readonly string[] RuleFields = ["match", "minRank", "maxRank", "skip", "quantizer", "errorMethod", "p", "search"];
 
     private static readonly string[] ActivationFields = ["tensor", "quantizer"];
 
@@ -187,6 +187,13 @@ public sealed class QuantizationRules
             if (errorMethod is null)
                 throw Invalid(where, $"\"errorMethod\" must be one of {string.Join(", ", EnumNames.All<ErrorMethod>(EnumNames.Json))} but is {method.GetRawText()}");
         }
+        SelectionSearch? search = null;
+        if (TryGet(element, "search", out var searchElement))
+        {
+            search = searchElement.ValueKind == JsonValueKind.String ? EnumNames.TryParse<SelectionSearch>(searchElement.GetString()) : null;
+            if (search is null)
+                throw Invalid(where, $"\"search\" must be one of {string.Join(", ", EnumNames.All<SelectionSearch>(EnumNames.Json))} but is {searchElement.GetRawText()}");
+        }
         double? p = TryGet(element, "p", out var pElement) ? pElement.ValueKind == JsonValueKind.Number ? pElement.GetDouble() : throw Invalid(where, "\"p\" must be a number") : null;
         var rule = new QuantizationRule
         {
@@ -196,6 +203,7 @@ public sealed class QuantizationRules
             Skip = skip,
             Quantizer = spec,
             ErrorMethod = errorMethod,
+            Search = search,
             P = p,
         };
         if (spec is not null)
@@ -276,6 +284,7 @@ public sealed record QuantizationRule
     public QuantizerSpec? Quantizer { get; init; }
 
     public ErrorMethod? ErrorMethod { get; init; }
+    public SelectionSearch? Search { get; init; }
     public double? P { get; init; }
 
     public bool Matches(StoredTensor tensor) =>
@@ -284,5 +293,5 @@ public sealed record QuantizationRule
             RegexOptions.CultureInvariant | RegexOptions.Singleline)).IsMatch(tensor.Name);
 
     /// <summary>The rule's quantizer checked (values to choose from data by the rule's error method).</summary>
-    public QuantizerRecipe Recipe() => _recipe ??= new QuantizerArguments { Quantizer = Quantizer, ErrorMethod = ErrorMethod, P = P }.Check();
+    public QuantizerRecipe Recipe() => _recipe ??= new QuantizerArguments { Quantizer = Quantizer, ErrorMethod = ErrorMethod, Search = Search, P = P }.Check();
 }

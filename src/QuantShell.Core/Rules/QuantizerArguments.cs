@@ -46,6 +46,9 @@ public sealed record QuantizerArguments
     /// <summary>How missing values are chosen; default <see cref="ErrorMethod.Mse"/>.</summary>
     public ErrorMethod? ErrorMethod { get; init; }
 
+    /// <summary>As MCT does or the least error; default <see cref="SelectionOptions.DefaultSearch"/>.</summary>
+    public SelectionSearch? Search { get; init; }
+
     /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>.</summary>
     public double? P { get; init; }
 
@@ -77,6 +80,7 @@ public sealed record QuantizerArguments
     public IEnumerable<Parameter> SelectionParametersGiven()
     {
         if (ErrorMethod is not null) yield return Parameter.ErrorMethod;
+        if (Search is not null) yield return Parameter.Search;
         if (P is not null) yield return Parameter.P;
         if (Percentile is not null) yield return Parameter.Percentile;
         if (Calibrate is not null) yield return Parameter.Calibrate;
@@ -154,7 +158,7 @@ public sealed record QuantizerArguments
         }
         var selection = new SelectionOptions
         {
-            ErrorMethod = method, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
+            ErrorMethod = method, Search = Search ?? SelectionOptions.DefaultSearch, P = P ?? SelectionOptions.DefaultP, Percentile = Percentile ?? SelectionOptions.DefaultPercentile, Calibrate = Calibrate ?? false,
         };
         return new QuantizerRecipe(spec, selection, source);
     }

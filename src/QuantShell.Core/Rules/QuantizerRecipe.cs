@@ -67,6 +67,7 @@ public sealed class QuantizerRecipe
     public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
     {
         ErrorMethod = Selection.ErrorMethod,
+        Search = Selection.Search,
         P = Selection.ErrorMethod == ErrorMethod.Lp ? Selection.P : null,
         Percentile = Selection.ErrorMethod == ErrorMethod.Percentile ? Selection.Percentile : null,
         Calibrated = Selection.Calibrate,

@@ -66,25 +66,28 @@ public sealed class TensorPolicy
     internal TensorDecision Decide(StoredTensor tensor)
     {
         if (!tensor.DType.IsFloating)
-            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)");
+            return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)",
+                $"{tensor.DType.Name} values (not floating)");
         if (tensor.ElementCount == 0)
-            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize");
+            return TensorDecision.Skip($"it has no elements (shape {tensor.ShapeText}): there is nothing to quantize", "no elements");
         if (Rules is not null)
         {
             if (Rules.Match(tensor) is not { } match)
-                return TensorDecision.Skip("no rule matches it");
+                return TensorDecision.Skip("no rule matches it", "no rule matches");
             var (rule, index) = match;
-            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it") : TensorDecision.Quantize(rule.Recipe());
+            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it", $"skipped by rule {index} ('{rule.Match}')") : TensorDecision.Quantize(rule.Recipe());
         }
         if (tensor.GraphRole is { } role)
         {
             // A graph says which tensors are weights, and the axis of their output channels.
             return role.ChannelAxis is int axis
                 ? TensorDecision.Quantize(DefaultFor(axis))
-                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)");
+                : TensorDecision.Skip($"{role.Description}: by default only weights are quantized (give rules to choose others)",
+                    role.SkipCategory ?? "not a weight");
         }
         if (tensor.Rank < 2)
-            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)");
+            return TensorDecision.Skip($"rank {tensor.Rank}: by default only tensors of rank 2 or more are weights (give rules to choose others)",
+                "rank below 2 (not a weight by default)");
         return TensorDecision.Quantize(DefaultFor(0));
     }
 
@@ -97,15 +100,19 @@ public sealed class TensorPolicy
     {
         if (Rules is not null || !tensor.DType.IsFloating || tensor.ElementCount == 0) return Decide(tensor);
         if (!tensor.Name.EndsWith(".weight", StringComparison.Ordinal) || tensor.Rank != 2)
-            return TensorDecision.Skip($"by default a model folder's Linear weights are quantized (2-D '*.weight'); this is rank {tensor.Rank} '{tensor.Name}' (give rules to choose others)");
+            return TensorDecision.Skip($"by default a model folder's Linear weights are quantized (2-D '*.weight'); this is rank {tensor.Rank} '{tensor.Name}' (give rules to choose others)",
+                "not a Linear weight (by default)");
         string module = tensor.Name[..^".weight".Length];
         string last = module[(module.LastIndexOf('.') + 1)..];
         if (last == "lm_head")
-            return TensorDecision.Skip("lm_head is left unquantized by default, as llm-compressor does (give rules to quantize it)");
+            return TensorDecision.Skip("lm_head is left unquantized by default, as llm-compressor does (give rules to quantize it)",
+                "lm_head (by default)");
         if (IsEmbedding(module))
-            return TensorDecision.Skip("an embedding is not a Linear weight; left unquantized by default (give rules to quantize it)");
+            return TensorDecision.Skip("an embedding is not a Linear weight; left unquantized by default (give rules to quantize it)",
+                "embedding (by default)");
         if (last.Contains("norm", StringComparison.OrdinalIgnoreCase) || last.StartsWith("ln", StringComparison.Ordinal))
-            return TensorDecision.Skip("a norm's weight is left unquantized by default (give rules to quantize it)");
+            return TensorDecision.Skip("a norm's weight is left unquantized by default (give rules to quantize it)",
+                "norm (by default)");
         return TensorDecision.Quantize(DefaultFor(0));
     }
 

@@ -1,6 +1,7 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Selection;
 
@@ -9,8 +10,9 @@ namespace QuantShell.Core.Selection;
 /// (<see cref="ActivationHistogram"/>). The one place where calibration turns statistics into a quantizer.
 /// </summary>
 /// <remarks>
-/// Signedness follows MCT: signed iff the smallest value seen is negative. The values are chosen by the same search as
-/// for data given as arrays (<see cref="ParameterSelector"/>), run on a stand-in for the data made from the histogram: each
+/// With <see cref="SelectionSearch.Mct"/> MCT's own selection runs on the histogram (as MCT scores activations). With
+/// <see cref="SelectionSearch.Optimal"/> (and for Percentile) signedness follows MCT: signed iff the smallest value seen
+/// is negative, and the values are chosen by the same search as for data given as arrays (<see cref="ParameterSelector"/>), run on a stand-in for the data made from the histogram: each
 /// bin's centre repeated in proportion to its count (at most <see cref="MaxValues"/> values in all, counts rounded by
 /// largest remainder), plus the exact minimum and maximum, so that NoClipping covers exactly what was seen.
 /// </remarks>
@@ -32,6 +34,13 @@ public static class ActivationSelection
             throw new ArgumentException("An activation quantizer is chosen for activations.", nameof(request));
         if (statistics.Count == 0)
             throw new QuantShellException("No value was seen to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
+        // As MCT does: its own search on the histogram itself (signed iff a non-empty bin's left edge is negative).
+        if (options.Search == SelectionSearch.Mct && options.ErrorMethod != ErrorMethod.Percentile)
+        {
+            var edges = new double[statistics.Bins + 1];
+            for (int b = 0; b <= statistics.Bins; b++) edges[b] = statistics.Edge(b);
+            return ParameterSelector.FromMct(request, MctSelection.ChooseActivation(request, new Mct.ActivationHistogram(edges, statistics.Counts.ToArray()), options));
+        }
         var spec = request.Method == QuantizationMethod.Uniform ? request with { Signed = null } : request with { Signed = request.Signed ?? statistics.Min < 0 };
         return ParameterSelector.Select(spec, [StandIn(statistics)], options with { Calibrate = false });
     }

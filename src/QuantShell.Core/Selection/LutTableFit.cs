@@ -5,7 +5,10 @@ namespace QuantShell.Core.Selection;
 /// deterministically: Lloyd's iterations from centres at the quantiles of the data, centres rounded to integers in
 /// the range after every step, 0 always one of them (MCT replaces the centre nearest to 0 by 0; here it is kept from
 /// the start so the others settle around it), empty clusters dropped, at most <see cref="MaxIterations"/> steps.
-/// Same histogram, same table, on every run and machine (no random seeding, no parallel sums).
+/// A table that ends with fewer than 2^n entries while the data has more distinct integers to offer (clusters emptied
+/// by sparse or outlier-heavy data) is grown: the cluster with the largest error is split at the far side of its
+/// values and Lloyd's iterations run again, as long as that lowers the error. Same histogram, same table, on every run
+/// and machine (no random seeding, no parallel sums).
 /// </summary>
 internal static class LutTableFit
 {
@@ -37,7 +40,19 @@ internal static class LutTableFit
             centers.Add(0);
         }
 
-        var current = centers.ToArray();
+        var current = Lloyd(histogram, centers.ToArray());
+        double error = Error(histogram, current);
+        while (current.Length < entries)
+        {
+            var grown = Grow(histogram, current, error);
+            if (grown is null) break;
+            (current, error) = grown.Value;
+        }
+        return current;
+    }
+
+    private static double[] Lloyd(ScaledHistogram histogram, double[] current)
+    {
         for (int iteration = 0; iteration < MaxIterations; iteration++)
         {
             var next = Step(histogram, current);
@@ -45,6 +60,73 @@ internal static class LutTableFit
             current = next;
         }
         return current;
+    }
+
+    /// <summary>
+    /// One more entry: the clusters by descending error, each split once (a new centre at the rounded mean of its values
+    /// on the side farther from the centre) and settled by Lloyd's iterations; the first split that lowers the error wins.
+    /// </summary>
+    private static (double[] Table, double Error)? Grow(ScaledHistogram histogram, double[] centers, double error)
+    {
+        var clusters = Clusters(histogram, centers);
+        foreach (int c in Enumerable.Range(0, centers.Length).OrderByDescending(c => clusters[c].Error))
+        {
+            var (_, belowCount, belowSum, aboveCount, aboveSum) = clusters[c];
+            // The side with more squared distance from the centre gets the new entry.
+            double below = belowCount > 0 ? belowCount * Math.Pow(centers[c] - belowSum / belowCount, 2) : 0;
+            double above = aboveCount > 0 ? aboveCount * Math.Pow(aboveSum / aboveCount - centers[c], 2) : 0;
+            if (below == 0 && above == 0) continue;
+            double split = above >= below ? Round(aboveSum / aboveCount, histogram) : Round(belowSum / belowCount, histogram);
+            if (centers.Contains(split)) continue;
+            var table = Lloyd(histogram, centers.Append(split).Order().ToArray());
+            double grownError = Error(histogram, table);
+            if (grownError < error) return (table, grownError);
+        }
+        return null;
+    }
+
+    /// <summary>Per centre: its bins' squared error, and the count and sum of its values below and above it.</summary>
+    private static (double Error, double BelowCount, double BelowSum, double AboveCount, double AboveSum)[] Clusters(ScaledHistogram histogram, double[] centers)
+    {
+        var result = new (double, double, double, double, double)[centers.Length];
+        for (int bin = 0; bin < histogram.Counts.Length; bin++)
+        {
+            double count = histogram.Counts[bin];
+            if (count == 0) continue;
+            int c = Nearest(centers, histogram.Start(bin));
+            double mean = histogram.Sums[bin] / count;
+            var (e, bc, bs, ac, asum) = result[c];
+            e += count * (mean - centers[c]) * (mean - centers[c]);
+            if (mean < centers[c]) { bc += count; bs += histogram.Sums[bin]; }
+            else if (mean > centers[c]) { ac += count; asum += histogram.Sums[bin]; }
+            result[c] = (e, bc, bs, ac, asum);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Σ count·(bin mean - its centre)² over the bins: the table's squared error on the scaled values up to a term the
+    /// table does not change (the spread within each bin).
+    /// </summary>
+    private static double Error(ScaledHistogram histogram, double[] centers)
+    {
+        double error = 0;
+        for (int bin = 0; bin < histogram.Counts.Length; bin++)
+        {
+            double count = histogram.Counts[bin];
+            if (count == 0) continue;
+            double d = histogram.Sums[bin] / count - centers[Nearest(centers, histogram.Start(bin))];
+            error += count * d * d;
+        }
+        return error;
+    }
+
+    /// <summary>The centre whose cluster holds the bin starting at <paramref name="start"/> (boundaries halfway between centres).</summary>
+    private static int Nearest(double[] centers, double start)
+    {
+        int c = 0;
+        while (c + 1 < centers.Length && (centers[c] + centers[c + 1]) / 2 <= start) c++;
+        return c;
     }
 
     /// <summary>One Lloyd step: each bin to its nearest centre (boundaries at half units), each centre to its cluster's rounded mean.</summary>

@@ -3,13 +3,15 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Selection;
 
 /// <summary>
-/// Chooses thresholds (POT, symmetric), ranges (uniform) or thresholds and tables (LUT, see <see cref="LutSelection"/>)
-/// from data, per tensor or per channel, as MCT does before it builds an inferable quantizer. Several arrays (calibration batches) are pooled before choosing. Every candidate is
-/// scored with the exact arithmetic the quantizer will use, so the chosen parameters behave as they were scored.
+/// Chooses thresholds (POT, symmetric), ranges (uniform) or thresholds and tables (LUT) from data, per tensor or per
+/// channel: with <see cref="SelectionSearch.Mct"/> as MCT's own selection code does (<see cref="MctSelection"/>), with
+/// <see cref="SelectionSearch.Optimal"/> by QuantShell's search, which scores every candidate with the exact arithmetic the
+/// quantizer will use (see <see cref="LutSelection"/> for LUTs). Several arrays (calibration batches) are pooled before choosing.
 /// </summary>
 public static class ParameterSelector
 {
@@ -43,9 +45,16 @@ public static class ParameterSelector
     private static QuantizerSpec Select<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var channels = SplitChannels<T>(incomplete, data);
+        var channels = SplitChannels<T>(incomplete, data, out int? axis);
+        // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
+        var along = incomplete with { ChannelAxis = incomplete.ChannelAxis ?? axis };
+        // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
+        bool mctApplies = options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite));
+        if (options.Search == SelectionSearch.Mct && mctApplies)
+            return FromMct(along, MctSelection.Choose(along, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape));
         bool signed = incomplete.Signed ?? (incomplete.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
-        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed };
+        // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed, ChannelAxis = incomplete.ChannelAxis ?? axis };
         if (spec.IsLut)
         {
             spec = LutSelection.Select(spec, channels, options);
@@ -63,6 +72,85 @@ public static class ParameterSelector
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
+        // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
+        // points), it wins, so the least-error search is never worse than MCT's.
+        if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
+            spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape)), channels, options);
+        return spec;
+    }
+
+    /// <summary>
+    /// Of two complete specs for the same data, per channel the values with the lower error (the first on a tie); a LUT's
+    /// table is shared by the channels, so there the whole spec with the lower total error.
+    /// </summary>
+    private static QuantizerSpec Better<T>(QuantizerSpec first, QuantizerSpec second, T[][] channels, SelectionOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var scorers = channels.Select(c => new ChannelScorer<T>(c, options)).ToArray();
+        var errors = new (double First, double Second)[channels.Length];
+        Parallel.For(0, channels.Length, c => errors[c] = (ChannelError(first, c, scorers[c]), ChannelError(second, c, scorers[c])));
+        if (first.IsLut)
+        {
+            double firstTotal = 0, secondTotal = 0;
+            for (int c = 0; c < channels.Length; c++)
+            {
+                firstTotal += errors[c].First * channels[c].Length;
+                secondTotal += errors[c].Second * channels[c].Length;
+            }
+            return secondTotal < firstTotal ? second : first;
+        }
+        if (first.Method == QuantizationMethod.Uniform)
+        {
+            var min = first.MinRange!.ToArray();
+            var max = first.MaxRange!.ToArray();
+            for (int c = 0; c < channels.Length; c++)
+                if (errors[c].Second < errors[c].First) (min[c], max[c]) = (second.MinRange![c], second.MaxRange![c]);
+            return first with { MinRange = min, MaxRange = max };
+        }
+        if (first.Signed != second.Signed) return errors.Sum(e => e.Second) < errors.Sum(e => e.First) ? second : first;
+        var thresholds = first.Threshold!.ToArray();
+        for (int c = 0; c < channels.Length; c++)
+            if (errors[c].Second < errors[c].First) thresholds[c] = second.Threshold![c];
+        return first with { Threshold = thresholds };
+    }
+
+    /// <summary>The error of channel <paramref name="channel"/>'s values (a sample of them) under its part of <paramref name="spec"/>.</summary>
+    private static double ChannelError<T>(QuantizerSpec spec, int channel, ChannelScorer<T> scorer)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var one = spec with { PerChannel = false, ChannelAxis = null, InputRank = null };
+        double rangeMin, rangeMax;
+        if (spec.Method == QuantizationMethod.Uniform)
+        {
+            one = one with { MinRange = [spec.MinRange![channel]], MaxRange = [spec.MaxRange![channel]] };
+            (rangeMin, rangeMax) = RangeMath.AdjustUniformRange((float)spec.MinRange[channel], (float)spec.MaxRange[channel], spec.NumBits);
+        }
+        else
+        {
+            double t = spec.Threshold![channel];
+            one = one with { Threshold = [t] };
+            (rangeMin, rangeMax) = (spec.IsSigned ? -t : 0, t);
+        }
+        return scorer.Score(InferableQuantizer.Create(one), rangeMin, rangeMax, scorer.Sample(scorer.Options.MaxSearchValues));
+    }
+
+    /// <summary>
+    /// The spec MCT's choice completes: its values as the float32 a quantizer holds. A range MCT leaves empty (a constant
+    /// channel, all zeros), which its own quantizers refuse, becomes one that holds the value and zero.
+    /// </summary>
+    internal static QuantizerSpec FromMct(QuantizerSpec incomplete, MctChoice choice)
+    {
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : choice.Signed };
+        if (choice.Ranges is not null)
+        {
+            var ranges = choice.Ranges.Select(r => (float)r.Min < (float)r.Max ? (AsFloat(r.Min), AsFloat(r.Max)) : NonDegenerate(r.Min, r.Max)).ToArray();
+            spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Item1).ToArray(), MaxRange = ranges.Select(r => r.Item2).ToArray() };
+        }
+        else
+        {
+            spec = spec with { Threshold = choice.Thresholds!.Select(AsFloat).ToArray(), MinRange = null, MaxRange = null, LutValues = choice.LutValues ?? incomplete.LutValues };
+        }
+        spec.Validate();
         return spec;
     }
 
@@ -78,10 +166,11 @@ public static class ParameterSelector
         return results;
     }
 
-    /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays.</summary>
-    private static T[][] SplitChannels<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data)
+    /// <summary>The values of each channel (one channel for per-tensor), pooled over all arrays; <paramref name="axis"/> the channel axis.</summary>
+    internal static T[][] SplitChannels<T>(QuantizerSpec incomplete, IReadOnlyList<NpyArray> data, out int? axis)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        axis = null;
         var arrays = data.Select(ToValues<T>).ToArray();
         // One array per tensor is used as it is (nothing here writes to it): a copy would double a large tensor's memory.
         if (!incomplete.PerChannel)
@@ -89,17 +178,17 @@ public static class ParameterSelector
         int rank = data[0].Shape.Length;
         if (data.Any(a => a.Shape.Length != rank))
             throw new QuantShellException("Calibration arrays for per-channel selection must have the same rank.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
-        int axis = incomplete.ResolveChannelAxis(rank);
-        long channelCount = data[0].Shape[axis];
-        if (data.Any(a => a.Shape[axis] != channelCount))
-            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {axis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
+        int channelAxis = incomplete.ResolveSelectionAxis(data[0].Shape);
+        axis = channelAxis;
+        long channelCount = data[0].Shape[channelAxis];
+        if (data.Any(a => a.Shape[channelAxis] != channelCount))
+            throw new QuantShellException($"Calibration arrays have different lengths on channel axis {channelAxis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         if (channelCount == 0)
-            throw new QuantShellException($"channel axis {axis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
+            throw new QuantShellException($"channel axis {channelAxis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
         long groups = 1, last = 1;
         if (incomplete.GroupSize is int groupSize)
         {
-            if (axis == rank - 1)
-                throw new QuantizerValidationException($"GroupSize groups the last axis, but the channel axis {incomplete.EffectiveChannelAxis} is the last axis of rank {rank}; choose another ChannelAxis (0, the output channels of a Linear weight).", "GroupSize", ErrorIds.GroupSizeInvalid);
+            incomplete.CheckGroupAxis(channelAxis, data[0].Shape);
             last = data[0].Shape[^1];
             if (data.Any(a => a.Shape[^1] != last))
                 throw new QuantShellException("Calibration arrays for group-wise selection must have the same last axis.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
@@ -111,7 +200,7 @@ public static class ParameterSelector
         int SetOf(long i, long inner) => (int)(i / inner % channelCount);
         foreach (var array in data)
         {
-            long inner = array.Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
+            long inner = array.Shape.Skip(channelAxis + 1).Aggregate(1L, (x, y) => x * y);
             if (incomplete.GroupSize is null)
             {
                 for (int c = 0; c < channelCount; c++) counts[c] += array.ElementCount / channelCount;
@@ -129,7 +218,7 @@ public static class ParameterSelector
         for (int c = 0; c < sets; c++) channels[c] = new T[counts[c]];
         for (int a = 0; a < arrays.Length; a++)
         {
-            long inner = data[a].Shape.Skip(axis + 1).Aggregate(1L, (x, y) => x * y);
+            long inner = data[a].Shape.Skip(channelAxis + 1).Aggregate(1L, (x, y) => x * y);
             var values = arrays[a];
             if (incomplete.GroupSize is int size)
             {
@@ -166,7 +255,7 @@ public static class ParameterSelector
         return all;
     }
 
-    private static T[] ToValues<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T> => array.Data switch
+    internal static T[] ToValues<T>(NpyArray array) where T : unmanaged, IFloatingPointIeee754<T> => array.Data switch
     {
         T[] same => same,
         Half[] h => h.Select(v => T.CreateChecked((float)v)).ToArray(),

@@ -39,7 +39,7 @@ public static class QuantizationMetrics
             Half[] h => Measure<float>(Array.ConvertAll(h, v => (float)v), plan),
             _ => throw new ArgumentException(array.Data.GetType().Name, nameof(array)),
         };
-        var spec = quantizer.Spec;
+        var spec = quantizer.SpecFor(plan);
         return new MeasurementResult
         {
             InputPath = JobInput.ResultPathOf(sourceName),

@@ -7,6 +7,9 @@ public sealed record SelectionInfo
 {
     public required ErrorMethod ErrorMethod { get; init; }
 
+    /// <summary>As MCT does, or QuantShell's search for the least error.</summary>
+    public required SelectionSearch Search { get; init; }
+
     /// <summary>The exponent of <see cref="ErrorMethod.Lp"/>; null for the other methods.</summary>
     public double? P { get; init; }
 
@@ -23,6 +26,7 @@ public sealed record SelectionInfo
     {
         string method = EnumNames.Json(ErrorMethod) + (P is double p ? " p=" + p.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")
                         + (Percentile is double percent ? " " + percent.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "%" : "");
+        method += ", search " + EnumNames.Json(Search);
         return Calibrated ? $"calibrated over {InputCount} input{(InputCount == 1 ? "" : "s")}, {method}" : $"chosen from the data, {method}";
     }
 }

@@ -3,6 +3,18 @@ namespace QuantShell.Core.Selection;
 /// <summary>How values missing from a quantizer (threshold, range, table) are chosen from the data.</summary>
 public sealed record SelectionOptions
 {
+    /// <summary>The search when none is given.</summary>
+    public const SelectionSearch DefaultSearch = SelectionSearch.Mct;
+
+    /// <summary>As MCT does (the default), or QuantShell's search for the least error. Percentile is QuantShell's own either way.</summary>
+    public SelectionSearch Search { get; init; } = DefaultSearch;
+
+    /// <summary>
+    /// MCT's z-score outlier filter for activation histograms (<see cref="SelectionSearch.Mct"/> only): bins whose left
+    /// edge lies more than this many standard deviations from the mean are emptied. MCT's default, infinity, filters nothing.
+    /// </summary>
+    public double ZThreshold { get; init; } = double.PositiveInfinity;
+
     /// <summary>The error the chosen values minimise (or NoClipping: cover the data).</summary>
     public ErrorMethod ErrorMethod { get; init; } = DefaultErrorMethod;
 

@@ -3,7 +3,7 @@ namespace QuantShell.Core.Serialization;
 /// <summary>The kinds of JSON document QuantShell writes, each with one schema.</summary>
 public enum JsonDocumentKind
 {
-    /// <summary>A line of <c>dotnet quant quantize --json</c>: <see cref="Jobs.Quantize.QuantizationResult"/>.</summary>
+    /// <summary>A line of <c>dotnet quant quantize --json</c>: <see cref="Jobs.Quantize.QuantizationReport"/> (a tensor's result or a model's summary).</summary>
     Quantize,
     /// <summary>A line of <c>dotnet quant measure --json</c>: <see cref="Jobs.Measure.MeasurementResult"/>.</summary>
     Measure,

@@ -16,7 +16,7 @@ public static class JsonSchemas
     {
         JsonTypeInfo typeInfo = kind switch
         {
-            JsonDocumentKind.Quantize => QuantShellJson.Compact.QuantizationResult,
+            JsonDocumentKind.Quantize => QuantShellJson.Compact.QuantizationReport,
             JsonDocumentKind.Measure => QuantShellJson.Compact.MeasurementResult,
             JsonDocumentKind.Inspect => QuantShellJson.Compact.TensorInfo,
             JsonDocumentKind.Dequantize => QuantShellJson.Compact.DequantizationResult,
@@ -30,7 +30,7 @@ public static class JsonSchemas
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";
         schema["title"] = kind switch
         {
-            JsonDocumentKind.Quantize => "QuantShell quantization result (one per tensor)",
+            JsonDocumentKind.Quantize => "QuantShell quantization result (kind tensor: one per tensor; kind model: one per model file, after its tensors)",
             JsonDocumentKind.Measure => "QuantShell measurement result (one per tensor)",
             JsonDocumentKind.Inspect => "QuantShell tensor description (one per tensor)",
             JsonDocumentKind.Dequantize => "QuantShell dequantization result (one per tensor)",

@@ -22,6 +22,7 @@ namespace QuantShell.Core.Serialization;
     UseStringEnumConverter = true)]
 [JsonSerializable(typeof(QuantizerFileJson))]
 [JsonSerializable(typeof(QuantizationResult))]
+[JsonSerializable(typeof(QuantizationReport))]
 [JsonSerializable(typeof(MeasurementResult))]
 [JsonSerializable(typeof(TensorInfo))]
 [JsonSerializable(typeof(QuantizationRecord))]

@@ -60,7 +60,7 @@ public sealed class QuantizerFileJson
         MaxRange = spec.MaxRangeOfMethod,
         Signed = spec.SignedOfMethod,
         PerChannel = spec.Target == QuantizationTarget.Weights ? spec.PerChannel : null,
-        ChannelAxis = spec.PerChannel ? spec.EffectiveChannelAxis : null,
+        ChannelAxis = spec.PerChannel ? spec.ChannelAxis : null,
         GroupSize = spec.GroupSize,
         LutValues = spec.LutValuesOfMethod,
         LutValuesBitwidth = spec.IsLut ? spec.EffectiveLutValuesBitwidth : null,

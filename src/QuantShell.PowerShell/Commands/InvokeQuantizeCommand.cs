@@ -6,13 +6,14 @@ using QuantShell.PowerShell.Completion;
 namespace QuantShell.PowerShell.Commands;
 
 /// <summary>
-/// Invoke-Quantize: fake-quantizes .npy files, one output per input and one QuantizationResult per tensor. Parameters
-/// become a <see cref="QuantizeRequest"/>; the core's <see cref="QuantizeJob"/> does the rest, each input handed to it as
-/// it arrives from the pipeline.
+/// Invoke-Quantize: quantizes .npy and model files, one output per input; writes a QuantizationResult per .npy file and a
+/// ModelQuantizationSummary per model file (its tensors' results in its Tensors property, and with -Verbose one verbose
+/// message per tensor; a warning when nothing was quantized). Parameters become a <see cref="QuantizeRequest"/>; the
+/// core's <see cref="QuantizeJob"/> does the rest, each input handed to it as it arrives from the pipeline.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Quantize", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
-[OutputType(typeof(QuantizationResult))]
-public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationResult>
+[OutputType(typeof(QuantizationResult), typeof(ModelQuantizationSummary))]
+public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationReport>
 {
     /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales), Qdq (ONNX) or CompressedTensors (model folders).</summary>
     [Parameter]
@@ -60,7 +61,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
     [Parameter]
     public SwitchParameter Finish { get; set; }
 
-    protected override InputJob<QuantizationResult> CreateJob()
+    protected override InputJob<QuantizationReport> CreateJob()
     {
         var request = new QuantizeRequest
         {
@@ -79,6 +80,25 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
             Part = Part,
             Finish = Finish.IsPresent,
         };
-        return new QuantizeJob(request, new CmdletHost<QuantizationResult>(this, progressId: 1));
+        return new QuantizeJob(request, new CmdletHost<QuantizationReport>(this, progressId: 1, toOutput: WithVerboseTensors));
+    }
+
+    /// <summary>A model's summary goes out after one verbose message per tensor (shown with -Verbose).</summary>
+    private object WithVerboseTensors(QuantizationReport report)
+    {
+        if (report is ModelQuantizationSummary summary)
+            foreach (var tensor in summary.Tensors) WriteVerbose(Describe(tensor));
+        return report;
+    }
+
+    /// <summary>"[conv1.weight] float32 (8, 3, 3, 3): Symmetric 8-bit per channel (axis 0), SQNR 38.21 dB" or "[shape] int64 (4): skipped (...)".</summary>
+    private static string Describe(QuantizationResult tensor)
+    {
+        if (tensor.Activation) return $"[{tensor.TensorName}] activation: {tensor.Method} {tensor.NumBits}-bit ({tensor.Format})";
+        string head = $"[{tensor.TensorName}] {tensor.DType} {tensor.ShapeText}";
+        if (tensor.Skipped) return $"{head}: skipped ({tensor.SkipReason})";
+        string channels = tensor.PerChannel == true ? $" per channel (axis {tensor.ChannelAxis})" : "";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{head}: {tensor.Method} {tensor.NumBits}-bit{channels}, SQNR {tensor.SqnrDb:F2} dB ({tensor.Format})");
     }
 }

@@ -8,10 +8,11 @@ namespace QuantShell.PowerShell.Commands;
 /// <summary>
 /// Measure-Quantization: how well .npy files survive a quantizer (MSE, MAE, max error, SQNR, clipping, levels used), per
 /// tensor and per channel, without writing the quantized data; optionally a histogram plot. The core's
-/// <see cref="MeasureJob"/> does the work.
+/// <see cref="MeasureJob"/> does the work. One MeasurementResult per tensor (its channels in .Channels), or with
+/// -PerChannelDetail one ChannelMeasurement per channel instead.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "Quantization", SupportsShouldProcess = true, DefaultParameterSetName = PathParametersSet)]
-[OutputType(typeof(MeasurementResult))]
+[OutputType(typeof(MeasurementResult), typeof(ChannelMeasurement))]
 public sealed class MeasureQuantizationCommand : QuantizerInputCommand<MeasurementResult>
 {
     /// <summary>
@@ -30,6 +31,10 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand<Measureme
     [Parameter]
     public SwitchParameter Fsync { get; set; }
 
+    /// <summary>One ChannelMeasurement per channel (with its file and tensor) instead of one MeasurementResult per tensor.</summary>
+    [Parameter]
+    public SwitchParameter PerChannelDetail { get; set; }
+
     protected override InputJob<MeasurementResult> CreateJob()
     {
         var request = new MeasureRequest
@@ -41,6 +46,7 @@ public sealed class MeasureQuantizationCommand : QuantizerInputCommand<Measureme
             Force = Force.IsPresent,
             Fsync = Fsync.IsPresent,
         };
-        return new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2));
+        return new MeasureJob(request, new CmdletHost<MeasurementResult>(this, progressId: 2,
+            toOutput: PerChannelDetail.IsPresent ? result => result.ChannelRows() : null));
     }
 }

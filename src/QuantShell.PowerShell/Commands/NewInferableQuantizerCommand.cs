@@ -88,6 +88,10 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
 
     [Parameter(ParameterSetName = FromPathSet)]
     [Parameter(ParameterSetName = FromLiteralPathSet)]
+    public SelectionSearch Search { get; set; }
+
+    [Parameter(ParameterSetName = FromPathSet)]
+    [Parameter(ParameterSetName = FromLiteralPathSet)]
     public double P { get; set; }
 
     [Parameter(ParameterSetName = FromPathSet)]

@@ -114,6 +114,10 @@ public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
     [Parameter]
     public ErrorMethod ErrorMethod { get; set; }
 
+    /// <summary>As MCT does (default) or QuantShell's search for the least error.</summary>
+    [Parameter]
+    public SelectionSearch Search { get; set; }
+
     /// <summary>The exponent of -ErrorMethod Lp.</summary>
     [Parameter]
     public double P { get; set; }
@@ -163,6 +167,7 @@ internal static class QuantizerParameters
             LutValuesBitwidth = Given<int>(nameof(QuantizerArguments.LutValuesBitwidth)),
             Eps = Given<double>(nameof(QuantizerArguments.Eps)),
             ErrorMethod = Given<ErrorMethod>(nameof(QuantizerArguments.ErrorMethod)),
+            Search = Given<SelectionSearch>(nameof(QuantizerArguments.Search)),
             P = Given<double>(nameof(QuantizerArguments.P)),
             Percentile = Given<double>(nameof(QuantizerArguments.Percentile)),
             Calibrate = Switch(nameof(QuantizerArguments.Calibrate)),

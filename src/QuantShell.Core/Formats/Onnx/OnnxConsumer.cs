@@ -24,6 +24,14 @@ public sealed record OnnxConsumer(OnnxGraph Graph, NodeProto Node, int InputInde
         _ => false,
     };
 
+    /// <summary>True when this input is the bias of a Conv, ConvTranspose, Gemm, LSTM, GRU or RNN (kept in float by default).</summary>
+    public bool IsBiasInput => IsStandard && Node.OpType switch
+    {
+        "Conv" or "ConvTranspose" or "Gemm" => InputIndex == 2,
+        "LSTM" or "GRU" or "RNN" => InputIndex == 3,
+        _ => false,
+    };
+
     /// <summary>True when this input is the table a <c>Gather</c> looks rows up in (an embedding): quantized only by a rule.</summary>
     public bool IsGatherTable => IsStandard && Node.OpType == "Gather" && InputIndex == 0;
 

@@ -36,7 +36,7 @@ public sealed class OnnxTensorFile : TensorFile
                 DType = OnnxDataTypes.ToDType(type),
                 Shape = held.Dims,
                 StoredDType = OnnxDataTypes.Name(type),
-                GraphRole = new GraphRole(role.ChannelAxis, role.Description),
+                GraphRole = new GraphRole(role.ChannelAxis, role.Description, role.SkipCategory),
                 Index = _tensors.Count,
             });
             _sources.Add(role);

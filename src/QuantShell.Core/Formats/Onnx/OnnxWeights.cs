@@ -27,7 +27,9 @@ public sealed record OnnxTensorReader(OnnxConsumer Reader, IReadOnlyList<OnnxCon
 /// <param name="Readers">Every operator that reads it (through pass-through chains).</param>
 /// <param name="ChannelAxis">The output-channel axis when it is quantized by default; null otherwise.</param>
 /// <param name="Description">For results: who reads it as a weight, or why it is not quantized by default.</param>
-public sealed record OnnxTensorRole(OnnxConstantTensor Tensor, IReadOnlyList<OnnxTensorReader> Readers, int? ChannelAxis, string Description)
+/// <param name="SkipCategory">Why it is not quantized by default without the tensor's particulars (to count tensors by); null for a weight.</param>
+public sealed record OnnxTensorRole(OnnxConstantTensor Tensor, IReadOnlyList<OnnxTensorReader> Readers, int? ChannelAxis, string Description,
+                                    string? SkipCategory = null)
 {
     /// <summary>True when the tensor is quantized by default: a float weight whose readers agree on one channel axis.</summary>
     public bool IsWeight => ChannelAxis is not null;
@@ -93,24 +95,37 @@ public static class OnnxWeights
     private static OnnxTensorRole RoleOf(OnnxConstantTensor tensor, List<OnnxTensorReader> readers)
     {
         if (readers.Count == 0)
-            return new OnnxTensorRole(tensor, readers, null, "no operator reads it");
+            return new OnnxTensorRole(tensor, readers, null, "no operator reads it", "read by no operator");
         var asWeight = readers.Where(r => r.AsWeight).ToList();
         if (asWeight.Count == 0)
         {
             var table = readers.FirstOrDefault(r => r.Reader.IsGatherTable);
             if (table is not null)
-                return new OnnxTensorRole(tensor, readers, null, $"it is the table of {table.Describe()} (an embedding): quantized only when a rule names it");
-            return new OnnxTensorRole(tensor, readers, null, $"it is not the weight of a {OnnxConsumer.WeightOperators} (read by {List(readers.DistinctBy(r => r.Reader.Node).ToList(), r => r.Describe())})");
+                return new OnnxTensorRole(tensor, readers, null, $"it is the table of {table.Describe()} (an embedding): quantized only when a rule names it",
+                    "the table of a Gather (quantized only by a rule)");
+            return new OnnxTensorRole(tensor, readers, null, $"it is not the weight of a {OnnxConsumer.WeightOperators} (read by {List(readers.DistinctBy(r => r.Reader.Node).ToList(), r => r.Describe())})",
+                NotAWeight(readers));
         }
         if (!OnnxDataTypes.IsQuantizable(tensor.DataType))
-            return new OnnxTensorRole(tensor, readers, null, $"it is the weight of {List(asWeight, r => r.Describe())} but holds {OnnxDataTypes.Name(tensor.DataType)} values");
+            return new OnnxTensorRole(tensor, readers, null, $"it is the weight of {List(asWeight, r => r.Describe())} but holds {OnnxDataTypes.Name(tensor.DataType)} values",
+                $"a weight of {OnnxDataTypes.Name(tensor.DataType)} values");
         var lost = asWeight.FirstOrDefault(r => r.ChannelAxis is null);
         if (lost is not null)
-            return new OnnxTensorRole(tensor, readers, null, $"it is the weight of {lost.Describe()}, but {lost.AxisLost}");
+            return new OnnxTensorRole(tensor, readers, null, $"it is the weight of {lost.Describe()}, but {lost.AxisLost}",
+                "a weight whose channel axis is lost on the way to its reader");
         var axes = asWeight.Select(r => r.ChannelAxis!.Value).Distinct().ToList();
         if (axes.Count > 1)
-            return new OnnxTensorRole(tensor, readers, null, $"its readers want different channel axes ({string.Join(", ", asWeight.Select(r => $"{r.Describe()}: {r.ChannelAxis}"))})");
+            return new OnnxTensorRole(tensor, readers, null, $"its readers want different channel axes ({string.Join(", ", asWeight.Select(r => $"{r.Describe()}: {r.ChannelAxis}"))})",
+                "a weight whose readers want different channel axes");
         return new OnnxTensorRole(tensor, readers, axes[0], $"the weight of {List(asWeight.DistinctBy(r => r.Reader.Node).ToList(), r => r.Describe())}");
+    }
+
+    /// <summary>"a bias of Conv", "not a weight (read by BatchNormalization, Mul)": what a summary counts such tensors as.</summary>
+    private static string NotAWeight(List<OnnxTensorReader> readers)
+    {
+        var ops = readers.Select(r => r.Reader.OpType).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (readers.All(r => r.Reader.IsBiasInput)) return $"a bias of {string.Join(", ", ops)}";
+        return $"not a weight (read by {string.Join(", ", ops.Take(3))}{(ops.Count > 3 ? ", ..." : "")})";
     }
 
     private static string List<T>(IReadOnlyList<T> items, Func<T, string> describe) =>

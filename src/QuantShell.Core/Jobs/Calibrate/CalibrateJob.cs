@@ -70,33 +70,43 @@ public static class CalibrateJob
         using var session = OpenObserved(runner, model, observation, modelPath, modelName, options);
         var outputNames = states.Where(s => !s.Activation.IsModelInput).Select(s => s.Output).Distinct(StringComparer.Ordinal).ToList();
 
-        for (int i = 0; i < samples.Count; i++)
+        // The bar is closed however the loop ends (a sample that fails ends the job; a stopped one takes its bar away).
+        int done = 0;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            string sampleName = samples.NameOf(i);
-            host.WriteProgress(new JobProgress("Calibrate", i, samples.Count, samples.Files[i], Completed: false));
-            var feeds = samples.Read(i, session.Inputs);
-            // A model whose only activations are its inputs has nothing to run for.
-            var outputs = outputNames.Count == 0 ? [] : RunSample(session, feeds, outputNames, sampleName);
-            var byName = new Dictionary<string, ModelTensor>(StringComparer.Ordinal);
-            for (int o = 0; o < outputNames.Count; o++) byName[outputNames[o]] = outputs[o];
-            foreach (var feed in feeds) byName.TryAdd(feed.Name, feed);
-            var errors = new QuantShellException?[states.Count];
-            Parallel.For(0, states.Count, new ParallelOptions { CancellationToken = cancellationToken }, s =>
+            for (int i = 0; i < samples.Count; i++)
             {
-                try
+                cancellationToken.ThrowIfCancellationRequested();
+                string sampleName = samples.NameOf(i);
+                host.WriteProgress(new JobProgress("Calibrate", i, samples.Count, samples.Files[i], Completed: false));
+                var feeds = samples.Read(i, session.Inputs);
+                // A model whose only activations are its inputs has nothing to run for.
+                var outputs = outputNames.Count == 0 ? [] : RunSample(session, feeds, outputNames, sampleName);
+                var byName = new Dictionary<string, ModelTensor>(StringComparer.Ordinal);
+                for (int o = 0; o < outputNames.Count; o++) byName[outputNames[o]] = outputs[o];
+                foreach (var feed in feeds) byName.TryAdd(feed.Name, feed);
+                var errors = new QuantShellException?[states.Count];
+                Parallel.For(0, states.Count, new ParallelOptions { CancellationToken = cancellationToken }, s =>
                 {
-                    states[s].Add(byName[states[s].Output], sampleName);
-                }
-                catch (QuantShellException ex)
-                {
-                    errors[s] = ex;
-                }
-            });
-            // The first activation in graph order that failed, whichever thread saw it first.
-            if (errors.FirstOrDefault(e => e is not null) is { } error) throw error;
+                    try
+                    {
+                        states[s].Add(byName[states[s].Output], sampleName);
+                    }
+                    catch (QuantShellException ex)
+                    {
+                        errors[s] = ex;
+                    }
+                });
+                // The first activation in graph order that failed, whichever thread saw it first.
+                if (errors.FirstOrDefault(e => e is not null) is { } error) throw error;
+                done++;
+            }
         }
-        host.WriteProgress(new JobProgress("Calibrate", samples.Count, samples.Count, null, Completed: true));
+        finally
+        {
+            if (!cancellationToken.IsCancellationRequested)
+                host.WriteProgress(new JobProgress("Calibrate", done, samples.Count, null, Completed: true));
+        }
 
         // Choose every quantizer (each activation's choice is independent of the others), then write the rules once.
         var chosen = new QuantizerSpec?[states.Count];

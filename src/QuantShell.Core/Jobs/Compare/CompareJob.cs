@@ -33,33 +33,43 @@ public static class CompareJob
         var referenceTimes = new List<double>(samples.Count);
         var candidateTimes = new List<double>(samples.Count);
 
-        for (int i = 0; i < samples.Count; i++)
+        // The bar is closed however the loop ends (a sample that fails ends the job; a stopped one takes its bar away).
+        int done = 0;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            string sampleName = samples.NameOf(i);
-            host.WriteProgress(new JobProgress("Compare", i, samples.Count, samples.Files[i], Completed: false));
-            var feeds = samples.Read(i, reference.Inputs);
-            if (i == 0)
+            for (int i = 0; i < samples.Count; i++)
             {
-                // One warm-up run of each: the first run of a session pays for allocations and kernel choices.
-                CalibrateJob.RunSample(reference, feeds, outputNames, sampleName);
-                CalibrateJob.RunSample(candidate, feeds, outputNames, sampleName);
+                cancellationToken.ThrowIfCancellationRequested();
+                string sampleName = samples.NameOf(i);
+                host.WriteProgress(new JobProgress("Compare", i, samples.Count, samples.Files[i], Completed: false));
+                var feeds = samples.Read(i, reference.Inputs);
+                if (i == 0)
+                {
+                    // One warm-up run of each: the first run of a session pays for allocations and kernel choices.
+                    CalibrateJob.RunSample(reference, feeds, outputNames, sampleName);
+                    CalibrateJob.RunSample(candidate, feeds, outputNames, sampleName);
+                }
+                // Alternate which model runs first, so that neither always finds the caches warmed by the other.
+                IReadOnlyList<ModelTensor> referenceOutputs, candidateOutputs;
+                if (i % 2 == 0)
+                {
+                    referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
+                    candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
+                }
+                else
+                {
+                    candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
+                    referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
+                }
+                for (int o = 0; o < outputNames.Count; o++) metrics[o].Add(referenceOutputs[o], candidateOutputs[o], sampleName);
+                done++;
             }
-            // Alternate which model runs first, so that neither always finds the caches warmed by the other.
-            IReadOnlyList<ModelTensor> referenceOutputs, candidateOutputs;
-            if (i % 2 == 0)
-            {
-                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
-                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
-            }
-            else
-            {
-                candidateOutputs = Timed(candidate, feeds, outputNames, candidateTimes, sampleName);
-                referenceOutputs = Timed(reference, feeds, outputNames, referenceTimes, sampleName);
-            }
-            for (int o = 0; o < outputNames.Count; o++) metrics[o].Add(referenceOutputs[o], candidateOutputs[o], sampleName);
         }
-        host.WriteProgress(new JobProgress("Compare", samples.Count, samples.Count, null, Completed: true));
+        finally
+        {
+            if (!cancellationToken.IsCancellationRequested)
+                host.WriteProgress(new JobProgress("Compare", done, samples.Count, null, Completed: true));
+        }
 
         double referenceMedian = Median(referenceTimes), candidateMedian = Median(candidateTimes);
         var results = metrics.Select(m => m.Result(request, samples.Count, referenceBytes, candidateBytes, referenceMedian, candidateMedian)).ToList();

@@ -1,12 +1,17 @@
 using QuantShell.Core.Formats;
 using QuantShell.Core.Processing;
+using QuantShell.Core.Rules;
 
 namespace QuantShell.Core.Jobs.Inspect;
 
-/// <summary>Describes the tensors of inputs: format, dtype, shape, order, size and, when asked, value statistics.</summary>
+/// <summary>
+/// Describes the tensors of inputs: format, dtype, shape, order, size and, when asked, value statistics; warns about a
+/// model file in which quantize would find nothing to quantize by default, saying why.
+/// </summary>
 public sealed class InspectJob : InputJob<TensorInfo>
 {
     private readonly InspectRequest _request;
+    private readonly TensorPolicy _defaults = TensorPolicy.Create(new QuantizerArguments(), null, null);
 
     public InspectJob(InspectRequest request, JobHost<TensorInfo> host, CancellationToken cancellationToken = default)
         : base(host, cancellationToken, request.MaxParallelism)
@@ -47,6 +52,7 @@ public sealed class InspectJob : InputJob<TensorInfo>
             }
             infos.Add(TensorInfo.FromStored(input.ResultPath, file.FormatName, tensor, values));
         }
+        if (NothingToQuantize.WhyAny(file, _defaults) is { } why) Warn(input, $"{input.Name}: nothing to quantize by default: {why}");
         return infos;
     }
 }

@@ -64,6 +64,9 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);
     }
 
+    // What quantize wrote beside an input is not measured with it (nor pooled with it by Calibrate).
+    protected override IReadOnlyCollection<string> OwnOutputTags => Quantize.QuantizeJob.OutputTags;
+
     protected override void Start(JobInput input)
     {
         try
@@ -87,7 +90,12 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         {
             // With rules, an .npy file is one tensor named after the file.
             var tensor = new StoredTensor { Name = Path.GetFileNameWithoutExtension(input.Name), DType = array.SourceDType, StoredDType = array.SourceDType.Name, Shape = array.Shape };
-            if (_policy.Decide(tensor).Recipe is not { } chosen) return [];
+            var decision = _policy.Decide(tensor);
+            if (decision.Recipe is not { } chosen)
+            {
+                Warn(input, $"{input.Name}: nothing measured: {decision.SkipReason}");
+                return [];
+            }
             recipe = chosen;
         }
         return [MeasureArray(input, array, recipe.ResolveFor([array], input.Name), recipe.Describe(1), plot)];
@@ -99,10 +107,20 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         using var file = input.OpenTensorFile();
         var results = new List<MeasurementResult>();
         var measured = new List<NpyArray>();
+        var skipped = new List<string?>();
+        long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
+        int tensorsDone = 0;
         foreach (var tensor in file.Tensors)
         {
             Cancellation.ThrowIfCancellationRequested();
-            if (_policy.Decide(tensor).Recipe is not { } recipe) continue;
+            ReportItemProgress(input, done, total, tensorsDone++, file.Tensors.Count);
+            done += tensor.ByteCount;
+            var decision = _policy.Decide(tensor);
+            if (decision.Recipe is not { } recipe)
+            {
+                skipped.Add(decision.SkipCategory);
+                continue;
+            }
             string name = ModelQuantizer.Source(file, tensor);
             NpyArray array;
             using (var source = file.OpenTensor(tensor))
@@ -111,6 +129,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, recipe.Describe(1), tensor.Name));
             if (plot && results.Count == 1) measured.Add(array);
         }
+        if (results.Count == 0) Warn(input, $"{input.Name}: nothing measured: {NothingToQuantize.Why(file, _policy, skipped)}");
         if (plot && results.Count != 1)
             throw new QuantShellException($"{input.Name}: {Parameter.PlotPath} draws one tensor but {results.Count} were measured; give {Parameter.Rules} that select one.",
                 ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);

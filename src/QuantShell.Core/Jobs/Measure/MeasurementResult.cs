@@ -71,4 +71,40 @@ public sealed record MeasurementResult
 
     [JsonIgnore]
     public string ShapeText => NpyHeader.FormatShape(Shape);
+
+    /// <summary>Each of <see cref="Channels"/> with this tensor's file and name (none for a per-tensor quantizer).</summary>
+    public IReadOnlyList<ChannelMeasurement> ChannelRows() => Channels.Select(c => new ChannelMeasurement
+    {
+        InputPath = InputPath, TensorName = TensorName, Channel = c.Channel ?? 0, Count = c.Count, Mse = c.Mse, Mae = c.Mae,
+        MaxError = c.MaxError, SqnrDb = c.SqnrDb, ClippedFraction = c.ClippedFraction, DistinctLevels = c.DistinctLevels,
+        LevelsAvailable = c.LevelsAvailable, Scale = c.Scale, ZeroPoint = c.ZeroPoint, RangeMin = c.RangeMin, RangeMax = c.RangeMax,
+    }).ToList();
+}
+
+/// <summary>
+/// One channel of a measured tensor, with the file and tensor it belongs to: what Measure-Quantization -PerChannelDetail
+/// writes (one object per channel, to sort and filter across tensors), and the rows <c>--per-channel-detail</c> prints.
+/// </summary>
+public sealed record ChannelMeasurement
+{
+    public required string InputPath { get; init; }
+
+    /// <summary>The tensor's name in a model file; null for an .npy file.</summary>
+    public string? TensorName { get; init; }
+
+    public required int Channel { get; init; }
+    public required long Count { get; init; }
+    public required double Mse { get; init; }
+    public required double Mae { get; init; }
+    public required double MaxError { get; init; }
+
+    /// <summary>Signal-to-quantization-noise ratio in dB (+∞ when lossless, NaN for an all-zero channel).</summary>
+    public required double SqnrDb { get; init; }
+    public required double ClippedFraction { get; init; }
+    public required int DistinctLevels { get; init; }
+    public required int LevelsAvailable { get; init; }
+    public double? Scale { get; init; }
+    public int? ZeroPoint { get; init; }
+    public required double RangeMin { get; init; }
+    public required double RangeMax { get; init; }
 }

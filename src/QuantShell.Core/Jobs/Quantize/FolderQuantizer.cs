@@ -64,11 +64,20 @@ internal sealed class FolderQuantizer
             throw new QuantShellException($"{outputName}: the output folder exists; nothing was written (use -Force (--force) to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
     }
 
+    /// <summary>The input folder's size on disk (every file, symbolic links followed, as a Hugging Face cache snapshot holds them).</summary>
+    public long InputBytes => FolderBytes(_folder.FullPath);
+
+    /// <summary>The output folder's size once it is in place; null before.</summary>
+    public long? OutputBytes() => Directory.Exists(_output) ? FolderBytes(_output) : null;
+
+    private static long FolderBytes(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(f => FileLength.Of(new FileInfo(f)));
+
     /// <summary>The staging folder the parts of a split run share: hidden, beside the output.</summary>
     private string PartsFolder => Path.Combine(Path.GetDirectoryName(_output)!, "." + Path.GetFileName(_output) + ".quantshell-parts");
 
     /// <summary>Writes the whole folder in this process.</summary>
-    public IReadOnlyList<QuantizationResult> Run(Action<long, long>? progress, CancellationToken token)
+    public IReadOnlyList<QuantizationResult> Run(Action<long, long, int, int>? progress, CancellationToken token)
     {
         CheckOutput(_folder.FullPath, _output, _options.Force, _outputName);
         string staging = Path.Combine(Path.GetDirectoryName(_output)!, $".{Path.GetFileName(_output)}.quantshell-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -88,7 +97,7 @@ internal sealed class FolderQuantizer
     }
 
     /// <summary>Writes one part's shards and its record into the shared staging folder.</summary>
-    public IReadOnlyList<QuantizationResult> RunPart(SplitPart part, Action<long, long>? progress, CancellationToken token)
+    public IReadOnlyList<QuantizationResult> RunPart(SplitPart part, Action<long, long, int, int>? progress, CancellationToken token)
     {
         CheckOutput(_folder.FullPath, _output, _options.Force, _outputName);
         string staging = PartsFolder;
@@ -131,11 +140,12 @@ internal sealed class FolderQuantizer
         Finish(staging, _folder.Shards.Select(s => shards.First(m => m.FileName == s.FileName)).ToList(), token);
     }
 
-    private (IReadOnlyList<QuantizationResult>, IReadOnlyList<ShardManifest>) WriteShards(string staging, SplitPart? part, Action<long, long>? progress, CancellationToken token)
+    private (IReadOnlyList<QuantizationResult>, IReadOnlyList<ShardManifest>) WriteShards(string staging, SplitPart? part, Action<long, long, int, int>? progress, CancellationToken token)
     {
         var mine = _folder.Shards.Select((s, i) => (s, i)).Where(p => part is null || part.Takes(p.i)).Select(p => p.s).ToList();
         long total = mine.Sum(s => s.DataBytes), done = 0;
-        void BytesDone(long bytes) => progress?.Invoke(Interlocked.Add(ref done, bytes), total);
+        int tensorsTotal = mine.Sum(s => s.Tensors.Count), tensorsDone = 0;
+        void BytesDone(long bytes) => progress?.Invoke(Interlocked.Add(ref done, bytes), total, Interlocked.Increment(ref tensorsDone), tensorsTotal);
         var results = new IReadOnlyList<QuantizationResult>[mine.Count];
         var manifests = new ShardManifest[mine.Count];
         var writeOptions = new WriteOptions { Force = true, Fsync = _options.Fsync };

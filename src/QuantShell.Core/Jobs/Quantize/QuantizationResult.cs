@@ -7,10 +7,11 @@ using QuantShell.Core.Selection;
 namespace QuantShell.Core.Jobs.Quantize;
 
 /// <summary>
-/// What quantizing one tensor did: the result object of Invoke-Quantize and, serialized, the <c>--json</c> line of
-/// <c>dotnet quant quantize</c> (camelCase names of these properties).
+/// What quantizing one tensor did: the result object of Invoke-Quantize for an .npy file, one of a model's
+/// <see cref="ModelQuantizationSummary.Tensors"/>, and, serialized, a <c>"kind": "tensor"</c> line of
+/// <c>dotnet quant quantize --json</c> (camelCase names of these properties).
 /// </summary>
-public sealed record QuantizationResult
+public sealed record QuantizationResult : QuantizationReport
 {
     public required string InputPath { get; init; }
     public required string OutputPath { get; init; }
@@ -40,6 +41,12 @@ public sealed record QuantizationResult
 
     /// <summary>Why the tensor was copied unchanged: no rule matched, a rule skips it, it is not floating, ...</summary>
     public string? SkipReason { get; init; }
+
+    /// <summary>
+    /// <see cref="SkipReason"/> without the tensor's particulars ("int64 values (not floating)", "read by no operator"): the
+    /// heading under which <see cref="ModelQuantizationSummary.Skipped"/> counts it.
+    /// </summary>
+    public string? SkipCategory { get; init; }
 
     public QuantizationTarget? Target { get; init; }
     public QuantizationMethod? Method { get; init; }
@@ -97,8 +104,18 @@ public sealed record QuantizationResult
     [JsonIgnore]
     public string ShapeText => NpyHeader.FormatShape(Shape);
 
+    /// <summary>Sum of x² over the finite inputs (with <see cref="SumSquaredError"/>: the SQNR of several tensors together).</summary>
+    [JsonIgnore]
+    internal double SumSquaredSignal { get; init; }
+
+    /// <summary>Sum of (x - y)² over the finite inputs.</summary>
+    [JsonIgnore]
+    internal double SumSquaredError { get; init; }
+
+    public override IReadOnlyList<QuantizationResult> TensorResults() => [this];
+
     /// <summary>A tensor copied unchanged.</summary>
-    internal static QuantizationResult CreateSkipped(string inputPath, string outputPath, StoredTensor tensor, string reason) => new()
+    internal static QuantizationResult CreateSkipped(string inputPath, string outputPath, StoredTensor tensor, Rules.TensorDecision decision) => new()
     {
         InputPath = inputPath,
         OutputPath = outputPath,
@@ -110,7 +127,8 @@ public sealed record QuantizationResult
         ElementCount = tensor.ElementCount,
         NonFiniteCount = 0,
         Skipped = true,
-        SkipReason = reason,
+        SkipReason = decision.SkipReason,
+        SkipCategory = decision.SkipCategory,
         ElapsedMs = 0,
     };
 
@@ -119,7 +137,7 @@ public sealed record QuantizationResult
                                               InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
                                               SelectionInfo? selection, TimeSpan elapsed, OutputFormat format = OutputFormat.Fake)
     {
-        var spec = quantizer.Spec;
+        var spec = quantizer.SpecFor(plan);
         int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
         var grid = plan as GridPlan;
         return new QuantizationResult
@@ -150,6 +168,8 @@ public sealed record QuantizationResult
             NonFiniteCount = stats.NonFinite,
             Mse = stats.MeanSquaredError,
             SqnrDb = stats.SqnrDecibels,
+            SumSquaredSignal = stats.SumSquaredSignal,
+            SumSquaredError = stats.SumSquaredError,
             Quantizer = spec,
             Selection = selection,
             Format = format,

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Formats.Onnx;
@@ -12,9 +13,10 @@ namespace QuantShell.Core.Jobs.Quantize;
 /// <summary>
 /// Quantizes inputs into outputs: resolves the quantizer (given, chosen per input, or calibrated over all inputs),
 /// names and checks each output, asks the host before each write, reads each input once, writes atomically, and
-/// reports one result per tensor or one error per input.
+/// reports one result per input or one error: an .npy file's <see cref="QuantizationResult"/>, a model file's
+/// <see cref="ModelQuantizationSummary"/> (each tensor's result inside; a warning first when nothing was quantized).
 /// </summary>
-public sealed class QuantizeJob : InputJob<QuantizationResult>
+public sealed class QuantizeJob : InputJob<QuantizationReport>
 {
     private readonly QuantizeRequest _request;
     private readonly TensorPolicy _policy;
@@ -25,7 +27,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     private bool _quantizerExported;
 
     /// <summary>Checks the request (every rule that needs no input) and reads the quantizer file, if any.</summary>
-    public QuantizeJob(QuantizeRequest request, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default)
+    public QuantizeJob(QuantizeRequest request, JobHost<QuantizationReport> host, CancellationToken cancellationToken = default)
         : base(host, cancellationToken, request.MaxParallelism)
     {
         _request = request;
@@ -63,8 +65,14 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
     /// <summary>What a default output name says of its format: <c>q</c> (fake), <c>int</c>, <c>qdq</c>.</summary>
     internal static string Tag(OutputFormat format) => format == OutputFormat.Fake ? "q" : EnumNames.Json(format);
 
+    /// <summary>The tags of every default output name (<see cref="Tag"/> of each form).</summary>
+    internal static readonly IReadOnlyCollection<string> OutputTags = Enum.GetValues<OutputFormat>().Select(Tag).ToArray();
+
+    // Whatever the form asked for now: x.int.safetensors of an earlier run is no more an input than x.q.safetensors.
+    protected override IReadOnlyCollection<string> OwnOutputTags => OutputTags;
+
     /// <summary>Runs a whole job: adds every input, completes, and returns it for its counts.</summary>
-    public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationResult> host, CancellationToken cancellationToken = default) =>
+    public static QuantizeJob Run(QuantizeRequest request, IEnumerable<JobInput> inputs, JobHost<QuantizationReport> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new QuantizeJob(request, host, cancellationToken), inputs);
 
     protected override void StartCollected(IReadOnlyList<JobInput> inputs)
@@ -140,13 +148,18 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         if (!Host.ShouldProcess(input.Name, $"{action} '{output}'")) return;
         Enqueue(input, token =>
         {
-            void Progress(long done, long total) => ReportItemBytes(input, done, total);
+            var clock = Stopwatch.StartNew();
+            void Progress(long done, long total, int tensorsDone, int tensorsTotal) => ReportItemProgress(input, done, total, tensorsDone, tensorsTotal);
             if (_request.Finish)
             {
                 quantizer.FinishParts(token);
                 return [];
             }
-            return _part is not null ? quantizer.RunPart(_part, Progress, token) : quantizer.Run(Progress, token);
+            var results = _part is not null ? quantizer.RunPart(_part, Progress, token) : quantizer.Run(Progress, token);
+            var summary = Summarize(input, "model folder", results.Count, output, results, quantizer.InputBytes, _part is null ? quantizer.OutputBytes() : null, clock.Elapsed,
+                skipped => results.Count == 0 ? "the folder holds no tensors" : NothingToQuantize.Why(results.Count, _policy, skipped));
+            if (summary.Warning is { } why) Warn(input, $"{input.Name}: nothing quantized, the output holds the same values: {why}");
+            return [summary];
         });
     }
 
@@ -166,7 +179,7 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
             if (decision.Recipe is null)
             {
                 AtomicFile.Write(output.Path!, Output, stream => file.WriteCopy(stream, _ => null, token), output.Name);
-                return QuantizationResult.CreateSkipped(input.ResultPath, Path.GetFullPath(output.Path!), file.Tensors[0], decision.SkipReason!);
+                return QuantizationResult.CreateSkipped(input.ResultPath, Path.GetFullPath(output.Path!), file.Tensors[0], decision);
             }
             recipe = decision.Recipe;
         }
@@ -182,9 +195,10 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         return WriteArray(array, input, output, recipe.ResolveFor([array], input.Name), recipe.Describe(1), token);
     }
 
-    /// <summary>A model file: one decision per tensor, written as a file of the same kind.</summary>
-    private IReadOnlyList<QuantizationResult> QuantizeModel(JobInput input, OutputTarget output, CancellationToken token)
+    /// <summary>A model file: one decision per tensor, written as a file of the same kind, and summed up.</summary>
+    private IReadOnlyList<QuantizationReport> QuantizeModel(JobInput input, OutputTarget output, CancellationToken token)
     {
+        var clock = Stopwatch.StartNew();
         if (output.Stream is not null)
             throw Usage($"{input.Name}: a model file is written to a file, not to a stream; give {Parameter.OutputPath} or {Parameter.OutputDirectory}.", ErrorIds.StreamOutputNotSupported, Parameter.OutputPath);
         if (_exportPath is not null && _recipe.ChoosesFromData)
@@ -197,19 +211,76 @@ public sealed class QuantizeJob : InputJob<QuantizationResult>
         var options = Options(null);
         string outputPath = Path.GetFullPath(output.Path!);
         long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
-        void BytesDone(long bytes) => ReportItemBytes(input, done += bytes, total);
+        int tensorsDone = 0;
+        void BytesDone(long bytes) => ReportItemProgress(input, done += bytes, total, ++tensorsDone, file.Tensors.Count);
+        long? inputBytes = FileBytes(input.FullPath, file);
+        IReadOnlyList<QuantizationResult> results;
         if (file is OnnxTensorFile onnx)
-            return OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
-        RefuseActivations(input);
-        return AtomicFile.Write(output.Path!, Output, stream => _request.Format == OutputFormat.Int
-            ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
-            : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
+        {
+            results = OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
+        }
+        else
+        {
+            RefuseActivations(input);
+            results = AtomicFile.Write(output.Path!, Output, stream => _request.Format == OutputFormat.Int
+                ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
+                : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
+        }
+        var summary = Summarize(input, file.FormatName, file.Tensors.Count, outputPath, results, inputBytes, FileBytes(outputPath, file, written: true), clock.Elapsed,
+            skipped => NothingToQuantize.Why(file, _policy, skipped));
+        if (summary.Warning is { } why) Warn(input, $"{input.Name}: nothing quantized, the output holds the same values: {why}");
+        return [summary];
+    }
+
+    /// <summary>The model's results in a few numbers, and why nothing was quantized when nothing was.</summary>
+    private ModelQuantizationSummary Summarize(JobInput input, string fileFormat, int tensorCount, string outputPath, IReadOnlyList<QuantizationResult> results,
+                                               long? inputBytes, long? outputBytes, TimeSpan elapsed, Func<IEnumerable<string?>, string> whyNothing)
+    {
+        var weights = results.Where(r => !r.Skipped && !r.Activation).ToList();
+        var skipped = results.Where(r => r.Skipped).ToList();
+        int activations = results.Count(r => r.Activation);
+        double signal = weights.Sum(r => r.SumSquaredSignal), noise = weights.Sum(r => r.SumSquaredError);
+        double? sqnr = weights.Count == 0 ? null
+            : noise == 0 ? (signal == 0 ? double.NaN : double.PositiveInfinity)
+            : 10 * Math.Log10(signal / noise);
+        return new ModelQuantizationSummary
+        {
+            InputPath = input.ResultPath,
+            OutputPath = outputPath,
+            FileFormat = fileFormat,
+            Format = _request.Format,
+            TensorCount = tensorCount,
+            QuantizedCount = weights.Count,
+            SkippedCount = skipped.Count,
+            ActivationCount = activations,
+            Skipped = NothingToQuantize.Group(skipped.Select(r => r.SkipCategory ?? "skipped")),
+            QuantizedElementCount = weights.Sum(r => r.ElementCount),
+            InputBytes = inputBytes,
+            OutputBytes = outputBytes,
+            SqnrDb = sqnr,
+            Warning = weights.Count == 0 && activations == 0 ? whyNothing(skipped.Select(r => r.SkipCategory)) : null,
+            ElapsedMs = elapsed.TotalMilliseconds,
+            Tensors = results,
+        };
+    }
+
+    /// <summary>A model's size on disk: the file, and an ONNX model's external data (the input's files, or the one written beside the output).</summary>
+    private static long? FileBytes(string? path, TensorFile file, bool written = false)
+    {
+        if (path is null || !File.Exists(path)) return null;
+        long bytes = FileLength.Of(new FileInfo(path));
+        if (file is OnnxTensorFile { Model: var model } && model.HasExternalData)
+        {
+            var data = written ? [path + ".data"] : model.ExternalDataFiles();
+            bytes += data.Where(File.Exists).Sum(f => FileLength.Of(new FileInfo(f)));
+        }
+        return bytes;
     }
 
     // Values chosen from the single input (the job has one when it exports them): written once that input is done.
-    protected override void Delivered(JobInput input, IReadOnlyList<QuantizationResult> results)
+    protected override void Delivered(JobInput input, IReadOnlyList<QuantizationReport> results)
     {
-        if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && results is [{ Quantizer: { } spec }])
+        if (_exportPath is not null && _recipe.ChoosesFromData && !_recipe.Calibrates && results is [QuantizationResult { Quantizer: { } spec }])
             ExportQuantizer(spec);
     }
 

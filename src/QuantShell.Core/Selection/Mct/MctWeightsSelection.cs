@@ -1,0 +1,168 @@
+using System.Numerics;
+
+namespace QuantShell.Core.Selection.Mct;
+
+/// <summary>
+/// MCT's choice of weights thresholds and ranges (<c>power_of_two_selection_tensor</c>, <c>symmetric_selection_tensor</c>,
+/// <c>uniform_selection_tensor</c> with the default QuantizationConfig), per tensor or per channel, on float32 (or
+/// float64) values in their precision. Each channel's values are in the order MCT sees them (C order of the other axes).
+/// Every rule is in docs/selection.md.
+/// </summary>
+internal static class MctWeightsSelection
+{
+    /// <summary>MCT's MIN_THRESHOLD, 2^-16: the smallest threshold it chooses.</summary>
+    public const double MinThreshold = 1.0 / 65536;
+
+    /// <summary>The bit width of the grid MCT's KL error quantizes a histogram's edges on for uniform weights, whatever the quantizer's.</summary>
+    public const int UniformKlBits = 8;
+
+    /// <summary>MCT's iterations of the power-of-two search for weights (halvings from twice the no-clipping threshold).</summary>
+    public const int PotCandidates = 10;
+
+    public static double[] PotThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool single = typeof(T) == typeof(float);
+        var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
+        var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
+        if (method == ErrorMethod.NoClipping) return noClipping;
+
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows);
+        var result = new double[channels.Length];
+        Parallel.For(0, channels.Length, c =>
+        {
+            // Per channel the thresholds are float32 arrays: twice the power of two, halved in float32.
+            double first = precision == ParameterPrecision.SingleArray ? (float)(2 * (float)noClipping[c]) : 2 * noClipping[c];
+            var candidates = new MctCandidate[PotCandidates];
+            for (int i = 0; i < PotCandidates; i++)
+            {
+                double t = precision == ParameterPrecision.SingleArray ? (float)first / MathF.ScaleB(1f, i) : first / Math.ScaleB(1.0, i);
+                candidates[i] = new MctCandidate(MctGrid.FromThreshold(t, numBits, signed, precision, single), signed ? -t : 0, t, precision, perChannel);
+            }
+            var losses = new MctLoss[PotCandidates];
+            errors.Evaluate(c, candidates, losses);
+            int best = MctLosses.ArgMin(losses);
+            result[c] = NumpyMaximum(first / Math.ScaleB(1.0, best), MinThreshold);
+        });
+        return result;
+    }
+
+    public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool single = typeof(T) == typeof(float);
+        var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
+        var maxima = NoClippingMaxima(channels, numBits, perChannel, uniform: false);
+        // get_init_threshold: Python's max(MIN_THRESHOLD, t) per tensor; per channel values below it are raised to it.
+        var start = maxima.Select(t => perChannel ? (t < MinThreshold ? MinThreshold : t) : PythonMax(MinThreshold, t)).ToArray();
+        if (method == ErrorMethod.NoClipping) return start;
+
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows);
+        var search = new SymmetricIntervalSearch
+        {
+            Iterations = perChannel ? 15 : 40,
+            DecreaseEvery = perChannel ? 3 : 5,
+            PerChannel = perChannel,
+        };
+        var best = search.Run(errors, start, precision, (t, prec) => new MctCandidate(
+            MctGrid.FromThreshold(t, numBits, signed, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
+            signed ? -t : 0, t, prec, perChannel));
+        return best.Select(t => perChannel ? NumpyMaximum(MinThreshold, t) : PythonMax(MinThreshold, t)).ToArray();
+    }
+
+    public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool single = typeof(T) == typeof(float);
+        var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
+        // MCT's no-clipping range for weights is (min, max|x|): its maximum is get_tensor_max's, expansion factor 1.
+        var maxima = NoClippingMaxima(channels, numBits, perChannel, uniform: true);
+        var start = new (double Min, double Max)[channels.Length];
+        for (int c = 0; c < channels.Length; c++) start[c] = (double.CreateTruncating(Min(channels[c])), maxima[c]);
+        if (method == ErrorMethod.NoClipping)
+        {
+            if (perChannel) return start.Select(ZeroWhenEqual).ToArray();
+            // Per tensor MCT moves a positive minimum (or negative maximum) to 0 whether or not they are equal.
+            var (min, max) = start[0];
+            return [(min > 0 ? 0 : min, max < 0 ? 0 : max)];
+        }
+
+        // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
+        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows);
+        var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
+        var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
+            MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
+            min, max, prec == ParameterPrecision.SingleArray ? ParameterPrecision.SingleScalar : prec, false));
+        return best.Select(ZeroWhenEqual).ToArray();
+    }
+
+    /// <summary>A range whose ends are equal gets 0 as its minimum (when positive) or maximum (when negative).</summary>
+    private static (double Min, double Max) ZeroWhenEqual((double Min, double Max) range) =>
+        range.Min == range.Max ? (range.Min > 0 ? 0 : range.Min, range.Max < 0 ? 0 : range.Max) : range;
+
+    /// <summary>
+    /// get_tensor_max: max(-min, max·f) with f = 2^(n-1)/(2^(n-1) - 1) (0 for one bit; 1 for uniform), so the largest
+    /// positive value stays on a signed grid. Per tensor in float64; per channel in the values' precision (float32 arrays).
+    /// </summary>
+    public static double[] NoClippingMaxima<T>(T[][] channels, int numBits, bool perChannel, bool uniform)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double factor = uniform ? 1.0 : numBits == 1 ? 0.0 : Math.Pow(2.0, numBits - 1) / (Math.Pow(2.0, numBits - 1) - 1);
+        var result = new double[channels.Length];
+        for (int c = 0; c < channels.Length; c++)
+        {
+            T min = Min(channels[c]), max = Max(channels[c]);
+            if (perChannel)
+            {
+                T scaled = max * T.CreateTruncating(factor);
+                result[c] = double.CreateTruncating(NumpyMaximum(-min, scaled));
+            }
+            else
+            {
+                result[c] = NumpyMaximum(double.CreateTruncating(-min), double.CreateTruncating(max) * factor);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>max_power_of_two: 2^ceil(log2(max(x, MIN_THRESHOLD))), in float64 or (per channel) float32.</summary>
+    public static double[] MaxPowerOfTwo(double[] maxima, ParameterPrecision precision) =>
+        maxima.Select(x => MaxPowerOfTwo(x, precision)).ToArray();
+
+    public static double MaxPowerOfTwo(double x, ParameterPrecision precision)
+    {
+        if (precision == ParameterPrecision.SingleArray)
+        {
+            float clamped = NumpyMaximum((float)x, (float)MinThreshold);
+            return MathF.Pow(2f, MathF.Ceiling(MathF.Log2(clamped)));
+        }
+        return Math.Pow(2.0, Math.Ceiling(Math.Log2(NumpyMaximum(x, MinThreshold))));
+    }
+
+    private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        method == ErrorMethod.Kl
+            ? new TensorKlErrors<T>(channels, numBits, histogramOfQuantized)
+            : new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
+
+    /// <summary>np.maximum: NaN if either is.</summary>
+    public static TNumber NumpyMaximum<TNumber>(TNumber a, TNumber b) where TNumber : IFloatingPointIeee754<TNumber> =>
+        TNumber.IsNaN(a) ? a : TNumber.IsNaN(b) ? b : a >= b ? a : b;
+
+    /// <summary>Python's max(a, b): b only when b &gt; a.</summary>
+    public static double PythonMax(double a, double b) => b > a ? b : a;
+
+    private static T Min<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T min = T.PositiveInfinity;
+        foreach (T x in values) min = T.IsNaN(x) || x < min ? x : min;
+        return min;
+    }
+
+    private static T Max<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T max = T.NegativeInfinity;
+        foreach (T x in values) max = T.IsNaN(x) || x > max ? x : max;
+        return max;
+    }
+}
