@@ -23,9 +23,10 @@ public sealed class ModelFolderCommandTests : IDisposable
         Assert.True(one.ExitCode == 0, one.ToString());
         const int parts = 2;
         var runs = await Task.WhenAll(Enumerable.Range(1, parts).Select(k => Task.Run(() =>
-            CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, "quantize", Fixture, "--output", split, "--part", $"{k}/{parts}", .. Options], TimeSpan.FromMinutes(2)))));
+            CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, "quantize", Fixture, "--output", split, "--part", $"{k}/{parts}", "--verbose", .. Options], TimeSpan.FromMinutes(2)))));
         Assert.All(runs, run => Assert.True(run.ExitCode == 0, run.ToString()));
-        Assert.Equal(10, runs.Sum(r => r.StdoutLines.Length)); // one line per tensor of the folder, each in one part
+        // With --verbose a line per tensor of the folder, each in one part, and each part's summary line.
+        Assert.Equal(10 + parts, runs.Sum(r => r.StdoutLines.Length));
         Assert.False(Directory.Exists(split));
         var finish = CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, "quantize", Fixture, "--output", split, "--finish", "--format", "compressed-tensors"], TimeSpan.FromMinutes(2));
         Assert.True(finish.ExitCode == 0, finish.ToString());

@@ -163,6 +163,52 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Equal(5, modules);
     }
 
+    /// <summary>
+    /// The compressed-tensors writer chooses a weight's values from the rows it is writing, a chunk at a time: the same
+    /// values, and the same bytes, as choosing from the whole tensor (one chunk), whatever the chunk, method or error method.
+    /// </summary>
+    [Theory]
+    [InlineData(QuantizationMethod.Symmetric, Selection.ErrorMethod.Mse, 8)]
+    [InlineData(QuantizationMethod.Symmetric, Selection.ErrorMethod.NoClipping, null)]
+    [InlineData(QuantizationMethod.Pot, Selection.ErrorMethod.Mae, 8)]
+    [InlineData(QuantizationMethod.Uniform, Selection.ErrorMethod.Mse, 8)]
+    [InlineData(QuantizationMethod.Symmetric, Selection.ErrorMethod.Lp, null)]
+    public void CompressedTensors_ValuesChosenRowByRow_EqualTheWholeTensorsChoice(QuantizationMethod method, Selection.ErrorMethod errorMethod, int? groupSize)
+    {
+        var arguments = new QuantizerArguments { Method = method, NumBits = 4, GroupSize = groupSize, ErrorMethod = errorMethod };
+        string Run(string name, int chunkBytes)
+        {
+            string output = _temp.File(name);
+            var host = new RecordingHost();
+            QuantizeJob.Run(new QuantizeRequest { Quantizer = arguments, Format = OutputFormat.CompressedTensors, OutputPath = output, ChunkBytes = chunkBytes }, [JobInput.File(Fixture)], host);
+            Assert.Empty(host.Errors);
+            if (name == "rows")
+            {
+                // Each weight's values are those the selection chooses from the whole tensor at once.
+                int compared = 0;
+                foreach (var result in host.Results.Where(r => !r.Skipped))
+                {
+                    string shard = Shards.Single(s => SafeTensors.Read(Path.Combine(Fixture, s)).ContainsKey(result.TensorName!));
+                    var weight = SafeTensors.Read(Path.Combine(Fixture, shard))[result.TensorName!];
+                    var recipe = QuantizerRecipe.For(new QuantizerSpec
+                    {
+                        Target = QuantizationTarget.Weights, Method = method, NumBits = 4, PerChannel = true, ChannelAxis = 0, GroupSize = groupSize,
+                    }, new Selection.SelectionOptions { ErrorMethod = errorMethod });
+                    var whole = ExactScales.For(recipe.ResolveFor([new QuantShell.Core.Formats.NpyArray(weight.Shape, weight.Floats())], "whole").Spec, QuantShell.Core.Formats.DType.BFloat16, chosen: true, "whole");
+                    Assert.Equal(whole.Threshold, result.Quantizer!.Threshold);
+                    Assert.Equal(whole.MinRange, result.Quantizer!.MinRange);
+                    Assert.Equal(whole.MaxRange, result.Quantizer!.MaxRange);
+                    compared++;
+                }
+                Assert.Equal(Linear.Length, compared);
+            }
+            return output;
+        }
+        string rows = Run("rows", chunkBytes: 1), whole = Run("whole", chunkBytes: 1 << 20);
+        foreach (string shard in Shards)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, shard)), File.ReadAllBytes(Path.Combine(rows, shard)));
+    }
+
     [Fact]
     public void CompressedTensors_RaggedGroup_IsRefused_NamingTheTensor_AndNothingIsWritten()
     {

@@ -9,10 +9,16 @@ BeforeAll {
 Describe 'Hugging Face model folders through Invoke-Quantize' {
     It 'writes the compressed-tensors layout with group-wise scales: packed weights, config.json quantization_config, files copied' {
         $out = Join-Path $TestDrive 'ct'
-        $results = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Format CompressedTensors -Method Symmetric -NumBits 4 -GroupSize 8)
-        $results.Count | Should -Be 10
+        $summary = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Format CompressedTensors -Method Symmetric -NumBits 4 -GroupSize 8)
+        # One summary for the folder, its tensors inside.
+        $summary.Count | Should -Be 1
+        $summary[0].FileFormat | Should -Be 'model folder'
+        $summary[0].TensorCount | Should -Be 10
+        $summary[0].QuantizedCount | Should -Be 5
+        $results = $summary[0].Tensors
+        @($results).Count | Should -Be 10
         @($results | Where-Object { -not $_.Skipped }).Count | Should -Be 5
-        $results | Where-Object { -not $_.Skipped } | ForEach-Object { $_.GroupSize | Should -Be 8; $_.Form | Should -Be 'CompressedTensors' }
+        $results | Where-Object { -not $_.Skipped } | ForEach-Object { $_.GroupSize | Should -Be 8; $_.Format | Should -Be 'CompressedTensors' }
         $config = Get-Content (Join-Path $out 'config.json') -Raw | ConvertFrom-Json
         $config.model_type | Should -Be 'llama'
         $config.quantization_config.quant_method | Should -Be 'compressed-tensors'
@@ -36,7 +42,9 @@ Describe 'Hugging Face model folders through Invoke-Quantize' {
         $out = Join-Path $TestDrive 'split'
         $a = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Part 1/2 -NumBits 4)
         $b = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Part 2/2 -NumBits 4)
-        ($a.Count + $b.Count) | Should -Be 10
+        # A summary per part; each tensor of the folder in one of them.
+        ($a.Count + $b.Count) | Should -Be 2
+        ($a[0].TensorCount + $b[0].TensorCount) | Should -Be 10
         Test-Path $out | Should -BeFalse
         Invoke-Quantize -Path $Fixture -OutputPath $out -Finish
         Test-Path (Join-Path $out 'model-00002-of-00002.safetensors') | Should -BeTrue

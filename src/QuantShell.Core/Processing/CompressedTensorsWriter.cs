@@ -54,23 +54,22 @@ internal static class CompressedTensorsWriter
             }
             string name = ModelQuantizer.Source(file, tensor);
             CheckApplicable(tensor, recipe.Spec, name);
-            var (chosen, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
-            var quantizer = InferableQuantizer.Create(ExactScales.For(chosen.Spec, tensor.DType, recipe.ChoosesFromData, name));
-            var plan = quantizer.CreatePlan(tensor.Shape, name);
-            var spec = quantizer.Spec;
-            int bits = spec.NumBits;
+            var rowQuantizer = new RowQuantizer(file, tensor, recipe, name);
+            int bits = recipe.Spec.NumBits;
             long rows = tensor.Shape[0], columns = tensor.Shape[1];
-            int groups = plan.GroupsPerChannel;
+            int groups = recipe.Spec.GroupSize is int groupSize ? (int)((columns + groupSize - 1) / groupSize) : 1;
             string module = tensor.Name[..^".weight".Length];
-            bool symmetric = spec.Method != QuantizationMethod.Uniform;
-            modules.Add(new CompressedModule(module, bits, symmetric, spec.GroupSize));
+            bool symmetric = recipe.Spec.Method != QuantizationMethod.Uniform;
+            modules.Add(new CompressedModule(module, bits, symmetric, recipe.Spec.GroupSize));
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_packed", file), DType.Int32, [rows, PackedWords(columns, bits)], stream =>
             {
-                results[tensor.Index] = Pack(file, tensor, stream, outputPath, quantizer, plan, selection, options, cancellationToken);
+                results[tensor.Index] = Pack(file, tensor, stream, outputPath, rowQuantizer, options, cancellationToken);
                 bytesDone?.Invoke(tensor.ByteCount);
             }));
+            // The scales and zero points are written after the codes, so values chosen row by row are all known by then.
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_scale", file), tensor.DType, [rows, groups], stream =>
             {
+                var plan = rowQuantizer.Plan;
                 var scales = Enumerable.Range(0, plan.Channels).Select(c => (float)plan.ScaleOf(c)).ToArray();
                 var bytes = new byte[scales.Length * tensor.DType.ItemSize];
                 if (tensor.DType.IsDouble) ElementConverter.Encode<double>(scales.Select(s => (double)s).ToArray(), tensor.DType, bytes);
@@ -87,7 +86,7 @@ internal static class CompressedTensorsWriter
             if (!symmetric)
             {
                 outputs.Add(new OutputTensor(Unique(names, module + ".weight_zero_point", file), DType.Int32, [PackedWords(rows, bits), groups], stream =>
-                    WriteZeroPoints(stream, plan, rows, groups, bits)));
+                    WriteZeroPoints(stream, rowQuantizer.Plan, rows, groups, bits)));
             }
         }
         TensorFiles.Write(TensorFileKind.Safetensors, output, outputs, new Dictionary<string, string>(file.Metadata), cancellationToken);
@@ -119,39 +118,105 @@ internal static class CompressedTensorsWriter
             throw new QuantShellException($"{name}: cannot be written in the compressed-tensors format: {problem}.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, name);
     }
 
+    /// <summary>
+    /// The quantizer of one weight, row by row. Given values: one quantizer and plan for the whole tensor. Values chosen
+    /// from the data with MCT's no-clipping rule: the layout has its channels on axis 0 (per row, or per row and group),
+    /// each channel's value is a function of its own values only, so they are chosen from the rows being written, chunk by
+    /// chunk: one read of the tensor, never all of it in memory (a test holds this equal to choosing from the whole
+    /// tensor). Other error methods are chosen from the whole tensor first: MCT's per-channel searches are not channel by
+    /// channel (they stop on the channels' mean improvement and share a precision), so a chunk's choice could differ.
+    /// </summary>
+    private sealed class RowQuantizer(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
+    {
+        private readonly List<double> _threshold = [], _min = [], _max = [];
+        private QuantizerSpec? _last;
+        private InferableQuantizer? _quantizer;
+        private QuantizationPlan? _plan;
+        private SelectionInfo? _selection;
+
+        /// <summary>Whether the values are chosen chunk by chunk from the rows written.</summary>
+        public bool Chooses { get; } = recipe.ChoosesFromData && recipe.Selection is { ErrorMethod: ErrorMethod.NoClipping, Search: SelectionSearch.Mct };
+
+        /// <summary>The recipe's spec: the method and bits (its values may be missing).</summary>
+        public QuantizerSpec Spec => recipe.Spec;
+
+        /// <summary>The quantizer of the whole tensor (known once every row is written when values are chosen row by row).</summary>
+        public InferableQuantizer Quantizer => _quantizer ??= Finish();
+
+        public QuantizationPlan Plan => _plan ??= Quantizer.CreatePlan(tensor.Shape, name);
+
+        public SelectionInfo? Selection => Chooses ? recipe.Describe(1) : _selection;
+
+        /// <summary>The plan for the <paramref name="n"/> rows whose values are in <paramref name="values"/>; <paramref name="firstIndex"/> is where they start in the plan (-1: at their place in the tensor).</summary>
+        public QuantizationPlan PlanFor<T>(T[] values, int n, out long firstIndex) where T : unmanaged
+        {
+            if (!Chooses)
+            {
+                firstIndex = -1;
+                return Plan;
+            }
+            firstIndex = 0;
+            var array = new NpyArray([n, tensor.Shape[1]], values);
+            var spec = ExactScales.For(recipe.ResolveFor([array], name).Spec, tensor.DType, chosen: true, name);
+            if (spec.Threshold is { } t) _threshold.AddRange(t);
+            if (spec.MinRange is { } min) _min.AddRange(min);
+            if (spec.MaxRange is { } max) _max.AddRange(max);
+            _last = spec;
+            return InferableQuantizer.Create(spec).CreatePlan([n, tensor.Shape[1]], name);
+        }
+
+        private InferableQuantizer Finish()
+        {
+            if (!Chooses)
+            {
+                var (chosen, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
+                _selection = selection;
+                return InferableQuantizer.Create(ExactScales.For(chosen.Spec, tensor.DType, recipe.ChoosesFromData, name));
+            }
+            if (_last is null) throw new InvalidOperationException($"{name}: no row has been written yet.");
+            return InferableQuantizer.Create(_last with
+            {
+                Threshold = _last.Threshold is null ? null : _threshold.ToArray(),
+                MinRange = _last.MinRange is null ? null : _min.ToArray(),
+                MaxRange = _last.MaxRange is null ? null : _max.ToArray(),
+            });
+        }
+    }
+
     /// <summary>Codes of whole rows at a time, packed row by row; the fake values are computed alongside for the error measured.</summary>
-    private static QuantizationResult Pack(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, InferableQuantizer quantizer,
-                                           QuantizationPlan plan, SelectionInfo? selection, FileQuantizeOptions options, CancellationToken cancellationToken)
+    private static QuantizationResult Pack(TensorFile file, StoredTensor tensor, Stream destination, string outputPath, RowQuantizer rows,
+                                           FileQuantizeOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         string name = ModelQuantizer.Source(file, tensor);
         var stats = new KernelStats();
         long firstNaN = tensor.DType.IsDouble
-            ? PackRows<double>(file, tensor, destination, plan, quantizer.Spec, options, ref stats, cancellationToken)
-            : PackRows<float>(file, tensor, destination, plan, quantizer.Spec, options, ref stats, cancellationToken);
+            ? PackRows<double>(file, tensor, destination, rows, options, ref stats, cancellationToken)
+            : PackRows<float>(file, tensor, destination, rows, options, ref stats, cancellationToken);
         if (stats.NonFinite > 0 && (!options.AllowNonFinite || firstNaN >= 0))
             throw NonFiniteInput.Create(name, stats.NonFinite, NonFiniteInput.Unravel(Math.Max(0, firstNaN), tensor.Shape));
         var layout = new TensorLayout(tensor.Shape, tensor.DType, DType.Int32, false);
-        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, quantizer, plan, stats, selection, clock.Elapsed, OutputFormat.CompressedTensors);
+        return QuantizationResult.Create(JobInput.ResultPathOf(file.Name), outputPath, tensor.Name, layout, rows.Quantizer, rows.Plan, stats, rows.Selection, clock.Elapsed, OutputFormat.CompressedTensors);
     }
 
-    private static long PackRows<T>(TensorFile file, StoredTensor tensor, Stream destination, QuantizationPlan plan, QuantizerSpec spec,
+    private static long PackRows<T>(TensorFile file, StoredTensor tensor, Stream destination, RowQuantizer rowQuantizer,
                                     FileQuantizeOptions options, ref KernelStats stats, CancellationToken cancellationToken)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        int bits = spec.NumBits;
-        int offset = spec.Method == QuantizationMethod.Uniform ? 0 : 1 << (bits - 1);
+        int bits = rowQuantizer.Spec.NumBits;
+        int offset = rowQuantizer.Spec.Method == QuantizationMethod.Uniform ? 0 : 1 << (bits - 1);
+        int words = (int)PackedWords(tensor.Shape[1], bits);
         long rows = tensor.Shape[0];
         int columns = checked((int)tensor.Shape[1]);
-        int words = (int)PackedWords(columns, bits);
         int itemSize = tensor.DType.ItemSize;
         int rowsPerChunk = (int)Math.Clamp(options.ChunkBytes / Math.Max(1L, (long)columns * itemSize), 1, Math.Max(1, rows));
         int perChunk = checked(rowsPerChunk * columns);
         var raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
-        var values = ArrayPool<T>.Shared.Rent(perChunk);
+        // Values chosen from the rows: the selection takes an array of exactly the chunk's values.
+        var values = rowQuantizer.Chooses ? new T[perChunk] : ArrayPool<T>.Shared.Rent(perChunk);
         var quantized = ArrayPool<T>.Shared.Rent(perChunk);
         var codes = ArrayPool<int>.Shared.Rent(perChunk);
-        var packed = ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
+        byte[]? packed = null;
         long firstNaN = -1;
         try
         {
@@ -162,18 +227,25 @@ internal static class CompressedTensorsWriter
                 int n = (int)Math.Min(rowsPerChunk, rows - row);
                 int count = n * columns;
                 source.ReadExactly(raw, 0, count * itemSize);
-                long start = row * columns;
+                if (rowQuantizer.Chooses && values.Length != count) values = new T[count];
                 var chunk = values.AsSpan(0, count);
                 ElementConverter.Decode<T>(raw.AsSpan(0, count * itemSize), tensor.DType, chunk);
-                plan.Apply<T>(chunk, quantized.AsSpan(0, count), start, ref stats);
                 if (firstNaN < 0)
                 {
-                    for (int i = 0; i < count; i++)
-                    {
-                        if (T.IsNaN(chunk[i])) { firstNaN = start + i; break; }
-                    }
+                    int nan = FirstNaN<T>(chunk);
+                    if (nan >= 0) firstNaN = row * columns + nan;
                 }
-                if (firstNaN >= 0) continue; // the tensor fails; reading on counts every non-finite value
+                if (firstNaN >= 0)
+                {
+                    // The tensor fails; reading on counts every non-finite value (of the given quantizer's plan).
+                    if (!rowQuantizer.Chooses) rowQuantizer.Plan.Apply<T>(chunk, quantized.AsSpan(0, count), row * columns, ref stats);
+                    else stats.NonFinite += CountNonFinite(chunk);
+                    continue;
+                }
+                var plan = rowQuantizer.PlanFor(values, n, out long first);
+                long start = first < 0 ? row * columns : first;
+                packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
+                plan.Apply<T>(chunk, quantized.AsSpan(0, count), start, ref stats);
                 plan.Encode<T>(chunk, codes.AsSpan(0, count), start);
                 var output = packed.AsSpan(0, n * words * 4);
                 output.Clear();
@@ -186,11 +258,26 @@ internal static class CompressedTensorsWriter
         finally
         {
             ArrayPool<byte>.Shared.Return(raw);
-            ArrayPool<T>.Shared.Return(values);
+            if (!rowQuantizer.Chooses) ArrayPool<T>.Shared.Return(values);
             ArrayPool<T>.Shared.Return(quantized);
             ArrayPool<int>.Shared.Return(codes);
-            ArrayPool<byte>.Shared.Return(packed);
+            if (packed is not null) ArrayPool<byte>.Shared.Return(packed);
         }
+    }
+
+    private static int FirstNaN<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (T.IsNaN(values[i])) return i;
+        return -1;
+    }
+
+    private static long CountNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long count = 0;
+        foreach (var value in values)
+            if (!T.IsFinite(value)) count++;
+        return count;
     }
 
     /// <summary>Element i of <paramref name="codes"/> (plus <paramref name="offset"/>, as b unsigned bits) at bit i*b of the little-endian words.</summary>
