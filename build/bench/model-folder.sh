@@ -5,7 +5,7 @@
 # and the ratios the issue sets: time <= 3 x cp, peak memory <= 1.5 x one shard + 64 MiB. The load average is printed
 # first: on a shared machine the times are only as good as it.
 # Needs /usr/bin/python3 with numpy (to write the folder) and /usr/bin/time.
-# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]
+# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]; CONFIGS="rtn mse" (the default) picks the configurations.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shards="${1:-2}"
@@ -58,8 +58,8 @@ budget=$((shard_mib * 3 / 2 + 64))
 for run in $(seq 1 "$runs"); do
   rm -rf "$work/copy" "$work/q"*
   read -r cp_s cp_mib < <(measure cp -r "$work/model" "$work/copy")
-  for config in "rtn:--error-method no-clipping" "mse:"; do
-    label=${config%%:*}; extra=${config#*:}
+  for label in ${CONFIGS:-rtn mse}; do
+    case "$label" in rtn) extra="--error-method no-clipping" ;; mse) extra="" ;; *) echo "unknown configuration $label" >&2; exit 2 ;; esac
     # shellcheck disable=SC2086
     read -r q_s q_mib < <(measure "$tool" quantize "$work/model" --output "$work/q-$label" --format compressed-tensors --method symmetric --bits 4 --group-size 128 $extra)
     test -f "$work/q-$label/config.json"

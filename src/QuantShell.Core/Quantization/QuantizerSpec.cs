@@ -198,6 +198,8 @@ public sealed record QuantizerSpec
         for (int i = 0; i < Threshold.Count; i++)
         {
             double t = Threshold[i];
+            // Checked for every channel (thousands per chunk of a large weight): the name is only spelled for an error.
+            if (double.IsFinite(t) && t > 0 && (float)t > 0f && !float.IsInfinity((float)t) && (!powerOfTwo || double.IsPow2(t))) continue;
             string where = Threshold.Count > 1 ? $"{Parameter.Threshold}[{i}]" : $"{Parameter.Threshold}";
             if (!double.IsFinite(t))
                 throw Invalid("Threshold", $"{where} must be a finite number but is {FormatValue(t)}.", ErrorIds.ThresholdNotFinite);
@@ -223,8 +225,9 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.MaxRange, $"{Parameter.MinRange} has {MinRange.Count} values but {Parameter.MaxRange} has {MaxRange.Count}; they must pair up.", ErrorIds.RangeCountMismatch);
         for (int i = 0; i < MinRange.Count; i++)
         {
-            string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             double min = MinRange[i], max = MaxRange[i];
+            if (double.IsFinite(min) && !float.IsInfinity((float)min) && double.IsFinite(max) && !float.IsInfinity((float)max) && (float)min < (float)max) continue;
+            string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             if (!double.IsFinite(min) || float.IsInfinity((float)min))
                 throw Invalid(Parameter.MinRange, $"{Parameter.MinRange}{suffix} must be a finite float32 number but is {FormatValue(min)}.", ErrorIds.RangeNotFinite);
             if (!double.IsFinite(max) || float.IsInfinity((float)max))
