@@ -5,7 +5,8 @@
 # and the ratios the issue sets: time <= 3 x cp, peak memory <= 1.5 x one shard + 64 MiB. The load average is printed
 # first: on a shared machine the times are only as good as it.
 # Needs /usr/bin/python3 with numpy (to write the folder) and /usr/bin/time.
-# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]; CONFIGS="rtn mse" (the default) picks the configurations.
+# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]; CONFIGS="rtn mse" (the default) picks the configurations;
+# SKIP_CP=1 leaves out the copy (a 7B-sized folder and its copy may not both fit on the disk): the ratio is then not printed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shards="${1:-2}"
@@ -57,15 +58,17 @@ cat "$work/model"/*.safetensors >/dev/null   # warm the page cache
 budget=$((shard_mib * 3 / 2 + 64))
 for run in $(seq 1 "$runs"); do
   rm -rf "$work/copy" "$work/q"*
-  read -r cp_s cp_mib < <(measure cp -r "$work/model" "$work/copy")
+  if [ -n "${SKIP_CP:-}" ]; then cp_s=0; else read -r cp_s cp_mib < <(measure cp -r "$work/model" "$work/copy"); rm -rf "$work/copy"; fi
   for label in ${CONFIGS:-rtn mse}; do
     case "$label" in rtn) extra="--error-method no-clipping" ;; mse) extra="" ;; *) echo "unknown configuration $label" >&2; exit 2 ;; esac
     # shellcheck disable=SC2086
     read -r q_s q_mib < <(measure "$tool" quantize "$work/model" --output "$work/q-$label" --format compressed-tensors --method symmetric --bits 4 --group-size 128 $extra)
     test -f "$work/q-$label/config.json"
+    echo "  output: $(du -sm "$work/q-$label" | cut -f1) MiB from $(du -sm "$work/model" | cut -f1) MiB"
+    rm -rf "$work/q-$label"
     awk -v r="$run" -v l="$label" -v c="$cp_s" -v q="$q_s" -v m="$q_mib" -v b="$budget" 'BEGIN {
-      printf "run %d  %-3s  cp -r %6.2f s | quantize %6.2f s (%.2f x cp, target <= 3) | peak %5d MiB (budget %d MiB: %s)\n",
-             r, l, c, q, (c > 0 ? q / c : 0), m, b, (m <= b ? "within" : "over") }'
+      printf "run %d  %-3s  cp -r %6.2f s | quantize %6.2f s (%s) | peak %5d MiB (budget %d MiB: %s)\n",
+             r, l, c, q, (c > 0 ? sprintf("%.2f x cp, target <= 3", q / c) : "cp not measured"), m, b, (m <= b ? "within" : "over") }'
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
