@@ -19,7 +19,14 @@
         $core = $precompiled
     }
     # Imported again (-Force) or after another copy: the session keeps the QuantShell.Core it has.
-    if (-not ([System.AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'QuantShell.Core' })) {
+    $loaded = @([System.AppDomain]::CurrentDomain.GetAssemblies().GetName().Name)
+    if ('QuantShell.Core' -notin $loaded) {
         Add-Type -LiteralPath $core
+        # pwsh looks for an assembly's references beside it, which for the precompiled core is bin/linux-x64: the ones
+        # QuantShell ships (Google.Protobuf, System.IO.Hashing) are loaded from bin now, and the core binds to them.
+        foreach ($reference in [System.Reflection.Assembly]::LoadFrom($core).GetReferencedAssemblies()) {
+            $path = Join-Path $bin "$($reference.Name).dll"
+            if ($reference.Name -notin $loaded -and (Test-Path -LiteralPath $path)) { Add-Type -LiteralPath $path }
+        }
     }
 }
