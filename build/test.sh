@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # What must run: the test assemblies (tests/NAME/NAME.csproj) and the Pester files (tests/pester/NAME.Tests.ps1).
 xunit_assemblies=(QuantShell.Core.Tests QuantShell.Torch.Tests QuantShell.Cli.Tests QuantShell.Onnx.Tests QuantShell.OnnxRuntime.Tests)
 pester_files=(ConvertTo-StandardOnnx Export-InferableQuantizer Faults Help HostileInput Import-InferableQuantizer Invoke-Calibrate
-              Invoke-Quantize Lut Measure-Quantization ModelFiles ModuleNotBuilt New-InferableQuantizer Package Parity
+              Invoke-Quantize Lut Measure-Quantization ModelFiles ModelFolders ModuleNotBuilt New-InferableQuantizer Package Parity
               QuantShell.Module Readme StopProcessing)
 
 set -e

@@ -124,12 +124,23 @@ public static partial class Cli
                 stderr.WriteLine($"Run '{CommandName(parseResult)} --help' for usage.");
                 return (int)ExitCode.InvalidArguments;
             }
-            return parseResult.InvokeAsync(invocation, cancellationToken).GetAwaiter().GetResult();
+            int exitCode = parseResult.InvokeAsync(invocation, cancellationToken).GetAwaiter().GetResult();
+            invocation.Output.Flush(); // a full standard output fails here, not unseen in the finally below
+            return exitCode;
         }
         catch (QuantShellException ex)
         {
             Report(stderr, ex);
             return (int)ExitCodes.For(ex);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            // Files are read and written by the core, which names them in its own errors: what escapes as a bare I/O
+            // error is the standard output itself (a full disk behind '> file', /dev/full, a closed pipe).
+            var error = new QuantShellException($"standard output cannot be written: {OneLine(ex.Message)}",
+                StandardOutputFull(ex) ? ErrorIds.NoSpaceLeft : ErrorIds.OutputWriteFailed, QuantShellErrorKind.WriteFailed, "-", ex);
+            try { Report(stderr, error); } catch (IOException) { }
+            return (int)ExitCodes.For(error);
         }
         catch (OperationCanceledException)
         {
@@ -149,12 +160,24 @@ public static partial class Cli
         }
         finally
         {
-            invocation.Output.Flush();
-            stderr.Flush();
+            try
+            {
+                invocation.Output.Flush();
+                stderr.Flush();
+            }
+            catch (IOException)
+            {
+                // Already reported above when it could be; a stream that cannot be written has nothing more to say.
+            }
         }
     }
 
+    // ENOSPC (28) or EDQUOT (122) on Linux; the message of a full disk elsewhere.
+    private static bool StandardOutputFull(IOException ex) =>
+        (ex.HResult & 0xFFFF) is 28 or 122 || ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The one line an expected failure prints, with the core's parameter names spelled as this command line's options.</summary>
+
     internal static void Report(TextWriter stderr, QuantShellException exception) =>
         stderr.WriteLine($"{Name}: error: {OneLine(exception.MessageIn(Spelling))} [{exception.ErrorId}]");
 

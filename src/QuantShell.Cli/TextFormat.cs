@@ -32,10 +32,10 @@ internal static class TextFormat
                 $"scale {Number(result.Scale![0])}, zero point {result.ZeroPoint![0]}, {how}"));
             return;
         }
-        string channels = spec.PerChannel ? $" per-channel (axis {result.ChannelAxis})" : "";
+        string channels = !spec.PerChannel ? "" : spec.GroupSize is int g ? $" group-wise (axis {result.ChannelAxis}, groups of {g})" : $" per-channel (axis {result.ChannelAxis})";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
-        string form = result.Format is { } written && written != OutputFormat.Fake ? $", {EnumNames.Json(written)} codes" : "";
+        string form = result.Format is { } written && written != OutputFormat.Fake ? $", {EnumNames.Kebab(written)} codes" : "";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{result.InputPath}{tensor} -> {result.OutputPath}: {result.OutputDType} {result.ShapeText}, " +
             $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}{howChosen}, " +
@@ -62,7 +62,7 @@ internal static class TextFormat
         string skipped = summary.SkippedCount == 0 ? ""
             : $"; {summary.SkippedCount} skipped: {string.Join(", ", summary.Skipped.Select(s => $"{s.Count} {s.Reason}"))}";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{summary.InputPath} -> {summary.OutputPath}: {summary.QuantizedCount} of {summary.TensorCount} tensors{activations} quantized ({EnumNames.Json(summary.Format)}){sqnr}{size}, " +
+            $"{summary.InputPath} -> {summary.OutputPath}: {summary.QuantizedCount} of {summary.TensorCount} tensors{activations} quantized ({EnumNames.Kebab(summary.Format)}){sqnr}{size}, " +
             $"{Seconds(summary.ElapsedMs)}{skipped}"));
     }
 

@@ -71,6 +71,8 @@ public static class TensorQuantization
     {
         if (plan is not GridPlan grid)
             throw new QuantShellException($"{quantizer.GetType().Name} quantizes CPU tensors only; move the tensor to the CPU first.", ErrorIds.DTypeNotSupported, QuantShellErrorKind.InvalidData, "input");
+        if (plan.GroupSize is not null)
+            throw new QuantShellException($"{quantizer.GetType().Name} with GroupSize quantizes CPU tensors only; move the tensor to the CPU first.", ErrorIds.GroupSizeInvalid, QuantShellErrorKind.InvalidArgument, "GroupSize");
         var parameters = grid.Parameters;
         var work = input.dtype is ScalarType.Float32 or ScalarType.Float64 ? input : input.to_type(ScalarType.Float32);
         var broadcast = Enumerable.Repeat(1L, input.shape.Length).ToArray();

@@ -19,7 +19,7 @@ public sealed class CompletionTests
     [InlineData("quantize x.npy --method lut", "lut-pot lut-symmetric")]
     [InlineData("measure x.npy --error-method ", "kl lp mae mse no-clipping percentile")]
     [InlineData("new --target ", "activation weights")]
-    [InlineData("quantize m.safetensors --format ", "fake int qdq")]
+    [InlineData("quantize m.safetensors --format ", "compressed-tensors fake int qdq")]
     [InlineData("lower m.onnx --weights ", "fake qdq")]
     [InlineData("lower m.onnx --activations ", "exact qdq")]
     [InlineData("schema ", "calibrate compare dequantize inspect lower measure quantize quantizer rules")]

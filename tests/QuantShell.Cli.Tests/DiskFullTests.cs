@@ -60,4 +60,19 @@ public sealed class DiskFullTests : IDisposable
         Assert.Contains("[NoSpaceLeft]", run.Stderr);
         Assert.Equal(new[] { "filler" }, Directory.GetFileSystemEntries(mount.Path).Select(Path.GetFileName));
     }
+
+    /// <summary>Standard output on a full device (/dev/full): one error line, the I/O exit code, not an internal error.</summary>
+    [SkippableFact]
+    public void StandardOutput_OnAFullDevice_IsOneErrorLine_Exit4()
+    {
+        Skip.IfNot(File.Exists("/dev/full"), "no /dev/full on this system");
+        string input = _temp.File("x.npy");
+        File.WriteAllBytes(input, [.. NpyFifo.Header(4), .. new byte[16]]);
+        string command = $"exec dotnet '{ToolPaths.ToolAssembly}' inspect '{input}' > /dev/full";
+        var run = CliRunner.RunProcess("bash", ["-c", command], TimeSpan.FromMinutes(1));
+        Assert.True(run.ExitCode == 4, run.ToString());
+        string line = Assert.Single(run.StderrLines);
+        Assert.StartsWith("dotnet-quant: error: standard output cannot be written: ", line);
+        Assert.EndsWith("[NoSpaceLeft]", line);
+    }
 }

@@ -64,7 +64,11 @@ public sealed class ErrorIdTests : IDisposable
 
     [Fact]
     public void InputFolder_IsRefused() =>
-        AssertOneError(CliRunner.Run("quantize", _temp.Path), "InputIsDirectory", "is a directory, not a file");
+        AssertOneError(CliRunner.Run("measure", _temp.Path), "InputIsDirectory", "is a directory, not a file");
+
+    [Fact]
+    public void QuantizeOfAFolderThatIsNoModel_IsRefused() =>
+        AssertOneError(CliRunner.Run("quantize", _temp.Path), "ModelFolderInvalid", "without model.safetensors.index.json or model.safetensors");
 
     [Fact]
     public void OutputFolder_IsRefused()

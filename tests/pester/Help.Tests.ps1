@@ -230,7 +230,7 @@ Describe 'Argument completion' {
         @{ Line = 'New-InferableQuantizer -Method Lut'; Expected = @('LutPot', 'LutSymmetric') }
         @{ Line = 'Measure-Quantization -Target '; Expected = @('Activation', 'Weights') }
         @{ Line = 'New-InferableQuantizer -ErrorMethod '; Expected = @('Kl', 'Lp', 'Mae', 'Mse', 'NoClipping', 'Percentile') }
-        @{ Line = 'Invoke-Quantize -Format '; Expected = @('Fake', 'Int', 'Qdq') }
+        @{ Line = 'Invoke-Quantize -Format '; Expected = @('CompressedTensors', 'Fake', 'Int', 'Qdq') }
     ) {
         Complete $Line | Should -Be $Expected
     }

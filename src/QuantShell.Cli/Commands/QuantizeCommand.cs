@@ -10,13 +10,13 @@ internal static class QuantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. '-' reads one .npy from stdin. A file named as the default output of another input (x.q.npy beside x.npy) is skipped with a warning.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to quantize. A Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin. A file named as the default output of another input (x.q.npy beside x.npy) is skipped with a warning.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public static readonly Option<string?> OutputPath = new("--output-path", "--output", "-o")
     {
-        Description = "The output file, for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy.",
+        Description = "The output file, for a single input. '-' writes the .npy to stdout (results then go to stderr). Default: x.q.npy beside x.npy. For a model folder, the output folder (default DIR.q beside DIR).",
         HelpName = "FILE",
     };
 
@@ -52,9 +52,26 @@ internal static class QuantizeCommand
 
     public static readonly Option<OutputFormat?> Format = new("--format", "--form")
     {
-        Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded) or qdq (ONNX only).",
-        HelpName = "fake|int|qdq",
+        Description = "What a model-file output holds. One of fake (dequantized values, the default), int (integer codes with NAME_scale and NAME_zero_point, the quantizers recorded), qdq (ONNX only) or compressed-tensors (model folders: the pack-quantized layout vLLM and transformers load).",
+        HelpName = "fake|int|qdq|compressed-tensors",
         CustomParser = QuantizerOptionSet.ParseEnum<OutputFormat>,
+    };
+
+    public static readonly Option<int?> MaxParallelism = new("--max-parallelism")
+    {
+        Description = "For a Hugging Face model folder: how many shards are quantized at once. Default: 1, so memory holds only the tensors of one shard in flight.",
+        HelpName = "N",
+    };
+
+    public static readonly Option<string?> Part = new("--part")
+    {
+        Description = "For a Hugging Face model folder: quantize only part K of N of its shards ('K/N'; shards in file-name order, every N-th from the K-th) into a staging folder beside --output-path, so that N processes or machines share the work. When every part is done, run once with --finish.",
+        HelpName = "K/N",
+    };
+
+    public static readonly Option<bool> Finish = new("--finish")
+    {
+        Description = "For a model folder split with --part: checks that every part is done and was run on the same input with the same --format, writes the index, config.json and the other files, and puts the output folder in place.",
     };
 
     public static readonly Option<bool> Verbose = new("--verbose", "-v")
@@ -78,7 +95,7 @@ internal static class QuantizeCommand
             Inputs,
         };
         foreach (var option in QuantizerOptionSet.All) command.Options.Add(option);
-        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, Verbose, Json }) command.Options.Add(option);
+        foreach (var option in new Option[] { RulesPath, Format, OutputPath, OutputDirectory, ExportQuantizer, Force, Fsync, AllowNonFinite, MaxParallelism, Part, Finish, Verbose, Json }) command.Options.Add(option);
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
     }
@@ -101,6 +118,9 @@ internal static class QuantizeCommand
             Fsync = parseResult.GetValue(Fsync),
             AllowNonFinite = parseResult.GetValue(AllowNonFinite),
             ExportQuantizerPath = parseResult.GetValue(ExportQuantizer),
+            ShardParallelism = parseResult.GetValue(MaxParallelism) ?? 1,
+            Part = parseResult.GetValue(Part),
+            Finish = parseResult.GetValue(Finish),
         };
         // When stdout carries the .npy data, the results go to stderr.
         bool verbose = parseResult.GetValue(Verbose);

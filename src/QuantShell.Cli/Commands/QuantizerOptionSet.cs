@@ -106,6 +106,12 @@ internal static class QuantizerOptionSet
         HelpName = "N",
     };
 
+    public static readonly Option<int?> GroupSize = new("--group-size")
+    {
+        Description = "Group-wise scales (QuantShell's; MCT has none): one threshold (or range) per channel and per group of this many consecutive elements of the last axis (the input features of a Linear weight), the last group ragged when the size does not divide. Implies --per-channel, on axis 0 unless --channel-axis says otherwise; POT, symmetric and uniform weights.",
+        HelpName = "N",
+    };
+
     public static readonly Option<ErrorMethod?> ErrorMethod = new("--error-method")
     {
         Description = "How a threshold, range or LUT table that is not given is chosen from the data. One of no-clipping (cover the data), mse (least mean squared error, the default), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
@@ -139,7 +145,7 @@ internal static class QuantizerOptionSet
 
     /// <summary>The options that build a quantizer (new takes these only).</summary>
     public static IReadOnlyList<Option> Building { get; } =
-        [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, LutValues, LutValuesBitwidth, Eps];
+        [Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, GroupSize, LutValues, LutValuesBitwidth, Eps];
 
     /// <summary>The options of commands that apply a quantizer to data: a file or the building options, and selection.</summary>
     public static IReadOnlyList<Option> All { get; } = [QuantizerPath, .. Building, ErrorMethod, Search, P, Percentile, Calibrate];
@@ -157,6 +163,7 @@ internal static class QuantizerOptionSet
         Signed = QuantizerArguments.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
         PerChannel = parseResult.GetValue(PerChannel) ? true : null,
         ChannelAxis = parseResult.GetValue(ChannelAxis),
+        GroupSize = parseResult.GetValue(GroupSize),
         LutValues = Given(parseResult, LutValues),
         LutValuesBitwidth = parseResult.GetValue(LutValuesBitwidth),
         Eps = parseResult.GetValue(Eps),

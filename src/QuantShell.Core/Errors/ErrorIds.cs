@@ -279,4 +279,26 @@ public static class ErrorIds
     /// <summary>Invoke-Calibrate or Compare-OnnxModel was called without the QuantShell.OnnxRuntime module (ONNX Runtime),
     /// which the QuantShell module does not ship; the message says what to install.</summary>
     public const string OnnxRuntimeModuleNotInstalled = nameof(OnnxRuntimeModuleNotInstalled);
+
+    // ---- model folders, group-wise scales, compressed-tensors ----
+    /// <summary>A folder given as a model that has no index or model.safetensors, or whose index or config.json is malformed.</summary>
+    public const string ModelFolderInvalid = nameof(ModelFolderInvalid);
+    /// <summary>The index names a shard that is not in the folder.</summary>
+    public const string ModelFolderShardMissing = nameof(ModelFolderShardMissing);
+    /// <summary>The index puts a tensor in a shard that does not hold it.</summary>
+    public const string ModelFolderTensorMissing = nameof(ModelFolderTensorMissing);
+    /// <summary>A shard holds a tensor the index does not name.</summary>
+    public const string ModelFolderTensorUnindexed = nameof(ModelFolderTensorUnindexed);
+    /// <summary>Two shards hold a tensor of the same name.</summary>
+    public const string ModelFolderTensorInTwoShards = nameof(ModelFolderTensorInTwoShards);
+    /// <summary>A tensor's shape or layer number disagrees with config.json (vocab_size, hidden_size, num_hidden_layers).</summary>
+    public const string ModelFolderConfigMismatch = nameof(ModelFolderConfigMismatch);
+    /// <summary>--part is not K/N with 1 &lt;= K &lt;= N, or is given where a split run cannot be (a file, a single output).</summary>
+    public const string PartInvalid = nameof(PartInvalid);
+    /// <summary>The final step of a split run finds parts missing, from another run, or of another format.</summary>
+    public const string PartsIncomplete = nameof(PartsIncomplete);
+    /// <summary>GroupSize is below 1, or applied where groups cannot be (per tensor, activations, LUT, channels on the last axis).</summary>
+    public const string GroupSizeInvalid = nameof(GroupSizeInvalid);
+    /// <summary>A scale given for a format that stores it in the weight's dtype (compressed-tensors) is not a value of that dtype.</summary>
+    public const string ScaleNotExactInDType = nameof(ScaleNotExactInDType);
 }

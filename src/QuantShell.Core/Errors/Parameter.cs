@@ -28,6 +28,7 @@ public sealed class Parameter
     public static readonly Parameter Unsigned = new(nameof(Unsigned));
     public static readonly Parameter PerChannel = new(nameof(PerChannel));
     public static readonly Parameter ChannelAxis = new(nameof(ChannelAxis));
+    public static readonly Parameter GroupSize = new(nameof(GroupSize));
     public static readonly Parameter LutValues = new(nameof(LutValues));
     public static readonly Parameter LutValuesBitwidth = new(nameof(LutValuesBitwidth));
     public static readonly Parameter Eps = new(nameof(Eps));
@@ -51,13 +52,16 @@ public sealed class Parameter
     public static readonly Parameter PlotPath = new(nameof(PlotPath));
     public static readonly Parameter Weights = new(nameof(Weights));
     public static readonly Parameter Activations = new(nameof(Activations));
+    public static readonly Parameter MaxParallelism = new(nameof(MaxParallelism));
+    public static readonly Parameter Part = new(nameof(Part));
+    public static readonly Parameter Finish = new(nameof(Finish));
 
     /// <summary>Every parameter, for the faces' tests that each one is spelled as a parameter they have.</summary>
     public static IReadOnlyList<Parameter> All { get; } =
     [
-        Quantizer, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, LutValues,
+        Quantizer, Target, Method, NumBits, Threshold, MinRange, MaxRange, Signed, Unsigned, PerChannel, ChannelAxis, GroupSize, LutValues,
         LutValuesBitwidth, Eps, ErrorMethod, Search, P, Percentile, Calibrate, FromPath, Rules, Format, OutputPath, OutputDirectory,
-        ExportQuantizer, Force, AllowNonFinite, PlotPath, Weights, Activations,
+        ExportQuantizer, Force, AllowNonFinite, PlotPath, Weights, Activations, MaxParallelism, Part, Finish,
     ];
 
     /// <summary>The token that stands for this parameter in a message (see the class summary).</summary>

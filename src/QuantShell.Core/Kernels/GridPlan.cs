@@ -17,7 +17,7 @@ public sealed class GridPlan : QuantizationPlan
     private object? _floatTable;
     private object? _doubleTable;
 
-    private GridPlan(QuantizationParameters parameters, IReadOnlyList<long> shape, int? channelAxis) : base(shape, channelAxis)
+    private GridPlan(QuantizationParameters parameters, IReadOnlyList<long> shape, int? channelAxis, int? groupSize) : base(shape, channelAxis, groupSize)
     {
         _parameters = parameters;
     }
@@ -32,8 +32,8 @@ public sealed class GridPlan : QuantizationPlan
             FakeQuantizeKernel.Apply(source, destination, grids[0], ref stats);
             return;
         }
-        long period = Channels * Inner;
-        if (Inner < MinRunForBroadcast && period <= MaxTablePeriod)
+        long period = OutputChannels * Inner;
+        if (RunLength < MinRunForBroadcast && period <= MaxTablePeriod)
         {
             FakeQuantizeKernel.ApplyPeriodic(source, destination, Table<T>(grids, (int)period), (int)(firstIndex % period), ref stats);
             return;
@@ -42,7 +42,7 @@ public sealed class GridPlan : QuantizationPlan
         while (position < source.Length)
         {
             long index = firstIndex + position;
-            int run = (int)Math.Min(Inner - index % Inner, source.Length - position);
+            int run = (int)Math.Min(RunFrom(index), source.Length - position);
             FakeQuantizeKernel.Apply(source.Slice(position, run), destination.Slice(position, run), grids[ChannelOf(index)], ref stats);
             position += run;
         }
@@ -51,10 +51,19 @@ public sealed class GridPlan : QuantizationPlan
     public override void Encode<T>(ReadOnlySpan<T> source, Span<int> codes, long firstIndex)
     {
         var grids = Grids<T>();
-        for (int i = 0; i < source.Length; i++)
+        // Run by run (a channel's inner block, or a group): one grid each, no index arithmetic per element.
+        int position = 0;
+        while (position < source.Length)
         {
-            FakeQuantizeKernel.Quantize(source[i], grids[ChannelOf(firstIndex + i)], out T code, out _);
-            codes[i] = int.CreateSaturating(code);
+            long index = firstIndex + position;
+            int run = Channels == 1 ? source.Length : (int)Math.Min(RunFrom(index), source.Length - position);
+            var grid = grids[ChannelOf(index)];
+            for (int i = position; i < position + run; i++)
+            {
+                FakeQuantizeKernel.Quantize(source[i], grid, out T code, out _);
+                codes[i] = int.CreateSaturating(code);
+            }
+            position += run;
         }
     }
 
@@ -130,5 +139,5 @@ public sealed class GridPlan : QuantizationPlan
 
     /// <summary>Checks a per-channel quantizer against a shape and builds the plan.</summary>
     internal static GridPlan Create(QuantizerSpec spec, QuantizationParameters parameters, IReadOnlyList<long> shape) =>
-        new(parameters, shape, spec.ResolveChannels(shape, parameters.Count));
+        new(parameters, shape, spec.ResolveChannels(shape, parameters.Count), spec.GroupSize);
 }

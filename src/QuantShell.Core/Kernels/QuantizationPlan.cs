@@ -8,22 +8,34 @@ namespace QuantShell.Core.Kernels;
 /// </summary>
 public abstract class QuantizationPlan
 {
-    private protected QuantizationPlan(IReadOnlyList<long> shape, int? channelAxis)
+    private protected QuantizationPlan(IReadOnlyList<long> shape, int? channelAxis, int? groupSize = null)
     {
         Shape = shape.ToArray();
         ElementCount = Shape.Aggregate(1L, (a, b) => checked(a * b));
         ChannelAxis = channelAxis;
         if (channelAxis is int axis)
         {
-            Channels = (int)Shape[axis];
+            OutputChannels = (int)Shape[axis];
             Inner = 1;
             for (int d = axis + 1; d < Shape.Length; d++) Inner = checked(Inner * Shape[d]);
         }
         else
         {
-            Channels = 1;
+            OutputChannels = 1;
             Inner = Math.Max(1, ElementCount);
         }
+        GroupSize = groupSize;
+        if (groupSize is int g && channelAxis is not null)
+        {
+            LastLength = Shape[^1];
+            GroupsPerChannel = (int)((LastLength + g - 1) / g);
+        }
+        else
+        {
+            LastLength = 1;
+            GroupsPerChannel = 1;
+        }
+        Channels = checked(OutputChannels * GroupsPerChannel);
     }
 
     public long[] Shape { get; }
@@ -32,13 +44,48 @@ public abstract class QuantizationPlan
     /// <summary>The resolved (non-negative) channel axis, or null for a per-tensor quantizer.</summary>
     public int? ChannelAxis { get; }
 
+    /// <summary>
+    /// The number of parameter sets (scale and zero point, or threshold): one per tensor, per channel, or per channel and
+    /// group (channel-major: set c * <see cref="GroupsPerChannel"/> + g).
+    /// </summary>
     public int Channels { get; }
+
+    /// <summary>The length of the channel axis (1 per tensor).</summary>
+    public int OutputChannels { get; }
+
+    /// <summary>Group-wise: the number of input features (on the last axis) per group; null otherwise.</summary>
+    public int? GroupSize { get; }
+
+    /// <summary>Groups along the last axis of each channel (the last one ragged when the size does not divide); 1 without groups.</summary>
+    public int GroupsPerChannel { get; }
+
+    /// <summary>Group-wise: the length of the last axis.</summary>
+    public long LastLength { get; }
 
     /// <summary>Elements between consecutive channels in C order (product of the dimensions after the axis).</summary>
     public long Inner { get; }
 
-    /// <summary>Index of the channel of the element at C-order flat index <paramref name="index"/>.</summary>
-    public int ChannelOf(long index) => Channels == 1 ? 0 : (int)(index / Inner % Channels);
+    /// <summary>Index of the parameter set of the element at C-order flat index <paramref name="index"/>.</summary>
+    public int ChannelOf(long index)
+    {
+        if (Channels == 1) return 0;
+        int channel = (int)(index / Inner % OutputChannels);
+        return GroupSize is int g ? channel * GroupsPerChannel + (int)(index % LastLength / g) : channel;
+    }
+
+    /// <summary>How many elements from <paramref name="index"/> on share its parameter set (up to the end of its channel run or group).</summary>
+    public long RunFrom(long index)
+    {
+        if (GroupSize is int g)
+        {
+            long within = index % LastLength;
+            return Math.Min(g - within % g, LastLength - within);
+        }
+        return Inner - index % Inner;
+    }
+
+    /// <summary>The longest run of elements that share a parameter set (a channel's inner block, or a group).</summary>
+    public long RunLength => GroupSize is int g ? Math.Min(g, LastLength) : Inner;
 
     /// <summary>Quantizes elements [firstIndex, firstIndex + source.Length) of the tensor into <paramref name="destination"/>.</summary>
     public abstract void Apply<T>(ReadOnlySpan<T> source, Span<T> destination, long firstIndex, ref KernelStats stats)

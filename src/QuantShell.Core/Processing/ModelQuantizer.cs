@@ -84,7 +84,7 @@ internal static class ModelQuantizer
             var codeType = CodeType(plan.CodeRange, file.Kind);
             var spec = quantizer.SpecFor(plan);
             int channels = plan.ChannelAxis is null ? 1 : plan.Channels;
-            long[] parameterShape = plan.ChannelAxis is null ? [] : [channels];
+            long[] parameterShape = plan.ChannelAxis is null ? [] : plan.GroupSize is null ? [channels] : [plan.OutputChannels, plan.GroupsPerChannel];
             string scaleName = Unique(names, tensor.Name + "_scale", file);
             string? zeroPointName = spec.IsLut ? null : Unique(names, tensor.Name + "_zero_point", file);
             string? lutName = spec.IsLut ? Unique(names, tensor.Name + "_lut", file) : null;

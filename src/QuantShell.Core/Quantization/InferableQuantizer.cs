@@ -83,6 +83,7 @@ public abstract class InferableQuantizer
         if (Spec.IsLut)
             values += $" LutValues=[{QuantizerSpec.Format(Spec.LutValues!)}] LutValuesBitwidth={Spec.EffectiveLutValuesBitwidth} Eps={QuantizerSpec.FormatValue(Spec.EffectiveEps)}";
         string channels = !Spec.PerChannel ? "" : Spec.ChannelAxis is int axis ? $" PerChannel ChannelAxis={axis}" : " PerChannel";
+        if (Spec.GroupSize is int groupSize) channels += $" GroupSize={groupSize}";
         return $"{GetType().Name}(NumBits={Spec.NumBits} {values}{channels})";
     }
 }

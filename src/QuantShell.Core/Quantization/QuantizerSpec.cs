@@ -54,6 +54,13 @@ public sealed record QuantizerSpec
     /// </summary>
     public int? ChannelAxis { get; init; }
 
+    /// <summary>
+    /// Group-wise scales (QuantShell's, not MCT's): one value per channel and per group of this many consecutive elements
+    /// of the last axis, the last group ragged when it does not divide; null for one value per channel (or tensor).
+    /// Needs per-channel quantization on an axis other than the last; values are stored channel-major ([channel][group]).
+    /// </summary>
+    public int? GroupSize { get; init; }
+
     /// <summary>The table of a LUT quantizer: integer values in the LUT's range, at most 2^NumBits distinct, any order.</summary>
     public IReadOnlyList<double>? LutValues { get; init; }
 
@@ -149,6 +156,16 @@ public sealed record QuantizerSpec
                 throw Invalid("InputRank", $"InputRank applies to LUT quantizers ({Parameter.Values(QuantizationMethod.LutSymmetric, QuantizationMethod.LutPot)}) only, not to {MethodName}.", ErrorIds.ParameterNotApplicable);
         }
 
+        if (GroupSize is int groupSize)
+        {
+            if (groupSize < 1)
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} must be at least 1 but is {groupSize}.", ErrorIds.GroupSizeInvalid);
+            if (Target == QuantizationTarget.Activation || IsLut)
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} applies to POT, symmetric and uniform weights quantizers, not to {(IsLut ? MethodName : "activation")} quantizers.", ErrorIds.GroupSizeInvalid);
+            if (!PerChannel)
+                throw Invalid(Parameter.GroupSize, $"{Parameter.GroupSize} gives one value per channel and group: it needs {Parameter.PerChannel}.", ErrorIds.GroupSizeInvalid);
+        }
+
         int count = ValueCount;
         if (!PerChannel && count > 1)
         {
@@ -181,6 +198,8 @@ public sealed record QuantizerSpec
         for (int i = 0; i < Threshold.Count; i++)
         {
             double t = Threshold[i];
+            // Checked for every channel (thousands per chunk of a large weight): the name is only spelled for an error.
+            if (double.IsFinite(t) && t > 0 && (float)t > 0f && !float.IsInfinity((float)t) && (!powerOfTwo || double.IsPow2(t))) continue;
             string where = Threshold.Count > 1 ? $"{Parameter.Threshold}[{i}]" : $"{Parameter.Threshold}";
             if (!double.IsFinite(t))
                 throw Invalid("Threshold", $"{where} must be a finite number but is {FormatValue(t)}.", ErrorIds.ThresholdNotFinite);
@@ -206,8 +225,9 @@ public sealed record QuantizerSpec
             throw Invalid(Parameter.MaxRange, $"{Parameter.MinRange} has {MinRange.Count} values but {Parameter.MaxRange} has {MaxRange.Count}; they must pair up.", ErrorIds.RangeCountMismatch);
         for (int i = 0; i < MinRange.Count; i++)
         {
-            string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             double min = MinRange[i], max = MaxRange[i];
+            if (double.IsFinite(min) && !float.IsInfinity((float)min) && double.IsFinite(max) && !float.IsInfinity((float)max) && (float)min < (float)max) continue;
+            string suffix = MinRange.Count > 1 ? $"[{i}]" : "";
             if (!double.IsFinite(min) || float.IsInfinity((float)min))
                 throw Invalid(Parameter.MinRange, $"{Parameter.MinRange}{suffix} must be a finite float32 number but is {FormatValue(min)}.", ErrorIds.RangeNotFinite);
             if (!double.IsFinite(max) || float.IsInfinity((float)max))
@@ -273,6 +293,19 @@ public sealed record QuantizerSpec
         if (!PerChannel) return null;
         string name = Method == QuantizationMethod.Uniform ? $"{Parameter.MinRange}/{Parameter.MaxRange}" : $"{Parameter.Threshold}";
         var parameter = Method == QuantizationMethod.Uniform ? Parameter.MinRange : Parameter.Threshold;
+        if (GroupSize is int groupSize)
+        {
+            // Values channel by channel, a group at a time: the channels are on the axis given, else on axis 0.
+            if (shape.Count == 0) throw NoAxes();
+            int channelAxis = ChannelAxis is int chosen ? CheckAxis(chosen, shape.Count) : DefaultChannelAxis;
+            CheckGroupAxis(channelAxis, shape);
+            long groups = (shape[^1] + groupSize - 1) / groupSize;
+            if (shape[channelAxis] * groups != valueCount)
+                throw Invalid(parameter,
+                    $"{name} has {valueCount} values but shape {FormatShape(shape)} has {shape[channelAxis]} channels (axis {channelAxis}) of {groups} groups of {groupSize}; give {shape[channelAxis] * groups} values, channel by channel.",
+                    ErrorIds.ChannelCountMismatch);
+            return channelAxis;
+        }
         if (ChannelAxis is not int given)
         {
             if (shape.Count == 0) throw NoAxes();
@@ -298,6 +331,15 @@ public sealed record QuantizerSpec
     /// </summary>
     public QuantizerSpec WithResolvedAxis(int? resolvedAxis) =>
         PerChannel && ChannelAxis is null && resolvedAxis is not null ? this with { ChannelAxis = resolvedAxis } : this;
+
+    /// <summary>Group-wise scales group the last axis, so the channels must be on another one.</summary>
+    internal void CheckGroupAxis(int channelAxis, IReadOnlyList<long> shape)
+    {
+        if (GroupSize is not null && channelAxis == shape.Count - 1)
+            throw Invalid(Parameter.GroupSize,
+                $"{Parameter.GroupSize} groups the last axis, but the channel axis {channelAxis} of shape {FormatShape(shape)} is the last axis; choose another {Parameter.ChannelAxis} (0, the output channels of a Linear weight).",
+                ErrorIds.GroupSizeInvalid);
+    }
 
     private static QuantizerValidationException NoAxes() =>
         Invalid(Parameter.PerChannel, $"{Parameter.PerChannel} needs a channel axis but a 0-d tensor (shape ()) has no axes; quantize it per tensor.", ErrorIds.ChannelAxisOutOfRange);

@@ -15,10 +15,16 @@ internal static class NothingToQuantize
     {
         if (file.Tensors.Count == 0) return "the file holds no tensors";
         if (policy.Rules is null && file is OnnxTensorFile { Survey.NothingToQuantize: { } graphSays }) return graphSays;
+        return Why(file.Tensors.Count, policy, skipCategories);
+    }
+
+    /// <summary>The reason for <paramref name="tensorCount"/> tensors (a model folder's, say), counted by why each was skipped.</summary>
+    public static string Why(int tensorCount, TensorPolicy policy, IEnumerable<string?> skipCategories)
+    {
         string counts = Counts(skipCategories.Select(c => c ?? "skipped"));
         return policy.Rules is not null
-            ? $"the rules quantize none of its {file.Tensors.Count} tensors ({counts})"
-            : $"none of its {file.Tensors.Count} tensors is a weight by default ({counts}); give rules to choose others";
+            ? $"the rules quantize none of its {tensorCount} tensors ({counts})"
+            : $"none of its {tensorCount} tensors is a weight by default ({counts}); give rules to choose others";
     }
 
     /// <summary>The same, deciding each tensor with <paramref name="policy"/>; null when some tensor would be quantized.</summary>

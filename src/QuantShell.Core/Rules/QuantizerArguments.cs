@@ -36,6 +36,9 @@ public sealed record QuantizerArguments
     public bool? Signed { get; init; }
     public bool? PerChannel { get; init; }
     public int? ChannelAxis { get; init; }
+
+    /// <summary>Group-wise scales: one value per channel and group of this many elements of the last axis (implies PerChannel).</summary>
+    public int? GroupSize { get; init; }
     public IReadOnlyList<double>? LutValues { get; init; }
     public int? LutValuesBitwidth { get; init; }
     public double? Eps { get; init; }
@@ -67,6 +70,7 @@ public sealed record QuantizerArguments
         if (Signed is not null) yield return Parameter.Signed;
         if (PerChannel is not null) yield return Parameter.PerChannel;
         if (ChannelAxis is not null) yield return Parameter.ChannelAxis;
+        if (GroupSize is not null) yield return Parameter.GroupSize;
         if (LutValues is not null) yield return Parameter.LutValues;
         if (LutValuesBitwidth is not null) yield return Parameter.LutValuesBitwidth;
         if (Eps is not null) yield return Parameter.Eps;
@@ -112,8 +116,9 @@ public sealed record QuantizerArguments
                 MinRange = MinRange,
                 MaxRange = MaxRange,
                 Signed = Signed,
-                PerChannel = PerChannel ?? false,
+                PerChannel = PerChannel ?? (GroupSize is not null && (Target ?? DefaultTarget) == QuantizationTarget.Weights),
                 ChannelAxis = ChannelAxis,
+                GroupSize = GroupSize,
                 LutValues = LutValues,
                 LutValuesBitwidth = LutValuesBitwidth,
                 Eps = Eps,

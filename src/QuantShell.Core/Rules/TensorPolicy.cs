@@ -91,6 +91,38 @@ public sealed class TensorPolicy
         return TensorDecision.Quantize(DefaultFor(0));
     }
 
+    /// <summary>
+    /// What to do with one tensor of a Hugging Face model folder: rules decide as for any file; without them only the weights
+    /// of Linear layers are quantized (2-D floating <c>*.weight</c>, not embeddings, <c>lm_head</c> or norms, as
+    /// llm-compressor's default), per channel on axis 0.
+    /// </summary>
+    internal TensorDecision DecideLinearWeight(StoredTensor tensor)
+    {
+        if (Rules is not null || !tensor.DType.IsFloating || tensor.ElementCount == 0) return Decide(tensor);
+        if (!tensor.Name.EndsWith(".weight", StringComparison.Ordinal) || tensor.Rank != 2)
+            return TensorDecision.Skip($"by default a model folder's Linear weights are quantized (2-D '*.weight'); this is rank {tensor.Rank} '{tensor.Name}' (give rules to choose others)",
+                "not a Linear weight (by default)");
+        string module = tensor.Name[..^".weight".Length];
+        string last = module[(module.LastIndexOf('.') + 1)..];
+        if (last == "lm_head")
+            return TensorDecision.Skip("lm_head is left unquantized by default, as llm-compressor does (give rules to quantize it)",
+                "lm_head (by default)");
+        if (IsEmbedding(module))
+            return TensorDecision.Skip("an embedding is not a Linear weight; left unquantized by default (give rules to quantize it)",
+                "embedding (by default)");
+        if (last.Contains("norm", StringComparison.OrdinalIgnoreCase) || last.StartsWith("ln", StringComparison.Ordinal))
+            return TensorDecision.Skip("a norm's weight is left unquantized by default (give rules to quantize it)",
+                "norm (by default)");
+        return TensorDecision.Quantize(DefaultFor(0));
+    }
+
+    /// <summary>True for the module name of an embedding (<c>embed_tokens</c>, <c>wte</c>, <c>wpe</c>, <c>shared</c>, ...), which is not a Linear layer.</summary>
+    internal static bool IsEmbedding(string module)
+    {
+        string last = module[(module.LastIndexOf('.') + 1)..];
+        return last.Contains("embed", StringComparison.OrdinalIgnoreCase) || last is "wte" or "wpe" or "shared";
+    }
+
     /// <summary>The model default with channels on <paramref name="axis"/> (built once per axis; jobs decide from several threads).</summary>
     private QuantizerRecipe DefaultFor(int axis) =>
         axis == 0 ? _modelDefault! : _defaultsByAxis.GetOrAdd(axis, a => ModelDefault(_arguments, Recipe, a));

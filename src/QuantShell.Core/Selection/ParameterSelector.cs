@@ -185,17 +185,58 @@ public static class ParameterSelector
             throw new QuantShellException($"Calibration arrays have different lengths on channel axis {channelAxis}.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
         if (channelCount == 0)
             throw new QuantShellException($"channel axis {channelAxis} has length 0: there is no channel to choose values for.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData);
-        long perChannel = data.Sum(a => a.ElementCount) / channelCount;
-        var channels = new T[channelCount][];
-        var filled = new int[channelCount];
-        for (int c = 0; c < channelCount; c++) channels[c] = new T[perChannel];
+        long groups = 1, last = 1;
+        if (incomplete.GroupSize is int groupSize)
+        {
+            incomplete.CheckGroupAxis(channelAxis, data[0].Shape);
+            last = data[0].Shape[^1];
+            if (data.Any(a => a.Shape[^1] != last))
+                throw new QuantShellException("Calibration arrays for group-wise selection must have the same last axis.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
+            groups = (last + groupSize - 1) / groupSize;
+        }
+        // One set of values per channel, or per channel and group (channel-major); a ragged last group holds fewer.
+        long sets = checked(channelCount * groups);
+        var counts = new long[sets];
+        int SetOf(long i, long inner) => (int)(i / inner % channelCount);
+        foreach (var array in data)
+        {
+            long inner = array.Shape.Skip(channelAxis + 1).Aggregate(1L, (x, y) => x * y);
+            if (incomplete.GroupSize is null)
+            {
+                for (int c = 0; c < channelCount; c++) counts[c] += array.ElementCount / channelCount;
+                continue;
+            }
+            // Whole rows of the last axis share a channel (the channel axis is not the last): count group by group.
+            for (long row = 0; row < array.ElementCount / last; row++)
+            {
+                long first = (row * last / inner % channelCount) * groups;
+                for (long g = 0; g < groups; g++) counts[first + g] += Math.Min(incomplete.GroupSize!.Value, last - g * incomplete.GroupSize.Value);
+            }
+        }
+        var channels = new T[sets][];
+        var filled = new int[sets];
+        for (int c = 0; c < sets; c++) channels[c] = new T[counts[c]];
         for (int a = 0; a < arrays.Length; a++)
         {
             long inner = data[a].Shape.Skip(channelAxis + 1).Aggregate(1L, (x, y) => x * y);
             var values = arrays[a];
+            if (incomplete.GroupSize is int size)
+            {
+                for (long row = 0; row < values.LongLength / last; row++)
+                {
+                    long first = (row * last / inner % channelCount) * groups;
+                    for (long g = 0; g < groups; g++)
+                    {
+                        int c = (int)(first + g), length = (int)Math.Min(size, last - g * size);
+                        Array.Copy(values, row * last + g * size, channels[c], filled[c], length);
+                        filled[c] += length;
+                    }
+                }
+                continue;
+            }
             for (long i = 0; i < values.LongLength; i++)
             {
-                int c = (int)(i / inner % channelCount);
+                int c = SetOf(i, inner);
                 channels[c][filled[c]++] = values[i];
             }
         }

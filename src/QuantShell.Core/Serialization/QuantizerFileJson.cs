@@ -32,6 +32,9 @@ public sealed class QuantizerFileJson
     public int? ChannelAxis { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? GroupSize { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<double>? LutValues { get; init; }
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -58,6 +61,7 @@ public sealed class QuantizerFileJson
         Signed = spec.SignedOfMethod,
         PerChannel = spec.Target == QuantizationTarget.Weights ? spec.PerChannel : null,
         ChannelAxis = spec.PerChannel ? spec.ChannelAxis : null,
+        GroupSize = spec.GroupSize,
         LutValues = spec.LutValuesOfMethod,
         LutValuesBitwidth = spec.IsLut ? spec.EffectiveLutValuesBitwidth : null,
         Eps = spec.IsLut ? spec.EffectiveEps : null,

@@ -15,7 +15,7 @@ namespace QuantShell.PowerShell.Commands;
 [OutputType(typeof(QuantizationResult), typeof(ModelQuantizationSummary))]
 public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationReport>
 {
-    /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales) or Qdq (ONNX).</summary>
+    /// <summary>What a model-file output holds: Fake (default), Int (integer codes with scales), Qdq (ONNX) or CompressedTensors (model folders).</summary>
     [Parameter]
     [Alias("Form")]
     public OutputFormat Format { get; set; } = QuantizeRequest.DefaultFormat;
@@ -47,6 +47,20 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
     [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string? ExportQuantizer { get; set; }
 
+    /// <summary>Shards of a model folder quantized at once (default 1: memory holds one shard's tensors in flight).</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int MaxParallelism { get; set; } = 1;
+
+    /// <summary>For a model folder: only part K of N of its shards ('K/N'), into a staging folder beside -OutputPath; then -Finish.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Part { get; set; }
+
+    /// <summary>For a model folder split with -Part: checks every part is done, writes index, config and other files, puts the output in place.</summary>
+    [Parameter]
+    public SwitchParameter Finish { get; set; }
+
     protected override InputJob<QuantizationReport> CreateJob()
     {
         var request = new QuantizeRequest
@@ -62,6 +76,9 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
             ExportQuantizerPath = ResolveOutputPath(ExportQuantizer),
             // At most two files in flight per core: quantizing overlaps the upstream command (Get-ChildItem).
             MaxParallelism = Environment.ProcessorCount,
+            ShardParallelism = MaxParallelism,
+            Part = Part,
+            Finish = Finish.IsPresent,
         };
         return new QuantizeJob(request, new CmdletHost<QuantizationReport>(this, progressId: 1, toOutput: WithVerboseTensors));
     }

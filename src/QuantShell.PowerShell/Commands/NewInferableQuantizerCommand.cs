@@ -53,6 +53,10 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
     [Parameter]
     public int ChannelAxis { get; set; }
 
+    /// <summary>Group-wise scales: one value per channel and group of this many elements of the last axis (implies -PerChannel, axis 0 by default).</summary>
+    [Parameter]
+    public int GroupSize { get; set; }
+
     /// <summary>The table of a LUT quantizer (LutSymmetric, LutPot): integers in the LUT's range, any order, duplicates allowed.</summary>
     [Parameter]
     public double[]? LutValues { get; set; }

@@ -80,6 +80,11 @@ public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
     public int ChannelAxis { get; set; }
 
+    /// <summary>Group-wise scales: one value per channel and group of this many elements of the last axis (implies -PerChannel, axis 0 by default).</summary>
+    [Parameter(ParameterSetName = PathParametersSet)]
+    [Parameter(ParameterSetName = LiteralPathParametersSet)]
+    public int GroupSize { get; set; }
+
     /// <summary>The table of a LUT quantizer (integers in the LUT's range, any order); not given means chosen from the data by k-means.</summary>
     [Parameter(ParameterSetName = PathParametersSet)]
     [Parameter(ParameterSetName = LiteralPathParametersSet)]
@@ -157,6 +162,7 @@ internal static class QuantizerParameters
             Signed = Switch(nameof(QuantizerArguments.Signed)),
             PerChannel = Switch(nameof(QuantizerArguments.PerChannel)),
             ChannelAxis = Given<int>(nameof(QuantizerArguments.ChannelAxis)),
+            GroupSize = Given<int>(nameof(QuantizerArguments.GroupSize)),
             LutValues = GivenObject<double[]>(nameof(QuantizerArguments.LutValues)),
             LutValuesBitwidth = Given<int>(nameof(QuantizerArguments.LutValuesBitwidth)),
             Eps = Given<double>(nameof(QuantizerArguments.Eps)),

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
@@ -91,6 +92,9 @@ internal static class OnnxQdqWeights
                                OnnxDataType type = OnnxDataType.Float, Dequantizer dequantizer = Dequantizer.DequantizeLinear)
     {
         if (!OnnxDataTypes.IsQuantizable(type)) throw new ArgumentException($"{OnnxDataTypes.Name(type)} is not a float type.", nameof(type));
+        if (plan.GroupSize is not null)
+            throw new QuantShellException($"{stem}: group-wise scales have no qdq form (DequantizeLinear takes one scale per tensor or per channel); write the fake or int form.",
+                ErrorIds.GroupSizeInvalid, QuantShellErrorKind.InvalidArgument, "GroupSize");
         var storage = StorageType(plan);
         if (codeBytes.Length != OnnxDataTypes.RawBytes(storage, plan.ElementCount))
             throw new ArgumentException($"{codeBytes.Length} bytes of codes for {plan.ElementCount} {OnnxDataTypes.Name(storage)} codes.", nameof(codeBytes));

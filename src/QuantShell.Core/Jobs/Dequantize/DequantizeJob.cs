@@ -52,6 +52,8 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
             var write = new WriteOptions { Force = _request.Force, Fsync = _request.Fsync };
             if (file is Formats.Onnx.OnnxTensorFile onnx)
                 return OnnxModelDequantizer.Write(onnx, outputPath, output.Name, write, token);
+            if (CompressedTensorsReader.Recognize(file, input.FullPath!) is { } schemes)
+                return AtomicFile.Write(output.Path!, write, stream => CompressedTensorsReader.Write(file, schemes, stream, outputPath, token), output.Name);
             return AtomicFile.Write(output.Path!, write, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
         });
     }

@@ -14,4 +14,7 @@ public enum OutputFormat
     /// <summary>ONNX only: integer initializers feeding DequantizeLinear.</summary>
     [JsonStringEnumMemberName("qdq")]
     Qdq,
+    /// <summary>Model folders: the compressed-tensors pack-quantized layout (int32-packed codes, scales in the weight's dtype) that vLLM and transformers load.</summary>
+    [JsonStringEnumMemberName("compressed-tensors")]
+    CompressedTensors,
 }

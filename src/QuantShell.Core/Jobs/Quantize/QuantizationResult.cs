@@ -56,6 +56,9 @@ public sealed record QuantizationResult : QuantizationReport
     /// <summary>The resolved (non-negative) channel axis for per-channel quantizers, else null.</summary>
     public int? ChannelAxis { get; init; }
 
+    /// <summary>Group-wise: elements of the last axis per group (values are then per channel and group, channel-major); else null.</summary>
+    public int? GroupSize { get; init; }
+
     /// <summary>The threshold(s) applied (POT, symmetric, LUT), given or chosen from the data; null for uniform.</summary>
     public IReadOnlyList<double>? Threshold { get; init; }
 
@@ -151,6 +154,7 @@ public sealed record QuantizationResult : QuantizationReport
             NumBits = spec.NumBits,
             PerChannel = spec.PerChannel,
             ChannelAxis = plan.ChannelAxis,
+            GroupSize = spec.GroupSize,
             Threshold = spec.ThresholdOfMethod,
             MinRange = spec.MinRangeOfMethod,
             MaxRange = spec.MaxRangeOfMethod,

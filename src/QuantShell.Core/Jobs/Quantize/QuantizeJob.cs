@@ -23,6 +23,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     private readonly QuantizerRecipe _recipe;
     private readonly OutputPlanner _outputs;
     private readonly string? _exportPath;
+    private readonly SplitPart? _part;
     private bool _quantizerExported;
 
     /// <summary>Checks the request (every rule that needs no input) and reads the quantizer file, if any.</summary>
@@ -34,6 +35,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         _recipe = _policy.Recipe;
         _outputs = new OutputPlanner(request.OutputPath, request.OutputDirectory, request.OutputStream, request.Force,
             path => DefaultOutputPath(path, request.Format));
+        _part = request.Part is null ? null : SplitPart.Parse(request.Part);
         if (request.ExportQuantizerPath is not null && _policy.Rules is not null)
             throw Usage($"{Parameter.ExportQuantizer} writes one quantizer, but rules give each tensor its own; export from a run without {Parameter.Rules}.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         if (request.ExportQuantizerPath is not null)
@@ -96,8 +98,69 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
 
     protected override void Start(JobInput input)
     {
+        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        {
+            StartFolder(input);
+            return;
+        }
+        if (_part is not null || _request.Finish)
+        {
+            Fail(input, Usage($"{input.Name}: {Parameter.Part} and {Parameter.Finish} split the shards of a model folder; this input is a file.", ErrorIds.PartInvalid, _part is not null ? Parameter.Part : Parameter.Finish));
+            return;
+        }
         if (_policy.Rules is null && !_recipe.ChoosesFromData) ExportQuantizer(_recipe.Spec);
         StartWithOutput(input, _outputs, "Quantize", (output, token) => input.Kind() == TensorFileKind.Npy ? [QuantizeNpy(input, output, token)] : QuantizeModel(input, output, token));
+    }
+
+    /// <summary>
+    /// A Hugging Face model folder: the index and every shard's header are read and checked, and the output folder's name,
+    /// on the caller's thread; the shards are written on a worker (docs/model-folders.md).
+    /// </summary>
+    private void StartFolder(JobInput input)
+    {
+        string output;
+        FolderQuantizer quantizer;
+        try
+        {
+            if (_outputs.SingleOutput && _request.OutputStream is not null)
+                throw Usage($"{input.Name}: a model folder is written to a folder, not to a stream; give {Parameter.OutputPath} (the output folder).", ErrorIds.StreamOutputNotSupported, Parameter.OutputPath);
+            if (_exportPath is not null)
+                throw Usage($"{input.Name}: {Parameter.ExportQuantizer} writes one quantizer, but each tensor of a model folder gets its own.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
+            if (_request.Format == OutputFormat.Qdq)
+                throw Usage($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a model folder takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int, OutputFormat.CompressedTensors)}.", ErrorIds.OutputFormatNotSupported, Parameter.Format);
+            if (_part is not null && _request.Finish)
+                throw Usage($"{Parameter.Part} and {Parameter.Finish} cannot both be given: each part writes its shards, then one {Parameter.Finish} completes the run.", ErrorIds.OptionConflict, Parameter.Finish);
+            string outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
+                ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
+                : FolderQuantizer.DefaultOutput(input.Name, _request.Format));
+            output = Path.GetFullPath(outputName);
+            _outputs.EnsureDirectory();
+            FolderQuantizer.CheckOutput(input.FullPath!, output, _request.Force, outputName);
+            var folder = ModelFolder.Open(input.FullPath!, input.Name);
+            quantizer = new FolderQuantizer(folder, _policy, _request.Format, Options(null), _request.ShardParallelism, output, outputName);
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        string action = _request.Finish ? "Finish the split quantization into" : _part is not null ? $"Quantize part {_part} into" : "Quantize into";
+        if (!Host.ShouldProcess(input.Name, $"{action} '{output}'")) return;
+        Enqueue(input, token =>
+        {
+            var clock = Stopwatch.StartNew();
+            void Progress(long done, long total, int tensorsDone, int tensorsTotal) => ReportItemProgress(input, done, total, tensorsDone, tensorsTotal);
+            if (_request.Finish)
+            {
+                quantizer.FinishParts(token);
+                return [];
+            }
+            var results = _part is not null ? quantizer.RunPart(_part, Progress, token) : quantizer.Run(Progress, token);
+            var summary = Summarize(input, "model folder", results.Count, output, results, quantizer.InputBytes, _part is null ? quantizer.OutputBytes() : null, clock.Elapsed,
+                skipped => results.Count == 0 ? "the folder holds no tensors" : NothingToQuantize.Why(results.Count, _policy, skipped));
+            if (summary.Warning is { } why) Warn(input, $"{input.Name}: nothing quantized, the output holds the same values: {why}");
+            return [summary];
+        });
     }
 
     /// <summary>An .npy input: streamed through the kernel, or read once when its values are chosen from it.</summary>
@@ -141,6 +204,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         if (_exportPath is not null && _recipe.ChoosesFromData)
             throw Usage($"{input.Name}: {Parameter.ExportQuantizer} writes one quantizer, but the values of each tensor of a model file are chosen from that tensor.", ErrorIds.ExportQuantizerNeedsOneQuantizer, Parameter.ExportQuantizer);
         using var file = input.OpenTensorFile();
+        if (_request.Format == OutputFormat.CompressedTensors)
+            throw new QuantShellException($"{input.Name}: the compressed-tensors format is written for Hugging Face model folders (config.json and safetensors shards); give the folder.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         if (_request.Format == OutputFormat.Qdq && file.Kind != TensorFileKind.Onnx)
             throw new QuantShellException($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a {file.FormatName} file takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int)}.", ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, Parameter.Format.Name);
         var options = Options(null);
@@ -161,14 +226,15 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
                 ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
                 : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
         }
-        var summary = Summarize(input, file, outputPath, results, inputBytes, FileBytes(outputPath, file, written: true), clock.Elapsed);
+        var summary = Summarize(input, file.FormatName, file.Tensors.Count, outputPath, results, inputBytes, FileBytes(outputPath, file, written: true), clock.Elapsed,
+            skipped => NothingToQuantize.Why(file, _policy, skipped));
         if (summary.Warning is { } why) Warn(input, $"{input.Name}: nothing quantized, the output holds the same values: {why}");
         return [summary];
     }
 
     /// <summary>The model's results in a few numbers, and why nothing was quantized when nothing was.</summary>
-    private ModelQuantizationSummary Summarize(JobInput input, TensorFile file, string outputPath, IReadOnlyList<QuantizationResult> results,
-                                               long? inputBytes, long? outputBytes, TimeSpan elapsed)
+    private ModelQuantizationSummary Summarize(JobInput input, string fileFormat, int tensorCount, string outputPath, IReadOnlyList<QuantizationResult> results,
+                                               long? inputBytes, long? outputBytes, TimeSpan elapsed, Func<IEnumerable<string?>, string> whyNothing)
     {
         var weights = results.Where(r => !r.Skipped && !r.Activation).ToList();
         var skipped = results.Where(r => r.Skipped).ToList();
@@ -181,9 +247,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         {
             InputPath = input.ResultPath,
             OutputPath = outputPath,
-            FileFormat = file.FormatName,
+            FileFormat = fileFormat,
             Format = _request.Format,
-            TensorCount = file.Tensors.Count,
+            TensorCount = tensorCount,
             QuantizedCount = weights.Count,
             SkippedCount = skipped.Count,
             ActivationCount = activations,
@@ -192,7 +258,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             InputBytes = inputBytes,
             OutputBytes = outputBytes,
             SqnrDb = sqnr,
-            Warning = weights.Count == 0 && activations == 0 ? NothingToQuantize.Why(file, _policy, skipped.Select(r => r.SkipCategory)) : null,
+            Warning = weights.Count == 0 && activations == 0 ? whyNothing(skipped.Select(r => r.SkipCategory)) : null,
             ElapsedMs = elapsed.TotalMilliseconds,
             Tensors = results,
         };

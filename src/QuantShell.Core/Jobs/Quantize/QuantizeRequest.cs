@@ -44,6 +44,18 @@ public sealed record QuantizeRequest
     /// <summary>Inputs worked on at once.</summary>
     public int MaxParallelism { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>Shards of a model folder worked on at once (default 1: memory holds one shard's tensors in flight).</summary>
+    public int ShardParallelism { get; init; } = 1;
+
+    /// <summary>
+    /// For a model folder: write only this part's share of the shards (<c>K/N</c>, see <see cref="SplitPart"/>) into a
+    /// staging folder beside the output; <see cref="Finish"/> completes the run.
+    /// </summary>
+    public string? Part { get; init; }
+
+    /// <summary>For a model folder split with <see cref="Part"/>: the final step (index, config, other files, the rename).</summary>
+    public bool Finish { get; init; }
+
     /// <summary>Bytes read per step when streaming (tests use tiny chunks).</summary>
     public int ChunkBytes { get; init; } = 1 << 20;
 }
