@@ -245,13 +245,21 @@ internal static class CompressedTensorsWriter
                 var plan = rowQuantizer.PlanFor(values, n, out long first);
                 long start = first < 0 ? row * columns : first;
                 packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
-                plan.Apply<T>(chunk, quantized.AsSpan(0, count), start, ref stats);
-                plan.Encode<T>(chunk, codes.AsSpan(0, count), start);
-                var output = packed.AsSpan(0, n * words * 4);
-                output.Clear();
-                for (int r = 0; r < n; r++)
-                    PackRow(codes.AsSpan(r * columns, columns), offset, bits, output.Slice(r * words * 4, words * 4));
-                destination.Write(output);
+                // Two halves of the rows at once (always two, so that the error sums add up in the same order on every
+                // machine): the fake values (for the error), the codes and the packed words of each.
+                var halves = new KernelStats[2];
+                int middle = count >= ParallelValues ? n / 2 : n;
+                Parallel.Invoke(
+                    () => halves[0] = EncodeRows(plan, values, quantized, codes, packed, 0, middle, columns, start, words, offset, bits),
+                    () => halves[1] = EncodeRows(plan, values, quantized, codes, packed, middle, n, columns, start, words, offset, bits));
+                foreach (var half in halves)
+                {
+                    stats.NonFinite += half.NonFinite;
+                    stats.Finite += half.Finite;
+                    stats.SumSquaredError += half.SumSquaredError;
+                    stats.SumSquaredSignal += half.SumSquaredSignal;
+                }
+                destination.Write(packed, 0, n * words * 4);
             }
             return firstNaN;
         }
@@ -263,6 +271,26 @@ internal static class CompressedTensorsWriter
             ArrayPool<int>.Shared.Return(codes);
             if (packed is not null) ArrayPool<byte>.Shared.Return(packed);
         }
+    }
+
+    // Chunks of at least this many values are encoded in two halves at once.
+    private const int ParallelValues = 1 << 16;
+
+    /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>) of a chunk: fake values (for the error), codes, packed words.</summary>
+    private static KernelStats EncodeRows<T>(QuantizationPlan plan, T[] values, T[] quantized, int[] codes, byte[] packed, int from, int to, int columns,
+                                             long start, int words, int offset, int bits)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var stats = new KernelStats();
+        if (from >= to) return stats;
+        int first = from * columns, count = (to - from) * columns;
+        plan.Apply<T>(values.AsSpan(first, count), quantized.AsSpan(first, count), start + first, ref stats);
+        plan.Encode<T>(values.AsSpan(first, count), codes.AsSpan(first, count), start + first);
+        var output = packed.AsSpan(from * words * 4, (to - from) * words * 4);
+        output.Clear();
+        for (int r = from; r < to; r++)
+            PackRow(codes.AsSpan(r * columns, columns), offset, bits, output.Slice((r - from) * words * 4, words * 4));
+        return stats;
     }
 
     private static int FirstNaN<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
