@@ -6,7 +6,9 @@
 #                               for SkiaSharp's natives, which draw plots); no TorchSharp, no libtorch
 #   module/QuantShell.Torch/bin QuantShell.Torch: src/QuantShell.Torch published for linux-x64 (TorchSharp, the libtorch
 #                               natives), without the files QuantShell already ships (QuantShell.Core.dll, ...)
-#   module/QuantShell.OnnxRuntime/bin  QuantShell.OnnxRuntime: src/QuantShell.OnnxRuntime published for linux-x64
+#   module/bin/linux-x64        QuantShell.Core.dll compiled ReadyToRun for linux-x64 (module/QuantShell.Init.ps1 loads it
+#                               there; the portable one in module/bin everywhere else)
+#   module/QuantShell.OnnxRuntime/bin  QuantShell.OnnxRuntime: src/QuantShell.OnnxRuntime published for linux-x64, ReadyToRun
 #                               (Microsoft.ML.OnnxRuntime, libonnxruntime.so), without what QuantShell ships
 # build/pack-module.sh stages all three from here and packs them.
 set -euo pipefail
@@ -47,13 +49,23 @@ for shipped in "$core_output"/*; do
 done
 rm -f "$torch_output"/QuantShell.Torch.deps.json
 # -r linux-x64 flattens ONNX Runtime's linux-x64 natives (libonnxruntime.so) next to Microsoft.ML.OnnxRuntime.dll, where
-# it finds them; no other platform's are published.
+# it finds them; no other platform's are published. ReadyToRun: the managed assemblies carry code precompiled for
+# linux-x64 beside their IL, so less is compiled at run time. A ReadyToRun image loads only on the OS and CPU it was
+# compiled for (elsewhere .NET refuses it with a BadImageFormatException), which costs this module nothing: its
+# natives are linux-x64's only. The default instruction set, not x86-64-v3: .NET uses no precompiled code of an image
+# compiled for x86-64-v3 on a CPU without AVX2, and on one with it the default leaves only a few more methods to the JIT
+# (docs/performance.md, "The JIT path").
 dotnet publish src/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.csproj \
     --configuration Release \
     --runtime linux-x64 \
     --self-contained false \
+    -p:PublishReadyToRun=true \
     --output "$runtime_output" \
     --nologo
+# The same publish compiled QuantShell.Core: its ReadyToRun image goes to QuantShell's bin/linux-x64, which
+# module/QuantShell.Init.ps1 loads on linux-x64; every other platform loads the portable bin/QuantShell.Core.dll.
+mkdir -p "$core_output/linux-x64"
+cp "$runtime_output/QuantShell.Core.dll" "$core_output/linux-x64/QuantShell.Core.dll"
 for shipped in "$core_output"/*; do
     name="$(basename "$shipped")"
     [[ -f "$shipped" && -e "$runtime_output/$name" ]] && rm -f "$runtime_output/$name"
@@ -74,7 +86,7 @@ dotnet tool restore
 dotnet restore tests/pester/Pester.Restore.csproj --nologo
 dotnet pwsh -NoProfile -NonInteractive -File build/generate-help.ps1 -ModuleFolder "$core_output"   # docs/cmdlets/*.md -> en-US MAML
 
-for required in QuantShell.PowerShell.dll QuantShell.Core.dll QuantShell.Plotting.dll libSkiaSharp.so libHarfBuzzSharp.so en-US/QuantShell.PowerShell.dll-Help.xml; do
+for required in QuantShell.PowerShell.dll QuantShell.Core.dll linux-x64/QuantShell.Core.dll QuantShell.Plotting.dll libSkiaSharp.so libHarfBuzzSharp.so en-US/QuantShell.PowerShell.dll-Help.xml; do
     if [[ ! -e "$core_output/$required" ]]; then
         echo "build-module.sh: $core_output/$required is missing after publish" >&2
         exit 1

@@ -5,13 +5,14 @@
 #   symmetric MSE per tensor, POT MSE per channel, no clipping per channel (symmetric), uniform MSE per channel and a
 #   4-bit LUT (lut-symmetric, per channel), each with --search mct and --search optimal.
 # Each case is timed next to the same quantizer with its values given (same file, same layout, alternated runs): the
-# ratio is chosen / given of the same run pair, then the medians; peak RSS from /usr/bin/time -v. Then the JIT path:
-# the framework-dependent build (what QuantShell.Cli.any installs) against the native one on the values-given runs, and
-# the first Invoke-Quantize in a fresh pwsh. The load average is printed with each section: the machine is shared.
+# ratio is chosen / given of the same run pair, then the medians; peak RSS from /usr/bin/time -v. Then the JIT path
+# (build/bench/jit.sh, on the same input): the framework-dependent builds (what QuantShell.Cli.any installs; ReadyToRun)
+# against the native one with the values given, and the first Invoke-Quantize in a fresh pwsh. The load average is
+# printed with each section: the machine is shared.
 #   Usage: build/bench/selection.sh [RUNS=3] [CASES=all|comma list of case names]
 # Environment: TIMEOUT=seconds after which a run is stopped (its time then shows as that many seconds);
 #              TOOL=path of a dotnet-quant to time instead of building one (e.g. an older build, for "before" figures);
-#              JIT_TOOL=path of a framework-dependent dotnet-quant.dll (default: built here); SKIP_JIT=1 skips the JIT part.
+#              SKIP_JIT=1 skips the JIT part.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 runs="${1:-3}"
@@ -105,59 +106,4 @@ echo "   memory target: <= 1.25 x 256 MiB + 64 MiB = 384 MiB"
 
 [ "${SKIP_JIT:-0}" = 1 ] && exit 0
 echo
-echo "== JIT path: framework-dependent builds (what QuantShell.Cli.any installs: JIT; and ReadyToRun) vs native, values given"
-echo "   (ms, medians of $runs; ratio = framework-dependent / native of the same run)"
-if [ -n "${JIT_TOOL:-}" ]; then
-  jit="$JIT_TOOL"
-else
-  dotnet publish "$root/src/QuantShell.Cli" -c Release -p:PublishAot=false -o "$work/jit" --nologo -v quiet >/dev/null
-  jit="$work/jit/dotnet-quant.dll"
-fi
-# ReadyToRun needs a runtime identifier: the framework-dependent build for this machine's, precompiled for x86-64-v3.
-dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 --self-contained false -p:PublishAot=false -p:PublishReadyToRun=true \
-  -p:PublishReadyToRunCrossgen2ExtraArgs=--instruction-set:x86-64-v3 -o "$work/r2r" --nologo -v quiet >/dev/null
-r2r="$work/r2r/dotnet-quant.dll"
-load
-printf '%-20s %8s %8s %8s %7s %7s\n' case native jit r2r jit/nat r2r/nat
-for entry in "${cases[@]:0:2}" "version||--version"; do
-  IFS='|' read -r name _ given <<<"$entry"
-  ns=""; js=""; rs=""; jr=""; rr=""
-  for run in $(seq 1 "$runs"); do
-    if [ "$name" = version ]; then
-      read -r n _ < <(cd "$work" && measure_plain "$tool" --version)
-      read -r j _ < <(measure_plain dotnet "$jit" --version)
-      read -r r _ < <(measure_plain dotnet "$r2r" --version)
-    else
-      # shellcheck disable=SC2086
-      read -r n _ < <(measure "$tool" quantize "$work/x.npy" $given)
-      # shellcheck disable=SC2086
-      read -r j _ < <(measure dotnet "$jit" quantize "$work/x.npy" $given)
-      # shellcheck disable=SC2086
-      read -r r _ < <(measure dotnet "$r2r" quantize "$work/x.npy" $given)
-    fi
-    ns="$ns $n"; js="$js $j"; rs="$rs $r"; jr="$jr $(ratio "$j" "$n")"; rr="$rr $(ratio "$r" "$n")"
-  done
-  printf '%-20s %8s %8s %8s %7s %7s\n' "$name" "$(echo "$ns" | median)" "$(echo "$js" | median)" "$(echo "$rs" | median)" "$(echo "$jr" | median)" "$(echo "$rr" | median)"
-done
-load
-
-echo
-echo "== the first Invoke-Quantize in a fresh pwsh (ms: whole process, and the call alone), the module's assemblies"
-echo "   published as build/build-module.sh publishes them (framework-dependent, linux-x64): JIT, and ReadyToRun (x86-64-v3)"
-dotnet publish "$root/src/QuantShell.PowerShell" -c Release -r linux-x64 --self-contained false -o "$work/module-jit" --nologo -v quiet >/dev/null
-dotnet publish "$root/src/QuantShell.PowerShell" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-  -p:PublishReadyToRunCrossgen2ExtraArgs=--instruction-set:x86-64-v3 -o "$work/module-r2r" --nologo -v quiet >/dev/null
-du -sh "$work/module-jit" "$work/module-r2r" | awk '{print "   size: " $0}'
-load
-for kind in jit r2r; do
-  ps=""; cs=""
-  for run in $(seq 1 "$runs"); do
-    rm -f "$work/p.npy"; sync
-    s=$(date +%s%N)
-    out=$(cd "$root" && dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$work/module-$kind/QuantShell.PowerShell.dll'; \$w = [Diagnostics.Stopwatch]::StartNew(); \$null = Invoke-Quantize -Path '$work/x.npy' -Method Symmetric -Threshold 2 -OutputPath '$work/p.npy'; \$w.ElapsedMilliseconds")
-    e=$(date +%s%N)
-    ps="$ps $(( (e - s) / 1000000 ))"; cs="$cs $(echo "$out" | tail -1)"
-  done
-  echo "module $kind: fresh pwsh, import + first Invoke-Quantize (256 MiB, values given): median $(echo "$ps" | median) ms; the call alone: median $(echo "$cs" | median) ms"
-done
-load
+TOOL="$tool" INPUT="$work/x.npy" bash "$root/build/bench/jit.sh" "$runs"

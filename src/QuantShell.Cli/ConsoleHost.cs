@@ -8,8 +8,11 @@ namespace QuantShell.Cli;
 /// <summary>
 /// A job's results and errors as a command line shows them: one line of text or one JSON object (JSON Lines) per result
 /// on <paramref name="output"/>, one line per error on <paramref name="errors"/>, and the exit code they add up to.
+/// <paramref name="jsonType"/> is asked for only when a result is written as JSON: building a type's serialization metadata
+/// runs System.Text.Json's generic code for every type it reaches, hundreds of methods the JIT would otherwise compile at
+/// start-up for text output too.
 /// </summary>
-internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors, bool json, JsonTypeInfo<TResult>? jsonType,
+internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors, bool json, Func<JsonTypeInfo<TResult>>? jsonType,
                                            Action<TextWriter, TResult> writeText, bool progressLine = false,
                                            Action<TextWriter, TResult>? writeJson = null) : JobHost<TResult>
 {
@@ -49,7 +52,7 @@ internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors,
     {
         ClearProgress();
         if (json && writeJson is not null) writeJson(output, result);
-        else if (json && jsonType is not null) output.WriteLine(JsonSerializer.Serialize(result, jsonType));
+        else if (json && jsonType is not null) output.WriteLine(JsonSerializer.Serialize(result, jsonType()));
         else writeText(output, result);
     }
 

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Reflection.PortableExecutable;
 
 namespace QuantShell.Cli.Tests;
 
@@ -130,6 +131,18 @@ public sealed class PackTests : IDisposable
             var entries = portable.Entries.Select(e => e.FullName).ToArray();
             Assert.Contains("tools/net10.0/any/dotnet-quant.dll", entries);
             Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
+            // The build every platform but linux-x64 installs stays portable IL: a ReadyToRun image is compiled for one OS
+            // and CPU, and .NET refuses it (BadImageFormatException) on any other (docs/install.md).
+            foreach (string assembly in new[] { "dotnet-quant.dll", "QuantShell.Core.dll" })
+            {
+                using var image = new MemoryStream();
+                using (Stream entry = portable.GetEntry($"tools/net10.0/any/{assembly}")!.Open()) entry.CopyTo(image);
+                image.Position = 0;
+                using var pe = new PEReader(image);
+                Assert.Equal(0, pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size);
+                Assert.False(pe.PEHeaders.CorHeader.Flags.HasFlag(CorFlags.ILLibrary), assembly);
+                Assert.Equal(Machine.I386, pe.PEHeaders.CoffHeader.Machine);
+            }
         }
 
         // A private NuGet cache: the machine's cache may hold an older QuantShell.Cli of this version that would be installed instead.

@@ -48,6 +48,26 @@ BeforeAll {
         [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $stdout.Result; Error = $stderr.Result }
     }
 
+    # What a managed assembly's headers say about ReadyToRun (docs/design/coreclr/botr/readytorun-format.md in
+    # dotnet/runtime): an image compiled ReadyToRun sets COMIMAGE_FLAGS_IL_LIBRARY in its CLI header, whose
+    # ManagedNativeHeader points to a READYTORUN_HEADER starting with the signature "RTR" (0x00525452); its COFF machine is
+    # the target's (AMD64 0x8664, XOR 0x7B79 for Linux: 0xFD1D). A portable (IL-only) assembly has neither.
+    function Get-ReadyToRunInfo([string] $Path) {
+        $stream = [System.IO.File]::OpenRead($Path)
+        try {
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+            $cor = $pe.PEHeaders.CorHeader
+            $native = $cor.ManagedNativeHeaderDirectory
+            $signature = if ($native.Size -ge 4) { [BitConverter]::ToUInt32([byte[]]$pe.GetSectionData($native.RelativeVirtualAddress).GetContent(0, 4), 0) } else { 0 }
+            [pscustomobject]@{
+                ILLibrary = $cor.Flags.HasFlag([System.Reflection.PortableExecutable.CorFlags]::ILLibrary)
+                ReadyToRun = $signature -eq 0x00525452
+                Machine = [int]$pe.PEHeaders.CoffHeader.Machine
+            }
+        }
+        finally { $stream.Dispose() }
+    }
+
     # The last line a fresh pwsh printed, as the JSON object the script wrote there; fails with everything it said.
     function Get-FreshPwshResult($Run) {
         $Run.ExitCode | Should -Be 0 -Because "the fresh pwsh said:`n$($Run.Output)`n$($Run.Error)"
@@ -170,6 +190,25 @@ Describe 'The staged modules' {
         (Get-Item -LiteralPath $CorePackage).Length | Should -BeLessThan 10MB
     }
 
+    It 'QuantShell ships QuantShell.Core portable in bin and ReadyToRun for linux-x64 in bin/linux-x64' {
+        $folder = Join-Path $StagingDir 'QuantShell/bin'
+        $portable = Get-ReadyToRunInfo (Join-Path $folder 'QuantShell.Core.dll')
+        $portable.ReadyToRun | Should -BeFalse
+        $portable.ILLibrary | Should -BeFalse
+        $portable.Machine | Should -Be 0x014C -Because 'an AnyCPU assembly says I386 and runs on every platform'
+        $precompiled = Get-ReadyToRunInfo (Join-Path $folder 'linux-x64/QuantShell.Core.dll')
+        $precompiled.ReadyToRun | Should -BeTrue
+        $precompiled.ILLibrary | Should -BeTrue
+        $precompiled.Machine | Should -Be 0xFD1D -Because 'compiled for Linux on x64'
+        # The two are one build: the same assembly version and product version.
+        $names = foreach ($path in (Join-Path $folder 'QuantShell.Core.dll'), (Join-Path $folder 'linux-x64/QuantShell.Core.dll')) {
+            [System.Reflection.AssemblyName]::GetAssemblyName($path).FullName
+        }
+        $names[1] | Should -Be $names[0]
+        [System.Diagnostics.FileVersionInfo]::GetVersionInfo((Join-Path $folder 'linux-x64/QuantShell.Core.dll')).ProductVersion | Should -Be $Version
+        @(Get-ChildItem -LiteralPath (Join-Path $folder 'linux-x64') -File).Name | Should -Be @('QuantShell.Core.dll')
+    }
+
     It 'QuantShell.Torch ships TorchSharp and libtorch, and no second copy of what QuantShell ships' {
         $bin = Join-Path $StagingDir 'QuantShell.Torch/bin'
         foreach ($file in 'QuantShell.Torch.dll', 'TorchSharp.dll', 'libLibTorchSharp.so', 'libtorch.so', 'libtorch_cpu.so', 'libc10.so', 'LICENSE-LIBTORCH.txt') {
@@ -191,6 +230,15 @@ Describe 'The staged QuantShell.OnnxRuntime module' {
         $core = @(Get-ChildItem -LiteralPath (Join-Path $StagingDir 'QuantShell/bin') -File).Name
         @(Get-ChildItem -LiteralPath $bin -File | Where-Object Name -In $core) | Should -BeNullOrEmpty
         (Get-Item -LiteralPath $RuntimePackage).Length | Should -BeLessThan 20MB
+    }
+
+    It 'its managed assemblies are compiled ReadyToRun for linux-x64, the one platform its natives are for' {
+        $bin = Join-Path $StagingDir 'QuantShell.OnnxRuntime/bin'
+        foreach ($file in 'QuantShell.OnnxRuntime.dll', 'Microsoft.ML.OnnxRuntime.dll') {
+            $info = Get-ReadyToRunInfo (Join-Path $bin $file)
+            $info.ReadyToRun | Should -BeTrue -Because $file
+            $info.Machine | Should -Be 0xFD1D -Because $file
+        }
     }
 }
 
@@ -241,6 +289,7 @@ Import-Module QuantShell
     ModuleBase = (Get-Module QuantShell).ModuleBase
     Version = (Get-Module QuantShell).Version.ToString()
     TorchAssemblies = @([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -match 'Torch')
+    CoreLocation = [QuantShell.Core.Formats.NpyArray].Assembly.Location
     TensorErrorId = `$tensorError.ErrorId
     TensorErrorMessage = `$tensorError.Message
 } | ConvertTo-Json -Compress
@@ -249,6 +298,8 @@ Import-Module QuantShell
         $result.ModuleBase | Should -Be (Join-Path $InstalledRoot "QuantShell/$ModuleVersion")
         $result.Version | Should -Be $ModuleVersion
         @($result.TorchAssemblies) | Should -BeNullOrEmpty
+        # On linux-x64 the core's ReadyToRun image is the one loaded (module/QuantShell.Init.ps1).
+        $result.CoreLocation | Should -Be (Join-Path $InstalledRoot "QuantShell/$ModuleVersion/bin/linux-x64/QuantShell.Core.dll")
         Get-NpyDataHex (Join-Path $ScratchHome 'seed.q.npy') | Should -Be (Get-NpyDataHex $SeedExpected)
         # The installed module writes what the clone's writes.
         $null = Invoke-Quantize -Path $Checkpoint -OutputPath (Join-Path $Work 'model.q.pt')

@@ -80,7 +80,7 @@ internal static class CalibrateCommand
         // The options are checked before ONNX Runtime is loaded: a mistyped option costs nothing.
         CalibrateJob.CheckOptions(request);
         bool json = parseResult.GetValue(Json);
-        var host = new ConsoleHost<CalibrationResult>(cli.Output, cli.Error, json, QuantShellJson.Compact.CalibrationResult, TextFormat.WriteCalibrated,
+        var host = new ConsoleHost<CalibrationResult>(cli.Output, cli.Error, json, () => QuantShellJson.Compact.CalibrationResult, TextFormat.WriteCalibrated,
             progressLine: cli.ErrorIsTerminal);
         var summary = CalibrateJob.Run(request with { Runner = ModelRuntime.Create() }, host, cancellationToken);
         if (!json)

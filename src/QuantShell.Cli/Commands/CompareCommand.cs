@@ -51,7 +51,7 @@ internal static class CompareCommand
             CandidatePath = parseResult.GetValue(Candidate)!,
             DataPath = parseResult.GetValue(DataPath)!,
         };
-        var host = new ConsoleHost<ComparisonResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.ComparisonResult, TextFormat.WriteCompared,
+        var host = new ConsoleHost<ComparisonResult>(cli.Output, cli.Error, parseResult.GetValue(Json), () => QuantShellJson.Compact.ComparisonResult, TextFormat.WriteCompared,
             progressLine: cli.ErrorIsTerminal);
         CompareJob.Run(request with { Runner = ModelRuntime.Create() }, host, cancellationToken);
         return ExitCode.Success;

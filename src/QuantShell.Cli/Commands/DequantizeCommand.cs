@@ -36,7 +36,7 @@ internal static class DequantizeCommand
             Fsync = parseResult.GetValue(QuantizeCommand.Fsync),
         };
         var host = new ConsoleHost<DequantizationResult>(cli.Output, cli.Error, parseResult.GetValue(QuantizeCommand.Json),
-            QuantShellJson.Compact.DequantizationResult, TextFormat.WriteDequantized);
+            () => QuantShellJson.Compact.DequantizationResult, TextFormat.WriteDequantized);
         var job = DequantizeJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         return host.ExitCode(job);
     }

@@ -39,7 +39,7 @@ internal static class InspectCommand
         var cli = CliInvocation.From(parseResult);
         bool json = parseResult.GetValue(Json);
         bool first = true;
-        var host = new ConsoleHost<TensorInfo>(cli.Output, cli.Error, json, QuantShellJson.Compact.TensorInfo, (output, info) =>
+        var host = new ConsoleHost<TensorInfo>(cli.Output, cli.Error, json, () => QuantShellJson.Compact.TensorInfo, (output, info) =>
         {
             if (!first) output.WriteLine();
             first = false;

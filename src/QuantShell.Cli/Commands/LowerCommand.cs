@@ -73,7 +73,7 @@ internal static class LowerCommand
             Force = parseResult.GetValue(Force),
             Fsync = parseResult.GetValue(QuantizeCommand.Fsync),
         };
-        var host = new ConsoleHost<LowerResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.LowerResult, TextFormat.WriteLowered);
+        var host = new ConsoleHost<LowerResult>(cli.Output, cli.Error, parseResult.GetValue(Json), () => QuantShellJson.Compact.LowerResult, TextFormat.WriteLowered);
         // Models are files: '-' is a file name here, not stdin.
         var job = LowerJob.Run(request, parseResult.GetValue(Inputs)!.Select(JobInput.File), host, cancellationToken);
         return host.ExitCode(job);

@@ -66,7 +66,7 @@ internal static class MeasureCommand
         };
         bool perChannelDetail = parseResult.GetValue(PerChannelDetail);
         string? tableOf = null;
-        var host = new ConsoleHost<MeasurementResult>(cli.Output, cli.Error, parseResult.GetValue(Json), QuantShellJson.Compact.MeasurementResult,
+        var host = new ConsoleHost<MeasurementResult>(cli.Output, cli.Error, parseResult.GetValue(Json), () => QuantShellJson.Compact.MeasurementResult,
             (writer, result) => TextFormat.WriteMeasured(writer, result, perChannelDetail, ref tableOf), progressLine: cli.ErrorIsTerminal);
         var job = MeasureJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         return host.ExitCode(job);

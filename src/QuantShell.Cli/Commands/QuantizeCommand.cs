@@ -125,7 +125,7 @@ internal static class QuantizeCommand
         // When stdout carries the .npy data, the results go to stderr.
         bool verbose = parseResult.GetValue(Verbose);
         var host = new ConsoleHost<QuantizationReport>(toStdout ? cli.Error : cli.Output, cli.Error, parseResult.GetValue(Json),
-            QuantShellJson.Compact.QuantizationReport, (writer, report) => TextFormat.WriteQuantizeReport(writer, report, verbose),
+            () => QuantShellJson.Compact.QuantizationReport, (writer, report) => TextFormat.WriteQuantizeReport(writer, report, verbose),
             progressLine: cli.ErrorIsTerminal, writeJson: WriteJson);
         var job = QuantizeJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         stdout?.Flush();
