@@ -61,6 +61,30 @@ public sealed class MctSelectionTests
         }
     }
 
+    /// <summary>
+    /// The weights cases again with every candidate set's squared errors bounded from a histogram first, whatever the
+    /// size (by default only channels of 2^16 values and more are): the same values, bit for bit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Case_BoundedErrors_ChooseMctValues(string id)
+    {
+        var c = SelectionFixtures.Get(id);
+        if (c.Request.Target != QuantizationTarget.Weights) return;
+        var inputs = c.ReadInputs();
+        var bounded = c with { Options = c.Options with { BoundedSearchFrom = 0 } };
+        var choice = Choose(bounded, inputs);
+        if (c.Request.Method == QuantizationMethod.Uniform)
+        {
+            AssertBits(c.Doubles("minRange64"), choice.Ranges!.Select(r => r.Min).ToArray(), "minRange (float64)");
+            AssertBits(c.Doubles("maxRange64"), choice.Ranges!.Select(r => r.Max).ToArray(), "maxRange (float64)");
+        }
+        else
+        {
+            AssertBits(c.Doubles("threshold64"), choice.Thresholds!, "threshold (float64)");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(LutCases))]
     public void LutCase_MctThresholdAndTableNoWorseThanMctsMedian(string id)

@@ -66,6 +66,53 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         return Histogram().Divergence(output.Select(double.CreateTruncating).ToArray(), rangeMin, rangeMax);
     }
 
+    /// <summary>
+    /// The errors of several integer grids on <paramref name="sample"/>, for a scan that keeps the least (first of
+    /// equals) and starts from <paramref name="least"/>: Mse errors are first bounded from a moment histogram of the
+    /// sample (<see cref="Mct.MomentHistogram"/>, built once), and only grids whose lower bound is not above the least
+    /// upper bound (and <paramref name="least"/>) are scored exactly; the others get their lower bound, above the least,
+    /// so the scan picks the same grid as with every error exact. A null grid scores +∞.
+    /// </summary>
+    public double[] ScoreMany(IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double least)
+    {
+        var errors = new double[grids.Count];
+        var histogram = Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= Options.BoundedSearchFrom && grids.Count > 1 ? Moments(sample) : null;
+        var lows = new double[grids.Count];
+        double leastHigh = least;
+        bool single = typeof(T) == typeof(float);
+        // The float64 sum of n non-negative terms, however its lanes split it: at most n roundings on a term's way.
+        double gamma = sample.Length * Mct.MomentHistogram.UnitRoundoff64;
+        for (int i = 0; i < grids.Count; i++)
+        {
+            lows[i] = double.NegativeInfinity;
+            if (grids[i] is not { } grid) { lows[i] = errors[i] = double.PositiveInfinity; continue; }
+            if (histogram is null || gamma >= 0.25) continue;
+            if (!histogram.TryKernelSquaredErrorSum(double.CreateTruncating(grid.Scale), double.CreateTruncating(grid.Inverse), int.CreateTruncating(grid.ZeroPoint),
+                    int.CreateTruncating(grid.QuantMin), int.CreateTruncating(grid.QuantMax), single, out double low, out double high)) continue;
+            lows[i] = low * (1 - gamma) / sample.Length;
+            leastHigh = Math.Min(leastHigh, high * (1 + gamma) / sample.Length);
+        }
+        for (int i = 0; i < grids.Count; i++)
+        {
+            if (grids[i] is not { } grid) continue;
+            errors[i] = lows[i] > leastHigh ? lows[i] : Score(grid, ranges[i].Min, ranges[i].Max, sample);
+        }
+        return errors;
+    }
+
+    private Mct.MomentHistogram? Moments(T[] sample)
+    {
+        if (!ReferenceEquals(_momentsOf, sample))
+        {
+            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false);
+            _momentsOf = sample;
+        }
+        return _moments;
+    }
+
+    private Mct.MomentHistogram? _moments;
+    private T[]? _momentsOf;
+
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);
 
     private T[] Edges() => _edges ??= Histogram().Edges.Select(T.CreateTruncating).ToArray();

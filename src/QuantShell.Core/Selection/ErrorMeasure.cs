@@ -18,6 +18,9 @@ internal readonly struct ErrorMeasure
         _p = p;
     }
 
+    /// <summary>Whether the error is the mean of squares (Mse, or Lp with p = 2).</summary>
+    public bool IsSquared => _method == ErrorMethod.Mse;
+
     /// <summary>Mean error of <paramref name="values"/> on the grid (lower is better); non-finite values are skipped.</summary>
     public double Mean<T>(ReadOnlySpan<T> values, in Grid<T> grid) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {

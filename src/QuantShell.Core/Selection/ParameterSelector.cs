@@ -302,7 +302,8 @@ public static class ParameterSelector
         var (qmin, qmax) = RangeMath.SymmetricRange(numBits, signed);
         var coarseSample = scorer.Sample(1 << 16);
         var sample = scorer.Sample(int.MaxValue);
-        double Score(T[] set, double t) => scorer.Score(new Grid<T>(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax), signed ? -t : 0, t, set);
+        Grid<T> GridOf(double t) => new(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax);
+        double Score(T[] set, double t) => scorer.Score(GridOf(t), signed ? -t : 0, t, set);
 
         // Up to a little beyond max|x|: the top of a signed grid is t - s, so covering max exactly needs t slightly above it.
         double upper = maxAbs * (1 + 2.0 / (qmax + 1));
@@ -322,12 +323,17 @@ public static class ParameterSelector
             const int fine = 64;
             step = (high - low) / fine;
             best = Score(sample, bestT);
+            // The whole round's grids are scored at once: most are ruled out by bounds, the rest scored exactly.
+            var thresholds = new List<double>();
             for (int k = 0; k <= fine; k++)
             {
                 double t = AsFloat(low + step * k);
-                if (t <= 0) continue;
-                double error = Score(sample, t);
-                if (error < best) { best = error; bestT = t; }
+                if (t > 0) thresholds.Add(t);
+            }
+            var errors = scorer.ScoreMany(thresholds.Select(t => (Grid<T>?)GridOf(t)).ToArray(), thresholds.Select(t => (signed ? -t : 0, t)).ToArray(), sample, best);
+            for (int k = 0; k < thresholds.Count; k++)
+            {
+                if (errors[k] < best) { best = errors[k]; bestT = thresholds[k]; }
             }
         }
         return bestT;
@@ -351,15 +357,17 @@ public static class ParameterSelector
         bool weights = incomplete.Target == QuantizationTarget.Weights;
         var coarseSample = scorer.Sample(1 << 14);
         var sample = scorer.Sample(int.MaxValue);
-        double Score(T[] set, double a, double b)
+        (Grid<T>? Grid, double Min, double Max) GridOf(double a, double b)
         {
             float min = (float)(low * a), max = (float)(high * b);
-            if (!(min < max)) return double.PositiveInfinity;
+            if (!(min < max)) return (null, 0, 0);
             var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, numBits);
             var (scale, zero) = weights ? RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, numBits) : RangeMath.UniformActivationGrid(adjustedMin, adjustedMax, numBits);
-            if (!(scale > 0) || !float.IsFinite(scale)) return double.PositiveInfinity;
-            return scorer.Score(new Grid<T>(scale, zero, 0, (1 << numBits) - 1), adjustedMin, adjustedMax, set);
+            if (!(scale > 0) || !float.IsFinite(scale)) return (null, 0, 0);
+            return (new Grid<T>(scale, zero, 0, (1 << numBits) - 1), adjustedMin, adjustedMax);
         }
+        double Score(T[] set, double a, double b) =>
+            GridOf(a, b) is ({ } grid, var min, var max) ? scorer.Score(grid, min, max, set) : double.PositiveInfinity;
         // Factors of 0 are pointless where that side is 0 anyway; scan only the sides that exist.
         var aValues = low < 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
         var bValues = high > 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
@@ -376,14 +384,20 @@ public static class ParameterSelector
             best = Score(sample, bestA, bestB);
             double centerA = bestA, centerB = bestB;
             step /= 4;
+            // The whole round's grids are scored at once: most are ruled out by bounds, the rest scored exactly.
+            var factors = new List<(double A, double B)>();
             for (int i = -8; i <= 8; i++)
                 for (int j = -8; j <= 8; j++)
                 {
                     double a = low < 0 ? centerA + i * step : 1, b = high > 0 ? centerB + j * step : 1;
-                    if (a <= 0 || b <= 0) continue;
-                    double error = Score(sample, a, b);
-                    if (error < best) { best = error; bestA = a; bestB = b; }
+                    if (a > 0 && b > 0) factors.Add((a, b));
                 }
+            var grids = factors.Select(f => GridOf(f.A, f.B)).ToArray();
+            var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best);
+            for (int k = 0; k < factors.Count; k++)
+            {
+                if (errors[k] < best) { best = errors[k]; (bestA, bestB) = factors[k]; }
+            }
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
     }

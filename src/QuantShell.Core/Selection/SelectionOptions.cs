@@ -38,4 +38,11 @@ public sealed record SelectionOptions
 
     /// <summary>Symmetric and uniform searches run on at most this many values per channel (an evenly strided sample beyond).</summary>
     public int MaxSearchValues { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// MCT's search: channels of at least this many values have each candidate's squared error bounded from a histogram
+    /// first and computed exactly only where the bounds leave it open (the choice is the same either way; tests set it
+    /// to compare both paths).
+    /// </summary>
+    internal int BoundedSearchFrom { get; init; } = Mct.MctWeightsSelection.DefaultBoundedFrom;
 }

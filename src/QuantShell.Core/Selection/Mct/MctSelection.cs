@@ -71,11 +71,11 @@ internal static class MctSelection
         switch (request.Method)
         {
             case QuantizationMethod.Uniform:
-                return new MctChoice { Ranges = MctWeightsSelection.UniformRanges(values, numBits, perChannel, options.ErrorMethod, options.P, sequential) };
+                return new MctChoice { Ranges = MctWeightsSelection.UniformRanges(values, numBits, perChannel, options.ErrorMethod, options.P, sequential, options.BoundedSearchFrom) };
             case QuantizationMethod.Pot:
-                return new MctChoice { Thresholds = MctWeightsSelection.PotThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential), Signed = signedWeights };
+                return new MctChoice { Thresholds = MctWeightsSelection.PotThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential, options.BoundedSearchFrom), Signed = signedWeights };
             case QuantizationMethod.Symmetric:
-                return new MctChoice { Thresholds = MctWeightsSelection.SymmetricThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential), Signed = signedWeights };
+                return new MctChoice { Thresholds = MctWeightsSelection.SymmetricThresholds(values, numBits, signedWeights, perChannel, options.ErrorMethod, options.P, sequential, options.BoundedSearchFrom), Signed = signedWeights };
             default:
             {
                 bool pot = request.Method == QuantizationMethod.LutPot;

@@ -19,7 +19,8 @@ internal static class MctWeightsSelection
     /// <summary>MCT's iterations of the power-of-two search for weights (halvings from twice the no-clipping threshold).</summary>
     public const int PotCandidates = 10;
 
-    public static double[] PotThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+    public static double[] PotThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
+                                            int boundedFrom = DefaultBoundedFrom)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -27,7 +28,8 @@ internal static class MctWeightsSelection
         var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
         if (method == ErrorMethod.NoClipping) return noClipping;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows);
+        // One set of candidates, scored in one pass: bounding them first would cost a pass of its own.
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, int.MaxValue);
         var result = new double[channels.Length];
         Parallel.For(0, channels.Length, c =>
         {
@@ -47,7 +49,8 @@ internal static class MctWeightsSelection
         return result;
     }
 
-    public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+    public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
+                                            int boundedFrom = DefaultBoundedFrom)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -57,7 +60,7 @@ internal static class MctWeightsSelection
         var start = maxima.Select(t => perChannel ? (t < MinThreshold ? MinThreshold : t) : PythonMax(MinThreshold, t)).ToArray();
         if (method == ErrorMethod.NoClipping) return start;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows);
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
         var search = new SymmetricIntervalSearch
         {
             Iterations = perChannel ? 15 : 40,
@@ -70,7 +73,8 @@ internal static class MctWeightsSelection
         return best.Select(t => perChannel ? NumpyMaximum(MinThreshold, t) : PythonMax(MinThreshold, t)).ToArray();
     }
 
-    public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false)
+    public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
+                                                              int boundedFrom = DefaultBoundedFrom)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -88,7 +92,7 @@ internal static class MctWeightsSelection
         }
 
         // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
-        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows);
+        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
         var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
         var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
@@ -139,11 +143,20 @@ internal static class MctWeightsSelection
         return Math.Pow(2.0, Math.Ceiling(Math.Log2(NumpyMaximum(x, MinThreshold))));
     }
 
-    private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows)
-        where T : unmanaged, IFloatingPointIeee754<T> =>
-        method == ErrorMethod.Kl
-            ? new TensorKlErrors<T>(channels, numBits, histogramOfQuantized)
-            : new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
+    /// <summary>Channels of at least this many values have their squared errors bounded first (<see cref="BoundedTensorErrors{T}"/>).</summary>
+    public const int DefaultBoundedFrom = 1 << 16;
+
+    private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows,
+                                        int boundedFrom)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (method == ErrorMethod.Kl) return new TensorKlErrors<T>(channels, numBits, histogramOfQuantized);
+        var exact = new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
+        bool squared = method == ErrorMethod.Mse || (method == ErrorMethod.Lp && p == 2);
+        return squared && channels.Any(c => c.Length >= boundedFrom)
+            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom)
+            : exact;
+    }
 
     /// <summary>np.maximum: NaN if either is.</summary>
     public static TNumber NumpyMaximum<TNumber>(TNumber a, TNumber b) where TNumber : IFloatingPointIeee754<TNumber> =>

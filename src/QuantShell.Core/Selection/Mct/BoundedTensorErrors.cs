@@ -1,0 +1,115 @@
+using System.Numerics;
+
+namespace QuantShell.Core.Selection.Mct;
+
+/// <summary>
+/// MCT's squared errors (<see cref="TensorErrors{T}"/>) for a set of candidates, computed exactly only where it matters.
+/// MCT's searches use a set's errors only through its least one: which candidate it is (the first of equals, as
+/// <c>np.argmin</c> and the strict-improvement scans take it) and its value. So each candidate's error is first bounded
+/// from the channel's <see cref="MomentHistogram"/> (built once, on the first set), every candidate whose lower bound
+/// exceeds the least upper bound is out, and only the rest are computed exactly (one pass over the values, NumPy's
+/// summation). A candidate that is out gets its lower bound as its error: above the least, so every comparison the
+/// searches make comes out as with exact errors. Single candidates (a search's start) are always computed exactly.
+/// </summary>
+internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Bins of all channels' histograms together (about 44 bytes each), and the most one channel gets.</summary>
+    public const int TotalBins = 1 << 19, MaxBins = 1 << 16, MinBins = 1 << 10;
+
+    private readonly T[][] _channels;
+    private readonly TensorErrors<T> _exact;
+    private readonly bool _perChannel, _sequentialRows;
+    private readonly int _boundedFrom, _bins;
+    private readonly Lazy<MomentHistogram?>[] _histograms;
+
+    /// <param name="channels">Each channel's values (one for per tensor), all finite.</param>
+    /// <param name="exact">The exact errors of the same channels.</param>
+    /// <param name="perChannel">Per channel: float32 means are taken per row.</param>
+    /// <param name="sequentialRows">Whether NumPy sums each row one value after the other.</param>
+    /// <param name="boundedFrom">Channels with fewer values are always computed exactly.</param>
+    public BoundedTensorErrors(T[][] channels, TensorErrors<T> exact, bool perChannel, bool sequentialRows, int boundedFrom)
+    {
+        _channels = channels;
+        _exact = exact;
+        _perChannel = perChannel;
+        _sequentialRows = perChannel && sequentialRows;
+        _boundedFrom = boundedFrom;
+        _bins = Math.Clamp(TotalBins / Math.Max(1, channels.Length), MinBins, MaxBins);
+        _histograms = channels.Select((values, c) => new Lazy<MomentHistogram?>(
+            () => MomentHistogram.Build(values, _bins, parallel: !perChannel))).ToArray();
+    }
+
+    public int Channels => _channels.Length;
+
+    /// <summary>How many candidates were computed exactly, and how many were decided by their bounds (for tests).</summary>
+    public long ExactCount => Interlocked.Read(ref _exactCount);
+
+    public long BoundedCount => Interlocked.Read(ref _boundedCount);
+
+    private long _exactCount, _boundedCount;
+
+    public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
+    {
+        var values = _channels[channel];
+        var histogram = candidates.Length > 1 && values.Length >= _boundedFrom ? _histograms[channel].Value : null;
+        if (histogram is null)
+        {
+            _exact.Evaluate(channel, candidates, errors);
+            Interlocked.Add(ref _exactCount, candidates.Length);
+            return;
+        }
+        int count = candidates.Length;
+        var lows = new double[count];
+        var highs = new double[count];
+        double leastHigh = double.PositiveInfinity;
+        for (int i = 0; i < count; i++)
+        {
+            if (TryBound(histogram, candidates[i].Grid, values.Length, out lows[i], out highs[i]))
+                leastHigh = Math.Min(leastHigh, highs[i]);
+            else
+                (lows[i], highs[i]) = (double.NegativeInfinity, double.PositiveInfinity);
+        }
+        var open = new List<int>();
+        for (int i = 0; i < count; i++)
+            if (!(lows[i] > leastHigh)) open.Add(i);
+        var subset = new MctCandidate[open.Count];
+        for (int k = 0; k < subset.Length; k++) subset[k] = candidates[open[k]];
+        var exact = new MctLoss[subset.Length];
+        _exact.Evaluate(channel, subset, exact);
+        for (int i = 0; i < count; i++) errors[i] = new MctLoss(lows[i], candidates[i].Grid.Single);
+        for (int k = 0; k < subset.Length; k++) errors[open[k]] = exact[k];
+        Interlocked.Add(ref _exactCount, subset.Length);
+        Interlocked.Add(ref _boundedCount, count - subset.Length);
+    }
+
+    /// <summary>Bounds of the error <see cref="TensorErrors{T}"/> would return for <paramref name="grid"/>, as the float it is held in.</summary>
+    private bool TryBound(MomentHistogram histogram, in MctGrid grid, int n, out double low, out double high)
+    {
+        low = double.NegativeInfinity;
+        high = double.PositiveInfinity;
+        bool single = grid.Single;
+        if (single && typeof(T) != typeof(float)) return false;
+        if (!histogram.TrySquaredErrorSum(grid, out double sumLow, out double sumHigh)) return false;
+        if (MomentHistogram.SumBounds(n, single, _sequentialRows) is not { } gamma) return false;
+        sumLow *= 1 - gamma;
+        sumHigh *= 1 + gamma;
+        if (single && sumHigh > float.MaxValue / 4) return false;
+        // The means as TensorErrors takes them; each step is monotone, so the bounds' means bound the mean.
+        if (!single)
+        {
+            low = sumLow / n;
+            high = sumHigh / n;
+        }
+        else if (!_perChannel)
+        {
+            low = (float)((double)(float)sumLow / n);
+            high = (float)((double)(float)sumHigh / n);
+        }
+        else
+        {
+            low = (float)sumLow / n;
+            high = (float)sumHigh / n;
+        }
+        return true;
+    }
+}

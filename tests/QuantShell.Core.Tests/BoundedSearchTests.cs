@@ -1,0 +1,215 @@
+using QuantShell.Core.Formats;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
+using QuantShell.Core.Selection.Mct;
+
+namespace QuantShell.Core.Tests;
+
+/// <summary>
+/// MCT's searches with each candidate's squared error bounded from a histogram first (<see cref="BoundedTensorErrors{T}"/>)
+/// against the same searches computing every error exactly: the same choice bit for bit, on seeded data made to give
+/// near ties (values on the grids' levels and rounding boundaries, few distinct values, heavy tails); and the bounds
+/// themselves always hold the exact error.
+/// </summary>
+public sealed class BoundedSearchTests
+{
+    private const int Exhaustive = int.MaxValue, Always = 0;
+
+    public static TheoryData<string> Kinds() => new(DataKinds);
+
+    private static readonly string[] DataKinds = ["gaussian", "grid-points", "few-values", "heavy-tail", "skewed", "tiny-spread"];
+
+    /// <summary>Seeded data of one kind: n values, the seed also spreading the scale.</summary>
+    private static float[] Data(string kind, int n, int seed)
+    {
+        var random = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        float scale = (float)(0.05 + random.NextDouble());
+        return kind switch
+        {
+            "gaussian" => Enumerable.Range(0, n).Select(_ => (float)(Normal() * scale)).ToArray(),
+            // Exactly on levels and half-way points of 8-bit and 4-bit grids over [-1, 1]: ties of the rounding, and
+            // candidates whose errors differ by a hair.
+            "grid-points" => Enumerable.Range(0, n).Select(_ => random.Next(4) switch
+            {
+                0 => random.Next(-128, 128) / 128f,
+                1 => (random.Next(-128, 127) + 0.5f) / 128f,
+                2 => random.Next(-8, 8) / 8f + 1 / 16f,
+                _ => (float)(Normal() * 0.4),
+            }).ToArray(),
+            // A handful of distinct values: many candidates with equal errors.
+            "few-values" => Enumerable.Range(0, n).Select(_ => new[] { -1f, -0.25f, 0f, 0.125f, 0.5f, 1f }[random.Next(6)] * scale).ToArray(),
+            "heavy-tail" => Enumerable.Range(0, n).Select(_ => (float)(Normal() * scale / Math.Max(0.05, Math.Abs(Normal())))).ToArray(),
+            "skewed" => Enumerable.Range(0, n).Select(_ => (float)(Math.Exp(Normal()) * scale + 0.3)).ToArray(),
+            "tiny-spread" => Enumerable.Range(0, n).Select(_ => (float)(1 + Normal() * 1e-5)).ToArray(),
+            _ => throw new ArgumentException(kind),
+        };
+    }
+
+    private static float[][] Channels(string kind, int channels, int n, int seed) =>
+        Enumerable.Range(0, channels).Select(c => Data(kind, n, seed * 31 + c)).ToArray();
+
+    private static void AssertSame(double[] expected, double[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(actual[i]),
+                $"{what} [{i}]: bounded {actual[i]:R}, exhaustive {expected[i]:R}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Symmetric_BoundedEqualsExhaustive(string kind)
+    {
+        int cases = 0;
+        foreach (int bits in new[] { 2, 4, 8 })
+            foreach (bool perChannel in new[] { false, true })
+            {
+                int seed = bits * 7 + (perChannel ? 1 : 0);
+                var channels = perChannel ? Channels(kind, 3, 6000, seed) : [Data(kind, 30000, seed)];
+                foreach (bool sequential in perChannel ? new[] { false, true } : new[] { false })
+                {
+                    var exhaustive = MctWeightsSelection.SymmetricThresholds(channels, bits, true, perChannel, ErrorMethod.Mse, 2, sequential, Exhaustive);
+                    var bounded = MctWeightsSelection.SymmetricThresholds(channels, bits, true, perChannel, ErrorMethod.Mse, 2, sequential, Always);
+                    AssertSame(exhaustive, bounded, $"{kind} symmetric {bits}-bit perChannel {perChannel} sequential {sequential}");
+                    cases++;
+                }
+            }
+        Assert.Equal(9, cases);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Uniform_BoundedEqualsExhaustive(string kind)
+    {
+        int cases = 0;
+        foreach (int bits in new[] { 3, 8 })
+            foreach (bool perChannel in new[] { false, true })
+            {
+                int seed = 200 + bits * 7 + (perChannel ? 1 : 0);
+                var channels = perChannel ? Channels(kind, 3, 5000, seed) : [Data(kind, 20000, seed)];
+                var exhaustive = MctWeightsSelection.UniformRanges(channels, bits, perChannel, ErrorMethod.Mse, 2, false, Exhaustive);
+                var bounded = MctWeightsSelection.UniformRanges(channels, bits, perChannel, ErrorMethod.Mse, 2, false, Always);
+                AssertSame(exhaustive.Select(r => r.Min).ToArray(), bounded.Select(r => r.Min).ToArray(), $"{kind} uniform {bits}-bit perChannel {perChannel} min");
+                AssertSame(exhaustive.Select(r => r.Max).ToArray(), bounded.Select(r => r.Max).ToArray(), $"{kind} uniform {bits}-bit perChannel {perChannel} max");
+                cases++;
+            }
+        Assert.Equal(4, cases);
+    }
+
+    [Fact]
+    public void DoubleValues_BoundedEqualsExhaustive()
+    {
+        int cases = 0;
+        foreach (string kind in DataKinds)
+        {
+            var channels = new[] { Data(kind, 20000, 300 + cases).Select(v => (double)v * 1.0000001).ToArray() };
+            AssertSame(MctWeightsSelection.SymmetricThresholds(channels, 8, true, false, ErrorMethod.Mse, 2, false, Exhaustive),
+                       MctWeightsSelection.SymmetricThresholds(channels, 8, true, false, ErrorMethod.Mse, 2, false, Always), $"{kind} float64 symmetric");
+            cases++;
+        }
+        Assert.Equal(DataKinds.Length, cases);
+    }
+
+    /// <summary>
+    /// The optimal search with its fine scans bounded first (<see cref="ChannelScorer{T}.ScoreMany"/>) against the same
+    /// search scoring every grid exactly: the same quantizer, per tensor and per channel, symmetric and uniform.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Optimal_BoundedEqualsExhaustive(string kind)
+    {
+        int cases = 0;
+        foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            foreach (int bits in new[] { 3, 8 })
+                foreach (bool perChannel in new[] { false, true })
+                {
+                    int seed = 500 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13;
+                    var values = perChannel ? Channels(kind, 3, 8000, seed).SelectMany(c => c).ToArray() : Data(kind, 24000, seed);
+                    var array = new NpyArray(perChannel ? [3, 8000] : [24000], values);
+                    var request = new QuantizerSpec
+                    {
+                        Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
+                    };
+                    var options = new SelectionOptions { Search = SelectionSearch.Optimal };
+                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive });
+                    var bounded = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Always });
+                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel}";
+                    if (method == QuantizationMethod.Uniform)
+                    {
+                        AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
+                        AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                    }
+                    else
+                    {
+                        AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
+                    }
+                    cases++;
+                }
+        Assert.Equal(8, cases);
+    }
+
+    /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>
+    [Fact]
+    public void Bounds_HoldTheExactErrorSums()
+    {
+        int checkedGrids = 0, bounded = 0;
+        var random = new Random(5);
+        foreach (string kind in DataKinds)
+        {
+            var values = Data(kind, 50000, 400 + checkedGrids);
+            var histogram = MomentHistogram.Build(values, 1 << 14, parallel: false)!;
+            float max = values.Max(Math.Abs);
+            for (int g = 0; g < 40; g++)
+            {
+                bool single = g % 2 == 0;
+                int bits = new[] { 2, 3, 4, 6, 8 }[g % 5];
+                double t = max * (0.2 + 1.2 * random.NextDouble());
+                var grid = g % 3 == 0
+                    ? MctGrid.FromRange(-t * random.NextDouble(), t, bits, ParameterPrecision.Double, single)
+                    : MctGrid.FromThreshold(t, bits, g % 4 != 1, g % 7 == 0 ? ParameterPrecision.SingleArray : ParameterPrecision.Double, single);
+                double exact;
+                if (single)
+                {
+                    var sums = new float[1];
+                    GridErrorSums.SumSingle(values, [grid], false, false, false, sums);
+                    exact = sums[0];
+                }
+                else
+                {
+                    var sums = new double[1];
+                    GridErrorSums.SumDouble<float>(values, [grid], false, false, false, sums);
+                    exact = sums[0];
+                }
+                checkedGrids++;
+                if (!histogram.TrySquaredErrorSum(grid, out double low, out double high)) continue;
+                double gamma = MomentHistogram.SumBounds(values.Length, single, false)!.Value;
+                Assert.True(low * (1 - gamma) <= exact && exact <= high * (1 + gamma),
+                    $"{kind}, grid {g} ({bits}-bit, single {single}): exact {exact:R} outside [{low * (1 - gamma):R}, {high * (1 + gamma):R}]");
+                bounded++;
+            }
+        }
+        Assert.Equal(DataKinds.Length * 40, checkedGrids);
+        Assert.True(bounded > checkedGrids / 2, $"only {bounded} of {checkedGrids} grids bounded");
+    }
+
+    /// <summary>On smooth data most candidates of a set are decided by their bounds alone.</summary>
+    [Fact]
+    public void BoundedErrors_ComputeFewCandidatesExactly()
+    {
+        var channels = new[] { Data("gaussian", 200000, 9) };
+        var exact = new TensorErrors<float>(channels, ErrorMethod.Mse, 2, perChannel: false);
+        var errors = new BoundedTensorErrors<float>(channels, exact, perChannel: false, sequentialRows: false, boundedFrom: 0);
+        var thresholds = MctWeightsSelection.SymmetricThresholds(channels, 8, true, false, ErrorMethod.Mse, 2, false, Exhaustive);
+        double t = thresholds[0];
+        var candidates = Enumerable.Range(0, 30).Select(i => t * (0.7 + 0.5 * i / 29.0))
+            .Select(c => new MctCandidate(MctGrid.FromThreshold(c, 8, true, ParameterPrecision.Double, true), -c, c, ParameterPrecision.Double, false)).ToArray();
+        var bounded = new MctLoss[30];
+        var full = new MctLoss[30];
+        errors.Evaluate(0, candidates, bounded);
+        exact.Evaluate(0, candidates, full);
+        Assert.Equal(MctLosses.ArgMin(full), MctLosses.ArgMin(bounded));
+        Assert.Equal(MctLosses.Min(full), MctLosses.Min(bounded));
+        Assert.True(errors.ExactCount <= 5, $"{errors.ExactCount} of 30 computed exactly");
+    }
+}
