@@ -219,13 +219,26 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         }
         if (header.FortranOrder || header.DType.BigEndian || header.DType.Kind != DTypeKind.Float || header.DType.ItemSize is not (4 or 8)
             || header.Shape.Length == 0 || header.Shape[0] == 0 || fileBytes < header.DataOffset + header.DataBytes
-            || spec.ResolveSelectionAxis(header.Shape) != 0 || header.ElementCount / header.Shape[0] > Array.MaxLength)
+            || header.ElementCount / header.Shape[0] > Array.MaxLength || SelectionAxis(spec, header.Shape) != 0)
             return null;
         var quantizer = header.DType.IsDouble
             ? ChooseByChannels<double>(input, header, recipe, token)
             : ChooseByChannels<float>(input, header, recipe, token);
         WholeTensorMemory.Release(header.DataBytes);
         return NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(recipe.Describe(1)), token);
+    }
+
+    // The axis values are chosen along; a bad one is left to the general path, whose error names the input.
+    private static int? SelectionAxis(QuantizerSpec spec, IReadOnlyList<long> shape)
+    {
+        try
+        {
+            return spec.ResolveSelectionAxis(shape);
+        }
+        catch (QuantShellException)
+        {
+            return null;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the channels die with this frame
