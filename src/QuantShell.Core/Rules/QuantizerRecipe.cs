@@ -63,6 +63,24 @@ public sealed class QuantizerRecipe
         }
     }
 
+    /// <summary>
+    /// The quantizer for a tensor of <paramref name="shape"/> whose channels along axis 0 were read into
+    /// <paramref name="channels"/> (a per-channel weights recipe): the same as <see cref="ResolveFor"/> of the whole array.
+    /// </summary>
+    internal InferableQuantizer ResolveForChannels<T>(T[][] channels, IReadOnlyList<long> shape, string sourceName)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
+    {
+        if (!ChoosesFromData) return Complete;
+        try
+        {
+            return InferableQuantizer.Create(ParameterSelector.SelectWeightChannels(Spec, channels, 0, shape, Selection!));
+        }
+        catch (QuantShellException ex) when (ex is QuantizerValidationException || ex.Target is null)
+        {
+            throw ex.WithSource(sourceName);
+        }
+    }
+
     /// <summary>How the values were chosen, for results: null for a complete quantizer.</summary>
     public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
     {

@@ -27,12 +27,17 @@ public static class ParameterSelector
         options ??= new SelectionOptions();
         if (data.Count == 0)
             throw new QuantShellException("Choosing quantization parameters needs at least one input array.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidArgument, "Path");
+        CheckOptions(options);
+        bool allDouble = data.All(a => a.Data is double[]);
+        return allDouble ? Select<double>(incomplete, data, options) : Select<float>(incomplete, data, options);
+    }
+
+    private static void CheckOptions(SelectionOptions options)
+    {
         if (options.ErrorMethod == ErrorMethod.Lp && !(double.IsFinite(options.P) && options.P > 0))
             throw new QuantizerValidationException($"{Parameter.P} must be a finite number greater than 0 but is {QuantizerSpec.FormatValue(options.P)}.", Parameter.P, ErrorIds.ErrorExponentInvalid);
         if (options.ErrorMethod == ErrorMethod.Percentile)
             CheckPercentile(options.Percentile);
-        bool allDouble = data.All(a => a.Data is double[]);
-        return allDouble ? Select<double>(incomplete, data, options) : Select<float>(incomplete, data, options);
     }
 
     /// <summary>A percentile must lie in (0, 100].</summary>
@@ -46,12 +51,32 @@ public static class ParameterSelector
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var channels = SplitChannels<T>(incomplete, data, out int? axis);
+        return Select(incomplete, channels, axis, () => data.Select(ToValues<T>).ToArray(), data[0].Shape, options);
+    }
+
+    /// <summary>
+    /// Completes a weights spec from each channel's values, read straight from a file (<paramref name="axis"/> the channel
+    /// axis of <paramref name="shape"/>): the same choice as <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/>
+    /// of the whole array, without holding it as well.
+    /// </summary>
+    internal static QuantizerSpec SelectWeightChannels<T>(QuantizerSpec incomplete, T[][] channels, int axis, IReadOnlyList<long> shape, SelectionOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        if (incomplete.Target != QuantizationTarget.Weights || !incomplete.PerChannel)
+            throw new ArgumentException("Channels read from a file are a per-channel weights quantizer's.", nameof(incomplete));
+        CheckOptions(options);
+        return Select(incomplete, channels, axis, () => [], shape, options);
+    }
+
+    private static QuantizerSpec Select<T>(QuantizerSpec incomplete, T[][] channels, int? axis, Func<T[][]> batches, IReadOnlyList<long> shape, SelectionOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
         // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
         var along = incomplete with { ChannelAxis = incomplete.ChannelAxis ?? axis };
         // Percentile is QuantShell's own (MCT has none); with no finite value MCT has nothing to choose from.
         bool mctApplies = options.ErrorMethod != ErrorMethod.Percentile && channels.All(c => c.Any(T.IsFinite));
         if (options.Search == SelectionSearch.Mct && mctApplies)
-            return FromMct(along, MctSelection.Choose(along, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape));
+            return FromMct(along, MctSelection.Choose(along, channels, batches(), options, shape));
         bool signed = incomplete.Signed ?? (incomplete.Target == QuantizationTarget.Weights || channels.Any(c => c.Any(x => x < T.Zero)));
         // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
         var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed, ChannelAxis = incomplete.ChannelAxis ?? axis };
@@ -75,7 +100,7 @@ public static class ParameterSelector
         // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
         // points), it wins, so the least-error search is never worse than MCT's.
         if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
-            spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, data.Select(ToValues<T>).ToArray(), options, data[0].Shape)), channels, options);
+            spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, batches(), options, shape)), channels, options);
         return spec;
     }
 

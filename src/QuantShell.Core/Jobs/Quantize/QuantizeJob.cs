@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
@@ -190,9 +193,71 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
                 ? NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(null), token)
                 : StreamToOutput(input, output, quantizer, token);
         }
+        if (QuantizeByChannels(input, output, recipe, token) is { } byChannels) return byChannels;
         // Chosen from this input alone: read it once, choose, quantize the array in memory.
         var array = input.ReadArray();
         return WriteArray(array, input, output, recipe.ResolveFor([array], input.Name), recipe.Describe(1), token);
+    }
+
+    /// <summary>
+    /// Values chosen per channel along axis 0 of a float32 or float64 .npy file in C order (a weight's output channels,
+    /// the default axis): each channel is read straight into its own array, the values are chosen from them, and the file
+    /// is then streamed through the complete quantizer as when values are given. The tensor is held once, not as an array
+    /// and its channels' copies. Null when the input is not such a file (the general path takes it).
+    /// </summary>
+    private QuantizationResult? QuantizeByChannels(JobInput input, OutputTarget output, QuantizerRecipe recipe, CancellationToken token)
+    {
+        var spec = recipe.Spec;
+        if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || !spec.PerChannel)
+            return null;
+        NpyHeader header;
+        long fileBytes;
+        using (var file = NpyFiles.OpenRead(input.FullPath, input.Name))
+        {
+            header = NpyHeader.Read(file, input.Name);
+            fileBytes = file.Length;
+        }
+        if (header.FortranOrder || header.DType.BigEndian || header.DType.Kind != DTypeKind.Float || header.DType.ItemSize is not (4 or 8)
+            || header.Shape.Length == 0 || header.Shape[0] == 0 || fileBytes < header.DataOffset + header.DataBytes
+            || header.ElementCount / header.Shape[0] > Array.MaxLength || SelectionAxis(spec, header.Shape) != 0)
+            return null;
+        var quantizer = header.DType.IsDouble
+            ? ChooseByChannels<double>(input, header, recipe, token)
+            : ChooseByChannels<float>(input, header, recipe, token);
+        WholeTensorMemory.Release(header.DataBytes);
+        return NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(recipe.Describe(1)), token);
+    }
+
+    // The axis values are chosen along; a bad one is left to the general path, whose error names the input.
+    private static int? SelectionAxis(QuantizerSpec spec, IReadOnlyList<long> shape)
+    {
+        try
+        {
+            return spec.ResolveSelectionAxis(shape);
+        }
+        catch (QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // the channels die with this frame
+    private static InferableQuantizer ChooseByChannels<T>(JobInput input, NpyHeader header, QuantizerRecipe recipe, CancellationToken token)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        long channelCount = header.Shape[0], inner = header.ElementCount / channelCount;
+        var channels = new T[channelCount][];
+        using (var file = NpyFiles.OpenRead(input.FullPath!, input.Name))
+        {
+            file.Position = header.DataOffset;
+            for (long c = 0; c < channelCount; c++)
+            {
+                token.ThrowIfCancellationRequested();
+                channels[c] = new T[inner];
+                NpyFiles.ReadExactly(file, MemoryMarshal.AsBytes(channels[c].AsSpan()), input.Name, header);
+            }
+        }
+        return recipe.ResolveForChannels(channels, header.Shape, input.Name);
     }
 
     /// <summary>A model file: one decision per tensor, written as a file of the same kind, and summed up.</summary>
