@@ -137,8 +137,7 @@ public static partial class Cli
         {
             // Files are read and written by the core, which names them in its own errors: what escapes as a bare I/O
             // error is the standard output itself (a full disk behind '> file', /dev/full, a closed pipe).
-            var error = new QuantShellException($"standard output cannot be written: {OneLine(ex.Message)}",
-                StandardOutputFull(ex) ? ErrorIds.NoSpaceLeft : ErrorIds.OutputWriteFailed, QuantShellErrorKind.WriteFailed, "-", ex);
+            var error = StandardOutput.WriteFailed(ex);
             try { Report(stderr, error); } catch (IOException) { }
             return (int)ExitCodes.For(error);
         }
@@ -171,10 +170,6 @@ public static partial class Cli
             }
         }
     }
-
-    // ENOSPC (28) or EDQUOT (122) on Linux; the message of a full disk elsewhere.
-    private static bool StandardOutputFull(IOException ex) =>
-        (ex.HResult & 0xFFFF) is 28 or 122 || ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The one line an expected failure prints, with the core's parameter names spelled as this command line's options.</summary>
 

@@ -59,7 +59,7 @@ internal static class QuantizeCommand
 
     public static readonly Option<int?> MaxParallelism = new("--max-parallelism")
     {
-        Description = "For a Hugging Face model folder: how many shards are quantized at once. Default: 1, so memory holds only the tensors of one shard in flight.",
+        Description = $"For a Hugging Face model folder: how many shards are quantized at once. Default: {QuantizeRequest.DefaultShardParallelism}, so memory holds only the tensors of one shard in flight.",
         HelpName = "N",
     };
 
@@ -118,7 +118,7 @@ internal static class QuantizeCommand
             Fsync = parseResult.GetValue(Fsync),
             AllowNonFinite = parseResult.GetValue(AllowNonFinite),
             ExportQuantizerPath = parseResult.GetValue(ExportQuantizer),
-            ShardParallelism = parseResult.GetValue(MaxParallelism) ?? 1,
+            ShardParallelism = parseResult.GetValue(MaxParallelism) ?? QuantizeRequest.DefaultShardParallelism,
             Part = parseResult.GetValue(Part),
             Finish = parseResult.GetValue(Finish),
         };

@@ -50,7 +50,7 @@ public sealed class InvokeQuantizeCommand : QuantizerInputCommand<QuantizationRe
     /// <summary>Shards of a model folder quantized at once (default 1: memory holds one shard's tensors in flight).</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
-    public int MaxParallelism { get; set; } = 1;
+    public int MaxParallelism { get; set; } = QuantizeRequest.DefaultShardParallelism;
 
     /// <summary>For a model folder: only part K of N of its shards ('K/N'), into a staging folder beside -OutputPath; then -Finish.</summary>
     [Parameter]

@@ -45,7 +45,10 @@ public sealed record QuantizeRequest
     public int MaxParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Shards of a model folder worked on at once (default 1: memory holds one shard's tensors in flight).</summary>
-    public int ShardParallelism { get; init; } = 1;
+    public int ShardParallelism { get; init; } = DefaultShardParallelism;
+
+    /// <summary>One shard at a time: memory holds only the tensors of one shard in flight.</summary>
+    public const int DefaultShardParallelism = 1;
 
     /// <summary>
     /// For a model folder: write only this part's share of the shards (<c>K/N</c>, see <see cref="SplitPart"/>) into a
