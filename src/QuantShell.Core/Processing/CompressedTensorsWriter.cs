@@ -166,15 +166,23 @@ internal static class CompressedTensorsWriter
         public NoClippingRows? FastRows(int rowsPerChunk) => Chooses ? NoClippingRows.For(tensor, recipe, rowsPerChunk) : null;
 
         /// <summary>
-        /// The spec and plan <see cref="PlanFor{T}"/> gives for <paramref name="n"/> rows of finite values whose channels
-        /// (groups) have these minima and maxima, not yet kept (<see cref="Keep"/>).
+        /// The spec <see cref="PlanFor{T}"/> chooses for <paramref name="n"/> rows of finite values whose channels (groups)
+        /// have these minima and maxima, not yet kept (<see cref="Keep"/>), and the grid of each channel its plan applies.
+        /// An error here only sends the chunk to the general path, which gives its own error, named as it names it.
         /// </summary>
-        public (QuantizerSpec Spec, QuantizationPlan Plan) ChooseFromExtremes(float[] mins, float[] maxs, int n)
+        public (QuantizerSpec Spec, Grid<float>[] Grids) ChooseFromExtremes(float[] mins, float[] maxs, int n)
         {
             long[] shape = [n, tensor.Shape[1]];
-            var chosen = recipe.ResolveNoClipping(mins, maxs, recipe.Spec.ResolveSelectionAxis(shape), name);
-            var spec = ExactScales.For(chosen.Spec, tensor.DType, chosen: true, name);
-            return (spec, InferableQuantizer.Create(spec).CreatePlan(shape, name));
+            var chosen = ParameterSelector.SelectNoClipping(recipe.Spec, mins, maxs, recipe.Spec.ResolveSelectionAxis(shape));
+            chosen.ValidateComplete();
+            var spec = ExactScales.For(chosen, tensor.DType, chosen: true, name);
+            // The grids GridPlan builds from the quantizer's parameters, after the same check of the shape.
+            var parameters = QuantizationParameters.For(spec);
+            spec.ResolveChannels(shape, parameters.Count);
+            var grids = new Grid<float>[parameters.Count];
+            for (int c = 0; c < grids.Length; c++)
+                grids[c] = new Grid<float>(parameters.Scales[c], parameters.ZeroPoints[c], parameters.QuantMin, parameters.QuantMax);
+            return (spec, grids);
         }
 
         /// <summary>Keeps the values chosen for the next rows.</summary>

@@ -13,10 +13,11 @@ namespace QuantShell.Core.Processing;
 /// <summary>
 /// The compressed-tensors writer's path for the common case: values chosen by MCT's no-clipping rule (each channel's or
 /// group's value a function of its own minimum and maximum) for a POT, symmetric or uniform weight in bfloat16, float16 or
-/// float32. A chunk of rows is decoded once into a buffer kept for the whole tensor, each group's minimum and maximum found
-/// in one vector pass, the chunk's quantizer chosen from them by the same rule as the general path
-/// (<see cref="QuantizerRecipe.ResolveNoClipping{T}"/>), and the codes, the packed words and the error sums made in one
-/// pass per group (<see cref="FakeQuantizeKernel.ApplyCodes"/>), the two halves of the chunk at once. The output, the values
+/// float32. Each half of a chunk of rows (the two at once) goes a block of rows at a time (~256 KiB of float32, still in the
+/// cache when it is encoded): the block is decoded into a buffer kept for the whole tensor, each group's minimum and maximum
+/// found in one vector pass, the block's values chosen from them by the same rule as the general path
+/// (<see cref="Selection.ParameterSelector.SelectNoClipping{T}"/>, <see cref="ExactScales"/>), and the codes, the packed
+/// words and the error sums made in one pass per group (<see cref="FakeQuantizeKernel.ApplyCodes"/>). The output, the values
 /// and the error sums are bit for bit the general path's (a test holds it so); a chunk with a value that is not finite, or
 /// one whose general path would sum its errors in another order, is left to the general path.
 /// </summary>
@@ -30,6 +31,9 @@ internal sealed class NoClippingRows : IDisposable
     private readonly float[] _mins;
     private readonly float[] _maxs;
     private readonly int[][] _codes = new int[2][];
+    private readonly int _blockRows;
+
+    private const int BlockValues = 1 << 16;
 
     private NoClippingRows(DType dtype, int columns, int? groupSize, int rowsPerChunk)
     {
@@ -37,10 +41,12 @@ internal sealed class NoClippingRows : IDisposable
         _columns = columns;
         _groupSize = groupSize is int g ? Math.Min(g, columns) : columns;
         _groups = groupSize is int size ? (columns + size - 1) / size : 1;
-        // Pooled: fresh memory costs a page fault per page, and the next weight reuses these.
-        _values = ArrayPool<float>.Shared.Rent(checked(rowsPerChunk * columns));
-        _mins = ArrayPool<float>.Shared.Rent(checked(rowsPerChunk * _groups));
-        _maxs = ArrayPool<float>.Shared.Rent(rowsPerChunk * _groups);
+        // Blocks of rows of about 256 KiB of float32 each, so that a block's values are still in the cache when they are
+        // encoded. Pooled: fresh memory costs a page fault per page, and the next weight reuses these.
+        _blockRows = Math.Clamp(BlockValues / columns, 1, Math.Max(1, rowsPerChunk));
+        _values = ArrayPool<float>.Shared.Rent(checked(2 * _blockRows * columns));
+        _mins = ArrayPool<float>.Shared.Rent(checked(2 * _blockRows * _groups));
+        _maxs = ArrayPool<float>.Shared.Rent(2 * _blockRows * _groups);
         _codes[0] = ArrayPool<int>.Shared.Rent(columns);
         _codes[1] = ArrayPool<int>.Shared.Rent(columns);
     }
@@ -72,14 +78,14 @@ internal sealed class NoClippingRows : IDisposable
 
     /// <summary>
     /// Writes the packed words of the <paramref name="n"/> rows in <paramref name="raw"/> into <paramref name="packed"/> and
-    /// adds their errors to <paramref name="stats"/>, as the general path would. The two halves of the rows (the general
-    /// path's halves) are done at once, each from its rows' values to its words: <paramref name="choose"/> gives the spec
-    /// and plan of a half's rows from their minima and maxima (each channel's value depends on its own only, so they are
-    /// the chunk's), <paramref name="keep"/> keeps them in order once both halves are done. False (nothing kept, nothing
-    /// added) leaves the chunk to the general path: a value that is not finite, a choice that fails (the general path
-    /// then gives its own error), or sums the general path would add in another order.
+    /// adds their errors to <paramref name="stats"/>, as the general path would. The general path's two halves of the rows
+    /// are done at once, each a block at a time: <paramref name="choose"/> gives the spec and grids of a block's rows from
+    /// their minima and maxima (each channel's value depends on its own values only, so they are the chunk's), and
+    /// <paramref name="keep"/> keeps the blocks' specs in order once both halves are done. False (nothing kept, nothing
+    /// added) leaves the chunk to the general path: a value that is not finite, a choice that fails (the general path then
+    /// gives its own error), or error sums the general path would add in another order.
     /// </summary>
-    public bool TryChunk(byte[] raw, int n, Func<float[], float[], int, (QuantizerSpec Spec, QuantizationPlan Plan)> choose, Action<QuantizerSpec> keep,
+    public bool TryChunk(byte[] raw, int n, Func<float[], float[], int, (QuantizerSpec Spec, Grid<float>[] Grids)> choose, Action<QuantizerSpec> keep,
                          byte[] packed, int words, int offset, int bits, int parallelFrom, ref KernelStats stats)
     {
         int count = n * _columns;
@@ -90,33 +96,33 @@ internal sealed class NoClippingRows : IDisposable
         }
         int middle = count >= parallelFrom ? n / 2 : n;
         var halves = new KernelStats[2];
-        var specs = new QuantizerSpec?[2];
+        var specs = new List<QuantizerSpec>[] { [], [] };
         var done = new bool[2];
+        // Each half a block of rows at a time: its values and extremes, the choice of its channels, its codes and words.
+        // The error sums run on in the half's own sums, group after group, as the general path adds them.
         void Half(int from, int to, int half)
         {
-            if (from >= to)
+            for (int block = from; block < to; block += _blockRows)
             {
-                done[half] = true;
-                return;
+                int end = Math.Min(block + _blockRows, to);
+                int values = half * _blockRows * _columns, sets = (end - block) * _groups, extremes = half * _blockRows * _groups;
+                if (!Extremes(raw, block, end, values, extremes)) return;
+                QuantizerSpec spec;
+                Grid<float>[] grids;
+                try
+                {
+                    (spec, grids) = choose(_mins.AsSpan(extremes, sets).ToArray(), _maxs.AsSpan(extremes, sets).ToArray(), end - block);
+                }
+                catch (Errors.QuantShellException)
+                {
+                    return;
+                }
+                if (grids.Length != sets) return;
+                foreach (var g in grids)
+                    if (!float.IsFinite(g.Inverse)) return;
+                Encode(grids, packed, block, end, values, words, offset, bits, _codes[half], ref halves[half]);
+                specs[half].Add(spec);
             }
-            if (!Extremes(raw, from, to)) return;
-            int sets = (to - from) * _groups;
-            QuantizerSpec spec;
-            QuantizationPlan plan;
-            try
-            {
-                (spec, plan) = choose(_mins.AsSpan(from * _groups, sets).ToArray(), _maxs.AsSpan(from * _groups, sets).ToArray(), to - from);
-            }
-            catch (Errors.QuantShellException)
-            {
-                return;
-            }
-            if (plan is not GridPlan grid || grid.Channels != sets) return;
-            var grids = grid.Grids<float>();
-            foreach (var g in grids)
-                if (!float.IsFinite(g.Inverse)) return;
-            halves[half] = Encode(grids, packed, from, to, words, offset, bits, _codes[half]);
-            specs[half] = spec;
             done[half] = true;
         }
         if (middle > 0 && middle < n) Parallel.Invoke(() => Half(0, middle, 0), () => Half(middle, n, 1));
@@ -130,8 +136,7 @@ internal sealed class NoClippingRows : IDisposable
             Declined++;
             return false;
         }
-        foreach (var spec in specs)
-            if (spec is not null) keep(spec);
+        foreach (var spec in specs[0].Concat(specs[1])) keep(spec);
         foreach (var half in halves)
         {
             stats.NonFinite += half.NonFinite;
@@ -143,24 +148,28 @@ internal sealed class NoClippingRows : IDisposable
         return true;
     }
 
-    /// <summary>Decodes rows [from, to) and finds each group's minimum and maximum; false when a value is not finite.</summary>
+    /// <summary>
+    /// Decodes rows [from, to) into the values from <paramref name="values"/> on and finds each group's minimum and maximum
+    /// (from <paramref name="extremes"/> on); false when a value is not finite.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe bool Extremes(byte[] raw, int from, int to)
+    private unsafe bool Extremes(byte[] raw, int from, int to, int values, int extremes)
     {
         int itemSize = _dtype.ItemSize;
         for (int r = from; r < to; r++)
         {
-            var row = _values.AsSpan(r * _columns, _columns);
+            var row = _values.AsSpan(values + (r - from) * _columns, _columns);
             var bytes = raw.AsSpan(r * _columns * itemSize, _columns * itemSize);
             if (_dtype.Kind == DTypeKind.BFloat) DecodeBFloat16(bytes, row);
             else if (itemSize == 4) MemoryMarshal.Cast<byte, float>(bytes).CopyTo(row);
             else ElementConverter.Decode<float>(bytes, _dtype, row);
-            fixed (float* values = row)
+            fixed (float* first = row)
             {
                 for (int g = 0; g < _groups; g++)
                 {
                     int start = g * _groupSize, length = Math.Min(_groupSize, _columns - start);
-                    if (!GroupExtremes(values + start, length, out _mins[r * _groups + g], out _maxs[r * _groups + g])) return false;
+                    int set = extremes + (r - from) * _groups + g;
+                    if (!GroupExtremes(first + start, length, out _mins[set], out _maxs[set])) return false;
                 }
             }
         }
@@ -239,18 +248,17 @@ internal sealed class NoClippingRows : IDisposable
         return true;
     }
 
-    /// <summary>Rows [from, to): codes, packed words and error sums, group by group in order.</summary>
+    /// <summary>Rows [from, to) (their values from <paramref name="values"/> on): codes, packed words, and the error sums added to <paramref name="stats"/> group by group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe KernelStats Encode(Grid<float>[] grids, byte[] packed, int from, int to, int words, int offset, int bits, int[] codes)
+    private unsafe void Encode(Grid<float>[] grids, byte[] packed, int from, int to, int values, int words, int offset, int bits, int[] codes, ref KernelStats stats)
     {
-        var stats = new KernelStats();
         int wordBytes = words * 4;
-        fixed (float* values = _values)
+        fixed (float* first = _values)
         fixed (int* c = codes)
         {
             for (int r = from; r < to; r++)
             {
-                float* row = values + (long)r * _columns;
+                float* row = first + values + (long)(r - from) * _columns;
                 for (int g = 0; g < _groups; g++)
                 {
                     int start = g * _groupSize, length = Math.Min(_groupSize, _columns - start);
@@ -269,7 +277,6 @@ internal sealed class NoClippingRows : IDisposable
                 }
             }
         }
-        return stats;
     }
 
     /// <summary>4-bit codes (plus <paramref name="offset"/>) eight to a word, element i at bit 4i: <see cref="CompressedTensorsWriter.PackRow"/>'s layout.</summary>
