@@ -82,31 +82,13 @@ public sealed class QuantizerRecipe
     }
 
     /// <summary>
-    /// Whether <see cref="ResolveNoClipping{T}"/> gives this recipe's quantizer: values chosen from the data by MCT's
-    /// no-clipping rule, for a per-channel POT, symmetric or uniform weights quantizer (each channel's value a function of
-    /// its minimum and maximum).
+    /// Whether the values are chosen from the data by MCT's no-clipping rule for a per-channel POT, symmetric or uniform
+    /// weights quantizer: each channel's value a function of its minimum and maximum
+    /// (<see cref="ParameterSelector.SelectNoClipping{T}"/>).
     /// </summary>
     internal bool ChoosesFromExtremes =>
         Selection is { ErrorMethod: ErrorMethod.NoClipping, Search: SelectionSearch.Mct }
         && Spec is { Target: QuantizationTarget.Weights, PerChannel: true, IsLut: false };
-
-    /// <summary>
-    /// The quantizer <see cref="ResolveFor"/> gives for data whose channels along <paramref name="axis"/> (by group, when
-    /// the spec has groups) have these minima and maxima, every value finite (see <see cref="ChoosesFromExtremes"/>).
-    /// </summary>
-    internal InferableQuantizer ResolveNoClipping<T>(T[] mins, T[] maxs, int axis, string sourceName)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        if (!ChoosesFromExtremes) throw new InvalidOperationException("The recipe does not choose its values from extremes.");
-        try
-        {
-            return InferableQuantizer.Create(ParameterSelector.SelectNoClipping(Spec, mins, maxs, axis));
-        }
-        catch (QuantShellException ex) when (ex is QuantizerValidationException || ex.Target is null)
-        {
-            throw ex.WithSource(sourceName);
-        }
-    }
 
     /// <summary>How the values were chosen, for results: null for a complete quantizer.</summary>
     public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
