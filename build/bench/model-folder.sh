@@ -5,7 +5,8 @@
 # and the ratios the issue sets: time <= 3 x cp, peak memory <= 1.5 x one shard + 64 MiB. The load average is printed
 # first: on a shared machine the times are only as good as it.
 # Needs /usr/bin/python3 with numpy (to write the folder) and /usr/bin/time.
-# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]; CONFIGS="rtn mse" (the default) picks the configurations;
+# Usage: build/bench/model-folder.sh [SHARDS] [SHARD_MIB] [RUNS]; CONFIGS="rtn mse" (the default) picks the configurations
+# ("rtn": --error-method no-clipping, the folder default; "mse": --error-method mse, MCT's search per group);
 # SKIP_CP=1 leaves out the copy (a 7B-sized folder and its copy may not both fit on the disk): the ratio is then not printed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,8 +16,12 @@ runs="${3:-3}"
 work="$(mktemp -d /tmp/quantshell-folder-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
-dotnet build "$root/src/QuantShell.Cli" -c Release -o "$work/tool" --nologo -v quiet >/dev/null
-tool="$work/tool/dotnet-quant"
+# The tool as linux-x64 users install it: the Native AOT build (no JIT at run time). JIT=1 measures the framework-dependent
+# build instead; TOOL=path measures a tool built elsewhere (another commit's, to compare).
+if [ -n "${TOOL:-}" ]; then tool="$TOOL"
+elif [ -n "${JIT:-}" ]; then dotnet build "$root/src/QuantShell.Cli" -c Release -o "$work/tool" --nologo -v quiet >/dev/null; tool="$work/tool/dotnet-quant"
+else dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 -o "$work/tool" --nologo -v quiet >/dev/null; tool="$work/tool/dotnet-quant"
+fi
 
 /usr/bin/python3 - "$work/model" "$shards" "$shard_mib" <<'PY'
 import json, os, struct, sys
@@ -60,7 +65,7 @@ for run in $(seq 1 "$runs"); do
   rm -rf "$work/copy" "$work/q"*
   if [ -n "${SKIP_CP:-}" ]; then cp_s=0; else read -r cp_s cp_mib < <(measure cp -r "$work/model" "$work/copy"); rm -rf "$work/copy"; fi
   for label in ${CONFIGS:-rtn mse}; do
-    case "$label" in rtn) extra="--error-method no-clipping" ;; mse) extra="" ;; *) echo "unknown configuration $label" >&2; exit 2 ;; esac
+    case "$label" in rtn) extra="--error-method no-clipping" ;; mse) extra="--error-method mse" ;; *) echo "unknown configuration $label" >&2; exit 2 ;; esac
     # shellcheck disable=SC2086
     read -r q_s q_mib < <(measure "$tool" quantize "$work/model" --output "$work/q-$label" --format compressed-tensors --method symmetric --bits 4 --group-size 128 $extra)
     test -f "$work/q-$label/config.json"

@@ -63,6 +63,45 @@ public sealed class ModelFolderTests : IDisposable
         Assert.Equal(["out"], Directory.GetFileSystemEntries(_temp.Path).Select(Path.GetFileName));
     }
 
+    /// <summary>
+    /// A folder's Linear weights are chosen by the folder default (no clipping) when no error method is given, as the
+    /// results say; an error method given, or a rule (which chooses as a rule says), decides instead; an .npy file keeps MSE.
+    /// </summary>
+    [Fact]
+    public void FolderDefault_IsNoClipping_UnlessAnErrorMethodOrARuleDecides()
+    {
+        int folders = 0;
+        foreach (var (given, expected) in new (Selection.ErrorMethod?, Selection.ErrorMethod)[]
+                 {
+                     (null, Selection.SelectionOptions.DefaultFolderErrorMethod), (Selection.ErrorMethod.Mse, Selection.ErrorMethod.Mse),
+                     (Selection.ErrorMethod.NoClipping, Selection.ErrorMethod.NoClipping),
+                 })
+        {
+            var (host, _) = Quantize(new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, GroupSize = 8, ErrorMethod = given }, OutputFormat.CompressedTensors, name: $"out{folders}");
+            Assert.Empty(host.Errors);
+            var quantized = host.Results.Where(r => !r.Skipped).ToList();
+            Assert.Equal(Linear.Length, quantized.Count);
+            Assert.All(quantized, r => Assert.Equal(expected, r.Selection!.ErrorMethod));
+            folders++;
+        }
+        Assert.Equal(3, folders);
+        Assert.Equal(Selection.ErrorMethod.NoClipping, Selection.SelectionOptions.DefaultFolderErrorMethod);
+
+        var rules = QuantizationRules.Parse("""{"rules": [{"match": "*.q_proj.weight", "quantizer": {"target": "weights", "method": "symmetric", "numBits": 4, "perChannel": true, "channelAxis": 0, "groupSize": 8}}]}""", "rules");
+        var ruled = new RecordingHost();
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments(), Rules = rules, Format = OutputFormat.CompressedTensors, OutputPath = _temp.File("ruled") }, [JobInput.File(Fixture)], ruled);
+        Assert.Empty(ruled.Errors);
+        Assert.All(ruled.Results.Where(r => !r.Skipped), r => Assert.Equal(Selection.SelectionOptions.DefaultErrorMethod, r.Selection!.ErrorMethod));
+        Assert.Equal(2, ruled.Results.Count(r => !r.Skipped));
+
+        var data = new float[] { 0.5f, -1.25f, 2f, 0.125f }.SelectMany(BitConverter.GetBytes).ToArray();
+        string npy = NpyBuilder.WriteTemp(_temp.Path, "w.npy", NpyBuilder.Build(NpyBuilder.Dict("<f4", "(2, 2)"), data));
+        var single = new RecordingHost();
+        QuantizeJob.Run(new QuantizeRequest { Quantizer = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4 }, OutputPath = _temp.File("w.q.npy") }, [JobInput.File(npy)], single);
+        Assert.Empty(single.Errors);
+        Assert.Equal(Selection.SelectionOptions.DefaultErrorMethod, single.Results.Single().Selection!.ErrorMethod);
+    }
+
     /// <summary>Each group's values equal a per-tensor quantizer of that group's threshold applied to that group alone (the ragged one too).</summary>
     [Theory]
     [InlineData(QuantizationMethod.Symmetric)]

@@ -190,11 +190,70 @@ public static class FakeQuantizeKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Quantize<T>(Vector256<T> x, Vector256<T> scale, Vector256<T> inverse, Vector256<T> zeroPoint,
                                             Vector256<T> quantMin, Vector256<T> quantMax)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        (Code(x, inverse, zeroPoint, quantMin, quantMax) - zeroPoint) * scale;
+
+    /// <summary>The clamped code of each lane, clamp(round_half_even(x * inv) + z, qmin, qmax) (finite lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Code<T>(Vector256<T> x, Vector256<T> inverse, Vector256<T> zeroPoint, Vector256<T> quantMin, Vector256<T> quantMax)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var q = RoundHalfEven(x * inverse) + zeroPoint;
-        q = Vector256.MinNative(Vector256.MaxNative(q, quantMin), quantMax);
-        return (q - zeroPoint) * scale;
+        return Vector256.MinNative(Vector256.MaxNative(q, quantMin), quantMax);
+    }
+
+    /// <summary>
+    /// <see cref="Apply{T}"/> of one run of finite float32 values on one grid (a run short of <see cref="NonTemporalBytes"/>),
+    /// giving the codes <see cref="QuantizationPlan.Encode{T}"/> gives instead of the fake values: the same arithmetic,
+    /// and the error sums added into <paramref name="stats"/> in the same order, so the totals are bit for bit Apply's.
+    /// Returns false, having added nothing, when a value is not finite (Apply's sums then take another route).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe bool ApplyCodes(float* src, int length, in Grid<float> grid, int* codes, ref KernelStats stats)
+    {
+        var acc = new Accumulator();
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
+        {
+            var scale = Vector256.Create(grid.Scale);
+            var inverse = Vector256.Create(grid.Inverse);
+            var zero = Vector256.Create(grid.ZeroPoint);
+            var qmin = Vector256.Create(grid.QuantMin);
+            var qmax = Vector256.Create(grid.QuantMax);
+            var maxFinite = Vector256.Create(float.MaxValue);
+            var error = Vector256<double>.Zero;
+            var signal = Vector256<double>.Zero;
+            while (i <= length - Vector256<float>.Count)
+            {
+                int blockEnd = Math.Min(length - Vector256<float>.Count, i + (BlockVectors - 1) * Vector256<float>.Count);
+                var blockError = Vector256<float>.Zero;
+                var blockSignal = Vector256<float>.Zero;
+                var allFinite = Vector256<float>.AllBitsSet;
+                for (; i <= blockEnd; i += Vector256<float>.Count)
+                {
+                    var x = Vector256.Load(src + i);
+                    var q = Code(x, inverse, zero, qmin, qmax);
+                    Vector256.ConvertToInt32(q).Store(codes + i);
+                    Accumulate(x, (q - zero) * scale, maxFinite, ref blockError, ref blockSignal, ref allFinite);
+                }
+                if (allFinite.AsInt32() != Vector256<int>.AllBitsSet) return false;
+                error += Widened(blockError);
+                signal += Widened(blockSignal);
+            }
+            acc.AddVectorSums(error, signal);
+        }
+        for (; i < length; i++)
+        {
+            float x = src[i];
+            if (!float.IsFinite(x)) return false;
+            float q = float.Round(x * grid.Inverse, MidpointRounding.ToEven) + grid.ZeroPoint;
+            if (q < grid.QuantMin) q = grid.QuantMin;
+            else if (q > grid.QuantMax) q = grid.QuantMax;
+            codes[i] = (int)q;
+            acc.Add(x, (q - grid.ZeroPoint) * grid.Scale);
+        }
+        acc.MergeInto(ref stats, length);
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

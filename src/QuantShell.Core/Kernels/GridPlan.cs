@@ -48,6 +48,16 @@ public sealed class GridPlan : QuantizationPlan
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Apply{T}"/> of a float32 plan with these dimensions (<see cref="QuantizationPlan.ElementCount"/>,
+    /// <see cref="QuantizationPlan.Channels"/>, <see cref="QuantizationPlan.RunLength"/>, OutputChannels x Inner) quantizes each run (a channel's inner
+    /// block, or a group) with <see cref="FakeQuantizeKernel.Apply{T}"/> on its own grid, in order, every call shorter than
+    /// <see cref="FakeQuantizeKernel.NonTemporalBytes"/>: then its error sums are those of <see cref="FakeQuantizeKernel.ApplyCodes"/>.
+    /// </summary>
+    internal static bool AppliesRunByRunFloat(long elementCount, long channels, long runLength, long period) =>
+        (channels == 1 ? elementCount : runLength) * sizeof(float) < FakeQuantizeKernel.NonTemporalBytes
+        && (channels == 1 || !(runLength < MinRunForBroadcast && period <= MaxTablePeriod));
+
     public override void Encode<T>(ReadOnlySpan<T> source, Span<int> codes, long firstIndex)
     {
         var grids = Grids<T>();

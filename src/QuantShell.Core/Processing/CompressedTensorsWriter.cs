@@ -158,11 +158,40 @@ internal static class CompressedTensorsWriter
             firstIndex = 0;
             var array = new NpyArray([n, tensor.Shape[1]], values);
             var spec = ExactScales.For(recipe.ResolveFor([array], name).Spec, tensor.DType, chosen: true, name);
+            Keep(spec);
+            return InferableQuantizer.Create(spec).CreatePlan([n, tensor.Shape[1]], name);
+        }
+
+        /// <summary>The fast path for this weight (rows of <paramref name="rowsPerChunk"/>), or null.</summary>
+        public NoClippingRows? FastRows(int rowsPerChunk) => Chooses ? NoClippingRows.For(tensor, recipe, rowsPerChunk) : null;
+
+        /// <summary>
+        /// The spec <see cref="PlanFor{T}"/> chooses for <paramref name="n"/> rows of finite values whose channels (groups)
+        /// have these minima and maxima, not yet kept (<see cref="Keep"/>), and the grid of each channel its plan applies.
+        /// An error here only sends the chunk to the general path, which gives its own error, named as it names it.
+        /// </summary>
+        public (QuantizerSpec Spec, Grid<float>[] Grids) ChooseFromExtremes(float[] mins, float[] maxs, int n)
+        {
+            long[] shape = [n, tensor.Shape[1]];
+            var chosen = ParameterSelector.SelectNoClipping(recipe.Spec, mins, maxs, recipe.Spec.ResolveSelectionAxis(shape));
+            chosen.ValidateComplete();
+            var spec = ExactScales.For(chosen, tensor.DType, chosen: true, name);
+            // The grids GridPlan builds from the quantizer's parameters, after the same check of the shape.
+            var parameters = QuantizationParameters.For(spec);
+            spec.ResolveChannels(shape, parameters.Count);
+            var grids = new Grid<float>[parameters.Count];
+            for (int c = 0; c < grids.Length; c++)
+                grids[c] = new Grid<float>(parameters.Scales[c], parameters.ZeroPoints[c], parameters.QuantMin, parameters.QuantMax);
+            return (spec, grids);
+        }
+
+        /// <summary>Keeps the values chosen for the next rows.</summary>
+        public void Keep(QuantizerSpec spec)
+        {
             if (spec.Threshold is { } t) _threshold.AddRange(t);
             if (spec.MinRange is { } min) _min.AddRange(min);
             if (spec.MaxRange is { } max) _max.AddRange(max);
             _last = spec;
-            return InferableQuantizer.Create(spec).CreatePlan([n, tensor.Shape[1]], name);
         }
 
         private InferableQuantizer Finish()
@@ -212,10 +241,10 @@ internal static class CompressedTensorsWriter
         int rowsPerChunk = (int)Math.Clamp(options.ChunkBytes / Math.Max(1L, (long)columns * itemSize), 1, Math.Max(1, rows));
         int perChunk = checked(rowsPerChunk * columns);
         var raw = ArrayPool<byte>.Shared.Rent(perChunk * itemSize);
-        // Values chosen from the rows: the selection takes an array of exactly the chunk's values.
-        var values = rowQuantizer.Chooses ? new T[perChunk] : ArrayPool<T>.Shared.Rent(perChunk);
-        var quantized = ArrayPool<T>.Shared.Rent(perChunk);
-        var codes = ArrayPool<int>.Shared.Rent(perChunk);
+        // The common case's own path (float32 values only); the general path's buffers are made when a chunk needs them.
+        using var fast = typeof(T) == typeof(float) && !options.GeneralPathOnly ? rowQuantizer.FastRows(rowsPerChunk) : null;
+        T[]? values = null, quantized = null;
+        int[]? codes = null;
         byte[]? packed = null;
         long firstNaN = -1;
         try
@@ -227,7 +256,22 @@ internal static class CompressedTensorsWriter
                 int n = (int)Math.Min(rowsPerChunk, rows - row);
                 int count = n * columns;
                 source.ReadExactly(raw, 0, count * itemSize);
-                if (rowQuantizer.Chooses && values.Length != count) values = new T[count];
+                if (fast is not null && firstNaN < 0)
+                {
+                    packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
+                    if (fast.TryChunk(raw, n, rowQuantizer.ChooseFromExtremes, rowQuantizer.Keep, packed, words, offset, bits, ParallelValues, ref stats))
+                    {
+                        destination.Write(packed, 0, n * words * 4);
+                        continue;
+                    }
+                }
+                // Values chosen from the rows: the selection takes an array of exactly the chunk's values.
+                if (rowQuantizer.Chooses) { if (values?.Length != count) values = new T[count]; }
+                else values ??= ArrayPool<T>.Shared.Rent(perChunk);
+                quantized ??= ArrayPool<T>.Shared.Rent(perChunk);
+                codes ??= ArrayPool<int>.Shared.Rent(perChunk);
+                T[] chunkValues = values, chunkQuantized = quantized;
+                int[] chunkCodes = codes;
                 var chunk = values.AsSpan(0, count);
                 ElementConverter.Decode<T>(raw.AsSpan(0, count * itemSize), tensor.DType, chunk);
                 if (firstNaN < 0)
@@ -244,14 +288,14 @@ internal static class CompressedTensorsWriter
                 }
                 var plan = rowQuantizer.PlanFor(values, n, out long first);
                 long start = first < 0 ? row * columns : first;
-                packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
+                byte[] chunkPacked = packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
                 // Two halves of the rows at once (always two, so that the error sums add up in the same order on every
                 // machine): the fake values (for the error), the codes and the packed words of each.
                 var halves = new KernelStats[2];
                 int middle = count >= ParallelValues ? n / 2 : n;
                 Parallel.Invoke(
-                    () => halves[0] = EncodeRows(plan, values, quantized, codes, packed, 0, middle, columns, start, words, offset, bits),
-                    () => halves[1] = EncodeRows(plan, values, quantized, codes, packed, middle, n, columns, start, words, offset, bits));
+                    () => halves[0] = EncodeRows(plan, chunkValues, chunkQuantized, chunkCodes, chunkPacked, 0, middle, columns, start, words, offset, bits),
+                    () => halves[1] = EncodeRows(plan, chunkValues, chunkQuantized, chunkCodes, chunkPacked, middle, n, columns, start, words, offset, bits));
                 foreach (var half in halves)
                 {
                     stats.NonFinite += half.NonFinite;
@@ -261,14 +305,15 @@ internal static class CompressedTensorsWriter
                 }
                 destination.Write(packed, 0, n * words * 4);
             }
+            if (fast is not null) options.PathCounter?.Add(fast.Chunks, fast.Declined);
             return firstNaN;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(raw);
-            if (!rowQuantizer.Chooses) ArrayPool<T>.Shared.Return(values);
-            ArrayPool<T>.Shared.Return(quantized);
-            ArrayPool<int>.Shared.Return(codes);
+            if (!rowQuantizer.Chooses && values is not null) ArrayPool<T>.Shared.Return(values);
+            if (quantized is not null) ArrayPool<T>.Shared.Return(quantized);
+            if (codes is not null) ArrayPool<int>.Shared.Return(codes);
             if (packed is not null) ArrayPool<byte>.Shared.Return(packed);
         }
     }

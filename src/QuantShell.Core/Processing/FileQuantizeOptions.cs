@@ -21,6 +21,28 @@ public sealed record FileQuantizeOptions
     /// <summary>How the quantizer's values were chosen, reported in the result; null when they were given.</summary>
     public SelectionInfo? Selection { get; init; }
 
+    /// <summary>For tests: write every chunk by the general path (the compressed-tensors writer's fast path off).</summary>
+    internal bool GeneralPathOnly { get; init; }
+
+    /// <summary>For tests: counts the chunks the compressed-tensors writer's fast path wrote and left to the general path.</summary>
+    internal PathCounter? PathCounter { get; init; }
+
     /// <summary>How the output file is written.</summary>
     public WriteOptions Output => new() { Force = Force, Fsync = Fsync };
+}
+
+/// <summary>Chunks written by the compressed-tensors writer's fast path, and those it left to the general path (for tests).</summary>
+internal sealed class PathCounter
+{
+    private long _fast, _declined;
+
+    public long Fast => Interlocked.Read(ref _fast);
+
+    public long Declined => Interlocked.Read(ref _declined);
+
+    public void Add(long fast, long declined)
+    {
+        Interlocked.Add(ref _fast, fast);
+        Interlocked.Add(ref _declined, declined);
+    }
 }

@@ -9,7 +9,7 @@ public static class RangeMath
 
     /// <summary>s = t / 2^(n-1) (signed) or t / 2^n (unsigned), in float64, stored as float32.</summary>
     public static float SymmetricScale(double threshold, int numBits, bool signed) =>
-        (float)(threshold / (signed ? Math.Pow(2, numBits - 1) : Math.Pow(2, numBits)));
+        (float)(threshold / Math.ScaleB(1.0, signed ? numBits - 1 : numBits)); // 2^k, exactly as Math.Pow gives it
 
     /// <summary>
     /// Moves a range so that 0.0 lies exactly on its grid, in float32 arithmetic: [0, max] when min &gt; 0,

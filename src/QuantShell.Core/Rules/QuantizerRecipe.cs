@@ -81,6 +81,15 @@ public sealed class QuantizerRecipe
         }
     }
 
+    /// <summary>
+    /// Whether the values are chosen from the data by MCT's no-clipping rule for a per-channel POT, symmetric or uniform
+    /// weights quantizer: each channel's value a function of its minimum and maximum
+    /// (<see cref="ParameterSelector.SelectNoClipping{T}"/>).
+    /// </summary>
+    internal bool ChoosesFromExtremes =>
+        Selection is { ErrorMethod: ErrorMethod.NoClipping, Search: SelectionSearch.Mct }
+        && Spec is { Target: QuantizationTarget.Weights, PerChannel: true, IsLut: false };
+
     /// <summary>How the values were chosen, for results: null for a complete quantizer.</summary>
     public SelectionInfo? Describe(int inputCount) => Selection is null ? null : new SelectionInfo
     {

@@ -1,6 +1,7 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection;
 
 namespace QuantShell.Core.Rules;
 
@@ -15,6 +16,7 @@ namespace QuantShell.Core.Rules;
 public sealed class TensorPolicy
 {
     private readonly QuantizerRecipe? _modelDefault;
+    private QuantizerRecipe? _folderDefault;
 
     private readonly QuantizerArguments _arguments;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, QuantizerRecipe> _defaultsByAxis = new();
@@ -94,7 +96,8 @@ public sealed class TensorPolicy
     /// <summary>
     /// What to do with one tensor of a Hugging Face model folder: rules decide as for any file; without them only the weights
     /// of Linear layers are quantized (2-D floating <c>*.weight</c>, not embeddings, <c>lm_head</c> or norms, as
-    /// llm-compressor's default), per channel on axis 0.
+    /// llm-compressor's default), per channel on axis 0, values not given chosen by
+    /// <see cref="SelectionOptions.DefaultFolderErrorMethod"/> unless an error method is given.
     /// </summary>
     internal TensorDecision DecideLinearWeight(StoredTensor tensor)
     {
@@ -113,8 +116,17 @@ public sealed class TensorPolicy
         if (last.Contains("norm", StringComparison.OrdinalIgnoreCase) || last.StartsWith("ln", StringComparison.Ordinal))
             return TensorDecision.Skip("a norm's weight is left unquantized by default (give rules to quantize it)",
                 "norm (by default)");
-        return TensorDecision.Quantize(DefaultFor(0));
+        return TensorDecision.Quantize(FolderDefault);
     }
+
+    /// <summary>
+    /// A model folder's default: the model default, with <see cref="SelectionOptions.DefaultFolderErrorMethod"/> when values
+    /// are chosen from the data and no error method is given (built once; jobs decide from several threads).
+    /// </summary>
+    private QuantizerRecipe FolderDefault => _folderDefault ??=
+        _arguments.ErrorMethod is null && _modelDefault!.ChoosesFromData
+            ? ModelDefault(_arguments with { ErrorMethod = SelectionOptions.DefaultFolderErrorMethod }, Recipe)
+            : _modelDefault!;
 
     /// <summary>True for the module name of an embedding (<c>embed_tokens</c>, <c>wte</c>, <c>wpe</c>, <c>shared</c>, ...), which is not a Linear layer.</summary>
     internal static bool IsEmbedding(string module)

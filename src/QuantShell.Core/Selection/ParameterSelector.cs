@@ -68,6 +68,21 @@ public static class ParameterSelector
         return Select(incomplete, channels, axis, () => [], shape, options);
     }
 
+    /// <summary>
+    /// Completes a per-channel POT, symmetric or uniform weights spec with MCT's no-clipping choice from each channel's
+    /// minimum and maximum over its values, all finite (channels along <paramref name="axis"/>, by group when the spec has
+    /// groups, channel-major): the same spec as <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/>
+    /// of the values with <see cref="ErrorMethod.NoClipping"/> and <see cref="SelectionSearch.Mct"/>.
+    /// </summary>
+    internal static QuantizerSpec SelectNoClipping<T>(QuantizerSpec incomplete, T[] mins, T[] maxs, int axis)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (incomplete.Target != QuantizationTarget.Weights || !incomplete.PerChannel || incomplete.IsLut)
+            throw new ArgumentException("Extremes choose a per-channel integer weights quantizer's values.", nameof(incomplete));
+        var along = incomplete with { ChannelAxis = incomplete.ChannelAxis ?? axis };
+        return FromMct(along, MctSelection.ChooseWeightsNoClipping(along, mins, maxs));
+    }
+
     private static QuantizerSpec Select<T>(QuantizerSpec incomplete, T[][] channels, int? axis, Func<T[][]> batches, IReadOnlyList<long> shape, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {

@@ -27,6 +27,13 @@ public sealed record SelectionOptions
     /// <summary>The error method used when none is given.</summary>
     public const ErrorMethod DefaultErrorMethod = ErrorMethod.Mse;
 
+    /// <summary>
+    /// The error method of a Hugging Face model folder's Linear weights when none is given (and no rules decide): round to
+    /// nearest on each channel's or group's own range, as llm-compressor's default min-max observer does; chosen in one read
+    /// of each weight at disk speed, where MCT's MSE search takes minutes per shard (docs/model-folders.md).
+    /// </summary>
+    public const ErrorMethod DefaultFolderErrorMethod = ErrorMethod.NoClipping;
+
     /// <summary>The percentile used when none is given.</summary>
     public const double DefaultPercentile = 99.99;
 

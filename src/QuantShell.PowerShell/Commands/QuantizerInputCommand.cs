@@ -110,7 +110,7 @@ public abstract class QuantizerInputCommand<TResult> : JobCommand<TResult>
     // The selection parameters are in every set so that giving them with a complete quantizer gets the core's clear
     // error (SelectionOptionNotApplicable) rather than "parameter set cannot be resolved".
 
-    /// <summary>How values not given are chosen from the data.</summary>
+    /// <summary>How values not given are chosen from the data (default Mse; NoClipping for the Linear weights of a model folder).</summary>
     [Parameter]
     public ErrorMethod ErrorMethod { get; set; }
 

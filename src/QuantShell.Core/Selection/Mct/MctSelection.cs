@@ -88,6 +88,26 @@ internal static class MctSelection
         }
     }
 
+    /// <summary>
+    /// What <see cref="Choose{T}"/> chooses for a POT, symmetric or uniform weights request with
+    /// <see cref="ErrorMethod.NoClipping"/>, from each channel's minimum and maximum over its finite values
+    /// (<see cref="MctWeightsSelection.Min{T}"/>, <see cref="MctWeightsSelection.Max{T}"/>) rather than from the values.
+    /// </summary>
+    public static MctChoice ChooseWeightsNoClipping<T>(QuantizerSpec request, T[] mins, T[] maxs)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int numBits = request.NumBits;
+        bool perChannel = request.PerChannel;
+        bool signedWeights = request.Signed ?? true;
+        return request.Method switch
+        {
+            QuantizationMethod.Uniform => new MctChoice { Ranges = MctWeightsSelection.UniformNoClipping(mins, maxs, numBits, perChannel) },
+            QuantizationMethod.Pot => new MctChoice { Thresholds = MctWeightsSelection.PotNoClipping(mins, maxs, numBits, perChannel), Signed = signedWeights },
+            QuantizationMethod.Symmetric => new MctChoice { Thresholds = MctWeightsSelection.SymmetricNoClipping(mins, maxs, numBits, perChannel), Signed = signedWeights },
+            _ => throw new ArgumentException($"No no-clipping choice from extremes for {request.Method}.", nameof(request)),
+        };
+    }
+
     private static T[] Finite<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (T x in values)

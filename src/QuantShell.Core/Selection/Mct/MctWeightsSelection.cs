@@ -25,8 +25,8 @@ internal static class MctWeightsSelection
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
+        if (method == ErrorMethod.NoClipping) return PotNoClipping(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel);
         var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
-        if (method == ErrorMethod.NoClipping) return noClipping;
 
         // One set of candidates, scored in one pass: bounding them first would cost a pass of its own.
         var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, int.MaxValue);
@@ -55,9 +55,7 @@ internal static class MctWeightsSelection
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
-        var maxima = NoClippingMaxima(channels, numBits, perChannel, uniform: false);
-        // get_init_threshold: Python's max(MIN_THRESHOLD, t) per tensor; per channel values below it are raised to it.
-        var start = maxima.Select(t => perChannel ? (t < MinThreshold ? MinThreshold : t) : PythonMax(MinThreshold, t)).ToArray();
+        var start = SymmetricNoClipping(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel);
         if (method == ErrorMethod.NoClipping) return start;
 
         var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
@@ -79,17 +77,9 @@ internal static class MctWeightsSelection
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
-        // MCT's no-clipping range for weights is (min, max|x|): its maximum is get_tensor_max's, expansion factor 1.
-        var maxima = NoClippingMaxima(channels, numBits, perChannel, uniform: true);
-        var start = new (double Min, double Max)[channels.Length];
-        for (int c = 0; c < channels.Length; c++) start[c] = (double.CreateTruncating(Min(channels[c])), maxima[c]);
-        if (method == ErrorMethod.NoClipping)
-        {
-            if (perChannel) return start.Select(ZeroWhenEqual).ToArray();
-            // Per tensor MCT moves a positive minimum (or negative maximum) to 0 whether or not they are equal.
-            var (min, max) = start[0];
-            return [(min > 0 ? 0 : min, max < 0 ? 0 : max)];
-        }
+        var mins = channels.Select(Min).ToArray();
+        var start = UniformStart(mins, channels.Select(Max).ToArray(), numBits, perChannel);
+        if (method == ErrorMethod.NoClipping) return UniformNoClipping(start, perChannel);
 
         // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
         var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
@@ -98,6 +88,43 @@ internal static class MctWeightsSelection
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
             min, max, prec == ParameterPrecision.SingleArray ? ParameterPrecision.SingleScalar : prec, false));
         return best.Select(ZeroWhenEqual).ToArray();
+    }
+
+    /// <summary>The no-clipping POT thresholds from each channel's minimum and maximum: the power of two at or above get_tensor_max's value.</summary>
+    public static double[] PotNoClipping<T>(T[] mins, T[] maxs, int numBits, bool perChannel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var precision = perChannel && typeof(T) == typeof(float) ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
+        return MaxPowerOfTwo(NoClippingMaxima(mins, maxs, numBits, perChannel, uniform: false), precision);
+    }
+
+    /// <summary>The no-clipping symmetric thresholds (the search's start) from each channel's minimum and maximum.</summary>
+    public static double[] SymmetricNoClipping<T>(T[] mins, T[] maxs, int numBits, bool perChannel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var maxima = NoClippingMaxima(mins, maxs, numBits, perChannel, uniform: false);
+        // get_init_threshold: Python's max(MIN_THRESHOLD, t) per tensor; per channel values below it are raised to it.
+        return maxima.Select(t => perChannel ? (t < MinThreshold ? MinThreshold : t) : PythonMax(MinThreshold, t)).ToArray();
+    }
+
+    /// <summary>The uniform search's start from each channel's minimum and maximum: (min, max|x|).</summary>
+    private static (double Min, double Max)[] UniformStart<T>(T[] mins, T[] maxs, int numBits, bool perChannel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // MCT's no-clipping range for weights is (min, max|x|): its maximum is get_tensor_max's, expansion factor 1.
+        var maxima = NoClippingMaxima(mins, maxs, numBits, perChannel, uniform: true);
+        var start = new (double Min, double Max)[mins.Length];
+        for (int c = 0; c < mins.Length; c++) start[c] = (double.CreateTruncating(mins[c]), maxima[c]);
+        return start;
+    }
+
+    /// <summary>The no-clipping uniform ranges from each channel's minimum and maximum.</summary>
+    public static (double Min, double Max)[] UniformNoClipping<T>(T[] mins, T[] maxs, int numBits, bool perChannel) where T : unmanaged, IFloatingPointIeee754<T> =>
+        UniformNoClipping(UniformStart(mins, maxs, numBits, perChannel), perChannel);
+
+    private static (double Min, double Max)[] UniformNoClipping((double Min, double Max)[] start, bool perChannel)
+    {
+        if (perChannel) return start.Select(ZeroWhenEqual).ToArray();
+        // Per tensor MCT moves a positive minimum (or negative maximum) to 0 whether or not they are equal.
+        var (min, max) = start[0];
+        return [(min > 0 ? 0 : min, max < 0 ? 0 : max)];
     }
 
     /// <summary>A range whose ends are equal gets 0 as its minimum (when positive) or maximum (when negative).</summary>
@@ -109,13 +136,18 @@ internal static class MctWeightsSelection
     /// positive value stays on a signed grid. Per tensor in float64; per channel in the values' precision (float32 arrays).
     /// </summary>
     public static double[] NoClippingMaxima<T>(T[][] channels, int numBits, bool perChannel, bool uniform)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        NoClippingMaxima(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel, uniform);
+
+    /// <summary><see cref="NoClippingMaxima{T}(T[][], int, bool, bool)"/> from each channel's minimum and maximum (<see cref="Min{T}"/>, <see cref="Max{T}"/>).</summary>
+    public static double[] NoClippingMaxima<T>(T[] mins, T[] maxs, int numBits, bool perChannel, bool uniform)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         double factor = uniform ? 1.0 : numBits == 1 ? 0.0 : Math.Pow(2.0, numBits - 1) / (Math.Pow(2.0, numBits - 1) - 1);
-        var result = new double[channels.Length];
-        for (int c = 0; c < channels.Length; c++)
+        var result = new double[mins.Length];
+        for (int c = 0; c < mins.Length; c++)
         {
-            T min = Min(channels[c]), max = Max(channels[c]);
+            T min = mins[c], max = maxs[c];
             if (perChannel)
             {
                 T scaled = max * T.CreateTruncating(factor);
@@ -165,14 +197,16 @@ internal static class MctWeightsSelection
     /// <summary>Python's max(a, b): b only when b &gt; a.</summary>
     public static double PythonMax(double a, double b) => b > a ? b : a;
 
-    private static T Min<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The least value, the first of equal ones (-0 and +0 are equal); NaN when there is one; +inf when empty.</summary>
+    public static T Min<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T min = T.PositiveInfinity;
         foreach (T x in values) min = T.IsNaN(x) || x < min ? x : min;
         return min;
     }
 
-    private static T Max<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The greatest value, the first of equal ones; NaN when there is one; -inf when empty.</summary>
+    public static T Max<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T max = T.NegativeInfinity;
         foreach (T x in values) max = T.IsNaN(x) || x > max ? x : max;
