@@ -71,7 +71,8 @@ internal static class CompressedTensorsWriter
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_scale", file), tensor.DType, [rows, groups], stream =>
             {
                 var plan = rowQuantizer.Plan;
-                var scales = Enumerable.Range(0, plan.Channels).Select(c => (float)plan.ScaleOf(c)).ToArray();
+                var scales = new float[plan.Channels];
+                for (int c = 0; c < scales.Length; c++) scales[c] = (float)plan.ScaleOf(c);
                 var bytes = new byte[scales.Length * tensor.DType.ItemSize];
                 if (tensor.DType.IsDouble) ElementConverter.Encode<double>(scales.Select(s => (double)s).ToArray(), tensor.DType, bytes);
                 else ElementConverter.Encode<float>(scales, tensor.DType, bytes);
