@@ -1,0 +1,272 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection.Mct;
+
+namespace QuantShell.Core.Selection;
+
+/// <summary>
+/// A weight's values chosen from blocks of its channels taken one after the other (whole channels, in order, the
+/// buffers reused), with exactly the values <see cref="ParameterSelector"/> chooses from the whole tensor:
+/// <list type="bullet">
+/// <item>no clipping (per channel or per tensor): each channel's choice depends only on the least and greatest of its
+/// finite values (the first of them where zeros of both signs tie), so those are kept and the choice made from them;</item>
+/// <item>POT, any search: each channel's choice is its own, made from the block's channels;</item>
+/// <item>MCT's symmetric and uniform searches per channel: each block searched with every iteration recorded, and the
+/// records joined where MCT's early stop looks at all channels (<see cref="SearchRecord{TParam}"/>).</item>
+/// </list>
+/// Where something MCT decides across channels cannot be joined (a channel with no finite value, blocks that disagree
+/// on float32 errors), <see cref="TryAdd"/> or <see cref="Complete"/> gives up and the caller chooses from the whole tensor.
+/// </summary>
+internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+{
+    private enum Mode { Extremes, PerBlock, MctSearch }
+
+    private readonly QuantizerSpec _incomplete;
+    private readonly SelectionOptions _options;
+    private readonly IReadOnlyList<long> _shape;
+    private readonly int? _axis;
+    private readonly long _channelCount;
+    private readonly Mode _mode;
+    private readonly List<T[]> _extremes = [];
+    private readonly List<QuantizerSpec> _blockSpecs = [];
+    private readonly List<SearchRecord<double>> _thresholdRecords = [];
+    private readonly List<SearchRecord<(double Min, double Max)>> _rangeRecords = [];
+    private long _channelsTaken;
+
+    private ChannelBlockSelection(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis, Mode mode)
+    {
+        _incomplete = incomplete;
+        _options = options;
+        _shape = shape;
+        _axis = axis;
+        _channelCount = axis is int a ? shape[a] : 1;
+        _mode = mode;
+    }
+
+    /// <summary>
+    /// A selection for a weights tensor of <paramref name="shape"/> whose channels lie along <paramref name="axis"/> (null:
+    /// per tensor), or null where values cannot be chosen block by block (LUT tables, groups, activations, percentile, the
+    /// optimal search's symmetric and uniform scans, which MCT's search joins per tensor).
+    /// </summary>
+    public static ChannelBlockSelection<T>? For(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis)
+    {
+        if (incomplete.Target != QuantizationTarget.Weights || incomplete.IsLut || incomplete.GroupSize is not null || incomplete.PerChannel != axis.HasValue)
+            return null;
+        if (options.ErrorMethod == ErrorMethod.NoClipping)
+            return new(incomplete, options, shape, axis, Mode.Extremes);
+        if (!incomplete.PerChannel || options.ErrorMethod == ErrorMethod.Percentile) return null;
+        if (incomplete.Method == QuantizationMethod.Pot) return new(incomplete, options, shape, axis, Mode.PerBlock);
+        if (options.Search == SelectionSearch.Mct) return new(incomplete, options, shape, axis, Mode.MctSearch);
+        return null;
+    }
+
+    /// <summary>Whether each block's values are final once it is taken (<see cref="BlockSpec"/>): no search spans the blocks.</summary>
+    public bool FinalPerBlock => _mode == Mode.PerBlock || _mode == Mode.Extremes && _axis is not null;
+
+    /// <summary>After <see cref="TryAdd"/> where <see cref="FinalPerBlock"/>: the complete spec of the block's channels alone.</summary>
+    public QuantizerSpec? BlockSpec { get; private set; }
+
+    /// <summary>
+    /// Takes the next block of channels (per tensor: the next part of its values, in order). False when the values must
+    /// be chosen from the whole tensor instead.
+    /// </summary>
+    public bool TryAdd(T[][] block)
+    {
+        BlockSpec = null;
+        try
+        {
+            switch (_mode)
+            {
+                case Mode.Extremes:
+                    return AddExtremes(block);
+                case Mode.PerBlock:
+                {
+                    if (!AllHaveFinite(block)) return false;
+                    var spec = ParameterSelector.SelectWeightChannels(_incomplete, block, _axis, BlockShape(block.Length), _options);
+                    _blockSpecs.Add(spec);
+                    BlockSpec = spec;
+                    break;
+                }
+                default:
+                    if (!AllHaveFinite(block)) return false;
+                    SearchBlock(block);
+                    break;
+            }
+        }
+        catch (Errors.QuantShellException)
+        {
+            return false; // the whole tensor's choice gives the error, named as it names it
+        }
+        _channelsTaken += block.Length;
+        return true;
+    }
+
+    /// <summary>The complete spec once every channel is taken; null when the values must be chosen from the whole tensor.</summary>
+    public QuantizerSpec? Complete()
+    {
+        if (_axis is not null && _channelsTaken != _channelCount) return null;
+        try
+        {
+            switch (_mode)
+            {
+                case Mode.Extremes:
+                    if (_axis is null)
+                    {
+                        if (_extremes.Count == 0) return null;
+                        return ParameterSelector.SelectWeightChannels(_incomplete, [_extremes[0]], null, _shape, _options);
+                    }
+                    return Joined(_blockSpecs);
+                case Mode.PerBlock:
+                    return Joined(_blockSpecs);
+                default:
+                {
+                    var along = _incomplete with { ChannelAxis = _incomplete.ChannelAxis ?? _axis };
+                    bool signed = _incomplete.Signed ?? true;
+                    MctChoice choice;
+                    if (_incomplete.Method == QuantizationMethod.Uniform)
+                    {
+                        if (SearchRecord<(double Min, double Max)>.Join(_rangeRecords) is not { } ranges) return null;
+                        choice = new MctChoice { Ranges = MctWeightsSelection.UniformResult(ranges) };
+                    }
+                    else
+                    {
+                        if (SearchRecord<double>.Join(_thresholdRecords) is not { } thresholds) return null;
+                        choice = new MctChoice { Thresholds = MctWeightsSelection.SymmetricResult(thresholds, perChannel: true), Signed = signed };
+                    }
+                    return ParameterSelector.FromMct(along, choice);
+                }
+            }
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    private bool AddExtremes(T[][] block)
+    {
+        if (_axis is null)
+        {
+            // Per tensor the blocks are parts of one channel: the first least and greatest values over all of them.
+            foreach (var part in block)
+            {
+                if (Extremes(part) is not { } e) continue;
+                if (_extremes.Count == 0) _extremes.Add(e);
+                else
+                {
+                    var all = _extremes[0];
+                    if (e[0] < all[0]) all[0] = e[0];
+                    if (e[1] > all[1]) all[1] = e[1];
+                }
+            }
+            _channelsTaken += block.Length;
+            return true;
+        }
+        var extremes = new T[block.Length][];
+        Parallel.For(0, block.Length, c => extremes[c] = Extremes(block[c])!);
+        if (extremes.Any(e => e is null)) return false;
+        var spec = ParameterSelector.SelectWeightChannels(_incomplete, extremes, _axis, BlockShape(block.Length), _options);
+        _blockSpecs.Add(spec);
+        BlockSpec = spec;
+        _channelsTaken += block.Length;
+        return true;
+    }
+
+    private void SearchBlock(T[][] block)
+    {
+        var values = block.Select(MctSelection.Finite).ToArray();
+        int numBits = _incomplete.NumBits;
+        bool sequential = Mct.TensorErrors<T>.SequentialRows(_shape, _axis!.Value);
+        int channels = checked((int)_channelCount);
+        if (_incomplete.Method == QuantizationMethod.Uniform)
+        {
+            var record = new SearchRecord<(double Min, double Max)>();
+            MctWeightsSelection.UniformRanges(values, numBits, true, _options.ErrorMethod, _options.P, sequential, _options.BoundedSearchFrom, record, channels);
+            _rangeRecords.Add(record);
+        }
+        else
+        {
+            var record = new SearchRecord<double>();
+            MctWeightsSelection.SymmetricThresholds(values, numBits, _incomplete.Signed ?? true, true, _options.ErrorMethod, _options.P, sequential,
+                                                    _options.BoundedSearchFrom, record, channels);
+            _thresholdRecords.Add(record);
+        }
+    }
+
+    private QuantizerSpec? Joined(List<QuantizerSpec> blocks)
+    {
+        if (blocks.Count == 0) return null;
+        var first = blocks[0];
+        var spec = first.Method == QuantizationMethod.Uniform
+            ? first with { MinRange = blocks.SelectMany(b => b.MinRange!).ToArray(), MaxRange = blocks.SelectMany(b => b.MaxRange!).ToArray() }
+            : first with { Threshold = blocks.SelectMany(b => b.Threshold!).ToArray() };
+        spec.Validate();
+        return spec;
+    }
+
+    private long[] BlockShape(int channels)
+    {
+        var shape = _shape.ToArray();
+        shape[_axis!.Value] = channels;
+        return shape;
+    }
+
+    private static bool AllHaveFinite(T[][] block)
+    {
+        var has = new bool[block.Length];
+        Parallel.For(0, block.Length, c => has[c] = Extremes(block[c]) is not null);
+        return has.All(h => h);
+    }
+
+    /// <summary>
+    /// The least and greatest finite values as a scan in order finds them (the first of equal ones: a zero's sign is that
+    /// of the first zero), or null when no value is finite.
+    /// </summary>
+    internal static T[]? Extremes(ReadOnlySpan<T> values)
+    {
+        T min = T.PositiveInfinity, max = T.NegativeInfinity;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
+        {
+            // Non-finite values are masked to the identity of each reduction; zeros' signs are settled below.
+            var vmin = Vector256.Create(T.PositiveInfinity);
+            var vmax = Vector256.Create(T.NegativeInfinity);
+            var limit = Vector256.Create(T.MaxValue);
+            for (; i <= values.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var x = Vector256.Create(values.Slice(i, Vector256<T>.Count));
+                var finite = Vector256.LessThanOrEqual(Vector256.Abs(x), limit);
+                vmin = Vector256.Min(vmin, Vector256.ConditionalSelect(finite, x, Vector256.Create(T.PositiveInfinity)));
+                vmax = Vector256.Max(vmax, Vector256.ConditionalSelect(finite, x, Vector256.Create(T.NegativeInfinity)));
+            }
+            for (int k = 0; k < Vector256<T>.Count; k++)
+            {
+                if (vmin[k] < min) min = vmin[k];
+                if (vmax[k] > max) max = vmax[k];
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            T x = values[i];
+            if (!T.IsFinite(x)) continue;
+            if (x < min) min = x;
+            if (x > max) max = x;
+        }
+        if (T.IsPositiveInfinity(min)) return null;
+        if (T.IsZero(min) || T.IsZero(max))
+        {
+            T firstZero = FirstZero(values);
+            if (T.IsZero(min)) min = firstZero;
+            if (T.IsZero(max)) max = firstZero;
+        }
+        return [min, max];
+    }
+
+    private static T FirstZero(ReadOnlySpan<T> values)
+    {
+        foreach (T x in values)
+            if (T.IsZero(x)) return x;
+        return T.Zero;
+    }
+}
