@@ -33,6 +33,8 @@ public sealed class ChannelReadTests : IDisposable
     {
         /// <summary>Read, chosen, quantized and written block by block.</summary>
         OnePass,
+        /// <summary>No clipping: each channel's extremes found in a pass over the file, then the file streamed.</summary>
+        Extremes,
         /// <summary>Chosen block by block, then the file streamed.</summary>
         Blocks,
         /// <summary>Each channel read into its own array (what cannot be chosen block by block).</summary>
@@ -46,7 +48,7 @@ public sealed class ChannelReadTests : IDisposable
         {
             foreach (var method in new[] { QuantizationMethod.Pot, QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
                 foreach (var search in new[] { SelectionSearch.Mct, SelectionSearch.Optimal })
-                    cases.Add(method, ErrorMethod.NoClipping, search, asDouble, Path.OnePass);
+                    cases.Add(method, ErrorMethod.NoClipping, search, asDouble, Path.Extremes);
             foreach (var error in new[] { ErrorMethod.Mse, ErrorMethod.Mae, ErrorMethod.Lp, ErrorMethod.Kl })
                 cases.Add(QuantizationMethod.Pot, error, SelectionSearch.Mct, asDouble, Path.OnePass);
             cases.Add(QuantizationMethod.Pot, ErrorMethod.Mse, SelectionSearch.Optimal, asDouble, Path.OnePass);
@@ -66,7 +68,8 @@ public sealed class ChannelReadTests : IDisposable
     {
         var cases = Cases().Select(row => ((QuantizationMethod)row[0], (ErrorMethod)row[1], (SelectionSearch)row[2], (bool)row[3], (Path)row[4])).ToArray();
         Assert.Equal(46, cases.Length);
-        Assert.Equal(22, cases.Count(c => c.Item5 == Path.OnePass));
+        Assert.Equal(10, cases.Count(c => c.Item5 == Path.OnePass));
+        Assert.Equal(12, cases.Count(c => c.Item5 == Path.Extremes));
         Assert.Equal(16, cases.Count(c => c.Item5 == Path.Blocks));
         Assert.Equal(8, cases.Count(c => c.Item5 == Path.Channels));
         Assert.Equal(23, cases.Count(c => c.Item4));
@@ -118,7 +121,7 @@ public sealed class ChannelReadTests : IDisposable
         long[] shape = [1, 6, 100];
         var values = Enumerable.Range(0, 600).Select(i => random.NextDouble() * (i % 7 + 1) - 2).ToArray();
         var arguments = new QuantizerArguments { Method = method, NumBits = 5, PerChannel = true, ChannelAxis = 1, ErrorMethod = errorMethod };
-        var path = errorMethod == ErrorMethod.NoClipping ? Path.OnePass : Path.Blocks;
+        var path = errorMethod == ErrorMethod.NoClipping ? Path.Extremes : Path.Blocks;
         AssertPath(arguments, shape, 1, asDouble: false, path);
         NpyChannelBlocks.BlockBytes = 1;
         AssertSameAsWholeArray(shape, values, false, arguments, path);
@@ -135,12 +138,10 @@ public sealed class ChannelReadTests : IDisposable
         long[] shape = [9, 333];
         var values = Enumerable.Range(0, 9 * 333).Select(i => (random.NextDouble() - 0.6) * 3).ToArray();
         var arguments = new QuantizerArguments { Method = method, NumBits = 8, ErrorMethod = ErrorMethod.NoClipping };
-        AssertPath(arguments, shape, null, asDouble, Path.Blocks);
-        foreach (long blockBytes in new long[] { 1000, 1L << 24 })
-        {
-            NpyChannelBlocks.BlockBytes = blockBytes;
-            AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Blocks);
-        }
+        AssertPath(arguments, shape, null, asDouble, Path.Extremes);
+        // Chunks that end inside rows, and one chunk for the whole tensor.
+        foreach (int chunkBytes in new[] { 1000, 1 << 20 })
+            AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Extremes, chunkBytes);
     }
 
     public static TheoryData<string, QuantizationMethod, ErrorMethod, bool> NonFiniteCases()
@@ -187,15 +188,15 @@ public sealed class ChannelReadTests : IDisposable
         }
         var arguments = new QuantizerArguments { Method = method, NumBits = 4, PerChannel = true, ErrorMethod = errorMethod };
         // A channel with no finite value is left to the channels read whole (MCT's choice then depends on all channels).
-        var path = kind == "nan-channel" ? Path.Channels : errorMethod == ErrorMethod.NoClipping || method == QuantizationMethod.Pot ? Path.OnePass : Path.Blocks;
+        var path = kind == "nan-channel" ? Path.Channels : errorMethod == ErrorMethod.NoClipping ? Path.Extremes : method == QuantizationMethod.Pot ? Path.OnePass : Path.Blocks;
         foreach (long blockBytes in new long[] { 1, 1L << 24 })
         {
             NpyChannelBlocks.BlockBytes = blockBytes;
-            AssertSameAsWholeArray(shape, values, false, arguments, path, allowNonFinite: allowNonFinite);
-            AssertSameAsWholeArray(shape, values, true, arguments, path, allowNonFinite: allowNonFinite);
+            AssertSameAsWholeArray(shape, values, false, arguments, path, chunkBytes: 100, allowNonFinite: allowNonFinite);
+            AssertSameAsWholeArray(shape, values, true, arguments, path, chunkBytes: 100, allowNonFinite: allowNonFinite);
         }
         if (kind == "zeros" && errorMethod == ErrorMethod.NoClipping)
-            AssertSameAsWholeArray(shape, values, false, arguments with { PerChannel = false }, Path.Blocks);
+            AssertSameAsWholeArray(shape, values, false, arguments with { PerChannel = false }, Path.Extremes, chunkBytes: 100);
     }
 
     [Fact]
@@ -250,10 +251,16 @@ public sealed class ChannelReadTests : IDisposable
     private static void AssertPath(QuantizerArguments arguments, long[] shape, int? axis, bool asDouble, Path path)
     {
         var recipe = arguments.Check();
-        bool? finalPerBlock = asDouble
-            ? ChannelBlockSelection<double>.For(recipe.Spec, recipe.Selection!, shape, axis)?.FinalPerBlock
-            : ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, axis)?.FinalPerBlock;
-        Assert.Equal(path, finalPerBlock switch { null => Path.Channels, true => Path.OnePass, false => Path.Blocks });
+        (bool FinalPerBlock, bool FromExtremes)? selection = asDouble
+            ? ChannelBlockSelection<double>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } d ? (d.FinalPerBlock, d.FromExtremes) : null
+            : ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } f ? (f.FinalPerBlock, f.FromExtremes) : null;
+        Assert.Equal(path, selection switch
+        {
+            null => Path.Channels,
+            { FinalPerBlock: true } => Path.OnePass,
+            { FromExtremes: true } => Path.Extremes,
+            _ => Path.Blocks,
+        });
     }
 
     /// <summary>Quantizes the file as a file (the paths read from it) and as a stream (the general path): everything equal.</summary>
@@ -280,7 +287,7 @@ public sealed class ChannelReadTests : IDisposable
         var fromStream = Run(JobInput.Stream("w.npy", () => File.OpenRead(input)), _temp.File("stream.q.npy"));
         // A path that ends in an error is not told (the error is the general path's).
         if (path is { } expectedPath && fromFile.Error is null)
-            Assert.Equal(expectedPath switch { Path.OnePass => ["one pass"], Path.Blocks => ["blocks"], _ => Array.Empty<string>() }, taken);
+            Assert.Equal(expectedPath switch { Path.OnePass => ["one pass"], Path.Blocks => ["blocks"], Path.Extremes => ["extremes"], _ => Array.Empty<string>() }, taken);
         Assert.Equal(fromStream.Error?.ErrorId, fromFile.Error?.ErrorId);
         Assert.Equal(fromStream.Error?.Message.Replace(input, "w.npy"), fromFile.Error?.Message.Replace(input, "w.npy"));
         Assert.Equal(fromStream.Bytes, fromFile.Bytes);

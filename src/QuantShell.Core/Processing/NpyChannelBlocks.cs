@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
@@ -72,7 +73,7 @@ internal static class NpyChannelBlocks
         }
         QuantizerSpec? spec;
         using (var input = NpyFiles.OpenRead(inputPath, inputName))
-            spec = Choose(input, inputName, header, axis, selection, token);
+            spec = selection.FromExtremes ? ChooseFromExtremes(input, inputName, header, axis, selection, options, token) : Choose(input, inputName, header, axis, selection, token);
         if (spec is null) return null;
         InferableQuantizer quantizer;
         try
@@ -83,8 +84,42 @@ internal static class NpyChannelBlocks
         {
             return null;
         }
-        Taken.Value?.Invoke("blocks");
+        Taken.Value?.Invoke(selection.FromExtremes ? "extremes" : "blocks");
         return NpyQuantizer.QuantizeFile(inputPath, outputPath, quantizer, options, token);
+    }
+
+    /// <summary>
+    /// No clipping: the complete spec from each channel's least and greatest finite values, found in one pass over the
+    /// file in chunks (a buffer that stays in cache: the values are then streamed again through the quantizer, which
+    /// moves less memory than holding blocks of channels between choosing and quantizing), or null.
+    /// </summary>
+    private static QuantizerSpec? ChooseFromExtremes<T>(FileStream input, string inputName, NpyHeader header, int? axis, ChannelBlockSelection<T> selection,
+                                                        FileQuantizeOptions options, CancellationToken token)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        int size = Marshal.SizeOf<T>();
+        long count = header.ElementCount, channels = axis is int a ? header.Shape[a] : 1, inner = count / channels;
+        var extremes = new T[]?[channels];
+        var buffer = new T[Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size))];
+        input.Position = header.DataOffset;
+        using var timer = Timeline.Time(TimelinePhase.Choose);
+        for (long position = 0; position < count;)
+        {
+            token.ThrowIfCancellationRequested();
+            int n = (int)Math.Min(buffer.Length, count - position);
+            var values = buffer.AsSpan(0, n);
+            NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(values), inputName, header);
+            // Split where channels end.
+            for (int offset = 0; offset < n;)
+            {
+                long channel = position / inner;
+                int part = (int)Math.Min(n - offset, inner - position % inner);
+                extremes[channel] = ChannelBlockSelection<T>.JoinExtremes(extremes[channel], ChannelBlockSelection<T>.Extremes(values.Slice(offset, part)));
+                offset += part;
+                position += part;
+            }
+        }
+        return selection.CompleteFromExtremes(extremes);
     }
 
     /// <summary>The complete spec from the file's blocks, or null.</summary>
@@ -92,6 +127,7 @@ internal static class NpyChannelBlocks
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         input.Position = header.DataOffset;
+        using var timer = Timeline.Time(TimelinePhase.Choose);
         foreach (var block in Blocks<T>(input, inputName, header, axis, token))
             if (!selection.TryAdd(block)) return null;
         return selection.Complete();
@@ -119,7 +155,7 @@ internal static class NpyChannelBlocks
         }
         int perBlock = (int)Math.Clamp(BlockBytes / Math.Max(1, inner * size), 1, Math.Max(1, channels));
         var buffers = new T[perBlock][];
-        for (int i = 0; i < perBlock; i++) buffers[i] = new T[inner];
+        for (int i = 0; i < perBlock; i++) buffers[i] = ReusedBuffers.Allocate<T>((int)inner);
         long left = header.ElementCount;
         for (long c = 0; c < channels; c += perBlock)
         {
@@ -129,7 +165,7 @@ internal static class NpyChannelBlocks
             for (int i = 0; i < count; i++)
             {
                 if (left < block[i].Length) block[i] = new T[left]; // the last part of a tensor read per tensor
-                NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(block[i].AsSpan()), inputName, header);
+                using (Timeline.Time(TimelinePhase.Read)) NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(block[i].AsSpan()), inputName, header);
                 left -= block[i].Length;
             }
             yield return block;
@@ -156,7 +192,9 @@ internal static class NpyChannelBlocks
         {
             foreach (var block in Blocks<T>(input, inputName, header, axis, token))
             {
-                if (!selection.TryAdd(block)) throw new FallBackException();
+                bool added;
+                using (Timeline.Time(TimelinePhase.Choose)) added = selection.TryAdd(block);
+                if (!added) throw new FallBackException();
                 var shape = header.Shape.ToArray();
                 shape[axis] = block.Length;
                 Grid<T>[] grids;
@@ -177,14 +215,15 @@ internal static class NpyChannelBlocks
                     {
                         if (chunk is null)
                         {
-                            chunk = writer.Rent();
+                            using (Timeline.Time(TimelinePhase.WaitForWriter)) chunk = writer.Rent();
                             chunkFilled = 0;
                             chunkLength = (int)Math.Min(perChunk, count - chunkStart);
                         }
                         int n = Math.Min(values.Length - offset, chunkLength - chunkFilled);
                         var source = values.AsSpan(offset, n);
                         long before = stats.NonFinite;
-                        FakeQuantizeKernel.Apply<T>(source, MemoryMarshal.Cast<byte, T>(chunk.AsSpan(chunkFilled * size, n * size)), grids[c], ref stats);
+                        using (Timeline.Time(TimelinePhase.Kernel))
+                            FakeQuantizeKernel.Apply<T>(source, MemoryMarshal.Cast<byte, T>(chunk.AsSpan(chunkFilled * size, n * size)), grids[c], ref stats);
                         if (stats.NonFinite > before && firstNonFinite < 0) firstNonFinite = position + NonFiniteInput.IndexOf<T>(source);
                         offset += n;
                         position += n;

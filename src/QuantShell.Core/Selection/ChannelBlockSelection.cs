@@ -10,7 +10,7 @@ namespace QuantShell.Core.Selection;
 /// buffers reused), with exactly the values <see cref="ParameterSelector"/> chooses from the whole tensor:
 /// <list type="bullet">
 /// <item>no clipping (per channel or per tensor): each channel's choice depends only on the least and greatest of its
-/// finite values (the first of them where zeros of both signs tie), so those are kept and the choice made from them;</item>
+/// finite values (the first of them where zeros of both signs tie), so it is made from those (<see cref="CompleteFromExtremes"/>);</item>
 /// <item>POT, any search: each channel's choice is its own, made from the block's channels;</item>
 /// <item>MCT's symmetric and uniform searches per channel: each block searched with every iteration recorded, and the
 /// records joined where MCT's early stop looks at all channels (<see cref="SearchRecord{TParam}"/>).</item>
@@ -28,7 +28,6 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     private readonly int? _axis;
     private readonly long _channelCount;
     private readonly Mode _mode;
-    private readonly List<T[]> _extremes = [];
     private readonly List<QuantizerSpec> _blockSpecs = [];
     private readonly List<SearchRecord<double>> _thresholdRecords = [];
     private readonly List<SearchRecord<(double Min, double Max)>> _rangeRecords = [];
@@ -62,7 +61,42 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Whether each block's values are final once it is taken (<see cref="BlockSpec"/>): no search spans the blocks.</summary>
-    public bool FinalPerBlock => _mode == Mode.PerBlock || _mode == Mode.Extremes && _axis is not null;
+    public bool FinalPerBlock => _mode == Mode.PerBlock;
+
+    /// <summary>
+    /// Whether the values depend only on each channel's least and greatest finite values (no clipping): then they come
+    /// from <see cref="CompleteFromExtremes"/>, not from blocks.
+    /// </summary>
+    public bool FromExtremes => _mode == Mode.Extremes;
+
+    /// <summary>
+    /// The complete spec from each channel's least and greatest finite values (<see cref="Extremes"/>, joined in order by
+    /// <see cref="JoinExtremes"/>); null where a channel has no finite value (MCT's choice then depends on all channels).
+    /// </summary>
+    public QuantizerSpec? CompleteFromExtremes(T[]?[] extremes)
+    {
+        if (_mode != Mode.Extremes || extremes.Length != _channelCount || extremes.Any(e => e is null)) return null;
+        try
+        {
+            return ParameterSelector.SelectWeightChannels(_incomplete, extremes!, _axis, _shape, _options);
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The extremes of values in order from those of an earlier part (<paramref name="earlier"/>, null when it had no
+    /// finite value) and of the part after it: an earlier value wins a tie, as in a scan.
+    /// </summary>
+    public static T[]? JoinExtremes(T[]? earlier, T[]? later)
+    {
+        if (earlier is null || later is null) return earlier ?? later;
+        if (later[0] < earlier[0]) earlier[0] = later[0];
+        if (later[1] > earlier[1]) earlier[1] = later[1];
+        return earlier;
+    }
 
     /// <summary>After <see cref="TryAdd"/> where <see cref="FinalPerBlock"/>: the complete spec of the block's channels alone.</summary>
     public QuantizerSpec? BlockSpec { get; private set; }
@@ -79,7 +113,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             switch (_mode)
             {
                 case Mode.Extremes:
-                    return AddExtremes(block);
+                    throw new InvalidOperationException("No clipping is chosen from each channel's extremes (CompleteFromExtremes).");
                 case Mode.PerBlock:
                 {
                     if (!AllHaveFinite(block)) return false;
@@ -111,12 +145,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             switch (_mode)
             {
                 case Mode.Extremes:
-                    if (_axis is null)
-                    {
-                        if (_extremes.Count == 0) return null;
-                        return ParameterSelector.SelectWeightChannels(_incomplete, [_extremes[0]], null, _shape, _options);
-                    }
-                    return Joined(_blockSpecs);
+                    return null;
                 case Mode.PerBlock:
                     return Joined(_blockSpecs);
                 default:
@@ -142,35 +171,6 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         {
             return null;
         }
-    }
-
-    private bool AddExtremes(T[][] block)
-    {
-        if (_axis is null)
-        {
-            // Per tensor the blocks are parts of one channel: the first least and greatest values over all of them.
-            foreach (var part in block)
-            {
-                if (Extremes(part) is not { } e) continue;
-                if (_extremes.Count == 0) _extremes.Add(e);
-                else
-                {
-                    var all = _extremes[0];
-                    if (e[0] < all[0]) all[0] = e[0];
-                    if (e[1] > all[1]) all[1] = e[1];
-                }
-            }
-            _channelsTaken += block.Length;
-            return true;
-        }
-        var extremes = new T[block.Length][];
-        Parallel.For(0, block.Length, c => extremes[c] = Extremes(block[c])!);
-        if (extremes.Any(e => e is null)) return false;
-        var spec = ParameterSelector.SelectWeightChannels(_incomplete, extremes, _axis, BlockShape(block.Length), _options);
-        _blockSpecs.Add(spec);
-        BlockSpec = spec;
-        _channelsTaken += block.Length;
-        return true;
     }
 
     private void SearchBlock(T[][] block)
