@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection.Mct;
@@ -229,18 +230,28 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         int i = 0;
         if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
         {
-            // Non-finite values are masked to the identity of each reduction; zeros' signs are settled below.
-            var vmin = Vector256.Create(T.PositiveInfinity);
-            var vmax = Vector256.Create(T.NegativeInfinity);
+            // Non-finite values are masked to the identity of each reduction; zeros' signs are settled below. Two sets of
+            // accumulators, so that the loads are not waiting on one min/max chain.
+            var positive = Vector256.Create(T.PositiveInfinity);
+            var negative = Vector256.Create(T.NegativeInfinity);
             var limit = Vector256.Create(T.MaxValue);
-            for (; i <= values.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+            Vector256<T> min0 = positive, min1 = positive, max0 = negative, max1 = negative;
+            ref T start = ref MemoryMarshal.GetReference(values);
+            int width = Vector256<T>.Count;
+            for (; i <= values.Length - 2 * width; i += 2 * width)
             {
-                var x = Vector256.Create(values.Slice(i, Vector256<T>.Count));
-                var finite = Vector256.LessThanOrEqual(Vector256.Abs(x), limit);
-                vmin = Vector256.Min(vmin, Vector256.ConditionalSelect(finite, x, Vector256.Create(T.PositiveInfinity)));
-                vmax = Vector256.Max(vmax, Vector256.ConditionalSelect(finite, x, Vector256.Create(T.NegativeInfinity)));
+                var x0 = Vector256.LoadUnsafe(ref start, (nuint)i);
+                var x1 = Vector256.LoadUnsafe(ref start, (nuint)(i + width));
+                var finite0 = Vector256.LessThanOrEqual(Vector256.Abs(x0), limit);
+                var finite1 = Vector256.LessThanOrEqual(Vector256.Abs(x1), limit);
+                min0 = Vector256.Min(min0, Vector256.ConditionalSelect(finite0, x0, positive));
+                max0 = Vector256.Max(max0, Vector256.ConditionalSelect(finite0, x0, negative));
+                min1 = Vector256.Min(min1, Vector256.ConditionalSelect(finite1, x1, positive));
+                max1 = Vector256.Max(max1, Vector256.ConditionalSelect(finite1, x1, negative));
             }
-            for (int k = 0; k < Vector256<T>.Count; k++)
+            var vmin = Vector256.Min(min0, min1);
+            var vmax = Vector256.Max(max0, max1);
+            for (int k = 0; k < width; k++)
             {
                 if (vmin[k] < min) min = vmin[k];
                 if (vmax[k] > max) max = vmax[k];
