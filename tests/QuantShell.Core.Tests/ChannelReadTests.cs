@@ -189,11 +189,12 @@ public sealed class ChannelReadTests : IDisposable
         var arguments = new QuantizerArguments { Method = method, NumBits = 4, PerChannel = true, ErrorMethod = errorMethod };
         // A channel with no finite value is left to the channels read whole (MCT's choice then depends on all channels).
         var path = kind == "nan-channel" ? Path.Channels : errorMethod == ErrorMethod.NoClipping ? Path.Extremes : method == QuantizationMethod.Pot ? Path.OnePass : Path.Blocks;
-        foreach (long blockBytes in new long[] { 1, 1L << 24 })
+        // Blocks of one channel with chunks shorter than a vector loop, and one block and chunk for all.
+        foreach (var (blockBytes, chunkBytes) in new[] { (1L, 100), (1L << 24, 1 << 20) })
         {
             NpyChannelBlocks.BlockBytes = blockBytes;
-            AssertSameAsWholeArray(shape, values, false, arguments, path, chunkBytes: 100, allowNonFinite: allowNonFinite);
-            AssertSameAsWholeArray(shape, values, true, arguments, path, chunkBytes: 100, allowNonFinite: allowNonFinite);
+            AssertSameAsWholeArray(shape, values, false, arguments, path, chunkBytes, allowNonFinite);
+            AssertSameAsWholeArray(shape, values, true, arguments, path, chunkBytes, allowNonFinite);
         }
         if (kind == "zeros" && errorMethod == ErrorMethod.NoClipping)
             AssertSameAsWholeArray(shape, values, false, arguments with { PerChannel = false }, Path.Extremes, chunkBytes: 100);
