@@ -200,6 +200,19 @@ public sealed class ChannelReadTests : IDisposable
             AssertSameAsWholeArray(shape, values, false, arguments with { PerChannel = false }, Path.Extremes, chunkBytes: 100);
     }
 
+    [Theory]
+    [InlineData(ErrorMethod.Mse)]
+    [InlineData(ErrorMethod.NoClipping)]
+    public void GroupWiseValues_AreTheWholeArraysChoice(ErrorMethod errorMethod)
+    {
+        // One set of values per channel and group of the last axis: not whole channels.
+        var random = new Random(16);
+        long[] shape = [4, 64];
+        var values = Enumerable.Range(0, 256).Select(i => (random.NextDouble() - 0.5) * (1 + i % 64 / 16)).ToArray();
+        AssertSameAsWholeArray(shape, values, false, new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 4, GroupSize = 16, ErrorMethod = errorMethod },
+                               Path.Channels);
+    }
+
     [Fact]
     public void AnExistingOutput_IsRefusedAsByTheGeneralPath()
     {

@@ -211,7 +211,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     private QuantizationResult? QuantizeByChannels(JobInput input, OutputTarget output, QuantizerRecipe recipe, CancellationToken token)
     {
         var spec = recipe.Spec;
-        if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights)
+        // Group-wise values are chosen per channel and group, not from whole channels: the general path splits them.
+        if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || spec.GroupSize is not null)
             return null;
         if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping) return null;
         NpyHeader header;
