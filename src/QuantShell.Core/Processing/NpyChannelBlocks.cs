@@ -16,13 +16,14 @@ namespace QuantShell.Core.Processing;
 
 /// <summary>
 /// A float32 or float64 .npy weight in C order whose values are chosen per channel along an axis with nothing but
-/// length-1 axes before it (so each channel is one contiguous run of the file), or per tensor with no clipping: read in
-/// blocks of whole channels into buffers used again for every block, never whole. Where each block's values are final
-/// once it is read (<see cref="ChannelBlockSelection{T}.FinalPerBlock"/>), each block is quantized and written as soon as
-/// its values are chosen: one pass over the file. Otherwise the blocks give the values and the file is then streamed
-/// through the complete quantizer as when the values are given. Either way the values, the output bytes and the
-/// statistics are those of choosing from the whole tensor (the kernel runs on the same pieces, in the same order, as
-/// when streaming: each chunk of the output split at channel boundaries).
+/// length-1 axes before it (so each channel is one contiguous run of the file), or per tensor with no clipping, chosen
+/// without reading it whole. No clipping: each channel's extremes in one pass in chunks, then the file streamed through
+/// the complete quantizer. Otherwise blocks of whole channels are read into buffers used again for every block; where
+/// each block's values are final once it is read (<see cref="ChannelBlockSelection{T}.FinalPerBlock"/>), each block is
+/// quantized and written as soon as its values are chosen (one pass over the file), else the blocks give the values and
+/// the file is then streamed. Either way the values, the output bytes and the statistics are those of choosing from the
+/// whole tensor (in one pass the kernel runs on the same pieces, in the same order, as when streaming: each chunk of the
+/// output split where a channel ends).
 /// </summary>
 internal static class NpyChannelBlocks
 {
