@@ -98,6 +98,7 @@ public static class Timeline
         TimelinePhase.WaitForWriter => "wait for the writer",
         TimelinePhase.Write => "write",
         TimelinePhase.Copy => "copy (tensors not quantized)",
+        TimelinePhase.Choose => "choose values (from blocks of channels)",
         TimelinePhase.Flush => "flush + close",
         TimelinePhase.Rename => "rename into place",
         _ => phase.ToString(),

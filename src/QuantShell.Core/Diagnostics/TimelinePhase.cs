@@ -15,6 +15,8 @@ public enum TimelinePhase
     Write,
     /// <summary>Copying tensors that are not quantized (model files).</summary>
     Copy,
+    /// <summary>Choosing values from the data (in a pass that reads blocks of a tensor's channels).</summary>
+    Choose,
     /// <summary>Flushing and closing the temporary output (and fsync with <c>--fsync</c>).</summary>
     Flush,
     /// <summary>Renaming the temporary output into place (and flushing its folder with <c>--fsync</c>).</summary>

@@ -5,7 +5,7 @@ namespace QuantShell.Core.IO;
 /// <summary>
 /// The few Linux C library calls .NET has no API for: a file's identity (<c>statx</c>: device and inode), renaming
 /// without replacing (<c>renameat2</c> with <c>RENAME_NOREPLACE</c>), hard links, and flushing a directory
-/// (<c>open</c> + <c>fsync</c>). Only called on Linux. <c>statx</c> is used rather than <c>stat</c> because its
+/// (<c>open</c> + <c>fsync</c>), asking for huge pages (<c>madvise</c>). Only called on Linux. <c>statx</c> is used rather than <c>stat</c> because its
 /// structure has the same layout on every Linux architecture (fixed-size fields), where <c>struct stat</c> differs
 /// between x64, arm64 and the 32-bit ones.
 /// </summary>
@@ -54,6 +54,11 @@ internal static partial class Posix
 
     [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    public const int MadvHugePage = 14;
+
+    [LibraryImport(LibC, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(nint address, nuint length, int advice);
 
     /// <summary>The <c>errno</c> of the last call above.</summary>
     public static int LastError => Marshal.GetLastPInvokeError();

@@ -64,16 +64,16 @@ public sealed class QuantizerRecipe
     }
 
     /// <summary>
-    /// The quantizer for a tensor of <paramref name="shape"/> whose channels along axis 0 were read into
+    /// The quantizer for a tensor of <paramref name="shape"/> whose channels along <paramref name="axis"/> were read into
     /// <paramref name="channels"/> (a per-channel weights recipe): the same as <see cref="ResolveFor"/> of the whole array.
     /// </summary>
-    internal InferableQuantizer ResolveForChannels<T>(T[][] channels, IReadOnlyList<long> shape, string sourceName)
+    internal InferableQuantizer ResolveForChannels<T>(T[][] channels, int axis, IReadOnlyList<long> shape, string sourceName)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
     {
         if (!ChoosesFromData) return Complete;
         try
         {
-            return InferableQuantizer.Create(ParameterSelector.SelectWeightChannels(Spec, channels, 0, shape, Selection!));
+            return InferableQuantizer.Create(ParameterSelector.SelectWeightChannels(Spec, channels, axis, shape, Selection!));
         }
         catch (QuantShellException ex) when (ex is QuantizerValidationException || ex.Target is null)
         {

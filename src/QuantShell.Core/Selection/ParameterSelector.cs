@@ -56,14 +56,14 @@ public static class ParameterSelector
 
     /// <summary>
     /// Completes a weights spec from each channel's values, read straight from a file (<paramref name="axis"/> the channel
-    /// axis of <paramref name="shape"/>): the same choice as <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/>
-    /// of the whole array, without holding it as well.
+    /// axis of <paramref name="shape"/>; per tensor null, and one channel): the same choice as
+    /// <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/> of the whole array, without holding it as well.
     /// </summary>
-    internal static QuantizerSpec SelectWeightChannels<T>(QuantizerSpec incomplete, T[][] channels, int axis, IReadOnlyList<long> shape, SelectionOptions options)
+    internal static QuantizerSpec SelectWeightChannels<T>(QuantizerSpec incomplete, T[][] channels, int? axis, IReadOnlyList<long> shape, SelectionOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        if (incomplete.Target != QuantizationTarget.Weights || !incomplete.PerChannel)
-            throw new ArgumentException("Channels read from a file are a per-channel weights quantizer's.", nameof(incomplete));
+        if (incomplete.Target != QuantizationTarget.Weights || incomplete.PerChannel != axis.HasValue || !incomplete.PerChannel && channels.Length != 1)
+            throw new ArgumentException("Channels read from a file are a weights quantizer's: per channel along an axis, or one for the tensor.", nameof(incomplete));
         CheckOptions(options);
         return Select(incomplete, channels, axis, () => [], shape, options);
     }

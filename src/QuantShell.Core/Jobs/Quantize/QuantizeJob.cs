@@ -200,16 +200,21 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     }
 
     /// <summary>
-    /// Values chosen per channel along axis 0 of a float32 or float64 .npy file in C order (a weight's output channels,
-    /// the default axis): each channel is read straight into its own array, the values are chosen from them, and the file
-    /// is then streamed through the complete quantizer as when values are given. The tensor is held once, not as an array
-    /// and its channels' copies. Null when the input is not such a file (the general path takes it).
+    /// Values chosen per channel along an axis with only length-1 axes before it (axis 0, a weight's output channels, by
+    /// default), or per tensor with no clipping, of a float32 or float64 .npy file in C order: each channel is one run of
+    /// the file, so the values are chosen from blocks of channels read into buffers used again for each block, and the
+    /// blocks quantized as they are read where their values are final then (<see cref="NpyChannelBlocks"/>). Where they
+    /// cannot be chosen block by block, per channel, each channel is read straight into its own array, the values chosen
+    /// from them, and the file streamed through the complete quantizer. The tensor is never held twice. Null when the
+    /// input is not such a file (the general path takes it).
     /// </summary>
     private QuantizationResult? QuantizeByChannels(JobInput input, OutputTarget output, QuantizerRecipe recipe, CancellationToken token)
     {
         var spec = recipe.Spec;
-        if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || !spec.PerChannel)
+        // Group-wise values are chosen per channel and group, not from whole channels: the general path splits them.
+        if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || spec.GroupSize is not null)
             return null;
+        if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping) return null;
         NpyHeader header;
         long fileBytes;
         using (var file = NpyFiles.OpenRead(input.FullPath, input.Name))
@@ -218,14 +223,25 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             fileBytes = file.Length;
         }
         if (header.FortranOrder || header.DType.BigEndian || header.DType.Kind != DTypeKind.Float || header.DType.ItemSize is not (4 or 8)
-            || header.Shape.Length == 0 || header.Shape[0] == 0 || fileBytes < header.DataOffset + header.DataBytes
-            || header.ElementCount / header.Shape[0] > Array.MaxLength || SelectionAxis(spec, header.Shape) != 0)
+            || header.Shape.Length == 0 || header.ElementCount == 0 || fileBytes < header.DataOffset + header.DataBytes)
             return null;
+        int? axis = null;
+        if (spec.PerChannel)
+        {
+            if (SelectionAxis(spec, header.Shape) is not int a || header.Shape.Take(a).Any(d => d != 1) || header.ElementCount / header.Shape[a] > Array.MaxLength)
+                return null;
+            axis = a;
+        }
+        var options = Options(recipe.Describe(1));
+        var byBlocks = header.DType.IsDouble
+            ? NpyChannelBlocks.Quantize<double>(input.Name, input.Name, output.Name, header, axis, recipe, options, token)
+            : NpyChannelBlocks.Quantize<float>(input.Name, input.Name, output.Name, header, axis, recipe, options, token);
+        if (byBlocks is not null || axis is null) return byBlocks;
         var quantizer = header.DType.IsDouble
-            ? ChooseByChannels<double>(input, header, recipe, token)
-            : ChooseByChannels<float>(input, header, recipe, token);
+            ? ChooseByChannels<double>(input, header, axis.Value, recipe, token)
+            : ChooseByChannels<float>(input, header, axis.Value, recipe, token);
         WholeTensorMemory.Release(header.DataBytes);
-        return NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, Options(recipe.Describe(1)), token);
+        return NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, options, token);
     }
 
     // The axis values are chosen along; a bad one is left to the general path, whose error names the input.
@@ -242,10 +258,10 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the channels die with this frame
-    private static InferableQuantizer ChooseByChannels<T>(JobInput input, NpyHeader header, QuantizerRecipe recipe, CancellationToken token)
+    private static InferableQuantizer ChooseByChannels<T>(JobInput input, NpyHeader header, int axis, QuantizerRecipe recipe, CancellationToken token)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        long channelCount = header.Shape[0], inner = header.ElementCount / channelCount;
+        long channelCount = header.Shape[axis], inner = header.ElementCount / channelCount;
         var channels = new T[channelCount][];
         using (var file = NpyFiles.OpenRead(input.FullPath!, input.Name))
         {
@@ -257,7 +273,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
                 NpyFiles.ReadExactly(file, MemoryMarshal.AsBytes(channels[c].AsSpan()), input.Name, header);
             }
         }
-        return recipe.ResolveForChannels(channels, header.Shape, input.Name);
+        return recipe.ResolveForChannels(channels, axis, header.Shape, input.Name);
     }
 
     /// <summary>A model file: one decision per tensor, written as a file of the same kind, and summed up.</summary>

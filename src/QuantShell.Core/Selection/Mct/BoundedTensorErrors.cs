@@ -27,14 +27,15 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
     /// <param name="perChannel">Per channel: float32 means are taken per row.</param>
     /// <param name="sequentialRows">Whether NumPy sums each row one value after the other.</param>
     /// <param name="boundedFrom">Channels with fewer values are always computed exactly.</param>
-    public BoundedTensorErrors(T[][] channels, TensorErrors<T> exact, bool perChannel, bool sequentialRows, int boundedFrom)
+    /// <param name="binChannels">The tensor's channel count when the channels are a block of it (bins are shared out by it).</param>
+    public BoundedTensorErrors(T[][] channels, TensorErrors<T> exact, bool perChannel, bool sequentialRows, int boundedFrom, int? binChannels = null)
     {
         _channels = channels;
         _exact = exact;
         _perChannel = perChannel;
         _sequentialRows = perChannel && sequentialRows;
         _boundedFrom = boundedFrom;
-        _bins = Math.Clamp(TotalBins / Math.Max(1, channels.Length), MinBins, MaxBins);
+        _bins = Math.Clamp(TotalBins / Math.Max(1, binChannels ?? channels.Length), MinBins, MaxBins);
         _histograms = channels.Select((values, c) => new Lazy<MomentHistogram?>(
             () => MomentHistogram.Build(values, _bins, parallel: !perChannel))).ToArray();
     }

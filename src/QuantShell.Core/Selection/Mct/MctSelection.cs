@@ -108,7 +108,8 @@ internal static class MctSelection
         };
     }
 
-    private static T[] Finite<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The finite values (the same array when all are).</summary>
+    internal static T[] Finite<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (T x in values)
         {

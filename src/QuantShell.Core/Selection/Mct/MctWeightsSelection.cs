@@ -49,8 +49,12 @@ internal static class MctWeightsSelection
         return result;
     }
 
+    /// <summary>
+    /// With a record (per channel), the channels are a block of a tensor's, searched with every iteration kept
+    /// (<see cref="SearchRecord{TParam}"/>), and binChannels is the tensor's channel count (the histograms' bins are shared out by it).
+    /// </summary>
     public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
-                                            int boundedFrom = DefaultBoundedFrom)
+                                            int boundedFrom = DefaultBoundedFrom, SearchRecord<double>? record = null, int? binChannels = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -58,7 +62,7 @@ internal static class MctWeightsSelection
         var start = SymmetricNoClipping(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel);
         if (method == ErrorMethod.NoClipping) return start;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom, binChannels);
         var search = new SymmetricIntervalSearch
         {
             Iterations = perChannel ? 15 : 40,
@@ -67,12 +71,21 @@ internal static class MctWeightsSelection
         };
         var best = search.Run(errors, start, precision, (t, prec) => new MctCandidate(
             MctGrid.FromThreshold(t, numBits, signed, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
-            signed ? -t : 0, t, prec, perChannel));
-        return best.Select(t => perChannel ? NumpyMaximum(MinThreshold, t) : PythonMax(MinThreshold, t)).ToArray();
+            signed ? -t : 0, t, prec, perChannel), record);
+        return SymmetricResult(best, perChannel);
     }
 
+    /// <summary>The search's thresholds raised to MCT's MIN_THRESHOLD, as its symmetric selection returns them.</summary>
+    public static double[] SymmetricResult(double[] best, bool perChannel) =>
+        best.Select(t => perChannel ? NumpyMaximum(MinThreshold, t) : PythonMax(MinThreshold, t)).ToArray();
+
+    /// <summary>
+    /// With a record (per channel), the channels are a block of a tensor's, searched with every iteration kept
+    /// (<see cref="SearchRecord{TParam}"/>), and binChannels is the tensor's channel count (the histograms' bins are shared out by it).
+    /// </summary>
     public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
-                                                              int boundedFrom = DefaultBoundedFrom)
+                                                              int boundedFrom = DefaultBoundedFrom, SearchRecord<(double Min, double Max)>? record = null,
+                                                              int? binChannels = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -82,12 +95,12 @@ internal static class MctWeightsSelection
         if (method == ErrorMethod.NoClipping) return UniformNoClipping(start, perChannel);
 
         // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
-        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom);
+        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom, binChannels);
         var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
         var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
-            min, max, prec == ParameterPrecision.SingleArray ? ParameterPrecision.SingleScalar : prec, false));
-        return best.Select(ZeroWhenEqual).ToArray();
+            min, max, prec == ParameterPrecision.SingleArray ? ParameterPrecision.SingleScalar : prec, false), record);
+        return UniformResult(best);
     }
 
     /// <summary>The no-clipping POT thresholds from each channel's minimum and maximum: the power of two at or above get_tensor_max's value.</summary>
@@ -126,6 +139,9 @@ internal static class MctWeightsSelection
         var (min, max) = start[0];
         return [(min > 0 ? 0 : min, max < 0 ? 0 : max)];
     }
+
+    /// <summary>The search's ranges as MCT's uniform selection returns them.</summary>
+    public static (double Min, double Max)[] UniformResult((double Min, double Max)[] best) => best.Select(ZeroWhenEqual).ToArray();
 
     /// <summary>A range whose ends are equal gets 0 as its minimum (when positive) or maximum (when negative).</summary>
     private static (double Min, double Max) ZeroWhenEqual((double Min, double Max) range) =>
@@ -179,14 +195,14 @@ internal static class MctWeightsSelection
     public const int DefaultBoundedFrom = 1 << 16;
 
     private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows,
-                                        int boundedFrom)
+                                        int boundedFrom, int? binChannels = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (method == ErrorMethod.Kl) return new TensorKlErrors<T>(channels, numBits, histogramOfQuantized);
         var exact = new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
         bool squared = method == ErrorMethod.Mse || (method == ErrorMethod.Lp && p == 2);
         return squared && channels.Any(c => c.Length >= boundedFrom)
-            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom)
+            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom, binChannels)
             : exact;
     }
 

@@ -31,7 +31,8 @@ internal sealed class SymmetricIntervalSearch
     /// The best threshold of each channel. <paramref name="start"/> holds t₀ per channel, in <paramref name="startPrecision"/>;
     /// <paramref name="candidate"/> makes the candidate for a threshold in a precision.
     /// </summary>
-    public double[] Run(IMctErrors errors, double[] start, ParameterPrecision startPrecision, Func<double, ParameterPrecision, MctCandidate> candidate)
+    public double[] Run(IMctErrors errors, double[] start, ParameterPrecision startPrecision, Func<double, ParameterPrecision, MctCandidate> candidate,
+                        SearchRecord<double>? record = null)
     {
         int channels = start.Length;
         var current = (double[])start.Clone();
@@ -44,6 +45,7 @@ internal sealed class SymmetricIntervalSearch
             bestLoss[c] = one[0];
         });
         bool bestSingle = MctLosses.AllSingle(bestLoss);
+        record?.Begin(start, bestSingle);
         double bottom = BottomFactor, top = UpperFactor;
         var winners = new double[channels];
         var winnerLoss = new MctLoss[channels];
@@ -61,6 +63,7 @@ internal sealed class SymmetricIntervalSearch
                 highs[c] = current[c] * top;
                 anyZeroStep |= (highs[c] - lows[c]) / (Intervals - 1) == 0;
             }
+            if (record is not null) record.ZeroStep |= anyZeroStep;
             PerChannelDo(channels, c =>
             {
                 var thresholds = Linspace(lows[c], highs[c], Intervals, anyZeroStep);
@@ -100,8 +103,16 @@ internal sealed class SymmetricIntervalSearch
                 bestLoss[c] = MctLosses.Blend(winnerLoss[c], previous[c], improved, currentSingle && previousSingle);
             }
             bestSingle = currentSingle && previousSingle;
-            double improvement = MctLosses.MeanImprovement(previous, winnerLoss, currentSingle && previousSingle);
-            if (0 < improvement && improvement < Tolerance) break;
+            if (record is not null)
+            {
+                // Recorded, every iteration run: whether to stop is decided over all blocks' channels (SearchRecord.Join).
+                record.Add(currentSingle, previous, winnerLoss, best);
+            }
+            else
+            {
+                double improvement = MctLosses.MeanImprovement(previous, winnerLoss, currentSingle && previousSingle);
+                if (0 < improvement && improvement < Tolerance) break;
+            }
             if (n % DecreaseEvery == 0)
             {
                 bottom *= BottomDecrease;

@@ -20,7 +20,7 @@ internal sealed class UniformRangeSearch
 
     /// <summary>The best (min, max) of each channel, from <paramref name="start"/> in <paramref name="startPrecision"/>.</summary>
     public (double Min, double Max)[] Run(IMctErrors errors, (double Min, double Max)[] start, ParameterPrecision startPrecision,
-                                          Func<double, double, ParameterPrecision, MctCandidate> candidate)
+                                          Func<double, double, ParameterPrecision, MctCandidate> candidate, SearchRecord<(double Min, double Max)>? record = null)
     {
         var alphas = NumpyLinspace.Create(SymmetricIntervalSearch.BottomFactor, SymmetricIntervalSearch.UpperFactor, Factors);
         int channels = start.Length, count = Factors * Factors;
@@ -34,6 +34,7 @@ internal sealed class UniformRangeSearch
             bestLoss[c] = one[0];
         });
         bool bestSingle = MctLosses.AllSingle(bestLoss);
+        record?.Begin(start, bestSingle);
         var winners = new (double Min, double Max)[channels];
         var winnerLoss = new MctLoss[channels];
         var winnerSingle = new bool[channels];
@@ -85,8 +86,16 @@ internal sealed class UniformRangeSearch
                 bestLoss[c] = MctLosses.Blend(winnerLoss[c], previous[c], improved, currentSingle && previousSingle);
             }
             bestSingle = currentSingle && previousSingle;
-            double improvement = MctLosses.MeanImprovement(previous, winnerLoss, currentSingle && previousSingle);
-            if (0 < improvement && improvement < SymmetricIntervalSearch.Tolerance) break;
+            if (record is not null)
+            {
+                // Recorded, every iteration run: whether to stop is decided over all blocks' channels (SearchRecord.Join).
+                record.Add(currentSingle, previous, winnerLoss, best);
+            }
+            else
+            {
+                double improvement = MctLosses.MeanImprovement(previous, winnerLoss, currentSingle && previousSingle);
+                if (0 < improvement && improvement < SymmetricIntervalSearch.Tolerance) break;
+            }
         }
         return best;
     }

@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace QuantShell.Core.IO;
+
+/// <summary>
+/// Large arrays filled and used again many times (blocks of a tensor read from a file). Fresh memory costs a page fault
+/// per 4 KiB page at first touch, which for tens of MiB is a good part of reading them from the page cache: on Linux
+/// the array's whole 2 MiB pages are offered to transparent huge pages (where the system allows them for regions
+/// that ask, a fault per 2 MiB), before anything touches them. Elsewhere, or where it is refused, they are ordinary arrays.
+/// </summary>
+internal static class ReusedBuffers
+{
+    private const long HugePage = 2L << 20;
+
+    /// <summary>An array of <paramref name="length"/> elements whose contents are undefined until written.</summary>
+    public static unsafe T[] Allocate<T>(int length) where T : unmanaged
+    {
+        long bytes = (long)length * sizeof(T);
+        if (!OperatingSystem.IsLinux() || bytes < 2 * HugePage) return new T[length];
+        // Pinned, so that the advice stays with the array; not zeroed, so that no page is touched before the advice.
+        var array = GC.AllocateUninitializedArray<T>(length, pinned: true);
+        fixed (T* start = array)
+        {
+            long first = ((long)start + HugePage - 1) & ~(HugePage - 1);
+            long end = ((long)start + bytes) & ~(HugePage - 1);
+            if (end > first) _ = Posix.Madvise((nint)first, (nuint)(end - first), Posix.MadvHugePage);
+        }
+        return array;
+    }
+}

@@ -1,0 +1,283 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using QuantShell.Core.Quantization;
+using QuantShell.Core.Selection.Mct;
+
+namespace QuantShell.Core.Selection;
+
+/// <summary>
+/// A weight's values chosen from blocks of its channels taken one after the other (whole channels, in order, the
+/// buffers reused), with exactly the values <see cref="ParameterSelector"/> chooses from the whole tensor:
+/// <list type="bullet">
+/// <item>no clipping (per channel or per tensor): each channel's choice depends only on the least and greatest of its
+/// finite values (the first of them where zeros of both signs tie), so it is made from those (<see cref="CompleteFromExtremes"/>);</item>
+/// <item>POT, any search: each channel's choice is its own, made from the block's channels;</item>
+/// <item>MCT's symmetric and uniform searches per channel: each block searched with every iteration recorded, and the
+/// records joined where MCT's early stop looks at all channels (<see cref="SearchRecord{TParam}"/>).</item>
+/// </list>
+/// Where something MCT decides across channels cannot be joined (a channel with no finite value, blocks that disagree
+/// on float32 errors), <see cref="TryAdd"/> or <see cref="Complete"/> gives up and the caller chooses from the whole tensor.
+/// </summary>
+internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+{
+    private enum Mode { Extremes, PerBlock, MctSearch }
+
+    private readonly QuantizerSpec _incomplete;
+    private readonly SelectionOptions _options;
+    private readonly IReadOnlyList<long> _shape;
+    private readonly int? _axis;
+    private readonly long _channelCount;
+    private readonly Mode _mode;
+    private readonly List<QuantizerSpec> _blockSpecs = [];
+    private readonly List<SearchRecord<double>> _thresholdRecords = [];
+    private readonly List<SearchRecord<(double Min, double Max)>> _rangeRecords = [];
+    private long _channelsTaken;
+
+    private ChannelBlockSelection(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis, Mode mode)
+    {
+        _incomplete = incomplete;
+        _options = options;
+        _shape = shape;
+        _axis = axis;
+        _channelCount = axis is int a ? shape[a] : 1;
+        _mode = mode;
+    }
+
+    /// <summary>
+    /// A selection for a weights tensor of <paramref name="shape"/> whose channels lie along <paramref name="axis"/> (null:
+    /// per tensor), or null where values cannot be chosen block by block (LUT tables, groups, activations, percentile, the
+    /// optimal search's symmetric and uniform scans, which MCT's search joins per tensor).
+    /// </summary>
+    public static ChannelBlockSelection<T>? For(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis)
+    {
+        if (incomplete.Target != QuantizationTarget.Weights || incomplete.IsLut || incomplete.GroupSize is not null || incomplete.PerChannel != axis.HasValue)
+            return null;
+        if (options.ErrorMethod == ErrorMethod.NoClipping)
+            return new(incomplete, options, shape, axis, Mode.Extremes);
+        if (!incomplete.PerChannel || options.ErrorMethod == ErrorMethod.Percentile) return null;
+        if (incomplete.Method == QuantizationMethod.Pot) return new(incomplete, options, shape, axis, Mode.PerBlock);
+        if (options.Search == SelectionSearch.Mct) return new(incomplete, options, shape, axis, Mode.MctSearch);
+        return null;
+    }
+
+    /// <summary>Whether each block's values are final once it is taken (<see cref="BlockSpec"/>): no search spans the blocks.</summary>
+    public bool FinalPerBlock => _mode == Mode.PerBlock;
+
+    /// <summary>
+    /// Whether the values depend only on each channel's least and greatest finite values (no clipping): then they come
+    /// from <see cref="CompleteFromExtremes"/>, not from blocks.
+    /// </summary>
+    public bool FromExtremes => _mode == Mode.Extremes;
+
+    /// <summary>
+    /// The complete spec from each channel's least and greatest finite values (<see cref="Extremes"/>, joined in order by
+    /// <see cref="JoinExtremes"/>); null where a channel has no finite value (MCT's choice then depends on all channels).
+    /// </summary>
+    public QuantizerSpec? CompleteFromExtremes(T[]?[] extremes)
+    {
+        if (_mode != Mode.Extremes || extremes.Length != _channelCount || extremes.Any(e => e is null)) return null;
+        try
+        {
+            return ParameterSelector.SelectWeightChannels(_incomplete, extremes!, _axis, _shape, _options);
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The extremes of values in order from those of an earlier part (<paramref name="earlier"/>, null when it had no
+    /// finite value) and of the part after it: an earlier value wins a tie, as in a scan.
+    /// </summary>
+    public static T[]? JoinExtremes(T[]? earlier, T[]? later)
+    {
+        if (earlier is null || later is null) return earlier ?? later;
+        if (later[0] < earlier[0]) earlier[0] = later[0];
+        if (later[1] > earlier[1]) earlier[1] = later[1];
+        return earlier;
+    }
+
+    /// <summary>After <see cref="TryAdd"/> where <see cref="FinalPerBlock"/>: the complete spec of the block's channels alone.</summary>
+    public QuantizerSpec? BlockSpec { get; private set; }
+
+    /// <summary>
+    /// Takes the next block of channels (per tensor: the next part of its values, in order). False when the values must
+    /// be chosen from the whole tensor instead.
+    /// </summary>
+    public bool TryAdd(T[][] block)
+    {
+        BlockSpec = null;
+        try
+        {
+            switch (_mode)
+            {
+                case Mode.Extremes:
+                    throw new InvalidOperationException("No clipping is chosen from each channel's extremes (CompleteFromExtremes).");
+                case Mode.PerBlock:
+                {
+                    if (!AllHaveFinite(block)) return false;
+                    var spec = ParameterSelector.SelectWeightChannels(_incomplete, block, _axis, BlockShape(block.Length), _options);
+                    _blockSpecs.Add(spec);
+                    BlockSpec = spec;
+                    break;
+                }
+                default:
+                    if (!AllHaveFinite(block)) return false;
+                    SearchBlock(block);
+                    break;
+            }
+        }
+        catch (Errors.QuantShellException)
+        {
+            return false; // the whole tensor's choice gives the error, named as it names it
+        }
+        _channelsTaken += block.Length;
+        return true;
+    }
+
+    /// <summary>The complete spec once every channel is taken; null when the values must be chosen from the whole tensor.</summary>
+    public QuantizerSpec? Complete()
+    {
+        if (_axis is not null && _channelsTaken != _channelCount) return null;
+        try
+        {
+            switch (_mode)
+            {
+                case Mode.Extremes:
+                    return null;
+                case Mode.PerBlock:
+                    return Joined(_blockSpecs);
+                default:
+                {
+                    var along = _incomplete with { ChannelAxis = _incomplete.ChannelAxis ?? _axis };
+                    bool signed = _incomplete.Signed ?? true;
+                    MctChoice choice;
+                    if (_incomplete.Method == QuantizationMethod.Uniform)
+                    {
+                        if (SearchRecord<(double Min, double Max)>.Join(_rangeRecords) is not { } ranges) return null;
+                        choice = new MctChoice { Ranges = MctWeightsSelection.UniformResult(ranges) };
+                    }
+                    else
+                    {
+                        if (SearchRecord<double>.Join(_thresholdRecords) is not { } thresholds) return null;
+                        choice = new MctChoice { Thresholds = MctWeightsSelection.SymmetricResult(thresholds, perChannel: true), Signed = signed };
+                    }
+                    return ParameterSelector.FromMct(along, choice);
+                }
+            }
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    private void SearchBlock(T[][] block)
+    {
+        var values = block.Select(MctSelection.Finite).ToArray();
+        int numBits = _incomplete.NumBits;
+        bool sequential = Mct.TensorErrors<T>.SequentialRows(_shape, _axis!.Value);
+        int channels = checked((int)_channelCount);
+        if (_incomplete.Method == QuantizationMethod.Uniform)
+        {
+            var record = new SearchRecord<(double Min, double Max)>();
+            MctWeightsSelection.UniformRanges(values, numBits, true, _options.ErrorMethod, _options.P, sequential, _options.BoundedSearchFrom, record, channels);
+            _rangeRecords.Add(record);
+        }
+        else
+        {
+            var record = new SearchRecord<double>();
+            MctWeightsSelection.SymmetricThresholds(values, numBits, _incomplete.Signed ?? true, true, _options.ErrorMethod, _options.P, sequential,
+                                                    _options.BoundedSearchFrom, record, channels);
+            _thresholdRecords.Add(record);
+        }
+    }
+
+    private QuantizerSpec? Joined(List<QuantizerSpec> blocks)
+    {
+        if (blocks.Count == 0) return null;
+        var first = blocks[0];
+        var spec = first.Method == QuantizationMethod.Uniform
+            ? first with { MinRange = blocks.SelectMany(b => b.MinRange!).ToArray(), MaxRange = blocks.SelectMany(b => b.MaxRange!).ToArray() }
+            : first with { Threshold = blocks.SelectMany(b => b.Threshold!).ToArray() };
+        spec.Validate();
+        return spec;
+    }
+
+    private long[] BlockShape(int channels)
+    {
+        var shape = _shape.ToArray();
+        shape[_axis!.Value] = channels;
+        return shape;
+    }
+
+    private static bool AllHaveFinite(T[][] block)
+    {
+        var has = new bool[block.Length];
+        Parallel.For(0, block.Length, c => has[c] = Extremes(block[c]) is not null);
+        return has.All(h => h);
+    }
+
+    /// <summary>
+    /// The least and greatest finite values as a scan in order finds them (the first of equal ones: a zero's sign is that
+    /// of the first zero), or null when no value is finite.
+    /// </summary>
+    internal static T[]? Extremes(ReadOnlySpan<T> values)
+    {
+        T min = T.PositiveInfinity, max = T.NegativeInfinity;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
+        {
+            // Non-finite values are masked to the identity of each reduction; zeros' signs are settled below. Two sets of
+            // accumulators, so that the loads are not waiting on one min/max chain.
+            var positive = Vector256.Create(T.PositiveInfinity);
+            var negative = Vector256.Create(T.NegativeInfinity);
+            var limit = Vector256.Create(T.MaxValue);
+            Vector256<T> min0 = positive, min1 = positive, max0 = negative, max1 = negative;
+            ref T start = ref MemoryMarshal.GetReference(values);
+            int width = Vector256<T>.Count;
+            for (; i <= values.Length - 2 * width; i += 2 * width)
+            {
+                var x0 = Vector256.LoadUnsafe(ref start, (nuint)i);
+                var x1 = Vector256.LoadUnsafe(ref start, (nuint)(i + width));
+                var finite0 = Vector256.LessThanOrEqual(Vector256.Abs(x0), limit);
+                var finite1 = Vector256.LessThanOrEqual(Vector256.Abs(x1), limit);
+                min0 = Vector256.Min(min0, Vector256.ConditionalSelect(finite0, x0, positive));
+                max0 = Vector256.Max(max0, Vector256.ConditionalSelect(finite0, x0, negative));
+                min1 = Vector256.Min(min1, Vector256.ConditionalSelect(finite1, x1, positive));
+                max1 = Vector256.Max(max1, Vector256.ConditionalSelect(finite1, x1, negative));
+            }
+            var vmin = Vector256.Min(min0, min1);
+            var vmax = Vector256.Max(max0, max1);
+            for (int k = 0; k < width; k++)
+            {
+                if (vmin[k] < min) min = vmin[k];
+                if (vmax[k] > max) max = vmax[k];
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            T x = values[i];
+            if (!T.IsFinite(x)) continue;
+            if (x < min) min = x;
+            if (x > max) max = x;
+        }
+        if (T.IsPositiveInfinity(min)) return null;
+        if (T.IsZero(min) || T.IsZero(max))
+        {
+            T firstZero = FirstZero(values);
+            if (T.IsZero(min)) min = firstZero;
+            if (T.IsZero(max)) max = firstZero;
+        }
+        return [min, max];
+    }
+
+    private static T FirstZero(ReadOnlySpan<T> values)
+    {
+        foreach (T x in values)
+            if (T.IsZero(x)) return x;
+        return T.Zero;
+    }
+}
