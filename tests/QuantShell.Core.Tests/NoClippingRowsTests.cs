@@ -77,6 +77,8 @@ public sealed class NoClippingRowsTests : IDisposable
         Assert.Equal(9 + 9 + 9 + 2, failing);
         // The fast path wrote most chunks; small groups in small chunks, and chunks with infinities, went the general way.
         Assert.True(counter.Fast > 2000 && counter.Declined > 1000, $"chunks: {counter.Fast} by the fast path, {counter.Declined} left to the general path");
+        // Symmetric blocks after a weight's first had their values chosen group by group (the direct choice), not by the general choice.
+        Assert.True(counter.Direct > 500, $"{counter.Direct} blocks chosen directly");
     }
 
     private sealed record Outcome(string? Error, string? Results, byte[] Bytes);

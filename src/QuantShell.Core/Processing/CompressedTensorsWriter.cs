@@ -10,6 +10,7 @@ using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Processing;
 
@@ -70,7 +71,8 @@ internal static class CompressedTensorsWriter
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_scale", file), tensor.DType, [rows, groups], stream =>
             {
                 var plan = rowQuantizer.Plan;
-                var scales = Enumerable.Range(0, plan.Channels).Select(c => (float)plan.ScaleOf(c)).ToArray();
+                var scales = new float[plan.Channels];
+                for (int c = 0; c < scales.Length; c++) scales[c] = (float)plan.ScaleOf(c);
                 var bytes = new byte[scales.Length * tensor.DType.ItemSize];
                 if (tensor.DType.IsDouble) ElementConverter.Encode<double>(scales.Select(s => (double)s).ToArray(), tensor.DType, bytes);
                 else ElementConverter.Encode<float>(scales, tensor.DType, bytes);
@@ -171,6 +173,85 @@ internal static class CompressedTensorsWriter
         /// An error here only sends the chunk to the general path, which gives its own error, named as it names it.
         /// </summary>
         public (QuantizerSpec Spec, Grid<float>[] Grids) ChooseFromExtremes(float[] mins, float[] maxs, int n)
+        {
+            if (Volatile.Read(ref _direct) == 1 && _template is { } template && Direct(template, mins, maxs) is { } direct)
+            {
+                Interlocked.Increment(ref _directBlocks);
+                return direct;
+            }
+            var general = ChooseGenerally(mins, maxs, n);
+            if (Volatile.Read(ref _direct) == 0)
+            {
+                lock (_gate)
+                {
+                    if (_direct == 0)
+                    {
+                        // The direct choice is taken only once it has given what the general one gives for a first block.
+                        var check = Direct(general.Spec, mins, maxs);
+                        bool same = check is { } c && c.Spec.Threshold!.SequenceEqual(general.Spec.Threshold!) && c.Grids.Length == general.Grids.Length
+                                    && c.Grids.Zip(general.Grids).All(p => BitConverter.SingleToInt32Bits(p.First.Scale) == BitConverter.SingleToInt32Bits(p.Second.Scale)
+                                                                           && p.First.QuantMin == p.Second.QuantMin && p.First.QuantMax == p.Second.QuantMax && p.First.ZeroPoint == p.Second.ZeroPoint);
+                        _template = general.Spec;
+                        Volatile.Write(ref _direct, same ? 1 : -1);
+                    }
+                }
+            }
+            return general;
+        }
+
+        private readonly object _gate = new();
+        private int _direct;
+        private QuantizerSpec? _template;
+        private long _directBlocks;
+
+        /// <summary>Blocks whose values were chosen by <see cref="Direct"/> (for tests).</summary>
+        public long DirectBlocks => Interlocked.Read(ref _directBlocks);
+
+        /// <summary>
+        /// The symmetric choice of <see cref="ChooseGenerally"/> group by group, with the same arithmetic and no spec built
+        /// per block: get_tensor_max in float32 (max(-min, max·f)), raised to MCT's least threshold, rounded to float32
+        /// (<see cref="ParameterSelector.FromMct"/>), its scale moved to one the dtype holds (<see cref="ExactScales.For"/>).
+        /// Null where the general choice could fail (it then gives its own error) or for other methods.
+        /// </summary>
+        private (QuantizerSpec Spec, Grid<float>[] Grids)? Direct(QuantizerSpec template, float[] mins, float[] maxs)
+        {
+            if (template.Method != QuantizationMethod.Symmetric || !template.PerChannel || template.Threshold is null || recipe.Spec.Method != QuantizationMethod.Symmetric)
+                return null;
+            int bits = template.NumBits;
+            bool signed = template.IsSigned;
+            var dtype = tensor.DType;
+            bool exact = dtype.Kind == DTypeKind.BFloat || dtype.Kind == DTypeKind.Float && dtype.ItemSize == 2;
+            float factor = (float)(bits == 1 ? 0.0 : Math.Pow(2.0, bits - 1) / (Math.Pow(2.0, bits - 1) - 1));
+            double levels = signed ? Math.Pow(2, bits - 1) : Math.Pow(2, bits);
+            var (qmin, qmax) = RangeMath.SymmetricRange(bits, signed);
+            var thresholds = new double[mins.Length];
+            var grids = new Grid<float>[mins.Length];
+            for (int c = 0; c < mins.Length; c++)
+            {
+                double t = MctWeightsSelection.NumpyMaximum(-mins[c], maxs[c] * factor);
+                if (t < MctWeightsSelection.MinThreshold) t = MctWeightsSelection.MinThreshold;
+                t = (float)t;
+                if (!Valid(t)) return null;
+                float scale = RangeMath.SymmetricScale(t, bits, signed);
+                if (exact && !ExactScales.Holds(dtype, scale))
+                {
+                    float near = ExactScales.Nearest(dtype, scale);
+                    if (!(near > 0) || !float.IsFinite(near)) return null;
+                    t = near * levels;
+                    if (!Valid(t)) return null;
+                    scale = RangeMath.SymmetricScale(t, bits, signed);
+                    if (!ExactScales.Holds(dtype, scale)) return null;
+                }
+                thresholds[c] = t;
+                grids[c] = new Grid<float>(scale, 0, qmin, qmax);
+            }
+            return (template with { Threshold = thresholds }, grids);
+
+            // QuantizerSpec's check of a symmetric threshold.
+            static bool Valid(double t) => double.IsFinite(t) && t > 0 && (float)t > 0f && !float.IsInfinity((float)t);
+        }
+
+        private (QuantizerSpec Spec, Grid<float>[] Grids) ChooseGenerally(float[] mins, float[] maxs, int n)
         {
             long[] shape = [n, tensor.Shape[1]];
             var chosen = ParameterSelector.SelectNoClipping(recipe.Spec, mins, maxs, recipe.Spec.ResolveSelectionAxis(shape));
@@ -305,7 +386,7 @@ internal static class CompressedTensorsWriter
                 }
                 destination.Write(packed, 0, n * words * 4);
             }
-            if (fast is not null) options.PathCounter?.Add(fast.Chunks, fast.Declined);
+            if (fast is not null) options.PathCounter?.Add(fast.Chunks, fast.Declined, rowQuantizer.DirectBlocks);
             return firstNaN;
         }
         finally

@@ -34,14 +34,18 @@ public sealed record FileQuantizeOptions
 /// <summary>Chunks written by the compressed-tensors writer's fast path, and those it left to the general path (for tests).</summary>
 internal sealed class PathCounter
 {
-    private long _fast, _declined;
+    private long _fast, _declined, _direct;
 
     public long Fast => Interlocked.Read(ref _fast);
 
     public long Declined => Interlocked.Read(ref _declined);
 
-    public void Add(long fast, long declined)
+    /// <summary>Blocks of rows whose values the fast path chose group by group, without the general choice.</summary>
+    public long Direct => Interlocked.Read(ref _direct);
+
+    public void Add(long fast, long declined, long direct = 0)
     {
+        Interlocked.Add(ref _direct, direct);
         Interlocked.Add(ref _fast, fast);
         Interlocked.Add(ref _declined, declined);
     }

@@ -132,6 +132,21 @@ public sealed record QuantizationResult : QuantizationReport
         ElapsedMs = 0,
     };
 
+    // Plain loops: a model-folder weight has millions of channels (groups).
+    private static float[] ScalesOf(QuantizationPlan plan, int channels)
+    {
+        var scales = new float[channels];
+        for (int c = 0; c < channels; c++) scales[c] = (float)plan.ScaleOf(c);
+        return scales;
+    }
+
+    private static int[] ZeroPointsOf(QuantizationPlan plan, int channels)
+    {
+        var zeroPoints = new int[channels];
+        for (int c = 0; c < channels; c++) zeroPoints[c] = plan.ZeroPointOf(c);
+        return zeroPoints;
+    }
+
     /// <summary>The result of applying <paramref name="plan"/> of <paramref name="quantizer"/> to one tensor.</summary>
     internal static QuantizationResult Create(string inputPath, string outputPath, string? tensorName, TensorLayout layout,
                                               InferableQuantizer quantizer, QuantizationPlan plan, in KernelStats stats,
@@ -160,8 +175,8 @@ public sealed record QuantizationResult : QuantizationReport
             MaxRange = spec.MaxRangeOfMethod,
             LutValues = spec.LutValuesOfMethod,
             Signed = spec.SignedOfMethod,
-            Scale = Enumerable.Range(0, channels).Select(c => (float)plan.ScaleOf(c)).ToArray(),
-            ZeroPoint = Enumerable.Range(0, channels).Select(plan.ZeroPointOf).ToArray(),
+            Scale = ScalesOf(plan, channels),
+            ZeroPoint = ZeroPointsOf(plan, channels),
             QuantMin = grid?.Parameters.QuantMin,
             QuantMax = grid?.Parameters.QuantMax,
             ElementCount = plan.ElementCount,
