@@ -114,7 +114,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<ErrorMethod?> ErrorMethod = new("--error-method")
     {
-        Description = "How a threshold, range or LUT table that is not given is chosen from the data. One of no-clipping (cover the data), mse (least mean squared error, the default; no-clipping for the Linear weights of a model folder), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values).",
+        Description = $"How a threshold, range or LUT table that is not given is chosen from the data. One of no-clipping (cover the data), mse (least mean squared error), mae, lp (see --p), kl (MCT's KL divergence of the histogram) or percentile (cover --percentile of the values). Default: {EnumNames.Kebab(SelectionOptions.DefaultErrorMethod)}; {EnumNames.Kebab(SelectionOptions.DefaultFolderErrorMethod)} for the Linear weights of a model folder.",
         HelpName = Choices<ErrorMethod>(),
         CustomParser = ParseEnum<ErrorMethod>,
     };
