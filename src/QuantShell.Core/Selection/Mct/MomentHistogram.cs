@@ -160,42 +160,16 @@ internal sealed class MomentHistogram
         return (lo, hi);
     }
 
+    // Each bin's count, Σ y and Σ y² side by side (one cache line per value); the bin index by the CPU's own truncation
+    // (t is never negative, and at most the bin count). Generic over the value type, so each is compiled on its own.
     private static void Accumulate<T>(ReadOnlySpan<T> values, double lo, double inverse, double width, int bins, double[] cells)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) AccumulateSingle(MemoryMarshal.Cast<T, float>(values), lo, inverse, width, bins - 1, cells);
-        else if (typeof(T) == typeof(double)) AccumulateDouble(MemoryMarshal.Cast<T, double>(values), lo, inverse, width, bins - 1, cells);
-        else
-        {
-            var wide = new double[values.Length];
-            for (int i = 0; i < wide.Length; i++) wide[i] = double.CreateTruncating(values[i]);
-            AccumulateDouble(wide, lo, inverse, width, bins - 1, cells);
-        }
-    }
-
-    // Each bin's count, Σ y and Σ y² side by side (one cache line per value); the bin index by the CPU's own truncation
-    // (t is never negative, and at most the bin count).
-    private static void AccumulateSingle(ReadOnlySpan<float> values, double lo, double inverse, double width, int last, double[] cells)
-    {
+        int last = bins - 1;
         ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
         for (int k = 0; k < values.Length; k++)
         {
-            double t = ((double)values[k] - lo) * inverse;
-            int i = Math.Min(double.ConvertToIntegerNative<int>(t), last);
-            double y = (t - i - 0.5) * width;
-            ref double cell = ref Unsafe.Add(ref first, 3 * i);
-            cell += 1;
-            Unsafe.Add(ref cell, 1) += y;
-            Unsafe.Add(ref cell, 2) += y * y;
-        }
-    }
-
-    private static void AccumulateDouble(ReadOnlySpan<double> values, double lo, double inverse, double width, int last, double[] cells)
-    {
-        ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
-        for (int k = 0; k < values.Length; k++)
-        {
-            double t = (values[k] - lo) * inverse;
+            double t = (double.CreateTruncating(values[k]) - lo) * inverse;
             int i = Math.Min(double.ConvertToIntegerNative<int>(t), last);
             double y = (t - i - 0.5) * width;
             ref double cell = ref Unsafe.Add(ref first, 3 * i);
