@@ -54,7 +54,12 @@ internal abstract class ChunkWriter : IDisposable
         {
             _output = output;
             // Pooled: fresh memory costs a page fault per page, and the next tensor's writer reuses these.
-            for (int i = 0; i < Buffers; i++) _free.Add(System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes));
+            for (int i = 0; i < Buffers; i++)
+            {
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes);
+                ReusedBuffers.Prefault(buffer);
+                _free.Add(buffer);
+            }
             _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 

@@ -310,8 +310,15 @@ internal static class CompressedTensorsWriter
             if (_threshold is null || _thresholds + count > _threshold.Length)
             {
                 int length = (int)Math.Max(Math.Min(whole, int.MaxValue), _thresholds + (long)count);
-                Array.Resize(ref _threshold, length);
-                Array.Resize(ref _scales, length);
+                // A weight's thresholds and scales (a million groups: 12 MiB) mapped in one call, not a page fault at a time.
+                var thresholds = new double[length];
+                var scales = new float[length];
+                ReusedBuffers.Prefault(thresholds);
+                ReusedBuffers.Prefault(scales);
+                _threshold?.AsSpan(0, _thresholds).CopyTo(thresholds);
+                _scales?.AsSpan(0, _thresholds).CopyTo(scales);
+                _threshold = thresholds;
+                _scales = scales;
             }
         }
 
