@@ -106,6 +106,7 @@ internal static class ElementConverter
     }
 
     /// <summary>float32 to bfloat16 bits, rounded to nearest even as PyTorch's <c>.to(torch.bfloat16)</c>; NaN stays a (quiet) NaN.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static ushort ToBFloat16(float value)
     {
         uint bits = BitConverter.SingleToUInt32Bits(value);

@@ -53,7 +53,13 @@ internal abstract class ChunkWriter : IDisposable
         public Background(Stream output, int bufferBytes)
         {
             _output = output;
-            for (int i = 0; i < Buffers; i++) _free.Add(new byte[bufferBytes]);
+            // Pooled: fresh memory costs a page fault per page, and the next tensor's writer reuses these.
+            for (int i = 0; i < Buffers; i++)
+            {
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes);
+                ReusedBuffers.Prefault(buffer);
+                _free.Add(buffer);
+            }
             _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
@@ -94,6 +100,8 @@ internal abstract class ChunkWriter : IDisposable
             // Never leave the writer running against a stream the caller is about to close or delete.
             if (!_pending.IsAddingCompleted) _pending.CompleteAdding();
             try { _writer.Wait(); } catch (AggregateException) { }
+            // Every buffer is back once the writer is done, but one a caller rented and never submitted (it failed meanwhile).
+            while (_free.TryTake(out var buffer)) System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             _pending.Dispose();
             _free.Dispose();
         }

@@ -57,6 +57,9 @@ internal static partial class Posix
 
     public const int MadvHugePage = 14;
 
+    /// <summary>Maps the range's pages now, as writes would (Linux 5.14 and later; EINVAL before).</summary>
+    public const int MadvPopulateWrite = 23;
+
     [LibraryImport(LibC, EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(nint address, nuint length, int advice);
 

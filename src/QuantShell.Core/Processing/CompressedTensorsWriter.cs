@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
+using QuantShell.Core.Diagnostics;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
@@ -71,12 +73,25 @@ internal static class CompressedTensorsWriter
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_scale", file), tensor.DType, [rows, groups], stream =>
             {
                 var plan = rowQuantizer.Plan;
-                var scales = new float[plan.Channels];
-                for (int c = 0; c < scales.Length; c++) scales[c] = (float)plan.ScaleOf(c);
-                var bytes = new byte[scales.Length * tensor.DType.ItemSize];
-                if (tensor.DType.IsDouble) ElementConverter.Encode<double>(scales.Select(s => (double)s).ToArray(), tensor.DType, bytes);
-                else ElementConverter.Encode<float>(scales, tensor.DType, bytes);
-                stream.Write(bytes);
+                float[] scales;
+                if (plan is GridPlan { Parameters.Scales: float[] grid } && grid.Length == plan.Channels) scales = grid;
+                else
+                {
+                    scales = new float[plan.Channels];
+                    for (int c = 0; c < scales.Length; c++) scales[c] = (float)plan.ScaleOf(c);
+                }
+                int length = scales.Length * tensor.DType.ItemSize;
+                var bytes = ArrayPool<byte>.Shared.Rent(length);
+                try
+                {
+                    if (tensor.DType.IsDouble) ElementConverter.Encode<double>(scales.Select(s => (double)s).ToArray(), tensor.DType, bytes.AsSpan(0, length));
+                    else ElementConverter.Encode<float>(scales, tensor.DType, bytes.AsSpan(0, length));
+                    stream.Write(bytes, 0, length);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
+                }
             }));
             outputs.Add(new OutputTensor(Unique(names, module + ".weight_shape", file), DType.Int64, [2], stream =>
             {
@@ -130,7 +145,14 @@ internal static class CompressedTensorsWriter
     /// </summary>
     private sealed class RowQuantizer(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
-        private readonly List<double> _threshold = [], _min = [], _max = [];
+        private readonly List<double> _min = [], _max = [];
+        // The thresholds chosen so far: one per channel (and group), in an array of the whole weight's size, given to its quantizer as it is.
+        private double[]? _threshold;
+        private int _thresholds;
+        // Their scales alongside, as the quantizer's grid computes them (RangeMath.SymmetricScale), for a symmetric weight: the
+        // fused route has them at hand, so the grid is not computed again, one channel after another, once the rows are written.
+        private float[]? _scales;
+        private bool _noScales;
         private QuantizerSpec? _last;
         private InferableQuantizer? _quantizer;
         private QuantizationPlan? _plan;
@@ -138,6 +160,9 @@ internal static class CompressedTensorsWriter
 
         /// <summary>Whether the values are chosen chunk by chunk from the rows written.</summary>
         public bool Chooses { get; } = recipe.ChoosesFromData && recipe.Selection is { ErrorMethod: ErrorMethod.NoClipping, Search: SelectionSearch.Mct };
+
+        /// <summary>Values per row: one per group, or one.</summary>
+        public int Groups => recipe.Spec.GroupSize is int g ? (int)((tensor.Shape[1] + g - 1) / g) : 1;
 
         /// <summary>The recipe's spec: the method and bits (its values may be missing).</summary>
         public QuantizerSpec Spec => recipe.Spec;
@@ -215,40 +240,46 @@ internal static class CompressedTensorsWriter
         /// </summary>
         private (QuantizerSpec Spec, Grid<float>[] Grids)? Direct(QuantizerSpec template, float[] mins, float[] maxs)
         {
-            if (template.Method != QuantizationMethod.Symmetric || !template.PerChannel || template.Threshold is null || recipe.Spec.Method != QuantizationMethod.Symmetric)
-                return null;
-            int bits = template.NumBits;
-            bool signed = template.IsSigned;
-            var dtype = tensor.DType;
-            bool exact = dtype.Kind == DTypeKind.BFloat || dtype.Kind == DTypeKind.Float && dtype.ItemSize == 2;
-            float factor = (float)(bits == 1 ? 0.0 : Math.Pow(2.0, bits - 1) / (Math.Pow(2.0, bits - 1) - 1));
-            double levels = signed ? Math.Pow(2, bits - 1) : Math.Pow(2, bits);
-            var (qmin, qmax) = RangeMath.SymmetricRange(bits, signed);
+            if (GroupChoice(template) is not { } choice) return null;
             var thresholds = new double[mins.Length];
             var grids = new Grid<float>[mins.Length];
             for (int c = 0; c < mins.Length; c++)
             {
-                double t = MctWeightsSelection.NumpyMaximum(-mins[c], maxs[c] * factor);
-                if (t < MctWeightsSelection.MinThreshold) t = MctWeightsSelection.MinThreshold;
-                t = (float)t;
-                if (!Valid(t)) return null;
-                float scale = RangeMath.SymmetricScale(t, bits, signed);
-                if (exact && !ExactScales.Holds(dtype, scale))
-                {
-                    float near = ExactScales.Nearest(dtype, scale);
-                    if (!(near > 0) || !float.IsFinite(near)) return null;
-                    t = near * levels;
-                    if (!Valid(t)) return null;
-                    scale = RangeMath.SymmetricScale(t, bits, signed);
-                    if (!ExactScales.Holds(dtype, scale)) return null;
-                }
-                thresholds[c] = t;
-                grids[c] = new Grid<float>(scale, 0, qmin, qmax);
+                if (!choice.TryChoose(mins[c], maxs[c], out thresholds[c], out float scale)) return null;
+                grids[c] = new Grid<float>(scale, 0, choice.QuantMin, choice.QuantMax);
             }
             return (template with { Threshold = thresholds }, grids);
+        }
 
-            // QuantizerSpec's check of a symmetric threshold.
-            static bool Valid(double t) => double.IsFinite(t) && t > 0 && (float)t > 0f && !float.IsInfinity((float)t);
+        /// <summary>The direct choice of one group at a time, for a symmetric weight's <paramref name="template"/>; null for other methods.</summary>
+        private SymmetricGroupChoice? GroupChoice(QuantizerSpec template) =>
+            template.Method != QuantizationMethod.Symmetric || !template.PerChannel || template.Threshold is null || recipe.Spec.Method != QuantizationMethod.Symmetric
+                ? null
+                : new SymmetricGroupChoice(template.NumBits, template.IsSigned, tensor.DType);
+
+        /// <summary>
+        /// The direct choice once it has been taken for this weight (it gave what the general choice gives for the first
+        /// block), for the fused route (<see cref="NoClippingRows.TryDirect"/>); null before, or when it was not taken.
+        /// </summary>
+        public SymmetricGroupChoice? DirectChoice => Volatile.Read(ref _direct) == 1 && _template is { } template ? GroupChoice(template) : null;
+
+        /// <summary>
+        /// Where the thresholds of the next <paramref name="count"/> channels go (the whole weight's array, from
+        /// <paramref name="offset"/> on), for the fused route to write them in place; kept by <see cref="KeepDirect"/>.
+        /// </summary>
+        public double[] NextThresholds(int count, out int offset, out float[] scales)
+        {
+            Reserve(count);
+            offset = _thresholds;
+            scales = _scales!;
+            return _threshold!;
+        }
+
+        /// <summary>Keeps the <paramref name="count"/> thresholds the direct choice wrote (<see cref="NextThresholds"/>; their spec otherwise the first block's).</summary>
+        public void KeepDirect(int count)
+        {
+            _thresholds += count;
+            _last = _template;
         }
 
         private (QuantizerSpec Spec, Grid<float>[] Grids) ChooseGenerally(float[] mins, float[] maxs, int n)
@@ -266,10 +297,45 @@ internal static class CompressedTensorsWriter
             return (spec, grids);
         }
 
+        private void AddThresholds(ReadOnlySpan<double> values)
+        {
+            Reserve(values.Length);
+            values.CopyTo(_threshold.AsSpan(_thresholds));
+            _thresholds += values.Length;
+        }
+
+        private void Reserve(int count)
+        {
+            long whole = tensor.Shape[0] * Groups;
+            if (_threshold is null || _thresholds + count > _threshold.Length)
+            {
+                int length = (int)Math.Max(Math.Min(whole, int.MaxValue), _thresholds + (long)count);
+                // A weight's thresholds and scales (a million groups: 12 MiB) mapped in one call, not a page fault at a time.
+                var thresholds = new double[length];
+                var scales = new float[length];
+                ReusedBuffers.Prefault(thresholds);
+                ReusedBuffers.Prefault(scales);
+                _threshold?.AsSpan(0, _thresholds).CopyTo(thresholds);
+                _scales?.AsSpan(0, _thresholds).CopyTo(scales);
+                _threshold = thresholds;
+                _scales = scales;
+            }
+        }
+
         /// <summary>Keeps the values chosen for the next rows.</summary>
         public void Keep(QuantizerSpec spec)
         {
-            if (spec.Threshold is { } t) _threshold.AddRange(t);
+            if (spec.Threshold is { } t)
+            {
+                var values = t as double[] ?? t.ToArray();
+                int from = _thresholds;
+                AddThresholds(values);
+                if (spec.Method != QuantizationMethod.Symmetric) _noScales = true;
+                else
+                {
+                    for (int c = 0; c < values.Length; c++) _scales![from + c] = RangeMath.SymmetricScale(values[c], spec.NumBits, spec.IsSigned);
+                }
+            }
             if (spec.MinRange is { } min) _min.AddRange(min);
             if (spec.MaxRange is { } max) _max.AddRange(max);
             _last = spec;
@@ -284,12 +350,18 @@ internal static class CompressedTensorsWriter
                 return InferableQuantizer.Create(ExactScales.For(chosen.Spec, tensor.DType, recipe.ChoosesFromData, name));
             }
             if (_last is null) throw new InvalidOperationException($"{name}: no row has been written yet.");
-            return InferableQuantizer.Create(_last with
+            var spec = _last with
             {
-                Threshold = _last.Threshold is null ? null : _threshold.ToArray(),
+                Threshold = _last.Threshold is null ? null : _thresholds == _threshold?.Length ? _threshold : (_threshold ?? []).AsSpan(0, _thresholds).ToArray(),
                 MinRange = _last.MinRange is null ? null : _min.ToArray(),
                 MaxRange = _last.MaxRange is null ? null : _max.ToArray(),
-            });
+            };
+            if (spec is { Target: QuantizationTarget.Weights, Method: QuantizationMethod.Symmetric } && !_noScales && _scales is { } scales && ReferenceEquals(spec.Threshold, _threshold))
+            {
+                var (qmin, qmax) = RangeMath.SymmetricRange(spec.NumBits, spec.IsSigned);
+                return new WeightsSymmetricInferableQuantizer(spec, new QuantizationParameters(scales, new int[scales.Length], qmin, qmax));
+            }
+            return InferableQuantizer.Create(spec);
         }
     }
 
@@ -327,22 +399,57 @@ internal static class CompressedTensorsWriter
         T[]? values = null, quantized = null;
         int[]? codes = null;
         byte[]? packed = null;
+        ChunkWriter? writer = null;
         long firstNaN = -1;
         try
         {
             using var source = file.OpenTensor(tensor);
+            // The fused route reads at positions from every core (a stream per unit of work); the rows it declines, and
+            // those before a weight's direct choice is taken, go chunk by chunk below.
+            bool positional = source is FileWindowStream;
+            long fusedFrom = 0;
             for (long row = 0; row < rows; row += rowsPerChunk)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (fast is not null && firstNaN < 0 && positional && row >= fusedFrom && rowQuantizer.DirectChoice is { } choice)
+                {
+                    long windowRows = Math.Min((long)WindowChunks * rowsPerChunk, rows - row);
+                    writer ??= ChunkWriter.Create(destination, WindowChunks * rowsPerChunk * words * 4, background: true);
+                    int channels = checked((int)(windowRows * rowQuantizer.Groups));
+                    var thresholds = rowQuantizer.NextThresholds(channels, out int at, out var scales);
+                    var buffer = writer.Rent();
+                    bool fused;
+                    using (Timeline.Time(TimelinePhase.Kernel))
+                        fused = fast.TryDirect(() => file.OpenTensor(tensor), row, rowsPerChunk, WindowChunks, rows, choice, thresholds, scales, at, buffer, words, offset, bits, ParallelValues, ref stats);
+                    if (fused)
+                    {
+                        rowQuantizer.KeepDirect(channels);
+                        writer.Submit(buffer, (int)(windowRows * words * 4));
+                        row += windowRows - rowsPerChunk;
+                        continue;
+                    }
+                    writer.Submit(buffer, 0);
+                    fusedFrom = row + windowRows;
+                }
+                if (writer is not null)
+                {
+                    // What the fused route wrote goes first.
+                    writer.Complete();
+                    writer.Dispose();
+                    writer = null;
+                }
                 int n = (int)Math.Min(rowsPerChunk, rows - row);
                 int count = n * columns;
-                source.ReadExactly(raw, 0, count * itemSize);
+                if (positional) source.Position = row * columns * itemSize;
+                using (Timeline.Time(TimelinePhase.Read, count * itemSize)) source.ReadExactly(raw, 0, count * itemSize);
                 if (fast is not null && firstNaN < 0)
                 {
                     packed ??= ArrayPool<byte>.Shared.Rent(rowsPerChunk * words * 4);
-                    if (fast.TryChunk(raw, n, rowQuantizer.ChooseFromExtremes, rowQuantizer.Keep, packed, words, offset, bits, ParallelValues, ref stats))
+                    bool written;
+                    using (Timeline.Time(TimelinePhase.Kernel)) written = fast.TryChunk(raw, n, rowQuantizer.ChooseFromExtremes, rowQuantizer.Keep, packed, words, offset, bits, ParallelValues, ref stats);
+                    if (written)
                     {
-                        destination.Write(packed, 0, n * words * 4);
+                        using (Timeline.Time(TimelinePhase.Write, n * words * 4)) destination.Write(packed, 0, n * words * 4);
                         continue;
                     }
                 }
@@ -386,11 +493,13 @@ internal static class CompressedTensorsWriter
                 }
                 destination.Write(packed, 0, n * words * 4);
             }
-            if (fast is not null) options.PathCounter?.Add(fast.Chunks, fast.Declined, rowQuantizer.DirectBlocks);
+            writer?.Complete();
+            if (fast is not null) options.PathCounter?.Add(fast.Chunks, fast.Declined, rowQuantizer.DirectBlocks, fast.FusedChunks);
             return firstNaN;
         }
         finally
         {
+            writer?.Dispose();
             ArrayPool<byte>.Shared.Return(raw);
             if (!rowQuantizer.Chooses && values is not null) ArrayPool<T>.Shared.Return(values);
             if (quantized is not null) ArrayPool<T>.Shared.Return(quantized);
@@ -401,6 +510,9 @@ internal static class CompressedTensorsWriter
 
     // Chunks of at least this many values are encoded in two halves at once.
     private const int ParallelValues = 1 << 16;
+
+    // Chunks the fused route does at once (their halves spread over the cores), written while it does the next ones.
+    private const int WindowChunks = 4;
 
     /// <summary>Rows [<paramref name="from"/>, <paramref name="to"/>) of a chunk: fake values (for the error), codes, packed words.</summary>
     private static KernelStats EncodeRows<T>(QuantizationPlan plan, T[] values, T[] quantized, int[] codes, byte[] packed, int from, int to, int columns,

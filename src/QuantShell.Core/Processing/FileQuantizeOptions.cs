@@ -34,7 +34,7 @@ public sealed record FileQuantizeOptions
 /// <summary>Chunks written by the compressed-tensors writer's fast path, and those it left to the general path (for tests).</summary>
 internal sealed class PathCounter
 {
-    private long _fast, _declined, _direct;
+    private long _fast, _declined, _direct, _fused;
 
     public long Fast => Interlocked.Read(ref _fast);
 
@@ -43,8 +43,12 @@ internal sealed class PathCounter
     /// <summary>Blocks of rows whose values the fast path chose group by group, without the general choice.</summary>
     public long Direct => Interlocked.Read(ref _direct);
 
-    public void Add(long fast, long declined, long direct = 0)
+    /// <summary>Chunks written by the fast path's fused route (read, chosen and encoded group by group on every core).</summary>
+    public long Fused => Interlocked.Read(ref _fused);
+
+    public void Add(long fast, long declined, long direct = 0, long fused = 0)
     {
+        Interlocked.Add(ref _fused, fused);
         Interlocked.Add(ref _direct, direct);
         Interlocked.Add(ref _fast, fast);
         Interlocked.Add(ref _declined, declined);

@@ -148,6 +148,151 @@ internal sealed class NoClippingRows : IDisposable
         return true;
     }
 
+    /// <summary>Chunks written by the fused route (<see cref="TryDirect"/>), for tests.</summary>
+    public long FusedChunks { get; private set; }
+
+    /// <summary>
+    /// The fused route, once a weight's values are chosen group by group (<paramref name="choice"/>, taken after it gave
+    /// what the general choice gives for the weight's first block): the <paramref name="chunks"/> chunks of
+    /// <paramref name="rowsPerChunk"/> rows from <paramref name="firstRow"/> on (fewer rows at the tensor's end), each group
+    /// read, decoded, its minimum and maximum found, its value chosen and its codes, words and error sums made while it is
+    /// in the cache. Every half of every chunk (the general path's halves) is a unit of work, and the units run on every
+    /// core at once, each reading its own rows (<paramref name="open"/>: a stream of the tensor's bytes per unit, read at
+    /// positions); each unit's error sums are its own, added here in the order the general path adds them, so the totals
+    /// are its own. Writes the rows' words into <paramref name="packed"/> and their thresholds into
+    /// <paramref name="thresholds"/> and their scales into <paramref name="scales"/> (from <paramref name="at"/> on); false (nothing added) leaves the rows to <see cref="TryChunk"/> and the general path.
+    /// </summary>
+    public bool TryDirect(Func<Stream> open, long firstRow, int rowsPerChunk, int chunks, long rows, SymmetricGroupChoice choice, double[] thresholds, float[] scales, int at,
+                          byte[] packed, int words, int offset, int bits, int parallelFrom, ref KernelStats stats)
+    {
+        long windowRows = Math.Min((long)chunks * rowsPerChunk, rows - firstRow);
+        chunks = (int)((windowRows + rowsPerChunk - 1) / rowsPerChunk);
+        var units = new (int From, int To)[2 * chunks];
+        for (int k = 0; k < chunks; k++)
+        {
+            int from = k * rowsPerChunk, n = (int)Math.Min(rowsPerChunk, windowRows - from);
+            if (n <= 0) return false;
+            int count = n * _columns;
+            if (!GridPlan.AppliesRunByRunFloat(count, (long)n * _groups, _groupSize, count)) return false;
+            int middle = count >= parallelFrom ? n / 2 : n;
+            units[2 * k] = (from, from + middle);
+            units[2 * k + 1] = (from + middle, from + n);
+        }
+        var sums = new KernelStats[units.Length];
+        int failed = 0;
+        try
+        {
+            Parallel.For(0, units.Length, (u, loop) =>
+            {
+                if (Volatile.Read(ref failed) != 0) return;
+                if (!Unit(open, firstRow, units[u].From, units[u].To, choice, thresholds, scales, at, packed, words, offset, bits, ref sums[u]))
+                {
+                    Volatile.Write(ref failed, 1);
+                    loop.Stop();
+                }
+            });
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // A read that fails (a file that shrank) is the tensor's error, as the general path gives it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+        }
+        if (failed != 0)
+        {
+            Declined++;
+            return false;
+        }
+        foreach (var sum in sums)
+        {
+            stats.NonFinite += sum.NonFinite;
+            stats.Finite += sum.Finite;
+            stats.SumSquaredError += sum.SumSquaredError;
+            stats.SumSquaredSignal += sum.SumSquaredSignal;
+        }
+        FusedChunks += chunks;
+        return true;
+    }
+
+    // Bytes of rows one unit reads at a time: small enough to be in the cache when its groups are encoded.
+    private const int ReadBytes = 128 << 10;
+
+    /// <summary>Rows [from, to) of a window (from <paramref name="firstRow"/> of the tensor): read, chosen, encoded; false when a value is not finite or a choice fails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe bool Unit(Func<Stream> open, long firstRow, int from, int to, SymmetricGroupChoice choice, double[] thresholds, float[] scales, int at, byte[] packed,
+                             int words, int offset, int bits, ref KernelStats stats)
+    {
+        if (from >= to) return true;
+        int itemSize = _dtype.ItemSize, rowBytes = _columns * itemSize, wordBytes = words * 4;
+        int readRows = Math.Max(1, ReadBytes / rowBytes);
+        bool packFour = bits == 4 && _groupSize % 32 == 0 && _columns % _groupSize == 0 && Avx2.IsSupported;
+        var raw = ArrayPool<byte>.Shared.Rent(Math.Min(readRows, to - from) * rowBytes);
+        var group = ArrayPool<float>.Shared.Rent(_groupSize);
+        var codes = packFour ? null : ArrayPool<int>.Shared.Rent(_columns);
+        try
+        {
+            using var source = open();
+            fixed (byte* input = raw)
+            fixed (float* values = group)
+            fixed (byte* output = packed)
+            fixed (int* c = codes)
+            {
+                for (int r = from; r < to; r += readRows)
+                {
+                    int m = Math.Min(readRows, to - r);
+                    source.Position = (firstRow + r) * rowBytes;
+                    using (Diagnostics.Timeline.Time(Diagnostics.TimelinePhase.Read, (long)m * rowBytes)) source.ReadExactly(raw, 0, m * rowBytes);
+                    for (int i = 0; i < m; i++)
+                    {
+                        int row = r + i;
+                        byte* bytes = input + (long)i * rowBytes;
+                        byte* rowWords = output + (long)row * wordBytes;
+                        for (int g = 0; g < _groups; g++)
+                        {
+                            int start = g * _groupSize, length = Math.Min(_groupSize, _columns - start);
+                            var span = new Span<float>(values, length);
+                            var groupBytes = new ReadOnlySpan<byte>(bytes + (long)start * itemSize, length * itemSize);
+                            float min, max;
+                            if (_dtype.Kind == DTypeKind.BFloat && length % 16 == 0)
+                            {
+                                if (!DecodeExtremesBFloat16((ushort*)(bytes + (long)start * 2), length, values, out min, out max)) return false;
+                            }
+                            else
+                            {
+                                if (_dtype.Kind == DTypeKind.BFloat) DecodeBFloat16(groupBytes, span);
+                                else if (itemSize == 4) MemoryMarshal.Cast<byte, float>(groupBytes).CopyTo(span);
+                                else ElementConverter.Decode<float>(groupBytes, _dtype, span);
+                                if (!GroupExtremes(values, length, out min, out max)) return false;
+                            }
+                            long channel = at + (long)row * _groups + g;
+                            if (!choice.TryChoose(min, max, out thresholds[channel], out float scale)) return false;
+                            scales[channel] = scale;
+                            var grid = new Grid<float>(scale, 0, choice.QuantMin, choice.QuantMax);
+                            if (!float.IsFinite(grid.Inverse)) return false;
+                            if (packFour) FakeQuantizeKernel.ApplyCodesPackFour(values, length, grid, offset, (uint*)rowWords + start / 8, ref stats);
+                            else if (!FakeQuantizeKernel.ApplyCodes(values, length, grid, c + start, ref stats))
+                                throw new InvalidOperationException("A value checked finite is not.");
+                        }
+                        if (packFour) continue;
+                        if (bits == 4 && _columns % 8 == 0 && Avx2.IsSupported) PackFour(c, _columns, offset, (uint*)rowWords);
+                        else
+                        {
+                            var line = new Span<byte>(rowWords, wordBytes);
+                            line.Clear();
+                            CompressedTensorsWriter.PackRow(codes!.AsSpan(0, _columns), offset, bits, line);
+                        }
+                    }
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            ArrayPool<float>.Shared.Return(group);
+            if (codes is not null) ArrayPool<int>.Shared.Return(codes);
+        }
+    }
+
     /// <summary>
     /// Decodes rows [from, to) into the values from <paramref name="values"/> on and finds each group's minimum and maximum
     /// (from <paramref name="extremes"/> on); false when a value is not finite.
@@ -220,11 +365,8 @@ internal sealed class NoClippingRows : IDisposable
                 finite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
             }
             if (finite.AsInt32() != Vector256<int>.AllBitsSet) return false;
-            for (int k = 0; k < Vector256<float>.Count; k++)
-            {
-                if (low[k] < min) min = low[k];
-                if (high[k] > max) max = high[k];
-            }
+            min = LowestLane(low);
+            max = HighestLane(high);
         }
         for (; i < length; i++)
         {
@@ -246,6 +388,99 @@ internal sealed class NoClippingRows : IDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// The least lane of finite lanes (which of equal values, -0 or +0, is not decided here: a zero extreme is found again in order).
+    /// The extremes of a set do not depend on the order they are compared in.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LowestLane(Vector256<float> v)
+    {
+        if (!Avx.IsSupported)
+        {
+            float m = float.PositiveInfinity;
+            for (int k = 0; k < Vector256<float>.Count; k++) m = v[k] < m ? v[k] : m;
+            return m;
+        }
+        v = Avx.Min(v, Avx.Permute2x128(v, v, 1));
+        v = Avx.Min(v, Avx.Permute(v, 0b01_00_11_10));
+        return Avx.Min(v, Avx.Permute(v, 0b10_11_00_01)).ToScalar();
+    }
+
+    /// <summary>The greatest lane of finite lanes (see <see cref="LowestLane"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HighestLane(Vector256<float> v)
+    {
+        if (!Avx.IsSupported)
+        {
+            float m = float.NegativeInfinity;
+            for (int k = 0; k < Vector256<float>.Count; k++) m = v[k] > m ? v[k] : m;
+            return m;
+        }
+        v = Avx.Max(v, Avx.Permute2x128(v, v, 1));
+        v = Avx.Max(v, Avx.Permute(v, 0b01_00_11_10));
+        return Avx.Max(v, Avx.Permute(v, 0b10_11_00_01)).ToScalar();
+    }
+
+    /// <summary>
+    /// <see cref="DecodeBFloat16"/> and <see cref="GroupExtremes"/> of one group (<paramref name="length"/> a multiple of 16)
+    /// in one pass: the same values into <paramref name="values"/>, the same minimum and maximum, false when a value is not
+    /// finite (its exponent bits all ones).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe bool DecodeExtremesBFloat16(ushort* source, int length, float* values, out float min, out float max)
+    {
+        if (!Avx2.IsSupported)
+        {
+            DecodeBFloat16(new ReadOnlySpan<byte>(source, length * 2), new Span<float>(values, length));
+            return GroupExtremes(values, length, out min, out max);
+        }
+        var low = Vector256.Create(float.PositiveInfinity);
+        var high = Vector256.Create(float.NegativeInfinity);
+        var magnitude = Vector256<ushort>.Zero;
+        var noSign = Vector256.Create((ushort)0x7FFF);
+        for (int i = 0; i < length; i += 16)
+        {
+            var raw = Vector256.Load(source + i);
+            magnitude = Avx2.Max(magnitude, raw & noSign);
+            // Elements 0-7 and 8-15 of the 16 as the high halves of float32 lanes: quadwords 0, 2 | 1, 3, then interleaved with zeros.
+            var ordered = Avx2.Permute4x64(raw.AsUInt64(), 0b11_01_10_00).AsUInt16();
+            var first = Avx2.UnpackLow(Vector256<ushort>.Zero, ordered).AsSingle();
+            var second = Avx2.UnpackHigh(Vector256<ushort>.Zero, ordered).AsSingle();
+            first.Store(values + i);
+            second.Store(values + i + 8);
+            low = Avx.Min(low, Avx.Min(first, second));
+            high = Avx.Max(high, Avx.Max(first, second));
+        }
+        min = float.PositiveInfinity;
+        max = float.NegativeInfinity;
+        // The largest magnitude's bits: an exponent of all ones is an infinity or NaN.
+        if (MaxBits(magnitude) >= 0x7F80) return false;
+        min = LowestLane(low);
+        max = HighestLane(high);
+        if (min == 0 || max == 0)
+        {
+            // Equal values differ only in the sign of zero: which one is first decides it.
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            for (int k = 0; k < length; k++)
+            {
+                float x = values[k];
+                min = x < min ? x : min;
+                max = x > max ? x : max;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The largest of sixteen unsigned 16-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MaxBits(Vector256<ushort> v)
+    {
+        var m = Sse41.Max(v.GetLower(), v.GetUpper());
+        // The minimum of the complements is the complement of the maximum (one instruction for eight lanes).
+        return 0xFFFF - Sse41.MinHorizontal(Vector128<ushort>.AllBitsSet - m).ToScalar();
     }
 
     /// <summary>Rows [from, to) (their values from <paramref name="values"/> on): codes, packed words, and the error sums added to <paramref name="stats"/> group by group.</summary>
@@ -294,4 +529,68 @@ internal sealed class NoClippingRows : IDisposable
                 : System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(Vector256.Sum(Avx2.ShiftLeftLogicalVariable(nibbles, shifts)));
         }
     }
+}
+
+/// <summary>
+/// MCT's symmetric no-clipping choice for one channel or group from its minimum and maximum, with the general choice's
+/// arithmetic (<see cref="Selection.ParameterSelector.SelectNoClipping{T}"/> then <see cref="ExactScales.For"/>): get_tensor_max
+/// in float32 (max(-min, max·f)), raised to MCT's least threshold, rounded to float32 (<see cref="Selection.ParameterSelector"/>'s
+/// FromMct), its scale moved to one the dtype holds. False where the general choice could fail (it then gives its own error).
+/// </summary>
+internal readonly struct SymmetricGroupChoice
+{
+    private readonly int _bits;
+    private readonly bool _signed;
+    private readonly DType _dtype;
+    private readonly bool _exact;
+    private readonly float _factor;
+    private readonly double _levels;
+    private readonly double _step;
+
+    public SymmetricGroupChoice(int bits, bool signed, DType dtype)
+    {
+        _bits = bits;
+        _signed = signed;
+        _dtype = dtype;
+        _exact = dtype.Kind == DTypeKind.BFloat || dtype.Kind == DTypeKind.Float && dtype.ItemSize == 2;
+        _factor = (float)(bits == 1 ? 0.0 : Math.Pow(2.0, bits - 1) / (Math.Pow(2.0, bits - 1) - 1));
+        _levels = signed ? Math.Pow(2, bits - 1) : Math.Pow(2, bits);
+        (QuantMin, QuantMax) = RangeMath.SymmetricRange(bits, signed);
+        _step = Math.ScaleB(1.0, signed ? bits - 1 : bits);
+    }
+
+    public int QuantMin { get; }
+
+    public int QuantMax { get; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryChoose(float min, float max, out double threshold, out float scale)
+    {
+        double t = Selection.Mct.MctWeightsSelection.NumpyMaximum(-min, max * _factor);
+        if (t < Selection.Mct.MctWeightsSelection.MinThreshold) t = Selection.Mct.MctWeightsSelection.MinThreshold;
+        t = (float)t;
+        threshold = t;
+        scale = 0;
+        if (!Valid(t)) return false;
+        scale = Scale(t);
+        if (_exact && !ExactScales.Holds(_dtype, scale))
+        {
+            float near = ExactScales.Nearest(_dtype, scale);
+            if (!(near > 0) || !float.IsFinite(near)) return false;
+            t = near * _levels;
+            if (!Valid(t)) return false;
+            scale = Scale(t);
+            if (!ExactScales.Holds(_dtype, scale)) return false;
+            threshold = t;
+        }
+        return true;
+    }
+
+    // RangeMath.SymmetricScale, its power of two computed once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private float Scale(double t) => (float)(t / _step);
+
+    // QuantizerSpec's check of a symmetric threshold.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Valid(double t) => double.IsFinite(t) && t > 0 && (float)t > 0f && !float.IsInfinity((float)t);
 }

@@ -12,9 +12,11 @@ namespace QuantShell.Core.Quantization;
 public static class ExactScales
 {
     /// <summary>True when <paramref name="dtype"/> holds the float32 <paramref name="scale"/> exactly.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static bool Holds(DType dtype, float scale) => Nearest(dtype, scale) == scale;
 
     /// <summary>The value of <paramref name="dtype"/> nearest to <paramref name="scale"/> (ties to even), as float32.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static float Nearest(DType dtype, float scale) => dtype.Kind switch
     {
         DTypeKind.BFloat => BitConverter.UInt32BitsToSingle((uint)ElementConverter.ToBFloat16(scale) << 16),

@@ -13,6 +13,13 @@ public abstract class GridQuantizer : InferableQuantizer
         Parameters = QuantizationParameters.For(spec);
     }
 
+    /// <summary>With the grid already computed (by <see cref="QuantizationParameters.For"/>'s arithmetic) alongside the values chosen.</summary>
+    private protected GridQuantizer(QuantizerSpec spec, QuantizationParameters parameters) : base(spec)
+    {
+        if (parameters.Count != spec.ValueCount) throw new ArgumentException("One scale per value of the spec.", nameof(parameters));
+        Parameters = parameters;
+    }
+
     /// <summary>The integer grid: scales, zero points and the integer range.</summary>
     public QuantizationParameters Parameters { get; }
 

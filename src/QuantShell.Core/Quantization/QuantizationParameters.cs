@@ -31,8 +31,15 @@ public sealed class QuantizationParameters
             }
             return new QuantizationParameters(scales, zeroPoints, 0, (1 << spec.NumBits) - 1);
         }
-        for (int c = 0; c < count; c++)
-            scales[c] = RangeMath.SymmetricScale(spec.Threshold![c], spec.NumBits, spec.IsSigned);
+        // An array read as one (a weight's groups can be a million values; each through the list interface costs a call).
+        if (spec.Threshold is double[] thresholds)
+        {
+            for (int c = 0; c < count; c++) scales[c] = RangeMath.SymmetricScale(thresholds[c], spec.NumBits, spec.IsSigned);
+        }
+        else
+        {
+            for (int c = 0; c < count; c++) scales[c] = RangeMath.SymmetricScale(spec.Threshold![c], spec.NumBits, spec.IsSigned);
+        }
         var (qmin, qmax) = RangeMath.SymmetricRange(spec.NumBits, spec.IsSigned);
         return new QuantizationParameters(scales, zeroPoints, qmin, qmax);
     }

@@ -8,6 +8,7 @@ public static class RangeMath
         signed ? (-(1 << (numBits - 1)), (1 << (numBits - 1)) - 1) : (0, (1 << numBits) - 1);
 
     /// <summary>s = t / 2^(n-1) (signed) or t / 2^n (unsigned), in float64, stored as float32.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static float SymmetricScale(double threshold, int numBits, bool signed) =>
         (float)(threshold / Math.ScaleB(1.0, signed ? numBits - 1 : numBits)); // 2^k, exactly as Math.Pow gives it
 

@@ -7,4 +7,6 @@ public sealed class WeightsSymmetricInferableQuantizer : GridQuantizer
         : base(new QuantizerSpec { Target = QuantizationTarget.Weights, Method = QuantizationMethod.Symmetric, NumBits = numBits, Threshold = threshold, PerChannel = perChannel, Signed = signed, ChannelAxis = channelAxis }) { }
 
     internal WeightsSymmetricInferableQuantizer(QuantizerSpec spec) : base(spec) { }
+
+    internal WeightsSymmetricInferableQuantizer(QuantizerSpec spec, QuantizationParameters parameters) : base(spec, parameters) { }
 }

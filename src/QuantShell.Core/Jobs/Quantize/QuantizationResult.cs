@@ -135,6 +135,8 @@ public sealed record QuantizationResult : QuantizationReport
     // Plain loops: a model-folder weight has millions of channels (groups).
     private static float[] ScalesOf(QuantizationPlan plan, int channels)
     {
+        // A grid's own array, shared (a weight's groups can be a million values; plans never change their parameters).
+        if (plan is GridPlan { Parameters.Scales: float[] grid } && grid.Length == channels) return grid;
         var scales = new float[channels];
         for (int c = 0; c < channels; c++) scales[c] = (float)plan.ScaleOf(c);
         return scales;
@@ -142,6 +144,7 @@ public sealed record QuantizationResult : QuantizationReport
 
     private static int[] ZeroPointsOf(QuantizationPlan plan, int channels)
     {
+        if (plan is GridPlan { Parameters.ZeroPoints: int[] grid } && grid.Length == channels) return grid;
         var zeroPoints = new int[channels];
         for (int c = 0; c < channels; c++) zeroPoints[c] = plan.ZeroPointOf(c);
         return zeroPoints;

@@ -207,6 +207,7 @@ internal static class MctWeightsSelection
     }
 
     /// <summary>np.maximum: NaN if either is.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static TNumber NumpyMaximum<TNumber>(TNumber a, TNumber b) where TNumber : IFloatingPointIeee754<TNumber> =>
         TNumber.IsNaN(a) ? a : TNumber.IsNaN(b) ? b : a >= b ? a : b;
 
