@@ -53,6 +53,73 @@ public sealed class GridErrorSumsTests
         Assert.Equal(Lengths.Length * 5, cases);
     }
 
+    /// <summary>
+    /// Values on and a few units in the last place around the grids' rounding boundaries (c / s a half-integer), where
+    /// anything but the true quotient c / s (c · (1/s), say) may round to the other integer: each vector's sum is the
+    /// literal one. Asserts that such values occur.
+    /// </summary>
+    [Fact]
+    public void ValuesAtRoundingBoundaries_AreQuantizedAsByDivision()
+    {
+        var random = new Random(77);
+        int cases = 0, tricky = 0;
+        for (int g = 0; g < 60; g++)
+        {
+            double min = -random.NextDouble() * 3, max = random.NextDouble() * 3 + 0.01;
+            int bits = random.Next(2, 9);
+            foreach (bool single in new[] { true, false })
+            {
+                var grid = MctGrid.FromRange(min, max, bits, ParameterPrecision.Double, single);
+                var values = new List<double>();
+                for (int k = 0; k < 200; k++)
+                {
+                    double h = random.Next(0, (1 << bits) - 1) + 0.5;
+                    double x = single ? (float)((float)grid.Low + (float)h * (float)grid.Step) : grid.Low + h * grid.Step;
+                    for (int ulps = -3; ulps <= 3; ulps++)
+                    {
+                        double y = single ? BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)x) + ulps) : BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits(x) + ulps);
+                        values.Add(y);
+                        // Whether a reciprocal product would round otherwise than the quotient here.
+                        if (single)
+                        {
+                            float c = Math.Clamp((float)y, (float)grid.Low, (float)grid.High) - (float)grid.Low, st = (float)grid.Step;
+                            tricky += MathF.Round(c * (1 / st)) != MathF.Round(c / st) ? 1 : 0;
+                        }
+                        else
+                        {
+                            double c = Math.Clamp(y, grid.Low, grid.High) - grid.Low;
+                            tricky += Math.Round(c * (1 / grid.Step)) != Math.Round(c / grid.Step) ? 1 : 0;
+                        }
+                    }
+                }
+                // Vectors of 16 values (two float32 vectors, four float64 ones): a misrounded value changes its vector's sum.
+                for (int start = 0; start + 16 <= values.Count; start += 16)
+                {
+                    var part = values.GetRange(start, 16);
+                    if (single)
+                    {
+                        var x = part.Select(v => (float)v).ToArray();
+                        var sums = new float[1];
+                        GridErrorSums.SumSingle(x, [grid], false, false, false, sums);
+                        float expected = NumpySum.Sum(x.Select(v => { float d = v - grid.Quantize(v); return d * d; }).ToArray());
+                        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(sums[0]));
+                    }
+                    else
+                    {
+                        var x = part.ToArray();
+                        var sums = new double[1];
+                        GridErrorSums.SumDouble<double>(x, [grid], false, false, false, sums);
+                        double expected = NumpySum.Sum(x.Select(v => { double d = v - grid.Quantize(v); return d * d; }).ToArray());
+                        Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(sums[0]));
+                    }
+                    cases++;
+                }
+            }
+        }
+        Assert.Equal(60 * 2 * (200 * 7 / 16), cases);
+        Assert.True(tricky > 0, "no value where the reciprocal product rounds otherwise");
+    }
+
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(true, false, true)]

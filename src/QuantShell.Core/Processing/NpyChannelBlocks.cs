@@ -11,6 +11,7 @@ using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Rules;
 using QuantShell.Core.Selection;
+using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Processing;
 
@@ -43,6 +44,8 @@ internal static class NpyChannelBlocks
                                                   FileQuantizeOptions options, CancellationToken token)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
+        if (typeof(T) == typeof(float) && LutApplies(recipe, header))
+            return QuantizeLut(inputPath, inputName, outputPath, header, axis, recipe, options, token);
         if (ChannelBlockSelection<T>.For(recipe.Spec, recipe.Selection!, header.Shape, axis) is not { } selection) return null;
         long channels = axis is int a ? header.Shape[a] : 1, inner = header.ElementCount / channels;
         var outputType = header.DType.QuantizedOutput;
@@ -90,6 +93,70 @@ internal static class NpyChannelBlocks
     }
 
     /// <summary>
+    /// MCT's weights LUT (float32, thresholds chosen): its thresholds depend only on each channel's extremes, and its table
+    /// on the values scaled by them, aggregated (<see cref="LutWeightBins"/>), so one pass finds the extremes, one more
+    /// the table's points, and the file is then streamed through the complete quantizer.
+    /// </summary>
+    private static bool LutApplies(QuantizerRecipe recipe, NpyHeader header) =>
+        recipe.Spec is { IsLut: true, Threshold: null, Target: QuantizationTarget.Weights, GroupSize: null }
+        && recipe.Selection is { Search: SelectionSearch.Mct } selection && selection.ErrorMethod != ErrorMethod.Percentile
+        && recipe.Spec.EffectiveLutValuesBitwidth is >= 2 and <= 16
+        && header.ElementCount >= MctLutSelection.AggregateFrom && header.ElementCount <= LutWeightBins.MaxValues;
+
+    private static QuantizationResult? QuantizeLut(string inputPath, string inputName, string outputPath, NpyHeader header, int? axis, QuantizerRecipe recipe,
+                                                   FileQuantizeOptions options, CancellationToken token)
+    {
+        var incomplete = recipe.Spec;
+        QuantizerSpec spec;
+        using (var input = NpyFiles.OpenRead(inputPath, inputName))
+        {
+            float[]? mins, maxs;
+            using (Timeline.Time(TimelinePhase.Choose))
+            {
+                if (ChannelExtremes<float>(input, inputName, header, axis, options, token) is not { } extremes || extremes.Any(e => e is null)) return null;
+                mins = extremes.Select(e => e![0]).ToArray();
+                maxs = extremes.Select(e => e![1]).ToArray();
+            }
+            bool perChannel = incomplete.PerChannel;
+            var thresholds = MctLutSelection.WeightsThresholds(mins, maxs, incomplete.NumBits, incomplete.Method == QuantizationMethod.LutPot, perChannel);
+            var table = incomplete.LutValues?.ToArray();
+            if (table is null)
+            {
+                var bins = new LutWeightBins(thresholds, perChannel, incomplete.NumBits, incomplete.EffectiveLutValuesBitwidth, incomplete.EffectiveEps);
+                input.Position = header.DataOffset;
+                using (Timeline.Time(TimelinePhase.Choose))
+                {
+                    foreach (var block in Blocks<float>(input, inputName, header, axis, token))
+                        if (!bins.Add(block)) return null;
+                    // Fewer values are each a point of their own (the whole tensor's path).
+                    if (bins.Values < MctLutSelection.AggregateFrom) return null;
+                    table = bins.Table(incomplete.NumBits, incomplete.EffectiveLutValuesBitwidth);
+                }
+            }
+            try
+            {
+                var along = incomplete with { ChannelAxis = incomplete.ChannelAxis ?? axis };
+                spec = ParameterSelector.FromMct(along, new MctChoice { Thresholds = thresholds, LutValues = table, Signed = true });
+            }
+            catch (QuantShellException)
+            {
+                return null;
+            }
+        }
+        InferableQuantizer quantizer;
+        try
+        {
+            quantizer = InferableQuantizer.Create(spec);
+        }
+        catch (QuantShellException)
+        {
+            return null;
+        }
+        Taken.Value?.Invoke("lut bins");
+        return NpyQuantizer.QuantizeFile(inputPath, outputPath, quantizer, options, token);
+    }
+
+    /// <summary>
     /// No clipping: the complete spec from each channel's least and greatest finite values, found in one pass over the
     /// file in chunks (a buffer that stays in cache: the values are then streamed again through the quantizer, which
     /// moves less memory than holding blocks of channels between choosing and quantizing), or null.
@@ -98,12 +165,19 @@ internal static class NpyChannelBlocks
                                                         FileQuantizeOptions options, CancellationToken token)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
+        using var timer = Timeline.Time(TimelinePhase.Choose);
+        return selection.CompleteFromExtremes(ChannelExtremes<T>(input, inputName, header, axis, options, token));
+    }
+
+    /// <summary>Each channel's least and greatest finite values (<see cref="ChannelBlockSelection{T}.Extremes"/>; null: none), in one pass in chunks.</summary>
+    private static T[]?[] ChannelExtremes<T>(FileStream input, string inputName, NpyHeader header, int? axis, FileQuantizeOptions options, CancellationToken token)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
         int size = Marshal.SizeOf<T>();
         long count = header.ElementCount, channels = axis is int a ? header.Shape[a] : 1, inner = count / channels;
         var extremes = new T[]?[channels];
         var buffer = new T[Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size))];
         input.Position = header.DataOffset;
-        using var timer = Timeline.Time(TimelinePhase.Choose);
         for (long position = 0; position < count;)
         {
             token.ThrowIfCancellationRequested();
@@ -120,7 +194,7 @@ internal static class NpyChannelBlocks
                 position += part;
             }
         }
-        return selection.CompleteFromExtremes(extremes);
+        return extremes;
     }
 
     /// <summary>The complete spec from the file's blocks, or null.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantShell.Core.Selection.Mct;
 
@@ -163,8 +164,7 @@ internal static class GridErrorSums
             {
                 var v = Vector256.LoadUnsafe(ref source, (nuint)i);
                 // x > a ? x : a, then c < b ? c : b (the values are finite).
-                var clipped = Vector256.ConditionalSelect(Vector256.GreaterThan(v, av), v, av);
-                clipped = Vector256.ConditionalSelect(Vector256.LessThan(clipped, bv), clipped, bv);
+                var clipped = Clip(v, av, bv);
                 var q = sv * Vector256.Round((clipped - av) / sv) + av;
                 var d = v - q;
                 (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
@@ -195,8 +195,7 @@ internal static class GridErrorSums
             for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
             {
                 var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
-                var clipped = Vector256.ConditionalSelect(Vector256.GreaterThan(v, av), v, av);
-                clipped = Vector256.ConditionalSelect(Vector256.LessThan(clipped, bv), clipped, bv);
+                var clipped = Clip(v, av, bv);
                 var q = sv * Vector256.Round((clipped - av) / sv) + av;
                 var d = v - q;
                 (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
@@ -212,8 +211,7 @@ internal static class GridErrorSums
             for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
             {
                 var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-                var clipped = Vector256.ConditionalSelect(Vector256.GreaterThan(v, av), v, av);
-                clipped = Vector256.ConditionalSelect(Vector256.LessThan(clipped, bv), clipped, bv);
+                var clipped = Clip(v, av, bv);
                 var q = sv * Vector256.Round((clipped - av) / sv) + av;
                 var d = v - q;
                 (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
@@ -228,6 +226,24 @@ internal static class GridErrorSums
             double d = v - (step * Math.Round((clipped - a) / step) + a);
             terms[i] = absolute ? Math.Abs(d) : d * d;
         }
+    }
+
+    /// <summary>
+    /// x &gt; a ? x : a, then c &lt; b ? c : b: x86's maxps/minps are exactly these selections (the second operand unless
+    /// the first is greater/less), so one instruction each rather than a compare and a blend.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<TValue> Clip<TValue>(Vector256<TValue> x, Vector256<TValue> a, Vector256<TValue> b)
+    {
+        if (Avx.IsSupported)
+        {
+            if (typeof(TValue) == typeof(float))
+                return Avx.Min(Avx.Max(x.AsSingle(), a.AsSingle()), b.AsSingle()).As<float, TValue>();
+            if (typeof(TValue) == typeof(double))
+                return Avx.Min(Avx.Max(x.AsDouble(), a.AsDouble()), b.AsDouble()).As<double, TValue>();
+        }
+        var clipped = Vector256.ConditionalSelect(Vector256.GreaterThan(x, a), x, a);
+        return Vector256.ConditionalSelect(Vector256.LessThan(clipped, b), clipped, b);
     }
 
     /// <summary>NumPy's pairwise sum of float32 values (see <see cref="NumpySum"/>), its eight running sums one vector.</summary>

@@ -24,9 +24,21 @@ internal static class MctLutSelection
         pot ? MctWeightsSelection.PotThresholds(channels, numBits, true, perChannel, ErrorMethod.NoClipping, 2)
             : MctWeightsSelection.SymmetricThresholds(channels, numBits, true, perChannel, ErrorMethod.NoClipping, 2);
 
-    /// <summary>The table for weights (signed), on every channel's values scaled by its threshold and pooled.</summary>
+    /// <summary>
+    /// <see cref="WeightsThresholds{T}(T[][], int, bool, bool)"/> from each channel's least and greatest finite values (MCT's
+    /// no-clipping rule depends on nothing else).
+    /// </summary>
+    public static double[] WeightsThresholds<T>(T[] mins, T[] maxs, int numBits, bool pot, bool perChannel)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        pot ? MctWeightsSelection.PotNoClipping(mins, maxs, numBits, perChannel)
+            : MctWeightsSelection.SymmetricNoClipping(mins, maxs, numBits, perChannel);
+
+    /// <summary>
+    /// The table for weights (signed), on every channel's values scaled by its threshold and pooled. Where the points are
+    /// aggregated, <c>aggregated</c> is told each bin's count, sum of scaled values and sum of score weights (for tests).
+    /// </summary>
     public static double[] WeightsTable<T>(T[][] channels, double[] thresholds, int numBits, int lutBitwidth, double eps, bool perChannelThresholds,
-                                          long aggregateFrom = AggregateFrom)
+                                          long aggregateFrom = AggregateFrom, Action<double[], double[], double[]>? aggregated = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
@@ -72,15 +84,23 @@ internal static class MctLutSelection
                 foreach (T value in channels[c]) Add(Math.Clamp(double.CreateTruncating(value) / divisor * k, low, high), t * t);
             }
         }
-        if (aggregate)
-        {
-            var used = Enumerable.Range(0, bins).Where(i => binWeight[i] > 0).ToArray();
-            scaled = used.Select(i => binSum[i] / binWeight[i]).ToArray();
-            scoreWeights = used.Select(i => binScore[i]).ToArray();
-            var weights = used.Select(i => binWeight[i]).ToArray();
-            return Table(new KMeans1D(scaled, weights, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
-        }
+        if (aggregate) aggregated?.Invoke(binWeight, binSum, binScore);
+        if (aggregate) return TableFromBins(binWeight, binSum, binScore, DistinctUpTo(channels, 1 << numBits), numBits, lutBitwidth);
         return Table(new KMeans1D(scaled, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+    }
+
+    /// <summary>
+    /// The table from the aggregated points of <see cref="WeightsTable{T}"/> (each bin's count, sum of scaled values and
+    /// sum of score weights) and the count of distinct values up to one more than 2^n.
+    /// </summary>
+    public static double[] TableFromBins(double[] binWeight, double[] binSum, double[] binScore, int distinct, int numBits, int lutBitwidth)
+    {
+        float k = MathF.ScaleB(1f, lutBitwidth - 1), low = -k, high = k - 1;
+        var used = Enumerable.Range(0, binWeight.Length).Where(i => binWeight[i] > 0).ToArray();
+        var scaled = used.Select(i => binSum[i] / binWeight[i]).ToArray();
+        var scoreWeights = used.Select(i => binScore[i]).ToArray();
+        var weights = used.Select(i => binWeight[i]).ToArray();
+        return Table(new KMeans1D(scaled, weights, scoreWeights), distinct, numBits, low, high);
     }
 
     /// <summary>Values from which the points of a weights table are aggregated (see <see cref="WeightsTable{T}"/>).</summary>

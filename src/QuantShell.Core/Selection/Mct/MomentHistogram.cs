@@ -27,6 +27,7 @@ internal sealed class MomentHistogram
     private readonly double _lo, _hi, _width, _eps;
     private readonly long _count;
     private readonly int _maxBinCount;
+    private readonly bool _smallMoments;
     private readonly int[] _p0;
     private readonly long[] _p1, _p2;
     private readonly double[] _q1, _qi, _q2;
@@ -41,6 +42,7 @@ internal sealed class MomentHistogram
         _width = width;
         _count = count;
         _maxBinCount = maxBinCount;
+        _smallMoments = 4.0 * bins * bins * count < 1L << 53;
         _p0 = p0;
         _p1 = p1;
         _p2 = p2;
@@ -215,7 +217,7 @@ internal sealed class MomentHistogram
         }
         // Where the float rounding of (clip(x) - a)/s may differ from the real quotient's, in units of x.
         double margin = 4 * u * (b - a + s) + 8 * U64 * (Math.Abs(a) + Math.Abs(b));
-        return TryLevels(top + 1, k => Level(k, a, s, single), k => a + (k + 0.5) * s, s, margin, u, out low, out high);
+        return TryLevels(new GridLevels(a, s, single), top + 1, s, margin, u, out low, out high);
     }
 
     /// <summary>
@@ -234,8 +236,7 @@ internal sealed class MomentHistogram
         double reach = (Math.Max(Math.Abs(first), Math.Abs(first + levels)) + 1) / inverse;
         // x·inverse is rounded once (relative u), and the boundary below is computed in float64.
         double margin = 4 * u * reach + 8 * U64 * reach;
-        double level(int k) => single ? (float)(first + k) * (float)scale : (first + k) * scale;
-        return TryLevels(levels, level, k => (first + k + 0.5) / inverse, 1 / inverse, margin, single ? U64 : U64, out low, out high);
+        return TryLevels(new KernelLevels(first, scale, inverse, single), levels, 1 / inverse, margin, single ? U64 : U64, out low, out high);
     }
 
     /// <summary>
@@ -244,9 +245,12 @@ internal sealed class MomentHistogram
     /// within <paramref name="margin"/> of a boundary where either neighbour may be taken. <paramref name="termUnit"/> is
     /// the unit roundoff of the precision the terms are computed in.
     /// </summary>
-    private bool TryLevels(int levels, Func<int, double> levelOf, Func<int, double> boundaryOf, double step, double margin, double termUnit,
-                           out double low, out double high)
+    private bool TryLevels<TLevels>(in TLevels grid, int levels, double step, double margin, double termUnit, out double low, out double high)
+        where TLevels : struct, ILevels
     {
+        var copy = grid;
+        double levelOf(int k) => copy.Level(k);
+        double boundaryOf(int k) => copy.Boundary(k);
         low = 0;
         high = double.PositiveInfinity;
         double u = termUnit;
@@ -287,10 +291,13 @@ internal sealed class MomentHistogram
                     double offset = _lo + (r + 0.5) * w - q;
                     long p1 = _p1[end] - _p1[start];
                     long n1 = p1 - r * count;
-                    Int128 n2 = (Int128)(_p2[end] - _p2[start]) - 2 * (Int128)r * p1 + (Int128)r * r * count;
+                    // Each term at most 2·bins²·count: in 64 bits where the result is exact in a double either way.
+                    double n2 = _smallMoments
+                        ? (_p2[end] - _p2[start]) - 2 * r * p1 + r * r * count
+                        : (double)((Int128)(_p2[end] - _p2[start]) - 2 * (Int128)r * p1 + (Int128)r * r * count);
                     double s1 = _q1[end] - _q1[start];
                     double si = _qi[end] - _qi[start];
-                    double sum = offset * offset * count + 2 * offset * w * n1 + w * w * (double)n2
+                    double sum = offset * offset * count + 2 * offset * w * n1 + w * w * n2
                                  + 2 * offset * s1 + 2 * w * (si - r * s1) + (_q2[end] - _q2[start]);
                     lowSum += sum;
                     highSum += sum;
@@ -317,8 +324,29 @@ internal sealed class MomentHistogram
         return double.IsFinite(high);
     }
 
-    /// <summary>The grid's k-th level as its arithmetic computes it: step·k + a, each step rounded in the grid's precision.</summary>
-    private static double Level(int k, double a, double s, bool single) => single ? (float)s * (float)k + (float)a : s * k + a;
+    /// <summary>A monotone grid's levels and the boundaries between them (structs, so that the bounds' loop calls them inline).</summary>
+    private interface ILevels
+    {
+        double Level(int k);
+
+        double Boundary(int k);
+    }
+
+    /// <summary>MCT's grid: level k is step·k + a, each step rounded in the grid's precision; boundaries halfway.</summary>
+    private readonly struct GridLevels(double a, double s, bool single) : ILevels
+    {
+        public double Level(int k) => single ? (float)s * (float)k + (float)a : s * k + a;
+
+        public double Boundary(int k) => a + (k + 0.5) * s;
+    }
+
+    /// <summary>The quantizer kernel's grid: level k is (first + k)·scale; boundaries halfway between codes, over inverse.</summary>
+    private readonly struct KernelLevels(int first, double scale, double inverse, bool single) : ILevels
+    {
+        public double Level(int k) => single ? (float)(first + k) * (float)scale : (first + k) * scale;
+
+        public double Boundary(int k) => (first + k + 0.5) / inverse;
+    }
 
     private static int CeilIndex(double t) => t <= int.MinValue ? int.MinValue : t >= int.MaxValue ? int.MaxValue : (int)Math.Ceiling(t + 1e-9);
 
