@@ -375,18 +375,7 @@ internal sealed class NoClippingRows : IDisposable
             if (x < min) min = x;
             if (x > max) max = x;
         }
-        if (min == 0 || max == 0)
-        {
-            // Equal values differ only in the sign of zero: which one is first decides it.
-            min = float.PositiveInfinity;
-            max = float.NegativeInfinity;
-            for (int k = 0; k < length; k++)
-            {
-                float x = values[k];
-                min = x < min ? x : min;
-                max = x > max ? x : max;
-            }
-        }
+        if (min == 0 || max == 0) ZeroExtremesInOrder(values, length, out min, out max);
         return true;
     }
 
@@ -459,19 +448,24 @@ internal sealed class NoClippingRows : IDisposable
         if (MaxBits(magnitude) >= 0x7F80) return false;
         min = LowestLane(low);
         max = HighestLane(high);
-        if (min == 0 || max == 0)
-        {
-            // Equal values differ only in the sign of zero: which one is first decides it.
-            min = float.PositiveInfinity;
-            max = float.NegativeInfinity;
-            for (int k = 0; k < length; k++)
-            {
-                float x = values[k];
-                min = x < min ? x : min;
-                max = x > max ? x : max;
-            }
-        }
+        if (min == 0 || max == 0) ZeroExtremesInOrder(values, length, out min, out max);
         return true;
+    }
+
+    /// <summary>
+    /// The extremes again, value after value: equal values that differ only in the sign of zero are told apart by which
+    /// comes first, as the general path takes them.
+    /// </summary>
+    private static unsafe void ZeroExtremesInOrder(float* values, int length, out float min, out float max)
+    {
+        min = float.PositiveInfinity;
+        max = float.NegativeInfinity;
+        for (int k = 0; k < length; k++)
+        {
+            float x = values[k];
+            min = x < min ? x : min;
+            max = x > max ? x : max;
+        }
     }
 
     /// <summary>The largest of sixteen unsigned 16-bit lanes.</summary>
