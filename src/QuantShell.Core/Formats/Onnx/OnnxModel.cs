@@ -131,6 +131,12 @@ public sealed class OnnxModel
         {
             throw new TensorFormatException(name, $"not a valid ONNX model: the protobuf is truncated or malformed ({ex.Message.TrimEnd('.')}).", ErrorIds.OnnxModelInvalid);
         }
+        catch (OutOfMemoryException)
+        {
+            // A string field of a GiB or more is more than one .NET string holds (protobuf's own limit is 2 GiB), and
+            // ONNX keeps no tensor data in strings: such a field is no model QuantShell can read.
+            throw new TensorFormatException(name, $"cannot be parsed: a field of this {bytes.Length}-byte protobuf is larger than one .NET string or array holds (about 1 GiB), or memory ran out while parsing it.", ErrorIds.OnnxModelInvalid);
+        }
         if (proto.Graph is null || !proto.HasIrVersion)
             throw new TensorFormatException(name, $"not an ONNX model: {(proto.Graph is null ? "it has no graph" : "it has no ir_version")}.", ErrorIds.OnnxModelInvalid);
         var model = new OnnxModel(proto, name, directory);
