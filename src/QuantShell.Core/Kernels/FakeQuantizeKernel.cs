@@ -294,18 +294,10 @@ public static class FakeQuantizeKernel
                 var q2 = Code(x2, inverse, zero, qmin, qmax);
                 var q3 = Code(x3, inverse, zero, qmin, qmax);
                 // The sums in element order, one vector after another, as ApplyCodes adds them.
-                var d = x0 - (q0 - zero) * scale;
-                blockError = MultiplyAdd(d, d, blockError);
-                blockSignal = MultiplyAdd(x0, x0, blockSignal);
-                d = x1 - (q1 - zero) * scale;
-                blockError = MultiplyAdd(d, d, blockError);
-                blockSignal = MultiplyAdd(x1, x1, blockSignal);
-                d = x2 - (q2 - zero) * scale;
-                blockError = MultiplyAdd(d, d, blockError);
-                blockSignal = MultiplyAdd(x2, x2, blockSignal);
-                d = x3 - (q3 - zero) * scale;
-                blockError = MultiplyAdd(d, d, blockError);
-                blockSignal = MultiplyAdd(x3, x3, blockSignal);
+                AddSquares(x0, (q0 - zero) * scale, ref blockError, ref blockSignal);
+                AddSquares(x1, (q1 - zero) * scale, ref blockError, ref blockSignal);
+                AddSquares(x2, (q2 - zero) * scale, ref blockError, ref blockSignal);
+                AddSquares(x3, (q3 - zero) * scale, ref blockError, ref blockSignal);
                 // Each vector's eight nibbles shifted into place; the four words are their sums (the bits do not overlap).
                 var s0 = Avx2.ShiftLeftLogicalVariable(((Vector256.ConvertToInt32(q0) + add) & mask).AsUInt32(), shifts).AsInt32();
                 var s1 = Avx2.ShiftLeftLogicalVariable(((Vector256.ConvertToInt32(q1) + add) & mask).AsUInt32(), shifts).AsInt32();
@@ -340,6 +332,14 @@ public static class FakeQuantizeKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         allFinite &= Vector256.LessThanOrEqual(Vector256.Abs(x), maxFinite);
+        AddSquares(x, y, ref blockError, ref blockSignal);
+    }
+
+    /// <summary><see cref="Accumulate{T}"/>'s sums without its finite check: (x - y)² into the error, x² into the signal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSquares<T>(Vector256<T> x, Vector256<T> y, ref Vector256<T> blockError, ref Vector256<T> blockSignal)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var d = x - y;
         blockError = MultiplyAdd(d, d, blockError);
         blockSignal = MultiplyAdd(x, x, blockSignal);
