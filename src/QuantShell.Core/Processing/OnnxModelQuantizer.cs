@@ -66,9 +66,8 @@ internal static class OnnxModelQuantizer
         foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            byte[] bytes = file.Rewrite(tensor, (t, source, destination) =>
+            file.Rewrite(tensor, (t, source, destination) =>
                 results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
-            file.Model.SetRawData(file.Source(tensor).Proto, bytes);
             bytesDone?.Invoke(tensor.ByteCount);
         }
     }
