@@ -4,6 +4,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- formats DIR MIB    (model-file layer: read and copy GB/s)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- lut                (LUT kernel vs memcpy and uniform)
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- gridsums           (MCT's float64 error sums: division vs reciprocal)
 if (args.Length > 2 && args[0] == "generate")
 {
     QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
@@ -37,6 +38,11 @@ if (args.Length > 0 && args[0] == "tensor")
 if (args.Length > 0 && args[0] == "lut")
 {
     QuantShell.Benchmarks.QuickLutReport.Run();
+    return;
+}
+if (args.Length > 0 && args[0] == "gridsums")
+{
+    QuantShell.Benchmarks.GridSumsReport.Run();
     return;
 }
 if (args.Length > 0 && args[0] == "quick")

@@ -151,6 +151,172 @@ public sealed class GridErrorSumsTests
     }
 }
 
+/// <summary>
+/// The float64 kernel that rounds c·(1/s) where that is safe (<see cref="GridErrorSums.SumDouble{T}"/>'s default) against
+/// the plain division kernel (<see cref="GridErrorSums.DivideOnly"/>): every sum equal bit for bit, on values exactly on
+/// and a few units in the last place around the grids' half-integer quotients (the rounding boundaries), on the levels,
+/// on and around the clipping bounds and beyond them, float32 and float64 values, squared and absolute errors, at
+/// lengths that end inside the pairwise leaves, at the leaves' edges and across NumPy's blocks.
+/// </summary>
+public sealed class ReciprocalKernelTests
+{
+    private static readonly int[] Lengths = [5, 8, 13, 128, 131, 1000, 8192, 8200, 20_011];
+
+    /// <summary>Seeded grids: ranges and thresholds as MCT's searches make them, 2 to 16 bits.</summary>
+    private static List<MctGrid> Grids(Random random)
+    {
+        var grids = new List<MctGrid>();
+        for (int g = 0; g < 12; g++)
+        {
+            int bits = g == 0 ? 16 : random.Next(2, 9);
+            double scale = Math.Pow(10, random.Next(-4, 3));
+            grids.Add(g % 2 == 0
+                ? MctGrid.FromRange(-random.NextDouble() * 3 * scale, (random.NextDouble() * 3 + 0.01) * scale, bits, ParameterPrecision.Double, false)
+                : MctGrid.FromThreshold((random.NextDouble() + 0.05) * scale, bits, random.Next(2) == 0, ParameterPrecision.Double, false));
+        }
+        // Steps of few significant bits from a level at a multiple of the step, so the half-integer points are exact
+        // float32 values too: odd multiples of a power of two (49, 75, 91, 117, 123) whose reciprocal's product rounds
+        // some of those exact half-integer quotients to the neighbouring float64.
+        foreach (int m in new[] { 49, 75, 91, 117, 123 })
+        {
+            int bits = random.Next(2, 9), levels = (1 << bits) - 1, below = random.Next(0, levels + 1);
+            double step = m * Math.ScaleB(1.0, -random.Next(2, 11));
+            grids.Add(MctGrid.FromRange(-below * step, (levels - below) * step, bits, ParameterPrecision.Double, false));
+        }
+        // Ranges that fix_range_to_include_zero moves to (0, b) and (a, 0).
+        grids.Add(MctGrid.FromRange(0.25, 1.75, 4, ParameterPrecision.Double, false));
+        grids.Add(MctGrid.FromRange(-2.5, -0.5, 3, ParameterPrecision.Double, false));
+        return grids;
+    }
+
+    private static double Ulps(double x, int ulps, bool single) => single
+        ? BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)x) + ulps)
+        : BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits(x) + ulps);
+
+    /// <summary>Values on the grid's half-integer quotients, its levels and its bounds, each with its neighbours, and some beyond; shuffled.</summary>
+    private static double[] Values(MctGrid grid, int n, bool single, Random random, ref int tricky)
+    {
+        int levels = (int)Math.Min((1 << 16) - 1, Math.Round((grid.High - grid.Low) / grid.Step));
+        var values = new List<double>(n);
+        while (values.Count < n)
+        {
+            int kind = random.Next(8);
+            double x = kind switch
+            {
+                < 4 => grid.Low + (random.Next(0, levels) + 0.5) * grid.Step,
+                4 => grid.Low + random.Next(0, levels + 1) * grid.Step,
+                5 => random.Next(2) == 0 ? grid.Low : grid.High,
+                6 => random.Next(2) == 0 ? grid.Low - random.NextDouble() * grid.Step * 9 : grid.High + random.NextDouble() * grid.Step * 9,
+                _ => grid.Low + random.NextDouble() * (grid.High - grid.Low),
+            };
+            double y = Ulps(single ? (float)x : x, random.Next(-4, 5), single);
+            if (!double.IsFinite(y)) continue;
+            double c = Math.Clamp(y, grid.Low, grid.High) - grid.Low;
+            tricky += Math.Round(c * (1 / grid.Step)) != Math.Round(c / grid.Step) ? 1 : 0;
+            values.Add(y);
+        }
+        return values.ToArray();
+    }
+
+    private static double[] Sums<T>(T[] values, MctGrid[] grids, bool absolute, bool parallel, bool divide) where T : unmanaged
+    {
+        var sums = new double[grids.Length];
+        GridErrorSums.DivideOnly = divide;
+        try
+        {
+            GridErrorSums.SumDouble<T>(values, grids, absolute, sequential: false, parallel, sums);
+        }
+        finally
+        {
+            GridErrorSums.DivideOnly = false;
+        }
+        return sums;
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void ReciprocalKernel_IsTheDivisionKernel_BitForBit(bool single, bool absolute)
+    {
+        var random = new Random(single ? 2011 : 2012 + (absolute ? 1 : 0));
+        int cases = 0, tricky = 0;
+        foreach (var grid in Grids(random))
+        {
+            foreach (int n in Lengths)
+            {
+                var values = Values(grid, n, single, random, ref tricky);
+                double[] divided, fast;
+                if (single)
+                {
+                    var x = values.Select(v => (float)v).ToArray();
+                    divided = Sums(x, [grid], absolute, parallel: n > 8192, divide: true);
+                    fast = Sums(x, [grid], absolute, parallel: n > 8192, divide: false);
+                }
+                else
+                {
+                    divided = Sums(values, [grid], absolute, parallel: n > 8192, divide: true);
+                    fast = Sums(values, [grid], absolute, parallel: n > 8192, divide: false);
+                }
+                Assert.True(divided[0] == fast[0], $"grid ({grid.Low}, {grid.High}, {grid.Step}), n {n}: division {divided[0]:R}, reciprocal {fast[0]:R}");
+                Assert.Equal(BitConverter.DoubleToInt64Bits(divided[0]), BitConverter.DoubleToInt64Bits(fast[0]));
+                cases++;
+            }
+        }
+        Assert.Equal(19 * Lengths.Length, cases);
+        // The data does reach values where c·(1/s) alone would round to the other integer.
+        Assert.True(tricky > 0, "no value where the reciprocal product rounds otherwise");
+    }
+
+    /// <summary>A set of candidates in one pass (each grid's own reciprocal and limit), as the searches ask for them.</summary>
+    [Fact]
+    public void ManyGridsInOnePass_AreTheDivisionKernel_BitForBit()
+    {
+        var random = new Random(2020);
+        int tricky = 0;
+        var grids = Grids(random).ToArray();
+        var values = new List<double>();
+        foreach (var grid in grids) values.AddRange(Values(grid, 1500, single: false, random, ref tricky));
+        var x = values.ToArray();
+        var f = x.Select(v => (float)v).ToArray();
+        var divided = Sums(x, grids, false, parallel: true, divide: true);
+        var fast = Sums(x, grids, false, parallel: true, divide: false);
+        var dividedF = Sums(f, grids, false, parallel: false, divide: true);
+        var fastF = Sums(f, grids, false, parallel: false, divide: false);
+        for (int g = 0; g < grids.Length; g++)
+        {
+            Assert.Equal(BitConverter.DoubleToInt64Bits(divided[g]), BitConverter.DoubleToInt64Bits(fast[g]));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(dividedF[g]), BitConverter.DoubleToInt64Bits(fastF[g]));
+        }
+        // And the division kernel is the literal per-value arithmetic.
+        for (int g = 0; g < grids.Length; g++)
+        {
+            double expected = NumpySum.Sum(x.Select(v => { double d = v - grids[g].Quantize(v); return d * d; }).ToArray());
+            Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(fast[g]));
+        }
+        Assert.Equal(19, grids.Length);
+        Assert.True(tricky > 0);
+    }
+
+    /// <summary>Infinite and NaN values (clipped to a bound; their terms infinite or NaN) come out as the division kernel's, bit for bit.</summary>
+    [Fact]
+    public void NonFiniteValues_AreTheDivisionKernel_BitForBit()
+    {
+        var grid = MctGrid.FromRange(-1.3, 2.1, 8, ParameterPrecision.Double, false);
+        int cases = 0;
+        foreach (double special in new[] { double.PositiveInfinity, double.NegativeInfinity, double.NaN })
+            foreach (int n in new[] { 3, 16, 200 })
+            {
+                var x = Enumerable.Range(0, n).Select(i => i == n / 2 ? special : Math.Sin(i) * 2).ToArray();
+                var divided = Sums(x, [grid], false, false, divide: true);
+                var fast = Sums(x, [grid], false, false, divide: false);
+                Assert.Equal(BitConverter.DoubleToInt64Bits(divided[0]), BitConverter.DoubleToInt64Bits(fast[0]));
+                cases++;
+            }
+        Assert.Equal(9, cases);
+    }
+}
+
 /// <summary>A large tensor's LUT table from aggregated points against the table from every value.</summary>
 public sealed class LutAggregationTests
 {

@@ -83,10 +83,22 @@ internal static class GridErrorSums
             return;
         }
         int blocks = (values.Length + Block - 1) / Block;
+        bool fused = Fused;
+        if (blocks == 1 && fused)
+        {
+            // One block (a small channel): no buffer at all.
+            for (int i = 0; i < g.Length; i++)
+            {
+                double total = 0;
+                total += PairwiseTerms(values, g[i], absolute);
+                sums[i] = total;
+            }
+            return;
+        }
         var blockSums = new double[g.Length * Math.Max(blocks, 1)];
         if (parallel && blocks >= 2 * BlocksPerTask)
         {
-            Parallel.For(0, (blocks + BlocksPerTask - 1) / BlocksPerTask, () => new double[Block], (task, _, scratch) =>
+            Parallel.For(0, (blocks + BlocksPerTask - 1) / BlocksPerTask, () => fused ? null : new double[Block], (task, _, scratch) =>
             {
                 int end = Math.Min(blocks, (task + 1) * BlocksPerTask);
                 for (int b = task * BlocksPerTask; b < end; b++) BlockDouble(memory.Span, b, g, absolute, scratch, blockSums, blocks);
@@ -95,7 +107,7 @@ internal static class GridErrorSums
         }
         else
         {
-            var scratch = new double[Math.Min(Block, Math.Max(values.Length, 1))];
+            var scratch = fused ? null : new double[Math.Min(Block, Math.Max(values.Length, 1))];
             for (int b = 0; b < blocks; b++) BlockDouble(values, b, g, absolute, scratch, blockSums, blocks);
         }
         for (int i = 0; i < g.Length; i++)
@@ -106,9 +118,55 @@ internal static class GridErrorSums
         }
     }
 
+    /// <summary>
+    /// Only the quotient's division, each block's terms written out and then summed (the literal arithmetic, as a
+    /// reference for tests and benchmarks); otherwise float64 grids round from the step's reciprocal where that is
+    /// safe and add each block's terms as they are computed.
+    /// </summary>
+    internal static bool DivideOnly
+    {
+        get => _divideOnly;
+        set => _divideOnly = value;
+    }
+
+    /// <summary>Per thread, so a test comparing the two kernels does not change another's (read where a sum starts).</summary>
+    [ThreadStatic]
+    private static bool _divideOnly;
+
+    private static bool Fused => !DivideOnly && Vector256.IsHardwareAccelerated;
+
     private readonly record struct GridF(float Low, float High, float Step);
 
-    private readonly record struct GridD(double Low, double High, double Step);
+    /// <summary>A float64 grid, with the step's reciprocal and how far from a half-integer its product must lie to round as the quotient.</summary>
+    private readonly struct GridD
+    {
+        public GridD(double low, double high, double step)
+        {
+            Low = low;
+            High = high;
+            Step = step;
+            Inverse = 1 / step;
+            // Every c = clip(x) - a lies between 0 and b - a (rounded alike), so |c / s| is at most about |(b - a) / s|.
+            double tolerance = (Math.Abs((high - low) / step) + 1) * Tolerance;
+            Limit = 0.5 - tolerance;
+            // Finite ends keep every c finite (a NaN value clips to a), so the products are finite and compare as numbers.
+            Reciprocal = !DivideOnly && double.IsFinite(low) && double.IsFinite(high) && double.IsNormal(step) && double.IsNormal(Inverse) && tolerance < 0.125;
+        }
+
+        public double Low { get; }
+        public double High { get; }
+        public double Step { get; }
+        public double Inverse { get; }
+
+        /// <summary>A product c·(1/s) whose distance from its nearest integer is less than this rounds as c / s does.</summary>
+        public double Limit { get; }
+
+        /// <summary>Whether the reciprocal may be used (a normal step with a normal reciprocal and a modest number of levels).</summary>
+        public bool Reciprocal { get; }
+    }
+
+    /// <summary>2^-48: well above the three roundings of 2^-53 that separate c·(1/s) from c / s, relative to c / s.</summary>
+    private static readonly double Tolerance = Math.ScaleB(1.0, -48);
 
     private static void BlockSingle(ReadOnlySpan<float> values, int block, GridF[] grids, bool absolute, float[] scratch, float[] blockSums, int blocks)
     {
@@ -122,17 +180,132 @@ internal static class GridErrorSums
         }
     }
 
-    private static void BlockDouble<T>(ReadOnlySpan<T> values, int block, GridD[] grids, bool absolute, double[] scratch, double[] blockSums, int blocks)
+    private static void BlockDouble<T>(ReadOnlySpan<T> values, int block, GridD[] grids, bool absolute, double[]? scratch, double[] blockSums, int blocks)
         where T : unmanaged
     {
         int start = block * Block, n = Math.Min(Block, values.Length - start);
         var slice = values.Slice(start, n);
+        if (scratch is null)
+        {
+            for (int i = 0; i < grids.Length; i++) blockSums[i * blocks + block] = PairwiseTerms(slice, grids[i], absolute);
+            return;
+        }
         var terms = scratch.AsSpan(0, n);
         for (int i = 0; i < grids.Length; i++)
         {
             TermsDouble(slice, grids[i], absolute, terms);
             blockSums[i * blocks + block] = PairwiseDouble(terms);
         }
+    }
+
+    /// <summary>
+    /// <see cref="PairwiseDouble"/> of the terms of <paramref name="x"/> under one float64 grid, each term computed where
+    /// the sum takes it (the same splits, the same eight running sums, the same order), so no buffer holds them.
+    /// </summary>
+    private static double PairwiseTerms<T>(ReadOnlySpan<T> x, in GridD grid, bool absolute) where T : unmanaged
+    {
+        int n = x.Length;
+        if (n < 8)
+        {
+            double sum = -0.0;
+            for (int i = 0; i < n; i++) sum += Term(x[i], grid, absolute);
+            return sum;
+        }
+        if (n <= 128) return LeafTerms(x, grid, absolute);
+        int half = n / 2;
+        half -= half % 8;
+        return PairwiseTerms(x[..half], grid, absolute) + PairwiseTerms(x[half..], grid, absolute);
+    }
+
+    /// <summary>One value's term, by the division (as the vector lanes that are not certain to round alike).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Term<T>(T raw, in GridD grid, bool absolute) where T : unmanaged
+    {
+        double v = typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref raw) : Unsafe.As<T, double>(ref raw);
+        double a = grid.Low, b = grid.High, step = grid.Step;
+        double clipped = v > a ? v : a;
+        clipped = clipped < b ? clipped : b;
+        double d = v - (step * Math.Round((clipped - a) / step) + a);
+        return absolute ? Math.Abs(d) : d * d;
+    }
+
+    /// <summary>NumPy's pairwise leaf (8 to 128 terms): eight running sums (two vectors of four), then the rest one by one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double LeafTerms<T>(ReadOnlySpan<T> x, in GridD grid, bool absolute) where T : unmanaged
+    {
+        int n = x.Length, i = 8;
+        var av = Vector256.Create(grid.Low);
+        var bv = Vector256.Create(grid.High);
+        var sv = Vector256.Create(grid.Step);
+        Vector256<double> low, high;
+        if (grid.Reciprocal)
+        {
+            var rv = Vector256.Create(grid.Inverse);
+            var lv = Vector256.Create(grid.Limit);
+            (low, high) = TermPair(x, 0, av, bv, sv, rv, lv, absolute);
+            for (; i < n - n % 8; i += 8)
+            {
+                var (l, h) = TermPair(x, i, av, bv, sv, rv, lv, absolute);
+                low += l;
+                high += h;
+            }
+        }
+        else
+        {
+            low = TermVector(Load(x, 0), av, bv, sv, absolute);
+            high = TermVector(Load(x, 4), av, bv, sv, absolute);
+            for (; i < n - n % 8; i += 8)
+            {
+                low += TermVector(Load(x, i), av, bv, sv, absolute);
+                high += TermVector(Load(x, i + 4), av, bv, sv, absolute);
+            }
+        }
+        double sum = ((low[0] + low[1]) + (low[2] + low[3])) + ((high[0] + high[1]) + (high[2] + high[3]));
+        for (; i < n; i++) sum += Term(x[i], grid, absolute);
+        return sum;
+    }
+
+    /// <summary>Four values from <paramref name="i"/> on, as float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Load<T>(ReadOnlySpan<T> x, int i) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(x)), (nuint)i).ToVector256Unsafe());
+        return Vector256.LoadUnsafe(ref Unsafe.As<T, double>(ref MemoryMarshal.GetReference(x)), (nuint)i);
+    }
+
+    /// <summary>Four terms by the division.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> TermVector(Vector256<double> v, Vector256<double> av, Vector256<double> bv, Vector256<double> sv, bool absolute)
+    {
+        var d = v - (sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av);
+        return absolute ? Vector256.Abs(d) : d * d;
+    }
+
+    /// <summary>
+    /// Eight terms (values i to i + 7), the quotients rounded from the products by the reciprocal; when any product lies
+    /// within the tolerance of a half-integer, both vectors' quotients are divided after all.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<double> Low, Vector256<double> High) TermPair<T>(ReadOnlySpan<T> x, int i, Vector256<double> av, Vector256<double> bv,
+        Vector256<double> sv, Vector256<double> rv, Vector256<double> lv, bool absolute) where T : unmanaged
+    {
+        var v0 = Load(x, i);
+        var v1 = Load(x, i + 4);
+        var c0 = Clip(v0, av, bv) - av;
+        var c1 = Clip(v1, av, bv) - av;
+        var y0 = c0 * rv;
+        var y1 = c1 * rv;
+        var k0 = Vector256.Round(y0);
+        var k1 = Vector256.Round(y1);
+        if (Vector256.GreaterThanOrEqualAny(Vector256.MaxNative(Vector256.Abs(y0 - k0), Vector256.Abs(y1 - k1)), lv))
+        {
+            k0 = Vector256.Round(c0 / sv);
+            k1 = Vector256.Round(c1 / sv);
+        }
+        var d0 = v0 - (sv * k0 + av);
+        var d1 = v1 - (sv * k1 + av);
+        return absolute ? (Vector256.Abs(d0), Vector256.Abs(d1)) : (d0 * d0, d1 * d1);
     }
 
     private static float SequentialSingle(ReadOnlySpan<float> values, GridF grid, bool absolute)
@@ -181,42 +354,17 @@ internal static class GridErrorSums
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TermsDouble<T>(ReadOnlySpan<T> x, GridD grid, bool absolute, Span<double> terms) where T : unmanaged
+    private static void TermsDouble<T>(ReadOnlySpan<T> x, in GridD grid, bool absolute, Span<double> terms) where T : unmanaged
     {
-        double a = grid.Low, b = grid.High, step = grid.Step;
         int i = 0;
-        if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
-            var av = Vector256.Create(a);
-            var bv = Vector256.Create(b);
-            var sv = Vector256.Create(step);
-            ref float source = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(x));
-            ref double target = ref MemoryMarshal.GetReference(terms);
-            for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
-            {
-                var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
-                var clipped = Clip(v, av, bv);
-                var q = sv * Vector256.Round((clipped - av) / sv) + av;
-                var d = v - q;
-                (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
-            }
+            if (typeof(T) == typeof(float))
+                i = grid.Reciprocal ? VectorFromSingle(MemoryMarshal.Cast<T, float>(x), grid, absolute, terms) : VectorFromSingleByDivision(MemoryMarshal.Cast<T, float>(x), grid, absolute, terms);
+            else if (typeof(T) == typeof(double))
+                i = grid.Reciprocal ? VectorFromDouble(MemoryMarshal.Cast<T, double>(x), grid, absolute, terms) : VectorFromDoubleByDivision(MemoryMarshal.Cast<T, double>(x), grid, absolute, terms);
         }
-        else if (typeof(T) == typeof(double) && Vector256.IsHardwareAccelerated)
-        {
-            var av = Vector256.Create(a);
-            var bv = Vector256.Create(b);
-            var sv = Vector256.Create(step);
-            ref double source = ref Unsafe.As<T, double>(ref MemoryMarshal.GetReference(x));
-            ref double target = ref MemoryMarshal.GetReference(terms);
-            for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
-            {
-                var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-                var clipped = Clip(v, av, bv);
-                var q = sv * Vector256.Round((clipped - av) / sv) + av;
-                var d = v - q;
-                (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
-            }
-        }
+        double a = grid.Low, b = grid.High, step = grid.Step;
         for (; i < x.Length; i++)
         {
             T raw = x[i];
@@ -226,6 +374,102 @@ internal static class GridErrorSums
             double d = v - (step * Math.Round((clipped - a) / step) + a);
             terms[i] = absolute ? Math.Abs(d) : d * d;
         }
+    }
+
+    // The four vector loops of float64 grids: float32 values (widened) or float64 values, with the quotient (c - a) / s
+    // rounded from the product by the step's reciprocal (checked, below) or from the division itself. Each returns how
+    // many values it did (whole vectors); the caller does the rest value by value.
+    //
+    // Only the rounded quotient k = round(c / s) feeds the rest of the arithmetic (q = s·k + a, then x - q), so a product
+    // c·(1/s) that rounds to the same integer gives the same level, term and sum. The product and the quotient each carry
+    // at most three roundings of 2^-53 of c / s (1/s, the product; the quotient), so they differ by less than
+    // Tolerance = (|(b - a)/s| + 1)·2^-48; where the product lies farther than that from every half-integer they round
+    // alike, and a vector with any lane nearer (or NaN) is divided after all.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int VectorFromSingle(ReadOnlySpan<float> x, in GridD grid, bool absolute, Span<double> terms)
+    {
+        var av = Vector256.Create(grid.Low);
+        var bv = Vector256.Create(grid.High);
+        var sv = Vector256.Create(grid.Step);
+        var rv = Vector256.Create(grid.Inverse);
+        var lv = Vector256.Create(grid.Limit);
+        ref float source = ref MemoryMarshal.GetReference(x);
+        ref double target = ref MemoryMarshal.GetReference(terms);
+        int i = 0;
+        for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
+        {
+            var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
+            var c = Clip(v, av, bv) - av;
+            var y = c * rv;
+            var k = Vector256.Round(y);
+            if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
+            var d = v - (sv * k + av);
+            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
+        }
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int VectorFromDouble(ReadOnlySpan<double> x, in GridD grid, bool absolute, Span<double> terms)
+    {
+        var av = Vector256.Create(grid.Low);
+        var bv = Vector256.Create(grid.High);
+        var sv = Vector256.Create(grid.Step);
+        var rv = Vector256.Create(grid.Inverse);
+        var lv = Vector256.Create(grid.Limit);
+        ref double source = ref MemoryMarshal.GetReference(x);
+        ref double target = ref MemoryMarshal.GetReference(terms);
+        int i = 0;
+        for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+        {
+            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+            var c = Clip(v, av, bv) - av;
+            var y = c * rv;
+            var k = Vector256.Round(y);
+            if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
+            var d = v - (sv * k + av);
+            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
+        }
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int VectorFromSingleByDivision(ReadOnlySpan<float> x, in GridD grid, bool absolute, Span<double> terms)
+    {
+        var av = Vector256.Create(grid.Low);
+        var bv = Vector256.Create(grid.High);
+        var sv = Vector256.Create(grid.Step);
+        ref float source = ref MemoryMarshal.GetReference(x);
+        ref double target = ref MemoryMarshal.GetReference(terms);
+        int i = 0;
+        for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
+        {
+            var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
+            var q = sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av;
+            var d = v - q;
+            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
+        }
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int VectorFromDoubleByDivision(ReadOnlySpan<double> x, in GridD grid, bool absolute, Span<double> terms)
+    {
+        var av = Vector256.Create(grid.Low);
+        var bv = Vector256.Create(grid.High);
+        var sv = Vector256.Create(grid.Step);
+        ref double source = ref MemoryMarshal.GetReference(x);
+        ref double target = ref MemoryMarshal.GetReference(terms);
+        int i = 0;
+        for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+        {
+            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+            var q = sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av;
+            var d = v - q;
+            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
+        }
+        return i;
     }
 
     /// <summary>
