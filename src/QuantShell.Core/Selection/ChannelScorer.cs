@@ -128,11 +128,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
 
     private T[] Edges() => _edges ??= Histogram().Edges.Select(T.CreateTruncating).ToArray();
 
-    private static double ComputeMaxAbs(T[] values)
-    {
-        double max = 0;
-        foreach (T x in values)
-            if (T.IsFinite(x)) max = Math.Max(max, Math.Abs(double.CreateTruncating(x)));
-        return max;
-    }
+    /// <summary>The greatest |x| of the finite values (0 when none is): the larger magnitude of the least and greatest, found with vectors.</summary>
+    private static double ComputeMaxAbs(T[] values) =>
+        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? Math.Max(0, Math.Max(-double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))) : 0;
 }

@@ -513,16 +513,6 @@ public static class ParameterSelector
         return (float)cover > 0 ? cover : maxAbs;
     }
 
-    private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double min = double.PositiveInfinity, max = double.NegativeInfinity;
-        foreach (T x in values)
-        {
-            if (!T.IsFinite(x)) continue;
-            double v = double.CreateTruncating(x);
-            if (v < min) min = v;
-            if (v > max) max = v;
-        }
-        return double.IsInfinity(min) ? (0, 0) : (min, max);
-    }
+    private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? (double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1])) : (0, 0);
 }
