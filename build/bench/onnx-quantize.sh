@@ -4,6 +4,7 @@
 # is quantized by 'dotnet quant quantize' (whole process, under /usr/bin/time) in the fake and qdq forms, with the
 # values chosen from each weight (symmetric 8-bit, per channel, MSE) and with a given threshold (POT 8-bit, streamed).
 # Usage: build/bench/onnx-quantize.sh [MB] [RUNS]
+# Environment: TOOL=a dotnet-quant executable to time (e.g. a native build) instead of the framework-dependent build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 megabytes="${1:-110}"
@@ -21,7 +22,7 @@ for form in fake qdq; do
   for quantizer in "--method symmetric --num-bits 8" "--method pot --num-bits 8 --threshold 1 --per-channel false"; do
     for run in $(seq "$runs"); do
       # shellcheck disable=SC2086
-      /usr/bin/time -f "%e %M" -o "$work/time" dotnet "$tool" quantize "$work/model.onnx" -o "$work/out.onnx" --format "$form" $quantizer --force >/dev/null
+      /usr/bin/time -f "%e %M" -o "$work/time" ${TOOL:-dotnet "$tool"} quantize "$work/model.onnx" -o "$work/out.onnx" --format "$form" $quantizer --force >/dev/null
       read -r seconds kilobytes < "$work/time"
       echo "quantize --format $form $quantizer (run $run): ${seconds} s, $((kilobytes / 1024)) MiB peak, output $(( $(stat -c %s "$work/out.onnx") / 1000000 )) MB"
     done

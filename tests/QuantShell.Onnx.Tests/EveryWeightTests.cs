@@ -338,7 +338,7 @@ public sealed class EveryWeightTests : IDisposable
     private static Dictionary<string, Held> ConstantTensors(string path)
     {
         var model = OnnxModel.Load(path);
-        return model.ConstantTensors().ToDictionary(t => t.Name, t => new Held(t.DataType, t.Dims, model.ReadElementBytes(t.Tensor, t.Graph), t.Node?.Name));
+        return model.ConstantTensors().ToDictionary(t => t.Name, t => new Held(t.DataType, t.Dims, model.ReadElementBytes(t.Tensor, t.Graph).ToArray(), t.Node?.Name));
     }
 
     /// <summary>Each graph's node op types, in order (the main graph, then subgraphs depth first).</summary>

@@ -245,6 +245,64 @@ public sealed class OnnxModelTests
     }
 
     /// <summary>
+    /// The same hostile models as files: a file is parsed through a small buffer, not read whole first, and a length field
+    /// larger than the rest of the file is refused before anything is allocated for it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(HostileModels))]
+    public void HostileModelFiles_AreRefused_WithTheirErrorId_AllocatingLittle(string what, Func<byte[]> bytes, string errorId)
+    {
+        using var temp = new TempDirectory();
+        string path = temp.File("hostile.onnx");
+        File.WriteAllBytes(path, bytes());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.ThrowsAny<QuantShellException>(() => OnnxModel.Load(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.StartsWith(path, error.Message);
+        Assert.True(allocated < 16 << 20, $"{what}: {allocated} bytes allocated");
+    }
+
+    /// <summary>
+    /// A model read from a file whose tensors are larger than the read buffer (raw_data of 3 MiB, and float_data): the
+    /// model written back is the file byte for byte; a tensor's data is read without a copy and overwritten in place.
+    /// </summary>
+    [Fact]
+    public void ModelFile_WithTensorsLargerThanTheBuffer_RoundTrips_AndIsOverwrittenInPlace()
+    {
+        using var temp = new TempDirectory();
+        var big = Floats("big", [768, 1024], Seeded(7, 768 * 1024, 1f));
+        var typed = new TensorProto { Name = "typed", DataType = (int)OnnxDataType.Float };
+        typed.Dims.Add(4);
+        typed.FloatData.AddRange([1f, 2f, 3f, 4f]);
+        var proto = Model(Graph("g", [Node("Add", ["big", "big"], ["y"], "add"), Node("Identity", ["typed"], ["z"], "id")], [], [Value("y", OnnxDataType.Float), Value("z", OnnxDataType.Float)], big, typed));
+        string path = temp.File("big.onnx");
+        byte[] original = proto.ToByteArray();
+        File.WriteAllBytes(path, original);
+
+        var model = OnnxModel.Load(path);
+        Assert.Equal(original, model.ToByteArray());
+        var bigHeld = model.MainGraph.Proto.Initializer.Single(t => t.Name == "big");
+        var typedHeld = model.MainGraph.Proto.Initializer.Single(t => t.Name == "typed");
+        // The tensor's bytes are the message's own, not a copy.
+        Assert.True(MemoryMarshal.TryGetArray(model.ReadElementBytes(bigHeld), out var read));
+        Assert.True(MemoryMarshal.TryGetArray(bigHeld.RawData.Memory, out var own));
+        Assert.Same(own.Array, read.Array);
+
+        var halves = Seeded(7, 768 * 1024, 1f).Select(v => v / 2).ToArray();
+        model.OverwriteRawData(bigHeld, MemoryMarshal.AsBytes(halves.AsSpan()));
+        model.OverwriteRawData(typedHeld, MemoryMarshal.AsBytes(new[] { 5f, 6f, 7f, 8f }.AsSpan()));
+        // Written over the same array; the typed tensor's data moves to raw_data.
+        Assert.True(MemoryMarshal.TryGetArray(bigHeld.RawData.Memory, out var after));
+        Assert.Same(own.Array, after.Array);
+        Assert.Empty(typedHeld.FloatData);
+
+        var again = OnnxModel.Parse(model.ToByteArray(), "again.onnx");
+        Assert.Equal(halves, MemoryMarshal.Cast<byte, float>(again.ReadElementBytes(again.MainGraph.Proto.Initializer.Single(t => t.Name == "big")).Span).ToArray());
+        Assert.Equal([5f, 6f, 7f, 8f], MemoryMarshal.Cast<byte, float>(again.ReadElementBytes(again.MainGraph.Proto.Initializer.Single(t => t.Name == "typed")).Span).ToArray());
+    }
+
+    /// <summary>
     /// Google.Protobuf reads messages nested up to 100 deep and refuses deeper ones (a recursion limit, so no stack
     /// overflow). Here the main graph holds <paramref name="ifs"/> If nodes each nested in the previous one's then_branch:
     /// the graph at level 3k+1, its node at 3k+2, the node's attribute at 3k+3. The innermost graph's output adds its

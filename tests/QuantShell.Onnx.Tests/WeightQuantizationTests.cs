@@ -60,7 +60,7 @@ public sealed class WeightQuantizationTests : IDisposable
     private static Dictionary<string, byte[]> InitializerBytes(string path)
     {
         var model = OnnxModel.Load(path);
-        return model.Initializers().ToDictionary(i => i.Name, i => model.ReadElementBytes(i.Tensor, i.Graph));
+        return model.Initializers().ToDictionary(i => i.Name, i => model.ReadElementBytes(i.Tensor, i.Graph).ToArray());
     }
 
     /// <summary>What the .npy path writes for these values with this quantizer: the data bytes of its output.</summary>

@@ -51,13 +51,13 @@ internal static class OnnxModelDequantizer
                 throw new TensorFormatException(file.Name, $"initializer '{entry.Codes}' is {OnnxDataTypes.Name(codeType)} [{string.Join(", ", codes.Dims)}] but the record says " +
                     $"{entry.CodeDType} [{string.Join(", ", entry.Shape)}] of {entry.DType} values.", ErrorIds.QuantizationRecordMissing);
             var plan = CreatePlan(entry, name);
-            var bytes = model.ReadElementBytes(codes, graph);
+            var bytes = model.ReadElementBytes(codes, graph).Span;
             int size = OnnxDataTypes.BitsPerElement(codeType) / 8;
             var (min, max) = plan.CodeRange;
             var values = new int[bytes.Length / size];
             for (int i = 0; i < values.Length; i++)
             {
-                var at = bytes.AsSpan(i * size, size);
+                var at = bytes.Slice(i * size, size);
                 int code = codeType switch
                 {
                     OnnxDataType.Int8 => (sbyte)at[0],

@@ -66,9 +66,8 @@ internal static class OnnxModelQuantizer
         foreach (var (tensor, recipe) in quantize)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            byte[] bytes = file.Rewrite(tensor, (t, source, destination) =>
+            file.Rewrite(tensor, (t, source, destination) =>
                 results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
-            file.Model.SetRawData(file.Source(tensor).Proto, bytes);
             bytesDone?.Invoke(tensor.ByteCount);
         }
     }
@@ -98,7 +97,9 @@ internal static class OnnxModelQuantizer
             using var codeStream = new MemoryStream(checked((int)tensor.ElementCount * storage.ItemSize));
             results[tensor.Index] = ModelQuantizer.EncodeTensor(file, tensor, codeStream, outputPath, quantizer, plan, storage, selection, options,
                                                                 cancellationToken, OutputFormat.Qdq);
-            var emitted = OnnxQdqWeights.Emit(model, graph, name, name, name, plan, quantizer.Spec, codeStream.ToArray(), holder.DataType, dequantizer);
+            // The stream's own array when the codes fill it exactly (its capacity was their size): no second copy.
+            byte[] codes = codeStream.TryGetBuffer(out var written) && written.Offset == 0 && written.Count == written.Array!.Length ? written.Array : codeStream.ToArray();
+            var emitted = OnnxQdqWeights.Emit(model, graph, name, name, name, plan, quantizer.Spec, codes, holder.DataType, dequantizer);
             if (holder.Node is { } constant)
             {
                 // The nodes take the Constant node's place, so they come before its readers as it did; the codes go into the
@@ -118,6 +119,8 @@ internal static class OnnxModelQuantizer
                 for (int i = 0; i < emitted.Nodes.Count; i++) graph.Proto.Node.Insert(at + i, emitted.Nodes[i]);
                 inserted[graph] = at + emitted.Nodes.Count;
             }
+            // The initializer's float bytes are garbage now that its codes replace it.
+            WholeTensorMemory.Release(tensor.ByteCount);
             records.Add(new QuantizedTensorRecord
             {
                 Name = name,

@@ -1,22 +1,27 @@
 namespace QuantShell.Core.Processing;
 
 /// <summary>
-/// Hands the memory of a tensor that was read whole (its values chosen from its data) back before the next one is read.
-/// The collector budgets large arrays generously and lets several tensors' worth of them pile up before it collects, so
-/// a model file of many large tensors would hold several at once. Its tensors are read one after another: one full
-/// collection after each large one keeps memory bounded by the largest tensor and what choosing from it needs. It
-/// costs a few milliseconds per tensor of at least <see cref="CollectFromBytes"/>, whose reading and choosing take far
-/// longer.
+/// Hands the memory of tensors that were read whole (their values chosen from their data) back as a model's tensors are
+/// read one after another. The collector budgets large arrays generously and lets many tensors' worth of them pile up
+/// before it collects, so a model file of many tensors would hold several at once (a model of a thousand 4 MiB tensors as
+/// much as one of a few 64 MiB ones). One full collection each time tensors of <see cref="CollectFromBytes"/> in all have
+/// been read whole since the last keeps memory bounded by that much, the largest tensor and what choosing from it needs.
+/// It costs a few milliseconds per <see cref="CollectFromBytes"/> of tensors, whose reading and choosing take far longer.
 /// </summary>
 internal static class WholeTensorMemory
 {
-    /// <summary>Tensors of at least this many bytes are collected after.</summary>
+    /// <summary>How many bytes of tensors read whole are let go between collections.</summary>
     public const long CollectFromBytes = 16L << 20;
+
+    private static long s_released;
 
     /// <summary>Call once nothing refers to the values of a tensor of <paramref name="byteCount"/> bytes any more.</summary>
     public static void Release(long byteCount)
     {
-        if (byteCount >= CollectFromBytes)
+        long released = Interlocked.Add(ref s_released, byteCount);
+        if (released < CollectFromBytes) return;
+        // Of threads releasing at once, the one that takes the count collects; the others' tensors count towards the next.
+        if (Interlocked.CompareExchange(ref s_released, 0, released) == released)
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
     }
 }

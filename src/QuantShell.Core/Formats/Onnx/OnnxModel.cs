@@ -79,49 +79,38 @@ public sealed class OnnxModel
     }
 
     /// <summary>
-    /// Reads the file whole into native memory, freed once parsed (the parsed message holds its own copy of every tensor's
-    /// bytes), and parses it. Read rather than mapped: a mapped file that another process truncates faults (SIGBUS) when
-    /// the parser reaches the lost pages, which ends the process; a read comes back short and is an error naming the file.
-    /// Native rather than managed memory: a byte array cannot hold the largest files (2 GiB), and the garbage collector
-    /// would keep the buffer as long as it likes.
+    /// Parses the model straight from the file through a small buffer, so the parsed message (which holds its own copy of
+    /// every tensor's bytes) is the only copy of the file in memory. Read rather than mapped: a mapped file that another
+    /// process truncates faults (SIGBUS) when the parser reaches the lost pages, which ends the process; a read comes back
+    /// short. A length field larger than what is left of the file is refused before anything is allocated for it (the
+    /// parser checks it against the stream's length).
     /// </summary>
-    private static unsafe OnnxModel ParseFile(SafeFileHandle handle, int length, string name, string? directory)
+    private static OnnxModel ParseFile(SafeFileHandle handle, int length, string name, string? directory)
     {
-        byte* buffer = (byte*)NativeMemory.Alloc((nuint)length);
-        try
-        {
-            var bytes = new Span<byte>(buffer, length);
-            int total = 0;
-            while (total < length)
-            {
-                int got = RandomAccess.Read(handle, bytes[total..], total);
-                if (got == 0)
-                    throw new TensorFormatException(name, $"the file shrank from {length} to {RandomAccess.GetLength(handle)} bytes while it was being read.", ErrorIds.OnnxModelInvalid);
-                total += got;
-            }
-            return Parse(bytes, name, directory);
-        }
-        finally
-        {
-            NativeMemory.Free(buffer);
-        }
+        using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1 << 16);
+        stream.Position = 0;
+        return Parse(() => ModelProto.Parser.ParseFrom(stream), length, name, directory, () => RandomAccess.GetLength(handle));
     }
 
     /// <summary>Parses and checks a model from its bytes; <paramref name="directory"/> is where external data files are.</summary>
     public static OnnxModel Parse(byte[] bytes, string name, string? directory = null)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return Parse(bytes.AsSpan(), name, directory);
+        // From bytes whose length is known, a length larger than what is left fails as truncated before anything is
+        // allocated for it.
+        return Parse(() => ModelProto.Parser.ParseFrom(bytes), bytes.Length, name, directory, null);
     }
 
-    private static OnnxModel Parse(ReadOnlySpan<byte> bytes, string name, string? directory)
+    private static OnnxModel Parse(Func<ModelProto> parse, long length, string name, string? directory, Func<long>? lengthNow)
     {
         ModelProto proto;
         try
         {
-            // From bytes whose length is known, a length larger than what is left fails as truncated before anything is
-            // allocated for it.
-            proto = ModelProto.Parser.ParseFrom(bytes);
+            proto = parse();
+        }
+        catch (InvalidProtocolBufferException) when (lengthNow is not null && lengthNow() < length)
+        {
+            throw new TensorFormatException(name, $"the file shrank from {length} to {lengthNow()} bytes while it was being read.", ErrorIds.OnnxModelInvalid);
         }
         catch (InvalidProtocolBufferException ex) when (ex.Message.Contains("levels of nesting", StringComparison.Ordinal))
         {
@@ -135,7 +124,7 @@ public sealed class OnnxModel
         {
             // A string field of a GiB or more is more than one .NET string holds (protobuf's own limit is 2 GiB), and
             // ONNX keeps no tensor data in strings: such a field is no model QuantShell can read.
-            throw new TensorFormatException(name, $"cannot be parsed: a field of this {bytes.Length}-byte protobuf is larger than one .NET string or array holds (about 1 GiB), or memory ran out while parsing it.", ErrorIds.OnnxModelInvalid);
+            throw new TensorFormatException(name, $"cannot be parsed: a field of this {length}-byte protobuf is larger than one .NET string or array holds (about 1 GiB), or memory ran out while parsing it.", ErrorIds.OnnxModelInvalid);
         }
         if (proto.Graph is null || !proto.HasIrVersion)
             throw new TensorFormatException(name, $"not an ONNX model: {(proto.Graph is null ? "it has no graph" : "it has no ir_version")}.", ErrorIds.OnnxModelInvalid);
@@ -250,7 +239,7 @@ public sealed class OnnxModel
     /// A tensor's elements as little-endian bytes of its own type (see <see cref="OnnxTensorCodec.ElementBytes"/>); external
     /// data is read from its file, or is what <see cref="SetRawData"/> last gave.
     /// </summary>
-    public byte[] ReadElementBytes(TensorProto tensor, OnnxGraph? graph = null)
+    public ReadOnlyMemory<byte> ReadElementBytes(TensorProto tensor, OnnxGraph? graph = null)
     {
         string where = Where(tensor, graph);
         byte[]? external = null;
@@ -300,6 +289,21 @@ public sealed class OnnxModel
         tensor.Int64Data.Clear();
         tensor.Uint64Data.Clear();
         tensor.RawData = UnsafeByteOperations.UnsafeWrap(raw);
+    }
+
+    /// <summary>
+    /// Sets a tensor's data to <paramref name="raw"/> (little-endian, its own type, as many bytes as it holds): written over
+    /// the bytes the tensor holds in raw_data where they are an array of that length, which only this model references
+    /// (parsed, or given by <see cref="SetRawData"/>), so no new array is made; else as <see cref="SetRawData"/> with a copy.
+    /// </summary>
+    public void OverwriteRawData(TensorProto tensor, ReadOnlySpan<byte> raw)
+    {
+        if (!IsExternal(tensor) && tensor.HasRawData && MemoryMarshal.TryGetArray(tensor.RawData.Memory, out var own) && own.Count == raw.Length)
+        {
+            raw.CopyTo(own.AsSpan());
+            return;
+        }
+        SetRawData(tensor, raw.ToArray());
     }
 
     public static bool IsExternal(TensorProto tensor) => tensor.HasDataLocation && tensor.DataLocation == TensorProto.Types.DataLocation.External;

@@ -143,10 +143,10 @@ internal static class OnnxTensorCodec
 
     /// <summary>
     /// The tensor's elements as little-endian bytes of its own type, C order, whichever field holds them: raw_data (or the
-    /// external data in <paramref name="raw"/>) as it is, a typed field converted. 4-bit and string tensors have no such
-    /// form and are refused.
+    /// external data in <paramref name="raw"/>) as it is, not copied (raw_data is the parsed message's own memory: read
+    /// only), a typed field converted. 4-bit and string tensors have no such form and are refused.
     /// </summary>
-    public static byte[] ElementBytes(TensorProto tensor, byte[]? raw, string where)
+    public static ReadOnlyMemory<byte> ElementBytes(TensorProto tensor, byte[]? raw, string where)
     {
         var type = (OnnxDataType)tensor.DataType;
         long count = ElementCount(tensor, where);
@@ -156,7 +156,7 @@ internal static class OnnxTensorCodec
         if (count * size > Array.MaxLength)
             throw new TensorFormatException(where, $"{count} elements are too many to hold in memory at once.", ErrorIds.TensorTooLarge);
         if (raw is not null) return raw;
-        if (tensor.HasRawData) return tensor.RawData.ToByteArray();
+        if (tensor.HasRawData) return tensor.RawData.Memory;
         int n = (int)count;
         var bytes = new byte[n * size];
         var span = bytes.AsSpan();

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 
 namespace QuantShell.Core.Formats.Onnx;
@@ -72,7 +74,11 @@ public sealed class OnnxTensorFile : TensorFile
     public override Stream OpenTensor(StoredTensor tensor)
     {
         var (graph, proto) = Source(tensor);
-        return new MemoryStream(Model.ReadElementBytes(proto, graph), writable: false);
+        // Over the parsed message's own bytes, not a copy of them: a tensor is read while the model holds it.
+        var bytes = Model.ReadElementBytes(proto, graph);
+        return MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
     }
 
     /// <summary>
@@ -87,19 +93,34 @@ public sealed class OnnxTensorFile : TensorFile
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (rewrite(tensor) is not { } rewriter) continue;
-            Model.SetRawData(Source(tensor).Proto, Rewrite(tensor, rewriter));
+            Rewrite(tensor, rewriter);
         }
         Model.WriteTo(output);
     }
 
-    /// <summary>Runs a rewriter over a tensor's bytes and returns the bytes it wrote (exactly the tensor's byte count).</summary>
-    internal byte[] Rewrite(StoredTensor tensor, TensorRewriter rewriter)
+    /// <summary>
+    /// Runs a rewriter over a tensor's bytes and makes what it wrote (exactly the tensor's byte count) the tensor's data.
+    /// It writes into a pooled buffer, copied over the tensor's own bytes once it has read them: rewriting a model's
+    /// tensors one by one then leaves no tensor-sized garbage behind, so memory stays near the model's own size.
+    /// </summary>
+    internal void Rewrite(StoredTensor tensor, TensorRewriter rewriter)
     {
-        using var source = OpenTensor(tensor);
-        using var destination = new MemoryStream((int)tensor.ByteCount);
-        rewriter(tensor, source, destination);
-        if (destination.Length != tensor.ByteCount)
-            throw new InvalidOperationException($"The rewriter of '{tensor.Name}' wrote {destination.Length} bytes, not {tensor.ByteCount}.");
-        return destination.GetBuffer().Length == destination.Length ? destination.GetBuffer() : destination.ToArray();
+        int count = checked((int)tensor.ByteCount);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(count);
+        try
+        {
+            using (var source = OpenTensor(tensor))
+            using (var destination = new MemoryStream(buffer, 0, count, writable: true))
+            {
+                rewriter(tensor, source, destination);
+                if (destination.Position != count)
+                    throw new InvalidOperationException($"The rewriter of '{tensor.Name}' wrote {destination.Position} bytes, not {count}.");
+            }
+            Model.OverwriteRawData(Source(tensor).Proto, buffer.AsSpan(0, count));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

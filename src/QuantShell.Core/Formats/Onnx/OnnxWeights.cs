@@ -457,11 +457,11 @@ public static class OnnxWeights
         {
             var type = (OnnxDataType)tensor.DataType;
             if (type is not (OnnxDataType.Int64 or OnnxDataType.Int32) || tensor.Dims.Count > 1) return null;
-            byte[] bytes = _model.ReadElementBytes(tensor, graph);
+            var bytes = _model.ReadElementBytes(tensor, graph).Span;
             int size = type == OnnxDataType.Int64 ? 8 : 4;
             var values = new long[bytes.Length / size];
             for (int i = 0; i < values.Length; i++)
-                values[i] = size == 8 ? BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8 * i)) : BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i));
+                values[i] = size == 8 ? BinaryPrimitives.ReadInt64LittleEndian(bytes[(8 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(bytes[(4 * i)..]);
             return values;
         }
 
