@@ -12,7 +12,9 @@
 #   Usage: build/bench/selection.sh [RUNS=3] [CASES=all|comma list of case names]
 # Environment: TIMEOUT=seconds after which a run is stopped (its time then shows as that many seconds);
 #              TOOL=path of a dotnet-quant to time instead of building one (e.g. an older build, for "before" figures);
-#              SKIP_JIT=1 skips the JIT part.
+#              SKIP_JIT=1 skips the JIT part;
+#              INPUT=an existing input made by this script (e.g. kept from an earlier run) instead of writing it again;
+#              SEARCHES=the searches to time (default "mct optimal").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 runs="${1:-3}"
@@ -32,7 +34,11 @@ fi
 "$tool" --version
 grep -m1 'model name' /proc/cpuinfo; nproc
 
-"$python" - "$work/x.npy" <<'EOF'
+input="$work/x.npy"
+if [ -n "${INPUT:-}" ]; then
+  input="$INPUT"
+else
+"$python" - "$input" <<'EOF'
 import sys, numpy as np
 rng = np.random.default_rng(20)
 out = np.lib.format.open_memmap(sys.argv[1], mode="w+", dtype=np.float32, shape=(64, 1024 * 1024))
@@ -40,7 +46,8 @@ for c in range(64):
     out[c] = rng.standard_normal(1024 * 1024, dtype=np.float32) * np.float32(0.05 * (1 + c % 8))
 out.flush()
 EOF
-ls -l "$work/x.npy" | awk '{print "input: 64 x 1048576 float32,", $5, "bytes"}'
+fi
+ls -l "$input" | awk '{print "input: 64 x 1048576 float32,", $5, "bytes"}'
 
 ones() { local v=$1; seq 1 64 | awk -v v="$v" '{printf "%s%s", (NR>1?",":""), v}'; }
 pc="--per-channel --channel-axis 0"
@@ -87,13 +94,13 @@ printf '%-20s %-8s %8s %8s %7s %9s %9s\n' case search given chosen ratio given_M
 for entry in "${cases[@]}"; do
   IFS='|' read -r name chosen given <<<"$entry"
   if [ "$cases_wanted" != all ] && [[ ",$cases_wanted," != *",$name,"* ]]; then continue; fi
-  for search in mct optimal; do
+  for search in ${SEARCHES:-mct optimal}; do
     gs=""; cs=""; rs=""; gm=0; cm=0
     for run in $(seq 1 "$runs"); do
       # shellcheck disable=SC2086
-      read -r g gk < <(measure "$tool" quantize "$work/x.npy" $given)
+      read -r g gk < <(measure "$tool" quantize "$input" $given)
       # shellcheck disable=SC2086
-      read -r c ck < <(measure "$tool" quantize "$work/x.npy" $chosen --search "$search")
+      read -r c ck < <(measure "$tool" quantize "$input" $chosen --search "$search")
       gs="$gs $g"; cs="$cs $c"; rs="$rs $(ratio "$c" "$g")"
       [ "$gk" -gt "$gm" ] && gm=$gk; [ "$ck" -gt "$cm" ] && cm=$ck
     done
@@ -106,4 +113,4 @@ echo "   memory target: <= 1.25 x 256 MiB + 64 MiB = 384 MiB"
 
 [ "${SKIP_JIT:-0}" = 1 ] && exit 0
 echo
-TOOL="$tool" INPUT="$work/x.npy" bash "$root/build/bench/jit.sh" "$runs"
+TOOL="$tool" INPUT="$input" bash "$root/build/bench/jit.sh" "$runs"

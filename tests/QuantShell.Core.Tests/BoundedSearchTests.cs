@@ -112,7 +112,7 @@ public sealed class BoundedSearchTests
     }
 
     /// <summary>
-    /// The optimal search with its fine scans bounded first (<see cref="ChannelScorer{T}.ScoreMany"/>) against the same
+    /// The optimal search with its scans bounded first (<see cref="ChannelScorer{T}.ScoreMany"/>) against the same
     /// search scoring every grid exactly: the same quantizer, per tensor and per channel, symmetric and uniform.
     /// </summary>
     [Theory]
@@ -122,11 +122,12 @@ public sealed class BoundedSearchTests
         int cases = 0;
         foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
             foreach (int bits in new[] { 3, 8 })
-                foreach (bool perChannel in new[] { false, true })
+                // Per tensor also on enough values for the coarse scan to be scored on all of them (ParameterSelector.CoarseOnAllFrom).
+                foreach (var (perChannel, length) in new[] { (false, 24000), (true, 8000), (false, ParameterSelector.CoarseOnAllFrom + 4000) })
                 {
-                    int seed = 500 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13;
-                    var values = perChannel ? Channels(kind, 3, 8000, seed).SelectMany(c => c).ToArray() : Data(kind, 24000, seed);
-                    var array = new NpyArray(perChannel ? [3, 8000] : [24000], values);
+                    int seed = 500 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13 + length;
+                    var values = perChannel ? Channels(kind, 3, length, seed).SelectMany(c => c).ToArray() : Data(kind, length, seed);
+                    var array = new NpyArray(perChannel ? new long[] { 3, length } : [length], values);
                     var request = new QuantizerSpec
                     {
                         Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
@@ -134,7 +135,7 @@ public sealed class BoundedSearchTests
                     var options = new SelectionOptions { Search = SelectionSearch.Optimal };
                     var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive });
                     var bounded = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Always });
-                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel}";
+                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values";
                     if (method == QuantizationMethod.Uniform)
                     {
                         AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
@@ -146,7 +147,7 @@ public sealed class BoundedSearchTests
                     }
                     cases++;
                 }
-        Assert.Equal(8, cases);
+        Assert.Equal(12, cases);
     }
 
     /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>

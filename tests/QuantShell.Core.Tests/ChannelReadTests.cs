@@ -200,6 +200,92 @@ public sealed class ChannelReadTests : IDisposable
             AssertSameAsWholeArray(shape, values, false, arguments with { PerChannel = false }, Path.Extremes, chunkBytes: 100);
     }
 
+    public static TheoryData<QuantizationMethod, ErrorMethod, bool, string> LargeOptimalCases()
+    {
+        var cases = new TheoryData<QuantizationMethod, ErrorMethod, bool, string>();
+        foreach (bool asDouble in new[] { false, true })
+            foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            {
+                foreach (var error in new[] { ErrorMethod.Mse, ErrorMethod.Mae, ErrorMethod.Kl })
+                    cases.Add(method, error, asDouble, "random");
+                foreach (string kind in new[] { "nan", "inf", "zeros" })
+                    cases.Add(method, ErrorMethod.Mse, asDouble, kind);
+            }
+        return cases;
+    }
+
+    [Fact]
+    public void LargeOptimalCases_AreTwentyFour() => Assert.Equal(24, LargeOptimalCases().Count());
+
+    /// <summary>
+    /// The optimal search of a tensor too large for MCT's choice to be a candidate (here every tensor: the limit set to
+    /// 0) is each channel's own, so a file's channels are chosen, quantized and written block by block: the same values,
+    /// results and bytes as the whole array's choice.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LargeOptimalCases))]
+    public void OptimalSearchOfALargeTensor_IsChosenBlockByBlockAsFromTheWholeArray(QuantizationMethod method, ErrorMethod errorMethod, bool asDouble, string kind)
+    {
+        var random = new Random(60 + (int)method * 5 + (int)errorMethod + (asDouble ? 50 : 0) + kind.Length);
+        long[] shape = [5, 300];
+        var values = Enumerable.Range(0, 1500).Select(i => (random.NextDouble() * 2 - 0.8) * (1 + i / 300)).ToArray();
+        switch (kind)
+        {
+            case "nan":
+                values[310] = double.NaN;
+                values[1499] = double.NaN;
+                break;
+            case "inf":
+                values[0] = double.PositiveInfinity;
+                values[900] = double.NegativeInfinity;
+                break;
+            case "zeros": // a channel of zeros of both signs, and signed zeros among other values
+                for (int i = 300; i < 600; i++) values[i] = i % 3 == 0 ? 0.0 : -0.0;
+                for (int i = 1200; i < 1500; i += 7) values[i] = -0.0;
+                break;
+        }
+        var arguments = new QuantizerArguments { Method = method, NumBits = 4, PerChannel = true, ErrorMethod = errorMethod, Search = SelectionSearch.Optimal };
+        ParameterSelector.MctCandidateUpToOverride.Value = 0;
+        try
+        {
+            AssertPath(arguments, shape, 0, asDouble, Path.OnePass);
+            // Blocks of one and two channels and of all; output chunks that end inside channels.
+            foreach (long blockBytes in new long[] { 1, 2 * 300 * (asDouble ? 8 : 4) + 5, 1L << 24 })
+            {
+                NpyChannelBlocks.BlockBytes = blockBytes;
+                foreach (bool allow in kind == "random" ? new[] { false } : [false, true])
+                    AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.OnePass, chunkBytes: 1000, allowNonFinite: allow);
+            }
+        }
+        finally
+        {
+            ParameterSelector.MctCandidateUpToOverride.Value = null;
+        }
+    }
+
+    [Theory]
+    [InlineData(QuantizationMethod.Symmetric, false)]
+    [InlineData(QuantizationMethod.Uniform, true)]
+    public void OptimalSearchOfALargeTensor_WithChannelsScoredWhole_IsChosenBlockByBlockAsFromTheWholeArray(QuantizationMethod method, bool asDouble)
+    {
+        // Channels long enough for the coarse scans to be bounded on all values (ParameterSelector.CoarseOnAllFrom).
+        var random = new Random(71 + (int)method);
+        int length = ParameterSelector.CoarseOnAllFrom + 1000;
+        long[] shape = [3, length];
+        var values = Enumerable.Range(0, 3 * length).Select(i => random.NextDouble() * (i / length + 1) - 0.3).ToArray();
+        var arguments = new QuantizerArguments { Method = method, NumBits = 3, PerChannel = true, Search = SelectionSearch.Optimal };
+        ParameterSelector.MctCandidateUpToOverride.Value = 0;
+        try
+        {
+            NpyChannelBlocks.BlockBytes = 2L * length * 4;
+            AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.OnePass);
+        }
+        finally
+        {
+            ParameterSelector.MctCandidateUpToOverride.Value = null;
+        }
+    }
+
     [Theory]
     [InlineData(ErrorMethod.Mse)]
     [InlineData(ErrorMethod.NoClipping)]

@@ -12,7 +12,8 @@ namespace QuantShell.Core.Selection;
 /// <list type="bullet">
 /// <item>no clipping (per channel or per tensor): each channel's choice depends only on the least and greatest of its
 /// finite values (the first of them where zeros of both signs tie), so it is made from those (<see cref="CompleteFromExtremes"/>);</item>
-/// <item>POT, any search: each channel's choice is its own, made from the block's channels;</item>
+/// <item>POT, any search, and the optimal search's scans of a tensor too large for MCT's choice to be a candidate
+/// (<see cref="ParameterSelector.MctCandidateUpTo"/>): each channel's choice is its own, made from the block's channels;</item>
 /// <item>MCT's symmetric and uniform searches per channel: each block searched with every iteration recorded, and the
 /// records joined where MCT's early stop looks at all channels (<see cref="SearchRecord{TParam}"/>).</item>
 /// </list>
@@ -47,7 +48,8 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     /// <summary>
     /// A selection for a weights tensor of <paramref name="shape"/> whose channels lie along <paramref name="axis"/> (null:
     /// per tensor), or null where values cannot be chosen block by block (LUT tables, groups, activations, percentile, the
-    /// optimal search's symmetric and uniform scans, which MCT's search joins per tensor).
+    /// optimal search's symmetric and uniform scans of a small tensor, where MCT's choice, searched across channels, is a
+    /// candidate).
     /// </summary>
     public static ChannelBlockSelection<T>? For(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis)
     {
@@ -58,6 +60,9 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         if (!incomplete.PerChannel || options.ErrorMethod == ErrorMethod.Percentile) return null;
         if (incomplete.Method == QuantizationMethod.Pot) return new(incomplete, options, shape, axis, Mode.PerBlock);
         if (options.Search == SelectionSearch.Mct) return new(incomplete, options, shape, axis, Mode.MctSearch);
+        // The optimal search of a large tensor: each channel's scans are its own (MCT's choice, whose search looks across
+        // channels, is not a candidate there).
+        if (!ParameterSelector.MctIsCandidate(shape.Aggregate(1L, (x, y) => x * y))) return new(incomplete, options, shape, axis, Mode.PerBlock);
         return null;
     }
 
@@ -118,7 +123,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
                 case Mode.PerBlock:
                 {
                     if (!AllHaveFinite(block)) return false;
-                    var spec = ParameterSelector.SelectWeightChannels(_incomplete, block, _axis, BlockShape(block.Length), _options);
+                    var spec = ParameterSelector.SelectWeightChannels(_incomplete, block, _axis, BlockShape(block.Length), _options, TensorValues);
                     _blockSpecs.Add(spec);
                     BlockSpec = spec;
                     break;
@@ -205,6 +210,8 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         spec.Validate();
         return spec;
     }
+
+    private long TensorValues => _shape.Aggregate(1L, (x, y) => x * y);
 
     private long[] BlockShape(int channels)
     {

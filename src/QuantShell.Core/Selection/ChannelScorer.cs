@@ -92,13 +92,24 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             lows[i] = low * (1 - gamma) / sample.Length;
             leastHigh = Math.Min(leastHigh, high * (1 + gamma) / sample.Length);
         }
-        for (int i = 0; i < grids.Count; i++)
+        // The undecided grids scored from the lowest bound up: once the least exact error so far is below a grid's lower
+        // bound, that grid cannot be the least (nor equal it) and keeps its bound.
+        var order = Enumerable.Range(0, grids.Count).Where(i => grids[i] is not null).ToArray();
+        Array.Sort(lows.Where((_, i) => grids[i] is not null).ToArray(), order);
+        foreach (int i in order)
         {
-            if (grids[i] is not { } grid) continue;
-            errors[i] = lows[i] > leastHigh ? lows[i] : Score(grid, ranges[i].Min, ranges[i].Max, sample);
+            errors[i] = lows[i] > leastHigh ? lows[i] : Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
+            leastHigh = Math.Min(leastHigh, errors[i]);
         }
         return errors;
     }
+
+    /// <summary>
+    /// Whether a coarse scan scores its grids on all of <paramref name="sample"/> through <see cref="ScoreMany"/> (squared
+    /// errors on at least <see cref="ParameterSelector.CoarseOnAllFrom"/> values), rather than exactly on a small sample: with the errors
+    /// bounded first that costs about as much, and a small sample's noise cannot lead the fine rounds to a false dip.
+    /// </summary>
+    public bool CoarseOnAll(T[] sample) => Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= ParameterSelector.CoarseOnAllFrom;
 
     private Mct.MomentHistogram? Moments(T[] sample)
     {
@@ -117,11 +128,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
 
     private T[] Edges() => _edges ??= Histogram().Edges.Select(T.CreateTruncating).ToArray();
 
-    private static double ComputeMaxAbs(T[] values)
-    {
-        double max = 0;
-        foreach (T x in values)
-            if (T.IsFinite(x)) max = Math.Max(max, Math.Abs(double.CreateTruncating(x)));
-        return max;
-    }
+    /// <summary>The greatest |x| of the finite values (0 when none is): the larger magnitude of the least and greatest, found with vectors.</summary>
+    private static double ComputeMaxAbs(T[] values) =>
+        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? Math.Max(0, Math.Max(-double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))) : 0;
 }

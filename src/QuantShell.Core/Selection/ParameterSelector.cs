@@ -51,21 +51,41 @@ public static class ParameterSelector
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         var channels = SplitChannels<T>(incomplete, data, out int? axis);
-        return Select(incomplete, channels, axis, () => data.Select(ToValues<T>).ToArray(), data[0].Shape, options);
+        return Select(incomplete, channels, axis, () => data.Select(ToValues<T>).ToArray(), data[0].Shape, options, channels.Sum(c => c.LongLength));
     }
+
+    /// <summary>
+    /// The optimal search scores MCT's choice as one more candidate only where the tensor (all its channels, all inputs
+    /// pooled) holds at most this many values: there MCT's search costs little beside the scans, and a scan on few values
+    /// can step over a narrow dip of a jagged error curve that MCT's iterations find. Beyond it the optimal search is its
+    /// own scans alone, and each channel's choice is its own (so a file can be chosen block by block).
+    /// </summary>
+    public const long MctCandidateUpTo = 1L << 20;
+
+    /// <summary>Replaces <see cref="MctCandidateUpTo"/> for the code that runs under it (tests: the large tensors' paths on small data).</summary>
+    internal static readonly AsyncLocal<long?> MctCandidateUpToOverride = new();
+
+    /// <summary>From how many values a channel's coarse scan of squared errors is scored on all of them (bounded first), not on a small sample.</summary>
+    public const int CoarseOnAllFrom = 1 << 16;
+
+    /// <summary>Whether the optimal search scores MCT's choice as well, for a tensor of <paramref name="tensorValues"/> values.</summary>
+    internal static bool MctIsCandidate(long tensorValues) => tensorValues <= (MctCandidateUpToOverride.Value ?? MctCandidateUpTo);
 
     /// <summary>
     /// Completes a weights spec from each channel's values, read straight from a file (<paramref name="axis"/> the channel
     /// axis of <paramref name="shape"/>; per tensor null, and one channel): the same choice as
     /// <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/> of the whole array, without holding it as well.
     /// </summary>
-    internal static QuantizerSpec SelectWeightChannels<T>(QuantizerSpec incomplete, T[][] channels, int? axis, IReadOnlyList<long> shape, SelectionOptions options)
+    /// <remarks><paramref name="tensorValues"/>: how many values the whole tensor holds, where <paramref name="channels"/> are
+    /// some of its channels (a block; the optimal search's candidates depend on it); null: the values of <paramref name="shape"/>.</remarks>
+    internal static QuantizerSpec SelectWeightChannels<T>(QuantizerSpec incomplete, T[][] channels, int? axis, IReadOnlyList<long> shape, SelectionOptions options,
+                                                          long? tensorValues = null)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (incomplete.Target != QuantizationTarget.Weights || incomplete.PerChannel != axis.HasValue || !incomplete.PerChannel && channels.Length != 1)
             throw new ArgumentException("Channels read from a file are a weights quantizer's: per channel along an axis, or one for the tensor.", nameof(incomplete));
         CheckOptions(options);
-        return Select(incomplete, channels, axis, () => [], shape, options);
+        return Select(incomplete, channels, axis, () => [], shape, options, tensorValues ?? shape.Aggregate(1L, (x, y) => x * y));
     }
 
     /// <summary>
@@ -83,7 +103,8 @@ public static class ParameterSelector
         return FromMct(along, MctSelection.ChooseWeightsNoClipping(along, mins, maxs));
     }
 
-    private static QuantizerSpec Select<T>(QuantizerSpec incomplete, T[][] channels, int? axis, Func<T[][]> batches, IReadOnlyList<long> shape, SelectionOptions options)
+    private static QuantizerSpec Select<T>(QuantizerSpec incomplete, T[][] channels, int? axis, Func<T[][]> batches, IReadOnlyList<long> shape, SelectionOptions options,
+                                           long tensorValues)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         // The axis the values were chosen along is part of what was chosen: results and quantizer files say which it is.
@@ -112,9 +133,10 @@ public static class ParameterSelector
             spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
         }
         spec.Validate();
-        // MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve between the scan's
-        // points), it wins, so the least-error search is never worse than MCT's.
-        if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping)
+        // On a small tensor MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve
+        // between the scan's points), it wins, so the least-error search is never worse than MCT's there. On a large one
+        // its search would cost more than the scans (MctCandidateUpTo).
+        if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping && MctIsCandidate(tensorValues))
             spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, batches(), options, shape)), channels, options);
         return spec;
     }
@@ -350,12 +372,25 @@ public static class ParameterSelector
         const int coarse = 256;
         double step = upper / coarse;
         double bestT = upper, best = double.PositiveInfinity;
-        for (int k = 1; k <= coarse; k++)
+        if (scorer.CoarseOnAll(sample))
         {
-            double t = AsFloat(step * k);
-            if (t <= 0) continue;
-            double error = Score(coarseSample, t);
-            if (error < best) { best = error; bestT = t; }
+            // Squared errors on many values: the coarse grids are bounded on every sampled value (the histogram the fine
+            // rounds use), and only those the bounds leave open are scored exactly, so a sample's noise picks no dip.
+            var coarseThresholds = Enumerable.Range(1, coarse).Select(k => AsFloat(step * k)).Where(t => t > 0).ToArray();
+            var coarseErrors = scorer.ScoreMany(coarseThresholds.Select(t => (Grid<T>?)GridOf(t)).ToArray(), coarseThresholds.Select(t => (signed ? -t : 0, t)).ToArray(),
+                                                sample, double.PositiveInfinity);
+            for (int k = 0; k < coarseThresholds.Length; k++)
+                if (coarseErrors[k] < best) { best = coarseErrors[k]; bestT = coarseThresholds[k]; }
+        }
+        else
+        {
+            for (int k = 1; k <= coarse; k++)
+            {
+                double t = AsFloat(step * k);
+                if (t <= 0) continue;
+                double error = Score(coarseSample, t);
+                if (error < best) { best = error; bestT = t; }
+            }
         }
         for (int round = 0; round < 2; round++)
         {
@@ -412,12 +447,24 @@ public static class ParameterSelector
         var aValues = low < 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
         var bValues = high > 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
         double bestA = 1, bestB = 1, best = double.PositiveInfinity;
-        foreach (double a in aValues)
-            foreach (double b in bValues)
-            {
-                double error = Score(coarseSample, a, b);
-                if (error < best) { best = error; bestA = a; bestB = b; }
-            }
+        if (scorer.CoarseOnAll(sample))
+        {
+            // Squared errors on many values: every sampled value, bounded first (as the fine rounds).
+            var coarseFactors = aValues.SelectMany(a => bValues.Select(b => (A: a, B: b))).ToArray();
+            var coarseGrids = coarseFactors.Select(f => GridOf(f.A, f.B)).ToArray();
+            var coarseErrors = scorer.ScoreMany(coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, double.PositiveInfinity);
+            for (int k = 0; k < coarseFactors.Length; k++)
+                if (coarseErrors[k] < best) { best = coarseErrors[k]; (bestA, bestB) = coarseFactors[k]; }
+        }
+        else
+        {
+            foreach (double a in aValues)
+                foreach (double b in bValues)
+                {
+                    double error = Score(coarseSample, a, b);
+                    if (error < best) { best = error; bestA = a; bestB = b; }
+                }
+        }
         double step = 1.0 / 32;
         for (int round = 0; round < 2; round++)
         {
@@ -466,16 +513,6 @@ public static class ParameterSelector
         return (float)cover > 0 ? cover : maxAbs;
     }
 
-    private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double min = double.PositiveInfinity, max = double.NegativeInfinity;
-        foreach (T x in values)
-        {
-            if (!T.IsFinite(x)) continue;
-            double v = double.CreateTruncating(x);
-            if (v < min) min = v;
-            if (v > max) max = v;
-        }
-        return double.IsInfinity(min) ? (0, 0) : (min, max);
-    }
+    private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? (double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1])) : (0, 0);
 }
