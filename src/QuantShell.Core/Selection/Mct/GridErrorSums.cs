@@ -148,9 +148,10 @@ internal static class GridErrorSums
             Inverse = 1 / step;
             // Every c = clip(x) - a lies between 0 and b - a (rounded alike), so |c / s| is at most about |(b - a) / s|.
             double tolerance = (Math.Abs((high - low) / step) + 1) * Tolerance;
-            Limit = 0.5 - tolerance;
             // Finite ends keep every c finite (a NaN value clips to a), so the products are finite and compare as numbers.
             Reciprocal = !DivideOnly && double.IsFinite(low) && double.IsFinite(high) && double.IsNormal(step) && double.IsNormal(Inverse) && tolerance < 0.125;
+            // Where the reciprocal may not be used no distance is below the limit (nor is NaN), so every vector divides.
+            Limit = Reciprocal ? 0.5 - tolerance : -1;
         }
 
         public double Low { get; }
@@ -158,7 +159,7 @@ internal static class GridErrorSums
         public double Step { get; }
         public double Inverse { get; }
 
-        /// <summary>A product c·(1/s) whose distance from its nearest integer is less than this rounds as c / s does.</summary>
+        /// <summary>A product c·(1/s) whose distance from its nearest integer is less than this rounds as c / s does (-1: none).</summary>
         public double Limit { get; }
 
         /// <summary>Whether the reciprocal may be used (a normal step with a normal reciprocal and a modest number of levels).</summary>
@@ -360,9 +361,9 @@ internal static class GridErrorSums
         if (Vector256.IsHardwareAccelerated)
         {
             if (typeof(T) == typeof(float))
-                i = grid.Reciprocal ? VectorFromSingle(MemoryMarshal.Cast<T, float>(x), grid, absolute, terms) : VectorFromSingleByDivision(MemoryMarshal.Cast<T, float>(x), grid, absolute, terms);
+                i = VectorFromSingle(MemoryMarshal.Cast<T, float>(x), grid, absolute, terms);
             else if (typeof(T) == typeof(double))
-                i = grid.Reciprocal ? VectorFromDouble(MemoryMarshal.Cast<T, double>(x), grid, absolute, terms) : VectorFromDoubleByDivision(MemoryMarshal.Cast<T, double>(x), grid, absolute, terms);
+                i = VectorFromDouble(MemoryMarshal.Cast<T, double>(x), grid, absolute, terms);
         }
         double a = grid.Low, b = grid.High, step = grid.Step;
         for (; i < x.Length; i++)
@@ -376,9 +377,10 @@ internal static class GridErrorSums
         }
     }
 
-    // The four vector loops of float64 grids: float32 values (widened) or float64 values, with the quotient (c - a) / s
-    // rounded from the product by the step's reciprocal (checked, below) or from the division itself. Each returns how
-    // many values it did (whole vectors); the caller does the rest value by value.
+    // The two vector loops of float64 grids: float32 values (widened) or float64 values, with the quotient (c - a) / s
+    // rounded from the product by the step's reciprocal (checked, below) or, in a vector the check does not pass, from
+    // the division itself: every vector where the reciprocal may not be used (Limit -1, DivideOnly among them). Each
+    // returns how many values it did (whole vectors); the caller does the rest value by value.
     //
     // Only the rounded quotient k = round(c / s) feeds the rest of the arithmetic (q = s·k + a, then x - q), so a product
     // c·(1/s) that rounds to the same integer gives the same level, term and sum. The product and the quotient each carry
@@ -429,44 +431,6 @@ internal static class GridErrorSums
             var k = Vector256.Round(y);
             if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
             var d = v - (sv * k + av);
-            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
-        }
-        return i;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int VectorFromSingleByDivision(ReadOnlySpan<float> x, in GridD grid, bool absolute, Span<double> terms)
-    {
-        var av = Vector256.Create(grid.Low);
-        var bv = Vector256.Create(grid.High);
-        var sv = Vector256.Create(grid.Step);
-        ref float source = ref MemoryMarshal.GetReference(x);
-        ref double target = ref MemoryMarshal.GetReference(terms);
-        int i = 0;
-        for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
-        {
-            var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
-            var q = sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av;
-            var d = v - q;
-            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
-        }
-        return i;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int VectorFromDoubleByDivision(ReadOnlySpan<double> x, in GridD grid, bool absolute, Span<double> terms)
-    {
-        var av = Vector256.Create(grid.Low);
-        var bv = Vector256.Create(grid.High);
-        var sv = Vector256.Create(grid.Step);
-        ref double source = ref MemoryMarshal.GetReference(x);
-        ref double target = ref MemoryMarshal.GetReference(terms);
-        int i = 0;
-        for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
-        {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-            var q = sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av;
-            var d = v - q;
             (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
         }
         return i;
