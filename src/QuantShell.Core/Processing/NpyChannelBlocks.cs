@@ -77,7 +77,9 @@ internal static class NpyChannelBlocks
         }
         QuantizerSpec? spec;
         using (var input = NpyFiles.OpenRead(inputPath, inputName))
-            spec = selection.FromExtremes ? ChooseFromExtremes(input, inputName, header, axis, selection, options, token) : Choose(input, inputName, header, axis, selection, token);
+            spec = selection.FromExtremes ? ChooseFromExtremes(input, inputName, header, axis, selection, options, token)
+                : selection.FromSample ? ChooseFromSample(input, inputName, header, selection, options, token)
+                : Choose(input, inputName, header, axis, selection, token);
         if (spec is null) return null;
         InferableQuantizer quantizer;
         try
@@ -88,7 +90,7 @@ internal static class NpyChannelBlocks
         {
             return null;
         }
-        Taken.Value?.Invoke(selection.FromExtremes ? "extremes" : "blocks");
+        Taken.Value?.Invoke(selection.FromExtremes ? "extremes" : selection.FromSample ? "sample" : "blocks");
         return NpyQuantizer.QuantizeFile(inputPath, outputPath, quantizer, options, token);
     }
 
@@ -167,6 +169,32 @@ internal static class NpyChannelBlocks
     {
         using var timer = Timeline.Time(TimelinePhase.Choose);
         return selection.CompleteFromExtremes(ChannelExtremes<T>(input, inputName, header, axis, options, token));
+    }
+
+    /// <summary>
+    /// The optimal search per tensor: the spec from the tensor's extremes and strided samples, gathered in one pass over
+    /// the file in chunks (<see cref="TensorSample{T}"/>), or null.
+    /// </summary>
+    private static QuantizerSpec? ChooseFromSample<T>(FileStream input, string inputName, NpyHeader header, ChannelBlockSelection<T> selection,
+                                                      FileQuantizeOptions options, CancellationToken token)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        using var timer = Timeline.Time(TimelinePhase.Choose);
+        int size = Marshal.SizeOf<T>();
+        long count = header.ElementCount;
+        var sample = selection.NewSample();
+        var buffer = new T[Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size))];
+        input.Position = header.DataOffset;
+        for (long position = 0; position < count;)
+        {
+            token.ThrowIfCancellationRequested();
+            int n = (int)Math.Min(buffer.Length, count - position);
+            var values = buffer.AsSpan(0, n);
+            NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(values), inputName, header);
+            sample.Add(values);
+            position += n;
+        }
+        return selection.CompleteFromSample(sample);
     }
 
     /// <summary>Each channel's least and greatest finite values (<see cref="ChannelBlockSelection{T}.Extremes"/>; null: none), in one pass in chunks.</summary>

@@ -16,25 +16,50 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private T[]? _edges;
     private double[]? _quantizedEdges;
     private T[]? _edgeOutput;
-    private double? _maxAbs;
+    private (double Min, double Max)? _range;
+    private readonly T[]? _values;
+    private readonly TensorSample<T>? _sampled;
 
     public ChannelScorer(T[] values, SelectionOptions options)
     {
-        Values = values;
+        _values = values;
         Options = options;
         _measure = new ErrorMeasure(options.ErrorMethod, options.P);
     }
 
-    public T[] Values { get; }
+    /// <summary>
+    /// A scorer of values not held, only their extremes and strided samples (<see cref="TensorSample{T}"/>, made with the
+    /// limits <see cref="SampleLimits"/> gives): enough for the symmetric and uniform scans of Mse, Mae and Lp, which
+    /// read nothing else; <see cref="Values"/> is then not there.
+    /// </summary>
+    public ChannelScorer(TensorSample<T> sampled, SelectionOptions options)
+    {
+        _sampled = sampled;
+        Options = options;
+        _measure = new ErrorMeasure(options.ErrorMethod, options.P);
+    }
+
+    /// <summary>The sample sizes the symmetric and uniform scans ask <see cref="Sample"/> for.</summary>
+    public static int[] SampleLimits(SelectionOptions options) =>
+        new[] { 1 << 14, 1 << 16, int.MaxValue }.Select(l => Math.Min(l, options.MaxSearchValues)).Distinct().ToArray();
+
+    public T[] Values => _values ?? throw new InvalidOperationException("Only a sample of these values is held.");
     public SelectionOptions Options { get; }
     public ErrorMethod Method => Options.ErrorMethod;
 
-    public double MaxAbs => _maxAbs ??= ComputeMaxAbs(Values);
+    /// <summary>The greatest |x| of the finite values (0 when none is).</summary>
+    public double MaxAbs => Math.Max(0, Math.Max(-Range.Min, Range.Max));
+
+    /// <summary>The least and greatest finite values ((0, 0) when none is).</summary>
+    public (double Min, double Max) Range => _range ??= (_sampled is null ? ChannelBlockSelection<T>.Extremes(Values) : _sampled.Extremes) is { } extremes
+        ? (double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))
+        : (0, 0);
 
     /// <summary>The values scored: an evenly strided sample of at most <paramref name="limit"/> values (all when there are fewer).</summary>
     public T[] Sample(int limit)
     {
         limit = Math.Min(limit, Options.MaxSearchValues);
+        if (_sampled is not null) return _sampled.Sample(limit);
         if (Values.Length <= limit) return Values;
         var sample = new T[limit];
         double stride = (double)Values.Length / limit;
@@ -127,8 +152,4 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);
 
     private T[] Edges() => _edges ??= Histogram().Edges.Select(T.CreateTruncating).ToArray();
-
-    /// <summary>The greatest |x| of the finite values (0 when none is): the larger magnitude of the least and greatest, found with vectors.</summary>
-    private static double ComputeMaxAbs(T[] values) =>
-        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? Math.Max(0, Math.Max(-double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))) : 0;
 }

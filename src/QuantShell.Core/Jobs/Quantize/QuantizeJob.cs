@@ -214,7 +214,6 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         // Group-wise values are chosen per channel and group, not from whole channels: the general path splits them.
         if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || spec.GroupSize is not null)
             return null;
-        if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping) return null;
         NpyHeader header;
         long fileBytes;
         using (var file = NpyFiles.OpenRead(input.FullPath, input.Name))
@@ -222,6 +221,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             header = NpyHeader.Read(file, input.Name);
             fileBytes = file.Length;
         }
+        // Per tensor only the optimal search of a tensor too large for MCT's choice to be a candidate is chosen from samples.
+        if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping && !ParameterSelector.SampledApplies(spec, recipe.Selection, header.ElementCount))
+            return null;
         if (header.FortranOrder || header.DType.BigEndian || header.DType.Kind != DTypeKind.Float || header.DType.ItemSize is not (4 or 8)
             || header.Shape.Length == 0 || header.ElementCount == 0 || fileBytes < header.DataOffset + header.DataBytes)
             return null;
