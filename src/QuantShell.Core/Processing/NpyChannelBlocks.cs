@@ -172,8 +172,9 @@ internal static class NpyChannelBlocks
     }
 
     /// <summary>
-    /// The optimal search per tensor: the spec from the tensor's extremes and strided samples, gathered in one pass over
-    /// the file in chunks (<see cref="TensorSample{T}"/>), or null.
+    /// The optimal search per tensor: the spec from the tensor's extremes and strided samples (<see cref="TensorSample{T}"/>),
+    /// gathered in one pass over the file in chunks, its halves read and gathered on two cores at once; or null (also
+    /// where the file cannot be read: the general path then reports it).
     /// </summary>
     private static QuantizerSpec? ChooseFromSample<T>(FileStream input, string inputName, NpyHeader header, ChannelBlockSelection<T> selection,
                                                       FileQuantizeOptions options, CancellationToken token)
@@ -183,17 +184,36 @@ internal static class NpyChannelBlocks
         int size = Marshal.SizeOf<T>();
         long count = header.ElementCount;
         var sample = selection.NewSample();
-        var buffer = new T[Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size))];
-        input.Position = header.DataOffset;
-        for (long position = 0; position < count;)
+        int chunk = (int)Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size));
+        var parts = sample.Split(count >= 4L * chunk ? Math.Min(2, Environment.ProcessorCount) : 1);
+        var handle = input.SafeFileHandle;
+        try
         {
-            token.ThrowIfCancellationRequested();
-            int n = (int)Math.Min(buffer.Length, count - position);
-            var values = buffer.AsSpan(0, n);
-            NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(values), inputName, header);
-            sample.Add(values);
-            position += n;
+            Parallel.For(0, parts.Length, new ParallelOptions { CancellationToken = token }, k =>
+            {
+                var part = parts[k];
+                var buffer = new T[(int)Math.Min(chunk, part.End - part.Start)];
+                for (long position = part.Start; position < part.End;)
+                {
+                    token.ThrowIfCancellationRequested();
+                    int n = (int)Math.Min(buffer.Length, part.End - position);
+                    var values = buffer.AsSpan(0, n);
+                    using (Timeline.Time(TimelinePhase.Read))
+                        TensorFileHandles.ReadExactly(handle, MemoryMarshal.AsBytes(values), header.DataOffset + position * size, inputName, "its data");
+                    part.Add(values);
+                    position += n;
+                }
+            });
         }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is QuantShellException or AggregateException or IOException)
+        {
+            return null;
+        }
+        sample.Join(parts);
         return selection.CompleteFromSample(sample);
     }
 

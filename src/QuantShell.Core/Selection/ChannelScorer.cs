@@ -43,6 +43,12 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     public static int[] SampleLimits(SelectionOptions options) =>
         new[] { 1 << 14, 1 << 16, int.MaxValue }.Select(l => Math.Min(l, options.MaxSearchValues)).Distinct().ToArray();
 
+    /// <summary>
+    /// Whether this scorer is the only one at work (per tensor): then its histogram is built and its exact scores computed
+    /// on all cores (the choice is the same either way).
+    /// </summary>
+    public bool Alone { get; init; }
+
     public T[] Values => _values ?? throw new InvalidOperationException("Only a sample of these values is held.");
     public SelectionOptions Options { get; }
     public ErrorMethod Method => Options.ErrorMethod;
@@ -70,7 +76,12 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The error of one integer grid whose range is [<paramref name="rangeMin"/>, <paramref name="rangeMax"/>], on <paramref name="sample"/> (ignored by Kl).</summary>
     public double Score(in Grid<T> grid, double rangeMin, double rangeMax, T[] sample)
     {
-        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(sample, grid);
+        if (Method != ErrorMethod.Kl)
+        {
+            Span<double> mean = stackalloc double[1];
+            _measure.MeanMany<T>(sample, new ReadOnlySpan<Grid<T>>(in grid), mean);
+            return mean[0];
+        }
         var edges = Edges();
         var output = _edgeOutput ??= new T[edges.Length];
         var quantized = _quantizedEdges ??= new double[edges.Length];
@@ -102,6 +113,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         var errors = new double[grids.Count];
         var histogram = Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= Options.BoundedSearchFrom && grids.Count > 1 ? Moments(sample) : null;
+        long dbgB = System.Diagnostics.Stopwatch.GetTimestamp();
         var lows = new double[grids.Count];
         double leastHigh = least;
         bool single = typeof(T) == typeof(float);
@@ -118,15 +130,52 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             leastHigh = Math.Min(leastHigh, high * (1 + gamma) / sample.Length);
         }
         // The undecided grids scored from the lowest bound up: once the least exact error so far is below a grid's lower
-        // bound, that grid cannot be the least (nor equal it) and keeps its bound.
+        // bound, that grid cannot be the least (nor equal it) and keeps its bound. They are scored in batches (1, 2, 4,
+        // ... grids; twice that for a scorer alone, split over two cores), all of a batch in one pass over the values: a
+        // grid a batch scores that one at a time would have left with its bound has an error above that bound, so above
+        // the least either way, and every grid whose error is the least is scored exactly either way.
         var order = Enumerable.Range(0, grids.Count).Where(i => grids[i] is not null).ToArray();
         Array.Sort(lows.Where((_, i) => grids[i] is not null).ToArray(), order);
-        foreach (int i in order)
+        int next = 0, batch = Alone ? 2 : 1;
+        var taken = new List<int>();
+        while (next < order.Length)
         {
-            errors[i] = lows[i] > leastHigh ? lows[i] : Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
-            leastHigh = Math.Min(leastHigh, errors[i]);
+            taken.Clear();
+            for (; next < order.Length && taken.Count < batch; next++)
+            {
+                int i = order[next];
+                if (lows[i] > leastHigh) errors[i] = lows[i];
+                else taken.Add(i);
+            }
+            ScoreExactly(taken, grids, ranges, sample, errors);
+            foreach (int i in taken) leastHigh = Math.Min(leastHigh, errors[i]);
+            batch *= 2;
         }
         return errors;
+    }
+
+    /// <summary>The exact errors of the grids <paramref name="taken"/> (indexes), into <paramref name="errors"/>.</summary>
+    private void ScoreExactly(List<int> taken, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double[] errors)
+    {
+        if (taken.Count == 0) return;
+        if (Method == ErrorMethod.Kl)
+        {
+            foreach (int i in taken) errors[i] = Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
+            return;
+        }
+        var batch = taken.Select(i => grids[i]!.Value).ToArray();
+        var means = new double[batch.Length];
+        var measure = _measure;
+        // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
+        int parts = Alone && batch.Length >= 2 ? 2 : 1;
+        int half = (batch.Length + 1) / 2;
+        if (parts == 1) measure.MeanMany<T>(sample, batch, means);
+        else Parallel.For(0, 2, p =>
+        {
+            int start = p * half, length = p == 0 ? half : batch.Length - half;
+            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length));
+        });
+        for (int k = 0; k < taken.Count; k++) errors[taken[k]] = means[k];
     }
 
     /// <summary>
@@ -140,7 +189,9 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         if (!ReferenceEquals(_momentsOf, sample))
         {
-            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false);
+            long dbg0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: Alone);
+            if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG build {System.Diagnostics.Stopwatch.GetElapsedTime(dbg0).TotalMilliseconds}");
             _momentsOf = sample;
         }
         return _moments;

@@ -122,7 +122,7 @@ public static class ParameterSelector
         }
         else
         {
-            spec = Scanned(spec, incomplete, signed, channels.Select(c => new ChannelScorer<T>(c, options)).ToArray());
+            spec = Scanned(spec, incomplete, signed, channels.Select(c => new ChannelScorer<T>(c, options) { Alone = channels.Length == 1 }).ToArray());
         }
         spec.Validate();
         // On a small tensor MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve
@@ -173,7 +173,7 @@ public static class ParameterSelector
         if (sample.Extremes is null) return null;
         bool signed = incomplete.Signed ?? true;
         var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed };
-        spec = Scanned(spec, incomplete, signed, [new ChannelScorer<T>(sample, options)]);
+        spec = Scanned(spec, incomplete, signed, [new ChannelScorer<T>(sample, options) { Alone = true }]);
         spec.Validate();
         return spec;
     }
@@ -399,6 +399,7 @@ public static class ParameterSelector
         if (scorer.Method == ErrorMethod.NoClipping) return AsFloat(maxAbs);
         if (scorer.Method == ErrorMethod.Percentile) return AsFloat(PercentileOrMax(scorer, maxAbs));
         var (qmin, qmax) = RangeMath.SymmetricRange(numBits, signed);
+        long dbgStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var coarseSample = scorer.Sample(1 << 16);
         var sample = scorer.Sample(int.MaxValue);
         Grid<T> GridOf(double t) => new(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax);
@@ -429,6 +430,7 @@ public static class ParameterSelector
                 if (error < best) { best = error; bestT = t; }
             }
         }
+        if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG coarse {System.Diagnostics.Stopwatch.GetElapsedTime(dbgStart).TotalMilliseconds}");
         for (int round = 0; round < 2; round++)
         {
             double low = Math.Max(bestT - 2 * step, step / 8), high = bestT + 2 * step;
@@ -447,6 +449,7 @@ public static class ParameterSelector
             {
                 if (errors[k] < best) { best = errors[k]; bestT = thresholds[k]; }
             }
+            if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG round {round} {System.Diagnostics.Stopwatch.GetElapsedTime(dbgStart).TotalMilliseconds}");
         }
         return bestT;
     }
