@@ -113,7 +113,6 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         var errors = new double[grids.Count];
         var histogram = Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= Options.BoundedSearchFrom && grids.Count > 1 ? Moments(sample) : null;
-        long dbgB = System.Diagnostics.Stopwatch.GetTimestamp();
         var lows = new double[grids.Count];
         double leastHigh = least;
         bool single = typeof(T) == typeof(float);
@@ -189,9 +188,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         if (!ReferenceEquals(_momentsOf, sample))
         {
-            long dbg0 = System.Diagnostics.Stopwatch.GetTimestamp();
-            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: Alone);
-            if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG build {System.Diagnostics.Stopwatch.GetElapsedTime(dbg0).TotalMilliseconds}");
+            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false);
             _momentsOf = sample;
         }
         return _moments;

@@ -399,7 +399,6 @@ public static class ParameterSelector
         if (scorer.Method == ErrorMethod.NoClipping) return AsFloat(maxAbs);
         if (scorer.Method == ErrorMethod.Percentile) return AsFloat(PercentileOrMax(scorer, maxAbs));
         var (qmin, qmax) = RangeMath.SymmetricRange(numBits, signed);
-        long dbgStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var coarseSample = scorer.Sample(1 << 16);
         var sample = scorer.Sample(int.MaxValue);
         Grid<T> GridOf(double t) => new(RangeMath.SymmetricScale(t, numBits, signed), 0, qmin, qmax);
@@ -430,7 +429,6 @@ public static class ParameterSelector
                 if (error < best) { best = error; bestT = t; }
             }
         }
-        if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG coarse {System.Diagnostics.Stopwatch.GetElapsedTime(dbgStart).TotalMilliseconds}");
         for (int round = 0; round < 2; round++)
         {
             double low = Math.Max(bestT - 2 * step, step / 8), high = bestT + 2 * step;
@@ -449,7 +447,6 @@ public static class ParameterSelector
             {
                 if (errors[k] < best) { best = errors[k]; bestT = thresholds[k]; }
             }
-            if (Environment.GetEnvironmentVariable("QS_DBG") is not null) Console.Error.WriteLine($"DBG round {round} {System.Diagnostics.Stopwatch.GetElapsedTime(dbgStart).TotalMilliseconds}");
         }
         return bestT;
     }
