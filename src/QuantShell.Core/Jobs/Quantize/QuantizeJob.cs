@@ -201,7 +201,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
 
     /// <summary>
     /// Values chosen per channel along an axis with only length-1 axes before it (axis 0, a weight's output channels, by
-    /// default), or per tensor with no clipping, of a float32 or float64 .npy file in C order: each channel is one run of
+    /// default), or per tensor with no clipping or by the optimal search of a large tensor (from its extremes and strided
+    /// samples, gathered in one pass), of a float32 or float64 .npy file in C order: each channel is one run of
     /// the file, so the values are chosen from blocks of channels read into buffers used again for each block, and the
     /// blocks quantized as they are read where their values are final then (<see cref="NpyChannelBlocks"/>). Where they
     /// cannot be chosen block by block, per channel, each channel is read straight into its own array, the values chosen
