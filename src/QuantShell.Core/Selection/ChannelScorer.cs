@@ -59,11 +59,22 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     public double Score(InferableQuantizer quantizer, double rangeMin, double rangeMax, T[] sample)
     {
         var set = Method == ErrorMethod.Kl ? Edges() : sample;
-        var output = new T[set.Length];
-        var stats = new KernelStats();
-        quantizer.CreatePlan(new long[] { set.Length }).Apply<T>(set, output, 0, ref stats);
-        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(set, output);
-        return Histogram().Divergence(output.Select(double.CreateTruncating).ToArray(), rangeMin, rangeMax);
+        // A pooled buffer: a search scores dozens of candidates on samples of up to a million values per channel.
+        var rented = System.Buffers.ArrayPool<T>.Shared.Rent(set.Length);
+        try
+        {
+            var output = rented.AsSpan(0, set.Length);
+            var stats = new KernelStats();
+            quantizer.CreatePlan(new long[] { set.Length }).Apply<T>(set, output, 0, ref stats);
+            if (Method != ErrorMethod.Kl) return _measure.Mean<T>(set, output);
+            var quantized = new double[output.Length];
+            for (int i = 0; i < quantized.Length; i++) quantized[i] = double.CreateTruncating(output[i]);
+            return Histogram().Divergence(quantized, rangeMin, rangeMax);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(rented);
+        }
     }
 
     /// <summary>
