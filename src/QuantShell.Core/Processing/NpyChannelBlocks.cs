@@ -218,7 +218,7 @@ internal static class NpyChannelBlocks
         return selection.CompleteFromSample(sample);
     }
 
-    /// <summary>Each channel's least and greatest finite values (<see cref="ChannelBlockSelection{T}.Extremes"/>; null: none), in one pass in chunks.</summary>
+    /// <summary>Each channel's least and greatest finite values (<see cref="ChannelBlockSelection{T}.Extremes(ReadOnlySpan{T})"/>; null: none), in one pass in chunks.</summary>
     private static T[]?[] ChannelExtremes<T>(FileStream input, string inputName, NpyHeader header, int? axis, FileQuantizeOptions options, CancellationToken token)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {

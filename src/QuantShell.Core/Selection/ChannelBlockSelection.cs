@@ -79,7 +79,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     public bool FromExtremes => _mode == Mode.Extremes;
 
     /// <summary>
-    /// The complete spec from each channel's least and greatest finite values (<see cref="Extremes"/>, joined in order by
+    /// The complete spec from each channel's least and greatest finite values (<see cref="Extremes(ReadOnlySpan{T})"/>, joined in order by
     /// <see cref="JoinExtremes"/>); null where a channel has no finite value (MCT's choice then depends on all channels).
     /// </summary>
     public QuantizerSpec? CompleteFromExtremes(T[]?[] extremes)
@@ -159,9 +159,11 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
                     break;
                 }
                 default:
-                    if (!AllHaveFinite(block)) return false;
-                    SearchBlock(block);
+                {
+                    if (ScanBlock(block) is not { } scan) return false;
+                    SearchBlock(block, scan);
                     break;
+                }
             }
         }
         catch (Errors.QuantShellException)
@@ -210,23 +212,25 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         }
     }
 
-    private void SearchBlock(T[][] block)
+    private void SearchBlock(T[][] block, (Mct.ChannelExtremes<T> Extremes, bool AllFinite) scan)
     {
-        var values = block.Select(MctSelection.Finite).ToArray();
+        // The scan's extremes are the values' own when every value is finite; else MCT's search sees the finite ones.
+        var values = scan.AllFinite ? block : block.Select(MctSelection.Finite).ToArray();
+        var extremes = scan.AllFinite ? scan.Extremes : null;
         int numBits = _incomplete.NumBits;
         bool sequential = Mct.TensorErrors<T>.SequentialRows(_shape, _axis!.Value);
         int channels = checked((int)_channelCount);
         if (_incomplete.Method == QuantizationMethod.Uniform)
         {
             var record = new SearchRecord<(double Min, double Max)>();
-            MctWeightsSelection.UniformRanges(values, numBits, true, _options.ErrorMethod, _options.P, sequential, _options.BoundedSearchFrom, record, channels);
+            MctWeightsSelection.UniformRanges(values, numBits, true, _options.ErrorMethod, _options.P, sequential, _options.BoundedSearchFrom, record, channels, extremes);
             _rangeRecords.Add(record);
         }
         else
         {
             var record = new SearchRecord<double>();
             MctWeightsSelection.SymmetricThresholds(values, numBits, _incomplete.Signed ?? true, true, _options.ErrorMethod, _options.P, sequential,
-                                                    _options.BoundedSearchFrom, record, channels);
+                                                    _options.BoundedSearchFrom, record, channels, extremes);
             _thresholdRecords.Add(record);
         }
     }
@@ -251,20 +255,39 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         return shape;
     }
 
-    private static bool AllHaveFinite(T[][] block)
+    private static bool AllHaveFinite(T[][] block) => ScanBlock(block) is not null;
+
+    /// <summary>
+    /// Each channel's least and greatest finite values (<see cref="Extremes(ReadOnlySpan{T}, out bool)"/>) and whether
+    /// every value of the block is finite; null when a channel has no finite value.
+    /// </summary>
+    private static (Mct.ChannelExtremes<T> Extremes, bool AllFinite)? ScanBlock(T[][] block)
     {
+        var mins = new T[block.Length];
+        var maxs = new T[block.Length];
         var has = new bool[block.Length];
-        Parallel.For(0, block.Length, c => has[c] = Extremes(block[c]) is not null);
-        return has.All(h => h);
+        var finite = new bool[block.Length];
+        Parallel.For(0, block.Length, c =>
+        {
+            var extremes = Extremes(block[c], out finite[c]);
+            has[c] = extremes is not null;
+            if (extremes is not null) (mins[c], maxs[c]) = (extremes[0], extremes[1]);
+        });
+        if (!has.All(h => h)) return null;
+        return (new Mct.ChannelExtremes<T>(mins, maxs), finite.All(f => f));
     }
 
     /// <summary>
     /// The least and greatest finite values as a scan in order finds them (the first of equal ones: a zero's sign is that
     /// of the first zero), or null when no value is finite.
     /// </summary>
-    internal static T[]? Extremes(ReadOnlySpan<T> values)
+    internal static T[]? Extremes(ReadOnlySpan<T> values) => Extremes(values, out _);
+
+    /// <summary><see cref="Extremes(ReadOnlySpan{T})"/>, and whether every value is finite.</summary>
+    internal static T[]? Extremes(ReadOnlySpan<T> values, out bool allFinite)
     {
         T min = T.PositiveInfinity, max = T.NegativeInfinity;
+        allFinite = true;
         int i = 0;
         if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
         {
@@ -274,6 +297,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             var negative = Vector256.Create(T.NegativeInfinity);
             var limit = Vector256.Create(T.MaxValue);
             Vector256<T> min0 = positive, min1 = positive, max0 = negative, max1 = negative;
+            var finite = Vector256<T>.AllBitsSet;
             ref T start = ref MemoryMarshal.GetReference(values);
             int width = Vector256<T>.Count;
             for (; i <= values.Length - 2 * width; i += 2 * width)
@@ -286,7 +310,9 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
                 max0 = Vector256.Max(max0, Vector256.ConditionalSelect(finite0, x0, negative));
                 min1 = Vector256.Min(min1, Vector256.ConditionalSelect(finite1, x1, positive));
                 max1 = Vector256.Max(max1, Vector256.ConditionalSelect(finite1, x1, negative));
+                finite &= finite0 & finite1;
             }
+            allFinite = finite.AsByte() == Vector256<byte>.AllBitsSet;
             var vmin = Vector256.Min(min0, min1);
             var vmax = Vector256.Max(max0, max1);
             for (int k = 0; k < width; k++)
@@ -298,7 +324,11 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         for (; i < values.Length; i++)
         {
             T x = values[i];
-            if (!T.IsFinite(x)) continue;
+            if (!T.IsFinite(x))
+            {
+                allFinite = false;
+                continue;
+            }
             if (x < min) min = x;
             if (x > max) max = x;
         }

@@ -44,8 +44,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         new[] { 1 << 14, 1 << 16, int.MaxValue }.Select(l => Math.Min(l, options.MaxSearchValues)).Distinct().ToArray();
 
     /// <summary>
-    /// Whether this scorer is the only one at work (per tensor): then its histogram is built and its exact scores computed
-    /// on all cores (the choice is the same either way).
+    /// Whether this scorer is the only one at work (per tensor): then its exact scores are computed in larger batches,
+    /// split over two cores (the choice is the same either way).
     /// </summary>
     public bool Alone { get; init; }
 
@@ -95,11 +95,22 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     public double Score(InferableQuantizer quantizer, double rangeMin, double rangeMax, T[] sample)
     {
         var set = Method == ErrorMethod.Kl ? Edges() : sample;
-        var output = new T[set.Length];
-        var stats = new KernelStats();
-        quantizer.CreatePlan(new long[] { set.Length }).Apply<T>(set, output, 0, ref stats);
-        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(set, output);
-        return Histogram().Divergence(output.Select(double.CreateTruncating).ToArray(), rangeMin, rangeMax);
+        // A pooled buffer: a search scores dozens of candidates on samples of up to a million values per channel.
+        var rented = System.Buffers.ArrayPool<T>.Shared.Rent(set.Length);
+        try
+        {
+            var output = rented.AsSpan(0, set.Length);
+            var stats = new KernelStats();
+            quantizer.CreatePlan(new long[] { set.Length }).Apply<T>(set, output, 0, ref stats);
+            if (Method != ErrorMethod.Kl) return _measure.Mean<T>(set, output);
+            var quantized = new double[output.Length];
+            for (int i = 0; i < quantized.Length; i++) quantized[i] = double.CreateTruncating(output[i]);
+            return Histogram().Divergence(quantized, rangeMin, rangeMax);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(rented);
+        }
     }
 
     /// <summary>

@@ -34,15 +34,25 @@ internal static class LutSelection
             // Per channel, a first coarse choice (each channel with its own k-means table) only places the channels'
             // values for the shared table; the thresholds are then chosen properly for that table.
             bool shared = table is null && channels.Length > 1 && Searches(options.ErrorMethod);
-            thresholds = scorers.Select(s => ChooseThreshold(incomplete, s, table, coarseOnly: shared)).ToArray();
+            thresholds = EachChannel(scorers, s => ChooseThreshold(incomplete, s, table, coarseOnly: shared));
             if (shared)
             {
                 table = SharedTable(incomplete, scorers, thresholds);
-                thresholds = scorers.Select(s => ChooseThreshold(incomplete, s, table, coarseOnly: false)).ToArray();
+                thresholds = EachChannel(scorers, s => ChooseThreshold(incomplete, s, table, coarseOnly: false));
             }
         }
         table ??= SharedTable(incomplete, scorers, thresholds);
         return incomplete with { Threshold = thresholds, LutValues = table };
+    }
+
+    /// <summary>Each channel's threshold, the channels spread over the cores (each choice is its own channel's alone).</summary>
+    private static double[] EachChannel<T>(ChannelScorer<T>[] scorers, Func<ChannelScorer<T>, double> choose)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var thresholds = new double[scorers.Length];
+        if (scorers.Length == 1) thresholds[0] = choose(scorers[0]);
+        else Parallel.For(0, scorers.Length, c => thresholds[c] = choose(scorers[c]));
+        return thresholds;
     }
 
     private static bool Searches(ErrorMethod method) => method is not (ErrorMethod.NoClipping or ErrorMethod.Percentile);

@@ -28,7 +28,9 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
     /// <param name="sequentialRows">Whether NumPy sums each row one value after the other.</param>
     /// <param name="boundedFrom">Channels with fewer values are always computed exactly.</param>
     /// <param name="binChannels">The tensor's channel count when the channels are a block of it (bins are shared out by it).</param>
-    public BoundedTensorErrors(T[][] channels, TensorErrors<T> exact, bool perChannel, bool sequentialRows, int boundedFrom, int? binChannels = null)
+    /// <param name="extremes">Each channel's least and greatest value, when the caller has them (the histograms' ranges).</param>
+    public BoundedTensorErrors(T[][] channels, TensorErrors<T> exact, bool perChannel, bool sequentialRows, int boundedFrom, int? binChannels = null,
+                               ChannelExtremes<T>? extremes = null)
     {
         _channels = channels;
         _exact = exact;
@@ -37,7 +39,8 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
         _boundedFrom = boundedFrom;
         _bins = Math.Clamp(TotalBins / Math.Max(1, binChannels ?? channels.Length), MinBins, MaxBins);
         _histograms = channels.Select((values, c) => new Lazy<MomentHistogram?>(
-            () => MomentHistogram.Build(values, _bins, parallel: !perChannel))).ToArray();
+            () => MomentHistogram.Build(values, _bins, parallel: !perChannel,
+                                        extremes is null ? null : (double.CreateTruncating(extremes.Mins[c]), double.CreateTruncating(extremes.Maxs[c]))))).ToArray();
     }
 
     public int Channels => _channels.Length;

@@ -54,15 +54,17 @@ internal static class MctWeightsSelection
     /// (<see cref="SearchRecord{TParam}"/>), and binChannels is the tensor's channel count (the histograms' bins are shared out by it).
     /// </summary>
     public static double[] SymmetricThresholds<T>(T[][] channels, int numBits, bool signed, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
-                                            int boundedFrom = DefaultBoundedFrom, SearchRecord<double>? record = null, int? binChannels = null)
+                                            int boundedFrom = DefaultBoundedFrom, SearchRecord<double>? record = null, int? binChannels = null,
+                                            ChannelExtremes<T>? extremes = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
-        var start = SymmetricNoClipping(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel);
+        extremes ??= ChannelExtremes<T>.Of(channels);
+        var start = SymmetricNoClipping(extremes.Mins, extremes.Maxs, numBits, perChannel);
         if (method == ErrorMethod.NoClipping) return start;
 
-        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom, binChannels);
+        var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom, binChannels, extremes);
         var search = new SymmetricIntervalSearch
         {
             Iterations = perChannel ? 15 : 40,
@@ -85,17 +87,18 @@ internal static class MctWeightsSelection
     /// </summary>
     public static (double Min, double Max)[] UniformRanges<T>(T[][] channels, int numBits, bool perChannel, ErrorMethod method, double p, bool sequentialRows = false,
                                                               int boundedFrom = DefaultBoundedFrom, SearchRecord<(double Min, double Max)>? record = null,
-                                                              int? binChannels = null)
+                                                              int? binChannels = null, ChannelExtremes<T>? extremes = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
-        var mins = channels.Select(Min).ToArray();
-        var start = UniformStart(mins, channels.Select(Max).ToArray(), numBits, perChannel);
+        extremes ??= ChannelExtremes<T>.Of(channels);
+        var start = UniformStart(extremes.Mins, extremes.Maxs, numBits, perChannel);
         if (method == ErrorMethod.NoClipping) return UniformNoClipping(start, perChannel);
 
         // MCT builds the uniform error function without the bit width: its KL grid is always 8 bits.
-        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom, binChannels);
+        var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom,
+                            binChannels, extremes);
         var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
         var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
@@ -195,14 +198,14 @@ internal static class MctWeightsSelection
     public const int DefaultBoundedFrom = 1 << 16;
 
     private static IMctErrors Errors<T>(T[][] channels, ErrorMethod method, double p, int numBits, bool perChannel, bool histogramOfQuantized, bool sequentialRows,
-                                        int boundedFrom, int? binChannels = null)
+                                        int boundedFrom, int? binChannels = null, ChannelExtremes<T>? extremes = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (method == ErrorMethod.Kl) return new TensorKlErrors<T>(channels, numBits, histogramOfQuantized);
         var exact = new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
         bool squared = method == ErrorMethod.Mse || (method == ErrorMethod.Lp && p == 2);
         return squared && channels.Any(c => c.Length >= boundedFrom)
-            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom, binChannels)
+            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom, binChannels, extremes)
             : exact;
     }
 

@@ -63,22 +63,32 @@ internal sealed class MomentHistogram
 
     /// <summary>
     /// The histogram of <paramref name="values"/> (all finite) in <paramref name="bins"/> bins (at most 2^16), or null when
-    /// the values are all equal. With <paramref name="parallel"/> the values are split over the cores.
+    /// the values are all equal. With <paramref name="parallel"/> the values are split over the cores. <paramref name="range"/>:
+    /// the least and greatest value when the caller has them (else they are found here).
     /// </summary>
-    public static MomentHistogram? Build<T>(T[] values, int bins, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
+    public static MomentHistogram? Build<T>(T[] values, int bins, bool parallel, (double Min, double Max)? range = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (bins < 1 || bins > 1 << 16) throw new ArgumentOutOfRangeException(nameof(bins));
         if (values.Length == 0) return null;
         int chunks = parallel && values.Length >= 1 << 20 ? Math.Max(1, Environment.ProcessorCount) : 1;
         int chunk = (values.Length + chunks - 1) / chunks;
-        var mins = new double[chunks];
-        var maxs = new double[chunks];
-        Do(chunks, k =>
+        double lo, hi;
+        if (range is { } known)
         {
-            var span = values.AsSpan(Math.Min(values.Length, k * chunk), Math.Max(0, Math.Min(chunk, values.Length - k * chunk)));
-            (mins[k], maxs[k]) = MinMax(span);
-        });
-        double lo = mins.Min(), hi = maxs.Max();
+            // +0.0: a zero's sign is the scan's, not necessarily MinMax's; the histogram's arithmetic is the same for both.
+            (lo, hi) = (known.Min + 0.0, known.Max + 0.0);
+        }
+        else
+        {
+            var mins = new double[chunks];
+            var maxs = new double[chunks];
+            Do(chunks, k =>
+            {
+                var span = values.AsSpan(Math.Min(values.Length, k * chunk), Math.Max(0, Math.Min(chunk, values.Length - k * chunk)));
+                (mins[k], maxs[k]) = MinMax(span);
+            });
+            (lo, hi) = (mins.Min(), maxs.Max());
+        }
         if (!(lo < hi) || !double.IsFinite(lo) || !double.IsFinite(hi)) return null;
         double width = (hi - lo) / bins, inverse = bins / (hi - lo);
         if (!(width > 0) || !double.IsFinite(inverse)) return null;
