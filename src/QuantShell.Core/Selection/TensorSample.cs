@@ -5,7 +5,7 @@ namespace QuantShell.Core.Selection;
 /// <summary>
 /// What the optimal search's symmetric and uniform scans of one channel (or a whole tensor) read of its values, gathered
 /// from its values taken in order, part after part (a file read in chunks), so the values need not be held at once: the
-/// least and greatest finite values (as <see cref="ChannelBlockSelection{T}.Extremes"/> finds them in one scan) and the
+/// least and greatest finite values (as <see cref="ChannelBlockSelection{T}.Extremes(ReadOnlySpan{T})"/> finds them in one scan) and the
 /// evenly strided samples <see cref="ChannelScorer{T}.Sample"/> takes, index for index (value i of a sample of
 /// <c>limit</c> is value <c>(long)(i · (length / limit))</c>; a limit not below the length takes every value).
 /// </summary>
