@@ -39,6 +39,8 @@ public sealed class ChannelReadTests : IDisposable
         Blocks,
         /// <summary>Each channel read into its own array (what cannot be chosen block by block).</summary>
         Channels,
+        /// <summary>The optimal search per tensor: the tensor's extremes and samples gathered in a pass over the file, then the file streamed.</summary>
+        Sample,
     }
 
     public static TheoryData<QuantizationMethod, ErrorMethod, SelectionSearch, bool, Path> Cases()
@@ -286,6 +288,63 @@ public sealed class ChannelReadTests : IDisposable
         }
     }
 
+    public static TheoryData<QuantizationMethod, ErrorMethod, bool> SampledCases()
+    {
+        var cases = new TheoryData<QuantizationMethod, ErrorMethod, bool>();
+        foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            foreach (var error in new[] { ErrorMethod.Mse, ErrorMethod.Mae, ErrorMethod.Lp })
+                foreach (bool asDouble in new[] { false, true })
+                    cases.Add(method, error, asDouble);
+        return cases;
+    }
+
+    [Fact]
+    public void SampledCases_AreAllThere() => Assert.Equal(12, SampledCases().Count);
+
+    [Theory]
+    [MemberData(nameof(SampledCases))]
+    public void OptimalSearchPerTensor_ChosenFromTheFilesSample_EqualsTheWholeArraysChoice(QuantizationMethod method, ErrorMethod errorMethod, bool asDouble)
+    {
+        // More values than the coarse scans' samples (2^14, 2^16: strided), read in chunks of 1000 bytes that end inside
+        // values' runs, on two cores; then with NaN, infinities and signed zeros among them (allowed or refused).
+        var random = new Random(83 + (int)method * 5 + (int)errorMethod + (asDouble ? 50 : 0));
+        long[] shape = [3, 25_001];
+        var values = Enumerable.Range(0, 75_003).Select(i => (random.NextDouble() * 2 - 0.8) * (1 + i % 7) + (i % 11 == 0 ? 3 * random.NextDouble() : 0)).ToArray();
+        var arguments = new QuantizerArguments { Method = method, NumBits = 4, ErrorMethod = errorMethod, Search = SelectionSearch.Optimal, P = errorMethod == ErrorMethod.Lp ? 3 : null };
+        Assert.Null(ChannelBlockSelection<float>.For(arguments.Check().Spec, arguments.Check().Selection!, shape, null)); // MCT's choice is a candidate here
+        ParameterSelector.MctCandidateUpToOverride.Value = 1000;
+        try
+        {
+            AssertPath(arguments, shape, null, asDouble, Path.Sample);
+            AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Sample, chunkBytes: 1000);
+            values[5] = double.NaN;
+            values[40_000] = double.PositiveInfinity;
+            values[70_000] = double.NegativeInfinity;
+            values[0] = -0.0;
+            values[65_536] = 0.0;
+            foreach (bool allow in new[] { false, true })
+                AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Sample, chunkBytes: 1000, allowNonFinite: allow);
+        }
+        finally
+        {
+            ParameterSelector.MctCandidateUpToOverride.Value = null;
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OptimalSearchPerTensor_OfMoreValuesThanItsLargestSample_IsChosenFromTheFilesSample(bool asDouble)
+    {
+        // Beyond 2^20 values every sample is strided (the benchmark's case, smaller); an odd count splits the halves unevenly.
+        var random = new Random(97);
+        long[] shape = [(1 << 20) + 4_097];
+        var values = Enumerable.Range(0, (int)shape[0]).Select(_ => random.NextDouble() * random.NextDouble() * (random.Next(2) * 2 - 1)).ToArray();
+        var arguments = new QuantizerArguments { Method = QuantizationMethod.Symmetric, NumBits = 8, Search = SelectionSearch.Optimal };
+        AssertPath(arguments, shape, null, asDouble, Path.Sample);
+        AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Sample);
+    }
+
     [Theory]
     [InlineData(ErrorMethod.Mse)]
     [InlineData(ErrorMethod.NoClipping)]
@@ -351,14 +410,15 @@ public sealed class ChannelReadTests : IDisposable
     private static void AssertPath(QuantizerArguments arguments, long[] shape, int? axis, bool asDouble, Path path)
     {
         var recipe = arguments.Check();
-        (bool FinalPerBlock, bool FromExtremes)? selection = asDouble
-            ? ChannelBlockSelection<double>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } d ? (d.FinalPerBlock, d.FromExtremes) : null
-            : ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } f ? (f.FinalPerBlock, f.FromExtremes) : null;
+        (bool FinalPerBlock, bool FromExtremes, bool FromSample)? selection = asDouble
+            ? ChannelBlockSelection<double>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } d ? (d.FinalPerBlock, d.FromExtremes, d.FromSample) : null
+            : ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, axis) is { } f ? (f.FinalPerBlock, f.FromExtremes, f.FromSample) : null;
         Assert.Equal(path, selection switch
         {
             null => Path.Channels,
             { FinalPerBlock: true } => Path.OnePass,
             { FromExtremes: true } => Path.Extremes,
+            { FromSample: true } => Path.Sample,
             _ => Path.Blocks,
         });
     }
@@ -387,7 +447,7 @@ public sealed class ChannelReadTests : IDisposable
         var fromStream = Run(JobInput.Stream("w.npy", () => File.OpenRead(input)), _temp.File("stream.q.npy"));
         // A path that ends in an error is not told (the error is the general path's).
         if (path is { } expectedPath && fromFile.Error is null)
-            Assert.Equal(expectedPath switch { Path.OnePass => ["one pass"], Path.Blocks => ["blocks"], Path.Extremes => ["extremes"], _ => Array.Empty<string>() }, taken);
+            Assert.Equal(expectedPath switch { Path.OnePass => ["one pass"], Path.Blocks => ["blocks"], Path.Extremes => ["extremes"], Path.Sample => ["sample"], _ => Array.Empty<string>() }, taken);
         Assert.Equal(fromStream.Error?.ErrorId, fromFile.Error?.ErrorId);
         Assert.Equal(fromStream.Error?.Message.Replace(input, "w.npy"), fromFile.Error?.Message.Replace(input, "w.npy"));
         Assert.Equal(fromStream.Bytes, fromFile.Bytes);

@@ -187,8 +187,9 @@ public static class FakeQuantizeKernel
         return (code - grid.ZeroPoint) * grid.Scale;
     }
 
+    /// <summary>The vector formula of finite lanes (<see cref="Apply{T}"/>'s, used by the selection's error sums too).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> Quantize<T>(Vector256<T> x, Vector256<T> scale, Vector256<T> inverse, Vector256<T> zeroPoint,
+    internal static Vector256<T> Quantize<T>(Vector256<T> x, Vector256<T> scale, Vector256<T> inverse, Vector256<T> zeroPoint,
                                             Vector256<T> quantMin, Vector256<T> quantMax)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         (Code(x, inverse, zeroPoint, quantMin, quantMax) - zeroPoint) * scale;

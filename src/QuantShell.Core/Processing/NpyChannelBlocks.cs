@@ -17,9 +17,10 @@ namespace QuantShell.Core.Processing;
 
 /// <summary>
 /// A float32 or float64 .npy weight in C order whose values are chosen per channel along an axis with nothing but
-/// length-1 axes before it (so each channel is one contiguous run of the file), or per tensor with no clipping, chosen
-/// without reading it whole. No clipping: each channel's extremes in one pass in chunks, then the file streamed through
-/// the complete quantizer. Otherwise blocks of whole channels are read into buffers used again for every block; where
+/// length-1 axes before it (so each channel is one contiguous run of the file), or per tensor with no clipping or by the
+/// optimal search of a large tensor, chosen without reading it whole. No clipping: each channel's extremes in one pass in
+/// chunks, then the file streamed through the complete quantizer; the optimal search per tensor likewise from the
+/// tensor's extremes and strided samples (<see cref="TensorSample{T}"/>). Otherwise blocks of whole channels are read into buffers used again for every block; where
 /// each block's values are final once it is read (<see cref="ChannelBlockSelection{T}.FinalPerBlock"/>), each block is
 /// quantized and written as soon as its values are chosen (one pass over the file), else the blocks give the values and
 /// the file is then streamed. Either way the values, the output bytes and the statistics are those of choosing from the
@@ -77,7 +78,9 @@ internal static class NpyChannelBlocks
         }
         QuantizerSpec? spec;
         using (var input = NpyFiles.OpenRead(inputPath, inputName))
-            spec = selection.FromExtremes ? ChooseFromExtremes(input, inputName, header, axis, selection, options, token) : Choose(input, inputName, header, axis, selection, token);
+            spec = selection.FromExtremes ? ChooseFromExtremes(input, inputName, header, axis, selection, options, token)
+                : selection.FromSample ? ChooseFromSample(input, inputName, header, selection, options, token)
+                : Choose(input, inputName, header, axis, selection, token);
         if (spec is null) return null;
         InferableQuantizer quantizer;
         try
@@ -88,7 +91,7 @@ internal static class NpyChannelBlocks
         {
             return null;
         }
-        Taken.Value?.Invoke(selection.FromExtremes ? "extremes" : "blocks");
+        Taken.Value?.Invoke(selection.FromExtremes ? "extremes" : selection.FromSample ? "sample" : "blocks");
         return NpyQuantizer.QuantizeFile(inputPath, outputPath, quantizer, options, token);
     }
 
@@ -167,6 +170,52 @@ internal static class NpyChannelBlocks
     {
         using var timer = Timeline.Time(TimelinePhase.Choose);
         return selection.CompleteFromExtremes(ChannelExtremes<T>(input, inputName, header, axis, options, token));
+    }
+
+    /// <summary>
+    /// The optimal search per tensor: the spec from the tensor's extremes and strided samples (<see cref="TensorSample{T}"/>),
+    /// gathered in one pass over the file in chunks, its halves read and gathered on two cores at once; or null (also
+    /// where the file cannot be read: the general path then reports it).
+    /// </summary>
+    private static QuantizerSpec? ChooseFromSample<T>(FileStream input, string inputName, NpyHeader header, ChannelBlockSelection<T> selection,
+                                                      FileQuantizeOptions options, CancellationToken token)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        using var timer = Timeline.Time(TimelinePhase.Choose);
+        int size = Marshal.SizeOf<T>();
+        long count = header.ElementCount;
+        var sample = selection.NewSample();
+        int chunk = (int)Math.Max(1, Math.Min(count, Math.Max(1, options.ChunkBytes) / size));
+        var parts = sample.Split(count >= 4L * chunk ? Math.Min(2, Environment.ProcessorCount) : 1);
+        var handle = input.SafeFileHandle;
+        try
+        {
+            Parallel.For(0, parts.Length, new ParallelOptions { CancellationToken = token }, k =>
+            {
+                var part = parts[k];
+                var buffer = new T[(int)Math.Min(chunk, part.End - part.Start)];
+                for (long position = part.Start; position < part.End;)
+                {
+                    token.ThrowIfCancellationRequested();
+                    int n = (int)Math.Min(buffer.Length, part.End - position);
+                    var values = buffer.AsSpan(0, n);
+                    using (Timeline.Time(TimelinePhase.Read))
+                        TensorFileHandles.ReadExactly(handle, MemoryMarshal.AsBytes(values), header.DataOffset + position * size, inputName, "its data");
+                    part.Add(values);
+                    position += n;
+                }
+            });
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is QuantShellException or AggregateException or IOException)
+        {
+            return null;
+        }
+        sample.Join(parts);
+        return selection.CompleteFromSample(sample);
     }
 
     /// <summary>Each channel's least and greatest finite values (<see cref="ChannelBlockSelection{T}.Extremes(ReadOnlySpan{T})"/>; null: none), in one pass in chunks.</summary>

@@ -22,7 +22,7 @@ namespace QuantShell.Core.Selection;
 /// </summary>
 internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
 {
-    private enum Mode { Extremes, PerBlock, MctSearch }
+    private enum Mode { Extremes, PerBlock, MctSearch, Sampled }
 
     private readonly QuantizerSpec _incomplete;
     private readonly SelectionOptions _options;
@@ -57,7 +57,10 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             return null;
         if (options.ErrorMethod == ErrorMethod.NoClipping)
             return new(incomplete, options, shape, axis, Mode.Extremes);
-        if (!incomplete.PerChannel || options.ErrorMethod == ErrorMethod.Percentile) return null;
+        // The optimal search per tensor, of a large tensor: its extremes and strided samples, gathered as the file is read.
+        if (!incomplete.PerChannel)
+            return ParameterSelector.SampledApplies(incomplete, options, shape.Aggregate(1L, (x, y) => x * y)) ? new(incomplete, options, shape, axis, Mode.Sampled) : null;
+        if (options.ErrorMethod == ErrorMethod.Percentile) return null;
         if (incomplete.Method == QuantizationMethod.Pot) return new(incomplete, options, shape, axis, Mode.PerBlock);
         if (options.Search == SelectionSearch.Mct) return new(incomplete, options, shape, axis, Mode.MctSearch);
         // The optimal search of a large tensor: each channel's scans are its own (MCT's choice, whose search looks across
@@ -93,6 +96,31 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>
+    /// Whether the values depend only on the tensor's extremes and evenly strided samples (the optimal search per tensor):
+    /// then they come from <see cref="CompleteFromSample"/> of a <see cref="NewSample"/> given every value in order.
+    /// </summary>
+    public bool FromSample => _mode == Mode.Sampled;
+
+    /// <summary>An empty sample of the tensor, to be given every value in order (<see cref="FromSample"/>).</summary>
+    public TensorSample<T> NewSample() => _mode == Mode.Sampled
+        ? new TensorSample<T>(TensorValues, ChannelScorer<T>.SampleLimits(_options))
+        : throw new InvalidOperationException("These values are not chosen from a sample.");
+
+    /// <summary>The complete spec from the tensor's sample; null where the whole tensor's path must decide (no finite value, an error).</summary>
+    public QuantizerSpec? CompleteFromSample(TensorSample<T> sample)
+    {
+        if (_mode != Mode.Sampled || !sample.Complete || sample.Length != TensorValues) return null;
+        try
+        {
+            return ParameterSelector.SelectSampled(_incomplete, sample, _options);
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The extremes of values in order from those of an earlier part (<paramref name="earlier"/>, null when it had no
     /// finite value) and of the part after it: an earlier value wins a tie, as in a scan.
     /// </summary>
@@ -120,6 +148,8 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             {
                 case Mode.Extremes:
                     throw new InvalidOperationException("No clipping is chosen from each channel's extremes (CompleteFromExtremes).");
+                case Mode.Sampled:
+                    throw new InvalidOperationException("The optimal search per tensor is chosen from a sample (CompleteFromSample).");
                 case Mode.PerBlock:
                 {
                     if (!AllHaveFinite(block)) return false;
@@ -153,6 +183,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             switch (_mode)
             {
                 case Mode.Extremes:
+                case Mode.Sampled:
                     return null;
                 case Mode.PerBlock:
                     return Joined(_blockSpecs);

@@ -16,25 +16,56 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private T[]? _edges;
     private double[]? _quantizedEdges;
     private T[]? _edgeOutput;
-    private double? _maxAbs;
+    private (double Min, double Max)? _range;
+    private readonly T[]? _values;
+    private readonly TensorSample<T>? _sampled;
 
     public ChannelScorer(T[] values, SelectionOptions options)
     {
-        Values = values;
+        _values = values;
         Options = options;
         _measure = new ErrorMeasure(options.ErrorMethod, options.P);
     }
 
-    public T[] Values { get; }
+    /// <summary>
+    /// A scorer of values not held, only their extremes and strided samples (<see cref="TensorSample{T}"/>, made with the
+    /// limits <see cref="SampleLimits"/> gives): enough for the symmetric and uniform scans of Mse, Mae and Lp, which
+    /// read nothing else; <see cref="Values"/> is then not there.
+    /// </summary>
+    public ChannelScorer(TensorSample<T> sampled, SelectionOptions options)
+    {
+        _sampled = sampled;
+        Options = options;
+        _measure = new ErrorMeasure(options.ErrorMethod, options.P);
+    }
+
+    /// <summary>The sample sizes the symmetric and uniform scans ask <see cref="Sample"/> for.</summary>
+    public static int[] SampleLimits(SelectionOptions options) =>
+        new[] { 1 << 14, 1 << 16, int.MaxValue }.Select(l => Math.Min(l, options.MaxSearchValues)).Distinct().ToArray();
+
+    /// <summary>
+    /// Whether this scorer is the only one at work (per tensor): then its exact scores are computed in larger batches,
+    /// split over two cores (the choice is the same either way).
+    /// </summary>
+    public bool Alone { get; init; }
+
+    public T[] Values => _values ?? throw new InvalidOperationException("Only a sample of these values is held.");
     public SelectionOptions Options { get; }
     public ErrorMethod Method => Options.ErrorMethod;
 
-    public double MaxAbs => _maxAbs ??= ComputeMaxAbs(Values);
+    /// <summary>The greatest |x| of the finite values (0 when none is).</summary>
+    public double MaxAbs => Math.Max(0, Math.Max(-Range.Min, Range.Max));
+
+    /// <summary>The least and greatest finite values ((0, 0) when none is).</summary>
+    public (double Min, double Max) Range => _range ??= (_sampled is null ? ChannelBlockSelection<T>.Extremes(Values) : _sampled.Extremes) is { } extremes
+        ? (double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))
+        : (0, 0);
 
     /// <summary>The values scored: an evenly strided sample of at most <paramref name="limit"/> values (all when there are fewer).</summary>
     public T[] Sample(int limit)
     {
         limit = Math.Min(limit, Options.MaxSearchValues);
+        if (_sampled is not null) return _sampled.Sample(limit);
         if (Values.Length <= limit) return Values;
         var sample = new T[limit];
         double stride = (double)Values.Length / limit;
@@ -45,7 +76,12 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The error of one integer grid whose range is [<paramref name="rangeMin"/>, <paramref name="rangeMax"/>], on <paramref name="sample"/> (ignored by Kl).</summary>
     public double Score(in Grid<T> grid, double rangeMin, double rangeMax, T[] sample)
     {
-        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(sample, grid);
+        if (Method != ErrorMethod.Kl)
+        {
+            Span<double> mean = stackalloc double[1];
+            _measure.MeanMany<T>(sample, new ReadOnlySpan<Grid<T>>(in grid), mean);
+            return mean[0];
+        }
         var edges = Edges();
         var output = _edgeOutput ??= new T[edges.Length];
         var quantized = _quantizedEdges ??= new double[edges.Length];
@@ -104,15 +140,52 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             leastHigh = Math.Min(leastHigh, high * (1 + gamma) / sample.Length);
         }
         // The undecided grids scored from the lowest bound up: once the least exact error so far is below a grid's lower
-        // bound, that grid cannot be the least (nor equal it) and keeps its bound.
+        // bound, that grid cannot be the least (nor equal it) and keeps its bound. They are scored in batches (1, 2, 4,
+        // ... grids; twice that for a scorer alone, split over two cores), all of a batch in one pass over the values: a
+        // grid a batch scores that one at a time would have left with its bound has an error above that bound, so above
+        // the least either way, and every grid whose error is the least is scored exactly either way.
         var order = Enumerable.Range(0, grids.Count).Where(i => grids[i] is not null).ToArray();
         Array.Sort(lows.Where((_, i) => grids[i] is not null).ToArray(), order);
-        foreach (int i in order)
+        int next = 0, batch = Alone ? 2 : 1;
+        var taken = new List<int>();
+        while (next < order.Length)
         {
-            errors[i] = lows[i] > leastHigh ? lows[i] : Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
-            leastHigh = Math.Min(leastHigh, errors[i]);
+            taken.Clear();
+            for (; next < order.Length && taken.Count < batch; next++)
+            {
+                int i = order[next];
+                if (lows[i] > leastHigh) errors[i] = lows[i];
+                else taken.Add(i);
+            }
+            ScoreExactly(taken, grids, ranges, sample, errors);
+            foreach (int i in taken) leastHigh = Math.Min(leastHigh, errors[i]);
+            batch *= 2;
         }
         return errors;
+    }
+
+    /// <summary>The exact errors of the grids <paramref name="taken"/> (indexes), into <paramref name="errors"/>.</summary>
+    private void ScoreExactly(List<int> taken, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double[] errors)
+    {
+        if (taken.Count == 0) return;
+        if (Method == ErrorMethod.Kl)
+        {
+            foreach (int i in taken) errors[i] = Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
+            return;
+        }
+        var batch = taken.Select(i => grids[i]!.Value).ToArray();
+        var means = new double[batch.Length];
+        var measure = _measure;
+        // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
+        int parts = Alone && batch.Length >= 2 ? 2 : 1;
+        int half = (batch.Length + 1) / 2;
+        if (parts == 1) measure.MeanMany<T>(sample, batch, means);
+        else Parallel.For(0, 2, p =>
+        {
+            int start = p * half, length = p == 0 ? half : batch.Length - half;
+            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length));
+        });
+        for (int k = 0; k < taken.Count; k++) errors[taken[k]] = means[k];
     }
 
     /// <summary>
@@ -138,8 +211,4 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);
 
     private T[] Edges() => _edges ??= Histogram().Edges.Select(T.CreateTruncating).ToArray();
-
-    /// <summary>The greatest |x| of the finite values (0 when none is): the larger magnitude of the least and greatest, found with vectors.</summary>
-    private static double ComputeMaxAbs(T[] values) =>
-        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? Math.Max(0, Math.Max(-double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1]))) : 0;
 }

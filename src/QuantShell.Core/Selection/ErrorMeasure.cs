@@ -50,6 +50,117 @@ internal readonly struct ErrorMeasure
         return count == 0 ? 0 : sum / count;
     }
 
+    /// <summary>
+    /// The errors <see cref="Mean{T}(ReadOnlySpan{T}, in Grid{T})"/> gives for each of <paramref name="grids"/>, bit for bit,
+    /// computed together: each chunk of values is quantized on every grid while it is in the cache, and each grid's error
+    /// summed in the same lanes and order as alone.
+    /// </summary>
+    public void MeanMany<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        if (means.Length != grids.Length) throw new ArgumentException("One mean per grid.", nameof(means));
+        if (_method is ErrorMethod.Mse or ErrorMethod.Mae && Vector256.IsHardwareAccelerated && values.Length >= 64 && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            MeanManyVectorized(values, grids, means);
+            return;
+        }
+        for (int g = 0; g < grids.Length; g++) means[g] = Mean(values, grids[g]);
+    }
+
+    // MeanVectorized for several grids: the same lanes and order of each grid's sums. The kernel's vector formula is
+    // applied in registers (what Apply computes for finite lanes; the others are masked out), the last values of the
+    // tail with its scalar formula, as Apply's tail. Chunks of 2048 values stay in the cache while every grid takes them.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MeanManyVectorized<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        const int chunk = 2048;
+        int count = grids.Length;
+        Span<Vector256<double>> sums = count <= 64 ? stackalloc Vector256<double>[count] : new Vector256<double>[count];
+        sums.Clear();
+        bool squared = _method == ErrorMethod.Mse;
+        int vectorEnd = values.Length - values.Length % Vector256<T>.Count;
+        long finiteCount = FiniteCount(values);
+        ref T first = ref MemoryMarshal.GetReference(values);
+        for (int start = 0; start < vectorEnd; start += chunk)
+        {
+            int end = Math.Min(vectorEnd, start + chunk);
+            for (int g = 0; g < count; g++)
+            {
+                ref readonly var grid = ref grids[g];
+                var scale = Vector256.Create(grid.Scale);
+                var inverse = Vector256.Create(grid.Inverse);
+                var zero = Vector256.Create(grid.ZeroPoint);
+                var qmin = Vector256.Create(grid.QuantMin);
+                var qmax = Vector256.Create(grid.QuantMax);
+                var sum = sums[g];
+                for (int i = start; i < end; i += Vector256<T>.Count)
+                {
+                    var vx = Vector256.LoadUnsafe(ref first, (nuint)i);
+                    sum += ErrorTerms(vx, FakeQuantizeKernel.Quantize(vx, scale, inverse, zero, qmin, qmax), squared);
+                }
+                sums[g] = sum;
+            }
+        }
+        for (int g = 0; g < count; g++)
+        {
+            var grid = grids[g];
+            double tailSum = 0;
+            for (int i = vectorEnd; i < values.Length; i++)
+            {
+                T x = values[i];
+                if (!T.IsFinite(x)) continue;
+                double error = Math.Abs(double.CreateTruncating(x) - double.CreateTruncating(FakeQuantizeKernel.Quantize(x, grid.Scale, grid.Inverse, grid.ZeroPoint, grid.QuantMin, grid.QuantMax)));
+                tailSum += squared ? error * error : error;
+            }
+            means[g] = finiteCount == 0 ? 0 : (Vector256.Sum(sums[g]) + tailSum) / finiteCount;
+        }
+    }
+
+    /// <summary>One vector's terms as MeanVectorized adds them to its float64 lanes (non-finite lanes 0): float32 lanes widened, the halves added first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ErrorTerms<T>(Vector256<T> vx, Vector256<T> vy, bool squared) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var x = vx.AsSingle();
+            var finite = Vector256.Equals(x - x, Vector256<float>.Zero);
+            var (finiteLow, finiteHigh) = Vector256.Widen(finite.AsInt32());
+            var (xLow, xHigh) = Vector256.Widen(x);
+            var (yLow, yHigh) = Vector256.Widen(vy.AsSingle());
+            var dLow = Vector256.Abs(xLow - yLow) & finiteLow.AsDouble();
+            var dHigh = Vector256.Abs(xHigh - yHigh) & finiteHigh.AsDouble();
+            return squared ? dLow * dLow + dHigh * dHigh : dLow + dHigh;
+        }
+        var xd = vx.AsDouble();
+        var d = Vector256.Abs(xd - vy.AsDouble()) & Vector256.Equals(xd - xd, Vector256<double>.Zero);
+        return squared ? d * d : d;
+    }
+
+    /// <summary>How many values are finite (x - x is 0 exactly then).</summary>
+    private static long FiniteCount<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var lanes = Vector256<long>.Zero;
+        int i = 0;
+        ref T first = ref MemoryMarshal.GetReference(values);
+        for (; i <= values.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+        {
+            var v = Vector256.LoadUnsafe(ref first, (nuint)i);
+            var finite = Vector256.Equals(v - v, Vector256<T>.Zero);
+            if (typeof(T) == typeof(float))
+            {
+                var (low, high) = Vector256.Widen(finite.AsInt32());
+                lanes -= low + high;
+            }
+            else
+            {
+                lanes -= finite.AsInt64();
+            }
+        }
+        long count = Vector256.Sum(lanes);
+        for (; i < values.Length; i++)
+            if (T.IsFinite(values[i])) count++;
+        return count;
+    }
+
     private double MeanVectorized(ReadOnlySpan<float> values, in Grid<float> grid)
     {
         const int chunk = 2048;

@@ -120,17 +120,9 @@ public static class ParameterSelector
         {
             spec = LutSelection.Select(spec, channels, options);
         }
-        else if (incomplete.Method == QuantizationMethod.Uniform)
-        {
-            var ranges = PerChannel(channels, c => UniformRange(new ChannelScorer<T>(c, options), incomplete));
-            spec = spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
-        }
         else
         {
-            var thresholds = PerChannel(channels, c => incomplete.Method == QuantizationMethod.Pot
-                ? PotThreshold(new ChannelScorer<T>(c, options), incomplete.NumBits, signed)
-                : SymmetricThreshold(new ChannelScorer<T>(c, options), incomplete.NumBits, signed));
-            spec = spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
+            spec = Scanned(spec, incomplete, signed, channels.Select(c => new ChannelScorer<T>(c, options) { Alone = channels.Length == 1 }).ToArray());
         }
         spec.Validate();
         // On a small tensor MCT's choice is one more candidate: where its heuristic lands lower (a jagged error curve
@@ -138,6 +130,51 @@ public static class ParameterSelector
         // its search would cost more than the scans (MctCandidateUpTo).
         if (mctApplies && options.ErrorMethod != ErrorMethod.NoClipping && MctIsCandidate(tensorValues))
             spec = Better(spec, FromMct(incomplete, MctSelection.Choose(incomplete, channels, batches(), options, shape)), channels, options);
+        return spec;
+    }
+
+    /// <summary>The optimal search's POT, symmetric or uniform values of each channel, from its scorer.</summary>
+    private static QuantizerSpec Scanned<T>(QuantizerSpec spec, QuantizerSpec incomplete, bool signed, ChannelScorer<T>[] scorers)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        if (incomplete.Method == QuantizationMethod.Uniform)
+        {
+            var ranges = PerChannel(scorers, s => UniformRange(s, incomplete));
+            return spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
+        }
+        var thresholds = PerChannel(scorers, s => incomplete.Method == QuantizationMethod.Pot
+            ? PotThreshold(s, incomplete.NumBits, signed)
+            : SymmetricThreshold(s, incomplete.NumBits, signed));
+        return spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
+    }
+
+    /// <summary>
+    /// Whether a weights tensor of <paramref name="tensorValues"/> values, per tensor, gets its values from its extremes and
+    /// strided samples alone (<see cref="SelectSampled"/>), the same as from all its values: the optimal search's
+    /// symmetric and uniform scans of Mse, Mae or Lp read nothing else where MCT's choice is not a candidate.
+    /// </summary>
+    internal static bool SampledApplies(QuantizerSpec incomplete, SelectionOptions options, long tensorValues) =>
+        incomplete is { Target: QuantizationTarget.Weights, PerChannel: false, IsLut: false, GroupSize: null }
+        && incomplete.Method is QuantizationMethod.Symmetric or QuantizationMethod.Uniform
+        && options is { Search: SelectionSearch.Optimal, ErrorMethod: ErrorMethod.Mse or ErrorMethod.Mae or ErrorMethod.Lp }
+        && !MctIsCandidate(tensorValues);
+
+    /// <summary>
+    /// Completes a per-tensor weights spec (<see cref="SampledApplies"/>) from the tensor's extremes and samples, gathered
+    /// part after part (a file read in chunks): the spec <see cref="Select(QuantizerSpec, IReadOnlyList{NpyArray}, SelectionOptions?)"/>
+    /// gives from the whole array. Null where the tensor has no finite value (the whole tensor's path then decides).
+    /// </summary>
+    internal static QuantizerSpec? SelectSampled<T>(QuantizerSpec incomplete, TensorSample<T> sample, SelectionOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        if (!SampledApplies(incomplete, options, sample.Length))
+            throw new ArgumentException("The values of this quantizer are not chosen from samples.", nameof(incomplete));
+        CheckOptions(options);
+        if (sample.Extremes is null) return null;
+        bool signed = incomplete.Signed ?? true;
+        var spec = incomplete with { Signed = incomplete.Method == QuantizationMethod.Uniform ? null : signed };
+        spec = Scanned(spec, incomplete, signed, [new ChannelScorer<T>(sample, options) { Alone = true }]);
+        spec.Validate();
         return spec;
     }
 
@@ -220,7 +257,7 @@ public static class ParameterSelector
     /// The choice of each channel, channels spread over the cores: each is independent of the others, and its result
     /// does not depend on which thread computed it.
     /// </summary>
-    private static TResult[] PerChannel<T, TResult>(T[][] channels, Func<T[], TResult> choose)
+    private static TResult[] PerChannel<TChannel, TResult>(TChannel[] channels, Func<TChannel, TResult> choose)
     {
         var results = new TResult[channels.Length];
         if (channels.Length == 1) results[0] = choose(channels[0]);
@@ -419,7 +456,7 @@ public static class ParameterSelector
     internal static (double Min, double Max) UniformRange<T>(ChannelScorer<T> scorer, QuantizerSpec incomplete)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var (lo, hi) = MinMax(scorer.Values);
+        var (lo, hi) = scorer.Range;
         if (scorer.Method == ErrorMethod.NoClipping || lo == hi)
             return NonDegenerate(lo, hi);
         if (scorer.Method == ErrorMethod.Percentile)
@@ -512,7 +549,4 @@ public static class ParameterSelector
         double cover = Percentiles.OfMagnitude<T>(scorer.Values, scorer.Options.Percentile);
         return (float)cover > 0 ? cover : maxAbs;
     }
-
-    private static (double Min, double Max) MinMax<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
-        ChannelBlockSelection<T>.Extremes(values) is { } extremes ? (double.CreateTruncating(extremes[0]), double.CreateTruncating(extremes[1])) : (0, 0);
 }

@@ -201,7 +201,8 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
 
     /// <summary>
     /// Values chosen per channel along an axis with only length-1 axes before it (axis 0, a weight's output channels, by
-    /// default), or per tensor with no clipping, of a float32 or float64 .npy file in C order: each channel is one run of
+    /// default), or per tensor with no clipping or by the optimal search of a large tensor (from its extremes and strided
+    /// samples, gathered in one pass), of a float32 or float64 .npy file in C order: each channel is one run of
     /// the file, so the values are chosen from blocks of channels read into buffers used again for each block, and the
     /// blocks quantized as they are read where their values are final then (<see cref="NpyChannelBlocks"/>). Where they
     /// cannot be chosen block by block, per channel, each channel is read straight into its own array, the values chosen
@@ -214,7 +215,6 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         // Group-wise values are chosen per channel and group, not from whole channels: the general path splits them.
         if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || spec.GroupSize is not null)
             return null;
-        if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping) return null;
         NpyHeader header;
         long fileBytes;
         using (var file = NpyFiles.OpenRead(input.FullPath, input.Name))
@@ -222,6 +222,9 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             header = NpyHeader.Read(file, input.Name);
             fileBytes = file.Length;
         }
+        // Per tensor only the optimal search of a tensor too large for MCT's choice to be a candidate is chosen from samples.
+        if (!spec.PerChannel && recipe.Selection!.ErrorMethod != ErrorMethod.NoClipping && !ParameterSelector.SampledApplies(spec, recipe.Selection, header.ElementCount))
+            return null;
         if (header.FortranOrder || header.DType.BigEndian || header.DType.Kind != DTypeKind.Float || header.DType.ItemSize is not (4 or 8)
             || header.Shape.Length == 0 || header.ElementCount == 0 || fileBytes < header.DataOffset + header.DataBytes)
             return null;
