@@ -86,8 +86,16 @@ internal static class MctLutSelection
         }
         if (aggregate) aggregated?.Invoke(binWeight, binSum, binScore);
         if (aggregate) return TableFromBins(binWeight, binSum, binScore, DistinctUpTo(channels, 1 << numBits), numBits, lutBitwidth);
-        return Table(new KMeans1D(scaled, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+        var table = Table(new KMeans1D(scaled, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+        // The points and k-means' sorted copies and running sums (about KMeansBytesPerPoint each) are garbage now: counted
+        // like a tensor read whole, so that a model's tensors do not pile them up before the collector runs.
+        Processing.WholeTensorMemory.Release(total * KMeansBytesPerPoint);
+        return table;
     }
+
+    /// <summary>The bytes per point a weights table's k-means holds while it runs: the points and score weights (16), the
+    /// sorted triples and their merged copy (48), the distinct points (8), two lists of pairs (32), six running sums (48).</summary>
+    private const long KMeansBytesPerPoint = 152;
 
     /// <summary>
     /// The table from the aggregated points of <see cref="WeightsTable{T}"/> (each bin's count, sum of scaled values and
