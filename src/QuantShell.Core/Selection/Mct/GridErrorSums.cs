@@ -391,23 +391,14 @@ internal static class GridErrorSums
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int VectorFromSingle(ReadOnlySpan<float> x, in GridD grid, bool absolute, Span<double> terms)
     {
-        var av = Vector256.Create(grid.Low);
-        var bv = Vector256.Create(grid.High);
-        var sv = Vector256.Create(grid.Step);
-        var rv = Vector256.Create(grid.Inverse);
-        var lv = Vector256.Create(grid.Limit);
+        var lanes = new GridLanes(grid);
         ref float source = ref MemoryMarshal.GetReference(x);
         ref double target = ref MemoryMarshal.GetReference(terms);
         int i = 0;
         for (; i <= x.Length - Vector128<float>.Count; i += Vector128<float>.Count)
         {
             var v = Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)i).ToVector256Unsafe());
-            var c = Clip(v, av, bv) - av;
-            var y = c * rv;
-            var k = Vector256.Round(y);
-            if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
-            var d = v - (sv * k + av);
-            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
+            lanes.Term(v, absolute).StoreUnsafe(ref target, (nuint)i);
         }
         return i;
     }
@@ -415,25 +406,31 @@ internal static class GridErrorSums
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int VectorFromDouble(ReadOnlySpan<double> x, in GridD grid, bool absolute, Span<double> terms)
     {
-        var av = Vector256.Create(grid.Low);
-        var bv = Vector256.Create(grid.High);
-        var sv = Vector256.Create(grid.Step);
-        var rv = Vector256.Create(grid.Inverse);
-        var lv = Vector256.Create(grid.Limit);
+        var lanes = new GridLanes(grid);
         ref double source = ref MemoryMarshal.GetReference(x);
         ref double target = ref MemoryMarshal.GetReference(terms);
         int i = 0;
         for (; i <= x.Length - Vector256<double>.Count; i += Vector256<double>.Count)
-        {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-            var c = Clip(v, av, bv) - av;
-            var y = c * rv;
-            var k = Vector256.Round(y);
-            if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
-            var d = v - (sv * k + av);
-            (absolute ? Vector256.Abs(d) : d * d).StoreUnsafe(ref target, (nuint)i);
-        }
+            lanes.Term(Vector256.LoadUnsafe(ref source, (nuint)i), absolute).StoreUnsafe(ref target, (nuint)i);
         return i;
+    }
+
+    /// <summary>A float64 grid in every lane, and the term of four values on it (the loops above, whatever the values' type).</summary>
+    private readonly struct GridLanes(in GridD grid)
+    {
+        private readonly Vector256<double> _low = Vector256.Create(grid.Low), _high = Vector256.Create(grid.High), _step = Vector256.Create(grid.Step),
+                                           _inverse = Vector256.Create(grid.Inverse), _limit = Vector256.Create(grid.Limit);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Term(Vector256<double> v, bool absolute)
+        {
+            var c = Clip(v, _low, _high) - _low;
+            var y = c * _inverse;
+            var k = Vector256.Round(y);
+            if (!Vector256.LessThanAll(Vector256.Abs(y - k), _limit)) k = Vector256.Round(c / _step);
+            var d = v - (_step * k + _low);
+            return absolute ? Vector256.Abs(d) : d * d;
+        }
     }
 
     /// <summary>
