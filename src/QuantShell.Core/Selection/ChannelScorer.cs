@@ -68,8 +68,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         if (_sampled is not null) return _sampled.Sample(limit);
         if (Values.Length <= limit) return Values;
         var sample = new T[limit];
-        double stride = (double)Values.Length / limit;
-        for (int i = 0; i < limit; i++) sample[i] = Values[(long)(i * stride)];
+        double stride = TensorSample<T>.Stride(Values.Length, limit);
+        for (int i = 0; i < limit; i++) sample[i] = Values[TensorSample<T>.Index(i, stride)];
         return sample;
     }
 

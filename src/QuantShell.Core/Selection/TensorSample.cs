@@ -32,9 +32,15 @@ internal sealed class TensorSample<T> where T : unmanaged, IFloatingPointIeee754
         {
             _slotOf[sizes[s]] = s;
             _samples[s] = new T[sizes[s]];
-            _strides[s] = (double)length / sizes[s];
+            _strides[s] = Stride(length, sizes[s]);
         }
     }
+
+    /// <summary>The stride of an evenly strided sample of <paramref name="size"/> of <paramref name="length"/> values.</summary>
+    internal static double Stride(long length, int size) => (double)length / size;
+
+    /// <summary>Which value is entry <paramref name="i"/> of an evenly strided sample (<see cref="Stride"/>).</summary>
+    internal static long Index(int i, double stride) => (long)(i * stride);
 
     /// <summary>How many values the tensor holds.</summary>
     public long Length { get; }
@@ -95,7 +101,7 @@ internal sealed class TensorSample<T> where T : unmanaged, IFloatingPointIeee754
             int i = next[s];
             for (; i < sample.Length; i++)
             {
-                long at = (long)(i * stride);
+                long at = Index(i, stride);
                 if (at >= end) break;
                 sample[i] = values[(int)(at - position)];
             }
@@ -123,8 +129,8 @@ internal sealed class TensorSample<T> where T : unmanaged, IFloatingPointIeee754
                 double stride = owner._strides[s];
                 int size = owner._samples[s].Length;
                 int i = (int)Math.Min(size, Math.Max(0, Math.Floor(start / stride)));
-                while (i > 0 && (long)((i - 1) * stride) >= start) i--;
-                while (i < size && (long)(i * stride) < start) i++;
+                while (i > 0 && Index(i - 1, stride) >= start) i--;
+                while (i < size && Index(i, stride) < start) i++;
                 _next[s] = i;
             }
         }
