@@ -25,12 +25,11 @@ internal readonly struct ErrorMeasure
     public double Mean<T>(ReadOnlySpan<T> values, in Grid<T> grid) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         // Selection scores hundreds of candidates on every value: quantize with the vector kernel, sum in four lanes.
-        if (_method is ErrorMethod.Mse or ErrorMethod.Mae && Vector256.IsHardwareAccelerated && values.Length >= 64)
+        if (Vectorized(values))
         {
-            if (typeof(T) == typeof(float))
-                return MeanVectorized(MemoryMarshal.Cast<T, float>(values), Unsafe.As<Grid<T>, Grid<float>>(ref Unsafe.AsRef(in grid)));
-            if (typeof(T) == typeof(double))
-                return MeanVectorized(MemoryMarshal.Cast<T, double>(values), Unsafe.As<Grid<T>, Grid<double>>(ref Unsafe.AsRef(in grid)));
+            Span<double> mean = stackalloc double[1];
+            MeanManyVectorized(values, new ReadOnlySpan<Grid<T>>(in grid), mean);
+            return mean[0];
         }
         double sum = 0;
         long count = 0;
@@ -50,6 +49,10 @@ internal readonly struct ErrorMeasure
         return count == 0 ? 0 : sum / count;
     }
 
+    /// <summary>Whether the errors are summed in float64 vector lanes (<see cref="MeanManyVectorized"/>): Mse and Mae of float32 or float64 values, 64 or more.</summary>
+    private bool Vectorized<T>(ReadOnlySpan<T> values) =>
+        _method is ErrorMethod.Mse or ErrorMethod.Mae && Vector256.IsHardwareAccelerated && values.Length >= 64 && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
+
     /// <summary>
     /// The errors <see cref="Mean{T}(ReadOnlySpan{T}, in Grid{T})"/> gives for each of <paramref name="grids"/>, bit for bit,
     /// computed together: each chunk of values is quantized on every grid while it is in the cache, and each grid's error
@@ -58,7 +61,7 @@ internal readonly struct ErrorMeasure
     public void MeanMany<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (means.Length != grids.Length) throw new ArgumentException("One mean per grid.", nameof(means));
-        if (_method is ErrorMethod.Mse or ErrorMethod.Mae && Vector256.IsHardwareAccelerated && values.Length >= 64 && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        if (Vectorized(values))
         {
             MeanManyVectorized(values, grids, means);
             return;
@@ -66,7 +69,7 @@ internal readonly struct ErrorMeasure
         for (int g = 0; g < grids.Length; g++) means[g] = Mean(values, grids[g]);
     }
 
-    // MeanVectorized for several grids: the same lanes and order of each grid's sums. The kernel's vector formula is
+    // Several grids' errors in float64 lanes, each grid's in the same lanes and order as alone. The kernel's vector formula is
     // applied in registers (what Apply computes for finite lanes; the others are masked out), the last values of the
     // tail with its scalar formula, as Apply's tail. Chunks of 2048 values stay in the cache while every grid takes them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -115,7 +118,7 @@ internal readonly struct ErrorMeasure
         }
     }
 
-    /// <summary>One vector's terms as MeanVectorized adds them to its float64 lanes (non-finite lanes 0): float32 lanes widened, the halves added first.</summary>
+    /// <summary>One vector's terms as MeanManyVectorized adds them to its float64 lanes (non-finite lanes 0): float32 lanes widened, the halves added first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<double> ErrorTerms<T>(Vector256<T> vx, Vector256<T> vy, bool squared) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -159,85 +162,6 @@ internal readonly struct ErrorMeasure
         for (; i < values.Length; i++)
             if (T.IsFinite(values[i])) count++;
         return count;
-    }
-
-    private double MeanVectorized(ReadOnlySpan<float> values, in Grid<float> grid)
-    {
-        const int chunk = 2048;
-        Span<float> quantized = stackalloc float[chunk];
-        var sum = Vector256<double>.Zero;
-        var count = Vector256<long>.Zero;
-        bool squared = _method == ErrorMethod.Mse;
-        double tailSum = 0;
-        long tailCount = 0;
-        var stats = new KernelStats();
-        for (int start = 0; start < values.Length; start += chunk)
-        {
-            var x = values.Slice(start, Math.Min(chunk, values.Length - start));
-            var y = quantized[..x.Length];
-            FakeQuantizeKernel.Apply(x, y, grid, ref stats);
-            int i = 0;
-            for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count)
-            {
-                var vx = Vector256.Create(x.Slice(i, Vector256<float>.Count));
-                var vy = Vector256.Create(y.Slice(i, Vector256<float>.Count));
-                // x - x is 0 exactly when x is finite: the lanes of NaN and ±infinity are left out.
-                var finite = Vector256.Equals(vx - vx, Vector256<float>.Zero);
-                var (finiteLow, finiteHigh) = Vector256.Widen(finite.AsInt32());
-                var (xLow, xHigh) = Vector256.Widen(vx);
-                var (yLow, yHigh) = Vector256.Widen(vy);
-                var dLow = Vector256.Abs(xLow - yLow) & finiteLow.AsDouble();
-                var dHigh = Vector256.Abs(xHigh - yHigh) & finiteHigh.AsDouble();
-                sum += squared ? dLow * dLow + dHigh * dHigh : dLow + dHigh;
-                count -= finiteLow + finiteHigh; // -1 per finite lane
-            }
-            for (; i < x.Length; i++)
-            {
-                if (!float.IsFinite(x[i])) continue;
-                double error = Math.Abs((double)x[i] - y[i]);
-                tailSum += squared ? error * error : error;
-                tailCount++;
-            }
-        }
-        long total = Vector256.Sum(count) + tailCount;
-        return total == 0 ? 0 : (Vector256.Sum(sum) + tailSum) / total;
-    }
-
-    private double MeanVectorized(ReadOnlySpan<double> values, in Grid<double> grid)
-    {
-        const int chunk = 1024;
-        Span<double> quantized = stackalloc double[chunk];
-        var sum = Vector256<double>.Zero;
-        var count = Vector256<long>.Zero;
-        bool squared = _method == ErrorMethod.Mse;
-        double tailSum = 0;
-        long tailCount = 0;
-        var stats = new KernelStats();
-        for (int start = 0; start < values.Length; start += chunk)
-        {
-            var x = values.Slice(start, Math.Min(chunk, values.Length - start));
-            var y = quantized[..x.Length];
-            FakeQuantizeKernel.Apply(x, y, grid, ref stats);
-            int i = 0;
-            for (; i + Vector256<double>.Count <= x.Length; i += Vector256<double>.Count)
-            {
-                var vx = Vector256.Create(x.Slice(i, Vector256<double>.Count));
-                var vy = Vector256.Create(y.Slice(i, Vector256<double>.Count));
-                var finite = Vector256.Equals(vx - vx, Vector256<double>.Zero);
-                var d = Vector256.Abs(vx - vy) & finite;
-                sum += squared ? d * d : d;
-                count -= finite.AsInt64();
-            }
-            for (; i < x.Length; i++)
-            {
-                if (!double.IsFinite(x[i])) continue;
-                double error = Math.Abs(x[i] - y[i]);
-                tailSum += squared ? error * error : error;
-                tailCount++;
-            }
-        }
-        long total = Vector256.Sum(count) + tailCount;
-        return total == 0 ? 0 : (Vector256.Sum(sum) + tailSum) / total;
     }
 
     /// <summary>Mean error between <paramref name="values"/> and their already quantized <paramref name="quantized"/>; non-finite values are skipped.</summary>
