@@ -2,6 +2,7 @@ using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
 using QuantShell.Core.Jobs;
 using QuantShell.Core.Jobs.Quantize;
+using QuantShell.Core.Kernels;
 using QuantShell.Core.Processing;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Rules;
@@ -21,19 +22,24 @@ public sealed class ChannelReadTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly long _blockBytes = NpyChannelBlocks.BlockBytes;
+    private readonly long _extremesBlockBytes = NpyChannelBlocks.ExtremesBlockBytes;
 
     public void Dispose()
     {
         NpyChannelBlocks.BlockBytes = _blockBytes;
+        NpyChannelBlocks.ExtremesBlockBytes = _extremesBlockBytes;
         _temp.Dispose();
     }
 
     /// <summary>How a case's values are chosen from the file.</summary>
     public enum Path
     {
-        /// <summary>Read, chosen, quantized and written block by block.</summary>
+        /// <summary>Read, chosen, quantized and written block by block (no clipping per channel: each channel's extremes found as it is read).</summary>
         OnePass,
-        /// <summary>No clipping: each channel's extremes found in a pass over the file, then the file streamed.</summary>
+        /// <summary>
+        /// No clipping per tensor, or per channel where the one pass does not apply (channels of fewer than 64 values): each
+        /// channel's extremes found in a pass over the file, then the file streamed.
+        /// </summary>
         Extremes,
         /// <summary>Chosen block by block, then the file streamed.</summary>
         Blocks,
@@ -50,7 +56,7 @@ public sealed class ChannelReadTests : IDisposable
         {
             foreach (var method in new[] { QuantizationMethod.Pot, QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
                 foreach (var search in new[] { SelectionSearch.Mct, SelectionSearch.Optimal })
-                    cases.Add(method, ErrorMethod.NoClipping, search, asDouble, Path.Extremes);
+                    cases.Add(method, ErrorMethod.NoClipping, search, asDouble, Path.OnePass);
             foreach (var error in new[] { ErrorMethod.Mse, ErrorMethod.Mae, ErrorMethod.Lp, ErrorMethod.Kl })
                 cases.Add(QuantizationMethod.Pot, error, SelectionSearch.Mct, asDouble, Path.OnePass);
             cases.Add(QuantizationMethod.Pot, ErrorMethod.Mse, SelectionSearch.Optimal, asDouble, Path.OnePass);
@@ -70,8 +76,8 @@ public sealed class ChannelReadTests : IDisposable
     {
         var cases = Cases().Select(row => ((QuantizationMethod)row[0], (ErrorMethod)row[1], (SelectionSearch)row[2], (bool)row[3], (Path)row[4])).ToArray();
         Assert.Equal(46, cases.Length);
-        Assert.Equal(10, cases.Count(c => c.Item5 == Path.OnePass));
-        Assert.Equal(12, cases.Count(c => c.Item5 == Path.Extremes));
+        Assert.Equal(22, cases.Count(c => c.Item5 == Path.OnePass));
+        Assert.Equal(12, cases.Count(c => c.Item5 == Path.OnePass && c.Item2 == ErrorMethod.NoClipping));
         Assert.Equal(16, cases.Count(c => c.Item5 == Path.Blocks));
         Assert.Equal(8, cases.Count(c => c.Item5 == Path.Channels));
         Assert.Equal(23, cases.Count(c => c.Item4));
@@ -94,6 +100,100 @@ public sealed class ChannelReadTests : IDisposable
                 NpyChannelBlocks.BlockBytes = blockBytes;
                 AssertSameAsWholeArray(shape, values.Select(v => v * scale).ToArray(), asDouble, arguments, path, chunkBytes: 1000);
             }
+        if (errorMethod != ErrorMethod.NoClipping) return;
+        // No clipping: blocks of three channels by their own limit (under a larger BlockBytes), each channel read in parts
+        // of 33 floats or 16 doubles (shorter than the extremes' vector loop; parts that end inside channels).
+        NpyChannelBlocks.BlockBytes = 1L << 24;
+        NpyChannelBlocks.ExtremesBlockBytes = 3 * 200 * (asDouble ? 8 : 4) + 1;
+        foreach (int chunkBytes in new[] { 132, 1000 })
+            AssertSameAsWholeArray(shape, values, asDouble, arguments, path, chunkBytes);
+    }
+
+    public static TheoryData<QuantizationMethod, SelectionSearch, int> ExtremesBlockCases()
+    {
+        var cases = new TheoryData<QuantizationMethod, SelectionSearch, int>();
+        foreach (var method in new[] { QuantizationMethod.Pot, QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            foreach (var search in new[] { SelectionSearch.Mct, SelectionSearch.Optimal })
+                foreach (int perBlock in new[] { 1, 3, 10 })
+                    cases.Add(method, search, perBlock);
+        return cases;
+    }
+
+    [Fact]
+    public void ExtremesBlockCases_AreEighteen() => Assert.Equal(18, ExtremesBlockCases().Count);
+
+    [Theory]
+    [MemberData(nameof(ExtremesBlockCases))]
+    public void NoClippingPerChannel_FromBlocksOfExtremes_IsTheChoiceFromAllChannelsExtremes(QuantizationMethod method, SelectionSearch search, int perBlock)
+    {
+        var random = new Random(11 * (int)method + (int)search + perBlock);
+        long[] shape = [10, 50];
+        // Channels of both signs, of one sign, of zeros only (both signs of zero) and of one value.
+        var channels = Enumerable.Range(0, 10).Select(c => Enumerable.Range(0, 50).Select(i => c switch
+        {
+            3 => (float)(random.NextDouble() * 2),
+            4 => -(float)(random.NextDouble() * 0.01),
+            5 => i % 3 == 0 ? -0f : 0f,
+            6 => 0.25f,
+            _ => (float)((random.NextDouble() - 0.5) * (c + 1)),
+        }).ToArray()).ToArray();
+        var extremes = channels.Select(c => ChannelBlockSelection<float>.Extremes(c)).ToArray();
+        var recipe = new QuantizerArguments { Method = method, NumBits = 5, PerChannel = true, ErrorMethod = ErrorMethod.NoClipping, Search = search }.Check();
+        var all = ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, 0)!.CompleteFromExtremes(extremes)!;
+        var selection = ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, 0)!;
+        Assert.True(selection.FinalPerBlock);
+        Assert.True(selection.FromExtremes);
+        for (int c = 0; c < 10; c += perBlock)
+        {
+            int end = Math.Min(10, c + perBlock);
+            Assert.Null(selection.Complete()); // not every channel taken yet
+            Assert.True(selection.TryAddExtremes(extremes[c..end]));
+            // Each block's values are final: those of its channels in the choice from all channels.
+            var block = selection.BlockSpec!;
+            if (method == QuantizationMethod.Uniform)
+            {
+                Assert.Equal(all.MinRange!.Skip(c).Take(end - c), block.MinRange!);
+                Assert.Equal(all.MaxRange!.Skip(c).Take(end - c), block.MaxRange!);
+            }
+            else Assert.Equal(all.Threshold!.Skip(c).Take(end - c), block.Threshold!);
+            Assert.Equal(all.Signed, block.Signed);
+        }
+        var joined = selection.Complete()!;
+        Assert.Equal(all.ToString(), joined.ToString());
+        Assert.Equal(all.Threshold, joined.Threshold);
+        Assert.Equal(all.MinRange, joined.MinRange);
+        Assert.Equal(all.MaxRange, joined.MaxRange);
+        Assert.Equal(all.ChannelAxis, joined.ChannelAxis);
+        Assert.Equal(0, joined.ChannelAxis);
+
+        // A channel with no finite value: MCT's choice depends on all channels, so the blocks give up.
+        var withoutFinite = ChannelBlockSelection<float>.For(recipe.Spec, recipe.Selection!, shape, 0)!;
+        Assert.False(withoutFinite.TryAddExtremes([extremes[0], null]));
+        // Per tensor the values come from the tensor's extremes, not from blocks.
+        var perTensor = new QuantizerArguments { Method = method, NumBits = 5, ErrorMethod = ErrorMethod.NoClipping, Search = search }.Check();
+        var tensor = ChannelBlockSelection<float>.For(perTensor.Spec, perTensor.Selection!, shape, null)!;
+        Assert.False(tensor.FinalPerBlock);
+        Assert.True(tensor.FromExtremes);
+        Assert.Throws<InvalidOperationException>(() => tensor.TryAddExtremes([extremes[0]]));
+    }
+
+    [Theory]
+    [InlineData(QuantizationMethod.Pot, false, 63)]
+    [InlineData(QuantizationMethod.Symmetric, false, 63)]
+    [InlineData(QuantizationMethod.Uniform, true, 63)]
+    [InlineData(QuantizationMethod.Symmetric, true, 64)]
+    [InlineData(QuantizationMethod.Uniform, false, 64)]
+    public void PerChannelNoClipping_TakesTheOnePassFromChannelsOf64Values_ElseTheTwoPasses(QuantizationMethod method, bool asDouble, int length)
+    {
+        // The one pass runs the kernel on whole channel pieces, from 64 values on; shorter channels take two passes, as
+        // do output chunks at or above the size the kernel writes around the cache (whose sums depend on alignment).
+        var random = new Random(length * 3 + (int)method);
+        long[] shape = [9, length];
+        var values = Enumerable.Range(0, 9 * length).Select(i => (random.NextDouble() - 0.4) * (1 + i % 4)).ToArray();
+        var arguments = new QuantizerArguments { Method = method, NumBits = 6, PerChannel = true, ErrorMethod = ErrorMethod.NoClipping };
+        NpyChannelBlocks.ExtremesBlockBytes = 2 * length * (asDouble ? 8 : 4);
+        AssertSameAsWholeArray(shape, values, asDouble, arguments, length >= 64 ? Path.OnePass : Path.Extremes, chunkBytes: 100);
+        AssertSameAsWholeArray(shape, values, asDouble, arguments, Path.Extremes, chunkBytes: FakeQuantizeKernel.NonTemporalBytes);
     }
 
     [Theory]
@@ -123,7 +223,7 @@ public sealed class ChannelReadTests : IDisposable
         long[] shape = [1, 6, 100];
         var values = Enumerable.Range(0, 600).Select(i => random.NextDouble() * (i % 7 + 1) - 2).ToArray();
         var arguments = new QuantizerArguments { Method = method, NumBits = 5, PerChannel = true, ChannelAxis = 1, ErrorMethod = errorMethod };
-        var path = errorMethod == ErrorMethod.NoClipping ? Path.Extremes : Path.Blocks;
+        var path = errorMethod == ErrorMethod.NoClipping ? Path.OnePass : Path.Blocks;
         AssertPath(arguments, shape, 1, asDouble: false, path);
         NpyChannelBlocks.BlockBytes = 1;
         AssertSameAsWholeArray(shape, values, false, arguments, path);
@@ -190,7 +290,7 @@ public sealed class ChannelReadTests : IDisposable
         }
         var arguments = new QuantizerArguments { Method = method, NumBits = 4, PerChannel = true, ErrorMethod = errorMethod };
         // A channel with no finite value is left to the channels read whole (MCT's choice then depends on all channels).
-        var path = kind == "nan-channel" ? Path.Channels : errorMethod == ErrorMethod.NoClipping ? Path.Extremes : method == QuantizationMethod.Pot ? Path.OnePass : Path.Blocks;
+        var path = kind == "nan-channel" ? Path.Channels : errorMethod == ErrorMethod.NoClipping || method == QuantizationMethod.Pot ? Path.OnePass : Path.Blocks;
         // Blocks of one channel with chunks shorter than a vector loop, and one block and chunk for all.
         foreach (var (blockBytes, chunkBytes) in new[] { (1L, 100), (1L << 24, 1 << 20) })
         {

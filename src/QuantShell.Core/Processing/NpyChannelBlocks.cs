@@ -32,6 +32,12 @@ internal static class NpyChannelBlocks
     /// <summary>About how many bytes of channels a block holds (at least one channel).</summary>
     internal static long BlockBytes { get; set; } = 16L << 20;
 
+    /// <summary>
+    /// No clipping per channel: at most how many bytes of channels a block holds (at least one channel, and no more than
+    /// <see cref="BlockBytes"/>): small enough that the block is still in the cache when it is quantized.
+    /// </summary>
+    internal static long ExtremesBlockBytes { get; set; } = 4L << 20;
+
     /// <summary>Told "one pass" or "blocks" when a file's values were chosen block by block (for tests; flows with the job).</summary>
     internal static readonly AsyncLocal<Action<string>?> Taken = new();
 
@@ -259,10 +265,12 @@ internal static class NpyChannelBlocks
 
     /// <summary>
     /// The file's values in blocks of whole channels (per tensor: in parts), in order; the arrays are the same ones each
-    /// time, so a block is done with before the next is taken.
+    /// time, so a block is done with before the next is taken. With <paramref name="extremes"/>, blocks of at most
+    /// <see cref="ExtremesBlockBytes"/>, each channel read in parts whose extremes it takes while they are in the cache.
     /// </summary>
-    private static IEnumerable<T[][]> Blocks<T>(FileStream input, string inputName, NpyHeader header, int? axis, CancellationToken token)
-        where T : unmanaged
+    private static IEnumerable<T[][]> Blocks<T>(FileStream input, string inputName, NpyHeader header, int? axis, CancellationToken token,
+                                               BlockExtremes<T>? extremes = null)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         int size = Marshal.SizeOf<T>();
         long channels, inner;
@@ -277,9 +285,11 @@ internal static class NpyChannelBlocks
             inner = Math.Max(1, Math.Min(header.ElementCount, Math.Min(BlockBytes / size, Array.MaxLength)));
             channels = (header.ElementCount + inner - 1) / inner;
         }
-        int perBlock = (int)Math.Clamp(BlockBytes / Math.Max(1, inner * size), 1, Math.Max(1, channels));
+        long blockBytes = extremes is null ? BlockBytes : Math.Min(BlockBytes, ExtremesBlockBytes);
+        int perBlock = (int)Math.Clamp(blockBytes / Math.Max(1, inner * size), 1, Math.Max(1, channels));
         var buffers = new T[perBlock][];
         for (int i = 0; i < perBlock; i++) buffers[i] = ReusedBuffers.Allocate<T>((int)inner);
+        extremes?.Hold(perBlock);
         long left = header.ElementCount;
         for (long c = 0; c < channels; c += perBlock)
         {
@@ -289,10 +299,40 @@ internal static class NpyChannelBlocks
             for (int i = 0; i < count; i++)
             {
                 if (left < block[i].Length) block[i] = new T[left]; // the last part of a tensor read per tensor
-                using (Timeline.Time(TimelinePhase.Read)) NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(block[i].AsSpan()), inputName, header);
+                if (extremes is null)
+                {
+                    using (Timeline.Time(TimelinePhase.Read)) NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(block[i].AsSpan()), inputName, header);
+                }
+                else
+                {
+                    extremes.Of[i] = null;
+                    for (int offset = 0; offset < block[i].Length; offset += extremes.PartValues)
+                    {
+                        var part = block[i].AsSpan(offset, Math.Min(extremes.PartValues, block[i].Length - offset));
+                        using (Timeline.Time(TimelinePhase.Read)) NpyFiles.ReadExactly(input, MemoryMarshal.AsBytes(part), inputName, header);
+                        using (Timeline.Time(TimelinePhase.Choose)) extremes.Of[i] = ChannelBlockSelection<T>.JoinExtremes(extremes.Of[i], ChannelBlockSelection<T>.Extremes(part));
+                    }
+                }
                 left -= block[i].Length;
             }
             yield return block;
+        }
+    }
+
+    /// <summary>
+    /// Each channel's least and greatest finite values, of a block as <see cref="Blocks{T}"/> reads it: its parts' of
+    /// <paramref name="partValues"/> values (<see cref="ChannelBlockSelection{T}.Extremes(ReadOnlySpan{T})"/>) joined in order.
+    /// </summary>
+    private sealed class BlockExtremes<T>(int partValues) where T : unmanaged
+    {
+        public int PartValues { get; } = Math.Max(1, partValues);
+
+        /// <summary>Each channel's of the block (null: no finite value), the first of them those of the block's channels.</summary>
+        public T[]?[] Of { get; private set; } = [];
+
+        public void Hold(int channels)
+        {
+            if (Of.Length < channels) Of = new T[]?[channels];
         }
     }
 
@@ -314,10 +354,12 @@ internal static class NpyChannelBlocks
         input.Position = header.DataOffset;
         using (var writer = ChunkWriter.Create(output, perChunk * size, background: count > 4L * perChunk))
         {
-            foreach (var block in Blocks<T>(input, inputName, header, axis, token))
+            // No clipping: each channel's extremes found part by part as it is read, each part still in the cache.
+            var extremes = selection.FromExtremes ? new BlockExtremes<T>((int)Math.Min(int.MaxValue, perChunk)) : null;
+            foreach (var block in Blocks<T>(input, inputName, header, axis, token, extremes))
             {
                 bool added;
-                using (Timeline.Time(TimelinePhase.Choose)) added = selection.TryAdd(block);
+                using (Timeline.Time(TimelinePhase.Choose)) added = extremes is null ? selection.TryAdd(block) : selection.TryAddExtremes(extremes.Of[..block.Length]);
                 if (!added) throw new FallBackException();
                 var shape = header.Shape.ToArray();
                 shape[axis] = block.Length;

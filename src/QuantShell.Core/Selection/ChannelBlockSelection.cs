@@ -33,6 +33,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     private readonly List<QuantizerSpec> _blockSpecs = [];
     private readonly List<SearchRecord<double>> _thresholdRecords = [];
     private readonly List<SearchRecord<(double Min, double Max)>> _rangeRecords = [];
+    private readonly List<T[]> _extremes = [];
     private long _channelsTaken;
 
     private ChannelBlockSelection(QuantizerSpec incomplete, SelectionOptions options, IReadOnlyList<long> shape, int? axis, Mode mode)
@@ -69,8 +70,11 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         return null;
     }
 
-    /// <summary>Whether each block's values are final once it is taken (<see cref="BlockSpec"/>): no search spans the blocks.</summary>
-    public bool FinalPerBlock => _mode == Mode.PerBlock;
+    /// <summary>
+    /// Whether each block's values are final once it is taken (<see cref="BlockSpec"/>): no search spans the blocks. So
+    /// with no clipping per channel too (each channel's values from its own extremes, found in the block).
+    /// </summary>
+    public bool FinalPerBlock => _mode == Mode.PerBlock || _mode == Mode.Extremes && _axis is not null;
 
     /// <summary>
     /// Whether the values depend only on each channel's least and greatest finite values (no clipping): then they come
@@ -147,7 +151,13 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             switch (_mode)
             {
                 case Mode.Extremes:
-                    throw new InvalidOperationException("No clipping is chosen from each channel's extremes (CompleteFromExtremes).");
+                {
+                    // Per channel each block's channels from their own extremes (per tensor: CompleteFromExtremes).
+                    if (_axis is null) throw new InvalidOperationException("No clipping per tensor is chosen from the tensor's extremes (CompleteFromExtremes).");
+                    if (BlockExtremes(block) is not { } extremes) return false;
+                    AddBlockExtremes(extremes);
+                    break;
+                }
                 case Mode.Sampled:
                     throw new InvalidOperationException("The optimal search per tensor is chosen from a sample (CompleteFromSample).");
                 case Mode.PerBlock:
@@ -174,6 +184,37 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         return true;
     }
 
+    /// <summary>
+    /// No clipping per channel: takes the next block of channels by their least and greatest finite values (each
+    /// <see cref="Extremes(ReadOnlySpan{T})"/> of a channel, or its parts' joined by <see cref="JoinExtremes"/>; null where
+    /// a channel has none), as <see cref="TryAdd"/> takes the block itself. False when the values must be chosen from the
+    /// whole tensor instead.
+    /// </summary>
+    public bool TryAddExtremes(T[]?[] extremes)
+    {
+        BlockSpec = null;
+        if (_mode != Mode.Extremes || _axis is null) throw new InvalidOperationException("Only no clipping per channel is chosen from each block's extremes.");
+        if (extremes.Any(e => e is null)) return false;
+        try
+        {
+            AddBlockExtremes(extremes.Select(e => e!).ToArray());
+        }
+        catch (Errors.QuantShellException)
+        {
+            return false; // the whole tensor's choice gives the error, named as it names it
+        }
+        _channelsTaken += extremes.Length;
+        return true;
+    }
+
+    private void AddBlockExtremes(T[][] extremes)
+    {
+        var spec = ParameterSelector.SelectWeightChannels(_incomplete, extremes, _axis, BlockShape(extremes.Length), _options, TensorValues);
+        _extremes.AddRange(extremes);
+        _blockSpecs.Add(spec);
+        BlockSpec = spec;
+    }
+
     /// <summary>The complete spec once every channel is taken; null when the values must be chosen from the whole tensor.</summary>
     public QuantizerSpec? Complete()
     {
@@ -183,6 +224,7 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             switch (_mode)
             {
                 case Mode.Extremes:
+                    return _axis is null ? null : FromBlocksExtremes();
                 case Mode.Sampled:
                     return null;
                 case Mode.PerBlock:
@@ -235,6 +277,20 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         }
     }
 
+    /// <summary>
+    /// No clipping per channel, once every block is taken: the spec of all channels' extremes (<see cref="CompleteFromExtremes"/>,
+    /// what the two passes give), and null unless the blocks' specs, joined, hold the same values (each channel's values its
+    /// own, as the blocks were quantized with).
+    /// </summary>
+    private QuantizerSpec? FromBlocksExtremes()
+    {
+        if (CompleteFromExtremes(_extremes.ToArray()) is not { } spec || Joined(_blockSpecs) is not { } joined) return null;
+        return spec.Signed == joined.Signed && SameBits(spec.Threshold, joined.Threshold) && SameBits(spec.MinRange, joined.MinRange) && SameBits(spec.MaxRange, joined.MaxRange) ? spec : null;
+    }
+
+    private static bool SameBits(IReadOnlyList<double>? first, IReadOnlyList<double>? second) =>
+        first is null ? second is null : second is not null && first.Select(BitConverter.DoubleToInt64Bits).SequenceEqual(second.Select(BitConverter.DoubleToInt64Bits));
+
     private QuantizerSpec? Joined(List<QuantizerSpec> blocks)
     {
         if (blocks.Count == 0) return null;
@@ -256,6 +312,15 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
     }
 
     private static bool AllHaveFinite(T[][] block) => ScanBlock(block) is not null;
+
+    /// <summary>Each channel's least and greatest finite values (<see cref="Extremes(ReadOnlySpan{T})"/>), or null when a channel has none.</summary>
+    private static T[][]? BlockExtremes(T[][] block)
+    {
+        var extremes = new T[]?[block.Length];
+        if (block.Length == 1) extremes[0] = Extremes(block[0]);
+        else Parallel.For(0, block.Length, c => extremes[c] = Extremes(block[c]));
+        return extremes.Any(e => e is null) ? null : extremes.Select(e => e!).ToArray();
+    }
 
     /// <summary>
     /// Each channel's least and greatest finite values (<see cref="Extremes(ReadOnlySpan{T}, out bool)"/>) and whether
