@@ -39,6 +39,64 @@ public sealed class ChannelExtremesTests
         Assert.Equal(252, cases);
     }
 
+    [Fact]
+    public void Extremes_OfFiniteAndNonFiniteValues_AreThoseOfAScanInOrder()
+    {
+        // The all-finite loop (the min and max instructions) and the masked one, in float32 and float64: lengths around
+        // the vector loops, extremes anywhere (the first and last values, inside a vector, in the tail), zeros of both
+        // signs as the least or greatest value (the first zero's sign wins, as in a scan), and a non-finite value or none.
+        var random = new Random(23);
+        int cases = 0;
+        foreach (int length in new[] { 15, 16, 17, 31, 32, 33, 47, 64, 100, 1001 })
+            foreach (string kind in new[] { "mixed", "non-negative-with-zeros", "non-positive-with-zeros", "zeros" })
+                foreach (int bad in new[] { -1, 0, length / 2, length - 1 })
+                {
+                    var values = Enumerable.Range(0, length).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+                    switch (kind)
+                    {
+                        case "non-negative-with-zeros":
+                            for (int i = 0; i < length; i++) values[i] = Math.Abs(values[i]);
+                            values[random.Next(length)] = random.Next(2) == 0 ? -0.0 : 0.0;
+                            values[random.Next(length)] = random.Next(2) == 0 ? -0.0 : 0.0;
+                            break;
+                        case "non-positive-with-zeros":
+                            for (int i = 0; i < length; i++) values[i] = -Math.Abs(values[i]);
+                            values[random.Next(length)] = random.Next(2) == 0 ? -0.0 : 0.0;
+                            break;
+                        case "zeros":
+                            for (int i = 0; i < length; i++) values[i] = random.Next(2) == 0 ? -0.0 : 0.0;
+                            break;
+                        default:
+                            values[random.Next(length)] = 5;
+                            values[random.Next(length)] = -5;
+                            break;
+                    }
+                    if (bad >= 0) values[bad] = new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity }[random.Next(3)];
+                    AssertScanInOrder(values.Select(v => (float)v).ToArray(), bad < 0);
+                    AssertScanInOrder(values, bad < 0);
+                    cases++;
+                }
+        Assert.Equal(160, cases);
+    }
+
+    private static void AssertScanInOrder<T>(T[] values, bool allFinite) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
+    {
+        T min = T.PositiveInfinity, max = T.NegativeInfinity;
+        foreach (T x in values)
+        {
+            if (!T.IsFinite(x)) continue;
+            if (x < min || T.IsPositiveInfinity(min)) min = x;
+            if (x > max || T.IsNegativeInfinity(max)) max = x;
+        }
+        var extremes = ChannelBlockSelection<T>.Extremes(values, out bool finite);
+        Assert.Equal(allFinite, finite);
+        Assert.NotNull(extremes);
+        Assert.Equal(double.CreateChecked(min), double.CreateChecked(extremes[0]));
+        Assert.Equal(double.IsNegative(double.CreateChecked(min)), double.IsNegative(double.CreateChecked(extremes[0])));
+        Assert.Equal(double.IsNegative(double.CreateChecked(max)), double.IsNegative(double.CreateChecked(extremes[1])));
+        Assert.Equal(double.CreateChecked(max), double.CreateChecked(extremes[1]));
+    }
+
     public static TheoryData<string> Kinds() => new(["gaussian", "zeros-first-negative", "zeros-first-positive", "non-negative", "few-values"]);
 
     private static float[] Channel(string kind, int n, Random random)

@@ -354,7 +354,17 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
         T min = T.PositiveInfinity, max = T.NegativeInfinity;
         allFinite = true;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
+        if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count && FiniteExtremes(values, out var lowest, out var highest))
+        {
+            // Every value finite: the plain extremes (which zero, -0 or +0, is settled below).
+            for (int k = 0; k < Vector256<T>.Count; k++)
+            {
+                if (lowest[k] < min) min = lowest[k];
+                if (highest[k] > max) max = highest[k];
+            }
+            i = values.Length - values.Length % (2 * Vector256<T>.Count);
+        }
+        else if (Vector256.IsHardwareAccelerated && values.Length >= 4 * Vector256<T>.Count)
         {
             // Non-finite values are masked to the identity of each reduction; zeros' signs are settled below. Two sets of
             // accumulators, so that the loads are not waiting on one min/max chain.
@@ -405,6 +415,33 @@ internal sealed class ChannelBlockSelection<T> where T : unmanaged, IFloatingPoi
             if (T.IsZero(max)) max = firstZero;
         }
         return [min, max];
+    }
+
+    /// <summary>
+    /// The lanes' least and greatest of the whole vectors of <paramref name="values"/> (two at a time; the rest is left to the
+    /// caller) when every one of those values is finite (the min and max instructions, whose choice between -0 and +0, or
+    /// with a NaN, is not IEEE's: the caller settles zeros, and a non-finite value is found again by the masked scan).
+    /// </summary>
+    private static bool FiniteExtremes(ReadOnlySpan<T> values, out Vector256<T> lowest, out Vector256<T> highest)
+    {
+        var limit = Vector256.Create(T.MaxValue);
+        Vector256<T> min0 = Vector256.Create(T.PositiveInfinity), min1 = min0, max0 = Vector256.Create(T.NegativeInfinity), max1 = max0;
+        var finite = Vector256<T>.AllBitsSet;
+        ref T start = ref MemoryMarshal.GetReference(values);
+        int width = Vector256<T>.Count;
+        for (int i = 0; i <= values.Length - 2 * width; i += 2 * width)
+        {
+            var x0 = Vector256.LoadUnsafe(ref start, (nuint)i);
+            var x1 = Vector256.LoadUnsafe(ref start, (nuint)(i + width));
+            min0 = Vector256.MinNative(min0, x0);
+            max0 = Vector256.MaxNative(max0, x0);
+            min1 = Vector256.MinNative(min1, x1);
+            max1 = Vector256.MaxNative(max1, x1);
+            finite &= Vector256.LessThanOrEqual(Vector256.Abs(x0), limit) & Vector256.LessThanOrEqual(Vector256.Abs(x1), limit);
+        }
+        lowest = Vector256.MinNative(min0, min1);
+        highest = Vector256.MaxNative(max0, max1);
+        return finite.AsByte() == Vector256<byte>.AllBitsSet;
     }
 
     private static T FirstZero(ReadOnlySpan<T> values)
