@@ -18,9 +18,10 @@ namespace QuantShell.Core.Processing;
 /// <summary>
 /// A float32 or float64 .npy weight in C order whose values are chosen per channel along an axis with nothing but
 /// length-1 axes before it (so each channel is one contiguous run of the file), or per tensor with no clipping or by the
-/// optimal search of a large tensor, chosen without reading it whole. No clipping: each channel's extremes in one pass in
-/// chunks, then the file streamed through the complete quantizer; the optimal search per tensor likewise from the
-/// tensor's extremes and strided samples (<see cref="TensorSample{T}"/>). Otherwise blocks of whole channels are read into buffers used again for every block; where
+/// optimal search of a large tensor, chosen without reading it whole. No clipping per tensor (or of channels too short for
+/// the one pass): each channel's extremes in one pass in chunks, then the file streamed through the complete quantizer;
+/// the optimal search per tensor likewise from the tensor's extremes and strided samples (<see cref="TensorSample{T}"/>).
+/// No clipping per channel: one pass, each channel's extremes found part by part as it is read. Otherwise blocks of whole channels are read into buffers used again for every block; where
 /// each block's values are final once it is read (<see cref="ChannelBlockSelection{T}.FinalPerBlock"/>), each block is
 /// quantized and written as soon as its values are chosen (one pass over the file), else the blocks give the values and
 /// the file is then streamed. Either way the values, the output bytes and the statistics are those of choosing from the
