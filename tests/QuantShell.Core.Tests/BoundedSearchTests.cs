@@ -194,6 +194,110 @@ public sealed class BoundedSearchTests
         Assert.True(bounded > checkedGrids / 2, $"only {bounded} of {checkedGrids} grids bounded");
     }
 
+    /// <summary>
+    /// Bounds with a cap: the clipping's bound alone (cap −∞), and a grid found above a cap partway, still hold the exact
+    /// sum; a grid found above the cap says so (its low above the cap, high +∞), one below it gets the full bounds.
+    /// </summary>
+    [Fact]
+    public void CappedBounds_HoldTheExactErrorSums()
+    {
+        int checkedGrids = 0, early = 0, full = 0;
+        var random = new Random(15);
+        foreach (string kind in DataKinds)
+        {
+            var values = Data(kind, 60000, 700 + checkedGrids);
+            var histogram = MomentHistogram.Build(values, 1 << 14, parallel: false)!;
+            float max = values.Max(Math.Abs);
+            for (int g = 0; g < 30; g++)
+            {
+                bool single = g % 2 == 0;
+                int bits = new[] { 3, 4, 8 }[g % 3];
+                // Ranges from far inside the data (mostly clipping) to beyond it.
+                double t = max * (0.05 + 1.3 * random.NextDouble());
+                var grid = g % 3 == 0
+                    ? MctGrid.FromRange(-t * random.NextDouble(), t, bits, ParameterPrecision.Double, single)
+                    : MctGrid.FromThreshold(t, bits, g % 4 != 1, ParameterPrecision.Double, single);
+                double exact = ExactSum(values, grid, single);
+                double gamma = MomentHistogram.SumBounds(values.Length, single, false)!.Value;
+                checkedGrids++;
+                if (!histogram.TrySquaredErrorSum(grid, out double fullLow, out double fullHigh)) continue;
+                Assert.True(histogram.TrySquaredErrorSum(grid, double.NegativeInfinity, out double clipLow, out double clipHigh));
+                Assert.True(clipLow * (1 - gamma) <= exact && double.IsPositiveInfinity(clipHigh),
+                    $"{kind}, grid {g}: clipping bound {clipLow:R} above the exact {exact:R}");
+                Assert.True(clipLow <= fullLow * (1 + 1e-9) + 1e-300, $"{kind}, grid {g}: clipping bound {clipLow:R} above the full low {fullLow:R}");
+                foreach (double fraction in new[] { 0.1, 0.5, 0.9, 1.5 })
+                {
+                    double cap = exact * fraction;
+                    Assert.True(histogram.TrySquaredErrorSum(grid, cap, out double low, out double high));
+                    Assert.True(low * (1 - gamma) <= exact, $"{kind}, grid {g}, cap {fraction}: low {low:R} above the exact {exact:R}");
+                    if (double.IsPositiveInfinity(high))
+                    {
+                        Assert.True(low > cap, $"{kind}, grid {g}, cap {fraction}: stopped at {low:R}, not above the cap {cap:R}");
+                        early++;
+                    }
+                    else
+                    {
+                        Assert.Equal(fullLow, low);
+                        Assert.Equal(fullHigh, high);
+                        full++;
+                    }
+                }
+            }
+        }
+        Assert.Equal(DataKinds.Length * 30, checkedGrids);
+        Assert.True(early > 50 && full > 50, $"{early} stopped early, {full} bounded in full");
+    }
+
+    /// <summary>The bounds of the quantizer kernel's grids (the optimal search's) hold the exact error sums ErrorMeasure computes, capped or not.</summary>
+    [Fact]
+    public void KernelBounds_HoldTheExactErrorSums()
+    {
+        int checkedGrids = 0, bounded = 0;
+        var random = new Random(25);
+        var measure = new ErrorMeasure(ErrorMethod.Mse, 2);
+        foreach (string kind in DataKinds)
+        {
+            var values = Data(kind, 60000, 900 + checkedGrids);
+            var histogram = MomentHistogram.Build(values, 1 << 14, parallel: false)!;
+            float lo = values.Min(), hi = values.Max();
+            for (int g = 0; g < 30; g++)
+            {
+                int bits = new[] { 3, 4, 8 }[g % 3];
+                double a = 0.05 + 1.1 * random.NextDouble(), b = 0.05 + 1.1 * random.NextDouble();
+                float min = (float)(Math.Min(lo, 0) * a), max = (float)(Math.Max(hi, 0) * b);
+                if (!(min < max)) continue;
+                var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, bits);
+                var (scale, zero) = RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, bits);
+                var grid = new QuantShell.Core.Kernels.Grid<float>(scale, zero, 0, (1 << bits) - 1);
+                double exact = measure.Mean<float>(values, grid) * values.Length;
+                double gamma = values.Length * MomentHistogram.UnitRoundoff64;
+                checkedGrids++;
+                foreach (double cap in new[] { double.PositiveInfinity, double.NegativeInfinity, exact * 0.5 })
+                {
+                    if (!histogram.TryKernelSquaredErrorSum(grid.Scale, grid.Inverse, (int)grid.ZeroPoint, (int)grid.QuantMin, (int)grid.QuantMax, true, cap, out double low, out double high)) continue;
+                    Assert.True(low * (1 - gamma) <= exact && exact <= high * (1 + gamma),
+                        $"{kind}, grid {g} ({bits}-bit, cap {cap}): exact {exact:R} outside [{low * (1 - gamma):R}, {high * (1 + gamma):R}]");
+                    if (double.IsPositiveInfinity(cap)) bounded++;
+                }
+            }
+        }
+        Assert.True(checkedGrids > DataKinds.Length * 25, $"only {checkedGrids} grids");
+        Assert.True(bounded > checkedGrids / 2, $"only {bounded} of {checkedGrids} grids bounded");
+    }
+
+    private static double ExactSum(float[] values, MctGrid grid, bool single)
+    {
+        if (single)
+        {
+            var sums = new float[1];
+            GridErrorSums.SumSingle(values, [grid], false, false, false, sums);
+            return sums[0];
+        }
+        var doubles = new double[1];
+        GridErrorSums.SumDouble<float>(values, [grid], false, false, false, doubles);
+        return doubles[0];
+    }
+
     /// <summary>On smooth data most candidates of a set are decided by their bounds alone.</summary>
     [Fact]
     public void BoundedErrors_ComputeFewCandidatesExactly()

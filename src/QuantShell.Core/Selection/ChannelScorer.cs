@@ -124,16 +124,25 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         bool single = typeof(T) == typeof(float);
         // The float64 sum of n non-negative terms, however its lanes split it: at most n roundings on a term's way.
         double gamma = sample.Length * Mct.MomentHistogram.UnitRoundoff64;
-        for (int i = 0; i < grids.Count; i++)
+        if (histogram is not null && gamma < 0.25)
         {
-            lows[i] = double.NegativeInfinity;
-            if (grids[i] is not { } grid) { lows[i] = errors[i] = double.PositiveInfinity; continue; }
-            if (histogram is null || gamma >= 0.25) continue;
-            if (!histogram.TryKernelSquaredErrorSum(double.CreateTruncating(grid.Scale), double.CreateTruncating(grid.Inverse), int.CreateTruncating(grid.ZeroPoint),
-                    int.CreateTruncating(grid.QuantMin), int.CreateTruncating(grid.QuantMax), single, out double low, out double high)) continue;
-            lows[i] = low * (1 - gamma) / sample.Length;
-            leastHigh = Math.Min(leastHigh, high * (1 + gamma) / sample.Length);
+            bool Bound(int i, double cap, out double low, out double high)
+            {
+                (low, high) = (double.NegativeInfinity, double.PositiveInfinity);
+                if (grids[i] is not { } grid || !histogram.TryKernelSquaredErrorSum(double.CreateTruncating(grid.Scale), double.CreateTruncating(grid.Inverse),
+                        int.CreateTruncating(grid.ZeroPoint), int.CreateTruncating(grid.QuantMin), int.CreateTruncating(grid.QuantMax), single,
+                        cap * sample.Length / (1 - gamma), out double sumLow, out double sumHigh)) return false;
+                (low, high) = (sumLow * (1 - gamma) / sample.Length, sumHigh * (1 + gamma) / sample.Length);
+                return true;
+            }
+            leastHigh = Mct.MomentHistogram.BoundAll(grids.Count, Bound, leastHigh, lows, new double[grids.Count]);
         }
+        else
+        {
+            Array.Fill(lows, double.NegativeInfinity);
+        }
+        for (int i = 0; i < grids.Count; i++)
+            if (grids[i] is null) lows[i] = errors[i] = double.PositiveInfinity;
         // The undecided grids scored from the lowest bound up: once the least exact error so far is below a grid's lower
         // bound, that grid cannot be the least (nor equal it) and keeps its bound. They are scored in batches (1, 2, 4,
         // ... grids; twice that for a scorer alone, split over two cores), all of a batch in one pass over the values: a
@@ -194,6 +203,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         if (!ReferenceEquals(_momentsOf, sample))
         {
+            _moments?.Release();
             _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false);
             _momentsOf = sample;
         }
@@ -202,6 +212,13 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
 
     private Mct.MomentHistogram? _moments;
     private T[]? _momentsOf;
+
+    /// <summary>Gives the moment histogram's memory back (a search is done with this scorer's sample).</summary>
+    public void ReleaseMoments()
+    {
+        _moments?.Release();
+        (_moments, _momentsOf) = (null, null);
+    }
 
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);
 

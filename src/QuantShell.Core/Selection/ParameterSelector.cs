@@ -137,14 +137,20 @@ public static class ParameterSelector
     private static QuantizerSpec Scanned<T>(QuantizerSpec spec, QuantizerSpec incomplete, bool signed, ChannelScorer<T>[] scorers)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
+        // Each channel's scorer gives its histogram's memory back once its channel is chosen.
+        TResult Done<TResult>(ChannelScorer<T> scorer, TResult result)
+        {
+            scorer.ReleaseMoments();
+            return result;
+        }
         if (incomplete.Method == QuantizationMethod.Uniform)
         {
-            var ranges = PerChannel(scorers, s => UniformRange(s, incomplete));
+            var ranges = PerChannel(scorers, s => Done(s, UniformRange(s, incomplete)));
             return spec with { Threshold = null, MinRange = ranges.Select(r => r.Min).ToArray(), MaxRange = ranges.Select(r => r.Max).ToArray() };
         }
-        var thresholds = PerChannel(scorers, s => incomplete.Method == QuantizationMethod.Pot
+        var thresholds = PerChannel(scorers, s => Done(s, incomplete.Method == QuantizationMethod.Pot
             ? PotThreshold(s, incomplete.NumBits, signed)
-            : SymmetricThreshold(s, incomplete.NumBits, signed));
+            : SymmetricThreshold(s, incomplete.NumBits, signed)));
         return spec with { Threshold = thresholds, MinRange = null, MaxRange = null };
     }
 

@@ -65,14 +65,10 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
         int count = candidates.Length;
         var lows = new double[count];
         var highs = new double[count];
-        double leastHigh = double.PositiveInfinity;
-        for (int i = 0; i < count; i++)
-        {
-            if (TryBound(histogram, candidates[i].Grid, values.Length, out lows[i], out highs[i]))
-                leastHigh = Math.Min(leastHigh, highs[i]);
-            else
-                (lows[i], highs[i]) = (double.NegativeInfinity, double.PositiveInfinity);
-        }
+        var grids = new MctGrid[count];
+        for (int i = 0; i < count; i++) grids[i] = candidates[i].Grid;
+        double leastHigh = MomentHistogram.BoundAll(count, (int i, double cap, out double low, out double high) =>
+            TryBound(histogram, grids[i], values.Length, cap, out low, out high), double.PositiveInfinity, lows, highs);
         var open = new List<int>();
         for (int i = 0; i < count; i++)
             if (!(lows[i] > leastHigh)) open.Add(i);
@@ -87,17 +83,18 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
     }
 
     /// <summary>Bounds of the error <see cref="TensorErrors{T}"/> would return for <paramref name="grid"/>, as the float it is held in.</summary>
-    private bool TryBound(MomentHistogram histogram, in MctGrid grid, int n, out double low, out double high)
+    private bool TryBound(MomentHistogram histogram, in MctGrid grid, int n, double cap, out double low, out double high)
     {
         low = double.NegativeInfinity;
         high = double.PositiveInfinity;
         bool single = grid.Single;
         if (single && typeof(T) != typeof(float)) return false;
-        if (!histogram.TrySquaredErrorSum(grid, out double sumLow, out double sumHigh)) return false;
         if (MomentHistogram.SumBounds(n, single, _sequentialRows) is not { } gamma) return false;
+        if (!histogram.TrySquaredErrorSum(grid, cap * n / (1 - gamma), out double sumLow, out double sumHigh)) return false;
         sumLow *= 1 - gamma;
         sumHigh *= 1 + gamma;
-        if (single && sumHigh > float.MaxValue / 4) return false;
+        // (A grid found above the cap has only its low bound, and high +∞.)
+        if (single && (double.IsFinite(sumHigh) ? sumHigh : sumLow) > float.MaxValue / 4) return false;
         // The means as TensorErrors takes them; each step is monotone, so the bounds' means bound the mean.
         if (!single)
         {
