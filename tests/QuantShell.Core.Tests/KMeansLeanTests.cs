@@ -14,36 +14,36 @@ namespace QuantShell.Core.Tests;
 /// </summary>
 public sealed class KMeansLeanTests
 {
-    private static readonly string[] Kinds = ["grid", "mixed zeros", "wide", "gaussian"];
+    private static readonly string[] Kinds = ["grid", "mixed zeros", "wide", "gaussian", "zero weight"];
 
-    /// <summary>Kinds of points, one channel or six, score weights alike or not, float32 or float64 points.</summary>
+    /// <summary>Kinds of points, one channel or six, weights alike or not, float32 or float64 points.</summary>
     public static TheoryData<string, int, bool, bool, int> PointCases()
     {
         var cases = new TheoryData<string, int, bool, bool, int>();
         foreach (string kind in Kinds)
             foreach (int channels in new[] { 1, 6 })
-                foreach (bool sameScores in new[] { true, false })
+                foreach (bool sameWeights in new[] { true, false })
                     foreach (bool single in new[] { true, false })
                     {
-                        if (channels == 1 && !sameScores) continue;
-                        cases.Add(kind, channels, sameScores, single, kind.Length * 101 + channels * 7 + (sameScores ? 3 : 0) + (single ? 1 : 0));
+                        if (channels == 1 && !sameWeights) continue;
+                        cases.Add(kind, channels, sameWeights, single, kind.Length * 101 + channels * 7 + (sameWeights ? 3 : 0) + (single ? 1 : 0));
                     }
         return cases;
     }
 
     [Fact]
-    public void PointCases_AreTwentyFourInAll() => Assert.Equal(24, PointCases().Count());
+    public void PointCases_AreThirtyInAll() => Assert.Equal(30, PointCases().Count());
 
     [Theory]
     [MemberData(nameof(PointCases))]
-    public void LeanPoints_AreThePreviousKMeansBitForBit(string kind, int channels, bool sameScores, bool single, int seed) =>
-        Compare(kind, channels, sameScores, single, seed, fit: true);
+    public void LeanPoints_AreThePreviousKMeansBitForBit(string kind, int channels, bool sameWeights, bool single, int seed) =>
+        Compare(kind, channels, sameWeights, single, seed, fit: true);
 
     /// <summary>
-    /// The lean points against the previous ones; what the case reached: score weights whose sum depends on the order of
-    /// equal points, the sign of the merged zero (-1, 1, or 0: none or not mixed), sums stored at every 32nd point.
+    /// The lean points against the previous ones; what the case reached: weights whose sum depends on the order of equal
+    /// points, the sign of the merged zero (-1, 1, or 0: none or not mixed), sums stored at every 32nd point.
     /// </summary>
-    private static (bool ScoreOrderMatters, int ZeroSign, bool EveryThirtySecond) Compare(string kind, int channels, bool sameScores, bool single, int seed, bool fit)
+    private static (bool WeightOrderMatters, int ZeroSign, bool EveryThirtySecond) Compare(string kind, int channels, bool sameWeights, bool single, int seed, bool fit)
     {
         var random = new Random(seed);
         int length = kind == "wide" ? 90_000 : 4_000;
@@ -51,8 +51,9 @@ public sealed class KMeansLeanTests
         double negativeShare = new[] { 0.002, 0.5, 0.998 }[seed % 3];
         var keys = new double[channels * length];
         var counts = Enumerable.Repeat(length, channels).ToArray();
-        // Score weights as WeightsTable's: a float32 threshold squared in float64.
-        var scores = Enumerable.Range(0, channels).Select(c => sameScores ? 0.0123 * 0.0123 : Math.Pow((float)(0.01 + random.NextDouble()), 2)).ToArray();
+        // Weights as WeightsTable's: a float32 threshold squared in float64 (0: the channel's points left out).
+        var weights = Enumerable.Range(0, channels).Select(c => sameWeights ? 0.0123 * 0.0123 : Math.Pow((float)(0.01 + random.NextDouble()), 2)).ToArray();
+        if (kind == "zero weight") weights[0] = 0;
         for (int i = 0; i < keys.Length; i++)
         {
             double g = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
@@ -67,14 +68,14 @@ public sealed class KMeansLeanTests
             };
             keys[i] = single ? (float)v : v;
         }
-        var scoreWeights = new double[keys.Length];
+        var pointWeights = new double[keys.Length];
         for (int c = 0, i = 0; c < channels; c++)
-            for (int j = 0; j < length; j++, i++) scoreWeights[i] = scores[c];
+            for (int j = 0; j < length; j++, i++) pointWeights[i] = weights[c];
 
-        var reference = new KMeans1DReference(keys, default, scoreWeights);
+        var reference = new KMeans1DReference(keys, pointWeights);
         var lean = single
-            ? KMeans1D.OfChannels(keys.Select(v => (float)v).ToArray(), keys.Length, counts, scores)
-            : KMeans1D.OfChannels((double[])keys.Clone(), keys.Length, counts, scores);
+            ? KMeans1D.OfChannels(keys.Select(v => (float)v).ToArray(), keys.Length, counts, weights)
+            : KMeans1D.OfChannels((double[])keys.Clone(), keys.Length, counts, weights);
 
         int n = reference._points.Length;
         Assert.Equal(n, lean.DistinctPoints);
@@ -89,7 +90,8 @@ public sealed class KMeansLeanTests
         {
             var expected = reference.Fit(k, MctLutSelection.Seed).ToList();
             var actual = lean.Fit(k, MctLutSelection.Seed).ToList();
-            Assert.Equal(KMeans1D.Restarts, actual.Count);
+            Assert.Equal(n == 0 ? 1 : KMeans1D.Restarts, actual.Count);
+            Assert.Equal(expected.Count, actual.Count);
             for (int run = 0; run < expected.Count; run++)
             {
                 Assert.Equal(expected[run].Select(BitConverter.DoubleToInt64Bits), actual[run].Select(BitConverter.DoubleToInt64Bits));
@@ -99,23 +101,23 @@ public sealed class KMeansLeanTests
             }
         }
 
-        bool orderMatters = ScoreSumsInInputOrder(keys, scoreWeights).Zip(Enumerable.Range(0, n).Select(i => lean.Point(i).Score)).Any(p => p.First != p.Second);
+        bool orderMatters = WeightSumsInInputOrder(keys, pointWeights).Zip(Enumerable.Range(0, n).Select(i => lean.Point(i).Weight)).Any(p => p.First != p.Second);
         int zero = Array.FindIndex(reference._points, x => x == 0);
         int zeroSign = kind == "mixed zeros" && zero >= 0 ? (double.IsNegative(reference._points[zero]) ? -1 : 1) : 0;
         return (orderMatters, zeroSign, n > 1 << 16);
     }
 
-    /// <summary>Each distinct point's score weight summed in the points' input order (not the sort's).</summary>
-    private static IEnumerable<double> ScoreSumsInInputOrder(double[] keys, double[] scoreWeights) =>
-        keys.Select((x, i) => (x, s: scoreWeights[i])).GroupBy(p => p.x).OrderBy(g => g.Key).Select(g => g.Aggregate(0.0, (sum, p) => sum + p.s));
+    /// <summary>Each distinct point's weight summed in the points' input order (not the sort's).</summary>
+    private static IEnumerable<double> WeightSumsInInputOrder(double[] keys, double[] pointWeights) =>
+        keys.Select((x, i) => (x, w: pointWeights[i])).Where(p => p.w > 0).GroupBy(p => p.x).OrderBy(g => g.Key).Select(g => g.Aggregate(0.0, (sum, p) => sum + p.w));
 
     [Fact]
     public void PointCases_ReachTheirRules()
     {
         var reached = PointCases().Select(row => Compare((string)row[0], (int)row[1], (bool)row[2], (bool)row[3], (int)row[4], fit: false)).ToList();
-        Assert.Equal(24, reached.Count);
-        int orderMatters = reached.Count(r => r.ScoreOrderMatters), negative = reached.Count(r => r.ZeroSign < 0), positive = reached.Count(r => r.ZeroSign > 0);
-        Assert.True(orderMatters >= 4, $"cases where the order of equal points changes a score sum: {orderMatters}");
+        Assert.Equal(30, reached.Count);
+        int orderMatters = reached.Count(r => r.WeightOrderMatters), negative = reached.Count(r => r.ZeroSign < 0), positive = reached.Count(r => r.ZeroSign > 0);
+        Assert.True(orderMatters >= 4, $"cases where the order of equal points changes a weight's sum: {orderMatters}");
         Assert.True(negative >= 1 && positive >= 1, $"merged zeros negative {negative}, positive {positive}");
         Assert.Equal(6, reached.Count(r => r.EveryThirtySecond));
     }
@@ -165,13 +167,13 @@ public sealed class KMeansLeanTests
         }
     }
 
-    /// <summary>WeightsTable below the aggregation size as it was: every scaled value and its score weight to the previous k-means.</summary>
-    private static double[] PreviousTable<T>(T[][] channels, double[] thresholds, int numBits, int lutBitwidth, double eps, bool perChannelThresholds)
+    /// <summary>WeightsTable below the aggregation size as it was: every scaled value, weighing its channel's t², to the previous k-means.</summary>
+    internal static double[] PreviousTable<T>(T[][] channels, double[] thresholds, int numBits, int lutBitwidth, double eps, bool perChannelThresholds)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         float k = MathF.ScaleB(1f, lutBitwidth - 1), low = -k, high = k - 1;
         var scaled = new List<double>();
-        var scoreWeights = new List<double>();
+        var pointWeights = new List<double>();
         for (int c = 0; c < channels.Length; c++)
         {
             double t = thresholds[c];
@@ -181,10 +183,10 @@ public sealed class KMeansLeanTests
                 scaled.Add(typeof(T) == typeof(float)
                     ? Math.Clamp(float.CreateTruncating(value) / divisor * k, low, high)
                     : Math.Clamp(double.CreateTruncating(value) / (t + eps) * k, low, high));
-                scoreWeights.Add(t * t);
+                pointWeights.Add(t * t);
             }
         }
-        var kmeans = new KMeans1DReference(scaled.ToArray(), default, scoreWeights.ToArray());
+        var kmeans = new KMeans1DReference(scaled.ToArray(), pointWeights.ToArray());
         int distinct = channels.SelectMany(c => c).Distinct().Take((1 << numBits) + 1).Count();
         int clusters = Math.Min(1 << numBits, distinct);
         double[]? best = null;

@@ -23,16 +23,15 @@ internal sealed class KMeans1D
     private readonly float[]? _single;
     private readonly double[]? _double;
     private readonly int _count;
-    // Each distinct point's weight, the sum of its points' weights in sorted order: where every point weighs 1, _end[i] is
-    // the number of points up to and including distinct point i (that sum, exactly); otherwise _weight[i].
-    private readonly int[]? _end;
+    // Each distinct point's weight, the sum of its points' weights in sorted order: _weight[i]; or, where every point has
+    // the same weight, _repeated[m] (or _repeatedLarge[m]: that weight added m times) for its m points, _end[i] being the
+    // number of points up to and including distinct point i.
     private readonly double[]? _weight;
-    // Each distinct point's score weight, the sum of its points' score weights in sorted order: _score[i]; or, where every
-    // point's score weight is one value, _repeated[m] / _repeatedLarge[m] (that value added m times) for its m points;
-    // or (neither) its weight.
-    private readonly double[]? _score;
+    private readonly int[]? _end;
     private readonly double[]? _repeated;
     private readonly Dictionary<int, double>? _repeatedLarge;
+    // Each distinct point's score weight, summed alike: _score[i], or (none) its weight.
+    private readonly double[]? _score;
     // The running sums weight, weight·x, weight·x² (_weightSums) and the same for the score weights (_scoreSums) over the
     // distinct points before every 2^_shift-th: a sum before any point is the stored one plus the points after it, added
     // one by one as a running sum over every point adds them, so the sums are those of the running sums over every point.
@@ -100,43 +99,47 @@ internal sealed class KMeans1D
         (_shift, _weightSums, _scoreSums) = StoreSums();
     }
 
-    private KMeans1D(float[]? single, double[]? @double, int count, int[] end, double[]? score, double uniformScore, long sortBytes)
+    private KMeans1D(float[]? single, double[]? @double, int count, double[]? weight, int[]? end, double sameWeight, long sortBytes)
     {
         SortBytes = sortBytes;
         _single = single;
         _double = @double;
         _count = count;
+        _weight = weight;
         _end = end;
-        _score = score;
-        if (score is null) (_repeated, _repeatedLarge) = Repeated(end, count, uniformScore);
+        if (end is not null) (_repeated, _repeatedLarge) = Repeated(end, count, sameWeight);
         // Tolerance is 0, so scikit-learn's tolerance (0 times the points' variance) is 0 or -0, which compare alike.
         _tolerance = Tolerance == 0 ? 0 : throw new NotSupportedException("a nonzero tolerance needs the points' variance");
         (_shift, _weightSums, _scoreSums) = StoreSums();
     }
 
     /// <summary>
-    /// The points <paramref name="keys"/>[0, <paramref name="count"/>) (float32 or float64, finite), each of weight 1,
-    /// channel c's being the next <paramref name="channelCounts"/>[c] of them, each of score weight
-    /// <paramref name="channelScores"/>[c]: the same points, merged alike and summed in the same order, as the
-    /// constructor on them (in this order, with these score weights). <paramref name="keys"/> is sorted in place and may
-    /// be kept as the points' storage. Where the score weights differ, or zeros of both signs are there (the merged zero
-    /// takes the sign of the last in sorted order), the points are sorted as the constructor sorts them (the same
-    /// comparisons, so equal points end in the same order); otherwise by the faster sort of the values alone.
+    /// The points <paramref name="keys"/>[0, <paramref name="count"/>) (float32 or float64, finite), channel c's being
+    /// the next <paramref name="channelCounts"/>[c] of them, each of weight <paramref name="channelWeights"/>[c] (and
+    /// score weight the same): the same distinct points, with the same weights summed in the same order, as the
+    /// constructor on them (in this order, with these weights). <paramref name="keys"/> is sorted in place and may be kept
+    /// as the points' storage. Where the weights differ, or zeros of both signs are there (the merged zero takes the sign
+    /// of the last in sorted order), the points are sorted as the constructor sorts them (the same comparisons, so equal
+    /// points end in the same order); otherwise by the faster sort of the values alone, and each distinct point's weight is
+    /// the one weight added once per point, as the merge adds it.
     /// </summary>
-    public static KMeans1D OfChannels<TKey>(TKey[] keys, int count, int[] channelCounts, double[] channelScores)
+    public static KMeans1D OfChannels<TKey>(TKey[] keys, int count, int[] channelCounts, double[] channelWeights)
         where TKey : unmanaged, IFloatingPointIeee754<TKey>
     {
         if (typeof(TKey) != typeof(float) && typeof(TKey) != typeof(double)) throw new NotSupportedException($"points of {typeof(TKey).Name}");
-        double uniformScore = double.NaN;
+        double sameWeight = double.NaN;
         bool uniform = true, first = true;
         for (int c = 0; c < channelCounts.Length; c++)
         {
             if (channelCounts[c] == 0) continue;
-            if (first) (uniformScore, first) = (channelScores[c], false);
-            else uniform &= channelScores[c] == uniformScore;
+            if (first) (sameWeight, first) = (channelWeights[c], false);
+            else uniform &= channelWeights[c] == sameWeight;
         }
-        int[] end;
-        double[]? score = null;
+        // Points of weight 0 (or NaN) are left out as the constructor leaves them out: weights that are not all alike and
+        // positive take the general way.
+        uniform &= sameWeight > 0;
+        int[]? end = null;
+        double[]? weight = null;
         int distinct;
         long sortBytes = 0;
         if (uniform)
@@ -164,29 +167,30 @@ internal sealed class KMeans1D
         {
             var pairs = new Keyed<TKey>[count];
             sortBytes = (long)count * System.Runtime.CompilerServices.Unsafe.SizeOf<Keyed<TKey>>();
+            int kept = 0;
             for (int c = 0, i = 0; c < channelCounts.Length; c++)
-                for (int j = 0; j < channelCounts[c]; j++, i++) pairs[i] = new Keyed<TKey>(keys[i], c);
-            Array.Sort(pairs, 0, count, Comparer<Keyed<TKey>>.Create((a, b) => a.X.CompareTo(b.X)));
+                for (int j = 0; j < channelCounts[c]; j++, i++)
+                    if (channelWeights[c] > 0) pairs[kept++] = new Keyed<TKey>(keys[i], c);
+            Array.Sort(pairs, 0, kept, Comparer<Keyed<TKey>>.Create((a, b) => a.X.CompareTo(b.X)));
             distinct = 0;
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < kept; i++)
                 if (i == 0 || pairs[i].X != pairs[i - 1].X) distinct++;
-            end = new int[distinct];
-            score = new double[distinct];
+            weight = new double[distinct];
             int at = -1;
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < kept; i++)
             {
                 var (x, channel) = (pairs[i].X, pairs[i].Channel);
-                if (i == 0 || x != pairs[i - 1].X) score[++at] = channelScores[channel];
-                else score[at] += channelScores[channel];
+                if (i == 0 || x != pairs[i - 1].X) weight[++at] = channelWeights[channel];
+                else weight[at] += channelWeights[channel];
                 keys[at] = x;
-                end[at] = i + 1;
             }
         }
         // Fewer distinct points than half the array: the points in an array of their own, the large one let go.
         var points = distinct < keys.Length / 2 ? keys[..distinct] : keys;
+        if (!ReferenceEquals(points, keys)) sortBytes += keys.LongLength * System.Runtime.CompilerServices.Unsafe.SizeOf<TKey>();
         return typeof(TKey) == typeof(float)
-            ? new KMeans1D((float[])(object)points, null, distinct, end, score, uniformScore, sortBytes)
-            : new KMeans1D(null, (double[])(object)points, distinct, end, score, uniformScore, sortBytes);
+            ? new KMeans1D((float[])(object)points, null, distinct, weight, end, sameWeight, sortBytes)
+            : new KMeans1D(null, (double[])(object)points, distinct, weight, end, sameWeight, sortBytes);
     }
 
     private readonly record struct Keyed<TKey>(TKey X, int Channel);
@@ -232,7 +236,7 @@ internal sealed class KMeans1D
     /// <summary>Distinct point <paramref name="i"/>, its weight and its score weight (the sums over its points).</summary>
     internal (double X, double Weight, double Score) Point(int i) => (X(i), Weight(i), Score(i));
 
-    /// <summary>The bytes of the points and their channels sorted together (<see cref="OfChannels{TKey}"/> where score weights differ), garbage once made.</summary>
+    /// <summary>The bytes <see cref="OfChannels{TKey}"/> sorted in and let go (the points with their channels, where weights differ; the keys, where the points were copied out).</summary>
     public long SortBytes { get; }
 
     /// <summary>The bytes of the arrays this holds (the points' storage included).</summary>
@@ -474,20 +478,19 @@ internal sealed class KMeans1D
 
     private double X(int i) => _single is { } single ? single[i] : _double![i];
 
-    private double Weight(int i) => _end is { } end ? end[i] - (i == 0 ? 0 : end[i - 1]) : _weight![i];
-
-    private double Score(int i)
+    private double Weight(int i)
     {
-        if (_score is { } score) return score[i];
-        if (_repeated is not { } repeated) return Weight(i);
+        if (_weight is { } weight) return weight[i];
         int m = _end![i] - (i == 0 ? 0 : _end[i - 1]);
-        return m < repeated.Length ? repeated[m] : _repeatedLarge![m];
+        return m < _repeated!.Length ? _repeated[m] : _repeatedLarge![m];
     }
+
+    private double Score(int i) => _score is { } score ? score[i] : Weight(i);
 
     private double TotalWeight => WeightBefore(_count);
 
     /// <summary>The running sum of the weights before point <paramref name="i"/>.</summary>
-    private double WeightBefore(int i) => _end is { } end ? (i == 0 ? 0 : end[i - 1]) : WeightSums(i).W;
+    private double WeightBefore(int i) => WeightSums(i).W;
 
     /// <summary>The running sums of weight, weight·x and weight·x² before point <paramref name="i"/>.</summary>
     internal (double W, double WX, double WXX) WeightSums(int i) => Sums(_weightSums, i, score: false);
@@ -525,7 +528,7 @@ internal sealed class KMeans1D
     private (int Shift, double[] Weights, double[] Scores) StoreSums()
     {
         int shift = _count <= EveryPointUpTo ? 0 : 5;
-        bool scoreIsWeight = _score is null && _repeated is null;
+        bool scoreIsWeight = _score is null;
         var weights = new double[3 * ((_count >> shift) + 1)];
         var scores = scoreIsWeight ? weights : new double[weights.Length];
         double w0 = 0, w1 = 0, w2 = 0, s0 = 0, s1 = 0, s2 = 0;

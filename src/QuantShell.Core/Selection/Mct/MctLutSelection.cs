@@ -48,14 +48,14 @@ internal static class MctLutSelection
         // are one point at their weighted mean, with their total weight, so memory does not grow with the tensor.
         if (total < aggregateFrom)
         {
-            // Each value a point of weight 1, scaled as below; a channel's squared error in its values is (t/k)² times that
-            // of its scaled values, so its points' score weight is t².
+            // Each value a point, scaled as below; a channel's squared error in its values is (t/k)² times that of its
+            // scaled values, so its points weigh t² (in k-means and in scoring tables).
             var kmeans = single ? ScaledPoints<T, float>(channels, thresholds, eps, perChannelThresholds, k, low, high, total)
                                 : ScaledPoints<T, double>(channels, thresholds, eps, perChannelThresholds, k, low, high, total);
             var table = Table(kmeans, DistinctUpTo(channels, 1 << numBits), numBits, low, high);
             // The points (sorted in place of the scaled values) and k-means' sums are garbage now: counted like a tensor
             // read whole, so that a model's tensors do not pile them up before the collector runs.
-            Processing.WholeTensorMemory.Release(total * (single ? 4 : 8) + kmeans.Bytes + kmeans.SortBytes);
+            Processing.WholeTensorMemory.Release(kmeans.Bytes + kmeans.SortBytes);
             return table;
         }
         int bins = (int)((high - low) * AggregateResolution) + 1;
@@ -91,8 +91,8 @@ internal static class MctLutSelection
 
     /// <summary>
     /// k-means on every value of <see cref="WeightsTable{T}"/>'s channels scaled as there, clip(x / divisor · k, low, high)
-    /// (float32 values in float32, <typeparamref name="TKey"/>; NaN, from a zero divisor, left out), each of weight 1 and of
-    /// score weight t² (its channel's threshold): the scaled values are the only copy, sorted in place.
+    /// (float32 values in float32, <typeparamref name="TKey"/>; NaN, from a zero divisor, left out), each of weight t² (its
+    /// channel's threshold squared, in scoring too): the scaled values are the only copy, sorted in place.
     /// </summary>
     private static KMeans1D ScaledPoints<T, TKey>(T[][] channels, double[] thresholds, double eps, bool perChannelThresholds, float k, float low, float high, long total)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -100,12 +100,12 @@ internal static class MctLutSelection
     {
         var keys = new TKey[total];
         var counts = new int[channels.Length];
-        var scores = new double[channels.Length];
+        var weights = new double[channels.Length];
         int at = 0;
         for (int c = 0; c < channels.Length; c++)
         {
             double t = thresholds[c];
-            scores[c] = t * t;
+            weights[c] = t * t;
             int from = at;
             if (typeof(TKey) == typeof(float))
             {
@@ -131,7 +131,7 @@ internal static class MctLutSelection
             }
             counts[c] = at - from;
         }
-        return KMeans1D.OfChannels(keys, at, counts, scores);
+        return KMeans1D.OfChannels(keys, at, counts, weights);
     }
 
     /// <summary>
