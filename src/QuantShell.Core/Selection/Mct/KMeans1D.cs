@@ -12,6 +12,10 @@ namespace QuantShell.Core.Selection.Mct;
 /// seeding samples a point with probability ∝ weight·D² by bisection and each iteration costs O(k log n), not O(k·n).
 /// The seeding draws by weight (scikit-learn 1.3 and later; 1.2 seeds ignoring weights). The caller keeps the seeding
 /// whose final table errs least (<see cref="TableError"/>), not the one with the least inertia before rounding.
+/// Equal points are one point whose weight is theirs summed in sorted order; a tensor's points
+/// (<see cref="OfChannels{TKey}"/>) are its scaled values sorted in place, with one int per distinct point, and the
+/// running sums are stored at every point up to 2^16 distinct points and at every 32nd beyond, the points between added
+/// again in the same order when a sum is needed (the same doubles).
 /// </summary>
 internal sealed class KMeans1D
 {
