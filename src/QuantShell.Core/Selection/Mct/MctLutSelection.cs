@@ -46,23 +46,24 @@ internal static class MctLutSelection
         long total = channels.Sum(c => (long)c.Length);
         // Up to AggregateFrom values each is a point; beyond, points in the same 1/AggregateResolution of an integer step
         // are one point at their weighted mean, with their total weight, so memory does not grow with the tensor.
-        bool aggregate = total >= aggregateFrom;
-        var scaled = new double[aggregate ? 0 : total];
-        // A channel's squared error in its values is (t/k)² times that of its scaled values.
-        var scoreWeights = new double[aggregate ? 0 : total];
-        int bins = aggregate ? (int)((high - low) * AggregateResolution) + 1 : 0;
+        if (total < aggregateFrom)
+        {
+            // Each value a point, scaled as below; a channel's squared error in its values is (t/k)² times that of its
+            // scaled values, so its points weigh t² (in k-means and in scoring tables).
+            var kmeans = single ? ScaledPoints<T, float>(channels, thresholds, eps, perChannelThresholds, k, low, high, total)
+                                : ScaledPoints<T, double>(channels, thresholds, eps, perChannelThresholds, k, low, high, total);
+            var table = Table(kmeans, DistinctUpTo(channels, 1 << numBits), numBits, low, high);
+            // The points (sorted in place of the scaled values) and k-means' sums are garbage now: counted like a tensor
+            // read whole, so that a model's tensors do not pile them up before the collector runs.
+            Processing.WholeTensorMemory.Release(kmeans.Bytes + kmeans.SortBytes);
+            return table;
+        }
+        int bins = (int)((high - low) * AggregateResolution) + 1;
         var binWeight = new double[bins];
         var binSum = new double[bins];
         var binScore = new double[bins];
-        long at = 0;
         void Add(double value, double score)
         {
-            if (!aggregate)
-            {
-                scaled[at] = value;
-                scoreWeights[at++] = score;
-                return;
-            }
             int bin = (int)((value - low) * AggregateResolution);
             binWeight[bin] += 1;
             binSum[bin] += value;
@@ -84,18 +85,54 @@ internal static class MctLutSelection
                 foreach (T value in channels[c]) Add(Math.Clamp(double.CreateTruncating(value) / divisor * k, low, high), t * t);
             }
         }
-        if (aggregate) aggregated?.Invoke(binWeight, binSum, binScore);
-        if (aggregate) return TableFromBins(binWeight, binSum, binScore, DistinctUpTo(channels, 1 << numBits), numBits, lutBitwidth);
-        var table = Table(new KMeans1D(scaled, scoreWeights), DistinctUpTo(channels, 1 << numBits), numBits, low, high);
-        // The points and k-means' sorted copies and running sums (about KMeansBytesPerPoint each) are garbage now: counted
-        // like a tensor read whole, so that a model's tensors do not pile them up before the collector runs.
-        Processing.WholeTensorMemory.Release(total * KMeansBytesPerPoint);
-        return table;
+        aggregated?.Invoke(binWeight, binSum, binScore);
+        return TableFromBins(binWeight, binSum, binScore, DistinctUpTo(channels, 1 << numBits), numBits, lutBitwidth);
     }
 
-    /// <summary>The bytes per point a weights table's k-means holds while it runs: the points and score weights (16), the
-    /// sorted triples and their merged copy (48), the distinct points (8), two lists of pairs (32), six running sums (48).</summary>
-    private const long KMeansBytesPerPoint = 152;
+    /// <summary>
+    /// k-means on every value of <see cref="WeightsTable{T}"/>'s channels scaled as there, clip(x / divisor · k, low, high)
+    /// (float32 values in float32, <typeparamref name="TKey"/>; NaN, from a zero divisor, left out), each of weight t² (its
+    /// channel's threshold squared, in scoring too): the scaled values are the only copy, sorted in place.
+    /// </summary>
+    private static KMeans1D ScaledPoints<T, TKey>(T[][] channels, double[] thresholds, double eps, bool perChannelThresholds, float k, float low, float high, long total)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKey : unmanaged, IFloatingPointIeee754<TKey>
+    {
+        var keys = new TKey[total];
+        var counts = new int[channels.Length];
+        var weights = new double[channels.Length];
+        int at = 0;
+        for (int c = 0; c < channels.Length; c++)
+        {
+            double t = thresholds[c];
+            weights[c] = t * t;
+            int from = at;
+            if (typeof(TKey) == typeof(float))
+            {
+                // Per tensor the divisor is t + eps in float64, rounded for the float32 division; per channel the
+                // thresholds are a float32 array and the sum is taken in float32.
+                var into = (float[])(object)keys;
+                float divisor = perChannelThresholds ? (float)t + (float)eps : (float)(t + eps);
+                foreach (T value in channels[c])
+                {
+                    float v = Math.Clamp(float.CreateTruncating(value) / divisor * k, low, high);
+                    if (!float.IsNaN(v)) into[at++] = v;
+                }
+            }
+            else
+            {
+                var into = (double[])(object)keys;
+                double divisor = t + eps;
+                foreach (T value in channels[c])
+                {
+                    double v = Math.Clamp(double.CreateTruncating(value) / divisor * k, low, high);
+                    if (!double.IsNaN(v)) into[at++] = v;
+                }
+            }
+            counts[c] = at - from;
+        }
+        return KMeans1D.OfChannels(keys, at, counts, weights);
+    }
 
     /// <summary>
     /// The table from the aggregated points of <see cref="WeightsTable{T}"/> (each bin's count, sum of scaled values and
