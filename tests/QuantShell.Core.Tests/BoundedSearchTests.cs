@@ -169,19 +169,7 @@ public sealed class BoundedSearchTests
                 var grid = g % 3 == 0
                     ? MctGrid.FromRange(-t * random.NextDouble(), t, bits, ParameterPrecision.Double, single)
                     : MctGrid.FromThreshold(t, bits, g % 4 != 1, g % 7 == 0 ? ParameterPrecision.SingleArray : ParameterPrecision.Double, single);
-                double exact;
-                if (single)
-                {
-                    var sums = new float[1];
-                    GridErrorSums.SumSingle(values, [grid], false, false, false, sums);
-                    exact = sums[0];
-                }
-                else
-                {
-                    var sums = new double[1];
-                    GridErrorSums.SumDouble<float>(values, [grid], false, false, false, sums);
-                    exact = sums[0];
-                }
+                double exact = ExactSum(values, grid, single);
                 checkedGrids++;
                 if (!histogram.TrySquaredErrorSum(grid, out double low, out double high)) continue;
                 double gamma = MomentHistogram.SumBounds(values.Length, single, false)!.Value;
