@@ -47,32 +47,37 @@ internal static class KlDivergence
         data[0] += Sum(counts[..first], wholeCounts);
         data[^1] += Sum(counts[last..], wholeCounts);
 
-        // The quantized distribution: runs of equal quantized edges (edges quantize monotonically, so equal values are
-        // adjacent; a value seen again later would be grouped with its first run by NumPy's mask, hence the scan).
+        // The quantized distribution: the bins of each distinct quantized edge value, as NumPy's mask takes them (edges
+        // quantize monotonically, so equal values are adjacent, but a value seen again later joins its first bins: hence
+        // groups by value, each in index order; -0 and +0 are one value, NaN none). One pass, whatever the groups.
         var quantized = new double[length];
-        var done = new bool[length];
-        var group = new List<double>();
-        for (int start = 0; start < length; start++)
+        var groups = new Dictionary<double, List<int>>();
+        var inOrder = new List<List<int>>();
+        for (int i = 0; i < length; i++)
         {
-            if (done[start]) continue;
-            double value = quantizedEdges[first + start];
-            if (double.IsNaN(value)) { done[start] = true; continue; }
-            group.Clear();
+            double value = quantizedEdges[first + i];
+            if (double.IsNaN(value)) continue;
+            double key = value == 0 ? 0.0 : value;
+            if (!groups.TryGetValue(key, out var members))
+            {
+                members = [];
+                groups[key] = members;
+                inOrder.Add(members);
+            }
+            members.Add(i);
+        }
+        foreach (var members in inOrder)
+        {
+            var group = new double[members.Count];
             float nonEmpty = 0;
-            for (int i = start; i < length; i++)
+            for (int k = 0; k < group.Length; k++)
             {
-                if (done[i] || quantizedEdges[first + i] != value) continue;
-                group.Add(kept[i]);
-                if (kept[i] > 0) nonEmpty++;
+                group[k] = kept[members[k]];
+                if (group[k] > 0) nonEmpty++;
             }
-            double share = Sum(group.ToArray(), wholeCounts) / ((double)nonEmpty + 1e-6);
+            double share = Sum(group, wholeCounts) / ((double)nonEmpty + 1e-6);
             float shareSingle = (float)share;
-            for (int i = start; i < length; i++)
-            {
-                if (done[i] || quantizedEdges[first + i] != value) continue;
-                done[i] = true;
-                quantized[i] = kept[i] > 0 ? shareSingle : 0f;
-            }
+            foreach (int i in members) quantized[i] = kept[i] > 0 ? shareSingle : 0f;
         }
 
         double quantizedTotal = NumpySum.Sum(quantized);
