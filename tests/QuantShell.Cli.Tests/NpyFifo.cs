@@ -37,21 +37,25 @@ internal sealed class NpyFifo
     /// A header promising 256M float32 values, then 1 MiB of zeros every 50 ms until <paramref name="stop"/> or until the
     /// reader is gone: the tool never finishes by itself.
     /// </summary>
-    public Task FeedSlowly(CancellationToken stop) => Feed(async pipe =>
+    public Task FeedSlowly(CancellationToken stop) => Task.Factory.StartNew(() =>
     {
-        var chunk = new byte[1 << 20];
+        // A thread of its own and blocking writes: a busy test host (tests in parallel, each waiting on a process) may
+        // leave the thread pool short for seconds, and a feeder waiting for it would leave the tool blocked in a read
+        // of the pipe, where no signal's cancellation reaches it.
         try
         {
-            await pipe.WriteAsync(Header(1L << 28), stop);
+            using var pipe = new FileStream(Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            pipe.Write(Header(1L << 28));
+            var chunk = new byte[1 << 20];
             while (!stop.IsCancellationRequested)
             {
-                await pipe.WriteAsync(chunk, stop);
-                await Task.Delay(50, stop);
+                pipe.Write(chunk);
+                stop.WaitHandle.WaitOne(50);
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        catch (IOException)
         {
-            // The tool stopped reading (killed, canceled) or the test is done.
+            // The tool stopped reading (killed, canceled).
         }
-    });
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }
