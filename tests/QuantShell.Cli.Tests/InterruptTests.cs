@@ -9,6 +9,7 @@ namespace QuantShell.Cli.Tests;
 /// SIGKILL cannot be caught: it leaves at most the temporary file, whose name says what made it, and the next run into
 /// that folder removes it once it is stale (a minute old, its process gone).
 /// </summary>
+[Collection(nameof(SignalTestsAlone))]
 public sealed class InterruptTests : IDisposable
 {
     private static readonly string[] Quantizer = ["--method", "pot", "--threshold", "1"];
@@ -200,3 +201,10 @@ public sealed class InterruptTests : IDisposable
         }
     }
 }
+
+/// <summary>
+/// The signal tests run on their own, after the others: each waits (up to 30 s) for a process to react to a signal, and
+/// a host busy with the other tests in parallel starved the waits in one CI run.
+/// </summary>
+[CollectionDefinition(nameof(SignalTestsAlone), DisableParallelization = true)]
+public sealed class SignalTestsAlone;
