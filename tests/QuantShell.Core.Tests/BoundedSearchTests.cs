@@ -1,4 +1,5 @@
 using QuantShell.Core.Formats;
+using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 using QuantShell.Core.Selection.Mct;
@@ -304,5 +305,79 @@ public sealed class BoundedSearchTests
         Assert.Equal(MctLosses.ArgMin(full), MctLosses.ArgMin(bounded));
         Assert.Equal(MctLosses.Min(full), MctLosses.Min(bounded));
         Assert.True(errors.ExactCount <= 5, $"{errors.ExactCount} of 30 computed exactly");
+    }
+
+    /// <summary>
+    /// The optimal search's coarse scans on channels of fewer than <see cref="ParameterSelector.CoarseOnAllFrom"/> values,
+    /// scored in <see cref="ChannelScorer{T}.ScoreMany"/>'s batches (many grids a pass): every grid's error bit for bit
+    /// the one <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/> gives it alone, and the coarse choice
+    /// (<see cref="ParameterSelector.CoarseBest{T}"/>) the one of scoring the grids one by one; symmetric and uniform grids
+    /// (with null ones), float32 and float64 values, Mse, Mae and Lp, one scorer alone (two cores) or not.
+    /// </summary>
+    [Fact]
+    public void CoarseScan_BatchedEqualsOneByOne()
+    {
+        int cases = 0;
+        foreach (string kind in DataKinds)
+            foreach (int n in new[] { 9, 63, 64, 300, 4608, ParameterSelector.CoarseOnAllFrom - 1 })
+                foreach (var (method, p) in new[] { (ErrorMethod.Mse, 2.0), (ErrorMethod.Mae, 1.0), (ErrorMethod.Lp, 3.0) })
+                    foreach (int bits in new[] { 3, 8 })
+                    {
+                        // Lp's errors are summed one value at a time (Math.Pow): on fewer values.
+                        if (method != ErrorMethod.Mse && n > 4608 || method == ErrorMethod.Lp && n > 300) continue;
+                        int seed = 9000 + n + bits * 5 + (int)method * 17 + Array.IndexOf(DataKinds, kind) * 101;
+                        var values = Data(kind, n, seed);
+                        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = p };
+                        bool alone = seed % 2 == 0;
+                        string what = $"{kind} {n} values {method} p {p} {bits}-bit alone {alone}";
+                        CoarseCase(values, options, bits, alone, what + " float32");
+                        CoarseCase(values.Select(v => (double)v * (1 + 1e-9)).ToArray(), options, bits, !alone, what + " float64");
+                        cases += 2;
+                    }
+        Assert.Equal(DataKinds.Length * (6 + 5 + 4) * 2 * 2, cases);
+    }
+
+    private static void CoarseCase<T>(T[] values, SelectionOptions options, int bits, bool alone, string what)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
+    {
+        var scorer = new ChannelScorer<T>(values, options) { Alone = alone };
+        var sample = scorer.Sample(int.MaxValue);
+        Assert.False(scorer.CoarseOnAll(sample), what);
+        // The symmetric scan's thresholds (signed, up to a little beyond max|x|) and the uniform scan's factor pairs.
+        var (qmin, qmax) = RangeMath.SymmetricRange(bits, true);
+        double upper = scorer.MaxAbs * (1 + 2.0 / (qmax + 1));
+        var thresholds = Enumerable.Range(1, 256).Select(k => (double)(float)(upper / 256 * k)).Where(t => t > 0).ToArray();
+        var symmetric = thresholds.Select(t => ((Grid<T>?)new Grid<T>(RangeMath.SymmetricScale(t, bits, true), 0, qmin, qmax), -t, t)).ToArray();
+        var (lo, hi) = scorer.Range;
+        double low = Math.Min(lo, 0), high = Math.Max(hi, 0);
+        var factors = Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray();
+        var uniform = factors.SelectMany(a => factors.Select(b =>
+        {
+            float min = (float)(low * a), max = (float)(high * b);
+            if (!(min < max)) return ((Grid<T>?)null, 0.0, 0.0);
+            var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, bits);
+            var (scale, zero) = RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, bits);
+            if (!(scale > 0) || !float.IsFinite(scale)) return ((Grid<T>?)null, 0.0, 0.0);
+            return ((Grid<T>?)new Grid<T>(scale, zero, 0, (1 << bits) - 1), (double)adjustedMin, (double)adjustedMax);
+        })).ToArray();
+        // Each scan's own small sample (all the values when fewer).
+        foreach (var (name, set, limit) in new[] { ("symmetric", symmetric, 1 << 16), ("uniform", uniform, 1 << 14) })
+        {
+            var coarse = scorer.Sample(limit);
+            var grids = set.Select(g => g.Item1).ToArray();
+            var ranges = set.Select(g => (g.Item2, g.Item3)).ToArray();
+            var batched = scorer.ScoreMany(grids, ranges, coarse, double.PositiveInfinity);
+            int expectedBest = -1;
+            double best = double.PositiveInfinity;
+            for (int k = 0; k < grids.Length; k++)
+            {
+                double one = grids[k] is { } grid ? scorer.Score(grid, ranges[k].Item1, ranges[k].Item2, coarse) : double.PositiveInfinity;
+                Assert.True(BitConverter.DoubleToInt64Bits(one) == BitConverter.DoubleToInt64Bits(batched[k]),
+                    $"{what} {name} grid {k}: batched {batched[k]:R}, one by one {one:R}");
+                if (one < best) (best, expectedBest) = (one, k);
+            }
+            Assert.True(expectedBest >= 0, $"{what} {name}: no grid scored");
+            Assert.Equal(expectedBest, ParameterSelector.CoarseBest(scorer, grids, ranges, sample, coarse));
+        }
     }
 }
