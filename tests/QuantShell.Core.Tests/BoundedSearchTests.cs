@@ -134,21 +134,25 @@ public sealed class BoundedSearchTests
                         Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
                     };
                     var options = new SelectionOptions { Search = SelectionSearch.Optimal };
-                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive });
-                    var bounded = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Always });
-                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values";
-                    if (method == QuantizationMethod.Uniform)
+                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive, ClippingBounds = false });
+                    // Bounded by the histogram on every sample, and as by default (the clipping alone below 2^16 values).
+                    foreach (var (name, boundedOptions) in new[] { ("histogram", options with { BoundedSearchFrom = Always }), ("default", options) })
                     {
-                        AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
-                        AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                        var bounded = ParameterSelector.Select(request, [array], boundedOptions);
+                        string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values, bounds {name}";
+                        if (method == QuantizationMethod.Uniform)
+                        {
+                            AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
+                            AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                        }
+                        else
+                        {
+                            AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
+                        }
+                        cases++;
                     }
-                    else
-                    {
-                        AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
-                    }
-                    cases++;
                 }
-        Assert.Equal(12, cases);
+        Assert.Equal(24, cases);
     }
 
     /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>
@@ -310,7 +314,8 @@ public sealed class BoundedSearchTests
     /// <summary>
     /// The optimal search's coarse scans on channels of fewer than <see cref="ParameterSelector.CoarseOnAllFrom"/> values,
     /// scored in <see cref="ChannelScorer{T}.ScoreMany"/>'s batches (many grids a pass): every grid's error bit for bit
-    /// the one <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/> gives it alone, and the coarse choice
+    /// the one <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/> gives it alone, or (squared errors,
+    /// ruled out by their clipping, <see cref="ClippingBounds"/>) a lower bound of it above the least; and the coarse choice
     /// (<see cref="ParameterSelector.CoarseBest{T}"/>) the one of scoring the grids one by one; symmetric and uniform grids
     /// (with null ones), float32 and float64 values, Mse, Mae and Lp, one scorer alone (two cores) or not.
     /// </summary>
@@ -330,14 +335,17 @@ public sealed class BoundedSearchTests
                         var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = p };
                         bool alone = seed % 2 == 0;
                         string what = $"{kind} {n} values {method} p {p} {bits}-bit alone {alone}";
-                        CoarseCase(values, options, bits, alone, what + " float32");
-                        CoarseCase(values.Select(v => (double)v * (1 + 1e-9)).ToArray(), options, bits, !alone, what + " float64");
+                        int ruledOut = CoarseCase(values, options, bits, alone, what + " float32")
+                                       + CoarseCase(values.Select(v => (double)v * (1 + 1e-9)).ToArray(), options, bits, !alone, what + " float64");
+                        if (method == ErrorMethod.Mse && n >= 300) Assert.True(ruledOut > 0, what + ": no grid ruled out by its clipping");
+                        if (method != ErrorMethod.Mse) Assert.Equal(0, ruledOut);
                         cases += 2;
                     }
         Assert.Equal(DataKinds.Length * (6 + 5 + 4) * 2 * 2, cases);
     }
 
-    private static void CoarseCase<T>(T[] values, SelectionOptions options, int bits, bool alone, string what)
+    /// <summary>How many grids the bounds ruled out (their errors not computed).</summary>
+    private static int CoarseCase<T>(T[] values, SelectionOptions options, int bits, bool alone, string what)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
     {
         var scorer = new ChannelScorer<T>(values, options) { Alone = alone };
@@ -360,6 +368,7 @@ public sealed class BoundedSearchTests
             if (!(scale > 0) || !float.IsFinite(scale)) return ((Grid<T>?)null, 0.0, 0.0);
             return ((Grid<T>?)new Grid<T>(scale, zero, 0, (1 << bits) - 1), (double)adjustedMin, (double)adjustedMax);
         })).ToArray();
+        int ruledOut = 0;
         // Each scan's own small sample (all the values when fewer).
         foreach (var (name, set, limit) in new[] { ("symmetric", symmetric, 1 << 16), ("uniform", uniform, 1 << 14) })
         {
@@ -369,15 +378,21 @@ public sealed class BoundedSearchTests
             var batched = scorer.ScoreMany(grids, ranges, coarse, double.PositiveInfinity);
             int expectedBest = -1;
             double best = double.PositiveInfinity;
+            var ones = new double[grids.Length];
             for (int k = 0; k < grids.Length; k++)
             {
-                double one = grids[k] is { } grid ? scorer.Score(grid, ranges[k].Item1, ranges[k].Item2, coarse) : double.PositiveInfinity;
-                Assert.True(BitConverter.DoubleToInt64Bits(one) == BitConverter.DoubleToInt64Bits(batched[k]),
-                    $"{what} {name} grid {k}: batched {batched[k]:R}, one by one {one:R}");
-                if (one < best) (best, expectedBest) = (one, k);
+                ones[k] = grids[k] is { } grid ? scorer.Score(grid, ranges[k].Item1, ranges[k].Item2, coarse) : double.PositiveInfinity;
+                if (ones[k] < best) (best, expectedBest) = (ones[k], k);
+            }
+            for (int k = 0; k < grids.Length; k++)
+            {
+                if (BitConverter.DoubleToInt64Bits(ones[k]) == BitConverter.DoubleToInt64Bits(batched[k])) continue;
+                Assert.True(batched[k] <= ones[k] && batched[k] > best, $"{what} {name} grid {k}: bound {batched[k]:R}, exact {ones[k]:R}, least {best:R}");
+                ruledOut++;
             }
             Assert.True(expectedBest >= 0, $"{what} {name}: no grid scored");
             Assert.Equal(expectedBest, ParameterSelector.CoarseBest(scorer, grids, ranges, sample, coarse));
         }
+        return ruledOut;
     }
 }
