@@ -192,11 +192,14 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
         int parts = Alone && batch.Length >= 2 ? 2 : 1;
         int half = (batch.Length + 1) / 2;
-        if (parts == 1) measure.MeanMany<T>(sample, batch, means);
+        // The sample's finite values counted once, not once a batch.
+        if (!ReferenceEquals(_finiteOf, sample)) (_finite, _finiteOf) = (ErrorMeasure.FiniteCount<T>(sample), sample);
+        long finite = _finite;
+        if (parts == 1) measure.MeanMany<T>(sample, batch, means, finite);
         else Parallel.For(0, 2, p =>
         {
             int start = p * half, length = p == 0 ? half : batch.Length - half;
-            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length));
+            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length), finite);
         });
         for (int k = 0; k < taken.Count; k++) errors[taken[k]] = means[k];
     }
@@ -234,13 +237,15 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
 
     private ClippingBounds? _clipping;
     private T[]? _clippingOf;
+    private long _finite;
+    private T[]? _finiteOf;
 
     /// <summary>Gives the moment histogram's memory back (a search is done with this scorer's sample).</summary>
     public void ReleaseMoments()
     {
         _moments?.Release();
         (_moments, _momentsOf) = (null, null);
-        (_clipping, _clippingOf) = (null, null);
+        (_clipping, _clippingOf, _finiteOf) = (null, null, null);
     }
 
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);

@@ -481,7 +481,6 @@ public static class ParameterSelector
         double step = 1.0 / 32;
         for (int round = 0; round < 2; round++)
         {
-            best = Score(sample, bestA, bestB);
             double centerA = bestA, centerB = bestB;
             step /= 4;
             // The whole round's grids are scored at once: most are ruled out by bounds, the rest scored exactly.
@@ -493,11 +492,19 @@ public static class ParameterSelector
                     if (a > 0 && b > 0) factors.Add((a, b));
                 }
             var grids = factors.Select(f => GridOf(f.A, f.B)).ToArray();
+            // The centre is one of the round's grids (i = j = 0), scored with them rather than first on its own: it stays
+            // unless a grid's error is below its own, and then the first grid of the least error is taken. A grid of the
+            // least error is always scored exactly (only grids above the least get a bound), so the centre stays exactly
+            // when its entry is the least, as scanning from the centre's own error gives.
+            int center = factors.IndexOf((centerA, centerB));
+            best = center < 0 ? Score(sample, centerA, centerB) : double.PositiveInfinity;
             var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best);
+            int bestIndex = -1;
             for (int k = 0; k < factors.Count; k++)
             {
-                if (errors[k] < best) { best = errors[k]; (bestA, bestB) = factors[k]; }
+                if (errors[k] < best) { best = errors[k]; bestIndex = k; }
             }
+            if (bestIndex >= 0 && !(center >= 0 && errors[center] == best)) (bestA, bestB) = factors[bestIndex];
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
     }
