@@ -1,4 +1,5 @@
 using QuantShell.Core.Formats;
+using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 using QuantShell.Core.Selection;
 using QuantShell.Core.Selection.Mct;
@@ -133,21 +134,25 @@ public sealed class BoundedSearchTests
                         Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
                     };
                     var options = new SelectionOptions { Search = SelectionSearch.Optimal };
-                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive });
-                    var bounded = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Always });
-                    string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values";
-                    if (method == QuantizationMethod.Uniform)
+                    var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive, ClippingBounds = false });
+                    // Bounded by the histogram on every sample, and as by default (the clipping alone below 2^16 values).
+                    foreach (var (name, boundedOptions) in new[] { ("histogram", options with { BoundedSearchFrom = Always }), ("default", options) })
                     {
-                        AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
-                        AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                        var bounded = ParameterSelector.Select(request, [array], boundedOptions);
+                        string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values, bounds {name}";
+                        if (method == QuantizationMethod.Uniform)
+                        {
+                            AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
+                            AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
+                        }
+                        else
+                        {
+                            AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
+                        }
+                        cases++;
                     }
-                    else
-                    {
-                        AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
-                    }
-                    cases++;
                 }
-        Assert.Equal(12, cases);
+        Assert.Equal(24, cases);
     }
 
     /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>
@@ -304,5 +309,90 @@ public sealed class BoundedSearchTests
         Assert.Equal(MctLosses.ArgMin(full), MctLosses.ArgMin(bounded));
         Assert.Equal(MctLosses.Min(full), MctLosses.Min(bounded));
         Assert.True(errors.ExactCount <= 5, $"{errors.ExactCount} of 30 computed exactly");
+    }
+
+    /// <summary>
+    /// The optimal search's coarse scans on channels of fewer than <see cref="ParameterSelector.CoarseOnAllFrom"/> values,
+    /// scored in <see cref="ChannelScorer{T}.ScoreMany"/>'s batches (many grids a pass): every grid's error bit for bit
+    /// the one <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/> gives it alone, or (squared errors,
+    /// ruled out by their clipping, <see cref="ClippingBounds"/>) a lower bound of it above the least; and the coarse choice
+    /// (<see cref="ParameterSelector.CoarseBest{T}"/>) the one of scoring the grids one by one; symmetric and uniform grids
+    /// (with null ones), float32 and float64 values, Mse, Mae and Lp, one scorer alone (two cores) or not.
+    /// </summary>
+    [Fact]
+    public void CoarseScan_BatchedEqualsOneByOne()
+    {
+        int cases = 0;
+        foreach (string kind in DataKinds)
+            foreach (int n in new[] { 9, 63, 64, 300, 4608, ParameterSelector.CoarseOnAllFrom - 1 })
+                foreach (var (method, p) in new[] { (ErrorMethod.Mse, 2.0), (ErrorMethod.Mae, 1.0), (ErrorMethod.Lp, 3.0) })
+                    foreach (int bits in new[] { 3, 8 })
+                    {
+                        // Lp's errors are summed one value at a time (Math.Pow): on fewer values.
+                        if (method != ErrorMethod.Mse && n > 4608 || method == ErrorMethod.Lp && n > 300) continue;
+                        int seed = 9000 + n + bits * 5 + (int)method * 17 + Array.IndexOf(DataKinds, kind) * 101;
+                        var values = Data(kind, n, seed);
+                        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = method, P = p };
+                        bool alone = seed % 2 == 0;
+                        string what = $"{kind} {n} values {method} p {p} {bits}-bit alone {alone}";
+                        int ruledOut = CoarseCase(values, options, bits, alone, what + " float32")
+                                       + CoarseCase(values.Select(v => (double)v * (1 + 1e-9)).ToArray(), options, bits, !alone, what + " float64");
+                        if (method == ErrorMethod.Mse && n >= 300) Assert.True(ruledOut > 0, what + ": no grid ruled out by its clipping");
+                        if (method != ErrorMethod.Mse) Assert.Equal(0, ruledOut);
+                        cases += 2;
+                    }
+        Assert.Equal(DataKinds.Length * (6 + 5 + 4) * 2 * 2, cases);
+    }
+
+    /// <summary>How many grids the bounds ruled out (their errors not computed).</summary>
+    private static int CoarseCase<T>(T[] values, SelectionOptions options, int bits, bool alone, string what)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>, System.Numerics.IMinMaxValue<T>
+    {
+        var scorer = new ChannelScorer<T>(values, options) { Alone = alone };
+        var sample = scorer.Sample(int.MaxValue);
+        Assert.False(scorer.CoarseOnAll(sample), what);
+        // The symmetric scan's thresholds (signed, up to a little beyond max|x|) and the uniform scan's factor pairs.
+        var (qmin, qmax) = RangeMath.SymmetricRange(bits, true);
+        double upper = scorer.MaxAbs * (1 + 2.0 / (qmax + 1));
+        var thresholds = Enumerable.Range(1, 256).Select(k => (double)(float)(upper / 256 * k)).Where(t => t > 0).ToArray();
+        var symmetric = thresholds.Select(t => ((Grid<T>?)new Grid<T>(RangeMath.SymmetricScale(t, bits, true), 0, qmin, qmax), -t, t)).ToArray();
+        var (lo, hi) = scorer.Range;
+        double low = Math.Min(lo, 0), high = Math.Max(hi, 0);
+        var factors = Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray();
+        var uniform = factors.SelectMany(a => factors.Select(b =>
+        {
+            float min = (float)(low * a), max = (float)(high * b);
+            if (!(min < max)) return ((Grid<T>?)null, 0.0, 0.0);
+            var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, bits);
+            var (scale, zero) = RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, bits);
+            if (!(scale > 0) || !float.IsFinite(scale)) return ((Grid<T>?)null, 0.0, 0.0);
+            return ((Grid<T>?)new Grid<T>(scale, zero, 0, (1 << bits) - 1), (double)adjustedMin, (double)adjustedMax);
+        })).ToArray();
+        int ruledOut = 0;
+        // Each scan's own small sample (all the values when fewer).
+        foreach (var (name, set, limit) in new[] { ("symmetric", symmetric, 1 << 16), ("uniform", uniform, 1 << 14) })
+        {
+            var coarse = scorer.Sample(limit);
+            var grids = set.Select(g => g.Item1).ToArray();
+            var ranges = set.Select(g => (g.Item2, g.Item3)).ToArray();
+            var batched = scorer.ScoreMany(grids, ranges, coarse, double.PositiveInfinity);
+            int expectedBest = -1;
+            double best = double.PositiveInfinity;
+            var ones = new double[grids.Length];
+            for (int k = 0; k < grids.Length; k++)
+            {
+                ones[k] = grids[k] is { } grid ? scorer.Score(grid, ranges[k].Item1, ranges[k].Item2, coarse) : double.PositiveInfinity;
+                if (ones[k] < best) (best, expectedBest) = (ones[k], k);
+            }
+            for (int k = 0; k < grids.Length; k++)
+            {
+                if (BitConverter.DoubleToInt64Bits(ones[k]) == BitConverter.DoubleToInt64Bits(batched[k])) continue;
+                Assert.True(batched[k] <= ones[k] && batched[k] > best, $"{what} {name} grid {k}: bound {batched[k]:R}, exact {ones[k]:R}, least {best:R}");
+                ruledOut++;
+            }
+            Assert.True(expectedBest >= 0, $"{what} {name}: no grid scored");
+            Assert.Equal(expectedBest, ParameterSelector.CoarseBest(scorer, grids, ranges, sample, coarse));
+        }
+        return ruledOut;
     }
 }

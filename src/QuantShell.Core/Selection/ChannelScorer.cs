@@ -113,7 +113,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// equals) and starts from <paramref name="least"/>: Mse errors are first bounded from a moment histogram of the
     /// sample (<see cref="Mct.MomentHistogram"/>, built once), and only grids whose lower bound is not above the least
     /// upper bound (and <paramref name="least"/>) are scored exactly; the others get their lower bound, above the least,
-    /// so the scan picks the same grid as with every error exact. A null grid scores +∞.
+    /// so the scan picks the same grid as with every error exact. On samples too small for the histogram, the lower
+    /// bounds come from each grid's clipping alone (<see cref="ClippingBounds"/>). A null grid scores +∞.
     /// </summary>
     public double[] ScoreMany(IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double least)
     {
@@ -136,6 +137,14 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
                 return true;
             }
             leastHigh = Mct.MomentHistogram.BoundAll(grids.Count, Bound, leastHigh, lows, new double[grids.Count]);
+        }
+        else if (Options.ClippingBounds && sample.Length < Options.BoundedSearchFrom && Method != ErrorMethod.Kl && _measure.IsSquared && gamma < 0.25 && grids.Count > 1 && sample.Length > 0)
+        {
+            // Too few values for the histogram: each grid's error bounded below by its clipping alone (the values beyond
+            // its first and last levels), lowered by the rounding of the terms, of their float sum and of the mean.
+            var clipping = Clipping(sample);
+            for (int i = 0; i < grids.Count; i++)
+                lows[i] = grids[i] is { } grid ? clipping.LowSum(grid) * (1 - gamma) * (1 - 16 * Mct.MomentHistogram.UnitRoundoff64) / sample.Length : double.NegativeInfinity;
         }
         else
         {
@@ -183,11 +192,14 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
         int parts = Alone && batch.Length >= 2 ? 2 : 1;
         int half = (batch.Length + 1) / 2;
-        if (parts == 1) measure.MeanMany<T>(sample, batch, means);
+        // The sample's finite values counted once, not once a batch.
+        if (!ReferenceEquals(_finiteOf, sample)) (_finite, _finiteOf) = (ErrorMeasure.FiniteCount<T>(sample), sample);
+        long finite = _finite;
+        if (parts == 1) measure.MeanMany<T>(sample, batch, means, finite);
         else Parallel.For(0, 2, p =>
         {
             int start = p * half, length = p == 0 ? half : batch.Length - half;
-            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length));
+            measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length), finite);
         });
         for (int k = 0; k < taken.Count; k++) errors[taken[k]] = means[k];
     }
@@ -213,11 +225,27 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private Mct.MomentHistogram? _moments;
     private T[]? _momentsOf;
 
+    private ClippingBounds Clipping(T[] sample)
+    {
+        if (!ReferenceEquals(_clippingOf, sample))
+        {
+            _clipping = ClippingBounds.Build(sample);
+            _clippingOf = sample;
+        }
+        return _clipping!;
+    }
+
+    private ClippingBounds? _clipping;
+    private T[]? _clippingOf;
+    private long _finite;
+    private T[]? _finiteOf;
+
     /// <summary>Gives the moment histogram's memory back (a search is done with this scorer's sample).</summary>
     public void ReleaseMoments()
     {
         _moments?.Release();
         (_moments, _momentsOf) = (null, null);
+        (_clipping, _clippingOf, _finiteOf) = (null, null, null);
     }
 
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);

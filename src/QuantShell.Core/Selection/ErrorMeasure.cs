@@ -58,12 +58,13 @@ internal readonly struct ErrorMeasure
     /// computed together: each chunk of values is quantized on every grid while it is in the cache, and each grid's error
     /// summed in the same lanes and order as alone.
     /// </summary>
-    public void MeanMany<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    /// <remarks><paramref name="finiteCount"/>: how many of <paramref name="values"/> are finite, when the caller knows (counted here otherwise).</remarks>
+    public void MeanMany<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means, long? finiteCount = null) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         if (means.Length != grids.Length) throw new ArgumentException("One mean per grid.", nameof(means));
         if (Vectorized(values))
         {
-            MeanManyVectorized(values, grids, means);
+            MeanManyVectorized(values, grids, means, finiteCount);
             return;
         }
         for (int g = 0; g < grids.Length; g++) means[g] = Mean(values, grids[g]);
@@ -73,7 +74,7 @@ internal readonly struct ErrorMeasure
     // applied in registers (what Apply computes for finite lanes; the others are masked out), the last values of the
     // tail with its scalar formula, as Apply's tail. Chunks of 2048 values stay in the cache while every grid takes them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void MeanManyVectorized<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    private void MeanManyVectorized<T>(ReadOnlySpan<T> values, ReadOnlySpan<Grid<T>> grids, Span<double> means, long? knownFinite = null) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         const int chunk = 2048;
         int count = grids.Length;
@@ -81,7 +82,9 @@ internal readonly struct ErrorMeasure
         sums.Clear();
         bool squared = _method == ErrorMethod.Mse;
         int vectorEnd = values.Length - values.Length % Vector256<T>.Count;
-        long finiteCount = FiniteCount(values);
+        long finiteCount = knownFinite ?? FiniteCount(values);
+        // Every value finite: the lanes' finite masks are all ones, and leaving them out changes no bit.
+        bool allFinite = finiteCount == values.Length;
         ref T first = ref MemoryMarshal.GetReference(values);
         for (int start = 0; start < vectorEnd; start += chunk)
         {
@@ -95,10 +98,21 @@ internal readonly struct ErrorMeasure
                 var qmin = Vector256.Create(grid.QuantMin);
                 var qmax = Vector256.Create(grid.QuantMax);
                 var sum = sums[g];
-                for (int i = start; i < end; i += Vector256<T>.Count)
+                if (allFinite)
                 {
-                    var vx = Vector256.LoadUnsafe(ref first, (nuint)i);
-                    sum += ErrorTerms(vx, FakeQuantizeKernel.Quantize(vx, scale, inverse, zero, qmin, qmax), squared);
+                    for (int i = start; i < end; i += Vector256<T>.Count)
+                    {
+                        var vx = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        sum += FiniteErrorTerms(vx, FakeQuantizeKernel.Quantize(vx, scale, inverse, zero, qmin, qmax), squared);
+                    }
+                }
+                else
+                {
+                    for (int i = start; i < end; i += Vector256<T>.Count)
+                    {
+                        var vx = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        sum += ErrorTerms(vx, FakeQuantizeKernel.Quantize(vx, scale, inverse, zero, qmin, qmax), squared);
+                    }
                 }
                 sums[g] = sum;
             }
@@ -138,8 +152,24 @@ internal readonly struct ErrorMeasure
         return squared ? d * d : d;
     }
 
+    /// <summary><see cref="ErrorTerms{T}"/> of a vector whose lanes are all finite (no mask: the same terms).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> FiniteErrorTerms<T>(Vector256<T> vx, Vector256<T> vy, bool squared) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var (xLow, xHigh) = Vector256.Widen(vx.AsSingle());
+            var (yLow, yHigh) = Vector256.Widen(vy.AsSingle());
+            var dLow = Vector256.Abs(xLow - yLow);
+            var dHigh = Vector256.Abs(xHigh - yHigh);
+            return squared ? dLow * dLow + dHigh * dHigh : dLow + dHigh;
+        }
+        var d = Vector256.Abs(vx.AsDouble() - vy.AsDouble());
+        return squared ? d * d : d;
+    }
+
     /// <summary>How many values are finite (x - x is 0 exactly then).</summary>
-    private static long FiniteCount<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    public static long FiniteCount<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var lanes = Vector256<long>.Zero;
         int i = 0;

@@ -415,26 +415,10 @@ public static class ParameterSelector
         const int coarse = 256;
         double step = upper / coarse;
         double bestT = upper, best = double.PositiveInfinity;
-        if (scorer.CoarseOnAll(sample))
-        {
-            // Squared errors on many values: the coarse grids are bounded on every sampled value (the histogram the fine
-            // rounds use), and only those the bounds leave open are scored exactly, so a sample's noise picks no dip.
-            var coarseThresholds = Enumerable.Range(1, coarse).Select(k => AsFloat(step * k)).Where(t => t > 0).ToArray();
-            var coarseErrors = scorer.ScoreMany(coarseThresholds.Select(t => (Grid<T>?)GridOf(t)).ToArray(), coarseThresholds.Select(t => (signed ? -t : 0, t)).ToArray(),
-                                                sample, double.PositiveInfinity);
-            for (int k = 0; k < coarseThresholds.Length; k++)
-                if (coarseErrors[k] < best) { best = coarseErrors[k]; bestT = coarseThresholds[k]; }
-        }
-        else
-        {
-            for (int k = 1; k <= coarse; k++)
-            {
-                double t = AsFloat(step * k);
-                if (t <= 0) continue;
-                double error = Score(coarseSample, t);
-                if (error < best) { best = error; bestT = t; }
-            }
-        }
+        var coarseThresholds = Enumerable.Range(1, coarse).Select(k => AsFloat(step * k)).Where(t => t > 0).ToArray();
+        int coarseBest = CoarseBest(scorer, coarseThresholds.Select(t => (Grid<T>?)GridOf(t)).ToArray(), coarseThresholds.Select(t => (signed ? -t : 0, t)).ToArray(),
+                                    sample, coarseSample);
+        if (coarseBest >= 0) bestT = coarseThresholds[coarseBest];
         for (int round = 0; round < 2; round++)
         {
             double low = Math.Max(bestT - 2 * step, step / 8), high = bestT + 2 * step;
@@ -490,28 +474,13 @@ public static class ParameterSelector
         var aValues = low < 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
         var bValues = high > 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
         double bestA = 1, bestB = 1, best = double.PositiveInfinity;
-        if (scorer.CoarseOnAll(sample))
-        {
-            // Squared errors on many values: every sampled value, bounded first (as the fine rounds).
-            var coarseFactors = aValues.SelectMany(a => bValues.Select(b => (A: a, B: b))).ToArray();
-            var coarseGrids = coarseFactors.Select(f => GridOf(f.A, f.B)).ToArray();
-            var coarseErrors = scorer.ScoreMany(coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, double.PositiveInfinity);
-            for (int k = 0; k < coarseFactors.Length; k++)
-                if (coarseErrors[k] < best) { best = coarseErrors[k]; (bestA, bestB) = coarseFactors[k]; }
-        }
-        else
-        {
-            foreach (double a in aValues)
-                foreach (double b in bValues)
-                {
-                    double error = Score(coarseSample, a, b);
-                    if (error < best) { best = error; bestA = a; bestB = b; }
-                }
-        }
+        var coarseFactors = aValues.SelectMany(a => bValues.Select(b => (A: a, B: b))).ToArray();
+        var coarseGrids = coarseFactors.Select(f => GridOf(f.A, f.B)).ToArray();
+        int coarseBest = CoarseBest(scorer, coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, coarseSample);
+        if (coarseBest >= 0) (bestA, bestB) = coarseFactors[coarseBest];
         double step = 1.0 / 32;
         for (int round = 0; round < 2; round++)
         {
-            best = Score(sample, bestA, bestB);
             double centerA = bestA, centerB = bestB;
             step /= 4;
             // The whole round's grids are scored at once: most are ruled out by bounds, the rest scored exactly.
@@ -523,13 +492,41 @@ public static class ParameterSelector
                     if (a > 0 && b > 0) factors.Add((a, b));
                 }
             var grids = factors.Select(f => GridOf(f.A, f.B)).ToArray();
+            // The centre is one of the round's grids (i = j = 0), scored with them rather than first on its own: it stays
+            // unless a grid's error is below its own, and then the first grid of the least error is taken. A grid of the
+            // least error is always scored exactly (only grids above the least get a bound), so the centre stays exactly
+            // when its entry is the least, as scanning from the centre's own error gives.
+            int center = factors.IndexOf((centerA, centerB));
+            best = center < 0 ? Score(sample, centerA, centerB) : double.PositiveInfinity;
             var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best);
+            int bestIndex = -1;
             for (int k = 0; k < factors.Count; k++)
             {
-                if (errors[k] < best) { best = errors[k]; (bestA, bestB) = factors[k]; }
+                if (errors[k] < best) { best = errors[k]; bestIndex = k; }
             }
+            if (bestIndex >= 0 && !(center >= 0 && errors[center] == best)) (bestA, bestB) = factors[bestIndex];
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
+    }
+
+    /// <summary>
+    /// The coarse scan's choice among <paramref name="grids"/> (null: none): the index of the least error, the first of
+    /// equals, or -1 when none is below +∞. Squared errors on many values (<see cref="ChannelScorer{T}.CoarseOnAll"/>)
+    /// are scored on all of <paramref name="sample"/>, bounded first (the histogram the fine rounds use) and only those
+    /// the bounds leave open exactly, so a small sample's noise picks no dip; else every grid exactly on
+    /// <paramref name="coarseSample"/>. Either way in <see cref="ChannelScorer{T}.ScoreMany"/>'s batches (many grids a
+    /// pass over the values, each grid's error as <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/>
+    /// gives it alone): the same choice as scoring the grids one by one.
+    /// </summary>
+    internal static int CoarseBest<T>(ChannelScorer<T> scorer, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, T[] coarseSample)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var errors = scorer.ScoreMany(grids, ranges, scorer.CoarseOnAll(sample) ? sample : coarseSample, double.PositiveInfinity);
+        int bestIndex = -1;
+        double best = double.PositiveInfinity;
+        for (int k = 0; k < errors.Length; k++)
+            if (errors[k] < best) { best = errors[k]; bestIndex = k; }
+        return bestIndex;
     }
 
     private static (double Min, double Max) NonDegenerate(double min, double max)

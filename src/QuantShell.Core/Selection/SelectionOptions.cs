@@ -52,4 +52,11 @@ public sealed record SelectionOptions
     /// to compare both paths).
     /// </summary>
     internal int BoundedSearchFrom { get; init; } = Mct.MctWeightsSelection.DefaultBoundedFrom;
+
+    /// <summary>
+    /// The optimal search: samples of fewer than <see cref="BoundedSearchFrom"/> values have each grid's squared error
+    /// bounded below by its clipping first (<see cref="ClippingBounds"/>) and computed exactly only where that bound is not
+    /// above the least so far (the choice is the same either way; tests turn it off to compare both paths).
+    /// </summary>
+    internal bool ClippingBounds { get; init; } = true;
 }

@@ -1,0 +1,113 @@
+using System.Numerics;
+using QuantShell.Core.Kernels;
+
+namespace QuantShell.Core.Selection;
+
+/// <summary>
+/// Lower bounds of a quantizer grid's squared error sum from its clipping alone, for samples too small for a
+/// <see cref="Mct.MomentHistogram"/>: the sample's finite values sorted, with running sums of x, |x| and x². A value more
+/// than a quarter step below the grid's first level is quantized to that level (code qmin), one more than a quarter step
+/// above its last level to that one (qmax); the sum of their squared distances to those points (each below the term it
+/// stands for) is found from the running sums in a few operations, and lowered by the most its rounding may take. The
+/// other values' terms are at least 0. So the bound holds the real sum of the grid's error terms; the caller widens it
+/// by the rounding of the terms and of their float sum.
+/// </summary>
+internal sealed class ClippingBounds
+{
+    private const double U64 = 1.0 / (1L << 53);
+
+    private readonly double[] _sorted;
+    private readonly double[] _s1, _a1, _s2;
+
+    private ClippingBounds(double[] sorted)
+    {
+        _sorted = sorted;
+        int n = sorted.Length;
+        _s1 = new double[n + 1];
+        _a1 = new double[n + 1];
+        _s2 = new double[n + 1];
+        for (int i = 0; i < n; i++)
+        {
+            double x = sorted[i];
+            _s1[i + 1] = _s1[i] + x;
+            _a1[i + 1] = _a1[i] + Math.Abs(x);
+            _s2[i + 1] = _s2[i] + x * x;
+        }
+    }
+
+    /// <summary>The bounds of <paramref name="sample"/>'s finite values.</summary>
+    public static ClippingBounds Build<T>(T[] sample) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var sorted = new double[sample.Length];
+        int n = 0;
+        foreach (T x in sample)
+            if (T.IsFinite(x)) sorted[n++] = double.CreateTruncating(x);
+        Array.Resize(ref sorted, n);
+        Array.Sort(sorted);
+        return new ClippingBounds(sorted);
+    }
+
+    /// <summary>
+    /// A lower bound of Σ (x - q(x))² in real arithmetic over the finite values, q the kernel's quantization on
+    /// <paramref name="grid"/> (<see cref="FakeQuantizeKernel.Quantize{T}(T, T, T, T, T, T)"/>); 0 when nothing is
+    /// known (no value clipped, or a grid this does not bound).
+    /// </summary>
+    public double LowSum<T>(in Grid<T> grid) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        double scale = double.CreateTruncating(grid.Scale), zero = double.CreateTruncating(grid.ZeroPoint);
+        double first = double.CreateTruncating(grid.QuantMin) - zero, last = double.CreateTruncating(grid.QuantMax) - zero;
+        // The codes' distance from the zero point stays far below the precision's integers (the quarter-step margin
+        // then covers the rounding of x·inverse): x < (first - 1/4)·scale gives a code below first + 1/2, so qmin.
+        if (!(scale > 0) || !double.IsFinite(scale) || !(Math.Abs(first) <= 1 << 20) || !(Math.Abs(last) <= 1 << 20) || !(last > first) || _sorted.Length == 0)
+            return 0;
+        double below = (first - 0.25) * scale, above = (last + 0.25) * scale;
+        int n = _sorted.Length;
+        // Values < below: [0, m); values > above: [k, n).
+        int m = LowerBound(below);
+        int k = UpperBound(above);
+        double sum = 0;
+        if (m > 0) sum += Part(0, m, below);
+        if (k < n) sum += Part(k, n, above);
+        return double.IsFinite(sum) ? Math.Max(0, sum) : 0;
+    }
+
+    /// <summary>Σ (x - c)² over the sorted values [start, end), less the most the running sums' and this formula's rounding may take.</summary>
+    private double Part(int start, int end, double c)
+    {
+        int count = end - start;
+        double s1 = _s1[end] - _s1[start], s2 = _s2[end] - _s2[start];
+        double value = count * c * c - 2 * c * s1 + s2;
+        // Each running sum is within n·u of the sum of its terms' magnitudes (up to the end, so the difference of two is
+        // within twice that of the whole), the formula's few operations within a few u of its terms' magnitudes.
+        int n = _sorted.Length;
+        double magnitude = count * c * c + 2 * Math.Abs(c) * _a1[n] + _s2[n];
+        double slack = 8 * (n + 16) * U64 * magnitude;
+        return value - slack;
+    }
+
+    /// <summary>How many sorted values are strictly below <paramref name="c"/>.</summary>
+    private int LowerBound(double c)
+    {
+        int lo = 0, hi = _sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_sorted[mid] < c) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>The index of the first sorted value strictly above <paramref name="c"/>.</summary>
+    private int UpperBound(double c)
+    {
+        int lo = 0, hi = _sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_sorted[mid] <= c) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+}
