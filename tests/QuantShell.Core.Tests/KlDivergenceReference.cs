@@ -3,7 +3,7 @@ using QuantShell.Core.Selection.Mct;
 namespace QuantShell.Core.Tests;
 
 /// <summary>
-/// <see cref="KlDivergence.Error"/> as it was before candidates were scored through <see cref="KlHistogram"/> (main at
+/// <see cref="KlDivergence.Error"/> as it was before candidates were scored through <see cref="MctKlHistogram"/> (main at
 /// 2349c97, unchanged but for its name and <see cref="TensorError{T}"/>, TensorKlErrors' per-candidate steps of then):
 /// the reference the fast path must equal bit for bit.
 /// MCT's KL error between a histogram and its quantized edges (<c>error_functions._kl_error_histogram</c>), with NumPy's

@@ -4,7 +4,7 @@ using QuantShell.Core.Selection.Mct;
 namespace QuantShell.Core.Tests;
 
 /// <summary>
-/// MCT's KL error of a tensor scored through <see cref="KlHistogram"/> (the histogram prepared once, a candidate at the cost
+/// MCT's KL error of a tensor scored through <see cref="MctKlHistogram"/> (the histogram prepared once, a candidate at the cost
 /// of its non-empty bins) against the computation it replaces (<see cref="KlDivergenceReference"/>): the same error, bit
 /// for bit, and the same precision flag, for every candidate of seeded random tensors (float32 and float64, few values
 /// and many, repeated values, one sign, constant) with candidates as MCT's symmetric, uniform and power-of-two searches
@@ -143,7 +143,7 @@ public sealed class KlFastPathTests
     }
 
     /// <summary>
-    /// Random histograms straight into <see cref="KlHistogram"/> against <see cref="KlDivergenceReference.Error"/>: most
+    /// Random histograms straight into <see cref="MctKlHistogram"/> against <see cref="KlDivergenceReference.Error"/>: most
     /// bins empty or few, edges ascending or not (descending edges quantize descending: the general path), grids from
     /// any range (NaN steps included) and ranges inside, beyond or across the edges.
     /// </summary>
@@ -163,7 +163,7 @@ public sealed class KlFastPathTests
             bool reversed = h % 10 == 9;
             if (reversed) Array.Reverse(edges);
             if (h % 17 == 5) edges = edges.Select(e => (double)(float)e).ToArray();
-            var fast = new KlHistogram(edges, counts);
+            var fast = new MctKlHistogram(edges, counts);
             var countsDouble = counts.Select(c => (double)c).ToArray();
             for (int c = 0; c < 40; c++)
             {

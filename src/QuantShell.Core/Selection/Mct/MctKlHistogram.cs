@@ -15,7 +15,7 @@ namespace QuantShell.Core.Selection.Mct;
 /// bin, in NumPy's pairwise order.</item>
 /// </list>
 /// </summary>
-internal sealed class KlHistogram
+internal sealed class MctKlHistogram
 {
     private readonly double[] _edges;
     private readonly double[] _counts;
@@ -35,7 +35,7 @@ internal sealed class KlHistogram
 
     /// <param name="edges">The edges (one more than the counts), as float64.</param>
     /// <param name="counts">The counts, whole and not negative.</param>
-    public KlHistogram(double[] edges, long[] counts)
+    public MctKlHistogram(double[] edges, long[] counts)
     {
         if (edges.Length != counts.Length + 1) throw new ArgumentException("One more edge than counts.", nameof(edges));
         _edges = edges;
@@ -58,11 +58,11 @@ internal sealed class KlHistogram
         }
     }
 
-    public static KlHistogram Of<T>(NumpyHistogram<T> histogram) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    public static MctKlHistogram Of<T>(NumpyHistogram<T> histogram) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var edges = new double[histogram.Edges.Length];
         for (int i = 0; i < edges.Length; i++) edges[i] = double.CreateTruncating(histogram.Edges[i]);
-        return new KlHistogram(edges, histogram.Counts);
+        return new MctKlHistogram(edges, histogram.Counts);
     }
 
     /// <summary>The KL error of the edges quantized on <paramref name="grid"/> over [rangeMin, rangeMax] (as <see cref="KlDivergence.Error"/> compares them).</summary>
