@@ -52,7 +52,9 @@ public static partial class Cli
     /// terminated). A second one, or a SIGHUP or SIGQUIT, ends the process at once by the signal's own default action
     /// (so a shell sees it killed by that signal: 130, 143, 129, 131), after removing the temporary files of the writes in
     /// progress. <c>timeout</c> sends SIGTERM to its child and then to the child's process group, so the tool often gets
-    /// two SIGTERMs within microseconds.
+    /// two SIGTERMs within microseconds. A command the first one has not ended within <see cref="CancelGrace"/> (one blocked
+    /// reading a pipe or a terminal that sends nothing, where no cancellation reaches it) is ended as a second one would:
+    /// its temporary files removed, the same message and exit status.
     /// </summary>
     internal static int RunConsole(string[] args)
     {
@@ -67,8 +69,12 @@ public static partial class Cli
             ProcessTerminationTimeout = null,
         };
         using var cancellation = new CancellationTokenSource();
-        int canceling = 0;
+        int canceling = 0, ending = 0;
         PosixSignal? received = null;
+        (ExitCode Code, string Word) CanceledBy() =>
+            received == PosixSignal.SIGTERM ? (ExitCode.Terminated, "terminated (SIGTERM)") : (ExitCode.Canceled, "canceled");
+        // Whichever comes first ends the process: the command's own return, or the grace's end below.
+        bool FirstToEnd() => Interlocked.Exchange(ref ending, 1) == 0;
         // .NET runs each signal's handlers on a thread of its own: two signals at once run this concurrently.
         void OnSignal(PosixSignalContext context)
         {
@@ -77,6 +83,15 @@ public static partial class Cli
                 received = context.Signal;
                 context.Cancel = true;
                 cancellation.Cancel();
+                new Thread(() =>
+                {
+                    Thread.Sleep(CancelGrace);
+                    if (!FirstToEnd()) return;
+                    AtomicFile.RemoveTemporaryFiles(processEnding: true);
+                    var (code, word) = CanceledBy();
+                    try { invocation.Error.WriteLine($"{Name}: {word}; no partial output file was left."); } catch (IOException) { }
+                    Environment.Exit((int)code);
+                }) { IsBackground = true, Name = "cancel grace" }.Start();
                 return;
             }
             // Not canceled: the runtime applies the signal's default action (terminate) once this returns, and no finally
@@ -89,9 +104,19 @@ public static partial class Cli
         // inherited as ignored (nohup, a background job) stays ignored: .NET installs no handler for it.
         using var hangUp = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
         using var quit = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
-        return Run(args, invocation, cancellation.Token,
-            () => received == PosixSignal.SIGTERM ? (ExitCode.Terminated, "terminated (SIGTERM)") : (ExitCode.Canceled, "canceled"));
+        bool claimed = false;
+        int exitCode = Run(args, invocation, cancellation.Token, () =>
+        {
+            claimed = FirstToEnd();
+            if (!claimed) Thread.Sleep(Timeout.Infinite); // the grace's end is ending the process, and says so
+            return CanceledBy();
+        });
+        if (!claimed && !FirstToEnd()) Thread.Sleep(Timeout.Infinite);
+        return exitCode;
     }
+
+    /// <summary>How long the first SIGINT or SIGTERM waits for the command to stop before ending the process itself.</summary>
+    internal static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(2);
 
     private static int Run(string[] args, CliInvocation invocation, CancellationToken cancellationToken,
                            Func<(ExitCode Code, string Word)>? canceledBy = null)

@@ -31,9 +31,42 @@ public sealed class InterruptTests : IDisposable
         {
             await WaitForTemporaryFile(tool, stderr);
             Shell.Run("kill", $"-{signal}", tool.Id.ToString());
-            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}");
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}: {Describe(tool)}");
             Assert.Equal(exitCode, tool.ExitCode);
             Assert.Contains(word, await stderr);
+            Assert.Empty(Directory.GetFiles(_temp.Path, "*out.npy*"));
+        }
+        finally
+        {
+            if (!tool.HasExited) tool.Kill(entireProcessTree: true);
+            stop.Cancel();
+            await feeding;
+        }
+    }
+
+    /// <summary>
+    /// An input that stops sending (a pipe whose writer stalls) leaves the tool in a read no cancellation reaches: the first
+    /// SIGINT or SIGTERM still ends it, once the grace has passed, as a second one would: the same status, one message, no
+    /// file left.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("INT", 130, "canceled")]
+    [InlineData("TERM", 143, "terminated (SIGTERM)")]
+    public async Task FirstSignal_WhileTheInputSendsNothing_EndsTheToolAfterTheGrace(string signal, int exitCode, string word)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "signals and FIFOs are tested on Linux");
+        var fifo = new NpyFifo(_temp.File("stalled.npy"));
+        using var stop = new CancellationTokenSource();
+        var feeding = fifo.FeedThenStall(stop.Token);
+        using var tool = StartTool(["quantize", fifo.Path, .. Quantizer, "--output", _temp.File("out.npy")], out var stderr);
+        try
+        {
+            await WaitForTemporaryFile(tool, stderr);
+            Shell.Run("kill", $"-{signal}", tool.Id.ToString());
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}: {Describe(tool)}");
+            Assert.Equal(exitCode, tool.ExitCode);
+            string error = await stderr;
+            Assert.Equal($"dotnet-quant: {word}; no partial output file was left.", error.Trim());
             Assert.Empty(Directory.GetFiles(_temp.Path, "*out.npy*"));
         }
         finally
@@ -74,7 +107,7 @@ public sealed class InterruptTests : IDisposable
                 // The second may find the process gone already (the first one's cancellation done): not an error.
                 var (code, output) = Shell.Run("sh", "-c", $"kill -TERM {tool.Id} || exit 1; {pause}kill -TERM -{tool.Id} 2>/dev/null; exit 0");
                 Assert.True(code == 0, $"gap {gap} ms: kill: {output}");
-                Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"gap {gap} ms: the tool did not stop after two SIGTERMs");
+                Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"gap {gap} ms: the tool did not stop after two SIGTERMs: {Describe(tool)}");
                 Assert.True(tool.ExitCode == 143, $"gap {gap} ms: exit {tool.ExitCode}\n{await stderr}");
                 Assert.Empty(Directory.GetFiles(folder, "*out.npy*"));
                 rounds++;
@@ -108,7 +141,7 @@ public sealed class InterruptTests : IDisposable
         {
             await WaitForTemporaryFile(tool, stderr);
             Shell.Run("kill", $"-{signal}", tool.Id.ToString());
-            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}");
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), $"the tool did not stop after SIG{signal}: {Describe(tool)}");
             Assert.True(tool.ExitCode == exitCode, $"exit {tool.ExitCode}\n{await stderr}");
             Assert.Empty(Directory.GetFiles(_temp.Path, "*out.npy*"));
         }
@@ -117,6 +150,25 @@ public sealed class InterruptTests : IDisposable
             if (!tool.HasExited) tool.Kill(entireProcessTree: true);
             stop.Cancel();
             await feeding;
+        }
+    }
+
+    /// <summary>
+    /// What a process that did not stop is doing, for the failure's message: its signal masks (pending, blocked, ignored,
+    /// caught) and each thread's name and where it waits in the kernel, from /proc.
+    /// </summary>
+    private static string Describe(Process tool)
+    {
+        try
+        {
+            var lines = File.ReadAllLines($"/proc/{tool.Id}/status").Where(line => line.StartsWith("Sig", StringComparison.Ordinal) || line.StartsWith("ShdPnd", StringComparison.Ordinal) || line.StartsWith("State", StringComparison.Ordinal)).ToList();
+            foreach (string thread in Directory.GetDirectories($"/proc/{tool.Id}/task"))
+                lines.Add($"{File.ReadAllText(Path.Combine(thread, "comm")).Trim()}: {File.ReadAllText(Path.Combine(thread, "wchan"))}");
+            return string.Join("; ", lines);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"(its /proc entry: {ex.Message})";
         }
     }
 

@@ -58,4 +58,23 @@ internal sealed class NpyFifo
             // The tool stopped reading (killed, canceled).
         }
     }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// A header promising 256M float32 values and 1 MiB of zeros, then nothing until <paramref name="stop"/>, the pipe left
+    /// open: the tool reading it waits in a read that no cancellation reaches.
+    /// </summary>
+    public Task FeedThenStall(CancellationToken stop) => Task.Factory.StartNew(() =>
+    {
+        try
+        {
+            using var pipe = new FileStream(Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            pipe.Write(Header(1L << 28));
+            pipe.Write(new byte[1 << 20]);
+            stop.WaitHandle.WaitOne();
+        }
+        catch (IOException)
+        {
+            // The tool stopped reading (killed, canceled).
+        }
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }
