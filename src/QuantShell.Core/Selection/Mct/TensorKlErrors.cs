@@ -4,8 +4,9 @@ namespace QuantShell.Core.Selection.Mct;
 
 /// <summary>
 /// MCT's KL error of a tensor (<c>error_functions._kl_error_function</c>): +∞ when the range is empty, else the values'
-/// 2048-bin histogram (<see cref="NumpyHistogram{T}"/>), its edges quantized uniformly over the candidate's KL range
-/// (always the uniform grid over [min, max], even for a threshold), and <see cref="KlDivergence"/>. The edges are in the
+/// 2048-bin histogram (<see cref="NumpyHistogram{T}"/>, made once per channel), its edges quantized uniformly over the
+/// candidate's KL range (always the uniform grid over [min, max], even for a threshold), and <see cref="KlDivergence"/>
+/// (through <see cref="MctKlHistogram"/>, which scores a candidate at the cost of the non-empty bins). The edges are in the
 /// data's precision; they are quantized and compared in float32 for float32 data unless the range is a float64 array.
 /// With <see cref="HistogramOfQuantized"/>, the histogram is made of the values quantized on the candidate's grid instead:
 /// MCT's per-tensor power-of-two search hands the KL error the quantized tensor as its first argument.
@@ -15,14 +16,14 @@ internal sealed class TensorKlErrors<T> : IMctErrors where T : unmanaged, IFloat
     private const int Bins = 2048;
     private readonly T[][] _channels;
     private readonly int _numBits;
-    private readonly NumpyHistogram<T>?[] _histograms;
+    private readonly MctKlHistogram?[] _histograms;
 
     public TensorKlErrors(T[][] channels, int numBits, bool histogramOfQuantized)
     {
         _channels = channels;
         _numBits = numBits;
         HistogramOfQuantized = histogramOfQuantized;
-        _histograms = new NumpyHistogram<T>?[channels.Length];
+        _histograms = new MctKlHistogram?[channels.Length];
     }
 
     public bool HistogramOfQuantized { get; }
@@ -37,18 +38,12 @@ internal sealed class TensorKlErrors<T> : IMctErrors where T : unmanaged, IFloat
     private MctLoss Error(int channel, in MctCandidate candidate)
     {
         if (candidate.KlMax <= candidate.KlMin) return MctLoss.Infinity;
-        var histogram = HistogramOfQuantized ? QuantizedHistogram(_channels[channel], candidate.Grid)
-                                             : _histograms[channel] ??= NumpyHistogram<T>.Build(_channels[channel], Bins);
+        var histogram = HistogramOfQuantized ? MctKlHistogram.Of(QuantizedHistogram(_channels[channel], candidate.Grid))
+                                             : _histograms[channel] ??= MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
         bool single = typeof(T) == typeof(float) && !(candidate.KlPrecision == ParameterPrecision.Double && candidate.KlArray);
         double min = single ? (float)candidate.KlMin : candidate.KlMin, max = single ? (float)candidate.KlMax : candidate.KlMax;
-        var edges = new double[histogram.Edges.Length];
-        for (int i = 0; i < edges.Length; i++) edges[i] = double.CreateTruncating(histogram.Edges[i]);
         var grid = MctGrid.FromRange(candidate.KlMin, candidate.KlMax, _numBits, candidate.KlPrecision, single);
-        var quantized = new double[edges.Length];
-        grid.Quantize<double>(edges, quantized);
-        var counts = new double[histogram.Counts.Length];
-        for (int i = 0; i < counts.Length; i++) counts[i] = histogram.Counts[i];
-        return KlDivergence.Error(quantized, edges, counts, min, max, wholeCounts: true);
+        return histogram.Error(grid, min, max);
     }
 
     private static NumpyHistogram<T> QuantizedHistogram(T[] values, MctGrid grid)
