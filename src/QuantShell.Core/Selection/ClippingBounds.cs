@@ -63,8 +63,8 @@ internal sealed class ClippingBounds
         double below = (first - 0.25) * scale, above = (last + 0.25) * scale;
         int n = _sorted.Length;
         // Values < below: [0, m); values > above: [k, n).
-        int m = LowerBound(below);
-        int k = UpperBound(above);
+        int m = SortedSearch.CountBelow<double>(_sorted, below);
+        int k = SortedSearch.CountAtMost<double>(_sorted, above);
         double sum = 0;
         if (m > 0) sum += Part(0, m, below);
         if (k < n) sum += Part(k, n, above);
@@ -83,31 +83,5 @@ internal sealed class ClippingBounds
         double magnitude = count * c * c + 2 * Math.Abs(c) * _a1[n] + _s2[n];
         double slack = 8 * (n + 16) * U64 * magnitude;
         return value - slack;
-    }
-
-    /// <summary>How many sorted values are strictly below <paramref name="c"/>.</summary>
-    private int LowerBound(double c)
-    {
-        int lo = 0, hi = _sorted.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_sorted[mid] < c) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
-    }
-
-    /// <summary>The index of the first sorted value strictly above <paramref name="c"/>.</summary>
-    private int UpperBound(double c)
-    {
-        int lo = 0, hi = _sorted.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_sorted[mid] <= c) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
     }
 }

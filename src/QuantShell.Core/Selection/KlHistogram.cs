@@ -69,7 +69,7 @@ internal sealed class KlHistogram
         int bins = Counts.Length;
         if (!(rangeMin < rangeMax)) return double.PositiveInfinity;
         int firstInside = FirstEdgeAtLeast(rangeMin);
-        int last = LastEdgeBelow(rangeMax);
+        int last = SortedSearch.CountBelow<double>(Edges, rangeMax) - 1;
         if (firstInside > bins || last < 0) return double.PositiveInfinity;
         int first = Math.Max(firstInside - 1, 0);
         if (first == last) return 0;
@@ -86,7 +86,7 @@ internal sealed class KlHistogram
         double total = Prefix[bins];
 
         // The positions that may be non-empty in either distribution: the non-empty bins and the two ends, in order.
-        int lo = LowerBound(NonEmpty, first), hi = LowerBound(NonEmpty, last);
+        int lo = SortedSearch.CountBelow<int>(NonEmpty, first), hi = SortedSearch.CountBelow<int>(NonEmpty, last);
         var positions = Positions(hi - lo + 2);
         int count = 0;
         if (lo == hi || NonEmpty[lo] != first) positions[count++] = 0;
@@ -152,7 +152,7 @@ internal sealed class KlHistogram
         int bins = Counts.Length;
         if (!(rangeMin < rangeMax)) return double.PositiveInfinity;
         int firstInside = FirstEdgeAtLeast(rangeMin);
-        int last = LastEdgeBelow(rangeMax);
+        int last = SortedSearch.CountBelow<double>(Edges, rangeMax) - 1;
         if (firstInside > bins || last < 0) return double.PositiveInfinity;
         int first = Math.Max(firstInside - 1, 0);
         if (first == last) return 0;
@@ -253,18 +253,6 @@ internal sealed class KlHistogram
 
     private int[]? _nonEmpty;
 
-    private static int LowerBound(int[] sorted, int x)
-    {
-        int low = 0, high = sorted.Length;
-        while (low < high)
-        {
-            int mid = (low + high) >>> 1;
-            if (sorted[mid] < x) low = mid + 1;
-            else high = mid;
-        }
-        return low;
-    }
-
     [ThreadStatic] private static int[]? t_positions;
 
     private static Span<int> Positions(int length)
@@ -301,18 +289,5 @@ internal sealed class KlHistogram
             else low = mid + 1;
         }
         return low;
-    }
-
-    /// <summary>The index of the last edge &lt; <paramref name="value"/>; -1 when none.</summary>
-    private int LastEdgeBelow(double value)
-    {
-        int low = 0, high = Edges.Length;
-        while (low < high)
-        {
-            int mid = (low + high) >>> 1;
-            if (Edges[mid] < value) low = mid + 1;
-            else high = mid;
-        }
-        return low - 1;
     }
 }

@@ -72,7 +72,7 @@ internal sealed class MctKlHistogram
         if (_ascending)
         {
             firstAtLeast = FirstAtLeast(rangeMin);
-            lastBelow = LastBelow(rangeMax);
+            lastBelow = SortedSearch.CountBelow<double>(_edges, rangeMax) - 1;
         }
         else
         {
@@ -92,7 +92,7 @@ internal sealed class MctKlHistogram
         if (first == last) return new MctLoss(0.0, false);
         if (first > last) return MctLoss.Infinity;
         int length = last - first;
-        int lo = LowerBound(_nonEmpty, first), hi = LowerBound(_nonEmpty, last);
+        int lo = SortedSearch.CountBelow<int>(_nonEmpty, first), hi = SortedSearch.CountBelow<int>(_nonEmpty, last);
         if (lo == hi) return MctLoss.Infinity; // the kept bins are all empty
 
         // The positions (within the kept bins) that are not empty in both distributions: the non-empty bins and the two ends.
@@ -245,30 +245,6 @@ internal sealed class MctKlHistogram
             else lo = mid + 1;
         }
         return lo == _edges.Length ? -1 : lo;
-    }
-
-    private int LastBelow(double x)
-    {
-        int lo = 0, hi = _edges.Length; // the first edge not below x
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_edges[mid] < x) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo - 1;
-    }
-
-    private static int LowerBound(int[] sorted, int x)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < x) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
     }
 
     private static void Ensure<TValue>(ref TValue[]? buffer, int length)
