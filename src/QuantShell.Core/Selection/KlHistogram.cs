@@ -129,21 +129,7 @@ internal sealed class KlHistogram
         q.SeeZeros(length - count);
         p.Finish(total);
         q.Finish(quantizedTotal);
-        double divergence = 0;
-        int emptyInBoth = length - count;
-        for (int s = 0; s < count; s++)
-        {
-            double data = Data(counts, positions[s], below, above);
-            if (data == 0 && quantized[s] == 0) { emptyInBoth++; continue; }
-            double pi = p.Apply(data), qi = q.Apply(quantized[s]);
-            divergence += pi * Math.Log(pi / qi);
-        }
-        if (emptyInBoth > 0)
-        {
-            double pi = p.Apply(0), qi = q.Apply(0);
-            divergence += emptyInBoth * pi * Math.Log(pi / qi);
-        }
-        return divergence;
+        return Terms(counts, positions[..count], quantized, length - count, below, above, p, q);
     }
 
     /// <summary><see cref="Divergence"/> bin by bin over the kept bins: where the quantized edges do not ascend.</summary>
@@ -196,14 +182,24 @@ internal sealed class KlHistogram
         }
         p.Finish(total);
         q.Finish(quantizedTotal);
-        // Bins empty in both distributions all contribute the same term: one logarithm for all of them.
+        return Terms(counts, default, quantized[..length], 0, below, above, p, q);
+    }
+
+    /// <summary>
+    /// Σ p·log(p / q) over the bins at <paramref name="positions"/> (each with its quantized count in
+    /// <paramref name="quantized"/>; every bin in order when <paramref name="positions"/> is empty), in that order; then
+    /// the bins empty in both distributions (<paramref name="emptyInBoth"/> not listed, and those listed that are), which
+    /// all contribute the same term: one logarithm for all of them.
+    /// </summary>
+    private static double Terms(Span<double> counts, ReadOnlySpan<int> positions, ReadOnlySpan<double> quantized, int emptyInBoth,
+                                double below, double above, in Smoothing p, in Smoothing q)
+    {
         double divergence = 0;
-        int emptyInBoth = 0;
-        for (int i = 0; i < length; i++)
+        for (int s = 0; s < quantized.Length; s++)
         {
-            double data = Data(counts, i, below, above);
-            if (data == 0 && quantized[i] == 0) { emptyInBoth++; continue; }
-            double pi = p.Apply(data), qi = q.Apply(quantized[i]);
+            double data = Data(counts, positions.IsEmpty ? s : positions[s], below, above);
+            if (data == 0 && quantized[s] == 0) { emptyInBoth++; continue; }
+            double pi = p.Apply(data), qi = q.Apply(quantized[s]);
             divergence += pi * Math.Log(pi / qi);
         }
         if (emptyInBoth > 0)
