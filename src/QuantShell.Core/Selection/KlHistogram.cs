@@ -62,7 +62,7 @@ internal sealed class KlHistogram
     /// It runs for every candidate of a search, so it costs the non-empty bins: where the quantized edges ascend over the
     /// kept bins, a run of equal quantized edges holds the non-empty bins between its first and last, empty bins add 0
     /// to every sum (in the same order), and the bins empty in both distributions share one term. Where they do not
-    /// ascend, bin by bin (<see cref="DivergenceDense"/>): the same value either way.
+    /// ascend, every kept bin is visited (runs of equal quantized edges are then runs of bins): the same steps.
     /// </summary>
     public double Divergence(ReadOnlySpan<double> quantizedEdges, double rangeMin, double rangeMax)
     {
@@ -77,21 +77,29 @@ internal sealed class KlHistogram
         int length = last - first;
         if (Prefix[last] - Prefix[first] == 0) return double.PositiveInfinity;
         var kept = quantizedEdges.Slice(first, length);
-        for (int i = 1; i < kept.Length; i++)
-        {
-            if (!(kept[i - 1] <= kept[i])) return DivergenceDense(quantizedEdges, rangeMin, rangeMax);
-        }
+        bool ascending = true;
+        for (int i = 1; i < kept.Length && ascending; i++) ascending = kept[i - 1] <= kept[i];
         var counts = Counts.AsSpan(first, length);
         double below = Prefix[first], above = Prefix[bins] - Prefix[last];
         double total = Prefix[bins];
 
-        // The positions that may be non-empty in either distribution: the non-empty bins and the two ends, in order.
-        int lo = SortedSearch.CountBelow<int>(NonEmpty, first), hi = SortedSearch.CountBelow<int>(NonEmpty, last);
-        var positions = Positions(hi - lo + 2);
+        // The positions that may be non-empty in either distribution, in order: where the quantized edges ascend, the
+        // non-empty bins and the two ends; else every kept bin.
+        Span<int> positions;
         int count = 0;
-        if (lo == hi || NonEmpty[lo] != first) positions[count++] = 0;
-        for (int j = lo; j < hi; j++) positions[count++] = NonEmpty[j] - first;
-        if (length > 1 && (lo == hi || NonEmpty[hi - 1] != last - 1)) positions[count++] = length - 1;
+        if (ascending)
+        {
+            int lo = SortedSearch.CountBelow<int>(NonEmpty, first), hi = SortedSearch.CountBelow<int>(NonEmpty, last);
+            positions = Positions(hi - lo + 2);
+            if (lo == hi || NonEmpty[lo] != first) positions[count++] = 0;
+            for (int j = lo; j < hi; j++) positions[count++] = NonEmpty[j] - first;
+            if (length > 1 && (lo == hi || NonEmpty[hi - 1] != last - 1)) positions[count++] = length - 1;
+        }
+        else
+        {
+            positions = Positions(length);
+            for (; count < length; count++) positions[count] = count;
+        }
         positions = positions[..count];
 
         // q: each run of equal quantized edges shares its count among its non-empty bins (the runs' sums in bin order).
@@ -129,75 +137,13 @@ internal sealed class KlHistogram
         q.SeeZeros(length - count);
         p.Finish(total);
         q.Finish(quantizedTotal);
-        return Terms(counts, positions[..count], quantized, length - count, below, above, p, q);
-    }
-
-    /// <summary><see cref="Divergence"/> bin by bin over the kept bins: where the quantized edges do not ascend.</summary>
-    private double DivergenceDense(ReadOnlySpan<double> quantizedEdges, double rangeMin, double rangeMax)
-    {
-        int bins = Counts.Length;
-        if (!(rangeMin < rangeMax)) return double.PositiveInfinity;
-        int firstInside = FirstEdgeAtLeast(rangeMin);
-        int last = SortedSearch.CountBelow<double>(Edges, rangeMax) - 1;
-        if (firstInside > bins || last < 0) return double.PositiveInfinity;
-        int first = Math.Max(firstInside - 1, 0);
-        if (first == last) return 0;
-        if (first > last) return double.PositiveInfinity;
-        int length = last - first;
-        var counts = Counts.AsSpan(first, length);
-        if (Prefix[last] - Prefix[first] == 0) return double.PositiveInfinity;
-
-        // p: the data, with the mass outside the range piled onto the first and last bins inside.
-        double below = Prefix[first], above = Prefix[bins] - Prefix[last];
-        double total = Prefix[bins];
-        // q: each run of bins whose left edges quantize alike shares the run's count among its non-empty bins.
-        var quantized = Buffer(length);
-        double quantizedTotal = 0;
-        for (int start = 0; start < length;)
-        {
-            int end = start;
-            double value = quantizedEdges[first + start];
-            double sum = 0, nonEmpty = 0;
-            while (end < length && quantizedEdges[first + end] == value)
-            {
-                sum += counts[end];
-                if (counts[end] > 0) nonEmpty++;
-                end++;
-            }
-            double share = sum / (nonEmpty + 1e-6);
-            for (int i = start; i < end; i++)
-            {
-                quantized[i] = counts[i] > 0 ? share : 0;
-                quantizedTotal += quantized[i];
-            }
-            start = end;
-        }
-
-        var p = new Smoothing(length);
-        var q = new Smoothing(length);
-        for (int i = 0; i < length; i++)
-        {
-            p.See(Data(counts, i, below, above));
-            q.See(quantized[i]);
-        }
-        p.Finish(total);
-        q.Finish(quantizedTotal);
-        return Terms(counts, default, quantized[..length], 0, below, above, p, q);
-    }
-
-    /// <summary>
-    /// Σ p·log(p / q) over the bins at <paramref name="positions"/> (each with its quantized count in
-    /// <paramref name="quantized"/>; every bin in order when <paramref name="positions"/> is empty), in that order; then
-    /// the bins empty in both distributions (<paramref name="emptyInBoth"/> not listed, and those listed that are), which
-    /// all contribute the same term: one logarithm for all of them.
-    /// </summary>
-    private static double Terms(Span<double> counts, ReadOnlySpan<int> positions, ReadOnlySpan<double> quantized, int emptyInBoth,
-                                double below, double above, in Smoothing p, in Smoothing q)
-    {
+        // Σ p·log(p / q) over the listed bins in order; the bins empty in both distributions (those not listed, and those
+        // listed that are) all contribute the same term: one logarithm for all of them.
         double divergence = 0;
-        for (int s = 0; s < quantized.Length; s++)
+        int emptyInBoth = length - count;
+        for (int s = 0; s < count; s++)
         {
-            double data = Data(counts, positions.IsEmpty ? s : positions[s], below, above);
+            double data = Data(counts, positions[s], below, above);
             if (data == 0 && quantized[s] == 0) { emptyInBoth++; continue; }
             double pi = p.Apply(data), qi = q.Apply(quantized[s]);
             divergence += pi * Math.Log(pi / qi);
