@@ -193,13 +193,7 @@ public sealed class KMeansLeanTests
         double bestError = double.PositiveInfinity;
         foreach (var run in kmeans.Fit(clusters, MctLutSelection.Seed))
         {
-            var centers = run.Select(v => Math.Round(v)).ToList();
-            if (distinct < 1 << numBits && centers.All(v => v != 0)) centers.Insert(0, 0);
-            int nearest = 0;
-            for (int i = 1; i < centers.Count; i++)
-                if (Math.Abs(centers[i]) < Math.Abs(centers[nearest])) nearest = i;
-            centers[nearest] = 0;
-            var table = kmeans.Polish(centers.Order().Distinct().ToArray(), low, high, keepZero: true);
+            var table = kmeans.Polish(MctLutSelection.RoundedCenters(run, distinct, numBits), low, high, keepZero: true);
             double error = kmeans.TableError(table);
             if (best is null || error < bestError) (best, bestError) = (table, error);
         }

@@ -168,15 +168,22 @@ internal static class MctLutSelection
     {
         int clusters = Math.Min(1 << numBits, distinct);
         return Best(kmeans, kmeans.Fit(clusters, Seed).Select(run =>
-        {
-            var centers = run.Select(v => Math.Round(v)).ToList();
-            if (distinct < 1 << numBits && centers.All(v => v != 0)) centers.Insert(0, 0);
-            int nearest = 0;
-            for (int i = 1; i < centers.Count; i++)
-                if (Math.Abs(centers[i]) < Math.Abs(centers[nearest])) nearest = i;
-            centers[nearest] = 0;
-            return kmeans.Polish(centers.Order().Distinct().ToArray(), low, high, keepZero: true);
-        }));
+            kmeans.Polish(RoundedCenters(run, distinct, numBits), low, high, keepZero: true)));
+    }
+
+    /// <summary>
+    /// One k-means run's centres as MCT keeps them: rounded; a 0 added when the data has fewer distinct values than
+    /// entries and no centre is 0; the centre nearest 0 made 0; ascending, without repeats.
+    /// </summary>
+    internal static double[] RoundedCenters(IEnumerable<double> run, int distinct, int numBits)
+    {
+        var centers = run.Select(v => Math.Round(v)).ToList();
+        if (distinct < 1 << numBits && centers.All(v => v != 0)) centers.Insert(0, 0);
+        int nearest = 0;
+        for (int i = 1; i < centers.Count; i++)
+            if (Math.Abs(centers[i]) < Math.Abs(centers[nearest])) nearest = i;
+        centers[nearest] = 0;
+        return centers.Order().Distinct().ToArray();
     }
 
     /// <summary>Of the seedings' final tables, the one that errs least on the points (the first on a tie).</summary>
