@@ -115,13 +115,20 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// upper bound (and <paramref name="least"/>) are scored exactly; the others get their lower bound, above the least,
     /// so the scan picks the same grid as with every error exact. On samples too small for the histogram, the lower
     /// bounds come from each grid's clipping alone (<see cref="ClippingBounds"/>). A null grid scores +∞.
+    /// <paramref name="known"/>: a grid whose exact error on <paramref name="sample"/> the caller already has (as this
+    /// gives it, e.g. the centre of a finer scan, the least of the scan before): that error is its entry, not scored
+    /// again, and from the start it caps the others' bounds.
     /// </summary>
-    public double[] ScoreMany(IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double least)
+    public double[] ScoreMany(IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double least,
+                              (int Index, double Error)? known = null)
     {
         var errors = new double[grids.Count];
         var histogram = Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= Options.BoundedSearchFrom && grids.Count > 1 ? Moments(sample) : null;
         var lows = new double[grids.Count];
-        double leastHigh = least;
+        int knownIndex = known is { } k0 && grids[k0.Index] is not null ? k0.Index : -1;
+        double knownError = known?.Error ?? double.NaN;
+        // The known grid's error is an upper bound of the least like any other's.
+        double leastHigh = knownIndex >= 0 ? Math.Min(least, knownError) : least;
         bool single = typeof(T) == typeof(float);
         // The float64 sum of n non-negative terms, however its lanes split it: at most n roundings on a term's way.
         double gamma = sample.Length * Mct.MomentHistogram.UnitRoundoff64;
@@ -130,6 +137,11 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             bool Bound(int i, double cap, out double low, out double high)
             {
                 (low, high) = (double.NegativeInfinity, double.PositiveInfinity);
+                if (i == knownIndex)
+                {
+                    (low, high) = (knownError, knownError);
+                    return true;
+                }
                 if (grids[i] is not { } grid || !histogram.TryKernelSquaredErrorSum(double.CreateTruncating(grid.Scale), double.CreateTruncating(grid.Inverse),
                         int.CreateTruncating(grid.ZeroPoint), int.CreateTruncating(grid.QuantMin), int.CreateTruncating(grid.QuantMax), single,
                         cap * sample.Length / (1 - gamma), out double sumLow, out double sumHigh)) return false;
@@ -167,7 +179,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             for (; next < order.Length && taken.Count < batch; next++)
             {
                 int i = order[next];
-                if (lows[i] > leastHigh) errors[i] = lows[i];
+                if (i == knownIndex) errors[i] = knownError;
+                else if (lows[i] > leastHigh) errors[i] = lows[i];
                 else taken.Add(i);
             }
             ScoreExactly(taken, grids, ranges, sample, errors);
@@ -192,9 +205,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
         int parts = Alone && batch.Length >= 2 ? 2 : 1;
         int half = (batch.Length + 1) / 2;
-        // The sample's finite values counted once, not once a batch.
-        if (!ReferenceEquals(_finiteOf, sample)) (_finite, _finiteOf) = (ErrorMeasure.FiniteCount<T>(sample), sample);
-        long finite = _finite;
+        long finite = FiniteCount(sample);
         if (parts == 1) measure.MeanMany<T>(sample, batch, means, finite);
         else Parallel.For(0, 2, p =>
         {
@@ -216,7 +227,10 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         if (!ReferenceEquals(_momentsOf, sample))
         {
             _moments?.Release();
-            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false);
+            // All of the values, every one finite (the count the exact scores need anyway): the histogram spans the
+            // scorer's extremes, not found again. Else it finds its sample's own (and none where a value is not finite).
+            bool extremesKnown = _values is not null && ReferenceEquals(sample, _values) && FiniteCount(sample) == sample.Length;
+            _moments = Mct.MomentHistogram.Build(sample, 1 << 16, parallel: false, extremesKnown ? Range : null);
             _momentsOf = sample;
         }
         return _moments;
@@ -233,6 +247,13 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             _clippingOf = sample;
         }
         return _clipping!;
+    }
+
+    /// <summary>How many of <paramref name="sample"/>'s values are finite: counted once, not once a batch.</summary>
+    private long FiniteCount(T[] sample)
+    {
+        if (!ReferenceEquals(_finiteOf, sample)) (_finite, _finiteOf) = (ErrorMeasure.FiniteCount<T>(sample), sample);
+        return _finite;
     }
 
     private ClippingBounds? _clipping;

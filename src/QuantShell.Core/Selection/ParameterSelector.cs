@@ -417,14 +417,15 @@ public static class ParameterSelector
         double bestT = upper, best = double.PositiveInfinity;
         var coarseThresholds = Enumerable.Range(1, coarse).Select(k => AsFloat(step * k)).Where(t => t > 0).ToArray();
         int coarseBest = CoarseBest(scorer, coarseThresholds.Select(t => (Grid<T>?)GridOf(t)).ToArray(), coarseThresholds.Select(t => (signed ? -t : 0, t)).ToArray(),
-                                    sample, coarseSample);
+                                    sample, coarseSample, out double? bestError);
         if (coarseBest >= 0) bestT = coarseThresholds[coarseBest];
         for (int round = 0; round < 2; round++)
         {
             double low = Math.Max(bestT - 2 * step, step / 8), high = bestT + 2 * step;
             const int fine = 64;
             step = (high - low) / fine;
-            best = Score(sample, bestT);
+            // bestT's exact error on the sample, where the scan before has it (its least, scored exactly): the same value.
+            best = bestError ?? Score(sample, bestT);
             // The whole round's grids are scored at once: most are ruled out by bounds, the rest scored exactly.
             var thresholds = new List<double>();
             for (int k = 0; k <= fine; k++)
@@ -437,6 +438,7 @@ public static class ParameterSelector
             {
                 if (errors[k] < best) { best = errors[k]; bestT = thresholds[k]; }
             }
+            bestError = best;
         }
         return bestT;
     }
@@ -476,7 +478,8 @@ public static class ParameterSelector
         double bestA = 1, bestB = 1, best = double.PositiveInfinity;
         var coarseFactors = aValues.SelectMany(a => bValues.Select(b => (A: a, B: b))).ToArray();
         var coarseGrids = coarseFactors.Select(f => GridOf(f.A, f.B)).ToArray();
-        int coarseBest = CoarseBest(scorer, coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, coarseSample);
+        int coarseBest = CoarseBest(scorer, coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, coarseSample,
+                                    out double? bestError);
         if (coarseBest >= 0) (bestA, bestB) = coarseFactors[coarseBest];
         double step = 1.0 / 32;
         for (int round = 0; round < 2; round++)
@@ -496,15 +499,20 @@ public static class ParameterSelector
             // unless a grid's error is below its own, and then the first grid of the least error is taken. A grid of the
             // least error is always scored exactly (only grids above the least get a bound), so the centre stays exactly
             // when its entry is the least, as scanning from the centre's own error gives.
+            // The centre's exact error on the sample, where the scan before has it (its least, scored exactly: the same
+            // grid, so the same value), is its entry, not scored again.
             int center = factors.IndexOf((centerA, centerB));
-            best = center < 0 ? Score(sample, centerA, centerB) : double.PositiveInfinity;
-            var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best);
+            best = center < 0 ? bestError ?? Score(sample, centerA, centerB) : double.PositiveInfinity;
+            var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best,
+                                          center >= 0 && bestError is { } known ? (center, known) : null);
             int bestIndex = -1;
             for (int k = 0; k < factors.Count; k++)
             {
                 if (errors[k] < best) { best = errors[k]; bestIndex = k; }
             }
             if (bestIndex >= 0 && !(center >= 0 && errors[center] == best)) (bestA, bestB) = factors[bestIndex];
+            // The least is the exact error of the grid kept (the centre's where it ties), none where every grid is null.
+            bestError = double.IsFinite(best) ? best : null;
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
     }
@@ -519,13 +527,24 @@ public static class ParameterSelector
     /// gives it alone): the same choice as scoring the grids one by one.
     /// </summary>
     internal static int CoarseBest<T>(ChannelScorer<T> scorer, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, T[] coarseSample)
+        where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T> =>
+        CoarseBest(scorer, grids, ranges, sample, coarseSample, out _);
+
+    /// <summary>
+    /// The same, and the chosen grid's exact error on <paramref name="sample"/> where it was scored on all of it (the
+    /// least of a scan is always scored exactly), for the fine round that starts from it; else null.
+    /// </summary>
+    internal static int CoarseBest<T>(ChannelScorer<T> scorer, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, T[] coarseSample,
+                                      out double? error)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var errors = scorer.ScoreMany(grids, ranges, scorer.CoarseOnAll(sample) ? sample : coarseSample, double.PositiveInfinity);
+        bool onAll = scorer.CoarseOnAll(sample);
+        var errors = scorer.ScoreMany(grids, ranges, onAll ? sample : coarseSample, double.PositiveInfinity);
         int bestIndex = -1;
         double best = double.PositiveInfinity;
         for (int k = 0; k < errors.Length; k++)
             if (errors[k] < best) { best = errors[k]; bestIndex = k; }
+        error = onAll && bestIndex >= 0 ? best : null;
         return bestIndex;
     }
 

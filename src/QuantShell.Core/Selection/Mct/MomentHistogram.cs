@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantShell.Core.Selection.Mct;
 
@@ -192,6 +193,11 @@ internal sealed class MomentHistogram
     {
         int last = bins - 1;
         ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            AccumulateBlocks(MemoryMarshal.Cast<T, float>(values), lo, inverse, width, last, ref first);
+            return;
+        }
         for (int k = 0; k < values.Length; k++)
         {
             double t = (double.CreateTruncating(values[k]) - lo) * inverse;
@@ -201,6 +207,55 @@ internal sealed class MomentHistogram
             cell += 1;
             Unsafe.Add(ref cell, 1) += y;
             Unsafe.Add(ref cell, 2) += y * y;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Accumulate{T}"/> of float32 values, a block at a time: each block's bin indexes and offsets y first,
+    /// four values a vector (the same float64 operations as one by one: t = (x - lo)·inverse, i = its truncation, at most
+    /// the last bin, y = (t - i - 0.5)·width), then added to their bins in the values' order. The same sums bit for bit;
+    /// the scattered additions no longer wait on the index arithmetic (the cells, 1.5 MB, are larger than L2).
+    /// </summary>
+    private static void AccumulateBlocks(ReadOnlySpan<float> values, double lo, double inverse, double width, int last, ref double first)
+    {
+        const int block = 256;
+        Span<int> indexes = stackalloc int[block];
+        Span<double> offsets = stackalloc double[block];
+        var vlo = Vector256.Create(lo);
+        var vinverse = Vector256.Create(inverse);
+        var vwidth = Vector256.Create(width);
+        var half = Vector256.Create(0.5);
+        var vlast = Vector128.Create(last);
+        ref float x0 = ref MemoryMarshal.GetReference(values);
+        ref int i0 = ref MemoryMarshal.GetReference(indexes);
+        ref double y0 = ref MemoryMarshal.GetReference(offsets);
+        for (int start = 0; start < values.Length; start += block)
+        {
+            int m = Math.Min(block, values.Length - start);
+            int k = 0;
+            for (; k <= m - 4; k += 4)
+            {
+                var t = (Avx.ConvertToVector256Double(Vector128.LoadUnsafe(ref x0, (nuint)(start + k))) - vlo) * vinverse;
+                var i = Vector128.Min(Avx.ConvertToVector128Int32WithTruncation(t), vlast);
+                var y = (t - Avx.ConvertToVector256Double(i) - half) * vwidth;
+                i.StoreUnsafe(ref i0, (nuint)k);
+                y.StoreUnsafe(ref y0, (nuint)k);
+            }
+            for (; k < m; k++)
+            {
+                double t = (Unsafe.Add(ref x0, start + k) - lo) * inverse;
+                int i = Math.Min(double.ConvertToIntegerNative<int>(t), last);
+                Unsafe.Add(ref i0, k) = i;
+                Unsafe.Add(ref y0, k) = (t - i - 0.5) * width;
+            }
+            for (k = 0; k < m; k++)
+            {
+                ref double cell = ref Unsafe.Add(ref first, 3 * Unsafe.Add(ref i0, k));
+                double y = Unsafe.Add(ref y0, k);
+                cell += 1;
+                Unsafe.Add(ref cell, 1) += y;
+                Unsafe.Add(ref cell, 2) += y * y;
+            }
         }
     }
 
