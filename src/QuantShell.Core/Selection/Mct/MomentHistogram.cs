@@ -438,8 +438,9 @@ internal sealed class MomentHistogram
             }
             boundary = next;
             below = q;
-            // Every 32 levels: the sum so far and the last level's clipping (bins above all those so far) against the cap.
-            if ((k & 31) == 31 && k < top && Above(lowSum + lastRun, mostSlack, u, cap, out low))
+            // Every 8 levels: the sum so far and the last level's clipping (bins above all those so far) against the cap (a
+            // grid close to the least reaches it only near its last levels: checked often, the others stop sooner).
+            if ((k & 7) == 7 && k < top && Above(lowSum + lastRun, mostSlack, u, cap, out low))
                 return true;
         }
         if (pos != bins) return false;
