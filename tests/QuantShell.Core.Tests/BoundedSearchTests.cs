@@ -155,6 +155,121 @@ public sealed class BoundedSearchTests
         Assert.Equal(24, cases);
     }
 
+    /// <summary>
+    /// The optimal search's fine rounds starting from the exact error the scan before found for the grid each starts from
+    /// (<see cref="SelectionOptions.ReuseLeastError"/>) against scoring that grid again: the same values bit for bit,
+    /// symmetric and uniform, per tensor and per channel, on enough values for the coarse scan to be scored on all of them
+    /// (its least reused too) and on fewer, with Mse (bounded) and with Mae and Kl (every grid exact).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Optimal_ReusedLeastErrorEqualsRescored(string kind)
+    {
+        int cases = 0;
+        foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
+            foreach (int bits in new[] { 3, 8 })
+                foreach (var (perChannel, length) in new[] { (false, ParameterSelector.CoarseOnAllFrom + 3000), (true, 5000) })
+                    foreach (var error in new[] { ErrorMethod.Mse, ErrorMethod.Mae, ErrorMethod.Kl })
+                    {
+                        if (error != ErrorMethod.Mse && length > 5000) continue;
+                        int seed = 1700 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13 + (int)error * 29 + Array.IndexOf(DataKinds, kind) * 101;
+                        var values = perChannel ? Channels(kind, 3, length, seed).SelectMany(c => c).ToArray() : Data(kind, length, seed);
+                        var array = new NpyArray(perChannel ? new long[] { 3, length } : [length], values);
+                        var request = new QuantizerSpec
+                        {
+                            Target = QuantizationTarget.Weights, Method = method, NumBits = bits, PerChannel = perChannel, ChannelAxis = perChannel ? 0 : null,
+                        };
+                        var options = new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = error };
+                        var rescored = ParameterSelector.Select(request, [array], options with { ReuseLeastError = false });
+                        var reused = ParameterSelector.Select(request, [array], options);
+                        string what = $"{kind} optimal {method} {bits}-bit {error} perChannel {perChannel} {length} values";
+                        if (method == QuantizationMethod.Uniform)
+                        {
+                            AssertSame(rescored.MinRange!.ToArray(), reused.MinRange!.ToArray(), what + " min");
+                            AssertSame(rescored.MaxRange!.ToArray(), reused.MaxRange!.ToArray(), what + " max");
+                        }
+                        else
+                        {
+                            AssertSame(rescored.Threshold!.ToArray(), reused.Threshold!.ToArray(), what);
+                        }
+                        cases++;
+                    }
+        Assert.Equal(2 * 2 * (1 + 3), cases);
+    }
+
+    /// <summary>
+    /// The moment histogram's float32 values put in their bins a block at a time (the index arithmetic four values a
+    /// vector, <see cref="MomentHistogram.Accumulate{T}"/>) against one value after the other: every bin's count, Σ y and
+    /// Σ y² the same bit for bit, on lengths around the vector and block sizes, from 1 bin to 2^16.
+    /// </summary>
+    [Fact]
+    public void HistogramBlocks_EqualOneByOne()
+    {
+        int cases = 0;
+        foreach (string kind in DataKinds)
+            foreach (int n in new[] { 1, 3, 4, 255, 256, 257, 1029, 50000 })
+                foreach (int bins in new[] { 1, 7, 1 << 10, 1 << 16 })
+                {
+                    var values = Data(kind, n, 1300 + n + bins + Array.IndexOf(DataKinds, kind) * 7);
+                    double lo = values.Min(), hi = values.Max();
+                    if (!(lo < hi)) hi = lo + 1;
+                    double width = (hi - lo) / bins, inverse = bins / (hi - lo);
+                    var blocks = new double[3 * bins];
+                    var oneByOne = new double[3 * bins];
+                    MomentHistogram.Accumulate<float>(values, lo, inverse, width, bins, blocks);
+                    MomentHistogram.Accumulate<float>(values, lo, inverse, width, bins, oneByOne, blocks: false);
+                    for (int i = 0; i < blocks.Length; i++)
+                        Assert.True(BitConverter.DoubleToInt64Bits(oneByOne[i]) == BitConverter.DoubleToInt64Bits(blocks[i]),
+                            $"{kind} {n} values {bins} bins: cell {i} blocks {blocks[i]:R}, one by one {oneByOne[i]:R}");
+                    Assert.Equal(n, (long)Enumerable.Range(0, bins).Sum(i => blocks[3 * i]));
+                    cases++;
+                }
+        Assert.Equal(DataKinds.Length * 8 * 4, cases);
+    }
+
+    /// <summary>
+    /// A histogram given its values' extremes (the scorer's, where every value is finite; a zero of either sign) bounds
+    /// every grid bit for bit as one that finds them itself.
+    /// </summary>
+    [Fact]
+    public void HistogramFromKnownExtremes_BoundsAsFound()
+    {
+        int cases = 0;
+        var random = new Random(35);
+        foreach (string kind in DataKinds.Append("zero-min"))
+        {
+            var values = kind == "zero-min"
+                ? Data("gaussian", 60000, 1500).Select((v, i) => i % 1000 == 0 ? -0f : Math.Abs(v)).ToArray()
+                : Data(kind, 60000, 1500 + cases);
+            float lo = values.Min(), hi = values.Max();
+            var found = MomentHistogram.Build(values, 1 << 16, parallel: false)!;
+            foreach (double min in lo == 0 ? new[] { -0.0, 0.0 } : [lo])
+            {
+                var given = MomentHistogram.Build(values, 1 << 16, parallel: false, (min, hi))!;
+                for (int g = 0; g < 20; g++)
+                {
+                    int bits = new[] { 3, 4, 8 }[g % 3];
+                    double a = 0.05 + 1.1 * random.NextDouble(), b = 0.05 + 1.1 * random.NextDouble();
+                    float rangeMin = (float)(Math.Min(lo, 0) * a), rangeMax = (float)(Math.Max(hi, 0) * b);
+                    if (!(rangeMin < rangeMax)) continue;
+                    var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(rangeMin, rangeMax, bits);
+                    var (scale, zero) = RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, bits);
+                    foreach (double cap in new[] { double.PositiveInfinity, double.NegativeInfinity })
+                    {
+                        bool foundBounded = found.TryKernelSquaredErrorSum(scale, 1 / scale, zero, 0, (1 << bits) - 1, true, cap, out double foundLow, out double foundHigh);
+                        bool givenBounded = given.TryKernelSquaredErrorSum(scale, 1 / scale, zero, 0, (1 << bits) - 1, true, cap, out double givenLow, out double givenHigh);
+                        Assert.Equal(foundBounded, givenBounded);
+                        Assert.True(BitConverter.DoubleToInt64Bits(foundLow) == BitConverter.DoubleToInt64Bits(givenLow)
+                                    && BitConverter.DoubleToInt64Bits(foundHigh) == BitConverter.DoubleToInt64Bits(givenHigh),
+                            $"{kind}, min {min}, grid {g}, cap {cap}: [{givenLow:R}, {givenHigh:R}] given, [{foundLow:R}, {foundHigh:R}] found");
+                        cases++;
+                    }
+                }
+            }
+        }
+        Assert.Equal((DataKinds.Length + 2) * 20 * 2, cases);
+    }
+
     /// <summary>The histogram's interval holds the exact float error sum of every grid it bounds, and bounds most of them.</summary>
     [Fact]
     public void Bounds_HoldTheExactErrorSums()

@@ -438,7 +438,7 @@ public static class ParameterSelector
             {
                 if (errors[k] < best) { best = errors[k]; bestT = thresholds[k]; }
             }
-            bestError = best;
+            bestError = scorer.Options.ReuseLeastError ? best : null;
         }
         return bestT;
     }
@@ -512,7 +512,7 @@ public static class ParameterSelector
             }
             if (bestIndex >= 0 && !(center >= 0 && errors[center] == best)) (bestA, bestB) = factors[bestIndex];
             // The least is the exact error of the grid kept (the centre's where it ties), none where every grid is null.
-            bestError = double.IsFinite(best) ? best : null;
+            bestError = double.IsFinite(best) && scorer.Options.ReuseLeastError ? best : null;
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
     }
@@ -544,7 +544,7 @@ public static class ParameterSelector
         double best = double.PositiveInfinity;
         for (int k = 0; k < errors.Length; k++)
             if (errors[k] < best) { best = errors[k]; bestIndex = k; }
-        error = onAll && bestIndex >= 0 ? best : null;
+        error = onAll && bestIndex >= 0 && scorer.Options.ReuseLeastError ? best : null;
         return bestIndex;
     }
 

@@ -59,4 +59,10 @@ public sealed record SelectionOptions
     /// above the least so far (the choice is the same either way; tests turn it off to compare both paths).
     /// </summary>
     internal bool ClippingBounds { get; init; } = true;
+
+    /// <summary>
+    /// The optimal search's fine rounds: the grid each starts from (the scan before's least) keeps the exact error that
+    /// scan found for it, rather than being scored again (the same value; tests turn it off to compare both paths).
+    /// </summary>
+    internal bool ReuseLeastError { get; init; } = true;
 }

@@ -188,12 +188,13 @@ internal sealed class MomentHistogram
 
     // Each bin's count, Σ y and Σ y² side by side (one cache line per value); the bin index by the CPU's own truncation
     // (t is never negative, and at most the bin count). Generic over the value type, so each is compiled on its own.
-    private static void Accumulate<T>(ReadOnlySpan<T> values, double lo, double inverse, double width, int bins, double[] cells)
+    // blocks: false for one value after the other on any value type (tests compare both).
+    internal static void Accumulate<T>(ReadOnlySpan<T> values, double lo, double inverse, double width, int bins, double[] cells, bool blocks = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int last = bins - 1;
         ref double first = ref MemoryMarshal.GetArrayDataReference(cells);
-        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        if (blocks && typeof(T) == typeof(float) && Avx.IsSupported)
         {
             AccumulateBlocks(MemoryMarshal.Cast<T, float>(values), lo, inverse, width, last, ref first);
             return;
