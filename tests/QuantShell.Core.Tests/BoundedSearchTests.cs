@@ -58,6 +58,20 @@ public sealed class BoundedSearchTests
                 $"{what} [{i}]: bounded {actual[i]:R}, exhaustive {expected[i]:R}");
     }
 
+    /// <summary>Two specs' chosen values the same bit for bit: a uniform one's ranges, else its thresholds.</summary>
+    private static void AssertSameValues(QuantizerSpec expected, QuantizerSpec actual, string what)
+    {
+        if (expected.Method == QuantizationMethod.Uniform)
+        {
+            AssertSame(expected.MinRange!.ToArray(), actual.MinRange!.ToArray(), what + " min");
+            AssertSame(expected.MaxRange!.ToArray(), actual.MaxRange!.ToArray(), what + " max");
+        }
+        else
+        {
+            AssertSame(expected.Threshold!.ToArray(), actual.Threshold!.ToArray(), what);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public void Symmetric_BoundedEqualsExhaustive(string kind)
@@ -140,15 +154,7 @@ public sealed class BoundedSearchTests
                     {
                         var bounded = ParameterSelector.Select(request, [array], boundedOptions);
                         string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values, bounds {name}";
-                        if (method == QuantizationMethod.Uniform)
-                        {
-                            AssertSame(exhaustive.MinRange!.ToArray(), bounded.MinRange!.ToArray(), what + " min");
-                            AssertSame(exhaustive.MaxRange!.ToArray(), bounded.MaxRange!.ToArray(), what + " max");
-                        }
-                        else
-                        {
-                            AssertSame(exhaustive.Threshold!.ToArray(), bounded.Threshold!.ToArray(), what);
-                        }
+                        AssertSameValues(exhaustive, bounded, what);
                         cases++;
                     }
                 }
@@ -183,15 +189,7 @@ public sealed class BoundedSearchTests
                         var rescored = ParameterSelector.Select(request, [array], options with { ReuseLeastError = false });
                         var reused = ParameterSelector.Select(request, [array], options);
                         string what = $"{kind} optimal {method} {bits}-bit {error} perChannel {perChannel} {length} values";
-                        if (method == QuantizationMethod.Uniform)
-                        {
-                            AssertSame(rescored.MinRange!.ToArray(), reused.MinRange!.ToArray(), what + " min");
-                            AssertSame(rescored.MaxRange!.ToArray(), reused.MaxRange!.ToArray(), what + " max");
-                        }
-                        else
-                        {
-                            AssertSame(rescored.Threshold!.ToArray(), reused.Threshold!.ToArray(), what);
-                        }
+                        AssertSameValues(rescored, reused, what);
                         cases++;
                     }
         Assert.Equal(2 * 2 * (1 + 3), cases);
