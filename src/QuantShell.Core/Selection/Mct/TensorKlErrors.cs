@@ -46,12 +46,27 @@ internal sealed class TensorKlErrors<T> : IMctErrors where T : unmanaged, IFloat
         return histogram.Error(grid, min, max);
     }
 
+    /// <summary>
+    /// The histogram of <paramref name="values"/> quantized on <paramref name="grid"/> (each as the grid gives it, in
+    /// float64, then in the data's type), quantized a chunk at a time into one pooled array.
+    /// </summary>
     private static NumpyHistogram<T> QuantizedHistogram(T[] values, MctGrid grid)
     {
-        var quantized = new double[values.Length];
-        grid.Quantize<T>(values, quantized);
-        var asT = new T[values.Length];
-        for (int i = 0; i < values.Length; i++) asT[i] = T.CreateTruncating(quantized[i]);
-        return NumpyHistogram<T>.Build(asT, Bins);
+        var quantized = System.Buffers.ArrayPool<T>.Shared.Rent(values.Length);
+        try
+        {
+            Span<double> chunk = stackalloc double[1024];
+            for (int from = 0; from < values.Length; from += chunk.Length)
+            {
+                int length = Math.Min(chunk.Length, values.Length - from);
+                grid.Quantize<T>(values.AsSpan(from, length), chunk[..length]);
+                for (int i = 0; i < length; i++) quantized[from + i] = T.CreateTruncating(chunk[i]);
+            }
+            return NumpyHistogram<T>.Build(quantized.AsSpan(0, values.Length), Bins);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(quantized);
+        }
     }
 }
