@@ -26,7 +26,7 @@ public sealed class LutBlockTests : IDisposable
     public static TheoryData<string, bool, int, int> BinCases()
     {
         var cases = new TheoryData<string, bool, int, int>();
-        foreach (string kind in new[] { "gaussian", "near zero", "clipped", "few distinct", "non-finite" })
+        foreach (string kind in new[] { "gaussian", "near zero", "clipped", "few distinct", "non-finite", "many channels" })
             foreach (bool perChannel in new[] { true, false })
                 foreach (int lutBitwidth in new[] { 8, 5 })
                     cases.Add(kind, perChannel, lutBitwidth, kind.Length * 31 + (perChannel ? 7 : 0) + lutBitwidth);
@@ -34,7 +34,7 @@ public sealed class LutBlockTests : IDisposable
     }
 
     [Fact]
-    public void BinCases_AreTwentyInAll() => Assert.Equal(20, BinCases().Count());
+    public void BinCases_AreTwentyFourInAll() => Assert.Equal(24, BinCases().Count());
 
     [Theory]
     [MemberData(nameof(BinCases))]
@@ -42,7 +42,13 @@ public sealed class LutBlockTests : IDisposable
     {
         var random = new Random(seed);
         const int numBits = 3;
-        int channelCount = perChannel ? 6 : 1, length = perChannel ? 5000 : 24_000;
+        // Many channels: more in one block than LutWeightBins fills at once (its parts hold every bin), at both widths.
+        int channelCount = !perChannel ? 1 : kind == "many channels" ? 150 : 6, length = !perChannel ? 24_000 : kind == "many channels" ? 300 : 5000;
+        if (kind == "many channels" && perChannel)
+        {
+            long binBytes = 16L * ((long)(MathF.ScaleB(1f, lutBitwidth) - 1) * MctLutSelection.AggregateResolution + 1);
+            Assert.True(channelCount * binBytes > LutWeightBins.GroupBytes, "a block of every channel is filled in more than one group");
+        }
         var channels = Enumerable.Range(0, channelCount).Select(c => Values(kind, random, length, 0.1 * (c + 1))).ToArray();
         var finite = channels.Select(MctSelection.Finite).ToArray();
         var mins = finite.Select(c => MctWeightsSelection.Min(c)).ToArray();

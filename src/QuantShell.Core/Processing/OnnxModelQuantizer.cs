@@ -69,6 +69,7 @@ internal static class OnnxModelQuantizer
             file.Rewrite(tensor, (t, source, destination) =>
                 results[t.Index] = ModelQuantizer.QuantizeTensor(file, t, source, destination, outputPath, recipe, options, cancellationToken));
             bytesDone?.Invoke(tensor.ByteCount);
+            WholeTensorMemory.AfterModelTensor();
         }
     }
 
@@ -84,6 +85,7 @@ internal static class OnnxModelQuantizer
             string name = ModelQuantizer.Source(file, tensor);
             var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
             planned.Add((tensor, file.Holder(tensor), quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));
+            WholeTensorMemory.AfterModelTensor();
         }
         var dequantizer = ChooseDequantizer(model, planned.Select(p => (p.Plan, p.Quantizer.Spec.IsLut, p.Holder.DataType)).ToList());
         var records = new List<QuantizedTensorRecord>();
@@ -119,8 +121,11 @@ internal static class OnnxModelQuantizer
                 for (int i = 0; i < emitted.Nodes.Count; i++) graph.Proto.Node.Insert(at + i, emitted.Nodes[i]);
                 inserted[graph] = at + emitted.Nodes.Count;
             }
-            // The initializer's float bytes are garbage now that its codes replace it.
+            // The initializer's float bytes are garbage now that its codes replace it (the tensor file still lists the
+            // tensor, so its data is let go of explicitly).
+            model.ReleaseData(holder.Tensor);
             WholeTensorMemory.Release(tensor.ByteCount);
+            WholeTensorMemory.AfterModelTensor();
             records.Add(new QuantizedTensorRecord
             {
                 Name = name,

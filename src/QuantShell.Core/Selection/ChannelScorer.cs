@@ -265,6 +265,8 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     public void ReleaseMoments()
     {
         _moments?.Release();
+        // The clipping bounds' arrays are large objects, collected late: counted like a tensor read whole.
+        if (_clipping is { } clipping) Processing.WholeTensorMemory.Release(clipping.Bytes);
         (_moments, _momentsOf) = (null, null);
         (_clipping, _clippingOf, _finiteOf) = (null, null, null);
     }

@@ -35,6 +35,9 @@ internal sealed class ClippingBounds
         }
     }
 
+    /// <summary>The bytes of its arrays.</summary>
+    public long Bytes => (_sorted.LongLength + _s1.LongLength + _a1.LongLength + _s2.LongLength) * sizeof(double);
+
     /// <summary>The bounds of <paramref name="sample"/>'s finite values.</summary>
     public static ClippingBounds Build<T>(T[] sample) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -306,6 +306,42 @@ public sealed class OnnxModel
         SetRawData(tensor, raw.ToArray());
     }
 
+    /// <summary>
+    /// A tensor's elements (as <see cref="ReadElementBytes"/>) in an array that may be written over: raw_data's own bytes
+    /// where they are an array only this model references (<paramref name="isRawData"/>; see <see cref="OverwriteRawData"/>),
+    /// else a new array (external data read from its file or last given by <see cref="SetRawData"/>, or a typed field
+    /// converted) that becomes the tensor's data only through <see cref="SetRawData"/>.
+    /// </summary>
+    internal ArraySegment<byte> RewritableElementBytes(TensorProto tensor, OnnxGraph? graph, out bool isRawData)
+    {
+        var bytes = ReadElementBytes(tensor, graph);
+        isRawData = !IsExternal(tensor) && tensor.HasRawData;
+        // Otherwise the bytes are a whole array of their own: external data read anew (or the array SetRawData was given),
+        // or a typed field converted.
+        if (MemoryMarshal.TryGetArray(bytes, out var segment) && (isRawData || segment.Offset == 0 && segment.Count == segment.Array!.Length))
+            return segment;
+        isRawData = false;
+        return bytes.ToArray();
+    }
+
+    /// <summary>
+    /// Lets go of the data of a tensor that is no longer in the model (its initializer or Constant node replaced, as the
+    /// qdq format replaces a weight by its codes), so its bytes can be collected while the model is still held (the
+    /// tensor file that listed it keeps the tensor itself): raw_data and the typed fields are emptied, and the bytes given
+    /// for an external one are dropped. Reading it afterwards fails as truncated.
+    /// </summary>
+    internal void ReleaseData(TensorProto tensor)
+    {
+        _replacedExternal.Remove(tensor);
+        if (IsExternal(tensor)) return;
+        tensor.FloatData.Clear();
+        tensor.DoubleData.Clear();
+        tensor.Int32Data.Clear();
+        tensor.Int64Data.Clear();
+        tensor.Uint64Data.Clear();
+        if (tensor.HasRawData) tensor.RawData = ByteString.Empty;
+    }
+
     public static bool IsExternal(TensorProto tensor) => tensor.HasDataLocation && tensor.DataLocation == TensorProto.Types.DataLocation.External;
 
     /// <summary>The version of the default domain's opset (0 when the model imports none).</summary>

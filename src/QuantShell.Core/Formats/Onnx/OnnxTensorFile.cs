@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using QuantShell.Core.Formats.Onnx.Protobuf;
 
@@ -100,27 +99,26 @@ public sealed class OnnxTensorFile : TensorFile
 
     /// <summary>
     /// Runs a rewriter over a tensor's bytes and makes what it wrote (exactly the tensor's byte count) the tensor's data.
-    /// It writes into a pooled buffer, copied over the tensor's own bytes once it has read them: rewriting a model's
-    /// tensors one by one then leaves no tensor-sized garbage behind, so memory stays near the model's own size.
+    /// It writes over the very bytes it reads (<see cref="OnnxModel.RewritableElementBytes"/>): the rewriters read every
+    /// element before they write it, at the same offset (the fake format keeps each element's size), so no second buffer
+    /// of the tensor's size is needed and rewriting a model's tensors one by one leaves no tensor-sized garbage behind;
+    /// memory stays near the model's own size. A rewriter that fails leaves the tensor part rewritten (the model is then
+    /// not written).
     /// </summary>
     internal void Rewrite(StoredTensor tensor, TensorRewriter rewriter)
     {
         int count = checked((int)tensor.ByteCount);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(count);
-        try
+        var proto = Source(tensor).Proto;
+        var bytes = Model.RewritableElementBytes(proto, Source(tensor).Graph, out bool isRawData);
+        if (bytes.Count != count)
+            throw new InvalidOperationException($"'{tensor.Name}' holds {bytes.Count} bytes, not {count}.");
+        using (var source = new MemoryStream(bytes.Array!, bytes.Offset, count, writable: false))
+        using (var destination = new MemoryStream(bytes.Array!, bytes.Offset, count, writable: true))
         {
-            using (var source = OpenTensor(tensor))
-            using (var destination = new MemoryStream(buffer, 0, count, writable: true))
-            {
-                rewriter(tensor, source, destination);
-                if (destination.Position != count)
-                    throw new InvalidOperationException($"The rewriter of '{tensor.Name}' wrote {destination.Position} bytes, not {count}.");
-            }
-            Model.OverwriteRawData(Source(tensor).Proto, buffer.AsSpan(0, count));
+            rewriter(tensor, source, destination);
+            if (destination.Position != count)
+                throw new InvalidOperationException($"The rewriter of '{tensor.Name}' wrote {destination.Position} bytes, not {count}.");
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        if (!isRawData) Model.SetRawData(proto, bytes.Array!);
     }
 }

@@ -27,10 +27,12 @@ internal sealed class KMeans1D
     private readonly float[]? _single;
     private readonly double[]? _double;
     private readonly int _count;
-    // Each distinct point's weight, the sum of its points' weights in sorted order: _weight[i]; or, where every point has
+    // Each distinct point's weight, the sum of its points' weights in sorted order: _weight[i] (the constructor's points),
+    // _channelWeights[i] (a tensor's points where its channels weigh differently); or, where every point has
     // the same weight, _repeated[m] (or _repeatedLarge[m]: that weight added m times) for its m points, _end[i] being the
     // number of points up to and including distinct point i.
     private readonly double[]? _weight;
+    private readonly ChannelWeights? _channelWeights;
     private readonly int[]? _end;
     private readonly double[]? _repeated;
     private readonly Dictionary<int, double>? _repeatedLarge;
@@ -103,13 +105,13 @@ internal sealed class KMeans1D
         (_shift, _weightSums, _scoreSums) = StoreSums();
     }
 
-    private KMeans1D(float[]? single, double[]? @double, int count, double[]? weight, int[]? end, double sameWeight, long sortBytes)
+    private KMeans1D(float[]? single, double[]? @double, int count, ChannelWeights? weights, int[]? end, double sameWeight, long sortBytes)
     {
         SortBytes = sortBytes;
         _single = single;
         _double = @double;
         _count = count;
-        _weight = weight;
+        _channelWeights = weights;
         _end = end;
         if (end is not null) (_repeated, _repeatedLarge) = Repeated(end, count, sameWeight);
         // Tolerance is 0, so scikit-learn's tolerance (0 times the points' variance) is 0 or -0, which compare alike.
@@ -142,8 +144,8 @@ internal sealed class KMeans1D
         // Points of weight 0 (or NaN) are left out as the constructor leaves them out: weights that are not all alike and
         // positive take the general way.
         uniform &= sameWeight > 0;
-        int[]? end = null;
-        double[]? weight = null;
+        int[]? end = null, channel = null;
+        double[]? merged = null;
         int distinct;
         long sortBytes = 0;
         if (uniform)
@@ -169,35 +171,68 @@ internal sealed class KMeans1D
         }
         else
         {
-            var pairs = new Keyed<TKey>[count];
-            sortBytes = (long)count * System.Runtime.CompilerServices.Unsafe.SizeOf<Keyed<TKey>>();
+            // The points sorted together with their channels (an int a point beside the keys) by the same comparisons as
+            // the constructor's sort of (point, weight) pairs, so equal points end in the same order. Then each distinct
+            // point's int says its weight: its channel where it is one point, else the complement of its place among the
+            // merged weights (its points' weights summed in sorted order).
+            channel = new int[count];
             int kept = 0;
             for (int c = 0, i = 0; c < channelCounts.Length; c++)
                 for (int j = 0; j < channelCounts[c]; j++, i++)
-                    if (channelWeights[c] > 0) pairs[kept++] = new Keyed<TKey>(keys[i], c);
-            Array.Sort(pairs, 0, kept, Comparer<Keyed<TKey>>.Create((a, b) => a.X.CompareTo(b.X)));
+                    if (channelWeights[c] > 0)
+                    {
+                        keys[kept] = keys[i];
+                        channel[kept++] = c;
+                    }
+            Array.Sort(keys, channel, 0, kept, Comparer<TKey>.Create((a, b) => a.CompareTo(b)));
+            int runs = 0;
             distinct = 0;
             for (int i = 0; i < kept; i++)
-                if (i == 0 || pairs[i].X != pairs[i - 1].X) distinct++;
-            weight = new double[distinct];
-            int at = -1;
+                if (i == 0 || keys[i] != keys[i - 1]) distinct++;
+                else if (i == 1 || keys[i - 1] != keys[i - 2]) runs++;
+            merged = new double[runs];
+            int at = -1, run = 0;
             for (int i = 0; i < kept; i++)
             {
-                var (x, channel) = (pairs[i].X, pairs[i].Channel);
-                if (i == 0 || x != pairs[i - 1].X) weight[++at] = channelWeights[channel];
-                else weight[at] += channelWeights[channel];
-                keys[at] = x;
+                int c = channel[i];
+                if (i == 0 || keys[i] != keys[i - 1]) channel[++at] = c;
+                else if (channel[at] >= 0)
+                {
+                    merged[run] = channelWeights[channel[at]] + channelWeights[c];
+                    channel[at] = ~run++;
+                }
+                else merged[~channel[at]] += channelWeights[c];
+                keys[at] = keys[i];
             }
         }
         // Fewer distinct points than half the array: the points in an array of their own, the large one let go.
         var points = distinct < keys.Length / 2 ? keys[..distinct] : keys;
         if (!ReferenceEquals(points, keys)) sortBytes += keys.LongLength * System.Runtime.CompilerServices.Unsafe.SizeOf<TKey>();
+        var tags = channel is not null && distinct < channel.Length / 2 ? channel[..distinct] : channel;
+        if (!ReferenceEquals(tags, channel)) sortBytes += channel!.LongLength * sizeof(int);
+        var weights = tags is null ? null : new ChannelWeights(tags, channelWeights, merged!);
         return typeof(TKey) == typeof(float)
-            ? new KMeans1D((float[])(object)points, null, distinct, weight, end, sameWeight, sortBytes)
-            : new KMeans1D(null, (double[])(object)points, distinct, weight, end, sameWeight, sortBytes);
+            ? new KMeans1D((float[])(object)points, null, distinct, weights, end, sameWeight, sortBytes)
+            : new KMeans1D(null, (double[])(object)points, distinct, weights, end, sameWeight, sortBytes);
     }
 
-    private readonly record struct Keyed<TKey>(TKey X, int Channel);
+    /// <summary>
+    /// Distinct points' weights where the channels weigh differently: point i's is <c>Channel[Tag[i]]</c> where it is one
+    /// point, else <c>Merged[~Tag[i]]</c>.
+    /// </summary>
+    private sealed record ChannelWeights(int[] Tag, double[] Channel, double[] Merged)
+    {
+        public double this[int i]
+        {
+            get
+            {
+                int tag = Tag[i];
+                return tag >= 0 ? Channel[tag] : Merged[~tag];
+            }
+        }
+
+        public long Bytes => Tag.LongLength * sizeof(int) + (Channel.LongLength + Merged.LongLength) * sizeof(double);
+    }
 
     private static int Distinct<TKey>(TKey[] sorted, int count) where TKey : IFloatingPointIeee754<TKey>
     {
@@ -245,7 +280,7 @@ internal sealed class KMeans1D
 
     /// <summary>The bytes of the arrays this holds (the points' storage included).</summary>
     public long Bytes =>
-        (_single?.LongLength ?? 0) * 4 + (_double?.LongLength ?? 0) * 8 + (_end?.LongLength ?? 0) * 4 + (_weight?.LongLength ?? 0) * 8
+        (_single?.LongLength ?? 0) * 4 + (_double?.LongLength ?? 0) * 8 + (_end?.LongLength ?? 0) * 4 + (_weight?.LongLength ?? 0) * 8 + (_channelWeights?.Bytes ?? 0)
         + (_score?.LongLength ?? 0) * 8 + (_repeated?.LongLength ?? 0) * 8 + (_repeatedLarge?.Count ?? 0) * 24L
         + (_weightSums.LongLength + (ReferenceEquals(_scoreSums, _weightSums) ? 0 : _scoreSums.LongLength)) * 8;
 
@@ -485,6 +520,7 @@ internal sealed class KMeans1D
     private double Weight(int i)
     {
         if (_weight is { } weight) return weight[i];
+        if (_channelWeights is { } weights) return weights[i];
         int m = _end![i] - (i == 0 ? 0 : _end[i - 1]);
         return m < _repeated!.Length ? _repeated[m] : _repeatedLarge![m];
     }

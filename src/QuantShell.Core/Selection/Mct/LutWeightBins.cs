@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -61,23 +62,33 @@ internal sealed class LutWeightBins
     /// <summary>Finite values taken so far.</summary>
     public long Values => _values;
 
+    /// <summary>The most bytes of parts a block's channels are filled in at once.</summary>
+    internal const long GroupBytes = 16L << 20;
+
     /// <summary>
     /// Takes the next channels (per tensor: the next parts of its values), in order. False once more than
     /// <see cref="MaxValues"/> values are taken (the sums are then no longer known to be exact in any order).
     /// </summary>
     public bool Add(float[][] block)
     {
-        var parts = new Part[block.Length];
+        // A part holds every bin (about 1 MiB at 8 bits), so a block of many small channels is filled a group of
+        // channels at a time (all cores busy, at most GroupBytes of parts), each group merged in channel order.
+        long partBytes = (long)_weight.Length * Unsafe.SizeOf<Bin>();
+        int group = (int)Math.Min(block.Length, Math.Max(Environment.ProcessorCount, GroupBytes / partBytes));
+        var parts = new Part[Math.Max(group, 0)];
         for (int i = 0; i < parts.Length; i++) parts[i] = _parts.Count > 0 ? _parts.Pop() : new Part(_weight.Length);
-        int first = _next;
-        Parallel.For(0, block.Length, i => parts[i].Fill(block[i], Divisor(_perChannelThresholds ? first + i : 0), _k, _low, _high, _zeroBin, _limit));
-        foreach (var part in parts)
+        for (int from = 0; from < block.Length; from += group)
         {
-            double t = _thresholds[_perChannelThresholds ? _next : 0];
-            Merge(part, t * t);
-            _next++;
-            _parts.Push(part);
+            int count = Math.Min(group, block.Length - from), first = _next;
+            Parallel.For(0, count, i => parts[i].Fill(block[from + i], Divisor(_perChannelThresholds ? first + i : 0), _k, _low, _high, _zeroBin, _limit));
+            for (int i = 0; i < count; i++)
+            {
+                double t = _thresholds[_perChannelThresholds ? _next : 0];
+                Merge(parts[i], t * t);
+                _next++;
+            }
         }
+        foreach (var part in parts) _parts.Push(part);
         return _values <= MaxValues;
     }
 

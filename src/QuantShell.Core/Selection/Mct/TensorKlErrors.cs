@@ -30,28 +30,59 @@ internal sealed class TensorKlErrors<T> : IMctErrors where T : unmanaged, IFloat
 
     public int Channels => _channels.Length;
 
+    /// <summary>
+    /// The most channels whose prepared histograms (each ~56 KB: edges, counts and running counts of 2048 bins) are kept
+    /// for the whole search; with more channels each set of candidates prepares its channel's histogram again (the same
+    /// histogram, from the same values), so memory does not grow with the number of channels.
+    /// </summary>
+    internal const int KeptHistogramsUpTo = 256;
+
     public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
     {
-        for (int i = 0; i < candidates.Length; i++) errors[i] = Error(channel, candidates[i]);
+        MctKlHistogram? histogram = null;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            if (candidates[i].KlMax <= candidates[i].KlMin) errors[i] = MctLoss.Infinity;
+            else if (HistogramOfQuantized) errors[i] = Error(MctKlHistogram.Of(QuantizedHistogram(_channels[channel], candidates[i].Grid)), candidates[i]);
+            else errors[i] = Error(histogram ??= Prepared(channel), candidates[i]);
+        }
     }
 
-    private MctLoss Error(int channel, in MctCandidate candidate)
+    private MctKlHistogram Prepared(int channel)
     {
-        if (candidate.KlMax <= candidate.KlMin) return MctLoss.Infinity;
-        var histogram = HistogramOfQuantized ? MctKlHistogram.Of(QuantizedHistogram(_channels[channel], candidate.Grid))
-                                             : _histograms[channel] ??= MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
+        if (_histograms.Length > KeptHistogramsUpTo) return MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
+        return _histograms[channel] ??= MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
+    }
+
+    private MctLoss Error(MctKlHistogram histogram, in MctCandidate candidate)
+    {
         bool single = typeof(T) == typeof(float) && !(candidate.KlPrecision == ParameterPrecision.Double && candidate.KlArray);
         double min = single ? (float)candidate.KlMin : candidate.KlMin, max = single ? (float)candidate.KlMax : candidate.KlMax;
         var grid = MctGrid.FromRange(candidate.KlMin, candidate.KlMax, _numBits, candidate.KlPrecision, single);
         return histogram.Error(grid, min, max);
     }
 
+    /// <summary>
+    /// The histogram of <paramref name="values"/> quantized on <paramref name="grid"/> (each as the grid gives it, in
+    /// float64, then in the data's type), quantized a chunk at a time into one pooled array.
+    /// </summary>
     private static NumpyHistogram<T> QuantizedHistogram(T[] values, MctGrid grid)
     {
-        var quantized = new double[values.Length];
-        grid.Quantize<T>(values, quantized);
-        var asT = new T[values.Length];
-        for (int i = 0; i < values.Length; i++) asT[i] = T.CreateTruncating(quantized[i]);
-        return NumpyHistogram<T>.Build(asT, Bins);
+        var quantized = System.Buffers.ArrayPool<T>.Shared.Rent(values.Length);
+        try
+        {
+            Span<double> chunk = stackalloc double[1024];
+            for (int from = 0; from < values.Length; from += chunk.Length)
+            {
+                int length = Math.Min(chunk.Length, values.Length - from);
+                grid.Quantize<T>(values.AsSpan(from, length), chunk[..length]);
+                for (int i = 0; i < length; i++) quantized[from + i] = T.CreateTruncating(chunk[i]);
+            }
+            return NumpyHistogram<T>.Build(quantized.AsSpan(0, values.Length), Bins);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(quantized);
+        }
     }
 }
