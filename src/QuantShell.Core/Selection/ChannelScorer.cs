@@ -261,14 +261,18 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     private long _finite;
     private T[]? _finiteOf;
 
-    /// <summary>Gives the moment histogram's memory back (a search is done with this scorer's sample).</summary>
-    public void ReleaseMoments()
+    /// <summary>
+    /// Gives back what the search held (its channel is chosen): the moment histogram, the clipping bounds and the KL
+    /// histogram with its edges, which a tensor of many channels would otherwise hold for every channel at once.
+    /// </summary>
+    public void ReleaseSearch()
     {
         _moments?.Release();
         // The clipping bounds' arrays are large objects, collected late: counted like a tensor read whole.
         if (_clipping is { } clipping) Processing.WholeTensorMemory.Release(clipping.Bytes);
         (_moments, _momentsOf) = (null, null);
         (_clipping, _clippingOf, _finiteOf) = (null, null, null);
+        (_histogram, _edges, _quantizedEdges, _edgeOutput) = (null, null, null, null);
     }
 
     private KlHistogram Histogram() => _histogram ??= KlHistogram.Build<T>(Values);

@@ -137,10 +137,10 @@ public static class ParameterSelector
     private static QuantizerSpec Scanned<T>(QuantizerSpec spec, QuantizerSpec incomplete, bool signed, ChannelScorer<T>[] scorers)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        // Each channel's scorer gives its histogram's memory back once its channel is chosen.
+        // Each channel's scorer gives back what its search held once its channel is chosen.
         TResult Done<TResult>(ChannelScorer<T> scorer, TResult result)
         {
-            scorer.ReleaseMoments();
+            scorer.ReleaseSearch();
             return result;
         }
         if (incomplete.Method == QuantizationMethod.Uniform)
