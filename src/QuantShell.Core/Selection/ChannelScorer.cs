@@ -243,6 +243,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         if (!ReferenceEquals(_clippingOf, sample))
         {
+            _clipping?.Release();
             _clipping = ClippingBounds.Build(sample);
             _clippingOf = sample;
         }
@@ -268,8 +269,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     public void ReleaseSearch()
     {
         _moments?.Release();
-        // The clipping bounds' arrays are large objects, collected late: counted like a tensor read whole.
-        if (_clipping is { } clipping) Processing.WholeTensorMemory.Release(clipping.Bytes);
+        _clipping?.Release();
         (_moments, _momentsOf) = (null, null);
         (_clipping, _clippingOf, _finiteOf) = (null, null, null);
         (_histogram, _edges, _quantizedEdges, _edgeOutput) = (null, null, null, null);

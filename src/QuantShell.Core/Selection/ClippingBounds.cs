@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using QuantShell.Core.Kernels;
 
@@ -16,16 +17,21 @@ internal sealed class ClippingBounds
 {
     private const double U64 = 1.0 / (1L << 53);
 
+    // The finite values sorted ([0, _n) of _sorted) and running sums of x, |x| and x² ([0, _n] of the others): arrays from
+    // the shared pool, given back by Release (a channel's search is done), so the channels of a tensor reuse them.
     private readonly double[] _sorted;
     private readonly double[] _s1, _a1, _s2;
+    private readonly int _n;
+    private int _released;
 
-    private ClippingBounds(double[] sorted)
+    private ClippingBounds(double[] sorted, int n)
     {
         _sorted = sorted;
-        int n = sorted.Length;
-        _s1 = new double[n + 1];
-        _a1 = new double[n + 1];
-        _s2 = new double[n + 1];
+        _n = n;
+        _s1 = ArrayPool<double>.Shared.Rent(n + 1);
+        _a1 = ArrayPool<double>.Shared.Rent(n + 1);
+        _s2 = ArrayPool<double>.Shared.Rent(n + 1);
+        (_s1[0], _a1[0], _s2[0]) = (0, 0, 0);
         for (int i = 0; i < n; i++)
         {
             double x = sorted[i];
@@ -35,19 +41,22 @@ internal sealed class ClippingBounds
         }
     }
 
-    /// <summary>The bytes of its arrays.</summary>
-    public long Bytes => (_sorted.LongLength + _s1.LongLength + _a1.LongLength + _s2.LongLength) * sizeof(double);
-
     /// <summary>The bounds of <paramref name="sample"/>'s finite values.</summary>
     public static ClippingBounds Build<T>(T[] sample) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var sorted = new double[sample.Length];
+        var sorted = ArrayPool<double>.Shared.Rent(sample.Length);
         int n = 0;
         foreach (T x in sample)
             if (T.IsFinite(x)) sorted[n++] = double.CreateTruncating(x);
-        Array.Resize(ref sorted, n);
-        Array.Sort(sorted);
-        return new ClippingBounds(sorted);
+        Array.Sort(sorted, 0, n);
+        return new ClippingBounds(sorted, n);
+    }
+
+    /// <summary>Gives the arrays back to the pool (once); nothing may use these bounds after.</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        foreach (var array in new[] { _sorted, _s1, _a1, _s2 }) ArrayPool<double>.Shared.Return(array);
     }
 
     /// <summary>
@@ -61,13 +70,14 @@ internal sealed class ClippingBounds
         double first = double.CreateTruncating(grid.QuantMin) - zero, last = double.CreateTruncating(grid.QuantMax) - zero;
         // The codes' distance from the zero point stays far below the precision's integers (the quarter-step margin
         // then covers the rounding of x·inverse): x < (first - 1/4)·scale gives a code below first + 1/2, so qmin.
-        if (!(scale > 0) || !double.IsFinite(scale) || !(Math.Abs(first) <= 1 << 20) || !(Math.Abs(last) <= 1 << 20) || !(last > first) || _sorted.Length == 0)
+        if (!(scale > 0) || !double.IsFinite(scale) || !(Math.Abs(first) <= 1 << 20) || !(Math.Abs(last) <= 1 << 20) || !(last > first) || _n == 0)
             return 0;
         double below = (first - 0.25) * scale, above = (last + 0.25) * scale;
-        int n = _sorted.Length;
+        int n = _n;
+        var sorted = _sorted.AsSpan(0, n);
         // Values < below: [0, m); values > above: [k, n).
-        int m = SortedSearch.CountBelow<double>(_sorted, below);
-        int k = SortedSearch.CountAtMost<double>(_sorted, above);
+        int m = SortedSearch.CountBelow<double>(sorted, below);
+        int k = SortedSearch.CountAtMost<double>(sorted, above);
         double sum = 0;
         if (m > 0) sum += Part(0, m, below);
         if (k < n) sum += Part(k, n, above);
@@ -82,7 +92,7 @@ internal sealed class ClippingBounds
         double value = count * c * c - 2 * c * s1 + s2;
         // Each running sum is within n·u of the sum of its terms' magnitudes (up to the end, so the difference of two is
         // within twice that of the whole), the formula's few operations within a few u of its terms' magnitudes.
-        int n = _sorted.Length;
+        int n = _n;
         double magnitude = count * c * c + 2 * Math.Abs(c) * _a1[n] + _s2[n];
         double slack = 8 * (n + 16) * U64 * magnitude;
         return value - slack;
