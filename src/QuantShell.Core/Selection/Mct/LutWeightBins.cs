@@ -75,7 +75,7 @@ internal sealed class LutWeightBins
         // channels at a time (all cores busy, at most GroupBytes of parts), each group merged in channel order.
         long partBytes = (long)_weight.Length * Unsafe.SizeOf<Bin>();
         int group = (int)Math.Min(block.Length, Math.Max(Environment.ProcessorCount, GroupBytes / partBytes));
-        var parts = new Part[Math.Max(group, 0)];
+        var parts = new Part[group];
         for (int i = 0; i < parts.Length; i++) parts[i] = _parts.Count > 0 ? _parts.Pop() : new Part(_weight.Length);
         for (int from = 0; from < block.Length; from += group)
         {

@@ -50,8 +50,8 @@ internal sealed class TensorKlErrors<T> : IMctErrors where T : unmanaged, IFloat
 
     private MctKlHistogram Prepared(int channel)
     {
-        if (_histograms.Length > KeptHistogramsUpTo) return MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
-        return _histograms[channel] ??= MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
+        MctKlHistogram Build() => MctKlHistogram.Of(NumpyHistogram<T>.Build(_channels[channel], Bins));
+        return _histograms.Length > KeptHistogramsUpTo ? Build() : _histograms[channel] ??= Build();
     }
 
     private MctLoss Error(MctKlHistogram histogram, in MctCandidate candidate)
