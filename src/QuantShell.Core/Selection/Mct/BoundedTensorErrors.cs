@@ -11,7 +11,7 @@ namespace QuantShell.Core.Selection.Mct;
 /// summation). A candidate that is out gets its lower bound as its error: above the least, so every comparison the
 /// searches make comes out as with exact errors. Single candidates (a search's start) are always computed exactly.
 /// </summary>
-internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class BoundedTensorErrors<T> : IBoundedMctErrors where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Bins of all channels' histograms together (about 44 bytes each), and the most one channel gets.</summary>
     public const int TotalBins = 1 << 19, MaxBins = 1 << 16, MinBins = 1 << 10;
@@ -58,28 +58,61 @@ internal sealed class BoundedTensorErrors<T> : IMctErrors where T : unmanaged, I
         var histogram = candidates.Length > 1 && values.Length >= _boundedFrom ? _histograms[channel].Value : null;
         if (histogram is null)
         {
-            _exact.Evaluate(channel, candidates, errors);
-            Interlocked.Add(ref _exactCount, candidates.Length);
+            EvaluateExact(channel, candidates, errors);
             return;
         }
         int count = candidates.Length;
         var lows = new double[count];
         var highs = new double[count];
-        var grids = new MctGrid[count];
-        for (int i = 0; i < count; i++) grids[i] = candidates[i].Grid;
-        double leastHigh = MomentHistogram.BoundAll(count, (int i, double cap, out double low, out double high) =>
-            TryBound(histogram, grids[i], values.Length, cap, out low, out high), double.PositiveInfinity, lows, highs);
+        double leastHigh = Bound(histogram, values.Length, candidates, lows, highs);
         var open = new List<int>();
         for (int i = 0; i < count; i++)
             if (!(lows[i] > leastHigh)) open.Add(i);
         var subset = new MctCandidate[open.Count];
         for (int k = 0; k < subset.Length; k++) subset[k] = candidates[open[k]];
         var exact = new MctLoss[subset.Length];
-        _exact.Evaluate(channel, subset, exact);
+        EvaluateExact(channel, subset, exact);
         for (int i = 0; i < count; i++) errors[i] = new MctLoss(lows[i], candidates[i].Grid.Single);
         for (int k = 0; k < subset.Length; k++) errors[open[k]] = exact[k];
-        Interlocked.Add(ref _exactCount, subset.Length);
         Interlocked.Add(ref _boundedCount, count - subset.Length);
+    }
+
+    /// <summary>How many passes over the values the exact errors took (one a set, whatever its size; for tests).</summary>
+    public long PassCount => Interlocked.Read(ref _passCount);
+
+    private long _passCount;
+
+    public bool Bounds(int channel) =>
+        Intervals(channel) && _histograms[channel].Value is not null;
+
+    private bool Intervals(int channel) => _channels[channel].Length >= _boundedFrom;
+
+    public double Bound(int channel, ReadOnlySpan<MctCandidate> candidates, double[] lows, double[] highs)
+    {
+        var histogram = Intervals(channel) ? _histograms[channel].Value : null;
+        if (histogram is null)
+        {
+            lows.AsSpan(0, candidates.Length).Fill(double.NegativeInfinity);
+            highs.AsSpan(0, candidates.Length).Fill(double.PositiveInfinity);
+            return double.PositiveInfinity;
+        }
+        return Bound(histogram, _channels[channel].Length, candidates, lows, highs);
+    }
+
+    private double Bound(MomentHistogram histogram, int n, ReadOnlySpan<MctCandidate> candidates, double[] lows, double[] highs)
+    {
+        var grids = new MctGrid[candidates.Length];
+        for (int i = 0; i < grids.Length; i++) grids[i] = candidates[i].Grid;
+        return MomentHistogram.BoundAll(grids.Length, (int i, double cap, out double low, out double high) =>
+            TryBound(histogram, grids[i], n, cap, out low, out high), double.PositiveInfinity, lows, highs);
+    }
+
+    public void EvaluateExact(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
+    {
+        if (candidates.Length == 0) return;
+        _exact.Evaluate(channel, candidates, errors);
+        Interlocked.Add(ref _exactCount, candidates.Length);
+        Interlocked.Increment(ref _passCount);
     }
 
     /// <summary>Bounds of the error <see cref="TensorErrors{T}"/> would return for <paramref name="grid"/>, as the float it is held in.</summary>

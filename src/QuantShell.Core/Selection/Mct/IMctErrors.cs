@@ -26,3 +26,22 @@ internal interface IMctErrors
 
     void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors);
 }
+
+/// <summary>
+/// Errors that can be bounded without computing them (<see cref="BoundedTensorErrors{T}"/>), and computed exactly for any
+/// set of candidates in one pass: so a search may decide what the bounds decide and compute the rest later, together.
+/// </summary>
+internal interface IBoundedMctErrors : IMctErrors
+{
+    /// <summary>Whether this channel's sets are bounded (its histogram is built here, if it is not yet).</summary>
+    bool Bounds(int channel);
+
+    /// <summary>
+    /// Each candidate's bounds (<c>[lows[i], highs[i]]</c> holds the error <see cref="IMctErrors.Evaluate"/> computes
+    /// exactly; a candidate found above the least high may have high +∞); returns the least high.
+    /// </summary>
+    double Bound(int channel, ReadOnlySpan<MctCandidate> candidates, double[] lows, double[] highs);
+
+    /// <summary>Every candidate's exact error, in one pass over the channel's values; each as it would be alone.</summary>
+    void EvaluateExact(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors);
+}

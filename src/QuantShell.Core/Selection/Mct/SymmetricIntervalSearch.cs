@@ -28,6 +28,19 @@ internal sealed class SymmetricIntervalSearch
     public required bool PerChannel { get; init; }
 
     /// <summary>
+    /// Whether a per-tensor search on bounded errors (<see cref="IBoundedMctErrors"/>) runs ahead on its bounds and computes
+    /// the exact errors it needs together (<see cref="RunDeferred"/>); false: one iteration after the other, as MCT does.
+    /// The choice is the same bit for bit either way.
+    /// </summary>
+    public bool Deferred { get; init; } = true;
+
+    /// <summary>Iterations the deferred search runs ahead of the last one whose winner is confirmed.</summary>
+    public int Ahead { get; init; } = 10;
+
+    /// <summary>How many iterations the last <see cref="Run"/> took (fewer than <see cref="Iterations"/> when it stopped early).</summary>
+    public int IterationsRun { get; private set; }
+
+    /// <summary>
     /// The best threshold of each channel. <paramref name="start"/> holds t₀ per channel, in <paramref name="startPrecision"/>;
     /// <paramref name="candidate"/> makes the candidate for a threshold in a precision.
     /// </summary>
@@ -35,6 +48,9 @@ internal sealed class SymmetricIntervalSearch
                         SearchRecord<double>? record = null)
     {
         int channels = start.Length;
+        if (Deferred && channels == 1 && record is null && Intervals > 1 && errors is IBoundedMctErrors bounded && bounded.Bounds(0)
+            && RunDeferred(bounded, start[0], startPrecision, candidate) is { } threshold)
+            return [threshold];
         var current = (double[])start.Clone();
         var best = (double[])start.Clone();
         var bestLoss = new MctLoss[channels];
@@ -111,7 +127,11 @@ internal sealed class SymmetricIntervalSearch
             else
             {
                 double improvement = MctLosses.MeanImprovement(previous, winnerLoss, currentSingle && previousSingle);
-                if (0 < improvement && improvement < Tolerance) break;
+                if (0 < improvement && improvement < Tolerance)
+                {
+                    IterationsRun = n + 1;
+                    return best;
+                }
             }
             if (n % DecreaseEvery == 0)
             {
@@ -121,7 +141,181 @@ internal sealed class SymmetricIntervalSearch
                 top = UpperLimit > top ? UpperLimit : top;
             }
         }
+        IterationsRun = Iterations;
         return best;
+    }
+
+    /// <summary>One iteration of the deferred search: its candidates, their bounds, and its winner (guessed until confirmed).</summary>
+    private sealed class Step
+    {
+        public required double Bottom, Top;
+        public required double[] Thresholds;
+        public required MctCandidate[] Candidates;
+        public required double[] Lows;
+
+        /// <summary>The candidates the bounds leave open (lower bound not above the least upper bound).</summary>
+        public required int[] Open;
+
+        /// <summary>The winner: the open candidate with the least upper bound until the exact errors confirm or replace it.</summary>
+        public required int Winner;
+
+        public MctLoss WinnerLoss;
+    }
+
+    /// <summary>
+    /// The per-tensor search computing only what decides it, several iterations' exact errors in one pass. An iteration's
+    /// candidates depend only on the one before's winner (and the iteration's number); exact errors matter only for which
+    /// candidate wins where the bounds leave several open, and for the best-so-far and early stop, which need not be known
+    /// before the end. So the search runs ahead on bounds: each iteration's winner is guessed (the open candidate with the
+    /// least upper bound), up to <see cref="Ahead"/> iterations past the last confirmed one; then one pass computes every
+    /// guess not yet computed and, where a guess is already computed, each other open candidate whose lower bound does not
+    /// exceed the guess's error (the rest cannot win); iterations are confirmed in order with
+    /// <see cref="MctLosses.ArgMin"/> over errors exactly as the sequential search holds them (exact where open, else the
+    /// lower bound); a guess proven wrong replaces its iteration's winner and the iterations after it are dropped. The
+    /// confirmed iterations are replayed in order with their exact errors (best so far, strict improvement, early stop)
+    /// exactly as <see cref="Run"/> does one after the other, and the search returns where that stops.
+    /// Exact errors are kept by grid (the same grid has the same error). Null when the bounds leave an iteration no
+    /// candidate open (they would be wrong; the caller then searches one iteration after the other).
+    /// </summary>
+    private double? RunDeferred(IBoundedMctErrors errors, double start, ParameterPrecision startPrecision, Func<double, ParameterPrecision, MctCandidate> candidate)
+    {
+        var known = new Dictionary<(long, long, long, bool), MctLoss>();
+        static (long, long, long, bool) Key(in MctCandidate c) =>
+            (BitConverter.DoubleToInt64Bits(c.Grid.Low), BitConverter.DoubleToInt64Bits(c.Grid.High), BitConverter.DoubleToInt64Bits(c.Grid.Step), c.Grid.Single);
+        var startCandidate = candidate(start, startPrecision);
+        var steps = new List<Step>();
+        int confirmed = 0, replayed = 0;
+        double best = start;
+        MctLoss bestLoss = default;
+        bool bestSingle = false, begun = false;
+        while (true)
+        {
+            // Run ahead on bounds from the last winner (guessed or confirmed).
+            while (steps.Count < Iterations && steps.Count - confirmed < Ahead)
+            {
+                int n = steps.Count;
+                double bottom = BottomFactor, top = UpperFactor, current = start;
+                if (n > 0)
+                {
+                    var before = steps[n - 1];
+                    (bottom, top, current) = (before.Bottom, before.Top, before.Thresholds[before.Winner]);
+                    if ((n - 1) % DecreaseEvery == 0)
+                    {
+                        bottom *= BottomDecrease;
+                        top *= UpperDecrease;
+                        bottom = BottomLimit < bottom ? BottomLimit : bottom;
+                        top = UpperLimit > top ? UpperLimit : top;
+                    }
+                }
+                // (Bounds that leave no candidate open would be wrong: then the search runs one iteration after the other.)
+                if (Bound(errors, current, bottom, top, candidate) is not { } next) return null;
+                steps.Add(next);
+            }
+
+            // One pass: what the confirmation of the steps not yet confirmed needs next.
+            var needed = new List<MctCandidate>();
+            var asked = new HashSet<(long, long, long, bool)>();
+            void Need(in MctCandidate c)
+            {
+                var key = Key(c);
+                if (!known.ContainsKey(key) && asked.Add(key)) needed.Add(c);
+            }
+            if (!begun) Need(startCandidate);
+            for (int k = confirmed; k < steps.Count; k++)
+            {
+                var step = steps[k];
+                if (!known.TryGetValue(Key(step.Candidates[step.Winner]), out var guess))
+                {
+                    Need(step.Candidates[step.Winner]);
+                    continue;
+                }
+                foreach (int o in step.Open)
+                    if (o != step.Winner && !(step.Lows[o] > guess.Value)) Need(step.Candidates[o]);
+            }
+            if (needed.Count > 0)
+            {
+                var losses = new MctLoss[needed.Count];
+                errors.EvaluateExact(0, needed.ToArray(), losses);
+                for (int k = 0; k < needed.Count; k++) known[Key(needed[k])] = losses[k];
+            }
+
+            // Confirm in order: the errors as the sequential search holds them, where every one that can win is known.
+            while (confirmed < steps.Count)
+            {
+                var step = steps[confirmed];
+                if (!known.TryGetValue(Key(step.Candidates[step.Winner]), out var guess)) break;
+                var losses = new MctLoss[Intervals];
+                for (int i = 0; i < Intervals; i++) losses[i] = new MctLoss(step.Lows[i], step.Candidates[i].Grid.Single);
+                bool all = true;
+                foreach (int o in step.Open)
+                {
+                    if (o != step.Winner && step.Lows[o] > guess.Value) continue;
+                    if (known.TryGetValue(Key(step.Candidates[o]), out var exact)) losses[o] = exact;
+                    else all = false;
+                }
+                if (!all) break;
+                int winner = MctLosses.ArgMin(losses);
+                step.WinnerLoss = MctLosses.Min(losses);
+                confirmed++;
+                if (winner != step.Winner)
+                {
+                    step.Winner = winner;
+                    steps.RemoveRange(confirmed, steps.Count - confirmed);
+                    break;
+                }
+            }
+
+            // Replay the confirmed iterations as the sequential search runs them.
+            if (!begun)
+            {
+                bestLoss = known[Key(startCandidate)];
+                bestSingle = bestLoss.Single;
+                begun = true;
+            }
+            for (; replayed < confirmed; replayed++)
+            {
+                var step = steps[replayed];
+                var previous = bestLoss;
+                bool previousSingle = bestSingle, currentSingle = step.WinnerLoss.Single;
+                var winnerLoss = step.WinnerLoss;
+                bool improved = winnerLoss.Value < previous.Value;
+                best = MctLosses.Blend(step.Thresholds[step.Winner], best, improved);
+                bestLoss = MctLosses.Blend(winnerLoss, previous, improved, currentSingle && previousSingle);
+                bestSingle = currentSingle && previousSingle;
+                double improvement = MctLosses.MeanImprovement([previous], [winnerLoss], currentSingle && previousSingle);
+                if (0 < improvement && improvement < Tolerance)
+                {
+                    IterationsRun = replayed + 1;
+                    return best;
+                }
+            }
+            if (confirmed == Iterations)
+            {
+                IterationsRun = Iterations;
+                return best;
+            }
+        }
+    }
+
+    private Step? Bound(IBoundedMctErrors errors, double current, double bottom, double top, Func<double, ParameterPrecision, MctCandidate> candidate)
+    {
+        double low = current * bottom, high = current * top;
+        var thresholds = Linspace(low, high, Intervals, (high - low) / (Intervals - 1) == 0);
+        var candidates = new MctCandidate[Intervals];
+        for (int i = 0; i < Intervals; i++) candidates[i] = candidate(thresholds[i], ParameterPrecision.Double);
+        var lows = new double[Intervals];
+        var highs = new double[Intervals];
+        double leastHigh = errors.Bound(0, candidates, lows, highs);
+        var open = new List<int>();
+        int guess = -1;
+        for (int i = 0; i < Intervals; i++)
+        {
+            if (lows[i] > leastHigh) continue;
+            open.Add(i);
+            if (guess < 0 || highs[i] < highs[guess]) guess = i;
+        }
+        if (guess < 0) return null;
+        return new Step { Bottom = bottom, Top = top, Thresholds = thresholds, Candidates = candidates, Lows = lows, Open = open.ToArray(), Winner = guess };
     }
 
     /// <summary>np.linspace over one channel; per channel NumPy switches every channel to i/div·Δ + start when any channel's step is 0.</summary>
