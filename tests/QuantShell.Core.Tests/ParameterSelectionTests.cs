@@ -133,6 +133,41 @@ public sealed class ParameterSelectionTests
         Assert.Equal(4, chosen.Threshold!.Count);
     }
 
+    /// <summary>
+    /// Group-wise values from the optimal search on a small tensor (where MCT's choice is one more candidate): one value
+    /// per channel and group (the last group ragged), each no worse on its group than MCT's. Such a tensor failed with
+    /// an internal error once (MCT's candidate was scored as a per-tensor quantizer that kept the group size).
+    /// </summary>
+    [Theory]
+    [InlineData(QuantizationMethod.Symmetric, ErrorMethod.Mse)]
+    [InlineData(QuantizationMethod.Pot, ErrorMethod.Mae)]
+    [InlineData(QuantizationMethod.Uniform, ErrorMethod.Mse)]
+    [InlineData(QuantizationMethod.Uniform, ErrorMethod.Mae)]
+    public void GroupWise_OptimalOnASmallTensor_ChoosesEachGroup_NoWorseThanMct(QuantizationMethod method, ErrorMethod errorMethod)
+    {
+        const int rows = 3, columns = 40, groupSize = 16;
+        var values = Gaussian(rows * columns, 61, sigma: 0.4, outliers: 5, outlier: 3);
+        var data = new[] { new NpyArray(new long[] { rows, columns }, values) };
+        var spec = Incomplete(method, 4) with { PerChannel = true, ChannelAxis = 0, GroupSize = groupSize };
+        var optimal = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Optimal, ErrorMethod = errorMethod });
+        var mct = ParameterSelector.Select(spec, data, new SelectionOptions { Search = SelectionSearch.Mct, ErrorMethod = errorMethod });
+        int groups = 0;
+        for (int row = 0; row < rows; row++)
+        {
+            for (int start = 0; start < columns; start += groupSize, groups++)
+            {
+                var group = values.Skip(row * columns + start).Take(Math.Min(groupSize, columns - start)).ToArray();
+                QuantizerSpec One(QuantizerSpec chosen) => method == QuantizationMethod.Uniform
+                    ? Incomplete(method, 4) with { MinRange = [chosen.MinRange![groups]], MaxRange = [chosen.MaxRange![groups]] }
+                    : Incomplete(method, 4, signed: chosen.Signed) with { Threshold = [chosen.Threshold![groups]] };
+                double ours = Error(One(optimal), group, errorMethod), theirs = Error(One(mct), group, errorMethod);
+                Assert.True(ours <= theirs * (1 + 1e-12), $"group {groups}: {ours} above MCT's {theirs}");
+            }
+        }
+        Assert.Equal(9, groups);
+        Assert.Equal(9, (method == QuantizationMethod.Uniform ? optimal.MinRange : optimal.Threshold)!.Count);
+    }
+
     [Fact]
     public void Activation_SignednessFollowsTheData()
     {

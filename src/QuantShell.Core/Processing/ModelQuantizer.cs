@@ -118,7 +118,10 @@ internal static class ModelQuantizer
         return Completed(results, file);
     }
 
-    /// <summary>The fake format of one tensor: streamed when its quantizer is complete, from memory when chosen from its data.</summary>
+    /// <summary>
+    /// The fake format of one tensor: streamed through its quantizer, given or chosen per channel from its channels read
+    /// alone; from memory where the quantizer is chosen from the whole tensor, or the tensor is in Fortran order.
+    /// </summary>
     internal static QuantizationResult QuantizeTensor(TensorFile file, StoredTensor tensor, Stream source, Stream destination, string outputPath,
                                                      QuantizerRecipe recipe, FileQuantizeOptions options, CancellationToken cancellationToken)
     {
@@ -130,14 +133,17 @@ internal static class ModelQuantizer
         QuantizationPlan plan;
         SelectionInfo? selection = null;
         long firstNonFinite;
-        if (recipe.ChoosesFromData || tensor.FortranOrder)
+        if (tensor.FortranOrder || recipe.ChoosesFromData && !ChoosesFromChannels(tensor, recipe))
         {
             (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, recipe, options, ref stats, cancellationToken);
             WholeTensorMemory.Release(tensor.ByteCount); // the values are unreachable once QuantizeInMemory has returned
         }
         else
         {
-            quantizer = recipe.Complete;
+            // Values chosen per channel from the channels read alone (then dropped), and the tensor streamed through the
+            // complete quantizer: the tensor is never held twice.
+            (quantizer, selection) = Resolve(file, tensor, recipe, name, source);
+            options = options with { Selection = selection };
             plan = quantizer.CreatePlan(tensor.Shape, name);
             Func<Exception> truncated = () => new TensorFormatException(file.Name, $"tensor '{tensor.Name}': the data ends early.", ErrorIds.TensorDataTruncated);
             firstNonFinite = tensor.DType.IsDouble
@@ -309,19 +315,52 @@ internal static class ModelQuantizer
         }
     }
 
-    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
+    /// <summary>
+    /// The quantizer of <paramref name="tensor"/>: the recipe's, or one chosen from the tensor's values, read from
+    /// <paramref name="source"/> where it is given and seekable (left where it was), else from the file.
+    /// </summary>
+    internal static (InferableQuantizer Quantizer, SelectionInfo? Selection) Resolve(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name,
+                                                                                     Stream? source = null)
     {
         if (!recipe.ChoosesFromData) return (recipe.Complete, null);
-        var quantizer = ChooseFromValues(file, tensor, recipe, name);
+        InferableQuantizer quantizer;
+        if (source is { CanSeek: true })
+        {
+            long start = source.Position;
+            quantizer = ChooseFromValues(source, tensor, recipe, name);
+            source.Position = start;
+        }
+        else
+        {
+            using var opened = file.OpenTensor(tensor);
+            quantizer = ChooseFromValues(opened, tensor, recipe, name);
+        }
         WholeTensorMemory.Release(tensor.ByteCount);
         return (quantizer, recipe.Describe(1));
     }
 
+    /// <summary>Told the name of each tensor whose values are chosen from its channels read alone (tests).</summary>
+    internal static readonly AsyncLocal<Action<string>?> ChannelsRead = new();
+
+    /// <summary>Makes every tensor's values chosen from the whole tensor read, as before channels were read alone (tests: the reference).</summary>
+    internal static readonly AsyncLocal<bool> WholeTensorOnly = new();
+
+    /// <summary>
+    /// Whether a per-channel recipe's values are chosen from the tensor's channels read alone (a C-order tensor whose
+    /// channels are runs of its data, <see cref="QuantizerRecipe.ChannelRunAxis"/>) rather than from the whole tensor.
+    /// </summary>
+    private static bool ChoosesFromChannels(StoredTensor tensor, QuantizerRecipe recipe) =>
+        recipe.ChoosesFromData && !WholeTensorOnly.Value && !tensor.FortranOrder && tensor.DType.Kind != DTypeKind.Opaque && recipe.ChannelRunAxis(tensor.Shape) is not null;
+
     [MethodImpl(MethodImplOptions.NoInlining)] // the values die with this frame
-    private static InferableQuantizer ChooseFromValues(TensorFile file, StoredTensor tensor, QuantizerRecipe recipe, string name)
+    private static InferableQuantizer ChooseFromValues(Stream source, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
-        using var source = file.OpenTensor(tensor);
-        return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
+        if (!ChoosesFromChannels(tensor, recipe)) return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
+        int axis = recipe.ChannelRunAxis(tensor.Shape)!.Value;
+        ChannelsRead.Value?.Invoke(tensor.Name);
+        return tensor.DType.IsDouble
+            ? recipe.ResolveForChannels(TensorValues.ReadChannels<double>(source, tensor, axis), axis, tensor.Shape, name)
+            : recipe.ResolveForChannels(TensorValues.ReadChannels<float>(source, tensor, axis), axis, tensor.Shape, name);
     }
 
     private static string Unique(HashSet<string> names, string name, TensorFile file)

@@ -23,6 +23,23 @@ internal static class TensorValues
         return new NpyArray(tensor.Shape, data, tensor.DType);
     }
 
+    /// <summary>
+    /// Reads a C-order <paramref name="tensor"/> from <paramref name="source"/> straight into its channels along
+    /// <paramref name="axis"/>, every axis before which has length 1 (each channel one run of the data,
+    /// <see cref="Rules.QuantizerRecipe.ChannelRunAxis"/>): the channels' arrays, as <see cref="Read"/> would decode the
+    /// values, without the whole tensor in memory as well.
+    /// </summary>
+    public static T[][] ReadChannels<T>(Stream source, StoredTensor tensor, int axis) where T : unmanaged
+    {
+        long channelCount = tensor.Shape[axis], inner = tensor.ElementCount / channelCount;
+        var channels = new T[channelCount][];
+        for (long c = 0; c < channelCount; c++) channels[c] = new T[inner];
+        int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
+        var sink = new DecodeIntoChannels<T>(tensor.DType, channels, (int)inner);
+        TensorChunks.FromStream(source, tensor.DType.ItemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, CancellationToken.None);
+        return channels;
+    }
+
     private static T[] Decode<T>(Stream source, StoredTensor tensor, int count) where T : unmanaged
     {
         var values = new T[count];
@@ -36,5 +53,23 @@ internal static class TensorValues
     private readonly struct DecodeInto<T>(DType storedType, T[] values) : IChunkSink where T : unmanaged
     {
         public void Take(ReadOnlySpan<byte> bytes, long start, int count) => ElementConverter.Decode(bytes, storedType, values.AsSpan((int)start, count));
+    }
+
+    /// <summary>Decodes each chunk into the channels it covers (a chunk may end in the middle of one).</summary>
+    private readonly struct DecodeIntoChannels<T>(DType storedType, T[][] channels, int inner) : IChunkSink where T : unmanaged
+    {
+        public void Take(ReadOnlySpan<byte> bytes, long start, int count)
+        {
+            int itemSize = storedType.ItemSize;
+            while (count > 0)
+            {
+                long channel = start / inner;
+                int offset = (int)(start - channel * inner), n = Math.Min(count, inner - offset);
+                ElementConverter.Decode(bytes[..(n * itemSize)], storedType, channels[channel].AsSpan(offset, n));
+                bytes = bytes[(n * itemSize)..];
+                start += n;
+                count -= n;
+            }
+        }
     }
 }

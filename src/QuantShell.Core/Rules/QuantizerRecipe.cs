@@ -82,6 +82,30 @@ public sealed class QuantizerRecipe
     }
 
     /// <summary>
+    /// The axis a per-channel weights recipe (not group-wise) chooses its values along in a C-order tensor of
+    /// <paramref name="shape"/>, where each channel is one run of the data (every axis before it has length 1) that one
+    /// array holds: the channels can then be read straight into their own arrays for <see cref="ResolveForChannels"/>,
+    /// never the whole tensor as well. Null otherwise, and for an axis out of range (the whole tensor's path then gives
+    /// the error, naming the data).
+    /// </summary>
+    internal int? ChannelRunAxis(IReadOnlyList<long> shape)
+    {
+        if (Spec is not { Target: QuantizationTarget.Weights, PerChannel: true, GroupSize: null } || shape.Count == 0) return null;
+        int axis;
+        try
+        {
+            axis = Spec.ResolveSelectionAxis(shape);
+        }
+        catch (QuantShellException)
+        {
+            return null;
+        }
+        long elements = shape.Aggregate(1L, (a, b) => a * b);
+        if (elements == 0 || shape.Take(axis).Any(d => d != 1) || elements / shape[axis] > Array.MaxLength) return null;
+        return axis;
+    }
+
+    /// <summary>
     /// Whether the values are chosen from the data by MCT's no-clipping rule for a per-channel POT, symmetric or uniform
     /// weights quantizer: each channel's value a function of its minimum and maximum
     /// (<see cref="ParameterSelector.SelectNoClipping{T}"/>).

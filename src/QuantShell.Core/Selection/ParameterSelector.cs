@@ -223,7 +223,8 @@ public static class ParameterSelector
     private static double ChannelError<T>(QuantizerSpec spec, int channel, ChannelScorer<T> scorer)
         where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
-        var one = spec with { PerChannel = false, ChannelAxis = null, InputRank = null };
+        // A group-wise spec's channels are its channels' groups (channel-major), each one quantizer's values.
+        var one = spec with { PerChannel = false, ChannelAxis = null, InputRank = null, GroupSize = null };
         double rangeMin, rangeMax;
         if (spec.Method == QuantizationMethod.Uniform)
         {

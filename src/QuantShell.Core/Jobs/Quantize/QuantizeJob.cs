@@ -231,8 +231,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         int? axis = null;
         if (spec.PerChannel)
         {
-            if (SelectionAxis(spec, header.Shape) is not int a || header.Shape.Take(a).Any(d => d != 1) || header.ElementCount / header.Shape[a] > Array.MaxLength)
-                return null;
+            if (recipe.ChannelRunAxis(header.Shape) is not int a) return null;
             axis = a;
         }
         var options = Options(recipe.Describe(1));
@@ -245,19 +244,6 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             : ChooseByChannels<float>(input, header, axis.Value, recipe, token);
         WholeTensorMemory.Release(header.DataBytes);
         return NpyQuantizer.QuantizeFile(input.Name, output.Name, quantizer, options, token);
-    }
-
-    // The axis values are chosen along; a bad one is left to the general path, whose error names the input.
-    private static int? SelectionAxis(QuantizerSpec spec, IReadOnlyList<long> shape)
-    {
-        try
-        {
-            return spec.ResolveSelectionAxis(shape);
-        }
-        catch (QuantShellException)
-        {
-            return null;
-        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the channels die with this frame
