@@ -35,7 +35,7 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
 
     private sealed record Outcome(double Threshold, int Iterations, long Passes, long Exact);
 
-    private static Outcome Search<T>(T[] values, int bits, bool deferred, int ahead = 10)
+    private static Outcome Search<T>(T[] values, int bits, bool deferred, int ahead = 10, int iterations = 40)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var channels = new[] { values };
@@ -43,7 +43,7 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
         var start = MctWeightsSelection.SymmetricNoClipping(extremes.Mins, extremes.Maxs, bits, false);
         var exact = new TensorErrors<T>(channels, ErrorMethod.Mse, 2, perChannel: false);
         var errors = new BoundedTensorErrors<T>(channels, exact, perChannel: false, sequentialRows: false, boundedFrom: 0);
-        var search = new SymmetricIntervalSearch { Iterations = 40, DecreaseEvery = 5, PerChannel = false, Deferred = deferred, Ahead = ahead };
+        var search = new SymmetricIntervalSearch { Iterations = iterations, DecreaseEvery = 5, PerChannel = false, Deferred = deferred, Ahead = ahead };
         bool single = typeof(T) == typeof(float);
         var best = search.Run(errors, start, ParameterPrecision.Double,
             (t, prec) => new MctCandidate(MctGrid.FromThreshold(t, bits, true, prec, single), -t, t, prec, false));
@@ -82,6 +82,24 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
         // Early stops are what the replay must get right (and, with the data made for them, there are some).
         output.WriteLine($"{stopped} of {cases} stopped early");
         Assert.True(stopped >= 4, $"only {stopped} of {cases} searches stopped early");
+    }
+
+    /// <summary>No iteration (the start is the result), one or two, and running ahead 0 (taken as 1) or 1 iteration.</summary>
+    [Fact]
+    public void Deferred_EqualsSequential_FewIterations()
+    {
+        int cases = 0;
+        foreach (int iterations in new[] { 0, 1, 2, 7 })
+            foreach (int ahead in new[] { 0, 1, 5 })
+            {
+                var values = Data("grid-points", 5000, 11 + cases, 0.05);
+                var sequential = Search(values, 4, deferred: false, iterations: iterations);
+                var deferred = Search(values, 4, deferred: true, ahead, iterations);
+                AssertSame(sequential, deferred, $"{iterations} iterations, ahead {ahead}");
+                Assert.True(deferred.Iterations <= iterations);
+                cases++;
+            }
+        Assert.Equal(12, cases);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ internal sealed class SymmetricIntervalSearch
     /// </summary>
     public bool Deferred { get; init; } = true;
 
-    /// <summary>Iterations the deferred search runs ahead of the last one whose winner is confirmed.</summary>
+    /// <summary>Iterations the deferred search runs ahead of the last one whose winner is confirmed (at least 1).</summary>
     public int Ahead { get; init; } = 10;
 
     /// <summary>How many iterations the last <see cref="Run"/> took (fewer than <see cref="Iterations"/> when it stopped early).</summary>
@@ -191,7 +191,7 @@ internal sealed class SymmetricIntervalSearch
         while (true)
         {
             // Run ahead on bounds from the last winner (guessed or confirmed).
-            while (steps.Count < Iterations && steps.Count - confirmed < Ahead)
+            while (steps.Count < Iterations && steps.Count - confirmed < Math.Max(1, Ahead))
             {
                 int n = steps.Count;
                 double bottom = BottomFactor, top = UpperFactor, current = start;
