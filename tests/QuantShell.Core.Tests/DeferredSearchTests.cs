@@ -66,6 +66,7 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
     public void Deferred_EqualsSequential(string kind)
     {
         int cases = 0, stopped = 0;
+        long passes = 0, passesSequential = 0, exact = 0, exactSequential = 0;
         foreach (int bits in new[] { 2, 4, 8 })
             foreach (double scale in new[] { 1.0, 0.05, 0.003 })
                 foreach (int ahead in new[] { 1, 3, 10, 40 })
@@ -76,11 +77,13 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
                     var deferred = Search(values, bits, deferred: true, ahead);
                     AssertSame(sequential, deferred, $"{kind} {bits}-bit scale {scale} ahead {ahead}");
                     if (sequential.Iterations < 40) stopped++;
+                    (passes, passesSequential, exact, exactSequential) =
+                        (passes + deferred.Passes, passesSequential + sequential.Passes, exact + deferred.Exact, exactSequential + sequential.Exact);
                     cases++;
                 }
         Assert.Equal(36, cases);
         // Early stops are what the replay must get right (and, with the data made for them, there are some).
-        output.WriteLine($"{stopped} of {cases} stopped early");
+        output.WriteLine($"{stopped} of {cases} stopped early; deferred {passes} passes, {exact} exact errors; sequential {passesSequential} passes, {exactSequential}");
         Assert.True(stopped >= 4, $"only {stopped} of {cases} searches stopped early");
     }
 
