@@ -15,9 +15,10 @@ namespace QuantShell.Core.Tests;
 /// <summary>
 /// Values chosen per channel for a tensor of a model file are chosen from its channels read alone (each channel a run of
 /// the data: every axis before the channel axis has length 1), and the tensor is then streamed through the complete
-/// quantizer: the same values, results and output bytes as the whole tensor read first (<see cref="ModelQuantizer.WholeTensorOnly"/>,
-/// the path before), for every stored type and output form, in ONNX, safetensors, .npz and PyTorch files. Tensors whose channels are not runs (a later axis,
-/// group-wise values, per tensor) still take the whole tensor.
+/// quantizer: the same values, results and output bytes as the whole tensor read first
+/// (<see cref="ModelQuantizer.WholeTensorOnly"/>, the path before), for every stored type and output form, in ONNX,
+/// safetensors, .npz and PyTorch files. Tensors whose channels are not runs (a later axis, group-wise values, per
+/// tensor) still take the whole tensor.
 /// </summary>
 public sealed class ModelChannelReadTests : IDisposable
 {
