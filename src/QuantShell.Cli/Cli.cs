@@ -259,6 +259,9 @@ public static partial class Cli
         string name = option.Option.Name;
         var type = Nullable.GetUnderlyingType(option.Option.ValueType) ?? option.Option.ValueType;
         string? given = option.Tokens.Count > 0 ? string.Join(" ", option.Tokens.Select(token => token.Value)) : null;
+        // A required option not given at all (compare without --data-path): what the command needs, not a missing value.
+        if (given is null && option.IdentifierToken is null && option.Parent is CommandResult command)
+            return $"'{command.Command.Name}' needs {name} <{option.Option.HelpName ?? "VALUE"}>. [{ErrorIds.ArgumentMissing}]";
         string message = given is null
             ? type == typeof(bool) ? OneLine(error.Message) : $"{name} needs a value."
             : type == typeof(int) || type == typeof(long) ? $"{name} takes a whole number but is '{given}'."

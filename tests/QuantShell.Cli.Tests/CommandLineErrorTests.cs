@@ -71,6 +71,18 @@ public sealed class CommandLineErrorTests
         Assert.Equal("dotnet-quant: error: --method needs a value. [OptionValueInvalid]", Assert.Single(ErrorLines(run)));
     }
 
+    /// <summary>A required option not given at all is what the command needs (not "needs a value", which is for an option given bare).</summary>
+    [Theory]
+    [InlineData("compare", "'compare' needs --data-path <DIR>.")]
+    [InlineData("calibrate", "'calibrate' needs --data-path <DIR>.")]
+    public void RequiredOption_NotGiven_NamesTheCommandAndTheOption(string command, string message)
+    {
+        var run = command == "compare" ? CliRunner.Run(command, "a.onnx", "b.onnx") : CliRunner.Run(command, "a.onnx");
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        Assert.Equal($"dotnet-quant: error: {message} [ArgumentMissing]", Assert.Single(ErrorLines(run)));
+        Assert.Equal($"Run 'dotnet-quant {command} --help' for usage.", run.StderrLines[^1]);
+    }
+
     [Fact]
     public void ArgumentValue_NotOneTheCommandTakes_IsOneLineWithItsId()
     {

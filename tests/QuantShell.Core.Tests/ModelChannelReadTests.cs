@@ -15,9 +15,10 @@ namespace QuantShell.Core.Tests;
 /// <summary>
 /// Values chosen per channel for a tensor of a model file are chosen from its channels read alone (each channel a run of
 /// the data: every axis before the channel axis has length 1), and the tensor is then streamed through the complete
-/// quantizer: the same values, results and output bytes as the whole tensor read first (<see cref="ModelQuantizer.WholeTensorOnly"/>,
-/// the path before), for every stored type and output form. Tensors whose channels are not runs (a later axis,
-/// group-wise values, per tensor) still take the whole tensor.
+/// quantizer: the same values, results and output bytes as the whole tensor read first
+/// (<see cref="ModelQuantizer.WholeTensorOnly"/>, the path before), for every stored type and output form, in ONNX,
+/// safetensors, .npz and PyTorch files. Tensors whose channels are not runs (a later axis, group-wise values, per
+/// tensor) still take the whole tensor.
 /// </summary>
 public sealed class ModelChannelReadTests : IDisposable
 {
@@ -54,13 +55,13 @@ public sealed class ModelChannelReadTests : IDisposable
             (QuantizationMethod.LutPot, ErrorMethod.Mse, SelectionSearch.Optimal, 4),
         };
         foreach (var (method, error, search, bits) in quantizers)
-            foreach (string form in new[] { "onnx-fake", "onnx-qdq", "safetensors-fake", "safetensors-int" })
+            foreach (string form in new[] { "onnx-fake", "onnx-qdq", "safetensors-fake", "safetensors-int", "npz-fake", "pt-int" })
                 data.Add(method, error, search, bits, form);
         return data;
     }
 
     [Fact]
-    public void Cases_AreAllThere() => Assert.Equal(32, Cases().Count);
+    public void Cases_AreAllThere() => Assert.Equal(48, Cases().Count);
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -68,9 +69,9 @@ public sealed class ModelChannelReadTests : IDisposable
     {
         bool onnx = form.StartsWith("onnx", StringComparison.Ordinal);
         bool lut = method is QuantizationMethod.LutSymmetric or QuantizationMethod.LutPot;
-        // Group-wise values are for POT, symmetric and uniform quantizers, in the fake and int forms.
-        var weights = Weights.Where(w => !((lut || form == "onnx-qdq") && w.GroupSize is not null)).ToArray();
-        string model = onnx ? WriteOnnx(weights) : WriteSafetensors(weights);
+        // Group-wise values are for POT, symmetric and uniform quantizers, in the fake and int forms; .npz has no bfloat16.
+        var weights = Weights.Where(w => !((lut || form == "onnx-qdq") && w.GroupSize is not null) && !(form == "npz-fake" && w.Type == DType.BFloat16)).ToArray();
+        string model = onnx ? WriteOnnx(weights) : WriteModel(Kind(form), weights);
         var options = new SelectionOptions { ErrorMethod = error, Search = search };
         TensorDecision Decide(StoredTensor tensor)
         {
@@ -125,8 +126,8 @@ public sealed class ModelChannelReadTests : IDisposable
             {
                 using var file = TensorFiles.Open(model);
                 using var stream = File.Create(output);
-                results = form == "safetensors-int"
-                    ? ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, output, decide, new FileQuantizeOptions(), null, CancellationToken.None)
+                results = form.EndsWith("-int", StringComparison.Ordinal)
+                    ? ModelQuantizer.WriteInt(file, Kind(form), stream, output, decide, new FileQuantizeOptions(), null, CancellationToken.None)
                     : ModelQuantizer.WriteFake(file, stream, output, decide, new FileQuantizeOptions(), null, CancellationToken.None);
             }
             return (results, File.ReadAllBytes(output));
@@ -156,16 +157,24 @@ public sealed class ModelChannelReadTests : IDisposable
         return MemoryMarshal.AsBytes(floats.AsSpan()).ToArray();
     }
 
-    private string WriteSafetensors(Weight[] weights)
+    private static TensorFileKind Kind(string form) => form.Split('-')[0] switch
     {
-        string path = _temp.File($"model-{Guid.NewGuid():N}.safetensors");
+        "safetensors" => TensorFileKind.Safetensors,
+        "npz" => TensorFileKind.Npz,
+        _ => TensorFileKind.PyTorch,
+    };
+
+    /// <summary>A model file of <paramref name="kind"/> (safetensors, .npz, a PyTorch checkpoint) holding the weights.</summary>
+    private string WriteModel(TensorFileKind kind, Weight[] weights)
+    {
+        string path = _temp.File($"model-{Guid.NewGuid():N}{(kind == TensorFileKind.Safetensors ? ".safetensors" : kind == TensorFileKind.Npz ? ".npz" : ".pt")}");
         var tensors = weights.Select((w, i) =>
         {
             byte[] bytes = Values(w, 40 + i);
             return new OutputTensor(w.Name, w.Type, w.Shape, stream => stream.Write(bytes));
         }).ToList();
         using var stream = File.Create(path);
-        TensorFiles.Write(TensorFileKind.Safetensors, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
+        TensorFiles.Write(kind, stream, tensors, new Dictionary<string, string>(), CancellationToken.None);
         return path;
     }
 

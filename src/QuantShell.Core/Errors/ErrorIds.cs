@@ -95,7 +95,8 @@ public static class ErrorIds
     public const string OptionValueInvalid = nameof(OptionValueInvalid);
     /// <summary>The command line names no command (<c>dotnet quant</c> alone, or options only).</summary>
     public const string CommandMissing = nameof(CommandMissing);
-    /// <summary>A command-line command was given without an argument it needs (<c>dotnet quant quantize</c> with no input).</summary>
+    /// <summary>A command-line command was given without an argument it needs (<c>dotnet quant quantize</c> with no input), or
+    /// without an option it needs (<c>dotnet quant compare a.onnx b.onnx</c> without <c>--data-path</c>).</summary>
     public const string ArgumentMissing = nameof(ArgumentMissing);
     /// <summary>A model file was to be written to a stream (stdout); model files are written to files.</summary>
     public const string StreamOutputNotSupported = nameof(StreamOutputNotSupported);
