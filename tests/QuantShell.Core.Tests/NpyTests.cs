@@ -74,6 +74,56 @@ public sealed class NpyTests : IDisposable
         Assert.Equal(values, array.Data.Cast<object>().Select(v => v is Half h ? (double)h : Convert.ToDouble(v)));
     }
 
+    /// <summary>
+    /// float32 and float64 data of several chunks (1 MiB each), either byte order: read from a file (the array allocated
+    /// whole) as from a pipe (the array grown with the data); one byte short is NpyDataTruncated either way.
+    /// </summary>
+    [Theory]
+    [InlineData("<f4")]
+    [InlineData(">f4")]
+    [InlineData("<f8")]
+    [InlineData(">f8")]
+    public void Read_FloatDataOfSeveralChunks_FromAFileAsFromAPipe(string descr)
+    {
+        int size = descr[2] - '0', count = 3 * (1 << 20) / size / 2 + 7;
+        var random = new Random(71);
+        var values = Enumerable.Range(0, count).Select(_ => (random.NextDouble() - 0.5) * 1e3).ToArray();
+        var data = new byte[count * size];
+        for (int i = 0; i < count; i++)
+        {
+            var span = data.AsSpan(i * size, size);
+            if (size == 4 && descr[0] == '>') BinaryPrimitives.WriteSingleBigEndian(span, (float)values[i]);
+            else if (size == 4) BinaryPrimitives.WriteSingleLittleEndian(span, (float)values[i]);
+            else if (descr[0] == '>') BinaryPrimitives.WriteDoubleBigEndian(span, values[i]);
+            else BinaryPrimitives.WriteDoubleLittleEndian(span, values[i]);
+        }
+        byte[] file = NpyBuilder.Build(NpyBuilder.Dict(descr, $"({count},)"), data);
+        var fromFile = ReadBytes(file);
+        var fromPipe = NpyArray.Read(new OneWayStream(file), "pipe");
+        var expected = values.Select(v => size == 4 ? (double)(float)v : v).ToArray();
+        Assert.Equal(expected, fromFile.Data.Cast<object>().Select(Convert.ToDouble));
+        Assert.Equal(expected, fromPipe.Data.Cast<object>().Select(Convert.ToDouble));
+        var shortFile = file.AsSpan(0, file.Length - 1).ToArray();
+        Assert.Equal("NpyDataTruncated", Assert.ThrowsAny<QuantShellException>(() => ReadBytes(shortFile, "short.npy")).ErrorId);
+        Assert.Equal("NpyDataTruncated", Assert.ThrowsAny<QuantShellException>(() => NpyArray.Read(new OneWayStream(shortFile), "pipe")).ErrorId);
+    }
+
+    /// <summary>A stream that cannot seek (a pipe).</summary>
+    private sealed class OneWayStream(byte[] data) : Stream
+    {
+        private readonly MemoryStream _inner = new(data);
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, Math.Min(count, 100_000));
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
