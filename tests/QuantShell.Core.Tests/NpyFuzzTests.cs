@@ -126,20 +126,4 @@ public sealed class NpyFuzzTests
         Assert.True(errorIds.Count >= 6, "error ids seen: " + string.Join(", ", errorIds));
         Assert.True(accepted > 0);
     }
-
-    /// <summary>A read-only stream that cannot seek, as stdin is.</summary>
-    private sealed class NonSeekableStream(byte[] data) : Stream
-    {
-        private readonly MemoryStream _inner = new(data, writable: false);
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, Math.Min(count, 7));
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
 }
