@@ -130,6 +130,22 @@ public sealed class ModelCommandTests : IDisposable
         Assert.NotEqual(ExitCode.Success, run.Code);
         Assert.EndsWith($"[{errorId}]", Assert.Single(run.StderrLines));
     }
+    /// <summary>Group-wise scales have no qdq form: refused before any value is chosen, naming the file, the tensor and the group size; nothing written.</summary>
+    [Fact]
+    public void Quantize_OnnxModel_QdqForm_GroupWise_IsRefusedNamingFileAndTensor()
+    {
+        string model = _temp.File("small_cnn.onnx");
+        File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), model);
+        string output = _temp.File("out.onnx");
+        var run = CliRunner.Run("quantize", model, "--group-size", "8", "--format", "qdq", "--output-path", output);
+        Assert.Equal(ExitCode.InvalidArguments, run.Code);
+        string line = Assert.Single(run.StderrLines);
+        Assert.StartsWith($"dotnet-quant: error: {model}: tensor 'conv.weight': group-wise scales (--group-size 8) have no qdq form", line);
+        Assert.Contains("--format fake", line);
+        Assert.EndsWith("[GroupSizeInvalid]", line);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void Quantize_OnnxModel_QdqForm_ThenDequantize_GivesTheFakeForm()
     {
