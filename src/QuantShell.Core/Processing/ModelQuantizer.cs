@@ -133,7 +133,7 @@ internal static class ModelQuantizer
         QuantizationPlan plan;
         SelectionInfo? selection = null;
         long firstNonFinite;
-        if (tensor.FortranOrder || recipe.ChoosesFromData && !ChoosesFromChannels(tensor, recipe))
+        if (tensor.FortranOrder || recipe.ChoosesFromData && ChannelsAxis(tensor, recipe) is null)
         {
             (quantizer, plan, selection, firstNonFinite) = QuantizeInMemory(tensor, source, destination, name, outputType, recipe, options, ref stats, cancellationToken);
             WholeTensorMemory.Release(tensor.ByteCount); // the values are unreachable once QuantizeInMemory has returned
@@ -346,17 +346,17 @@ internal static class ModelQuantizer
     internal static readonly AsyncLocal<bool> WholeTensorOnly = new();
 
     /// <summary>
-    /// Whether a per-channel recipe's values are chosen from the tensor's channels read alone (a C-order tensor whose
-    /// channels are runs of its data, <see cref="QuantizerRecipe.ChannelRunAxis"/>) rather than from the whole tensor.
+    /// The channel axis along which a per-channel recipe's values are chosen from the tensor's channels read alone (a
+    /// C-order tensor whose channels are runs of its data, <see cref="QuantizerRecipe.ChannelRunAxis"/>); null where they
+    /// are chosen from the whole tensor.
     /// </summary>
-    private static bool ChoosesFromChannels(StoredTensor tensor, QuantizerRecipe recipe) =>
-        recipe.ChoosesFromData && !WholeTensorOnly.Value && !tensor.FortranOrder && tensor.DType.Kind != DTypeKind.Opaque && recipe.ChannelRunAxis(tensor.Shape) is not null;
+    private static int? ChannelsAxis(StoredTensor tensor, QuantizerRecipe recipe) =>
+        recipe.ChoosesFromData && !WholeTensorOnly.Value && !tensor.FortranOrder && tensor.DType.Kind != DTypeKind.Opaque ? recipe.ChannelRunAxis(tensor.Shape) : null;
 
     [MethodImpl(MethodImplOptions.NoInlining)] // the values die with this frame
     private static InferableQuantizer ChooseFromValues(Stream source, StoredTensor tensor, QuantizerRecipe recipe, string name)
     {
-        if (!ChoosesFromChannels(tensor, recipe)) return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
-        int axis = recipe.ChannelRunAxis(tensor.Shape)!.Value;
+        if (ChannelsAxis(tensor, recipe) is not int axis) return recipe.ResolveFor([TensorValues.Read(source, tensor, name)], name);
         ChannelsRead.Value?.Invoke(tensor.Name);
         return tensor.DType.IsDouble
             ? recipe.ResolveForChannels(TensorValues.ReadChannels<double>(source, tensor, axis), axis, tensor.Shape, name)

@@ -84,10 +84,7 @@ internal static class OnnxModelQuantizer
             cancellationToken.ThrowIfCancellationRequested();
             string name = ModelQuantizer.Source(file, tensor);
             // Refused before any value is chosen, naming the file and the tensor.
-            if (recipe.Spec.GroupSize is int groupSize)
-                throw new QuantShellException($"{name}: group-wise scales ({Parameter.GroupSize} {groupSize}) have no qdq form (DequantizeLinear takes one scale per " +
-                    $"tensor or per channel); write {Parameter.Format.With(OutputFormat.Fake)}, or give the tensor per-channel values.",
-                    ErrorIds.GroupSizeInvalid, QuantShellErrorKind.InvalidArgument, Parameter.GroupSize.Name);
+            if (recipe.Spec.GroupSize is int groupSize) throw OnnxQdqWeights.NoGroupWiseForm(name, groupSize);
             var (quantizer, selection) = ModelQuantizer.Resolve(file, tensor, recipe, name);
             planned.Add((tensor, file.Holder(tensor), quantizer, selection, quantizer.CreatePlan(tensor.Shape, name)));
             WholeTensorMemory.AfterModelTensor();

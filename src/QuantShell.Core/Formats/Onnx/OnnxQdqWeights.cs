@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats.Onnx.Protobuf;
+using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
@@ -81,6 +82,15 @@ internal static class OnnxQdqWeights
     }
 
     /// <summary>
+    /// The refusal of group-wise scales, which have no qdq form (<paramref name="source"/> names the tensor, with its file
+    /// where the caller has it): one message for every caller.
+    /// </summary>
+    internal static QuantShellException NoGroupWiseForm(string source, int groupSize) =>
+        new($"{source}: group-wise scales ({Parameter.GroupSize} {groupSize}) have no qdq form (DequantizeLinear takes one scale per tensor or per " +
+            $"channel); write {Parameter.Format.With(OutputFormat.Fake)}, or give the tensor per-channel values.",
+            ErrorIds.GroupSizeInvalid, QuantShellErrorKind.InvalidArgument, Parameter.GroupSize.Name);
+
+    /// <summary>
     /// Adds the initializers of a weight's codes to <paramref name="graph"/> (names made from <paramref name="stem"/>) and
     /// returns the nodes (named from <paramref name="nodeStem"/>) that compute <paramref name="output"/> from them, for
     /// <paramref name="plan"/> of <paramref name="spec"/>; the caller puts the nodes in the graph. <paramref name="codeBytes"/>:
@@ -92,9 +102,7 @@ internal static class OnnxQdqWeights
                                OnnxDataType type = OnnxDataType.Float, Dequantizer dequantizer = Dequantizer.DequantizeLinear)
     {
         if (!OnnxDataTypes.IsQuantizable(type)) throw new ArgumentException($"{OnnxDataTypes.Name(type)} is not a float type.", nameof(type));
-        if (plan.GroupSize is not null)
-            throw new QuantShellException($"{stem}: group-wise scales have no qdq form (DequantizeLinear takes one scale per tensor or per channel); write the fake or int form.",
-                ErrorIds.GroupSizeInvalid, QuantShellErrorKind.InvalidArgument, "GroupSize");
+        if (plan.GroupSize is int groupSize) throw NoGroupWiseForm(stem, groupSize);
         var storage = StorageType(plan);
         if (codeBytes.Length != OnnxDataTypes.RawBytes(storage, plan.ElementCount))
             throw new ArgumentException($"{codeBytes.Length} bytes of codes for {plan.ElementCount} {OnnxDataTypes.Name(storage)} codes.", nameof(codeBytes));

@@ -55,7 +55,7 @@ internal sealed class BoundedTensorErrors<T> : IBoundedMctErrors where T : unman
     public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
     {
         var values = _channels[channel];
-        var histogram = candidates.Length > 1 && values.Length >= _boundedFrom ? _histograms[channel].Value : null;
+        var histogram = candidates.Length > 1 && Intervals(channel) ? _histograms[channel].Value : null;
         if (histogram is null)
         {
             EvaluateExact(channel, candidates, errors);
