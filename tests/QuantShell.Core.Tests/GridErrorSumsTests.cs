@@ -453,6 +453,7 @@ public sealed class SingleReciprocalKernelTests
         var random = new Random(3050);
         int cases = 0, changing = 0, tricky = 0;
         var perGrid = new List<int>();
+        var differ = new List<string>();
         foreach (var grid in Grids(random))
         {
             float a = (float)grid.Low, b = (float)grid.High, s = (float)grid.Step;
@@ -471,13 +472,14 @@ public sealed class SingleReciprocalKernelTests
                         x[random.Next(n)] = v;
                         var divided = Sums(x, [grid], absolute, parallel: false, divide: true);
                         var fast = Sums(x, [grid], absolute, parallel: false, divide: false);
-                        Assert.True(BitConverter.SingleToInt32Bits(divided[0]) == BitConverter.SingleToInt32Bits(fast[0]),
-                            $"grid ({a:R}, {b:R}, {s:R}), value {v:R}, n {n}: division {divided[0]:R}, reciprocal {fast[0]:R}");
+                        if (BitConverter.SingleToInt32Bits(divided[0]) != BitConverter.SingleToInt32Bits(fast[0]))
+                            differ.Add($"grid ({a:R}, {b:R}, {s:R}), value {v:R}, n {n}: division {divided[0]:R}, reciprocal {fast[0]:R}");
                         cases++;
                     }
                 }
             }
         }
+        Assert.True(differ.Count == 0, $"{differ.Count} of {cases} sums differ from the division kernel's, first {differ.FirstOrDefault()}");
         // Such values occur (60 taken) for the 8- and 16-bit grids, the subnormal step (whose reciprocal is infinite),
         // the huge range of 2 bits and (0, 1.75) of 4 bits; not on the other grids of 2 and 4 bits, among 20,000 values.
         Assert.True(cases == 10 * 60 * 6, $"{cases} cases, per grid {string.Join(",", perGrid)}");
