@@ -4,9 +4,10 @@ using QuantShell.Core.Selection.Mct;
 namespace QuantShell.Benchmarks;
 
 /// <summary>
-/// MCT's float64 error sums (GridErrorSums.SumDouble) alone: the plain division kernel (terms written out, then summed)
-/// against the default one (quotients from the step's reciprocal where safe, terms summed as computed), on one
-/// channel of n float32 or float64 values under 30 symmetric grids (a per-channel search iteration), one thread.
+/// MCT's error sums (GridErrorSums.SumDouble, float64 grids; SumSingle, float32 grids on float32 values) alone: the plain
+/// division kernel (terms written out, then summed) against the default one (quotients from the step's reciprocal where
+/// safe, terms summed as computed), on one channel of n float32 or float64 values under 30 symmetric grids (a search
+/// iteration), one thread.
 /// Prints ns per value and grid (median of 7, the two kernels alternated) and checks that both give the same bits.
 /// </summary>
 public static class GridSumsReport
@@ -26,6 +27,14 @@ public static class GridSumsReport
             for (int i = 0; i < grids.Length; i++) grids[i] = MctGrid.FromThreshold(thresholds[i], 8, true, ParameterPrecision.Double, single: false);
             Report("float32", n, grids, sums => GridErrorSums.SumDouble<float>(floats, grids, false, false, false, sums));
             Report("float64", n, grids, sums => GridErrorSums.SumDouble<double>(doubles, grids, false, false, false, sums));
+            var singleGrids = new MctGrid[grids.Length];
+            for (int i = 0; i < grids.Length; i++) singleGrids[i] = MctGrid.FromThreshold(thresholds[i], 8, true, ParameterPrecision.Double, single: true);
+            var singleSums = new float[grids.Length];
+            Report("f32 grid", n, grids, sums =>
+            {
+                GridErrorSums.SumSingle(floats, singleGrids, false, false, false, singleSums);
+                for (int i = 0; i < sums.Length; i++) sums[i] = singleSums[i];
+            });
         }
     }
 

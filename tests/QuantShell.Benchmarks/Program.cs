@@ -4,7 +4,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- quick              (one-shot GB/s table)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- formats DIR MIB    (model-file layer: read and copy GB/s)
 // dotnet run -c Release --project tests/QuantShell.Benchmarks -- lut                (LUT kernel vs memcpy and uniform)
-// dotnet run -c Release --project tests/QuantShell.Benchmarks -- gridsums           (MCT's float64 error sums: division vs reciprocal)
+// dotnet run -c Release --project tests/QuantShell.Benchmarks -- gridsums           (MCT's error sums, float64 and float32 grids: division vs reciprocal)
 if (args.Length > 2 && args[0] == "generate")
 {
     QuantShell.Benchmarks.Generator.Run(args[1], args.Skip(2).Select(long.Parse).ToArray());
