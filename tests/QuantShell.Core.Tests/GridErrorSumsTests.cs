@@ -318,16 +318,16 @@ public sealed class ReciprocalKernelTests
 }
 
 /// <summary>
-/// The float32 kernel that rounds fl32(c·fl32(1/s)) where that is safe and adds each pairwise leaf's terms as it computes
-/// them (<see cref="GridErrorSums.SumSingle"/>'s default) against the literal division kernel (<see
-/// cref="GridErrorSums.DivideOnly"/>: every term written out, then <see cref="GridErrorSums.PairwiseSingle"/>): every
-/// sum equal bit for bit. Values exactly on and a few float32 ulps around the grids' half-integer quotients, on the
+/// The float32 kernel that adds each pairwise leaf's terms as it computes them (<see cref="GridErrorSums.SumSingle"/>'s
+/// default) against the literal division kernel (<see cref="GridErrorSums.DivideOnly"/>: every term written out, then
+/// <see cref="GridErrorSums.PairwiseSingle"/>): every sum equal bit for bit. The values are those where a quotient
+/// rounded otherwise (from the float32 reciprocal, say) would show. Values exactly on and a few float32 ulps around the grids' half-integer quotients, on the
 /// levels, on and beyond the bounds; 2, 4, 8 and 16 bits; steps of few significant bits (so the half-integer points are
 /// exact), a subnormal step and huge ranges (where the reciprocal may not be used, or only just may); every length from
 /// 1 to 129 (the leaves' edges and remainders), 8191 to 8193 (NumPy's block) and 100,003 (blocks over the cores);
 /// squared and absolute errors.
 /// </summary>
-public sealed class SingleReciprocalKernelTests
+public sealed class FusedSingleKernelTests
 {
     private static readonly int[] Lengths = [.. Enumerable.Range(1, 129), 8191, 8192, 8193, 100_003];
 
@@ -418,7 +418,7 @@ public sealed class SingleReciprocalKernelTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReciprocalKernel_IsTheDivisionKernel_BitForBit(bool absolute)
+    public void FusedKernel_IsTheDivisionKernel_BitForBit(bool absolute)
     {
         var random = new Random(absolute ? 3031 : 3030);
         int cases = 0, tricky = 0, differ = 0;

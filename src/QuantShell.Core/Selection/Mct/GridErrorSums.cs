@@ -132,8 +132,8 @@ internal static class GridErrorSums
 
     /// <summary>
     /// Only the quotient's division, each block's terms written out and then summed (the literal arithmetic, as a
-    /// reference for tests and benchmarks); otherwise float32 and float64 grids round from the step's reciprocal where
-    /// that is safe and add each block's terms as they are computed.
+    /// reference for tests and benchmarks); otherwise float64 grids round from the step's reciprocal where that is
+    /// safe, and float32 and float64 grids add each block's terms as they are computed.
     /// </summary>
     internal static bool DivideOnly
     {
@@ -147,39 +147,7 @@ internal static class GridErrorSums
 
     private static bool Fused => !DivideOnly && Vector256.IsHardwareAccelerated;
 
-    /// <summary>A float32 grid, with the step's float32 reciprocal and how far from a half-integer its product must lie to round as the quotient.</summary>
-    private readonly struct GridF
-    {
-        public GridF(float low, float high, float step)
-        {
-            Low = low;
-            High = high;
-            Step = step;
-            Inverse = 1 / step;
-            // Every c = clip(x) - a lies between 0 and fl32(b - a), so |c / s| is at most about |(b - a) / s| (see
-            // SingleTolerance). A finite fl32(b - a) keeps every c finite (a NaN value clips to a), so the products
-            // are finite and their distances numbers.
-            double tolerance = (Math.Abs(((double)high - low) / step) + 1) * SingleTolerance;
-            Reciprocal = !DivideOnly && float.IsFinite(low) && float.IsFinite(high) && float.IsFinite(high - low)
-                && float.IsNormal(step) && float.IsNormal(Inverse) && tolerance < 0.125;
-            // The float32 limit at or below 0.5 - tolerance (rounded down, so the comparison keeps the whole margin).
-            // Where the reciprocal may not be used no distance is below the limit (nor is NaN), so every vector divides.
-            float limit = (float)(0.5 - tolerance);
-            if (limit > 0.5 - tolerance) limit = MathF.BitDecrement(limit);
-            Limit = Reciprocal ? limit : -1f;
-        }
-
-        public float Low { get; }
-        public float High { get; }
-        public float Step { get; }
-        public float Inverse { get; }
-
-        /// <summary>A product c·fl32(1/s) whose distance from its nearest integer is less than this rounds as fl32(c / s) does (-1: none).</summary>
-        public float Limit { get; }
-
-        /// <summary>Whether the reciprocal may be used (finite ends and width, a normal step with a normal reciprocal, a modest number of levels).</summary>
-        public bool Reciprocal { get; }
-    }
+    private readonly record struct GridF(float Low, float High, float Step);
 
     /// <summary>A float64 grid, with the step's reciprocal and how far from a half-integer its product must lie to round as the quotient.</summary>
     private readonly struct GridD
@@ -213,9 +181,6 @@ internal static class GridErrorSums
     /// <summary>2^-48: well above the three roundings of 2^-53 that separate c·(1/s) from c / s, relative to c / s.</summary>
     private static readonly double Tolerance = Math.ScaleB(1.0, -48);
 
-    /// <summary>2^-22 = 4u: above the three float32 roundings (u = 2^-24 each) that separate fl32(c·fl32(1/s)) from fl32(c / s), relative to c / s.</summary>
-    private static readonly double SingleTolerance = Math.ScaleB(1.0, -22);
-
     private static void BlockSingle(ReadOnlySpan<float> values, int block, GridF[] grids, bool absolute, float[]? scratch, float[] blockSums, int blocks)
     {
         int start = block * Block, n = Math.Min(Block, values.Length - start);
@@ -232,23 +197,6 @@ internal static class GridErrorSums
             blockSums[i * blocks + block] = PairwiseSingle(terms);
         }
     }
-
-    // The float32 grids' reciprocal (GridF, LeafSingle), worked out as the float64 one above, with u = 2^-24 (float32's
-    // unit roundoff, half an ulp at 1) and each float32 operation rounded to nearest. Let c = fl32(clip(x) - a), q = c / s
-    // exactly, Q = fl32(q) (the division NumPy does), r = fl32(1 / s) = (1/s)(1 + e1) and y = fl32(c·r); |e1| <= u.
-    //   |Q - q| <= u·|q| + η and |y - c·r| <= u·|c·r| + η (η = 2^-150, half the smallest subnormal, only if a result is
-    //   subnormal), |c·r - q| = |q|·|e1| <= u·|q|, so |y - Q| <= |q|·(3u + u²) + 2η.
-    // And |q| is at most about W = |(b - a) / s| (computed in float64 from the float32 ends and step): clip(x) lies
-    // between a and b, so c lies between 0 and fl32(b - a) (rounding is monotonic), |c| <= |b - a|·(1 + u), and
-    // |q| <= W·(1 + u)(1 + 2^-51). So |y - Q| <= W·3.0000003u + 2^-149 < (W + 1)·4u = (W + 1)·2^-22 = SingleTolerance·(W + 1).
-    // If y lies farther than that from every half-integer, y and Q lie strictly between the same two half-integers,
-    // and round (to the nearest integer, ties to even, as np.round) to the same integer k; only k feeds the rest of the
-    // arithmetic (q = s·k + a, x - q, its square or absolute value), so the term is the division's, bit for bit.
-    // The distance: k = round(y), and y - k is exact in float32 for |y| < 2^23 (k and y are multiples of y's ulp
-    // when |y| >= 1, and for |y| < 1 y - k is y itself or exact by Sterbenz's lemma); the tolerance below 0.125 bounds
-    // W below 2^-3 / 2^-22 = 2^19, so |y| < 2^19 + 1. A lane is taken from y when |y - k| < Limit, Limit the float32 at
-    // or below 0.5 - (W + 1)·2^-22; any other lane makes its vector (and its pair) divide.
-    // Every c is finite (finite ends and fl32(b - a); maxps clips a NaN value to a), so every y and distance is a number.
 
     private static void BlockDouble<T>(ReadOnlySpan<T> values, int block, GridD[] grids, bool absolute, double[]? scratch, double[] blockSums, int blocks)
         where T : unmanaged
@@ -380,7 +328,10 @@ internal static class GridErrorSums
 
     /// <summary>
     /// <see cref="PairwiseSingle"/> of the terms of <paramref name="x"/> under one float32 grid, each term computed where
-    /// the sum takes it (the same splits, the same eight running sums in one vector, the same order), so no buffer holds them.
+    /// the sum takes it (the same splits, the same eight running sums in one vector, the same order), so no buffer holds
+    /// them. The quotient is divided, not rounded from the float32 reciprocal as float64 grids do: that is safe where the
+    /// product lies farther than (|(b - a)/s| + 1)·2^-22 from every half-integer, but on the benchmark machine its extra
+    /// work (the product, the distance, the check) cost more than the division it saved (build/bench/results-selection.md).
     /// </summary>
     private static float PairwiseTermsSingle(ReadOnlySpan<float> x, in GridF grid, bool absolute)
     {
@@ -410,103 +361,29 @@ internal static class GridErrorSums
 
     /// <summary>
     /// NumPy's pairwise leaf of float32 terms (8 to 128): the eight running sums one vector, r = t0, then r += t for each
-    /// further whole vector of terms (taken two vectors a step, checked together), then ((r0 + r1) + (r2 + r3)) + ((r4 +
-    /// r5) + (r6 + r7)), then the rest one by one.
+    /// further whole vector of terms, then ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest one by one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float LeafSingle(ReadOnlySpan<float> x, in GridF grid, bool absolute)
     {
-        int n = x.Length, whole = n - n % 8, i;
+        int n = x.Length, whole = n - n % 8, i = 8;
         ref float source = ref MemoryMarshal.GetReference(x);
         var av = Vector256.Create(grid.Low);
         var bv = Vector256.Create(grid.High);
         var sv = Vector256.Create(grid.Step);
-        Vector256<float> r;
-        if (grid.Reciprocal)
-        {
-            var rv = Vector256.Create(grid.Inverse);
-            var lv = Vector256.Create(grid.Limit);
-            if (whole >= 16)
-            {
-                // r = t0, r += t1: one addition, t0 + t1.
-                var (t0, t1) = TermPairSingle(ref source, 0, av, bv, sv, rv, lv, absolute);
-                r = t0 + t1;
-                i = 16;
-            }
-            else
-            {
-                r = TermReciprocalSingle(Vector256.LoadUnsafe(ref source), av, bv, sv, rv, lv, absolute);
-                i = 8;
-            }
-            for (; i <= whole - 16; i += 16)
-            {
-                var (t0, t1) = TermPairSingle(ref source, i, av, bv, sv, rv, lv, absolute);
-                r += t0;
-                r += t1;
-            }
-            if (i < whole)
-            {
-                r += TermReciprocalSingle(Vector256.LoadUnsafe(ref source, (nuint)i), av, bv, sv, rv, lv, absolute);
-                i += 8;
-            }
-        }
-        else
-        {
-            r = TermVectorSingle(Vector256.LoadUnsafe(ref source), av, bv, sv, absolute);
-            for (i = 8; i < whole; i += 8) r += TermVectorSingle(Vector256.LoadUnsafe(ref source, (nuint)i), av, bv, sv, absolute);
-        }
+        var r = TermVectorSingle(Vector256.LoadUnsafe(ref source), av, bv, sv, absolute);
+        for (; i < whole; i += 8) r += TermVectorSingle(Vector256.LoadUnsafe(ref source, (nuint)i), av, bv, sv, absolute);
         float sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         for (; i < n; i++) sum += TermSingle(x[i], grid, absolute);
         return sum;
     }
 
-    /// <summary>Eight float32 terms by the division.</summary>
+    /// <summary>Eight float32 terms, as <see cref="TermsSingle"/>'s vector loop computes them (clip, subtract, divide, round, multiply, add; no fused multiply-add).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> TermVectorSingle(Vector256<float> v, Vector256<float> av, Vector256<float> bv, Vector256<float> sv, bool absolute)
     {
         var d = v - (sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av);
         return absolute ? Vector256.Abs(d) : d * d;
-    }
-
-    /// <summary>Eight float32 terms, the quotients rounded from the products by the reciprocal unless a lane is too near a half-integer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> TermReciprocalSingle(Vector256<float> v, Vector256<float> av, Vector256<float> bv, Vector256<float> sv,
-        Vector256<float> rv, Vector256<float> lv, bool absolute)
-    {
-        var c = Clip(v, av, bv) - av;
-        var y = c * rv;
-        var k = Vector256.Round(y);
-        if (!Vector256.LessThanAll(Vector256.Abs(y - k), lv)) k = Vector256.Round(c / sv);
-        var d = v - (sv * k + av);
-        return absolute ? Vector256.Abs(d) : d * d;
-    }
-
-    /// <summary>
-    /// Sixteen float32 terms (values i to i + 15), the quotients rounded from the products by the reciprocal; when any
-    /// product lies within the tolerance of a half-integer, both vectors' quotients are divided after all.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float> Low, Vector256<float> High) TermPairSingle(ref float source, int i, Vector256<float> av, Vector256<float> bv,
-        Vector256<float> sv, Vector256<float> rv, Vector256<float> lv, bool absolute)
-    {
-        var v0 = Vector256.LoadUnsafe(ref source, (nuint)i);
-        var v1 = Vector256.LoadUnsafe(ref source, (nuint)(i + 8));
-        var c0 = Clip(v0, av, bv) - av;
-        var c1 = Clip(v1, av, bv) - av;
-        var y0 = c0 * rv;
-        var y1 = c1 * rv;
-        var k0 = Vector256.Round(y0);
-        var k1 = Vector256.Round(y1);
-        // y - k is exact (|y| < 2^18 here), so its absolute value is the product's distance from its nearest integer;
-        // the products are finite (GridF), so the larger of the two distances (maxps) is a number.
-        if (!Vector256.LessThanAll(Vector256.MaxNative(Vector256.Abs(y0 - k0), Vector256.Abs(y1 - k1)), lv))
-        {
-            k0 = Vector256.Round(c0 / sv);
-            k1 = Vector256.Round(c1 / sv);
-        }
-        var d0 = v0 - (sv * k0 + av);
-        var d1 = v1 - (sv * k1 + av);
-        return absolute ? (Vector256.Abs(d0), Vector256.Abs(d1)) : (d0 * d0, d1 * d1);
     }
 
     private static float SequentialSingle(ReadOnlySpan<float> values, GridF grid, bool absolute)
