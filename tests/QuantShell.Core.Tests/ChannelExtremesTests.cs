@@ -39,6 +39,68 @@ public sealed class ChannelExtremesTests
         Assert.Equal(252, cases);
     }
 
+    /// <summary>
+    /// MCT's start takes each channel's <see cref="MctWeightsSelection.Min{T}"/> and <see cref="MctWeightsSelection.Max{T}"/>;
+    /// <see cref="ChannelExtremes{T}.Of"/> finds them by vectors, and a long channel in parts on several threads: the same
+    /// values bit for bit (which zero, which NaN, an infinity), in float32 and float64, whichever part holds what.
+    /// </summary>
+    [Fact]
+    public void Of_LongAndShortChannels_AreTheScansInOrder_BitForBit()
+    {
+        var random = new Random(29);
+        int part = ChannelExtremes<float>.PartLength, cases = 0;
+        foreach (int length in new[] { 1, 33, 1000, 2 * part, 2 * part + part / 2 + 3 })
+            foreach (string kind in new[] { "mixed", "non-negative-with-zeros", "non-positive-with-zeros", "zeros", "nan", "infinity" })
+            {
+                var values = new double[length];
+                for (int i = 0; i < length; i++) values[i] = random.NextDouble() * 2 - 1;
+                int Anywhere() => random.Next(length);
+                // A position in the second or later part of a long channel, where one runs in parts.
+                int Later() => length > part ? part + random.Next(length - part) : Anywhere();
+                switch (kind)
+                {
+                    case "non-negative-with-zeros":
+                        // No zero in the first part of a long channel; -0 in the second, +0 in the third.
+                        for (int i = 0; i < length; i++) values[i] = Math.Abs(values[i]) + 1e-3;
+                        if (length > 2 * part) { values[part + random.Next(part)] = -0.0; values[2 * part + random.Next(length - 2 * part)] = 0.0; }
+                        else { values[Anywhere()] = -0.0; values[Anywhere()] = 0.0; }
+                        break;
+                    case "non-positive-with-zeros":
+                        for (int i = 0; i < length; i++) values[i] = -Math.Abs(values[i]);
+                        values[Later()] = 0.0;
+                        values[Later()] = -0.0;
+                        break;
+                    case "zeros":
+                        // The first part's zeros +0, the later parts' -0: the first zero in order is +0.
+                        for (int i = 0; i < length; i++) values[i] = length > part ? (i < part ? 0.0 : -0.0) : random.Next(2) == 0 ? -0.0 : 0.0;
+                        break;
+                    case "nan":
+                        values[Later()] = double.NaN;
+                        values[Anywhere()] = -7;
+                        break;
+                    case "infinity":
+                        values[Later()] = random.Next(2) == 0 ? double.PositiveInfinity : double.NegativeInfinity;
+                        break;
+                    default:
+                        values[Later()] = 5;
+                        values[Anywhere()] = -5;
+                        break;
+                }
+                var singles = values.Select(v => (float)v).ToArray();
+                var ofSingles = ChannelExtremes<float>.Of([singles, singles.Take(Math.Max(1, length / 3)).ToArray()]);
+                var ofDoubles = ChannelExtremes<double>.Of([values]);
+                Assert.Equal(BitConverter.SingleToInt32Bits(MctWeightsSelection.Min(singles)), BitConverter.SingleToInt32Bits(ofSingles.Mins[0]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(MctWeightsSelection.Max(singles)), BitConverter.SingleToInt32Bits(ofSingles.Maxs[0]));
+                var third = singles.Take(Math.Max(1, length / 3)).ToArray();
+                Assert.Equal(BitConverter.SingleToInt32Bits(MctWeightsSelection.Min(third)), BitConverter.SingleToInt32Bits(ofSingles.Mins[1]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(MctWeightsSelection.Max(third)), BitConverter.SingleToInt32Bits(ofSingles.Maxs[1]));
+                Assert.Equal(BitConverter.DoubleToInt64Bits(MctWeightsSelection.Min(values)), BitConverter.DoubleToInt64Bits(ofDoubles.Mins[0]));
+                Assert.Equal(BitConverter.DoubleToInt64Bits(MctWeightsSelection.Max(values)), BitConverter.DoubleToInt64Bits(ofDoubles.Maxs[0]));
+                cases++;
+            }
+        Assert.Equal(30, cases);
+    }
+
     [Fact]
     public void Extremes_OfFiniteAndNonFiniteValues_AreThoseOfAScanInOrder()
     {

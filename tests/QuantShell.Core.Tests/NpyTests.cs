@@ -108,6 +108,57 @@ public sealed class NpyTests : IDisposable
         Assert.Equal("NpyDataTruncated", Assert.ThrowsAny<QuantShellException>(() => NpyArray.Read(new NonSeekableStream(shortFile, 100_000), "pipe")).ErrorId);
     }
 
+    /// <summary>
+    /// A large file is read by several threads, each a part at its own offset (<c>NpyFiles.ParallelReadBytes</c>, lowered
+    /// here for this thread): the same values, in the same places, as one chunk after the other from a stream, for every
+    /// byte order, width and order of the data, including a last part shorter than the others.
+    /// </summary>
+    [Theory]
+    [InlineData("<f4", false)]
+    [InlineData(">f4", false)]
+    [InlineData("<f8", false)]
+    [InlineData(">f8", false)]
+    [InlineData("<f2", false)]
+    [InlineData(">i2", false)]
+    [InlineData("<f4", true)]
+    [InlineData(">f8", true)]
+    public void Read_LargeFileInParts_SameAsOneChunkAfterTheOther(string descr, bool fortran)
+    {
+        int size = descr[2] - '0', rows = 7, columns = (int)(4.5 * (1 << 20) / size / rows) + 3, count = rows * columns;
+        var random = new Random(size * 31 + (fortran ? 1 : 0) + descr[0]);
+        var data = new byte[count * size];
+        random.NextBytes(data);
+        if (descr[1] == 'f')
+            for (int i = 0; i < count; i++)
+            {
+                // Finite numbers only (random bytes make NaNs, which do not compare equal).
+                var span = data.AsSpan(i * size, size);
+                double v = (random.NextDouble() - 0.5) * 1e3;
+                if (size == 2) { if (descr[0] == '<') BinaryPrimitives.WriteHalfLittleEndian(span, (Half)v); else BinaryPrimitives.WriteHalfBigEndian(span, (Half)v); }
+                else if (size == 4) { if (descr[0] == '<') BinaryPrimitives.WriteSingleLittleEndian(span, (float)v); else BinaryPrimitives.WriteSingleBigEndian(span, (float)v); }
+                else if (descr[0] == '<') BinaryPrimitives.WriteDoubleLittleEndian(span, v); else BinaryPrimitives.WriteDoubleBigEndian(span, v);
+            }
+        byte[] file = NpyBuilder.Build(NpyBuilder.Dict(descr, $"({rows}, {columns})", fortran), data);
+        var oneAfterTheOther = NpyArray.Read(new MemoryStream(file, writable: false), "memory");
+        string path = NpyBuilder.WriteTemp(_temp, "large.npy", file);
+        long before = NpyFiles.ParallelReadBytes;
+        try
+        {
+            NpyFiles.ParallelReadBytes = 1;
+            using var stream = NpyFiles.OpenRead(path);
+            var inParts = NpyArray.Read(stream, path);
+            Assert.Equal(file.Length, stream.Position);
+            Assert.Equal(oneAfterTheOther.Shape, inParts.Shape);
+            Assert.Equal(oneAfterTheOther.Data.GetType(), inParts.Data.GetType());
+            Assert.Equal(count, inParts.Data.Length);
+            Assert.Equal(oneAfterTheOther.Data.Cast<object>(), inParts.Data.Cast<object>());
+        }
+        finally
+        {
+            NpyFiles.ParallelReadBytes = before;
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -68,11 +68,17 @@ public sealed class NpyArray
         if (count > Array.MaxLength)
             throw new TensorFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", ErrorIds.NpyArrayTooLarge);
         int itemSize = header.DType.ItemSize;
+        if (stream is FileStream file && header.DataBytes >= NpyFiles.ParallelReadBytes && Environment.ProcessorCount > 1)
+        {
+            var inParts = ReadInParts<T>(file, header, name);
+            return header.FortranOrder ? FortranToC(inParts, header.Shape) : inParts;
+        }
         var buffer = new byte[Math.Min(NpyFiles.ChunkBytes, Math.Max(itemSize, header.DataBytes))];
         int perChunk = buffer.Length / itemSize;
         // A seekable file's size was checked against the header before we got here, so the whole array can be
-        // allocated up front. A pipe's header is only a claim: grow with the data that really arrives instead.
-        var values = new T[stream.CanSeek ? count : Math.Min(count, perChunk)];
+        // allocated up front (every element is written below, so it need not be zeroed first; large ones in huge pages).
+        // A pipe's header is only a claim: grow with the data that really arrives instead.
+        var values = stream.CanSeek ? LargeArrays.Allocate<T>((int)count) : new T[Math.Min(count, perChunk)];
         for (long start = 0; start < count; start += perChunk)
         {
             int n = (int)Math.Min(perChunk, count - start);
@@ -84,11 +90,57 @@ public sealed class NpyArray
         return header.FortranOrder ? FortranToC(values, header.Shape) : values;
     }
 
+    /// <summary>
+    /// A large file's data read by several threads at once, each a part of it at its own offset into its own place in the
+    /// array (the same values as one chunk after the other). Filling fresh memory costs the kernel a page fault and a
+    /// zeroed page per page, which the parts share out among the cores; the file's position is left after the data, as
+    /// the sequential read leaves it.
+    /// </summary>
+    private static T[] ReadInParts<T>(FileStream file, NpyHeader header, string name) where T : unmanaged
+    {
+        long count = header.ElementCount, dataStart = file.Position;
+        int itemSize = header.DType.ItemSize, perChunk = NpyFiles.ChunkBytes / itemSize;
+        var values = LargeArrays.Allocate<T>((int)count);
+        var handle = file.SafeFileHandle;
+        long chunks = (count + perChunk - 1) / perChunk;
+        int parts = (int)Math.Min(chunks, 2L * Environment.ProcessorCount);
+        long chunksPerPart = (chunks + parts - 1) / parts;
+        try
+        {
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, () => new byte[NpyFiles.ChunkBytes], (part, _, buffer) =>
+            {
+                long end = Math.Min(count, (part + 1) * chunksPerPart * perChunk);
+                for (long start = part * chunksPerPart * perChunk; start < end; start += perChunk)
+                {
+                    int n = (int)Math.Min(perChunk, end - start);
+                    var bytes = buffer.AsSpan(0, n * itemSize);
+                    long offset = dataStart + start * itemSize;
+                    for (int done = 0; done < bytes.Length;)
+                    {
+                        int read = RandomAccess.Read(handle, bytes[done..], offset + done);
+                        if (read == 0)
+                            throw new TensorFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated);
+                        done += read;
+                    }
+                    ElementConverter.Decode(bytes, header.DType, values.AsSpan((int)start, n));
+                }
+                return buffer;
+            }, _ => { });
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // One error, as the sequential read gives (the first part's that failed).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+        }
+        file.Position = dataStart + header.DataBytes;
+        return values;
+    }
+
     /// <summary>Reorders elements stored in Fortran (column-major) order into C (row-major) order.</summary>
-    internal static T[] FortranToC<T>(T[] fortran, long[] shape)
+    internal static T[] FortranToC<T>(T[] fortran, long[] shape) where T : unmanaged
     {
         if (shape.Length < 2 || fortran.Length == 0) return fortran;
-        var c = new T[fortran.Length];
+        var c = LargeArrays.Allocate<T>(fortran.Length); // every element is written below
         int rank = shape.Length;
         var fortranStride = new long[rank];
         fortranStride[0] = 1;
@@ -131,6 +183,16 @@ public sealed class NpyArray
 internal static class NpyFiles
 {
     public const int ChunkBytes = 1 << 20;
+
+    /// <summary>From how many bytes of data a file's array is read by several threads: 32 MiB (a test may lower it for its own thread).</summary>
+    internal static long ParallelReadBytes
+    {
+        get => _parallelReadBytes ?? 32L << 20;
+        set => _parallelReadBytes = value;
+    }
+
+    [ThreadStatic]
+    private static long? _parallelReadBytes;
 
     /// <summary>Opens a file to read; errors name it as <paramref name="name"/> (the path as the user gave it).</summary>
     public static FileStream OpenRead(string path, string? name = null)

@@ -57,7 +57,7 @@ internal abstract class ChunkWriter : IDisposable
             for (int i = 0; i < Buffers; i++)
             {
                 var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferBytes);
-                ReusedBuffers.Prefault(buffer);
+                LargeArrays.Prefault(buffer);
                 _free.Add(buffer);
             }
             _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

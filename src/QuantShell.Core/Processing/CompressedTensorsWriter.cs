@@ -313,8 +313,8 @@ internal static class CompressedTensorsWriter
                 // A weight's thresholds and scales (a million groups: 12 MiB) mapped in one call, not a page fault at a time.
                 var thresholds = new double[length];
                 var scales = new float[length];
-                ReusedBuffers.Prefault(thresholds);
-                ReusedBuffers.Prefault(scales);
+                LargeArrays.Prefault(thresholds);
+                LargeArrays.Prefault(scales);
                 _threshold?.AsSpan(0, _thresholds).CopyTo(thresholds);
                 _scales?.AsSpan(0, _thresholds).CopyTo(scales);
                 _threshold = thresholds;

@@ -289,7 +289,7 @@ internal static class NpyChannelBlocks
         long blockBytes = extremes is null ? BlockBytes : Math.Min(BlockBytes, ExtremesBlockBytes);
         int perBlock = (int)Math.Clamp(blockBytes / Math.Max(1, inner * size), 1, Math.Max(1, channels));
         var buffers = new T[perBlock][];
-        for (int i = 0; i < perBlock; i++) buffers[i] = ReusedBuffers.Allocate<T>((int)inner);
+        for (int i = 0; i < perBlock; i++) buffers[i] = LargeArrays.Allocate<T>((int)inner);
         extremes?.Hold(perBlock);
         long left = header.ElementCount;
         for (long c = 0; c < channels; c += perBlock)

@@ -1,5 +1,6 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
+using QuantShell.Core.IO;
 
 namespace QuantShell.Core.Processing;
 
@@ -33,7 +34,7 @@ internal static class TensorValues
     {
         long channelCount = tensor.Shape[axis], inner = tensor.ElementCount / channelCount;
         var channels = new T[channelCount][];
-        for (long c = 0; c < channelCount; c++) channels[c] = new T[inner];
+        for (long c = 0; c < channelCount; c++) channels[c] = LargeArrays.Allocate<T>((int)inner); // every element is decoded into
         int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
         var sink = new DecodeIntoChannels<T>(tensor.DType, channels, (int)inner);
         TensorChunks.FromStream(source, tensor.DType.ItemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, CancellationToken.None);
@@ -42,7 +43,7 @@ internal static class TensorValues
 
     private static T[] Decode<T>(Stream source, StoredTensor tensor, int count) where T : unmanaged
     {
-        var values = new T[count];
+        var values = LargeArrays.Allocate<T>(count); // every element is decoded into
         int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
         var sink = new DecodeInto<T>(tensor.DType, values);
         TensorChunks.FromStream(source, tensor.DType.ItemSize, count, perChunk, ref sink, truncated: null, CancellationToken.None);

@@ -258,7 +258,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             for (long c = 0; c < channelCount; c++)
             {
                 token.ThrowIfCancellationRequested();
-                channels[c] = new T[inner];
+                channels[c] = LargeArrays.Allocate<T>((int)inner); // every element is read into
                 NpyFiles.ReadExactly(file, MemoryMarshal.AsBytes(channels[c].AsSpan()), input.Name, header);
             }
         }
