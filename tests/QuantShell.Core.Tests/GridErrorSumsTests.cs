@@ -473,7 +473,7 @@ public sealed class FusedSingleKernelTests
                         var divided = Sums(x, [grid], absolute, parallel: false, divide: true);
                         var fast = Sums(x, [grid], absolute, parallel: false, divide: false);
                         if (BitConverter.SingleToInt32Bits(divided[0]) != BitConverter.SingleToInt32Bits(fast[0]))
-                            differ.Add($"grid ({a:R}, {b:R}, {s:R}), value {v:R}, n {n}: division {divided[0]:R}, reciprocal {fast[0]:R}");
+                            differ.Add($"grid ({a:R}, {b:R}, {s:R}), value {v:R}, n {n}: division {divided[0]:R}, fused {fast[0]:R}");
                         cases++;
                     }
                 }
