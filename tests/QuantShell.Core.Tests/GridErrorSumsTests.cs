@@ -321,11 +321,10 @@ public sealed class ReciprocalKernelTests
 /// The float32 kernel that adds each pairwise leaf's terms as it computes them (<see cref="GridErrorSums.SumSingle"/>'s
 /// default) against the literal division kernel (<see cref="GridErrorSums.DivideOnly"/>: every term written out, then
 /// <see cref="GridErrorSums.PairwiseSingle"/>): every sum equal bit for bit. The values are those where a quotient
-/// rounded otherwise (from the float32 reciprocal, say) would show. Values exactly on and a few float32 ulps around the grids' half-integer quotients, on the
-/// levels, on and beyond the bounds; 2, 4, 8 and 16 bits; steps of few significant bits (so the half-integer points are
-/// exact), a subnormal step and huge ranges (where the reciprocal may not be used, or only just may); every length from
-/// 1 to 129 (the leaves' edges and remainders), 8191 to 8193 (NumPy's block) and 100,003 (blocks over the cores);
-/// squared and absolute errors.
+/// rounded otherwise (from the float32 reciprocal, say) would show: exactly on and a few float32 ulps around the grids'
+/// half-integer quotients, on the levels, on and beyond the bounds; 2, 4, 8 and 16 bits; steps of few significant bits
+/// (so the half-integer points are exact), a subnormal step and huge ranges; every length from 1 to 129 (the leaves'
+/// edges and remainders), 8191 to 8193 (NumPy's block) and 100,003 (blocks over the cores); squared and absolute errors.
 /// </summary>
 public sealed class FusedSingleKernelTests
 {
@@ -349,9 +348,9 @@ public sealed class FusedSingleKernelTests
             double step = m * Math.ScaleB(1.0, -random.Next(2, 11));
             grids.Add(MctGrid.FromRange(-below * step, (levels - below) * step, bits, ParameterPrecision.Double, true));
         }
-        // Degenerate: a subnormal float32 step (the reciprocal infinite: divided); the float32 width b - a infinite
-        // (divided); a huge range whose reciprocal is just normal (the reciprocal used); one whose reciprocal is
-        // subnormal (divided); ranges that fix_range_to_include_zero moves to (0, b) and (a, 0).
+        // Degenerate: a subnormal float32 step (its reciprocal infinite); the float32 width b - a infinite; a huge range
+        // whose step's reciprocal is just normal; one whose step's reciprocal is subnormal; ranges that
+        // fix_range_to_include_zero moves to (0, b) and (a, 0).
         grids.Add(MctGrid.FromRange(-1e-40, 1e-40, 8, ParameterPrecision.Double, true));
         grids.Add(MctGrid.FromRange(-3e38, 3e38, 8, ParameterPrecision.Double, true));
         grids.Add(MctGrid.FromRange(-1e38, 1e38, 2, ParameterPrecision.Double, true));
