@@ -1,6 +1,5 @@
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
-using QuantShell.Core.IO;
 
 namespace QuantShell.Core.Processing;
 
@@ -34,7 +33,7 @@ internal static class TensorValues
     {
         long channelCount = tensor.Shape[axis], inner = tensor.ElementCount / channelCount;
         var channels = new T[channelCount][];
-        for (long c = 0; c < channelCount; c++) channels[c] = LargeArrays.Allocate<T>((int)inner); // every element is decoded into
+        for (long c = 0; c < channelCount; c++) channels[c] = new T[inner];
         int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
         var sink = new DecodeIntoChannels<T>(tensor.DType, channels, (int)inner);
         TensorChunks.FromStream(source, tensor.DType.ItemSize, tensor.ElementCount, perChunk, ref sink, truncated: null, CancellationToken.None);
@@ -43,7 +42,7 @@ internal static class TensorValues
 
     private static T[] Decode<T>(Stream source, StoredTensor tensor, int count) where T : unmanaged
     {
-        var values = LargeArrays.Allocate<T>(count); // every element is decoded into
+        var values = new T[count];
         int perChunk = Math.Max(1, (1 << 20) / tensor.DType.ItemSize);
         var sink = new DecodeInto<T>(tensor.DType, values);
         TensorChunks.FromStream(source, tensor.DType.ItemSize, count, perChunk, ref sink, truncated: null, CancellationToken.None);
