@@ -159,6 +159,44 @@ public sealed class NpyTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A named pipe given as a path (<c>quantize &lt;(cat x.npy)</c>) opens as a <see cref="FileStream"/> that cannot seek:
+    /// it is read chunk after chunk, never in parts at offsets, however much data its header claims.
+    /// </summary>
+    [SkippableFact]
+    public void Read_NamedPipe_LargeHeader_ReadInOrder_NotInParts()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "named pipes are made with mkfifo on Linux");
+        string fifo = Path.Combine(_temp, "pipe.npy");
+        using (var make = System.Diagnostics.Process.Start("mkfifo", fifo)) make.WaitForExit();
+        Assert.True(File.Exists(fifo), "mkfifo made no pipe");
+        int count = 3 * (1 << 20) + 5;
+        var random = new Random(43);
+        var values = Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var data = new byte[count * 4];
+        for (int i = 0; i < count; i++) BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * 4), values[i]);
+        byte[] file = NpyBuilder.Build(NpyBuilder.Dict("<f4", $"({count},)"), data);
+        var writer = Task.Run(() =>
+        {
+            using var pipe = new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            pipe.Write(file);
+        });
+        long before = NpyFiles.ParallelReadBytes;
+        try
+        {
+            NpyFiles.ParallelReadBytes = 1;
+            using var stream = NpyFiles.OpenRead(fifo);
+            Assert.False(stream.CanSeek);
+            var read = NpyArray.Read(stream, fifo);
+            Assert.Equal(values, (float[])read.Data);
+        }
+        finally
+        {
+            NpyFiles.ParallelReadBytes = before;
+            writer.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -68,7 +68,7 @@ public sealed class NpyArray
         if (count > Array.MaxLength)
             throw new TensorFormatException(name, $"shape {header.ShapeText} has too many elements to hold in memory at once.", ErrorIds.NpyArrayTooLarge);
         int itemSize = header.DType.ItemSize;
-        if (stream is FileStream file && header.DataBytes >= NpyFiles.ParallelReadBytes && Environment.ProcessorCount > 1)
+        if (stream is FileStream { CanSeek: true } file && header.DataBytes >= NpyFiles.ParallelReadBytes && Environment.ProcessorCount > 1)
         {
             var inParts = ReadInParts<T>(file, header, name);
             return header.FortranOrder ? FortranToC(inParts, header.Shape) : inParts;
