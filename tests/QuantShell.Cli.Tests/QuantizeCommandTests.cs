@@ -21,6 +21,40 @@ public sealed class QuantizeCommandTests : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// A named pipe given as a path (<c>quantize &lt;(cat x.npy)</c>) with values chosen from the data: read once, in order
+    /// (it reports no size and cannot seek), with the same output as the file itself. Was an internal error (exit 70,
+    /// "Stream does not support seeking") from the per-channel reader, which the per-tensor default reached too.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("--method", "symmetric")]
+    [InlineData("--method", "uniform", "--per-channel", "--channel-axis", "0")]
+    [InlineData("--method", "pot", "--per-channel", "--channel-axis", "0", "--search", "optimal")]
+    public void Quantize_NamedPipeInput_ValuesChosen_SameAsTheFile(params string[] quantizer)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "named pipes are made with mkfifo on Linux");
+        var random = new Random(97);
+        const int rows = 8, columns = 40_000;
+        var data = new byte[rows * columns * 4];
+        for (int i = 0; i < rows * columns; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * 4), (float)((random.NextDouble() - 0.5) * (1 + i % 7)));
+        using var header = new MemoryStream();
+        QuantShell.Core.Formats.NpyHeader.Write(header, QuantShell.Core.Formats.DType.Float32, [rows, columns]);
+        byte[] bytes = [.. header.ToArray(), .. data];
+        string file = _temp.File("x.npy");
+        File.WriteAllBytes(file, bytes);
+        var fromFile = CliRunner.Run(["quantize", file, .. quantizer, "--output", _temp.File("from-file.npy")]);
+        Assert.True(fromFile.ExitCode == 0, fromFile.Stderr);
+
+        string pipePath = _temp.File("pipe.npy");
+        var fifo = new NpyFifo(pipePath);
+        var feeding = fifo.Feed(async pipe => await pipe.WriteAsync(bytes));
+        var fromPipe = CliRunner.Run(["quantize", pipePath, .. quantizer, "--output", _temp.File("from-pipe.npy")]);
+        Assert.True(feeding.Wait(TimeSpan.FromSeconds(60)), "the pipe's writer never finished");
+        Assert.True(fromPipe.ExitCode == 0, fromPipe.Stderr);
+        Assert.Equal(File.ReadAllBytes(_temp.File("from-file.npy")), File.ReadAllBytes(_temp.File("from-pipe.npy")));
+    }
+
     [Fact]
     public void Quantize_SeedExampleFromOptions_MatchesExpected()
     {

@@ -215,6 +215,10 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         // Group-wise values are chosen per channel and group, not from whole channels: the general path splits them.
         if (input.IsStream || input.FullPath is null || output.Stream is not null || spec.Target != QuantizationTarget.Weights || spec.GroupSize is not null)
             return null;
+        // A named pipe (quantize <(cat x.npy)) or a device reports no size and can be read only once: the general path
+        // reads it whole, in order. Nothing may be read from it here.
+        if (FileLength.Of(new FileInfo(input.FullPath)) == 0)
+            return null;
         NpyHeader header;
         long fileBytes;
         using (var file = NpyFiles.OpenRead(input.FullPath, input.Name))
