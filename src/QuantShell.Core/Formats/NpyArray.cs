@@ -118,8 +118,7 @@ public sealed class NpyArray
                     for (int done = 0; done < bytes.Length;)
                     {
                         int read = RandomAccess.Read(handle, bytes[done..], offset + done);
-                        if (read == 0)
-                            throw new TensorFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated);
+                        if (read == 0) throw NpyFiles.Truncated(name, header);
                         done += read;
                     }
                     ElementConverter.Decode(bytes, header.DType, values.AsSpan((int)start, n));
@@ -210,9 +209,12 @@ internal static class NpyFiles
 
     public static void ReadExactly(Stream stream, Span<byte> buffer, string name, NpyHeader header)
     {
-        if (NpyHeader.ReadUpTo(stream, buffer) < buffer.Length)
-            throw new TensorFormatException(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated);
+        if (NpyHeader.ReadUpTo(stream, buffer) < buffer.Length) throw Truncated(name, header);
     }
+
+    /// <summary>The error of data that ends before the header's shape is filled (read in order or in parts).</summary>
+    public static TensorFormatException Truncated(string name, NpyHeader header) =>
+        new(name, $"data is truncated: shape {header.ShapeText} of {header.DType.Name} needs {header.DataBytes} bytes.", ErrorIds.NpyDataTruncated);
 
     /// <summary>For streams whose length is unknown up front (stdin), checks that nothing follows the data.</summary>
     public static void ExpectEnd(Stream stream, string name, NpyHeader header)

@@ -83,8 +83,7 @@ internal sealed class SymmetricIntervalSearch
             PerChannelDo(channels, c =>
             {
                 var thresholds = Linspace(lows[c], highs[c], Intervals, anyZeroStep);
-                var candidates = new MctCandidate[Intervals];
-                for (int i = 0; i < Intervals; i++) candidates[i] = candidate(thresholds[i], ParameterPrecision.Double);
+                var candidates = Candidates(thresholds, candidate);
                 var losses = new MctLoss[Intervals];
                 errors.Evaluate(c, candidates, losses);
                 winnerSingle[c] = MctLosses.AllSingle(losses);
@@ -133,13 +132,7 @@ internal sealed class SymmetricIntervalSearch
                     return best;
                 }
             }
-            if (n % DecreaseEvery == 0)
-            {
-                bottom *= BottomDecrease;
-                top *= UpperDecrease;
-                bottom = BottomLimit < bottom ? BottomLimit : bottom;
-                top = UpperLimit > top ? UpperLimit : top;
-            }
+            (bottom, top) = Narrowed(n, bottom, top);
         }
         IterationsRun = Iterations;
         return best;
@@ -198,14 +191,8 @@ internal sealed class SymmetricIntervalSearch
                 if (n > 0)
                 {
                     var before = steps[n - 1];
-                    (bottom, top, current) = (before.Bottom, before.Top, before.Thresholds[before.Winner]);
-                    if ((n - 1) % DecreaseEvery == 0)
-                    {
-                        bottom *= BottomDecrease;
-                        top *= UpperDecrease;
-                        bottom = BottomLimit < bottom ? BottomLimit : bottom;
-                        top = UpperLimit > top ? UpperLimit : top;
-                    }
+                    (bottom, top) = Narrowed(n - 1, before.Bottom, before.Top);
+                    current = before.Thresholds[before.Winner];
                 }
                 // (Bounds that leave no candidate open would be wrong: then the search runs one iteration after the other.)
                 if (Bound(errors, current, bottom, top, candidate) is not { } next) return null;
@@ -301,8 +288,7 @@ internal sealed class SymmetricIntervalSearch
     {
         double low = current * bottom, high = current * top;
         var thresholds = Linspace(low, high, Intervals, (high - low) / (Intervals - 1) == 0);
-        var candidates = new MctCandidate[Intervals];
-        for (int i = 0; i < Intervals; i++) candidates[i] = candidate(thresholds[i], ParameterPrecision.Double);
+        var candidates = Candidates(thresholds, candidate);
         var lows = new double[Intervals];
         var highs = new double[Intervals];
         double leastHigh = errors.Bound(0, candidates, lows, highs);
@@ -316,6 +302,23 @@ internal sealed class SymmetricIntervalSearch
         }
         if (guess < 0) return null;
         return new Step { Bottom = bottom, Top = top, Thresholds = thresholds, Candidates = candidates, Lows = lows, Open = open.ToArray(), Winner = guess };
+    }
+
+    /// <summary>The interval's factors after iteration <paramref name="n"/>: narrowed every <see cref="DecreaseEvery"/> iterations, within their limits.</summary>
+    private (double Bottom, double Top) Narrowed(int n, double bottom, double top)
+    {
+        if (n % DecreaseEvery != 0) return (bottom, top);
+        bottom *= BottomDecrease;
+        top *= UpperDecrease;
+        return (BottomLimit < bottom ? BottomLimit : bottom, UpperLimit > top ? UpperLimit : top);
+    }
+
+    /// <summary>An iteration's candidates: one for each threshold, in float64.</summary>
+    private static MctCandidate[] Candidates(double[] thresholds, Func<double, ParameterPrecision, MctCandidate> candidate)
+    {
+        var candidates = new MctCandidate[thresholds.Length];
+        for (int i = 0; i < thresholds.Length; i++) candidates[i] = candidate(thresholds[i], ParameterPrecision.Double);
+        return candidates;
     }
 
     /// <summary>np.linspace over one channel; per channel NumPy switches every channel to i/div·Δ + start when any channel's step is 0.</summary>
