@@ -298,6 +298,9 @@ public static class ParameterSelector
             last = data[0].Shape[^1];
             if (data.Any(a => a.Shape[^1] != last))
                 throw new QuantShellException("Calibration arrays for group-wise selection must have the same last axis.", ErrorIds.CalibrationShapeMismatch, QuantShellErrorKind.InvalidData);
+            if (last == 0)
+                throw new QuantShellException($"the last axis (axis {rank - 1}) has length 0: there is no group of {groupSize} values to choose values for.", ErrorIds.SelectionNoData,
+                                              QuantShellErrorKind.InvalidData);
             groups = (last + groupSize - 1) / groupSize;
         }
         // One set of values per channel, or per channel and group (channel-major); a ragged last group holds fewer.
