@@ -7,8 +7,9 @@ namespace QuantShell.Core.Selection.Mct;
 /// <c>np.histogram(x, bins=n)</c> of float32 or float64 values, bin for bin as NumPy 1.24 makes it. The edges are
 /// <c>np.linspace(min, max, n + 1)</c> in float64, stored in the data's precision; a constant input gets [v - 0.5, v + 0.5].
 /// Each value's bin is <c>(x - first) * norm</c> truncated, with norm = n / (last - first) (float64, applied in the data's
-/// precision where it fits it, as NumPy's value-based casting does; else in float64), then moved down one where x lies below its bin's left edge and up one where it reaches the next edge, the
-/// last bin closed. Non-finite values are left out (NumPy refuses them).
+/// precision where it fits it, as NumPy's value-based casting does; else in float64), then moved down one where x lies
+/// below its bin's left edge and up one where it reaches the next edge, the last bin closed. Non-finite values are left
+/// out (NumPy refuses them).
 /// </summary>
 internal sealed class NumpyHistogram<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
