@@ -114,13 +114,7 @@ public sealed class NpyArray
                 {
                     int n = (int)Math.Min(perChunk, end - start);
                     var bytes = buffer.AsSpan(0, n * itemSize);
-                    long offset = dataStart + start * itemSize;
-                    for (int done = 0; done < bytes.Length;)
-                    {
-                        int read = RandomAccess.Read(handle, bytes[done..], offset + done);
-                        if (read == 0) throw NpyFiles.Truncated(name, header);
-                        done += read;
-                    }
+                    if (TensorFileHandles.ReadUpTo(handle, bytes, dataStart + start * itemSize) < bytes.Length) throw NpyFiles.Truncated(name, header);
                     ElementConverter.Decode(bytes, header.DType, values.AsSpan((int)start, n));
                 }
                 return buffer;

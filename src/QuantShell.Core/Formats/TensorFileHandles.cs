@@ -25,13 +25,23 @@ internal static class TensorFileHandles
     /// <summary>Reads exactly <paramref name="buffer"/>'s length at <paramref name="offset"/>, or says the file ends early.</summary>
     public static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset, string name, string what)
     {
+        if (ReadUpTo(handle, buffer, offset) < buffer.Length)
+            throw new TensorFormatException(name, $"the file ends inside {what}.", ErrorIds.TensorDataTruncated);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="buffer"/> from <paramref name="offset"/> (a read may return less than asked), stopping early
+    /// only where the file ends; returns how many bytes were read. The caller says what a short read means.
+    /// </summary>
+    public static int ReadUpTo(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
         int total = 0;
         while (total < buffer.Length)
         {
             int got = RandomAccess.Read(handle, buffer[total..], offset + total);
-            if (got == 0)
-                throw new TensorFormatException(name, $"the file ends inside {what}.", ErrorIds.TensorDataTruncated);
+            if (got == 0) break;
             total += got;
         }
+        return total;
     }
 }

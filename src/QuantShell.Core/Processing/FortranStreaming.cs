@@ -172,12 +172,6 @@ internal static class FortranStreaming
 
     private static void ReadExactly(FileStream input, Span<byte> buffer, long offset)
     {
-        int done = 0;
-        while (done < buffer.Length)
-        {
-            int n = RandomAccess.Read(input.SafeFileHandle, buffer[done..], offset + done);
-            if (n == 0) throw new EndOfStreamException();
-            done += n;
-        }
+        if (TensorFileHandles.ReadUpTo(input.SafeFileHandle, buffer, offset) < buffer.Length) throw new EndOfStreamException();
     }
 }

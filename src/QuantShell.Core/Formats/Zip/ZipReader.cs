@@ -307,13 +307,7 @@ internal sealed class ZipReader
     {
         if (offset < 0 || offset > FileLength - buffer.Length)
             throw Invalid($"{what} lies outside the file.");
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int got = RandomAccess.Read(_handle, buffer[total..], offset + total);
-            if (got == 0) throw Invalid($"the file ends inside {what}.");
-            total += got;
-        }
+        if (TensorFileHandles.ReadUpTo(_handle, buffer, offset) < buffer.Length) throw Invalid($"the file ends inside {what}.");
     }
 
     internal SafeFileHandle Handle => _handle;
