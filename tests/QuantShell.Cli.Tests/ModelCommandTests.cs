@@ -119,6 +119,30 @@ public sealed class ModelCommandTests : IDisposable
         Assert.Equal(["encoder.weight", "decoder.weight"], JsonLines(run).Select(l => l.GetProperty("tensorName").GetString()));
     }
 
+    [Fact]
+    public void Quantize_AModel_PerChannelFalse_ChoosesOneValuePerTensor()
+    {
+        // A model's weights are per channel by default; '--per-channel false' (-PerChannel:$false) asks for one threshold per tensor.
+        string model = WriteModel();
+        var byDefault = JsonLines(CliRunner.Run("quantize", model, "--method", "symmetric", "--json"));
+        var perTensor = JsonLines(CliRunner.Run("quantize", model, "--method", "symmetric", "--per-channel", "false", "--json", "--force"));
+        var explicitOn = JsonLines(CliRunner.Run("quantize", model, "--method", "symmetric", "--per-channel", "true", "--json", "--force"));
+        foreach (int i in new[] { 0, 2 })
+        {
+            Assert.True(byDefault[i].GetProperty("perChannel").GetBoolean());
+            Assert.Equal(byDefault[i].GetProperty("shape")[0].GetInt32(), byDefault[i].GetProperty("threshold").GetArrayLength());
+            Assert.False(perTensor[i].GetProperty("perChannel").GetBoolean());
+            Assert.Equal(1, perTensor[i].GetProperty("threshold").GetArrayLength());
+            Assert.Equal(byDefault[i].GetProperty("threshold").ToString(), explicitOn[i].GetProperty("threshold").ToString());
+        }
+        // With rules, it is one of the options the rules decide.
+        string rules = _temp.File("rules.json");
+        File.WriteAllText(rules, """{"rules": [{"match": "*", "skip": true}]}""");
+        var conflict = CliRunner.Run("quantize", model, "--rules", rules, "--per-channel", "false", "--force");
+        Assert.Equal(ExitCode.InvalidArguments, conflict.Code);
+        Assert.Contains("[OptionConflict]", conflict.Stderr);
+    }
+
     [Theory]
     [InlineData("OutputFormatNotSupported", "--format", "qdq")]
     [InlineData("OptionConflict", "--rules", "RULES", "--method", "pot")]

@@ -241,6 +241,25 @@ public sealed class SelectionCommandTests : IDisposable
         Assert.Equal((float)(threshold / 128), forced.GetProperty("scale")[0].GetSingle());
     }
 
+    [Theory]
+    [InlineData("--signed", "false", false)]
+    [InlineData("--signed", "true", true)]
+    [InlineData("--unsigned", "false", true)]
+    [InlineData("--unsigned", "true", false)]
+    public void Quantize_SignednessWrittenAsAValue_IsTheSameAsPowerShells(string option, string value, bool signed)
+    {
+        // '--signed false' is -Signed:$false (unsigned), not the default: on data with negative values the default is signed,
+        // on non-negative data unsigned, so each case differs from the default on one of the two inputs.
+        foreach (var (name, data) in new[] { ("neg.npy", new[] { 0.5f, -1.5f, 0f, 3f }), ("relu.npy", new[] { 0.5f, 1.5f, 0f, 3f }) })
+        {
+            var run = Json(CliRunner.Run("quantize", Write(name, data), "--target", "activation", "--method", "symmetric", option, value, "--json", "--force"));
+            Assert.Equal(signed, run.GetProperty("signed").GetBoolean());
+        }
+        var both = CliRunner.Run("quantize", Write("x.npy", [1f]), "--target", "activation", "--method", "symmetric", "--signed", "false", "--unsigned", "--force");
+        Assert.Equal(ExitCode.InvalidArguments, both.Code);
+        Assert.Contains("[OptionConflict]", both.Stderr);
+    }
+
     [Fact]
     public void Quantize_TextLine_ReportsTheChosenThreshold()
     {

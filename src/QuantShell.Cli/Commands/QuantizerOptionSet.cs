@@ -97,7 +97,7 @@ internal static class QuantizerOptionSet
 
     public static readonly Option<bool> PerChannel = new("--per-channel")
     {
-        Description = "One threshold or range per channel (weights only).",
+        Description = "One threshold or range per channel (weights only). Default: one per tensor for .npy files; per channel on axis 0 for the weights of model files whose values are chosen from the data (--per-channel false: one per tensor).",
     };
 
     public static readonly Option<int?> ChannelAxis = new("--channel-axis", "--axis")
@@ -160,8 +160,8 @@ internal static class QuantizerOptionSet
         Threshold = Given(parseResult, Threshold),
         MinRange = Given(parseResult, MinRange),
         MaxRange = Given(parseResult, MaxRange),
-        Signed = QuantizerArguments.Signedness(parseResult.GetValue(Signed), parseResult.GetValue(Unsigned)),
-        PerChannel = parseResult.GetValue(PerChannel) ? true : null,
+        Signed = QuantizerArguments.Signedness(Given(parseResult, Signed), Given(parseResult, Unsigned)),
+        PerChannel = Given(parseResult, PerChannel),
         ChannelAxis = parseResult.GetValue(ChannelAxis),
         GroupSize = parseResult.GetValue(GroupSize),
         LutValues = Given(parseResult, LutValues),
@@ -171,11 +171,15 @@ internal static class QuantizerOptionSet
         Search = parseResult.GetValue(Search),
         P = parseResult.GetValue(P),
         Percentile = parseResult.GetValue(Percentile),
-        Calibrate = parseResult.GetValue(Calibrate) ? true : null,
+        Calibrate = Given(parseResult, Calibrate),
     };
 
     // An absent list option must stay null (the core tells "not given" from "given"); System.CommandLine would give [].
     private static double[]? Given(ParseResult parseResult, Option<double[]?> option) =>
+        parseResult.GetResult(option) is { Implicit: false } ? parseResult.GetValue(option) : null;
+
+    /// <summary>A switch as written: true for '--x' or '--x true', false for '--x false', null when absent (the default decides).</summary>
+    private static bool? Given(ParseResult parseResult, Option<bool> option) =>
         parseResult.GetResult(option) is { Implicit: false } ? parseResult.GetValue(option) : null;
 
     private static string Kebab<T>(T value) where T : struct, Enum => EnumNames.Kebab(value);

@@ -164,8 +164,9 @@ public sealed record QuantizerArguments
     }
 
     /// <summary>The signedness two opposite switches give (the command line's --signed and --unsigned).</summary>
-    public static bool? Signedness(bool signed, bool unsigned) =>
-        signed && unsigned ? throw Conflict(Parameter.Signed, $"{Parameter.Signed} and {Parameter.Unsigned} cannot both be given.") : signed ? true : unsigned ? false : null;
+    public static bool? Signedness(bool? signed, bool? unsigned) =>
+        signed is not null && unsigned is not null ? throw Conflict(Parameter.Signed, $"{Parameter.Signed} and {Parameter.Unsigned} cannot both be given.")
+        : signed ?? !unsigned;
 
     private static QuantizerValidationException Conflict(Parameter parameter, string message) =>
         new(message, parameter, ErrorIds.OptionConflict);
