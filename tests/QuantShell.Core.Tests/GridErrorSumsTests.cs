@@ -120,6 +120,82 @@ public sealed class GridErrorSumsTests
         Assert.True(tricky > 0, "no value where the reciprocal product rounds otherwise");
     }
 
+    /// <summary>
+    /// A strided row's sums (one term after the other, the grids across the vector lanes): for 1 to 19 grids (whole and
+    /// partial vectors of grids), each grid's sum is the literal running sum of its terms, on values on and around the grids'
+    /// rounding boundaries and beyond their ends, with a NaN among them in one row, float32 and float64 grids and values.
+    /// </summary>
+    [Fact]
+    public void StridedRows_ManyGrids_AreTheLiteralRunningSums()
+    {
+        var random = new Random(91);
+        int cases = 0, tricky = 0;
+        for (int count = 1; count <= 19; count++)
+        {
+            foreach (bool single in new[] { true, false })
+            {
+                var grids = Enumerable.Range(0, count).Select(i => i % 3 == 0
+                    ? MctGrid.FromThreshold(0.2 + random.NextDouble() * 2, random.Next(2, 9), true, ParameterPrecision.Double, single)
+                    : MctGrid.FromRange(-random.NextDouble() * 2, random.NextDouble() * 2 + 0.01, random.Next(2, 9), ParameterPrecision.Double, single)).ToArray();
+                // Each grid's half-integer quotients (where a reciprocal may round otherwise), a few ulps around them, values beyond the ends.
+                var values = new List<double>();
+                foreach (var grid in grids)
+                {
+                    int levels = (int)Math.Round((grid.High - grid.Low) / grid.Step);
+                    for (int k = 0; k < 30; k++)
+                    {
+                        double x = single ? (float)((float)grid.Low + (float)(random.Next(0, levels) + 0.5) * (float)grid.Step) : grid.Low + (random.Next(0, levels) + 0.5) * grid.Step;
+                        for (int ulps = -3; ulps <= 3; ulps++)
+                        {
+                            double y = single ? BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits((float)x) + ulps) : BitConverter.Int64BitsToDouble(BitConverter.DoubleToInt64Bits(x) + ulps);
+                            values.Add(y);
+                            double c = Math.Clamp(y, grid.Low, grid.High) - grid.Low;
+                            if (!single) tricky += Math.Round(c * (1 / grid.Step)) != Math.Round(c / grid.Step) ? 1 : 0;
+                        }
+                        values.Add((random.NextDouble() - 0.5) * 9);
+                    }
+                }
+                if (count == 7) values[13] = double.NaN;
+                foreach (bool absolute in new[] { false, true })
+                {
+                    if (single)
+                    {
+                        var x = values.Select(v => (float)v).ToArray();
+                        var sums = new float[count];
+                        GridErrorSums.SumSingle(x, grids, absolute, sequential: true, parallel: false, sums);
+                        for (int g = 0; g < count; g++)
+                        {
+                            float expected = x.Select(v => { float d = v - grids[g].Quantize(v); return absolute ? MathF.Abs(d) : d * d; }).Aggregate(0f, (a, t) => a + t);
+                            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(sums[g]), $"{count} grids, grid {g}: {expected} != {sums[g]}");
+                            cases++;
+                        }
+                    }
+                    else
+                    {
+                        var x = values.ToArray();
+                        var narrow = values.Select(v => (float)v).ToArray();
+                        var sums = new double[count];
+                        var fromFloat = new double[count];
+                        GridErrorSums.SumDouble<double>(x, grids, absolute, sequential: true, parallel: false, sums);
+                        GridErrorSums.SumDouble<float>(narrow, grids, absolute, sequential: true, parallel: false, fromFloat);
+                        for (int g = 0; g < count; g++)
+                        {
+                            foreach (var (input, actual) in new[] { (x, sums[g]), (narrow.Select(v => (double)v).ToArray(), fromFloat[g]) })
+                            {
+                                double expected = input.Select(v => { double d = v - grids[g].Quantize(v); return absolute ? Math.Abs(d) : d * d; }).Aggregate(0.0, (a, t) => a + t);
+                                Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(actual), $"{count} grids, grid {g}: {expected} != {actual}");
+                            }
+                            cases++;
+                        }
+                    }
+                }
+            }
+        }
+        // Each count of grids, float32 and float64 grids, squared and absolute: one case per grid.
+        Assert.Equal(19 * 20 / 2 * 2 * 2, cases);
+        Assert.True(tricky > 0, "no value where the reciprocal product rounds otherwise");
+    }
+
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(true, false, true)]

@@ -32,7 +32,8 @@ internal static class GridErrorSums
         for (int i = 0; i < g.Length; i++) g[i] = new GridF((float)grids[i].Low, (float)grids[i].High, (float)grids[i].Step);
         if (sequential)
         {
-            for (int i = 0; i < g.Length; i++) sums[i] = SequentialSingle(values, g[i], absolute);
+            if (Fused && g.Length > 1) SequentialAcrossSingle(values, g, absolute, sums);
+            else for (int i = 0; i < g.Length; i++) sums[i] = SequentialSingle(values, g[i], absolute);
             return;
         }
         int blocks = (values.Length + Block - 1) / Block;
@@ -78,6 +79,11 @@ internal static class GridErrorSums
         var values = memory.Span;
         var g = new GridD[grids.Length];
         for (int i = 0; i < g.Length; i++) g[i] = new GridD(grids[i].Low, grids[i].High, grids[i].Step);
+        if (sequential && Fused && g.Length > 1)
+        {
+            SequentialAcrossDouble(values, g, absolute, sums);
+            return;
+        }
         if (sequential)
         {
             var scratch = new double[Math.Min(Block, Math.Max(values.Length, 1))];
@@ -399,6 +405,71 @@ internal static class GridErrorSums
         return total;
     }
 
+    /// <summary>
+    /// A strided row's sums (each grid's terms added one after the other, as NumPy adds along a strided axis) with the
+    /// grids across the lanes: one value at a time, broadcast, its term on eight float32 grids at once, each lane's running
+    /// sum taking its grid's terms in the values' order, as <see cref="SequentialSingle"/> adds them; so every sum is the
+    /// same bit for bit, without the one chain of additions per grid that bounds the scalar loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SequentialAcrossSingle(ReadOnlySpan<float> values, GridF[] grids, bool absolute, Span<float> sums)
+    {
+        Span<float> lanes = stackalloc float[Vector256<float>.Count];
+        for (int first = 0; first < grids.Length; first += Vector256<float>.Count)
+        {
+            GridF G(int lane) => grids[Math.Min(first + lane, grids.Length - 1)];
+            var av = Vector256.Create(G(0).Low, G(1).Low, G(2).Low, G(3).Low, G(4).Low, G(5).Low, G(6).Low, G(7).Low);
+            var bv = Vector256.Create(G(0).High, G(1).High, G(2).High, G(3).High, G(4).High, G(5).High, G(6).High, G(7).High);
+            var sv = Vector256.Create(G(0).Step, G(1).Step, G(2).Step, G(3).Step, G(4).Step, G(5).Step, G(6).Step, G(7).Step);
+            var total = Vector256<float>.Zero;
+            foreach (float x in values)
+            {
+                var v = Vector256.Create(x);
+                var d = v - (sv * Vector256.Round((Clip(v, av, bv) - av) / sv) + av);
+                total += absolute ? Vector256.Abs(d) : d * d;
+            }
+            total.CopyTo(lanes);
+            for (int lane = 0; lane < lanes.Length && first + lane < grids.Length; lane++) sums[first + lane] = lanes[lane];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SequentialAcrossSingle"/> for float64 grids: four grids a vector, two vectors at a time (two independent
+    /// chains of additions), each value widened and broadcast; each lane's sum is the scalar loop's, term for term.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SequentialAcrossDouble<T>(ReadOnlySpan<T> values, GridD[] grids, bool absolute, Span<double> sums) where T : unmanaged
+    {
+        Span<double> lanes = stackalloc double[2 * Vector256<double>.Count];
+        ref T start = ref MemoryMarshal.GetReference(values);
+        for (int first = 0; first < grids.Length; first += 2 * Vector256<double>.Count)
+        {
+            var one = new GridLanes(grids, first);
+            var two = new GridLanes(grids, first + Vector256<double>.Count);
+            Vector256<double> low = Vector256<double>.Zero, high = Vector256<double>.Zero;
+            if (first + Vector256<double>.Count >= grids.Length)
+            {
+                for (int i = 0; i < values.Length; i++) low += one.Term(Vector256.Create(Widen(Unsafe.Add(ref start, i))), absolute);
+            }
+            else
+            {
+                for (int i = 0; i < values.Length; i++)
+                {
+                    var v = Vector256.Create(Widen(Unsafe.Add(ref start, i)));
+                    low += one.Term(v, absolute);
+                    high += two.Term(v, absolute);
+                }
+            }
+            low.CopyTo(lanes);
+            high.CopyTo(lanes[Vector256<double>.Count..]);
+            for (int lane = 0; lane < lanes.Length && first + lane < grids.Length; lane++) sums[first + lane] = lanes[lane];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Widen<T>(T raw) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref raw) : Unsafe.As<T, double>(ref raw);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TermsSingle(ReadOnlySpan<float> x, GridF grid, bool absolute, Span<float> terms)
     {
@@ -492,11 +563,34 @@ internal static class GridErrorSums
         return i;
     }
 
-    /// <summary>A float64 grid in every lane, and the term of four values on it (the loops above, whatever the values' type).</summary>
-    private readonly struct GridLanes(in GridD grid)
+    /// <summary>
+    /// A float64 grid in every lane, and the term of four values on it (the loops above, whatever the values' type); or
+    /// four grids, one a lane, and the term of one value on each (<see cref="SequentialAcrossDouble{T}"/>).
+    /// </summary>
+    private readonly struct GridLanes
     {
-        private readonly Vector256<double> _low = Vector256.Create(grid.Low), _high = Vector256.Create(grid.High), _step = Vector256.Create(grid.Step),
-                                           _inverse = Vector256.Create(grid.Inverse), _limit = Vector256.Create(grid.Limit);
+        private readonly Vector256<double> _low, _high, _step, _inverse, _limit;
+
+        public GridLanes(in GridD grid)
+        {
+            _low = Vector256.Create(grid.Low);
+            _high = Vector256.Create(grid.High);
+            _step = Vector256.Create(grid.Step);
+            _inverse = Vector256.Create(grid.Inverse);
+            _limit = Vector256.Create(grid.Limit);
+        }
+
+        /// <summary>Grids <paramref name="first"/> to first + 3, a lane each; lanes past the last grid repeat it (their sums are not read).</summary>
+        public GridLanes(GridD[] grids, int first)
+        {
+            ref readonly GridD G(int lane) => ref grids[Math.Min(first + lane, grids.Length - 1)];
+            _low = Vector256.Create(G(0).Low, G(1).Low, G(2).Low, G(3).Low);
+            _high = Vector256.Create(G(0).High, G(1).High, G(2).High, G(3).High);
+            _step = Vector256.Create(G(0).Step, G(1).Step, G(2).Step, G(3).Step);
+            _inverse = Vector256.Create(G(0).Inverse, G(1).Inverse, G(2).Inverse, G(3).Inverse);
+            // A lane whose grid may not use the reciprocal has limit -1, so every vector with it divides.
+            _limit = Vector256.Create(G(0).Limit, G(1).Limit, G(2).Limit, G(3).Limit);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<double> Term(Vector256<double> v, bool absolute)
