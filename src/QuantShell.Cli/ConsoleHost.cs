@@ -14,7 +14,8 @@ namespace QuantShell.Cli;
 /// </summary>
 internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors, bool json, Func<JsonTypeInfo<TResult>>? jsonType,
                                            Action<TextWriter, TResult> writeText, bool progressLine = false,
-                                           Action<TextWriter, TResult>? writeJson = null) : JobHost<TResult>
+                                           Action<TextWriter, TResult>? writeJson = null,
+                                           Action<TextWriter, IReadOnlyList<TResult>>? writeTextOfInput = null) : JobHost<TResult>
 {
     private QuantShellException? _lastError;
     private int _progressWidth;
@@ -54,6 +55,18 @@ internal sealed class ConsoleHost<TResult>(TextWriter output, TextWriter errors,
         if (json && writeJson is not null) writeJson(output, result);
         else if (json && jsonType is not null) output.WriteLine(JsonSerializer.Serialize(result, jsonType()));
         else writeText(output, result);
+    }
+
+    /// <summary>As text with <c>writeTextOfInput</c>: an input's results written together (a summary line); else one by one.</summary>
+    public override void WriteResults(IReadOnlyList<TResult> results)
+    {
+        if (json || writeTextOfInput is null)
+        {
+            base.WriteResults(results);
+            return;
+        }
+        ClearProgress();
+        writeTextOfInput(output, results);
     }
 
     public override void WriteWarning(string message, JobInput? input)

@@ -106,6 +106,22 @@ internal static class TextFormat
             ? $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.CodeDType} codes -> {result.DType} {result.ShapeText}"
             : $"{result.InputPath} [{result.TensorName}] -> {result.OutputPath}: {result.DType} {result.ShapeText}, copied unchanged");
 
+    /// <summary>
+    /// A dequantized file's summary line, after one line per tensor when <paramref name="verbose"/>:
+    /// <c>IN -> OUT: 64 of 342 tensors dequantized (int8 codes -> float32), 278 copied unchanged</c>.
+    /// </summary>
+    public static void WriteDequantizedFile(TextWriter output, IReadOnlyList<DequantizationResult> results, bool verbose)
+    {
+        if (results.Count == 0) return;
+        if (verbose)
+            foreach (var result in results) WriteDequantized(output, result);
+        var dequantized = results.Where(r => r.Dequantized).ToList();
+        string kinds = string.Join(", ", dequantized.Select(r => $"{r.CodeDType} codes -> {r.DType}").Distinct());
+        int copied = results.Count - dequantized.Count;
+        output.WriteLine($"{results[0].InputPath} -> {results[0].OutputPath}: {dequantized.Count} of {results.Count} tensor{(results.Count == 1 ? "" : "s")} dequantized" +
+                         (kinds.Length > 0 ? $" ({kinds})" : "") + (copied > 0 ? $", {copied} copied unchanged" : ""));
+    }
+
     /// <summary>One line per lowered model: where it went, what was replaced and by what, the opset.</summary>
     public static void WriteLowered(TextWriter output, LowerResult result)
     {

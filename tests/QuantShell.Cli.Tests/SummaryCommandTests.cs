@@ -81,6 +81,27 @@ public sealed class SummaryCommandTests : IDisposable
     }
 
     [Fact]
+    public void Dequantize_AModel_PrintsOneSummaryLine_TensorLinesOnlyWithVerbose()
+    {
+        string qdq = _temp.File("small_cnn.qdq.onnx");
+        Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", SmallCnn(), "--format", "qdq", "--output-path", qdq).Code);
+        string back = _temp.File("back.onnx");
+        var run = CliRunner.Run("dequantize", qdq, "--output-path", back);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        // 6 weights were quantized (int8 codes of float32 weights), the other tensors are copied; the qdq form adds its scales.
+        var json = JsonLines(CliRunner.Run("dequantize", qdq, "--output-path", back, "--force", "--json"));
+        int dequantized = json.Count(l => l.GetProperty("dequantized").GetBoolean());
+        Assert.Equal(6, dequantized);
+        Assert.Equal($"{qdq} -> {back}: 6 of {json.Length} tensors dequantized (int8 codes -> float32), {json.Length - 6} copied unchanged", Assert.Single(run.StdoutLines));
+
+        var verbose = CliRunner.Run("dequantize", qdq, "--output-path", back, "--force", "--verbose");
+        Assert.True(verbose.Code == ExitCode.Success, verbose.ToString());
+        Assert.Equal(json.Length + 1, verbose.StdoutLines.Length);
+        Assert.Equal(6, verbose.StdoutLines.Count(l => l.Contains(": int8 codes -> float32 (", StringComparison.Ordinal)));
+        Assert.Equal(run.StdoutLines[0], verbose.StdoutLines[^1]);
+    }
+
+    [Fact]
     public void Quantize_AModelThroughALink_CountsTheBytesOfTheFileItNames()
     {
         string link = _temp.File("link.onnx");

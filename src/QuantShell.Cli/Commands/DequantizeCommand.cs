@@ -19,7 +19,7 @@ internal static class DequantizeCommand
             "Turn the integer codes of 'quantize --format int' outputs (and ONNX models' --format qdq) back into values, in each tensor's original dtype: bit for bit " +
             "the fake output. Default output: m.int.pt -> m.q.pt beside it.")
         {
-            Inputs, QuantizeCommand.OutputPath, QuantizeCommand.OutputDirectory, QuantizeCommand.Force, QuantizeCommand.Fsync, QuantizeCommand.Json,
+            Inputs, QuantizeCommand.OutputPath, QuantizeCommand.OutputDirectory, QuantizeCommand.Force, QuantizeCommand.Fsync, QuantizeCommand.Verbose, QuantizeCommand.Json,
         };
         command.SetAction((parseResult, cancellationToken) => Task.FromResult((int)Run(parseResult, cancellationToken)));
         return command;
@@ -35,8 +35,10 @@ internal static class DequantizeCommand
             Force = parseResult.GetValue(QuantizeCommand.Force),
             Fsync = parseResult.GetValue(QuantizeCommand.Fsync),
         };
+        bool verbose = parseResult.GetValue(QuantizeCommand.Verbose);
         var host = new ConsoleHost<DequantizationResult>(cli.Output, cli.Error, parseResult.GetValue(QuantizeCommand.Json),
-            () => QuantShellJson.Compact.DequantizationResult, TextFormat.WriteDequantized);
+            () => QuantShellJson.Compact.DequantizationResult, TextFormat.WriteDequantized,
+            writeTextOfInput: (output, results) => TextFormat.WriteDequantizedFile(output, results, verbose));
         var job = DequantizeJob.Run(request, cli.Inputs(parseResult.GetValue(Inputs)!), host, cancellationToken);
         return host.ExitCode(job);
     }

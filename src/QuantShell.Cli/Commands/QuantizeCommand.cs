@@ -76,7 +76,7 @@ internal static class QuantizeCommand
 
     public static readonly Option<bool> Verbose = new("--verbose", "-v")
     {
-        Description = "For a model file, a line per tensor (what was quantized and how, or why it was copied) before the model's summary line.",
+        Description = "For a model file, a line per tensor (what was done to it and how, or why it was copied) before the file's summary line.",
     };
 
     public static readonly Option<bool> Json = new("--json")

@@ -316,7 +316,7 @@ public abstract class InputJob<TResult> : IDisposable
         Succeeded++;
         foreach (string warning in warnings ?? []) Host.WriteWarning(warning, input);
         Delivered(input, results);
-        foreach (var result in results) Host.WriteResult(result);
+        Host.WriteResults(results);
     }
 
     /// <summary>Runs on the caller's thread when an input's results are about to be delivered.</summary>

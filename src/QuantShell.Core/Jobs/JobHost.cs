@@ -14,6 +14,15 @@ public abstract class JobHost<TResult>
 
     public abstract void WriteResult(TResult result);
 
+    /// <summary>
+    /// One input's results, all of them, in order (a model file's tensors, say): each written by <see cref="WriteResult"/>
+    /// unless the face shows them together (the command line's one summary line per model).
+    /// </summary>
+    public virtual void WriteResults(IReadOnlyList<TResult> results)
+    {
+        foreach (var result in results) WriteResult(result);
+    }
+
     /// <summary>One input (or the quantizer file) failed; the job goes on with the others.</summary>
     public abstract void WriteError(QuantShellException error, JobInput? input);
 
