@@ -109,6 +109,28 @@ public sealed class ErrorIdTests : IDisposable
         AssertOneError(run, "CalibrationShapeMismatch", "same rank");
     }
 
+    /// <summary>
+    /// Pooling inputs (--calibrate, new --from-path) where none can be pooled: each input's own error, once, with its exit
+    /// code, and no second error about the pool (it said "No readable input is left", exit 3, after each of these).
+    /// </summary>
+    [Theory]
+    [InlineData("model", "ParameterNotApplicable", ExitCode.InvalidArguments, "quantize", "--calibrate")]
+    [InlineData("model", "ParameterNotApplicable", ExitCode.InvalidArguments, "measure", "--calibrate")]
+    [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "quantize", "--calibrate")]
+    [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "measure", "--calibrate")]
+    [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "new", "--method", "pot", "--from-path")]
+    public void Pooling_WhereNoInputCanBePooled_ReportsEachInputsOwnError(string input, string errorId, ExitCode code, params string[] command)
+    {
+        string model = _temp.File("small_cnn.onnx");
+        if (!File.Exists(model)) File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), model);
+        string path = input == "model" ? model : _temp.File("missing.npy");
+        var run = CliRunner.Run([command[0], .. command[0] == "new" ? Array.Empty<string>() : [path], .. command[1..], .. command[0] == "new" ? [path] : Array.Empty<string>(),
+                                 .. command[0] == "quantize" ? ["--output-path", _temp.File("o.onnx")] : Array.Empty<string>()]);
+        AssertOneError(run, errorId, path);
+        Assert.Equal(code, run.Code);
+        Assert.False(File.Exists(_temp.File("o.onnx")));
+    }
+
     [SkippableFact]
     public void QuantizerFile_ThatCannotBeRead_IsRefused()
     {

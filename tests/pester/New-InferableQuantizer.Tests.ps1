@@ -155,6 +155,23 @@ Describe 'New-InferableQuantizer' {
             { New-InferableQuantizer -Method Uniform -MinRange -1 -MaxRange 1 -FromPath $a } | Should -Throw -ErrorId "SelectionOptionNotApplicable,$fqid"
         }
 
+        It 'reports each -FromPath that names no file, and nothing else: no quantizer, no second error' {
+            $missing = Join-Path $dir 'missing.npy'
+            $out = New-InferableQuantizer -Method Pot -FromPath $missing, (Join-Path $dir 'none*.npy') -ErrorVariable failures -ErrorAction SilentlyContinue
+            $out | Should -BeNullOrEmpty
+            @($failures).Count | Should -Be 2
+            $failures[0].FullyQualifiedErrorId | Should -BeLike "InputFileNotFound,*"
+        }
+
+        It 'with one readable file among unreadable ones, reports each unreadable one and chooses from the rest' {
+            $bad = Join-Path $dir 'bad.npy'
+            [IO.File]::WriteAllBytes($bad, [byte[]](1, 2, 3))
+            $q = New-InferableQuantizer -Method Pot -FromPath $a, $bad -ErrorMethod NoClipping -ErrorVariable failures -ErrorAction SilentlyContinue
+            $q.Spec.Threshold[0] | Should -Be 4
+            @($failures).Count | Should -Be 1
+            Remove-Item -LiteralPath $bad
+        }
+
         It 'rejects -P without -ErrorMethod Lp' {
             { New-InferableQuantizer -Method Pot -FromPath $a -P 3 } | Should -Throw -ErrorId "ParameterNotApplicable,$fqid"
         }

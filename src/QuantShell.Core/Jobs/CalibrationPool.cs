@@ -32,9 +32,10 @@ internal sealed class CalibrationPool
     /// <summary>
     /// Reads <paramref name="inputs"/> and chooses <paramref name="recipe"/>'s values from them. With
     /// <paramref name="npyOnly"/> a model file is refused (its tensors' values are chosen per tensor instead). Each input
-    /// that fails goes to <paramref name="fail"/>; none left is an error of the whole request.
+    /// that fails goes to <paramref name="fail"/>; when every one failed there is nothing to choose from and nothing more
+    /// to say: null (the errors reported are the request's).
     /// </summary>
-    public static CalibrationPool Read(QuantizerRecipe recipe, IReadOnlyList<JobInput> inputs, bool npyOnly,
+    public static CalibrationPool? Read(QuantizerRecipe recipe, IReadOnlyList<JobInput> inputs, bool npyOnly,
                                        Action<JobInput, QuantShellException> fail, CancellationToken cancellationToken)
     {
         var readable = new List<(JobInput Input, NpyArray Array)>(inputs.Count);
@@ -52,8 +53,7 @@ internal sealed class CalibrationPool
                 fail(input, ex);
             }
         }
-        if (readable.Count == 0)
-            throw new QuantShellException("No readable input is left to choose the quantizer from.", ErrorIds.SelectionNoData, QuantShellErrorKind.InvalidData, string.Join(", ", inputs));
+        if (readable.Count == 0) return null;
         var quantizer = recipe.ResolveFor(readable.Select(r => r.Array).ToList(), string.Join(", ", readable.Select(r => r.Input.Name)));
         return new CalibrationPool(readable, quantizer, recipe.Describe(readable.Count));
     }

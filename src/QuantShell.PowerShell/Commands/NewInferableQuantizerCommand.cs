@@ -108,6 +108,11 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
             _inputs.Add(JobInput.File(file));
     }
 
-    protected override void EndProcessing() =>
+    protected override void EndProcessing()
+    {
+        // -FromPath that resolved to no file has had an error record for each path; with no data there is nothing to
+        // choose from (building from the parameters alone would fail on the values -FromPath was to choose).
+        if (ParameterSetName != ParametersSet && _inputs.Count == 0) return;
         JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _arguments! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3)));
+    }
 }

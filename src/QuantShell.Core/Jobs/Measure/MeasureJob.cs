@@ -58,7 +58,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             base.StartCollected(inputs);
             return;
         }
-        var pool = CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation);
+        if (CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation) is not { } pool) return;
         bool plot = PlotAllowed();
         foreach (var (input, array) in pool.Inputs)
             Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);

@@ -27,7 +27,11 @@ public static class NewQuantizerJob
             if (!recipe.ChoosesFromData)
                 throw new QuantizerValidationException($"{Parameter.FromPath} chooses the values from data, but they are all given; leave {Parameter.FromPath} out or leave the values out.",
                     Parameter.FromPath, ErrorIds.SelectionOptionNotApplicable);
-            created = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => host.WriteError(error, input), cancellationToken).Quantizer;
+            // Each file that cannot be read is reported; when none could be, the last one's error is the request's own.
+            var errors = new List<(JobInput Input, QuantShellException Error)>();
+            var pool = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => errors.Add((input, error)), cancellationToken);
+            foreach (var (input, error) in pool is null ? errors[..^1] : errors) host.WriteError(error, input);
+            created = pool?.Quantizer ?? throw errors[^1].Error;
         }
         if (request.OutputPath is not null && host.ShouldProcess(request.OutputPath, "Write quantizer file"))
             QuantizerFile.Write(request.OutputPath, created.Spec, new WriteOptions { Force = request.Force, Fsync = request.Fsync });
