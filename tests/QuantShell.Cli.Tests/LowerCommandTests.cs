@@ -32,6 +32,29 @@ public sealed class LowerCommandTests : IDisposable
         Assert.Equal(model.ToByteArray(), File.ReadAllBytes(output));
     }
 
+    [Fact]
+    public void Lower_AModelWithoutMctNodes_WarnsWhy_AndWritesItUnchanged()
+    {
+        // A plain float model, then its qdq form (standard ONNX already): nothing to lower in either, and the warning says so.
+        string plain = _temp.File("small_cnn.onnx");
+        File.Copy(Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "models", "small_cnn.onnx"), plain);
+        string qdq = _temp.File("small_cnn.qdq.onnx");
+        Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", plain, "--format", "qdq", "--output-path", qdq).Code);
+        foreach (var (input, standard) in new[] { (plain, false), (qdq, true) })
+        {
+            string output = _temp.File("lowered.onnx");
+            var run = CliRunner.Run("lower", input, "-o", output, "--force");
+            Assert.True(run.Code == ExitCode.Success, run.ToString());
+            string warning = Assert.Single(run.StderrLines);
+            Assert.StartsWith($"dotnet-quant: warning: {input}: nothing lowered, the output is the same model: it has no node of the mct_quantizers domain", warning);
+            Assert.Equal(standard, warning.Contains("QuantizeLinear/DequantizeLinear nodes are standard ONNX already", StringComparison.Ordinal));
+            Assert.Contains(": 0 weight quantizers as fake, 0 activation quantizers as exact", Assert.Single(run.StdoutLines));
+            Assert.Equal(OnnxModel.Load(input).ToByteArray(), File.ReadAllBytes(output));
+        }
+        // A model MCT exported has no warning.
+        Assert.Empty(CliRunner.Run("lower", Copy("mctq_0"), "-o", _temp.File("m.onnx")).Stderr);
+    }
+
     [Theory]
     [InlineData("qdq", "exact")]
     [InlineData("fake", "qdq")]

@@ -68,6 +68,12 @@ public sealed class LowerJob : InputJob<LowerResult>
         int nodesBefore = model.Proto.Graph.Node.Count;
         var nodes = MctLowering.Lower(model, _weights, _activations, token);
         token.ThrowIfCancellationRequested();
+        if (nodes.Count == 0)
+        {
+            int qdq = model.Proto.Graph.Node.Count(n => n.OpType is "QuantizeLinear" or "DequantizeLinear");
+            string already = qdq > 0 ? $"; its {qdq} QuantizeLinear/DequantizeLinear nodes are standard ONNX already" : "";
+            Warn(input, $"{input.Name}: nothing lowered, the output is the same model: it has no node of the mct_quantizers domain (the quantizers MCT's export writes){already}.");
+        }
         model.Save(outputPath, new WriteOptions { Force = _request.Force, Fsync = _request.Fsync }, outputName);
         return new LowerResult
         {
