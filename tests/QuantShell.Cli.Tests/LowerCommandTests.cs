@@ -55,6 +55,21 @@ public sealed class LowerCommandTests : IDisposable
         Assert.Empty(CliRunner.Run("lower", Copy("mctq_0"), "-o", _temp.File("m.onnx")).Stderr);
     }
 
+    [Fact]
+    public void Lower_AnotherKindOfTensorFile_SaysWhatItIs()
+    {
+        string npy = _temp.File("w.npy");
+        new QuantShell.Core.Formats.NpyArray([2, 2], new float[] { 1, 2, 3, 4 }).Write(npy);
+        string garbage = _temp.File("g.onnx");
+        File.WriteAllBytes(garbage, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        foreach (var (input, expected) in new[] { (npy, $"{npy}: not an ONNX model: it is an .npy file. [OnnxModelInvalid]"), (garbage, $"{garbage}: not a valid ONNX model: the protobuf is truncated or malformed") })
+        {
+            var run = CliRunner.Run("lower", input, "-o", _temp.File("o.onnx"));
+            Assert.Equal(ExitCode.InvalidInput, run.Code);
+            Assert.StartsWith($"dotnet-quant: error: {expected}", Assert.Single(run.StderrLines));
+        }
+    }
+
     [Theory]
     [InlineData("qdq", "exact")]
     [InlineData("fake", "qdq")]

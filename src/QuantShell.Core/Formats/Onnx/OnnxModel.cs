@@ -70,11 +70,38 @@ public sealed class OnnxModel
             if (length > MaxModelBytes)
                 throw new TensorFormatException(name, $"the file is {length} bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data files).", ErrorIds.OnnxModelTooLarge);
             if (length == 0) return Parse([], name, directory);
-            return ParseFile(handle, checked((int)length), name, directory);
+            try
+            {
+                return ParseFile(handle, checked((int)length), name, directory);
+            }
+            catch (TensorFormatException ex) when (ex.ErrorId == ErrorIds.OnnxModelInvalid && OtherKind(path) is { } kind)
+            {
+                throw new TensorFormatException(name, $"not an ONNX model: it is {kind}.", ErrorIds.OnnxModelInvalid);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex);
+        }
+    }
+
+    /// <summary>What a file that does not parse as ONNX is instead, when its first bytes say (an .npy file, a zip, ...).</summary>
+    private static string? OtherKind(string path)
+    {
+        try
+        {
+            return TensorFiles.Recognize(path) switch
+            {
+                TensorFileKind.Npy => "an .npy file",
+                TensorFileKind.Npz => "an .npz file",
+                TensorFileKind.Safetensors => "a safetensors file",
+                TensorFileKind.PyTorch => "a PyTorch checkpoint",
+                _ => null,
+            };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
