@@ -131,6 +131,25 @@ public sealed class ErrorIdTests : IDisposable
         Assert.False(File.Exists(_temp.File("o.onnx")));
     }
 
+    /// <summary>A folder given where files are expected: the error says which files it holds and how to give them.</summary>
+    [Fact]
+    public void AFolderOfTensorFiles_GivenAsAnInput_SaysHowToGiveItsFiles()
+    {
+        string folder = _temp.File("samples");
+        Directory.CreateDirectory(folder);
+        foreach (string name in new[] { "a.npy", "b.npy", "c.NPY", "m.onnx", "notes.txt" }) File.WriteAllBytes(Path.Combine(folder, name), [0]);
+        string hint = $"It holds 3 .npy files, 1 .onnx file: give them with a wildcard, '{Path.Join(folder, "*.npy")}'.";
+        AssertOneError(CliRunner.Run("measure", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
+        AssertOneError(CliRunner.Run("quantize", folder), "ModelFolderInvalid", $"Hugging Face model folders of safetensors shards. {hint}");
+        AssertOneError(CliRunner.Run("lower", folder), "InputIsDirectory", hint);
+        // A folder of none of them: no hint.
+        string empty = _temp.File("empty");
+        Directory.CreateDirectory(empty);
+        var run = CliRunner.Run("inspect", empty);
+        AssertOneError(run, "InputIsDirectory");
+        Assert.EndsWith("is a directory, not a file. [InputIsDirectory]", run.StderrLines[0]);
+    }
+
     [SkippableFact]
     public void QuantizerFile_ThatCannotBeRead_IsRefused()
     {

@@ -72,7 +72,7 @@ public sealed class ModelFolder
         if (!File.Exists(indexPath))
         {
             if (!File.Exists(Path.Combine(fullPath, SingleFileName)))
-                throw new QuantShellException($"{name}: is a folder without {IndexFileName} or {SingleFileName}; QuantShell reads Hugging Face model folders of safetensors shards.",
+                throw new QuantShellException($"{name}: is a folder without {IndexFileName} or {SingleFileName}; QuantShell reads Hugging Face model folders of safetensors shards.{IO.PathChecks.FilesInFolder(fullPath, name)}",
                     ErrorIds.ModelFolderInvalid, QuantShellErrorKind.InvalidArgument, name);
             var single = ReadShard(fullPath, name, SingleFileName);
             var folder = new ModelFolder(fullPath, name, null, config, [single]);

@@ -12,9 +12,37 @@ internal static class PathChecks
     public static void CheckInput(string fullPath, string name)
     {
         if (Directory.Exists(fullPath))
-            throw new QuantShellException($"{name}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
+            throw new QuantShellException($"{name}: is a directory, not a file.{FilesInFolder(fullPath, name)}", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
         if (!File.Exists(fullPath))
             throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
+    }
+
+    private static readonly string[] TensorFileExtensions = [".npy", ".npz", ".safetensors", ".onnx", ".pt", ".pth", ".bin", ".ckpt"];
+
+    /// <summary>
+    /// For a folder given where a file was expected: which files of the kinds QuantShell reads it holds, and how to give
+    /// them (" It holds 4 .npy files: give them with a wildcard, 'DIR/*.npy'."); empty when it holds none (or cannot be listed).
+    /// </summary>
+    public static string FilesInFolder(string fullPath, string name)
+    {
+        try
+        {
+            var counts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            foreach (string file in Directory.EnumerateFiles(fullPath).Take(100_000))
+            {
+                string extension = Path.GetExtension(file);
+                if (TensorFileExtensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
+                    counts[extension.ToLowerInvariant()] = counts.GetValueOrDefault(extension.ToLowerInvariant()) + 1;
+            }
+            if (counts.Count == 0) return "";
+            var most = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
+            string held = string.Join(", ", most.Select(c => $"{c.Value} {c.Key} file{(c.Value == 1 ? "" : "s")}"));
+            return $" It holds {held}: give them with a wildcard, '{Path.Join(name, "*" + most[0].Key)}'.";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     /// <summary>

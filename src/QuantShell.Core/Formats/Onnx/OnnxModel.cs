@@ -61,7 +61,7 @@ public sealed class OnnxModel
         {
             var info = new FileInfo(path);
             if (System.IO.Directory.Exists(path))
-                throw new QuantShellException($"{name}: is a directory, not a file.", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
+                throw new QuantShellException($"{name}: is a directory, not a file.{IO.PathChecks.FilesInFolder(path, name)}", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
             if (!info.Exists)
                 throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
             // The length of what was opened: a symbolic link's own FileInfo.Length is the length of its target's name.
