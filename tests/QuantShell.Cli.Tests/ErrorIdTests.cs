@@ -131,6 +131,19 @@ public sealed class ErrorIdTests : IDisposable
         Assert.False(File.Exists(_temp.File("o.onnx")));
     }
 
+    /// <summary>A tensor file given where a quantizer file or a rules file goes (a slip of the argument order): the error says what it is.</summary>
+    [Fact]
+    public void ATensorFile_GivenAsTheQuantizerOrTheRules_SaysWhatItIs()
+    {
+        string npy = Seed();
+        AssertOneError(CliRunner.Run("quantize", npy, "--quantizer", npy, "--output-path", _temp.File("o.npy")), "QuantizerFileInvalid", $"{npy}: is an .npy file, not a quantizer file (JSON).");
+        AssertOneError(CliRunner.Run("quantize", npy, "--rules", npy, "--output-path", _temp.File("o.npy")), "RulesInvalid", $"{npy}: is an .npy file, not a rules file (JSON).");
+        // Bytes that are not UTF-8 and no tensor file: as before.
+        string binary = _temp.File("q.json");
+        File.WriteAllBytes(binary, [0x7b, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88]);
+        AssertOneError(CliRunner.Run("quantize", npy, "--quantizer", binary, "--output-path", _temp.File("o.npy")), "QuantizerFileInvalid", "quantizer file is not valid UTF-8.");
+    }
+
     /// <summary>A folder given where files are expected: the error says which files it holds and how to give them.</summary>
     [Fact]
     public void AFolderOfTensorFiles_GivenAsAnInput_SaysHowToGiveItsFiles()

@@ -39,6 +39,30 @@ public static class TensorFiles
         return null;
     }
 
+    /// <summary>
+    /// What a file is, in words, when its first bytes (or, for ONNX, its name) say so: "an .npy file", "a PyTorch
+    /// checkpoint", ...; null when it is none of them or cannot be read. For errors about a file given in the wrong place.
+    /// </summary>
+    public static string? Describe(string path)
+    {
+        try
+        {
+            return Recognize(path) switch
+            {
+                TensorFileKind.Npy => "an .npy file",
+                TensorFileKind.Npz => "an .npz file",
+                TensorFileKind.Safetensors => "a safetensors file",
+                TensorFileKind.PyTorch => "a PyTorch checkpoint",
+                TensorFileKind.Onnx => "an ONNX model",
+                _ => null,
+            };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Opens a tensor file; <paramref name="name"/> (default: the path) names it in errors.</summary>
     public static TensorFile Open(string path, string? name = null)
     {

@@ -47,7 +47,11 @@ public static class QuantizerFile
             if (length > MaxFileBytes) throw new QuantShellException($"{path}: quantizer file is {length} bytes; the limit is {MaxFileBytes}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
             text = File.ReadAllText(path, new UTF8Encoding(false, true));
         }
-        catch (DecoderFallbackException) { throw new QuantShellException($"{path}: quantizer file is not valid UTF-8.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path); }
+        catch (DecoderFallbackException)
+        {
+            string what = Formats.TensorFiles.Describe(path) is { } kind ? $"is {kind}, not a quantizer file (JSON)" : "quantizer file is not valid UTF-8";
+            throw new QuantShellException($"{path}: {what}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
+        }
         catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", ErrorIds.QuantizerFileUnreadable, QuantShellErrorKind.ReadFailed, path, ex); }
         catch (UnauthorizedAccessException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", ErrorIds.QuantizerFileUnreadable, QuantShellErrorKind.ReadFailed, path, ex); }
         return Parse(text, path);

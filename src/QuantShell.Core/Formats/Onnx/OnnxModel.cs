@@ -74,7 +74,7 @@ public sealed class OnnxModel
             {
                 return ParseFile(handle, checked((int)length), name, directory);
             }
-            catch (TensorFormatException ex) when (ex.ErrorId == ErrorIds.OnnxModelInvalid && OtherKind(path) is { } kind)
+            catch (TensorFormatException ex) when (ex.ErrorId == ErrorIds.OnnxModelInvalid && TensorFiles.Describe(path) is { } kind && !kind.Contains("ONNX", StringComparison.Ordinal))
             {
                 throw new TensorFormatException(name, $"not an ONNX model: it is {kind}.", ErrorIds.OnnxModelInvalid);
             }
@@ -82,26 +82,6 @@ public sealed class OnnxModel
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex);
-        }
-    }
-
-    /// <summary>What a file that does not parse as ONNX is instead, when its first bytes say (an .npy file, a zip, ...).</summary>
-    private static string? OtherKind(string path)
-    {
-        try
-        {
-            return TensorFiles.Recognize(path) switch
-            {
-                TensorFileKind.Npy => "an .npy file",
-                TensorFileKind.Npz => "an .npz file",
-                TensorFileKind.Safetensors => "a safetensors file",
-                TensorFileKind.PyTorch => "a PyTorch checkpoint",
-                _ => null,
-            };
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
         }
     }
 
