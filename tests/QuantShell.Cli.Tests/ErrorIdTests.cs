@@ -119,6 +119,7 @@ public sealed class ErrorIdTests : IDisposable
     [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "quantize", "--calibrate")]
     [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "measure", "--calibrate")]
     [InlineData("missing", "InputFileNotFound", ExitCode.IOError, "new", "--method", "pot", "--from-path")]
+    [InlineData("model", "ParameterNotApplicable", ExitCode.InvalidArguments, "new", "--method", "pot", "--from-path")]
     public void Pooling_WhereNoInputCanBePooled_ReportsEachInputsOwnError(string input, string errorId, ExitCode code, params string[] command)
     {
         string model = _temp.File("small_cnn.onnx");
@@ -127,6 +128,8 @@ public sealed class ErrorIdTests : IDisposable
         var run = CliRunner.Run([command[0], .. command[0] == "new" ? Array.Empty<string>() : [path], .. command[1..], .. command[0] == "new" ? [path] : Array.Empty<string>(),
                                  .. command[0] == "quantize" ? ["--output-path", _temp.File("o.onnx")] : Array.Empty<string>()]);
         AssertOneError(run, errorId, path);
+        if (input == "model")
+            Assert.Contains($"{path}: is an ONNX model; {(command[0] == "new" ? "--from-path" : "--calibrate")} pools .npy inputs (a model file's tensors each get their own values when it is quantized).", run.Stderr);
         Assert.Equal(code, run.Code);
         Assert.False(File.Exists(_temp.File("o.onnx")));
     }

@@ -30,12 +30,12 @@ internal sealed class CalibrationPool
     public SelectionInfo? Selection { get; }
 
     /// <summary>
-    /// Reads <paramref name="inputs"/> and chooses <paramref name="recipe"/>'s values from them. With
-    /// <paramref name="npyOnly"/> a model file is refused (its tensors' values are chosen per tensor instead). Each input
+    /// Reads <paramref name="inputs"/> and chooses <paramref name="recipe"/>'s values from them. A model file is refused,
+    /// naming <paramref name="pooledBy"/> (the parameter that pools: its tensors' values are chosen per tensor instead). Each input
     /// that fails goes to <paramref name="fail"/>; when every one failed there is nothing to choose from and nothing more
     /// to say: null (the errors reported are the request's).
     /// </summary>
-    public static CalibrationPool? Read(QuantizerRecipe recipe, IReadOnlyList<JobInput> inputs, bool npyOnly,
+    public static CalibrationPool? Read(QuantizerRecipe recipe, IReadOnlyList<JobInput> inputs, Parameter pooledBy,
                                        Action<JobInput, QuantShellException> fail, CancellationToken cancellationToken)
     {
         var readable = new List<(JobInput Input, NpyArray Array)>(inputs.Count);
@@ -44,8 +44,9 @@ internal sealed class CalibrationPool
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                if (npyOnly && input.Kind() != TensorFileKind.Npy)
-                    throw new QuantShellException($"{input.Name}: {Parameter.Calibrate} pools .npy inputs; the values of a model file's tensors are chosen per tensor.", ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, Parameter.Calibrate.Name);
+                if (input.Kind() is var kind && kind != TensorFileKind.Npy)
+                    throw new QuantShellException($"{input.Name}: is {TensorFiles.Describe(input.FullPath!) ?? "a model file"}; {pooledBy} pools .npy inputs (a model file's tensors each get their own values when it is quantized).",
+                        ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, pooledBy.Name);
                 readable.Add((input, input.ReadArray()));
             }
             catch (QuantShellException ex)

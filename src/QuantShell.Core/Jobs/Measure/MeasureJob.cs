@@ -58,7 +58,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             base.StartCollected(inputs);
             return;
         }
-        if (CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation) is not { } pool) return;
+        if (CalibrationPool.Read(_recipe, inputs, Parameter.Calibrate, Fail, Cancellation) is not { } pool) return;
         bool plot = PlotAllowed();
         foreach (var (input, array) in pool.Inputs)
             Enqueue(input, _ => [MeasureArray(input, array, pool.Quantizer, pool.Selection, plot)]);

@@ -29,7 +29,7 @@ public static class NewQuantizerJob
                     Parameter.FromPath, ErrorIds.SelectionOptionNotApplicable);
             // Each file that cannot be read is reported; when none could be, the last one's error is the request's own.
             var errors = new List<(JobInput Input, QuantShellException Error)>();
-            var pool = CalibrationPool.Read(recipe, inputs, npyOnly: false, (input, error) => errors.Add((input, error)), cancellationToken);
+            var pool = CalibrationPool.Read(recipe, inputs, Parameter.FromPath, (input, error) => errors.Add((input, error)), cancellationToken);
             foreach (var (input, error) in pool is null ? errors[..^1] : errors) host.WriteError(error, input);
             created = pool?.Quantizer ?? throw errors[^1].Error;
         }

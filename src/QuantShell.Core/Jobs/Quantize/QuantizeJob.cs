@@ -90,7 +90,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             return;
         }
 
-        if (CalibrationPool.Read(_recipe, inputs, npyOnly: true, Fail, Cancellation) is not { } pool) return;
+        if (CalibrationPool.Read(_recipe, inputs, Parameter.Calibrate, Fail, Cancellation) is not { } pool) return;
         ExportQuantizer(pool.Quantizer.Spec);
         foreach (var (input, array) in pool.Inputs)
         {
