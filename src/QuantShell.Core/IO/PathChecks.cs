@@ -17,8 +17,6 @@ internal static class PathChecks
             throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
     }
 
-    private static readonly string[] TensorFileExtensions = [".npy", ".npz", ".safetensors", ".onnx", ".pt", ".pth", ".bin", ".ckpt"];
-
     /// <summary>
     /// For a folder given where a file was expected: which files of the kinds QuantShell reads it holds, and how to give
     /// them (" It holds 4 .npy files: give them with a wildcard, 'DIR/*.npy'."); empty when it holds none (or cannot be listed).
@@ -27,12 +25,11 @@ internal static class PathChecks
     {
         try
         {
-            var counts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (string file in Directory.EnumerateFiles(fullPath).Take(100_000))
             {
-                string extension = Path.GetExtension(file);
-                if (TensorFileExtensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
-                    counts[extension.ToLowerInvariant()] = counts.GetValueOrDefault(extension.ToLowerInvariant()) + 1;
+                string extension = Path.GetExtension(file).ToLowerInvariant();
+                if (Formats.TensorFiles.Extensions.Contains(extension)) counts[extension] = counts.GetValueOrDefault(extension) + 1;
             }
             if (counts.Count == 0) return "";
             var most = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
