@@ -245,7 +245,7 @@ internal static class GridErrorSums
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double Term<T>(T raw, in GridD grid, bool absolute) where T : unmanaged
     {
-        double v = typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref raw) : Unsafe.As<T, double>(ref raw);
+        double v = Widen(raw);
         double a = grid.Low, b = grid.High, step = grid.Step;
         double clipped = v > a ? v : a;
         clipped = clipped < b ? clipped : b;
@@ -517,7 +517,7 @@ internal static class GridErrorSums
         for (; i < x.Length; i++)
         {
             T raw = x[i];
-            double v = typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref raw) : Unsafe.As<T, double>(ref raw);
+            double v = Widen(raw);
             double clipped = v > a ? v : a;
             clipped = clipped < b ? clipped : b;
             double d = v - (step * Math.Round((clipped - a) / step) + a);
