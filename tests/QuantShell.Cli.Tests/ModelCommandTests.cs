@@ -143,6 +143,30 @@ public sealed class ModelCommandTests : IDisposable
         Assert.Contains("[OptionConflict]", conflict.Stderr);
     }
 
+    /// <summary>
+    /// A rule whose per-channel quantizer does not fit a tensor it matches (an axis out of range, a value count no axis
+    /// has): the error names the file, the tensor and its shape, the rule, and the rules file's field (channelAxis), not a
+    /// command-line option; quantize and measure alike, before any output is written.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"target": "weights", "method": "pot", "numBits": 4, "perChannel": true, "channelAxis": 7}""", "ChannelAxisOutOfRange",
+                "channelAxis 7 is out of range for a tensor of rank 2 (allowed: -2..1).")]
+    [InlineData("""{"target": "weights", "method": "pot", "numBits": 4, "perChannel": true, "threshold": [1, 2, 4]}""", "ChannelCountMismatch",
+                "threshold has 3 values but no axis of shape (6, 5) has length 3; give one value per channel of an axis, or choose the axis with channelAxis.")]
+    public void Quantize_ARuleThatDoesNotFitATensor_NamesTheRuleAndItsFields(string quantizer, string errorId, string problem)
+    {
+        string model = WriteModel();
+        string rules = _temp.File("fit.rules.json");
+        File.WriteAllText(rules, $$"""{"rules": [{"match": "*.bias", "skip": true}, {"match": "encoder.*", "quantizer": {{quantizer}}}]}""");
+        string output = _temp.File("fit.npz");
+        foreach (var run in new[] { CliRunner.Run("quantize", model, "--rules", rules, "--output-path", output), CliRunner.Run("measure", model, "--rules", rules) })
+        {
+            Assert.Equal(ExitCode.InvalidArguments, run.Code);
+            Assert.Equal($"dotnet-quant: error: {model}: tensor 'encoder.weight' (shape (6, 5)) matches {rules}: rule 1 ('encoder.*'): {problem} [{errorId}]", Assert.Single(run.StderrLines));
+        }
+        Assert.False(File.Exists(output));
+    }
+
     [Theory]
     [InlineData("OutputFormatNotSupported", "--format", "qdq")]
     [InlineData("OptionConflict", "--rules", "RULES", "--method", "pot")]

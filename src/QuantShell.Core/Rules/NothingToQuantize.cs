@@ -30,7 +30,7 @@ internal static class NothingToQuantize
     /// <summary>The same, deciding each tensor with <paramref name="policy"/>; null when some tensor would be quantized.</summary>
     public static string? WhyAny(TensorFile file, TensorPolicy policy)
     {
-        var decisions = file.Tensors.Select(policy.Decide).ToList();
+        var decisions = file.Tensors.Select(policy.DeciderFor(file.Name)).ToList();
         return decisions.Any(d => d.Recipe is not null) ? null : Why(file, policy, decisions.Select(d => d.SkipCategory));
     }
 

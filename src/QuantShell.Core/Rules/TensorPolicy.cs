@@ -64,8 +64,41 @@ public sealed class TensorPolicy
         return (arguments with { PerChannel = true, ChannelAxis = arguments.ChannelAxis ?? axis }).Check();
     }
 
+    /// <summary>
+    /// A rule's per-channel quantizer checked against a tensor it matched, before anything is read: its channel axis in
+    /// range, its values one per channel. The rules file gave those, so the error names the rule and its field names
+    /// (channelAxis), not a command-line option the user did not write.
+    /// </summary>
+    private static void CheckFits(QuantizerRecipe recipe, StoredTensor tensor, string rule, string? file)
+    {
+        var spec = recipe.Spec;
+        if (!spec.PerChannel) return;
+        try
+        {
+            if (recipe.ChoosesFromData) spec.ResolveSelectionAxis(tensor.Shape);
+            else spec.ResolveChannels(tensor.Shape, (spec.Method == QuantizationMethod.Uniform ? spec.MinRange : spec.Threshold)!.Count);
+        }
+        catch (QuantizerValidationException ex)
+        {
+            string message = ex.MessageIn(new ParameterSpelling(name => char.ToLowerInvariant(name[0]) + name[1..], value => value));
+            string where = file is null ? "" : $"{file}: ";
+            throw new QuantShellException($"{where}tensor '{tensor.Name}' (shape {tensor.ShapeText}) matches {rule}: {message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, rule, ex);
+        }
+    }
+
     /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
-    internal TensorDecision Decide(StoredTensor tensor)
+    internal TensorDecision Decide(StoredTensor tensor) => Decide(tensor, null);
+
+    /// <summary>
+    /// <see cref="Decide(StoredTensor)"/> for a tensor of <paramref name="file"/> (its name, for a rule that does not fit
+    /// the tensor); as a function, for the writers that decide tensor by tensor.
+    /// </summary>
+    internal Func<StoredTensor, TensorDecision> DeciderFor(string file) => tensor => Decide(tensor, file);
+
+    /// <summary>The same for a model folder's shard: <see cref="DecideLinearWeight(StoredTensor, string?)"/>.</summary>
+    internal Func<StoredTensor, TensorDecision> LinearWeightDeciderFor(string file) => tensor => DecideLinearWeight(tensor, file);
+
+    private TensorDecision Decide(StoredTensor tensor, string? file)
     {
         if (!tensor.DType.IsFloating)
             return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)",
@@ -77,7 +110,10 @@ public sealed class TensorPolicy
             if (Rules.Match(tensor) is not { } match)
                 return TensorDecision.Skip("no rule matches it", "no rule matches");
             var (rule, index) = match;
-            return rule.Skip ? TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it", $"skipped by rule {index} ('{rule.Match}')") : TensorDecision.Quantize(rule.Recipe());
+            if (rule.Skip) return TensorDecision.Skip($"rule {index} ('{rule.Match}') skips it", $"skipped by rule {index} ('{rule.Match}')");
+            var recipe = rule.Recipe();
+            CheckFits(recipe, tensor, $"{Rules.Source}: rule {index} ('{rule.Match}')", file);
+            return TensorDecision.Quantize(recipe);
         }
         if (tensor.GraphRole is { } role)
         {
@@ -99,9 +135,9 @@ public sealed class TensorPolicy
     /// llm-compressor's default), per channel on axis 0, values not given chosen by
     /// <see cref="SelectionOptions.DefaultFolderErrorMethod"/> unless an error method is given.
     /// </summary>
-    internal TensorDecision DecideLinearWeight(StoredTensor tensor)
+    private TensorDecision DecideLinearWeight(StoredTensor tensor, string? file)
     {
-        if (Rules is not null || !tensor.DType.IsFloating || tensor.ElementCount == 0) return Decide(tensor);
+        if (Rules is not null || !tensor.DType.IsFloating || tensor.ElementCount == 0) return Decide(tensor, file);
         if (!tensor.Name.EndsWith(".weight", StringComparison.Ordinal) || tensor.Rank != 2)
             return TensorDecision.Skip($"by default a model folder's Linear weights are quantized (2-D '*.weight'); this is rank {tensor.Rank} '{tensor.Name}' (give rules to choose others)",
                 "not a Linear weight (by default)");

@@ -159,9 +159,9 @@ internal sealed class FolderQuantizer
             var ignored = new List<string>();
             results[i] = AtomicFile.Write(stagedPath, writeOptions, stream => _form switch
             {
-                OutputFormat.Fake => ModelQuantizer.WriteFake(file, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
-                OutputFormat.Int => ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, finalPath, _policy.DecideLinearWeight, _options, BytesDone, token),
-                OutputFormat.CompressedTensors => CompressedTensorsWriter.Write(file, stream, finalPath, _policy.DecideLinearWeight, _options, modules, ignored, BytesDone, token),
+                OutputFormat.Fake => ModelQuantizer.WriteFake(file, stream, finalPath, _policy.LinearWeightDeciderFor(file.Name), _options, BytesDone, token),
+                OutputFormat.Int => ModelQuantizer.WriteInt(file, TensorFileKind.Safetensors, stream, finalPath, _policy.LinearWeightDeciderFor(file.Name), _options, BytesDone, token),
+                OutputFormat.CompressedTensors => CompressedTensorsWriter.Write(file, stream, finalPath, _policy.LinearWeightDeciderFor(file.Name), _options, modules, ignored, BytesDone, token),
                 _ => throw new QuantShellException($"{_folder.Name}: the {Quantization.EnumNames.Kebab(_form)} format is for ONNX models; a model folder takes fake, int or compressed-tensors.",
                     ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, "Format"),
             }, Path.Combine(_outputName, shard.FileName));

@@ -178,7 +178,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             RefuseActivations(input);
             // With rules, an .npy file is one tensor named after the file.
             using var file = NpyTensorFile.Open(input.FullPath!, input.Name);
-            var decision = _policy.Decide(file.Tensors[0]);
+            var decision = _policy.DeciderFor(input.Name)(file.Tensors[0]);
             if (decision.Recipe is null)
             {
                 AtomicFile.Write(output.Path!, Output, stream => file.WriteCopy(stream, _ => null, token), output.Name);
@@ -291,14 +291,14 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
         IReadOnlyList<QuantizationResult> results;
         if (file is OnnxTensorFile onnx)
         {
-            results = OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.Decide, options, BytesDone, token, _policy.Rules);
+            results = OnnxModelQuantizer.Quantize(onnx, _request.Format, outputPath, output.Name, Output, _policy.DeciderFor(input.Name), options, BytesDone, token, _policy.Rules);
         }
         else
         {
             RefuseActivations(input);
             results = AtomicFile.Write(output.Path!, Output, stream => _request.Format == OutputFormat.Int
-                ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.Decide, options, BytesDone, token)
-                : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.Decide, options, BytesDone, token), output.Name);
+                ? ModelQuantizer.WriteInt(file, file.Kind, stream, outputPath, _policy.DeciderFor(input.Name), options, BytesDone, token)
+                : ModelQuantizer.WriteFake(file, stream, outputPath, _policy.DeciderFor(input.Name), options, BytesDone, token), output.Name);
         }
         var summary = Summarize(input, file.FormatName, file.Tensors.Count, outputPath, results, inputBytes, FileBytes(outputPath, file, written: true), clock.Elapsed,
             skipped => NothingToQuantize.Why(file, _policy, skipped));
