@@ -143,6 +143,21 @@ public sealed class ModelCommandTests : IDisposable
         Assert.Contains("[OptionConflict]", conflict.Stderr);
     }
 
+    /// <summary>What a quantizer file or a rule says wrongly is named as the file spells it (numBits, threshold[2]), not as an option.</summary>
+    [Fact]
+    public void FileErrors_SpellTheFilesFields()
+    {
+        string model = WriteModel();
+        string quantizer = _temp.File("q.json");
+        File.WriteAllText(quantizer, """{"target": "weights", "method": "pot", "numBits": 8, "threshold": [3]}""");
+        var fromQuantizer = CliRunner.Run("quantize", model, "--quantizer", quantizer, "--output-path", _temp.File("o.npz"));
+        Assert.Equal($"dotnet-quant: error: {quantizer}: threshold must be a power of two for a POT quantizer but is 3. [ThresholdNotPowerOfTwo]", Assert.Single(fromQuantizer.StderrLines));
+        string rules = _temp.File("r.json");
+        File.WriteAllText(rules, """{"rules": [{"match": "*", "quantizer": {"target": "weights", "method": "pot", "numBits": 99}}]}""");
+        var fromRules = CliRunner.Run("quantize", model, "--rules", rules, "--output-path", _temp.File("o.npz"));
+        Assert.Equal($"dotnet-quant: error: {rules}: rule 0: numBits must be between 1 and 16 but is 99. [NumBitsOutOfRange]", Assert.Single(fromRules.StderrLines));
+    }
+
     /// <summary>
     /// A rule whose per-channel quantizer does not fit a tensor it matches (an axis out of range, a value count no axis
     /// has): the error names the file, the tensor and its shape, the rule, and the rules file's field (channelAxis), not a

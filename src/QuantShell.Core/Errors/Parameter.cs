@@ -89,6 +89,14 @@ public sealed class ParameterSpelling(Func<string, string> name, Func<string, st
     /// <summary>The names as they are: <c>ChannelAxis</c>, <c>Format Fake</c>.</summary>
     public static ParameterSpelling Plain { get; } = new(n => n, v => v);
 
+    /// <summary>
+    /// As quantizer and rules files spell their fields and values (<c>channelAxis</c>, <c>method lutPot</c>): for an error
+    /// about what such a file says, which no option of a face gave.
+    /// </summary>
+    public static ParameterSpelling Json { get; } = new(Camel, Camel);
+
+    private static string Camel(string word) => word.Length == 0 ? word : char.ToLowerInvariant(word[0]) + word[1..];
+
     /// <summary>A message with its tokens spelled this way (text without tokens is returned as it is).</summary>
     public string Spell(string message)
     {

@@ -113,7 +113,7 @@ public static class QuantizerFile
         }
         catch (QuantizerValidationException ex)
         {
-            throw new QuantShellException($"{sourceName}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, sourceName, ex);
+            throw new QuantShellException($"{sourceName}: {ex.MessageIn(ParameterSpelling.Json)}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, sourceName, ex);
         }
         return spec;
     }

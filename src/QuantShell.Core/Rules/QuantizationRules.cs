@@ -214,7 +214,7 @@ public sealed class QuantizationRules
             }
             catch (QuantShellException ex)
             {
-                throw new QuantShellException($"{where}: {ex.Message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, where, ex);
+                throw new QuantShellException($"{where}: {ex.MessageIn(ParameterSpelling.Json)}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, where, ex);
             }
         }
         return rule;

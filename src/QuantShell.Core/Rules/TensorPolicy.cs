@@ -80,7 +80,7 @@ public sealed class TensorPolicy
         }
         catch (QuantizerValidationException ex)
         {
-            string message = ex.MessageIn(new ParameterSpelling(name => char.ToLowerInvariant(name[0]) + name[1..], value => value));
+            string message = ex.MessageIn(ParameterSpelling.Json);
             string where = file is null ? "" : $"{file}: ";
             throw new QuantShellException($"{where}tensor '{tensor.Name}' (shape {tensor.ShapeText}) matches {rule}: {message}", ex.ErrorId, QuantShellErrorKind.InvalidArgument, rule, ex);
         }
