@@ -143,6 +143,21 @@ public sealed class ModelCommandTests : IDisposable
         Assert.Contains("[OptionConflict]", conflict.Stderr);
     }
 
+    /// <summary>A file given twice (its name and a wildcard's match) is read once: one output, one line, no collision.</summary>
+    [Fact]
+    public void AFileGivenTwice_IsQuantizedOnce()
+    {
+        string model = WriteModel();
+        string folder = _temp.File("twice");
+        var run = CliRunner.Run("quantize", model, model, "--output-directory", folder);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        Assert.Single(run.StdoutLines);
+        Assert.Empty(run.Stderr);
+        Assert.Single(Directory.GetFiles(folder));
+        var inspected = CliRunner.Run("inspect", model, model, "--json");
+        Assert.Equal(4, inspected.StdoutLines.Length);
+    }
+
     /// <summary>What a quantizer file or a rule says wrongly is named as the file spells it (numBits, threshold[2]), not as an option.</summary>
     [Fact]
     public void FileErrors_SpellTheFilesFields()

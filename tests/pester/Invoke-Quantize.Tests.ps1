@@ -100,6 +100,20 @@ Describe 'Invoke-Quantize' {
             Test-Path -LiteralPath (Join-Path $dir 'b.q.npy') | Should -BeTrue
         }
 
+        It 'takes files from Get-QuantTensor through the pipeline, filtered by their statistics' {
+            $results = Get-QuantTensor -Path (Join-Path $dir '*.npy') | Where-Object Max -GT 2 | Invoke-Quantize -Quantizer $q
+            @($results).Count | Should -Be 2
+            @($results.InputPath | Sort-Object) | Should -Be @($a, $b)
+            $one = Get-QuantTensor -LiteralPath $a | Invoke-Quantize -Quantizer $q -OutputPath (Join-Path $dir 'one.npy')
+            $one.InputPath | Should -Be $a
+        }
+
+        It 'quantizes a file given twice once' {
+            $results = Invoke-Quantize -Path $a, (Join-Path $dir 'a*.npy') -Quantizer $q -OutputDirectory (Join-Path $dir 'twice') -ErrorVariable errors
+            @($results).Count | Should -Be 1
+            @($errors).Count | Should -Be 0
+        }
+
         It 'expands wildcards in -Path' {
             $results = Invoke-Quantize -Path (Join-Path $dir '*.npy') -Quantizer $q
             @($results.InputPath | Sort-Object) | Should -Be @($a, $b)

@@ -75,6 +75,13 @@ Describe 'Model files through the cmdlets' {
         }
     }
 
+    It 'a model piped from Get-QuantTensor (an object per tensor) is quantized once' {
+        $summary = @(Get-QuantTensor -Path $Model | Invoke-Quantize -OutputPath (Join-Path $TestDrive 'piped.npz') -Force -ErrorVariable errors)
+        $summary.Count | Should -Be 1
+        @($errors).Count | Should -Be 0
+        $summary[0].TensorCount | Should -Be @(Get-QuantTensor -Path $Model).Count
+    }
+
     It 'Get-QuantTensor lists the tensors of a model file, with statistics when asked' {
         $listed = @(Get-QuantTensor -Path $Model)
         $listed.Count | Should -Be 3

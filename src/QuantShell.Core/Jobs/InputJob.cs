@@ -23,6 +23,7 @@ public abstract class InputJob<TResult> : IDisposable
     private readonly Stopwatch _progressClock = new();
     private readonly CancellationTokenSource _cancellation;
     private readonly Dictionary<string, string> _addedFiles = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
+    private readonly HashSet<string> _given = new(OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
     private readonly List<(JobInput Input, IReadOnlyList<string> Sources)> _heldBack = [];
     private int _added, _declined, _done;
     private bool _sawStream, _completed, _progressShown;
@@ -67,15 +68,17 @@ public abstract class InputJob<TResult> : IDisposable
     protected virtual IReadOnlyCollection<string> OwnOutputTags => [];
 
     /// <summary>
-    /// Adds an input; finished results are delivered before it returns. An input named as a default output of a file
-    /// beside it waits until that file is added too (then it is skipped with a warning) or the job completes (then it
-    /// is taken), so the order in which a listing or a pipeline gives them does not matter.
+    /// Adds an input; finished results are delivered before it returns. A file given again (a wildcard and its own name;
+    /// one object per tensor of a model from Get-QuantTensor) is read once: the later ones are dropped. An input named
+    /// as a default output of a file beside it waits until that file is added too (then it is skipped with a warning)
+    /// or the job completes (then it is taken), so the order in which a listing or a pipeline gives them does not matter.
     /// </summary>
     public void Add(JobInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (_completed) throw new InvalidOperationException("The job is complete.");
         Cancellation.ThrowIfCancellationRequested();
+        if (input.FullPath is not null && !_given.Add(input.FullPath)) return;
         if (input.FullPath is not null && OwnOutputTags.Count > 0)
         {
             var sources = OutputPlanner.SourcesBeside(input.FullPath, OwnOutputTags);
