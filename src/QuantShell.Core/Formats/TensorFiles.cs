@@ -40,28 +40,31 @@ public static class TensorFiles
     }
 
     /// <summary>
-    /// What a file is, in words, when its first bytes (or, for ONNX, its name) say so: "an .npy file", "a PyTorch
-    /// checkpoint", ...; null when it is none of them or cannot be read. For errors about a file given in the wrong place.
+    /// <see cref="Recognize"/> for an error about a file given in the wrong place: null also when it cannot be read (the
+    /// error being reported is about something else).
     /// </summary>
-    public static string? Describe(string path)
+    public static TensorFileKind? KindOf(string path)
     {
         try
         {
-            return Recognize(path) switch
-            {
-                TensorFileKind.Npy => "an .npy file",
-                TensorFileKind.Npz => "an .npz file",
-                TensorFileKind.Safetensors => "a safetensors file",
-                TensorFileKind.PyTorch => "a PyTorch checkpoint",
-                TensorFileKind.Onnx => "an ONNX model",
-                _ => null,
-            };
+            return Recognize(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }
     }
+
+    /// <summary>A kind of file in words, for such errors: "an .npy file", "a PyTorch checkpoint", ...</summary>
+    public static string Describe(TensorFileKind kind) => kind switch
+    {
+        TensorFileKind.Npy => "an .npy file",
+        TensorFileKind.Npz => "an .npz file",
+        TensorFileKind.Safetensors => "a safetensors file",
+        TensorFileKind.PyTorch => "a PyTorch checkpoint",
+        TensorFileKind.Onnx => "an ONNX model",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
 
     /// <summary>Opens a tensor file; <paramref name="name"/> (default: the path) names it in errors.</summary>
     public static TensorFile Open(string path, string? name = null)

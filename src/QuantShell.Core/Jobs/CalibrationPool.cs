@@ -45,7 +45,7 @@ internal sealed class CalibrationPool
             try
             {
                 if (input.Kind() is var kind && kind != TensorFileKind.Npy)
-                    throw new QuantShellException($"{input.Name}: is {TensorFiles.Describe(input.FullPath!) ?? "a model file"}; {pooledBy} pools .npy inputs (a model file's tensors each get their own values when it is quantized).",
+                    throw new QuantShellException($"{input.Name}: is {TensorFiles.Describe(kind)}; {pooledBy} pools .npy inputs (a model file's tensors each get their own values when it is quantized).",
                         ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, pooledBy.Name);
                 readable.Add((input, input.ReadArray()));
             }

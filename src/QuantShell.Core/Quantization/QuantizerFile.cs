@@ -49,7 +49,7 @@ public static class QuantizerFile
         }
         catch (DecoderFallbackException)
         {
-            string what = Formats.TensorFiles.Describe(path) is { } kind ? $"is {kind}, not a quantizer file (JSON)" : "quantizer file is not valid UTF-8";
+            string what = Formats.TensorFiles.KindOf(path) is { } kind ? $"is {Formats.TensorFiles.Describe(kind)}, not a quantizer file (JSON)" : "quantizer file is not valid UTF-8";
             throw new QuantShellException($"{path}: {what}.", ErrorIds.QuantizerFileInvalid, QuantShellErrorKind.InvalidData, path);
         }
         catch (IOException ex) { throw new QuantShellException($"{path}: cannot be read ({ex.Message}).", ErrorIds.QuantizerFileUnreadable, QuantShellErrorKind.ReadFailed, path, ex); }

@@ -55,7 +55,7 @@ public sealed class QuantizationRules
             if (length > MaxFileBytes) throw Invalid(name, $"is {length} bytes; a rules file is at most {MaxFileBytes}");
             text = File.ReadAllText(path, new UTF8Encoding(false, true));
         }
-        catch (DecoderFallbackException) { throw Invalid(name, Formats.TensorFiles.Describe(path) is { } kind ? $"is {kind}, not a rules file (JSON)" : "is not valid UTF-8"); }
+        catch (DecoderFallbackException) { throw Invalid(name, Formats.TensorFiles.KindOf(path) is { } kind ? $"is {Formats.TensorFiles.Describe(kind)}, not a rules file (JSON)" : "is not valid UTF-8"); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new QuantShellException($"{name}: cannot be read ({ex.Message}).", ErrorIds.InputFileUnreadable, QuantShellErrorKind.ReadFailed, name, ex);

@@ -89,16 +89,14 @@ public sealed class TensorPolicy
     /// <summary>What to do with one tensor of a model file (or of an .npy file, when there are rules).</summary>
     internal TensorDecision Decide(StoredTensor tensor) => Decide(tensor, null);
 
-    /// <summary>
-    /// <see cref="Decide(StoredTensor)"/> for a tensor of <paramref name="file"/> (its name, for a rule that does not fit
-    /// the tensor); as a function, for the writers that decide tensor by tensor.
-    /// </summary>
+    /// <summary><see cref="Decide(StoredTensor, string?)"/> as a function, for the writers that decide tensor by tensor.</summary>
     internal Func<StoredTensor, TensorDecision> DeciderFor(string file) => tensor => Decide(tensor, file);
 
     /// <summary>The same for a model folder's shard: <see cref="DecideLinearWeight(StoredTensor, string?)"/>.</summary>
     internal Func<StoredTensor, TensorDecision> LinearWeightDeciderFor(string file) => tensor => DecideLinearWeight(tensor, file);
 
-    private TensorDecision Decide(StoredTensor tensor, string? file)
+    /// <summary>The same for a tensor of <paramref name="file"/> (its name, for a rule that does not fit the tensor).</summary>
+    internal TensorDecision Decide(StoredTensor tensor, string? file)
     {
         if (!tensor.DType.IsFloating)
             return TensorDecision.Skip($"{tensor.DType.Name} is not a floating type (only float16, bfloat16, float32 and float64 tensors are quantized)",

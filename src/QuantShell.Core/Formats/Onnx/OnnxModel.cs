@@ -59,11 +59,7 @@ public sealed class OnnxModel
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         try
         {
-            var info = new FileInfo(path);
-            if (System.IO.Directory.Exists(path))
-                throw new QuantShellException($"{name}: is a directory, not a file.{IO.PathChecks.FilesInFolder(path, name)}", ErrorIds.InputIsDirectory, QuantShellErrorKind.InvalidArgument, name);
-            if (!info.Exists)
-                throw new QuantShellException($"{name}: file not found.", ErrorIds.InputFileNotFound, QuantShellErrorKind.NotFound, name);
+            PathChecks.CheckInput(path, name);
             // The length of what was opened: a symbolic link's own FileInfo.Length is the length of its target's name.
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
             long length = RandomAccess.GetLength(handle);
@@ -74,9 +70,9 @@ public sealed class OnnxModel
             {
                 return ParseFile(handle, checked((int)length), name, directory);
             }
-            catch (TensorFormatException ex) when (ex.ErrorId == ErrorIds.OnnxModelInvalid && TensorFiles.Describe(path) is { } kind && !kind.Contains("ONNX", StringComparison.Ordinal))
+            catch (TensorFormatException ex) when (ex.ErrorId == ErrorIds.OnnxModelInvalid && TensorFiles.KindOf(path) is { } kind && kind != TensorFileKind.Onnx)
             {
-                throw new TensorFormatException(name, $"not an ONNX model: it is {kind}.", ErrorIds.OnnxModelInvalid);
+                throw new TensorFormatException(name, $"not an ONNX model: it is {TensorFiles.Describe(kind)}.", ErrorIds.OnnxModelInvalid);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -90,7 +90,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         {
             // With rules, an .npy file is one tensor named after the file.
             var tensor = new StoredTensor { Name = Path.GetFileNameWithoutExtension(input.Name), DType = array.SourceDType, StoredDType = array.SourceDType.Name, Shape = array.Shape };
-            var decision = _policy.DeciderFor(input.Name)(tensor);
+            var decision = _policy.Decide(tensor, input.Name);
             if (decision.Recipe is not { } chosen)
             {
                 Warn(input, $"{input.Name}: nothing measured: {decision.SkipReason}");
@@ -115,7 +115,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             Cancellation.ThrowIfCancellationRequested();
             ReportItemProgress(input, done, total, tensorsDone++, file.Tensors.Count);
             done += tensor.ByteCount;
-            var decision = _policy.DeciderFor(input.Name)(tensor);
+            var decision = _policy.Decide(tensor, input.Name);
             if (decision.Recipe is not { } recipe)
             {
                 skipped.Add(decision.SkipCategory);

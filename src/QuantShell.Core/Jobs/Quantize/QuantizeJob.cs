@@ -178,7 +178,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
             RefuseActivations(input);
             // With rules, an .npy file is one tensor named after the file.
             using var file = NpyTensorFile.Open(input.FullPath!, input.Name);
-            var decision = _policy.DeciderFor(input.Name)(file.Tensors[0]);
+            var decision = _policy.Decide(file.Tensors[0], input.Name);
             if (decision.Recipe is null)
             {
                 AtomicFile.Write(output.Path!, Output, stream => file.WriteCopy(stream, _ => null, token), output.Name);
