@@ -138,7 +138,8 @@ public sealed class BoundedSearchTests
         foreach (var method in new[] { QuantizationMethod.Symmetric, QuantizationMethod.Uniform })
             foreach (int bits in new[] { 3, 8 })
                 // Per tensor also on enough values for the coarse scan to be scored on all of them (ParameterSelector.CoarseOnAllFrom).
-                foreach (var (perChannel, length) in new[] { (false, 24000), (true, 8000), (false, ParameterSelector.CoarseOnAllFrom + 4000) })
+                // Per channel also on channels of fewer values than SelectionOptions.ClippingBoundsFrom (every grid exact by default).
+                foreach (var (perChannel, length) in new[] { (false, 24000), (true, 8000), (true, 300), (false, ParameterSelector.CoarseOnAllFrom + 4000) })
                 {
                     int seed = 500 + bits * 7 + (perChannel ? 1 : 0) + (int)method * 13 + length;
                     var values = perChannel ? Channels(kind, 3, length, seed).SelectMany(c => c).ToArray() : Data(kind, length, seed);
@@ -149,8 +150,12 @@ public sealed class BoundedSearchTests
                     };
                     var options = new SelectionOptions { Search = SelectionSearch.Optimal };
                     var exhaustive = ParameterSelector.Select(request, [array], options with { BoundedSearchFrom = Exhaustive, ClippingBounds = false });
-                    // Bounded by the histogram on every sample, and as by default (the clipping alone below 2^16 values).
-                    foreach (var (name, boundedOptions) in new[] { ("histogram", options with { BoundedSearchFrom = Always }), ("default", options) })
+                    // Bounded by the histogram on every sample, by the clipping on every sample below 2^16 values, and as by default
+                    // (the clipping alone from 512 to 2^16 values, none below).
+                    foreach (var (name, boundedOptions) in new[]
+                             {
+                                 ("histogram", options with { BoundedSearchFrom = Always }), ("clipping", options with { ClippingBoundsFrom = 1 }), ("default", options),
+                             })
                     {
                         var bounded = ParameterSelector.Select(request, [array], boundedOptions);
                         string what = $"{kind} optimal {method} {bits}-bit perChannel {perChannel} {length} values, bounds {name}";
@@ -158,7 +163,7 @@ public sealed class BoundedSearchTests
                         cases++;
                     }
                 }
-        Assert.Equal(24, cases);
+        Assert.Equal(48, cases);
     }
 
     /// <summary>
@@ -437,7 +442,7 @@ public sealed class BoundedSearchTests
     {
         int cases = 0;
         foreach (string kind in DataKinds)
-            foreach (int n in new[] { 9, 63, 64, 300, 4608, ParameterSelector.CoarseOnAllFrom - 1 })
+            foreach (int n in new[] { 9, 63, 64, 300, 600, 4608, ParameterSelector.CoarseOnAllFrom - 1 })
                 foreach (var (method, p) in new[] { (ErrorMethod.Mse, 2.0), (ErrorMethod.Mae, 1.0), (ErrorMethod.Lp, 3.0) })
                     foreach (int bits in new[] { 3, 8 })
                     {
@@ -450,11 +455,12 @@ public sealed class BoundedSearchTests
                         string what = $"{kind} {n} values {method} p {p} {bits}-bit alone {alone}";
                         int ruledOut = CoarseCase(values, options, bits, alone, what + " float32")
                                        + CoarseCase(values.Select(v => (double)v * (1 + 1e-9)).ToArray(), options, bits, !alone, what + " float64");
-                        if (method == ErrorMethod.Mse && n >= 300) Assert.True(ruledOut > 0, what + ": no grid ruled out by its clipping");
-                        if (method != ErrorMethod.Mse) Assert.Equal(0, ruledOut);
+                        // Below ClippingBoundsFrom values every grid is scored exactly (a bound costs about as much there).
+                        if (method == ErrorMethod.Mse && n >= options.ClippingBoundsFrom) Assert.True(ruledOut > 0, what + ": no grid ruled out by its clipping");
+                        if (method != ErrorMethod.Mse || n < options.ClippingBoundsFrom) Assert.Equal(0, ruledOut);
                         cases += 2;
                     }
-        Assert.Equal(DataKinds.Length * (6 + 5 + 4) * 2 * 2, cases);
+        Assert.Equal(DataKinds.Length * (7 + 6 + 4) * 2 * 2, cases);
     }
 
     /// <summary>How many grids the bounds ruled out (their errors not computed).</summary>

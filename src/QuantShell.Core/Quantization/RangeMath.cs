@@ -16,6 +16,7 @@ public static class RangeMath
     /// Moves a range so that 0.0 lies exactly on its grid, in float32 arithmetic: [0, max] when min &gt; 0,
     /// [min, 0] when max &lt; 0, else min' = d * round(min / d) and max' = max - min + min' with d = (max - min) / (2^n - 1).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static (float Min, float Max) AdjustUniformRange(float min, float max, int numBits)
     {
         if (min > 0f) return (0f, max);
@@ -28,6 +29,7 @@ public static class RangeMath
     }
 
     /// <summary>Weights: s = (max' - min') / (2^n - 1) in float32; z = -trunc(min' / s) in float32.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static (float Scale, int ZeroPoint) UniformWeightsGrid(float adjustedMin, float adjustedMax, int numBits)
     {
         float levels = (1 << numBits) - 1;

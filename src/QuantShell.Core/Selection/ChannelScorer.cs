@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using QuantShell.Core.Kernels;
 using QuantShell.Core.Quantization;
 
@@ -114,7 +115,9 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// sample (<see cref="Mct.MomentHistogram"/>, built once), and only grids whose lower bound is not above the least
     /// upper bound (and <paramref name="least"/>) are scored exactly; the others get their lower bound, above the least,
     /// so the scan picks the same grid as with every error exact. On samples too small for the histogram, the lower
-    /// bounds come from each grid's clipping alone (<see cref="ClippingBounds"/>). A null grid scores +∞.
+    /// bounds come from each grid's clipping alone (<see cref="ClippingBounds"/>); on fewer than
+    /// <see cref="SelectionOptions.ClippingBoundsFrom"/> values (and for other errors) there are none, and every grid is
+    /// scored exactly in one pass. A null grid scores +∞.
     /// <paramref name="known"/>: a grid whose exact error on <paramref name="sample"/> the caller already has (as this
     /// gives it, e.g. the centre of a finer scan, the least of the scan before): that error is its entry, not scored
     /// again, and from the start it caps the others' bounds.
@@ -124,7 +127,6 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     {
         var errors = new double[grids.Count];
         var histogram = Method != ErrorMethod.Kl && _measure.IsSquared && sample.Length >= Options.BoundedSearchFrom && grids.Count > 1 ? Moments(sample) : null;
-        var lows = new double[grids.Count];
         int knownIndex = known is { } k0 && grids[k0.Index] is not null ? k0.Index : -1;
         double knownError = known?.Error ?? double.NaN;
         // The known grid's error is an upper bound of the least like any other's.
@@ -132,6 +134,24 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
         bool single = typeof(T) == typeof(float);
         // The float64 sum of n non-negative terms, however its lanes split it: at most n roundings on a term's way.
         double gamma = sample.Length * Mct.MomentHistogram.UnitRoundoff64;
+        bool clipping = Options.ClippingBounds && sample.Length >= Options.ClippingBoundsFrom && sample.Length < Options.BoundedSearchFrom
+                        && Method != ErrorMethod.Kl && _measure.IsSquared && gamma < 0.25 && grids.Count > 1 && sample.Length > 0;
+        if (!(histogram is not null && gamma < 0.25) && !clipping)
+        {
+            // No bounds: every grid scored exactly, all in one pass over the values (each grid's error as alone).
+            var all = System.Buffers.ArrayPool<int>.Shared.Rent(grids.Count);
+            int open = 0;
+            for (int i = 0; i < grids.Count; i++)
+            {
+                if (grids[i] is null) errors[i] = double.PositiveInfinity;
+                else if (i == knownIndex) errors[i] = knownError;
+                else all[open++] = i;
+            }
+            ScoreExactly(all.AsSpan(0, open), grids, ranges, sample, errors);
+            System.Buffers.ArrayPool<int>.Shared.Return(all);
+            return errors;
+        }
+        var lows = new double[grids.Count];
         if (histogram is not null && gamma < 0.25)
         {
             bool Bound(int i, double cap, out double low, out double high)
@@ -150,17 +170,13 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
             }
             leastHigh = Mct.MomentHistogram.BoundAll(grids.Count, Bound, leastHigh, lows, new double[grids.Count]);
         }
-        else if (Options.ClippingBounds && sample.Length < Options.BoundedSearchFrom && Method != ErrorMethod.Kl && _measure.IsSquared && gamma < 0.25 && grids.Count > 1 && sample.Length > 0)
+        else
         {
             // Too few values for the histogram: each grid's error bounded below by its clipping alone (the values beyond
             // its first and last levels), lowered by the rounding of the terms, of their float sum and of the mean.
-            var clipping = Clipping(sample);
+            var clippingBounds = Clipping(sample);
             for (int i = 0; i < grids.Count; i++)
-                lows[i] = grids[i] is { } grid ? clipping.LowSum(grid) * (1 - gamma) * (1 - 16 * Mct.MomentHistogram.UnitRoundoff64) / sample.Length : double.NegativeInfinity;
-        }
-        else
-        {
-            Array.Fill(lows, double.NegativeInfinity);
+                lows[i] = grids[i] is { } grid ? clippingBounds.LowSum(grid) * (1 - gamma) * (1 - 16 * Mct.MomentHistogram.UnitRoundoff64) / sample.Length : double.NegativeInfinity;
         }
         for (int i = 0; i < grids.Count; i++)
             if (grids[i] is null) lows[i] = errors[i] = double.PositiveInfinity;
@@ -183,7 +199,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
                 else if (lows[i] > leastHigh) errors[i] = lows[i];
                 else taken.Add(i);
             }
-            ScoreExactly(taken, grids, ranges, sample, errors);
+            ScoreExactly(CollectionsMarshal.AsSpan(taken), grids, ranges, sample, errors);
             foreach (int i in taken) leastHigh = Math.Min(leastHigh, errors[i]);
             batch *= 2;
         }
@@ -191,28 +207,32 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>The exact errors of the grids <paramref name="taken"/> (indexes), into <paramref name="errors"/>.</summary>
-    private void ScoreExactly(List<int> taken, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double[] errors)
+    private void ScoreExactly(ReadOnlySpan<int> taken, IReadOnlyList<Grid<T>?> grids, IReadOnlyList<(double Min, double Max)> ranges, T[] sample, double[] errors)
     {
-        if (taken.Count == 0) return;
+        if (taken.Length == 0) return;
         if (Method == ErrorMethod.Kl)
         {
             foreach (int i in taken) errors[i] = Score(grids[i]!.Value, ranges[i].Min, ranges[i].Max, sample);
             return;
         }
-        var batch = taken.Select(i => grids[i]!.Value).ToArray();
-        var means = new double[batch.Length];
+        int count = taken.Length;
+        var batch = System.Buffers.ArrayPool<Grid<T>>.Shared.Rent(count);
+        var means = System.Buffers.ArrayPool<double>.Shared.Rent(count);
+        for (int k = 0; k < count; k++) batch[k] = grids[taken[k]]!.Value;
         var measure = _measure;
         // Alone, the grids split over two cores (each grid's error is computed by one, as alone).
-        int parts = Alone && batch.Length >= 2 ? 2 : 1;
-        int half = (batch.Length + 1) / 2;
+        int parts = Alone && count >= 2 ? 2 : 1;
+        int half = (count + 1) / 2;
         long finite = FiniteCount(sample);
-        if (parts == 1) measure.MeanMany<T>(sample, batch, means, finite);
+        if (parts == 1) measure.MeanMany<T>(sample, batch.AsSpan(0, count), means.AsSpan(0, count), finite);
         else Parallel.For(0, 2, p =>
         {
-            int start = p * half, length = p == 0 ? half : batch.Length - half;
+            int start = p * half, length = p == 0 ? half : count - half;
             measure.MeanMany<T>(sample, batch.AsSpan(start, length), means.AsSpan(start, length), finite);
         });
-        for (int k = 0; k < taken.Count; k++) errors[taken[k]] = means[k];
+        for (int k = 0; k < count; k++) errors[taken[k]] = means[k];
+        System.Buffers.ArrayPool<Grid<T>>.Shared.Return(batch);
+        System.Buffers.ArrayPool<double>.Shared.Return(means);
     }
 
     /// <summary>

@@ -465,26 +465,36 @@ public static class ParameterSelector
         bool weights = incomplete.Target == QuantizationTarget.Weights;
         var coarseSample = scorer.Sample(1 << 14);
         var sample = scorer.Sample(int.MaxValue);
-        (Grid<T>? Grid, double Min, double Max) GridOf(double a, double b)
+        // The grid of factors (a, b) and its adjusted range, written in place (null where there is none).
+        void GridOf(double a, double b, ref Grid<T>? grid, ref (double Min, double Max) range)
         {
-            float min = (float)(low * a), max = (float)(high * b);
-            if (!(min < max)) return (null, 0, 0);
-            var (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, numBits);
-            var (scale, zero) = weights ? RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, numBits) : RangeMath.UniformActivationGrid(adjustedMin, adjustedMax, numBits);
-            if (!(scale > 0) || !float.IsFinite(scale)) return (null, 0, 0);
-            return (new Grid<T>(scale, zero, 0, (1 << numBits) - 1), adjustedMin, adjustedMax);
+            if (UniformGrid(low * a, high * b, numBits, weights, out float scale, out int zero, out float adjustedMin, out float adjustedMax))
+            {
+                grid = new Grid<T>(scale, zero, 0, (1 << numBits) - 1);
+                range = (adjustedMin, adjustedMax);
+            }
+            else
+            {
+                grid = null;
+                range = (0, 0);
+            }
         }
-        double Score(T[] set, double a, double b) =>
-            GridOf(a, b) is ({ } grid, var min, var max) ? scorer.Score(grid, min, max, set) : double.PositiveInfinity;
+        double Score(T[] set, double a, double b)
+        {
+            Grid<T>? grid = null;
+            (double Min, double Max) range = default;
+            GridOf(a, b, ref grid, ref range);
+            return grid is { } g ? scorer.Score(g, range.Min, range.Max, set) : double.PositiveInfinity;
+        }
         // Factors of 0 are pointless where that side is 0 anyway; scan only the sides that exist.
-        var aValues = low < 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
-        var bValues = high > 0 ? Enumerable.Range(1, 34).Select(k => k / 32.0).ToArray() : new[] { 1.0 };
+        int aCount = low < 0 ? 34 : 1, bCount = high > 0 ? 34 : 1;
+        double Factor(int count, int k) => count == 1 ? 1.0 : (k + 1) / 32.0;
         double bestA = 1, bestB = 1, best = double.PositiveInfinity;
-        var coarseFactors = aValues.SelectMany(a => bValues.Select(b => (A: a, B: b))).ToArray();
-        var coarseGrids = coarseFactors.Select(f => GridOf(f.A, f.B)).ToArray();
-        int coarseBest = CoarseBest(scorer, coarseGrids.Select(g => g.Grid).ToArray(), coarseGrids.Select(g => (g.Min, g.Max)).ToArray(), sample, coarseSample,
-                                    out double? bestError);
-        if (coarseBest >= 0) (bestA, bestB) = coarseFactors[coarseBest];
+        var grids = new Grid<T>?[aCount * bCount];
+        var ranges = new (double Min, double Max)[grids.Length];
+        for (int k = 0; k < grids.Length; k++) GridOf(Factor(aCount, k / bCount), Factor(bCount, k % bCount), ref grids[k], ref ranges[k]);
+        int coarseBest = CoarseBest(scorer, grids, ranges, sample, coarseSample, out double? bestError);
+        if (coarseBest >= 0) (bestA, bestB) = (Factor(aCount, coarseBest / bCount), Factor(bCount, coarseBest % bCount));
         double step = 1.0 / 32;
         for (int round = 0; round < 2; round++)
         {
@@ -498,7 +508,9 @@ public static class ParameterSelector
                     double a = low < 0 ? centerA + i * step : 1, b = high > 0 ? centerB + j * step : 1;
                     if (a > 0 && b > 0) factors.Add((a, b));
                 }
-            var grids = factors.Select(f => GridOf(f.A, f.B)).ToArray();
+            var roundGrids = new Grid<T>?[factors.Count];
+            var roundRanges = new (double Min, double Max)[factors.Count];
+            for (int k = 0; k < factors.Count; k++) GridOf(factors[k].A, factors[k].B, ref roundGrids[k], ref roundRanges[k]);
             // The centre is one of the round's grids (i = j = 0), scored with them rather than first on its own: it stays
             // unless a grid's error is below its own, and then the first grid of the least error is taken. A grid of the
             // least error is always scored exactly (only grids above the least get a bound), so the centre stays exactly
@@ -507,7 +519,7 @@ public static class ParameterSelector
             // grid, so the same value), is its entry, not scored again.
             int center = factors.IndexOf((centerA, centerB));
             best = center < 0 ? bestError ?? Score(sample, centerA, centerB) : double.PositiveInfinity;
-            var errors = scorer.ScoreMany(grids.Select(g => g.Grid).ToArray(), grids.Select(g => (g.Min, g.Max)).ToArray(), sample, best,
+            var errors = scorer.ScoreMany(roundGrids, roundRanges, sample, best,
                                           center >= 0 && bestError is { } known ? (center, known) : null);
             int bestIndex = -1;
             for (int k = 0; k < factors.Count; k++)
@@ -519,6 +531,18 @@ public static class ParameterSelector
             bestError = double.IsFinite(best) && scorer.Options.ReuseLeastError ? best : null;
         }
         return NonDegenerate(AsFloat(low * bestA), AsFloat(high * bestB));
+    }
+
+    /// <summary>The integer grid of the uniform range (min, max) (each rounded to float32 first) as a quantizer of it holds it; false where there is none.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool UniformGrid(double rangeMin, double rangeMax, int numBits, bool weights, out float scale, out int zero, out float adjustedMin, out float adjustedMax)
+    {
+        float min = (float)rangeMin, max = (float)rangeMax;
+        (scale, zero, adjustedMin, adjustedMax) = (0, 0, 0, 0);
+        if (!(min < max)) return false;
+        (adjustedMin, adjustedMax) = RangeMath.AdjustUniformRange(min, max, numBits);
+        (scale, zero) = weights ? RangeMath.UniformWeightsGrid(adjustedMin, adjustedMax, numBits) : RangeMath.UniformActivationGrid(adjustedMin, adjustedMax, numBits);
+        return scale > 0 && float.IsFinite(scale);
     }
 
     /// <summary>

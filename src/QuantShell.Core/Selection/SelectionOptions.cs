@@ -61,6 +61,13 @@ public sealed record SelectionOptions
     internal bool ClippingBounds { get; init; } = true;
 
     /// <summary>
+    /// The optimal search: samples of fewer values than this have every grid scored exactly, in one pass, without the
+    /// clipping bounds first: on so few values a grid's exact error costs about what its bound does (the choice is the
+    /// same either way).
+    /// </summary>
+    internal int ClippingBoundsFrom { get; init; } = 512;
+
+    /// <summary>
     /// The optimal search's fine rounds: the grid each starts from (the scan before's least) keeps the exact error that
     /// scan found for it, rather than being scored again (the same value; tests turn it off to compare both paths).
     /// </summary>

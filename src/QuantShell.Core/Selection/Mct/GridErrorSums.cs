@@ -18,6 +18,9 @@ internal static class GridErrorSums
 {
     private const int Block = 8192;
 
+    /// <summary>Grids a sum holds on the stack (more on the heap).</summary>
+    private const int StackGrids = 256;
+
     /// <summary>Blocks per parallel task: enough work per task that scheduling costs nothing.</summary>
     private const int BlocksPerTask = 16;
 
@@ -28,7 +31,8 @@ internal static class GridErrorSums
     public static void SumSingle(ReadOnlyMemory<float> memory, ReadOnlySpan<MctGrid> grids, bool absolute, bool sequential, bool parallel, Span<float> sums)
     {
         var values = memory.Span;
-        var g = new GridF[grids.Length];
+        // A channel's few grids on the stack (a search scores thousands of channels a candidate set at a time).
+        Span<GridF> g = grids.Length <= StackGrids ? stackalloc GridF[grids.Length] : new GridF[grids.Length];
         for (int i = 0; i < g.Length; i++) g[i] = new GridF((float)grids[i].Low, (float)grids[i].High, (float)grids[i].Step);
         if (sequential)
         {
@@ -52,10 +56,11 @@ internal static class GridErrorSums
         var blockSums = new float[g.Length * Math.Max(blocks, 1)];
         if (parallel && blocks >= 2 * BlocksPerTask)
         {
+            var shared = g.ToArray();
             Parallel.For(0, (blocks + BlocksPerTask - 1) / BlocksPerTask, () => fused ? null : new float[Block], (task, _, scratch) =>
             {
                 int end = Math.Min(blocks, (task + 1) * BlocksPerTask);
-                for (int b = task * BlocksPerTask; b < end; b++) BlockSingle(memory.Span, b, g, absolute, scratch, blockSums, blocks);
+                for (int b = task * BlocksPerTask; b < end; b++) BlockSingle(memory.Span, b, shared, absolute, scratch, blockSums, blocks);
                 return scratch;
             }, _ => { });
         }
@@ -77,7 +82,7 @@ internal static class GridErrorSums
         where T : unmanaged
     {
         var values = memory.Span;
-        var g = new GridD[grids.Length];
+        Span<GridD> g = grids.Length <= StackGrids ? stackalloc GridD[grids.Length] : new GridD[grids.Length];
         for (int i = 0; i < g.Length; i++) g[i] = new GridD(grids[i].Low, grids[i].High, grids[i].Step);
         if (sequential && Fused && g.Length > 1)
         {
@@ -116,10 +121,11 @@ internal static class GridErrorSums
         var blockSums = new double[g.Length * Math.Max(blocks, 1)];
         if (parallel && blocks >= 2 * BlocksPerTask)
         {
+            var shared = g.ToArray();
             Parallel.For(0, (blocks + BlocksPerTask - 1) / BlocksPerTask, () => fused ? null : new double[Block], (task, _, scratch) =>
             {
                 int end = Math.Min(blocks, (task + 1) * BlocksPerTask);
-                for (int b = task * BlocksPerTask; b < end; b++) BlockDouble(memory.Span, b, g, absolute, scratch, blockSums, blocks);
+                for (int b = task * BlocksPerTask; b < end; b++) BlockDouble(memory.Span, b, shared, absolute, scratch, blockSums, blocks);
                 return scratch;
             }, _ => { });
         }
@@ -187,7 +193,7 @@ internal static class GridErrorSums
     /// <summary>2^-48: well above the three roundings of 2^-53 that separate c·(1/s) from c / s, relative to c / s.</summary>
     private static readonly double Tolerance = Math.ScaleB(1.0, -48);
 
-    private static void BlockSingle(ReadOnlySpan<float> values, int block, GridF[] grids, bool absolute, float[]? scratch, float[] blockSums, int blocks)
+    private static void BlockSingle(ReadOnlySpan<float> values, int block, ReadOnlySpan<GridF> grids, bool absolute, float[]? scratch, float[] blockSums, int blocks)
     {
         int start = block * Block, n = Math.Min(Block, values.Length - start);
         var slice = values.Slice(start, n);
@@ -204,7 +210,7 @@ internal static class GridErrorSums
         }
     }
 
-    private static void BlockDouble<T>(ReadOnlySpan<T> values, int block, GridD[] grids, bool absolute, double[]? scratch, double[] blockSums, int blocks)
+    private static void BlockDouble<T>(ReadOnlySpan<T> values, int block, ReadOnlySpan<GridD> grids, bool absolute, double[]? scratch, double[] blockSums, int blocks)
         where T : unmanaged
     {
         int start = block * Block, n = Math.Min(Block, values.Length - start);
@@ -412,15 +418,21 @@ internal static class GridErrorSums
     /// same bit for bit, without the one chain of additions per grid that bounds the scalar loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SequentialAcrossSingle(ReadOnlySpan<float> values, GridF[] grids, bool absolute, Span<float> sums)
+    private static void SequentialAcrossSingle(ReadOnlySpan<float> values, ReadOnlySpan<GridF> grids, bool absolute, Span<float> sums)
     {
         Span<float> lanes = stackalloc float[Vector256<float>.Count];
+        Span<float> a = stackalloc float[Vector256<float>.Count], b = stackalloc float[Vector256<float>.Count], step = stackalloc float[Vector256<float>.Count];
         for (int first = 0; first < grids.Length; first += Vector256<float>.Count)
         {
-            GridF G(int lane) => grids[Math.Min(first + lane, grids.Length - 1)];
-            var av = Vector256.Create(G(0).Low, G(1).Low, G(2).Low, G(3).Low, G(4).Low, G(5).Low, G(6).Low, G(7).Low);
-            var bv = Vector256.Create(G(0).High, G(1).High, G(2).High, G(3).High, G(4).High, G(5).High, G(6).High, G(7).High);
-            var sv = Vector256.Create(G(0).Step, G(1).Step, G(2).Step, G(3).Step, G(4).Step, G(5).Step, G(6).Step, G(7).Step);
+            // Lanes past the last grid repeat it (their sums are not read).
+            for (int lane = 0; lane < a.Length; lane++)
+            {
+                var grid = grids[Math.Min(first + lane, grids.Length - 1)];
+                (a[lane], b[lane], step[lane]) = (grid.Low, grid.High, grid.Step);
+            }
+            var av = Vector256.Create<float>(a);
+            var bv = Vector256.Create<float>(b);
+            var sv = Vector256.Create<float>(step);
             var total = Vector256<float>.Zero;
             foreach (float x in values)
             {
@@ -438,7 +450,7 @@ internal static class GridErrorSums
     /// chains of additions), each value widened and broadcast; each lane's sum is the scalar loop's, term for term.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SequentialAcrossDouble<T>(ReadOnlySpan<T> values, GridD[] grids, bool absolute, Span<double> sums) where T : unmanaged
+    private static void SequentialAcrossDouble<T>(ReadOnlySpan<T> values, ReadOnlySpan<GridD> grids, bool absolute, Span<double> sums) where T : unmanaged
     {
         Span<double> lanes = stackalloc double[2 * Vector256<double>.Count];
         ref T start = ref MemoryMarshal.GetReference(values);
@@ -581,15 +593,17 @@ internal static class GridErrorSums
         }
 
         /// <summary>Grids <paramref name="first"/> to first + 3, a lane each; lanes past the last grid repeat it (their sums are not read).</summary>
-        public GridLanes(GridD[] grids, int first)
+        public GridLanes(ReadOnlySpan<GridD> grids, int first)
         {
-            ref readonly GridD G(int lane) => ref grids[Math.Min(first + lane, grids.Length - 1)];
-            _low = Vector256.Create(G(0).Low, G(1).Low, G(2).Low, G(3).Low);
-            _high = Vector256.Create(G(0).High, G(1).High, G(2).High, G(3).High);
-            _step = Vector256.Create(G(0).Step, G(1).Step, G(2).Step, G(3).Step);
-            _inverse = Vector256.Create(G(0).Inverse, G(1).Inverse, G(2).Inverse, G(3).Inverse);
+            int last = grids.Length - 1;
+            ref readonly GridD g0 = ref grids[Math.Min(first, last)], g1 = ref grids[Math.Min(first + 1, last)],
+                g2 = ref grids[Math.Min(first + 2, last)], g3 = ref grids[Math.Min(first + 3, last)];
+            _low = Vector256.Create(g0.Low, g1.Low, g2.Low, g3.Low);
+            _high = Vector256.Create(g0.High, g1.High, g2.High, g3.High);
+            _step = Vector256.Create(g0.Step, g1.Step, g2.Step, g3.Step);
+            _inverse = Vector256.Create(g0.Inverse, g1.Inverse, g2.Inverse, g3.Inverse);
             // A lane whose grid may not use the reciprocal has limit -1, so every vector with it divides.
-            _limit = Vector256.Create(G(0).Limit, G(1).Limit, G(2).Limit, G(3).Limit);
+            _limit = Vector256.Create(g0.Limit, g1.Limit, g2.Limit, g3.Limit);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -64,28 +64,35 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
         // All of a set's candidates in one pass over the values (a per-tensor set's blocks spread over the cores; per
         // channel the channels are).
         bool absolute = _method == ErrorMethod.Mae, parallel = !_perChannel;
-        var single = new List<int>();
-        var wide = new List<int>();
-        for (int i = 0; i < candidates.Length; i++) (candidates[i].Grid.Single ? single : wide).Add(i);
-        if (single.Count > 0)
+        // Small sets (a channel's 64 candidates) on the stack; a per-tensor set of many candidates on the heap.
+        int count = candidates.Length, singles = 0, wides = 0;
+        bool small = count <= 256;
+        Span<int> single = small ? stackalloc int[count] : new int[count];
+        Span<int> wide = small ? stackalloc int[count] : new int[count];
+        for (int i = 0; i < count; i++)
         {
-            var grids = new MctGrid[single.Count];
-            for (int k = 0; k < grids.Length; k++) grids[k] = candidates[single[k]].Grid;
-            var sums = new float[grids.Length];
+            if (candidates[i].Grid.Single) single[singles++] = i;
+            else wide[wides++] = i;
+        }
+        if (singles > 0)
+        {
+            Span<MctGrid> grids = small ? stackalloc MctGrid[singles] : new MctGrid[singles];
+            for (int k = 0; k < singles; k++) grids[k] = candidates[single[k]].Grid;
+            Span<float> sums = small ? stackalloc float[singles] : new float[singles];
             GridErrorSums.SumSingle((float[])(object)values, grids, absolute, _sequentialRows, parallel, sums);
-            for (int k = 0; k < grids.Length; k++)
+            for (int k = 0; k < singles; k++)
             {
                 float mean = !_perChannel ? (float)((double)sums[k] / values.Length) : sums[k] / values.Length;
                 errors[single[k]] = new MctLoss(mean, true);
             }
         }
-        if (wide.Count > 0)
+        if (wides > 0)
         {
-            var grids = new MctGrid[wide.Count];
-            for (int k = 0; k < grids.Length; k++) grids[k] = candidates[wide[k]].Grid;
-            var sums = new double[grids.Length];
+            Span<MctGrid> grids = small ? stackalloc MctGrid[wides] : new MctGrid[wides];
+            for (int k = 0; k < wides; k++) grids[k] = candidates[wide[k]].Grid;
+            Span<double> sums = small ? stackalloc double[wides] : new double[wides];
             GridErrorSums.SumDouble<T>(values, grids, absolute, _sequentialRows, parallel, sums);
-            for (int k = 0; k < grids.Length; k++) errors[wide[k]] = new MctLoss(sums[k] / values.Length, false);
+            for (int k = 0; k < wides; k++) errors[wide[k]] = new MctLoss(sums[k] / values.Length, false);
         }
     }
 

@@ -44,8 +44,9 @@ internal sealed class UniformRangeSearch
             bool previousSingle = bestSingle;
             PerChannelDo(channels, c =>
             {
-                var ranges = new (double Min, double Max)[count];
-                var candidates = new MctCandidate[count];
+                // A channel's set on the stack (64 or 144 candidates): a tensor of thousands of channels allocates none.
+                Span<(double Min, double Max)> ranges = stackalloc (double Min, double Max)[count];
+                Span<MctCandidate> candidates = stackalloc MctCandidate[count];
                 for (int i = 0; i < Factors; i++)
                     for (int j = 0; j < Factors; j++)
                     {
@@ -53,7 +54,7 @@ internal sealed class UniformRangeSearch
                         ranges[i * Factors + j] = range;
                         candidates[i * Factors + j] = candidate(range.Item1, range.Item2, ParameterPrecision.Double);
                     }
-                var losses = new MctLoss[count];
+                Span<MctLoss> losses = stackalloc MctLoss[count];
                 errors.Evaluate(c, candidates, losses);
                 winnerSingle[c] = MctLosses.AllSingle(losses);
                 if (PerChannel)
