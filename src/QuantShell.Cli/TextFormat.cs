@@ -198,6 +198,49 @@ internal static class TextFormat
         Line("Non-finite:", $"{info.NonFiniteCount} (NaN {info.NaNCount}, +inf {info.PositiveInfinityCount}, -inf {info.NegativeInfinityCount})");
     }
 
+    /// <summary>
+    /// An input's inspected tensors: an .npy file's facts one per line (<see cref="WriteInspected"/>); a model file's as a
+    /// line for the file (format, tensor count, bytes by dtype) and a table, a row per tensor (with its statistics when
+    /// they were read), or each tensor's facts one per line when <paramref name="verbose"/>.
+    /// </summary>
+    public static void WriteInspectedFile(TextWriter output, IReadOnlyList<TensorInfo> results, bool verbose)
+    {
+        if (results.Count == 0) return;
+        if (verbose || results.Count == 1 && results[0].TensorName is null)
+        {
+            for (int i = 0; i < results.Count; i++)
+            {
+                if (i > 0) output.WriteLine();
+                WriteInspected(output, results[i]);
+            }
+            return;
+        }
+        var first = results[0];
+        long bytes = results.Sum(r => r.ByteCount);
+        string dtypes = string.Join(", ", results.GroupBy(r => r.DType).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}"));
+        output.WriteLine($"{first.Path}: {first.Format}, {results.Count} tensor{(results.Count == 1 ? "" : "s")} ({dtypes}), {Megabytes(bytes)} of values");
+        bool statistics = results.Any(r => r.FiniteCount is not null);
+        int nameWidth = Math.Max("tensor".Length, results.Max(r => (r.TensorName ?? "").Length));
+        int shapeWidth = Math.Max("shape".Length, results.Max(r => r.ShapeText.Length));
+        int dtypeWidth = Math.Max("dtype".Length, results.Max(r => r.DType.Length));
+        string Columns(string name, string dtype, string shape, string size, string stats) =>
+            $"  {name.PadRight(nameWidth)}  {dtype.PadRight(dtypeWidth)}  {shape.PadRight(shapeWidth)}  {size,12}{stats}".TrimEnd();
+        output.WriteLine(Columns("tensor", "dtype", "shape", "bytes",
+            statistics ? $"  {"min",15} {"max",15} {"mean",13} {"std",13}  non-finite" : ""));
+        foreach (var info in results)
+        {
+            string stats = "";
+            if (statistics && info.FiniteCount is not null)
+            {
+                bool wide = info.DType == "float64";
+                string Cell(double? value, bool exact) => value is null ? "n/a" : Statistic(value, exact, wide);
+                stats = $"  {Cell(info.Min, exact: true),15} {Cell(info.Max, exact: true),15} {Cell(info.Mean, exact: false),13} " +
+                        $"{Cell(info.Std, exact: false),13}  {info.NonFiniteCount}";
+            }
+            output.WriteLine(Columns(info.TensorName ?? "", info.DType, info.ShapeText, info.ByteCount.ToString(CultureInfo.InvariantCulture), stats));
+        }
+    }
+
     /// <summary>"threshold 4, signed", "threshold [2, 4, 1], unsigned", "threshold 0.5, signed, table [-3, 0, 2]" or "range [-1.5, 2.5]" / "ranges [[-1, 1], ...]".</summary>
     public static string AppliedValues(QuantizerSpec spec)
     {

@@ -42,8 +42,8 @@ public sealed partial class HelpSourceTests
     /// Options of a command whose cmdlet has no such parameter: 'new' writes the quantizer file itself, where
     /// New-InferableQuantizer returns an object for Export-InferableQuantizer to write.
     /// </summary>
-    // quantize --verbose and dequantize --verbose: PowerShell's common -Verbose (and Invoke-Dequantize writes an object per tensor anyway).
-    private static readonly HashSet<string> CommandLineOnlyIn = ["new --output-path", "new --force", "new --fsync", "quantize --verbose", "dequantize --verbose"];
+    // quantize, dequantize and inspect --verbose: PowerShell's common -Verbose (and Invoke-Dequantize and Get-QuantTensor write an object per tensor anyway).
+    private static readonly HashSet<string> CommandLineOnlyIn = ["new --output-path", "new --force", "new --fsync", "quantize --verbose", "dequantize --verbose", "inspect --verbose"];
 
     private static readonly RootCommand Root = Cli.CommandTree;
 

@@ -112,6 +112,34 @@ public sealed class ModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_AModelAsText_IsALineForTheFileAndARowPerTensor()
+    {
+        string model = WriteModel();
+        var run = CliRunner.Run("inspect", model);
+        Assert.True(run.Code == ExitCode.Success, run.ToString());
+        // The file's line, the table's header, a row per tensor (not nine lines each); rows as read, trimmed.
+        Assert.Equal($"{model}: NPZ, 4 tensors (3 float32, 1 int64), 0.3 KiB of values", run.StdoutLines[0]);
+        Assert.Matches(@"^ *tensor +dtype +shape +bytes$", run.StdoutLines[1]);
+        Assert.Equal(6, run.StdoutLines.Length);
+        Assert.Matches(@"^ *encoder\.weight +float32 +\(6, 5\) +120$", run.StdoutLines[2]);
+        Assert.Matches(@"^ *count +int64 +\(\) +8$", run.StdoutLines[5]);
+
+        // --statistics adds the value columns; --verbose gives each tensor's facts one per line, as for an .npy file.
+        var statistics = CliRunner.Run("inspect", model, "--statistics");
+        Assert.Matches(@"^ *tensor +dtype +shape +bytes +min +max +mean +std +non-finite$", statistics.StdoutLines[1]);
+        Assert.Matches(@"^ *count +int64 +\(\) +8 +7 +7 +7 +0 +0$", statistics.StdoutLines[5]);
+        var verbose = CliRunner.Run("inspect", model, "--verbose");
+        Assert.Equal(4, verbose.StdoutLines.Count(l => l.StartsWith("Tensor:", StringComparison.Ordinal)));
+        Assert.Contains("Tensor:     decoder.weight", verbose.StdoutLines);
+
+        // Two inputs: each its own block, a blank line between them.
+        var two = CliRunner.Run("inspect", model, Conformance.PyTorch.File("e_seed_example.input.npy"));
+        Assert.True(two.Code == ExitCode.Success, two.ToString());
+        Assert.Contains("\n\nPath:", two.Stdout.ReplaceLineEndings("\n"));
+        Assert.StartsWith("Path:", two.StdoutLines[6]);
+    }
+
+    [Fact]
     public void Measure_AModel_MeasuresTheDefaultWeights()
     {
         var run = CliRunner.Run("measure", WriteModel(), "--method", "symmetric", "--json");
