@@ -64,7 +64,7 @@ public sealed class ErrorIdTests : IDisposable
 
     [Fact]
     public void InputFolder_IsRefused() =>
-        AssertOneError(CliRunner.Run("measure", _temp.Path), "InputIsDirectory", "is a directory, not a file");
+        AssertOneError(CliRunner.Run("dequantize", _temp.Path), "InputIsDirectory", "is a directory, not a file");
 
     [Fact]
     public void QuantizeOfAFolderThatIsNoModel_IsRefused() =>
@@ -155,15 +155,20 @@ public sealed class ErrorIdTests : IDisposable
         Directory.CreateDirectory(folder);
         foreach (string name in new[] { "a.npy", "b.npy", "c.NPY", "m.onnx", "notes.txt" }) File.WriteAllBytes(Path.Combine(folder, name), [0]);
         string hint = $"It holds 3 .npy files, 1 .onnx file: give them with a wildcard, '{Path.Join(folder, "*.npy")}'.";
-        AssertOneError(CliRunner.Run("measure", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
-        AssertOneError(CliRunner.Run("quantize", folder), "ModelFolderInvalid", $"Hugging Face model folders of safetensors shards. {hint}");
-        AssertOneError(CliRunner.Run("lower", folder), "InputIsDirectory", hint);
+        // quantize, measure and inspect take a Hugging Face model folder as one input; the others want files.
+        foreach (string command in new[] { "quantize", "measure", "inspect" })
+            AssertOneError(CliRunner.Run(command, folder), "ModelFolderInvalid", $"Hugging Face model folders of safetensors shards. {hint}");
+        AssertOneError(CliRunner.Run("lower", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
+        AssertOneError(CliRunner.Run("dequantize", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
         // A folder of none of them: no hint.
         string empty = _temp.File("empty");
         Directory.CreateDirectory(empty);
-        var run = CliRunner.Run("inspect", empty);
+        var run = CliRunner.Run("lower", empty);
         AssertOneError(run, "InputIsDirectory");
         Assert.EndsWith("is a directory, not a file. [InputIsDirectory]", run.StderrLines[0]);
+        var inspect = CliRunner.Run("inspect", empty);
+        AssertOneError(inspect, "ModelFolderInvalid");
+        Assert.EndsWith("QuantShell reads Hugging Face model folders of safetensors shards. [ModelFolderInvalid]", inspect.StderrLines[0]);
     }
 
     [SkippableFact]

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace QuantShell.Cli.Tests;
@@ -37,6 +38,49 @@ public sealed class ModelFolderCommandTests : IDisposable
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, file)), File.ReadAllBytes(Path.Combine(split, file)));
         Assert.Equal("compressed-tensors", (string)JsonNode.Parse(File.ReadAllText(Path.Combine(split, "config.json")))!["quantization_config"]!["quant_method"]!);
         Assert.Equal(["split", "whole"], Directory.GetFileSystemEntries(_temp.Path).Select(Path.GetFileName).Order());
+    }
+
+    /// <summary>
+    /// inspect and measure take a model folder as one input, as quantize does: every tensor of its shards; the tensors
+    /// quantize would quantize, each measured with the quantizer quantize chooses (the same values as its --json).
+    /// </summary>
+    [Fact]
+    public void InspectAndMeasure_TakeAFolderAsOneInput()
+    {
+        var inspect = CliRunner.Run("inspect", Fixture);
+        Assert.True(inspect.ExitCode == 0, inspect.ToString());
+        Assert.Equal($"{Fixture}: model folder of 2 safetensors shards, 10 tensors (10 bfloat16), 21.5 KiB of values", inspect.StdoutLines[0]);
+        Assert.Equal(12, inspect.StdoutLines.Length);
+        var listed = inspect.StdoutLines.Skip(2).Select(l => l.Split(' ')[0]).ToArray();
+        Assert.Contains("lm_head.weight", listed);
+        Assert.Contains("model.layers.1.mlp.down_proj.weight", listed);
+        var json = CliRunner.Run("inspect", Fixture, "--json", "--statistics").StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(10, json.Length);
+        Assert.All(json, t => Assert.Equal(JsonValueKind.Number, t.GetProperty("max").ValueKind));
+
+        string[] options = ["--method", "symmetric", "--bits", "4", "--group-size", "8"];
+        var measured = CliRunner.Run(["measure", Fixture, "--json", .. options]).StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var quantized = CliRunner.Run(["quantize", Fixture, "--output", _temp.File("q"), "--json", .. options]).StdoutLines
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("kind").GetString() == "tensor" && !r.GetProperty("skipped").GetBoolean()).ToArray();
+        Assert.Equal(5, quantized.Length);
+        Assert.Equal(quantized.Select(r => r.GetProperty("tensorName").GetString()), measured.Select(r => r.GetProperty("tensorName").GetString()));
+        // The same quantizer; the same SQNR but for the summation (the kernel's float32 blocks in quantize, float64 in measure).
+        for (int i = 0; i < quantized.Length; i++)
+        {
+            Assert.Equal(quantized[i].GetProperty("quantizer").GetRawText(), measured[i].GetProperty("quantizer").GetRawText());
+            Assert.Equal(quantized[i].GetProperty("sqnrDb").GetDouble(), measured[i].GetProperty("sqnrDb").GetDouble(), 1e-4);
+        }
+
+        // A folder that is not a model folder: what it holds and how to give its files.
+        string samples = _temp.File("samples");
+        Directory.CreateDirectory(samples);
+        File.WriteAllBytes(Path.Combine(samples, "a.npy"), [0]);
+        foreach (string command in new[] { "inspect", "measure" })
+        {
+            var run = CliRunner.Run(command, samples);
+            Assert.Equal(2, run.ExitCode);
+            Assert.EndsWith($"It holds 1 .npy file: give them with a wildcard, '{Path.Join(samples, "*.npy")}'. [ModelFolderInvalid]", Assert.Single(run.StderrLines));
+        }
     }
 
     [Fact]

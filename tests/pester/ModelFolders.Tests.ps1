@@ -38,6 +38,19 @@ Describe 'Hugging Face model folders through Invoke-Quantize' {
         @($back | Where-Object Dequantized).Count | Should -Be 3
     }
 
+    It 'is one input to Get-QuantTensor and Measure-Quantization too: every tensor, and the ones Invoke-Quantize quantizes' {
+        $tensors = @(Get-QuantTensor -Path $Fixture)
+        $tensors.Count | Should -Be 10
+        $tensors[0].Format | Should -Be 'model folder of 2 safetensors shards'
+        $tensors.TensorName | Should -Contain 'lm_head.weight'
+        $measured = @(Measure-Quantization -Path $Fixture -Method Symmetric -NumBits 4 -GroupSize 8)
+        $measured.TensorName | Should -Be ($Linear | ForEach-Object { "$_.weight" })
+        $quantized = @((Invoke-Quantize -Path $Fixture -OutputPath (Join-Path $TestDrive 'm') -Method Symmetric -NumBits 4 -GroupSize 8).Tensors | Where-Object { -not $_.Skipped })
+        for ($i = 0; $i -lt 5; $i++) { $measured[$i].SqnrDb | Should -BeLessThan ($quantized[$i].SqnrDb + 1e-4); $measured[$i].SqnrDb | Should -BeGreaterThan ($quantized[$i].SqnrDb - 1e-4) }
+        # The folder's objects bind to -LiteralPath: measured once, not once per tensor.
+        @(Get-Item $Fixture | Measure-Quantization).Count | Should -Be 5
+    }
+
     It 'splits the shards with -Part and completes with -Finish' {
         $out = Join-Path $TestDrive 'split'
         $a = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Part 1/2 -NumBits 4)

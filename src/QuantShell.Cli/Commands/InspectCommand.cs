@@ -9,7 +9,7 @@ internal static class InspectCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to inspect (one entry per tensor). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to inspect (one entry per tensor). A Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 

@@ -10,7 +10,7 @@ internal static class MeasureCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to measure (a model file: every tensor its rules or the defaults select). '-' reads one .npy from stdin.",
+        Description = "The .npy or model files (.npz, safetensors, PyTorch checkpoints, ONNX models) to measure (a model file: every tensor its rules or the defaults select). A Hugging Face model folder is one input (docs/model-folders.md). '-' reads one .npy from stdin.",
         Arity = ArgumentArity.OneOrMore,
     };
 

@@ -26,7 +26,12 @@ public sealed class InspectJob : InputJob<TensorInfo>
     public static InspectJob Run(InspectRequest request, IEnumerable<JobInput> inputs, JobHost<TensorInfo> host, CancellationToken cancellationToken = default) =>
         RunToCompletion(new InspectJob(request, host, cancellationToken), inputs);
 
-    protected override void Start(JobInput input) => Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? [InspectNpy(input)] : InspectModel(input));
+    protected override void Start(JobInput input)
+    {
+        // A Hugging Face model folder is one input, as quantize takes it: its shards' tensors, in shard order.
+        if (input.FullPath is not null && Directory.Exists(input.FullPath)) Enqueue(input, _ => InspectFolder(input));
+        else Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? [InspectNpy(input)] : InspectModel(input));
+    }
 
     private TensorInfo InspectNpy(JobInput input)
     {
@@ -41,6 +46,27 @@ public sealed class InspectJob : InputJob<TensorInfo>
     {
         using var file = input.OpenTensorFile();
         var infos = new List<TensorInfo>(file.Tensors.Count);
+        Describe(file, input.ResultPath, file.FormatName, infos);
+        if (NothingToQuantize.WhyAny(file, _defaults) is { } why) Warn(input, $"{input.Name}: nothing to quantize by default: {why}");
+        return infos;
+    }
+
+    private IReadOnlyList<TensorInfo> InspectFolder(JobInput input)
+    {
+        var folder = ModelFolder.Open(input.FullPath!, input.Name);
+        string format = $"model folder of {folder.Shards.Count} safetensors shard{(folder.Shards.Count == 1 ? "" : "s")}";
+        var infos = new List<TensorInfo>();
+        foreach (var shard in folder.Shards)
+        {
+            using var file = SafetensorsTensorFile.Open(Path.Combine(folder.FullPath, shard.FileName), folder.Show(shard.FileName));
+            Describe(file, input.ResultPath, format, infos);
+        }
+        return infos;
+    }
+
+    /// <summary>Each tensor of <paramref name="file"/> (its values read only when statistics are asked for), into <paramref name="infos"/>.</summary>
+    private void Describe(TensorFile file, string path, string format, List<TensorInfo> infos)
+    {
         foreach (var tensor in file.Tensors)
         {
             Cancellation.ThrowIfCancellationRequested();
@@ -50,9 +76,7 @@ public sealed class InspectJob : InputJob<TensorInfo>
                 using var source = file.OpenTensor(tensor);
                 values = TensorValues.Read(source, tensor, ModelQuantizer.Source(file, tensor));
             }
-            infos.Add(TensorInfo.FromStored(input.ResultPath, file.FormatName, tensor, values));
+            infos.Add(TensorInfo.FromStored(path, format, tensor, values));
         }
-        if (NothingToQuantize.WhyAny(file, _defaults) is { } why) Warn(input, $"{input.Name}: nothing to quantize by default: {why}");
-        return infos;
     }
 }

@@ -69,6 +69,13 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
 
     protected override void Start(JobInput input)
     {
+        // A Hugging Face model folder is one input, as quantize takes it: the tensors it would quantize, shard by shard.
+        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        {
+            bool plotFolder = PlotAllowed();
+            Enqueue(input, _ => MeasureFolder(input, plotFolder));
+            return;
+        }
         try
         {
             input.CheckReadable();
@@ -105,20 +112,55 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     private IReadOnlyList<MeasurementResult> MeasureModel(JobInput input, bool plot)
     {
         using var file = input.OpenTensorFile();
-        var results = new List<MeasurementResult>();
-        var measured = new List<NpyArray>();
-        var skipped = new List<string?>();
-        long total = file.Tensors.Sum(t => t.ByteCount), done = 0;
-        int tensorsDone = 0;
+        var measured = new Measured(plot);
+        MeasureTensors(input, file, _policy.DeciderFor(input.Name), measured, file.Tensors.Sum(t => t.ByteCount), file.Tensors.Count);
+        if (measured.Results.Count == 0) Warn(input, $"{input.Name}: nothing measured: {NothingToQuantize.Why(file, _policy, measured.Skipped)}");
+        return Finish(input, measured);
+    }
+
+    /// <summary>
+    /// A model folder: every tensor quantize would quantize in it (rules, or by default its Linear weights), shard by
+    /// shard, each read once.
+    /// </summary>
+    private IReadOnlyList<MeasurementResult> MeasureFolder(JobInput input, bool plot)
+    {
+        var folder = ModelFolder.Open(input.FullPath!, input.Name);
+        var measured = new Measured(plot);
+        long total = folder.Shards.Sum(s => s.Tensors.Sum(t => t.ByteCount));
+        int count = folder.Shards.Sum(s => s.Tensors.Count);
+        foreach (var shard in folder.Shards)
+        {
+            string shardName = folder.Show(shard.FileName);
+            using var file = SafetensorsTensorFile.Open(Path.Combine(folder.FullPath, shard.FileName), shardName);
+            MeasureTensors(input, file, _policy.LinearWeightDeciderFor(shardName), measured, total, count);
+        }
+        if (measured.Results.Count == 0)
+            Warn(input, $"{input.Name}: nothing measured: {(count == 0 ? "the folder holds no tensors" : NothingToQuantize.Why(count, _policy, measured.Skipped))}");
+        return Finish(input, measured);
+    }
+
+    /// <summary>What a model file's or folder's measuring has gathered so far.</summary>
+    private sealed class Measured(bool plot)
+    {
+        public bool Plot { get; } = plot;
+        public List<MeasurementResult> Results { get; } = [];
+        public List<string?> Skipped { get; } = [];
+        public NpyArray? FirstValues { get; set; }
+        public long Done { get; set; }
+        public int TensorsDone { get; set; }
+    }
+
+    private void MeasureTensors(JobInput input, TensorFile file, Func<StoredTensor, TensorDecision> decide, Measured measured, long total, int count)
+    {
         foreach (var tensor in file.Tensors)
         {
             Cancellation.ThrowIfCancellationRequested();
-            ReportItemProgress(input, done, total, tensorsDone++, file.Tensors.Count);
-            done += tensor.ByteCount;
-            var decision = _policy.Decide(tensor, input.Name);
+            ReportItemProgress(input, measured.Done, total, measured.TensorsDone++, count);
+            measured.Done += tensor.ByteCount;
+            var decision = decide(tensor);
             if (decision.Recipe is not { } recipe)
             {
-                skipped.Add(decision.SkipCategory);
+                measured.Skipped.Add(decision.SkipCategory);
                 continue;
             }
             string name = ModelQuantizer.Source(file, tensor);
@@ -126,14 +168,19 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
             using (var source = file.OpenTensor(tensor))
                 array = TensorValues.Read(source, tensor, name);
             var quantizer = recipe.ResolveFor([array], name);
-            results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, recipe.Describe(1), tensor.Name));
-            if (plot && results.Count == 1) measured.Add(array);
+            measured.Results.Add(QuantizationMetrics.Measure(array, quantizer, input.Name, recipe.Describe(1), tensor.Name));
+            if (measured.Plot && measured.Results.Count == 1) measured.FirstValues = array;
         }
-        if (results.Count == 0) Warn(input, $"{input.Name}: nothing measured: {NothingToQuantize.Why(file, _policy, skipped)}");
-        if (plot && results.Count != 1)
+    }
+
+    /// <summary>A plot, where asked, of the one tensor measured.</summary>
+    private IReadOnlyList<MeasurementResult> Finish(JobInput input, Measured measured)
+    {
+        var results = measured.Results;
+        if (measured.Plot && results.Count != 1)
             throw new QuantShellException($"{input.Name}: {Parameter.PlotPath} draws one tensor but {results.Count} were measured; give {Parameter.Rules} that select one.",
                 ErrorIds.PlotPathWithSeveralInputs, QuantShellErrorKind.InvalidArgument, Parameter.PlotPath.Name);
-        if (plot) results[0] = Plot(measured[0], InferableQuantizer.Create(results[0].Quantizer), results[0]);
+        if (measured.Plot) results[0] = Plot(measured.FirstValues!, InferableQuantizer.Create(results[0].Quantizer), results[0]);
         return results;
     }
 
