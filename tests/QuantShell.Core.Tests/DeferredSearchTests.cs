@@ -46,7 +46,7 @@ public sealed class DeferredSearchTests(ITestOutputHelper output)
         var search = new SymmetricIntervalSearch { Iterations = iterations, DecreaseEvery = 5, PerChannel = false, Deferred = deferred, Ahead = ahead };
         bool single = typeof(T) == typeof(float);
         var best = search.Run(errors, start, ParameterPrecision.Double,
-            (t, prec) => new MctCandidate(MctGrid.FromThreshold(t, bits, true, prec, single), -t, t, prec, false));
+            (double t, ParameterPrecision prec, out MctCandidate candidate) => candidate = new MctCandidate(MctGrid.FromThreshold(t, bits, true, prec, single), -t, t, prec, false));
         return new Outcome(best[0], search.IterationsRun, errors.PassCount, errors.ExactCount);
     }
 

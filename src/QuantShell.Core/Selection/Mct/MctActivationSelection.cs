@@ -55,7 +55,7 @@ internal static class MctActivationSelection
         if (method == ErrorMethod.NoClipping) return start;
         var search = new SymmetricIntervalSearch { Iterations = 20, DecreaseEvery = 4, PerChannel = false };
         var best = search.Run(new HistogramErrors(histogram.Edges, histogram.Counts, method, p), [start], ParameterPrecision.Double,
-            (t, prec) => new MctCandidate(MctGrid.FromThreshold(t, numBits, signed, prec, false), signed ? -t : 0, t, prec, false));
+            (double t, ParameterPrecision prec, out MctCandidate candidate) => candidate = new MctCandidate(MctGrid.FromThreshold(t, numBits, signed, prec, false), signed ? -t : 0, t, prec, false));
         return MctWeightsSelection.PythonMax(MctWeightsSelection.MinThreshold, best[0]);
     }
 

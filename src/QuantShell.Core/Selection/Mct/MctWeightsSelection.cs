@@ -71,7 +71,7 @@ internal static class MctWeightsSelection
             DecreaseEvery = perChannel ? 3 : 5,
             PerChannel = perChannel,
         };
-        var best = search.Run(errors, start, precision, (t, prec) => new MctCandidate(
+        var best = search.Run(errors, start, precision, (double t, ParameterPrecision prec, out MctCandidate candidate) => candidate = new MctCandidate(
             MctGrid.FromThreshold(t, numBits, signed, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
             signed ? -t : 0, t, prec, perChannel), record);
         return SymmetricResult(best, perChannel);

@@ -1,6 +1,12 @@
 namespace QuantShell.Core.Selection.Mct;
 
 /// <summary>
+/// The candidate (its grid, and its range for KL) of a threshold computed in <paramref name="precision"/>, written into
+/// <paramref name="candidate"/> (where it goes: not returned and copied, a search builds thousands a tensor).
+/// </summary>
+internal delegate void CandidateOf(double threshold, ParameterPrecision precision, out MctCandidate candidate);
+
+/// <summary>
 /// MCT's threshold search for symmetric quantizers (<c>qparams_symmetric_iterative_minimization</c> with
 /// <c>search_fixed_range_intervals</c>): from t₀ (the no-clipping threshold), each iteration scores
 /// <see cref="Intervals"/> thresholds spread evenly (<c>np.linspace</c>) over [α·t, β·t] around the previous iteration's
@@ -44,7 +50,7 @@ internal sealed class SymmetricIntervalSearch
     /// The best threshold of each channel. <paramref name="start"/> holds t₀ per channel, in <paramref name="startPrecision"/>;
     /// <paramref name="candidate"/> makes the candidate for a threshold in a precision.
     /// </summary>
-    public double[] Run(IMctErrors errors, double[] start, ParameterPrecision startPrecision, Func<double, ParameterPrecision, MctCandidate> candidate,
+    public double[] Run(IMctErrors errors, double[] start, ParameterPrecision startPrecision, CandidateOf candidate,
                         SearchRecord<double>? record = null)
     {
         int channels = start.Length;
@@ -57,7 +63,8 @@ internal sealed class SymmetricIntervalSearch
         PerChannelDo(channels, c =>
         {
             Span<MctLoss> one = stackalloc MctLoss[1];
-            errors.Evaluate(c, [candidate(start[c], startPrecision)], one);
+            candidate(start[c], startPrecision, out var first);
+            errors.Evaluate(c, [first], one);
             bestLoss[c] = one[0];
         });
         bool bestSingle = MctLosses.AllSingle(bestLoss);
@@ -83,8 +90,10 @@ internal sealed class SymmetricIntervalSearch
             PerChannelDo(channels, c =>
             {
                 var thresholds = Linspace(lows[c], highs[c], Intervals, anyZeroStep);
-                var candidates = Candidates(thresholds, candidate);
-                var losses = new MctLoss[Intervals];
+                // A channel's candidates and losses on the stack: a tensor of thousands of channels allocates none.
+                Span<MctCandidate> candidates = stackalloc MctCandidate[Intervals];
+                for (int i = 0; i < Intervals; i++) candidate(thresholds[i], ParameterPrecision.Double, out candidates[i]);
+                Span<MctLoss> losses = stackalloc MctLoss[Intervals];
                 errors.Evaluate(c, candidates, losses);
                 winnerSingle[c] = MctLosses.AllSingle(losses);
                 if (PerChannel)
@@ -170,12 +179,12 @@ internal sealed class SymmetricIntervalSearch
     /// Exact errors are kept by grid (the same grid has the same error). Null when the bounds leave an iteration no
     /// candidate open (they would be wrong; the caller then searches one iteration after the other).
     /// </summary>
-    private double? RunDeferred(IBoundedMctErrors errors, double start, ParameterPrecision startPrecision, Func<double, ParameterPrecision, MctCandidate> candidate)
+    private double? RunDeferred(IBoundedMctErrors errors, double start, ParameterPrecision startPrecision, CandidateOf candidate)
     {
         var known = new Dictionary<(long, long, long, bool), MctLoss>();
         static (long, long, long, bool) Key(in MctCandidate c) =>
             (BitConverter.DoubleToInt64Bits(c.Grid.Low), BitConverter.DoubleToInt64Bits(c.Grid.High), BitConverter.DoubleToInt64Bits(c.Grid.Step), c.Grid.Single);
-        var startCandidate = candidate(start, startPrecision);
+        candidate(start, startPrecision, out var startCandidate);
         var steps = new List<Step>();
         int confirmed = 0, replayed = 0;
         double best = start;
@@ -284,7 +293,7 @@ internal sealed class SymmetricIntervalSearch
         }
     }
 
-    private Step? Bound(IBoundedMctErrors errors, double current, double bottom, double top, Func<double, ParameterPrecision, MctCandidate> candidate)
+    private Step? Bound(IBoundedMctErrors errors, double current, double bottom, double top, CandidateOf candidate)
     {
         double low = current * bottom, high = current * top;
         var thresholds = Linspace(low, high, Intervals, (high - low) / (Intervals - 1) == 0);
@@ -314,10 +323,10 @@ internal sealed class SymmetricIntervalSearch
     }
 
     /// <summary>An iteration's candidates: one for each threshold, in float64.</summary>
-    private static MctCandidate[] Candidates(double[] thresholds, Func<double, ParameterPrecision, MctCandidate> candidate)
+    private static MctCandidate[] Candidates(double[] thresholds, CandidateOf candidate)
     {
         var candidates = new MctCandidate[thresholds.Length];
-        for (int i = 0; i < thresholds.Length; i++) candidates[i] = candidate(thresholds[i], ParameterPrecision.Double);
+        for (int i = 0; i < thresholds.Length; i++) candidate(thresholds[i], ParameterPrecision.Double, out candidates[i]);
         return candidates;
     }
 
