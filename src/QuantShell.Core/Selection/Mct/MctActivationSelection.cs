@@ -71,7 +71,7 @@ internal static class MctActivationSelection
         if (method == ErrorMethod.NoClipping) return (min, max);
         var search = new UniformRangeSearch { Factors = 12, Iterations = 30, PerChannel = false };
         var best = search.Run(new HistogramErrors(histogram.Edges, histogram.Counts, method, p), [(min, max)], ParameterPrecision.Double,
-            (a, b, prec) => new MctCandidate(MctGrid.FromRange(a, b, numBits, prec, false), a, b, prec, false));
+            (double a, double b, ParameterPrecision prec, out MctCandidate candidate) => candidate = new MctCandidate(MctGrid.FromRange(a, b, numBits, prec, false), a, b, prec, false));
         return best[0];
     }
 }

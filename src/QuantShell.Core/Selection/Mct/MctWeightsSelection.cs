@@ -100,7 +100,7 @@ internal static class MctWeightsSelection
         var errors = Errors(channels, method, p, method == ErrorMethod.Kl ? UniformKlBits : numBits, perChannel, histogramOfQuantized: false, sequentialRows, boundedFrom,
                             binChannels, extremes);
         var search = new UniformRangeSearch { Factors = 8, Iterations = perChannel ? 10 : 30, PerChannel = perChannel };
-        var best = search.Run(errors, start, precision, (min, max, prec) => new MctCandidate(
+        var best = search.Run(errors, start, precision, (double min, double max, ParameterPrecision prec, out MctCandidate candidate) => candidate = new MctCandidate(
             MctGrid.FromRange(min, max, numBits, prec, single && (!perChannel || prec != ParameterPrecision.Double)),
             min, max, prec == ParameterPrecision.SingleArray ? ParameterPrecision.SingleScalar : prec, false), record);
         return UniformResult(best);

@@ -1,5 +1,8 @@
 namespace QuantShell.Core.Selection.Mct;
 
+/// <summary>The candidate of the range (min, max) computed in <paramref name="precision"/>, written into <paramref name="candidate"/> (see <see cref="CandidateOf"/>).</summary>
+internal delegate void RangeCandidateOf(double min, double max, ParameterPrecision precision, out MctCandidate candidate);
+
 /// <summary>
 /// MCT's range search for uniform quantizers (<c>iterative_uniform_dynamic_range_search</c> with
 /// <c>search_dynamic_range</c>): from the no-clipping range (min, max), each iteration scores every range
@@ -20,7 +23,7 @@ internal sealed class UniformRangeSearch
 
     /// <summary>The best (min, max) of each channel, from <paramref name="start"/> in <paramref name="startPrecision"/>.</summary>
     public (double Min, double Max)[] Run(IMctErrors errors, (double Min, double Max)[] start, ParameterPrecision startPrecision,
-                                          Func<double, double, ParameterPrecision, MctCandidate> candidate, SearchRecord<(double Min, double Max)>? record = null)
+                                          RangeCandidateOf candidate, SearchRecord<(double Min, double Max)>? record = null)
     {
         var alphas = NumpyLinspace.Create(SymmetricIntervalSearch.BottomFactor, SymmetricIntervalSearch.UpperFactor, Factors);
         int channels = start.Length, count = Factors * Factors;
@@ -30,7 +33,8 @@ internal sealed class UniformRangeSearch
         PerChannelDo(channels, c =>
         {
             Span<MctLoss> one = stackalloc MctLoss[1];
-            errors.Evaluate(c, [candidate(start[c].Min, start[c].Max, startPrecision)], one);
+            candidate(start[c].Min, start[c].Max, startPrecision, out var first);
+            errors.Evaluate(c, [first], one);
             bestLoss[c] = one[0];
         });
         bool bestSingle = MctLosses.AllSingle(bestLoss);
@@ -52,7 +56,7 @@ internal sealed class UniformRangeSearch
                     {
                         var range = (current[c].Min * alphas[i], current[c].Max * alphas[j]);
                         ranges[i * Factors + j] = range;
-                        candidates[i * Factors + j] = candidate(range.Item1, range.Item2, ParameterPrecision.Double);
+                        candidate(range.Item1, range.Item2, ParameterPrecision.Double, out candidates[i * Factors + j]);
                     }
                 Span<MctLoss> losses = stackalloc MctLoss[count];
                 errors.Evaluate(c, candidates, losses);
