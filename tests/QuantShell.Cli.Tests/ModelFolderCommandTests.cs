@@ -83,6 +83,22 @@ public sealed class ModelFolderCommandTests : IDisposable
         }
     }
 
+    /// <summary>Pooling (--calibrate, new --from-path) takes .npy inputs: a model folder is refused as a model file is, saying so.</summary>
+    [Fact]
+    public void Pooling_AModelFolder_SaysWhatItIs()
+    {
+        foreach (string[] args in new[] { new[] { "measure", Fixture, "--calibrate", "--method", "pot" }, ["quantize", Fixture, "--calibrate", "--output", _temp.File("o")],
+                                          ["new", "--method", "pot", "--from-path", Fixture] })
+        {
+            var run = CliRunner.Run(args);
+            Assert.Equal(2, run.ExitCode);
+            string pooledBy = args[0] == "new" ? "--from-path" : "--calibrate";
+            Assert.Equal($"dotnet-quant: error: {Fixture}: is a Hugging Face model folder; {pooledBy} pools .npy inputs (a model's tensors each get their own values when it is quantized). [ParameterNotApplicable]",
+                         Assert.Single(run.StderrLines));
+        }
+        Assert.False(Directory.Exists(_temp.File("o")));
+    }
+
     [Fact]
     public void Folder_DefaultOutputBesideIt_AndErrorsWithTheirIds()
     {

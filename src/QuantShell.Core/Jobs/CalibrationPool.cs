@@ -44,6 +44,9 @@ internal sealed class CalibrationPool
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
+                if (input.FullPath is not null && ModelFolder.IsModelFolder(input.FullPath))
+                    throw new QuantShellException($"{input.Name}: is a Hugging Face model folder; {pooledBy} pools .npy inputs (a model's tensors each get their own values when it is quantized).",
+                        ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, pooledBy.Name);
                 if (input.Kind() is var kind && kind != TensorFileKind.Npy)
                     throw new QuantShellException($"{input.Name}: is {TensorFiles.Describe(kind)}; {pooledBy} pools .npy inputs (a model file's tensors each get their own values when it is quantized).",
                         ErrorIds.ParameterNotApplicable, QuantShellErrorKind.InvalidArgument, pooledBy.Name);
