@@ -118,7 +118,13 @@ internal static class TextFormat
         var dequantized = results.Where(r => r.Dequantized).ToList();
         string kinds = string.Join(", ", dequantized.Select(r => $"{r.CodeDType} codes -> {r.DType}").Distinct());
         int copied = results.Count - dequantized.Count;
-        output.WriteLine($"{results[0].InputPath} -> {results[0].OutputPath}: {dequantized.Count} of {results.Count} tensor{(results.Count == 1 ? "" : "s")} dequantized" +
+        // A model folder's tensors come from several shards: the line names the folders.
+        static string Where(IEnumerable<string> paths)
+        {
+            var distinct = paths.Distinct().ToList();
+            return distinct.Count == 1 ? distinct[0] : Path.GetDirectoryName(distinct[0]) ?? distinct[0];
+        }
+        output.WriteLine($"{Where(results.Select(r => r.InputPath))} -> {Where(results.Select(r => r.OutputPath))}: {dequantized.Count} of {results.Count} tensor{(results.Count == 1 ? "" : "s")} dequantized" +
                          (kinds.Length > 0 ? $" ({kinds})" : "") + (copied > 0 ? $", {copied} copied unchanged" : ""));
     }
 

@@ -64,7 +64,7 @@ public sealed class ErrorIdTests : IDisposable
 
     [Fact]
     public void InputFolder_IsRefused() =>
-        AssertOneError(CliRunner.Run("dequantize", _temp.Path), "InputIsDirectory", "is a directory, not a file");
+        AssertOneError(CliRunner.Run("lower", _temp.Path), "InputIsDirectory", "is a directory, not a file");
 
     [Fact]
     public void QuantizeOfAFolderThatIsNoModel_IsRefused() =>
@@ -155,11 +155,10 @@ public sealed class ErrorIdTests : IDisposable
         Directory.CreateDirectory(folder);
         foreach (string name in new[] { "a.npy", "b.npy", "c.NPY", "m.onnx", "notes.txt" }) File.WriteAllBytes(Path.Combine(folder, name), [0]);
         string hint = $"It holds 3 .npy files, 1 .onnx file: give them with a wildcard, '{Path.Join(folder, "*.npy")}'.";
-        // quantize, measure and inspect take a Hugging Face model folder as one input; the others want files.
-        foreach (string command in new[] { "quantize", "measure", "inspect" })
+        // quantize, dequantize, measure and inspect take a Hugging Face model folder as one input; lower wants files.
+        foreach (string command in new[] { "quantize", "dequantize", "measure", "inspect" })
             AssertOneError(CliRunner.Run(command, folder), "ModelFolderInvalid", $"Hugging Face model folders of safetensors shards. {hint}");
         AssertOneError(CliRunner.Run("lower", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
-        AssertOneError(CliRunner.Run("dequantize", folder), "InputIsDirectory", $"is a directory, not a file. {hint}");
         // A folder of none of them: no hint.
         string empty = _temp.File("empty");
         Directory.CreateDirectory(empty);

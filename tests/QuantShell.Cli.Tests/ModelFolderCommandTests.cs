@@ -14,6 +14,19 @@ public sealed class ModelFolderCommandTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    /// <summary>A copy of the test folder in the temporary folder (its outputs then go beside it).</summary>
+    private string CopyOfFixture(string name)
+    {
+        string input = _temp.File(name);
+        foreach (string file in Directory.GetFiles(Fixture, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(input, Path.GetRelativePath(Fixture, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        return input;
+    }
+
     private static readonly string[] Options = ["--method", "symmetric", "--bits", "4", "--group-size", "8", "--format", "compressed-tensors"];
 
     [Fact]
@@ -83,6 +96,41 @@ public sealed class ModelFolderCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// dequantize takes a model folder too: an int folder comes back as the fake folder quantize writes, byte for byte
+    /// (every file); a compressed-tensors folder as plain weights, its config without quantization_config; the default
+    /// output is DIR.q beside DIR.int; one summary line naming the folders.
+    /// </summary>
+    [Fact]
+    public void Dequantize_AFolder_GivesTheFakeFolder()
+    {
+        string input = CopyOfFixture("tiny");
+        string fake = _temp.File("fake"), ints = _temp.File("tiny.int");
+        Assert.Equal(0, CliRunner.Run("quantize", input, "--bits", "4", "--output", fake).ExitCode);
+        Assert.Equal(0, CliRunner.Run("quantize", input, "--bits", "4", "--format", "int", "--output", ints).ExitCode);
+        var back = CliRunner.Run("dequantize", ints);
+        Assert.True(back.ExitCode == 0, back.ToString());
+        string defaultOutput = _temp.File("tiny.q");
+        Assert.Equal($"{ints} -> {defaultOutput}: 5 of 10 tensors dequantized (int8 codes -> bfloat16), 5 copied unchanged", Assert.Single(back.StdoutLines));
+        var files = Directory.GetFiles(fake, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(fake, f)).Order().ToList();
+        Assert.Equal(8, files.Count);
+        Assert.Equal(files, Directory.GetFiles(defaultOutput, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(defaultOutput, f)).Order());
+        foreach (string file in files)
+            Assert.True(File.ReadAllBytes(Path.Combine(fake, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(defaultOutput, file))), file);
+        Assert.Contains("[OutputExists]", CliRunner.Run("dequantize", ints).Stderr);
+
+        string compressed = _temp.File("ct"), plain = _temp.File("plain");
+        Assert.Equal(0, CliRunner.Run(["quantize", input, "--output", compressed, .. Options]).ExitCode);
+        var json = CliRunner.Run("dequantize", compressed, "--output", plain, "--json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var tensors = json.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(10, tensors.Length);
+        Assert.Equal(5, tensors.Count(t => t.GetProperty("dequantized").GetBoolean()));
+        Assert.Null(JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "config.json")))!["quantization_config"]);
+        var inspect = CliRunner.Run("inspect", plain);
+        Assert.StartsWith($"{plain}: model folder of 2 safetensors shards, 10 tensors (10 bfloat16)", inspect.StdoutLines[0]);
+    }
+
     /// <summary>Pooling (--calibrate, new --from-path) takes .npy inputs: a model folder is refused as a model file is, saying so.</summary>
     [Fact]
     public void Pooling_AModelFolder_SaysWhatItIs()
@@ -102,13 +150,7 @@ public sealed class ModelFolderCommandTests : IDisposable
     [Fact]
     public void Folder_DefaultOutputBesideIt_AndErrorsWithTheirIds()
     {
-        string input = _temp.File("tiny");
-        foreach (string file in Directory.GetFiles(Fixture, "*", SearchOption.AllDirectories))
-        {
-            string target = Path.Combine(input, Path.GetRelativePath(Fixture, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        string input = CopyOfFixture("tiny");
         var run = CliRunner.Run("quantize", input, "--format", "int", "--bits", "4");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.True(File.Exists(Path.Combine(_temp.File("tiny.int"), "model.safetensors.index.json")));

@@ -51,6 +51,21 @@ Describe 'Hugging Face model folders through Invoke-Quantize' {
         @(Get-Item $Fixture | Measure-Quantization).Count | Should -Be 5
     }
 
+    It 'dequantizes an int folder back into the fake folder (Invoke-Dequantize), -WhatIf writing nothing' {
+        $fake = Join-Path $TestDrive 'fake'; $ints = Join-Path $TestDrive 'ints'; $back = Join-Path $TestDrive 'back'
+        Invoke-Quantize -Path $Fixture -OutputPath $fake -NumBits 4 | Out-Null
+        Invoke-Quantize -Path $Fixture -OutputPath $ints -NumBits 4 -Format Int | Out-Null
+        Invoke-Dequantize -Path $ints -OutputPath $back -WhatIf
+        Test-Path $back | Should -BeFalse
+        $results = @(Invoke-Dequantize -Path $ints -OutputPath $back)
+        $results.Count | Should -Be 10
+        @($results | Where-Object Dequantized).Count | Should -Be 5
+        foreach ($file in Get-ChildItem $fake -Recurse -File) {
+            $relative = [System.IO.Path]::GetRelativePath($fake, $file.FullName)
+            (Get-FileHash (Join-Path $back $relative)).Hash | Should -Be (Get-FileHash $file.FullName).Hash
+        }
+    }
+
     It 'splits the shards with -Part and completes with -Finish' {
         $out = Join-Path $TestDrive 'split'
         $a = @(Invoke-Quantize -Path $Fixture -OutputPath $out -Part 1/2 -NumBits 4)

@@ -9,7 +9,7 @@ internal static class DequantizeCommand
 {
     public static readonly Argument<string[]> Inputs = new("inputs")
     {
-        Description = "Model files of integer codes, the int format that quantizing writes (with --format int), or ONNX models in the qdq format (--format qdq).",
+        Description = "Model files of integer codes, the int format that quantizing writes (with --format int), or ONNX models in the qdq format (--format qdq). A Hugging Face model folder is one input, written as a folder (docs/model-folders.md).",
         Arity = ArgumentArity.OneOrMore,
     };
 

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using QuantShell.Core.Errors;
+using QuantShell.Core.Formats;
 using QuantShell.Core.IO;
 using QuantShell.Core.Jobs.Quantize;
 using QuantShell.Core.Processing;
@@ -45,6 +47,11 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
             Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.StreamInputNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
+        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        {
+            StartFolder(input);
+            return;
+        }
         StartWithOutput(input, _outputs, "Dequantize", (output, token) =>
         {
             using var file = input.OpenTensorFile();
@@ -56,5 +63,92 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
                 return AtomicFile.Write(output.Path!, write, stream => CompressedTensorsReader.Write(file, schemes, stream, outputPath, token), output.Name);
             return AtomicFile.Write(output.Path!, write, stream => ModelDequantizer.Write(file, stream, outputPath, token), output.Name);
         });
+    }
+
+    /// <summary>
+    /// A model folder (<c>quantize DIR --format int</c> or <c>compressed-tensors</c>): a folder of the same shape, each shard
+    /// dequantized as the file alone is, the index rewritten for the tensors as written, config.json without its
+    /// <c>quantization_config</c>, every other file copied; built beside the output and renamed into place. Default
+    /// output: <c>DIR.int</c> or <c>DIR.compressed-tensors</c> -> <c>DIR.q</c>, anything else <c>DIR.q</c>.
+    /// </summary>
+    private void StartFolder(JobInput input)
+    {
+        ModelFolder folder;
+        FolderOutput target;
+        string outputName;
+        try
+        {
+            string trimmed = Path.TrimEndingDirectorySeparator(input.Name);
+            outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
+                ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
+                : DefaultFolderOutput(trimmed));
+            _outputs.EnsureDirectory();
+            FolderOutput.Check(input.FullPath!, outputName, _request.Force, outputName);
+            folder = ModelFolder.Open(input.FullPath!, input.Name);
+            target = new FolderOutput(folder, outputName, outputName, _request.Force, _request.Fsync);
+        }
+        catch (QuantShellException ex)
+        {
+            Fail(input, ex);
+            return;
+        }
+        if (!Host.ShouldProcess(input.Name, $"Dequantize into '{target.FullPath}'")) return;
+        Enqueue(input, token => DequantizeFolder(folder, target, outputName, token));
+    }
+
+    /// <summary><c>DIR.int</c> / <c>DIR.compressed-tensors</c> -> <c>DIR.q</c>; anything else <c>DIR.q</c>.</summary>
+    internal static string DefaultFolderOutput(string folder)
+    {
+        foreach (var form in new[] { OutputFormat.Int, OutputFormat.CompressedTensors })
+        {
+            string tag = "." + (form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
+            if (folder.EndsWith(tag, StringComparison.Ordinal) && folder.Length > tag.Length) return folder[..^tag.Length] + "." + QuantizeJob.Tag(OutputFormat.Fake);
+        }
+        return folder + "." + QuantizeJob.Tag(OutputFormat.Fake);
+    }
+
+    private IReadOnlyList<DequantizationResult> DequantizeFolder(ModelFolder folder, FolderOutput target, string outputName, CancellationToken token)
+    {
+        target.Check();
+        string staging = target.CreateStaging();
+        bool committed = false;
+        try
+        {
+            var results = new List<DequantizationResult>();
+            var shards = new List<ShardManifest>();
+            var write = new WriteOptions { Force = true, Fsync = _request.Fsync };
+            bool compressed = false;
+            foreach (var shard in folder.Shards)
+            {
+                token.ThrowIfCancellationRequested();
+                string source = Path.Combine(folder.FullPath, shard.FileName);
+                string staged = Path.Combine(staging, shard.FileName);
+                string final = Path.Combine(target.FullPath, shard.FileName);
+                using (var file = SafetensorsTensorFile.Open(source, folder.Show(shard.FileName)))
+                {
+                    var schemes = CompressedTensorsReader.Recognize(file, source);
+                    compressed |= schemes is not null;
+                    results.AddRange(AtomicFile.Write(staged, write, stream => schemes is not null
+                        ? CompressedTensorsReader.Write(file, schemes, stream, final, token)
+                        : ModelDequantizer.Write(file, stream, final, token), Path.Combine(outputName, shard.FileName)));
+                }
+                using var written = SafetensorsTensorFile.Open(staged, staged);
+                shards.Add(new ShardManifest(shard.FileName, written.Tensors.Select(t => (t.Name, t.ByteCount)).ToList(), [], []));
+            }
+            // The weights are plain again: the config no longer says they are compressed.
+            JsonObject? config = null;
+            if (compressed && folder.Config is { } original)
+            {
+                config = original.DeepClone().AsObject();
+                config.Remove("quantization_config");
+            }
+            target.Finish(staging, shards, config, token);
+            committed = true;
+            return results;
+        }
+        finally
+        {
+            if (!committed) FolderOutput.TryDeleteFolder(staging);
+        }
     }
 }

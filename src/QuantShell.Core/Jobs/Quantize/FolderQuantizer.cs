@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using QuantShell.Core.Errors;
 using QuantShell.Core.Formats;
@@ -25,6 +24,7 @@ internal sealed class FolderQuantizer
     private readonly FileQuantizeOptions _options;
     private readonly int _parallelism;
     private readonly string _output, _outputName;
+    private readonly FolderOutput _target;
 
     public FolderQuantizer(ModelFolder folder, TensorPolicy policy, OutputFormat form, FileQuantizeOptions options, int parallelism, string outputPath, string outputName)
     {
@@ -35,43 +35,21 @@ internal sealed class FolderQuantizer
         _parallelism = Math.Max(1, parallelism);
         _output = Path.GetFullPath(outputPath);
         _outputName = outputName;
+        _target = new FolderOutput(folder, outputPath, outputName, options.Force, options.Fsync);
     }
 
     /// <summary>The default output of a folder: beside it, <c>NAME.TAG</c> (<c>Llama.q</c>, <c>Llama.int</c>, <c>Llama.compressed-tensors</c>).</summary>
     public static string DefaultOutput(string folder, OutputFormat form) =>
         Path.TrimEndingDirectorySeparator(folder) + "." + (form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
 
-    /// <summary>
-    /// Checks the output before anything is read: not the input, not inside it nor around it, nothing there unless
-    /// <paramref name="force"/>, its parent folder existing.
-    /// </summary>
-    public static void CheckOutput(string inputFolder, string outputFolder, bool force, string outputName)
-    {
-        string input = Path.TrimEndingDirectorySeparator(Path.GetFullPath(inputFolder));
-        string output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputFolder));
-        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        bool same = string.Equals(input, output, comparison)
-            || (FileIdentity.Of(output) is { } o && FileIdentity.Of(input) == o);
-        if (same || output.StartsWith(input + Path.DirectorySeparatorChar, comparison) || input.StartsWith(output + Path.DirectorySeparatorChar, comparison))
-            throw new QuantShellException($"{outputName}: the output folder would be {(same ? "the input folder" : "inside the input folder, or hold it")}; choose a folder beside it.",
-                ErrorIds.OutputIsInput, QuantShellErrorKind.InvalidArgument, outputName);
-        string? parent = Path.GetDirectoryName(output);
-        if (parent is null || !Directory.Exists(parent))
-            throw new QuantShellException($"{outputName}: the folder '{parent}' that would hold the output does not exist.", ErrorIds.OutputDirectoryNotFound, QuantShellErrorKind.NotFound, outputName);
-        if (File.Exists(output))
-            throw new QuantShellException($"{outputName}: is a file; the output of a model folder is a folder.", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
-        if (!force && Directory.Exists(output))
-            throw new QuantShellException($"{outputName}: the output folder exists; nothing was written (use -Force (--force) to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
-    }
+    /// <summary>Checks the output before anything is read (<see cref="FolderOutput.Check(string, string, bool, string)"/>).</summary>
+    public static void CheckOutput(string inputFolder, string outputFolder, bool force, string outputName) => FolderOutput.Check(inputFolder, outputFolder, force, outputName);
 
     /// <summary>The input folder's size on disk (every file, symbolic links followed, as a Hugging Face cache snapshot holds them).</summary>
-    public long InputBytes => FolderBytes(_folder.FullPath);
+    public long InputBytes => FolderOutput.FolderBytes(_folder.FullPath);
 
     /// <summary>The output folder's size once it is in place; null before.</summary>
-    public long? OutputBytes() => Directory.Exists(_output) ? FolderBytes(_output) : null;
-
-    private static long FolderBytes(string folder) =>
-        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(f => FileLength.Of(new FileInfo(f)));
+    public long? OutputBytes() => Directory.Exists(_output) ? FolderOutput.FolderBytes(_output) : null;
 
     /// <summary>The staging folder the parts of a split run share: hidden, beside the output.</summary>
     private string PartsFolder => Path.Combine(Path.GetDirectoryName(_output)!, "." + Path.GetFileName(_output) + ".quantshell-parts");
@@ -79,29 +57,28 @@ internal sealed class FolderQuantizer
     /// <summary>Writes the whole folder in this process.</summary>
     public IReadOnlyList<QuantizationResult> Run(Action<long, long, int, int>? progress, CancellationToken token)
     {
-        CheckOutput(_folder.FullPath, _output, _options.Force, _outputName);
-        string staging = Path.Combine(Path.GetDirectoryName(_output)!, $".{Path.GetFileName(_output)}.quantshell-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        CreateFolder(staging);
+        _target.Check();
+        string staging = _target.CreateStaging();
         bool committed = false;
         try
         {
             var (results, shards) = WriteShards(staging, null, progress, token);
-            Finish(staging, shards, token);
+            _target.Finish(staging, shards, Config(shards), token);
             committed = true;
             return results;
         }
         finally
         {
-            if (!committed) TryDeleteFolder(staging);
+            if (!committed) FolderOutput.TryDeleteFolder(staging);
         }
     }
 
     /// <summary>Writes one part's shards and its record into the shared staging folder.</summary>
     public IReadOnlyList<QuantizationResult> RunPart(SplitPart part, Action<long, long, int, int>? progress, CancellationToken token)
     {
-        CheckOutput(_folder.FullPath, _output, _options.Force, _outputName);
+        _target.Check();
         string staging = PartsFolder;
-        CreateFolder(staging);
+        _target.CreateFolder(staging);
         var (results, shards) = WriteShards(staging, part, progress, token);
         var manifest = new FolderManifest(_form, part.Number, part.Count, FolderManifest.SourceOf(_folder), shards);
         AtomicFile.Write(Path.Combine(staging, FolderManifest.FileName(part.Number, part.Count)), new WriteOptions { Force = true, Fsync = _options.Fsync }, s => s.Write(manifest.ToJson()));
@@ -111,7 +88,7 @@ internal sealed class FolderQuantizer
     /// <summary>The final step of a split run: every part's record checked, then the index, config and other files, then the rename.</summary>
     public void FinishParts(CancellationToken token)
     {
-        CheckOutput(_folder.FullPath, _output, _options.Force, _outputName);
+        _target.Check();
         string staging = PartsFolder;
         if (!Directory.Exists(staging))
             throw FolderManifest.Incomplete(_outputName, $"no part of a split run has written here yet (expected the staging folder '{staging}').");
@@ -137,7 +114,8 @@ internal sealed class FolderQuantizer
         if (missing.Count > 0)
             throw FolderManifest.Incomplete(_outputName, $"shard '{missing[0]}'{(missing.Count > 1 ? $" and {missing.Count - 1} more" : "")} of {_folder.Name} has not been written by any part.");
         foreach (var record in records) File.Delete(Path.Combine(staging, record!));
-        Finish(staging, _folder.Shards.Select(s => shards.First(m => m.FileName == s.FileName)).ToList(), token);
+        var ordered = _folder.Shards.Select(s => shards.First(m => m.FileName == s.FileName)).ToList();
+        _target.Finish(staging, ordered, Config(ordered), token);
     }
 
     private (IReadOnlyList<QuantizationResult>, IReadOnlyList<ShardManifest>) WriteShards(string staging, SplitPart? part, Action<long, long, int, int>? progress, CancellationToken token)
@@ -191,113 +169,12 @@ internal sealed class FolderQuantizer
         return (results.SelectMany(r => r).ToList(), manifests);
     }
 
-    /// <summary>Everything but the shards: other files, index, config; then the staging folder becomes the output.</summary>
-    private void Finish(string staging, IReadOnlyList<ShardManifest> shards, CancellationToken token)
+    /// <summary>The output's config.json: the input's with <c>quantization_config</c> for compressed-tensors; null (copied as it is) otherwise.</summary>
+    private JsonObject? Config(IReadOnlyList<ShardManifest> shards)
     {
-        foreach (string relative in _folder.OtherFiles())
-        {
-            token.ThrowIfCancellationRequested();
-            string target = Path.Combine(staging, relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(Path.Combine(_folder.FullPath, relative), target, overwrite: true);
-        }
-        var write = new WriteOptions { Force = true, Fsync = _options.Fsync };
-        if (_folder.Index is { } index)
-        {
-            var rewritten = RewriteIndex(index, shards);
-            AtomicFile.Write(Path.Combine(staging, ModelFolder.IndexFileName), write, s => s.Write(Serialize(rewritten)));
-        }
-        string configSource = Path.Combine(_folder.FullPath, ModelFolder.ConfigFileName);
-        if (_form == OutputFormat.CompressedTensors)
-        {
-            var config = _folder.Config?.DeepClone().AsObject() ?? new JsonObject();
-            config["quantization_config"] = CompressedTensorsConfig.Build(shards.SelectMany(s => s.Modules).ToList(), shards.SelectMany(s => s.Ignored).ToList());
-            AtomicFile.Write(Path.Combine(staging, ModelFolder.ConfigFileName), write, s => s.Write(Serialize(config)));
-        }
-        else if (File.Exists(configSource))
-        {
-            File.Copy(configSource, Path.Combine(staging, ModelFolder.ConfigFileName), overwrite: true);
-        }
-        token.ThrowIfCancellationRequested();
-        Commit(staging);
-    }
-
-    /// <summary>The index with each tensor as written: weight_map (sorted by name, as transformers writes it) and metadata.total_size.</summary>
-    private static JsonObject RewriteIndex(JsonObject original, IReadOnlyList<ShardManifest> shards)
-    {
-        var index = new JsonObject();
-        foreach (var (key, value) in original)
-        {
-            if (key is "weight_map" or "metadata") continue;
-            index[key] = value?.DeepClone();
-        }
-        var metadata = original["metadata"] is JsonObject m ? m.DeepClone().AsObject() : new JsonObject();
-        metadata["total_size"] = shards.Sum(s => s.Tensors.Sum(t => t.Bytes));
-        var map = new JsonObject();
-        foreach (var (name, file) in shards.SelectMany(s => s.Tensors.Select(t => (t.Name, s.FileName))).OrderBy(p => p.Name, StringComparer.Ordinal))
-            map[name] = file;
-        var result = new JsonObject { ["metadata"] = metadata, ["weight_map"] = map };
-        foreach (var (key, value) in index) result[key] = value?.DeepClone();
-        return result;
-    }
-
-    private static byte[] Serialize(JsonNode node)
-    {
-        var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            node.WriteTo(writer);
-        stream.WriteByte((byte)'\n');
-        return stream.ToArray();
-    }
-
-    /// <summary>
-    /// Renames the staging folder to the output. An existing output (only with Force) is first renamed aside, then removed
-    /// once the new one is in place.
-    /// </summary>
-    private void Commit(string staging)
-    {
-        if (_options.Fsync) RenameIntoPlace.FlushDirectory(staging);
-        string? aside = null;
-        try
-        {
-            if (Directory.Exists(_output))
-            {
-                if (!_options.Force)
-                    throw new QuantShellException($"{_outputName}: the output folder was created by another process meanwhile; nothing was written (use -Force (--force) to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, _outputName);
-                aside = Path.Combine(Path.GetDirectoryName(_output)!, $".{Path.GetFileName(_output)}.quantshell-old-{Guid.NewGuid():N}");
-                Directory.Move(_output, aside);
-            }
-            Directory.Move(staging, _output);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            if (aside is not null && !Directory.Exists(_output)) Directory.Move(aside, _output);
-            throw new QuantShellException($"{_outputName}: the output folder cannot be put in place ({ex.Message}); nothing was written.", ErrorIds.OutputWriteFailed, QuantShellErrorKind.WriteFailed, _outputName, ex);
-        }
-        if (_options.Fsync) RenameIntoPlace.FlushDirectory(Path.GetDirectoryName(_output)!);
-        if (aside is not null) TryDeleteFolder(aside);
-    }
-
-    private void CreateFolder(string path)
-    {
-        try
-        {
-            Directory.CreateDirectory(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new QuantShellException($"{_outputName}: the staging folder '{path}' cannot be created ({ex.Message}).", ErrorIds.OutputDirectoryUnwritable, QuantShellErrorKind.WriteFailed, _outputName, ex);
-        }
-    }
-
-    private static void TryDeleteFolder(string path)
-    {
-        try
-        {
-            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
+        if (_form != OutputFormat.CompressedTensors) return null;
+        var config = _folder.Config?.DeepClone().AsObject() ?? new JsonObject();
+        config["quantization_config"] = CompressedTensorsConfig.Build(shards.SelectMany(s => s.Modules).ToList(), shards.SelectMany(s => s.Ignored).ToList());
+        return config;
     }
 }
