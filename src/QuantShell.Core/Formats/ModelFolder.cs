@@ -59,6 +59,9 @@ public sealed class ModelFolder
     public static bool IsModelFolder(string fullPath) =>
         Directory.Exists(fullPath) && (File.Exists(Path.Combine(fullPath, IndexFileName)) || File.Exists(Path.Combine(fullPath, SingleFileName)));
 
+    /// <summary>One of the folder's shards, opened (named in errors as <see cref="Show"/> names it).</summary>
+    public SafetensorsTensorFile OpenShard(Shard shard) => SafetensorsTensorFile.Open(Path.Combine(FullPath, shard.FileName), Show(shard.FileName));
+
     /// <summary>The path of a file of the folder as errors name it.</summary>
     public string Show(string fileName) => Path.Combine(Name, fileName);
 

@@ -42,6 +42,9 @@ public sealed class JobInput
 
     public bool IsStream => _openStream is not null;
 
+    /// <summary>Whether the input is a folder (a Hugging Face model folder is one input to the jobs that take one).</summary>
+    public bool IsFolder => FullPath is not null && Directory.Exists(FullPath);
+
     /// <summary>How results name the input: the full path of a file, the name of a stream.</summary>
     public string ResultPath => FullPath ?? Name;
 

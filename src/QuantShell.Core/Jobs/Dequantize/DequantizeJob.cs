@@ -47,7 +47,7 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
             Fail(input, new QuantShellException($"{input.Name}: dequantizing reads model files, not streams.", ErrorIds.StreamInputNotSupported, QuantShellErrorKind.InvalidArgument, input.Name));
             return;
         }
-        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        if (input.IsFolder)
         {
             StartFolder(input);
             return;
@@ -78,10 +78,7 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
         string outputName;
         try
         {
-            string trimmed = Path.TrimEndingDirectorySeparator(input.Name);
-            outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
-                ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
-                : DefaultFolderOutput(trimmed));
+            outputName = FolderOutput.NameFor(input, _request.OutputPath, _request.OutputDirectory, DefaultFolderOutput);
             _outputs.EnsureDirectory();
             FolderOutput.Check(input.FullPath!, outputName, _request.Force, outputName);
             folder = ModelFolder.Open(input.FullPath!, input.Name);
@@ -99,12 +96,13 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
     /// <summary><c>DIR.int</c> / <c>DIR.compressed-tensors</c> -> <c>DIR.q</c>; anything else <c>DIR.q</c>.</summary>
     internal static string DefaultFolderOutput(string folder)
     {
+        folder = Path.TrimEndingDirectorySeparator(folder);
         foreach (var form in new[] { OutputFormat.Int, OutputFormat.CompressedTensors })
         {
-            string tag = "." + (form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
-            if (folder.EndsWith(tag, StringComparison.Ordinal) && folder.Length > tag.Length) return folder[..^tag.Length] + "." + QuantizeJob.Tag(OutputFormat.Fake);
+            string tag = "." + FolderQuantizer.Tag(form);
+            if (folder.EndsWith(tag, StringComparison.Ordinal) && folder.Length > tag.Length) return FolderQuantizer.DefaultOutput(folder[..^tag.Length], OutputFormat.Fake);
         }
-        return folder + "." + QuantizeJob.Tag(OutputFormat.Fake);
+        return FolderQuantizer.DefaultOutput(folder, OutputFormat.Fake);
     }
 
     private IReadOnlyList<DequantizationResult> DequantizeFolder(ModelFolder folder, FolderOutput target, string outputName, CancellationToken token)
@@ -121,19 +119,17 @@ public sealed class DequantizeJob : InputJob<DequantizationResult>
             foreach (var shard in folder.Shards)
             {
                 token.ThrowIfCancellationRequested();
-                string source = Path.Combine(folder.FullPath, shard.FileName);
                 string staged = Path.Combine(staging, shard.FileName);
                 string final = Path.Combine(target.FullPath, shard.FileName);
-                using (var file = SafetensorsTensorFile.Open(source, folder.Show(shard.FileName)))
+                using (var file = folder.OpenShard(shard))
                 {
-                    var schemes = CompressedTensorsReader.Recognize(file, source);
+                    var schemes = CompressedTensorsReader.Recognize(file, Path.Combine(folder.FullPath, shard.FileName));
                     compressed |= schemes is not null;
                     results.AddRange(AtomicFile.Write(staged, write, stream => schemes is not null
                         ? CompressedTensorsReader.Write(file, schemes, stream, final, token)
                         : ModelDequantizer.Write(file, stream, final, token), Path.Combine(outputName, shard.FileName)));
                 }
-                using var written = SafetensorsTensorFile.Open(staged, staged);
-                shards.Add(new ShardManifest(shard.FileName, written.Tensors.Select(t => (t.Name, t.ByteCount)).ToList(), [], []));
+                shards.Add(ShardManifest.Written(shard.FileName, staged, [], []));
             }
             // The weights are plain again: the config no longer says they are compressed.
             JsonObject? config = null;

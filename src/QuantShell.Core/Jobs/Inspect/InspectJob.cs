@@ -29,7 +29,7 @@ public sealed class InspectJob : InputJob<TensorInfo>
     protected override void Start(JobInput input)
     {
         // A Hugging Face model folder is one input, as quantize takes it: its shards' tensors, in shard order.
-        if (input.FullPath is not null && Directory.Exists(input.FullPath)) Enqueue(input, _ => InspectFolder(input));
+        if (input.IsFolder) Enqueue(input, _ => InspectFolder(input));
         else Enqueue(input, _ => input.Kind() == TensorFileKind.Npy ? [InspectNpy(input)] : InspectModel(input));
     }
 
@@ -58,7 +58,7 @@ public sealed class InspectJob : InputJob<TensorInfo>
         var infos = new List<TensorInfo>();
         foreach (var shard in folder.Shards)
         {
-            using var file = SafetensorsTensorFile.Open(Path.Combine(folder.FullPath, shard.FileName), folder.Show(shard.FileName));
+            using var file = folder.OpenShard(shard);
             Describe(file, input.ResultPath, format, infos);
         }
         return infos;

@@ -70,7 +70,7 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
     protected override void Start(JobInput input)
     {
         // A Hugging Face model folder is one input, as quantize takes it: the tensors it would quantize, shard by shard.
-        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        if (input.IsFolder)
         {
             bool plotFolder = PlotAllowed();
             Enqueue(input, _ => MeasureFolder(input, plotFolder));
@@ -130,9 +130,8 @@ public sealed class MeasureJob : InputJob<MeasurementResult>
         int count = folder.Shards.Sum(s => s.Tensors.Count);
         foreach (var shard in folder.Shards)
         {
-            string shardName = folder.Show(shard.FileName);
-            using var file = SafetensorsTensorFile.Open(Path.Combine(folder.FullPath, shard.FileName), shardName);
-            MeasureTensors(input, file, _policy.LinearWeightDeciderFor(shardName), measured, total, count);
+            using var file = folder.OpenShard(shard);
+            MeasureTensors(input, file, _policy.LinearWeightDeciderFor(file.Name), measured, total, count);
         }
         if (measured.Results.Count == 0)
             Warn(input, $"{input.Name}: nothing measured: {(count == 0 ? "the folder holds no tensors" : NothingToQuantize.Why(count, _policy, measured.Skipped))}");

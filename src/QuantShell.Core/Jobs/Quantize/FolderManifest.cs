@@ -11,7 +11,15 @@ namespace QuantShell.Core.Jobs.Quantize;
 internal sealed record CompressedModule(string Module, int NumBits, bool Symmetric, int? GroupSize);
 
 /// <summary>What writing one shard produced: its tensors as written (for the index) and, for compressed-tensors, its modules.</summary>
-internal sealed record ShardManifest(string FileName, IReadOnlyList<(string Name, long Bytes)> Tensors, IReadOnlyList<CompressedModule> Modules, IReadOnlyList<string> Ignored);
+internal sealed record ShardManifest(string FileName, IReadOnlyList<(string Name, long Bytes)> Tensors, IReadOnlyList<CompressedModule> Modules, IReadOnlyList<string> Ignored)
+{
+    /// <summary>The manifest of the shard written at <paramref name="path"/> (its header read back: the tensors as written).</summary>
+    public static ShardManifest Written(string fileName, string path, IReadOnlyList<CompressedModule> modules, IReadOnlyList<string> ignored)
+    {
+        using var written = SafetensorsTensorFile.Open(path, path);
+        return new ShardManifest(fileName, written.Tensors.Select(t => (t.Name, t.ByteCount)).ToList(), modules, ignored);
+    }
+}
 
 /// <summary>
 /// The record a part of a split run leaves beside the shards it wrote (<c>part-K-of-N.json</c> in the staging folder), and

@@ -26,6 +26,15 @@ internal sealed class FolderOutput
         _fsync = fsync;
     }
 
+    /// <summary>
+    /// The output folder of <paramref name="input"/> as named: <paramref name="outputPath"/>, else the input's folder name
+    /// in <paramref name="outputDirectory"/>, else <paramref name="beside"/> (the job's default beside the input).
+    /// </summary>
+    public static string NameFor(JobInput input, string? outputPath, string? outputDirectory, Func<string, string> beside) =>
+        outputPath ?? (outputDirectory is { } directory
+            ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
+            : beside(input.Name));
+
     /// <summary>The output folder's full path.</summary>
     public string FullPath => _output;
 

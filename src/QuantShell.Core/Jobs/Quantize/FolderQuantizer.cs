@@ -23,7 +23,7 @@ internal sealed class FolderQuantizer
     private readonly OutputFormat _form;
     private readonly FileQuantizeOptions _options;
     private readonly int _parallelism;
-    private readonly string _output, _outputName;
+    private readonly string _outputName;
     private readonly FolderOutput _target;
 
     public FolderQuantizer(ModelFolder folder, TensorPolicy policy, OutputFormat form, FileQuantizeOptions options, int parallelism, string outputPath, string outputName)
@@ -33,26 +33,24 @@ internal sealed class FolderQuantizer
         _form = form;
         _options = options;
         _parallelism = Math.Max(1, parallelism);
-        _output = Path.GetFullPath(outputPath);
         _outputName = outputName;
         _target = new FolderOutput(folder, outputPath, outputName, options.Force, options.Fsync);
     }
 
     /// <summary>The default output of a folder: beside it, <c>NAME.TAG</c> (<c>Llama.q</c>, <c>Llama.int</c>, <c>Llama.compressed-tensors</c>).</summary>
-    public static string DefaultOutput(string folder, OutputFormat form) =>
-        Path.TrimEndingDirectorySeparator(folder) + "." + (form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form));
+    public static string DefaultOutput(string folder, OutputFormat form) => Path.TrimEndingDirectorySeparator(folder) + "." + Tag(form);
 
-    /// <summary>Checks the output before anything is read (<see cref="FolderOutput.Check(string, string, bool, string)"/>).</summary>
-    public static void CheckOutput(string inputFolder, string outputFolder, bool force, string outputName) => FolderOutput.Check(inputFolder, outputFolder, force, outputName);
+    /// <summary>The tag a folder's default output name ends with for <paramref name="form"/> (<c>q</c>, <c>int</c>, <c>compressed-tensors</c>).</summary>
+    public static string Tag(OutputFormat form) => form == OutputFormat.CompressedTensors ? Quantization.EnumNames.Kebab(form) : QuantizeJob.Tag(form);
 
     /// <summary>The input folder's size on disk (every file, symbolic links followed, as a Hugging Face cache snapshot holds them).</summary>
     public long InputBytes => FolderOutput.FolderBytes(_folder.FullPath);
 
     /// <summary>The output folder's size once it is in place; null before.</summary>
-    public long? OutputBytes() => Directory.Exists(_output) ? FolderOutput.FolderBytes(_output) : null;
+    public long? OutputBytes() => Directory.Exists(_target.FullPath) ? FolderOutput.FolderBytes(_target.FullPath) : null;
 
     /// <summary>The staging folder the parts of a split run share: hidden, beside the output.</summary>
-    private string PartsFolder => Path.Combine(Path.GetDirectoryName(_output)!, "." + Path.GetFileName(_output) + ".quantshell-parts");
+    private string PartsFolder => Path.Combine(Path.GetDirectoryName(_target.FullPath)!, "." + Path.GetFileName(_target.FullPath) + ".quantshell-parts");
 
     /// <summary>Writes the whole folder in this process.</summary>
     public IReadOnlyList<QuantizationResult> Run(Action<long, long, int, int>? progress, CancellationToken token)
@@ -130,9 +128,9 @@ internal sealed class FolderQuantizer
         void One(int i)
         {
             var shard = mine[i];
-            string finalPath = Path.Combine(_output, shard.FileName);
+            string finalPath = Path.Combine(_target.FullPath, shard.FileName);
             string stagedPath = Path.Combine(staging, shard.FileName);
-            using var file = SafetensorsTensorFile.Open(Path.Combine(_folder.FullPath, shard.FileName), _folder.Show(shard.FileName));
+            using var file = _folder.OpenShard(shard);
             var modules = new List<CompressedModule>();
             var ignored = new List<string>();
             results[i] = AtomicFile.Write(stagedPath, writeOptions, stream => _form switch
@@ -143,8 +141,7 @@ internal sealed class FolderQuantizer
                 _ => throw new QuantShellException($"{_folder.Name}: the {Quantization.EnumNames.Kebab(_form)} format is for ONNX models; a model folder takes fake, int or compressed-tensors.",
                     ErrorIds.OutputFormatNotSupported, QuantShellErrorKind.InvalidArgument, "Format"),
             }, Path.Combine(_outputName, shard.FileName));
-            using var written = SafetensorsTensorFile.Open(stagedPath, stagedPath);
-            manifests[i] = new ShardManifest(shard.FileName, written.Tensors.Select(t => (t.Name, t.ByteCount)).ToList(), modules, ignored);
+            manifests[i] = ShardManifest.Written(shard.FileName, stagedPath, modules, ignored);
         }
         if (_parallelism == 1 || mine.Count < 2)
         {

@@ -101,7 +101,7 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
 
     protected override void Start(JobInput input)
     {
-        if (input.FullPath is not null && Directory.Exists(input.FullPath))
+        if (input.IsFolder)
         {
             StartFolder(input);
             return;
@@ -133,12 +133,10 @@ public sealed class QuantizeJob : InputJob<QuantizationReport>
                 throw Usage($"{input.Name}: {Parameter.Format.With(OutputFormat.Qdq)} is for ONNX models; a model folder takes {Parameter.Values(OutputFormat.Fake, OutputFormat.Int, OutputFormat.CompressedTensors)}.", ErrorIds.OutputFormatNotSupported, Parameter.Format);
             if (_part is not null && _request.Finish)
                 throw Usage($"{Parameter.Part} and {Parameter.Finish} cannot both be given: each part writes its shards, then one {Parameter.Finish} completes the run.", ErrorIds.OptionConflict, Parameter.Finish);
-            string outputName = _request.OutputPath ?? (_request.OutputDirectory is { } directory
-                ? Path.Combine(directory, Path.GetFileName(Path.TrimEndingDirectorySeparator(input.FullPath!)))
-                : FolderQuantizer.DefaultOutput(input.Name, _request.Format));
+            string outputName = FolderOutput.NameFor(input, _request.OutputPath, _request.OutputDirectory, name => FolderQuantizer.DefaultOutput(name, _request.Format));
             output = Path.GetFullPath(outputName);
             _outputs.EnsureDirectory();
-            FolderQuantizer.CheckOutput(input.FullPath!, output, _request.Force, outputName);
+            FolderOutput.Check(input.FullPath!, output, _request.Force, outputName);
             var folder = ModelFolder.Open(input.FullPath!, input.Name);
             quantizer = new FolderQuantizer(folder, _policy, _request.Format, Options(null), _request.ShardParallelism, output, outputName);
         }
