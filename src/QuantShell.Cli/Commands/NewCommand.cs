@@ -49,6 +49,7 @@ internal static class NewCommand
             OutputPath = parseResult.GetValue(OutputPath) is { } path && path != CliInvocation.StandardStream ? path : null,
             Force = parseResult.GetValue(Force),
             Fsync = parseResult.GetValue(Fsync),
+            FromData = parseResult.GetValue(FromPath) is { Length: > 0 },
         };
         // Without a file to write, the quantizer file's JSON is the output.
         var host = new ConsoleHost<InferableQuantizer>(cli.Output, cli.Error, json: false, jsonType: null,

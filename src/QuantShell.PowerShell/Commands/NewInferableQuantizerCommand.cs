@@ -108,11 +108,7 @@ public sealed class NewInferableQuantizerCommand : PSCmdlet
             _inputs.Add(JobInput.File(file));
     }
 
-    protected override void EndProcessing()
-    {
-        // -FromPath that resolved to no file has had an error record for each path; with no data there is nothing to
-        // choose from (building from the parameters alone would fail on the values -FromPath was to choose).
-        if (ParameterSetName != ParametersSet && _inputs.Count == 0) return;
-        JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _arguments! }, _inputs, new CmdletHost<InferableQuantizer>(this, progressId: 3)));
-    }
+    protected override void EndProcessing() =>
+        JobSteps.Run(this, () => NewQuantizerJob.Run(new NewQuantizerRequest { Quantizer = _arguments!, FromData = ParameterSetName != ParametersSet }, _inputs,
+            new CmdletHost<InferableQuantizer>(this, progressId: 3)));
 }

@@ -10,12 +10,15 @@ namespace QuantShell.Core.Jobs.NewQuantizer;
 /// </summary>
 public static class NewQuantizerJob
 {
-    public static InferableQuantizer Run(NewQuantizerRequest request, IEnumerable<JobInput> fromInputs, JobHost<InferableQuantizer> host,
-                                         CancellationToken cancellationToken = default)
+    /// <returns>The quantizer built; null when it was to be chosen from data and no input was left (<see cref="NewQuantizerRequest.FromData"/>).</returns>
+    public static InferableQuantizer? Run(NewQuantizerRequest request, IEnumerable<JobInput> fromInputs, JobHost<InferableQuantizer> host,
+                                          CancellationToken cancellationToken = default)
     {
         var recipe = request.Quantizer.Check();
         // A file named twice (a wildcard and its name) is pooled once.
         var inputs = fromInputs.DistinctBy(input => input.FullPath ?? input.Name).ToList();
+        // Building from the parameters alone would fail on the values the data was to choose.
+        if (request.FromData && inputs.Count == 0) return null;
         InferableQuantizer created;
         if (inputs.Count == 0)
         {
