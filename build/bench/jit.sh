@@ -2,8 +2,11 @@
 # The JIT path: what the framework-dependent builds cost against the native tool on a 256 MiB float32 .npy with the
 # quantizer's values given, and the first Invoke-Quantize in a fresh pwsh.
 #   native   the Native AOT tool (what linux-x64 installs: QuantShell.Cli.linux-x64)
-#   jit      the framework-dependent tool as QuantShell.Cli.any ships it (portable IL, JIT; every other platform)
-#   r2r      the same compiled ReadyToRun for linux-x64 (default instruction set), r2r-v3 for x86-64-v3
+#   jit      the framework-dependent tool as QuantShell.Cli.any ships it (portable IL, JIT; the platforms without a
+#            package of their own)
+#   r2r      the framework-dependent ReadyToRun build as the packages of linux-arm64, win-x64, win-arm64, osx-x64 and
+#            osx-arm64 ship it (QuantShellReadyToRun: crossgen2's cross-module generics and inlining), compiled for
+#            linux-x64 to run here; r2r-plain the same without those two crossgen2 options (the SDK's default)
 # Each run is timed whole (wall ms; medians of RUNS, alternated); ratio = that build / native of the same run. One more
 # run of each build counts the methods the JIT compiled (DOTNET_JitDisasmSummary). Then the module: a fresh `dotnet pwsh`
 # that imports the clone's QuantShell.psd1 (QuantShell.Core ReadyToRun from module/bin/linux-x64, as built by
@@ -28,12 +31,15 @@ else
   dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 -o "$work/native" --nologo -v quiet >/dev/null
   native="$work/native/dotnet-quant"
 fi
-echo "== build: jit (as pack-tool.sh packs QuantShell.Cli.any), r2r and r2r-v3 (linux-x64 ReadyToRun)"
+echo "== build: jit (as pack-tool.sh packs QuantShell.Cli.any), r2r (as it packs the ReadyToRun RIDs) and r2r-plain, for linux-x64"
 dotnet publish "$root/src/QuantShell.Cli" -c Release -p:PublishAot=false -o "$work/jit" --nologo -v quiet >/dev/null
-dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 --self-contained false -p:PublishAot=false \
-  -p:PublishReadyToRun=true -o "$work/r2r" --nologo -v quiet >/dev/null
-dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 --self-contained false -p:PublishAot=false \
-  -p:PublishReadyToRun=true -p:PublishReadyToRunCrossgen2ExtraArgs=--instruction-set:x86-64-v3 -o "$work/r2r-v3" --nologo -v quiet >/dev/null
+# Each ReadyToRun build compiles its images afresh: the SDK does not recompile one when only crossgen2's options change.
+rm -rf "$root/src/QuantShell.Cli/obj/Release/net10.0/linux-x64/R2R"
+dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 -p:QuantShellReadyToRun=true -o "$work/r2r" --nologo -v quiet >/dev/null
+rm -rf "$root/src/QuantShell.Cli/obj/Release/net10.0/linux-x64/R2R"
+dotnet publish "$root/src/QuantShell.Cli" -c Release -r linux-x64 -p:QuantShellReadyToRun=true -p:PublishReadyToRunCrossgen2ExtraArgs= \
+  -o "$work/r2r-plain" --nologo -v quiet >/dev/null
+rm -rf "$root/src/QuantShell.Cli/obj/Release/net10.0/linux-x64/R2R"
 "$native" --version
 grep -m1 'model name' /proc/cpuinfo; nproc
 
@@ -74,11 +80,11 @@ cases=(
   "pot-channel|quantize $input --method pot --per-channel --channel-axis 0 --threshold $(ones) --output-path $work/q.npy"
   "version|--version"
 )
-builds=(native jit r2r r2r-v3)
+builds=(native jit r2r r2r-plain)
 
 echo
 echo "== tool: wall ms, medians of $runs (ratio: build / native of the same run), load average at the end of each line"
-printf '%-17s %7s %7s %7s %7s %8s %8s %8s  %s\n' case native jit r2r r2r-v3 jit/nat r2r/nat v3/nat load
+printf '%-17s %7s %7s %7s %9s %8s %8s %9s  %s\n' case native jit r2r r2r-plain jit/nat r2r/nat plain/nat load
 for entry in "${cases[@]}"; do
   IFS='|' read -r name args <<<"$entry"
   declare -A times=() ratios=()
@@ -92,19 +98,19 @@ for entry in "${cases[@]}"; do
       times[$b]+=" $t"; ratios[$b]+=" $(ratio "$t" "$n")"
     done
   done
-  printf '%-17s %7s %7s %7s %7s %8s %8s %8s  %s\n' "$name" "$(echo "${times[native]}" | median)" "$(echo "${times[jit]}" | median)" \
-    "$(echo "${times[r2r]}" | median)" "$(echo "${times[r2r-v3]}" | median)" "$(echo "${ratios[jit]}" | median)" \
-    "$(echo "${ratios[r2r]}" | median)" "$(echo "${ratios[r2r-v3]}" | median)" "$(load)"
+  printf '%-17s %7s %7s %7s %9s %8s %8s %9s  %s\n' "$name" "$(echo "${times[native]}" | median)" "$(echo "${times[jit]}" | median)" \
+    "$(echo "${times[r2r]}" | median)" "$(echo "${times[r2r-plain]}" | median)" "$(echo "${ratios[jit]}" | median)" \
+    "$(echo "${ratios[r2r]}" | median)" "$(echo "${ratios[r2r-plain]}" | median)" "$(load)"
   unset times ratios
 done
 
 echo
 echo "== tool: methods the JIT compiled in one run (all / QuantShell's)"
-printf '%-17s %12s %12s %12s\n' case jit r2r r2r-v3
+printf '%-17s %12s %12s %12s\n' case jit r2r r2r-plain
 for entry in "${cases[@]:0:3}"; do
   IFS='|' read -r name args <<<"$entry"
   line=$(printf '%-17s' "$name")
-  for b in jit r2r r2r-v3; do
+  for b in jit r2r r2r-plain; do
     rm -f "$work/q.npy" "$work/jitted.txt"
     # shellcheck disable=SC2086
     DOTNET_JitStdOutFile="$work/jitted.txt" DOTNET_JitDisasmSummary=1 dotnet "$work/$b/dotnet-quant.dll" $args >/dev/null

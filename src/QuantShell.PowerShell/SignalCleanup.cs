@@ -1,4 +1,3 @@
-using System.Management.Automation;
 using System.Runtime.InteropServices;
 using QuantShell.Core.IO;
 
@@ -11,13 +10,13 @@ namespace QuantShell.PowerShell;
 /// temporary file. Ctrl+C (SIGINT) needs nothing here: pwsh stops the pipeline, and the cmdlets' StopProcessing cancels
 /// their jobs, which remove their own files. The signal is not canceled: whatever the process did on it, it still does.
 /// </summary>
-public sealed class SignalCleanup : IModuleAssemblyInitializer
+internal static class SignalCleanup
 {
     private static readonly object Gate = new();
     private static PosixSignalRegistration[]? _registrations;
 
     /// <summary>Registers the handlers once per process, whichever runspace imports the module first.</summary>
-    public void OnImport()
+    public static void Register()
     {
         // On Windows these are console close and shutdown events, and a file open for writing cannot be deleted.
         if (OperatingSystem.IsWindows()) return;

@@ -91,12 +91,13 @@ public sealed class EndToEndTests : IDisposable
 
 /// <summary>
 /// The <c>dotnet tool install</c> round trip of the README's Install section (docs/install.md), on what a user gets: packs with
-/// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent "any" one), installs
+/// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent ReadyToRun ones of five other
+/// platforms, the portable framework-dependent "any" one), installs
 /// QuantShell.Cli from that folder into a temporary tool path, and runs the installed tool.
 /// </summary>
 public sealed class PackTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(20);
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -106,6 +107,49 @@ public sealed class PackTests : IDisposable
     {
         var props = System.Xml.Linq.XDocument.Load(Path.Combine(TestPaths.RepositoryRoot, "Directory.Build.props"));
         return props.Descendants("Version").Single().Value;
+    }
+
+    /// <summary>
+    /// The framework-dependent ReadyToRun packages: RID, the COFF machine its images must carry (ReadyToRun marks the OS by
+    /// XOR-ing the CPU's machine value with the OS's: Linux 0x7B79, macOS 0x4644, Windows none; dotnet/runtime,
+    /// docs/design/coreclr/botr/readytorun-format.md), and ONNX Runtime's native library for it (none for osx-x64: ONNX
+    /// Runtime ships no macOS x64 build).
+    /// </summary>
+    private static readonly (string Rid, ushort Machine, string? OnnxRuntime)[] ReadyToRunPackages =
+    [
+        ("linux-arm64", (ushort)Machine.Arm64 ^ 0x7B79, "libonnxruntime.so"),
+        ("osx-arm64", (ushort)Machine.Arm64 ^ 0x4644, "libonnxruntime.dylib"),
+        ("osx-x64", (ushort)Machine.Amd64 ^ 0x4644, null),
+        ("win-arm64", (ushort)Machine.Arm64, "onnxruntime.dll"),
+        ("win-x64", (ushort)Machine.Amd64, "onnxruntime.dll"),
+    ];
+
+    /// <summary>
+    /// A ReadyToRun package holds QuantShell's assemblies compiled for its RID (an image for another OS or CPU is refused
+    /// there), run by 'dotnet' (no apphost), and that platform's natives only, flattened beside them.
+    /// </summary>
+    private static void AssertReadyToRunPackage(string package, string rid, ushort machine, string? onnxRuntime)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        string folder = $"tools/net10.0/{rid}/";
+        var entries = zip.Entries.Select(e => e.FullName).Where(e => e.StartsWith("tools/", StringComparison.Ordinal)).ToArray();
+        Assert.All(entries, e => Assert.StartsWith(folder, e, StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => e.Contains("/runtimes/", StringComparison.Ordinal) || e.EndsWith(".lib", StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
+        if (onnxRuntime is not null) Assert.Contains(folder + onnxRuntime, entries);
+        string skia = rid.StartsWith("win", StringComparison.Ordinal) ? "libSkiaSharp.dll" : rid.StartsWith("osx", StringComparison.Ordinal) ? "libSkiaSharp.dylib" : "libSkiaSharp.so";
+        Assert.Contains(folder + skia, entries);
+        using (var settings = new StreamReader(zip.GetEntry(folder + "DotnetToolSettings.xml")!.Open()))
+            Assert.Contains("Runner=\"dotnet\"", settings.ReadToEnd(), StringComparison.Ordinal);
+        foreach (string assembly in new[] { "dotnet-quant.dll", "QuantShell.Core.dll", "System.CommandLine.dll" })
+        {
+            using var image = new MemoryStream();
+            using (Stream entry = zip.GetEntry(folder + assembly)!.Open()) entry.CopyTo(image);
+            image.Position = 0;
+            using var pe = new PEReader(image);
+            Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, $"{rid}/{assembly} is not ReadyToRun");
+            Assert.Equal(machine, (ushort)pe.PEHeaders.CoffHeader.Machine);
+        }
     }
 
     [Fact]
@@ -119,7 +163,10 @@ public sealed class PackTests : IDisposable
         var pack = CliRunner.RunProcess("bash", [Path.Combine(TestPaths.RepositoryRoot, "build", "pack-tool.sh"), packages], Timeout);
         Assert.True(pack.ExitCode == 0, pack.ToString());
         string[] made = Directory.GetFiles(packages, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
-        Assert.Equal(new[] { $"QuantShell.Cli.{version}.nupkg", $"QuantShell.Cli.any.{version}.nupkg", $"QuantShell.Cli.linux-x64.{version}.nupkg" }, made);
+        string[] expected = ["", .. ReadyToRunPackages.Select(p => p.Rid), "any", "linux-x64"];
+        Assert.Equal(expected.Select(rid => rid.Length == 0 ? $"QuantShell.Cli.{version}.nupkg" : $"QuantShell.Cli.{rid}.{version}.nupkg").Order(StringComparer.Ordinal), made);
+        foreach (var (rid, machine, native) in ReadyToRunPackages)
+            AssertReadyToRunPackage(Path.Combine(packages, $"QuantShell.Cli.{rid}.{version}.nupkg"), rid, machine, native);
         using (var native = ZipFile.OpenRead(Path.Combine(packages, $"QuantShell.Cli.linux-x64.{version}.nupkg")))
         {
             var entries = native.Entries.Select(e => e.FullName).ToArray();
@@ -183,5 +230,48 @@ public sealed class PackTests : IDisposable
             ["measure", Conformance.PyTorch.File("e_seed_example.input.npy"), "--method", "pot", "--num-bits", "4", "--plot-path", plot], TimeSpan.FromMinutes(1));
         Assert.True(measure.ExitCode == 0, measure.ToString());
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, File.ReadAllBytes(plot)[..4]);
+    }
+    /// <summary>
+    /// The ReadyToRun build the packages of five platforms ship, compiled for linux-x64 so that it runs here
+    /// (QuantShellReadyToRun=true): its precompiled code (crossgen2's cross-module generics and inlining) writes what
+    /// the JIT-compiled tool writes, with values given (checked against PyTorch too) and chosen by each search.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Pack")]
+    public void ReadyToRunBuild_ThisPlatform_WritesWhatTheJitBuildWrites()
+    {
+        string publish = _temp.File("r2r");
+        // Compiled afresh: the SDK does not recompile an image in obj/ when only crossgen2's options differ.
+        string images = Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "obj", "Release", "net10.0", "linux-x64", "R2R");
+        if (Directory.Exists(images)) Directory.Delete(images, recursive: true);
+        var build = CliRunner.RunProcess("dotnet",
+            ["publish", Path.Combine(TestPaths.RepositoryRoot, "src", "QuantShell.Cli", "QuantShell.Cli.csproj"), "-c", "Release", "-r", "linux-x64",
+             "-p:QuantShellReadyToRun=true", "-o", publish, "--nologo", "-v", "quiet"], Timeout);
+        Assert.True(build.ExitCode == 0, build.ToString());
+        Assert.False(File.Exists(Path.Combine(publish, "dotnet-quant")), "no apphost");
+        using (var pe = new PEReader(File.OpenRead(Path.Combine(publish, "QuantShell.Core.dll"))))
+            Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0);
+
+        string input = Conformance.PyTorch.File("e_seed_example.input.npy");
+        string[][] cases =
+        [
+            ["--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1"],
+            ["--method", "pot"],
+            ["--method", "uniform", "--per-channel", "--channel-axis", "-1", "--search", "optimal"],
+            ["--method", "symmetric", "--per-channel", "--channel-axis", "-1", "--error-method", "mae"],
+            ["--method", "lut-symmetric", "--num-bits", "3"],
+            ["--target", "activation", "--method", "uniform", "--num-bits", "4"],
+        ];
+        for (int i = 0; i < cases.Length; i++)
+        {
+            string fromR2r = _temp.File($"r2r{i}.npy"), fromJit = _temp.File($"jit{i}.npy");
+            var r2r = CliRunner.RunProcess("dotnet", [Path.Combine(publish, "dotnet-quant.dll"), "quantize", input, .. cases[i], "--output", fromR2r], TimeSpan.FromMinutes(1));
+            Assert.True(r2r.ExitCode == 0, r2r.ToString());
+            var jit = CliRunner.RunProcess("dotnet", [ToolPaths.ToolAssembly, "quantize", input, .. cases[i], "--output", fromJit], TimeSpan.FromMinutes(1));
+            Assert.True(jit.ExitCode == 0, jit.ToString());
+            Assert.Equal(File.ReadAllBytes(fromJit), File.ReadAllBytes(fromR2r));
+            Assert.Equal(jit.Stdout.Replace(fromJit, "OUT", StringComparison.Ordinal), r2r.Stdout.Replace(fromR2r, "OUT", StringComparison.Ordinal));
+        }
+        NpyAssert.BitIdentical(Conformance.PyTorch.File("e_seed_example.expected.npy"), _temp.File("r2r0.npy"));
     }
 }
