@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Packs the dotnet-quant tool (QuantShell.Cli) into artifacts/packages, from any working directory.
 #   build/pack-tool.sh [output-dir]
-# Eight packages (RID-specific tool packages, .NET SDK 10; docs/install.md):
+# Nine packages (RID-specific tool packages, .NET SDK 10; docs/install.md):
 #   QuantShell.Cli.VERSION.nupkg            the one users name; it points to the ones below
 #   QuantShell.Cli.linux-x64.VERSION.nupkg  the native (Native AOT, x86-64-v3) build, installed on linux-x64
-#   QuantShell.Cli.RID.VERSION.nupkg        framework-dependent ReadyToRun builds for linux-arm64, win-x64, win-arm64,
-#                                           osx-x64 and osx-arm64: code precompiled for that platform, its natives only
+#   QuantShell.Cli.RID.VERSION.nupkg        framework-dependent ReadyToRun builds for linux-arm64, linux-musl-x64,
+#                                           win-x64, win-arm64, osx-x64 and osx-arm64: code precompiled for that
+#                                           platform, its natives only
 #   QuantShell.Cli.any.VERSION.nupkg        the portable framework-dependent build (JIT), installed everywhere else
 # Install it with:  dotnet tool install --global --add-source ./artifacts/packages QuantShell.Cli
 # then run:         dotnet quant --help     (or dotnet-quant --help)

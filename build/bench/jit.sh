@@ -4,8 +4,8 @@
 #   native   the Native AOT tool (what linux-x64 installs: QuantShell.Cli.linux-x64)
 #   jit      the framework-dependent tool as QuantShell.Cli.any ships it (portable IL, JIT; the platforms without a
 #            package of their own)
-#   r2r      the framework-dependent ReadyToRun build as the packages of linux-arm64, win-x64, win-arm64, osx-x64 and
-#            osx-arm64 ship it (QuantShellReadyToRun: crossgen2's cross-module generics and inlining), compiled for
+#   r2r      the framework-dependent ReadyToRun build as the packages of linux-arm64, linux-musl-x64, win-x64,
+#            win-arm64, osx-x64 and osx-arm64 ship it (QuantShellReadyToRun: crossgen2's cross-module generics and inlining), compiled for
 #            linux-x64 to run here; r2r-plain the same without those two crossgen2 options (the SDK's default)
 # Each run is timed whole (wall ms; medians of RUNS, alternated); ratio = that build / native of the same run. One more
 # run of each build counts the methods the JIT compiled (DOTNET_JitDisasmSummary). Then the module: a fresh `dotnet pwsh`

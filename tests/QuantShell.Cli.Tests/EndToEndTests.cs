@@ -91,7 +91,7 @@ public sealed class EndToEndTests : IDisposable
 
 /// <summary>
 /// The <c>dotnet tool install</c> round trip of the README's Install section (docs/install.md), on what a user gets: packs with
-/// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent ReadyToRun ones of five other
+/// build/pack-tool.sh (the pointer package, the native linux-x64 one, the framework-dependent ReadyToRun ones of six other
 /// platforms, the portable framework-dependent "any" one), installs
 /// QuantShell.Cli from that folder into a temporary tool path, and runs the installed tool.
 /// </summary>
@@ -112,12 +112,13 @@ public sealed class PackTests : IDisposable
     /// <summary>
     /// The framework-dependent ReadyToRun packages: RID, the COFF machine its images must carry (ReadyToRun marks the OS by
     /// XOR-ing the CPU's machine value with the OS's: Linux 0x7B79, macOS 0x4644, Windows none; dotnet/runtime,
-    /// docs/design/coreclr/botr/readytorun-format.md), and ONNX Runtime's native library for it (none for osx-x64: ONNX
-    /// Runtime ships no macOS x64 build).
+    /// docs/design/coreclr/botr/readytorun-format.md), and ONNX Runtime's native library for it (none for osx-x64 and
+    /// musl: ONNX Runtime ships no build for them).
     /// </summary>
     private static readonly (string Rid, ushort Machine, string? OnnxRuntime)[] ReadyToRunPackages =
     [
         ("linux-arm64", (ushort)Machine.Arm64 ^ 0x7B79, "libonnxruntime.so"),
+        ("linux-musl-x64", (ushort)Machine.Amd64 ^ 0x7B79, null),
         ("osx-arm64", (ushort)Machine.Arm64 ^ 0x4644, "libonnxruntime.dylib"),
         ("osx-x64", (ushort)Machine.Amd64 ^ 0x4644, null),
         ("win-arm64", (ushort)Machine.Arm64, "onnxruntime.dll"),
@@ -232,7 +233,7 @@ public sealed class PackTests : IDisposable
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, File.ReadAllBytes(plot)[..4]);
     }
     /// <summary>
-    /// The ReadyToRun build the packages of five platforms ship, compiled for linux-x64 so that it runs here
+    /// The ReadyToRun build the packages of six platforms ship, compiled for linux-x64 so that it runs here
     /// (QuantShellReadyToRun=true): its precompiled code (crossgen2's cross-module generics and inlining) writes what
     /// the JIT-compiled tool writes, with values given (checked against PyTorch too) and chosen by each search.
     /// </summary>

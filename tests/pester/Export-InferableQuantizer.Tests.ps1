@@ -68,6 +68,27 @@ Describe 'Export-InferableQuantizer' {
         { $two | Export-InferableQuantizer -Path $path -Force } | Should -Throw -ErrorId 'MultipleQuantizersForOneFile,*'
     }
 
+    It 'exports the quantizer a result describes: its Quantizer property, or the result piped whole' {
+        $x = Join-Path $TestDrive 'w.npy'
+        $null = New-TestNpy -Path $x -Shape 3, 4 -Values @(0.1, -0.5, 0.25, 1.5, -2, 0.75, 0.3, -0.1, 0.9, -1.2, 0.05, 0.6)
+        $result = Invoke-Quantize -Path $x -Method Symmetric -NumBits 4 -PerChannel -OutputPath (Join-Path $TestDrive 'w.q.npy')
+        @($result.Quantizer.Threshold).Count | Should -Be 3
+
+        $fromProperty = Join-Path $TestDrive 'from-property.json'
+        $result.Quantizer | Export-InferableQuantizer -Path $fromProperty
+        $back = Import-InferableQuantizer -Path $fromProperty
+        @($back.Spec.Threshold) | Should -Be @($result.Quantizer.Threshold)
+        $back.Spec.NumBits | Should -Be 4
+
+        $fromResult = Join-Path $TestDrive 'from-result.json'
+        $result | Export-InferableQuantizer -Path $fromResult
+        Get-Content -Raw -LiteralPath $fromResult | Should -Be (Get-Content -Raw -LiteralPath $fromProperty)
+
+        # The same quantizer applied again gives the same bytes.
+        Invoke-Quantize -Path $x -Quantizer $result.Quantizer -OutputPath (Join-Path $TestDrive 'again.npy')
+        [IO.File]::ReadAllBytes((Join-Path $TestDrive 'again.npy')) | Should -Be ([IO.File]::ReadAllBytes((Join-Path $TestDrive 'w.q.npy')))
+    }
+
     It 'returns the file with -PassThru' {
         $path = Join-Path $TestDrive 'passthru.json'
         $file = Export-InferableQuantizer -Quantizer $q -Path $path -PassThru

@@ -7,7 +7,7 @@ namespace QuantShell.Core.Kernels;
 /// Compiles the streaming fake-quantize kernel (<see cref="FakeQuantizeKernel.Apply{T}"/> for float32 and float64) on a
 /// background thread while the command line is still being parsed, where code is compiled as it runs: the
 /// framework-dependent tool and the modules in pwsh. The kernel is <c>AggressiveOptimization</c>, which ReadyToRun never
-/// precompiles, so its one optimized compilation (~11 ms, measured on the 256 MiB benchmark file's first chunk) would
+/// precompiles, so its one optimized compilation (~11 ms, measured on a file of one chunk) would
 /// otherwise hold up the first chunk of every quantization; the parsing and the job's set-up leave a second core idle
 /// for that long (docs/performance.md, "The JIT path"). Under Native AOT everything is compiled already: nothing starts.
 /// </summary>

@@ -17,8 +17,13 @@ public sealed class ExportInferableQuantizerCommand : PSCmdlet
     [ArgumentCompleter(typeof(JsonFileCompleter))]
     public string Path { get; set; } = "";
 
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true)]
+    /// <summary>
+    /// The quantizer: an object from New-/Import-InferableQuantizer, the quantizer a result of Invoke-Quantize or
+    /// Measure-Quantization describes (piped whole, or its Quantizer property), or the path of a quantizer file.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
+    [QuantizerTransformation]
     public InferableQuantizer? Quantizer { get; set; }
 
     [Parameter]
