@@ -60,7 +60,7 @@ internal static class TextFormat
         string sqnr = summary.SqnrDb is double db ? $", SQNR {Decibels(db)}" : "";
         string size = summary.InputBytes is long before && summary.OutputBytes is long after ? $", {Megabytes(before)} -> {Megabytes(after)}" : "";
         string skipped = summary.SkippedCount == 0 ? ""
-            : $"; {summary.SkippedCount} skipped: {string.Join(", ", summary.Skipped.Select(s => $"{s.Count} {s.Reason}"))}";
+            : $"; {summary.SkippedCount} skipped: {string.Join(", ", summary.Skipped)}";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{summary.InputPath} -> {summary.OutputPath}: {summary.QuantizedCount} of {summary.TensorCount} tensors{activations} quantized ({EnumNames.Kebab(summary.Format)}){sqnr}{size}, " +
             $"{Seconds(summary.ElapsedMs)}{skipped}"));

@@ -124,6 +124,10 @@ public sealed class ModelQuantizeTests : IDisposable
         Assert.Equal([false, true, false, false, true], results.Select(r => r.Skipped));
         Assert.Contains("rank 1", results[1].SkipReason);
         Assert.Contains("int64 is not a floating type", results[4].SkipReason);
+        // One line each, as PowerShell shows them inside the model's summary.
+        Assert.Matches(@"^conv1\.weight \(\d+(, \d+)*\): Weights Pot 8-bit, SQNR \d+\.\d\d dB$", results[0].ToString());
+        Assert.Equal($"conv1.bias {results[1].ShapeText}: copied, {results[1].SkipCategory}", results[1].ToString());
+        Assert.NotNull(results[1].SkipCategory);
         using var original = TensorFiles.Open(model);
         using var quantized = TensorFiles.Open(output);
         Assert.Equal(kind, quantized.Kind);

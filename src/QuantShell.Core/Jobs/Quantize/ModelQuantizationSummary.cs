@@ -61,4 +61,8 @@ public sealed record ModelQuantizationSummary : QuantizationReport
 }
 
 /// <summary>How many tensors of a model were copied unchanged for one reason.</summary>
-public sealed record SkipCount(string Reason, int Count);
+public sealed record SkipCount(string Reason, int Count)
+{
+    /// <summary>"140 not a weight (read by BatchNormalization)": how PowerShell shows it inside the summary.</summary>
+    public override string ToString() => $"{Count} {Reason}";
+}

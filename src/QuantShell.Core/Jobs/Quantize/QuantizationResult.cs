@@ -114,6 +114,20 @@ public sealed record QuantizationResult : QuantizationReport
 
     public override IReadOnlyList<QuantizationResult> TensorResults() => [this];
 
+    /// <summary>
+    /// One line: how PowerShell shows a result inside another object (a model's <see cref="ModelQuantizationSummary.Tensors"/>
+    /// in <c>Format-List</c>), where the record's own text listed every property of every tensor.
+    /// </summary>
+    public override string ToString()
+    {
+        string what = TensorName ?? System.IO.Path.GetFileName(InputPath);
+        if (Skipped) return $"{what} {ShapeText}: copied, {SkipCategory ?? SkipReason}";
+        string quantizer = $"{Target} {Method} {NumBits}-bit";
+        return Activation
+            ? $"{what}: activation, {quantizer} ({Format})"
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} {ShapeText}: {quantizer}, SQNR {SqnrDb:0.00} dB");
+    }
+
     /// <summary>A tensor copied unchanged.</summary>
     internal static QuantizationResult CreateSkipped(string inputPath, string outputPath, StoredTensor tensor, Rules.TensorDecision decision) => new()
     {
