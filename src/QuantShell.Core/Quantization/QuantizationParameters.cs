@@ -49,4 +49,17 @@ public sealed class QuantizationParameters
     public int QuantMin { get; }
     public int QuantMax { get; }
     public int Count => Scales.Count;
+
+    /// <summary>
+    /// "scale 0.0078125, zero point 0, codes -128..127", or per channel "3 scales 0.0039..0.0156, zero points 0..0, codes
+    /// -8..7": how PowerShell shows the grid inside a quantizer (it showed the type's name).
+    /// </summary>
+    public override string ToString()
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string codes = string.Create(culture, $"codes {QuantMin}..{QuantMax}");
+        return Count == 1
+            ? string.Create(culture, $"scale {Scales[0]}, zero point {ZeroPoints[0]}, {codes}")
+            : string.Create(culture, $"{Count} scales {Scales.Min()}..{Scales.Max()}, zero points {ZeroPoints.Min()}..{ZeroPoints.Max()}, {codes}");
+    }
 }

@@ -43,4 +43,11 @@ public sealed record LoweredNode
 
     /// <summary>The node's mctq_version attribute.</summary>
     public string? MctqVersion { get; init; }
+
+    /// <summary>
+    /// "/conv1/WeightsSymmetricQuantizer: conv1.weight, symmetric 4-bit, fake": how PowerShell shows a node inside the
+    /// lowering's result (it listed every property of every node).
+    /// </summary>
+    public override string ToString() =>
+        $"{NodeName}: {Input}, {EnumNames.Kebab(Quantizer.Method)} {Quantizer.NumBits}-bit, {EnumNames.Kebab(Form)}";
 }
