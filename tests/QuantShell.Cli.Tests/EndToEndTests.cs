@@ -113,7 +113,7 @@ public sealed class PackTests : IDisposable
     /// The framework-dependent ReadyToRun packages: RID, the COFF machine its images must carry (ReadyToRun marks the OS by
     /// XOR-ing the CPU's machine value with the OS's: Linux 0x7B79, macOS 0x4644, Windows none; dotnet/runtime,
     /// docs/design/coreclr/botr/readytorun-format.md), and ONNX Runtime's native library for it (none for osx-x64 and
-    /// musl: ONNX Runtime ships no build for them).
+    /// musl: ONNX Runtime ships no build for them, and the package holds none).
     /// </summary>
     private static readonly (string Rid, ushort Machine, string? OnnxRuntime)[] ReadyToRunPackages =
     [
@@ -138,6 +138,8 @@ public sealed class PackTests : IDisposable
         Assert.DoesNotContain(entries, e => e.Contains("/runtimes/", StringComparison.Ordinal) || e.EndsWith(".lib", StringComparison.Ordinal));
         Assert.DoesNotContain(entries, e => e.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase) || e.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
         if (onnxRuntime is not null) Assert.Contains(folder + onnxRuntime, entries);
+        // Where ONNX Runtime has no build, no other platform's stands in (musl would get the glibc one by the RID fallback).
+        else Assert.DoesNotContain(entries, e => Path.GetFileName(e).StartsWith("libonnxruntime", StringComparison.Ordinal) || Path.GetFileName(e).StartsWith("onnxruntime", StringComparison.Ordinal));
         string skia = rid.StartsWith("win", StringComparison.Ordinal) ? "libSkiaSharp.dll" : rid.StartsWith("osx", StringComparison.Ordinal) ? "libSkiaSharp.dylib" : "libSkiaSharp.so";
         Assert.Contains(folder + skia, entries);
         using (var settings = new StreamReader(zip.GetEntry(folder + "DotnetToolSettings.xml")!.Open()))
