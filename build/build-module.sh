@@ -54,17 +54,15 @@ rm -f "$torch_output"/QuantShell.Torch.deps.json
 # compiled for (elsewhere .NET refuses it with a BadImageFormatException), which costs this module nothing: its
 # natives are linux-x64's only. The default instruction set, not x86-64-v3: .NET uses no precompiled code of an image
 # compiled for x86-64-v3 on a CPU without AVX2, and on one with it the default leaves only a few more methods to the JIT.
-# The crossgen2 options are the ReadyToRun tool packages' (src/QuantShell.Cli/QuantShell.Cli.csproj): without them the
-# core's generic code over float and double (the streaming and selection code) is left to the JIT (docs/performance.md, "The
-# JIT path"). %3B is the ';' between them, which -p would otherwise take as the end of the property. The images are
-# compiled afresh: the SDK recompiles one when its assembly changes, not when these options do.
+# crossgen2's options come from Directory.Build.props (without them the core's generic code over float and double is
+# left to the JIT: docs/performance.md, "The JIT path"). The images are compiled afresh: the SDK recompiles one when its
+# assembly changes, not when those options do.
 rm -rf src/QuantShell.OnnxRuntime/obj/Release/net10.0/linux-x64/R2R
 dotnet publish src/QuantShell.OnnxRuntime/QuantShell.OnnxRuntime.csproj \
     --configuration Release \
     --runtime linux-x64 \
     --self-contained false \
     -p:PublishReadyToRun=true \
-    '-p:PublishReadyToRunCrossgen2ExtraArgs=--non-local-generics-module:*%3B--opt-cross-module:*' \
     --output "$runtime_output" \
     --nologo
 # The same publish compiled QuantShell.Core: its ReadyToRun image goes to QuantShell's bin/linux-x64, which
