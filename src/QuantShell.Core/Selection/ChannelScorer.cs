@@ -77,7 +77,7 @@ internal sealed class ChannelScorer<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The error of one integer grid whose range is [<paramref name="rangeMin"/>, <paramref name="rangeMax"/>], on <paramref name="sample"/> (ignored by Kl).</summary>
     public double Score(in Grid<T> grid, double rangeMin, double rangeMax, T[] sample)
     {
-        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(sample, grid);
+        if (Method != ErrorMethod.Kl) return _measure.Mean<T>(sample, grid, FiniteCount(sample));
         var edges = Edges();
         var output = _edgeOutput ??= new T[edges.Length];
         var quantized = _quantizedEdges ??= new double[edges.Length];

@@ -22,13 +22,14 @@ internal readonly struct ErrorMeasure
     public bool IsSquared => _method == ErrorMethod.Mse;
 
     /// <summary>Mean error of <paramref name="values"/> on the grid (lower is better); non-finite values are skipped.</summary>
-    public double Mean<T>(ReadOnlySpan<T> values, in Grid<T> grid) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    /// <remarks><paramref name="finiteCount"/>: how many of <paramref name="values"/> are finite, when the caller knows (counted here otherwise).</remarks>
+    public double Mean<T>(ReadOnlySpan<T> values, in Grid<T> grid, long? finiteCount = null) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         // Selection scores hundreds of candidates on every value: quantize with the vector kernel, sum in four lanes.
         if (Vectorized(values))
         {
             Span<double> mean = stackalloc double[1];
-            MeanManyVectorized(values, new ReadOnlySpan<Grid<T>>(in grid), mean);
+            MeanManyVectorized(values, new ReadOnlySpan<Grid<T>>(in grid), mean, finiteCount);
             return mean[0];
         }
         double sum = 0;
@@ -54,7 +55,7 @@ internal readonly struct ErrorMeasure
         _method is ErrorMethod.Mse or ErrorMethod.Mae && Vector256.IsHardwareAccelerated && values.Length >= 64 && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
     /// <summary>
-    /// The errors <see cref="Mean{T}(ReadOnlySpan{T}, in Grid{T})"/> gives for each of <paramref name="grids"/>, bit for bit,
+    /// The errors <see cref="Mean{T}(ReadOnlySpan{T}, in Grid{T}, long?)"/> gives for each of <paramref name="grids"/>, bit for bit,
     /// computed together: each chunk of values is quantized on every grid while it is in the cache, and each grid's error
     /// summed in the same lanes and order as alone.
     /// </summary>

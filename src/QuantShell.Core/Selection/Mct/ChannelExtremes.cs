@@ -13,12 +13,17 @@ internal sealed record ChannelExtremes<T>(T[] Mins, T[] Maxs) where T : unmanage
     /// <summary>Values a part of a long channel scanned by one thread holds (a channel of at least two parts is shared out).</summary>
     internal const int PartLength = 1 << 20;
 
-    /// <summary>Each channel's extremes by a scan of its values.</summary>
+    /// <summary>Each channel's extremes by a scan of its values (several channels of a large tensor on several threads).</summary>
     public static ChannelExtremes<T> Of(T[][] channels)
     {
         var mins = new T[channels.Length];
         var maxs = new T[channels.Length];
-        for (int c = 0; c < channels.Length; c++) (mins[c], maxs[c]) = Scan(channels[c]);
+        long total = 0;
+        foreach (var channel in channels) total += channel.Length;
+        if (channels.Length > 1 && total >= 2 * PartLength)
+            Parallel.For(0, channels.Length, c => (mins[c], maxs[c]) = Scan(channels[c]));
+        else
+            for (int c = 0; c < channels.Length; c++) (mins[c], maxs[c]) = Scan(channels[c]);
         return new(mins, maxs);
     }
 

@@ -25,8 +25,9 @@ internal static class MctWeightsSelection
     {
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
-        if (method == ErrorMethod.NoClipping) return PotNoClipping(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel);
-        var noClipping = MaxPowerOfTwo(NoClippingMaxima(channels, numBits, perChannel, uniform: false), precision);
+        var extremes = ChannelExtremes<T>.Of(channels);
+        if (method == ErrorMethod.NoClipping) return PotNoClipping(extremes.Mins, extremes.Maxs, numBits, perChannel);
+        var noClipping = MaxPowerOfTwo(NoClippingMaxima(extremes.Mins, extremes.Maxs, numBits, perChannel, uniform: false), precision);
 
         // One set of candidates, scored in one pass: bounding them first would cost a pass of its own.
         var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, int.MaxValue);
@@ -152,13 +153,9 @@ internal static class MctWeightsSelection
 
     /// <summary>
     /// get_tensor_max: max(-min, max·f) with f = 2^(n-1)/(2^(n-1) - 1) (0 for one bit; 1 for uniform), so the largest
-    /// positive value stays on a signed grid. Per tensor in float64; per channel in the values' precision (float32 arrays).
+    /// positive value stays on a signed grid, from each channel's minimum and maximum (<see cref="Min{T}"/>, <see cref="Max{T}"/>).
+    /// Per tensor in float64; per channel in the values' precision (float32 arrays).
     /// </summary>
-    public static double[] NoClippingMaxima<T>(T[][] channels, int numBits, bool perChannel, bool uniform)
-        where T : unmanaged, IFloatingPointIeee754<T> =>
-        NoClippingMaxima(channels.Select(Min).ToArray(), channels.Select(Max).ToArray(), numBits, perChannel, uniform);
-
-    /// <summary><see cref="NoClippingMaxima{T}(T[][], int, bool, bool)"/> from each channel's minimum and maximum (<see cref="Min{T}"/>, <see cref="Max{T}"/>).</summary>
     public static double[] NoClippingMaxima<T>(T[] mins, T[] maxs, int numBits, bool perChannel, bool uniform)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
