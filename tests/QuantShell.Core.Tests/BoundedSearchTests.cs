@@ -430,6 +430,65 @@ public sealed class BoundedSearchTests
     }
 
     /// <summary>
+    /// The histograms' bins are shared out of a budget that grows with the tensor (one bin per 32 values, 2^19 to 2^21 in
+    /// all): never fewer bins a channel than the fixed 2^19 shared out gave, never more than the budget in all (nor than
+    /// a histogram holds), per tensor always 2^16; over tensors of 1 to 4,096 channels of 1 to 2^24 values.
+    /// </summary>
+    [Fact]
+    public void BinsPerChannel_ShareOutABudgetScaledToTheTensor()
+    {
+        int cases = 0;
+        foreach (int channels in new[] { 1, 2, 3, 16, 64, 100, 512, 4096 })
+            foreach (long length in new long[] { 1, 1000, 1 << 16, 1 << 18, 1 << 20, 3_000_000, 1 << 24 })
+            {
+                int bins = BoundedTensorErrors<float>.BinsPerChannel(length, channels);
+                int before = Math.Clamp(BoundedTensorErrors<float>.MinTotalBins / channels, BoundedTensorErrors<float>.MinBins, BoundedTensorErrors<float>.MaxBins);
+                Assert.InRange(bins, before, BoundedTensorErrors<float>.MaxBins);
+                Assert.True((long)bins * channels <= Math.Max(BoundedTensorErrors<float>.MaxTotalBins, (long)channels * BoundedTensorErrors<float>.MinBins),
+                    $"{channels} x {length}: {bins} bins each");
+                if (channels == 1) Assert.Equal(BoundedTensorErrors<float>.MaxBins, bins);
+                if (length * channels >= 32L * BoundedTensorErrors<float>.MaxTotalBins && channels * BoundedTensorErrors<float>.MinBins <= BoundedTensorErrors<float>.MaxTotalBins)
+                    Assert.Equal(Math.Min(BoundedTensorErrors<float>.MaxBins, BoundedTensorErrors<float>.MaxTotalBins / channels), bins);
+                cases++;
+            }
+        Assert.Equal(56, cases);
+        // The rule at a few points: 64 channels of 2^20 values (256 MiB of float32) get 2^21 / 64 bins each; of 2^18,
+        // 2^19 / 64; 16 of 2^24 the most a histogram holds; 4,096 of 2^20 the least a channel gets.
+        Assert.Equal(32_768, BoundedTensorErrors<float>.BinsPerChannel(1 << 20, 64));
+        Assert.Equal(8_192, BoundedTensorErrors<float>.BinsPerChannel(1 << 18, 64));
+        Assert.Equal(65_536, BoundedTensorErrors<float>.BinsPerChannel(1 << 24, 16));
+        Assert.Equal(1_024, BoundedTensorErrors<float>.BinsPerChannel(1 << 20, 4096));
+    }
+
+    /// <summary>
+    /// A channel of a large tensor (2^20 values, one of 64: 32,768 bins) against the same channel as one of 256 (8,192 bins):
+    /// the same least error and winner as the exact errors, with fewer candidates computed exactly (MCT's uniform set of 64 ranges).
+    /// </summary>
+    [Fact]
+    public void FinerBins_LeaveFewerCandidatesExact()
+    {
+        var channels = new[] { Data("gaussian", 1 << 20, 31) };
+        var exact = new TensorErrors<float>(channels, ErrorMethod.Mse, 2, perChannel: true);
+        float min = channels[0].Min(), max = channels[0].Max();
+        var alphas = Enumerable.Range(0, 8).Select(i => 0.7 + 0.5 * i / 7).ToArray();
+        var candidates = alphas.SelectMany(a => alphas.Select(b => new MctCandidate(
+            MctGrid.FromRange(min * a, max * b, 8, ParameterPrecision.Double, false), min * a, max * b, ParameterPrecision.Double, false))).ToArray();
+        var full = new MctLoss[candidates.Length];
+        exact.Evaluate(0, candidates, full);
+        var counts = new List<long>();
+        foreach (int tensorChannels in new[] { 64, 256 })
+        {
+            var errors = new BoundedTensorErrors<float>(channels, exact, perChannel: true, sequentialRows: false, boundedFrom: 0, binChannels: tensorChannels);
+            var bounded = new MctLoss[candidates.Length];
+            errors.Evaluate(0, candidates, bounded);
+            Assert.Equal(MctLosses.ArgMin(full), MctLosses.ArgMin(bounded));
+            Assert.Equal(MctLosses.Min(full), MctLosses.Min(bounded));
+            counts.Add(errors.ExactCount);
+        }
+        Assert.True(counts[0] < counts[1], $"exact with 32,768 bins: {counts[0]}, with 8,192: {counts[1]}");
+    }
+
+    /// <summary>
     /// The optimal search's coarse scans on channels of fewer than <see cref="ParameterSelector.CoarseOnAllFrom"/> values,
     /// scored in <see cref="ChannelScorer{T}.ScoreMany"/>'s batches (many grids a pass): every grid's error bit for bit
     /// the one <see cref="ChannelScorer{T}.Score(in Grid{T}, double, double, T[])"/> gives it alone, or (squared errors,

@@ -13,8 +13,17 @@ namespace QuantShell.Core.Selection.Mct;
 /// </summary>
 internal sealed class BoundedTensorErrors<T> : IBoundedMctErrors where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Bins of all channels' histograms together (about 44 bytes each), and the most one channel gets.</summary>
-    public const int TotalBins = 1 << 19, MaxBins = 1 << 16, MinBins = 1 << 10;
+    /// <summary>
+    /// Bins of all channels' histograms together (about 44 bytes each): one per <see cref="ValuesPerBin"/> of the tensor's
+    /// values, at least <see cref="MinTotalBins"/> (23 MB) and at most <see cref="MaxTotalBins"/> (92 MB, for tensors of
+    /// 64 Mi values and more, so within a quarter of their size). Finer bins leave fewer candidates to compute exactly:
+    /// MCT's uniform search per channel of a 64 x 2^20 tensor computed 1,055 of its 40,960 candidates exactly with 2^19
+    /// bins in all and 656 with 2^21 (each search needs at least one: 640).
+    /// </summary>
+    public const int MinTotalBins = 1 << 19, MaxTotalBins = 1 << 21, ValuesPerBin = 32;
+
+    /// <summary>The most and least bins one channel gets (<see cref="MomentHistogram"/> holds at most 2^16).</summary>
+    public const int MaxBins = 1 << 16, MinBins = 1 << 10;
 
     private readonly T[][] _channels;
     private readonly TensorErrors<T> _exact;
@@ -37,13 +46,25 @@ internal sealed class BoundedTensorErrors<T> : IBoundedMctErrors where T : unman
         _perChannel = perChannel;
         _sequentialRows = perChannel && sequentialRows;
         _boundedFrom = boundedFrom;
-        _bins = Math.Clamp(TotalBins / Math.Max(1, binChannels ?? channels.Length), MinBins, MaxBins);
+        _bins = BinsPerChannel(channels.Length == 0 ? 0 : channels.Max(c => c.Length), binChannels ?? channels.Length);
         _histograms = channels.Select((values, c) => new Lazy<MomentHistogram?>(
             () => MomentHistogram.Build(values, _bins, parallel: !perChannel,
                                         extremes is null ? null : (double.CreateTruncating(extremes.Mins[c]), double.CreateTruncating(extremes.Maxs[c]))))).ToArray();
     }
 
     public int Channels => _channels.Length;
+
+    /// <summary>
+    /// The bins each channel's histogram gets when the tensor has <paramref name="channels"/> channels of up to
+    /// <paramref name="channelLength"/> values: the total (<see cref="ValuesPerBin"/>, within <see cref="MinTotalBins"/>
+    /// and <see cref="MaxTotalBins"/>) shared out, within <see cref="MinBins"/> and <see cref="MaxBins"/>.
+    /// </summary>
+    public static int BinsPerChannel(long channelLength, int channels)
+    {
+        channels = Math.Max(1, channels);
+        long total = Math.Clamp(channelLength * channels / ValuesPerBin, MinTotalBins, MaxTotalBins);
+        return (int)Math.Clamp(total / channels, MinBins, MaxBins);
+    }
 
     /// <summary>How many candidates were computed exactly, and how many were decided by their bounds (for tests).</summary>
     public long ExactCount => Interlocked.Read(ref _exactCount);
