@@ -403,6 +403,9 @@ internal sealed class MomentHistogram
         double boundary = 0, below = 0;
         for (int k = 0; k <= top; k++)
         {
+            // The running sums a few levels on are far apart in a large histogram (each level's run starts a step further
+            // into it): fetched into the cache while this level's are used.
+            if (Sse.IsSupported && k + PrefetchLevels < top) Prefetch(ref sums, (grid.Boundary(k + PrefetchLevels) - lo) * _perWidth, bins);
             double q = grid.Level(k);
             double next = k < top ? grid.Boundary(k) : 0;
             int start = 0, end = bins;
@@ -510,6 +513,17 @@ internal sealed class MomentHistogram
         public double Level(int k) => single ? (float)(first + k) * (float)scale : (first + k) * scale;
 
         public double Boundary(int k) => (first + k + 0.5) * _perInverse;
+    }
+
+    /// <summary>How many levels ahead of the one being bounded its running sums are fetched (<see cref="Prefetch"/>).</summary>
+    private const int PrefetchLevels = 4;
+
+    /// <summary>A hint to fetch the running sums at bin index <paramref name="t"/> (clamped to the histogram) into the cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(ref Sums sums, double t, int bins)
+    {
+        int i = t > 0 ? t < bins ? (int)t : bins : 0;
+        Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref sums, i)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
