@@ -518,12 +518,20 @@ internal sealed class MomentHistogram
     /// <summary>How many levels ahead of the one being bounded its running sums are fetched (<see cref="Prefetch"/>).</summary>
     private const int PrefetchLevels = 4;
 
-    /// <summary>A hint to fetch the running sums at bin index <paramref name="t"/> (clamped to the histogram) into the cache.</summary>
+    /// <summary>
+    /// A hint to fetch the running sums around bin index <paramref name="t"/> into the cache: those a level's run ends and
+    /// the next one's starts with, and the bins straddling the boundary between them (four sums, 192 bytes, from the one
+    /// before; all within the array, whose last sums are those up to the last bin).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Prefetch(ref Sums sums, double t, int bins)
     {
-        int i = t > 0 ? t < bins ? (int)t : bins : 0;
-        Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref sums, i)));
+        int i = t > 1 ? t < bins - 3 ? (int)t - 1 : Math.Max(0, bins - 3) : 0;
+        byte* at = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref sums, i));
+        Sse.Prefetch0(at);
+        Sse.Prefetch0(at + 64);
+        Sse.Prefetch0(at + 128);
+        Sse.Prefetch0(at + 191);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
