@@ -430,7 +430,7 @@ public sealed class BoundedSearchTests
     }
 
     /// <summary>
-    /// The histograms' bins are shared out of a budget that grows with the tensor (one bin per 32 values, 2^19 to 2^21 in
+    /// The histograms' bins are shared out of a budget that grows with the tensor (one bin per 48 values, 2^19 to 2^21 in
     /// all): never fewer bins a channel than the fixed 2^19 shared out gave, never more than the budget in all (nor than
     /// a histogram holds), per tensor always 2^16; over tensors of 1 to 4,096 channels of 1 to 2^24 values.
     /// </summary>
@@ -447,21 +447,22 @@ public sealed class BoundedSearchTests
                 Assert.True((long)bins * channels <= Math.Max(BoundedTensorErrors<float>.MaxTotalBins, (long)channels * BoundedTensorErrors<float>.MinBins),
                     $"{channels} x {length}: {bins} bins each");
                 if (channels == 1) Assert.Equal(BoundedTensorErrors<float>.MaxBins, bins);
-                if (length * channels >= 32L * BoundedTensorErrors<float>.MaxTotalBins && channels * BoundedTensorErrors<float>.MinBins <= BoundedTensorErrors<float>.MaxTotalBins)
+                if (length * channels >= (long)BoundedTensorErrors<float>.ValuesPerBin * BoundedTensorErrors<float>.MaxTotalBins && channels * BoundedTensorErrors<float>.MinBins <= BoundedTensorErrors<float>.MaxTotalBins)
                     Assert.Equal(Math.Min(BoundedTensorErrors<float>.MaxBins, BoundedTensorErrors<float>.MaxTotalBins / channels), bins);
                 cases++;
             }
         Assert.Equal(56, cases);
-        // The rule at a few points: 64 channels of 2^20 values (256 MiB of float32) get 2^21 / 64 bins each; of 2^18,
-        // 2^19 / 64; 16 of 2^24 the most a histogram holds; 4,096 of 2^20 the least a channel gets.
-        Assert.Equal(32_768, BoundedTensorErrors<float>.BinsPerChannel(1 << 20, 64));
+        // The rule at a few points: 64 channels of 2^20 values (256 MiB of float32) get 2^26 / 48 / 64 bins each (a
+        // quarter of the tensor's bytes in all); of 2^18, 2^19 / 64; 16 of 2^24 the most a histogram holds; 4,096 of 2^20
+        // the least a channel gets.
+        Assert.Equal(21_845, BoundedTensorErrors<float>.BinsPerChannel(1 << 20, 64));
         Assert.Equal(8_192, BoundedTensorErrors<float>.BinsPerChannel(1 << 18, 64));
         Assert.Equal(65_536, BoundedTensorErrors<float>.BinsPerChannel(1 << 24, 16));
         Assert.Equal(1_024, BoundedTensorErrors<float>.BinsPerChannel(1 << 20, 4096));
     }
 
     /// <summary>
-    /// A channel of a large tensor (2^20 values, one of 64: 32,768 bins) against the same channel as one of 256 (8,192 bins):
+    /// A channel of a large tensor (2^20 values, one of 64: 21,845 bins) against the same channel as one of 256 (8,192 bins):
     /// the same least error and winner as the exact errors, with fewer candidates computed exactly (MCT's uniform set of 64 ranges).
     /// </summary>
     [Fact]
@@ -485,7 +486,7 @@ public sealed class BoundedSearchTests
             Assert.Equal(MctLosses.Min(full), MctLosses.Min(bounded));
             counts.Add(errors.ExactCount);
         }
-        Assert.True(counts[0] < counts[1], $"exact with 32,768 bins: {counts[0]}, with 8,192: {counts[1]}");
+        Assert.True(counts[0] < counts[1], $"exact with 21,845 bins: {counts[0]}, with 8,192: {counts[1]}");
     }
 
     /// <summary>

@@ -14,13 +14,13 @@ namespace QuantShell.Core.Selection.Mct;
 internal sealed class BoundedTensorErrors<T> : IBoundedMctErrors where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
-    /// Bins of all channels' histograms together (about 44 bytes each): one per <see cref="ValuesPerBin"/> of the tensor's
-    /// values, at least <see cref="MinTotalBins"/> (23 MB) and at most <see cref="MaxTotalBins"/> (92 MB, for tensors of
-    /// 64 Mi values and more, so within a quarter of their size). Finer bins leave fewer candidates to compute exactly:
-    /// MCT's uniform search per channel of a 64 x 2^20 tensor computed 1,055 of its 40,960 candidates exactly with 2^19
-    /// bins in all and 656 with 2^21 (each search needs at least one: 640).
+    /// Bins of all channels' histograms together (48 bytes each): one per <see cref="ValuesPerBin"/> of the tensor's
+    /// values, so at most a quarter of a float32 tensor's size, and at least <see cref="MinTotalBins"/> (25 MB) and at most
+    /// <see cref="MaxTotalBins"/> (100 MB, for tensors of 96 Mi values and more). Finer bins leave fewer candidates to
+    /// compute exactly: MCT's uniform search per channel of a 64 x 2^20 tensor computed 1,055 of its 40,960 candidates
+    /// exactly with 2^19 bins in all, 682 with these 1.4 M and 656 with 2^21 (each search needs at least one: 640).
     /// </summary>
-    public const int MinTotalBins = 1 << 19, MaxTotalBins = 1 << 21, ValuesPerBin = 32;
+    public const int MinTotalBins = 1 << 19, MaxTotalBins = 1 << 21, ValuesPerBin = 48;
 
     /// <summary>The most and least bins one channel gets (<see cref="MomentHistogram"/> holds at most 2^16).</summary>
     public const int MaxBins = 1 << 16, MinBins = 1 << 10;
