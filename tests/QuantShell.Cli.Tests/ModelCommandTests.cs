@@ -91,6 +91,32 @@ public sealed class ModelCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A file the int format wrote, given to quantize, inspect or measure: the warning says it holds integer codes and
+    /// that dequantizing gives the values back (it counted its tensors by type: "1 int8 values (not floating), ...").
+    /// </summary>
+    [Fact]
+    public void AnIntFormFile_QuantizeInspectMeasure_SayItHoldsCodes()
+    {
+        string model = WriteModel();
+        Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4", "--format", "int").Code);
+        string codes = _temp.File("model.int.npz");
+        const string why = "no float weights: the file holds the integer codes of 2 tensors, as the int format writes them; dequantizing it gives their values back";
+
+        var again = CliRunner.Run("quantize", codes, "--output-path", _temp.File("again.npz"));
+        Assert.True(again.Code == ExitCode.Success, again.ToString());
+        Assert.Equal($"dotnet-quant: warning: {codes}: nothing quantized, the output holds the same values: {why}", Assert.Single(again.StderrLines));
+        var inspect = CliRunner.Run("inspect", codes);
+        Assert.Equal($"dotnet-quant: warning: {codes}: nothing to quantize by default: {why}", Assert.Single(inspect.StderrLines));
+        var measure = CliRunner.Run("measure", codes);
+        Assert.Equal($"dotnet-quant: warning: {codes}: nothing measured: {why}", Assert.Single(measure.StderrLines));
+        // With rules the rules' own count is given, as for any file.
+        var rules = _temp.File("none.json");
+        File.WriteAllText(rules, """{ "rules": [ { "match": "nothing-matches-this", "skip": true } ] }""");
+        var ruled = CliRunner.Run("quantize", codes, "--rules", rules, "--output-path", _temp.File("ruled.npz"));
+        Assert.DoesNotContain("integer codes", ruled.Stderr);
+    }
+
     [Fact]
     public void Dequantize_AFileWithoutARecord_IsInvalidInput()
     {

@@ -15,7 +15,27 @@ internal static class NothingToQuantize
     {
         if (file.Tensors.Count == 0) return "the file holds no tensors";
         if (policy.Rules is null && file is OnnxTensorFile { Survey.NothingToQuantize: { } graphSays }) return graphSays;
+        if (policy.Rules is null && IntCodes(file) is { } codes) return codes;
         return Why(file.Tensors.Count, policy, skipCategories);
+    }
+
+    /// <summary>
+    /// A file the int format wrote (its quantization record names the tensors it holds as codes): it has no float weights
+    /// left, and dequantizing it gives them back. Null for any other file (or a record that cannot be read).
+    /// </summary>
+    private static string? IntCodes(TensorFile file)
+    {
+        if (!file.Metadata.TryGetValue(TensorFiles.RecordKey, out string? json)) return null;
+        int count;
+        try
+        {
+            count = Jobs.Quantize.QuantizationRecord.Parse(json, file.Name).Tensors.Count;
+        }
+        catch (Errors.QuantShellException)
+        {
+            return null;
+        }
+        return $"no float weights: the file holds the integer codes of {count} tensor{(count == 1 ? "" : "s")}, as the int format writes them; dequantizing it gives their values back";
     }
 
     /// <summary>The reason for <paramref name="tensorCount"/> tensors (a model folder's, say), counted by why each was skipped.</summary>
