@@ -43,6 +43,19 @@ internal static class TextFormat
     }
 
     /// <summary>
+    /// What <c>new --output-path</c> wrote, one line: <c>/abs/q.json: weights pot 8-bit per-channel (axis 0), threshold [4,
+    /// 8, 16, 16, ... 64 values], signed</c> (with no file to write, the JSON itself is the output).
+    /// </summary>
+    public static void WriteCreated(TextWriter output, string path, QuantizerSpec spec)
+    {
+        string channels = !spec.PerChannel ? ""
+            : spec.GroupSize is int g ? $" group-wise (axis {spec.ChannelAxis}, groups of {g})"
+            : spec.ChannelAxis is int axis ? $" per-channel (axis {axis})" : " per-channel";
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{path}: {EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}"));
+    }
+
+    /// <summary>
     /// An .npy file's line; a model's summary line, after one line per tensor when <paramref name="verbose"/>:
     /// <c>IN -> OUT: 53 of 117 tensors quantized (fake), SQNR 38.21 dB, 4.51 MiB -> 4.51 MiB, 0.41 s; 64 skipped: 64 int64 values (not floating)</c>.
     /// </summary>

@@ -20,6 +20,8 @@ public sealed class NewAndInspectCommandTests : IDisposable
         string quantizer = _temp.File("seed.json");
         var created = CliRunner.Run("new", "--target", "weights", "--method", "symmetric", "--bits", "8", "--threshold", "2,4,1", "--per-channel", "--channel-axis", "-1", "--output", quantizer);
         Assert.True(created.Code == ExitCode.Success, created.ToString());
+        // A line saying what the file holds (it printed nothing).
+        Assert.Equal($"{Path.GetFullPath(quantizer)}: weights symmetric 8-bit per-channel (axis -1), threshold [2, 4, 1], signed", Assert.Single(created.StdoutLines));
         var spec = QuantizerFile.Read(quantizer);
         Assert.Equal([2.0, 4.0, 1.0], spec.Threshold);
         Assert.True(spec.PerChannel);

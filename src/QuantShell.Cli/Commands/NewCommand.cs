@@ -51,9 +51,12 @@ internal static class NewCommand
             Fsync = parseResult.GetValue(Fsync),
             FromData = parseResult.GetValue(FromPath) is { Length: > 0 },
         };
-        // Without a file to write, the quantizer file's JSON is the output.
-        var host = new ConsoleHost<InferableQuantizer>(cli.Output, cli.Error, json: false, jsonType: null,
-            (output, quantizer) => { if (request.OutputPath is null) output.WriteLine(QuantizerFile.ToJson(quantizer.Spec)); });
+        // Without a file to write, the quantizer file's JSON is the output; with one, a line saying what it holds.
+        var host = new ConsoleHost<InferableQuantizer>(cli.Output, cli.Error, json: false, jsonType: null, (output, quantizer) =>
+        {
+            if (request.OutputPath is null) output.WriteLine(QuantizerFile.ToJson(quantizer.Spec));
+            else TextFormat.WriteCreated(output, Path.GetFullPath(request.OutputPath), quantizer.Spec);
+        });
         NewQuantizerJob.Run(request, cli.Inputs(parseResult.GetValue(FromPath) ?? []), host, cancellationToken);
         return ExitCode.Success;
     }
