@@ -70,6 +70,7 @@ Describe 'Invoke-Quantize and Export-InferableQuantizer under faults' -Skip:(-no
         $null = Invoke-Quantize -LiteralPath $a -Quantizer $q -OutputPath $output -ErrorVariable errors -ErrorAction SilentlyContinue
         $errors[0].FullyQualifiedErrorId | Should -Be "OutputExists,$CommandFqid"
         $errors[0].Exception.Message | Should -BeLike '*symbolic link*'
+        $errors[0].ErrorDetails.Message | Should -BeLike '*; use -Force to replace the link itself*'
         $result = Invoke-Quantize -LiteralPath $a -Quantizer $q -OutputPath $output -Force
         $result.OutputPath | Should -Be $output
         (Get-Item -LiteralPath $output).LinkTarget | Should -BeNullOrEmpty

@@ -7,7 +7,7 @@ public static class NonFiniteInput
 {
     public static QuantShellException Create(string source, long count, long[] firstIndex) =>
         new($"{source}: {count} non-finite value{(count == 1 ? "" : "s")} (NaN or ±infinity) found, the first at index [{string.Join(", ", firstIndex)}]; " +
-            "quantizing them has no meaningful result. Pass -AllowNonFinite (--allow-non-finite) to keep NaN and saturate ±infinity.",
+            $"quantizing them has no meaningful result. Pass {Parameter.AllowNonFinite} to keep NaN and saturate ±infinity.",
             ErrorIds.NonFiniteInput, QuantShellErrorKind.InvalidData, source);
 
     /// <summary>Index of the first NaN or ±infinity in <paramref name="values"/>, or -1.</summary>

@@ -78,7 +78,7 @@ public static class AtomicFile
             using var rename = Timeline.Time(TimelinePhase.Rename);
             if (options.Force) RenameIntoPlace.Replacing(temp, full);
             else if (!RenameIntoPlace.WithoutReplacing(temp, full))
-                throw new QuantShellException($"{shown}: the output file was created by another process while this one was writing; nothing was written (use -Force (--force) to replace it).",
+                throw new QuantShellException($"{shown}: the output file was created by another process while this one was writing; nothing was written (use {Parameter.Force} to replace it).",
                     ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, shown);
             placed = true;
         }
@@ -130,8 +130,8 @@ public static class AtomicFile
     private static QuantShellException Exists(string shown, string full)
     {
         string what = FileIdentity.IsSymbolicLink(full)
-            ? $"is a symbolic link (to '{new FileInfo(full).LinkTarget}'); use -Force (--force) to replace the link itself (the file it points to is never written)"
-            : "the output file already exists; use -Force (--force) to replace it";
+            ? $"is a symbolic link (to '{new FileInfo(full).LinkTarget}'); use {Parameter.Force} to replace the link itself (the file it points to is never written)"
+            : $"the output file already exists; use {Parameter.Force} to replace it";
         return new QuantShellException($"{shown}: {what}.", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, shown);
     }
 

@@ -58,7 +58,7 @@ internal sealed class FolderOutput
         if (File.Exists(output))
             throw new QuantShellException($"{outputName}: is a file; the output of a model folder is a folder.", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
         if (!force && Directory.Exists(output))
-            throw new QuantShellException($"{outputName}: the output folder exists; nothing was written (use -Force (--force) to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
+            throw new QuantShellException($"{outputName}: the output folder exists; nothing was written (use {Parameter.Force} to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, outputName);
     }
 
 
@@ -146,7 +146,7 @@ internal sealed class FolderOutput
             if (Directory.Exists(_output))
             {
                 if (!_force)
-                    throw new QuantShellException($"{_outputName}: the output folder was created by another process meanwhile; nothing was written (use -Force (--force) to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, _outputName);
+                    throw new QuantShellException($"{_outputName}: the output folder was created by another process meanwhile; nothing was written (use {Parameter.Force} to replace it).", ErrorIds.OutputExists, QuantShellErrorKind.AlreadyExists, _outputName);
                 aside = Path.Combine(Path.GetDirectoryName(_output)!, $".{Path.GetFileName(_output)}.quantshell-old-{Guid.NewGuid():N}");
                 Directory.Move(_output, aside);
             }
