@@ -1,25 +1,27 @@
 using System.Numerics;
+using QuantShell.Core.Selection;
 using QuantShell.Core.Selection.Mct;
 
 namespace QuantShell.Core.Tests;
 
 /// <summary>
-/// The vectorised scans MCT's weights selection starts with, against the value-by-value definitions: whether every value is
-/// finite (<see cref="MctSelection.AllFinite{T}"/>, which decides whether the values are copied without their non-finite
-/// ones) and each channel's extremes (<see cref="ChannelExtremes{T}.Of"/>, scanned on several threads for a large tensor,
-/// against <see cref="MctWeightsSelection.Min{T}"/> and <see cref="MctWeightsSelection.Max{T}"/>, bit for bit).
+/// The vectorised scans MCT's weights selection starts with, against the value-by-value definitions: its finite values
+/// (<see cref="MctSelection.Finite{T}"/>: the same array, or a copy without the non-finite values, from
+/// <see cref="ErrorMeasure.FiniteCount{T}"/>) and each channel's extremes (<see cref="ChannelExtremes{T}.Of"/>, scanned
+/// on several threads for a large tensor, against <see cref="MctWeightsSelection.Min{T}"/> and
+/// <see cref="MctWeightsSelection.Max{T}"/>, bit for bit).
 /// </summary>
 public sealed class ChannelScanTests
 {
     [Fact]
-    public void AllFinite_IsFalseForANonFiniteValueAnywhere()
+    public void Finite_LeavesOutANonFiniteValueAnywhere()
     {
-        Assert.Equal(3 * 70 * 71 / 2 + 71, AllFiniteCases<float>());
-        Assert.Equal(3 * 70 * 71 / 2 + 71, AllFiniteCases<double>());
+        Assert.Equal(3 * 70 * 71 / 2 + 71, FiniteCases<float>());
+        Assert.Equal(3 * 70 * 71 / 2 + 71, FiniteCases<double>());
     }
 
     /// <summary>Every length up to 70 (vector bodies and tails), all finite, then NaN, +∞ and −∞ at each position.</summary>
-    private static int AllFiniteCases<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    private static int FiniteCases<T>() where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
     {
         int cases = 0;
         var random = new Random(20);
@@ -29,7 +31,7 @@ public sealed class ChannelScanTests
             var values = new T[n];
             for (int i = 0; i < n; i++)
                 values[i] = i % 5 == 0 ? edges[random.Next(edges.Length)] : T.CreateTruncating(random.NextDouble() * 200 - 100);
-            Assert.True(MctSelection.AllFinite<T>(values), $"{typeof(T).Name} n={n}");
+            Assert.Equal(n, ErrorMeasure.FiniteCount<T>(values));
             Assert.Same(values, MctSelection.Finite(values));
             cases++;
             foreach (T bad in new[] { T.NaN, T.PositiveInfinity, T.NegativeInfinity })
@@ -38,7 +40,7 @@ public sealed class ChannelScanTests
                 {
                     var copy = (T[])values.Clone();
                     copy[at] = bad;
-                    Assert.False(MctSelection.AllFinite<T>(copy), $"{typeof(T).Name} n={n}, {bad} at {at}");
+                    Assert.Equal(n - 1, ErrorMeasure.FiniteCount<T>(copy));
                     var finite = MctSelection.Finite(copy);
                     Assert.Equal(n - 1, finite.Length);
                     Assert.Equal(values.Where((_, i) => i != at), finite);

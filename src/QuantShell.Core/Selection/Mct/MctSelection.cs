@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using QuantShell.Core.Quantization;
 
 namespace QuantShell.Core.Selection.Mct;
@@ -110,33 +108,7 @@ internal static class MctSelection
         };
     }
 
-    /// <summary>The finite values (the same array when all are).</summary>
+    /// <summary>The finite values (the same array when all are: counted by <see cref="ErrorMeasure.FiniteCount{T}"/>'s vector scan).</summary>
     internal static T[] Finite<T>(T[] values) where T : unmanaged, IFloatingPointIeee754<T> =>
-        AllFinite<T>(values) ? values : values.Where(T.IsFinite).ToArray();
-
-    /// <summary>
-    /// Whether every value is finite: x - x is +0 for a finite x and NaN for an infinity or NaN, so a sum of such
-    /// differences is 0 exactly when all are finite (vectors of them, two running sums; the rest one by one).
-    /// </summary>
-    internal static bool AllFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
-        {
-            int width = Vector256<T>.Count;
-            ref T start = ref MemoryMarshal.GetReference(values);
-            Vector256<T> first = Vector256<T>.Zero, second = Vector256<T>.Zero;
-            for (; i <= values.Length - 2 * width; i += 2 * width)
-            {
-                var x0 = Vector256.LoadUnsafe(ref start, (nuint)i);
-                var x1 = Vector256.LoadUnsafe(ref start, (nuint)(i + width));
-                first += x0 - x0;
-                second += x1 - x1;
-            }
-            if (!Vector256.EqualsAll(first + second, Vector256<T>.Zero)) return false;
-        }
-        for (; i < values.Length; i++)
-            if (!T.IsFinite(values[i])) return false;
-        return true;
-    }
+        ErrorMeasure.FiniteCount<T>(values) == values.Length ? values : values.Where(T.IsFinite).ToArray();
 }

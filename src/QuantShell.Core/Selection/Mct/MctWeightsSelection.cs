@@ -26,8 +26,8 @@ internal static class MctWeightsSelection
         bool single = typeof(T) == typeof(float);
         var precision = perChannel && single ? ParameterPrecision.SingleArray : ParameterPrecision.Double;
         var extremes = ChannelExtremes<T>.Of(channels);
-        if (method == ErrorMethod.NoClipping) return PotNoClipping(extremes.Mins, extremes.Maxs, numBits, perChannel);
-        var noClipping = MaxPowerOfTwo(NoClippingMaxima(extremes.Mins, extremes.Maxs, numBits, perChannel, uniform: false), precision);
+        var noClipping = PotNoClipping(extremes.Mins, extremes.Maxs, numBits, perChannel);
+        if (method == ErrorMethod.NoClipping) return noClipping;
 
         // One set of candidates, scored in one pass: bounding them first would cost a pass of its own.
         var errors = Errors(channels, method, p, numBits, perChannel, histogramOfQuantized: !perChannel, sequentialRows, int.MaxValue);
