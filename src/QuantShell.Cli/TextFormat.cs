@@ -32,13 +32,12 @@ internal static class TextFormat
                 $"scale {Number(result.Scale![0])}, zero point {result.ZeroPoint![0]}, {how}"));
             return;
         }
-        string channels = !spec.PerChannel ? "" : spec.GroupSize is int g ? $" group-wise (axis {result.ChannelAxis}, groups of {g})" : $" per-channel (axis {result.ChannelAxis})";
         string howChosen = result.Selection is null ? "" : $" ({result.Selection})";
         string nonFinite = result.NonFiniteCount > 0 ? $", {result.NonFiniteCount} non-finite kept/saturated" : "";
         string form = result.Format is { } written && written != OutputFormat.Fake ? $", {EnumNames.Kebab(written)} codes" : "";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{result.InputPath}{tensor} -> {result.OutputPath}: {result.OutputDType} {result.ShapeText}, " +
-            $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}{howChosen}, " +
+            $"{Describe(spec, result.ChannelAxis)}{howChosen}, " +
             $"scale {List(result.Scale!.Select(s => (double)s).ToArray())}, MSE {result.Mse:G6}, SQNR {Decibels(result.SqnrDb ?? double.NaN)}{nonFinite}{form}"));
     }
 
@@ -46,13 +45,21 @@ internal static class TextFormat
     /// What <c>new --output-path</c> wrote, one line: <c>/abs/q.json: weights pot 8-bit per-channel (axis 0), threshold [4,
     /// 8, 16, 16, ... 64 values], signed</c> (with no file to write, the JSON itself is the output).
     /// </summary>
-    public static void WriteCreated(TextWriter output, string path, QuantizerSpec spec)
+    public static void WriteCreated(TextWriter output, string path, QuantizerSpec spec) =>
+        output.WriteLine($"{path}: {Describe(spec, spec.ChannelAxis)}");
+
+    /// <summary>
+    /// A weights quantizer as the lines name it: <c>weights pot 8-bit per-channel (axis 0), threshold [4, 8, ... 64 values],
+    /// signed</c>; <paramref name="axis"/> is the channel axis it applies along (a quantizer file may leave it out).
+    /// </summary>
+    private static string Describe(QuantizerSpec spec, int? axis)
     {
+        string along = axis is int a ? $"axis {a}" : "";
         string channels = !spec.PerChannel ? ""
-            : spec.GroupSize is int g ? $" group-wise (axis {spec.ChannelAxis}, groups of {g})"
-            : spec.ChannelAxis is int axis ? $" per-channel (axis {axis})" : " per-channel";
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{path}: {EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}"));
+            : spec.GroupSize is int g ? $" group-wise ({along}{(along.Length > 0 ? ", " : "")}groups of {g})"
+            : along.Length > 0 ? $" per-channel ({along})" : " per-channel";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{EnumNames.Kebab(spec.Target)} {EnumNames.Kebab(spec.Method)} {spec.NumBits}-bit{channels}, {AppliedValues(spec)}");
     }
 
     /// <summary>
