@@ -18,10 +18,10 @@ public sealed class BoundedSearchTests
 
     public static TheoryData<string> Kinds() => new(DataKinds);
 
-    private static readonly string[] DataKinds = ["gaussian", "grid-points", "few-values", "heavy-tail", "skewed", "tiny-spread"];
+    internal static readonly string[] DataKinds = ["gaussian", "grid-points", "few-values", "heavy-tail", "skewed", "tiny-spread"];
 
     /// <summary>Seeded data of one kind: n values, the seed also spreading the scale.</summary>
-    private static float[] Data(string kind, int n, int seed)
+    internal static float[] Data(string kind, int n, int seed)
     {
         var random = new Random(seed);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
@@ -45,6 +45,23 @@ public sealed class BoundedSearchTests
             "tiny-spread" => Enumerable.Range(0, n).Select(_ => (float)(1 + Normal() * 1e-5)).ToArray(),
             _ => throw new ArgumentException(kind),
         };
+    }
+
+    /// <summary>
+    /// What <paramref name="search"/> returns with every error computed exactly: no histogram bounds (Exhaustive) and no
+    /// float32 screening either (<see cref="ScreenedTensorErrors"/>), so the reference is the literal arithmetic.
+    /// </summary>
+    internal static TResult ExactOnly<TResult>(Func<TResult> search)
+    {
+        ScreenedTensorErrors.Disabled = true;
+        try
+        {
+            return search();
+        }
+        finally
+        {
+            ScreenedTensorErrors.Disabled = false;
+        }
     }
 
     private static float[][] Channels(string kind, int channels, int n, int seed) =>
@@ -84,7 +101,7 @@ public sealed class BoundedSearchTests
                 var channels = perChannel ? Channels(kind, 3, 6000, seed) : [Data(kind, 30000, seed)];
                 foreach (bool sequential in perChannel ? new[] { false, true } : new[] { false })
                 {
-                    var exhaustive = MctWeightsSelection.SymmetricThresholds(channels, bits, true, perChannel, ErrorMethod.Mse, 2, sequential, Exhaustive);
+                    var exhaustive = ExactOnly(() => MctWeightsSelection.SymmetricThresholds(channels, bits, true, perChannel, ErrorMethod.Mse, 2, sequential, Exhaustive));
                     var bounded = MctWeightsSelection.SymmetricThresholds(channels, bits, true, perChannel, ErrorMethod.Mse, 2, sequential, Always);
                     AssertSame(exhaustive, bounded, $"{kind} symmetric {bits}-bit perChannel {perChannel} sequential {sequential}");
                     cases++;
@@ -103,7 +120,7 @@ public sealed class BoundedSearchTests
             {
                 int seed = 200 + bits * 7 + (perChannel ? 1 : 0);
                 var channels = perChannel ? Channels(kind, 3, 5000, seed) : [Data(kind, 20000, seed)];
-                var exhaustive = MctWeightsSelection.UniformRanges(channels, bits, perChannel, ErrorMethod.Mse, 2, false, Exhaustive);
+                var exhaustive = ExactOnly(() => MctWeightsSelection.UniformRanges(channels, bits, perChannel, ErrorMethod.Mse, 2, false, Exhaustive));
                 var bounded = MctWeightsSelection.UniformRanges(channels, bits, perChannel, ErrorMethod.Mse, 2, false, Always);
                 AssertSame(exhaustive.Select(r => r.Min).ToArray(), bounded.Select(r => r.Min).ToArray(), $"{kind} uniform {bits}-bit perChannel {perChannel} min");
                 AssertSame(exhaustive.Select(r => r.Max).ToArray(), bounded.Select(r => r.Max).ToArray(), $"{kind} uniform {bits}-bit perChannel {perChannel} max");

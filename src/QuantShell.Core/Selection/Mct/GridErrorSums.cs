@@ -623,7 +623,7 @@ internal static class GridErrorSums
     /// the first is greater/less), so one instruction each rather than a compare and a blend.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<TValue> Clip<TValue>(Vector256<TValue> x, Vector256<TValue> a, Vector256<TValue> b)
+    internal static Vector256<TValue> Clip<TValue>(Vector256<TValue> x, Vector256<TValue> a, Vector256<TValue> b)
     {
         if (Avx.IsSupported)
         {

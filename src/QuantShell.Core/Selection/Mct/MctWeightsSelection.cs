@@ -201,9 +201,10 @@ internal static class MctWeightsSelection
         if (method == ErrorMethod.Kl) return new TensorKlErrors<T>(channels, numBits, histogramOfQuantized);
         var exact = new TensorErrors<T>(channels, method, p, perChannel, sequentialRows);
         bool squared = method == ErrorMethod.Mse || (method == ErrorMethod.Lp && p == 2);
-        return squared && channels.Any(c => c.Length >= boundedFrom)
-            ? new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom, binChannels, extremes)
-            : exact;
+        if (squared && channels.Any(c => c.Length >= boundedFrom))
+            return new BoundedTensorErrors<T>(channels, exact, perChannel, sequentialRows, boundedFrom, binChannels, extremes);
+        // Float32 values on float64 grids (per channel): the candidates that cannot win screened out in float32 first.
+        return exact is TensorErrors<float> single && ScreenedTensorErrors.Handles(single.Method) ? new ScreenedTensorErrors(single) : exact;
     }
 
     /// <summary>np.maximum: NaN if either is.</summary>

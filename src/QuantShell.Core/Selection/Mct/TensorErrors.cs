@@ -50,6 +50,12 @@ internal sealed class TensorErrors<T> : IMctErrors where T : unmanaged, IFloatin
 
     public int Channels => _channels.Length;
 
+    /// <summary>The error as computed: Lp with p = 2 is MSE, with p = 1 MAE.</summary>
+    public ErrorMethod Method => _method;
+
+    /// <summary>Each channel's values.</summary>
+    public T[] Values(int channel) => _channels[channel];
+
     public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
     {
         var values = _channels[channel];

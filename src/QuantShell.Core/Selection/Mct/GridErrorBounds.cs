@@ -1,0 +1,267 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace QuantShell.Core.Selection.Mct;
+
+/// <summary>
+/// Bounds of the float64 error <see cref="TensorErrors{T}"/> computes for float32 values on a float64 grid (MCT's
+/// per-channel searches: float64 thresholds and ranges on a float32 tensor), from the same arithmetic done in float32:
+/// eight values an instruction and the quotient rounded from the step's float32 reciprocal, about twice the float64
+/// kernel's speed. Each level k is exactly NumPy's (a product within the reciprocal's reach of a half-integer is divided
+/// in float64 after all); only the terms differ, by at most the float32 rounding of q = s·k + a and of x - q, which the
+/// bound carries, with the float32 sums' own rounding and NumPy's float64 sum's. For 8 bits the bounds are a few 1e-4 of
+/// the error apart; past about 12 bits they are too wide to decide anything and <see cref="Useful"/> says so.
+/// </summary>
+internal static class GridErrorBounds
+{
+    /// <summary>float32's unit roundoff, 2^-24.</summary>
+    private static readonly double U = Math.ScaleB(1.0, -24);
+
+    /// <summary>Values whose float32 terms one lane adds before its sum goes into float64: 32 additions a lane.</summary>
+    private const int Chunk = 256;
+
+    /// <summary>A grid's float32 arithmetic and the bounds of its differences from the float64 arithmetic.</summary>
+    private readonly struct Screen
+    {
+        public required double Low { get; init; }
+        public required double High { get; init; }
+        public required double Step { get; init; }
+        public required float Low32 { get; init; }
+        public required float High32 { get; init; }
+        public required float Step32 { get; init; }
+        public required float Inverse32 { get; init; }
+
+        /// <summary>A product whose distance from its nearest integer is at most this rounds as NumPy's quotient does.</summary>
+        public required float Limit { get; init; }
+
+        /// <summary>At least |q' - q|: the float32 level value against the float64 one, for every level.</summary>
+        public required double LevelError { get; init; }
+    }
+
+    /// <summary>
+    /// Whether bounding is worth a pass on this grid: float32 arithmetic, a vector unit, and bounds an estimated
+    /// 1% of the error apart or closer (about 12 bits and fewer).
+    /// </summary>
+    public static bool Useful(in MctGrid grid) =>
+        Vector256.IsHardwareAccelerated && !grid.Single && Prepare(grid, out var screen)
+        && 2 * screen.LevelError * Math.Sqrt(12) / grid.Step < 0.01;
+
+    /// <summary>
+    /// Bounds of the mean error (squared when not <paramref name="absolute"/>) of <paramref name="values"/> on the float64
+    /// <paramref name="grid"/>, as <see cref="TensorErrors{T}"/> computes it: <c>low &lt;= error &lt;= high</c> whatever order
+    /// NumPy adds in (pairwise or one term after the other). False (and no bounds) where they cannot be given: a grid
+    /// outside float32's reach, or values that are not all finite.
+    /// </summary>
+    public static bool TryBound(ReadOnlySpan<float> values, in MctGrid grid, bool absolute, out double low, out double high)
+    {
+        low = double.NegativeInfinity;
+        high = double.PositiveInfinity;
+        int n = values.Length;
+        if (n == 0 || grid.Single || !Vector256.IsHardwareAccelerated || !Prepare(grid, out var screen)) return false;
+        double sum = Sum(values, screen, absolute);
+        if (!double.IsFinite(sum)) return false;
+        double bound = Bound(n, sum, screen.LevelError, absolute);
+        if (!double.IsFinite(bound)) return false;
+        low = Math.Max(0, sum - bound) / n;
+        high = (sum + bound) / n;
+        return double.IsFinite(high);
+    }
+
+    private static bool Prepare(in MctGrid grid, out Screen screen)
+    {
+        screen = default;
+        double a = grid.Low, b = grid.High, s = grid.Step;
+        if (!(double.IsFinite(a) && double.IsFinite(b) && double.IsFinite(s) && a <= b && s > 0)) return false;
+        float a32 = (float)a, b32 = (float)b, s32 = (float)s, r32 = (float)(1 / s);
+        if (!float.IsFinite(a32) || !float.IsFinite(b32) || !float.IsNormal(s32) || !float.IsNormal(r32)) return false;
+        // Every clipped c - a lies in [0, b - a], so each level k is at most (b - a)/s, below `levels`.
+        double levels = (b - a) / s + 1, reach = Math.Max(Math.Abs(a), Math.Abs(b));
+        if (!(levels <= 1 << 20)) return false;
+        // |y' - y| for y' = fl32(fl32(clip32(x) - a32) · r32) and NumPy's y = fl64(fl64(clip(x) - a) / s): the ends' and the
+        // step's float32 rounding and three float32 roundings of a quotient at most `levels`, with float64's on top.
+        double margin = 1.01 * U * (3 * levels + 2 * reach / s + 2) + Math.ScaleB(levels, -48);
+        if (!(margin < 0.125)) return false;
+        float limit = (float)(0.5 - margin);
+        if (limit > 0.5 - margin) limit = MathF.BitDecrement(limit);
+        // |q' - q| for q' = fl32(fl32(s32·k) + a32) and q = fl64(fl64(s·k) + a): s·k within s·levels, |q| and |q'| within reach + s.
+        double levelError = 1.01 * (U + Math.ScaleB(1.0, -50)) * (2.01 * s * levels + Math.Abs(a) + reach + s);
+        screen = new Screen
+        {
+            Low = a, High = b, Step = s, Low32 = a32, High32 = b32, Step32 = s32, Inverse32 = r32, Limit = limit, LevelError = levelError,
+        };
+        return true;
+    }
+
+    /// <summary>
+    /// The bound of |S - S'| for NumPy's float64 sum S of n exact terms t and the float32 terms' sum S' (<see cref="Sum"/>).
+    /// Per value, with e = |d' - d| &lt;= E + 2u|d'| (E the level error): squares differ by at most 2.01·E·|d'| + 5.01·u·d'² + 1.01·E²
+    /// (Σ|d'| at most √(n·Σd'²)), absolute values by E + 2u|d'|; the float32 terms' sum S' is within 34u of theirs
+    /// (32 float32 additions a lane, then float64); NumPy's float64 sum of n terms within (n + 64)·2^-52 of the real sum.
+    /// </summary>
+    private static double Bound(int n, double sum, double levelError, bool absolute)
+    {
+        // At least Σ|d'| (absolute) or Σd'² (squared), and the float32 terms' real sum.
+        double w = sum * (1 + 40 * U);
+        double terms = absolute
+            ? n * levelError + 2.01 * U * w
+            : 2.01 * levelError * Math.Sqrt(n * w) + 5.01 * U * w + 1.01 * n * levelError * levelError;
+        double numpy = (n + 64) * Math.ScaleB(1.0, -52);
+        return 1.01 * (terms + 34 * U * sum + numpy * (w + terms));
+    }
+
+    /// <summary>
+    /// S': the float32 terms' sum, each level k exactly NumPy's, the terms added in float32 within each lane for
+    /// <see cref="Chunk"/> values, then in float64.
+    /// </summary>
+    private static double Sum(ReadOnlySpan<float> x, in Screen screen, bool absolute) =>
+        absolute ? Sum<AbsoluteTerms>(x, screen) : Sum<SquaredTerms>(x, screen);
+
+    private static double Sum<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
+    {
+        int n = x.Length, whole = n - n % Vector256<float>.Count, i = 0;
+        var total = Vector256<double>.Zero;
+        for (; i < whole; i += Chunk)
+        {
+            var values = x.Slice(i, Math.Min(Chunk, whole - i));
+            // A chunk with a product near a half-integer is done again with those vectors' levels divided (rare).
+            if (!FastChunk<TTerms>(values, screen, out var chunk))
+            {
+                chunk = ExactChunk<TTerms>(values, screen);
+                Interlocked.Increment(ref _redoneChunks);
+            }
+            var (lower, upper) = Vector256.Widen(chunk);
+            total += lower + upper;
+        }
+        double sum = Vector256.Sum(total);
+        for (i = whole; i < n; i++)
+        {
+            float v = x[i];
+            sum += TTerms.Term(v - (screen.Step32 * ExactLevel(v, screen) + screen.Low32));
+        }
+        return sum;
+    }
+
+    /// <summary>The terms of whole vectors, their levels rounded from the reciprocal; false if any product lay near a half-integer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool FastChunk<TTerms>(ReadOnlySpan<float> x, in Screen screen, out Vector256<float> sum) where TTerms : struct, ITerms
+    {
+        ref float source = ref MemoryMarshal.GetReference(x);
+        var av = Vector256.Create(screen.Low32);
+        var bv = Vector256.Create(screen.High32);
+        var sv = Vector256.Create(screen.Step32);
+        var rv = Vector256.Create(screen.Inverse32);
+        var lv = Vector256.Create(screen.Limit);
+        var chunk = Vector256<float>.Zero;
+        var near = Vector256<float>.Zero;
+        for (int i = 0; i < x.Length; i += Vector256<float>.Count)
+        {
+            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+            var k = Level(v, av, bv, rv, lv, out var nearHere);
+            near |= nearHere;
+            chunk += TTerms.Term(v - (sv * k + av));
+        }
+        sum = chunk;
+        return near == Vector256<float>.Zero;
+    }
+
+    /// <summary><see cref="FastChunk"/> with each vector whose product lies near a half-integer given NumPy's levels.</summary>
+    private static Vector256<float> ExactChunk<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
+    {
+        ref float source = ref MemoryMarshal.GetReference(x);
+        var av = Vector256.Create(screen.Low32);
+        var bv = Vector256.Create(screen.High32);
+        var sv = Vector256.Create(screen.Step32);
+        var rv = Vector256.Create(screen.Inverse32);
+        var lv = Vector256.Create(screen.Limit);
+        var chunk = Vector256<float>.Zero;
+        for (int i = 0; i < x.Length; i += Vector256<float>.Count)
+        {
+            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+            var k = Level(v, av, bv, rv, lv, out var near);
+            if (near != Vector256<float>.Zero) k = ExactLevels(x.Slice(i, Vector256<float>.Count), screen);
+            chunk += TTerms.Term(v - (sv * k + av));
+        }
+        return chunk;
+    }
+
+    /// <summary>
+    /// Eight values' levels round(fl32(clip32(x) - a32) · r32); <paramref name="near"/> flags the lanes whose product lies
+    /// within the reciprocal's reach of a half-integer (only there may NumPy's division round otherwise).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Level(Vector256<float> v, Vector256<float> av, Vector256<float> bv, Vector256<float> rv, Vector256<float> lv,
+                                          out Vector256<float> near)
+    {
+        var y = (GridErrorSums.Clip(v, av, bv) - av) * rv;
+        var k = Vector256.Round(y);
+        near = Vector256.GreaterThan(Vector256.Abs(y - k), lv);
+        return k;
+    }
+
+    /// <summary>Chunks done again with some levels divided (for tests).</summary>
+    internal static long RedoneChunks => Interlocked.Read(ref _redoneChunks);
+
+    private static long _redoneChunks;
+
+    /// <summary>
+    /// Each value's level as the bounds take it (whole vectors: from the reciprocal, divided where flagged; the rest divided),
+    /// into <paramref name="levels"/>; false when the grid is not bounded (for tests: they must be NumPy's levels).
+    /// </summary>
+    internal static bool Levels(ReadOnlySpan<float> x, in MctGrid grid, Span<float> levels)
+    {
+        if (grid.Single || !Vector256.IsHardwareAccelerated || !Prepare(grid, out var screen)) return false;
+        var av = Vector256.Create(screen.Low32);
+        var bv = Vector256.Create(screen.High32);
+        var rv = Vector256.Create(screen.Inverse32);
+        var lv = Vector256.Create(screen.Limit);
+        int whole = x.Length - x.Length % Vector256<float>.Count, i = 0;
+        for (; i < whole; i += Vector256<float>.Count)
+        {
+            var k = Level(Vector256.Create(x.Slice(i, Vector256<float>.Count)), av, bv, rv, lv, out var near);
+            if (near != Vector256<float>.Zero) k = ExactLevels(x.Slice(i, Vector256<float>.Count), screen);
+            k.CopyTo(levels.Slice(i, Vector256<float>.Count));
+        }
+        for (; i < x.Length; i++) levels[i] = ExactLevel(x[i], screen);
+        return true;
+    }
+
+    /// <summary>The error term of a difference: its square or its absolute value (a type, so each loop is compiled for one).</summary>
+    private interface ITerms
+    {
+        static abstract Vector256<float> Term(Vector256<float> d);
+
+        static abstract double Term(float d);
+    }
+
+    private readonly struct SquaredTerms : ITerms
+    {
+        public static Vector256<float> Term(Vector256<float> d) => d * d;
+
+        public static double Term(float d) => d * d;
+    }
+
+    private readonly struct AbsoluteTerms : ITerms
+    {
+        public static Vector256<float> Term(Vector256<float> d) => Vector256.Abs(d);
+
+        public static double Term(float d) => MathF.Abs(d);
+    }
+
+    /// <summary>Eight values' levels by NumPy's float64 arithmetic (a vector with a product near a half-integer: rare).</summary>
+    private static Vector256<float> ExactLevels(ReadOnlySpan<float> x, in Screen screen)
+    {
+        Span<float> levels = stackalloc float[Vector256<float>.Count];
+        for (int j = 0; j < levels.Length; j++) levels[j] = ExactLevel(x[j], screen);
+        return Vector256.Create<float>(levels);
+    }
+
+    /// <summary>round((clip(x, a, b) - a) / s) in float64, as NumPy computes it (an integer, exact in float32).</summary>
+    private static float ExactLevel(float x, in Screen screen)
+    {
+        double v = x, a = screen.Low, b = screen.High;
+        double clipped = v > a ? v : a;
+        clipped = clipped < b ? clipped : b;
+        return (float)Math.Round((clipped - a) / screen.Step);
+    }
+}
