@@ -120,22 +120,21 @@ internal static class GridErrorBounds
 
     private static double Sum<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
     {
-        int n = x.Length, whole = n - n % Vector256<float>.Count, i = 0;
-        var total = Vector256<double>.Zero;
-        for (; i < whole; i += Chunk)
+        int n = x.Length, whole = n - n % Vector256<float>.Count, chunks = (whole + Chunk - 1) / Chunk;
+        // The chunks with a product near a half-integer, left out of the fast sum and done again with those vectors'
+        // levels divided (rare), outside the fast loop.
+        int words = (chunks + 63) / 64;
+        Span<ulong> redo = words <= 16 ? stackalloc ulong[words] : new ulong[words];
+        redo.Clear();
+        double sum = FastSum<TTerms>(x[..whole], screen, redo);
+        for (int c = 0; c < chunks; c++)
         {
-            var values = x.Slice(i, Math.Min(Chunk, whole - i));
-            // A chunk with a product near a half-integer is done again with those vectors' levels divided (rare).
-            if (!FastChunk<TTerms>(values, screen, out var chunk))
-            {
-                chunk = ExactChunk<TTerms>(values, screen);
-                Interlocked.Increment(ref _redoneChunks);
-            }
-            var (lower, upper) = Vector256.Widen(chunk);
-            total += lower + upper;
+            if ((redo[c >> 6] & (1UL << (c & 63))) == 0) continue;
+            var (lower, upper) = Vector256.Widen(ExactChunk<TTerms>(x.Slice(c * Chunk, Math.Min(Chunk, whole - c * Chunk)), screen));
+            sum += Vector256.Sum(lower + upper);
+            Interlocked.Increment(ref _redoneChunks);
         }
-        double sum = Vector256.Sum(total);
-        for (i = whole; i < n; i++)
+        for (int i = whole; i < n; i++)
         {
             float v = x[i];
             sum += TTerms.Term(v - (screen.Step32 * ExactLevel(v, screen) + screen.Low32));
@@ -143,9 +142,12 @@ internal static class GridErrorBounds
         return sum;
     }
 
-    /// <summary>The terms of whole vectors, their levels rounded from the reciprocal; false if any product lay near a half-integer.</summary>
+    /// <summary>
+    /// The terms of whole vectors, their levels rounded from the reciprocal, each chunk's float32 sums added in float64;
+    /// a chunk where a product lay near a half-integer is flagged in <paramref name="redo"/> and left out.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool FastChunk<TTerms>(ReadOnlySpan<float> x, in Screen screen, out Vector256<float> sum) where TTerms : struct, ITerms
+    private static double FastSum<TTerms>(ReadOnlySpan<float> x, in Screen screen, Span<ulong> redo) where TTerms : struct, ITerms
     {
         ref float source = ref MemoryMarshal.GetReference(x);
         var av = Vector256.Create(screen.Low32);
@@ -153,22 +155,33 @@ internal static class GridErrorBounds
         var sv = Vector256.Create(screen.Step32);
         var rv = Vector256.Create(screen.Inverse32);
         var lv = Vector256.Create(screen.Limit);
-        var chunk = Vector256<float>.Zero;
-        var farthest = Vector256<float>.Zero;
-        for (int i = 0; i < x.Length; i += Vector256<float>.Count)
+        var total = Vector256<double>.Zero;
+        for (int start = 0, c = 0; start < x.Length; start += Chunk, c++)
         {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-            var y = (GridErrorSums.Clip(v, av, bv) - av) * rv;
-            var k = Vector256.Round(y);
-            // The distances' maximum, checked once a chunk (one instruction a vector rather than a compare and an or).
-            farthest = Vector256.MaxNative(farthest, Vector256.Abs(y - k));
-            chunk += TTerms.Term(v - LevelValue(sv, k, av));
+            int end = Math.Min(x.Length, start + Chunk);
+            var chunk = Vector256<float>.Zero;
+            var farthest = Vector256<float>.Zero;
+            for (int i = start; i < end; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+                var y = (GridErrorSums.Clip(v, av, bv) - av) * rv;
+                var k = Vector256.Round(y);
+                // The distances' maximum, checked once a chunk (one instruction a vector rather than a compare and an or).
+                farthest = Vector256.MaxNative(farthest, Vector256.Abs(y - k));
+                chunk += TTerms.Term(v - LevelValue(sv, k, av));
+            }
+            if (Vector256.GreaterThanAny(farthest, lv))
+            {
+                redo[c >> 6] |= 1UL << (c & 63);
+                continue;
+            }
+            var (lower, upper) = Vector256.Widen(chunk);
+            total += lower + upper;
         }
-        sum = chunk;
-        return !Vector256.GreaterThanAny(farthest, lv);
+        return Vector256.Sum(total);
     }
 
-    /// <summary><see cref="FastChunk"/> with each vector whose product lies near a half-integer given NumPy's levels.</summary>
+    /// <summary><see cref="FastSum"/>'s chunk with each vector whose product lies near a half-integer given NumPy's levels.</summary>
     private static Vector256<float> ExactChunk<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
     {
         ref float source = ref MemoryMarshal.GetReference(x);
