@@ -186,7 +186,7 @@ public sealed class ScreenedErrorsTests
         int sets = 0;
         long outCount = 0;
         foreach (var method in new[] { ErrorMethod.Mse, ErrorMethod.Mae })
-            foreach (int n in new[] { 9, 576, 3000 })
+            foreach (int n in new[] { ScreenedTensorErrors.ScreenedFrom, 576, 3000 })
             {
                 var channels = Enumerable.Range(0, 3).Select(c => BoundedSearchTests.Data(kind, n, 100 * n + c)).ToArray();
                 var exactErrors = new TensorErrors<float>(channels, method, 2, perChannel: true);
@@ -217,6 +217,13 @@ public sealed class ScreenedErrorsTests
                 Assert.Equal(screened.ScreenedCount + screened.ExactCount, channels.Length * 3 * 30);
             }
         Assert.Equal(2 * 3 * 3 * 3, sets);
+        // Below ScreenedFrom values a channel's sets are computed exactly as they are.
+        var few = new ScreenedTensorErrors(new TensorErrors<float>([BoundedSearchTests.Data(kind, ScreenedTensorErrors.ScreenedFrom - 1, 9)], ErrorMethod.Mse, 2, perChannel: true));
+        double top = BoundedSearchTests.Data(kind, ScreenedTensorErrors.ScreenedFrom - 1, 9).Max(v => Math.Abs((double)v));
+        var set = NumpyLinspace.Create(0.7 * top, 1.2 * top, 30).Select(t => new MctCandidate(MctGrid.FromThreshold(t, 8, true, ParameterPrecision.Double, false), -t, t, ParameterPrecision.Double, true)).ToArray();
+        few.Evaluate(0, set, new MctLoss[30]);
+        Assert.Equal(0, few.ScreenedCount);
+        Assert.Equal(30, few.ExactCount);
         // The point of screening: most candidates are decided without their exact errors.
         Assert.True(outCount > sets * 30 / 2, $"{kind}: only {outCount} of {sets * 30} candidates screened out");
     }
@@ -231,7 +238,7 @@ public sealed class ScreenedErrorsTests
             foreach (var (method, p) in new[] { (ErrorMethod.Mse, 2.0), (ErrorMethod.Mae, 1.0), (ErrorMethod.Lp, 2.0) })
                 foreach (bool sequential in new[] { false, true })
                 {
-                    int n = bits == 8 ? 577 : 60;
+                    int n = bits == 8 ? 577 : 70;
                     var channels = Enumerable.Range(0, 4).Select(c => BoundedSearchTests.Data(kind, n, bits * 1000 + c * 7 + (sequential ? 1 : 0))).ToArray();
                     string what = $"{kind} {bits}-bit {method} sequential {sequential}";
                     var exact = BoundedSearchTests.ExactOnly(() => MctWeightsSelection.SymmetricThresholds(channels, bits, true, true, method, p, sequential));

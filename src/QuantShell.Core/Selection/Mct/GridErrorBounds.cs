@@ -16,8 +16,8 @@ namespace QuantShell.Core.Selection.Mct;
 /// </summary>
 internal static class GridErrorBounds
 {
-    /// <summary>float32's unit roundoff, 2^-24.</summary>
-    private static readonly double U = Math.ScaleB(1.0, -24);
+    /// <summary>float32's unit roundoff, 2^-24; 2^-48, 2^-50 and 2^-52 (float64's rounding, with room).</summary>
+    private const double U = 1.0 / (1 << 24), Minus48 = U * U, Minus50 = Minus48 / 4, Minus52 = Minus48 / 16;
 
     /// <summary>Values whose float32 terms one lane adds before its sum goes into float64: 32 additions a lane.</summary>
     private const int Chunk = 256;
@@ -81,12 +81,12 @@ internal static class GridErrorBounds
         if (!(levels <= 1 << 20)) return false;
         // |y' - y| for y' = fl32(fl32(clip32(x) - a32) · r32) and NumPy's y = fl64(fl64(clip(x) - a) / s): the ends' and the
         // step's float32 rounding and three float32 roundings of a quotient at most `levels`, with float64's on top.
-        double margin = 1.01 * U * (3 * levels + 2 * reach / s + 2) + Math.ScaleB(levels, -48);
+        double margin = 1.01 * U * (3 * levels + 2 * reach / s + 2) + levels * Minus48;
         if (!(margin < 0.125)) return false;
         float limit = (float)(0.5 - margin);
         if (limit > 0.5 - margin) limit = MathF.BitDecrement(limit);
         // |q' - q| for q' = fl32(fl32(s32·k) + a32) and q = fl64(fl64(s·k) + a): s·k within s·levels, |q| and |q'| within reach + s.
-        double levelError = 1.01 * (U + Math.ScaleB(1.0, -50)) * (2.01 * s * levels + Math.Abs(a) + reach + s);
+        double levelError = 1.01 * (U + Minus50) * (2.01 * s * levels + Math.Abs(a) + reach + s);
         screen = new Screen
         {
             Low = a, High = b, Step = s, Low32 = a32, High32 = b32, Step32 = s32, Inverse32 = r32, Limit = limit, LevelError = levelError,
@@ -107,7 +107,7 @@ internal static class GridErrorBounds
         double terms = absolute
             ? n * levelError + 2.01 * U * w
             : 2.01 * levelError * Math.Sqrt(n * w) + 5.01 * U * w + 1.01 * n * levelError * levelError;
-        double numpy = (n + 64) * Math.ScaleB(1.0, -52);
+        double numpy = (n + 64) * Minus52;
         return 1.01 * (terms + 34 * U * sum + numpy * (w + terms));
     }
 

@@ -27,6 +27,12 @@ internal sealed class ScreenedTensorErrors : IMctErrors
 
     public int Channels => _exact.Channels;
 
+    /// <summary>
+    /// Channels of fewer values are computed exactly as they are (a grid a lane): bounding saves nothing there (PaddleOCR's
+    /// recognizer, whose depthwise channels hold 9 and 25 values, took as long either way).
+    /// </summary>
+    public const int ScreenedFrom = 64;
+
     /// <summary>Candidates computed exactly, and decided by their bounds alone (for tests).</summary>
     public long ExactCount => Interlocked.Read(ref _exactCount);
 
@@ -46,7 +52,7 @@ internal sealed class ScreenedTensorErrors : IMctErrors
     public void Evaluate(int channel, ReadOnlySpan<MctCandidate> candidates, Span<MctLoss> errors)
     {
         int count = candidates.Length;
-        if (count < 2 || Disabled || !GridErrorBounds.Useful(candidates[0].Grid))
+        if (count < 2 || Disabled || _exact.Values(channel).Length < ScreenedFrom || !GridErrorBounds.Useful(candidates[0].Grid))
         {
             Exact(channel, candidates, errors);
             return;
