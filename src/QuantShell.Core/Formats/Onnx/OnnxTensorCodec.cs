@@ -204,8 +204,7 @@ internal static class OnnxTensorCodec
             case OnnxDataType.Float16:
             {
                 var bytes = new byte[values.Length * 2];
-                var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-                for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+                ElementConverter.Encode(values, DType.Float16, bytes);
                 return bytes;
             }
             case OnnxDataType.BFloat16:
