@@ -48,7 +48,7 @@ internal sealed class ClippingBounds
         int n = 0;
         foreach (T x in sample)
             if (T.IsFinite(x)) sorted[n++] = double.CreateTruncating(x);
-        Array.Sort(sorted, 0, n);
+        FiniteSort.Sort(sorted.AsSpan(0, n));
         return new ClippingBounds(sorted, n);
     }
 

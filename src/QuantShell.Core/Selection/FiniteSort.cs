@@ -1,0 +1,111 @@
+using System.Numerics;
+
+namespace QuantShell.Core.Selection;
+
+/// <summary>
+/// Sorts float64 values that hold no NaN in ascending order (-0 and +0 count as equal, in either order), comparing with
+/// <c>&lt;</c> directly. <c>Array.Sort(double[])</c> gives the same order, but under Native AOT it compares through
+/// <c>Comparer&lt;double&gt;.Default</c>, a call a comparison (a million values: 152 ms against 100 ms under the JIT on
+/// the benchmark machine), and the optimal search sorts every channel of a model (a third of its run). Introsort: median
+/// of three partitions, insertion sort below 17 values, heapsort past 2·log2(n) levels.
+/// </summary>
+internal static class FiniteSort
+{
+    private const int Small = 16;
+
+    public static void Sort(Span<double> values) => Sort(values, 2 * BitOperations.Log2((uint)Math.Max(values.Length, 1)));
+
+    /// <summary>With at most <paramref name="depth"/> levels of partitions before the heapsort (tests: 0 is a heapsort).</summary>
+    internal static void Sort(Span<double> values, int depth)
+    {
+        if (values.Length > 1) IntroSort(values, depth);
+    }
+
+    private static void IntroSort(Span<double> a, int depth)
+    {
+        while (a.Length > Small)
+        {
+            if (depth-- == 0)
+            {
+                HeapSort(a);
+                return;
+            }
+            int p = Partition(a);
+            // The smaller side by recursion, the larger by the loop: the stack stays within log2(n) frames.
+            if (p < a.Length - 1 - p)
+            {
+                IntroSort(a[..p], depth);
+                a = a[(p + 1)..];
+            }
+            else
+            {
+                IntroSort(a[(p + 1)..], depth);
+                a = a[..p];
+            }
+        }
+        InsertionSort(a);
+    }
+
+    /// <summary>Partitions around the median of the first, middle and last values; returns the pivot's final place.</summary>
+    private static int Partition(Span<double> a)
+    {
+        int hi = a.Length - 1, mid = hi / 2;
+        if (a[mid] < a[0]) (a[0], a[mid]) = (a[mid], a[0]);
+        if (a[hi] < a[0]) (a[0], a[hi]) = (a[hi], a[0]);
+        if (a[hi] < a[mid]) (a[mid], a[hi]) = (a[hi], a[mid]);
+        double pivot = a[mid];
+        (a[mid], a[hi - 1]) = (a[hi - 1], a[mid]);
+        // a[0] <= pivot <= a[hi]: both scans stop inside the span without a bounds test of their own.
+        int left = 0, right = hi - 1;
+        while (true)
+        {
+            while (a[++left] < pivot) { }
+            while (pivot < a[--right]) { }
+            if (left >= right) break;
+            (a[left], a[right]) = (a[right], a[left]);
+        }
+        if (left != hi - 1) (a[left], a[hi - 1]) = (a[hi - 1], a[left]);
+        return left;
+    }
+
+    private static void InsertionSort(Span<double> a)
+    {
+        for (int i = 1; i < a.Length; i++)
+        {
+            double x = a[i];
+            int j = i - 1;
+            while (j >= 0 && x < a[j])
+            {
+                a[j + 1] = a[j];
+                j--;
+            }
+            a[j + 1] = x;
+        }
+    }
+
+    private static void HeapSort(Span<double> a)
+    {
+        int n = a.Length;
+        for (int i = n / 2 - 1; i >= 0; i--) SiftDown(a, i, n);
+        for (int end = n - 1; end > 0; end--)
+        {
+            (a[0], a[end]) = (a[end], a[0]);
+            SiftDown(a, 0, end);
+        }
+    }
+
+    private static void SiftDown(Span<double> a, int i, int n)
+    {
+        double x = a[i];
+        while (true)
+        {
+            int child = 2 * i + 1;
+            if (child >= n) break;
+            if (child + 1 < n && a[child] < a[child + 1]) child++;
+            if (!(x < a[child])) break;
+            a[i] = a[child];
+            i = child;
+        }
+        a[i] = x;
+    }
+}

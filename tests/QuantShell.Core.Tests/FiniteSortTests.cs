@@ -1,0 +1,70 @@
+using QuantShell.Core.Selection;
+
+namespace QuantShell.Core.Tests;
+
+/// <summary>
+/// <see cref="FiniteSort"/> against <c>Array.Sort</c>: the same order (equal values compared as numbers, so -0 and +0
+/// may change places) and the same values, on seeded data of every shape a sort gets wrong: short and long, sorted,
+/// reversed, all equal, few distinct values, organ pipes, both zeros and infinities; and a case that drives the
+/// partitions past their depth limit into the heapsort.
+/// </summary>
+public sealed class FiniteSortTests
+{
+    private static IEnumerable<(string Name, double[] Values)> Cases()
+    {
+        var random = new Random(17);
+        foreach (int n in new[] { 0, 1, 2, 3, 16, 17, 18, 31, 100, 577, 4096, 100_003 })
+        {
+            yield return ($"random {n}", Enumerable.Range(0, n).Select(_ => random.NextDouble() * 2 - 1).ToArray());
+            yield return ($"sorted {n}", Enumerable.Range(0, n).Select(i => (double)i).ToArray());
+            yield return ($"reversed {n}", Enumerable.Range(0, n).Select(i => (double)-i).ToArray());
+            yield return ($"equal {n}", Enumerable.Repeat(0.25, n).ToArray());
+            yield return ($"few {n}", Enumerable.Range(0, n).Select(_ => (double)random.Next(-3, 4)).ToArray());
+            yield return ($"pipes {n}", Enumerable.Range(0, n).Select(i => (double)Math.Min(i, n - i)).ToArray());
+            yield return ($"zeros and infinities {n}", Enumerable.Range(0, n).Select(_ => random.Next(6) switch
+            {
+                0 => -0.0, 1 => 0.0, 2 => double.PositiveInfinity, 3 => double.NegativeInfinity, 4 => double.Epsilon, _ => random.NextDouble() - 0.5,
+            }).ToArray());
+        }
+    }
+
+    [Fact]
+    public void Sorts_AsArraySort()
+    {
+        int cases = 0;
+        foreach (var (name, values) in Cases())
+        {
+            var expected = (double[])values.Clone();
+            Array.Sort(expected);
+            var actual = (double[])values.Clone();
+            FiniteSort.Sort(actual);
+            for (int i = 1; i < actual.Length; i++) Assert.True(actual[i - 1] <= actual[i], $"{name}: [{i - 1}] {actual[i - 1]:R} > [{i}] {actual[i]:R}");
+            Assert.True(expected.SequenceEqual(actual), name);
+            // The same values, bit patterns included (only the zeros' order may differ).
+            Assert.Equal(values.Select(BitConverter.DoubleToInt64Bits).Order(), actual.Select(BitConverter.DoubleToInt64Bits).Order());
+            cases++;
+        }
+        Assert.Equal(12 * 7, cases);
+    }
+
+    /// <summary>
+    /// The heapsort that ends partitions too deep (adversarial data): alone (depth 0) and after 1 to 3 levels of
+    /// partitions, on every case above, the same order as Array.Sort.
+    /// </summary>
+    [Fact]
+    public void Heapsort_AndShallowPartitions_SortAsArraySort()
+    {
+        int cases = 0;
+        foreach (var (name, values) in Cases())
+            foreach (int depth in new[] { 0, 1, 3 })
+            {
+                var expected = (double[])values.Clone();
+                Array.Sort(expected);
+                var actual = (double[])values.Clone();
+                FiniteSort.Sort(actual, depth);
+                Assert.True(expected.SequenceEqual(actual), $"{name}, depth {depth}");
+                cases++;
+            }
+        Assert.Equal(12 * 7 * 3, cases);
+    }
+}
