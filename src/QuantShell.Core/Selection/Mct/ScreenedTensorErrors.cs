@@ -4,7 +4,7 @@ namespace QuantShell.Core.Selection.Mct;
 /// MCT's float64 errors of float32 values (<see cref="TensorErrors{T}"/> with float64 grids: its per-channel symmetric
 /// and uniform searches on a float32 tensor) for a set of candidates, computed exactly only for those that can be the
 /// set's least. Each candidate's error is first bounded from the same arithmetic in float32 (<see cref="GridErrorBounds"/>,
-/// about twice the float64 kernel's speed); every candidate whose lower bound exceeds the least upper bound is out, and
+/// about three times the float64 kernel's speed); every candidate whose lower bound exceeds the least upper bound is out, and
 /// only the rest are computed exactly (one pass, NumPy's summation). An out candidate gets its lower bound as its error,
 /// as with <see cref="BoundedTensorErrors{T}"/>: above the least, so every comparison the searches make comes out as with
 /// exact errors, and the least is exact (so are all its equals: their bounds hold it too). In MCT's per-channel searches
