@@ -182,18 +182,20 @@ internal static class GridErrorBounds
         return Vector256.Sum(total);
     }
 
-    /// <summary><see cref="FastSum"/>'s chunk with each vector whose product lies near a half-integer given NumPy's levels.</summary>
+    /// <summary>
+    /// <see cref="FastSum"/>'s chunk (whole vectors) with each vector whose product lies near a half-integer given NumPy's
+    /// levels: the levels as <see cref="Levels(ReadOnlySpan{float}, in Screen, Span{float})"/> takes them, then the terms.
+    /// </summary>
     private static Vector256<float> ExactChunk<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
     {
-        ref float source = ref MemoryMarshal.GetReference(x);
-        var (av, bv, sv, rv, lv) = screen.Lanes();
+        Span<float> levels = stackalloc float[x.Length];
+        Levels(x, screen, levels);
+        var (av, _, sv, _, _) = screen.Lanes();
         var chunk = Vector256<float>.Zero;
         for (int i = 0; i < x.Length; i += Vector256<float>.Count)
         {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-            var k = Level(v, av, bv, rv, lv, out var near);
-            if (near != Vector256<float>.Zero) k = ExactLevels(x.Slice(i, Vector256<float>.Count), screen);
-            chunk += TTerms.Term(v - LevelValue(sv, k, av));
+            var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+            chunk += TTerms.Term(v - LevelValue(sv, Vector256.Create<float>(levels.Slice(i, Vector256<float>.Count)), av));
         }
         return chunk;
     }
@@ -224,11 +226,17 @@ internal static class GridErrorBounds
 
     /// <summary>
     /// Each value's level as the bounds take it (whole vectors: from the reciprocal, divided where flagged; the rest divided),
-    /// into <paramref name="levels"/>; false when the grid is not bounded (for tests: they must be NumPy's levels).
+    /// into <paramref name="levels"/>; false when the grid is not bounded (tests check they are NumPy's levels).
     /// </summary>
     internal static bool Levels(ReadOnlySpan<float> x, in MctGrid grid, Span<float> levels)
     {
         if (grid.Single || !Vector256.IsHardwareAccelerated || !Prepare(grid, out var screen)) return false;
+        Levels(x, screen, levels);
+        return true;
+    }
+
+    private static void Levels(ReadOnlySpan<float> x, in Screen screen, Span<float> levels)
+    {
         var (av, bv, _, rv, lv) = screen.Lanes();
         int whole = x.Length - x.Length % Vector256<float>.Count, i = 0;
         for (; i < whole; i += Vector256<float>.Count)
@@ -238,7 +246,6 @@ internal static class GridErrorBounds
             k.CopyTo(levels.Slice(i, Vector256<float>.Count));
         }
         for (; i < x.Length; i++) levels[i] = ExactLevel(x[i], screen);
-        return true;
     }
 
     /// <summary>The error term of a difference: its square or its absolute value (a type, so each loop is compiled for one).</summary>
