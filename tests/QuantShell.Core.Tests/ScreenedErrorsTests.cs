@@ -176,6 +176,66 @@ public sealed class ScreenedErrorsTests
     }
 
     /// <summary>
+    /// A set bounded together (<see cref="GridErrorBounds.TryBoundLeast"/>): each candidate finished has
+    /// <see cref="GridErrorBounds.TryBound"/>'s bounds bit for bit; each one left part way has a low bound at most its
+    /// exact error and above the least upper bound of those finished, and no upper bound; every candidate whose exact error
+    /// is the least is finished. Symmetric sets (30) and uniform sets (64) in their order and shuffled, channels of one to
+    /// 40 chunks; some candidates are left part way (the point of it).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BoundedSearchTests.Kinds), MemberType = typeof(BoundedSearchTests))]
+    public void SetsBoundedTogether_KeepEachBoundOrALowerOne(string kind)
+    {
+        var random = new Random(kind.Length * 31 + 7);
+        int sets = 0, cutTotal = 0, candidatesSeen = 0;
+        foreach (int n in new[] { 64, 300, 1029, 4100, 10240 })
+            foreach (var method in new[] { ErrorMethod.Mse, ErrorMethod.Mae })
+                foreach (bool uniform in new[] { false, true })
+                    foreach (bool shuffled in new[] { false, true })
+                    {
+                        var values = BoundedSearchTests.Data(kind, n, n + (uniform ? 1 : 0) + (shuffled ? 2 : 0));
+                        double reach = Math.Max(1e-6, values.Max(v => Math.Abs((double)v))), min = values.Min(), max = values.Max();
+                        int bits = uniform ? 4 : 8;
+                        var candidates = uniform
+                            ? NumpyLinspace.Create(0.7, 1.2, 8).SelectMany(alpha => NumpyLinspace.Create(0.7, 1.2, 8).Select(beta =>
+                                new MctCandidate(MctGrid.FromRange(min * alpha, max * beta, bits, ParameterPrecision.Double, false), min * alpha, max * beta, ParameterPrecision.Double, false))).ToArray()
+                            : NumpyLinspace.Create(0.7 * reach * 0.9, 1.2 * reach * 0.9, 30).Select(t =>
+                                new MctCandidate(MctGrid.FromThreshold(t, bits, true, ParameterPrecision.Double, false), -t, t, ParameterPrecision.Double, true)).ToArray();
+                        if (shuffled) random.Shuffle(candidates);
+                        bool absolute = method == ErrorMethod.Mae;
+                        var lows = new double[candidates.Length];
+                        var highs = new double[candidates.Length];
+                        Assert.True(GridErrorBounds.TryBoundLeast(values, candidates, absolute, lows, highs, out int cut));
+                        var exact = candidates.Select(c => Exact(values, c.Grid, method, sequential: false)).ToArray();
+                        double leastExact = exact.Min(), leastHigh = double.PositiveInfinity;
+                        int left = 0;
+                        for (int i = 0; i < candidates.Length; i++)
+                        {
+                            string what = $"{kind} n {n} {method} uniform {uniform} shuffled {shuffled} candidate {i}";
+                            if (double.IsPositiveInfinity(highs[i]))
+                            {
+                                left++;
+                                Assert.True(lows[i] <= exact[i] && lows[i] > leastExact, $"{what}: left with {lows[i]:R}, exact {exact[i]:R}, least {leastExact:R}");
+                                continue;
+                            }
+                            Assert.True(GridErrorBounds.TryBound(values, candidates[i].Grid, absolute, out double low, out double high));
+                            Assert.Equal(BitConverter.DoubleToInt64Bits(low), BitConverter.DoubleToInt64Bits(lows[i]));
+                            Assert.Equal(BitConverter.DoubleToInt64Bits(high), BitConverter.DoubleToInt64Bits(highs[i]));
+                            leastHigh = Math.Min(leastHigh, high);
+                        }
+                        for (int i = 0; i < candidates.Length; i++)
+                            if (double.IsPositiveInfinity(highs[i])) Assert.True(lows[i] > leastHigh, $"{kind} n {n}: candidate {i} left at {lows[i]:R}, not above the least upper bound {leastHigh:R}");
+                        Assert.Equal(left, cut);
+                        cutTotal += cut;
+                        candidatesSeen += candidates.Length;
+                        sets++;
+                    }
+        Assert.Equal(5 * 2 * 2 * 2, sets);
+        Assert.Equal(5 * 2 * 2 * (30 + 64), candidatesSeen);
+        Assert.True(cutTotal > candidatesSeen / 10, $"{kind}: {cutTotal} of {candidatesSeen} candidates left part way");
+    }
+
+    /// <summary>
     /// Sets of 30 candidates as MCT's symmetric search makes them: the screened errors' least is the exact least (value and
     /// first index), every candidate left out is given a value above it and at most its exact error, and most are left out.
     /// </summary>
@@ -184,7 +244,7 @@ public sealed class ScreenedErrorsTests
     public void ScreenedSets_KeepTheLeastExact(string kind)
     {
         int sets = 0;
-        long outCount = 0;
+        long outCount = 0, cutCount = 0;
         foreach (var method in new[] { ErrorMethod.Mse, ErrorMethod.Mae })
             foreach (int n in new[] { ScreenedTensorErrors.ScreenedFrom, 576, 3000 })
             {
@@ -214,6 +274,8 @@ public sealed class ScreenedErrorsTests
                     }
                 }
                 outCount += screened.ScreenedCount;
+                cutCount += screened.CutCount;
+                Assert.InRange(screened.CutCount, 0, screened.ScreenedCount);
                 Assert.Equal(screened.ScreenedCount + screened.ExactCount, channels.Length * 3 * 30);
             }
         Assert.Equal(2 * 3 * 3 * 3, sets);
@@ -226,6 +288,8 @@ public sealed class ScreenedErrorsTests
         Assert.Equal(30, few.ExactCount);
         // The point of screening: most candidates are decided without their exact errors.
         Assert.True(outCount > sets * 30 / 2, $"{kind}: only {outCount} of {sets * 30} candidates screened out");
+        // Some of them without all their values (channels of 576 and 3000: 3 and 12 chunks).
+        Assert.True(cutCount > 0, $"{kind}: no candidate left part way");
     }
 
     /// <summary>MCT's per-channel symmetric and uniform searches choose the same values bit for bit with and without screening.</summary>

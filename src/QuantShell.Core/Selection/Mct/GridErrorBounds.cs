@@ -64,13 +64,98 @@ internal static class GridErrorBounds
         high = double.PositiveInfinity;
         int n = values.Length;
         if (n == 0 || grid.Single || !Vector256.IsHardwareAccelerated || !Prepare(grid, out var screen)) return false;
-        double sum = Sum(values, screen, absolute);
+        return Means(n, Sum(values, screen, absolute), screen.LevelError, absolute, out low, out high);
+    }
+
+    /// <summary>The bounds of the mean from S' (<see cref="Sum"/>) of <paramref name="n"/> values; false where not finite.</summary>
+    private static bool Means(int n, double sum, double levelError, bool absolute, out double low, out double high)
+    {
+        low = double.NegativeInfinity;
+        high = double.PositiveInfinity;
         if (!double.IsFinite(sum)) return false;
-        double bound = Bound(n, sum, screen.LevelError, absolute);
+        double bound = Bound(n, sum, levelError, absolute);
         if (!double.IsFinite(bound)) return false;
         low = Math.Max(0, sum - bound) / n;
         high = (sum + bound) / n;
         return double.IsFinite(high);
+    }
+
+    /// <summary>
+    /// <see cref="TryBound"/> of each of <paramref name="candidates"/>' grids on the same values, except that a candidate
+    /// whose terms so far already put it above the least upper bound of the candidates finished before it is left there:
+    /// every term is at least 0, so the bound of the part is a lower bound of the whole (its low; its high +∞), and it
+    /// cannot be the least. All candidates first take the first eighth of the values (at least one chunk); then they are
+    /// finished lowest sum first (a near-least upper bound early), each of the rest checked against the least upper bound
+    /// after every chunk. A finished candidate's bounds are <see cref="TryBound"/>'s bit for bit. False (nothing bounded)
+    /// where <see cref="TryBound"/> would be false for one of them. <paramref name="cut"/>: the candidates left part way.
+    /// </summary>
+    public static bool TryBoundLeast(ReadOnlySpan<float> values, ReadOnlySpan<MctCandidate> candidates, bool absolute, Span<double> lows, Span<double> highs, out int cut) =>
+        absolute ? BoundLeast<AbsoluteTerms>(values, candidates, absolute, lows, highs, out cut)
+                 : BoundLeast<SquaredTerms>(values, candidates, absolute, lows, highs, out cut);
+
+    private static bool BoundLeast<TTerms>(ReadOnlySpan<float> x, ReadOnlySpan<MctCandidate> candidates, bool absolute, Span<double> lows, Span<double> highs, out int cut)
+        where TTerms : struct, ITerms
+    {
+        cut = 0;
+        int count = candidates.Length, n = x.Length;
+        if (n == 0 || !Vector256.IsHardwareAccelerated) return false;
+        int whole = n - n % Vector256<float>.Count, chunks = (whole + Chunk - 1) / Chunk, words = (chunks + 63) / 64;
+        bool small = count <= 64;
+        Span<Screen> screens = small ? stackalloc Screen[count] : new Screen[count];
+        Span<Vector256<double>> totals = small ? stackalloc Vector256<double>[count] : new Vector256<double>[count];
+        Span<int> next = small ? stackalloc int[count] : new int[count];
+        Span<int> order = small ? stackalloc int[count] : new int[count];
+        Span<double> firstSums = small ? stackalloc double[count] : new double[count];
+        Span<ulong> redo = count * words <= 1024 ? stackalloc ulong[count * words] : new ulong[count * words];
+        redo.Clear();
+        int first = Math.Min(chunks, Math.Max(1, (chunks + 7) / 8));
+        for (int i = 0; i < count; i++)
+        {
+            if (candidates[i].Grid.Single || !Prepare(candidates[i].Grid, out screens[i])) return false;
+            totals[i] = Vector256<double>.Zero;
+            next[i] = FastSum<TTerms>(x[..whole], screens[i], redo.Slice(i * words, words), ref totals[i], 0, first, double.PositiveInfinity);
+            firstSums[i] = Vector256.Sum(totals[i]);
+            // Lowest first, the first of equals first (an insertion: a set holds 30 or 64).
+            int k = i;
+            for (; k > 0 && firstSums[order[k - 1]] > firstSums[i]; k--) order[k] = order[k - 1];
+            order[k] = i;
+        }
+        double leastHigh = double.PositiveInfinity;
+        foreach (int i in order)
+        {
+            ref readonly var screen = ref screens[i];
+            var flags = redo.Slice(i * words, words);
+            // Past this sum of terms the part's low bound lies above the least upper bound (checked again when reached).
+            double scaled = leastHigh * n;
+            double stopAt = double.IsFinite(scaled) ? scaled + Bound(n, 2 * scaled, screen.LevelError, absolute) : double.PositiveInfinity;
+            bool left = false;
+            while (true)
+            {
+                double part = Vector256.Sum(totals[i]);
+                if (part >= stopAt)
+                {
+                    double low = Math.Max(0, part - Bound(n, part, screen.LevelError, absolute)) / n;
+                    if (low > leastHigh)
+                    {
+                        lows[i] = low;
+                        highs[i] = double.PositiveInfinity;
+                        left = true;
+                        break;
+                    }
+                    stopAt = double.PositiveInfinity;
+                }
+                if (next[i] == chunks) break;
+                next[i] = FastSum<TTerms>(x[..whole], screen, flags, ref totals[i], next[i], chunks, stopAt);
+            }
+            if (left)
+            {
+                cut++;
+                continue;
+            }
+            if (!Means(n, Complete<TTerms>(x, screen, flags, totals[i]), screen.LevelError, absolute, out lows[i], out highs[i])) return false;
+            leastHigh = Math.Min(leastHigh, highs[i]);
+        }
+        return true;
     }
 
     private static bool Prepare(in MctGrid grid, out Screen screen)
@@ -124,13 +209,22 @@ internal static class GridErrorBounds
 
     private static double Sum<TTerms>(ReadOnlySpan<float> x, in Screen screen) where TTerms : struct, ITerms
     {
-        int n = x.Length, whole = n - n % Vector256<float>.Count, chunks = (whole + Chunk - 1) / Chunk;
+        int whole = x.Length - x.Length % Vector256<float>.Count, chunks = (whole + Chunk - 1) / Chunk;
         // The chunks with a product near a half-integer, left out of the fast sum and done again with those vectors'
         // levels divided (rare), outside the fast loop.
         int words = (chunks + 63) / 64;
         Span<ulong> redo = words <= 16 ? stackalloc ulong[words] : new ulong[words];
         redo.Clear();
-        double sum = FastSum<TTerms>(x[..whole], screen, redo);
+        var total = Vector256<double>.Zero;
+        FastSum<TTerms>(x[..whole], screen, redo, ref total, 0, chunks, double.PositiveInfinity);
+        return Complete<TTerms>(x, screen, redo, total);
+    }
+
+    /// <summary>S' from the fast sum of every chunk: the chunks flagged in <paramref name="redo"/> done again, then the last values.</summary>
+    private static double Complete<TTerms>(ReadOnlySpan<float> x, in Screen screen, ReadOnlySpan<ulong> redo, Vector256<double> total) where TTerms : struct, ITerms
+    {
+        int n = x.Length, whole = n - n % Vector256<float>.Count, chunks = (whole + Chunk - 1) / Chunk;
+        double sum = Vector256.Sum(total);
         for (int c = 0; c < chunks; c++)
         {
             if ((redo[c >> 6] & (1UL << (c & 63))) == 0) continue;
@@ -147,18 +241,23 @@ internal static class GridErrorBounds
     }
 
     /// <summary>
-    /// The terms of whole vectors, their levels rounded from the reciprocal, each chunk's float32 sums added in float64;
-    /// a chunk where a product lay near a half-integer is flagged in <paramref name="redo"/> and left out.
+    /// The terms of whole vectors in chunks [<paramref name="fromChunk"/>, <paramref name="toChunk"/>), their levels
+    /// rounded from the reciprocal, each chunk's float32 sums added in float64 to <paramref name="total"/>; a chunk where a
+    /// product lay near a half-integer is flagged in <paramref name="redo"/> and left out. Stops after the first chunk that
+    /// brings the total's sum to <paramref name="stopAt"/> or above; returns the next chunk.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double FastSum<TTerms>(ReadOnlySpan<float> x, in Screen screen, Span<ulong> redo) where TTerms : struct, ITerms
+    private static int FastSum<TTerms>(ReadOnlySpan<float> x, in Screen screen, Span<ulong> redo, ref Vector256<double> total, int fromChunk, int toChunk, double stopAt)
+        where TTerms : struct, ITerms
     {
         ref float source = ref MemoryMarshal.GetReference(x);
         var (av, bv, sv, rv, lv) = screen.Lanes();
-        var total = Vector256<double>.Zero;
-        for (int start = 0, c = 0; start < x.Length; start += Chunk, c++)
+        var sum = total;
+        bool capped = stopAt < double.PositiveInfinity;
+        int c = fromChunk;
+        while (c < toChunk)
         {
-            int end = Math.Min(x.Length, start + Chunk);
+            int start = c * Chunk, end = Math.Min(x.Length, start + Chunk);
             var chunk = Vector256<float>.Zero;
             var farthest = Vector256<float>.Zero;
             // (Two running sums and maxima, two chains of additions, measured no faster: the loop is bound by its instructions.)
@@ -174,12 +273,16 @@ internal static class GridErrorBounds
             if (Vector256.GreaterThanAny(farthest, lv))
             {
                 redo[c >> 6] |= 1UL << (c & 63);
+                c++;
                 continue;
             }
             var (lower, upper) = Vector256.Widen(chunk);
-            total += lower + upper;
+            sum += lower + upper;
+            c++;
+            if (capped && Vector256.Sum(sum) >= stopAt) break;
         }
-        return Vector256.Sum(total);
+        total = sum;
+        return c;
     }
 
     /// <summary>

@@ -4,7 +4,8 @@ namespace QuantShell.Core.Selection.Mct;
 /// MCT's float64 errors of float32 values (<see cref="TensorErrors{T}"/> with float64 grids: its per-channel symmetric
 /// and uniform searches on a float32 tensor) for a set of candidates, computed exactly only for those that can be the
 /// set's least. Each candidate's error is first bounded from the same arithmetic in float32 (<see cref="GridErrorBounds"/>,
-/// about three times the float64 kernel's speed); every candidate whose lower bound exceeds the least upper bound is out, and
+/// about three times the float64 kernel's speed; a candidate whose terms so far already put it above the least upper
+/// bound is left part way, <see cref="GridErrorBounds.TryBoundLeast"/>); every candidate whose lower bound exceeds the least upper bound is out, and
 /// only the rest are computed exactly (one pass, NumPy's summation). An out candidate gets its lower bound as its error,
 /// as with <see cref="BoundedTensorErrors{T}"/>: above the least, so every comparison the searches make comes out as with
 /// exact errors, and the least is exact (so are all its equals: their bounds hold it too). In MCT's per-channel searches
@@ -38,7 +39,10 @@ internal sealed class ScreenedTensorErrors : IMctErrors
 
     public long ScreenedCount => Interlocked.Read(ref _screenedCount);
 
-    private long _exactCount, _screenedCount;
+    /// <summary>Of those screened out, how many were left part way through their values (for tests).</summary>
+    public long CutCount => Interlocked.Read(ref _cutCount);
+
+    private long _exactCount, _screenedCount, _cutCount;
 
     /// <summary>While set, every set is computed exactly (for tests comparing the two; flows into the searches' parallel loops).</summary>
     internal static bool Disabled
@@ -61,16 +65,14 @@ internal sealed class ScreenedTensorErrors : IMctErrors
         bool small = count <= 256;
         Span<double> lows = small ? stackalloc double[count] : new double[count];
         Span<double> highs = small ? stackalloc double[count] : new double[count];
-        double leastHigh = double.PositiveInfinity;
-        for (int i = 0; i < count; i++)
+        if (!GridErrorBounds.TryBoundLeast(values, candidates, _absolute, lows, highs, out int cut))
         {
-            if (!GridErrorBounds.TryBound(values, candidates[i].Grid, _absolute, out lows[i], out highs[i]))
-            {
-                Exact(channel, candidates, errors);
-                return;
-            }
-            leastHigh = Math.Min(leastHigh, highs[i]);
+            Exact(channel, candidates, errors);
+            return;
         }
+        Interlocked.Add(ref _cutCount, cut);
+        double leastHigh = double.PositiveInfinity;
+        foreach (double high in highs) leastHigh = Math.Min(leastHigh, high);
         Span<int> open = small ? stackalloc int[count] : new int[count];
         int opened = 0;
         for (int i = 0; i < count; i++)
