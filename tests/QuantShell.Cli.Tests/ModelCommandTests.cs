@@ -117,6 +117,33 @@ public sealed class ModelCommandTests : IDisposable
         Assert.DoesNotContain("integer codes", ruled.Stderr);
     }
 
+    /// <summary>
+    /// A record that names another format (here an int file's record rewritten as the fake format's) is no sign of
+    /// integer codes: the warning counts the tensors by why each was skipped instead.
+    /// </summary>
+    [Fact]
+    public void ARecordOfAnotherFormat_IsNotTakenForCodes()
+    {
+        string model = WriteModel();
+        Assert.Equal(ExitCode.Success, CliRunner.Run("quantize", model, "--method", "uniform", "--num-bits", "4", "--format", "int").Code);
+        string codes = _temp.File("model.int.npz");
+        using (var archive = System.IO.Compression.ZipFile.Open(codes, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            var entry = archive.GetEntry("quantshell.json")!;
+            string json;
+            using (var reader = new StreamReader(entry.Open())) json = reader.ReadToEnd();
+            Assert.Contains("\"format\":\"int\"", json);
+            entry.Delete();
+            using var writer = new StreamWriter(archive.CreateEntry("quantshell.json").Open());
+            writer.Write(json.Replace("\"format\":\"int\"", "\"format\":\"fake\""));
+        }
+        var again = CliRunner.Run("quantize", codes, "--output-path", _temp.File("again.npz"));
+        Assert.True(again.Code == ExitCode.Success, again.ToString());
+        string warning = Assert.Single(again.StderrLines);
+        Assert.DoesNotContain("integer codes", warning);
+        Assert.Contains("none of its", warning);
+    }
+
     [Fact]
     public void Dequantize_AFileWithoutARecord_IsInvalidInput()
     {

@@ -26,15 +26,18 @@ internal static class NothingToQuantize
     private static string? IntCodes(TensorFile file)
     {
         if (!file.Metadata.TryGetValue(TensorFiles.RecordKey, out string? json)) return null;
-        int count;
+        Jobs.Quantize.QuantizationRecord record;
         try
         {
-            count = Jobs.Quantize.QuantizationRecord.Parse(json, file.Name).Tensors.Count;
+            record = Jobs.Quantize.QuantizationRecord.Parse(json, file.Name);
         }
         catch (Errors.QuantShellException)
         {
             return null;
         }
+        // A fake-quantized file's record names float tensors: nothing quantized there has its own reasons.
+        if (record.Format != Jobs.Quantize.OutputFormat.Int) return null;
+        int count = record.Tensors.Count;
         return $"no float weights: the file holds the integer codes of {count} tensor{(count == 1 ? "" : "s")}, as the int format writes them; dequantizing it gives their values back";
     }
 
