@@ -276,6 +276,8 @@ public sealed class ScreenedErrorsTests
                 outCount += screened.ScreenedCount;
                 cutCount += screened.CutCount;
                 Assert.InRange(screened.CutCount, 0, screened.ScreenedCount);
+                // One chunk's channels are bounded one candidate at a time (nothing to leave part way).
+                if (n < ScreenedTensorErrors.BoundTogetherFrom) Assert.Equal(0, screened.CutCount);
                 Assert.Equal(screened.ScreenedCount + screened.ExactCount, channels.Length * 3 * 30);
             }
         Assert.Equal(2 * 3 * 3 * 3, sets);
@@ -288,7 +290,7 @@ public sealed class ScreenedErrorsTests
         Assert.Equal(30, few.ExactCount);
         // The point of screening: most candidates are decided without their exact errors.
         Assert.True(outCount > sets * 30 / 2, $"{kind}: only {outCount} of {sets * 30} candidates screened out");
-        // Some of them without all their values (channels of 576 and 3000: 3 and 12 chunks).
+        // Some of them without all their values (channels of 576 and 3000: 3 and 12 chunks, bounded together).
         Assert.True(cutCount > 0, $"{kind}: no candidate left part way");
     }
 

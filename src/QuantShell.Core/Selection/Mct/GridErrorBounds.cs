@@ -20,7 +20,7 @@ internal static class GridErrorBounds
     private const double U = 1.0 / (1 << 24), Minus48 = U * U, Minus50 = Minus48 / 4, Minus52 = Minus48 / 16;
 
     /// <summary>Values whose float32 terms one lane adds before its sum goes into float64: 32 additions a lane.</summary>
-    private const int Chunk = 256;
+    internal const int Chunk = 256;
 
     /// <summary>A grid's float32 arithmetic and the bounds of its differences from the float64 arithmetic.</summary>
     private readonly struct Screen
