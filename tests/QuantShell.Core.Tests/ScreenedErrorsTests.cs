@@ -290,7 +290,7 @@ public sealed class ScreenedErrorsTests
         Assert.Equal(30, few.ExactCount);
         // The point of screening: most candidates are decided without their exact errors.
         Assert.True(outCount > sets * 30 / 2, $"{kind}: only {outCount} of {sets * 30} candidates screened out");
-        // Some of them without all their values (channels of 576 and 3000: 3 and 12 chunks, bounded together).
+        // Some of them without all their values (channels of 3000 values, 12 chunks, are bounded together; 576 one by one).
         Assert.True(cutCount > 0, $"{kind}: no candidate left part way");
     }
 

@@ -36,11 +36,12 @@ internal sealed class ScreenedTensorErrors : IMctErrors
 
     /// <summary>
     /// From how many values a set's candidates are bounded together, each left part way once it is above the least
-    /// (<see cref="GridErrorBounds.TryBoundLeast"/>): values whose whole vectors fill more than one chunk. A channel of one
-    /// chunk has nothing to leave (its candidates all take that chunk first), and bounding together only cost more
-    /// there: PaddleOCR's recognizer took 10-19% longer, ISNet-medium gained the same with its one-chunk channels left out.
+    /// (<see cref="GridErrorBounds.TryBoundLeast"/>): four chunks. A channel of fewer has little to leave part way (its
+    /// candidates all take a first chunk), and bounding together cost more than it saved there: from more than one chunk
+    /// on, PaddleOCR's detector and recognizer took 6-7% longer (from every length, the recognizer 10-19%); from four,
+    /// they take as long as bounding one by one and ISNet-medium gains most (medians of 7 alternated runs: 2.64 -> 2.41 s).
     /// </summary>
-    public const int BoundTogetherFrom = GridErrorBounds.Chunk + 8;
+    public const int BoundTogetherFrom = 4 * GridErrorBounds.Chunk;
 
     /// <summary>Candidates computed exactly, and decided by their bounds alone (for tests).</summary>
     public long ExactCount => Interlocked.Read(ref _exactCount);
