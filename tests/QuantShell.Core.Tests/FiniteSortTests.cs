@@ -67,4 +67,39 @@ public sealed class FiniteSortTests
             }
         Assert.Equal(12 * 7 * 3, cases);
     }
+
+    /// <summary>
+    /// <see cref="FiniteSort.Select"/> at ranks spread over every case above (the first, the last, the middle, and seeded
+    /// ones): the value Array.Sort puts there (zeros equal), no value before the rank greater and none after it less, and
+    /// the same values afterwards, bit patterns included.
+    /// </summary>
+    [Fact]
+    public void Select_FindsArraySortsRank()
+    {
+        var random = new Random(23);
+        int cases = 0;
+        foreach (var (name, values) in Cases())
+        {
+            if (values.Length == 0)
+            {
+                Assert.Throws<ArgumentOutOfRangeException>(() => FiniteSort.Select(Array.Empty<double>(), 0));
+                continue;
+            }
+            var expected = (double[])values.Clone();
+            Array.Sort(expected);
+            foreach (int k in new[] { 0, values.Length - 1, values.Length / 2, random.Next(values.Length), random.Next(values.Length) })
+            {
+                var actual = (double[])values.Clone();
+                double value = FiniteSort.Select(actual, k);
+                Assert.True(value == expected[k], $"{name}, rank {k}: {value:R}, Array.Sort's {expected[k]:R}");
+                Assert.True(value == actual[k], $"{name}, rank {k}: not left at its rank");
+                for (int i = 0; i < k; i++) Assert.True(actual[i] <= value, $"{name}, rank {k}: [{i}] {actual[i]:R} before it is greater");
+                for (int i = k + 1; i < actual.Length; i++) Assert.True(actual[i] >= value, $"{name}, rank {k}: [{i}] {actual[i]:R} after it is less");
+                Assert.Equal(values.Select(BitConverter.DoubleToInt64Bits).Order(), actual.Select(BitConverter.DoubleToInt64Bits).Order());
+                cases++;
+            }
+        }
+        // 11 non-empty lengths x 7 kinds x 5 ranks.
+        Assert.Equal(11 * 7 * 5, cases);
+    }
 }

@@ -21,6 +21,40 @@ internal static class FiniteSort
         if (values.Length > 1) IntroSort(values, depth);
     }
 
+    /// <summary>
+    /// The value of rank <paramref name="k"/> (from 0) among <paramref name="values"/> (no NaN): the value <see cref="Sort(Span{double})"/>
+    /// puts at k (a zero of either sign where zeros are). The values are reordered so that none before k is greater and
+    /// none after it less. Quickselect on the same partitions; past 2·log2(n) of them what is left is sorted.
+    /// </summary>
+    public static double Select(Span<double> values, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(k, values.Length);
+        var a = values;
+        int depth = 2 * BitOperations.Log2((uint)values.Length);
+        while (a.Length > Small)
+        {
+            if (depth-- == 0)
+            {
+                HeapSort(a);
+                return a[k];
+            }
+            int p = Partition(a);
+            if (k == p) return a[p];
+            if (k < p)
+            {
+                a = a[..p];
+            }
+            else
+            {
+                k -= p + 1;
+                a = a[(p + 1)..];
+            }
+        }
+        InsertionSort(a);
+        return a[k];
+    }
+
     private static void IntroSort(Span<double> a, int depth)
     {
         while (a.Length > Small)
