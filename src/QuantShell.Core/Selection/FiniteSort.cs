@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace QuantShell.Core.Selection;
 
@@ -19,6 +20,59 @@ internal static class FiniteSort
     internal static void Sort(Span<double> values, int depth)
     {
         if (values.Length > 1) IntroSort(values, depth);
+    }
+
+    /// <summary>The radix sort's digits: shift and width, least significant first.</summary>
+    private static readonly (int Shift, int Width)[] RadixDigits = [(0, 11), (11, 11), (22, 10)];
+
+    /// <summary>
+    /// Sorts float32 values that hold no NaN in ascending order (-0 before +0) by their bits: a least-significant-digit
+    /// radix sort of the order-preserving keys (a negative value's bits inverted, a positive one's sign bit set), three
+    /// passes of 11, 11 and 10 bits, each skipped where every key has the same digit. No comparison, so no branch to
+    /// mispredict: the optimal search sorts every channel of a model (its clipping bounds), where partitions' mispredicted
+    /// branches were a quarter of the run. <paramref name="scratch"/>: as long as the values.
+    /// </summary>
+    public static void SortSingles(Span<float> values, Span<float> scratch)
+    {
+        int n = values.Length;
+        if (n < 2) return;
+        if (scratch.Length < n) throw new ArgumentException("The scratch is shorter than the values.", nameof(scratch));
+        var keys = MemoryMarshal.Cast<float, uint>(values);
+        var other = MemoryMarshal.Cast<float, uint>(scratch[..n]);
+        for (int i = 0; i < n; i++)
+        {
+            uint bits = keys[i];
+            keys[i] = (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
+        }
+        Span<int> counts = stackalloc int[1 << 11];
+        var source = keys;
+        var target = other;
+        foreach (var (shift, width) in RadixDigits)
+        {
+            uint mask = (1u << width) - 1;
+            var bucket = counts[..(1 << width)];
+            bucket.Clear();
+            foreach (uint key in source) bucket[(int)((key >> shift) & mask)]++;
+            // Every key in one bucket: this digit orders nothing.
+            if (bucket[(int)((source[0] >> shift) & mask)] == n) continue;
+            int total = 0;
+            for (int d = 0; d < bucket.Length; d++)
+            {
+                int c = bucket[d];
+                bucket[d] = total;
+                total += c;
+            }
+            foreach (uint key in source) target[bucket[(int)((key >> shift) & mask)]++] = key;
+            var swap = source;
+            source = target;
+            target = swap;
+        }
+        if (source != keys) source.CopyTo(keys);
+        for (int i = 0; i < n; i++)
+        {
+            uint key = keys[i];
+            keys[i] = (key & 0x8000_0000u) != 0 ? key & 0x7FFF_FFFFu : ~key;
+        }
     }
 
     /// <summary>
