@@ -180,7 +180,8 @@ public sealed class ScreenedErrorsTests
     /// <see cref="GridErrorBounds.TryBound"/>'s bounds bit for bit; each one left part way has a low bound at most its
     /// exact error and above the least upper bound of those finished, and no upper bound; every candidate whose exact error
     /// is the least is finished. Symmetric sets (30) and uniform sets (64) in their order and shuffled, channels of one to
-    /// 40 chunks; some candidates are left part way (the point of it).
+    /// 40 chunks (below <see cref="GridErrorBounds.BoundTogetherFrom"/> bounded one by one: none left); some candidates are
+    /// left part way (the point of it).
     /// </summary>
     [Theory]
     [MemberData(nameof(BoundedSearchTests.Kinds), MemberType = typeof(BoundedSearchTests))]
@@ -226,6 +227,7 @@ public sealed class ScreenedErrorsTests
                         for (int i = 0; i < candidates.Length; i++)
                             if (double.IsPositiveInfinity(highs[i])) Assert.True(lows[i] > leastHigh, $"{kind} n {n}: candidate {i} left at {lows[i]:R}, not above the least upper bound {leastHigh:R}");
                         Assert.Equal(left, cut);
+                        if (n < GridErrorBounds.BoundTogetherFrom) Assert.Equal(0, cut);
                         cutTotal += cut;
                         candidatesSeen += candidates.Length;
                         sets++;
@@ -277,7 +279,7 @@ public sealed class ScreenedErrorsTests
                 cutCount += screened.CutCount;
                 Assert.InRange(screened.CutCount, 0, screened.ScreenedCount);
                 // One chunk's channels are bounded one candidate at a time (nothing to leave part way).
-                if (n < ScreenedTensorErrors.BoundTogetherFrom) Assert.Equal(0, screened.CutCount);
+                if (n < GridErrorBounds.BoundTogetherFrom) Assert.Equal(0, screened.CutCount);
                 Assert.Equal(screened.ScreenedCount + screened.ExactCount, channels.Length * 3 * 30);
             }
         Assert.Equal(2 * 3 * 3 * 3, sets);

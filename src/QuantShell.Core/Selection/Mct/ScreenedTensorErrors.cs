@@ -34,15 +34,6 @@ internal sealed class ScreenedTensorErrors : IMctErrors
     /// </summary>
     public const int ScreenedFrom = 64;
 
-    /// <summary>
-    /// From how many values a set's candidates are bounded together, each left part way once it is above the least
-    /// (<see cref="GridErrorBounds.TryBoundLeast"/>): four chunks. A channel of fewer has little to leave part way (its
-    /// candidates all take a first chunk), and bounding together cost more than it saved there: from more than one chunk
-    /// on, PaddleOCR's detector and recognizer took 6-7% longer (from every length, the recognizer 10-19%); from four,
-    /// they take as long as bounding one by one and ISNet-medium gains most (medians of 7 alternated runs: 2.64 -> 2.41 s).
-    /// </summary>
-    public const int BoundTogetherFrom = 4 * GridErrorBounds.Chunk;
-
     /// <summary>Candidates computed exactly, and decided by their bounds alone (for tests).</summary>
     public long ExactCount => Interlocked.Read(ref _exactCount);
 
@@ -74,29 +65,14 @@ internal sealed class ScreenedTensorErrors : IMctErrors
         bool small = count <= 256;
         Span<double> lows = small ? stackalloc double[count] : new double[count];
         Span<double> highs = small ? stackalloc double[count] : new double[count];
+        if (!GridErrorBounds.TryBoundLeast(values, candidates, _absolute, lows, highs, out int cut))
+        {
+            Exact(channel, candidates, errors);
+            return;
+        }
+        Interlocked.Add(ref _cutCount, cut);
         double leastHigh = double.PositiveInfinity;
-        if (values.Length >= BoundTogetherFrom)
-        {
-            if (!GridErrorBounds.TryBoundLeast(values, candidates, _absolute, lows, highs, out int cut))
-            {
-                Exact(channel, candidates, errors);
-                return;
-            }
-            Interlocked.Add(ref _cutCount, cut);
-            foreach (double high in highs) leastHigh = Math.Min(leastHigh, high);
-        }
-        else
-        {
-            for (int i = 0; i < count; i++)
-            {
-                if (!GridErrorBounds.TryBound(values, candidates[i].Grid, _absolute, out lows[i], out highs[i]))
-                {
-                    Exact(channel, candidates, errors);
-                    return;
-                }
-                leastHigh = Math.Min(leastHigh, highs[i]);
-            }
-        }
+        foreach (double high in highs) leastHigh = Math.Min(leastHigh, high);
         Span<int> open = small ? stackalloc int[count] : new int[count];
         int opened = 0;
         for (int i = 0; i < count; i++)
